@@ -1,0 +1,273 @@
+//! Canonical binary encoding: every hash and signature in depin is computed over these bytes.
+//!
+//! The rules are few and fixed, so that two implementations agree byte for byte:
+//! integers are fixed-width little-endian; byte arrays of fixed size are written as they are;
+//! variable-length sequences and strings carry a `u32` length prefix; enums carry a `u8` tag;
+//! `bool` is one byte, 0 or 1; `Option` is a `bool` tag followed by the value. Decoding is strict:
+//! any other byte, a length that runs past the input, or trailing bytes is an error, so every value
+//! has exactly one encoding.
+
+use thiserror::Error;
+
+/// Why a byte string is not the canonical encoding of the expected value.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    #[error("input ended early while reading {0}")]
+    UnexpectedEnd(&'static str),
+    #[error("{0} trailing bytes after the value")]
+    TrailingBytes(usize),
+    #[error("unknown tag {tag} for {what}")]
+    InvalidTag { what: &'static str, tag: u8 },
+    #[error("a bool must be 0 or 1, got {0}")]
+    InvalidBool(u8),
+    #[error("text is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("length {len} of {what} exceeds the limit of {max}")]
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+}
+
+/// A value with one canonical byte encoding.
+pub trait Encode {
+    /// Appends the canonical encoding of `self` to `out`.
+    fn encode(&self, out: &mut Vec<u8>);
+
+    /// The canonical encoding of `self` as a fresh vector.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out
+    }
+}
+
+/// A value that can be read back from its canonical encoding.
+pub trait Decode: Sized {
+    /// Reads one value from the reader.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+
+    /// Decodes exactly one value from `bytes`; trailing bytes are an error.
+    fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let value = Self::decode(&mut r)?;
+        r.finish()?;
+        Ok(value)
+    }
+}
+
+/// A cursor over canonical bytes.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes }
+    }
+
+    /// Bytes not yet read.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Takes the next `n` bytes.
+    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        if self.bytes.len() < n {
+            return Err(DecodeError::UnexpectedEnd(what));
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    /// Takes a fixed-size array.
+    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
+    /// Reads a `u32` length prefix and checks it against `max` and against the bytes left.
+    pub fn length(&mut self, what: &'static str, max: usize) -> Result<usize, DecodeError> {
+        let len = u32::decode(self)? as usize;
+        if len > max {
+            return Err(DecodeError::TooLong { what, len, max });
+        }
+        Ok(len)
+    }
+
+    /// Succeeds only if every byte was consumed.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        match self.bytes.len() {
+            0 => Ok(()),
+            n => Err(DecodeError::TrailingBytes(n)),
+        }
+    }
+}
+
+macro_rules! int_codec {
+    ($($t:ty),*) => {$(
+        impl Encode for $t {
+            fn encode(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+        }
+        impl Decode for $t {
+            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                Ok(<$t>::from_le_bytes(r.array(stringify!($t))?))
+            }
+        }
+    )*};
+}
+int_codec!(u8, u16, u32, u64, u128);
+
+impl Encode for bool {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(u8::from(*self));
+    }
+}
+
+impl Decode for bool {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match u8::decode(r)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            b => Err(DecodeError::InvalidBool(b)),
+        }
+    }
+}
+
+impl<const N: usize> Encode for [u8; N] {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self);
+    }
+}
+
+impl<const N: usize> Decode for [u8; N] {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.array("byte array")
+    }
+}
+
+/// Upper bound on any length prefix; a real limit is applied by the type that holds the sequence.
+pub const MAX_SEQUENCE_LEN: usize = 1 << 26;
+
+impl Encode for str {
+    fn encode(&self, out: &mut Vec<u8>) {
+        encode_len(self.len(), out);
+        out.extend_from_slice(self.as_bytes());
+    }
+}
+
+impl Encode for String {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.as_str().encode(out);
+    }
+}
+
+impl Decode for String {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = r.length("string", MAX_SEQUENCE_LEN)?;
+        let bytes = r.take(len, "string")?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::InvalidUtf8)
+    }
+}
+
+impl<T: Encode> Encode for Vec<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        encode_len(self.len(), out);
+        for item in self {
+            item.encode(out);
+        }
+    }
+}
+
+impl<T: Decode> Decode for Vec<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = r.length("sequence", MAX_SEQUENCE_LEN)?;
+        // Every element takes at least one byte, so a length beyond the input is a lie; checking it
+        // first keeps a hostile prefix from reserving gigabytes.
+        if len > r.remaining() {
+            return Err(DecodeError::UnexpectedEnd("sequence"));
+        }
+        let mut items = Vec::with_capacity(len);
+        for _ in 0..len {
+            items.push(T::decode(r)?);
+        }
+        Ok(items)
+    }
+}
+
+impl<T: Encode> Encode for Option<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                v.encode(out);
+            }
+        }
+    }
+}
+
+impl<T: Decode> Decode for Option<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(if bool::decode(r)? {
+            Some(T::decode(r)?)
+        } else {
+            None
+        })
+    }
+}
+
+/// Writes a `u32` length prefix.
+pub fn encode_len(len: usize, out: &mut Vec<u8>) {
+    let len = u32::try_from(len).expect("sequence longer than u32::MAX cannot be encoded");
+    len.encode(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_little_endian_fixed_width() {
+        assert_eq!(0x0102_0304u32.to_bytes(), vec![4, 3, 2, 1]);
+        assert_eq!(1u64.to_bytes().len(), 8);
+        assert_eq!(u128::from_bytes(&7u128.to_bytes()), Ok(7));
+    }
+
+    #[test]
+    fn strict_decoding_rejects_trailing_bytes_and_bad_bools() {
+        assert_eq!(u8::from_bytes(&[1, 2]), Err(DecodeError::TrailingBytes(1)));
+        assert_eq!(bool::from_bytes(&[2]), Err(DecodeError::InvalidBool(2)));
+        assert!(matches!(
+            u64::from_bytes(&[1, 2, 3]),
+            Err(DecodeError::UnexpectedEnd(_))
+        ));
+    }
+
+    #[test]
+    fn hostile_length_prefix_is_refused_without_allocating() {
+        let mut bytes = Vec::new();
+        (u32::MAX / 2).encode(&mut bytes);
+        assert!(Vec::<u8>::from_bytes(&bytes).is_err());
+        assert!(String::from_bytes(&bytes).is_err());
+    }
+
+    #[test]
+    fn strings_and_options_round_trip() {
+        let v: (String, Option<u16>) = ("héllo".into(), Some(9));
+        let mut out = Vec::new();
+        v.0.encode(&mut out);
+        v.1.encode(&mut out);
+        let mut r = Reader::new(&out);
+        assert_eq!(String::decode(&mut r).unwrap(), v.0);
+        assert_eq!(Option::<u16>::decode(&mut r).unwrap(), v.1);
+        r.finish().unwrap();
+    }
+}

@@ -1,0 +1,288 @@
+//! The state transition: `(state, block) -> state'`, and the admission checks the mempool shares.
+
+use thiserror::Error;
+
+use crate::amount::Amount;
+use crate::block::{Block, Header, Receipt};
+use crate::crypto::{self, Hash, Keypair};
+use crate::rejection::Rejection;
+use crate::state::{Account, State, WriteSet};
+use crate::tx::{Action, Transaction};
+
+/// Whether [`apply_block`] must check transaction signatures itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signatures {
+    /// Verify every signature (replay, blocks from other validators).
+    Verify,
+    /// The caller verified them already (the solo driver's own mempool did, in batches).
+    AlreadyVerified,
+}
+
+/// A block that was applied: its receipts and the state entries it changed.
+#[derive(Debug)]
+pub struct Applied {
+    pub receipts: Vec<Receipt>,
+    pub writes: WriteSet,
+    pub app_hash: Hash,
+}
+
+/// Why a block cannot follow the current state. The state is unchanged when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BlockError {
+    #[error("block height {got} does not follow height {current}")]
+    Height { current: u64, got: u64 },
+    #[error("block's parent {got} is not the last block {expected}")]
+    Parent { expected: Hash, got: Hash },
+    #[error("block time {got} ms is not after the previous block time {previous} ms")]
+    Time { previous: u64, got: u64 },
+    #[error("block is proposed by {got}, not by the validator {expected}")]
+    Proposer { expected: String, got: String },
+    #[error("proposer's signature over the header does not verify")]
+    Signature,
+    #[error("block carries {got} transactions, more than the limit of {max}")]
+    TooManyTxs { got: usize, max: usize },
+    #[error("header's tx_root does not match the block's transactions")]
+    TxRoot,
+    #[error("header's receipts_root {expected} differs from execution's {got}")]
+    ReceiptsRoot { expected: Hash, got: Hash },
+    #[error("header's app_hash {expected} differs from execution's {got}")]
+    AppHash { expected: Hash, got: Hash },
+}
+
+/// Checks a transaction against the committed state, as the mempool does at the door: the nonce
+/// is not already used and the signer can pay. Signature and chain checks are separate
+/// ([`Transaction::check_envelope`], batch verification).
+pub fn check_against_state(state: &State, tx: &Transaction) -> Result<(), Rejection> {
+    let Some(account) = state.account(&tx.signer) else {
+        return Err(Rejection::UnknownAccount { address: tx.signer });
+    };
+    if tx.nonce < account.nonce {
+        return Err(Rejection::NonceReplayed {
+            next: account.nonce,
+            got: tx.nonce,
+        });
+    }
+    check_action(account, &tx.action)
+}
+
+fn check_action(account: &Account, action: &Action) -> Result<(), Rejection> {
+    match action {
+        Action::Transfer { amount, .. } => {
+            if amount.is_zero() {
+                return Err(Rejection::ZeroAmount);
+            }
+            if account.balance < *amount {
+                return Err(Rejection::InsufficientFunds {
+                    balance: account.balance,
+                    needed: *amount,
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Executes one transaction whose signature verdict is `signature_ok`.
+///
+/// A transaction that fails before its nonce is checked (chain, signature, unknown signer, wrong
+/// nonce) changes nothing. One that fails in its action still uses up its nonce, so it cannot be
+/// replayed and the signer's later transactions are not stuck behind it.
+fn execute(state: &mut State, tx: &Transaction, signature_ok: bool) -> Receipt {
+    let chain_id = &state.params().chain_id;
+    if let Err(r) = tx.check_envelope(chain_id) {
+        return Receipt::Rejected(r);
+    }
+    if !signature_ok {
+        return Receipt::Rejected(Rejection::BadSignature);
+    }
+    let Some(mut sender) = state.account(&tx.signer).copied() else {
+        return Receipt::Rejected(Rejection::UnknownAccount { address: tx.signer });
+    };
+    if tx.nonce != sender.nonce {
+        return Receipt::Rejected(if tx.nonce < sender.nonce {
+            Rejection::NonceReplayed {
+                next: sender.nonce,
+                got: tx.nonce,
+            }
+        } else {
+            Rejection::NonceGap {
+                next: sender.nonce,
+                got: tx.nonce,
+            }
+        });
+    }
+    sender.nonce += 1;
+    let outcome = check_action(&sender, &tx.action).and_then(|()| match &tx.action {
+        Action::Transfer { to, amount } => transfer(state, &mut sender, tx, *to, *amount),
+    });
+    match outcome {
+        Ok(()) => Receipt::Success,
+        Err(r) => {
+            state.put_account(tx.signer, sender);
+            Receipt::Rejected(r)
+        }
+    }
+}
+
+fn transfer(
+    state: &mut State,
+    sender: &mut Account,
+    tx: &Transaction,
+    to: crate::crypto::Address,
+    amount: Amount,
+) -> Result<(), Rejection> {
+    sender.balance = sender
+        .balance
+        .checked_sub(amount)
+        .expect("check_action ensured the balance covers the amount");
+    if to == tx.signer {
+        sender.balance = sender.balance.checked_add(amount).expect("restores the balance");
+        state.put_account(tx.signer, *sender);
+        return Ok(());
+    }
+    let mut receiver = state.account(&to).copied().unwrap_or_default();
+    receiver.balance = receiver
+        .balance
+        .checked_add(amount)
+        .ok_or(Rejection::BalanceOverflow)?;
+    state.put_account(tx.signer, *sender);
+    state.put_account(to, receiver);
+    Ok(())
+}
+
+fn execute_all(state: &mut State, txs: &[Transaction], signatures: Signatures) -> Vec<Receipt> {
+    let verdicts: Vec<bool> = match signatures {
+        Signatures::AlreadyVerified => vec![true; txs.len()],
+        Signatures::Verify => {
+            let messages: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_bytes).collect();
+            let items: Vec<_> = txs
+                .iter()
+                .zip(&messages)
+                .map(|(tx, m)| (&tx.signer, m.as_slice(), &tx.signature))
+                .collect();
+            crypto::verify_many(&items)
+        }
+    };
+    txs.iter()
+        .zip(verdicts)
+        .map(|(tx, ok)| execute(state, tx, ok))
+        .collect()
+}
+
+fn advance(state: &mut State, height: u64, time_ms: u64) {
+    let meta = state.meta_mut();
+    meta.height = height;
+    meta.last_block_time_ms = time_ms;
+}
+
+/// Builds the next block from `txs` as the proposer, applies it, and commits the state.
+///
+/// The block time is raised to one millisecond after the parent if the clock lags behind it.
+pub fn build_block(
+    state: &mut State,
+    txs: Vec<Transaction>,
+    time_ms: u64,
+    proposer: &Keypair,
+    signatures: Signatures,
+) -> (Block, Applied) {
+    let max = state.params().max_block_txs as usize;
+    assert!(txs.len() <= max, "the driver must not reap more than max_block_txs");
+    let height = state.height() + 1;
+    let time_ms = time_ms.max(state.meta().last_block_time_ms + 1);
+    let receipts = execute_all(state, &txs, signatures);
+    advance(state, height, time_ms);
+    let (app_hash, writes) = state.commit();
+    let header = Header {
+        height,
+        parent: state.last_block_hash(),
+        time_ms,
+        proposer: proposer.address(),
+        tx_root: Block::tx_root(&txs),
+        receipts_root: Receipt::root(&receipts),
+        app_hash,
+    };
+    let block = Block::seal(header, txs, proposer);
+    state.set_last_block_hash(block.hash());
+    (
+        block,
+        Applied {
+            receipts,
+            writes,
+            app_hash,
+        },
+    )
+}
+
+/// Applies a block received from elsewhere (or replayed from the store), checking everything.
+/// On error the state is left exactly as it was.
+pub fn apply_block(
+    state: &mut State,
+    block: &Block,
+    signatures: Signatures,
+) -> Result<Applied, BlockError> {
+    let h = &block.header;
+    let meta = state.meta();
+    if h.height != meta.height + 1 {
+        return Err(BlockError::Height {
+            current: meta.height,
+            got: h.height,
+        });
+    }
+    if h.parent != state.last_block_hash() {
+        return Err(BlockError::Parent {
+            expected: state.last_block_hash(),
+            got: h.parent,
+        });
+    }
+    if h.time_ms <= meta.last_block_time_ms {
+        return Err(BlockError::Time {
+            previous: meta.last_block_time_ms,
+            got: h.time_ms,
+        });
+    }
+    let validator = state.params().validator;
+    if h.proposer != validator {
+        return Err(BlockError::Proposer {
+            expected: validator.to_string(),
+            got: h.proposer.to_string(),
+        });
+    }
+    if !block.signature_valid() {
+        return Err(BlockError::Signature);
+    }
+    let max = state.params().max_block_txs as usize;
+    if block.txs.len() > max {
+        return Err(BlockError::TooManyTxs {
+            got: block.txs.len(),
+            max,
+        });
+    }
+    if Block::tx_root(&block.txs) != h.tx_root {
+        return Err(BlockError::TxRoot);
+    }
+    let receipts = execute_all(state, &block.txs, signatures);
+    let receipts_root = Receipt::root(&receipts);
+    if receipts_root != h.receipts_root {
+        state.rollback();
+        return Err(BlockError::ReceiptsRoot {
+            expected: h.receipts_root,
+            got: receipts_root,
+        });
+    }
+    advance(state, h.height, h.time_ms);
+    let app_hash = state.stage();
+    if app_hash != h.app_hash {
+        state.rollback();
+        return Err(BlockError::AppHash {
+            expected: h.app_hash,
+            got: app_hash,
+        });
+    }
+    let (app_hash, writes) = state.commit();
+    state.set_last_block_hash(block.hash());
+    Ok(Applied {
+        receipts,
+        writes,
+        app_hash,
+    })
+}

@@ -1,0 +1,275 @@
+//! Network parameters and initial balances, read from a TOML file.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::amount::{Amount, MAX_DECIMALS};
+use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::crypto::{Address, Hash};
+use crate::tx::MAX_CHAIN_ID_BYTES;
+
+/// Shortest block interval a network may choose, in milliseconds.
+pub const MIN_BLOCK_INTERVAL_MS: u64 = 10;
+
+/// A genesis file: everything a node needs to start a network at height 0.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// Network name, part of every signed transaction (`depin-devnet`, `acme-mainnet`).
+    pub chain_id: String,
+    /// Time of the network's start, milliseconds since the Unix epoch; block times must follow it.
+    pub genesis_time_ms: u64,
+    pub token: TokenParams,
+    pub consensus: ConsensusParams,
+    #[serde(default)]
+    pub allocations: Vec<Allocation>,
+}
+
+/// The native token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenParams {
+    pub symbol: String,
+    /// Base units per token = 10^decimals.
+    pub decimals: u8,
+}
+
+/// Block production.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusParams {
+    pub block_interval_ms: u64,
+    /// Blocks per reward epoch.
+    pub epoch_length_blocks: u64,
+    /// Most transactions in one block.
+    pub max_block_txs: u32,
+    /// The key that proposes and signs blocks in solo mode.
+    pub validator: Address,
+}
+
+/// Tokens an account holds at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allocation {
+    pub address: Address,
+    /// Whole tokens as a decimal string, e.g. `"1000000"` or `"12.5"`.
+    pub amount: String,
+}
+
+/// The parameters the ledger keeps in its state (and commits to in the app hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Params {
+    pub chain_id: String,
+    pub token_symbol: String,
+    pub decimals: u8,
+    pub block_interval_ms: u64,
+    pub epoch_length_blocks: u64,
+    pub max_block_txs: u32,
+    pub validator: Address,
+}
+
+/// What is wrong with a genesis file, said so it can be fixed.
+#[derive(Debug, Error)]
+pub enum GenesisError {
+    #[error("genesis is not valid TOML for depin: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("genesis field {field}: {why}")]
+    Field { field: &'static str, why: String },
+}
+
+fn field(field: &'static str, why: impl Into<String>) -> GenesisError {
+    GenesisError::Field {
+        field,
+        why: why.into(),
+    }
+}
+
+impl Genesis {
+    /// Parses and validates a genesis file.
+    pub fn from_toml(text: &str) -> Result<Genesis, GenesisError> {
+        let genesis: Genesis = toml::from_str(text)?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a genesis always serializes to TOML")
+    }
+
+    /// Checks every rule a genesis must satisfy; the error names the field and the fix.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        let id = &self.chain_id;
+        if id.is_empty()
+            || id.len() > MAX_CHAIN_ID_BYTES
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return Err(field(
+                "chain_id",
+                format!(
+                    "'{id}' must be 1 to {MAX_CHAIN_ID_BYTES} characters of letters, digits, '-', '_' or '.'"
+                ),
+            ));
+        }
+        let sym = &self.token.symbol;
+        if sym.is_empty() || sym.len() > 12 || !sym.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(field(
+                "token.symbol",
+                format!("'{sym}' must be 1 to 12 letters or digits"),
+            ));
+        }
+        if self.token.decimals > MAX_DECIMALS {
+            return Err(field(
+                "token.decimals",
+                format!("{} is more than the maximum {MAX_DECIMALS}", self.token.decimals),
+            ));
+        }
+        let c = &self.consensus;
+        if c.block_interval_ms < MIN_BLOCK_INTERVAL_MS {
+            return Err(field(
+                "consensus.block_interval_ms",
+                format!("must be at least {MIN_BLOCK_INTERVAL_MS} ms"),
+            ));
+        }
+        if c.epoch_length_blocks == 0 {
+            return Err(field("consensus.epoch_length_blocks", "must be at least 1"));
+        }
+        if c.max_block_txs == 0 || c.max_block_txs as usize > crate::block::MAX_BLOCK_TXS_LIMIT {
+            return Err(field(
+                "consensus.max_block_txs",
+                format!(
+                    "must be between 1 and {}",
+                    crate::block::MAX_BLOCK_TXS_LIMIT
+                ),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for a in &self.allocations {
+            if !seen.insert(a.address) {
+                return Err(field(
+                    "allocations",
+                    format!("{} appears twice; merge its amounts", a.address),
+                ));
+            }
+        }
+        self.balances()?;
+        Ok(())
+    }
+
+    /// The genesis balances in base units, with their total.
+    pub fn balances(&self) -> Result<(Vec<(Address, Amount)>, Amount), GenesisError> {
+        let mut total = Amount::ZERO;
+        let mut out = Vec::with_capacity(self.allocations.len());
+        for a in &self.allocations {
+            let amount = Amount::parse(&a.amount, self.token.decimals)
+                .map_err(|e| field("allocations.amount", e.to_string()))?;
+            total = total.checked_add(amount).ok_or_else(|| {
+                field("allocations", "total supply overflows a 128-bit amount")
+            })?;
+            out.push((a.address, amount));
+        }
+        Ok((out, total))
+    }
+
+    pub fn params(&self) -> Params {
+        Params {
+            chain_id: self.chain_id.clone(),
+            token_symbol: self.token.symbol.clone(),
+            decimals: self.token.decimals,
+            block_interval_ms: self.consensus.block_interval_ms,
+            epoch_length_blocks: self.consensus.epoch_length_blocks,
+            max_block_txs: self.consensus.max_block_txs,
+            validator: self.consensus.validator,
+        }
+    }
+
+    /// The network's identity: a hash of its parameters and allocations; block 1's parent.
+    pub fn hash(&self) -> Hash {
+        let mut bytes = self.params().to_bytes();
+        self.genesis_time_ms.encode(&mut bytes);
+        for a in &self.allocations {
+            a.address.encode(&mut bytes);
+            a.amount.encode(&mut bytes);
+        }
+        Hash::tagged("depin/genesis", &[&bytes])
+    }
+}
+
+impl Encode for Params {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.chain_id.encode(out);
+        self.token_symbol.encode(out);
+        self.decimals.encode(out);
+        self.block_interval_ms.encode(out);
+        self.epoch_length_blocks.encode(out);
+        self.max_block_txs.encode(out);
+        self.validator.encode(out);
+    }
+}
+
+impl Decode for Params {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Params {
+            chain_id: String::decode(r)?,
+            token_symbol: String::decode(r)?,
+            decimals: u8::decode(r)?,
+            block_interval_ms: u64::decode(r)?,
+            epoch_length_blocks: u64::decode(r)?,
+            max_block_txs: u32::decode(r)?,
+            validator: Address::decode(r)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Keypair;
+
+    fn sample() -> Genesis {
+        Genesis {
+            chain_id: "depin-test".into(),
+            genesis_time_ms: 1,
+            token: TokenParams {
+                symbol: "DPN".into(),
+                decimals: 6,
+            },
+            consensus: ConsensusParams {
+                block_interval_ms: 1000,
+                epoch_length_blocks: 60,
+                max_block_txs: 1000,
+                validator: Keypair::from_seed([9; 32]).address(),
+            },
+            allocations: vec![Allocation {
+                address: Keypair::from_seed([1; 32]).address(),
+                amount: "1000.5".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn toml_round_trips() {
+        let g = sample();
+        let text = g.to_toml();
+        assert_eq!(Genesis::from_toml(&text).unwrap(), g);
+        assert_eq!(g.balances().unwrap().1, Amount(1_000_500_000));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut g = sample();
+        g.chain_id = "bad id!".into();
+        assert!(g.validate().unwrap_err().to_string().contains("chain_id"));
+        let mut g = sample();
+        g.allocations.push(g.allocations[0].clone());
+        assert!(g.validate().unwrap_err().to_string().contains("appears twice"));
+        let mut g = sample();
+        g.allocations[0].amount = "1.1234567".into();
+        assert!(g.validate().unwrap_err().to_string().contains("decimals"));
+        let text = sample().to_toml().replace("chain_id", "chainid");
+        assert!(Genesis::from_toml(&text).is_err());
+    }
+}

@@ -1,0 +1,197 @@
+//! Merkle commitments: a binary root over a list (transactions, receipts) and the incremental
+//! state tree behind the app hash.
+
+use std::collections::BTreeMap;
+
+use crate::crypto::Hash;
+
+/// Root of a binary Merkle tree over `leaves`, in order. An odd node is promoted unchanged, so
+/// the root of one leaf is that leaf; the empty list has its own constant root.
+pub fn list_root(leaves: &[Hash]) -> Hash {
+    if leaves.is_empty() {
+        return Hash::tagged("depin/list-empty", &[]);
+    }
+    let mut level: Vec<Hash> = leaves.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [l, r] => Hash::tagged("depin/list-node", &[&l.0, &r.0]),
+                [one] => *one,
+                _ => unreachable!("chunks(2) yields one or two items"),
+            })
+            .collect();
+    }
+    level[0]
+}
+
+/// Bits of a key's hash that choose its bucket: 2^16 buckets, so a state of 10^6 keys holds about
+/// 15 keys per bucket and an update rehashes one small bucket plus 16 inner nodes.
+const BUCKET_BITS: u32 = 16;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// The state commitment: a complete binary Merkle tree of depth 16 over buckets of keys, each
+/// bucket committing to its `(key, value)` leaves in key order.
+///
+/// A key goes to the bucket named by the first 16 bits of its hash, so the shape is independent of
+/// insertion order and the root depends only on the set of entries. Updates are incremental: only
+/// touched buckets and their paths to the root are rehashed. A proof of one entry (for a later
+/// light client) is its bucket's leaf hashes plus 16 sibling hashes.
+#[derive(Clone)]
+pub struct StateTree {
+    buckets: Vec<BTreeMap<Vec<u8>, Hash>>,
+    /// Heap layout: node 1 is the root, node i has children 2i and 2i+1, buckets sit at
+    /// `BUCKETS + b`.
+    nodes: Vec<Hash>,
+    dirty: Vec<u32>,
+}
+
+impl Default for StateTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StateTree {
+    /// The tree of the empty state.
+    pub fn new() -> StateTree {
+        let mut nodes = vec![Hash::ZERO; 2 * BUCKETS];
+        let empty = bucket_hash(&BTreeMap::new());
+        for node in &mut nodes[BUCKETS..] {
+            *node = empty;
+        }
+        // Every subtree of a level is the same while the tree is empty: hash each level once.
+        let mut level_start = BUCKETS / 2;
+        while level_start >= 1 {
+            let child = nodes[2 * level_start];
+            let h = Hash::tagged("depin/state-node", &[&child.0, &child.0]);
+            for node in &mut nodes[level_start..2 * level_start] {
+                *node = h;
+            }
+            level_start /= 2;
+        }
+        StateTree {
+            buckets: vec![BTreeMap::new(); BUCKETS],
+            nodes,
+            dirty: Vec::new(),
+        }
+    }
+
+    /// Sets `key` to `value`, or removes it with `None`. Takes effect in the next [`root`](Self::root).
+    pub fn set(&mut self, key: &[u8], value: Option<&[u8]>) {
+        let b = bucket_of(key);
+        let bucket = &mut self.buckets[b];
+        match value {
+            Some(v) => {
+                bucket.insert(key.to_vec(), Hash::tagged("depin/state-leaf", &[key, v]));
+            }
+            None => {
+                bucket.remove(key);
+            }
+        }
+        self.dirty.push(b as u32);
+    }
+
+    /// The root over every entry set so far; rehashes only what changed since the last call.
+    pub fn root(&mut self) -> Hash {
+        if !self.dirty.is_empty() {
+            let mut touched = std::mem::take(&mut self.dirty);
+            touched.sort_unstable();
+            touched.dedup();
+            let mut level: Vec<usize> = touched
+                .iter()
+                .map(|&b| {
+                    let node = BUCKETS + b as usize;
+                    self.nodes[node] = bucket_hash(&self.buckets[b as usize]);
+                    node
+                })
+                .collect();
+            while level[0] > 1 {
+                let mut parents: Vec<usize> = level.iter().map(|n| n / 2).collect();
+                parents.dedup();
+                for &p in &parents {
+                    let (l, r) = (self.nodes[2 * p], self.nodes[2 * p + 1]);
+                    self.nodes[p] = Hash::tagged("depin/state-node", &[&l.0, &r.0]);
+                }
+                level = parents;
+            }
+        }
+        self.nodes[1]
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.buckets.iter().map(BTreeMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn bucket_of(key: &[u8]) -> usize {
+    let h = blake3::hash(key);
+    let b = h.as_bytes();
+    (u16::from_be_bytes([b[0], b[1]]) as usize) & (BUCKETS - 1)
+}
+
+fn bucket_hash(bucket: &BTreeMap<Vec<u8>, Hash>) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(b"depin/state-bucket");
+    for leaf in bucket.values() {
+        h.update(&leaf.0);
+    }
+    Hash(*h.finalize().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn list_root_shapes() {
+        let a = Hash::tagged("t", &[b"a"]);
+        let b = Hash::tagged("t", &[b"b"]);
+        assert_eq!(list_root(&[a]), a);
+        assert_ne!(list_root(&[a, b]), list_root(&[b, a]));
+        assert_ne!(list_root(&[]), list_root(&[a]));
+    }
+
+    #[test]
+    fn removing_everything_returns_to_the_empty_root() {
+        let mut t = StateTree::new();
+        let empty = t.root();
+        t.set(b"k", Some(b"v"));
+        assert_ne!(t.root(), empty);
+        t.set(b"k", None);
+        assert_eq!(t.root(), empty);
+    }
+
+    proptest! {
+        /// The root depends on the final entries only: not on order, batching or history.
+        #[test]
+        fn root_is_a_function_of_the_entries(
+            ops in proptest::collection::vec((0u8..40, proptest::option::of(any::<u8>())), 1..120),
+            split in 0usize..120,
+        ) {
+            let mut incremental = StateTree::new();
+            let mut model: BTreeMap<Vec<u8>, u8> = BTreeMap::new();
+            for (i, (k, v)) in ops.iter().enumerate() {
+                let key = vec![*k];
+                incremental.set(&key, v.as_ref().map(std::slice::from_ref));
+                match v {
+                    Some(v) => { model.insert(key, *v); }
+                    None => { model.remove(&key); }
+                }
+                if i == split { incremental.root(); }
+            }
+            let mut fresh = StateTree::new();
+            for (k, v) in model.iter().rev() {
+                fresh.set(k, Some(std::slice::from_ref(v)));
+            }
+            prop_assert_eq!(incremental.root(), fresh.root());
+            prop_assert_eq!(incremental.len(), model.len());
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! The ledger's state: parameters, chain metadata and accounts, with its Merkle commitment.
+//!
+//! The state lives in typed maps for fast execution and is mirrored, key by key, into an ordered
+//! key-value view (what the store persists and the [`StateTree`] commits to). Every change made
+//! while applying a block is remembered twice: as a touched key, so [`State::commit`] writes exactly
+//! the changed entries, and as an undo record, so a block that turns out invalid leaves the state as
+//! it was.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::amount::Amount;
+use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::crypto::{Address, Hash};
+use crate::genesis::{Genesis, GenesisError, Params};
+use crate::merkle::StateTree;
+
+/// An account's balance and next nonce.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub balance: Amount,
+    /// The nonce its next transaction must carry.
+    pub nonce: u64,
+}
+
+/// Where the chain is and how much money exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub height: u64,
+    pub last_block_time_ms: u64,
+    /// Always `genesis_supply + minted - burned`, and the sum of all balances.
+    pub total_supply: Amount,
+    pub genesis_supply: Amount,
+    pub minted: Amount,
+    pub burned: Amount,
+}
+
+/// Keys of the key-value view. The first byte names the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StateKey {
+    Params,
+    Meta,
+    Account(Address),
+}
+
+impl StateKey {
+    pub fn to_bytes(self) -> Vec<u8> {
+        match self {
+            StateKey::Params => vec![0],
+            StateKey::Meta => vec![1],
+            StateKey::Account(a) => {
+                let mut k = Vec::with_capacity(33);
+                k.push(2);
+                k.extend_from_slice(&a.0);
+                k
+            }
+        }
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<StateKey, DecodeError> {
+        match bytes {
+            [0] => Ok(StateKey::Params),
+            [1] => Ok(StateKey::Meta),
+            [2, rest @ ..] => Ok(StateKey::Account(Address(
+                rest.try_into().map_err(|_| DecodeError::Invalid("account key"))?,
+            ))),
+            _ => Err(DecodeError::Invalid("state key")),
+        }
+    }
+}
+
+/// The entries a block changed: `(key, Some(value))` to write, `(key, None)` to delete.
+pub type WriteSet = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Why a stored state could not be loaded.
+#[derive(Debug, Error)]
+pub enum RestoreError {
+    #[error("stored state entry is corrupt: {0}")]
+    Corrupt(#[from] DecodeError),
+    #[error("stored state has no {0} entry")]
+    Missing(&'static str),
+    #[error("stored state's root {computed} differs from the committed app hash {committed}")]
+    RootMismatch { computed: Hash, committed: Hash },
+}
+
+/// The whole ledger state.
+#[derive(Clone)]
+pub struct State {
+    params: Params,
+    meta: Meta,
+    accounts: BTreeMap<Address, Account>,
+    /// Hash of the last header (the genesis hash at height 0). Not part of the committed state:
+    /// a header commits to the state after its block, so the state cannot hold that header's hash.
+    last_block_hash: Hash,
+    tree: StateTree,
+    touched: BTreeSet<StateKey>,
+    /// Entries folded into the tree by [`State::stage`] and not yet committed.
+    staged: WriteSet,
+    /// Values before the current block touched them, for [`State::rollback`].
+    undo_accounts: BTreeMap<Address, Option<Account>>,
+    undo_meta: Option<Meta>,
+}
+
+impl State {
+    /// The state at height 0.
+    pub fn genesis(genesis: &Genesis) -> Result<State, GenesisError> {
+        genesis.validate()?;
+        let (balances, total) = genesis.balances()?;
+        let mut state = State {
+            params: genesis.params(),
+            meta: Meta {
+                height: 0,
+                last_block_time_ms: genesis.genesis_time_ms,
+                total_supply: total,
+                genesis_supply: total,
+                minted: Amount::ZERO,
+                burned: Amount::ZERO,
+            },
+            accounts: BTreeMap::new(),
+            last_block_hash: genesis.hash(),
+            tree: StateTree::new(),
+            touched: BTreeSet::from([StateKey::Params, StateKey::Meta]),
+            staged: Vec::new(),
+            undo_accounts: BTreeMap::new(),
+            undo_meta: None,
+        };
+        for (address, balance) in balances {
+            state.accounts.insert(
+                address,
+                Account {
+                    balance,
+                    nonce: 0,
+                },
+            );
+            state.touched.insert(StateKey::Account(address));
+        }
+        Ok(state)
+    }
+
+    /// Rebuilds the state from the entries of its key-value view and checks them against the
+    /// committed app hash; `last_block_hash` is the hash of the last stored header.
+    pub fn restore(
+        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+        committed: Hash,
+        last_block_hash: Hash,
+    ) -> Result<State, RestoreError> {
+        let mut params = None;
+        let mut meta = None;
+        let mut accounts = BTreeMap::new();
+        let mut tree = StateTree::new();
+        for (key, value) in entries {
+            match StateKey::from_bytes(&key)? {
+                StateKey::Params => params = Some(Params::from_bytes(&value)?),
+                StateKey::Meta => meta = Some(Meta::from_bytes(&value)?),
+                StateKey::Account(a) => {
+                    accounts.insert(a, Account::from_bytes(&value)?);
+                }
+            }
+            tree.set(&key, Some(&value));
+        }
+        let computed = tree.root();
+        if computed != committed {
+            return Err(RestoreError::RootMismatch {
+                computed,
+                committed,
+            });
+        }
+        Ok(State {
+            params: params.ok_or(RestoreError::Missing("params"))?,
+            meta: meta.ok_or(RestoreError::Missing("meta"))?,
+            accounts,
+            last_block_hash,
+            tree,
+            touched: BTreeSet::new(),
+            staged: Vec::new(),
+            undo_accounts: BTreeMap::new(),
+            undo_meta: None,
+        })
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub fn height(&self) -> u64 {
+        self.meta.height
+    }
+
+    /// Hash of the last header: the `parent` of the next block.
+    pub fn last_block_hash(&self) -> Hash {
+        self.last_block_hash
+    }
+
+    pub(crate) fn set_last_block_hash(&mut self, hash: Hash) {
+        self.last_block_hash = hash;
+    }
+
+    pub fn account(&self, address: &Address) -> Option<&Account> {
+        self.accounts.get(address)
+    }
+
+    /// Number of accounts.
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// Replaces an account (creating it if new); the old value is kept for rollback.
+    pub(crate) fn put_account(&mut self, address: Address, account: Account) {
+        let old = self.accounts.insert(address, account);
+        self.undo_accounts.entry(address).or_insert(old);
+        self.touched.insert(StateKey::Account(address));
+    }
+
+    /// Mutable access to the chain metadata; the old value is kept for rollback.
+    pub(crate) fn meta_mut(&mut self) -> &mut Meta {
+        if self.undo_meta.is_none() {
+            self.undo_meta = Some(self.meta.clone());
+        }
+        self.touched.insert(StateKey::Meta);
+        &mut self.meta
+    }
+
+    /// Undoes every change since the last commit, staged or not.
+    pub fn rollback(&mut self) {
+        for (address, old) in std::mem::take(&mut self.undo_accounts) {
+            match old {
+                Some(a) => self.accounts.insert(address, a),
+                None => self.accounts.remove(&address),
+            };
+        }
+        if let Some(meta) = self.undo_meta.take() {
+            self.meta = meta;
+        }
+        self.touched.clear();
+        for (key, _) in std::mem::take(&mut self.staged) {
+            let restored = self.value_of(StateKey::from_bytes(&key).expect("we encoded it"));
+            self.tree.set(&key, restored.as_deref());
+        }
+    }
+
+    /// Folds every change since the last commit into the Merkle tree and returns the root the
+    /// state would have; [`commit`](Self::commit) keeps it, [`rollback`](Self::rollback) undoes it.
+    pub fn stage(&mut self) -> Hash {
+        for key in std::mem::take(&mut self.touched) {
+            let key_bytes = key.to_bytes();
+            let value = self.value_of(key);
+            self.tree.set(&key_bytes, value.as_deref());
+            self.staged.push((key_bytes, value));
+        }
+        self.tree.root()
+    }
+
+    /// Makes every change since the last commit permanent; returns the new app hash with the
+    /// entries to persist.
+    pub fn commit(&mut self) -> (Hash, WriteSet) {
+        let root = self.stage();
+        self.undo_accounts.clear();
+        self.undo_meta = None;
+        (root, std::mem::take(&mut self.staged))
+    }
+
+    fn value_of(&self, key: StateKey) -> Option<Vec<u8>> {
+        match key {
+            StateKey::Params => Some(self.params.to_bytes()),
+            StateKey::Meta => Some(self.meta.to_bytes()),
+            StateKey::Account(a) => self.accounts.get(&a).map(Encode::to_bytes),
+        }
+    }
+
+    /// The commitment to the whole state as of the last commit.
+    pub fn app_hash(&mut self) -> Hash {
+        debug_assert!(
+            self.touched.is_empty() && self.staged.is_empty(),
+            "app_hash asked with uncommitted changes"
+        );
+        self.tree.root()
+    }
+
+    /// Sum of all balances; equal to `meta.total_supply` whenever the ledger is consistent.
+    pub fn sum_of_balances(&self) -> Amount {
+        Amount(self.accounts.values().map(|a| a.balance.0).sum())
+    }
+
+    /// Every entry of the key-value view, in key order (for snapshots and tests).
+    pub fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = vec![
+            (StateKey::Params.to_bytes(), self.params.to_bytes()),
+            (StateKey::Meta.to_bytes(), self.meta.to_bytes()),
+        ];
+        out.extend(
+            self.accounts
+                .iter()
+                .map(|(a, acc)| (StateKey::Account(*a).to_bytes(), acc.to_bytes())),
+        );
+        out
+    }
+}
+
+impl Encode for Account {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.balance.encode(out);
+        self.nonce.encode(out);
+    }
+}
+
+impl Decode for Account {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Account {
+            balance: Amount::decode(r)?,
+            nonce: u64::decode(r)?,
+        })
+    }
+}
+
+impl Encode for Meta {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.height.encode(out);
+        self.last_block_time_ms.encode(out);
+        self.total_supply.encode(out);
+        self.genesis_supply.encode(out);
+        self.minted.encode(out);
+        self.burned.encode(out);
+    }
+}
+
+impl Decode for Meta {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Meta {
+            height: u64::decode(r)?,
+            last_block_time_ms: u64::decode(r)?,
+            total_supply: Amount::decode(r)?,
+            genesis_supply: Amount::decode(r)?,
+            minted: Amount::decode(r)?,
+            burned: Amount::decode(r)?,
+        })
+    }
+}
