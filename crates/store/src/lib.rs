@@ -1,0 +1,292 @@
+//! Durable storage of blocks, receipts and state in an embedded redb database, one atomic commit
+//! per block.
+//!
+//! Each block is written in a single redb write transaction holding the block, its receipts, the
+//! transaction index, the changed state entries, the height and the app hash, committed with
+//! fsync. After a crash (even `kill -9` mid-write) the database opens at the last committed block:
+//! never half a block. Reads use redb's MVCC snapshots, so the API reads committed data while the
+//! driver writes the next block.
+
+mod replay;
+
+use std::path::Path;
+
+use depin_core::codec::{Decode, DecodeError, Encode};
+use depin_core::state::{RestoreError, WriteSet};
+use depin_core::{Account, Address, Applied, Block, Genesis, Hash, Receipt, State, Transaction};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use thiserror::Error;
+
+pub use replay::{ReplayReport, replay_from_genesis};
+
+/// Height -> canonical block bytes.
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+/// Height -> canonical bytes of the block's receipts (a `Vec<Receipt>`).
+const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
+/// Transaction hash -> (height, index in block).
+const TX_INDEX: TableDefinition<[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
+/// State key -> state value (the ledger's key-value view).
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+/// Chain position and identity.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const META_HEIGHT: &str = "height";
+const META_APP_HASH: &str = "app_hash";
+const META_LAST_BLOCK_HASH: &str = "last_block_hash";
+const META_GENESIS_HASH: &str = "genesis_hash";
+
+/// What went wrong reading or writing the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(
+        "this data directory belongs to another network (genesis {stored}, but the genesis file hashes to {given}); use a fresh --home or the genesis it was created with"
+    )]
+    WrongGenesis { stored: Hash, given: Hash },
+    #[error("stored state does not match its app hash: {0}")]
+    State(#[from] RestoreError),
+    #[error("block {got} cannot be stored on top of height {height}")]
+    OutOfOrder { height: u64, got: u64 },
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<DecodeError> for StoreError {
+    fn from(e: DecodeError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// A transaction found in a committed block.
+#[derive(Clone, Debug)]
+pub struct CommittedTx {
+    pub tx: Transaction,
+    pub receipt: Receipt,
+    pub height: u64,
+    pub index: u32,
+}
+
+/// The node's database.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it if missing.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(path)?;
+        let tx = db.begin_write()?;
+        tx.open_table(BLOCKS)?;
+        tx.open_table(RECEIPTS)?;
+        tx.open_table(TX_INDEX)?;
+        tx.open_table(STATE)?;
+        tx.open_table(META)?;
+        tx.commit()?;
+        Ok(Store { db })
+    }
+
+    /// Loads the committed state, writing the genesis state first if the store is empty.
+    /// Refuses a store created from a different genesis.
+    pub fn load_or_init(&self, genesis: &Genesis) -> Result<State, StoreError> {
+        let given = genesis.hash();
+        match self.meta_hash(META_GENESIS_HASH)? {
+            Some(stored) if stored != given => Err(StoreError::WrongGenesis { stored, given }),
+            Some(_) => self.load_state(),
+            None => {
+                let mut state = State::genesis(genesis)
+                    .map_err(|e| StoreError::Corrupt(format!("genesis: {e}")))?;
+                let (app_hash, writes) = state.commit();
+                let tx = self.db.begin_write()?;
+                {
+                    write_state(&tx, &writes)?;
+                    let mut meta = tx.open_table(META)?;
+                    meta.insert(META_HEIGHT, 0u64.to_le_bytes().as_slice())?;
+                    meta.insert(META_APP_HASH, app_hash.0.as_slice())?;
+                    meta.insert(META_LAST_BLOCK_HASH, given.0.as_slice())?;
+                    meta.insert(META_GENESIS_HASH, given.0.as_slice())?;
+                }
+                tx.commit()?;
+                Ok(state)
+            }
+        }
+    }
+
+    fn load_state(&self) -> Result<State, StoreError> {
+        let app_hash = self.required_hash(META_APP_HASH)?;
+        let last = self.required_hash(META_LAST_BLOCK_HASH)?;
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(STATE)?;
+        let mut entries = Vec::with_capacity(table.len()? as usize);
+        for item in table.iter()? {
+            let (k, v) = item?;
+            entries.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(State::restore(entries, app_hash, last)?)
+    }
+
+    /// Writes a block, its receipts, its transaction index and its state changes in one durable
+    /// transaction. The block must be the next one.
+    pub fn commit_block(&self, block: &Block, applied: &Applied) -> Result<(), StoreError> {
+        let height = self.height()?;
+        if block.header.height != height + 1 {
+            return Err(StoreError::OutOfOrder {
+                height,
+                got: block.header.height,
+            });
+        }
+        let h = block.header.height;
+        let tx = self.db.begin_write()?;
+        {
+            tx.open_table(BLOCKS)?
+                .insert(h, block.to_bytes().as_slice())?;
+            tx.open_table(RECEIPTS)?
+                .insert(h, applied.receipts.to_bytes().as_slice())?;
+            let mut index = tx.open_table(TX_INDEX)?;
+            for (i, t) in block.txs.iter().enumerate() {
+                index.insert(t.hash().0, (h, i as u32))?;
+            }
+            write_state(&tx, &applied.writes)?;
+            let mut meta = tx.open_table(META)?;
+            meta.insert(META_HEIGHT, h.to_le_bytes().as_slice())?;
+            meta.insert(META_APP_HASH, applied.app_hash.0.as_slice())?;
+            meta.insert(META_LAST_BLOCK_HASH, block.hash().0.as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Height of the last committed block (0 before the first).
+    pub fn height(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        match meta.get(META_HEIGHT)? {
+            None => Ok(0),
+            Some(v) => Ok(u64::from_le_bytes(v.value().try_into().map_err(|_| {
+                StoreError::Corrupt("height entry is not 8 bytes".into())
+            })?)),
+        }
+    }
+
+    /// The app hash committed with the last block.
+    pub fn app_hash(&self) -> Result<Hash, StoreError> {
+        self.required_hash(META_APP_HASH)
+    }
+
+    pub fn genesis_hash(&self) -> Result<Option<Hash>, StoreError> {
+        self.meta_hash(META_GENESIS_HASH)
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(BLOCKS)?;
+        let Some(bytes) = table.get(height)? else {
+            return Ok(None);
+        };
+        Ok(Some(Block::from_bytes(bytes.value())?))
+    }
+
+    pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(RECEIPTS)?;
+        let Some(bytes) = table.get(height)? else {
+            return Ok(None);
+        };
+        Ok(Some(Vec::<Receipt>::from_bytes(bytes.value())?))
+    }
+
+    /// A committed transaction with its receipt and position, if any block holds it.
+    pub fn transaction(&self, hash: &Hash) -> Result<Option<CommittedTx>, StoreError> {
+        let read = self.db.begin_read()?;
+        let Some(loc) = read.open_table(TX_INDEX)?.get(hash.0)? else {
+            return Ok(None);
+        };
+        let (height, index) = loc.value();
+        let block = self
+            .block(height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("index points at missing block {height}")))?;
+        let receipts = self.receipts(height)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("receipts of block {height} are missing"))
+        })?;
+        let i = index as usize;
+        match (block.txs.get(i), receipts.get(i)) {
+            (Some(tx), Some(receipt)) => Ok(Some(CommittedTx {
+                tx: tx.clone(),
+                receipt: receipt.clone(),
+                height,
+                index,
+            })),
+            _ => Err(StoreError::Corrupt(format!(
+                "index points past the end of block {height}"
+            ))),
+        }
+    }
+
+    /// Accounts as of the last committed block, in the order asked (`None` for unknown ones).
+    pub fn accounts(&self, addresses: &[Address]) -> Result<Vec<Option<Account>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(STATE)?;
+        addresses
+            .iter()
+            .map(|a| {
+                let key = depin_core::state::StateKey::Account(*a).to_bytes();
+                match table.get(key.as_slice())? {
+                    None => Ok(None),
+                    Some(v) => Ok(Some(Account::from_bytes(v.value())?)),
+                }
+            })
+            .collect()
+    }
+
+    pub fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
+        Ok(self.accounts(std::slice::from_ref(address))?.remove(0))
+    }
+
+    fn meta_hash(&self, key: &str) -> Result<Option<Hash>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        match meta.get(key)? {
+            None => Ok(None),
+            Some(v) => Ok(Some(Hash(v.value().try_into().map_err(|_| {
+                StoreError::Corrupt(format!("{key} entry is not 32 bytes"))
+            })?))),
+        }
+    }
+
+    fn required_hash(&self, key: &'static str) -> Result<Hash, StoreError> {
+        self.meta_hash(key)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{key} entry is missing")))
+    }
+}
+
+fn write_state(tx: &redb::WriteTransaction, writes: &WriteSet) -> Result<(), StoreError> {
+    let mut table = tx.open_table(STATE)?;
+    for (key, value) in writes {
+        match value {
+            Some(v) => {
+                table.insert(key.as_slice(), v.as_slice())?;
+            }
+            None => {
+                table.remove(key.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
