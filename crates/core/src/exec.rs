@@ -53,7 +53,12 @@ pub enum BlockError {
 /// is not already used and the signer can pay. Signature and chain checks are separate
 /// ([`Transaction::check_envelope`], batch verification).
 pub fn check_against_state(state: &State, tx: &Transaction) -> Result<(), Rejection> {
-    let Some(account) = state.account(&tx.signer) else {
+    check_against_account(state.account(&tx.signer), tx)
+}
+
+/// [`check_against_state`] given the signer's committed account (`None` if it has none).
+pub fn check_against_account(account: Option<&Account>, tx: &Transaction) -> Result<(), Rejection> {
+    let Some(account) = account else {
         return Err(Rejection::UnknownAccount { address: tx.signer });
     };
     if tx.nonce < account.nonce {

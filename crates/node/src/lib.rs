@@ -1,0 +1,94 @@
+//! The depin node: mempool, solo block driver, HTTP API and metrics around the protocol in
+//! `depin-core` and the store in `depin-store`.
+//!
+//! Data flow: `POST /v1/tx` -> [`mempool`] (batch signature check, nonce order, limits) ->
+//! [`node::spawn_solo_driver`] reaps a block every interval -> [`chain::Producer`] applies it and
+//! commits it durably -> the API, `/v1/stream` and `/metrics` report it.
+
+pub mod api;
+pub mod bench;
+pub mod chain;
+pub mod home;
+pub mod mempool;
+pub mod metrics;
+pub mod node;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use home::{Home, HomeError};
+pub use mempool::MempoolLimits;
+pub use node::Node;
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Address for the HTTP API; port 0 picks a free one (written to `<home>/api.url`).
+    pub api_addr: SocketAddr,
+    pub mempool: MempoolLimits,
+}
+
+/// Errors that stop a node from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error("store: {0}")]
+    Store(#[from] depin_store::StoreError),
+    #[error("cannot listen on {addr}: {source}; is another node running? choose another port with --api")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("the block driver stopped: {0}")]
+    Driver(String),
+}
+
+/// Runs a node from a home directory until SIGINT/SIGTERM: opens the store, starts the solo
+/// driver and the API, and on a signal stops both after the block in progress is committed.
+/// `on_ready` is called with the API URL once it listens.
+pub async fn run(
+    home: &Home,
+    config: RunConfig,
+    on_ready: impl FnOnce(&str, &Node),
+) -> Result<(), RunError> {
+    let genesis = home.genesis()?;
+    let validator = home.load_key("validator")?;
+    let store = Arc::new(depin_store::Store::open(&home.prepare_db()?)?);
+    let (node, producer) = Node::open(genesis, store, validator, config.mempool)?;
+    let listener = node::bind(config.api_addr)
+        .await
+        .map_err(|source| RunError::Bind {
+            addr: config.api_addr,
+            source,
+        })?;
+    let url = format!("http://{}", listener.local_addr()?);
+    std::fs::write(home.api_url_path(), format!("{url}\n"))?;
+    let driver = node::spawn_solo_driver(node.clone(), producer);
+    on_ready(&url, &node);
+    let app = api::router(node.clone());
+    let stopping = node.clone();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        tokio::select! {
+            () = node::shutdown_signal() => {},
+            () = wait_for_driver_stop(&stopping) => {},
+        }
+        stopping.request_shutdown();
+    });
+    serve.await?;
+    node.request_shutdown();
+    let _ = std::fs::remove_file(home.api_url_path());
+    match tokio::task::spawn_blocking(move || driver.join()).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(RunError::Driver(e.to_string())),
+        _ => Err(RunError::Driver("the driver thread panicked".into())),
+    }
+}
+
+async fn wait_for_driver_stop(node: &Node) {
+    while !node.is_shutting_down() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,420 @@
+//! The HTTP JSON API under `/v1`, Prometheus metrics at `/metrics`, and a landing page at `/`.
+//!
+//! Every refusal is a 4xx (or 503 when the node is busy) with a body
+//! `{"error": {"code": "...", "message": "..."}}`: a stable code for scripts and a sentence
+//! saying what to do. The OpenAPI document at `/v1/openapi.json` describes every route; a test
+//! checks that the router and the document list the same paths.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use depin_core::codec::Decode;
+use depin_core::{Address, Block, Explained, Hash, Receipt, ReceiptView, Rejection, Transaction};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::metrics::Metrics;
+use crate::node::Node;
+
+/// Most transactions in one `POST /v1/txs`.
+pub const MAX_BATCH_TXS: usize = 10_000;
+/// Largest request body, in bytes (a full batch of JSON transactions fits).
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+
+/// Paths served, as written in the OpenAPI document.
+pub const ROUTES: &[&str] = &[
+    "/v1/status",
+    "/v1/genesis",
+    "/v1/tx",
+    "/v1/txs",
+    "/v1/tx/{hash}",
+    "/v1/accounts/{address}",
+    "/v1/blocks/latest",
+    "/v1/blocks/{height}",
+    "/v1/stream",
+    "/v1/openapi.json",
+    "/metrics",
+];
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// The router over a shared node.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/", get(landing))
+        .route("/v1/status", get(status))
+        .route("/v1/genesis", get(genesis))
+        .route("/v1/tx", post(submit_one))
+        .route("/v1/txs", post(submit_many))
+        .route("/v1/tx/{hash}", get(tx_status))
+        .route("/v1/accounts/{address}", get(account))
+        .route("/v1/blocks/latest", get(latest_block))
+        .route("/v1/blocks/{height}", get(block_at))
+        .route("/v1/stream", get(stream))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(node.clone(), count_requests))
+        .with_state(node)
+}
+
+async fn count_requests(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
+    Metrics::add(&node.metrics.http_requests_total, 1);
+    next.run(req).await
+}
+
+/// A refusal: status code plus `{"error": {"code", "message"}}`.
+pub struct ApiError {
+    status: StatusCode,
+    code: String,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!("internal error serving a request: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the node failed to read its store ({e}); check the node's log"),
+        )
+    }
+}
+
+impl From<&Rejection> for ApiError {
+    fn from(r: &Rejection) -> ApiError {
+        ApiError::new(status_of(r), r.code(), r.to_string())
+    }
+}
+
+/// The HTTP status of a refused transaction.
+pub fn status_of(r: &Rejection) -> StatusCode {
+    match r {
+        Rejection::Malformed { .. } | Rejection::WrongChain { .. } | Rejection::BadSignature => {
+            StatusCode::BAD_REQUEST
+        }
+        Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Rejection::NonceReplayed { .. }
+        | Rejection::NonceGap { .. }
+        | Rejection::NonceTooFarAhead { .. }
+        | Rejection::Duplicate => StatusCode::CONFLICT,
+        Rejection::UnknownAccount { .. }
+        | Rejection::InsufficientFunds { .. }
+        | Rejection::ZeroAmount
+        | Rejection::BalanceOverflow => StatusCode::UNPROCESSABLE_ENTITY,
+        Rejection::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let mut resp = (self.status, body).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_such_route",
+        "no such route; see /v1/openapi.json for the API",
+    )
+}
+
+async fn landing(State(node): State<Arc<Node>>) -> Html<String> {
+    let tip = node.tip();
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>depin node</title>\
+         <h1>depin node: {chain}</h1><p>Height {h}, app hash <code>{app}</code>.</p>\
+         <ul><li><a href=/v1/status>/v1/status</a></li><li><a href=/v1/blocks/latest>/v1/blocks/latest</a></li>\
+         <li><a href=/v1/stream>/v1/stream</a> (live blocks)</li><li><a href=/v1/openapi.json>/v1/openapi.json</a></li>\
+         <li><a href=/metrics>/metrics</a></li></ul>",
+        chain = node.params.chain_id,
+        h = tip.height,
+        app = tip.app_hash
+    ))
+}
+
+async fn status(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
+    let tip = node.tip();
+    let p = &node.params;
+    let (pending, pending_bytes) = {
+        let pool = node.mempool.lock().expect("mempool lock");
+        (pool.len(), pool.bytes())
+    };
+    Json(json!({
+        "chain_id": p.chain_id,
+        "genesis_hash": node.genesis_hash,
+        "token": {"symbol": p.token_symbol, "decimals": p.decimals},
+        "height": tip.height,
+        "block_hash": tip.block_hash,
+        "app_hash": tip.app_hash,
+        "block_time_ms": tip.time_ms,
+        "block_interval_ms": p.block_interval_ms,
+        "epoch_length_blocks": p.epoch_length_blocks,
+        "epoch": tip.height / p.epoch_length_blocks,
+        "max_block_txs": p.max_block_txs,
+        "validator": p.validator,
+        "total_supply": tip.total_supply,
+        "accounts": tip.accounts,
+        "mempool": {"txs": pending, "bytes": pending_bytes},
+    }))
+}
+
+async fn genesis(State(node): State<Arc<Node>>) -> Json<depin_core::Genesis> {
+    Json(node.genesis.clone())
+}
+
+fn is_binary(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"))
+}
+
+fn body_error(e: BytesRejection) -> ApiError {
+    ApiError::new(
+        e.status(),
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "malformed"
+        },
+        format!("could not read the request body: {}", e.body_text()),
+    )
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
+    serde_json::from_slice(bytes).map_err(|e| Rejection::Malformed {
+        detail: format!("JSON: {e}"),
+    })
+}
+
+async fn submit(node: &Arc<Node>, txs: Vec<Transaction>) -> ApiResult<Vec<Result<Hash, Rejection>>> {
+    let node = node.clone();
+    tokio::task::spawn_blocking(move || node.submit(txs))
+        .await
+        .map_err(ApiError::internal)
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    hash: Hash,
+}
+
+async fn submit_one(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let body = body.map_err(body_error)?;
+    let tx = if is_binary(&headers) {
+        Transaction::from_wire(&body)
+    } else {
+        parse_json::<Transaction>(&body)
+    }
+    .map_err(|r| ApiError::from(&r))?;
+    let verdict = submit(&node, vec![tx]).await?.remove(0);
+    match verdict {
+        Ok(hash) => Ok((StatusCode::ACCEPTED, Json(Accepted { hash }))),
+        Err(r) => Err(ApiError::from(&r)),
+    }
+}
+
+async fn submit_many(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let body = body.map_err(body_error)?;
+    let txs: Vec<Transaction> = if is_binary(&headers) {
+        Vec::<Transaction>::from_bytes(&body).map_err(|e| Rejection::Malformed {
+            detail: format!("binary batch: {e}"),
+        })
+    } else {
+        parse_json(&body)
+    }
+    .map_err(|r| ApiError::from(&r))?;
+    if txs.len() > MAX_BATCH_TXS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "batch of {} transactions is more than the limit of {MAX_BATCH_TXS}; split it",
+                txs.len()
+            ),
+        ));
+    }
+    let results: Vec<serde_json::Value> = submit(&node, txs)
+        .await?
+        .into_iter()
+        .map(|r| match r {
+            Ok(hash) => json!({"hash": hash}),
+            Err(r) => json!({"error": Explained::from(&r)}),
+        })
+        .collect();
+    let accepted = results.iter().filter(|r| r.get("hash").is_some()).count();
+    Ok(Json(json!({"accepted": accepted, "results": results})))
+}
+
+fn parse_path<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            &format!("bad_{what}"),
+            e.to_string(),
+        )
+    })
+}
+
+async fn tx_status(
+    State(node): State<Arc<Node>>,
+    Path(hash): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let hash: Hash = parse_path(&hash, "hash")?;
+    if let Some(c) = node.store.transaction(&hash).map_err(ApiError::internal)? {
+        return Ok(Json(json!({
+            "hash": hash,
+            "status": "committed",
+            "height": c.height,
+            "index": c.index,
+            "receipt": ReceiptView::from(&c.receipt),
+            "tx": c.tx,
+        })));
+    }
+    if node.mempool.lock().expect("mempool lock").contains(&hash) {
+        return Ok(Json(json!({"hash": hash, "status": "pending"})));
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_tx",
+        format!("no transaction {hash} is pending or committed; it may have been refused at submission or dropped after waiting too long"),
+    ))
+}
+
+async fn account(
+    State(node): State<Arc<Node>>,
+    Path(address): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let address: Address = parse_path(&address, "address")?;
+    match node.store.account(&address).map_err(ApiError::internal)? {
+        Some(a) => Ok(Json(json!({
+            "address": address,
+            "balance": a.balance,
+            "nonce": a.nonce,
+            "height": node.tip().height,
+        }))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_account",
+            format!("account {address} has never held tokens on this network"),
+        )),
+    }
+}
+
+/// JSON view of a block with its transactions and receipts.
+pub fn block_view(block: &Block, receipts: &[Receipt]) -> serde_json::Value {
+    let txs: Vec<serde_json::Value> = block
+        .txs
+        .iter()
+        .zip(receipts)
+        .map(|(tx, r)| json!({"hash": tx.hash(), "tx": tx, "receipt": ReceiptView::from(r)}))
+        .collect();
+    json!({
+        "hash": block.hash(),
+        "header": block.header,
+        "signature": block.signature,
+        "txs": txs,
+    })
+}
+
+fn load_block(node: &Node, height: u64) -> ApiResult<Json<serde_json::Value>> {
+    let block = node.store.block(height).map_err(ApiError::internal)?;
+    let receipts = node.store.receipts(height).map_err(ApiError::internal)?;
+    match (block, receipts) {
+        (Some(b), Some(r)) => Ok(Json(block_view(&b, &r))),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_block",
+            format!(
+                "no block at height {height}; the chain is at height {} (blocks start at 1)",
+                node.tip().height
+            ),
+        )),
+    }
+}
+
+async fn latest_block(State(node): State<Arc<Node>>) -> ApiResult<Json<serde_json::Value>> {
+    let height = node.tip().height;
+    load_block(&node, height)
+}
+
+async fn block_at(
+    State(node): State<Arc<Node>>,
+    Path(height): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let height: u64 = parse_path(&height, "height")?;
+    load_block(&node, height)
+}
+
+async fn stream(
+    State(node): State<Arc<Node>>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let rx = node.events.subscribe();
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    let event = Event::default()
+                        .event("block")
+                        .json_data(&*ev)
+                        .expect("block events serialize");
+                    return Some((Ok(event), rx));
+                }
+                // A slow subscriber skips what it missed rather than holding memory.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        node.metrics.render(),
+    )
+}

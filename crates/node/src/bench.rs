@@ -1,0 +1,230 @@
+//! End-to-end transfer benchmark: signed transfers through mempool admission (batch signature
+//! verification), the solo driver's block building and execution, and durable commits to redb.
+//!
+//! HTTP and JSON are not in the loop: this measures what the ledger can sustain, with the raw
+//! signature verification rate of the same run as the physical limit to compare against.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
+use depin_core::{Action, Amount, Genesis, Keypair, Rejection, Transaction, crypto};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::mempool::{MempoolLimits, verify_batch};
+use crate::node::{Node, spawn_solo_driver};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct TransferBench {
+    /// Length of the sustained phase.
+    pub seconds: u64,
+    /// Distinct sending accounts.
+    pub senders: usize,
+    /// Transactions signed in advance (the run ends early if they are all committed).
+    pub txs: usize,
+    pub block_interval_ms: u64,
+    pub max_block_txs: u32,
+}
+
+impl Default for TransferBench {
+    fn default() -> Self {
+        TransferBench {
+            seconds: 30,
+            senders: 4096,
+            txs: 1_200_000,
+            block_interval_ms: 100,
+            max_block_txs: 50_000,
+        }
+    }
+}
+
+/// Results, printed as JSON by `depin bench transfers --json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TransferReport {
+    /// Committed successful transfers per second over the sustained phase.
+    pub tx_per_s: f64,
+    /// Raw ed25519 batch verification on all cores, measured in the same run.
+    pub sig_verify_per_s: f64,
+    /// Raw ed25519 batch verification on one core.
+    pub sig_verify_per_core_s: f64,
+    /// Signing rate while preparing the workload (client side, all cores).
+    pub sign_per_s: f64,
+    pub seconds: f64,
+    pub txs_committed: u64,
+    pub txs_rejected_in_blocks: u64,
+    pub blocks: u64,
+    pub mean_block_ms: f64,
+    pub senders: usize,
+    pub block_interval_ms: u64,
+    pub max_block_txs: u32,
+    pub cores: usize,
+}
+
+/// Runs the benchmark in `dir` (which must be empty; it holds the database). `progress` is told
+/// (phase, done, total) as work advances.
+pub fn run_transfers(
+    cfg: &TransferBench,
+    dir: &Path,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> Result<TransferReport, String> {
+    let validator = Keypair::from_seed([0xee; 32]);
+    let keys: Vec<Keypair> = (0..cfg.senders)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            seed[8] = 0xb0;
+            Keypair::from_seed(seed)
+        })
+        .collect();
+    let genesis = Genesis {
+        chain_id: "depin-bench".into(),
+        genesis_time_ms: 0,
+        token: TokenParams {
+            symbol: "DPN".into(),
+            decimals: 6,
+        },
+        consensus: ConsensusParams {
+            block_interval_ms: cfg.block_interval_ms,
+            epoch_length_blocks: 3600,
+            max_block_txs: cfg.max_block_txs,
+            validator: validator.address(),
+        },
+        allocations: keys
+            .iter()
+            .map(|k| Allocation {
+                address: k.address(),
+                amount: "1000000".into(),
+            })
+            .collect(),
+    };
+
+    // Sign the workload: round after round, every sender sends its next nonce to a neighbour.
+    let started = Instant::now();
+    let per_sender = cfg.txs.div_ceil(cfg.senders);
+    let n = cfg.senders;
+    let txs: Vec<Transaction> = (0..per_sender * n)
+        .into_par_iter()
+        .map(|i| {
+            let (round, s) = (i / n, i % n);
+            Transaction::sign(
+                &genesis.chain_id,
+                &keys[s],
+                round as u64,
+                Action::Transfer {
+                    to: keys[(s + 1 + round) % n].address(),
+                    amount: Amount(1),
+                },
+            )
+        })
+        .collect();
+    let sign_per_s = txs.len() as f64 / started.elapsed().as_secs_f64();
+    progress("signed", txs.len() as u64, txs.len() as u64);
+
+    let (sig_verify_per_s, sig_verify_per_core_s) = measure_verification(&genesis.chain_id, &txs);
+
+    let store = Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
+    let limits = MempoolLimits {
+        max_txs: 4 * cfg.max_block_txs as usize,
+        ..MempoolLimits::default()
+    };
+    let (node, producer) =
+        Node::open(genesis, store, validator, limits).map_err(|e| e.to_string())?;
+    let total = txs.len() as u64;
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(cfg.seconds);
+    let driver = spawn_solo_driver(node.clone(), producer);
+    let feeder = {
+        let node = node.clone();
+        std::thread::spawn(move || feed(&node, txs, deadline))
+    };
+    loop {
+        let done = node.metrics.txs_committed_total.load(Relaxed)
+            + node.metrics.txs_rejected_in_block_total.load(Relaxed);
+        progress("committed", done, total);
+        if done >= total || Instant::now() >= deadline || node.is_shutting_down() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let m = &node.metrics;
+    let committed = m.txs_committed_total.load(Relaxed);
+    let rejected = m.txs_rejected_in_block_total.load(Relaxed);
+    let blocks = m.blocks_total.load(Relaxed);
+    let block_micros = m.block_micros_total.load(Relaxed);
+    node.request_shutdown();
+    feeder.join().map_err(|_| "feeder panicked")?;
+    driver
+        .join()
+        .map_err(|_| "driver panicked")?
+        .map_err(|e| e.to_string())?;
+    Ok(TransferReport {
+        tx_per_s: committed as f64 / elapsed,
+        sig_verify_per_s,
+        sig_verify_per_core_s,
+        sign_per_s,
+        seconds: elapsed,
+        txs_committed: committed,
+        txs_rejected_in_blocks: rejected,
+        blocks,
+        mean_block_ms: if blocks == 0 {
+            0.0
+        } else {
+            block_micros as f64 / blocks as f64 / 1000.0
+        },
+        senders: cfg.senders,
+        block_interval_ms: cfg.block_interval_ms,
+        max_block_txs: cfg.max_block_txs,
+        cores: rayon::current_num_threads(),
+    })
+}
+
+/// Submits in batches like a busy API would, backing off while the mempool is full.
+fn feed(node: &Node, txs: Vec<Transaction>, deadline: Instant) {
+    const BATCH: usize = 4096;
+    let mut queue = txs;
+    queue.reverse();
+    while !queue.is_empty() && Instant::now() < deadline && !node.is_shutting_down() {
+        let take = queue.len().min(BATCH);
+        let mut batch: Vec<Transaction> = queue.split_off(queue.len() - take);
+        batch.reverse();
+        let verdicts = node.submit(batch.clone());
+        let mut retry: Vec<Transaction> = batch
+            .into_iter()
+            .zip(verdicts)
+            .filter(|(_, v)| matches!(v, Err(Rejection::MempoolFull)))
+            .map(|(tx, _)| tx)
+            .collect();
+        if !retry.is_empty() {
+            retry.reverse();
+            queue.extend(retry);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Verification rate over a sample of the workload: all cores, then one.
+fn measure_verification(chain_id: &str, txs: &[Transaction]) -> (f64, f64) {
+    let sample = &txs[..txs.len().min(100_000)];
+    let t = Instant::now();
+    let verdicts = verify_batch(chain_id, sample);
+    let all = sample.len() as f64 / t.elapsed().as_secs_f64();
+    assert!(verdicts.iter().all(Result::is_ok), "the workload is validly signed");
+    let one = &sample[..sample.len().min(20_000)];
+    let messages: Vec<Vec<u8>> = one.iter().map(Transaction::signing_bytes).collect();
+    let t = Instant::now();
+    for (txs, msgs) in one.chunks(256).zip(messages.chunks(256)) {
+        let items: Vec<_> = txs
+            .iter()
+            .zip(msgs)
+            .map(|(tx, m)| (&tx.signer, m.as_slice(), &tx.signature))
+            .collect();
+        crypto::verify_many(&items);
+    }
+    let per_core = one.len() as f64 / t.elapsed().as_secs_f64();
+    (all, per_core)
+}

@@ -1,0 +1,240 @@
+//! The running node: shared handle, solo block driver, and startup/shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use depin_core::{Amount, Genesis, Hash, Keypair, Params, Rejection, Transaction};
+use depin_store::{Store, StoreError};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::chain::{Committed, Producer};
+use crate::mempool::{Mempool, MempoolLimits, verify_batch};
+use crate::metrics::Metrics;
+
+/// Where the chain is, as last committed.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChainTip {
+    pub height: u64,
+    pub block_hash: Hash,
+    pub app_hash: Hash,
+    pub time_ms: u64,
+    pub total_supply: Amount,
+    pub accounts: u64,
+}
+
+/// One committed block, as streamed to subscribers.
+#[derive(Clone, Debug, Serialize)]
+pub struct BlockEvent {
+    pub height: u64,
+    pub hash: Hash,
+    pub time_ms: u64,
+    pub txs: u64,
+    pub rejected: u64,
+    pub app_hash: Hash,
+}
+
+/// Everything the API and the driver share.
+pub struct Node {
+    pub genesis: Genesis,
+    pub genesis_hash: Hash,
+    pub params: Params,
+    pub store: Arc<Store>,
+    pub mempool: Mutex<Mempool>,
+    pub tip: RwLock<ChainTip>,
+    pub events: broadcast::Sender<Arc<BlockEvent>>,
+    pub metrics: Metrics,
+    shutdown: AtomicBool,
+}
+
+impl Node {
+    /// Opens the store, loads (or creates) the chain, and returns the shared handle with the
+    /// block producer that must drive it.
+    pub fn open(
+        genesis: Genesis,
+        store: Arc<Store>,
+        validator: Keypair,
+        limits: MempoolLimits,
+    ) -> Result<(Arc<Node>, Producer), StoreError> {
+        let producer = Producer::open(store.clone(), &genesis, validator)?;
+        let state = producer.state();
+        let tip = ChainTip {
+            height: state.height(),
+            block_hash: state.last_block_hash(),
+            app_hash: store.app_hash()?,
+            time_ms: state.meta().last_block_time_ms,
+            total_supply: state.meta().total_supply,
+            accounts: state.account_count() as u64,
+        };
+        let (events, _) = broadcast::channel(256);
+        let node = Node {
+            genesis_hash: genesis.hash(),
+            params: genesis.params(),
+            genesis,
+            store,
+            mempool: Mutex::new(Mempool::new(limits, tip.height)),
+            tip: RwLock::new(tip),
+            events,
+            metrics: Metrics::default(),
+            shutdown: AtomicBool::new(false),
+        };
+        Metrics::set(&node.metrics.height, node.tip().height);
+        Ok((Arc::new(node), producer))
+    }
+
+    pub fn tip(&self) -> ChainTip {
+        self.tip.read().expect("tip lock").clone()
+    }
+
+    /// Verifies and admits a batch of transactions; one verdict each, in order.
+    pub fn submit(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, Rejection>> {
+        let verdicts = verify_batch(&self.params.chain_id, &txs);
+        let signers: Vec<_> = txs.iter().map(|t| t.signer).collect();
+        let accounts = match self.store.accounts(&signers) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!("reading accounts for admission: {e}");
+                return txs.iter().map(|_| Err(Rejection::MempoolFull)).collect();
+            }
+        };
+        let mut out = Vec::with_capacity(txs.len());
+        let mut pool = self.mempool.lock().expect("mempool lock");
+        for ((tx, verdict), account) in txs.into_iter().zip(verdicts).zip(accounts) {
+            out.push(verdict.and_then(|()| pool.admit(tx, account.as_ref())));
+        }
+        Metrics::set(&self.metrics.mempool_txs, pool.len() as u64);
+        Metrics::set(&self.metrics.mempool_bytes, pool.bytes() as u64);
+        drop(pool);
+        let admitted = out.iter().filter(|r| r.is_ok()).count() as u64;
+        let full = out
+            .iter()
+            .filter(|r| matches!(r, Err(Rejection::MempoolFull)))
+            .count() as u64;
+        Metrics::add(&self.metrics.txs_admitted_total, admitted);
+        Metrics::add(&self.metrics.txs_refused_total, out.len() as u64 - admitted);
+        Metrics::add(&self.metrics.mempool_full_total, full);
+        out
+    }
+
+    /// Asks the driver to stop after the block it is on.
+    pub fn request_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Reaps the mempool, produces and commits one block, and tells everyone.
+    pub fn produce_block(&self, producer: &mut Producer, time_ms: u64) -> Result<Committed, StoreError> {
+        let started = Instant::now();
+        let max = self.params.max_block_txs as usize;
+        let txs = self.mempool.lock().expect("mempool lock").reap(max);
+        let committed = producer.produce(txs, time_ms)?;
+        let block = &committed.block;
+        {
+            let mut pool = self.mempool.lock().expect("mempool lock");
+            pool.on_block(block.header.height, committed.nonces.iter().copied());
+            Metrics::set(&self.metrics.mempool_txs, pool.len() as u64);
+            Metrics::set(&self.metrics.mempool_bytes, pool.bytes() as u64);
+        }
+        let state = producer.state();
+        let rejected = committed
+            .applied
+            .receipts
+            .iter()
+            .filter(|r| !r.is_success())
+            .count() as u64;
+        let txs = block.txs.len() as u64;
+        *self.tip.write().expect("tip lock") = ChainTip {
+            height: block.header.height,
+            block_hash: block.hash(),
+            app_hash: block.header.app_hash,
+            time_ms: block.header.time_ms,
+            total_supply: state.meta().total_supply,
+            accounts: state.account_count() as u64,
+        };
+        let m = &self.metrics;
+        Metrics::set(&m.height, block.header.height);
+        Metrics::add(&m.blocks_total, 1);
+        Metrics::add(&m.txs_committed_total, txs - rejected);
+        Metrics::add(&m.txs_rejected_in_block_total, rejected);
+        Metrics::add(&m.block_micros_total, started.elapsed().as_micros() as u64);
+        let _ = self.events.send(Arc::new(BlockEvent {
+            height: block.header.height,
+            hash: block.hash(),
+            time_ms: block.header.time_ms,
+            txs,
+            rejected,
+            app_hash: block.header.app_hash,
+        }));
+        Ok(committed)
+    }
+}
+
+/// Milliseconds since the Unix epoch, from the wall clock (the driver's only use of it).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The solo driver: one block every `block_interval_ms`, until shutdown. Runs on its own thread
+/// because building a block is CPU work. Returns the error that stopped it, if any.
+pub fn spawn_solo_driver(
+    node: Arc<Node>,
+    mut producer: Producer,
+) -> std::thread::JoinHandle<Result<(), StoreError>> {
+    std::thread::Builder::new()
+        .name("solo-driver".into())
+        .spawn(move || {
+            let interval = Duration::from_millis(node.params.block_interval_ms);
+            let mut next = Instant::now() + interval;
+            loop {
+                while Instant::now() < next {
+                    if node.is_shutting_down() {
+                        return Ok(());
+                    }
+                    let left = next.saturating_duration_since(Instant::now());
+                    std::thread::sleep(left.min(Duration::from_millis(20)));
+                }
+                if let Err(e) = node.produce_block(&mut producer, now_ms()) {
+                    tracing::error!("committing a block failed, stopping the driver: {e}");
+                    node.request_shutdown();
+                    return Err(e);
+                }
+                // A block that took longer than the interval is followed at once, not by a burst.
+                next = (next + interval).max(Instant::now());
+            }
+        })
+        .expect("spawning the driver thread")
+}
+
+/// Binds the API, writing where it listens into the home directory for the CLI to find.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Resolves when the process receives SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
