@@ -136,20 +136,20 @@ fn transfer(
     to: crate::crypto::Address,
     amount: Amount,
 ) -> Result<(), Rejection> {
-    sender.balance = sender
-        .balance
-        .checked_sub(amount)
-        .expect("check_action ensured the balance covers the amount");
     if to == tx.signer {
-        sender.balance = sender.balance.checked_add(amount).expect("restores the balance");
         state.put_account(tx.signer, *sender);
         return Ok(());
     }
+    // Credit first: if the receiver would overflow, the sender must not have been debited.
     let mut receiver = state.account(&to).copied().unwrap_or_default();
     receiver.balance = receiver
         .balance
         .checked_add(amount)
         .ok_or(Rejection::BalanceOverflow)?;
+    sender.balance = sender
+        .balance
+        .checked_sub(amount)
+        .expect("check_action ensured the balance covers the amount");
     state.put_account(tx.signer, *sender);
     state.put_account(to, receiver);
     Ok(())

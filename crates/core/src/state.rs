@@ -136,6 +136,9 @@ impl State {
             );
             state.touched.insert(StateKey::Account(address));
         }
+        // Born committed: a block refused right after genesis must roll back to this, not to
+        // an empty tree. The store persists it from `entries()`.
+        state.commit();
         Ok(state)
     }
 

@@ -703,12 +703,9 @@ fn genesis_state_survives_a_refused_first_block_with_bad_app_hash() {
     );
 }
 
-/// Fails today: `State::genesis` leaves the genesis entries as uncommitted `touched` keys, and the
-/// `ReceiptsRoot` refusal calls `State::rollback` before anything was staged, which clears
-/// `touched`. Params, meta and the genesis accounts then never reach the Merkle tree, so the valid
-/// block 1 is refused with `AppHash`. Remove the `ignore` once core commits (or keeps) them.
+/// Regression: the genesis state once left its entries uncommitted, so a `ReceiptsRoot` refusal
+/// (which rolls back before staging) dropped them from the Merkle tree and block 1 never applied.
 #[test]
-#[ignore = "core bug: a refused block 1 drops the uncommitted genesis entries (see doc comment)"]
 fn genesis_state_survives_a_refused_first_block_with_bad_receipts_root() {
     assert_genesis_survives(
         |b| resealed(b, |h| h.receipts_root = Hash([1; 32])),

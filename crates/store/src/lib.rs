@@ -113,7 +113,12 @@ impl Store {
             None => {
                 let mut state = State::genesis(genesis)
                     .map_err(|e| StoreError::Corrupt(format!("genesis: {e}")))?;
-                let (app_hash, writes) = state.commit();
+                let app_hash = state.app_hash();
+                let writes: WriteSet = state
+                    .entries()
+                    .into_iter()
+                    .map(|(k, v)| (k, Some(v)))
+                    .collect();
                 let tx = self.db.begin_write()?;
                 {
                     write_state(&tx, &writes)?;

@@ -22,7 +22,6 @@ pub struct ReplayReport {
 pub fn replay_from_genesis(store: &Store, genesis: &Genesis) -> Result<ReplayReport, StoreError> {
     let mut state =
         State::genesis(genesis).map_err(|e| StoreError::Corrupt(format!("genesis: {e}")))?;
-    state.commit();
     let top = store.height()?;
     let mut txs = 0u64;
     for height in 1..=top {
