@@ -1,1 +1,670 @@
-fn main() {}
+//! `depin`: the command line for running a depin network and talking to it.
+
+mod client;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
+use depin_core::{Action, Address, Amount, Genesis, Hash, Keypair, Transaction};
+use depin_node::{Home, MempoolLimits, RunConfig};
+use serde_json::{Value, json};
+
+use crate::client::Client;
+
+/// Default API port of a local node.
+const DEFAULT_API: &str = "127.0.0.1:8645";
+
+#[derive(Parser)]
+#[command(
+    name = "depin",
+    version,
+    about = "Run and use a depin network: a ledger that pays hardware for proven service."
+)]
+struct Cli {
+    /// Node home directory (genesis, keys, data).
+    #[arg(long, global = true, env = "DEPIN_HOME")]
+    home: Option<PathBuf>,
+    /// URL of the node's API [default: the one a node in --home wrote, else http://127.0.0.1:8645].
+    #[arg(long, global = true, env = "DEPIN_NODE")]
+    node: Option<String>,
+    /// Print JSON for scripts instead of human-readable text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new network in --home: genesis file, validator key and funded dev keys.
+    Init(InitArgs),
+    /// Run the node of the network in --home until Ctrl-C.
+    Node(NodeArgs),
+    /// Create a local network if --home has none, then run it: the quickest way to try depin.
+    Devnet(NodeArgs),
+    /// Manage signing keys in --home.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Sign and submit transactions.
+    #[command(subcommand)]
+    Tx(TxCmd),
+    /// Read the chain.
+    #[command(subcommand)]
+    Query(QueryCmd),
+    /// Re-execute every stored block from genesis and check the result (node must be stopped).
+    Replay,
+    /// Measure performance on this machine.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(clap::Args)]
+struct InitArgs {
+    #[arg(long, default_value = "depin-devnet")]
+    chain_id: String,
+    #[arg(long, default_value = "DPN")]
+    symbol: String,
+    #[arg(long, default_value_t = 6)]
+    decimals: u8,
+    #[arg(long, default_value_t = 1000)]
+    block_interval_ms: u64,
+    #[arg(long, default_value_t = 60)]
+    epoch_length_blocks: u64,
+    /// Overwrite an existing network in --home (its data is deleted).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// Address for the HTTP API (port 0 picks a free port).
+    #[arg(long, default_value = DEFAULT_API)]
+    api: SocketAddr,
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Generate a key and store it as <home>/keys/NAME.key (mode 0600).
+    New { name: String },
+    /// List keys with their addresses.
+    List,
+    /// Show a key's address (the secret is never printed).
+    Show { name: String },
+}
+
+#[derive(Subcommand)]
+enum TxCmd {
+    /// Send tokens.
+    Transfer {
+        /// Name of the sending key in --home.
+        #[arg(long)]
+        from: String,
+        /// Receiving address, or the name of a key in --home.
+        #[arg(long)]
+        to: String,
+        /// Whole tokens, e.g. 12.5.
+        #[arg(long)]
+        amount: String,
+        /// Nonce to use [default: the account's next nonce].
+        #[arg(long)]
+        nonce: Option<u64>,
+        /// Return once the node accepts it, without waiting for a block.
+        #[arg(long)]
+        no_wait: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueryCmd {
+    /// Chain status.
+    Status,
+    /// An account's balance and nonce (address or key name).
+    Account { who: String },
+    /// A block with its receipts [default: the latest].
+    Block { height: Option<u64> },
+    /// A transaction's status and receipt.
+    Tx { hash: String },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Signed transfers end to end: mempool, block building, execution, durable commit.
+    Transfers {
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 4096)]
+        senders: usize,
+        /// Transactions signed in advance.
+        #[arg(long, default_value_t = 1_200_000)]
+        txs: usize,
+        #[arg(long, default_value_t = 100)]
+        block_interval_ms: u64,
+        #[arg(long, default_value_t = 50_000)]
+        max_block_txs: u32,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn home_of(cli: &Cli) -> Home {
+    let root = cli.home.clone().unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".depin")
+    });
+    Home::new(root)
+}
+
+fn client_of(cli: &Cli, home: &Home) -> Client {
+    let url = cli
+        .node
+        .clone()
+        .or_else(|| home.api_url())
+        .unwrap_or_else(|| format!("http://{DEFAULT_API}"));
+    Client::new(&url)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let home = home_of(&cli);
+    match &cli.command {
+        Command::Init(args) => init(&home, args, cli.json),
+        Command::Node(args) => serve(&home, args, false),
+        Command::Devnet(args) => {
+            if !home.is_initialized() {
+                init(&home, &InitArgs::devnet(), false)?;
+            }
+            serve(&home, args, true)
+        }
+        Command::Keys(cmd) => keys(&home, cmd, cli.json),
+        Command::Tx(cmd) => tx(&home, &client_of(&cli, &home), cmd, cli.json),
+        Command::Query(cmd) => query(&home, &client_of(&cli, &home), cmd, cli.json),
+        Command::Replay => replay(&home, cli.json),
+        Command::Bench(cmd) => bench(cmd, cli.json),
+    }
+}
+
+impl InitArgs {
+    fn devnet() -> InitArgs {
+        InitArgs {
+            chain_id: "depin-devnet".into(),
+            symbol: "DPN".into(),
+            decimals: 6,
+            block_interval_ms: 1000,
+            epoch_length_blocks: 60,
+            force: false,
+        }
+    }
+}
+
+/// Dev accounts every new network starts with, and their whole-token balances.
+const DEV_ACCOUNTS: [(&str, &str); 3] = [
+    ("faucet", "1000000000"),
+    ("alice", "1000000"),
+    ("bob", "1000000"),
+];
+
+fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
+    if home.is_initialized() {
+        if !args.force {
+            bail!(depin_node::HomeError::AlreadyInitialized(
+                home.root().to_path_buf()
+            ));
+        }
+        for sub in ["data", "keys"] {
+            let p = home.root().join(sub);
+            if p.exists() {
+                std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+    }
+    let validator = Keypair::generate();
+    let mut allocations = Vec::new();
+    let mut keys = vec![("validator".to_string(), validator.address())];
+    let dev: Vec<(&str, Keypair, &str)> = DEV_ACCOUNTS
+        .iter()
+        .map(|(name, amount)| (*name, Keypair::generate(), *amount))
+        .collect();
+    for (name, key, amount) in &dev {
+        allocations.push(Allocation {
+            address: key.address(),
+            amount: amount.to_string(),
+        });
+        keys.push((name.to_string(), key.address()));
+    }
+    let genesis = Genesis {
+        chain_id: args.chain_id.clone(),
+        genesis_time_ms: depin_node::node::now_ms(),
+        token: TokenParams {
+            symbol: args.symbol.clone(),
+            decimals: args.decimals,
+        },
+        consensus: ConsensusParams {
+            block_interval_ms: args.block_interval_ms,
+            epoch_length_blocks: args.epoch_length_blocks,
+            max_block_txs: 20_000,
+            validator: validator.address(),
+        },
+        allocations,
+    };
+    genesis
+        .validate()
+        .context("the init options make an invalid genesis")?;
+    home.write_genesis(&genesis)?;
+    home.save_key("validator", &validator)?;
+    for (name, key, _) in &dev {
+        home.save_key(name, key)?;
+    }
+    if json_out {
+        let keys: Vec<Value> = keys
+            .iter()
+            .map(|(n, a)| json!({"name": n, "address": a}))
+            .collect();
+        println!(
+            "{}",
+            json!({"home": home.root(), "chain_id": genesis.chain_id, "genesis_hash": genesis.hash(), "keys": keys})
+        );
+    } else {
+        println!(
+            "Created network '{}' in {}",
+            genesis.chain_id,
+            home.root().display()
+        );
+        println!("  genesis  {}", home.genesis_path().display());
+        for (name, address) in &keys {
+            println!("  key {name:<9} {address}");
+        }
+        println!("Start it with: depin node --home {}", home.root().display());
+    }
+    Ok(())
+}
+
+fn serve(home: &Home, args: &NodeArgs, devnet: bool) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let config = RunConfig {
+        api_addr: args.api,
+        mempool: MempoolLimits::default(),
+    };
+    let home_arg = home.root().display().to_string();
+    runtime.block_on(depin_node::run(home, config, |url, node| {
+        let tip = node.tip();
+        println!(
+            "depin node '{}' at height {} (store: {})",
+            node.params.chain_id,
+            tip.height,
+            home.db_path().display()
+        );
+        println!("API listening on {url}  (explorer page at {url}/, metrics at {url}/metrics)");
+        if devnet {
+            println!();
+            println!("Try, in another terminal:");
+            println!("  depin --home {home_arg} query status");
+            println!("  depin --home {home_arg} keys list");
+            println!("  depin --home {home_arg} tx transfer --from alice --to bob --amount 12.5");
+            println!("  depin --home {home_arg} query account bob");
+            println!("  curl -N {url}/v1/stream      # live blocks");
+            println!();
+            println!(
+                "Ctrl-C stops the node; run `depin devnet` again to continue where it stopped."
+            );
+        }
+    }))?;
+    println!("node stopped cleanly");
+    Ok(())
+}
+
+fn keys(home: &Home, cmd: &KeysCmd, json_out: bool) -> Result<()> {
+    let print = |name: &str, address: &Address| {
+        if json_out {
+            println!("{}", json!({"name": name, "address": address}));
+        } else {
+            println!("{name:<12} {address}");
+        }
+    };
+    match cmd {
+        KeysCmd::New { name } => {
+            let key = Keypair::generate();
+            home.save_key(name, &key)?;
+            print(name, &key.address());
+        }
+        KeysCmd::Show { name } => print(name, &home.load_key(name)?.address()),
+        KeysCmd::List => {
+            let keys = home.list_keys()?;
+            if json_out {
+                let list: Vec<Value> = keys
+                    .iter()
+                    .map(|(n, a)| json!({"name": n, "address": a}))
+                    .collect();
+                println!("{}", Value::Array(list));
+            } else if keys.is_empty() {
+                println!(
+                    "no keys in {}; create one with `depin keys new NAME`",
+                    home.keys_dir().display()
+                );
+            } else {
+                for (n, a) in &keys {
+                    print(n, a);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An address, or the name of a key in the home directory.
+fn resolve(home: &Home, who: &str) -> Result<Address> {
+    if who.starts_with(depin_core::crypto::ADDRESS_PREFIX) && who.len() > 20 {
+        return Ok(who.parse()?);
+    }
+    Ok(home
+        .load_key(who)
+        .with_context(|| format!("'{who}' is neither an address nor a key name"))?
+        .address())
+}
+
+struct ChainInfo {
+    chain_id: String,
+    symbol: String,
+    decimals: u8,
+}
+
+fn chain_info(client: &Client) -> Result<ChainInfo> {
+    let s = client.get("/v1/status")?;
+    Ok(ChainInfo {
+        chain_id: s["chain_id"]
+            .as_str()
+            .context("status has no chain_id")?
+            .to_string(),
+        symbol: s["token"]["symbol"].as_str().unwrap_or("?").to_string(),
+        decimals: s["token"]["decimals"].as_u64().unwrap_or(0) as u8,
+    })
+}
+
+fn amount_of(v: &Value) -> Amount {
+    Amount(v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0))
+}
+
+fn tx(home: &Home, client: &Client, cmd: &TxCmd, json_out: bool) -> Result<()> {
+    let TxCmd::Transfer {
+        from,
+        to,
+        amount,
+        nonce,
+        no_wait,
+    } = cmd;
+    let key = home.load_key(from)?;
+    let to = resolve(home, to)?;
+    let info = chain_info(client)?;
+    let amount = Amount::parse(amount, info.decimals)?;
+    let nonce = match nonce {
+        Some(n) => *n,
+        None => match client.get_opt(&format!("/v1/accounts/{}", key.address()))? {
+            Some(a) => a["nonce"].as_u64().unwrap_or(0),
+            None => bail!(
+                "account '{from}' ({}) has never held tokens on {}; fund it first",
+                key.address(),
+                info.chain_id
+            ),
+        },
+    };
+    let tx = Transaction::sign(&info.chain_id, &key, nonce, Action::Transfer { to, amount });
+    let accepted = client.post_json("/v1/tx", &serde_json::to_value(&tx)?)?;
+    let hash: Hash = accepted["hash"]
+        .as_str()
+        .context("node did not return a hash")?
+        .parse()?;
+    if *no_wait {
+        if json_out {
+            println!("{}", json!({"hash": hash, "status": "pending"}));
+        } else {
+            println!("submitted {hash} (nonce {nonce}); check it with `depin query tx {hash}`");
+        }
+        return Ok(());
+    }
+    let status = wait_for_commit(client, &hash, Duration::from_secs(60))?;
+    if json_out {
+        println!("{status}");
+        return Ok(());
+    }
+    let receipt = &status["receipt"];
+    if receipt["success"].as_bool() == Some(true) {
+        println!(
+            "sent {} {} from {from} to {to} in block {} (tx {hash})",
+            amount.display(info.decimals),
+            info.symbol,
+            status["height"]
+        );
+        Ok(())
+    } else {
+        bail!(
+            "transaction {hash} was included in block {} but refused ({}): {}",
+            status["height"],
+            receipt["rejection"]["code"].as_str().unwrap_or("?"),
+            receipt["rejection"]["message"].as_str().unwrap_or("?")
+        )
+    }
+}
+
+fn wait_for_commit(client: &Client, hash: &Hash, timeout: Duration) -> Result<Value> {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = client.get_opt(&format!("/v1/tx/{hash}"))? {
+            if s["status"] == "committed" {
+                return Ok(s);
+            }
+        }
+        if start.elapsed() > timeout {
+            bail!(
+                "transaction {hash} is not in a block after {timeout:?}; check `depin query tx {hash}` later"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn query(home: &Home, client: &Client, cmd: &QueryCmd, json_out: bool) -> Result<()> {
+    match cmd {
+        QueryCmd::Status => {
+            let s = client.get("/v1/status")?;
+            if json_out {
+                println!("{s}");
+            } else {
+                let decimals = s["token"]["decimals"].as_u64().unwrap_or(0) as u8;
+                println!("chain         {}", s["chain_id"].as_str().unwrap_or("?"));
+                println!("node          {}", client.base());
+                println!("height        {}", s["height"]);
+                println!(
+                    "epoch         {} ({} blocks each)",
+                    s["epoch"], s["epoch_length_blocks"]
+                );
+                println!("block hash    {}", s["block_hash"].as_str().unwrap_or("?"));
+                println!("app hash      {}", s["app_hash"].as_str().unwrap_or("?"));
+                println!(
+                    "supply        {} {}",
+                    amount_of(&s["total_supply"]).display(decimals),
+                    s["token"]["symbol"].as_str().unwrap_or("?")
+                );
+                println!("accounts      {}", s["accounts"]);
+                println!("mempool       {} txs", s["mempool"]["txs"]);
+            }
+        }
+        QueryCmd::Account { who } => {
+            let address = resolve(home, who)?;
+            let info = chain_info(client)?;
+            let Some(a) = client.get_opt(&format!("/v1/accounts/{address}"))? else {
+                bail!(
+                    "account {address} has never held tokens on {}",
+                    info.chain_id
+                );
+            };
+            if json_out {
+                println!("{a}");
+            } else {
+                println!("address   {address}");
+                println!(
+                    "balance   {} {}",
+                    amount_of(&a["balance"]).display(info.decimals),
+                    info.symbol
+                );
+                println!("nonce     {}", a["nonce"]);
+            }
+        }
+        QueryCmd::Block { height } => {
+            let path = match height {
+                Some(h) => format!("/v1/blocks/{h}"),
+                None => "/v1/blocks/latest".to_string(),
+            };
+            let Some(b) = client.get_opt(&path)? else {
+                bail!("no block there yet; `depin query status` shows the height");
+            };
+            if json_out {
+                println!("{b}");
+            } else {
+                let h = &b["header"];
+                println!(
+                    "block {}  {}",
+                    h["height"],
+                    b["hash"].as_str().unwrap_or("?")
+                );
+                println!("  time      {} ms", h["time_ms"]);
+                println!("  proposer  {}", h["proposer"].as_str().unwrap_or("?"));
+                println!("  app hash  {}", h["app_hash"].as_str().unwrap_or("?"));
+                let txs = b["txs"].as_array().cloned().unwrap_or_default();
+                println!("  {} transactions", txs.len());
+                for t in txs.iter().take(50) {
+                    let outcome = if t["receipt"]["success"] == true {
+                        "ok".to_string()
+                    } else {
+                        format!(
+                            "refused: {}",
+                            t["receipt"]["rejection"]["code"].as_str().unwrap_or("?")
+                        )
+                    };
+                    println!("    {}  {}", t["hash"].as_str().unwrap_or("?"), outcome);
+                }
+            }
+        }
+        QueryCmd::Tx { hash } => {
+            let hash: Hash = hash.parse()?;
+            let Some(t) = client.get_opt(&format!("/v1/tx/{hash}"))? else {
+                bail!(
+                    "no transaction {hash} is pending or committed on {}",
+                    client.base()
+                );
+            };
+            if json_out {
+                println!("{t}");
+            } else {
+                println!("tx       {hash}");
+                println!("status   {}", t["status"].as_str().unwrap_or("?"));
+                if t["status"] == "committed" {
+                    println!("block    {} (index {})", t["height"], t["index"]);
+                    let r = &t["receipt"];
+                    if r["success"] == true {
+                        println!("receipt  success");
+                    } else {
+                        println!(
+                            "receipt  refused: {} ({})",
+                            r["rejection"]["code"].as_str().unwrap_or("?"),
+                            r["rejection"]["message"].as_str().unwrap_or("?")
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn replay(home: &Home, json_out: bool) -> Result<()> {
+    let genesis = home.genesis()?;
+    let store = depin_store::Store::open(&home.db_path()).with_context(|| {
+        format!(
+            "opening {} (stop the node first: the store allows one process at a time)",
+            home.db_path().display()
+        )
+    })?;
+    let report = depin_store::replay_from_genesis(&store, &genesis)?;
+    if json_out {
+        println!(
+            "{}",
+            json!({"blocks": report.blocks, "txs": report.txs, "app_hash": report.app_hash})
+        );
+    } else {
+        println!(
+            "replayed {} blocks ({} transactions) from genesis: app hash {} matches the store",
+            report.blocks, report.txs, report.app_hash
+        );
+    }
+    Ok(())
+}
+
+fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
+    let BenchCmd::Transfers {
+        seconds,
+        senders,
+        txs,
+        block_interval_ms,
+        max_block_txs,
+    } = cmd;
+    let cfg = depin_node::bench::TransferBench {
+        seconds: *seconds,
+        senders: *senders,
+        txs: *txs,
+        block_interval_ms: *block_interval_ms,
+        max_block_txs: *max_block_txs,
+    };
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec})")
+            .expect("valid template"),
+    );
+    let progress = |phase: &str, done: u64, total: u64| {
+        bar.set_message(phase.to_string());
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    if !json_out {
+        eprintln!(
+            "signing {txs} transfers from {senders} accounts, then running for up to {seconds} s..."
+        );
+    }
+    let report = depin_node::bench::run_transfers(&cfg, dir.path(), &progress)
+        .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "transfers committed   {} in {:.1} s",
+            report.txs_committed, report.seconds
+        );
+        println!("throughput            {:.0} tx/s", report.tx_per_s);
+        println!(
+            "raw sig verification  {:.0}/s on {} cores ({:.0}/s on one)",
+            report.sig_verify_per_s, report.cores, report.sig_verify_per_core_s
+        );
+        println!(
+            "blocks                {} (mean build+commit {:.1} ms)",
+            report.blocks, report.mean_block_ms
+        );
+    }
+    Ok(())
+}

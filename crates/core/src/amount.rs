@@ -150,7 +150,12 @@ mod tests {
 
     #[test]
     fn displays_and_round_trips() {
-        for (units, text) in [(1_500_000, "1.5"), (1, "0.000001"), (0, "0"), (42_000_000, "42")] {
+        for (units, text) in [
+            (1_500_000, "1.5"),
+            (1, "0.000001"),
+            (0, "0"),
+            (42_000_000, "42"),
+        ] {
             assert_eq!(Amount(units).display(6), text);
             assert_eq!(Amount::parse(text, 6), Ok(Amount(units)));
         }

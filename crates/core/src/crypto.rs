@@ -205,9 +205,7 @@ pub fn verify_many(items: &[(&Address, &[u8], &Signature)]) -> Vec<bool> {
             .iter()
             .map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0))
             .collect();
-        if !items.is_empty()
-            && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
-        {
+        if !items.is_empty() && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
             return vec![true; items.len()];
         }
     }

@@ -191,7 +191,10 @@ pub fn build_block(
     signatures: Signatures,
 ) -> (Block, Applied) {
     let max = state.params().max_block_txs as usize;
-    assert!(txs.len() <= max, "the driver must not reap more than max_block_txs");
+    assert!(
+        txs.len() <= max,
+        "the driver must not reap more than max_block_txs"
+    );
     let height = state.height() + 1;
     let time_ms = time_ms.max(state.meta().last_block_time_ms + 1);
     let receipts = execute_all(state, &txs, signatures);

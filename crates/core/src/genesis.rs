@@ -124,7 +124,10 @@ impl Genesis {
         if self.token.decimals > MAX_DECIMALS {
             return Err(field(
                 "token.decimals",
-                format!("{} is more than the maximum {MAX_DECIMALS}", self.token.decimals),
+                format!(
+                    "{} is more than the maximum {MAX_DECIMALS}",
+                    self.token.decimals
+                ),
             ));
         }
         let c = &self.consensus;
@@ -166,9 +169,9 @@ impl Genesis {
         for a in &self.allocations {
             let amount = Amount::parse(&a.amount, self.token.decimals)
                 .map_err(|e| field("allocations.amount", e.to_string()))?;
-            total = total.checked_add(amount).ok_or_else(|| {
-                field("allocations", "total supply overflows a 128-bit amount")
-            })?;
+            total = total
+                .checked_add(amount)
+                .ok_or_else(|| field("allocations", "total supply overflows a 128-bit amount"))?;
             out.push((a.address, amount));
         }
         Ok((out, total))
@@ -265,7 +268,12 @@ mod tests {
         assert!(g.validate().unwrap_err().to_string().contains("chain_id"));
         let mut g = sample();
         g.allocations.push(g.allocations[0].clone());
-        assert!(g.validate().unwrap_err().to_string().contains("appears twice"));
+        assert!(
+            g.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("appears twice")
+        );
         let mut g = sample();
         g.allocations[0].amount = "1.1234567".into();
         assert!(g.validate().unwrap_err().to_string().contains("decimals"));

@@ -20,7 +20,9 @@ pub use amount::Amount;
 pub use block::{Block, Header, Receipt, ReceiptView};
 pub use codec::{Decode, DecodeError, Encode};
 pub use crypto::{Address, Hash, Keypair, Signature};
-pub use exec::{Applied, BlockError, Signatures, apply_block, build_block, check_against_account, check_against_state,
+pub use exec::{
+    Applied, BlockError, Signatures, apply_block, build_block, check_against_account,
+    check_against_state,
 };
 pub use genesis::{Genesis, Params};
 pub use rejection::{Explained, Rejection};

@@ -138,10 +138,9 @@ impl fmt::Display for Rejection {
                 f,
                 "a transaction with this signer and nonce is already pending; wait for it or use the next nonce"
             ),
-            Rejection::MempoolFull => write!(
-                f,
-                "the node's mempool is full; retry in a few seconds"
-            ),
+            Rejection::MempoolFull => {
+                write!(f, "the node's mempool is full; retry in a few seconds")
+            }
         }
     }
 }

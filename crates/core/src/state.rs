@@ -64,7 +64,8 @@ impl StateKey {
             [0] => Ok(StateKey::Params),
             [1] => Ok(StateKey::Meta),
             [2, rest @ ..] => Ok(StateKey::Account(Address(
-                rest.try_into().map_err(|_| DecodeError::Invalid("account key"))?,
+                rest.try_into()
+                    .map_err(|_| DecodeError::Invalid("account key"))?,
             ))),
             _ => Err(DecodeError::Invalid("state key")),
         }
@@ -127,13 +128,9 @@ impl State {
             undo_meta: None,
         };
         for (address, balance) in balances {
-            state.accounts.insert(
-                address,
-                Account {
-                    balance,
-                    nonce: 0,
-                },
-            );
+            state
+                .accounts
+                .insert(address, Account { balance, nonce: 0 });
             state.touched.insert(StateKey::Account(address));
         }
         // Born committed: a block refused right after genesis must roll back to this, not to

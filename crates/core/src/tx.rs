@@ -208,7 +208,10 @@ mod tests {
     fn tampering_breaks_the_signature() {
         let mut tx = sample();
         tx.nonce += 1;
-        assert_eq!(tx.check_stateless("depin-test"), Err(Rejection::BadSignature));
+        assert_eq!(
+            tx.check_stateless("depin-test"),
+            Err(Rejection::BadSignature)
+        );
     }
 
     #[test]

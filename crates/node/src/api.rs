@@ -215,7 +215,10 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejecti
     })
 }
 
-async fn submit(node: &Arc<Node>, txs: Vec<Transaction>) -> ApiResult<Vec<Result<Hash, Rejection>>> {
+async fn submit(
+    node: &Arc<Node>,
+    txs: Vec<Transaction>,
+) -> ApiResult<Vec<Result<Hash, Rejection>>> {
     let node = node.clone();
     tokio::task::spawn_blocking(move || node.submit(txs))
         .await
@@ -316,7 +319,9 @@ async fn tx_status(
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
         "unknown_tx",
-        format!("no transaction {hash} is pending or committed; it may have been refused at submission or dropped after waiting too long"),
+        format!(
+            "no transaction {hash} is pending or committed; it may have been refused at submission or dropped after waiting too long"
+        ),
     ))
 }
 

@@ -126,7 +126,8 @@ pub fn run_transfers(
 
     let (sig_verify_per_s, sig_verify_per_core_s) = measure_verification(&genesis.chain_id, &txs);
 
-    let store = Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
+    let store =
+        Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
     let limits = MempoolLimits {
         max_txs: 4 * cfg.max_block_txs as usize,
         ..MempoolLimits::default()
@@ -213,7 +214,10 @@ fn measure_verification(chain_id: &str, txs: &[Transaction]) -> (f64, f64) {
     let t = Instant::now();
     let verdicts = verify_batch(chain_id, sample);
     let all = sample.len() as f64 / t.elapsed().as_secs_f64();
-    assert!(verdicts.iter().all(Result::is_ok), "the workload is validly signed");
+    assert!(
+        verdicts.iter().all(Result::is_ok),
+        "the workload is validly signed"
+    );
     let one = &sample[..sample.len().min(20_000)];
     let messages: Vec<Vec<u8>> = one.iter().map(Transaction::signing_bytes).collect();
     let t = Instant::now();

@@ -37,7 +37,11 @@ impl Producer {
 
     /// Builds the next block from `txs` (whose signatures the mempool verified), then commits it.
     /// If the commit fails the in-memory state is ahead of the disk: the caller must stop.
-    pub fn produce(&mut self, txs: Vec<Transaction>, time_ms: u64) -> Result<Committed, StoreError> {
+    pub fn produce(
+        &mut self,
+        txs: Vec<Transaction>,
+        time_ms: u64,
+    ) -> Result<Committed, StoreError> {
         let (block, applied) = build_block(
             &mut self.state,
             txs,

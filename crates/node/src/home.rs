@@ -26,7 +26,9 @@ pub enum HomeError {
     NotInitialized(PathBuf),
     #[error("{0} already holds a network; pass --force to overwrite it, or choose another --home")]
     AlreadyInitialized(PathBuf),
-    #[error("no key named '{name}' in {dir}: create it with `depin keys new {name}`, or list keys with `depin keys list`")]
+    #[error(
+        "no key named '{name}' in {dir}: create it with `depin keys new {name}`, or list keys with `depin keys list`"
+    )]
     NoSuchKey { name: String, dir: PathBuf },
     #[error("key '{0}' already exists; choose another name")]
     KeyExists(String),
@@ -173,7 +175,10 @@ impl Home {
         let mut seed = [0u8; 32];
         hex_decode(secret, &mut seed).ok_or_else(|| bad("secret is not 64 hex digits"))?;
         let key = Keypair::from_seed(seed);
-        if let Some(addr) = text.lines().find_map(|l| l.trim().strip_prefix("address = ")) {
+        if let Some(addr) = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("address = "))
+        {
             if addr.trim_matches('"') != key.address().to_string() {
                 return Err(bad("the address line does not match the secret"));
             }
@@ -248,10 +253,22 @@ mod tests {
         let key = Keypair::generate();
         home.save_key("alice", &key).unwrap();
         assert_eq!(home.load_key("alice").unwrap().address(), key.address());
-        assert!(matches!(home.save_key("alice", &key), Err(HomeError::KeyExists(_))));
-        assert!(matches!(home.load_key("bob"), Err(HomeError::NoSuchKey { .. })));
-        assert!(matches!(home.load_key("../x"), Err(HomeError::BadKeyName(_))));
-        assert_eq!(home.list_keys().unwrap(), vec![("alice".into(), key.address())]);
+        assert!(matches!(
+            home.save_key("alice", &key),
+            Err(HomeError::KeyExists(_))
+        ));
+        assert!(matches!(
+            home.load_key("bob"),
+            Err(HomeError::NoSuchKey { .. })
+        ));
+        assert!(matches!(
+            home.load_key("../x"),
+            Err(HomeError::BadKeyName(_))
+        ));
+        assert_eq!(
+            home.list_keys().unwrap(),
+            vec![("alice".into(), key.address())]
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -35,7 +35,9 @@ pub enum RunError {
     Home(#[from] HomeError),
     #[error("store: {0}")]
     Store(#[from] depin_store::StoreError),
-    #[error("cannot listen on {addr}: {source}; is another node running? choose another port with --api")]
+    #[error(
+        "cannot listen on {addr}: {source}; is another node running? choose another port with --api"
+    )]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

@@ -126,7 +126,11 @@ impl Mempool {
 
     /// Admits one transaction whose envelope and signature were verified, given its signer's
     /// committed account.
-    pub fn admit(&mut self, tx: Transaction, committed: Option<&Account>) -> Result<Hash, Rejection> {
+    pub fn admit(
+        &mut self,
+        tx: Transaction,
+        committed: Option<&Account>,
+    ) -> Result<Hash, Rejection> {
         check_against_account(committed, &tx)?;
         let account = committed.expect("check_against_account refuses unknown signers");
         let hash = tx.hash();
@@ -184,7 +188,10 @@ impl Mempool {
                 keep.push_back(address);
                 continue;
             }
-            let sender = self.senders.get_mut(&address).expect("queued senders exist");
+            let sender = self
+                .senders
+                .get_mut(&address)
+                .expect("queued senders exist");
             while out.len() < max {
                 let Some(entry) = sender.waiting.first_entry() else {
                     break;

@@ -128,7 +128,11 @@ impl Node {
     }
 
     /// Reaps the mempool, produces and commits one block, and tells everyone.
-    pub fn produce_block(&self, producer: &mut Producer, time_ms: u64) -> Result<Committed, StoreError> {
+    pub fn produce_block(
+        &self,
+        producer: &mut Producer,
+        time_ms: u64,
+    ) -> Result<Committed, StoreError> {
         let started = Instant::now();
         let max = self.params.max_block_txs as usize;
         let txs = self.mempool.lock().expect("mempool lock").reap(max);

@@ -224,9 +224,9 @@ impl Store {
             return Ok(None);
         };
         let (height, index) = loc.value();
-        let block = self
-            .block(height)?
-            .ok_or_else(|| StoreError::Corrupt(format!("index points at missing block {height}")))?;
+        let block = self.block(height)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("index points at missing block {height}"))
+        })?;
         let receipts = self.receipts(height)?.ok_or_else(|| {
             StoreError::Corrupt(format!("receipts of block {height} are missing"))
         })?;

@@ -48,8 +48,13 @@ fn blocks_survive_reopen_and_replay_to_the_committed_state() {
                 },
             );
             hashes.push(tx.hash());
-            let (block, applied) =
-                build_block(&mut state, vec![tx], 2_000 + nonce, &validator, Signatures::Verify);
+            let (block, applied) = build_block(
+                &mut state,
+                vec![tx],
+                2_000 + nonce,
+                &validator,
+                Signatures::Verify,
+            );
             store.commit_block(&block, &applied).unwrap();
         }
     }

@@ -1,0 +1,90 @@
+//! A small blocking client for the node's HTTP API, turning API errors into sentences.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// Talks to one node.
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build();
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            agent: config.into(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// GET a JSON document; `Ok(None)` on 404.
+    pub fn get_opt(&self, path: &str) -> Result<Option<Value>> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        self.read(resp, true)
+    }
+
+    /// GET a JSON document that must exist.
+    pub fn get(&self, path: &str) -> Result<Value> {
+        self.get_opt(path)?
+            .with_context(|| format!("{path} was not found on {}", self.base))
+    }
+
+    /// POST a JSON body; API errors become `Err` with the node's code and message.
+    pub fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .map_err(|e| self.unreachable(e))?;
+        Ok(self.read(resp, false)?.unwrap_or(Value::Null))
+    }
+
+    fn read(
+        &self,
+        mut resp: ureq::http::Response<ureq::Body>,
+        none_on_404: bool,
+    ) -> Result<Option<Value>> {
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .context("reading the node's answer")?;
+        if status == 404 && none_on_404 {
+            return Ok(None);
+        }
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status >= 400 {
+            let code = value["error"]["code"].as_str().unwrap_or("http_error");
+            let message = value["error"]["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
+            bail!("node refused ({status} {code}): {message}");
+        }
+        Ok(Some(value))
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "cannot reach a node at {} ({e}); start one with `depin devnet` or pass --node URL",
+            self.base
+        )
+    }
+}
