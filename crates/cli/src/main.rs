@@ -139,7 +139,7 @@ enum BenchCmd {
         #[arg(long, default_value_t = 4096)]
         senders: usize,
         /// Transactions signed in advance.
-        #[arg(long, default_value_t = 1_200_000)]
+        #[arg(long, default_value_t = 3_000_000)]
         txs: usize,
         #[arg(long, default_value_t = 100)]
         block_interval_ms: u64,
@@ -464,10 +464,10 @@ fn tx(home: &Home, client: &Client, cmd: &TxCmd, json_out: bool) -> Result<()> {
 fn wait_for_commit(client: &Client, hash: &Hash, timeout: Duration) -> Result<Value> {
     let start = Instant::now();
     loop {
-        if let Some(s) = client.get_opt(&format!("/v1/tx/{hash}"))? {
-            if s["status"] == "committed" {
-                return Ok(s);
-            }
+        if let Some(s) = client.get_opt(&format!("/v1/tx/{hash}"))?
+            && s["status"] == "committed"
+        {
+            return Ok(s);
         }
         if start.elapsed() > timeout {
             bail!(

@@ -423,3 +423,102 @@ async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
         node.metrics.render(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_document_lists_exactly_the_served_routes() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let mut documented: Vec<&str> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut served = ROUTES.to_vec();
+        documented.sort_unstable();
+        served.sort_unstable();
+        assert_eq!(documented, served);
+    }
+
+    #[test]
+    fn every_rejection_maps_to_a_client_error_or_busy() {
+        let all = [
+            Rejection::Malformed { detail: "x".into() },
+            Rejection::BadSignature,
+            Rejection::Duplicate,
+            Rejection::ZeroAmount,
+            Rejection::MempoolFull,
+            Rejection::TooLarge { size: 1, max: 0 },
+        ];
+        for r in &all {
+            let s = status_of(r);
+            assert!(
+                s.is_client_error() || s == StatusCode::SERVICE_UNAVAILABLE,
+                "{r:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_listed_route_is_served() {
+        use depin_core::genesis::{ConsensusParams, TokenParams};
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let validator = depin_core::Keypair::from_seed([3; 32]);
+        let genesis = depin_core::Genesis {
+            chain_id: "routes".into(),
+            genesis_time_ms: 0,
+            token: TokenParams {
+                symbol: "DPN".into(),
+                decimals: 6,
+            },
+            consensus: ConsensusParams {
+                block_interval_ms: 1000,
+                epoch_length_blocks: 10,
+                max_block_txs: 10,
+                validator: validator.address(),
+            },
+            allocations: vec![],
+        };
+        let store = Arc::new(depin_store::Store::open(&dir.path().join("db.redb")).unwrap());
+        let (node, _) = Node::open(genesis, store, validator, Default::default()).unwrap();
+        let app = router(node);
+        for route in ROUTES {
+            let path = route
+                .replace("{hash}", &"0".repeat(64))
+                .replace(
+                    "{address}",
+                    &depin_core::Keypair::from_seed([4; 32])
+                        .address()
+                        .to_string(),
+                )
+                .replace("{height}", "1");
+            let method = if path == "/v1/tx" || path == "/v1/txs" {
+                "POST"
+            } else {
+                "GET"
+            };
+            let req = axum::http::Request::builder()
+                .method(method)
+                .uri(&path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let resp = app.clone().oneshot(req).await.unwrap();
+            if path == "/v1/stream" {
+                assert_eq!(resp.status(), StatusCode::OK);
+                continue;
+            }
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&body);
+            assert!(
+                !text.contains("no_such_route"),
+                "{route} is listed but not served"
+            );
+        }
+    }
+}

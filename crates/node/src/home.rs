@@ -175,13 +175,13 @@ impl Home {
         let mut seed = [0u8; 32];
         hex_decode(secret, &mut seed).ok_or_else(|| bad("secret is not 64 hex digits"))?;
         let key = Keypair::from_seed(seed);
-        if let Some(addr) = text
+        let address_line = text
             .lines()
-            .find_map(|l| l.trim().strip_prefix("address = "))
+            .find_map(|l| l.trim().strip_prefix("address = "));
+        if let Some(addr) = address_line
+            && addr.trim_matches('"') != key.address().to_string()
         {
-            if addr.trim_matches('"') != key.address().to_string() {
-                return Err(bad("the address line does not match the secret"));
-            }
+            return Err(bad("the address line does not match the secret"));
         }
         Ok(key)
     }

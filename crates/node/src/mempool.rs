@@ -236,7 +236,7 @@ impl Mempool {
             }
         }
         let max_wait = self.limits.max_wait_blocks;
-        if height % 64 == 0 {
+        if height.is_multiple_of(64) {
             for sender in self.senders.values_mut() {
                 sender.waiting.retain(|_, p| {
                     let keep = p.admitted_at + max_wait >= height;
