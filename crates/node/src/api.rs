@@ -63,6 +63,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(node.clone(), count_requests))
         .with_state(node)
@@ -143,6 +144,14 @@ async fn not_found() -> ApiError {
         StatusCode::NOT_FOUND,
         "no_such_route",
         "no such route; see /v1/openapi.json for the API",
+    )
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "wrong_method",
+        "this route does not take that HTTP method; see /v1/openapi.json",
     )
 }
 
@@ -303,18 +312,22 @@ async fn tx_status(
     Path(hash): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let hash: Hash = parse_path(&hash, "hash")?;
-    if let Some(c) = node.store.transaction(&hash).map_err(ApiError::internal)? {
-        return Ok(Json(json!({
-            "hash": hash,
-            "status": "committed",
-            "height": c.height,
-            "index": c.index,
-            "receipt": ReceiptView::from(&c.receipt),
-            "tx": c.tx,
-        })));
-    }
-    if node.mempool.lock().expect("mempool lock").contains(&hash) {
-        return Ok(Json(json!({"hash": hash, "status": "pending"})));
+    // Store, then mempool, then store again: a transaction leaves the mempool only after its
+    // block is committed, so one that is in neither place at the second look has none.
+    for look in 0..2 {
+        if let Some(c) = node.store.transaction(&hash).map_err(ApiError::internal)? {
+            return Ok(Json(json!({
+                "hash": hash,
+                "status": "committed",
+                "height": c.height,
+                "index": c.index,
+                "receipt": ReceiptView::from(&c.receipt),
+                "tx": c.tx,
+            })));
+        }
+        if look == 0 && node.mempool.lock().expect("mempool lock").contains(&hash) {
+            return Ok(Json(json!({"hash": hash, "status": "pending"})));
+        }
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
@@ -410,6 +423,8 @@ async fn stream(
             }
         }
     });
+    // End the stream on shutdown, or graceful shutdown would wait for the client forever.
+    let events = futures_util::StreamExt::take_until(events, async move { node.stopped().await });
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 

@@ -75,7 +75,7 @@ pub async fn run(
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         tokio::select! {
             () = node::shutdown_signal() => {},
-            () = wait_for_driver_stop(&stopping) => {},
+            () = stopping.stopped() => {},
         }
         stopping.request_shutdown();
     });
@@ -86,11 +86,5 @@ pub async fn run(
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(RunError::Driver(e.to_string())),
         _ => Err(RunError::Driver("the driver thread panicked".into())),
-    }
-}
-
-async fn wait_for_driver_stop(node: &Node) {
-    while !node.is_shutting_down() {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -145,7 +145,7 @@ impl Mempool {
                 got: tx.nonce,
             });
         }
-        if tx.nonce >= account.nonce + self.limits.max_nonce_ahead {
+        if tx.nonce > account.nonce + self.limits.max_nonce_ahead {
             return Err(Rejection::NonceTooFarAhead {
                 next: account.nonce,
                 got: tx.nonce,
@@ -310,7 +310,7 @@ mod tests {
             Err(Rejection::NonceReplayed { next: 5, got: 4 })
         ));
         assert!(matches!(
-            m.admit(transfer(&k, 5 + 1024, 1), Some(&rich(5))),
+            m.admit(transfer(&k, 5 + 1025, 1), Some(&rich(5))),
             Err(Rejection::NonceTooFarAhead { .. })
         ));
         assert!(matches!(

@@ -47,6 +47,8 @@ pub struct Node {
     pub events: broadcast::Sender<Arc<BlockEvent>>,
     pub metrics: Metrics,
     shutdown: AtomicBool,
+    /// Flips to true on shutdown, so long-lived streams end and graceful shutdown can finish.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Node {
@@ -79,6 +81,7 @@ impl Node {
             events,
             metrics: Metrics::default(),
             shutdown: AtomicBool::new(false),
+            stopping: tokio::sync::watch::channel(false).0,
         };
         Metrics::set(&node.metrics.height, node.tip().height);
         Ok((Arc::new(node), producer))
@@ -92,6 +95,9 @@ impl Node {
     pub fn submit(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, Rejection>> {
         let verdicts = verify_batch(&self.params.chain_id, &txs);
         let signers: Vec<_> = txs.iter().map(|t| t.signer).collect();
+        // Accounts are read under the mempool lock: the driver commits a block before it updates
+        // the pool, so what is read here is never older than the pool's own view of nonces.
+        let mut pool = self.mempool.lock().expect("mempool lock");
         let accounts = match self.store.accounts(&signers) {
             Ok(a) => a,
             Err(e) => {
@@ -100,7 +106,6 @@ impl Node {
             }
         };
         let mut out = Vec::with_capacity(txs.len());
-        let mut pool = self.mempool.lock().expect("mempool lock");
         for ((tx, verdict), account) in txs.into_iter().zip(verdicts).zip(accounts) {
             out.push(verdict.and_then(|()| pool.admit(tx, account.as_ref())));
         }
@@ -121,6 +126,13 @@ impl Node {
     /// Asks the driver to stop after the block it is on.
     pub fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once shutdown was requested.
+    pub async fn stopped(&self) {
+        let mut rx = self.stopping.subscribe();
+        let _ = rx.wait_for(|stopping| *stopping).await;
     }
 
     pub fn is_shutting_down(&self) -> bool {
