@@ -9,6 +9,7 @@ pub mod amount;
 pub mod block;
 pub mod codec;
 pub mod crypto;
+pub mod economics;
 pub mod exec;
 pub mod genesis;
 pub mod merkle;
