@@ -302,6 +302,7 @@ fn serve(home: &Home, args: &NodeArgs, devnet: bool) -> Result<()> {
         mempool: MempoolLimits::default(),
     };
     let home_arg = home.root().display().to_string();
+    let depin = command_name();
     runtime.block_on(depin_node::run(home, config, |url, node| {
         let tip = node.tip();
         println!(
@@ -314,10 +315,10 @@ fn serve(home: &Home, args: &NodeArgs, devnet: bool) -> Result<()> {
         if devnet {
             println!();
             println!("Try, in another terminal:");
-            println!("  depin --home {home_arg} query status");
-            println!("  depin --home {home_arg} keys list");
-            println!("  depin --home {home_arg} tx transfer --from alice --to bob --amount 12.5");
-            println!("  depin --home {home_arg} query account bob");
+            println!("  {depin} --home {home_arg} query status");
+            println!("  {depin} --home {home_arg} keys list");
+            println!("  {depin} --home {home_arg} tx transfer --from alice --to bob --amount 12.5");
+            println!("  {depin} --home {home_arg} query account bob");
             println!("  curl -N {url}/v1/stream      # live blocks");
             println!();
             println!(
@@ -327,6 +328,19 @@ fn serve(home: &Home, args: &NodeArgs, devnet: bool) -> Result<()> {
     }))?;
     println!("node stopped cleanly");
     Ok(())
+}
+
+/// How the user can run this binary again: `depin` if that is on the PATH, else its full path
+/// (after `cargo run`, `depin` usually is not).
+fn command_name() -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("depin").is_file()));
+    if on_path {
+        return "depin".into();
+    }
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "depin".into())
 }
 
 fn keys(home: &Home, cmd: &KeysCmd, json_out: bool) -> Result<()> {
@@ -409,6 +423,7 @@ fn tx(home: &Home, client: &Client, cmd: &TxCmd, json_out: bool) -> Result<()> {
         no_wait,
     } = cmd;
     let key = home.load_key(from)?;
+    let to_label = to;
     let to = resolve(home, to)?;
     let info = chain_info(client)?;
     let amount = Amount::parse(amount, info.decimals)?;
@@ -445,7 +460,7 @@ fn tx(home: &Home, client: &Client, cmd: &TxCmd, json_out: bool) -> Result<()> {
     let receipt = &status["receipt"];
     if receipt["success"].as_bool() == Some(true) {
         println!(
-            "sent {} {} from {from} to {to} in block {} (tx {hash})",
+            "sent {} {} from {from} to {to_label} in block {} (tx {hash})",
             amount.display(info.decimals),
             info.symbol,
             status["height"]
