@@ -46,6 +46,10 @@ pub enum RunError {
     Io(#[from] std::io::Error),
     #[error("the block driver stopped: {0}")]
     Driver(String),
+    #[error(
+        "keys/validator.key holds {key}, but genesis.toml names {genesis} as the validator: blocks signed with this key would be invalid. Restore the original validator key, or start a new network with `depin init --force`"
+    )]
+    NotValidator { key: String, genesis: String },
 }
 
 /// Runs a node from a home directory until SIGINT/SIGTERM: opens the store, starts the solo
@@ -58,6 +62,12 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let genesis = home.genesis()?;
     let validator = home.load_key("validator")?;
+    if validator.address() != genesis.consensus.validator {
+        return Err(RunError::NotValidator {
+            key: validator.address().to_string(),
+            genesis: genesis.consensus.validator.to_string(),
+        });
+    }
     let store = Arc::new(depin_store::Store::open(&home.prepare_db()?)?);
     let (node, producer) = Node::open(genesis, store, validator, config.mempool)?;
     let listener = node::bind(config.api_addr)
@@ -86,5 +96,47 @@ pub async fn run(
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(RunError::Driver(e.to_string())),
         _ => Err(RunError::Driver("the driver thread panicked".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_validator_key_that_is_not_the_genesis_validator_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let named = depin_core::Keypair::from_seed([1; 32]);
+        let genesis = depin_core::Genesis {
+            chain_id: "wrong-key".into(),
+            genesis_time_ms: 0,
+            token: depin_core::genesis::TokenParams {
+                symbol: "DPN".into(),
+                decimals: 6,
+            },
+            consensus: depin_core::genesis::ConsensusParams {
+                block_interval_ms: 100,
+                epoch_length_blocks: 10,
+                max_block_txs: 10,
+                validator: named.address(),
+            },
+            allocations: vec![],
+        };
+        home.write_genesis(&genesis).unwrap();
+        home.save_key("validator", &depin_core::Keypair::from_seed([2; 32]))
+            .unwrap();
+        let config = RunConfig {
+            api_addr: "127.0.0.1:0".parse().unwrap(),
+            mempool: MempoolLimits::default(),
+        };
+        let err = run(&home, config, |_, _| panic!("must not start"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RunError::NotValidator { .. }), "{err}");
+        assert!(
+            !home.db_path().exists(),
+            "nothing is written before the check"
+        );
     }
 }
