@@ -11,9 +11,11 @@ mod replay;
 
 use std::path::Path;
 
-use depin_core::codec::{Decode, DecodeError, Encode};
+use depin_core::codec::{Decode, DecodeError, Encode, Reader};
 use depin_core::state::{RestoreError, WriteSet};
-use depin_core::{Account, Address, Applied, Block, Genesis, Hash, Receipt, State, Transaction};
+use depin_core::{
+    Account, Address, Applied, Block, Genesis, Hash, Header, Receipt, State, Transaction,
+};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use thiserror::Error;
 
@@ -224,24 +226,36 @@ impl Store {
             return Ok(None);
         };
         let (height, index) = loc.value();
-        let block = self.block(height)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("index points at missing block {height}"))
-        })?;
-        let receipts = self.receipts(height)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("receipts of block {height} are missing"))
-        })?;
-        let i = index as usize;
-        match (block.txs.get(i), receipts.get(i)) {
-            (Some(tx), Some(receipt)) => Ok(Some(CommittedTx {
-                tx: tx.clone(),
-                receipt: receipt.clone(),
-                height,
-                index,
-            })),
-            _ => Err(StoreError::Corrupt(format!(
-                "index points past the end of block {height}"
-            ))),
+        let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of block {height}"));
+        // Decode only up to the transaction asked for, not the whole block.
+        let blocks = read.open_table(BLOCKS)?;
+        let bytes = blocks
+            .get(height)?
+            .ok_or_else(|| corrupt("index points at the missing body"))?;
+        let mut r = Reader::new(bytes.value());
+        Header::decode(&mut r)?;
+        let count = u32::decode(&mut r)?;
+        if index >= count {
+            return Err(corrupt("index points past the end"));
         }
+        for _ in 0..index {
+            Transaction::decode(&mut r)?;
+        }
+        let tx = Transaction::decode(&mut r)?;
+        let receipts = read.open_table(RECEIPTS)?;
+        let receipt_bytes = receipts
+            .get(height)?
+            .ok_or_else(|| corrupt("missing receipts"))?;
+        let receipt = Vec::<Receipt>::from_bytes(receipt_bytes.value())?
+            .into_iter()
+            .nth(index as usize)
+            .ok_or_else(|| corrupt("too few receipts"))?;
+        Ok(Some(CommittedTx {
+            tx,
+            receipt,
+            height,
+            index,
+        }))
     }
 
     /// Accounts as of the last committed block, in the order asked (`None` for unknown ones).
