@@ -13,6 +13,7 @@ pub mod economics;
 pub mod exec;
 pub mod genesis;
 pub mod merkle;
+pub mod modules;
 pub mod rejection;
 pub mod state;
 pub mod tx;
