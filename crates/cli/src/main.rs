@@ -188,7 +188,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Node(args) => serve(&home, args, false),
         Command::Devnet(args) => {
             if !home.is_initialized() {
-                init(&home, &InitArgs::devnet(), false)?;
+                init(&home, &InitArgs::defaults(), false)?;
             }
             serve(&home, args, true)
         }
@@ -201,15 +201,14 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 impl InitArgs {
-    fn devnet() -> InitArgs {
-        InitArgs {
-            chain_id: "depin-devnet".into(),
-            symbol: "DPN".into(),
-            decimals: 6,
-            block_interval_ms: 1000,
-            epoch_length_blocks: 60,
-            force: false,
+    /// The `init` defaults, as declared on the flags above.
+    fn defaults() -> InitArgs {
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: InitArgs,
         }
+        Defaults::parse_from(["init"]).args
     }
 }
 

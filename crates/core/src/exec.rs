@@ -4,7 +4,8 @@ use thiserror::Error;
 
 use crate::amount::Amount;
 use crate::block::{Block, Header, Receipt};
-use crate::crypto::{self, Hash, Keypair};
+use crate::crypto::{Hash, Keypair};
+use crate::merkle::list_root;
 use crate::rejection::Rejection;
 use crate::state::{Account, State, WriteSet};
 use crate::tx::{Action, Transaction};
@@ -21,6 +22,8 @@ pub enum Signatures {
 /// A block that was applied: its receipts and the state entries it changed.
 #[derive(Debug)]
 pub struct Applied {
+    /// Hashes of the block's transactions, in order (computed once, for the root and the index).
+    pub tx_hashes: Vec<Hash>,
     pub receipts: Vec<Receipt>,
     pub writes: WriteSet,
     pub app_hash: Hash,
@@ -158,15 +161,7 @@ fn transfer(
 fn execute_all(state: &mut State, txs: &[Transaction], signatures: Signatures) -> Vec<Receipt> {
     let verdicts: Vec<bool> = match signatures {
         Signatures::AlreadyVerified => vec![true; txs.len()],
-        Signatures::Verify => {
-            let messages: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_bytes).collect();
-            let items: Vec<_> = txs
-                .iter()
-                .zip(&messages)
-                .map(|(tx, m)| (&tx.signer, m.as_slice(), &tx.signature))
-                .collect();
-            crypto::verify_many(&items)
-        }
+        Signatures::Verify => crate::tx::verify_signatures(txs),
     };
     txs.iter()
         .zip(verdicts)
@@ -197,6 +192,7 @@ pub fn build_block(
     );
     let height = state.height() + 1;
     let time_ms = time_ms.max(state.meta().last_block_time_ms + 1);
+    let tx_hashes: Vec<Hash> = txs.iter().map(Transaction::hash).collect();
     let receipts = execute_all(state, &txs, signatures);
     advance(state, height, time_ms);
     let (app_hash, writes) = state.commit();
@@ -205,7 +201,7 @@ pub fn build_block(
         parent: state.last_block_hash(),
         time_ms,
         proposer: proposer.address(),
-        tx_root: Block::tx_root(&txs),
+        tx_root: list_root(&tx_hashes),
         receipts_root: Receipt::root(&receipts),
         app_hash,
     };
@@ -214,6 +210,7 @@ pub fn build_block(
     (
         block,
         Applied {
+            tx_hashes,
             receipts,
             writes,
             app_hash,
@@ -265,7 +262,8 @@ pub fn apply_block(
             max,
         });
     }
-    if Block::tx_root(&block.txs) != h.tx_root {
+    let tx_hashes: Vec<Hash> = block.txs.iter().map(Transaction::hash).collect();
+    if list_root(&tx_hashes) != h.tx_root {
         return Err(BlockError::TxRoot);
     }
     let receipts = execute_all(state, &block.txs, signatures);
@@ -289,6 +287,7 @@ pub fn apply_block(
     let (app_hash, writes) = state.commit();
     state.set_last_block_hash(block.hash());
     Ok(Applied {
+        tx_hashes,
         receipts,
         writes,
         app_hash,

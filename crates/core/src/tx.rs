@@ -23,6 +23,15 @@ pub enum Action {
     Transfer { to: Address, amount: Amount },
 }
 
+impl Action {
+    /// Length of the canonical encoding, in bytes.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Action::Transfer { .. } => 1 + 32 + 16,
+        }
+    }
+}
+
 impl Encode for Action {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
@@ -112,9 +121,11 @@ impl Transaction {
         Ok(())
     }
 
-    /// Length of the canonical encoding, in bytes.
+    /// Length of the canonical encoding, in bytes, computed without encoding (it is checked on
+    /// every admission and every execution).
     pub fn encoded_len(&self) -> usize {
-        self.to_bytes().len()
+        // length prefix + chain id, signer, nonce, action, signature
+        4 + self.chain_id.len() + 32 + 8 + self.action.encoded_len() + 64
     }
 
     /// Decodes a transaction received from outside, turning every failure into a [`Rejection`].
@@ -129,6 +140,17 @@ impl Transaction {
             detail: e.to_string(),
         })
     }
+}
+
+/// One signature verdict per transaction, checked together with batch verification.
+pub fn verify_signatures(txs: &[Transaction]) -> Vec<bool> {
+    let messages: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_bytes).collect();
+    let items: Vec<_> = txs
+        .iter()
+        .zip(&messages)
+        .map(|(tx, m)| (&tx.signer, m.as_slice(), &tx.signature))
+        .collect();
+    crypto::verify_many(&items)
 }
 
 fn signing_bytes(chain_id: &str, signer: &Address, nonce: u64, action: &Action) -> Vec<u8> {
@@ -202,6 +224,14 @@ mod tests {
         );
         assert_eq!(Transaction::from_bytes(&tx.to_bytes()).unwrap(), tx);
         tx.check_stateless("depin-test").unwrap();
+    }
+
+    #[test]
+    fn encoded_len_is_the_length_of_the_encoding() {
+        let mut tx = sample();
+        assert_eq!(tx.encoded_len(), tx.to_bytes().len());
+        tx.chain_id = "x".repeat(MAX_CHAIN_ID_BYTES);
+        assert_eq!(tx.encoded_len(), tx.to_bytes().len());
     }
 
     #[test]

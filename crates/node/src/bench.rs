@@ -10,11 +10,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
-use depin_core::{Action, Amount, Genesis, Keypair, Rejection, Transaction, crypto};
+use depin_core::tx::verify_signatures;
+use depin_core::{Action, Amount, Genesis, Keypair, Rejection, Transaction};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::mempool::{MempoolLimits, verify_batch};
+use crate::mempool::{MempoolLimits, VERIFY_CHUNK, verify_batch};
 use crate::node::{Node, spawn_solo_driver};
 
 /// What to run.
@@ -223,15 +224,9 @@ fn measure_verification(chain_id: &str, txs: &[Transaction]) -> (f64, f64) {
         "the workload is validly signed"
     );
     let one = &sample[..sample.len().min(20_000)];
-    let messages: Vec<Vec<u8>> = one.iter().map(Transaction::signing_bytes).collect();
     let t = Instant::now();
-    for (txs, msgs) in one.chunks(256).zip(messages.chunks(256)) {
-        let items: Vec<_> = txs
-            .iter()
-            .zip(msgs)
-            .map(|(tx, m)| (&tx.signer, m.as_slice(), &tx.signature))
-            .collect();
-        crypto::verify_many(&items);
+    for chunk in one.chunks(VERIFY_CHUNK) {
+        verify_signatures(chunk);
     }
     let per_core = one.len() as f64 / t.elapsed().as_secs_f64();
     (all, per_core)

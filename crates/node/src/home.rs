@@ -139,7 +139,7 @@ impl Home {
         let text = format!(
             "# depin signing key: keep this file secret.\naddress = \"{}\"\nsecret = \"{}\"\n",
             key.address(),
-            hex_encode(&key.seed())
+            hex::encode(key.seed())
         );
         let mut options = fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -173,7 +173,7 @@ impl Home {
             .ok_or_else(|| bad("no `secret = \"...\"` line"))?
             .trim_matches('"');
         let mut seed = [0u8; 32];
-        hex_decode(secret, &mut seed).ok_or_else(|| bad("secret is not 64 hex digits"))?;
+        hex::decode_to_slice(secret, &mut seed).map_err(|_| bad("secret is not 64 hex digits"))?;
         let key = Keypair::from_seed(seed);
         let address_line = text
             .lines()
@@ -226,20 +226,6 @@ fn restrict(path: &Path, mode: u32) -> Result<(), HomeError> {
     }
     let _ = mode;
     Ok(())
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hex_decode(text: &str, out: &mut [u8]) -> Option<()> {
-    if text.len() != out.len() * 2 {
-        return None;
-    }
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(())
 }
 
 #[cfg(test)]

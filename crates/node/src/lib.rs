@@ -70,7 +70,7 @@ pub async fn run(
     }
     let store = Arc::new(depin_store::Store::open(&home.prepare_db()?)?);
     let (node, producer) = Node::open(genesis, store, validator, config.mempool)?;
-    let listener = node::bind(config.api_addr)
+    let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await
         .map_err(|source| RunError::Bind {
             addr: config.api_addr,

@@ -8,7 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use depin_core::{Account, Address, Hash, Rejection, Transaction, check_against_account, crypto};
+use depin_core::tx::verify_signatures;
+use depin_core::{Account, Address, Hash, Rejection, Transaction, check_against_account};
 use rayon::prelude::*;
 
 /// Limits of one mempool.
@@ -36,24 +37,15 @@ impl Default for MempoolLimits {
 }
 
 /// Signatures per parallel verification chunk: large enough for batch verification to pay off.
-const VERIFY_CHUNK: usize = 256;
+pub const VERIFY_CHUNK: usize = 256;
 
 /// Checks chain id, size and signature of each transaction; signatures in parallel batches.
 pub fn verify_batch(chain_id: &str, txs: &[Transaction]) -> Vec<Result<(), Rejection>> {
     let mut verdicts: Vec<Result<(), Rejection>> =
         txs.iter().map(|tx| tx.check_envelope(chain_id)).collect();
-    let messages: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_bytes).collect();
     let signature_ok: Vec<bool> = txs
         .par_chunks(VERIFY_CHUNK)
-        .zip(messages.par_chunks(VERIFY_CHUNK))
-        .flat_map_iter(|(txs, msgs)| {
-            let items: Vec<_> = txs
-                .iter()
-                .zip(msgs)
-                .map(|(tx, m)| (&tx.signer, m.as_slice(), &tx.signature))
-                .collect();
-            crypto::verify_many(&items)
-        })
+        .flat_map_iter(verify_signatures)
         .collect();
     for (verdict, ok) in verdicts.iter_mut().zip(signature_ok) {
         if verdict.is_ok() && !ok {

@@ -1,6 +1,5 @@
 //! The running node: shared handle, solo block driver, and startup/shutdown.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -226,11 +225,6 @@ pub fn spawn_solo_driver(
             }
         })
         .expect("spawning the driver thread")
-}
-
-/// Binds the API, writing where it listens into the home directory for the CLI to find.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM.

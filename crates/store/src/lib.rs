@@ -167,8 +167,8 @@ impl Store {
             tx.open_table(RECEIPTS)?
                 .insert(h, applied.receipts.to_bytes().as_slice())?;
             let mut index = tx.open_table(TX_INDEX)?;
-            for (i, t) in block.txs.iter().enumerate() {
-                index.insert(t.hash().0, (h, i as u32))?;
+            for (i, hash) in applied.tx_hashes.iter().enumerate() {
+                index.insert(hash.0, (h, i as u32))?;
             }
             write_state(&tx, &applied.writes)?;
             let mut meta = tx.open_table(META)?;

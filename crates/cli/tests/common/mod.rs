@@ -109,17 +109,23 @@ impl Output {
 }
 
 /// Runs `depin --home HOME ARGS...`, killing it if it runs longer than [`CLI_TIMEOUT`].
-pub fn depin(home: &Path, args: &[&str]) -> Output {
-    let what = format!("`depin {}`", args.join(" "));
-    let mut child = Command::new(DEPIN)
-        .arg("--home")
+/// The binary on `home`, isolated from the caller's environment, with output captured.
+fn depin_command(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(DEPIN);
+    cmd.arg("--home")
         .arg(home)
         .args(args)
         .env_remove("DEPIN_HOME")
         .env_remove("DEPIN_NODE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+pub fn depin(home: &Path, args: &[&str]) -> Output {
+    let what = format!("`depin {}`", args.join(" "));
+    let mut child = depin_command(home, args)
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
     let stdout = collect(child.stdout.take().expect("piped stdout"));
@@ -165,15 +171,7 @@ impl NodeProcess {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => panic!("removing {}: {e}", url_file.display()),
         }
-        let mut child = Command::new(DEPIN)
-            .arg("--home")
-            .arg(home)
-            .args(["node", "--api", "127.0.0.1:0"])
-            .env_remove("DEPIN_HOME")
-            .env_remove("DEPIN_NODE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let mut child = depin_command(home, &["node", "--api", "127.0.0.1:0"])
             .spawn()
             .expect("spawning depin node");
         let log = Arc::new(Mutex::new(String::new()));
