@@ -57,6 +57,8 @@ enum Command {
     Query(QueryCmd),
     /// Re-execute every stored block from genesis and check the result (node must be stopped).
     Replay,
+    /// Run an economic simulation of a network (scenario TOML in, CSV/JSON/SVG/HTML out).
+    Sim(depin_sim::cli::SimArgs),
     /// Measure performance on this machine.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -146,6 +148,8 @@ enum BenchCmd {
         #[arg(long, default_value_t = 50_000)]
         max_block_txs: u32,
     },
+    /// The economic simulator: agent-steps per second and peak memory.
+    Sim(depin_sim::cli::BenchArgs),
 }
 
 fn main() {
@@ -196,6 +200,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Tx(cmd) => tx(&home, &client_of(&cli, &home), cmd, cli.json),
         Command::Query(cmd) => query(&home, &client_of(&cli, &home), cmd, cli.json),
         Command::Replay => replay(&home, cli.json),
+        Command::Sim(args) => depin_sim::cli::run(args, cli.json),
+        Command::Bench(BenchCmd::Sim(args)) => depin_sim::cli::bench(args, cli.json),
         Command::Bench(cmd) => bench(cmd, cli.json),
     }
 }
@@ -636,7 +642,10 @@ fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
         txs,
         block_interval_ms,
         max_block_txs,
-    } = cmd;
+    } = cmd
+    else {
+        unreachable!("other benches are dispatched in run()")
+    };
     let cfg = depin_node::bench::TransferBench {
         seconds: *seconds,
         senders: *senders,
