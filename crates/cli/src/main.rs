@@ -1,6 +1,6 @@
 //! `depin`: the command line for running a depin network and talking to it.
 
-mod client;
+
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
+use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::modules::coverage::actions::Location;
 use depin_core::{Action, Address, Amount, Genesis, Hash, Keypair, Transaction};
 use depin_node::{Home, MempoolLimits, RunConfig};
 use serde_json::{Value, json};
 
-use crate::client::Client;
+use depin_agent::client::Client;
 
 /// Default API port of a local node.
 const DEFAULT_API: &str = "127.0.0.1:8645";
@@ -76,9 +77,40 @@ struct InitArgs {
     block_interval_ms: u64,
     #[arg(long, default_value_t = 60)]
     epoch_length_blocks: u64,
+    /// Whole tokens minted per epoch before the first halving.
+    #[arg(long, default_value = "10000")]
+    emission_per_epoch: String,
+    /// Epochs between emission halvings (0: none).
+    #[arg(long, default_value_t = 1440)]
+    halving_interval_epochs: u64,
+    /// Treasury's share of each epoch's emission, basis points.
+    #[arg(long, default_value_t = 1000)]
+    treasury_bps: u32,
+    /// Blocks per proof-of-coverage beacon window (must divide the epoch length).
+    #[arg(long, default_value_t = 10)]
+    beacon_interval_blocks: u64,
+    /// Centre of the coverage region, "LAT,LON" in degrees [default: Berlin].
+    #[arg(long, value_parser = parse_lat_lon)]
+    center: Option<Location>,
+    /// Leave the wireless coverage module out of the genesis.
+    #[arg(long)]
+    no_coverage: bool,
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
+}
+
+/// Parses "LAT,LON" in decimal degrees.
+fn parse_lat_lon(text: &str) -> Result<Location, String> {
+    let (lat, lon) = text
+        .split_once(',')
+        .ok_or_else(|| format!("'{text}' is not LAT,LON (e.g. 52.52,13.405)"))?;
+    let lat: f64 = lat.trim().parse().map_err(|_| format!("latitude '{lat}' is not a number"))?;
+    let lon: f64 = lon.trim().parse().map_err(|_| format!("longitude '{lon}' is not a number"))?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("{lat},{lon} is not on Earth: latitude within ±90, longitude within ±180"));
+    }
+    Ok(Location::from_degrees(lat, lon))
 }
 
 #[derive(clap::Args)]
@@ -253,6 +285,17 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
         });
         keys.push((name.to_string(), key.address()));
     }
+    let treasury = Keypair::generate();
+    let governor = Keypair::generate();
+    keys.push(("treasury".to_string(), treasury.address()));
+    keys.push(("governor".to_string(), governor.address()));
+    let coverage = (!args.no_coverage).then(|| {
+        depin_core::modules::coverage::preset::single_region(
+            args.center.unwrap_or(depin_core::modules::coverage::preset::BERLIN),
+            args.beacon_interval_blocks,
+            Some(governor.address()),
+        )
+    });
     let genesis = Genesis {
         chain_id: args.chain_id.clone(),
         genesis_time_ms: depin_node::node::now_ms(),
@@ -267,12 +310,22 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             validator: validator.address(),
         },
         allocations,
+        economics: Some(EconomicsGenesis {
+            emission_per_epoch: args.emission_per_epoch.clone(),
+            halving_interval_epochs: args.halving_interval_epochs,
+            tail_per_epoch: "0".into(),
+            treasury: treasury.address(),
+            treasury_bps: args.treasury_bps,
+        }),
+        coverage,
     };
     genesis
         .validate()
         .context("the init options make an invalid genesis")?;
     home.write_genesis(&genesis)?;
     home.save_key("validator", &validator)?;
+    home.save_key("treasury", &treasury)?;
+    home.save_key("governor", &governor)?;
     for (name, key, _) in &dev {
         home.save_key(name, key)?;
     }

@@ -123,7 +123,7 @@ macro_rules! int_codec {
         }
     )*};
 }
-int_codec!(u8, u16, u32, u64, u128);
+int_codec!(u8, u16, u32, u64, u128, i16, i32, i64);
 
 impl Encode for bool {
     fn encode(&self, out: &mut Vec<u8>) {

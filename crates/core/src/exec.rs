@@ -6,6 +6,7 @@ use crate::amount::Amount;
 use crate::block::{Block, Header, Receipt};
 use crate::crypto::{Hash, Keypair};
 use crate::merkle::list_root;
+use crate::modules::coverage;
 use crate::rejection::Rejection;
 use crate::state::{Account, State, WriteSet};
 use crate::tx::{Action, Transaction};
@@ -87,6 +88,28 @@ fn check_action(account: &Account, action: &Action) -> Result<(), Rejection> {
             }
             Ok(())
         }
+        // Coverage actions are checked against the state when they execute; at the door only
+        // the envelope, signature and nonce are.
+        _ => Ok(()),
+    }
+}
+
+/// Runs a coverage action; the signer's used-up nonce is already written.
+fn execute_coverage(state: &mut State, tx: &Transaction) -> Result<(), Rejection> {
+    use crate::modules::coverage::verify;
+    let ctx = verify::BlockContext {
+        height: state.height() + 1,
+    };
+    let signer = &tx.signer;
+    match &tx.action {
+        Action::Transfer { .. } => unreachable!("transfers are not coverage actions"),
+        Action::OnboardDevice(a) => verify::onboard(state, signer, a, ctx),
+        Action::AssertLocation(a) => verify::assert_location(state, signer, a, ctx),
+        Action::TransferDevice(a) => verify::transfer_device(state, signer, a),
+        Action::RetireDevice(a) => verify::retire_device(state, signer, a),
+        Action::SetDenylist(a) => verify::set_denylist(state, signer, a),
+        Action::Beacon(a) => verify::beacon(state, signer, a, ctx),
+        Action::Witness(a) => verify::witness(state, signer, a, ctx),
     }
 }
 
@@ -122,6 +145,10 @@ fn execute(state: &mut State, tx: &Transaction, signature_ok: bool) -> Receipt {
     sender.nonce += 1;
     let outcome = check_action(&sender, &tx.action).and_then(|()| match &tx.action {
         Action::Transfer { to, amount } => transfer(state, &mut sender, tx, *to, *amount),
+        _ => {
+            state.put_account(tx.signer, sender);
+            execute_coverage(state, tx)
+        }
     });
     match outcome {
         Ok(()) => Receipt::Success,
@@ -163,10 +190,15 @@ fn execute_all(state: &mut State, txs: &[Transaction], signatures: Signatures) -
         Signatures::AlreadyVerified => vec![true; txs.len()],
         Signatures::Verify => crate::tx::verify_signatures(txs),
     };
-    txs.iter()
+    let height = state.height() + 1;
+    coverage::epoch::begin_block(state, height);
+    let receipts = txs
+        .iter()
         .zip(verdicts)
         .map(|(tx, ok)| execute(state, tx, ok))
-        .collect()
+        .collect();
+    coverage::epoch::end_block(state, height);
+    receipts
 }
 
 fn advance(state: &mut State, height: u64, time_ms: u64) {

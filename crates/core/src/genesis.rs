@@ -8,6 +8,8 @@ use thiserror::Error;
 use crate::amount::{Amount, MAX_DECIMALS};
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::{Address, Hash};
+use crate::economics::EmissionSchedule;
+use crate::modules::coverage::{CoverageGenesis, CoverageParams};
 use crate::tx::MAX_CHAIN_ID_BYTES;
 
 /// Shortest block interval a network may choose, in milliseconds.
@@ -25,6 +27,41 @@ pub struct Genesis {
     pub consensus: ConsensusParams,
     #[serde(default)]
     pub allocations: Vec<Allocation>,
+    /// Emission and its split; without it the network mints nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub economics: Option<EconomicsGenesis>,
+    /// The wireless coverage module; without it coverage actions are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageGenesis>,
+}
+
+/// The `[economics]` section: what each epoch mints and where it goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EconomicsGenesis {
+    /// Whole tokens minted per epoch before the first halving.
+    pub emission_per_epoch: String,
+    /// Epochs between halvings; 0 for none.
+    pub halving_interval_epochs: u64,
+    /// Whole tokens per epoch the emission never falls below (0: emission ends).
+    #[serde(default = "zero_tokens")]
+    pub tail_per_epoch: String,
+    /// Account that receives the treasury's share.
+    pub treasury: Address,
+    /// Treasury's share of each epoch's emission, basis points; the rest is the coverage pool.
+    pub treasury_bps: u32,
+}
+
+fn zero_tokens() -> String {
+    "0".into()
+}
+
+/// Emission as the ledger keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EconomicsParams {
+    pub emission: EmissionSchedule,
+    pub treasury: Address,
+    pub treasury_bps: u32,
 }
 
 /// The native token.
@@ -68,6 +105,8 @@ pub struct Params {
     pub epoch_length_blocks: u64,
     pub max_block_txs: u32,
     pub validator: Address,
+    pub economics: Option<EconomicsParams>,
+    pub coverage: Option<CoverageParams>,
 }
 
 /// What is wrong with a genesis file, said so it can be fixed.
@@ -159,7 +198,42 @@ impl Genesis {
             }
         }
         self.balances()?;
+        self.economics_params()?;
+        self.coverage_params()?;
         Ok(())
+    }
+
+    fn economics_params(&self) -> Result<Option<EconomicsParams>, GenesisError> {
+        let Some(e) = &self.economics else {
+            return Ok(None);
+        };
+        let tokens = |name: &'static str, text: &str| {
+            Amount::parse(text, self.token.decimals).map_err(|err| field(name, err.to_string()))
+        };
+        if e.treasury_bps > 10_000 {
+            return Err(field(
+                "economics.treasury_bps",
+                "is a share in basis points: 0 to 10000",
+            ));
+        }
+        Ok(Some(EconomicsParams {
+            emission: EmissionSchedule {
+                initial_per_epoch: tokens("economics.emission_per_epoch", &e.emission_per_epoch)?,
+                halving_interval_epochs: e.halving_interval_epochs,
+                tail_per_epoch: tokens("economics.tail_per_epoch", &e.tail_per_epoch)?,
+            },
+            treasury: e.treasury,
+            treasury_bps: e.treasury_bps,
+        }))
+    }
+
+    fn coverage_params(&self) -> Result<Option<CoverageParams>, GenesisError> {
+        let Some(c) = &self.coverage else {
+            return Ok(None);
+        };
+        c.to_params(self.token.decimals, self.consensus.epoch_length_blocks)
+            .map(Some)
+            .map_err(|(name, why)| field(name, why))
     }
 
     /// The genesis balances in base units, with their total.
@@ -186,6 +260,12 @@ impl Genesis {
             epoch_length_blocks: self.consensus.epoch_length_blocks,
             max_block_txs: self.consensus.max_block_txs,
             validator: self.consensus.validator,
+            economics: self
+                .economics_params()
+                .expect("params() is called on a validated genesis"),
+            coverage: self
+                .coverage_params()
+                .expect("params() is called on a validated genesis"),
         }
     }
 
@@ -196,6 +276,9 @@ impl Genesis {
         for a in &self.allocations {
             a.address.encode(&mut bytes);
             a.amount.encode(&mut bytes);
+        }
+        if let Some(c) = &self.coverage {
+            c.denylist.encode(&mut bytes);
         }
         Hash::tagged("depin/genesis", &[&bytes])
     }
@@ -210,6 +293,32 @@ impl Encode for Params {
         self.epoch_length_blocks.encode(out);
         self.max_block_txs.encode(out);
         self.validator.encode(out);
+        self.economics.encode(out);
+        self.coverage.encode(out);
+    }
+}
+
+impl Encode for EconomicsParams {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.emission.initial_per_epoch.encode(out);
+        self.emission.halving_interval_epochs.encode(out);
+        self.emission.tail_per_epoch.encode(out);
+        self.treasury.encode(out);
+        self.treasury_bps.encode(out);
+    }
+}
+
+impl Decode for EconomicsParams {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(EconomicsParams {
+            emission: EmissionSchedule {
+                initial_per_epoch: Amount::decode(r)?,
+                halving_interval_epochs: u64::decode(r)?,
+                tail_per_epoch: Amount::decode(r)?,
+            },
+            treasury: Address::decode(r)?,
+            treasury_bps: u32::decode(r)?,
+        })
     }
 }
 
@@ -223,6 +332,8 @@ impl Decode for Params {
             epoch_length_blocks: u64::decode(r)?,
             max_block_txs: u32::decode(r)?,
             validator: Address::decode(r)?,
+            economics: Option::decode(r)?,
+            coverage: Option::decode(r)?,
         })
     }
 }
@@ -250,6 +361,8 @@ mod tests {
                 address: Keypair::from_seed([1; 32]).address(),
                 amount: "1000.5".into(),
             }],
+            economics: None,
+            coverage: None,
         }
     }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::Address;
+use crate::modules::coverage::CoverageRejection;
 
 /// A refused transaction and the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +41,14 @@ pub enum Rejection {
     Duplicate,
     /// The mempool is full; the client should retry later.
     MempoolFull,
+    /// A coverage action failed one of the module's checks.
+    Coverage(CoverageRejection),
+}
+
+impl From<CoverageRejection> for Rejection {
+    fn from(r: CoverageRejection) -> Self {
+        Rejection::Coverage(r)
+    }
 }
 
 impl Rejection {
@@ -59,6 +68,7 @@ impl Rejection {
             Rejection::Malformed { .. } => "malformed",
             Rejection::Duplicate => "duplicate",
             Rejection::MempoolFull => "mempool_full",
+            Rejection::Coverage(r) => r.code(),
         }
     }
 
@@ -82,6 +92,7 @@ impl Rejection {
             Rejection::Malformed { .. } => 10,
             Rejection::Duplicate => 11,
             Rejection::MempoolFull => 12,
+            Rejection::Coverage(_) => 13,
         }
     }
 }
@@ -141,6 +152,7 @@ impl fmt::Display for Rejection {
             Rejection::MempoolFull => {
                 write!(f, "the node's mempool is full; retry in a few seconds")
             }
+            Rejection::Coverage(r) => r.fmt(f),
         }
     }
 }
@@ -176,6 +188,7 @@ impl Encode for Rejection {
                 max.encode(out);
             }
             Rejection::Malformed { detail } => detail.encode(out),
+            Rejection::Coverage(r) => r.encode(out),
             Rejection::BadSignature
             | Rejection::ZeroAmount
             | Rejection::BalanceOverflow
@@ -224,6 +237,7 @@ impl Decode for Rejection {
             },
             11 => Rejection::Duplicate,
             12 => Rejection::MempoolFull,
+            13 => Rejection::Coverage(CoverageRejection::decode(r)?),
             tag => {
                 return Err(DecodeError::InvalidTag {
                     what: "rejection",

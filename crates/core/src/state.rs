@@ -102,6 +102,35 @@ pub struct State {
     /// Values before the current block touched them, for [`State::rollback`].
     undo_accounts: BTreeMap<Address, Option<Account>>,
     undo_meta: Option<Meta>,
+    /// Module tables (devices, beacons, rewards...), keyed by raw bytes whose first byte names
+    /// the table (see [`table`]).
+    kv: BTreeMap<Vec<u8>, Vec<u8>>,
+    touched_kv: BTreeSet<Vec<u8>>,
+    undo_kv: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+/// First bytes of state keys: one per table. 0-2 are the typed tables of [`StateKey`]; the
+/// others are module tables kept as raw entries.
+pub mod table {
+    pub const PARAMS: u8 = 0;
+    pub const META: u8 = 1;
+    pub const ACCOUNT: u8 = 2;
+    /// Coverage: device record by device address.
+    pub const DEVICE: u8 = 3;
+    /// Coverage: (owner, device) -> nothing; the devices of an owner.
+    pub const OWNER_DEVICE: u8 = 4;
+    /// Coverage: (res-12 cell, device) -> nothing; the devices in a cell or ring.
+    pub const CELL_DEVICE: u8 = 5;
+    /// Coverage: beacon window -> entropy hash.
+    pub const ENTROPY: u8 = 6;
+    /// Coverage: (window, beaconer) -> beacon record with its witnesses.
+    pub const BEACON: u8 = 7;
+    /// Coverage: (epoch, device) -> the device's reward and how it was computed.
+    pub const REWARD: u8 = 8;
+    /// Coverage: epoch -> the epoch's emission, pools and totals.
+    pub const EPOCH: u8 = 9;
+    /// Coverage: device -> nothing; the governed denylist.
+    pub const DENY: u8 = 10;
 }
 
 impl State {
@@ -126,12 +155,20 @@ impl State {
             staged: Vec::new(),
             undo_accounts: BTreeMap::new(),
             undo_meta: None,
+            kv: BTreeMap::new(),
+            touched_kv: BTreeSet::new(),
+            undo_kv: BTreeMap::new(),
         };
         for (address, balance) in balances {
             state
                 .accounts
                 .insert(address, Account { balance, nonce: 0 });
             state.touched.insert(StateKey::Account(address));
+        }
+        if let Some(cov) = &genesis.coverage {
+            for device in &cov.denylist {
+                state.put_raw(crate::modules::coverage::device::deny_key(device), Some(Vec::new()));
+            }
         }
         // Born committed: a block refused right after genesis must roll back to this, not to
         // an empty tree. The store persists it from `entries()`.
@@ -149,8 +186,14 @@ impl State {
         let mut params = None;
         let mut meta = None;
         let mut accounts = BTreeMap::new();
+        let mut kv = BTreeMap::new();
         let mut tree = StateTree::new();
         for (key, value) in entries {
+            tree.set(&key, Some(&value));
+            if key.first().is_some_and(|&t| t > table::ACCOUNT) {
+                kv.insert(key, value);
+                continue;
+            }
             match StateKey::from_bytes(&key)? {
                 StateKey::Params => params = Some(Params::from_bytes(&value)?),
                 StateKey::Meta => meta = Some(Meta::from_bytes(&value)?),
@@ -158,7 +201,6 @@ impl State {
                     accounts.insert(a, Account::from_bytes(&value)?);
                 }
             }
-            tree.set(&key, Some(&value));
         }
         let computed = tree.root();
         if computed != committed {
@@ -177,6 +219,9 @@ impl State {
             staged: Vec::new(),
             undo_accounts: BTreeMap::new(),
             undo_meta: None,
+            kv,
+            touched_kv: BTreeSet::new(),
+            undo_kv: BTreeMap::new(),
         })
     }
 
@@ -226,8 +271,77 @@ impl State {
         &mut self.meta
     }
 
+    /// A module table entry.
+    pub fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
+        self.kv.get(key).map(Vec::as_slice)
+    }
+
+    /// A module table entry, decoded. The state only holds what the ledger encoded, so a value
+    /// that does not decode is a bug, not bad input.
+    pub fn get<T: Decode>(&self, key: &[u8]) -> Option<T> {
+        self.kv
+            .get(key)
+            .map(|v| T::from_bytes(v).expect("state entries are written by the ledger"))
+    }
+
+    /// Whether a module table entry exists.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.kv.contains_key(key)
+    }
+
+    /// Module table entries with keys in `from..to`, in key order.
+    pub fn range<'a>(
+        &'a self,
+        from: &[u8],
+        to: &[u8],
+    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        self.kv
+            .range::<[u8], _>((
+                std::ops::Bound::Included(from),
+                std::ops::Bound::Excluded(to),
+            ))
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+    }
+
+    /// Module table entries whose key starts with `prefix`, in key order.
+    pub fn prefixed<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        self.kv
+            .range::<[u8], _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+    }
+
+    /// Writes (`Some`) or deletes (`None`) a module table entry; the old value is kept for
+    /// rollback.
+    pub(crate) fn put_raw(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        debug_assert!(key.first().is_some_and(|&t| t > table::ACCOUNT));
+        let old = match value {
+            Some(v) => self.kv.insert(key.clone(), v),
+            None => self.kv.remove(&key),
+        };
+        if !self.undo_kv.contains_key(&key) {
+            self.undo_kv.insert(key.clone(), old);
+        }
+        self.touched_kv.insert(key);
+    }
+
+    /// Encodes and writes a module table entry.
+    pub(crate) fn put<T: Encode>(&mut self, key: Vec<u8>, value: &T) {
+        self.put_raw(key, Some(value.to_bytes()));
+    }
+
     /// Undoes every change since the last commit, staged or not.
     pub fn rollback(&mut self) {
+        for (key, old) in std::mem::take(&mut self.undo_kv) {
+            match old {
+                Some(v) => self.kv.insert(key, v),
+                None => self.kv.remove(&key),
+            };
+        }
+        self.touched_kv.clear();
         for (address, old) in std::mem::take(&mut self.undo_accounts) {
             match old {
                 Some(a) => self.accounts.insert(address, a),
@@ -239,7 +353,7 @@ impl State {
         }
         self.touched.clear();
         for (key, _) in std::mem::take(&mut self.staged) {
-            let restored = self.value_of(StateKey::from_bytes(&key).expect("we encoded it"));
+            let restored = self.current_value(&key);
             self.tree.set(&key, restored.as_deref());
         }
     }
@@ -253,6 +367,11 @@ impl State {
             self.tree.set(&key_bytes, value.as_deref());
             self.staged.push((key_bytes, value));
         }
+        for key in std::mem::take(&mut self.touched_kv) {
+            let value = self.kv.get(&key).cloned();
+            self.tree.set(&key, value.as_deref());
+            self.staged.push((key, value));
+        }
         self.tree.root()
     }
 
@@ -262,7 +381,15 @@ impl State {
         let root = self.stage();
         self.undo_accounts.clear();
         self.undo_meta = None;
+        self.undo_kv.clear();
         (root, std::mem::take(&mut self.staged))
+    }
+
+    fn current_value(&self, key: &[u8]) -> Option<Vec<u8>> {
+        if key.first().is_some_and(|&t| t > table::ACCOUNT) {
+            return self.kv.get(key).cloned();
+        }
+        self.value_of(StateKey::from_bytes(key).expect("the ledger encoded this key"))
     }
 
     fn value_of(&self, key: StateKey) -> Option<Vec<u8>> {
@@ -276,7 +403,7 @@ impl State {
     /// The commitment to the whole state as of the last commit.
     pub fn app_hash(&mut self) -> Hash {
         debug_assert!(
-            self.touched.is_empty() && self.staged.is_empty(),
+            self.touched.is_empty() && self.touched_kv.is_empty() && self.staged.is_empty(),
             "app_hash asked with uncommitted changes"
         );
         self.tree.root()
@@ -298,6 +425,7 @@ impl State {
                 .iter()
                 .map(|(a, acc)| (StateKey::Account(*a).to_bytes(), acc.to_bytes())),
         );
+        out.extend(self.kv.iter().map(|(k, v)| (k.clone(), v.clone())));
         out
     }
 }

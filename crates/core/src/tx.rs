@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::{self, Address, Hash, Keypair, Signature};
+use crate::modules::coverage::actions::{
+    AssertLocation, Beacon, OnboardDevice, RetireDevice, SetDenylist, TransferDevice, Witness,
+};
 use crate::rejection::Rejection;
 
 /// Largest canonical encoding of one transaction the network accepts, in bytes.
@@ -21,6 +24,20 @@ const SIGNING_TAG: &[u8] = b"depin/tx/v1";
 pub enum Action {
     /// Move tokens from the signer to another account.
     Transfer { to: Address, amount: Amount },
+    /// Register a device to the signer (coverage module).
+    OnboardDevice(OnboardDevice),
+    /// Assert a device's location (coverage module).
+    AssertLocation(AssertLocation),
+    /// Give a device to another owner (coverage module).
+    TransferDevice(TransferDevice),
+    /// Retire a device (coverage module).
+    RetireDevice(RetireDevice),
+    /// Change the denylist (coverage module, governor only).
+    SetDenylist(SetDenylist),
+    /// A hotspot's beacon (coverage module, signed by the hotspot).
+    Beacon(Beacon),
+    /// A hotspot's report of a beacon it heard (coverage module, signed by the hotspot).
+    Witness(Witness),
 }
 
 impl Action {
@@ -28,7 +45,13 @@ impl Action {
     pub fn encoded_len(&self) -> usize {
         match self {
             Action::Transfer { .. } => 1 + 32 + 16,
+            other => other.to_bytes().len(),
         }
+    }
+
+    /// Whether this is a proof-of-coverage report (signed by a device, indexed per device).
+    pub fn is_report(&self) -> bool {
+        matches!(self, Action::Beacon(_) | Action::Witness(_))
     }
 }
 
@@ -39,6 +62,34 @@ impl Encode for Action {
                 out.push(0);
                 to.encode(out);
                 amount.encode(out);
+            }
+            Action::OnboardDevice(a) => {
+                out.push(1);
+                a.encode(out);
+            }
+            Action::AssertLocation(a) => {
+                out.push(2);
+                a.encode(out);
+            }
+            Action::TransferDevice(a) => {
+                out.push(3);
+                a.encode(out);
+            }
+            Action::RetireDevice(a) => {
+                out.push(4);
+                a.encode(out);
+            }
+            Action::SetDenylist(a) => {
+                out.push(5);
+                a.encode(out);
+            }
+            Action::Beacon(a) => {
+                out.push(6);
+                a.encode(out);
+            }
+            Action::Witness(a) => {
+                out.push(7);
+                a.encode(out);
             }
         }
     }
@@ -51,6 +102,13 @@ impl Decode for Action {
                 to: Address::decode(r)?,
                 amount: Amount::decode(r)?,
             }),
+            1 => Ok(Action::OnboardDevice(Decode::decode(r)?)),
+            2 => Ok(Action::AssertLocation(Decode::decode(r)?)),
+            3 => Ok(Action::TransferDevice(Decode::decode(r)?)),
+            4 => Ok(Action::RetireDevice(Decode::decode(r)?)),
+            5 => Ok(Action::SetDenylist(Decode::decode(r)?)),
+            6 => Ok(Action::Beacon(Decode::decode(r)?)),
+            7 => Ok(Action::Witness(Decode::decode(r)?)),
             tag => Err(DecodeError::InvalidTag {
                 what: "action",
                 tag,

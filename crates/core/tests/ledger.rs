@@ -66,6 +66,8 @@ fn genesis() -> Genesis {
                 amount: ALLOCATION.to_string(),
             })
             .collect(),
+        economics: None,
+        coverage: None,
     }
 }
 
@@ -216,7 +218,9 @@ impl Model {
             });
         }
         self.accounts.insert(tx.signer, (balance, next + 1));
-        let Action::Transfer { to, amount } = tx.action;
+        let Action::Transfer { to, amount } = tx.action else {
+            unreachable!("the model generates transfers only");
+        };
         if amount.is_zero() {
             return reject(Rejection::ZeroAmount);
         }

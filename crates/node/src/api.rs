@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::metrics::Metrics;
+use crate::coverage_api;
 use crate::node::Node;
 
 /// Most transactions in one `POST /v1/txs`.
@@ -41,6 +42,14 @@ pub const ROUTES: &[&str] = &[
     "/v1/blocks/latest",
     "/v1/blocks/{height}",
     "/v1/stream",
+    "/v1/coverage/params",
+    "/v1/coverage/entropy",
+    "/v1/devices",
+    "/v1/devices/{address}",
+    "/v1/accounts/{address}/devices",
+    "/v1/epochs/latest",
+    "/v1/epochs/{epoch}",
+    "/v1/rewards/{epoch}/{device}",
     "/v1/openapi.json",
     "/metrics",
 ];
@@ -60,6 +69,17 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{height}", get(block_at))
         .route("/v1/stream", get(stream))
+        .route("/v1/coverage/params", get(coverage_api::params))
+        .route("/v1/coverage/entropy", get(coverage_api::entropy))
+        .route("/v1/devices", get(coverage_api::devices_in_cell))
+        .route("/v1/devices/{address}", get(coverage_api::device))
+        .route(
+            "/v1/accounts/{address}/devices",
+            get(coverage_api::owner_devices),
+        )
+        .route("/v1/epochs/latest", get(coverage_api::latest_epoch))
+        .route("/v1/epochs/{epoch}", get(coverage_api::epoch))
+        .route("/v1/rewards/{epoch}/{device}", get(coverage_api::reward))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -82,7 +102,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code: code.to_string(),
@@ -90,7 +110,7 @@ impl ApiError {
         }
     }
 
-    fn internal(e: impl std::fmt::Display) -> ApiError {
+    pub fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!("internal error serving a request: {e}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -120,7 +140,8 @@ pub fn status_of(r: &Rejection) -> StatusCode {
         Rejection::UnknownAccount { .. }
         | Rejection::InsufficientFunds { .. }
         | Rejection::ZeroAmount
-        | Rejection::BalanceOverflow => StatusCode::UNPROCESSABLE_ENTITY,
+        | Rejection::BalanceOverflow
+        | Rejection::Coverage(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Rejection::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -137,7 +158,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub type ApiResult<T> = Result<T, ApiError>;
 
 async fn not_found() -> ApiError {
     ApiError::new(
@@ -294,7 +315,7 @@ async fn submit_many(
     Ok(Json(json!({"accepted": accepted, "results": results})))
 }
 
-fn parse_path<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T>
+pub(crate) fn parse_path<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T>
 where
     T::Err: std::fmt::Display,
 {
@@ -497,6 +518,8 @@ mod tests {
                 validator: validator.address(),
             },
             allocations: vec![],
+            economics: None,
+            coverage: None,
         };
         let store = Arc::new(depin_store::Store::open(&dir.path().join("db.redb")).unwrap());
         let (node, _) = Node::open(genesis, store, validator, Default::default()).unwrap();

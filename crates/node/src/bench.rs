@@ -104,6 +104,8 @@ pub fn run_transfers(
                 amount: "1000000".into(),
             })
             .collect(),
+        economics: None,
+        coverage: None,
     };
 
     // Sign the workload: round after round, every sender sends its next nonce to a neighbour.

@@ -7,7 +7,9 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_epoch;
 pub mod chain;
+pub mod coverage_api;
 pub mod home;
 pub mod mempool;
 pub mod metrics;
@@ -122,6 +124,8 @@ mod tests {
                 validator: named.address(),
             },
             allocations: vec![],
+            economics: None,
+            coverage: None,
         };
         home.write_genesis(&genesis).unwrap();
         home.save_key("validator", &depin_core::Keypair::from_seed([2; 32]))

@@ -29,8 +29,16 @@ const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 const TX_INDEX: TableDefinition<[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
 /// State key -> state value (the ledger's key-value view).
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+/// (device, height, index in block) -> nothing: every proof-of-coverage report a device signed,
+/// accepted or refused, so a device's rejections can be explained.
+const REPORTS: TableDefinition<([u8; 32], u64, u32), ()> = TableDefinition::new("reports");
+/// (height, reason code or "accepted") -> number of reports in that block with that outcome.
+const REPORT_OUTCOMES: TableDefinition<(u64, &str), u64> = TableDefinition::new("report_outcomes");
 /// Chain position and identity.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// Outcome code of an accepted report in [`Store::report_outcomes`].
+pub const ACCEPTED: &str = "accepted";
 
 const META_HEIGHT: &str = "height";
 const META_APP_HASH: &str = "app_hash";
@@ -100,6 +108,8 @@ impl Store {
         tx.open_table(RECEIPTS)?;
         tx.open_table(TX_INDEX)?;
         tx.open_table(STATE)?;
+        tx.open_table(REPORTS)?;
+        tx.open_table(REPORT_OUTCOMES)?;
         tx.open_table(META)?;
         tx.commit()?;
         Ok(Store { db })
@@ -171,6 +181,23 @@ impl Store {
                 index.insert(hash.0, (h, i as u32))?;
             }
             write_state(&tx, &applied.writes)?;
+            let mut reports = tx.open_table(REPORTS)?;
+            let mut outcomes: std::collections::BTreeMap<&str, u64> = Default::default();
+            for (i, (t, receipt)) in block.txs.iter().zip(&applied.receipts).enumerate() {
+                if !t.action.is_report() {
+                    continue;
+                }
+                reports.insert((t.signer.0, h, i as u32), ())?;
+                let code = match receipt {
+                    Receipt::Success => ACCEPTED,
+                    Receipt::Rejected(r) => r.code(),
+                };
+                *outcomes.entry(code).or_default() += 1;
+            }
+            let mut outcome_table = tx.open_table(REPORT_OUTCOMES)?;
+            for (code, n) in outcomes {
+                outcome_table.insert((h, code), n)?;
+            }
             let mut meta = tx.open_table(META)?;
             meta.insert(META_HEIGHT, h.to_le_bytes().as_slice())?;
             meta.insert(META_APP_HASH, applied.app_hash.0.as_slice())?;
@@ -276,6 +303,107 @@ impl Store {
 
     pub fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
         Ok(self.accounts(std::slice::from_ref(address))?.remove(0))
+    }
+
+    /// A state entry as of the last committed block.
+    pub fn state_entry(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(STATE)?;
+        Ok(table.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// A state entry decoded, as of the last committed block.
+    pub fn state_value<T: Decode>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        self.state_entry(key)?
+            .map(|v| T::from_bytes(&v).map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// Up to `limit` state entries with keys in `from..to`, in key order.
+    pub fn state_range(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(STATE)?;
+        let mut out = Vec::new();
+        for entry in table.range(from..to)?.take(limit) {
+            let (k, v) = entry?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` state entries whose key starts with `prefix`, in key order.
+    pub fn state_prefix(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(STATE)?;
+        let mut out = Vec::new();
+        for entry in table.range(prefix..)? {
+            let (k, v) = entry?;
+            if !k.value().starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The proof-of-coverage reports `device` signed in blocks `from..=to`, with their receipts,
+    /// oldest first, at most `limit`.
+    pub fn device_reports(
+        &self,
+        device: &Address,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<CommittedTx>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(REPORTS)?;
+        let mut out = Vec::new();
+        let mut blocks: Option<(u64, Block, Vec<Receipt>)> = None;
+        for entry in table.range((device.0, from, 0)..=(device.0, to, u32::MAX))?.take(limit) {
+            let (key, _) = entry?;
+            let (_, height, index) = key.value();
+            if blocks.as_ref().is_none_or(|(h, _, _)| *h != height) {
+                let block = self
+                    .block(height)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("block {height} is missing")))?;
+                let receipts = self
+                    .receipts(height)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("receipts {height} are missing")))?;
+                blocks = Some((height, block, receipts));
+            }
+            let (_, block, receipts) = blocks.as_ref().expect("loaded above");
+            let corrupt = || StoreError::Corrupt(format!("report index past block {height}"));
+            out.push(CommittedTx {
+                tx: block.txs.get(index as usize).ok_or_else(corrupt)?.clone(),
+                receipt: receipts.get(index as usize).ok_or_else(corrupt)?.clone(),
+                height,
+                index,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Proof-of-coverage report outcomes in blocks `from..=to`: reason code (or `accepted`) ->
+    /// count, in code order.
+    pub fn report_outcomes(&self, from: u64, to: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(REPORT_OUTCOMES)?;
+        let mut totals: std::collections::BTreeMap<String, u64> = Default::default();
+        for entry in table.range((from, "")..(to.saturating_add(1), ""))? {
+            let (k, v) = entry?;
+            let (_, code) = k.value();
+            *totals.entry(code.to_string()).or_default() += v.value();
+        }
+        Ok(totals.into_iter().collect())
     }
 
     fn meta_hash(&self, key: &str) -> Result<Option<Hash>, StoreError> {

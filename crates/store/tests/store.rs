@@ -22,6 +22,8 @@ fn genesis(validator: &Keypair, rich: &Keypair) -> Genesis {
             address: rich.address(),
             amount: "1000".into(),
         }],
+        economics: None,
+        coverage: None,
     }
 }
 

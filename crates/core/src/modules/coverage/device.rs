@@ -1,0 +1,294 @@
+//! The device registry and the proof records the coverage module keeps in the state, with the
+//! layout of their keys.
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::crypto::{Address, Hash};
+use crate::state::{State, table};
+
+use super::actions::{DeviceKind, Location, struct_codec};
+use super::rewards::Score;
+
+/// An asserted location with its resolution-12 H3 cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asserted {
+    pub location: Location,
+    /// H3 cell at resolution 12.
+    pub cell: u64,
+}
+
+/// A registered device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub owner: Address,
+    pub kind: DeviceKind,
+    /// Index of the device's region plan in the coverage parameters.
+    pub region: u16,
+    pub asserted: Option<Asserted>,
+    /// Antenna gain, centi-dBi.
+    pub gain_cdbi: i32,
+    /// Antenna height above ground, metres.
+    pub elevation_m: i32,
+    pub onboarded_height: u64,
+    /// Height of the last location assert (onboarding with a location counts).
+    pub location_height: Option<u64>,
+    /// Reciprocity is waived until this window (a new or moved hotspot must start somewhere).
+    pub grace_until_window: u64,
+    /// Last window in which it had a beacon accepted.
+    pub last_beacon_window: Option<u64>,
+    /// Last window of a beacon it witnessed.
+    pub last_witness_window: Option<u64>,
+    /// Bit i set: active (scored with a witnessed beacon) in epoch `activity_epoch - i`.
+    pub activity: u32,
+    pub activity_epoch: u64,
+}
+
+impl Device {
+    /// Activity bits relative to `epoch`: bit i set if active in epoch `epoch - 1 - i`.
+    pub fn recent_activity(&self, epoch: u64) -> u32 {
+        if self.activity == 0 || epoch <= self.activity_epoch {
+            return 0;
+        }
+        let shift = epoch - self.activity_epoch - 1;
+        if shift >= 32 {
+            0
+        } else {
+            self.activity << shift
+        }
+    }
+}
+
+/// An accepted beacon with the witnesses accepted so far, first to arrive first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeaconRecord {
+    pub payload: Hash,
+    pub channel: u16,
+    pub frequency_hz: u64,
+    pub tx_power_cdbm: i32,
+    pub sent_at_ms: u64,
+    pub height: u64,
+    pub witnesses: Vec<Address>,
+}
+
+/// One device's reward in one epoch, with every factor that produced it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardRecord {
+    /// The account that was paid.
+    pub owner: Address,
+    pub score: Score,
+    pub amount: Amount,
+}
+
+/// One epoch's emission and how it was paid.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochSummary {
+    pub epoch: u64,
+    /// Height of the block that closed the epoch.
+    pub height: u64,
+    pub emission: Amount,
+    pub coverage_pool: Amount,
+    pub treasury: Amount,
+    /// Paid to device owners.
+    pub paid: Amount,
+    /// Left over by the pro-rata rounding; goes to the treasury.
+    pub dust: Amount,
+    /// Coverage pool not minted because no device earned shares.
+    pub unminted: Amount,
+    pub beacons: u64,
+    pub witnesses: u64,
+    pub devices_paid: u64,
+    pub total_shares: u128,
+}
+
+pub fn device_key(device: &Address) -> Vec<u8> {
+    key(table::DEVICE, &[&device.0])
+}
+
+pub fn owner_device_key(owner: &Address, device: &Address) -> Vec<u8> {
+    key(table::OWNER_DEVICE, &[&owner.0, &device.0])
+}
+
+pub fn cell_device_key(cell: u64, device: &Address) -> Vec<u8> {
+    key(table::CELL_DEVICE, &[&cell.to_be_bytes(), &device.0])
+}
+
+pub fn entropy_key(window: u64) -> Vec<u8> {
+    key(table::ENTROPY, &[&window.to_be_bytes()])
+}
+
+pub fn beacon_key(window: u64, beaconer: &Address) -> Vec<u8> {
+    key(table::BEACON, &[&window.to_be_bytes(), &beaconer.0])
+}
+
+pub fn reward_key(epoch: u64, device: &Address) -> Vec<u8> {
+    key(table::REWARD, &[&epoch.to_be_bytes(), &device.0])
+}
+
+pub fn epoch_key(epoch: u64) -> Vec<u8> {
+    key(table::EPOCH, &[&epoch.to_be_bytes()])
+}
+
+pub fn deny_key(device: &Address) -> Vec<u8> {
+    key(table::DENY, &[&device.0])
+}
+
+fn key(table: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(table);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// The trailing 32 bytes of a key as an address (the device in owner/cell index keys).
+pub fn address_suffix(key: &[u8]) -> Address {
+    let mut a = [0; 32];
+    a.copy_from_slice(&key[key.len() - 32..]);
+    Address(a)
+}
+
+/// Read access to coverage records in a [`State`].
+pub trait CoverageView {
+    fn device(&self, device: &Address) -> Option<Device>;
+    fn is_denied(&self, device: &Address) -> bool;
+    fn entropy(&self, window: u64) -> Option<Hash>;
+    fn beacon(&self, window: u64, beaconer: &Address) -> Option<BeaconRecord>;
+    fn reward(&self, epoch: u64, device: &Address) -> Option<RewardRecord>;
+    fn epoch_summary(&self, epoch: u64) -> Option<EpochSummary>;
+}
+
+impl CoverageView for State {
+    fn device(&self, device: &Address) -> Option<Device> {
+        self.get(&device_key(device))
+    }
+
+    fn is_denied(&self, device: &Address) -> bool {
+        self.contains(&deny_key(device))
+    }
+
+    fn entropy(&self, window: u64) -> Option<Hash> {
+        self.get(&entropy_key(window))
+    }
+
+    fn beacon(&self, window: u64, beaconer: &Address) -> Option<BeaconRecord> {
+        self.get(&beacon_key(window, beaconer))
+    }
+
+    fn reward(&self, epoch: u64, device: &Address) -> Option<RewardRecord> {
+        self.get(&reward_key(epoch, device))
+    }
+
+    fn epoch_summary(&self, epoch: u64) -> Option<EpochSummary> {
+        self.get(&epoch_key(epoch))
+    }
+}
+
+/// Writes a device record and keeps the owner and cell indexes in step with it.
+pub(crate) fn put_device(state: &mut State, address: &Address, new: Option<&Device>) {
+    let old: Option<Device> = state.device(address);
+    if let Some(old) = &old {
+        if new.is_none_or(|n| n.owner != old.owner) {
+            state.put_raw(owner_device_key(&old.owner, address), None);
+        }
+        if let Some(a) = old.asserted
+            && new.is_none_or(|n| n.asserted.map(|b| b.cell) != Some(a.cell))
+        {
+            state.put_raw(cell_device_key(a.cell, address), None);
+        }
+    }
+    match new {
+        Some(n) => {
+            if old.as_ref().is_none_or(|o| o.owner != n.owner) {
+                state.put_raw(owner_device_key(&n.owner, address), Some(Vec::new()));
+            }
+            if let Some(a) = n.asserted
+                && old
+                    .as_ref()
+                    .is_none_or(|o| o.asserted.map(|b| b.cell) != Some(a.cell))
+            {
+                state.put_raw(cell_device_key(a.cell, address), Some(Vec::new()));
+            }
+            state.put(device_key(address), n);
+        }
+        None => state.put_raw(device_key(address), None),
+    }
+}
+
+struct_codec!(Asserted {
+    location: Location,
+    cell: u64,
+});
+struct_codec!(Device {
+    owner: Address,
+    kind: DeviceKind,
+    region: u16,
+    asserted: Option<Asserted>,
+    gain_cdbi: i32,
+    elevation_m: i32,
+    onboarded_height: u64,
+    location_height: Option<u64>,
+    grace_until_window: u64,
+    last_beacon_window: Option<u64>,
+    last_witness_window: Option<u64>,
+    activity: u32,
+    activity_epoch: u64,
+});
+struct_codec!(BeaconRecord {
+    payload: Hash,
+    channel: u16,
+    frequency_hz: u64,
+    tx_power_cdbm: i32,
+    sent_at_ms: u64,
+    height: u64,
+    witnesses: Vec<Address>,
+});
+struct_codec!(EpochSummary {
+    epoch: u64,
+    height: u64,
+    emission: Amount,
+    coverage_pool: Amount,
+    treasury: Amount,
+    paid: Amount,
+    dust: Amount,
+    unminted: Amount,
+    beacons: u64,
+    witnesses: u64,
+    devices_paid: u64,
+    total_shares: u128,
+});
+
+impl Encode for RewardRecord {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.owner.encode(out);
+        let s = &self.score;
+        s.beacons.encode(out);
+        s.witnesses.encode(out);
+        s.beacon_units_ppm.encode(out);
+        s.witness_units_ppm.encode(out);
+        s.hex_scale_ppm.encode(out);
+        s.quality_bps.encode(out);
+        s.shares.encode(out);
+        self.amount.encode(out);
+    }
+}
+
+impl Decode for RewardRecord {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(RewardRecord {
+            owner: Address::decode(r)?,
+            score: Score {
+                beacons: u32::decode(r)?,
+                witnesses: u32::decode(r)?,
+                beacon_units_ppm: u64::decode(r)?,
+                witness_units_ppm: u64::decode(r)?,
+                hex_scale_ppm: u64::decode(r)?,
+                quality_bps: u32::decode(r)?,
+                shares: u128::decode(r)?,
+            },
+            amount: Amount::decode(r)?,
+        })
+    }
+}

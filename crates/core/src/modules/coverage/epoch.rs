@@ -1,0 +1,232 @@
+//! Block and epoch boundaries of the coverage module: recording each window's entropy, and at the
+//! end of an epoch minting the emission, scoring the epoch's proofs and paying owners exactly.
+
+use std::collections::BTreeMap;
+
+use crate::amount::Amount;
+use crate::crypto::Address;
+use crate::economics::{pro_rata, split_bps};
+use crate::state::State;
+
+use super::device::{
+    BeaconRecord, CoverageView, EpochSummary, RewardRecord, beacon_key, entropy_key, epoch_key,
+    put_device, reward_key,
+};
+use super::rewards::{Hotspot, ScoredBeacon, score_epoch};
+
+/// Before a block's transactions: the block at `height` opens window `(height-1)/I` when
+/// `height-1` is a multiple of the beacon interval; that window's entropy is the hash of block
+/// `height-1`, which nobody knew before it was produced.
+pub(crate) fn begin_block(state: &mut State, height: u64) {
+    let Some(p) = state.params().coverage.clone() else {
+        return;
+    };
+    let interval = p.rules.beacon_interval_blocks;
+    if (height - 1) % interval != 0 {
+        return;
+    }
+    let window = (height - 1) / interval;
+    let entropy = state.last_block_hash();
+    state.put(entropy_key(window), &entropy);
+    // Entropy older than any report may name is no longer needed.
+    if let Some(old) = window.checked_sub(p.rules.entropy_max_age_windows + 1)
+        && state.entropy(old).is_some()
+    {
+        state.put_raw(entropy_key(old), None);
+    }
+}
+
+/// After a block's transactions: the block whose height is a multiple of the epoch length closes
+/// that epoch.
+pub(crate) fn end_block(state: &mut State, height: u64) {
+    let epoch_length = state.params().epoch_length_blocks;
+    if height % epoch_length == 0 {
+        end_epoch(state, height / epoch_length - 1, height);
+    }
+}
+
+/// Mints epoch `epoch`'s emission, pays the coverage pool to device owners in proportion to
+/// their scored shares, and records every number that went into it.
+fn end_epoch(state: &mut State, epoch: u64, height: u64) {
+    let emission = state
+        .params()
+        .economics
+        .as_ref()
+        .map(|e| e.emission.at(epoch))
+        .unwrap_or(Amount::ZERO);
+    let treasury_bps = state
+        .params()
+        .economics
+        .as_ref()
+        .map(|e| e.treasury_bps)
+        .unwrap_or(10_000);
+    let parts = split_bps(emission, &[treasury_bps, 10_000 - treasury_bps]);
+    let (treasury, coverage_pool) = (parts[0], parts[1]);
+    let mut summary = EpochSummary {
+        epoch,
+        height,
+        emission,
+        coverage_pool,
+        treasury,
+        ..EpochSummary::default()
+    };
+
+    let beacons = take_epoch_beacons(state, epoch);
+    summary.beacons = beacons.len() as u64;
+    summary.witnesses = beacons.iter().map(|(_, b)| b.witnesses.len() as u64).sum();
+
+    // Every device with work this epoch, in address order (deterministic indices).
+    let mut index: BTreeMap<Address, u32> = BTreeMap::new();
+    for (beaconer, record) in &beacons {
+        index.insert(*beaconer, 0);
+        for w in &record.witnesses {
+            index.insert(*w, 0);
+        }
+    }
+    let mut hotspots = Vec::with_capacity(index.len());
+    let mut owners = Vec::with_capacity(index.len());
+    index.retain(|address, _| match state.device(address) {
+        Some(d) => match d.asserted {
+            Some(a) => {
+                hotspots.push(Hotspot {
+                    device: *address,
+                    cell: a.cell,
+                    recent_activity: d.recent_activity(epoch),
+                });
+                owners.push(d.owner);
+                true
+            }
+            None => false,
+        },
+        // Retired before the epoch closed: its work is void.
+        None => false,
+    });
+    for (i, slot) in index.values_mut().enumerate() {
+        *slot = i as u32;
+    }
+    let scored: Vec<ScoredBeacon> = beacons
+        .iter()
+        .filter_map(|(beaconer, record)| {
+            Some(ScoredBeacon {
+                beaconer: *index.get(beaconer)?,
+                witnesses: record
+                    .witnesses
+                    .iter()
+                    .filter_map(|w| index.get(w).copied())
+                    .collect(),
+            })
+        })
+        .collect();
+
+    let scores = match &state.params().coverage {
+        Some(p) if !hotspots.is_empty() => score_epoch(&p.rewards, &hotspots, &scored),
+        _ => Vec::new(),
+    };
+    let shares: Vec<(usize, u128)> = scores
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.shares > 0)
+        .map(|(i, s)| (i, s.shares))
+        .collect();
+    summary.total_shares = shares.iter().map(|(_, s)| s).sum();
+
+    let mut amounts = vec![Amount::ZERO; hotspots.len()];
+    if summary.total_shares == 0 {
+        summary.unminted = coverage_pool;
+    } else {
+        let payout = pro_rata(coverage_pool, &shares);
+        for (i, amount) in payout.payouts {
+            amounts[i] = amount;
+        }
+        summary.dust = payout.dust;
+    }
+    let mut minted = Amount::ZERO;
+    for (i, hotspot) in hotspots.iter().enumerate() {
+        let score = scores[i].clone();
+        let amount = amounts[i];
+        if !amount.is_zero() {
+            credit(state, &owners[i], amount);
+            minted = minted.checked_add(amount).expect("bounded by the pool");
+            summary.paid = summary.paid.checked_add(amount).expect("bounded");
+            summary.devices_paid += 1;
+        }
+        if score.shares > 0 {
+            mark_active(state, &hotspot.device, epoch);
+        }
+        state.put(
+            reward_key(epoch, &hotspot.device),
+            &RewardRecord {
+                owner: owners[i],
+                score,
+                amount,
+            },
+        );
+    }
+    let to_treasury = treasury.checked_add(summary.dust).expect("bounded");
+    if !to_treasury.is_zero() {
+        let account = state
+            .params()
+            .economics
+            .as_ref()
+            .map(|e| e.treasury)
+            .expect("a non-zero emission has economics");
+        credit(state, &account, to_treasury);
+        minted = minted.checked_add(to_treasury).expect("bounded");
+    }
+    debug_assert_eq!(
+        minted.checked_add(summary.unminted),
+        Some(emission),
+        "an epoch mints its emission or leaves it unminted, nothing else"
+    );
+    let meta = state.meta_mut();
+    meta.minted = meta.minted.checked_add(minted).expect("supply fits u128");
+    meta.total_supply = meta.total_supply.checked_add(minted).expect("supply fits");
+    state.put(epoch_key(epoch), &summary);
+}
+
+fn credit(state: &mut State, account: &Address, amount: Amount) {
+    let mut a = state.account(account).copied().unwrap_or_default();
+    a.balance = a.balance.checked_add(amount).expect("supply fits u128");
+    state.put_account(*account, a);
+}
+
+fn mark_active(state: &mut State, device: &Address, epoch: u64) {
+    let Some(mut d) = state.device(device) else {
+        return;
+    };
+    let shift = epoch.saturating_sub(d.activity_epoch);
+    d.activity = if d.activity_epoch > epoch || shift >= 32 {
+        1
+    } else {
+        (d.activity << shift) | 1
+    };
+    d.activity_epoch = epoch;
+    put_device(state, device, Some(&d));
+}
+
+/// Removes and returns the epoch's beacons, in (window, beaconer) order.
+fn take_epoch_beacons(state: &mut State, epoch: u64) -> Vec<(Address, BeaconRecord)> {
+    let Some(p) = state.params().coverage.clone() else {
+        return Vec::new();
+    };
+    let per_epoch = state.params().epoch_length_blocks / p.rules.beacon_interval_blocks;
+    let from = beacon_key(epoch * per_epoch, &Address([0; 32]));
+    let to = beacon_key((epoch + 1) * per_epoch, &Address([0; 32]));
+    let found: Vec<(Vec<u8>, Address, BeaconRecord)> = state
+        .range(&from, &to)
+        .map(|(k, v)| {
+            (
+                k.to_vec(),
+                super::device::address_suffix(k),
+                crate::codec::Decode::from_bytes(v).expect("the ledger wrote it"),
+            )
+        })
+        .collect();
+    found
+        .into_iter()
+        .map(|(key, beaconer, record)| {
+            state.put_raw(key, None);
+            (beaconer, record)
+        })
+        .collect()
+}

@@ -1,0 +1,343 @@
+//! The coverage module's genesis parameters: fees, proof-of-coverage limits, regional frequency
+//! plans and reward scoring.
+//!
+//! The genesis file states them in human units (whole tokens, H3 cells as hex strings); the ledger
+//! keeps them as [`CoverageParams`] in base units and integer cells.
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::crypto::Address;
+
+use super::rewards::RewardParams;
+
+/// Resolution of a device's asserted location cell.
+pub const LOCATION_RESOLUTION: u8 = 12;
+/// Most regions a network may define.
+pub const MAX_REGIONS: usize = 64;
+/// Most channels in one region's plan (the beacon payload picks one by a `u16`).
+pub const MAX_CHANNELS: usize = 64;
+
+/// Numeric proof-of-coverage rules, the same in the genesis file and in the state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PocRules {
+    /// Blocks between location reasserts of one device.
+    pub reassert_interval_blocks: u64,
+    /// Blocks per beacon window; a device beacons at most once per window. Divides the epoch.
+    pub beacon_interval_blocks: u64,
+    /// How many windows back a beacon or witness may name (0: only the current window).
+    pub entropy_max_age_windows: u64,
+    /// Latest a witness may hear a beacon after it was sent, ms.
+    pub max_witness_delay_ms: u64,
+    /// Largest difference between the beacon's channel and the frequency a witness reports, Hz.
+    pub frequency_tolerance_hz: u64,
+    /// Resolution at which the minimum witness distance is counted in H3 cells (Helium: 11).
+    pub min_distance_resolution: u8,
+    /// Fewest H3 cells (at `min_distance_resolution`) between beaconer and witness (Helium: 8).
+    pub min_witness_distance_cells: u32,
+    /// Farthest a witness may be from the beaconer, metres (Helium: 100 km).
+    pub max_witness_distance_m: u32,
+    /// Measurement slack above the physical signal bounds, centi-dB.
+    pub signal_tolerance_cdb: i32,
+    /// Smallest antenna gain a device may assert, centi-dBi.
+    pub min_gain_cdbi: i32,
+    /// Largest antenna gain a device may assert, centi-dBi.
+    pub max_gain_cdbi: i32,
+    /// Witnesses the ledger records per beacon; more are refused.
+    pub max_witnesses_per_beacon: u32,
+    /// A witness must have beaconed, and a beaconer witnessed, within this many windows.
+    pub reciprocity_windows: u64,
+    /// Windows after onboarding or a location change during which reciprocity is not required
+    /// (a new hotspot must be able to start somewhere).
+    pub reciprocity_grace_windows: u64,
+}
+
+/// A region's frequency plan, keyed by the H3 cells that make up the region.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionGenesis {
+    /// Plan name, e.g. `EU868`.
+    pub name: String,
+    /// H3 cells (any resolution up to 12, as hex strings) covering the region.
+    pub h3_cells: Vec<String>,
+    /// Channel centre frequencies, Hz.
+    pub channels_hz: Vec<u64>,
+    /// Largest radiated power allowed, centi-dBm.
+    pub max_eirp_cdbm: i32,
+    /// Receiver sensitivity of the plan's data rate, centi-dBm.
+    pub sensitivity_cdbm: i32,
+    /// Noise floor of one channel, centi-dBm.
+    pub noise_floor_cdbm: i32,
+}
+
+/// A region as the ledger keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Region {
+    pub name: String,
+    /// H3 cell indices.
+    pub cells: Vec<u64>,
+    pub channels_hz: Vec<u64>,
+    pub max_eirp_cdbm: i32,
+    pub sensitivity_cdbm: i32,
+    pub noise_floor_cdbm: i32,
+}
+
+/// The `[coverage]` section of a genesis file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageGenesis {
+    /// Fee to onboard a device, whole tokens (burned).
+    pub onboard_fee: String,
+    /// Fee to assert or reassert a location, whole tokens (burned).
+    pub location_fee: String,
+    /// The key allowed to change the denylist (governance comes later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governor: Option<Address>,
+    /// Devices denied from the start.
+    #[serde(default)]
+    pub denylist: Vec<Address>,
+    pub rules: PocRules,
+    pub rewards: RewardParams,
+    pub regions: Vec<RegionGenesis>,
+}
+
+/// The coverage parameters the ledger keeps in its state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageParams {
+    pub onboard_fee: Amount,
+    pub location_fee: Amount,
+    pub governor: Option<Address>,
+    pub rules: PocRules,
+    pub rewards: RewardParams,
+    pub regions: Vec<Region>,
+}
+
+impl CoverageGenesis {
+    /// Checks the section and converts it; errors name the field and what to do.
+    pub fn to_params(
+        &self,
+        decimals: u8,
+        epoch_length_blocks: u64,
+    ) -> Result<CoverageParams, (&'static str, String)> {
+        let fee = |name: &'static str, text: &str| {
+            Amount::parse(text, decimals).map_err(|e| (name, e.to_string()))
+        };
+        let r = &self.rules;
+        if r.beacon_interval_blocks == 0 || epoch_length_blocks % r.beacon_interval_blocks != 0 {
+            return Err((
+                "coverage.rules.beacon_interval_blocks",
+                format!(
+                    "must be at least 1 and divide consensus.epoch_length_blocks ({epoch_length_blocks}), so every beacon window lies in one epoch"
+                ),
+            ));
+        }
+        if r.min_distance_resolution > 15 {
+            return Err((
+                "coverage.rules.min_distance_resolution",
+                "must be an H3 resolution, 0 to 15".into(),
+            ));
+        }
+        if r.min_gain_cdbi > r.max_gain_cdbi {
+            return Err((
+                "coverage.rules.min_gain_cdbi",
+                "must not exceed max_gain_cdbi".into(),
+            ));
+        }
+        if r.max_witnesses_per_beacon == 0 || r.max_witnesses_per_beacon > 256 {
+            return Err((
+                "coverage.rules.max_witnesses_per_beacon",
+                "must be between 1 and 256".into(),
+            ));
+        }
+        self.rewards
+            .validate()
+            .map_err(|why| ("coverage.rewards", why))?;
+        if self.regions.is_empty() || self.regions.len() > MAX_REGIONS {
+            return Err((
+                "coverage.regions",
+                format!("define between 1 and {MAX_REGIONS} regions, each with its H3 cells and channels"),
+            ));
+        }
+        let mut regions = Vec::with_capacity(self.regions.len());
+        for g in &self.regions {
+            if g.name.is_empty() || g.name.len() > 16 {
+                return Err(("coverage.regions.name", "must be 1 to 16 characters".into()));
+            }
+            if regions.iter().any(|r: &Region| r.name == g.name) {
+                return Err((
+                    "coverage.regions.name",
+                    format!("region {} is defined twice", g.name),
+                ));
+            }
+            if g.channels_hz.is_empty() || g.channels_hz.len() > MAX_CHANNELS {
+                return Err((
+                    "coverage.regions.channels_hz",
+                    format!(
+                        "region {} needs 1 to {MAX_CHANNELS} channel frequencies in Hz",
+                        g.name
+                    ),
+                ));
+            }
+            if g.h3_cells.is_empty() {
+                return Err((
+                    "coverage.regions.h3_cells",
+                    format!("region {} needs at least one H3 cell", g.name),
+                ));
+            }
+            let mut cells = Vec::with_capacity(g.h3_cells.len());
+            for text in &g.h3_cells {
+                let cell: h3o::CellIndex = text.parse().map_err(|_| {
+                    (
+                        "coverage.regions.h3_cells",
+                        format!("'{text}' in region {} is not an H3 cell index", g.name),
+                    )
+                })?;
+                if u8::from(cell.resolution()) > LOCATION_RESOLUTION {
+                    return Err((
+                        "coverage.regions.h3_cells",
+                        format!("'{text}' is finer than resolution {LOCATION_RESOLUTION}"),
+                    ));
+                }
+                cells.push(u64::from(cell));
+            }
+            regions.push(Region {
+                name: g.name.clone(),
+                cells,
+                channels_hz: g.channels_hz.clone(),
+                max_eirp_cdbm: g.max_eirp_cdbm,
+                sensitivity_cdbm: g.sensitivity_cdbm,
+                noise_floor_cdbm: g.noise_floor_cdbm,
+            });
+        }
+        Ok(CoverageParams {
+            onboard_fee: fee("coverage.onboard_fee", &self.onboard_fee)?,
+            location_fee: fee("coverage.location_fee", &self.location_fee)?,
+            governor: self.governor,
+            rules: self.rules.clone(),
+            rewards: self.rewards.clone(),
+            regions,
+        })
+    }
+}
+
+impl CoverageParams {
+    /// The region with this name, by index.
+    pub fn region_index(&self, name: &str) -> Option<u16> {
+        self.regions
+            .iter()
+            .position(|r| r.name == name)
+            .map(|i| i as u16)
+    }
+
+    /// Whether a resolution-12 `cell` lies inside region `index`.
+    pub fn region_contains(&self, index: u16, cell: u64) -> bool {
+        let Some(region) = self.regions.get(index as usize) else {
+            return false;
+        };
+        let Ok(cell) = h3o::CellIndex::try_from(cell) else {
+            return false;
+        };
+        region.cells.iter().any(|&c| {
+            let Ok(c) = h3o::CellIndex::try_from(c) else {
+                return false;
+            };
+            cell.parent(c.resolution()) == Some(c)
+        })
+    }
+
+    /// Blocks per beacon window.
+    pub fn window_of_height(&self, height: u64) -> u64 {
+        // Window w covers heights w*I+1 ..= (w+1)*I; its entropy is the hash of block w*I.
+        height.saturating_sub(1) / self.rules.beacon_interval_blocks
+    }
+}
+
+impl Encode for PocRules {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.reassert_interval_blocks.encode(out);
+        self.beacon_interval_blocks.encode(out);
+        self.entropy_max_age_windows.encode(out);
+        self.max_witness_delay_ms.encode(out);
+        self.frequency_tolerance_hz.encode(out);
+        self.min_distance_resolution.encode(out);
+        self.min_witness_distance_cells.encode(out);
+        self.max_witness_distance_m.encode(out);
+        self.signal_tolerance_cdb.encode(out);
+        self.min_gain_cdbi.encode(out);
+        self.max_gain_cdbi.encode(out);
+        self.max_witnesses_per_beacon.encode(out);
+        self.reciprocity_windows.encode(out);
+        self.reciprocity_grace_windows.encode(out);
+    }
+}
+
+impl Decode for PocRules {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(PocRules {
+            reassert_interval_blocks: u64::decode(r)?,
+            beacon_interval_blocks: u64::decode(r)?,
+            entropy_max_age_windows: u64::decode(r)?,
+            max_witness_delay_ms: u64::decode(r)?,
+            frequency_tolerance_hz: u64::decode(r)?,
+            min_distance_resolution: u8::decode(r)?,
+            min_witness_distance_cells: u32::decode(r)?,
+            max_witness_distance_m: u32::decode(r)?,
+            signal_tolerance_cdb: i32::decode(r)?,
+            min_gain_cdbi: i32::decode(r)?,
+            max_gain_cdbi: i32::decode(r)?,
+            max_witnesses_per_beacon: u32::decode(r)?,
+            reciprocity_windows: u64::decode(r)?,
+            reciprocity_grace_windows: u64::decode(r)?,
+        })
+    }
+}
+
+impl Encode for Region {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.name.encode(out);
+        self.cells.encode(out);
+        self.channels_hz.encode(out);
+        self.max_eirp_cdbm.encode(out);
+        self.sensitivity_cdbm.encode(out);
+        self.noise_floor_cdbm.encode(out);
+    }
+}
+
+impl Decode for Region {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Region {
+            name: String::decode(r)?,
+            cells: Vec::decode(r)?,
+            channels_hz: Vec::decode(r)?,
+            max_eirp_cdbm: i32::decode(r)?,
+            sensitivity_cdbm: i32::decode(r)?,
+            noise_floor_cdbm: i32::decode(r)?,
+        })
+    }
+}
+
+impl Encode for CoverageParams {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.onboard_fee.encode(out);
+        self.location_fee.encode(out);
+        self.governor.encode(out);
+        self.rules.encode(out);
+        self.rewards.encode(out);
+        self.regions.encode(out);
+    }
+}
+
+impl Decode for CoverageParams {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(CoverageParams {
+            onboard_fee: Amount::decode(r)?,
+            location_fee: Amount::decode(r)?,
+            governor: Option::decode(r)?,
+            rules: PocRules::decode(r)?,
+            rewards: RewardParams::decode(r)?,
+            regions: Vec::decode(r)?,
+        })
+    }
+}

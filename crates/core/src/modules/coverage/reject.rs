@@ -1,0 +1,283 @@
+//! Why a coverage transaction was refused: one reason code and one sentence per check, so a
+//! hotspot owner can always find out why a report earned nothing.
+
+use std::fmt;
+
+use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::crypto::Address;
+
+/// Which side of reciprocity is missing.
+pub const RECIPROCITY_BEACON: u8 = 0;
+/// The witness side: a witness must itself have beaconed recently.
+pub const RECIPROCITY_WITNESS: u8 = 1;
+
+macro_rules! reasons {
+    ($($tag:literal => $name:ident { $($f:ident: $ft:ty),* } = $code:literal,)*) => {
+        /// A refused coverage transaction.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum CoverageRejection {
+            $($name { $($f: $ft),* },)*
+        }
+
+        impl CoverageRejection {
+            /// Stable code for scripts and dashboards.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $(CoverageRejection::$name { .. } => $code,)*
+                }
+            }
+
+            /// Every code, in tag order (for documentation and tests).
+            pub const CODES: &[&str] = &[$($code),*];
+        }
+
+        impl Encode for CoverageRejection {
+            #[allow(unused_variables)]
+            fn encode(&self, out: &mut Vec<u8>) {
+                match self {
+                    $(CoverageRejection::$name { $($f),* } => {
+                        out.push($tag);
+                        $($f.encode(out);)*
+                    })*
+                }
+            }
+        }
+
+        impl Decode for CoverageRejection {
+            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                match u8::decode(r)? {
+                    $($tag => Ok(CoverageRejection::$name { $($f: <$ft>::decode(r)?),* }),)*
+                    tag => Err(DecodeError::InvalidTag { what: "coverage rejection", tag }),
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    0 => Disabled {} = "coverage_disabled",
+    1 => DeviceExists { device: Address } = "device_exists",
+    2 => BadDeviceSignature {} = "bad_device_signature",
+    3 => UnknownRegion { name: String } = "unknown_region",
+    4 => OutsideRegion { region: String } = "outside_region",
+    5 => InvalidLocation {} = "invalid_location",
+    6 => GainOutOfRange { gain_cdbi: i32, min_cdbi: i32, max_cdbi: i32 } = "gain_out_of_range",
+    7 => NotOwner { device: Address, owner: Address } = "not_device_owner",
+    8 => LocationTooSoon { next_height: u64 } = "location_too_soon",
+    9 => NotGovernor {} = "not_governor",
+    10 => UnknownDevice { device: Address } = "unknown_device",
+    11 => NotCapable {} = "not_capable",
+    12 => Denied { device: Address } = "denylisted",
+    13 => NoLocation { device: Address } = "no_location",
+    14 => EntropyUnknown { window: u64, current: u64 } = "entropy_unknown",
+    15 => EntropyExpired { window: u64, current: u64 } = "entropy_expired",
+    16 => BeaconTooFrequent { window: u64 } = "beacon_too_frequent",
+    17 => WrongPayload {} = "wrong_payload",
+    18 => WrongChannel { expected: u16, got: u16 } = "wrong_channel",
+    19 => PowerAboveLimit { eirp_cdbm: i32, max_cdbm: i32 } = "power_above_limit",
+    20 => NoReciprocity { side: u8, windows: u64 } = "no_reciprocity",
+    21 => UnknownBeacon { beaconer: Address, window: u64 } = "unknown_beacon",
+    22 => SelfWitness {} = "self_witness",
+    23 => DuplicateWitness {} = "duplicate_witness",
+    24 => WitnessTooLate { delay_ms: i64, max_ms: u64 } = "witness_too_late",
+    25 => FrequencyMismatch { got_hz: u64, expected_hz: u64, tolerance_hz: u64 } = "frequency_mismatch",
+    26 => RegionMismatch { beaconer: String, witness: String } = "region_mismatch",
+    27 => TooClose { cells: u32, min_cells: u32 } = "too_close",
+    28 => TooFar { distance_m: u32, max_m: u32 } = "too_far",
+    29 => RssiTooStrong { rssi_cdbm: i32, max_cdbm: i32 } = "rssi_too_strong",
+    30 => RssiBelowSensitivity { rssi_cdbm: i32, sensitivity_cdbm: i32 } = "rssi_below_sensitivity",
+    31 => SnrInconsistent { snr_cdb: i32, max_cdb: i32 } = "snr_inconsistent",
+    32 => TooManyWitnesses { max: u32 } = "too_many_witnesses",
+}
+
+/// Centi-units as a decimal string: `-12345` -> `-123.45`.
+fn centi(v: i64) -> String {
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    format!("{sign}{}.{:02}", a / 100, a % 100)
+}
+
+impl fmt::Display for CoverageRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use CoverageRejection::*;
+        match self {
+            Disabled {} => write!(f, "this network has no coverage module in its genesis"),
+            DeviceExists { device } => write!(
+                f,
+                "device {device} is already onboarded; use a new device key, or transfer the device from its owner"
+            ),
+            BadDeviceSignature {} => write!(
+                f,
+                "the device key's signature over (chain id, owner, device) does not verify; sign it with the device's own key"
+            ),
+            UnknownRegion { name } => write!(
+                f,
+                "region '{name}' is not a region plan of this network; see the genesis coverage.regions"
+            ),
+            OutsideRegion { region } => write!(
+                f,
+                "the location lies outside region {region}'s H3 cells; a device cannot use another region's frequency plan"
+            ),
+            InvalidLocation {} => write!(
+                f,
+                "latitude must be within ±90° and longitude within ±180° (given in microdegrees)"
+            ),
+            GainOutOfRange {
+                gain_cdbi,
+                min_cdbi,
+                max_cdbi,
+            } => write!(
+                f,
+                "antenna gain {} dBi is outside the allowed {} to {} dBi",
+                centi((*gain_cdbi).into()),
+                centi((*min_cdbi).into()),
+                centi((*max_cdbi).into())
+            ),
+            NotOwner { device, owner } => write!(
+                f,
+                "device {device} belongs to {owner}; only its owner may change it"
+            ),
+            LocationTooSoon { next_height } => write!(
+                f,
+                "the location was asserted recently; the next assert is allowed from height {next_height}"
+            ),
+            NotGovernor {} => write!(f, "only the network's governor key may change the denylist"),
+            UnknownDevice { device } => write!(
+                f,
+                "{device} is not an onboarded device (never onboarded, or retired); onboard it first"
+            ),
+            NotCapable {} => write!(
+                f,
+                "a data-only device has no radio for proof of coverage; only hotspots beacon and witness"
+            ),
+            Denied { device } => write!(
+                f,
+                "device {device} is on the governed denylist; its reports are not accepted"
+            ),
+            NoLocation { device } => write!(
+                f,
+                "device {device} has no asserted location; assert one before beaconing or witnessing"
+            ),
+            EntropyUnknown { window, current } => write!(
+                f,
+                "beacon window {window} has not opened yet (current window {current}); wait for its entropy block"
+            ),
+            EntropyExpired { window, current } => write!(
+                f,
+                "window {window} is no longer open for reports (current window {current}, or its epoch was already rewarded); report promptly with fresh entropy"
+            ),
+            BeaconTooFrequent { window } => write!(
+                f,
+                "this hotspot already beaconed in window {window} or later; one beacon per beacon interval"
+            ),
+            WrongPayload {} => write!(
+                f,
+                "the payload is not the one the window's entropy dictates for this hotspot"
+            ),
+            WrongChannel { expected, got } => write!(
+                f,
+                "the payload selects channel {expected}, not channel {got}"
+            ),
+            PowerAboveLimit {
+                eirp_cdbm,
+                max_cdbm,
+            } => write!(
+                f,
+                "radiated power {} dBm (transmit power plus antenna gain) exceeds the region's maximum EIRP {} dBm",
+                centi((*eirp_cdbm).into()),
+                centi((*max_cdbm).into())
+            ),
+            NoReciprocity { side, windows } => {
+                if *side == RECIPROCITY_BEACON {
+                    write!(
+                        f,
+                        "a beaconer must itself have witnessed another hotspot within the last {windows} windows"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "a witness must itself have beaconed within the last {windows} windows"
+                    )
+                }
+            }
+            UnknownBeacon { beaconer, window } => write!(
+                f,
+                "no accepted beacon of {beaconer} in window {window}; witness only beacons the ledger accepted"
+            ),
+            SelfWitness {} => write!(f, "a hotspot cannot witness its own beacon"),
+            DuplicateWitness {} => write!(f, "this hotspot already witnessed that beacon"),
+            WitnessTooLate { delay_ms, max_ms } => write!(
+                f,
+                "heard {delay_ms} ms after the beacon was sent; it must be between 0 and {max_ms} ms"
+            ),
+            FrequencyMismatch {
+                got_hz,
+                expected_hz,
+                tolerance_hz,
+            } => write!(
+                f,
+                "received on {got_hz} Hz but the beacon was sent on {expected_hz} Hz (tolerance {tolerance_hz} Hz)"
+            ),
+            RegionMismatch { beaconer, witness } => write!(
+                f,
+                "the beaconer is in region {beaconer} and the witness in {witness}; witnesses must share the region plan"
+            ),
+            TooClose { cells, min_cells } => write!(
+                f,
+                "the witness is {cells} H3 cells from the beaconer, closer than the minimum {min_cells}"
+            ),
+            TooFar { distance_m, max_m } => write!(
+                f,
+                "the witness is {distance_m} m from the beaconer, farther than the maximum {max_m} m"
+            ),
+            RssiTooStrong {
+                rssi_cdbm,
+                max_cdbm,
+            } => write!(
+                f,
+                "RSSI {} dBm is stronger than free-space path loss allows at this distance, power and gain (at most {} dBm)",
+                centi((*rssi_cdbm).into()),
+                centi((*max_cdbm).into())
+            ),
+            RssiBelowSensitivity {
+                rssi_cdbm,
+                sensitivity_cdbm,
+            } => write!(
+                f,
+                "RSSI {} dBm is below the receiver sensitivity {} dBm; such a packet cannot be decoded",
+                centi((*rssi_cdbm).into()),
+                centi((*sensitivity_cdbm).into())
+            ),
+            SnrInconsistent { snr_cdb, max_cdb } => write!(
+                f,
+                "SNR {} dB is higher than the RSSI over the noise floor permits (at most {} dB)",
+                centi((*snr_cdb).into()),
+                centi((*max_cdb).into())
+            ),
+            TooManyWitnesses { max } => write!(
+                f,
+                "the beacon already has {max} witnesses recorded, the most the ledger keeps"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut codes = CoverageRejection::CODES.to_vec();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), CoverageRejection::CODES.len());
+        let r = CoverageRejection::WitnessTooLate {
+            delay_ms: -5,
+            max_ms: 4000,
+        };
+        assert_eq!(CoverageRejection::from_bytes(&r.to_bytes()).unwrap(), r);
+        assert_eq!(centi(-12345), "-123.45");
+        assert_eq!(centi(-5), "-0.05");
+    }
+}

@@ -1,0 +1,457 @@
+//! Every check of the coverage module, and the state change each action makes once it passes.
+//!
+//! Each handler checks everything before it writes anything, so a refused action leaves the
+//! state as it was (apart from the signer's nonce, which the executor has already used up).
+
+use crate::amount::Amount;
+use crate::crypto::{self, Address};
+use crate::rejection::Rejection;
+use crate::state::State;
+
+use super::actions::{
+    AssertLocation, Beacon, DeviceKind, Location, OnboardDevice, RetireDevice, SetDenylist,
+    TransferDevice, Witness, beacon_channel, beacon_payload, onboarding_message,
+};
+use super::device::{
+    Asserted, BeaconRecord, CoverageView, Device, beacon_key, deny_key, put_device,
+};
+use super::params::{CoverageParams, LOCATION_RESOLUTION};
+use super::radio::{Link, Receiver, SignalFault, check_signal, great_circle_distance_m};
+use super::reject::{CoverageRejection as R, RECIPROCITY_BEACON, RECIPROCITY_WITNESS};
+
+/// Where in the chain an action executes.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockContext {
+    /// Height of the block being applied.
+    pub height: u64,
+}
+
+fn params(state: &State) -> Result<CoverageParams, Rejection> {
+    state
+        .params()
+        .coverage
+        .clone()
+        .ok_or(Rejection::Coverage(R::Disabled {}))
+}
+
+/// Takes `fee` from `payer` and burns it (supply falls by the fee).
+fn burn_fee(state: &mut State, payer: &Address, fee: Amount) -> Result<(), Rejection> {
+    if fee.is_zero() {
+        return Ok(());
+    }
+    let mut account = state.account(payer).copied().unwrap_or_default();
+    account.balance = account
+        .balance
+        .checked_sub(fee)
+        .ok_or(Rejection::InsufficientFunds {
+            balance: account.balance,
+            needed: fee,
+        })?;
+    state.put_account(*payer, account);
+    let meta = state.meta_mut();
+    meta.burned = meta.burned.checked_add(fee).expect("burned <= supply");
+    meta.total_supply = meta
+        .total_supply
+        .checked_sub(fee)
+        .expect("a fee comes out of the supply");
+    Ok(())
+}
+
+fn can_pay(state: &State, payer: &Address, fee: Amount) -> Result<(), Rejection> {
+    let balance = state.account(payer).map(|a| a.balance).unwrap_or_default();
+    if balance < fee {
+        return Err(Rejection::InsufficientFunds {
+            balance,
+            needed: fee,
+        });
+    }
+    Ok(())
+}
+
+fn check_gain(p: &CoverageParams, gain_cdbi: i32) -> Result<(), R> {
+    let (min, max) = (p.rules.min_gain_cdbi, p.rules.max_gain_cdbi);
+    if gain_cdbi < min || gain_cdbi > max {
+        return Err(R::GainOutOfRange {
+            gain_cdbi,
+            min_cdbi: min,
+            max_cdbi: max,
+        });
+    }
+    Ok(())
+}
+
+/// The asserted form of `location` if it is on Earth and inside region `region`.
+fn assert_in_region(p: &CoverageParams, region: u16, location: Location) -> Result<Asserted, R> {
+    let cell = location
+        .cell(LOCATION_RESOLUTION)
+        .ok_or(R::InvalidLocation {})?;
+    if !p.region_contains(region, cell) {
+        return Err(R::OutsideRegion {
+            region: p.regions[region as usize].name.clone(),
+        });
+    }
+    Ok(Asserted { location, cell })
+}
+
+/// Registers a device to `owner`.
+pub fn onboard(
+    state: &mut State,
+    owner: &Address,
+    a: &OnboardDevice,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    if state.device(&a.device).is_some() {
+        return Err(R::DeviceExists { device: a.device }.into());
+    }
+    let message = onboarding_message(&state.params().chain_id, owner, &a.device);
+    if !crypto::verify(&a.device, &message, &a.device_signature) {
+        return Err(R::BadDeviceSignature {}.into());
+    }
+    let region = p.region_index(&a.region).ok_or_else(|| R::UnknownRegion {
+        name: a.region.clone(),
+    })?;
+    check_gain(&p, a.gain_cdbi)?;
+    let asserted = a
+        .location
+        .map(|l| assert_in_region(&p, region, l))
+        .transpose()?;
+    let fee = if asserted.is_some() {
+        p.onboard_fee
+            .checked_add(p.location_fee)
+            .expect("fees are far below u128")
+    } else {
+        p.onboard_fee
+    };
+    can_pay(state, owner, fee)?;
+    burn_fee(state, owner, fee)?;
+    let window = p.window_of_height(ctx.height);
+    let device = Device {
+        owner: *owner,
+        kind: a.kind,
+        region,
+        asserted,
+        gain_cdbi: a.gain_cdbi,
+        elevation_m: a.elevation_m,
+        onboarded_height: ctx.height,
+        location_height: asserted.map(|_| ctx.height),
+        grace_until_window: window + p.rules.reciprocity_grace_windows,
+        last_beacon_window: None,
+        last_witness_window: None,
+        activity: 0,
+        activity_epoch: 0,
+    };
+    put_device(state, &a.device, Some(&device));
+    // The device signs its own reports, so it needs an account for its nonce.
+    if state.account(&a.device).is_none() {
+        state.put_account(a.device, Default::default());
+    }
+    Ok(())
+}
+
+fn owned_device(state: &State, owner: &Address, device: &Address) -> Result<Device, Rejection> {
+    let d = state
+        .device(device)
+        .ok_or(R::UnknownDevice { device: *device })?;
+    if d.owner != *owner {
+        return Err(R::NotOwner {
+            device: *device,
+            owner: d.owner,
+        }
+        .into());
+    }
+    Ok(d)
+}
+
+/// Moves a device's asserted location (rate-limited, with a fee).
+pub fn assert_location(
+    state: &mut State,
+    owner: &Address,
+    a: &AssertLocation,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    let mut d = owned_device(state, owner, &a.device)?;
+    if let Some(last) = d.location_height {
+        let next_height = last + p.rules.reassert_interval_blocks;
+        if ctx.height < next_height {
+            return Err(R::LocationTooSoon { next_height }.into());
+        }
+    }
+    check_gain(&p, a.gain_cdbi)?;
+    let asserted = assert_in_region(&p, d.region, a.location)?;
+    can_pay(state, owner, p.location_fee)?;
+    burn_fee(state, owner, p.location_fee)?;
+    d.asserted = Some(asserted);
+    d.gain_cdbi = a.gain_cdbi;
+    d.elevation_m = a.elevation_m;
+    d.location_height = Some(ctx.height);
+    d.grace_until_window = p.window_of_height(ctx.height) + p.rules.reciprocity_grace_windows;
+    put_device(state, &a.device, Some(&d));
+    Ok(())
+}
+
+/// Gives a device to another owner; rewards from the next epoch end go to the new owner.
+pub fn transfer_device(
+    state: &mut State,
+    owner: &Address,
+    a: &TransferDevice,
+) -> Result<(), Rejection> {
+    params(state)?;
+    let mut d = owned_device(state, owner, &a.device)?;
+    d.owner = a.new_owner;
+    put_device(state, &a.device, Some(&d));
+    Ok(())
+}
+
+/// Removes a device; its key can no longer report, and its unscored work earns nothing.
+pub fn retire_device(state: &mut State, owner: &Address, a: &RetireDevice) -> Result<(), Rejection> {
+    params(state)?;
+    owned_device(state, owner, &a.device)?;
+    put_device(state, &a.device, None);
+    Ok(())
+}
+
+/// Adds a device to the denylist or removes it (governor only).
+pub fn set_denylist(state: &mut State, signer: &Address, a: &SetDenylist) -> Result<(), Rejection> {
+    let p = params(state)?;
+    if p.governor != Some(*signer) {
+        return Err(R::NotGovernor {}.into());
+    }
+    state.put_raw(deny_key(&a.device), a.denied.then(Vec::new));
+    Ok(())
+}
+
+/// A reporting hotspot: registered, a hotspot, not denied, with a location.
+fn reporter(state: &State, address: &Address) -> Result<(Device, Asserted), R> {
+    let d = state
+        .device(address)
+        .ok_or(R::UnknownDevice { device: *address })?;
+    if d.kind != DeviceKind::Hotspot {
+        return Err(R::NotCapable {});
+    }
+    if state.is_denied(address) {
+        return Err(R::Denied { device: *address });
+    }
+    let asserted = d.asserted.ok_or(R::NoLocation { device: *address })?;
+    Ok((d, asserted))
+}
+
+/// Checks that `window` is open for reports at `height`: opened already, not older than the
+/// allowed age, and in the epoch being built (an epoch's proofs are scored when it closes).
+fn check_window(state: &State, p: &CoverageParams, window: u64, height: u64) -> Result<(), R> {
+    let current = p.window_of_height(height);
+    if window > current {
+        return Err(R::EntropyUnknown { window, current });
+    }
+    let per_epoch = state.params().epoch_length_blocks / p.rules.beacon_interval_blocks;
+    let same_epoch = window / per_epoch == current / per_epoch;
+    if current - window > p.rules.entropy_max_age_windows || !same_epoch {
+        return Err(R::EntropyExpired { window, current });
+    }
+    Ok(())
+}
+
+fn recently(last: Option<u64>, window: u64, windows: u64) -> bool {
+    last.is_some_and(|l| l + windows >= window)
+}
+
+/// Accepts a beacon from `hotspot`.
+pub fn beacon(
+    state: &mut State,
+    hotspot: &Address,
+    b: &Beacon,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    let (mut d, _) = reporter(state, hotspot)?;
+    check_window(state, &p, b.window, ctx.height)?;
+    let entropy = state.entropy(b.window).ok_or(R::EntropyExpired {
+        window: b.window,
+        current: p.window_of_height(ctx.height),
+    })?;
+    if let Some(last) = d.last_beacon_window
+        && last >= b.window
+    {
+        return Err(R::BeaconTooFrequent { window: last }.into());
+    }
+    if b.payload != beacon_payload(&entropy, b.window, hotspot) {
+        return Err(R::WrongPayload {}.into());
+    }
+    let region = &p.regions[d.region as usize];
+    let expected = beacon_channel(&b.payload, region.channels_hz.len());
+    if b.channel != expected {
+        return Err(R::WrongChannel {
+            expected,
+            got: b.channel,
+        }
+        .into());
+    }
+    let eirp_cdbm = b.tx_power_cdbm.saturating_add(d.gain_cdbi);
+    if eirp_cdbm > region.max_eirp_cdbm {
+        return Err(R::PowerAboveLimit {
+            eirp_cdbm,
+            max_cdbm: region.max_eirp_cdbm,
+        }
+        .into());
+    }
+    let windows = p.rules.reciprocity_windows;
+    if b.window > d.grace_until_window && !recently(d.last_witness_window, b.window, windows) {
+        return Err(R::NoReciprocity {
+            side: RECIPROCITY_BEACON,
+            windows,
+        }
+        .into());
+    }
+    let record = BeaconRecord {
+        payload: b.payload,
+        channel: b.channel,
+        frequency_hz: region.channels_hz[expected as usize],
+        tx_power_cdbm: b.tx_power_cdbm,
+        sent_at_ms: b.sent_at_ms,
+        height: ctx.height,
+        witnesses: Vec::new(),
+    };
+    state.put(beacon_key(b.window, hotspot), &record);
+    d.last_beacon_window = Some(b.window);
+    put_device(state, hotspot, Some(&d));
+    Ok(())
+}
+
+/// Accepts a witness report from `hotspot`.
+pub fn witness(
+    state: &mut State,
+    hotspot: &Address,
+    w: &Witness,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    let (mut wd, wloc) = reporter(state, hotspot)?;
+    if w.beaconer == *hotspot {
+        return Err(R::SelfWitness {}.into());
+    }
+    check_window(state, &p, w.window, ctx.height)?;
+    let unknown = || R::UnknownBeacon {
+        beaconer: w.beaconer,
+        window: w.window,
+    };
+    let mut record = state.beacon(w.window, &w.beaconer).ok_or_else(unknown)?;
+    // A beaconer retired or moved since its beacon cannot be checked against; its beacon is void.
+    let bd = state.device(&w.beaconer).ok_or_else(unknown)?;
+    let bloc = bd.asserted.ok_or_else(unknown)?;
+    if w.payload != record.payload {
+        return Err(R::WrongPayload {}.into());
+    }
+    if record.witnesses.contains(hotspot) {
+        return Err(R::DuplicateWitness {}.into());
+    }
+    let delay_ms = w.heard_at_ms as i64 - record.sent_at_ms as i64;
+    let max_ms = p.rules.max_witness_delay_ms;
+    if delay_ms < 0 || delay_ms as u64 > max_ms {
+        return Err(R::WitnessTooLate { delay_ms, max_ms }.into());
+    }
+    let tolerance_hz = p.rules.frequency_tolerance_hz;
+    if w.frequency_hz.abs_diff(record.frequency_hz) > tolerance_hz {
+        return Err(R::FrequencyMismatch {
+            got_hz: w.frequency_hz,
+            expected_hz: record.frequency_hz,
+            tolerance_hz,
+        }
+        .into());
+    }
+    if wd.region != bd.region {
+        return Err(R::RegionMismatch {
+            beaconer: p.regions[bd.region as usize].name.clone(),
+            witness: p.regions[wd.region as usize].name.clone(),
+        }
+        .into());
+    }
+    let distance = great_circle_distance_m(
+        bloc.location.lat_udeg,
+        bloc.location.lon_udeg,
+        wloc.location.lat_udeg,
+        wloc.location.lon_udeg,
+    );
+    let distance_m = distance.min(f64::from(u32::MAX)) as u32;
+    if distance_m > p.rules.max_witness_distance_m {
+        return Err(R::TooFar {
+            distance_m,
+            max_m: p.rules.max_witness_distance_m,
+        }
+        .into());
+    }
+    let cells = grid_distance(bloc.cell, wloc.cell, p.rules.min_distance_resolution);
+    if cells < p.rules.min_witness_distance_cells {
+        return Err(R::TooClose {
+            cells,
+            min_cells: p.rules.min_witness_distance_cells,
+        }
+        .into());
+    }
+    let region = &p.regions[wd.region as usize];
+    let link = Link {
+        tx_power_cdbm: record.tx_power_cdbm,
+        tx_gain_cdbi: bd.gain_cdbi,
+        rx_gain_cdbi: wd.gain_cdbi,
+        distance_m,
+        frequency_hz: record.frequency_hz,
+    };
+    let rx = Receiver {
+        sensitivity_cdbm: region.sensitivity_cdbm,
+        noise_floor_cdbm: region.noise_floor_cdbm,
+        tolerance_cdb: p.rules.signal_tolerance_cdb,
+    };
+    check_signal(&link, &rx, w.rssi_cdbm, w.snr_cdb).map_err(|fault| match fault {
+        SignalFault::StrongerThanFreeSpace {
+            rssi_cdbm,
+            max_cdbm,
+        } => R::RssiTooStrong {
+            rssi_cdbm,
+            max_cdbm,
+        },
+        SignalFault::BelowSensitivity {
+            rssi_cdbm,
+            sensitivity_cdbm,
+        } => R::RssiBelowSensitivity {
+            rssi_cdbm,
+            sensitivity_cdbm,
+        },
+        SignalFault::SnrInconsistent { snr_cdb, max_cdb } => R::SnrInconsistent { snr_cdb, max_cdb },
+    })?;
+    let windows = p.rules.reciprocity_windows;
+    if w.window > wd.grace_until_window && !recently(wd.last_beacon_window, w.window, windows) {
+        return Err(R::NoReciprocity {
+            side: RECIPROCITY_WITNESS,
+            windows,
+        }
+        .into());
+    }
+    let max = p.rules.max_witnesses_per_beacon;
+    if record.witnesses.len() >= max as usize {
+        return Err(R::TooManyWitnesses { max }.into());
+    }
+    record.witnesses.push(*hotspot);
+    state.put(beacon_key(w.window, &w.beaconer), &record);
+    if wd.last_witness_window.is_none_or(|l| l < w.window) {
+        wd.last_witness_window = Some(w.window);
+        put_device(state, hotspot, Some(&wd));
+    }
+    Ok(())
+}
+
+/// H3 grid distance between the parents of two resolution-12 cells at `resolution`. Cells too
+/// far apart for H3 to measure (or across a pentagon) count as far: the great-circle limit
+/// already bounds them.
+pub fn grid_distance(a: u64, b: u64, resolution: u8) -> u32 {
+    let parent = |c: u64| {
+        let cell = h3o::CellIndex::try_from(c).ok()?;
+        cell.parent(h3o::Resolution::try_from(resolution).ok()?)
+    };
+    match (parent(a), parent(b)) {
+        (Some(pa), Some(pb)) => pa
+            .grid_distance(pb)
+            .map(|d| d.unsigned_abs())
+            .unwrap_or(u32::MAX),
+        _ => u32::MAX,
+    }
+}

@@ -1,0 +1,354 @@
+//! HTTP endpoints of the coverage module: its parameters and current entropy (what hotspots
+//! need to beacon), the device registry, epoch summaries and explained rewards.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use depin_core::codec::Decode;
+use depin_core::modules::coverage::CoverageParams;
+use depin_core::modules::coverage::device::{
+    Device, EpochSummary, RewardRecord, address_suffix, cell_device_key, deny_key, device_key,
+    epoch_key, owner_device_key, reward_key,
+};
+use depin_core::{Address, Hash, Receipt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{ApiError, ApiResult, parse_path};
+use crate::node::Node;
+
+/// Most devices one listing returns.
+pub const MAX_DEVICES_PER_QUERY: usize = 10_000;
+/// Largest ring radius a cell query accepts.
+pub const MAX_RING_K: u32 = 50;
+/// Most rejected reports a reward explanation lists.
+pub const MAX_EXPLAINED_REPORTS: usize = 1_000;
+/// Earners listed in an epoch summary.
+pub const TOP_EARNERS: usize = 10;
+
+fn coverage(node: &Node) -> ApiResult<&CoverageParams> {
+    node.params.coverage.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "coverage_disabled",
+            "this network's genesis has no [coverage] section",
+        )
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e)
+}
+
+pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
+    let p = coverage(&node)?;
+    Ok(Json(json!({
+        "chain_id": node.params.chain_id,
+        "epoch_length_blocks": node.params.epoch_length_blocks,
+        "block_interval_ms": node.params.block_interval_ms,
+        "coverage": p,
+    })))
+}
+
+pub async fn entropy(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
+    let p = coverage(&node)?;
+    let height = node.tip().height;
+    let interval = p.rules.beacon_interval_blocks;
+    let window = p.window_of_height(height + 1);
+    let entropy_height = window * interval;
+    let entropy: Hash = if entropy_height == 0 {
+        node.genesis_hash
+    } else {
+        node.store
+            .block(entropy_height)
+            .map_err(internal)?
+            .ok_or_else(|| internal(format!("block {entropy_height} is missing")))?
+            .hash()
+    };
+    Ok(Json(json!({
+        "height": height,
+        "window": window,
+        "entropy": entropy,
+        "epoch": height / node.params.epoch_length_blocks,
+        "window_first_height": entropy_height + 1,
+    })))
+}
+
+/// JSON view of a device.
+pub fn device_view(node: &Node, address: &Address, d: &Device) -> ApiResult<Value> {
+    let denied = node
+        .store
+        .state_entry(&deny_key(address))
+        .map_err(internal)?
+        .is_some();
+    let region = node
+        .params
+        .coverage
+        .as_ref()
+        .and_then(|p| p.regions.get(d.region as usize))
+        .map(|r| r.name.clone());
+    let cell = d.asserted.and_then(|a| {
+        h3o::CellIndex::try_from(a.cell)
+            .ok()
+            .map(|c| c.to_string())
+    });
+    Ok(json!({
+        "address": address,
+        "owner": d.owner,
+        "kind": d.kind,
+        "region": region,
+        "location": d.asserted.map(|a| a.location),
+        "cell": cell,
+        "gain_cdbi": d.gain_cdbi,
+        "elevation_m": d.elevation_m,
+        "denied": denied,
+        "onboarded_height": d.onboarded_height,
+        "location_height": d.location_height,
+        "last_beacon_window": d.last_beacon_window,
+        "last_witness_window": d.last_witness_window,
+    }))
+}
+
+fn load_device(node: &Node, address: &Address) -> ApiResult<Option<Device>> {
+    node.store
+        .state_value::<Device>(&device_key(address))
+        .map_err(internal)
+}
+
+pub async fn device(
+    State(node): State<Arc<Node>>,
+    Path(address): Path<String>,
+) -> ApiResult<Json<Value>> {
+    coverage(&node)?;
+    let address: Address = parse_path(&address, "address")?;
+    match load_device(&node, &address)? {
+        Some(d) => Ok(Json(device_view(&node, &address, &d)?)),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_device",
+            format!("{address} is not an onboarded device (never onboarded, or retired)"),
+        )),
+    }
+}
+
+fn views(node: &Node, addresses: impl IntoIterator<Item = Address>) -> ApiResult<Vec<Value>> {
+    let mut out = Vec::new();
+    for a in addresses {
+        if let Some(d) = load_device(node, &a)? {
+            out.push(device_view(node, &a, &d)?);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn owner_devices(
+    State(node): State<Arc<Node>>,
+    Path(owner): Path<String>,
+) -> ApiResult<Json<Value>> {
+    coverage(&node)?;
+    let owner: Address = parse_path(&owner, "address")?;
+    let prefix = &owner_device_key(&owner, &Address([0; 32]))[..33];
+    let keys = node
+        .store
+        .state_prefix(prefix, MAX_DEVICES_PER_QUERY)
+        .map_err(internal)?;
+    let devices = views(&node, keys.iter().map(|(k, _)| address_suffix(k)))?;
+    Ok(Json(json!({"owner": owner, "devices": devices})))
+}
+
+#[derive(Deserialize)]
+pub struct CellQuery {
+    cell: Option<String>,
+    k: Option<u32>,
+}
+
+pub async fn devices_in_cell(
+    State(node): State<Arc<Node>>,
+    Query(q): Query<CellQuery>,
+) -> ApiResult<Json<Value>> {
+    coverage(&node)?;
+    let bad = |msg: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_cell", msg);
+    let text = q.cell.ok_or_else(|| {
+        bad("give ?cell=<H3 cell index in hex> (any resolution up to 12), optionally &k=<ring radius>".into())
+    })?;
+    let cell: h3o::CellIndex = text
+        .parse()
+        .map_err(|_| bad(format!("'{text}' is not an H3 cell index")))?;
+    let twelve = h3o::Resolution::Twelve;
+    if cell.resolution() > twelve {
+        return Err(bad(format!(
+            "cell {text} is finer than resolution 12, the resolution of device locations"
+        )));
+    }
+    let k = q.k.unwrap_or(0);
+    if k > MAX_RING_K {
+        return Err(bad(format!("k = {k} is larger than the limit {MAX_RING_K}")));
+    }
+    let mut addresses = Vec::new();
+    let disk: Vec<h3o::CellIndex> = cell.grid_disk(k);
+    for c in disk {
+        let count = c.children_count(twelve);
+        let (Some(first), Some(last)) = (c.child_at(0, twelve), c.child_at(count - 1, twelve))
+        else {
+            continue;
+        };
+        let from = cell_device_key(u64::from(first), &Address([0; 32]));
+        let to = cell_device_key(u64::from(last) + 1, &Address([0; 32]));
+        let room = MAX_DEVICES_PER_QUERY.saturating_sub(addresses.len());
+        for (key, _) in node.store.state_range(&from, &to, room).map_err(internal)? {
+            addresses.push(address_suffix(&key));
+        }
+    }
+    let devices = views(&node, addresses)?;
+    Ok(Json(json!({"cell": text, "k": k, "devices": devices})))
+}
+
+/// Heights of the blocks of `epoch`.
+fn epoch_heights(node: &Node, epoch: u64) -> (u64, u64) {
+    let e = node.params.epoch_length_blocks;
+    (epoch * e + 1, (epoch + 1) * e)
+}
+
+fn load_summary(node: &Node, epoch: u64) -> ApiResult<EpochSummary> {
+    node.store
+        .state_value::<EpochSummary>(&epoch_key(epoch))
+        .map_err(internal)?
+        .ok_or_else(|| {
+            let closes = (epoch + 1) * node.params.epoch_length_blocks;
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_epoch",
+                format!(
+                    "epoch {epoch} has not closed yet: it closes at height {closes}, the chain is at {}",
+                    node.tip().height
+                ),
+            )
+        })
+}
+
+fn epoch_view(node: &Node, s: &EpochSummary) -> ApiResult<Value> {
+    let (from, to) = epoch_heights(node, s.epoch);
+    let outcomes: serde_json::Map<String, Value> = node
+        .store
+        .report_outcomes(from, to)
+        .map_err(internal)?
+        .into_iter()
+        .map(|(code, n)| (code, json!(n)))
+        .collect();
+    let prefix = &reward_key(s.epoch, &Address([0; 32]))[..9];
+    let mut earners: Vec<(Address, RewardRecord)> = node
+        .store
+        .state_prefix(prefix, usize::MAX)
+        .map_err(internal)?
+        .into_iter()
+        .filter_map(|(k, v)| Some((address_suffix(&k), RewardRecord::from_bytes(&v).ok()?)))
+        .filter(|(_, r)| !r.amount.is_zero())
+        .collect();
+    earners.sort_by(|a, b| b.1.amount.cmp(&a.1.amount).then(a.0.cmp(&b.0)));
+    let top: Vec<Value> = earners
+        .iter()
+        .take(TOP_EARNERS)
+        .map(|(d, r)| json!({"device": d, "owner": r.owner, "amount": r.amount, "shares": r.score.shares.to_string()}))
+        .collect();
+    let mut v = serde_json::to_value(s).map_err(internal)?;
+    v["total_shares"] = json!(s.total_shares.to_string());
+    v["report_outcomes"] = Value::Object(outcomes);
+    v["top_earners"] = Value::Array(top);
+    Ok(v)
+}
+
+pub async fn latest_epoch(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
+    let closed = node.tip().height / node.params.epoch_length_blocks;
+    let Some(epoch) = closed.checked_sub(1) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_epoch",
+            format!(
+                "no epoch has closed yet; the first closes at height {}",
+                node.params.epoch_length_blocks
+            ),
+        ));
+    };
+    Ok(Json(epoch_view(&node, &load_summary(&node, epoch)?)?))
+}
+
+pub async fn epoch(
+    State(node): State<Arc<Node>>,
+    Path(epoch): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let epoch: u64 = parse_path(&epoch, "epoch")?;
+    Ok(Json(epoch_view(&node, &load_summary(&node, epoch)?)?))
+}
+
+pub async fn reward(
+    State(node): State<Arc<Node>>,
+    Path((epoch, device)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    coverage(&node)?;
+    let epoch: u64 = parse_path(&epoch, "epoch")?;
+    let device: Address = parse_path(&device, "address")?;
+    let summary = load_summary(&node, epoch)?;
+    let record: Option<RewardRecord> = node
+        .store
+        .state_value(&reward_key(epoch, &device))
+        .map_err(internal)?;
+    let share_ppm = record.as_ref().map_or(0, |r| {
+        if summary.total_shares == 0 {
+            0
+        } else {
+            depin_core::economics::mul_div_floor(r.score.shares, 1_000_000, summary.total_shares)
+        }
+    });
+    let (from, to) = epoch_heights(&node, epoch);
+    let rejected: Vec<Value> = node
+        .store
+        .device_reports(&device, from, to, usize::MAX)
+        .map_err(internal)?
+        .into_iter()
+        .filter_map(|c| match &c.receipt {
+            Receipt::Rejected(r) => Some(json!({
+                "hash": c.tx.hash(),
+                "height": c.height,
+                "type": action_type(&c.tx.action),
+                "code": r.code(),
+                "message": r.to_string(),
+            })),
+            Receipt::Success => None,
+        })
+        .take(MAX_EXPLAINED_REPORTS)
+        .collect();
+    let reward = record.map(|r| {
+        json!({
+            "owner": r.owner,
+            "score": {
+                "beacons": r.score.beacons,
+                "witnesses": r.score.witnesses,
+                "beacon_units_ppm": r.score.beacon_units_ppm,
+                "witness_units_ppm": r.score.witness_units_ppm,
+                "hex_scale_ppm": r.score.hex_scale_ppm,
+                "quality_bps": r.score.quality_bps,
+                "shares": r.score.shares.to_string(),
+            },
+            "amount": r.amount,
+        })
+    });
+    Ok(Json(json!({
+        "epoch": epoch,
+        "device": device,
+        "reward": reward,
+        "share_ppm": share_ppm,
+        "coverage_pool": summary.coverage_pool,
+        "total_shares": summary.total_shares.to_string(),
+        "rejected_reports": rejected,
+    })))
+}
+
+/// The JSON `type` tag of an action.
+pub fn action_type(action: &depin_core::Action) -> String {
+    serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v["type"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
