@@ -1,7 +1,5 @@
 //! `depin`: the command line for running a depin network and talking to it.
 
-
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -15,6 +13,8 @@ use depin_node::{Home, MempoolLimits, RunConfig};
 use serde_json::{Value, json};
 
 use depin_agent::client::Client;
+
+mod device;
 
 /// Default API port of a local node.
 const DEFAULT_API: &str = "127.0.0.1:8645";
@@ -45,8 +45,9 @@ enum Command {
     Init(InitArgs),
     /// Run the node of the network in --home until Ctrl-C.
     Node(NodeArgs),
-    /// Create a local network if --home has none, then run it: the quickest way to try depin.
-    Devnet(NodeArgs),
+    /// Create a local network if --home has none, then run it with simulated hotspots: the
+    /// quickest way to try depin.
+    Devnet(DevnetArgs),
     /// Manage signing keys in --home.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -58,6 +59,12 @@ enum Command {
     Query(QueryCmd),
     /// Re-execute every stored block from genesis and check the result (node must be stopped).
     Replay,
+    /// Onboard and manage devices (hotspots) and list them.
+    #[command(subcommand)]
+    Device(device::DeviceCmd),
+    /// Run simulated device agents against a node.
+    #[command(subcommand)]
+    Agent(AgentCmd),
     /// Run an economic simulation of a network (scenario TOML in, CSV/JSON/SVG/HTML out).
     Sim(depin_sim::cli::SimArgs),
     /// Measure performance on this machine.
@@ -105,10 +112,18 @@ fn parse_lat_lon(text: &str) -> Result<Location, String> {
     let (lat, lon) = text
         .split_once(',')
         .ok_or_else(|| format!("'{text}' is not LAT,LON (e.g. 52.52,13.405)"))?;
-    let lat: f64 = lat.trim().parse().map_err(|_| format!("latitude '{lat}' is not a number"))?;
-    let lon: f64 = lon.trim().parse().map_err(|_| format!("longitude '{lon}' is not a number"))?;
+    let lat: f64 = lat
+        .trim()
+        .parse()
+        .map_err(|_| format!("latitude '{lat}' is not a number"))?;
+    let lon: f64 = lon
+        .trim()
+        .parse()
+        .map_err(|_| format!("longitude '{lon}' is not a number"))?;
     if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-        return Err(format!("{lat},{lon} is not on Earth: latitude within ±90, longitude within ±180"));
+        return Err(format!(
+            "{lat},{lon} is not on Earth: latitude within ±90, longitude within ±180"
+        ));
     }
     Ok(Location::from_degrees(lat, lon))
 }
@@ -118,6 +133,27 @@ struct NodeArgs {
     /// Address for the HTTP API (port 0 picks a free port).
     #[arg(long, default_value = DEFAULT_API)]
     api: SocketAddr,
+}
+
+#[derive(clap::Args)]
+struct DevnetArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Simulated hotspots started around the network's city (0: none).
+    #[arg(long, default_value_t = 300)]
+    hotspots: usize,
+}
+
+#[derive(Subcommand)]
+enum AgentCmd {
+    /// Simulated hotspots: onboarding, a radio model, beacons and witnesses (optionally cheaters).
+    Hotspot {
+        /// Key in --home that owns the hotspots and pays their fees.
+        #[arg(long, default_value = "faucet")]
+        owner: String,
+        #[command(flatten)]
+        args: depin_agent::hotspot::HotspotArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -162,6 +198,17 @@ enum QueryCmd {
     Block { height: Option<u64> },
     /// A transaction's status and receipt.
     Tx { hash: String },
+    /// Why a device earned what it earned in an epoch: units, scale, multipliers, share, amount
+    /// and every rejected report with its reason.
+    Rewards {
+        #[arg(long)]
+        epoch: u64,
+        /// Device address or key name.
+        #[arg(long)]
+        device: String,
+    },
+    /// An epoch's emission, pools, report outcomes and top earners [default: the last closed].
+    Epoch { epoch: Option<u64> },
 }
 
 #[derive(Subcommand)]
@@ -179,6 +226,22 @@ enum BenchCmd {
         block_interval_ms: u64,
         #[arg(long, default_value_t = 50_000)]
         max_block_txs: u32,
+    },
+    /// Proof-of-coverage reports verified, executed and committed per second.
+    Coverage {
+        #[arg(long, default_value_t = 4096)]
+        hotspots: usize,
+        #[arg(long, default_value_t = 8)]
+        windows: u64,
+        #[arg(long, default_value_t = 10)]
+        witnesses_per_beacon: usize,
+    },
+    /// Seconds to score and pay one epoch of coverage rewards.
+    Epoch {
+        #[arg(long, default_value_t = 1_000_000)]
+        devices: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// The economic simulator: agent-steps per second and peak memory.
     Sim(depin_sim::cli::BenchArgs),
@@ -221,12 +284,18 @@ fn run(cli: Cli) -> Result<()> {
     let home = home_of(&cli);
     match &cli.command {
         Command::Init(args) => init(&home, args, cli.json),
-        Command::Node(args) => serve(&home, args, false),
+        Command::Node(args) => serve(&home, args, None),
         Command::Devnet(args) => {
             if !home.is_initialized() {
                 init(&home, &InitArgs::defaults(), false)?;
             }
-            serve(&home, args, true)
+            serve(&home, &args.node, Some(args.hotspots))
+        }
+        Command::Device(cmd) => device::run(&home, &client_of(&cli, &home), cmd, cli.json),
+        Command::Agent(AgentCmd::Hotspot { owner, args }) => {
+            let key = home.load_key(owner)?;
+            let client = client_of(&cli, &home);
+            depin_agent::hotspot::run(args, client.base(), &key, cli.json)
         }
         Command::Keys(cmd) => keys(&home, cmd, cli.json),
         Command::Tx(cmd) => tx(&home, &client_of(&cli, &home), cmd, cli.json),
@@ -291,7 +360,8 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     keys.push(("governor".to_string(), governor.address()));
     let coverage = (!args.no_coverage).then(|| {
         depin_core::modules::coverage::preset::single_region(
-            args.center.unwrap_or(depin_core::modules::coverage::preset::BERLIN),
+            args.center
+                .unwrap_or(depin_core::modules::coverage::preset::BERLIN),
             args.beacon_interval_blocks,
             Some(governor.address()),
         )
@@ -353,7 +423,9 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     Ok(())
 }
 
-fn serve(home: &Home, args: &NodeArgs, devnet: bool) -> Result<()> {
+/// Runs the node; `devnet` is the number of simulated hotspots to start with it (`None`: a
+/// plain node).
+fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let config = RunConfig {
         api_addr: args.api,
@@ -370,13 +442,27 @@ fn serve(home: &Home, args: &NodeArgs, devnet: bool) -> Result<()> {
             home.db_path().display()
         );
         println!("API listening on {url}  (explorer page at {url}/, metrics at {url}/metrics)");
-        if devnet {
+        if let Some(hotspots) = devnet {
+            if hotspots > 0 && node.params.coverage.is_some() {
+                match home.load_key("faucet") {
+                    Ok(owner) => {
+                        println!(
+                            "Starting {hotspots} simulated hotspots around the network's city; a summary follows each epoch ({} blocks).",
+                            node.params.epoch_length_blocks
+                        );
+                        depin_agent::devnet::spawn(url.to_string(), owner, hotspots);
+                    }
+                    Err(e) => println!("no simulated hotspots: {e}"),
+                }
+            }
             println!();
             println!("Try, in another terminal:");
             println!("  {depin} --home {home_arg} query status");
             println!("  {depin} --home {home_arg} keys list");
             println!("  {depin} --home {home_arg} tx transfer --from alice --to bob --amount 12.5");
             println!("  {depin} --home {home_arg} query account bob");
+            println!("  {depin} --home {home_arg} query epoch           # last epoch's rewards");
+            println!("  {depin} --home {home_arg} device list --owner faucet");
             println!("  curl -N {url}/v1/stream      # live blocks");
             println!();
             println!(
@@ -440,7 +526,7 @@ fn keys(home: &Home, cmd: &KeysCmd, json_out: bool) -> Result<()> {
 }
 
 /// An address, or the name of a key in the home directory.
-fn resolve(home: &Home, who: &str) -> Result<Address> {
+pub(crate) fn resolve(home: &Home, who: &str) -> Result<Address> {
     if who.starts_with(depin_core::crypto::ADDRESS_PREFIX) && who.len() > 20 {
         return Ok(who.parse()?);
     }
@@ -450,13 +536,13 @@ fn resolve(home: &Home, who: &str) -> Result<Address> {
         .address())
 }
 
-struct ChainInfo {
-    chain_id: String,
-    symbol: String,
-    decimals: u8,
+pub(crate) struct ChainInfo {
+    pub chain_id: String,
+    pub symbol: String,
+    pub decimals: u8,
 }
 
-fn chain_info(client: &Client) -> Result<ChainInfo> {
+pub(crate) fn chain_info(client: &Client) -> Result<ChainInfo> {
     let s = client.get("/v1/status")?;
     Ok(ChainInfo {
         chain_id: s["chain_id"]
@@ -485,45 +571,77 @@ fn tx(home: &Home, client: &Client, cmd: &TxCmd, json_out: bool) -> Result<()> {
     let to = resolve(home, to)?;
     let info = chain_info(client)?;
     let amount = Amount::parse(amount, info.decimals)?;
+    let sent = send_action(
+        client,
+        &info,
+        &key,
+        from,
+        Action::Transfer { to, amount },
+        *nonce,
+        *no_wait,
+        json_out,
+    )?;
+    if let Some(status) = sent
+        && !json_out
+    {
+        println!(
+            "sent {} {} from {from} to {to_label} in block {} (tx {})",
+            amount.display(info.decimals),
+            info.symbol,
+            status["height"],
+            status["hash"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
+/// Signs `action` with `key` (named `key_name` in messages), submits it and, unless `no_wait`,
+/// waits for its block. Returns the committed status of a successful transaction (`None` when
+/// not waiting); a refusal in the block is an error with the reason's code and sentence. With
+/// `json_out` the status is printed here.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn send_action(
+    client: &Client,
+    info: &ChainInfo,
+    key: &Keypair,
+    key_name: &str,
+    action: Action,
+    nonce: Option<u64>,
+    no_wait: bool,
+    json_out: bool,
+) -> Result<Option<Value>> {
     let nonce = match nonce {
-        Some(n) => *n,
+        Some(n) => n,
         None => match client.get_opt(&format!("/v1/accounts/{}", key.address()))? {
             Some(a) => a["nonce"].as_u64().unwrap_or(0),
             None => bail!(
-                "account '{from}' ({}) has never held tokens on {}; fund it first",
+                "account '{key_name}' ({}) has never held tokens on {}; fund it first",
                 key.address(),
                 info.chain_id
             ),
         },
     };
-    let tx = Transaction::sign(&info.chain_id, &key, nonce, Action::Transfer { to, amount });
+    let tx = Transaction::sign(&info.chain_id, key, nonce, action);
     let accepted = client.post_json("/v1/tx", &serde_json::to_value(&tx)?)?;
     let hash: Hash = accepted["hash"]
         .as_str()
         .context("node did not return a hash")?
         .parse()?;
-    if *no_wait {
+    if no_wait {
         if json_out {
             println!("{}", json!({"hash": hash, "status": "pending"}));
         } else {
             println!("submitted {hash} (nonce {nonce}); check it with `depin query tx {hash}`");
         }
-        return Ok(());
+        return Ok(None);
     }
     let status = wait_for_commit(client, &hash, Duration::from_secs(60))?;
     if json_out {
         println!("{status}");
-        return Ok(());
     }
     let receipt = &status["receipt"];
     if receipt["success"].as_bool() == Some(true) {
-        println!(
-            "sent {} {} from {from} to {to_label} in block {} (tx {hash})",
-            amount.display(info.decimals),
-            info.symbol,
-            status["height"]
-        );
-        Ok(())
+        Ok(Some(status))
     } else {
         bail!(
             "transaction {hash} was included in block {} but refused ({}): {}",
@@ -633,6 +751,10 @@ fn query(home: &Home, client: &Client, cmd: &QueryCmd, json_out: bool) -> Result
                 }
             }
         }
+        QueryCmd::Rewards { epoch, device } => {
+            device::rewards(home, client, *epoch, device, json_out)?
+        }
+        QueryCmd::Epoch { epoch } => device::epoch(client, *epoch, json_out)?,
         QueryCmd::Tx { hash } => {
             let hash: Hash = hash.parse()?;
             let Some(t) = client.get_opt(&format!("/v1/tx/{hash}"))? else {
@@ -689,15 +811,66 @@ fn replay(home: &Home, json_out: bool) -> Result<()> {
 }
 
 fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
-    let BenchCmd::Transfers {
-        seconds,
-        senders,
-        txs,
-        block_interval_ms,
-        max_block_txs,
-    } = cmd
-    else {
-        unreachable!("other benches are dispatched in run()")
+    let (seconds, senders, txs, block_interval_ms, max_block_txs) = match cmd {
+        BenchCmd::Transfers {
+            seconds,
+            senders,
+            txs,
+            block_interval_ms,
+            max_block_txs,
+        } => (seconds, senders, txs, block_interval_ms, max_block_txs),
+        BenchCmd::Coverage {
+            hotspots,
+            windows,
+            witnesses_per_beacon,
+        } => {
+            let cfg = depin_node::bench_coverage::CoverageBench {
+                hotspots: *hotspots,
+                windows: *windows,
+                witnesses_per_beacon: *witnesses_per_beacon,
+                ..Default::default()
+            };
+            if !json_out {
+                eprintln!("{hotspots} hotspots beaconing and witnessing for {windows} windows...");
+            }
+            let dir = tempfile::tempdir().context("creating a temporary directory")?;
+            let report =
+                depin_node::bench_coverage::run(&cfg, dir.path()).map_err(anyhow::Error::msg)?;
+            if json_out {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{:.0} reports/s verified, checked and committed ({} accepted, {} rejected, {} blocks, {:.2} s timed; device-side signing {:.2} s not counted)",
+                    report.reports_per_s,
+                    report.reports_accepted,
+                    report.reports_rejected,
+                    report.blocks,
+                    report.seconds,
+                    report.signing_seconds
+                );
+            }
+            return Ok(());
+        }
+        BenchCmd::Epoch { devices, seed } => {
+            let cfg = depin_node::bench_epoch::EpochBench {
+                devices: *devices,
+                seed: *seed,
+            };
+            if !json_out {
+                eprintln!("building {devices} synthetic hotspots, then scoring one epoch...");
+            }
+            let report = serde_json::to_value(depin_node::bench_epoch::run(&cfg))?;
+            if json_out {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "one epoch of {devices} hotspots scored and paid in {:.3} s (density scaling included)",
+                    report["seconds"].as_f64().unwrap_or(f64::NAN)
+                );
+            }
+            return Ok(());
+        }
+        BenchCmd::Sim(_) => unreachable!("the simulator bench is dispatched in run()"),
     };
     let cfg = depin_node::bench::TransferBench {
         seconds: *seconds,

@@ -167,7 +167,10 @@ impl State {
         }
         if let Some(cov) = &genesis.coverage {
             for device in &cov.denylist {
-                state.put_raw(crate::modules::coverage::device::deny_key(device), Some(Vec::new()));
+                state.put_raw(
+                    crate::modules::coverage::device::deny_key(device),
+                    Some(Vec::new()),
+                );
             }
         }
         // Born committed: a block refused right after genesis must roll back to this, not to
@@ -309,7 +312,10 @@ impl State {
         prefix: &'a [u8],
     ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
         self.kv
-            .range::<[u8], _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<[u8], _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(move |(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.as_slice(), v.as_slice()))
     }

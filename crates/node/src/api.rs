@@ -22,8 +22,8 @@ use depin_core::{Address, Block, Explained, Hash, Receipt, ReceiptView, Rejectio
 use serde::Serialize;
 use serde_json::json;
 
-use crate::metrics::Metrics;
 use crate::coverage_api;
+use crate::metrics::Metrics;
 use crate::node::Node;
 
 /// Most transactions in one `POST /v1/txs`.

@@ -89,11 +89,9 @@ pub fn device_view(node: &Node, address: &Address, d: &Device) -> ApiResult<Valu
         .as_ref()
         .and_then(|p| p.regions.get(d.region as usize))
         .map(|r| r.name.clone());
-    let cell = d.asserted.and_then(|a| {
-        h3o::CellIndex::try_from(a.cell)
-            .ok()
-            .map(|c| c.to_string())
-    });
+    let cell = d
+        .asserted
+        .and_then(|a| h3o::CellIndex::try_from(a.cell).ok().map(|c| c.to_string()));
     Ok(json!({
         "address": address,
         "owner": d.owner,
@@ -184,7 +182,9 @@ pub async fn devices_in_cell(
     }
     let k = q.k.unwrap_or(0);
     if k > MAX_RING_K {
-        return Err(bad(format!("k = {k} is larger than the limit {MAX_RING_K}")));
+        return Err(bad(format!(
+            "k = {k} is larger than the limit {MAX_RING_K}"
+        )));
     }
     let mut addresses = Vec::new();
     let disk: Vec<h3o::CellIndex> = cell.grid_disk(k);

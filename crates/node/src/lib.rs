@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_coverage;
 pub mod bench_epoch;
 pub mod chain;
 pub mod coverage_api;

@@ -37,6 +37,9 @@ const REPORT_OUTCOMES: TableDefinition<(u64, &str), u64> = TableDefinition::new(
 /// Chain position and identity.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
+/// State entries as (key, value) pairs.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Outcome code of an accepted report in [`Store::report_outcomes`].
 pub const ACCEPTED: &str = "accepted";
 
@@ -320,12 +323,7 @@ impl Store {
     }
 
     /// Up to `limit` state entries with keys in `from..to`, in key order.
-    pub fn state_range(
-        &self,
-        from: &[u8],
-        to: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn state_range(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Entries, StoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(STATE)?;
         let mut out = Vec::new();
@@ -337,11 +335,7 @@ impl Store {
     }
 
     /// Up to `limit` state entries whose key starts with `prefix`, in key order.
-    pub fn state_prefix(
-        &self,
-        prefix: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn state_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(STATE)?;
         let mut out = Vec::new();
@@ -368,7 +362,10 @@ impl Store {
         let table = read.open_table(REPORTS)?;
         let mut out = Vec::new();
         let mut blocks: Option<(u64, Block, Vec<Receipt>)> = None;
-        for entry in table.range((device.0, from, 0)..=(device.0, to, u32::MAX))?.take(limit) {
+        for entry in table
+            .range((device.0, from, 0)..=(device.0, to, u32::MAX))?
+            .take(limit)
+        {
             let (key, _) = entry?;
             let (_, height, index) = key.value();
             if blocks.as_ref().is_none_or(|(h, _, _)| *h != height) {

@@ -22,7 +22,7 @@ pub(crate) fn begin_block(state: &mut State, height: u64) {
         return;
     };
     let interval = p.rules.beacon_interval_blocks;
-    if (height - 1) % interval != 0 {
+    if !(height - 1).is_multiple_of(interval) {
         return;
     }
     let window = (height - 1) / interval;
@@ -40,7 +40,7 @@ pub(crate) fn begin_block(state: &mut State, height: u64) {
 /// that epoch.
 pub(crate) fn end_block(state: &mut State, height: u64) {
     let epoch_length = state.params().epoch_length_blocks;
-    if height % epoch_length == 0 {
+    if height.is_multiple_of(epoch_length) {
         end_epoch(state, height / epoch_length - 1, height);
     }
 }

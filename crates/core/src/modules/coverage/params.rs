@@ -125,7 +125,9 @@ impl CoverageGenesis {
             Amount::parse(text, decimals).map_err(|e| (name, e.to_string()))
         };
         let r = &self.rules;
-        if r.beacon_interval_blocks == 0 || epoch_length_blocks % r.beacon_interval_blocks != 0 {
+        if r.beacon_interval_blocks == 0
+            || !epoch_length_blocks.is_multiple_of(r.beacon_interval_blocks)
+        {
             return Err((
                 "coverage.rules.beacon_interval_blocks",
                 format!(
@@ -157,7 +159,9 @@ impl CoverageGenesis {
         if self.regions.is_empty() || self.regions.len() > MAX_REGIONS {
             return Err((
                 "coverage.regions",
-                format!("define between 1 and {MAX_REGIONS} regions, each with its H3 cells and channels"),
+                format!(
+                    "define between 1 and {MAX_REGIONS} regions, each with its H3 cells and channels"
+                ),
             ));
         }
         let mut regions = Vec::with_capacity(self.regions.len());

@@ -56,7 +56,11 @@ pub fn single_region(
     let cell = h3o::LatLng::new(center.lat_deg(), center.lon_deg())
         .expect("the preset centre is on Earth")
         .to_cell(h3o::Resolution::One);
-    let h3_cells = cell.grid_disk::<Vec<_>>(1).iter().map(|c| c.to_string()).collect();
+    let h3_cells = cell
+        .grid_disk::<Vec<_>>(1)
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     CoverageGenesis {
         onboard_fee: "10".into(),
         location_fee: "5".into(),

@@ -205,7 +205,11 @@ pub fn transfer_device(
 }
 
 /// Removes a device; its key can no longer report, and its unscored work earns nothing.
-pub fn retire_device(state: &mut State, owner: &Address, a: &RetireDevice) -> Result<(), Rejection> {
+pub fn retire_device(
+    state: &mut State,
+    owner: &Address,
+    a: &RetireDevice,
+) -> Result<(), Rejection> {
     params(state)?;
     owned_device(state, owner, &a.device)?;
     put_device(state, &a.device, None);
@@ -416,7 +420,9 @@ pub fn witness(
             rssi_cdbm,
             sensitivity_cdbm,
         },
-        SignalFault::SnrInconsistent { snr_cdb, max_cdb } => R::SnrInconsistent { snr_cdb, max_cdb },
+        SignalFault::SnrInconsistent { snr_cdb, max_cdb } => {
+            R::SnrInconsistent { snr_cdb, max_cdb }
+        }
     })?;
     let windows = p.rules.reciprocity_windows;
     if w.window > wd.grace_until_window && !recently(wd.last_beacon_window, w.window, windows) {

@@ -1,0 +1,387 @@
+//! `depin device ...` and the coverage queries: onboard and manage hotspots, list them, and
+//! explain an epoch's rewards.
+
+use anyhow::{Context, Result, bail};
+use depin_agent::client::Client;
+use depin_core::modules::coverage::actions::{
+    AssertLocation, DeviceKind, Location, OnboardDevice, RetireDevice, SetDenylist, TransferDevice,
+    sign_onboarding,
+};
+use depin_core::{Action, Amount, Keypair};
+use depin_node::Home;
+use serde_json::Value;
+
+use crate::{chain_info, parse_lat_lon, resolve, send_action};
+
+#[derive(clap::Subcommand)]
+pub enum DeviceCmd {
+    /// Onboard a device: the owner pays the fees, the device key co-signs.
+    Onboard {
+        /// Owner key name in --home (pays onboarding and location fees).
+        #[arg(long)]
+        owner: String,
+        /// Device key name in --home; created if it does not exist.
+        #[arg(long)]
+        device: String,
+        /// Region plan the hardware is built for.
+        #[arg(long, default_value = "EU868")]
+        region: String,
+        /// Location "LAT,LON" in degrees; may be asserted later.
+        #[arg(long, value_parser = parse_lat_lon)]
+        location: Option<Location>,
+        /// Antenna gain, dBi.
+        #[arg(long, default_value_t = 3.0)]
+        gain_dbi: f64,
+        /// Antenna height above ground, metres.
+        #[arg(long, default_value_t = 10)]
+        elevation_m: i32,
+        /// A data-only device (no proof of coverage).
+        #[arg(long)]
+        data_only: bool,
+    },
+    /// Assert a new location (rate-limited; costs the location fee).
+    Assert {
+        #[arg(long)]
+        owner: String,
+        /// Device address or key name.
+        #[arg(long)]
+        device: String,
+        #[arg(long, value_parser = parse_lat_lon)]
+        location: Location,
+        #[arg(long, default_value_t = 3.0)]
+        gain_dbi: f64,
+        #[arg(long, default_value_t = 10)]
+        elevation_m: i32,
+    },
+    /// Give a device to another owner.
+    Transfer {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        device: String,
+        /// New owner: address or key name.
+        #[arg(long)]
+        to: String,
+    },
+    /// Retire a device for good.
+    Retire {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        device: String,
+    },
+    /// Put a device on the denylist, or take it off with --undo (governor key only).
+    Deny {
+        #[arg(long, default_value = "governor")]
+        governor: String,
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Show one device.
+    Show { device: String },
+    /// List devices of an owner, or in an H3 cell and the ring around it.
+    List {
+        /// Owner address or key name.
+        #[arg(long, conflicts_with = "cell")]
+        owner: Option<String>,
+        /// H3 cell index (hex), any resolution up to 12.
+        #[arg(long)]
+        cell: Option<String>,
+        /// Ring radius around --cell, in cells of its resolution.
+        #[arg(long, default_value_t = 0, requires = "cell")]
+        k: u32,
+    },
+}
+
+fn centi(db: f64, what: &str) -> Result<i32> {
+    if !db.is_finite() || db.abs() > 1000.0 {
+        bail!("{what} {db} is not a plausible value in dB");
+    }
+    Ok((db * 100.0).round() as i32)
+}
+
+pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Result<()> {
+    let device_address = |who: &str| resolve(home, who);
+    let (key_name, action, done) = match cmd {
+        DeviceCmd::Onboard {
+            owner,
+            device,
+            region,
+            location,
+            gain_dbi,
+            elevation_m,
+            data_only,
+        } => {
+            let info = chain_info(client)?;
+            let owner_key = home.load_key(owner)?;
+            let device_key = match home.load_key(device) {
+                Ok(k) => k,
+                Err(_) => {
+                    let k = Keypair::generate();
+                    home.save_key(device, &k)?;
+                    k
+                }
+            };
+            let action = Action::OnboardDevice(OnboardDevice {
+                device: device_key.address(),
+                kind: if *data_only {
+                    DeviceKind::DataOnly
+                } else {
+                    DeviceKind::Hotspot
+                },
+                region: region.clone(),
+                location: *location,
+                gain_cdbi: centi(*gain_dbi, "gain")?,
+                elevation_m: *elevation_m,
+                device_signature: sign_onboarding(
+                    &info.chain_id,
+                    &owner_key.address(),
+                    &device_key,
+                ),
+            });
+            (
+                owner.clone(),
+                action,
+                format!("onboarded device {device} ({})", device_key.address()),
+            )
+        }
+        DeviceCmd::Assert {
+            owner,
+            device,
+            location,
+            gain_dbi,
+            elevation_m,
+        } => (
+            owner.clone(),
+            Action::AssertLocation(AssertLocation {
+                device: device_address(device)?,
+                location: *location,
+                gain_cdbi: centi(*gain_dbi, "gain")?,
+                elevation_m: *elevation_m,
+            }),
+            format!(
+                "asserted {device} at {:.6},{:.6}",
+                location.lat_deg(),
+                location.lon_deg()
+            ),
+        ),
+        DeviceCmd::Transfer { owner, device, to } => (
+            owner.clone(),
+            Action::TransferDevice(TransferDevice {
+                device: device_address(device)?,
+                new_owner: resolve(home, to)?,
+            }),
+            format!("transferred {device} to {to}"),
+        ),
+        DeviceCmd::Retire { owner, device } => (
+            owner.clone(),
+            Action::RetireDevice(RetireDevice {
+                device: device_address(device)?,
+            }),
+            format!("retired {device}"),
+        ),
+        DeviceCmd::Deny {
+            governor,
+            device,
+            undo,
+        } => (
+            governor.clone(),
+            Action::SetDenylist(SetDenylist {
+                device: device_address(device)?,
+                denied: !undo,
+            }),
+            format!(
+                "{} {device} {} the denylist",
+                if *undo { "took" } else { "put" },
+                if *undo { "off" } else { "on" }
+            ),
+        ),
+        DeviceCmd::Show { device } => {
+            let d = client.get(&format!("/v1/devices/{}", device_address(device)?))?;
+            return print_devices(&[d], json_out);
+        }
+        DeviceCmd::List { owner, cell, k } => {
+            let list = match (owner, cell) {
+                (Some(o), _) => {
+                    client.get(&format!("/v1/accounts/{}/devices", resolve(home, o)?))?
+                }
+                (None, Some(c)) => client.get(&format!("/v1/devices?cell={c}&k={k}"))?,
+                (None, None) => bail!("give --owner NAME|ADDRESS or --cell H3 [--k K]"),
+            };
+            let devices = list["devices"].as_array().cloned().unwrap_or_default();
+            return print_devices(&devices, json_out);
+        }
+    };
+    let info = chain_info(client)?;
+    let key = home.load_key(&key_name)?;
+    if let Some(status) = send_action(
+        client, &info, &key, &key_name, action, None, false, json_out,
+    )? && !json_out
+    {
+        println!("{done} in block {}", status["height"]);
+    }
+    Ok(())
+}
+
+fn print_devices(devices: &[Value], json_out: bool) -> Result<()> {
+    if json_out {
+        println!("{}", Value::Array(devices.to_vec()));
+        return Ok(());
+    }
+    if devices.is_empty() {
+        println!("no devices");
+    }
+    for d in devices {
+        let loc = match d["location"].as_object() {
+            Some(l) => format!(
+                "{:.5},{:.5}",
+                l["lat_udeg"].as_f64().unwrap_or(0.0) / 1e6,
+                l["lon_udeg"].as_f64().unwrap_or(0.0) / 1e6
+            ),
+            None => "no location".into(),
+        };
+        println!(
+            "{}  {} {}  owner {}  {}  cell {}{}",
+            d["address"].as_str().unwrap_or("?"),
+            d["kind"].as_str().unwrap_or("?"),
+            d["region"].as_str().unwrap_or("?"),
+            d["owner"].as_str().unwrap_or("?"),
+            loc,
+            d["cell"].as_str().unwrap_or("-"),
+            if d["denied"].as_bool() == Some(true) {
+                "  DENIED"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `depin query rewards --epoch N --device D`: the device's units, scale, multipliers, share and
+/// amount, and every rejected report with its reason.
+pub fn rewards(
+    home: &Home,
+    client: &Client,
+    epoch: u64,
+    device: &str,
+    json_out: bool,
+) -> Result<()> {
+    let info = chain_info(client)?;
+    let address = resolve(home, device)?;
+    let r = client.get(&format!("/v1/rewards/{epoch}/{address}"))?;
+    if json_out {
+        println!("{r}");
+        return Ok(());
+    }
+    let tokens = |v: &Value| {
+        let a = Amount(v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0));
+        format!("{} {}", a.display(info.decimals), info.symbol)
+    };
+    println!("epoch {epoch}, device {address}");
+    match r["reward"].as_object() {
+        None => println!("  no scored work this epoch (no accepted beacon or witness)"),
+        Some(rw) => {
+            let s = &rw["score"];
+            let ppm = |v: &Value| v.as_f64().unwrap_or(0.0) / 1e6;
+            println!("  beacons {}  witnesses {}", s["beacons"], s["witnesses"]);
+            println!(
+                "  units: beacon {:.4} + witness {:.4}",
+                ppm(&s["beacon_units_ppm"]),
+                ppm(&s["witness_units_ppm"])
+            );
+            println!(
+                "  hex density scale {:.4}  quality {:.2}",
+                ppm(&s["hex_scale_ppm"]),
+                s["quality_bps"].as_f64().unwrap_or(0.0) / 1e4
+            );
+            println!(
+                "  shares {} of {} ({:.4}% of the coverage pool of {})",
+                s["shares"].as_str().unwrap_or("0"),
+                r["total_shares"].as_str().unwrap_or("0"),
+                r["share_ppm"].as_f64().unwrap_or(0.0) / 1e4,
+                tokens(&r["coverage_pool"])
+            );
+            println!(
+                "  paid {} to owner {}",
+                tokens(&rw["amount"]),
+                rw["owner"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    let rejected = r["rejected_reports"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if rejected.is_empty() {
+        println!("  no rejected reports");
+    } else {
+        println!("  {} rejected reports:", rejected.len());
+        for x in &rejected {
+            println!(
+                "    block {} {} {}: {}",
+                x["height"],
+                x["type"].as_str().unwrap_or("?"),
+                x["code"].as_str().unwrap_or("?"),
+                x["message"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `depin query epoch [N]`: emission, pools, report outcomes and top earners.
+pub fn epoch(client: &Client, epoch: Option<u64>, json_out: bool) -> Result<()> {
+    let info = chain_info(client)?;
+    let path = match epoch {
+        Some(n) => format!("/v1/epochs/{n}"),
+        None => "/v1/epochs/latest".into(),
+    };
+    let e = client.get(&path)?;
+    if json_out {
+        println!("{e}");
+        return Ok(());
+    }
+    print!("{}", epoch_summary_text(&e, info.decimals, &info.symbol)?);
+    Ok(())
+}
+
+/// A human summary of an epoch document from `/v1/epochs/...`.
+pub fn epoch_summary_text(e: &Value, decimals: u8, symbol: &str) -> Result<String> {
+    let tokens = |v: &Value| {
+        let a = Amount(v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0));
+        format!("{} {symbol}", a.display(decimals))
+    };
+    let mut out = String::new();
+    let n = e["epoch"].as_u64().context("not an epoch document")?;
+    out += &format!(
+        "epoch {n} (closed at height {}): emission {}, coverage pool {}, treasury {}\n",
+        e["height"],
+        tokens(&e["emission"]),
+        tokens(&e["coverage_pool"]),
+        tokens(&e["treasury"])
+    );
+    out += &format!(
+        "  beacons {}, witnesses {}, devices paid {}, paid {}, dust {}, unminted {}\n",
+        e["beacons"],
+        e["witnesses"],
+        e["devices_paid"],
+        tokens(&e["paid"]),
+        tokens(&e["dust"]),
+        tokens(&e["unminted"])
+    );
+    if let Some(outcomes) = e["report_outcomes"].as_object() {
+        let parts: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out += &format!("  reports: {}\n", parts.join(", "));
+    }
+    for t in e["top_earners"].as_array().into_iter().flatten() {
+        out += &format!(
+            "  top  {}  {}\n",
+            t["device"].as_str().unwrap_or("?"),
+            tokens(&t["amount"])
+        );
+    }
+    Ok(out)
+}
