@@ -1,0 +1,705 @@
+//! The coverage module through whole blocks: every check refuses with its own reason code,
+//! honest proof is accepted and paid at the epoch's end, money is conserved, and a replay of the
+//! same blocks gives the same state.
+
+use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::modules::coverage::actions::{
+    AssertLocation, Beacon, DeviceKind, Location, OnboardDevice, RetireDevice, SetDenylist,
+    TransferDevice, Witness, beacon_channel, beacon_payload, sign_onboarding,
+};
+use depin_core::modules::coverage::device::CoverageView;
+use depin_core::modules::coverage::params::RegionGenesis;
+use depin_core::modules::coverage::preset;
+use depin_core::modules::coverage::radio::{Link, great_circle_distance_m};
+use depin_core::{
+    Action, Amount, Block, Genesis, Hash, Keypair, Receipt, Rejection, Signatures, State,
+    Transaction, apply_block, build_block,
+};
+use proptest::prelude::*;
+
+const CHAIN_ID: &str = "depin-coverage-test";
+const BEACON_INTERVAL: u64 = 5;
+const EPOCH_BLOCKS: u64 = 50;
+const TX_POWER_CDBM: i32 = 1_200;
+const GAIN_CDBI: i32 = 300;
+
+fn validator() -> Keypair {
+    Keypair::from_seed([200; 32])
+}
+fn owner() -> Keypair {
+    Keypair::from_seed([201; 32])
+}
+fn governor() -> Keypair {
+    Keypair::from_seed([202; 32])
+}
+fn treasury() -> Keypair {
+    Keypair::from_seed([203; 32])
+}
+fn hotspot(i: u8) -> Keypair {
+    Keypair::from_seed([i; 32])
+}
+
+/// Berlin, and points at known offsets from it (metres north, metres east).
+fn at(north_m: f64, east_m: f64) -> Location {
+    let c = preset::BERLIN;
+    Location {
+        lat_udeg: c.lat_udeg + (north_m / 111_320.0 * 1e6) as i32,
+        lon_udeg: c.lon_udeg + (east_m / (111_320.0 * c.lat_deg().to_radians().cos()) * 1e6) as i32,
+    }
+}
+
+fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
+    let mut coverage =
+        preset::single_region(preset::BERLIN, BEACON_INTERVAL, Some(governor().address()));
+    coverage.rules.reciprocity_grace_windows = 1_000;
+    // A second plan over the same cells, to test that witnesses must share the beaconer's plan.
+    let mut other: RegionGenesis = coverage.regions[0].clone();
+    other.name = "EU433".into();
+    other.channels_hz = vec![433_175_000, 433_375_000];
+    coverage.regions.push(other);
+    let mut g = Genesis {
+        chain_id: CHAIN_ID.into(),
+        genesis_time_ms: 1_700_000_000_000,
+        token: TokenParams {
+            symbol: "DPN".into(),
+            decimals: 6,
+        },
+        consensus: ConsensusParams {
+            block_interval_ms: 1000,
+            epoch_length_blocks: EPOCH_BLOCKS,
+            max_block_txs: 1000,
+            validator: validator().address(),
+        },
+        allocations: vec![
+            Allocation {
+                address: owner().address(),
+                amount: "1000".into(),
+            },
+            Allocation {
+                address: governor().address(),
+                amount: "1".into(),
+            },
+        ],
+        economics: Some(EconomicsGenesis {
+            emission_per_epoch: "5000".into(),
+            halving_interval_epochs: 2,
+            tail_per_epoch: "0".into(),
+            treasury: treasury().address(),
+            treasury_bps: 1_000,
+        }),
+        coverage: Some(coverage),
+    };
+    edit(&mut g);
+    g
+}
+
+/// A chain driven block by block, remembering its blocks for replay.
+struct Net {
+    genesis: Genesis,
+    state: State,
+    time_ms: u64,
+    blocks: Vec<Block>,
+}
+
+impl Net {
+    fn new(genesis: Genesis) -> Net {
+        let state = State::genesis(&genesis).expect("valid test genesis");
+        Net {
+            time_ms: genesis.genesis_time_ms,
+            genesis,
+            state,
+            blocks: Vec::new(),
+        }
+    }
+
+    fn block(&mut self, txs: Vec<Transaction>) -> Vec<Receipt> {
+        self.time_ms += 1000;
+        let (block, applied) = build_block(
+            &mut self.state,
+            txs,
+            self.time_ms,
+            &validator(),
+            Signatures::Verify,
+        );
+        self.blocks.push(block);
+        applied.receipts
+    }
+
+    fn nonce(&self, key: &Keypair) -> u64 {
+        self.state.account(&key.address()).map_or(0, |a| a.nonce)
+    }
+
+    fn tx(&self, key: &Keypair, action: Action) -> Transaction {
+        Transaction::sign(CHAIN_ID, key, self.nonce(key), action)
+    }
+
+    /// Sends one action in its own block and returns its receipt.
+    fn send(&mut self, key: &Keypair, action: Action) -> Receipt {
+        let tx = self.tx(key, action);
+        self.block(vec![tx]).remove(0)
+    }
+
+    /// Produces empty blocks until the next block opens a beacon window; returns that window and
+    /// its entropy.
+    fn next_window(&mut self) -> (u64, Hash) {
+        while self.state.height() % BEACON_INTERVAL != 0 {
+            self.block(vec![]);
+        }
+        (
+            self.state.height() / BEACON_INTERVAL,
+            self.state.last_block_hash(),
+        )
+    }
+
+    fn onboard_action(&self, device: &Keypair, region: &str, location: Option<Location>) -> Action {
+        Action::OnboardDevice(OnboardDevice {
+            device: device.address(),
+            kind: DeviceKind::Hotspot,
+            region: region.into(),
+            location,
+            gain_cdbi: GAIN_CDBI,
+            elevation_m: 10,
+            device_signature: sign_onboarding(CHAIN_ID, &owner().address(), device),
+        })
+    }
+
+    fn onboard(&mut self, device: &Keypair, location: Location) {
+        let a = self.onboard_action(device, "EU868", Some(location));
+        assert_eq!(self.send(&owner(), a), Receipt::Success);
+    }
+
+    fn supply_is_consistent(&self) {
+        let m = self.state.meta();
+        assert_eq!(self.state.sum_of_balances(), m.total_supply);
+        assert_eq!(
+            m.genesis_supply.0 + m.minted.0 - m.burned.0,
+            m.total_supply.0,
+            "supply = genesis + minted - burned"
+        );
+    }
+}
+
+fn beacon(key: &Keypair, window: u64, entropy: &Hash, sent_at_ms: u64) -> Action {
+    let payload = beacon_payload(entropy, window, &key.address());
+    Action::Beacon(Beacon {
+        window,
+        payload,
+        channel: beacon_channel(&payload, preset::EU868_CHANNELS_HZ.len()),
+        tx_power_cdbm: TX_POWER_CDBM,
+        sent_at_ms,
+    })
+}
+
+/// A witness report with a plausible signal: 20 dB under free space.
+fn witness(
+    beaconer: &Keypair,
+    from: Location,
+    to: Location,
+    window: u64,
+    entropy: &Hash,
+    sent_at_ms: u64,
+) -> Witness {
+    let payload = beacon_payload(entropy, window, &beaconer.address());
+    let frequency_hz = preset::EU868_CHANNELS_HZ
+        [beacon_channel(&payload, preset::EU868_CHANNELS_HZ.len()) as usize];
+    let distance_m =
+        great_circle_distance_m(from.lat_udeg, from.lon_udeg, to.lat_udeg, to.lon_udeg) as u32;
+    let max = Link {
+        tx_power_cdbm: TX_POWER_CDBM,
+        tx_gain_cdbi: GAIN_CDBI,
+        rx_gain_cdbi: GAIN_CDBI,
+        distance_m,
+        frequency_hz,
+    }
+    .max_rssi_cdbm();
+    let rssi_cdbm = max - 2_000;
+    Witness {
+        beaconer: beaconer.address(),
+        window,
+        payload,
+        frequency_hz,
+        rssi_cdbm,
+        snr_cdb: (rssi_cdbm - preset::LORA_NOISE_FLOOR_CDBM).min(800),
+        heard_at_ms: sent_at_ms + 30,
+    }
+}
+
+fn code(r: &Receipt) -> &'static str {
+    match r {
+        Receipt::Success => "success",
+        Receipt::Rejected(r) => r.code(),
+    }
+}
+
+const A: Location = preset::BERLIN;
+fn b_loc() -> Location {
+    at(2_000.0, 0.0)
+}
+
+/// A and B onboarded 2 km apart, A's beacon accepted in a fresh window; returns
+/// (net, window, entropy, sent_at).
+fn with_beacon() -> (Net, u64, Hash, u64) {
+    let mut net = Net::new(genesis(|_| {}));
+    net.onboard(&hotspot(1), A);
+    net.onboard(&hotspot(2), b_loc());
+    let (w, e) = net.next_window();
+    let sent = net.time_ms + 500;
+    assert_eq!(
+        net.send(&hotspot(1), beacon(&hotspot(1), w, &e, sent)),
+        Receipt::Success
+    );
+    (net, w, e, sent)
+}
+
+#[test]
+fn an_honest_witness_is_accepted_and_recorded() {
+    let (mut net, w, e, sent) = with_beacon();
+    let r = net.send(
+        &hotspot(2),
+        Action::Witness(witness(&hotspot(1), A, b_loc(), w, &e, sent)),
+    );
+    assert_eq!(r, Receipt::Success);
+    let record = net.state.beacon(w, &hotspot(1).address()).unwrap();
+    assert_eq!(record.witnesses, vec![hotspot(2).address()]);
+}
+
+/// Sends a witness from B with `edit` applied and returns the refusal code.
+fn witness_code(edit: impl FnOnce(&mut Witness)) -> &'static str {
+    let (mut net, w, e, sent) = with_beacon();
+    let mut report = witness(&hotspot(1), A, b_loc(), w, &e, sent);
+    edit(&mut report);
+    code(&net.send(&hotspot(2), Action::Witness(report)))
+}
+
+#[test]
+fn witness_checks_each_refuse_with_their_own_code() {
+    assert_eq!(witness_code(|w| w.payload = Hash([7; 32])), "wrong_payload");
+    assert_eq!(witness_code(|w| w.heard_at_ms += 5_000), "witness_too_late");
+    assert_eq!(witness_code(|w| w.heard_at_ms -= 100), "witness_too_late");
+    assert_eq!(
+        witness_code(|w| w.frequency_hz += 200_000),
+        "frequency_mismatch"
+    );
+    assert_eq!(witness_code(|w| w.rssi_cdbm += 2_500), "rssi_too_strong");
+    assert_eq!(
+        witness_code(|w| w.rssi_cdbm = -14_000),
+        "rssi_below_sensitivity"
+    );
+    assert_eq!(witness_code(|w| w.snr_cdb = 5_000), "snr_inconsistent");
+    assert_eq!(witness_code(|w| w.window += 1), "entropy_unknown");
+    assert_eq!(
+        witness_code(|w| w.beaconer = hotspot(3).address()),
+        "unknown_beacon"
+    );
+}
+
+#[test]
+fn self_and_duplicate_witnesses_are_refused() {
+    let (mut net, w, e, sent) = with_beacon();
+    let own = witness(&hotspot(1), A, A, w, &e, sent);
+    assert_eq!(
+        code(&net.send(&hotspot(1), Action::Witness(own))),
+        "self_witness"
+    );
+    let report = witness(&hotspot(1), A, b_loc(), w, &e, sent);
+    assert_eq!(
+        net.send(&hotspot(2), Action::Witness(report.clone())),
+        Receipt::Success
+    );
+    assert_eq!(
+        code(&net.send(&hotspot(2), Action::Witness(report))),
+        "duplicate_witness"
+    );
+}
+
+#[test]
+fn witnesses_too_close_too_far_or_in_another_plan_are_refused() {
+    let (mut net, w, e, sent) = with_beacon();
+    let close = at(50.0, 0.0);
+    let far = at(150_000.0, 0.0);
+    net.onboard(&hotspot(3), close);
+    net.onboard(&hotspot(4), far);
+    let other_plan = net.onboard_action(&hotspot(5), "EU433", Some(at(0.0, 3_000.0)));
+    assert_eq!(net.send(&owner(), other_plan), Receipt::Success);
+    let r = net.send(
+        &hotspot(3),
+        Action::Witness(witness(&hotspot(1), A, close, w, &e, sent)),
+    );
+    assert_eq!(code(&r), "too_close");
+    let r = net.send(
+        &hotspot(4),
+        Action::Witness(witness(&hotspot(1), A, far, w, &e, sent)),
+    );
+    assert_eq!(code(&r), "too_far");
+    let report = witness(&hotspot(1), A, at(0.0, 3_000.0), w, &e, sent);
+    let r = net.send(&hotspot(5), Action::Witness(report));
+    assert_eq!(code(&r), "region_mismatch");
+}
+
+#[test]
+fn a_beacon_keeps_only_the_witnesses_the_ledger_records() {
+    let mut net = Net::new(genesis(|g| {
+        g.coverage.as_mut().unwrap().rules.max_witnesses_per_beacon = 2;
+    }));
+    net.onboard(&hotspot(1), A);
+    let spots = [at(2_000.0, 0.0), at(0.0, 2_000.0), at(-2_000.0, 0.0)];
+    for (i, l) in spots.iter().enumerate() {
+        net.onboard(&hotspot(2 + i as u8), *l);
+    }
+    let (w, e) = net.next_window();
+    let sent = net.time_ms + 500;
+    let mut txs = vec![net.tx(&hotspot(1), beacon(&hotspot(1), w, &e, sent))];
+    for (i, l) in spots.iter().enumerate() {
+        let k = hotspot(2 + i as u8);
+        txs.push(net.tx(
+            &k,
+            Action::Witness(witness(&hotspot(1), A, *l, w, &e, sent)),
+        ));
+    }
+    let codes: Vec<_> = net.block(txs).iter().map(code).collect();
+    assert_eq!(
+        codes,
+        ["success", "success", "success", "too_many_witnesses"]
+    );
+}
+
+#[test]
+fn beacon_checks_each_refuse_with_their_own_code() {
+    let mut net = Net::new(genesis(|_| {}));
+    net.onboard(&hotspot(1), A);
+    let (w, e) = net.next_window();
+    let k = hotspot(1);
+    let sent = net.time_ms;
+    let mut wrong_payload = beacon(&k, w, &e, sent);
+    if let Action::Beacon(b) = &mut wrong_payload {
+        b.payload = Hash([1; 32]);
+    }
+    assert_eq!(code(&net.send(&k, wrong_payload)), "wrong_payload");
+    let mut wrong_channel = beacon(&k, w, &e, sent);
+    if let Action::Beacon(b) = &mut wrong_channel {
+        b.channel = (b.channel + 1) % preset::EU868_CHANNELS_HZ.len() as u16;
+    }
+    assert_eq!(code(&net.send(&k, wrong_channel)), "wrong_channel");
+    let mut loud = beacon(&k, w, &e, sent);
+    if let Action::Beacon(b) = &mut loud {
+        b.tx_power_cdbm = 1_500;
+    }
+    assert_eq!(code(&net.send(&k, loud)), "power_above_limit");
+    assert_eq!(
+        code(&net.send(&k, beacon(&k, w + 1, &e, sent))),
+        "entropy_unknown"
+    );
+    assert_eq!(net.send(&k, beacon(&k, w, &e, sent)), Receipt::Success);
+    assert_eq!(
+        code(&net.send(&k, beacon(&k, w, &e, sent))),
+        "beacon_too_frequent"
+    );
+    // Two windows later, window w is past the allowed age of one window.
+    while net.next_window().0 < w + 2 {
+        net.block(vec![]);
+    }
+    let old = net.state.entropy(w).map_or(e, |h| h);
+    assert_eq!(
+        code(&net.send(&k, beacon(&k, w, &old, sent))),
+        "entropy_expired"
+    );
+}
+
+#[test]
+fn reports_need_a_known_capable_allowed_located_device() {
+    let mut net = Net::new(genesis(|_| {}));
+    // Known account, but not a device.
+    let (w, e) = net.next_window();
+    assert_eq!(
+        code(&net.send(&owner(), beacon(&owner(), w, &e, 0))),
+        "unknown_device"
+    );
+    // No location.
+    let a = net.onboard_action(&hotspot(1), "EU868", None);
+    assert_eq!(net.send(&owner(), a), Receipt::Success);
+    assert_eq!(
+        code(&net.send(&hotspot(1), beacon(&hotspot(1), w, &e, 0))),
+        "no_location"
+    );
+    // Data-only.
+    let mut a = net.onboard_action(&hotspot(2), "EU868", Some(A));
+    if let Action::OnboardDevice(o) = &mut a {
+        o.kind = DeviceKind::DataOnly;
+    }
+    assert_eq!(net.send(&owner(), a), Receipt::Success);
+    assert_eq!(
+        code(&net.send(&hotspot(2), beacon(&hotspot(2), w, &e, 0))),
+        "not_capable"
+    );
+    // Denied, by the governor only.
+    net.onboard(&hotspot(3), b_loc());
+    let deny = Action::SetDenylist(SetDenylist {
+        device: hotspot(3).address(),
+        denied: true,
+    });
+    assert_eq!(code(&net.send(&owner(), deny.clone())), "not_governor");
+    assert_eq!(net.send(&governor(), deny), Receipt::Success);
+    assert_eq!(
+        code(&net.send(&hotspot(3), beacon(&hotspot(3), w, &e, 0))),
+        "denylisted"
+    );
+    // Retired.
+    let retire = Action::RetireDevice(RetireDevice {
+        device: hotspot(1).address(),
+    });
+    assert_eq!(net.send(&owner(), retire), Receipt::Success);
+    assert_eq!(
+        code(&net.send(&hotspot(1), beacon(&hotspot(1), w, &e, 0))),
+        "unknown_device"
+    );
+}
+
+#[test]
+fn reciprocity_is_required_after_the_grace_period() {
+    let mut net = Net::new(genesis(|g| {
+        g.coverage.as_mut().unwrap().rules.reciprocity_grace_windows = 0;
+    }));
+    let (c_loc, d_loc) = (at(0.0, 3_000.0), at(0.0, -3_000.0));
+    // All onboarded inside one window, so their grace ends with it.
+    let (w0, e0) = net.next_window();
+    let txs = vec![net.tx(&owner(), net.onboard_action(&hotspot(1), "EU868", Some(A)))];
+    net.block(txs);
+    for (i, l) in [(2u8, b_loc()), (3, c_loc), (4, d_loc)] {
+        let a = net.onboard_action(&hotspot(i), "EU868", Some(l));
+        assert_eq!(net.send(&owner(), a), Receipt::Success);
+    }
+    assert_eq!(
+        net.state.height() / BEACON_INTERVAL,
+        w0,
+        "still in window w0"
+    );
+    // In w0 (grace): A and B beacon and witness each other.
+    let sent = net.time_ms;
+    let txs = vec![
+        net.tx(&hotspot(1), beacon(&hotspot(1), w0, &e0, sent)),
+        net.tx(&hotspot(2), beacon(&hotspot(2), w0, &e0, sent)),
+    ];
+    assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
+    let txs = vec![
+        net.tx(
+            &hotspot(2),
+            Action::Witness(witness(&hotspot(1), A, b_loc(), w0, &e0, sent)),
+        ),
+        net.tx(
+            &hotspot(1),
+            Action::Witness(witness(&hotspot(2), b_loc(), A, w0, &e0, sent)),
+        ),
+    ];
+    assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
+    // Window w0+1: A may beacon (it witnessed); D never witnessed; C never beaconed.
+    let (w1, e1) = net.next_window();
+    let sent = net.time_ms;
+    assert_eq!(
+        net.send(&hotspot(1), beacon(&hotspot(1), w1, &e1, sent)),
+        Receipt::Success
+    );
+    let r = net.send(&hotspot(4), beacon(&hotspot(4), w1, &e1, sent));
+    assert_eq!(code(&r), "no_reciprocity");
+    assert!(r.to_string_lossy().contains("witnessed"));
+    let report = witness(&hotspot(1), A, c_loc, w1, &e1, sent);
+    let r = net.send(&hotspot(3), Action::Witness(report));
+    assert_eq!(code(&r), "no_reciprocity");
+    assert!(r.to_string_lossy().contains("beaconed"));
+}
+
+trait Explain {
+    fn to_string_lossy(&self) -> String;
+}
+impl Explain for Receipt {
+    fn to_string_lossy(&self) -> String {
+        match self {
+            Receipt::Success => "success".into(),
+            Receipt::Rejected(r) => r.to_string(),
+        }
+    }
+}
+
+#[test]
+fn device_lifecycle_checks_each_refuse_with_their_own_code() {
+    let mut net = Net::new(genesis(|_| {}));
+    net.onboard(&hotspot(1), A);
+    let again = net.onboard_action(&hotspot(1), "EU868", Some(A));
+    assert_eq!(code(&net.send(&owner(), again)), "device_exists");
+    let mut forged = net.onboard_action(&hotspot(2), "EU868", Some(A));
+    if let Action::OnboardDevice(o) = &mut forged {
+        o.device_signature = sign_onboarding(CHAIN_ID, &governor().address(), &hotspot(2));
+    }
+    assert_eq!(code(&net.send(&owner(), forged)), "bad_device_signature");
+    let unknown = net.onboard_action(&hotspot(2), "US915", Some(A));
+    assert_eq!(code(&net.send(&owner(), unknown)), "unknown_region");
+    let new_york = Location::from_degrees(40.7128, -74.0060);
+    let outside = net.onboard_action(&hotspot(2), "EU868", Some(new_york));
+    assert_eq!(code(&net.send(&owner(), outside)), "outside_region");
+    let off_earth = net.onboard_action(
+        &hotspot(2),
+        "EU868",
+        Some(Location {
+            lat_udeg: 95_000_000,
+            lon_udeg: 0,
+        }),
+    );
+    assert_eq!(code(&net.send(&owner(), off_earth)), "invalid_location");
+    let mut huge_gain = net.onboard_action(&hotspot(2), "EU868", Some(A));
+    if let Action::OnboardDevice(o) = &mut huge_gain {
+        o.gain_cdbi = 3_000;
+    }
+    assert_eq!(code(&net.send(&owner(), huge_gain)), "gain_out_of_range");
+    let poor = Keypair::from_seed([99; 32]);
+    let fund = Action::Transfer {
+        to: poor.address(),
+        amount: Amount(1_000_000),
+    };
+    assert_eq!(net.send(&owner(), fund), Receipt::Success);
+    let a = Action::OnboardDevice(OnboardDevice {
+        device_signature: sign_onboarding(CHAIN_ID, &poor.address(), &hotspot(2)),
+        ..match net.onboard_action(&hotspot(2), "EU868", Some(A)) {
+            Action::OnboardDevice(o) => o,
+            _ => unreachable!(),
+        }
+    });
+    assert_eq!(code(&net.send(&poor, a)), "insufficient_funds");
+
+    let assert_loc = |l: Location| {
+        Action::AssertLocation(AssertLocation {
+            device: hotspot(1).address(),
+            location: l,
+            gain_cdbi: GAIN_CDBI,
+            elevation_m: 5,
+        })
+    };
+    assert_eq!(
+        code(&net.send(&governor(), assert_loc(b_loc()))),
+        "not_device_owner"
+    );
+    assert_eq!(
+        code(&net.send(&owner(), assert_loc(b_loc()))),
+        "location_too_soon"
+    );
+    let transfer = Action::TransferDevice(TransferDevice {
+        device: hotspot(1).address(),
+        new_owner: governor().address(),
+    });
+    assert_eq!(net.send(&owner(), transfer), Receipt::Success);
+    assert_eq!(
+        net.state.device(&hotspot(1).address()).unwrap().owner,
+        governor().address()
+    );
+    net.supply_is_consistent();
+}
+
+#[test]
+fn without_a_coverage_section_coverage_actions_are_refused() {
+    let mut net = Net::new(genesis(|g| g.coverage = None));
+    let a = net.onboard_action(&hotspot(1), "EU868", Some(A));
+    assert_eq!(code(&net.send(&owner(), a)), "coverage_disabled");
+}
+
+#[test]
+fn fees_are_burned() {
+    let mut net = Net::new(genesis(|_| {}));
+    let before = net.state.meta().total_supply;
+    net.onboard(&hotspot(1), A);
+    let burned = net.state.meta().burned;
+    assert_eq!(
+        burned,
+        Amount(15_000_000),
+        "10 onboarding + 5 location tokens"
+    );
+    assert_eq!(net.state.meta().total_supply.0, before.0 - burned.0);
+    net.supply_is_consistent();
+}
+
+/// Hotspots on a 2 km grid around Berlin, all beaconing and witnessing their neighbours each
+/// window for `epochs` epochs; returns the net.
+fn honest_network(side: usize, epochs: u64, skip: &[bool]) -> Net {
+    let mut net = Net::new(genesis(|_| {}));
+    let n = side * side;
+    let loc = |i: usize| at((i / side) as f64 * 2_000.0, (i % side) as f64 * 2_000.0);
+    let keys: Vec<Keypair> = (0..n).map(|i| hotspot(10 + i as u8)).collect();
+    for (i, k) in keys.iter().enumerate() {
+        net.onboard(k, loc(i));
+    }
+    let mut step = 0usize;
+    while net.state.height() < epochs * EPOCH_BLOCKS {
+        let (w, e) = net.next_window();
+        let sent = net.time_ms;
+        let txs: Vec<Transaction> = keys
+            .iter()
+            .map(|k| net.tx(k, beacon(k, w, &e, sent)))
+            .collect();
+        net.block(txs);
+        let mut txs = Vec::new();
+        let mut nonces: Vec<u64> = keys.iter().map(|k| net.nonce(k)).collect();
+        for wi in 0..n {
+            for bi in 0..n {
+                let near = (loc(wi).lat_udeg - loc(bi).lat_udeg).abs() < 30_000
+                    && (loc(wi).lon_udeg - loc(bi).lon_udeg).abs() < 50_000;
+                step += 1;
+                if wi == bi || !near || skip.get(step % skip.len().max(1)).copied().unwrap_or(false)
+                {
+                    continue;
+                }
+                let report = witness(&keys[bi], loc(bi), loc(wi), w, &e, sent);
+                txs.push(Transaction::sign(
+                    CHAIN_ID,
+                    &keys[wi],
+                    nonces[wi],
+                    Action::Witness(report),
+                ));
+                nonces[wi] += 1;
+            }
+        }
+        net.block(txs);
+        net.supply_is_consistent();
+    }
+    net
+}
+
+#[test]
+fn an_epoch_pays_honest_hotspots_exactly_and_replays_identically() {
+    let mut net = honest_network(3, 2, &[]);
+    for epoch in 0..2 {
+        let s = net.state.epoch_summary(epoch).expect("epoch closed");
+        assert!(s.beacons > 0 && s.witnesses > 0, "{s:?}");
+        assert_eq!(
+            s.paid.0 + s.dust.0 + s.treasury.0 + s.unminted.0,
+            s.emission.0,
+            "the emission is paid, kept as dust for the treasury, or not minted"
+        );
+        assert!(s.devices_paid >= 9, "{s:?}");
+        let r = net.state.reward(epoch, &hotspot(10).address()).unwrap();
+        assert!(r.amount.0 > 0 && r.score.shares > 0, "{r:?}");
+        assert_eq!(r.owner, owner().address());
+    }
+    // Halving after two epochs: the schedule is the ledger's.
+    let e0 = net.state.epoch_summary(0).unwrap().emission;
+    assert_eq!(e0, Amount(5_000_000_000));
+    net.supply_is_consistent();
+
+    let mut replica = State::genesis(&net.genesis).unwrap();
+    for block in &net.blocks {
+        apply_block(&mut replica, block, Signatures::Verify).expect("replay applies");
+    }
+    assert_eq!(replica.app_hash(), net.state.app_hash());
+    assert_eq!(replica.entries(), net.state.entries());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// Whatever subset of witness reports arrives, money is conserved every block and every
+    /// epoch's emission is accounted for to the base unit.
+    #[test]
+    fn money_is_conserved_whatever_reports_arrive(skip in proptest::collection::vec(any::<bool>(), 1..12)) {
+        let mut net = honest_network(2, 1, &skip);
+        let s = net.state.epoch_summary(0).unwrap();
+        prop_assert_eq!(s.paid.0 + s.dust.0 + s.treasury.0 + s.unminted.0, s.emission.0);
+        net.supply_is_consistent();
+        let _ = net.state.app_hash();
+    }
+}
