@@ -38,10 +38,16 @@ impl Client {
         self.read(resp, true)
     }
 
-    /// GET a JSON document that must exist.
+    /// GET a JSON document that must exist; a 404 is an error carrying the node's reason.
     pub fn get(&self, path: &str) -> Result<Value> {
-        self.get_opt(path)?
-            .with_context(|| format!("{path} was not found on {}", self.base))
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        self.read(resp, false)?
+            .with_context(|| format!("{path} returned nothing on {}", self.base))
     }
 
     /// POST a JSON body; API errors become `Err` with the node's code and message.
