@@ -358,6 +358,11 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     let governor = Keypair::generate();
     keys.push(("treasury".to_string(), treasury.address()));
     keys.push(("governor".to_string(), governor.address()));
+    // The governor signs denylist changes, so it needs an account for its nonce.
+    allocations.push(Allocation {
+        address: governor.address(),
+        amount: "100".into(),
+    });
     let coverage = (!args.no_coverage).then(|| {
         depin_core::modules::coverage::preset::single_region(
             args.center
