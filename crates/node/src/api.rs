@@ -55,6 +55,7 @@ pub const ROUTES: &[&str] = &[
 ];
 
 const OPENAPI: &str = include_str!("openapi.json");
+const EXPLORER: &str = include_str!("../../../web/explorer.html");
 
 /// The router over a shared node.
 pub fn router(node: Arc<Node>) -> Router {
@@ -176,18 +177,10 @@ async fn wrong_method() -> ApiError {
     )
 }
 
-async fn landing(State(node): State<Arc<Node>>) -> Html<String> {
-    let tip = node.tip();
-    Html(format!(
-        "<!doctype html><meta charset=utf-8><title>depin node</title>\
-         <h1>depin node: {chain}</h1><p>Height {h}, app hash <code>{app}</code>.</p>\
-         <ul><li><a href=/v1/status>/v1/status</a></li><li><a href=/v1/blocks/latest>/v1/blocks/latest</a></li>\
-         <li><a href=/v1/stream>/v1/stream</a> (live blocks)</li><li><a href=/v1/openapi.json>/v1/openapi.json</a></li>\
-         <li><a href=/metrics>/metrics</a></li></ul>",
-        chain = node.params.chain_id,
-        h = tip.height,
-        app = tip.app_hash
-    ))
+/// The explorer: chain status, the last epoch's payouts and report outcomes, and a coverage map
+/// of every located device, served from `web/explorer.html` (embedded in the binary).
+async fn landing() -> Html<&'static str> {
+    Html(EXPLORER)
 }
 
 async fn status(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
@@ -463,6 +456,23 @@ async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_explorer_reads_only_served_routes() {
+        let used = [
+            "/v1/status",
+            "/v1/epochs/latest",
+            "/v1/coverage/params",
+            "/v1/coverage/entropy",
+            "/v1/devices",
+            "/v1/stream",
+        ];
+        for route in used {
+            assert!(EXPLORER.contains(route), "the explorer uses {route}");
+            assert!(ROUTES.contains(&route), "{route} is served");
+        }
+        assert!(EXPLORER.contains("Coverage map"));
+    }
 
     #[test]
     fn openapi_document_lists_exactly_the_served_routes() {

@@ -44,11 +44,17 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     let p = coverage(&node)?;
+    let mut view = serde_json::to_value(p).map_err(internal)?;
+    // H3 indices exceed 2^53, which JSON readers in browsers cannot hold: give them as hex.
+    for (i, region) in p.regions.iter().enumerate() {
+        let hex: Vec<String> = region.cells.iter().map(|c| format!("{c:x}")).collect();
+        view["regions"][i]["cells"] = json!(hex);
+    }
     Ok(Json(json!({
         "chain_id": node.params.chain_id,
         "epoch_length_blocks": node.params.epoch_length_blocks,
         "block_interval_ms": node.params.block_interval_ms,
-        "coverage": p,
+        "coverage": view,
     })))
 }
 
