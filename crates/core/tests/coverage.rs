@@ -617,7 +617,18 @@ fn fees_are_burned() {
 /// Hotspots on a 2 km grid around Berlin, all beaconing and witnessing their neighbours each
 /// window for `epochs` epochs; returns the net.
 fn honest_network(side: usize, epochs: u64, skip: &[bool]) -> Net {
+    honest_network_with(side, epochs, skip, |_| {})
+}
+
+/// [`honest_network`], calling `before_last_close` just before the last epoch closes.
+fn honest_network_with(
+    side: usize,
+    epochs: u64,
+    skip: &[bool],
+    before_last_close: impl FnOnce(&mut Net),
+) -> Net {
     let mut net = Net::new(genesis(|_| {}));
+    let mut before_last_close = Some(before_last_close);
     let n = side * side;
     let loc = |i: usize| at((i / side) as f64 * 2_000.0, (i % side) as f64 * 2_000.0);
     let keys: Vec<Keypair> = (0..n).map(|i| hotspot(10 + i as u8)).collect();
@@ -656,6 +667,11 @@ fn honest_network(side: usize, epochs: u64, skip: &[bool]) -> Net {
         }
         net.block(txs);
         net.supply_is_consistent();
+        if net.state.height() + BEACON_INTERVAL >= epochs * EPOCH_BLOCKS
+            && let Some(hook) = before_last_close.take()
+        {
+            hook(&mut net);
+        }
     }
     net
 }
@@ -687,6 +703,22 @@ fn an_epoch_pays_honest_hotspots_exactly_and_replays_identically() {
     }
     assert_eq!(replica.app_hash(), net.state.app_hash());
     assert_eq!(replica.entries(), net.state.entries());
+}
+
+#[test]
+fn a_device_denied_before_the_epoch_closes_earns_nothing() {
+    let denied = hotspot(10);
+    let net = honest_network_with(2, 1, &[], |net| {
+        let deny = Action::SetDenylist(SetDenylist {
+            device: denied.address(),
+            denied: true,
+        });
+        assert_eq!(net.send(&governor(), deny), Receipt::Success);
+    });
+    assert!(net.state.epoch_summary(0).is_some(), "epoch 0 closed");
+    assert!(net.state.reward(0, &denied.address()).is_none());
+    let other = net.state.reward(0, &hotspot(11).address()).unwrap();
+    assert!(other.amount.0 > 0);
 }
 
 proptest! {

@@ -86,6 +86,8 @@ fn end_epoch(state: &mut State, epoch: u64, height: u64) {
     let mut hotspots = Vec::with_capacity(index.len());
     let mut owners = Vec::with_capacity(index.len());
     index.retain(|address, _| match state.device(address) {
+        // Denied before the epoch closed: its work is void too.
+        Some(_) if state.is_denied(address) => false,
         Some(d) => match d.asserted {
             Some(a) => {
                 hotspots.push(Hotspot {
