@@ -9,6 +9,7 @@
 //! - [`radio`] and [`rewards`]: the physics and the scoring the checks and payouts rest on.
 
 pub mod actions;
+pub mod density;
 pub mod device;
 pub mod epoch;
 pub mod params;

@@ -1,0 +1,170 @@
+//! Hex density scaling (after Helium's HIP-17): a hundred hotspots in one building must not earn a
+//! hundred times what one earns.
+//!
+//! At each configured H3 resolution, from finest to coarsest, every hex gets an *unclipped* count
+//! (at the finest level: the active hotspots in it; above: the sum of its children's clipped
+//! counts) and a *clipped* count `min(unclipped, limit)`, where
+//! `limit = min(max, target * max(occupied - neighbors + 1, 1))` and `occupied` is the number of
+//! hexes in the ring around it (k = 1, itself excluded) whose unclipped count reaches `target`.
+//! A busy neighbourhood therefore raises the limit (coverage that extends an area is worth more),
+//! a lone crowded hex does not. A hotspot's scale is the product, over the resolutions, of
+//! `clipped / unclipped` of its parent hex: 1 where nothing is crowded, smaller where it is.
+//!
+//! Occupancy uses the neighbours' unclipped counts, so each level is computed in one pass without
+//! a fixed point. Everything is sorted vectors and integer arithmetic: deterministic.
+
+use h3o::{CellIndex, Resolution};
+
+use super::rewards::DensityLevel;
+
+/// One part per million: a scale of 1.
+pub const SCALE_ONE_PPM: u64 = 1_000_000;
+
+/// Per-level hex counts, sorted by cell: `(cell, unclipped, clipped)`.
+pub struct DensityMap {
+    /// Finest level first, matching `levels`.
+    levels: Vec<(u8, Vec<(u64, u64, u64)>)>,
+}
+
+fn parent(cell: u64, resolution: u8) -> Option<u64> {
+    let c = CellIndex::try_from(cell).ok()?;
+    let r = Resolution::try_from(resolution).ok()?;
+    c.parent(r).map(u64::from)
+}
+
+/// Sorted `(cell, count)` groups of a list of cells.
+fn count_sorted(mut cells: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    cells.sort_unstable_by_key(|(c, _)| *c);
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(cells.len());
+    for (c, n) in cells {
+        match out.last_mut() {
+            Some((last, total)) if *last == c => *total += n,
+            _ => out.push((c, n)),
+        }
+    }
+    out
+}
+
+fn lookup(level: &[(u64, u64, u64)], cell: u64) -> Option<(u64, u64)> {
+    level
+        .binary_search_by_key(&cell, |(c, _, _)| *c)
+        .ok()
+        .map(|i| (level[i].1, level[i].2))
+}
+
+impl DensityMap {
+    /// Builds the map from the resolution-12 cells of the active hotspots (one entry per
+    /// hotspot). `levels` must be in ascending resolution order (validated with the genesis).
+    pub fn build(levels: &[DensityLevel], active_cells: &[u64]) -> DensityMap {
+        let mut out: Vec<(u8, Vec<(u64, u64, u64)>)> = Vec::with_capacity(levels.len());
+        // Input to the current level: (cell at this resolution, unclipped contribution).
+        let mut below: Option<Vec<(u64, u64)>> = None;
+        for level in levels.iter().rev() {
+            let contributions: Vec<(u64, u64)> = match below.take() {
+                None => active_cells
+                    .iter()
+                    .filter_map(|&c| parent(c, level.resolution).map(|p| (p, 1)))
+                    .collect(),
+                Some(children) => children
+                    .into_iter()
+                    .filter_map(|(c, n)| parent(c, level.resolution).map(|p| (p, n)))
+                    .collect(),
+            };
+            let unclipped = count_sorted(contributions);
+            let occupied = |cell: u64| -> u64 {
+                let Ok(c) = CellIndex::try_from(cell) else {
+                    return 0;
+                };
+                c.grid_disk::<Vec<CellIndex>>(1)
+                    .into_iter()
+                    .filter(|n| *n != c)
+                    .filter(|n| {
+                        unclipped
+                            .binary_search_by_key(&u64::from(*n), |(x, _)| *x)
+                            .is_ok_and(|i| unclipped[i].1 >= u64::from(level.target))
+                    })
+                    .count() as u64
+            };
+            let target = u64::from(level.target);
+            let max = u64::from(level.max);
+            let n = u64::from(level.neighbors);
+            let counted: Vec<(u64, u64, u64)> = unclipped
+                .iter()
+                .map(|&(cell, count)| {
+                    let steps = (occupied(cell) + 1).saturating_sub(n).max(1);
+                    let limit = max.min(target.saturating_mul(steps));
+                    (cell, count, count.min(limit))
+                })
+                .collect();
+            below = Some(
+                counted
+                    .iter()
+                    .map(|&(c, _, clipped)| (c, clipped))
+                    .collect(),
+            );
+            out.push((level.resolution, counted));
+        }
+        DensityMap { levels: out }
+    }
+
+    /// Scale of a hotspot at resolution-12 `cell`, parts per million: the product of
+    /// `clipped / unclipped` over the levels, each factor rounded down. A hex absent from a level
+    /// (the hotspot was not active) contributes 1.
+    pub fn scale_ppm(&self, cell: u64) -> u64 {
+        let mut scale = SCALE_ONE_PPM;
+        for (resolution, level) in &self.levels {
+            let Some(p) = parent(cell, *resolution) else {
+                continue;
+            };
+            if let Some((unclipped, clipped)) = lookup(level, p)
+                && unclipped > 0
+            {
+                scale = scale * clipped / unclipped;
+            }
+        }
+        scale
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::coverage::rewards::RewardParams;
+
+    fn cell_at(lat: f64, lon: f64) -> u64 {
+        u64::from(
+            h3o::LatLng::new(lat, lon)
+                .unwrap()
+                .to_cell(Resolution::Twelve),
+        )
+    }
+
+    #[test]
+    fn a_lone_hotspot_is_unscaled_and_a_crowded_hex_is_scaled_down() {
+        let levels = RewardParams::default().density;
+        let lone = cell_at(52.52, 13.40);
+        let map = DensityMap::build(&levels, &[lone]);
+        assert_eq!(map.scale_ppm(lone), SCALE_ONE_PPM);
+
+        let crowded = cell_at(48.85, 2.35);
+        let cells = vec![crowded; 100];
+        let map = DensityMap::build(&levels, &cells);
+        // Resolution 10 allows one hotspot per hex with no occupied neighbours.
+        assert_eq!(map.scale_ppm(crowded), SCALE_ONE_PPM / 100);
+    }
+
+    #[test]
+    fn scale_never_exceeds_one_and_is_order_independent() {
+        let levels = RewardParams::default().density;
+        let mut cells: Vec<u64> = (0..60)
+            .map(|i| cell_at(52.5 + (i % 7) as f64 * 0.002, 13.4 + (i / 7) as f64 * 0.003))
+            .collect();
+        let a = DensityMap::build(&levels, &cells);
+        cells.reverse();
+        let b = DensityMap::build(&levels, &cells);
+        for &c in &cells {
+            assert!(a.scale_ppm(c) <= SCALE_ONE_PPM);
+            assert_eq!(a.scale_ppm(c), b.scale_ppm(c));
+        }
+    }
+}
