@@ -20,10 +20,13 @@ use super::rewards::DensityLevel;
 /// One part per million: a scale of 1.
 pub const SCALE_ONE_PPM: u64 = 1_000_000;
 
-/// Per-level hex counts, sorted by cell: `(cell, unclipped, clipped)`.
+/// One hex's counts at one level: `(cell, unclipped, clipped)`.
+type HexCount = (u64, u64, u64);
+
+/// Per-level hex counts, each level sorted by cell.
 pub struct DensityMap {
-    /// Finest level first, matching `levels`.
-    levels: Vec<(u8, Vec<(u64, u64, u64)>)>,
+    /// `(resolution, hexes)`, finest level first.
+    levels: Vec<(u8, Vec<HexCount>)>,
 }
 
 fn parent(cell: u64, resolution: u8) -> Option<u64> {
@@ -45,7 +48,7 @@ fn count_sorted(mut cells: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
     out
 }
 
-fn lookup(level: &[(u64, u64, u64)], cell: u64) -> Option<(u64, u64)> {
+fn lookup(level: &[HexCount], cell: u64) -> Option<(u64, u64)> {
     level
         .binary_search_by_key(&cell, |(c, _, _)| *c)
         .ok()
@@ -56,7 +59,7 @@ impl DensityMap {
     /// Builds the map from the resolution-12 cells of the active hotspots (one entry per
     /// hotspot). `levels` must be in ascending resolution order (validated with the genesis).
     pub fn build(levels: &[DensityLevel], active_cells: &[u64]) -> DensityMap {
-        let mut out: Vec<(u8, Vec<(u64, u64, u64)>)> = Vec::with_capacity(levels.len());
+        let mut out: Vec<(u8, Vec<HexCount>)> = Vec::with_capacity(levels.len());
         // Input to the current level: (cell at this resolution, unclipped contribution).
         let mut below: Option<Vec<(u64, u64)>> = None;
         for level in levels.iter().rev() {
@@ -88,7 +91,7 @@ impl DensityMap {
             let target = u64::from(level.target);
             let max = u64::from(level.max);
             let n = u64::from(level.neighbors);
-            let counted: Vec<(u64, u64, u64)> = unclipped
+            let counted: Vec<HexCount> = unclipped
                 .iter()
                 .map(|&(cell, count)| {
                     let steps = (occupied(cell) + 1).saturating_sub(n).max(1);
