@@ -12,8 +12,8 @@ use depin_core::modules::coverage::params::RegionGenesis;
 use depin_core::modules::coverage::preset;
 use depin_core::modules::coverage::radio::{Link, great_circle_distance_m};
 use depin_core::{
-    Action, Amount, Block, Genesis, Hash, Keypair, Receipt, Rejection, Signatures, State,
-    Transaction, apply_block, build_block,
+    Action, Amount, Block, Genesis, Hash, Keypair, Receipt, Signatures, State, Transaction,
+    apply_block, build_block,
 };
 use proptest::prelude::*;
 
@@ -142,7 +142,7 @@ impl Net {
     /// Produces empty blocks until the next block opens a beacon window; returns that window and
     /// its entropy.
     fn next_window(&mut self) -> (u64, Hash) {
-        while self.state.height() % BEACON_INTERVAL != 0 {
+        while !self.state.height().is_multiple_of(BEACON_INTERVAL) {
             self.block(vec![]);
         }
         (

@@ -423,7 +423,7 @@ mod tests {
             let mut beacons: Vec<ScoredBeacon> = (0..12u32)
                 .map(|b| ScoredBeacon {
                     beaconer: b,
-                    witnesses: (0..12u32).filter(|w| *w != b && (w + b + seed as u32) % 3 == 0).collect(),
+                    witnesses: (0..12u32).filter(|w| *w != b && (w + b + seed as u32).is_multiple_of(3)).collect(),
                 })
                 .collect();
             let a = score_epoch(&p(), &hs, &beacons);
