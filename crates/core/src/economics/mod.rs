@@ -5,8 +5,17 @@
 //! implementation, never a copy "for the simulation"). Everything is integer arithmetic in base
 //! units; every division says where its remainder goes, so `payouts + dust = pool` always holds.
 
+pub mod credits;
+pub mod demand;
 pub mod emission;
 pub mod payout;
 
+pub use credits::{
+    CreditError, CreditPeg, OraclePrice, TokenPrice, credits_for_burn, oracle_price, remint,
+    token_value_of_credits, tokens_for_credits,
+};
+pub use demand::{
+    BootstrapDecay, DemandParams, EpochDemand, EpochPools, epoch_pools, pay_demand_pool,
+};
 pub use emission::EmissionSchedule;
-pub use payout::{Payout, mul_div_floor, pro_rata, split_bps};
+pub use payout::{Payout, ProRata, mul_div_floor, pro_rata, split_bps};

@@ -61,6 +61,66 @@ fn widening_mul(a: u128, b: u128) -> (u128, u128) {
     (hi, lo)
 }
 
+/// A pool about to be paid in proportion to weights that sum to `total`: the divisor is prepared
+/// once, so each share costs a multiply rather than a 256-bit division.
+///
+/// [`pro_rata`] pays through this; callers paying many shares without building a `Vec` (the
+/// economic simulator) use it directly and get the same amounts to the base unit.
+#[derive(Clone, Copy, Debug)]
+pub struct ProRata {
+    pool: u128,
+    total: u128,
+    /// `floor((2^64 - 1) / total)` when pool and total fit a u64 (zero otherwise).
+    reciprocal: u64,
+}
+
+impl ProRata {
+    /// Prepares to pay `pool` over weights summing to `total`.
+    pub fn new(pool: Amount, total: u128) -> ProRata {
+        let small = pool.0 <= u128::from(u64::MAX) && total <= u128::from(u64::MAX) && total > 0;
+        ProRata {
+            pool: pool.0,
+            total,
+            reciprocal: if small { u64::MAX / total as u64 } else { 0 },
+        }
+    }
+
+    /// `floor(pool * weight / total)`: one holder's payout, for `weight <= total`.
+    ///
+    /// # Panics
+    /// If `weight > total` (weights must be the ones that were summed).
+    #[inline]
+    pub fn share(&self, weight: u128) -> Amount {
+        if self.reciprocal != 0 && weight <= self.total {
+            // pool, weight <= total < 2^64, so the product fits a u128.
+            let n = self.pool * weight;
+            if n <= u128::from(u64::MAX) {
+                return Amount(u128::from(self.small_quotient(n as u64)));
+            }
+            return Amount(n / self.total);
+        }
+        if self.total == 0 {
+            return Amount::ZERO;
+        }
+        Amount(mul_div_floor(self.pool, weight, self.total))
+    }
+
+    /// `floor(n / total)` for `total < 2^64` by the prepared reciprocal: the estimate
+    /// `n * floor((2^64-1)/total) / 2^64` is never above the quotient and at most two below it
+    /// (its error is below `2n / 2^64 < 2`), and the loop corrects it exactly.
+    #[inline]
+    fn small_quotient(&self, n: u64) -> u64 {
+        let t = self.total as u64;
+        let mut q = ((u128::from(n) * u128::from(self.reciprocal)) >> 64) as u64;
+        let mut rem = n - q * t;
+        while rem >= t {
+            q += 1;
+            rem -= t;
+        }
+        q
+    }
+}
+
 /// Pays `pool` to `shares` in proportion to their weights, rounding each payout down.
 pub fn pro_rata<K: Clone>(pool: Amount, shares: &[(K, u128)]) -> Payout<K> {
     let total = shares
@@ -76,13 +136,14 @@ pub fn pro_rata<K: Clone>(pool: Amount, shares: &[(K, u128)]) -> Payout<K> {
             dust: pool,
         };
     }
+    let payer = ProRata::new(pool, total);
     let mut paid: u128 = 0;
     let payouts = shares
         .iter()
         .map(|(k, w)| {
-            let amount = mul_div_floor(pool.0, *w, total);
-            paid += amount;
-            (k.clone(), Amount(amount))
+            let amount = payer.share(*w);
+            paid += amount.0;
+            (k.clone(), amount)
         })
         .collect();
     debug_assert!(paid <= pool.0, "floors never exceed the pool");
@@ -141,6 +202,26 @@ mod tests {
     }
 
     #[test]
+    fn prepared_share_corrects_the_reciprocal_estimate() {
+        // Divisors where floor((2^64-1)/t) * n / 2^64 falls short of the quotient.
+        for t in [
+            3u128,
+            7,
+            (1 << 63) + 1,
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) - 1,
+        ] {
+            for n in [u128::from(u64::MAX), u128::from(u64::MAX) - 1, t, t - 1, 1] {
+                let p = ProRata::new(Amount(n), t);
+                for w in [0, 1, t / 2, t - 1, t] {
+                    assert_eq!(p.share(w).0, mul_div_floor(n, w, t), "n={n} w={w} t={t}");
+                }
+            }
+        }
+        assert_eq!(ProRata::new(Amount(5), 0).share(0), Amount::ZERO);
+    }
+
+    #[test]
     fn splits_by_basis_points_exactly() {
         assert_eq!(
             split_bps(Amount(1001), &[6000, 3000, 1000]),
@@ -188,6 +269,25 @@ mod tests {
                     }
                 }
             }
+        }
+
+        /// The prepared divisor's fast paths (reciprocal, u128 by u64) give exactly the floor
+        /// that the 256-bit `mul_div_floor` gives, at every size of pool, weight and total.
+        #[test]
+        fn prepared_share_equals_mul_div_floor(
+            pool_bits in 0u32..128,
+            total_bits in 0u32..128,
+            pool_seed in any::<u128>(),
+            total_seed in any::<u128>(),
+            weight_seed in any::<u128>(),
+        ) {
+            let pool = pool_seed >> pool_bits;
+            let total = (total_seed >> total_bits).max(1);
+            let weight = weight_seed % (total + u128::from(total < u128::MAX));
+            let weight = weight.min(total);
+            let fast = ProRata::new(Amount(pool), total).share(weight);
+            prop_assert_eq!(fast.0, mul_div_floor(pool, weight, total));
+            prop_assert_eq!(ProRata::new(Amount(pool), total).share(total).0, pool);
         }
 
         #[test]
