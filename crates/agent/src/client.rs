@@ -5,6 +5,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+/// Transactions per batch request (the node accepts up to 10,000).
+const MAX_BATCH: usize = 5_000;
+
 /// Talks to one node.
 pub struct Client {
     base: String,
@@ -60,6 +63,37 @@ impl Client {
             .send(body.to_string())
             .map_err(|e| self.unreachable(e))?;
         Ok(self.read(resp, false)?.unwrap_or(Value::Null))
+    }
+
+    /// Submits signed transactions in one binary batch (`POST /v1/txs`, canonical
+    /// `Vec<Transaction>`); one verdict per transaction, in order: its hash or the node's refusal.
+    pub fn submit(
+        &self,
+        txs: &[depin_core::Transaction],
+    ) -> Result<Vec<std::result::Result<depin_core::Hash, depin_core::Explained>>> {
+        use depin_core::Encode;
+        let mut out = Vec::with_capacity(txs.len());
+        for chunk in txs.chunks(MAX_BATCH) {
+            let url = format!("{}/v1/txs", self.base);
+            let resp = self
+                .agent
+                .post(&url)
+                .header("content-type", "application/octet-stream")
+                .send(chunk.to_vec().to_bytes())
+                .map_err(|e| self.unreachable(e))?;
+            let reply = self.read(resp, false)?.unwrap_or(Value::Null);
+            let results = reply["results"]
+                .as_array()
+                .context("the node's batch answer has no results")?;
+            for r in results {
+                out.push(match r.get("hash").and_then(Value::as_str) {
+                    Some(h) => Ok(h.parse().context("the node returned a bad hash")?),
+                    None => Err(serde_json::from_value(r["error"].clone())
+                        .context("the node's refusal has no code")?),
+                });
+            }
+        }
+        Ok(out)
     }
 
     fn read(

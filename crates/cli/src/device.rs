@@ -11,7 +11,9 @@ use depin_core::{Action, Amount, Keypair};
 use depin_node::Home;
 use serde_json::Value;
 
-use crate::{chain_info, parse_lat_lon, resolve, send_action};
+use depin_agent::hotspot::parse_lat_lon;
+
+use crate::{chain_info, resolve, send_action};
 
 #[derive(clap::Subcommand)]
 pub enum DeviceCmd {

@@ -13,6 +13,7 @@ use depin_node::{Home, MempoolLimits, RunConfig};
 use serde_json::{Value, json};
 
 use depin_agent::client::Client;
+use depin_agent::hotspot::parse_lat_lon;
 
 mod device;
 
@@ -105,27 +106,6 @@ struct InitArgs {
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
-}
-
-/// Parses "LAT,LON" in decimal degrees.
-fn parse_lat_lon(text: &str) -> Result<Location, String> {
-    let (lat, lon) = text
-        .split_once(',')
-        .ok_or_else(|| format!("'{text}' is not LAT,LON (e.g. 52.52,13.405)"))?;
-    let lat: f64 = lat
-        .trim()
-        .parse()
-        .map_err(|_| format!("latitude '{lat}' is not a number"))?;
-    let lon: f64 = lon
-        .trim()
-        .parse()
-        .map_err(|_| format!("longitude '{lon}' is not a number"))?;
-    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-        return Err(format!(
-            "{lat},{lon} is not on Earth: latitude within ±90, longitude within ±180"
-        ));
-    }
-    Ok(Location::from_degrees(lat, lon))
 }
 
 #[derive(clap::Args)]

@@ -1,0 +1,575 @@
+//! Simulated hotspots: a fleet of keys placed around a city, onboarded by one owner, beaconing
+//! every window and witnessing the beacons their radios hear. Some may cheat: spoofers assert a
+//! location far from where they are, inflators exaggerate the signal they report, a ring sits in
+//! one building and witnesses only itself.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use depin_core::modules::coverage::actions::{
+    Beacon, DeviceKind, Location, OnboardDevice, Witness, beacon_channel, beacon_payload,
+    sign_onboarding,
+};
+use depin_core::modules::coverage::preset::BERLIN;
+use depin_core::modules::coverage::radio::great_circle_distance_m;
+use depin_core::{Action, Address, Hash, Keypair, Transaction};
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::radio::{SHADOWING_SIGMA_DB, normal_from_hash, path_loss_db, receive};
+
+/// Arguments of `depin agent hotspot`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HotspotArgs {
+    /// Honest hotspots.
+    #[arg(long, default_value_t = 100)]
+    pub hotspots: usize,
+    /// Centre of the fleet, "LAT,LON" in degrees [default: Berlin].
+    #[arg(long, value_parser = parse_lat_lon)]
+    pub center: Option<Location>,
+    /// Radius around the centre the hotspots are spread over, metres.
+    #[arg(long, default_value_t = 20_000.0)]
+    pub radius_m: f64,
+    /// Seed of keys, placement and radio shadowing (the same seed gives the same fleet).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Cheaters asserting a location 150-300 km from where they really are (claiming coverage
+    /// in a place they are not).
+    #[arg(long, default_value_t = 0)]
+    pub spoofers: usize,
+    /// Cheaters reporting signals 60 dB stronger than they heard (the "too good" RSSI of
+    /// fabricated witness reports).
+    #[arg(long, default_value_t = 0)]
+    pub inflators: usize,
+    /// Cheaters in one building that witness only each other.
+    #[arg(long, default_value_t = 0)]
+    pub ring: usize,
+    /// Stop after this many beacon windows [default: run until stopped].
+    #[arg(long)]
+    pub windows: Option<u64>,
+}
+
+/// Parses "LAT,LON" in decimal degrees.
+pub fn parse_lat_lon(text: &str) -> Result<Location, String> {
+    let (lat, lon) = text
+        .split_once(',')
+        .ok_or_else(|| format!("'{text}' is not LAT,LON (e.g. 52.52,13.405)"))?;
+    let lat: f64 = lat
+        .trim()
+        .parse()
+        .map_err(|_| format!("latitude '{lat}' is not a number"))?;
+    let lon: f64 = lon
+        .trim()
+        .parse()
+        .map_err(|_| format!("longitude '{lon}' is not a number"))?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(format!(
+            "{lat},{lon} is not on Earth: latitude within ±90, longitude within ±180"
+        ));
+    }
+    Ok(Location::from_degrees(lat, lon))
+}
+
+/// How a simulated hotspot behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Honest,
+    /// Asserts a location far from its physical one.
+    Spoofer,
+    /// Reports RSSI `INFLATION_DB` above what it heard.
+    Inflator,
+    /// Sits with the other ring members in one building and witnesses only them.
+    Ring,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Honest => "honest",
+            Role::Spoofer => "spoofer",
+            Role::Inflator => "inflator",
+            Role::Ring => "ring",
+        }
+    }
+}
+
+/// Extra signal an inflator claims, dB. Real links lose 30-60 dB more than free space at
+/// kilometres (see `radio`), so a smaller lie can hide under the free-space bound the ledger
+/// checks; this one mostly cannot.
+pub const INFLATION_DB: f64 = 60.0;
+/// Antenna gain of simulated hotspots, centi-dBi.
+pub const GAIN_CDBI: i32 = 300;
+/// Closest two honest hotspots are placed, metres (the ledger refuses witnesses under ~350 m).
+pub const MIN_SPACING_M: f64 = 500.0;
+
+/// One simulated hotspot.
+pub struct Member {
+    pub key: Keypair,
+    pub role: Role,
+    /// Where its radio really is.
+    pub physical: Location,
+    /// Where it says it is.
+    pub asserted: Location,
+    nonce: u64,
+}
+
+/// The radio plan the fleet uses (the network's first region).
+struct Plan {
+    channels_hz: Vec<u64>,
+    max_eirp_cdbm: i32,
+    sensitivity_cdbm: i32,
+    noise_floor_cdbm: i32,
+}
+
+/// What happened in one window.
+#[derive(Clone, Debug, Default)]
+pub struct WindowReport {
+    pub window: u64,
+    pub beacons_sent: usize,
+    pub beacons_accepted: usize,
+    pub witnesses_sent: usize,
+    /// Refusals at the node's door (mempool), by code; refusals inside blocks are in receipts.
+    pub refused: BTreeMap<String, usize>,
+}
+
+/// A fleet of simulated hotspots talking to one node.
+pub struct Fleet {
+    client: Client,
+    owner: Keypair,
+    chain_id: String,
+    pub decimals: u8,
+    pub symbol: String,
+    pub epoch_length_blocks: u64,
+    beacon_interval_blocks: u64,
+    plan: Plan,
+    seed: u64,
+    pub members: Vec<Member>,
+    last_window: Option<u64>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A 64-bit hash of labelled parts: the fleet's only source of randomness, so a seed replays.
+fn mix(parts: &[u64]) -> u64 {
+    let bytes: Vec<u8> = parts.iter().flat_map(|p| p.to_le_bytes()).collect();
+    let h = Hash::tagged("depin/agent/mix", &[&bytes]);
+    u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes"))
+}
+
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The point `north_m`, `east_m` metres from `from`.
+fn offset(from: Location, north_m: f64, east_m: f64) -> Location {
+    let lat = from.lat_deg() + north_m / 111_320.0;
+    let lon = from.lon_deg() + east_m / (111_320.0 * from.lat_deg().to_radians().cos());
+    Location::from_degrees(lat, lon)
+}
+
+fn distance_m(a: Location, b: Location) -> f64 {
+    great_circle_distance_m(a.lat_udeg, a.lon_udeg, b.lat_udeg, b.lon_udeg)
+}
+
+impl Fleet {
+    /// Reads the network's parameters and lays the fleet out (nothing is sent yet).
+    pub fn new(args: &HotspotArgs, node_url: &str, owner: Keypair) -> Result<Fleet> {
+        let client = Client::new(node_url);
+        let status = client.get("/v1/status")?;
+        let params = client.get("/v1/coverage/params")?;
+        let region = &params["coverage"]["regions"][0];
+        let number = |v: &Value, what: &str| {
+            v.as_i64()
+                .with_context(|| format!("the node's coverage params have no {what}"))
+        };
+        let plan = Plan {
+            channels_hz: region["channels_hz"]
+                .as_array()
+                .context("the node's region has no channels")?
+                .iter()
+                .filter_map(Value::as_u64)
+                .collect(),
+            max_eirp_cdbm: number(&region["max_eirp_cdbm"], "max_eirp_cdbm")? as i32,
+            sensitivity_cdbm: number(&region["sensitivity_cdbm"], "sensitivity_cdbm")? as i32,
+            noise_floor_cdbm: number(&region["noise_floor_cdbm"], "noise_floor_cdbm")? as i32,
+        };
+        if plan.channels_hz.is_empty() {
+            bail!("the network's region plan has no channels");
+        }
+        let mut fleet = Fleet {
+            client,
+            owner,
+            chain_id: status["chain_id"]
+                .as_str()
+                .context("status has no chain_id")?
+                .to_string(),
+            decimals: status["token"]["decimals"].as_u64().unwrap_or(0) as u8,
+            symbol: status["token"]["symbol"].as_str().unwrap_or("").to_string(),
+            epoch_length_blocks: params["epoch_length_blocks"]
+                .as_u64()
+                .context("params have no epoch length")?,
+            beacon_interval_blocks: params["coverage"]["rules"]["beacon_interval_blocks"]
+                .as_u64()
+                .context("params have no beacon interval")?,
+            plan,
+            seed: args.seed,
+            members: Vec::new(),
+            last_window: None,
+        };
+        fleet.place(args);
+        Ok(fleet)
+    }
+
+    fn key(&self, role: Role, i: usize) -> Keypair {
+        let h = Hash::tagged(
+            "depin/agent/hotspot-key",
+            &[
+                &self.seed.to_le_bytes(),
+                &[role as u8],
+                &(i as u64).to_le_bytes(),
+            ],
+        );
+        Keypair::from_seed(h.0)
+    }
+
+    /// Lays out the fleet: honest hotspots (and spoofers' and inflators' real positions) spread
+    /// around the centre, denser in the middle and at least `MIN_SPACING_M` apart; the ring in
+    /// one building.
+    fn place(&mut self, args: &HotspotArgs) {
+        let center = args.center.unwrap_or(BERLIN);
+        let seed = self.seed;
+        let mut taken: Vec<Location> = Vec::new();
+        let mut spot = |salt: u64| -> Location {
+            for attempt in 0..200u64 {
+                let r = args.radius_m * unit(mix(&[seed, salt, attempt, 1])).powf(0.75);
+                let a = unit(mix(&[seed, salt, attempt, 2])) * std::f64::consts::TAU;
+                let l = offset(center, r * a.sin(), r * a.cos());
+                if taken.iter().all(|t| distance_m(*t, l) >= MIN_SPACING_M) || attempt == 199 {
+                    taken.push(l);
+                    return l;
+                }
+            }
+            unreachable!("the last attempt always returns")
+        };
+        let mut members = Vec::new();
+        for (role, count) in [
+            (Role::Honest, args.hotspots),
+            (Role::Spoofer, args.spoofers),
+            (Role::Inflator, args.inflators),
+        ] {
+            for i in 0..count {
+                let physical = spot(((role as u64) << 32) | i as u64);
+                let asserted = if role == Role::Spoofer {
+                    let d = 150_000.0 + 150_000.0 * unit(mix(&[seed, 7, i as u64]));
+                    let a = unit(mix(&[seed, 8, i as u64])) * std::f64::consts::TAU;
+                    offset(physical, d * a.sin(), d * a.cos())
+                } else {
+                    physical
+                };
+                members.push(Member {
+                    key: self.key(role, i),
+                    role,
+                    physical,
+                    asserted,
+                    nonce: 0,
+                });
+            }
+        }
+        let building = spot(u64::MAX);
+        for i in 0..args.ring {
+            let l = offset(building, (i % 3) as f64 * 4.0, (i / 3) as f64 * 4.0);
+            members.push(Member {
+                key: self.key(Role::Ring, i),
+                role: Role::Ring,
+                physical: l,
+                asserted: l,
+                nonce: 0,
+            });
+        }
+        self.members = members;
+    }
+
+    fn sign(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
+        Transaction::sign(&self.chain_id, key, nonce, action)
+    }
+
+    fn account_nonce(&self, address: &Address) -> Result<Option<u64>> {
+        Ok(self
+            .client
+            .get_opt(&format!("/v1/accounts/{address}"))?
+            .and_then(|a| a["nonce"].as_u64()))
+    }
+
+    fn height(&self) -> Result<u64> {
+        self.client.get("/v1/status")?["height"]
+            .as_u64()
+            .context("status has no height")
+    }
+
+    /// Onboards every member not yet on the chain (a restarted fleet finds its devices again),
+    /// then learns each member's nonce.
+    pub fn onboard(&mut self) -> Result<usize> {
+        let owner = self.owner.address();
+        let mut nonce = self.account_nonce(&owner)?.with_context(|| {
+            format!("the owner {owner} has no account on this network; fund it first")
+        })?;
+        let mut pending = Vec::new();
+        for m in &self.members {
+            if self
+                .client
+                .get_opt(&format!("/v1/devices/{}", m.key.address()))?
+                .is_some()
+            {
+                continue;
+            }
+            let action = Action::OnboardDevice(OnboardDevice {
+                device: m.key.address(),
+                kind: DeviceKind::Hotspot,
+                region: "EU868".into(),
+                location: Some(m.asserted),
+                gain_cdbi: GAIN_CDBI,
+                elevation_m: 10,
+                device_signature: sign_onboarding(&self.chain_id, &owner, &m.key),
+            });
+            pending.push(self.sign(&self.owner, nonce, action));
+            nonce += 1;
+        }
+        let onboarded = pending.len();
+        // The mempool holds at most 1,024 nonces ahead of an account: send in chunks.
+        for chunk in pending.chunks(500) {
+            let last = chunk.last().expect("chunks are not empty").nonce;
+            for verdict in self.client.submit(chunk)? {
+                if let Err(e) = verdict {
+                    bail!("the node refused an onboarding: {} ({})", e.message, e.code);
+                }
+            }
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while self.account_nonce(&owner)?.unwrap_or(0) <= last {
+                if Instant::now() > deadline {
+                    bail!("onboarding transactions are not in a block after two minutes");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        for i in 0..self.members.len() {
+            let address = self.members[i].key.address();
+            self.members[i].nonce = self.account_nonce(&address)?.unwrap_or(0);
+        }
+        Ok(onboarded)
+    }
+
+    /// Waits for the next beacon window, beacons from every member, waits for the beacons to be
+    /// committed, then sends the witness reports of everything each radio heard.
+    pub fn run_window(&mut self) -> Result<WindowReport> {
+        let (window, entropy, height) = loop {
+            let e = self.client.get("/v1/coverage/entropy")?;
+            let window = e["window"].as_u64().context("entropy has no window")?;
+            if self.last_window.is_none_or(|l| window > l) {
+                let entropy: Hash = e["entropy"]
+                    .as_str()
+                    .context("entropy has no hash")?
+                    .parse()
+                    .context("entropy is not a hash")?;
+                break (window, entropy, e["height"].as_u64().unwrap_or(0));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.last_window = Some(window);
+        let mut report = WindowReport {
+            window,
+            ..WindowReport::default()
+        };
+        let sent_at_ms = now_ms();
+        let n_channels = self.plan.channels_hz.len();
+        let tx_power_cdbm = self.plan.max_eirp_cdbm - GAIN_CDBI;
+        let beacons: Vec<Transaction> = self
+            .members
+            .iter()
+            .map(|m| {
+                let payload = beacon_payload(&entropy, window, &m.key.address());
+                let action = Action::Beacon(Beacon {
+                    window,
+                    payload,
+                    channel: beacon_channel(&payload, n_channels),
+                    tx_power_cdbm,
+                    sent_at_ms,
+                });
+                self.sign(&m.key, m.nonce, action)
+            })
+            .collect();
+        report.beacons_sent = beacons.len();
+        let verdicts = self.client.submit(&beacons)?;
+        let mut hashes: Vec<Option<Hash>> = Vec::with_capacity(beacons.len());
+        for (i, v) in verdicts.into_iter().enumerate() {
+            match v {
+                Ok(h) => {
+                    self.members[i].nonce += 1;
+                    hashes.push(Some(h));
+                }
+                Err(e) => {
+                    *report.refused.entry(e.code).or_default() += 1;
+                    hashes.push(None);
+                }
+            }
+        }
+        // Wait for the block that holds them, then see which the ledger accepted.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.height()? <= height {
+            if Instant::now() > deadline {
+                bail!("no block for 30 s; is the node producing?");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut accepted = vec![false; self.members.len()];
+        for (i, h) in hashes.iter().enumerate() {
+            let Some(h) = h else { continue };
+            let wait = Instant::now() + Duration::from_secs(10);
+            loop {
+                let status = self.client.get_opt(&format!("/v1/tx/{h}"))?;
+                let committed = status.as_ref().is_some_and(|s| s["status"] == "committed");
+                if committed {
+                    accepted[i] = status.is_some_and(|s| s["receipt"]["success"] == true);
+                    break;
+                }
+                if Instant::now() > wait {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        report.beacons_accepted = accepted.iter().filter(|a| **a).count();
+
+        let mut witnesses = Vec::new();
+        for (b, beaconer) in self.members.iter().enumerate() {
+            if !accepted[b] {
+                continue;
+            }
+            let payload = beacon_payload(&entropy, window, &beaconer.key.address());
+            let channel = beacon_channel(&payload, n_channels) as usize;
+            let frequency_hz = self.plan.channels_hz[channel];
+            let eirp_dbm = f64::from(tx_power_cdbm + GAIN_CDBI) / 100.0;
+            for (w, witness) in self.members.iter().enumerate() {
+                if w == b || ((witness.role == Role::Ring) != (beaconer.role == Role::Ring)) {
+                    continue;
+                }
+                let link = mix(&[self.seed, 11, b.min(w) as u64, b.max(w) as u64]);
+                let shadow = SHADOWING_SIGMA_DB * normal_from_hash(link);
+                let loss = path_loss_db(
+                    distance_m(beaconer.physical, witness.physical),
+                    frequency_hz as f64,
+                    shadow,
+                );
+                let jitter = mix(&[self.seed, 12, b as u64, w as u64, window]);
+                let Some(rx) = receive(
+                    eirp_dbm,
+                    f64::from(GAIN_CDBI) / 100.0,
+                    loss,
+                    f64::from(self.plan.sensitivity_cdbm) / 100.0,
+                    f64::from(self.plan.noise_floor_cdbm) / 100.0,
+                    2.0 * unit(jitter),
+                ) else {
+                    continue;
+                };
+                let claimed = if witness.role == Role::Inflator {
+                    rx.rssi_dbm + INFLATION_DB
+                } else {
+                    rx.rssi_dbm
+                };
+                let action = Action::Witness(Witness {
+                    beaconer: beaconer.key.address(),
+                    window,
+                    payload,
+                    frequency_hz: frequency_hz + (jitter % 4_000),
+                    rssi_cdbm: (claimed * 100.0).floor() as i32,
+                    snr_cdb: (rx.snr_db * 100.0).floor() as i32,
+                    heard_at_ms: sent_at_ms + 5 + (jitter >> 20) % 400,
+                });
+                witnesses.push((w, action));
+            }
+        }
+        let txs: Vec<Transaction> = witnesses
+            .into_iter()
+            .map(|(w, action)| {
+                let m = &mut self.members[w];
+                let tx = Transaction::sign(&self.chain_id, &m.key, m.nonce, action);
+                m.nonce += 1;
+                tx
+            })
+            .collect();
+        report.witnesses_sent = txs.len();
+        let mut resync = Vec::new();
+        for (tx, verdict) in txs.iter().zip(self.client.submit(&txs)?) {
+            if let Err(e) = verdict {
+                *report.refused.entry(e.code).or_default() += 1;
+                resync.push(tx.signer);
+            }
+        }
+        // A refusal at the door leaves a nonce unused: learn the right one again.
+        resync.sort();
+        resync.dedup();
+        for address in resync {
+            let nonce = self.account_nonce(&address)?.unwrap_or(0);
+            if let Some(m) = self.members.iter_mut().find(|m| m.key.address() == address) {
+                m.nonce = nonce;
+            }
+        }
+        Ok(report)
+    }
+
+    /// The epoch the chain is in.
+    pub fn current_epoch(&self) -> Result<u64> {
+        Ok(self.height()? / self.epoch_length_blocks)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn beacon_interval_blocks(&self) -> u64 {
+        self.beacon_interval_blocks
+    }
+}
+
+/// Runs `depin agent hotspot`: onboard, then beacon and witness window after window.
+pub fn run(args: &HotspotArgs, node_url: &str, owner: &Keypair, json: bool) -> Result<()> {
+    let mut fleet = Fleet::new(args, node_url, Keypair::from_seed(owner.seed()))?;
+    let onboarded = fleet.onboard()?;
+    if !json {
+        println!(
+            "{} hotspots ready ({onboarded} newly onboarded): {} honest, {} spoofers, {} inflators, ring of {}",
+            fleet.members.len(),
+            args.hotspots,
+            args.spoofers,
+            args.inflators,
+            args.ring
+        );
+    }
+    let mut summaries = crate::devnet::Summaries::new(&fleet);
+    let mut done = 0u64;
+    while args.windows.is_none_or(|w| done < w) {
+        let report = fleet.run_window()?;
+        done += 1;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "window": report.window,
+                    "beacons_sent": report.beacons_sent,
+                    "beacons_accepted": report.beacons_accepted,
+                    "witnesses_sent": report.witnesses_sent,
+                    "refused_at_door": report.refused,
+                })
+            );
+        } else {
+            for line in summaries.new_epochs(&fleet)? {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
+}
