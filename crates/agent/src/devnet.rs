@@ -136,9 +136,9 @@ impl Summaries {
                 .filter(|(r, _)| **r != Role::Honest)
                 .map(|(r, v)| {
                     format!(
-                        "{} {}s earned {}",
+                        "{} {} earned {}",
                         v.len(),
-                        r.name(),
+                        r.plural(),
                         tokens(v.iter().sum::<u128>())
                     )
                 })
@@ -168,7 +168,9 @@ pub fn spawn(node_url: String, owner: Keypair, hotspots: usize) -> JoinHandle<()
             let args = HotspotArgs {
                 hotspots,
                 center: Some(default_center()),
-                radius_m: 20_000.0,
+                // Wide enough that most beacons are heard by fewer than the 32 witnesses the
+                // ledger records, as in a real city network.
+                radius_m: 40_000.0,
                 seed: 1,
                 spoofers: hotspots.div_ceil(60),
                 inflators: hotspots.div_ceil(60),
@@ -190,10 +192,27 @@ fn drive(args: &HotspotArgs, node_url: &str, owner: Keypair) -> Result<()> {
         fleet.members.len()
     );
     let mut summaries = Summaries::new(&fleet);
+    let mut last_error = String::new();
     loop {
-        fleet.run_window()?;
-        for line in summaries.new_epochs(&fleet)? {
-            println!("{line}");
+        let step = fleet
+            .run_window()
+            .and_then(|_| summaries.new_epochs(&fleet));
+        match step {
+            Ok(lines) => {
+                for line in lines {
+                    println!("{line}");
+                }
+            }
+            // The node is gone (stopped with Ctrl-C): end quietly.
+            Err(e) if format!("{e:#}").contains("cannot reach") => return Ok(()),
+            Err(e) => {
+                let text = format!("{e:#}");
+                if text != last_error {
+                    println!("simulated hotspots: {text}; retrying");
+                    last_error = text;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
         }
     }
 }

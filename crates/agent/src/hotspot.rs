@@ -84,6 +84,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role in summaries, for a group.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Role::Honest => "honest hotspots",
+            Role::Spoofer => "spoofers",
+            Role::Inflator => "inflators",
+            Role::Ring => "ring members",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Role::Honest => "honest",

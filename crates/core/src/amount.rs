@@ -131,6 +131,22 @@ impl<'de> Deserialize<'de> for Amount {
     }
 }
 
+/// Serde for large integers (reward shares) as decimal strings: JSON numbers past 2^64 break
+/// serde_json, and past 2^53 break browsers. Use with `#[serde(with = "crate::amount::u128_string")]`.
+pub mod u128_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|_| serde::de::Error::custom(format!("'{s}' is not a decimal u128")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -259,7 +259,6 @@ fn epoch_view(node: &Node, s: &EpochSummary) -> ApiResult<Value> {
         .map(|(d, r)| json!({"device": d, "owner": r.owner, "amount": r.amount, "shares": r.score.shares.to_string()}))
         .collect();
     let mut v = serde_json::to_value(s).map_err(internal)?;
-    v["total_shares"] = json!(s.total_shares.to_string());
     v["report_outcomes"] = Value::Object(outcomes);
     v["top_earners"] = Value::Array(top);
     Ok(v)

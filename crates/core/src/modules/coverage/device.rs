@@ -99,6 +99,7 @@ pub struct EpochSummary {
     pub beacons: u64,
     pub witnesses: u64,
     pub devices_paid: u64,
+    #[serde(with = "crate::amount::u128_string")]
     pub total_shares: u128,
 }
 
@@ -290,5 +291,22 @@ impl Decode for RewardRecord {
             },
             amount: Amount::decode(r)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_share_totals_survive_json() {
+        let s = EpochSummary {
+            total_shares: u128::MAX,
+            ..EpochSummary::default()
+        };
+        let v = serde_json::to_value(&s).expect("u128 totals serialize");
+        assert_eq!(v["total_shares"], u128::MAX.to_string());
+        let back: EpochSummary = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
     }
 }

@@ -184,6 +184,7 @@ pub struct Score {
     /// Activity quality multiplier, basis points.
     pub quality_bps: u32,
     /// Reward shares: units x scale x quality, what the pool is paid pro rata to.
+    #[serde(with = "crate::amount::u128_string")]
     pub shares: u128,
 }
 
