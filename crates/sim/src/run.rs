@@ -1,0 +1,566 @@
+//! One Monte Carlo run: a population of suppliers, users and a token market stepped one reward
+//! epoch at a time through depin-core's own emission, pool, credit and payout functions.
+//!
+//! Each step: scheduled events apply; agents that act this step join or leave on expected USD
+//! profit; coverage and service quality set the demand served; users buy tokens and burn them
+//! for credits at the oracle's minting price; the epoch's pools are computed and paid to the
+//! active suppliers exactly; then the market moves the price on the net of users' buying,
+//! suppliers' selling, noise and crashes. Supplier state lives in flat arrays allocated once per
+//! run; nothing is allocated per agent or per step in the agent loops.
+
+use std::io::Write;
+
+use anyhow::{Context, Result, bail, ensure};
+use depin_core::amount::Amount;
+use depin_core::economics::{
+    EmissionSchedule, EpochDemand, EpochPools, ProRata, TokenPrice, credits_for_burn, epoch_pools,
+    oracle_price, tokens_for_credits,
+};
+
+use crate::kpi::{KPI_COUNT, Kpi, Row};
+use crate::rng::{Purpose, SETUP_STEP, Stream, threshold};
+use crate::scenario::{CoreEconomics, Event, Pricing, Scenario};
+
+/// Integer weight of a quality (or quality x traffic) of 1.0 in the payout shares.
+const WEIGHT_SCALE: f64 = 10_000.0;
+
+/// ln(1.01): a net flow of `market.depth_usd` moves the price by 1%.
+const LN_1_01: f64 = 0.009_950_330_853_168_083;
+
+const ACTIVE: u8 = 1;
+const EVER_JOINED: u8 = 2;
+const PAID_BACK: u8 = 4;
+const IN_PROFIT: u8 = 8;
+
+/// Per-supplier state, one array per attribute.
+struct Population {
+    flags: Vec<u8>,
+    /// Proof-of-coverage share weight: quality x WEIGHT_SCALE.
+    coverage_weight: Vec<u32>,
+    /// Weight of the demand a supplier serves: quality x traffic x WEIGHT_SCALE.
+    service_weight: Vec<u32>,
+    quality: Vec<f32>,
+    service: Vec<f32>,
+    hardware_usd: Vec<f32>,
+    opex_usd: Vec<f32>,
+    /// Cumulative USD earned and spent (hardware on each join, operating cost each active step).
+    revenue_usd: Vec<f32>,
+    cost_usd: Vec<f32>,
+    first_joined: Vec<u32>,
+    /// Credits attributed this step (scratch, reused).
+    credits: Vec<u64>,
+}
+
+impl Population {
+    fn new(sc: &Scenario, run: u64) -> Population {
+        let s = &sc.suppliers;
+        let n = s.population as usize;
+        let seed = sc.scenario.seed;
+        let stream = |p| Stream::new(seed, run, SETUP_STEP, p);
+        let (hw, op, ql, tr) = (
+            stream(Purpose::Hardware),
+            stream(Purpose::Opex),
+            stream(Purpose::Quality),
+            stream(Purpose::Traffic),
+        );
+        let mut p = Population {
+            flags: vec![0; n],
+            coverage_weight: vec![0; n],
+            service_weight: vec![0; n],
+            quality: vec![0.0; n],
+            service: vec![0.0; n],
+            hardware_usd: vec![0.0; n],
+            opex_usd: vec![0.0; n],
+            revenue_usd: vec![0.0; n],
+            cost_usd: vec![0.0; n],
+            first_joined: vec![0; n],
+            credits: vec![0; n],
+        };
+        for i in 0..n {
+            let a = i as u64;
+            let q = s.quality.sample(ql, a, 0.0, 1.0);
+            let t = s.traffic.sample(tr, a, 0.0, 1e6);
+            p.quality[i] = q as f32;
+            p.service[i] = (q * t) as f32;
+            p.coverage_weight[i] = (q * WEIGHT_SCALE).round() as u32;
+            p.service_weight[i] = (q * t * WEIGHT_SCALE).round().min(u32::MAX as f64) as u32;
+            p.hardware_usd[i] = s.hardware_usd.sample(hw, a, 0.0, f64::MAX) as f32;
+            p.opex_usd[i] = s.opex_usd_per_step.sample(op, a, 0.0, f64::MAX) as f32;
+            if (i as u32) < s.initial_active {
+                p.flags[i] = ACTIVE | EVER_JOINED;
+                p.cost_usd[i] = p.hardware_usd[i];
+            }
+        }
+        p
+    }
+}
+
+/// What a run yields beyond its per-step rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Active suppliers fell below `kpi.collapse_fraction` of their running peak at some step.
+    pub collapsed: bool,
+    pub peak_active: u32,
+    /// Steps from first joining to first having earned back all costs, median over the
+    /// suppliers that did; `None` if none did.
+    pub median_payback_steps: Option<f64>,
+    /// Share of suppliers (ever joined) who earned back their costs at some step.
+    pub paid_back_share: f64,
+    pub ever_joined: u32,
+}
+
+/// A finished run: one row of indicators per step (as f32: they feed percentiles and charts).
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub rows: Vec<[f32; KPI_COUNT]>,
+    pub summary: RunSummary,
+}
+
+/// Exact token accounting of a run, checked every step.
+struct Ledger {
+    genesis: u128,
+    supply: u128,
+    minted: u128,
+    burned: u128,
+}
+
+/// Runs scenario `sc` once as run number `run`, writing its per-step CSV to `csv` if given.
+pub fn simulate(
+    sc: &Scenario,
+    economics: &CoreEconomics,
+    run: u32,
+    mut csv: Option<&mut dyn Write>,
+) -> Result<RunResult> {
+    let run_key = u64::from(run);
+    let seed = sc.scenario.seed;
+    let steps = sc.scenario.steps;
+    let decimals = sc.token.decimals;
+    let base_units_per_token = 10f64.powi(i32::from(decimals));
+    let steps_per_year = 365.0 / sc.scenario.step_days;
+    let s = &sc.suppliers;
+    let d = &sc.demand;
+    let m = &sc.market;
+    let n = s.population as usize;
+
+    let mut pop = Population::new(sc, run_key);
+    let mut schedule: EmissionSchedule = economics.schedule.clone();
+    let mut params = economics.params;
+    let mut econ_section = sc.economics.clone();
+    let genesis = sc.genesis_supply().0;
+    let mut ledger = Ledger {
+        genesis,
+        supply: genesis,
+        minted: 0,
+        burned: 0,
+    };
+
+    let mut price = sc.token.initial_price_usd;
+    let initial_market_cap = genesis as f64 / base_units_per_token * price;
+    let tokens_per_unit = d.usd_per_unit / sc.token.initial_price_usd;
+    let window = sc.oracle.window_steps as usize;
+    let mut oracle_window = vec![price_fixed(price); window];
+    let mut potential = d.initial_units;
+
+    // Expected tokens per unit of quality (bootstrap) and of served weight (demand) per step,
+    // moving averages; they start from what the first epoch would pay the initial suppliers.
+    let initial_q: f64 = pop.quality[..s.initial_active as usize]
+        .iter()
+        .map(|q| f64::from(*q))
+        .sum();
+    let first = schedule.at(0).0 as f64 / base_units_per_token;
+    let mut bootstrap_rate =
+        first * (1.0 - f64::from(params.treasury_bps) / 1e4) / initial_q.max(1.0);
+    let mut demand_rate = 0.0f64;
+    let alpha = s.expectation_smoothing;
+    let act_threshold = threshold(s.act_probability);
+    let exit_level = 1.0 - s.exit_tolerance as f32;
+    let payback_target = s.payback_target_steps as f32;
+
+    let mut rows = Vec::with_capacity(steps as usize);
+    let mut paybacks: Vec<u32> = Vec::new();
+    let mut in_profit: u32 = 0;
+    let mut ever_joined: u32 = s.initial_active;
+    let mut total_revenue_usd = 0.0f64;
+    let mut total_cost_usd: f64 = pop.cost_usd.iter().map(|c| f64::from(*c)).sum();
+    let mut peak_active = 0u32;
+    let mut collapsed = false;
+
+    if let Some(w) = csv.as_deref_mut() {
+        write_header(w)?;
+    }
+
+    for step in 0..steps {
+        let epoch = u64::from(step);
+        for event in sc.events.iter().filter(|e| e.step() == step) {
+            match event {
+                Event::Halving { .. } => {
+                    schedule.initial_per_epoch = Amount(schedule.initial_per_epoch.0 >> 1);
+                    schedule.tail_per_epoch = Amount(schedule.tail_per_epoch.0 >> 1);
+                }
+                Event::Governance { set, .. } => {
+                    econ_section = econ_section.changed(set);
+                    let core = econ_section.to_core(decimals)?;
+                    params = core.params;
+                    if set.emission_per_epoch.is_some()
+                        || set.halving_interval_epochs.is_some()
+                        || set.tail_per_epoch.is_some()
+                    {
+                        schedule = core.schedule;
+                    }
+                }
+                Event::PriceShock { factor, .. } => price = (price * factor).max(1e-8),
+                Event::DemandShock { factor, .. } => {
+                    potential = (potential * factor).min(d.max_units)
+                }
+            }
+        }
+        let peg_usd_now = params.credit_peg.0 as f64 / 1e8;
+
+        // 1. Suppliers who act this step decide on expected USD profit.
+        let usd_per_quality = (bootstrap_rate * price) as f32;
+        let usd_per_service = (demand_rate * price) as f32;
+        let act = Stream::new(seed, run_key, epoch, Purpose::Act);
+        let (mut joins, mut exits, mut active) = (0u32, 0u32, 0u32);
+        let (mut sum_coverage_w, mut sum_service_w) = (0u64, 0u64);
+        for i in 0..n {
+            let mut flags = pop.flags[i];
+            if act.bits(i as u64) < act_threshold {
+                let expected = pop.quality[i] * usd_per_quality + pop.service[i] * usd_per_service;
+                let opex = pop.opex_usd[i];
+                if flags & ACTIVE != 0 {
+                    if expected < exit_level * opex {
+                        flags &= !ACTIVE;
+                        exits += 1;
+                    }
+                } else if (expected - opex) * payback_target >= pop.hardware_usd[i] {
+                    if flags & EVER_JOINED == 0 {
+                        pop.first_joined[i] = step;
+                        ever_joined += 1;
+                    }
+                    flags |= ACTIVE | EVER_JOINED;
+                    let hw = pop.hardware_usd[i];
+                    pop.cost_usd[i] += hw;
+                    total_cost_usd += f64::from(hw);
+                    joins += 1;
+                }
+                pop.flags[i] = flags;
+            }
+            if flags & ACTIVE != 0 {
+                active += 1;
+                sum_coverage_w += u64::from(pop.coverage_weight[i]);
+                sum_service_w += u64::from(pop.service_weight[i]);
+            }
+        }
+        peak_active = peak_active.max(active);
+        if f64::from(active) < sc.kpi.collapse_fraction * f64::from(peak_active) {
+            collapsed = true;
+        }
+
+        // 2. Coverage and quality set the demand served; users buy tokens and burn them.
+        let sum_quality = sum_coverage_w as f64 / WEIGHT_SCALE;
+        let sum_service = sum_service_w as f64 / WEIGHT_SCALE;
+        let coverage = 1.0 - libm::exp2(-sum_quality / s.coverage_half_at);
+        let service_quality = if active > 0 {
+            sum_quality / f64::from(active)
+        } else {
+            0.0
+        };
+        let served = (potential * coverage * libm::pow(service_quality, d.quality_elasticity))
+            .min(sum_quality * d.capacity_units_per_supplier);
+        let quote = oracle_price(&oracle_window).context("the oracle window holds a price")?;
+        let tokens_burned = match d.pricing {
+            Pricing::Pegged => {
+                let credits_wanted = (served * d.usd_per_unit / peg_usd_now).floor() as u128;
+                tokens_for_credits(credits_wanted, quote.minting, decimals, params.credit_peg)?
+            }
+            Pricing::Token => {
+                Amount((served * tokens_per_unit * base_units_per_token).floor() as u128)
+            }
+        };
+        let credits = credits_for_burn(tokens_burned, quote.minting, decimals, params.credit_peg)?;
+        let burned = tokens_burned.0;
+        let demand_usd = burned as f64 / base_units_per_token * price;
+
+        // 3. The epoch's pools, by the ledger's own functions.
+        let emission = schedule.at(epoch);
+        let pools = epoch_pools(
+            &params,
+            &EpochDemand {
+                epoch,
+                emission,
+                tokens_burned,
+                credits_burned: credits,
+                price: quote.median,
+                token_decimals: decimals,
+            },
+        )?;
+
+        // 4. Credits to the devices that served them, then both pools pro rata, exactly.
+        let credit_payer = ProRata::new(Amount(credits), u128::from(sum_service_w));
+        let mut attributed: u128 = 0;
+        for i in 0..n {
+            let c = if pop.flags[i] & ACTIVE != 0 {
+                credit_payer.share(u128::from(pop.service_weight[i])).0 as u64
+            } else {
+                0
+            };
+            pop.credits[i] = c;
+            attributed += u128::from(c);
+        }
+        let bootstrap_payer = ProRata::new(pools.bootstrap, u128::from(sum_coverage_w));
+        let demand_payer = ProRata::new(pools.demand, attributed);
+        let usd_per_base_unit = price / base_units_per_token;
+        let (mut paid_bootstrap, mut paid_demand) = (0u128, 0u128);
+        let (mut step_revenue_usd, mut step_opex_usd) = (0.0f64, 0.0f64);
+        let mut losing = 0u32;
+        for i in 0..n {
+            let flags = pop.flags[i];
+            if flags & ACTIVE == 0 {
+                continue;
+            }
+            let b = bootstrap_payer.share(u128::from(pop.coverage_weight[i])).0;
+            let c = demand_payer.share(u128::from(pop.credits[i])).0;
+            paid_bootstrap += b;
+            paid_demand += c;
+            let tokens = b + c;
+            let usd = (if tokens <= u128::from(u64::MAX) {
+                tokens as u64 as f64
+            } else {
+                tokens as f64
+            } * usd_per_base_unit) as f32;
+            let opex = pop.opex_usd[i];
+            let revenue = pop.revenue_usd[i] + usd;
+            let cost = pop.cost_usd[i] + opex;
+            pop.revenue_usd[i] = revenue;
+            pop.cost_usd[i] = cost;
+            step_revenue_usd += f64::from(usd);
+            step_opex_usd += f64::from(opex);
+            losing += u32::from(usd < opex);
+            let profitable = revenue >= cost;
+            let mut f = flags;
+            if profitable != (flags & IN_PROFIT != 0) {
+                f ^= IN_PROFIT;
+                if profitable {
+                    in_profit += 1;
+                } else {
+                    in_profit -= 1;
+                }
+            }
+            if profitable && flags & PAID_BACK == 0 {
+                f |= PAID_BACK;
+                paybacks.push(step - pop.first_joined[i]);
+            }
+            pop.flags[i] = f;
+        }
+        total_revenue_usd += step_revenue_usd;
+        total_cost_usd += step_opex_usd;
+
+        // 5. Conservation: every pool is paid or accounted for, and supply follows the flows.
+        let (bootstrap_unminted, bootstrap_dust) = settle(
+            "bootstrap",
+            pools.bootstrap,
+            paid_bootstrap,
+            active,
+            sum_coverage_w,
+        )?;
+        let (demand_unminted, demand_dust) = settle(
+            "demand",
+            pools.demand,
+            paid_demand,
+            active,
+            u64::try_from(attributed).unwrap_or(u64::MAX),
+        )?;
+        let treasury = pools.treasury.0 + bootstrap_dust + demand_dust;
+        let minted = treasury + paid_bootstrap + paid_demand;
+        check_step(
+            &mut ledger,
+            &pools,
+            minted,
+            bootstrap_unminted + demand_unminted,
+            burned,
+        )
+        .with_context(|| format!("conservation broke in run {run} at step {step}"))?;
+
+        // 6. The market: users bought what they burned, suppliers sell a share of rewards.
+        let reward_tokens = (paid_bootstrap + paid_demand) as f64 / base_units_per_token;
+        let sell_usd = m.sell_share * reward_tokens * price;
+        let net_usd = demand_usd + m.net_flow_usd_per_step - sell_usd;
+        // Depth grows and shrinks with the market cap: a scarce or cheap token moves more on
+        // the same flow.
+        let market_cap = ledger.supply as f64 / base_units_per_token * price;
+        let depth = m.depth_usd * market_cap / initial_market_cap;
+        let mut log_return = LN_1_01 * (net_usd / depth)
+            + m.volatility * Stream::new(seed, run_key, epoch, Purpose::MarketNoise).normal(0)
+            - 0.5 * m.volatility * m.volatility;
+        if Stream::new(seed, run_key, epoch, Purpose::MarketCrash).bits(0)
+            < threshold(m.crash_probability)
+        {
+            log_return += libm::log(1.0 - m.crash_size);
+        }
+        let price_before = price;
+        price = (price * libm::exp(log_return)).clamp(1e-8, 1e12);
+        oracle_window.rotate_left(1);
+        oracle_window[window - 1] = price_fixed(price);
+
+        // 7. Expectations: the rewards per unit of quality and of served weight just paid.
+        let bootstrap_obs = pools.bootstrap.0 as f64 / base_units_per_token / sum_quality.max(1.0);
+        let demand_obs = pools.demand.0 as f64 / base_units_per_token / sum_service.max(1.0);
+        bootstrap_rate += alpha * (bootstrap_obs - bootstrap_rate);
+        demand_rate += alpha * (demand_obs - demand_rate);
+        potential += d.growth_per_step * potential * (1.0 - potential / d.max_units);
+        potential = potential.max(0.0);
+
+        let supply_before = (ledger.supply + burned - minted) as f64;
+        let mut row: Row = [0.0; KPI_COUNT];
+        let tok = |v: u128| v as f64 / base_units_per_token;
+        row[Kpi::ActiveSuppliers as usize] = f64::from(active);
+        row[Kpi::Joins as usize] = f64::from(joins);
+        row[Kpi::Exits as usize] = f64::from(exits);
+        row[Kpi::Coverage as usize] = coverage;
+        row[Kpi::ServiceQuality as usize] = service_quality;
+        row[Kpi::PotentialDemand as usize] = potential;
+        row[Kpi::ServedDemand as usize] = served;
+        row[Kpi::DemandUsd as usize] = demand_usd;
+        row[Kpi::PriceUsd as usize] = price_before;
+        row[Kpi::SupplyTokens as usize] = tok(ledger.supply);
+        row[Kpi::MintedTokens as usize] = tok(minted);
+        row[Kpi::BurnedTokens as usize] = tok(burned);
+        row[Kpi::InflationAnnual as usize] = if supply_before > 0.0 {
+            (minted as f64 - burned as f64) / supply_before * steps_per_year
+        } else {
+            0.0
+        };
+        row[Kpi::BurnMintRatio as usize] = burned as f64 / (minted.max(1)) as f64;
+        row[Kpi::DemandPool as usize] = tok(pools.demand.0);
+        row[Kpi::BootstrapPool as usize] = tok(pools.bootstrap.0);
+        row[Kpi::Treasury as usize] = tok(treasury);
+        row[Kpi::BootstrapShare as usize] = f64::from(pools.bootstrap_bps) / 1e4;
+        row[Kpi::RevenuePerSupplierUsd as usize] = if active > 0 {
+            step_revenue_usd / f64::from(active)
+        } else {
+            0.0
+        };
+        row[Kpi::LosingMoneyShare as usize] = if active > 0 {
+            f64::from(losing) / f64::from(active)
+        } else {
+            0.0
+        };
+        row[Kpi::SupplierRoi as usize] = if total_cost_usd > 0.0 {
+            total_revenue_usd / total_cost_usd - 1.0
+        } else {
+            0.0
+        };
+        row[Kpi::InProfitShare as usize] = if ever_joined > 0 {
+            f64::from(in_profit) / f64::from(ever_joined)
+        } else {
+            0.0
+        };
+        if let Some(w) = csv.as_deref_mut() {
+            write_row(w, step, &row, ledger.supply)?;
+        }
+        rows.push(row.map(|v| v as f32));
+    }
+
+    let median_payback_steps = if paybacks.is_empty() {
+        None
+    } else {
+        let mid = paybacks.len() / 2;
+        let (_, m, _) = paybacks.select_nth_unstable(mid);
+        Some(f64::from(*m))
+    };
+    Ok(RunResult {
+        rows,
+        summary: RunSummary {
+            collapsed,
+            peak_active,
+            median_payback_steps,
+            paid_back_share: if ever_joined > 0 {
+                paybacks.len() as f64 / f64::from(ever_joined)
+            } else {
+                0.0
+            },
+            ever_joined,
+        },
+    })
+}
+
+/// USD price as the oracle's fixed point (never zero: a zero price is no price).
+fn price_fixed(usd: f64) -> TokenPrice {
+    TokenPrice(((usd * 1e8).round() as u64).max(1))
+}
+
+/// Checks a pool's payout: nothing paid beyond the pool, and less than one base unit lost per
+/// holder to rounding. Returns (unminted, dust): a pool nobody holds a share of is not minted
+/// (as on the ledger); rounding dust goes to the treasury.
+fn settle(
+    name: &str,
+    pool: Amount,
+    paid: u128,
+    holders: u32,
+    total_weight: u64,
+) -> Result<(u128, u128)> {
+    if total_weight == 0 {
+        ensure!(paid == 0, "the {name} pool paid {paid} with no shares");
+        return Ok((pool.0, 0));
+    }
+    let Some(dust) = pool.0.checked_sub(paid) else {
+        bail!("the {name} pool paid {paid}, more than its {}", pool.0);
+    };
+    ensure!(
+        dust < u128::from(holders.max(1)),
+        "the {name} pool left {dust} base units of dust among {holders} holders"
+    );
+    Ok((0, dust))
+}
+
+fn check_step(
+    ledger: &mut Ledger,
+    pools: &EpochPools,
+    minted: u128,
+    unminted: u128,
+    burned: u128,
+) -> Result<()> {
+    let rewards = pools.emission.0 + pools.reminted.0;
+    ensure!(
+        pools.treasury.0 + pools.demand.0 + pools.bootstrap.0 == rewards,
+        "pools do not sum to emission + re-mint"
+    );
+    ensure!(
+        minted + unminted == rewards,
+        "minted {minted} + unminted {unminted} != rewards {rewards}"
+    );
+    ledger.supply = ledger
+        .supply
+        .checked_add(minted)
+        .and_then(|s| s.checked_sub(burned))
+        .context("users burned more tokens than exist")?;
+    ledger.minted += minted;
+    ledger.burned += burned;
+    ensure!(
+        ledger.supply + ledger.burned == ledger.genesis + ledger.minted,
+        "supply {} != genesis {} + minted {} - burned {}",
+        ledger.supply,
+        ledger.genesis,
+        ledger.minted,
+        ledger.burned
+    );
+    Ok(())
+}
+
+fn write_header(w: &mut dyn Write) -> Result<()> {
+    write!(w, "step")?;
+    for k in Kpi::ALL {
+        write!(w, ",{}", k.name())?;
+    }
+    writeln!(w, ",supply_base_units")?;
+    Ok(())
+}
+
+fn write_row(w: &mut dyn Write, step: u32, row: &Row, supply: u128) -> Result<()> {
+    write!(w, "{step}")?;
+    for v in row {
+        write!(w, ",{v}")?;
+    }
+    writeln!(w, ",{supply}")?;
+    Ok(())
+}
