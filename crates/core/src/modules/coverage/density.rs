@@ -1,17 +1,21 @@
-//! Hex density scaling (after Helium's HIP-17): a hundred hotspots in one building must not earn a
-//! hundred times what one earns.
+//! Hex density scaling (after Helium's HIP-17 / HIP-104): a hundred hotspots in one building must
+//! not earn a hundred times what one earns.
 //!
 //! At each configured H3 resolution, from finest to coarsest, every hex gets an *unclipped* count
 //! (at the finest level: the active hotspots in it; above: the sum of its children's clipped
 //! counts) and a *clipped* count `min(unclipped, limit)`, where
 //! `limit = min(max, target * max(occupied - neighbors + 1, 1))` and `occupied` is the number of
-//! hexes in the ring around it (k = 1, itself excluded) whose unclipped count reaches `target`.
-//! A busy neighbourhood therefore raises the limit (coverage that extends an area is worth more),
-//! a lone crowded hex does not. A hotspot's scale is the product, over the resolutions, of
-//! `clipped / unclipped` of its parent hex: 1 where nothing is crowded, smaller where it is.
+//! hexes of the k = 1 disk (the hex itself and its six neighbours, as Helium's implementation
+//! counts them with `grid_disk(1)`) whose clipped count reaches `target`. A busy neighbourhood
+//! raises the limit (coverage that extends an area is worth more); a lone crowded hex does not.
+//! A hotspot's scale is the product, over the resolutions, of `clipped / unclipped` of its
+//! parent hex: 1 where nothing is crowded, smaller where it is.
 //!
-//! Occupancy uses the neighbours' unclipped counts, so each level is computed in one pass without
-//! a fixed point. Everything is sorted vectors and integer arithmetic: deterministic.
+//! Occupancy needs no fixed point and no processing order: `limit >= target` always, so
+//! `clipped = min(unclipped, limit) >= target` exactly when `unclipped >= target`. Each level is
+//! therefore one pass over the unclipped counts. (Helium's oracle reads a map it is updating while
+//! it iterates a hash set; by this equivalence its result does not depend on that order either.)
+//! Everything is sorted vectors, binary search and integer arithmetic: deterministic.
 
 use h3o::{CellIndex, Resolution};
 
@@ -74,26 +78,31 @@ impl DensityMap {
                     .collect(),
             };
             let unclipped = count_sorted(contributions);
+            let target = u64::from(level.target);
+            // Hexes of the k = 1 disk (itself included) at or above target; see the module doc
+            // for why unclipped counts decide this exactly as clipped ones would.
             let occupied = |cell: u64| -> u64 {
                 let Ok(c) = CellIndex::try_from(cell) else {
                     return 0;
                 };
-                c.grid_disk::<Vec<CellIndex>>(1)
-                    .into_iter()
-                    .filter(|n| *n != c)
+                c.grid_disk_safe(1)
                     .filter(|n| {
                         unclipped
                             .binary_search_by_key(&u64::from(*n), |(x, _)| *x)
-                            .is_ok_and(|i| unclipped[i].1 >= u64::from(level.target))
+                            .is_ok_and(|i| unclipped[i].1 >= target)
                     })
                     .count() as u64
             };
-            let target = u64::from(level.target);
             let max = u64::from(level.max);
             let n = u64::from(level.neighbors);
             let counted: Vec<HexCount> = unclipped
                 .iter()
                 .map(|&(cell, count)| {
+                    // The limit is at least `target` and at most `max`: a hex at or below the one,
+                    // or a level where the two coincide, is never clipped and needs no neighbours.
+                    if count <= target || max <= target {
+                        return (cell, count, count.min(max));
+                    }
                     let steps = (occupied(cell) + 1).saturating_sub(n).max(1);
                     let limit = max.min(target.saturating_mul(steps));
                     (cell, count, count.min(limit))
@@ -154,6 +163,94 @@ mod tests {
         let map = DensityMap::build(&levels, &cells);
         // Resolution 10 allows one hotspot per hex with no occupied neighbours.
         assert_eq!(map.scale_ppm(crowded), SCALE_ONE_PPM / 100);
+    }
+
+    /// Helium's own regression vector (helium/oracles `iot_verifier/src/hex_density.rs`,
+    /// `simple_scale_check`): 36 hotspots of the live ledger of 2022-10-14 in res-8 hex
+    /// 882830D341FFFFF and their published scales, rounded there to 4 decimals.
+    #[test]
+    fn scales_match_heliums_published_vector() {
+        let cells: [u64; 36] = [
+            631210990515536895,
+            631210990515536895,
+            631210990515536895,
+            631210990515537919,
+            631210990515537919,
+            631210990515537919,
+            631210990515538431,
+            631210990515564031,
+            631210990515589631,
+            631210990515600383,
+            631210990515601919,
+            631210990515606527,
+            631210990515722239,
+            631210990515722239,
+            631210990515727359,
+            631210990515728895,
+            631210990515739647,
+            631210990515874303,
+            631210990515924479,
+            631210990516363775,
+            631210990515987455,
+            631210990516590079,
+            631210990516612607,
+            631210990516613631,
+            631210990516640767,
+            631210990516876799,
+            631210990516885503,
+            631210990516888063,
+            631210990516907007,
+            631210990516912639,
+            631210990516955647,
+            631210990516996607,
+            631210990517011455,
+            631210990517016575,
+            631210990517144063,
+            631210990517264895,
+        ];
+        // Expected scale, 1e-4.
+        let expected: [(u64, u64); 31] = [
+            (631210990515537919, 60),
+            (631210990516955647, 417),
+            (631210990516885503, 139),
+            (631210990515601919, 104),
+            (631210990516590079, 556),
+            (631210990516888063, 139),
+            (631210990516640767, 556),
+            (631210990516907007, 208),
+            (631210990515874303, 556),
+            (631210990517011455, 139),
+            (631210990516363775, 1667),
+            (631210990515589631, 104),
+            (631210990516996607, 139),
+            (631210990515600383, 104),
+            (631210990517016575, 139),
+            (631210990515606527, 104),
+            (631210990515739647, 83),
+            (631210990516613631, 278),
+            (631210990516876799, 139),
+            (631210990515924479, 556),
+            (631210990515538431, 60),
+            (631210990515536895, 60),
+            (631210990517144063, 833),
+            (631210990517264895, 833),
+            (631210990516612607, 278),
+            (631210990515722239, 83),
+            (631210990516912639, 208),
+            (631210990515727359, 83),
+            (631210990515564031, 417),
+            (631210990515728895, 83),
+            (631210990515987455, 556),
+        ];
+        let map = DensityMap::build(&RewardParams::default().density, &cells);
+        for (cell, scale_e4) in expected {
+            let ours = map.scale_ppm(cell);
+            // Ours rounds each factor down to a ppm; theirs rounds the product to 1e-4.
+            assert!(
+                ours.abs_diff(scale_e4 * 100) <= 60,
+                "cell {cell}: ours {ours} ppm, Helium {scale_e4}e-4"
+            );
+        }
     }
 
     #[test]

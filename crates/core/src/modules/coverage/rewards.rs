@@ -12,7 +12,9 @@ use crate::crypto::Address;
 #[serde(deny_unknown_fields)]
 pub struct DensityLevel {
     pub resolution: u8,
-    /// Occupied neighbouring hexes needed before the limit rises above `target`.
+    /// Occupied hexes of the k = 1 disk (the hex and its six neighbours, each with at least
+    /// `target` hotspots) needed before the limit rises above `target`; each one more raises it
+    /// by `target`, up to `max`.
     pub neighbors: u32,
     pub target: u32,
     pub max: u32,
@@ -89,6 +91,13 @@ impl RewardParams {
                 return Err(format!(
                     "density resolution {} is not an H3 resolution (0 to 15)",
                     d.resolution
+                ));
+            }
+            if d.resolution > HOTSPOT_CELL_RESOLUTION {
+                return Err(format!(
+                    "density resolution {} is finer than the hotspots' cells (resolution {}): \
+                     it would hold no hotspot and switch density scaling off",
+                    d.resolution, HOTSPOT_CELL_RESOLUTION
                 ));
             }
             if last.is_some_and(|l| l >= d.resolution) {
@@ -192,44 +201,84 @@ pub struct Score {
 pub const UNIT_PPM: u64 = 1_000_000;
 /// Beacon units never exceed two (Helium's cap).
 pub const MAX_BEACON_UNITS_PPM: u64 = 2 * UNIT_PPM;
+/// H3 resolution of a hotspot's asserted cell: the finest a density level can be.
+pub const HOTSPOT_CELL_RESOLUTION: u8 = 12;
+/// Internal precision of `d^k`: one unit is 10^18 (u128), so rounding `k` times loses less than
+/// `k` parts in 10^18, far below the ppm the units are given in.
+const DECAY_ONE: u128 = 1_000_000_000_000_000_000;
+const PPM_IN_DECAY: u128 = DECAY_ONE / UNIT_PPM as u128;
 
-/// `d^k` in ppm for a decay `d` in basis points, by repeated multiplication rounding down.
-fn decay_pow_ppm(decay_bps: u32, k: u32) -> u64 {
-    let mut v = UNIT_PPM;
+/// `d^k` for `k = 0..=max_k`, in units of 10^-18, each multiplication rounded down.
+fn decay_powers(decay_bps: u32, max_k: u32) -> Vec<u128> {
+    let mut out = Vec::with_capacity(max_k as usize + 1);
+    let mut v = DECAY_ONE;
+    for _ in 0..=max_k {
+        out.push(v);
+        v = v * u128::from(decay_bps.min(10_000)) / 10_000;
+    }
+    out
+}
+
+/// `d^k` in units of 10^-18, each multiplication rounded down (zero stays zero).
+fn decay_pow(decay_bps: u32, k: u32) -> u128 {
+    let mut v = DECAY_ONE;
     for _ in 0..k {
-        v = v * u64::from(decay_bps) / 10_000;
         if v == 0 {
             break;
         }
+        v = v * u128::from(decay_bps.min(10_000)) / 10_000;
     }
     v
 }
 
+/// Beacon and witness units (ppm) of a beacon with `n` rewarded witnesses, from `d^(n-R)` at
+/// 10^-18 precision: `beacon = floor(2 - d^(n-R))`, `witness = floor((R - 1 + d^(n-R)) / n)`.
+/// Both are the exact HIP-15 values rounded down to a ppm (up to the 10^-18 error of `d^k`,
+/// which moves a result only if the exact value lies within 10^-12 ppm above an integer).
+fn units_from_decay(r: u32, n: u32, d_pow: u128) -> (u64, u64) {
+    if n <= r {
+        return (u64::from(n) * UNIT_PPM / u64::from(r), UNIT_PPM);
+    }
+    // 2 - d^k rounded down = 2 - (d^k rounded up).
+    let d_up = d_pow.div_ceil(PPM_IN_DECAY) as u64;
+    let beacon = MAX_BEACON_UNITS_PPM - d_up.min(UNIT_PPM);
+    // (R - 1 + d^k) / n, at 10^-18 then rounded down to a ppm.
+    let total = u128::from(r - 1) * DECAY_ONE + d_pow;
+    let witness = (total / u128::from(n) / PPM_IN_DECAY) as u64;
+    (beacon, witness)
+}
+
 /// Beaconer's units for a beacon with `n` rewarded witnesses (HIP-15): `n/R` up to the
-/// redundancy target `R`, then `2 - d^(n-R)`, capped at 2; rounded down.
+/// redundancy target `R`, then `2 - d^(n-R)` (never above 2); rounded down to a ppm.
 pub fn beacon_units_ppm(params: &RewardParams, n: u32) -> u64 {
     let r = params.witness_redundancy.max(1);
-    if n <= r {
-        return u64::from(n) * UNIT_PPM / u64::from(r);
-    }
-    MAX_BEACON_UNITS_PPM - decay_pow_ppm(params.witness_decay_bps, n - r)
+    let d = decay_pow(params.witness_decay_bps, n.saturating_sub(r));
+    units_from_decay(r, n, d).0
 }
 
 /// Each rewarded witness's units for a beacon with `n` rewarded witnesses (HIP-15): 1 up to the
 /// redundancy target, then `(R - (1 - d^(n-R))) / n`: past the target, more witnesses share a
-/// slowly growing total. Rounded down.
+/// slowly growing total. Rounded down to a ppm.
 pub fn witness_units_ppm(params: &RewardParams, n: u32) -> u64 {
     let r = params.witness_redundancy.max(1);
-    if n <= r {
-        return UNIT_PPM;
-    }
-    let total =
-        u64::from(r) * UNIT_PPM - (UNIT_PPM - decay_pow_ppm(params.witness_decay_bps, n - r));
-    total / u64::from(n)
+    let d = decay_pow(params.witness_decay_bps, n.saturating_sub(r));
+    units_from_decay(r, n, d).1
+}
+
+/// `(beacon, witness)` units for every witness count `0..=max_n`, computed once per epoch.
+fn unit_table(params: &RewardParams, max_n: u32) -> Vec<(u64, u64)> {
+    let r = params.witness_redundancy.max(1);
+    let powers = decay_powers(params.witness_decay_bps, max_n.saturating_sub(r));
+    (0..=max_n)
+        .map(|n| units_from_decay(r, n, powers[n.saturating_sub(r) as usize]))
+        .collect()
 }
 
 /// Quality multiplier in basis points from activity in the last `quality_epochs` epochs:
-/// linear from `min_quality_bps` (never active) to 10000 (active in every one of them).
+/// `min + (10000 - min) * active / window`, rounded down: `min_quality_bps` for a hotspot never
+/// active, 10000 for one active in every epoch of the window, linear in between. Linear because
+/// every epoch of proven presence is worth the same and the operator can predict it; which
+/// epochs were missed does not matter, only how many.
 pub fn quality_bps(params: &RewardParams, recent_activity: u32) -> u32 {
     let window = params.quality_epochs.min(32);
     if window == 0 {
@@ -245,12 +294,15 @@ pub fn quality_bps(params: &RewardParams, recent_activity: u32) -> u32 {
     min + (10_000 - min) * active / window
 }
 
-/// Scores one epoch. Deterministic: the output depends only on the inputs, never on iteration
-/// order of a hash map or the platform.
+/// Scores one epoch. Deterministic: the output depends only on the inputs (and on the order of
+/// each beacon's witnesses, which is the arrival order), never on a hash map or the platform.
 ///
-/// - Only the first `max_rewarded_witnesses` witnesses of a beacon (in arrival order) count.
-/// - Active for density: hotspots with at least one beacon that had a rewarded witness (a
-///   hotspot nobody hears proves nothing, and must not make its neighbours' hexes look crowded).
+/// - A beacon's valid witnesses are those listed that are in range, are not the beaconer and
+///   were not already listed for that beacon; only the first `max_rewarded_witnesses` of them
+///   (in arrival order) are rewarded. A beacon whose beaconer is out of range is ignored.
+///   (The ledger never builds such input; consensus code must not panic on it either.)
+/// - Active for density: hotspots with at least one beacon that had a valid witness (a hotspot
+///   nobody hears proves nothing, and must not make its neighbours' hexes look crowded).
 /// - The beaconer's hex scale applies to its beacon units *and* to the witness units of its
 ///   beacon (as in HIP-17): hearing a beacon from a crowded hex proves little new coverage, and a
 ///   witness cannot escape the scaling by sitting in an empty hex itself. `hex_scale_ppm` in the
@@ -262,12 +314,37 @@ pub fn score_epoch(
     hotspots: &[Hotspot],
     beacons: &[ScoredBeacon],
 ) -> Vec<Score> {
+    let count = hotspots.len();
     let cap = params.max_rewarded_witnesses as usize;
-    let mut active = vec![false; hotspots.len()];
-    for b in beacons {
-        if !b.witnesses.is_empty() {
-            active[b.beaconer as usize] = true;
+
+    // Valid witnesses of every beacon, flattened: `(beaconer, start, len)` into `valid`.
+    // `listed_in[w]` is the last beacon (+1) that listed `w`, to drop repeats in O(1).
+    let mut valid: Vec<u32> = Vec::with_capacity(beacons.iter().map(|b| b.witnesses.len()).sum());
+    let mut spans: Vec<(u32, usize, usize)> = Vec::with_capacity(beacons.len());
+    let mut listed_in = vec![0u32; count];
+    for (i, b) in beacons.iter().enumerate() {
+        if b.beaconer as usize >= count {
+            continue;
         }
+        let mark = i as u32 + 1;
+        let start = valid.len();
+        for &w in &b.witnesses {
+            if (w as usize) < count && w != b.beaconer && listed_in[w as usize] != mark {
+                listed_in[w as usize] = mark;
+                valid.push(w);
+            }
+        }
+        spans.push((b.beaconer, start, valid.len() - start));
+    }
+    drop(listed_in);
+
+    let mut active = vec![false; count];
+    let mut max_rewarded = 0;
+    for &(beaconer, _, len) in &spans {
+        if len > 0 {
+            active[beaconer as usize] = true;
+        }
+        max_rewarded = max_rewarded.max(len.min(cap));
     }
     let active_cells: Vec<u64> = hotspots
         .iter()
@@ -277,27 +354,28 @@ pub fn score_epoch(
         .collect();
     let density = super::density::DensityMap::build(&params.density, &active_cells);
     let scales: Vec<u64> = hotspots.iter().map(|h| density.scale_ppm(h.cell)).collect();
+    let units = unit_table(params, max_rewarded as u32);
 
-    let mut scores = vec![Score::default(); hotspots.len()];
+    let mut scores = vec![Score::default(); count];
     // Scaled units: ppm x ppm.
-    let mut scaled = vec![0u128; hotspots.len()];
-    for b in beacons {
-        let beaconer = b.beaconer as usize;
-        let rewarded = &b.witnesses[..b.witnesses.len().min(cap)];
-        let n = rewarded.len() as u32;
+    let mut scaled = vec![0u128; count];
+    for &(beaconer, start, len) in &spans {
+        let beaconer = beaconer as usize;
+        let witnesses = &valid[start..start + len];
+        let rewarded = &witnesses[..len.min(cap)];
+        let (bu, wu) = units[rewarded.len()];
         let scale = u128::from(scales[beaconer]);
         let s = &mut scores[beaconer];
         s.beacons += 1;
-        let bu = beacon_units_ppm(params, n);
         s.beacon_units_ppm += bu;
         scaled[beaconer] += u128::from(bu) * scale;
-        let wu = witness_units_ppm(params, n);
-        for &w in &b.witnesses {
+        for &w in witnesses {
             scores[w as usize].witnesses += 1;
         }
+        let scaled_wu = u128::from(wu) * scale;
         for &w in rewarded {
             scores[w as usize].witness_units_ppm += wu;
-            scaled[w as usize] += u128::from(wu) * scale;
+            scaled[w as usize] += scaled_wu;
         }
     }
     for (i, s) in scores.iter_mut().enumerate() {
@@ -326,15 +404,15 @@ mod tests {
         assert_eq!(beacon_units_ppm(&p(), 0), 0);
         assert_eq!(
             beacon_units_ppm(&p(), 15),
-            1_914_102,
-            "2 - 0.8^11, rounded down"
+            1_914_100,
+            "2 - 0.8^11 = 1.91410065408, rounded down"
         );
         assert_eq!(witness_units_ppm(&p(), 4), 1_000_000);
         assert_eq!(witness_units_ppm(&p(), 5), 760_000);
         assert_eq!(
             witness_units_ppm(&p(), 15),
             205_726,
-            "(4 - (1 - 0.8^11)) / 15"
+            "(4 - (1 - 0.8^11)) / 15 = 0.205726623, rounded down"
         );
     }
 
@@ -413,6 +491,221 @@ mod tests {
         }
         assert_eq!(quality_bps(&p(), 0), 5_000);
         assert_eq!(quality_bps(&p(), 0xff), 10_000);
+    }
+
+    #[test]
+    fn units_are_the_exact_values_rounded_down() {
+        // Floats only here, as the reference: the exact HIP-15 values.
+        for (r, d_bps) in [
+            (4u32, 8_000u32),
+            (1, 5_000),
+            (3, 9_999),
+            (4, 10_000),
+            (2, 0),
+        ] {
+            let params = RewardParams {
+                witness_redundancy: r,
+                witness_decay_bps: d_bps,
+                ..p()
+            };
+            let d = f64::from(d_bps) / 10_000.0;
+            for n in 0..=40u32 {
+                let k = n.saturating_sub(r) as i32;
+                let (beacon, witness) = if n == 0 {
+                    (0.0, 1.0)
+                } else if n <= r {
+                    (f64::from(n) / f64::from(r), 1.0)
+                } else {
+                    (
+                        2.0 - d.powi(k),
+                        (f64::from(r) - (1.0 - d.powi(k))) / f64::from(n),
+                    )
+                };
+                for (ours, exact) in [
+                    (beacon_units_ppm(&params, n), beacon),
+                    (witness_units_ppm(&params, n), witness),
+                ] {
+                    let exact = exact * 1e6;
+                    assert!(
+                        ours as f64 <= exact + 1e-6 && ours as f64 > exact - 1.0 - 1e-6,
+                        "r {r} d {d_bps} n {n}: {ours} vs {exact}"
+                    );
+                }
+            }
+        }
+        // Beacon units never exceed two; witness units never grow with more witnesses.
+        for n in 0..=200 {
+            assert!(beacon_units_ppm(&p(), n) <= MAX_BEACON_UNITS_PPM);
+            assert!(witness_units_ppm(&p(), n + 1) <= witness_units_ppm(&p(), n));
+            assert!(beacon_units_ppm(&p(), n + 1) >= beacon_units_ppm(&p(), n));
+        }
+        assert_eq!(beacon_units_ppm(&p(), u32::MAX), MAX_BEACON_UNITS_PPM);
+    }
+
+    #[test]
+    fn defaults_validate_and_bad_genesis_values_are_named() {
+        assert_eq!(p().validate(), Ok(()));
+        let bad = |f: fn(&mut RewardParams), needle: &str| {
+            let mut params = p();
+            f(&mut params);
+            let err = params.validate().unwrap_err();
+            assert!(err.contains(needle), "{err}");
+        };
+        bad(|p| p.witness_redundancy = 0, "witness_redundancy");
+        bad(|p| p.witness_decay_bps = 10_001, "witness_decay_bps");
+        bad(|p| p.max_rewarded_witnesses = 0, "max_rewarded_witnesses");
+        bad(|p| p.quality_epochs = 33, "quality_epochs");
+        bad(|p| p.min_quality_bps = 10_001, "min_quality_bps");
+        bad(|p| p.density[0].resolution = 16, "not an H3 resolution");
+        bad(|p| p.density[6].resolution = 13, "finer than the hotspots");
+        bad(|p| p.density.swap(1, 2), "ascending");
+        bad(|p| p.density[3].target = 0, "target");
+        bad(|p| p.density[3].max = 1, "max");
+    }
+
+    #[test]
+    fn params_round_trip_through_the_codec() {
+        let mut params = p();
+        params.density.truncate(3);
+        params.min_quality_bps = 1_234;
+        for params in [p(), params] {
+            let mut bytes = Vec::new();
+            params.encode(&mut bytes);
+            let mut r = Reader::new(&bytes);
+            assert_eq!(RewardParams::decode(&mut r), Ok(params));
+        }
+    }
+
+    #[test]
+    fn invalid_indices_repeats_and_self_witnessing_are_ignored() {
+        let hs: Vec<Hotspot> = (0..4)
+            .map(|i| spot(i, 52.0 + f64::from(i) * 0.05, 13.0))
+            .collect();
+        let messy = vec![
+            ScoredBeacon {
+                beaconer: 0,
+                witnesses: vec![1, 1, 0, 99, 2, 1],
+            },
+            ScoredBeacon {
+                beaconer: 77,
+                witnesses: vec![1, 2],
+            },
+        ];
+        let clean = vec![ScoredBeacon {
+            beaconer: 0,
+            witnesses: vec![1, 2],
+        }];
+        assert_eq!(
+            score_epoch(&p(), &hs, &messy),
+            score_epoch(&p(), &hs, &clean)
+        );
+        assert_eq!(score_epoch(&p(), &hs, &messy)[1].witnesses, 1);
+    }
+
+    #[test]
+    fn witnesses_are_scaled_by_the_beaconers_hex() {
+        // Ten beaconers in one building, each heard by its own lone witness far away.
+        let mut hs: Vec<Hotspot> = (0..10).map(|i| spot(i, 48.8566, 2.3522)).collect();
+        hs.extend((0..10).map(|i| spot(10 + i, 40.0 + f64::from(i), -3.0)));
+        let beacons: Vec<ScoredBeacon> = (0..10)
+            .map(|i| ScoredBeacon {
+                beaconer: i,
+                witnesses: vec![10 + i],
+            })
+            .collect();
+        let s = score_epoch(&p(), &hs, &beacons);
+        for i in 0..10 {
+            assert_eq!(s[i].hex_scale_ppm, UNIT_PPM / 10, "crowded beaconer");
+            assert_eq!(s[10 + i].hex_scale_ppm, UNIT_PPM, "lone witness's own hex");
+            // 1 witness unit at the beaconer's scale of 1/10, full quality.
+            assert_eq!(
+                s[10 + i].shares,
+                u128::from(UNIT_PPM * UNIT_PPM / 10) * 10_000
+            );
+        }
+    }
+
+    /// A small random network: `n` hotspots on a few streets of one town (so density bites),
+    /// beacons heard by pseudo-random neighbours.
+    fn network(n: u32, seed: u64) -> (Vec<Hotspot>, Vec<ScoredBeacon>) {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let hs: Vec<Hotspot> = (0..n)
+            .map(|i| {
+                let street = (next() % 5) as f64 * 0.004;
+                let mut h = spot(i as u8, 52.5 + street, 13.4 + (next() % 8) as f64 * 0.0005);
+                h.recent_activity = next() as u32;
+                h
+            })
+            .collect();
+        let mut beacons = Vec::new();
+        for b in 0..n {
+            if next() % 4 == 0 {
+                continue;
+            }
+            let heard = next() % 18;
+            beacons.push(ScoredBeacon {
+                beaconer: b,
+                witnesses: (0..heard).map(|_| (next() % u64::from(n)) as u32).collect(),
+            });
+        }
+        (hs, beacons)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn scores_follow_the_hotspots_under_any_relabelling(seed in 0u64..u64::MAX, rot in 0usize..40) {
+            let (hs, beacons) = network(40, seed);
+            let a = score_epoch(&p(), &hs, &beacons);
+            // Rotate the hotspot slice and renumber every index; witness order (arrival) is kept.
+            let n = hs.len();
+            let new_index = |i: u32| ((i as usize + n - rot) % n) as u32;
+            let mut hs2 = hs.clone();
+            hs2.rotate_left(rot);
+            let mut beacons2: Vec<ScoredBeacon> = beacons
+                .iter()
+                .map(|b| ScoredBeacon {
+                    beaconer: new_index(b.beaconer),
+                    witnesses: b.witnesses.iter().map(|&w| new_index(w)).collect(),
+                })
+                .collect();
+            beacons2.reverse();
+            let b = score_epoch(&p(), &hs2, &beacons2);
+            for i in 0..n {
+                proptest::prop_assert_eq!(&a[i], &b[new_index(i as u32) as usize]);
+            }
+        }
+
+        #[test]
+        fn shares_need_rewarded_work(seed in 0u64..u64::MAX) {
+            let (hs, beacons) = network(30, seed);
+            let s = score_epoch(&p(), &hs, &beacons);
+            for (i, score) in s.iter().enumerate() {
+                let worked = score.beacon_units_ppm > 0 || score.witness_units_ppm > 0;
+                proptest::prop_assert_eq!(score.shares > 0, worked, "hotspot {}", i);
+                proptest::prop_assert!(score.hex_scale_ppm <= UNIT_PPM);
+                proptest::prop_assert!(score.hex_scale_ppm > 0);
+            }
+            // Never more witness units handed out than a beacon's witnesses can earn.
+            let max = u64::from(p().max_rewarded_witnesses);
+            let paid: u64 = s.iter().map(|x| x.witness_units_ppm).sum();
+            proptest::prop_assert!(paid <= beacons.len() as u64 * max.max(4) * UNIT_PPM);
+        }
+
+        #[test]
+        fn quality_never_falls_with_more_activity(bits in 0u32..u32::MAX, extra in 0u32..32, epochs in 0u32..=32, min in 0u32..=10_000) {
+            let params = RewardParams { quality_epochs: epochs, min_quality_bps: min, ..p() };
+            let q = quality_bps(&params, bits);
+            proptest::prop_assert!(q >= min && q <= 10_000);
+            proptest::prop_assert!(quality_bps(&params, bits | (1 << extra)) >= q);
+        }
     }
 
     proptest::proptest! {
