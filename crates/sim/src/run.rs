@@ -456,7 +456,7 @@ pub fn simulate(
             0.0
         };
         if let Some(w) = csv.as_deref_mut() {
-            write_row(w, step, &row, ledger.supply)?;
+            write_row(w, step, &row, [ledger.supply, minted, burned])?;
         }
         rows.push(row.map(|v| v as f32));
     }
@@ -552,15 +552,62 @@ fn write_header(w: &mut dyn Write) -> Result<()> {
     for k in Kpi::ALL {
         write!(w, ",{}", k.name())?;
     }
-    writeln!(w, ",supply_base_units")?;
+    writeln!(w, ",supply_base_units,minted_base_units,burned_base_units")?;
     Ok(())
 }
 
-fn write_row(w: &mut dyn Write, step: u32, row: &Row, supply: u128) -> Result<()> {
+/// A CSV row: the indicators, then the exact token flows of the step in base units.
+fn write_row(w: &mut dyn Write, step: u32, row: &Row, exact: [u128; 3]) -> Result<()> {
     write!(w, "{step}")?;
     for v in row {
         write!(w, ",{v}")?;
     }
-    writeln!(w, ",{supply}")?;
+    writeln!(w, ",{},{},{}", exact[0], exact[1], exact[2])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settling_refuses_overpayment_and_excess_dust() {
+        assert_eq!(settle("p", Amount(100), 98, 3, 10).unwrap(), (0, 2));
+        assert_eq!(settle("p", Amount(100), 0, 0, 0).unwrap(), (100, 0));
+        assert!(settle("p", Amount(100), 101, 3, 10).is_err());
+        assert!(
+            settle("p", Amount(100), 90, 3, 10).is_err(),
+            "10 dust among 3"
+        );
+        assert!(
+            settle("p", Amount(100), 1, 0, 0).is_err(),
+            "paid with no shares"
+        );
+    }
+
+    #[test]
+    fn the_step_check_catches_a_missing_token() {
+        let pools = EpochPools {
+            emission: Amount(100),
+            treasury: Amount(10),
+            bootstrap: Amount(90),
+            ..EpochPools::default()
+        };
+        let mut ledger = Ledger {
+            genesis: 1_000,
+            supply: 1_000,
+            minted: 0,
+            burned: 0,
+        };
+        check_step(&mut ledger, &pools, 100, 0, 30).unwrap();
+        assert_eq!(ledger.supply, 1_070);
+        assert!(check_step(&mut ledger, &pools, 99, 0, 0).is_err());
+        let mut broke = Ledger {
+            genesis: 10,
+            supply: 10,
+            minted: 0,
+            burned: 0,
+        };
+        assert!(check_step(&mut broke, &pools, 100, 0, 200).is_err());
+    }
 }

@@ -1,0 +1,342 @@
+//! The simulator end to end: shipped scenarios, reproducibility, conservation, qualitative
+//! behaviour of the economics, and errors on bad scenario files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use depin_sim::cli::{BenchArgs, bench, simulate_to};
+use depin_sim::engine::{Options, run_point};
+use depin_sim::kpi::Kpi;
+use depin_sim::scenario::{Loaded, Pricing, Scenario, load, load_text};
+use indicatif::ProgressBar;
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+fn baseline_text() -> String {
+    std::fs::read_to_string(scenarios_dir().join("baseline.toml")).unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("depin-sim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Shrinks every point to a small population (tests stay fast in debug builds).
+fn shrink(loaded: &mut Loaded, population: u32, runs: u32) {
+    for p in &mut loaded.points {
+        let sc = &mut p.scenario;
+        sc.suppliers.population = population;
+        sc.suppliers.initial_active = sc.suppliers.initial_active.min(population / 4);
+        sc.suppliers.coverage_half_at = f64::from(population) / 6.0;
+        sc.scenario.runs = runs;
+        sc.validate().unwrap();
+    }
+}
+
+/// Every file under `dir`, by relative path, with its bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(path.strip_prefix(dir).unwrap().to_path_buf(), bytes);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_shipped_scenario_parses_and_runs() {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            names.push(path);
+        }
+    }
+    names.sort();
+    for expected in [
+        "baseline",
+        "pure-burn-and-mint",
+        "full-remint",
+        "weak-demand",
+        "slow-cold-start",
+        "price-crash",
+        "no-halving",
+    ] {
+        assert!(
+            names.iter().any(|p| p.file_stem().unwrap() == expected),
+            "scenarios/{expected}.toml is shipped"
+        );
+    }
+    for path in names {
+        let mut loaded = load(&path).unwrap();
+        shrink(&mut loaded, 120, 2);
+        let out = temp_dir(&format!(
+            "shipped-{}",
+            path.file_stem().unwrap().to_string_lossy()
+        ));
+        let summary = simulate_to(&loaded, &out, 2, true)
+            .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+        assert_eq!(
+            summary["points"].as_array().unwrap().len(),
+            loaded.points.len()
+        );
+        assert!(out.join("report.html").exists() && out.join("summary.json").exists());
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+#[test]
+fn same_bytes_with_one_or_two_threads() {
+    let mut loaded = load_text(&baseline_text(), "baseline.toml").unwrap();
+    shrink(&mut loaded, 150, 5);
+    loaded.points[0].scenario.scenario.steps = 120;
+    let (one, two) = (temp_dir("threads-1"), temp_dir("threads-2"));
+    simulate_to(&loaded, &one, 1, true).unwrap();
+    simulate_to(&loaded, &two, 2, true).unwrap();
+    let (a, b) = (tree(&one), tree(&two));
+    assert!(
+        a.len() >= 5 + 12,
+        "runs, percentiles, charts, summary, report"
+    );
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (path, bytes) in &a {
+        assert!(
+            bytes == &b[path],
+            "{} differs between 1 and 2 threads",
+            path.display()
+        );
+    }
+    // The summary names the scenario's hash and the seed that reproduce it.
+    let summary: serde_json::Value = serde_json::from_slice(&a[Path::new("summary.json")]).unwrap();
+    assert_eq!(summary["scenario"]["blake3"], loaded.blake3.as_str());
+    assert_eq!(summary["scenario"]["seed"], 20260101);
+    // A different seed gives different runs.
+    loaded.points[0].scenario.scenario.seed += 1;
+    let other = temp_dir("threads-seed");
+    simulate_to(&loaded, &other, 2, true).unwrap();
+    assert_ne!(
+        tree(&other)[Path::new("runs/run-0000.csv")],
+        a[Path::new("runs/run-0000.csv")]
+    );
+    for d in [one, two, other] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn supply_is_genesis_plus_minted_minus_burned_every_step() {
+    let mut loaded = load_text(&baseline_text(), "baseline.toml").unwrap();
+    shrink(&mut loaded, 150, 2);
+    let genesis = loaded.points[0].scenario.genesis_supply().0;
+    let out = temp_dir("conservation");
+    simulate_to(&loaded, &out, 2, true).unwrap();
+    for run in ["runs/run-0000.csv", "runs/run-0001.csv"] {
+        let text = std::fs::read_to_string(out.join(run)).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (s, m, b) = (
+            col("supply_base_units"),
+            col("minted_base_units"),
+            col("burned_base_units"),
+        );
+        let (mut minted, mut burned) = (0u128, 0u128);
+        let mut steps = 0;
+        for line in lines {
+            let f: Vec<&str> = line.split(',').collect();
+            minted += f[m].parse::<u128>().unwrap();
+            burned += f[b].parse::<u128>().unwrap();
+            assert_eq!(
+                f[s].parse::<u128>().unwrap() + burned,
+                genesis + minted,
+                "{run} step {}",
+                f[0]
+            );
+            steps += 1;
+        }
+        assert_eq!(steps, 730);
+        assert!(minted > 0 && burned > 0, "both flows are exercised");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn run(sc: &Scenario) -> depin_sim::engine::Outcome {
+    run_point(
+        sc,
+        &Options {
+            threads: 2,
+            csv_dir: None,
+            progress: &ProgressBar::hidden(),
+        },
+    )
+    .unwrap()
+}
+
+fn p50(outcome: &depin_sim::engine::Outcome, kpi: Kpi, step: usize) -> f64 {
+    outcome.fans[kpi as usize][step].p50
+}
+
+#[test]
+fn without_demand_supply_shrinks_once_the_subsidy_decays() {
+    let mut loaded = load_text(&baseline_text(), "baseline.toml").unwrap();
+    shrink(&mut loaded, 300, 6);
+    let sc = &mut loaded.points[0].scenario;
+    sc.scenario.steps = 360;
+    sc.demand.initial_units = 0.0;
+    // The baseline's emission scaled to 300 of its 10,000 agents, halving every 60 epochs.
+    sc.economics.emission_per_epoch = "900".into();
+    sc.economics.halving_interval_epochs = 60;
+    sc.validate().unwrap();
+    let o = run(sc);
+    let before = p50(&o, Kpi::ActiveSuppliers, 59);
+    let end = p50(&o, Kpi::ActiveSuppliers, 359);
+    assert_eq!(p50(&o, Kpi::ServedDemand, 200), 0.0);
+    assert!(
+        before > 2.0 * end,
+        "active suppliers {before} before the first halving, {end} after five"
+    );
+    assert!(p50(&o, Kpi::LosingMoneyShare, 359) > 0.0 || end == 0.0);
+    assert!(o.summary.supply_collapse_probability > 0.5);
+
+    // The same network with demand keeps its suppliers.
+    sc.demand.initial_units = 60.0;
+    sc.demand.max_units = 4_500.0;
+    let with_demand = run(sc);
+    assert!(p50(&with_demand, Kpi::ActiveSuppliers, 359) > 2.0 * end);
+}
+
+#[test]
+fn a_crash_hurts_suppliers_less_when_credits_are_pegged() {
+    let text = std::fs::read_to_string(scenarios_dir().join("price-crash.toml")).unwrap();
+    let mut loaded = load_text(&text, "price-crash.toml").unwrap();
+    shrink(&mut loaded, 300, 6);
+    let sc = &mut loaded.points[0].scenario;
+    sc.scenario.steps = 400;
+    assert_eq!(sc.demand.pricing, Pricing::Pegged);
+    let pegged = run(sc);
+    sc.demand.pricing = Pricing::Token;
+    let token = run(sc);
+    let after_crash = |o: &depin_sim::engine::Outcome| {
+        (180..400)
+            .map(|t| p50(o, Kpi::RevenuePerSupplierUsd, t))
+            .sum::<f64>()
+            / 220.0
+    };
+    // Before the crash both pay the same (token pricing is set at the launch price)...
+    let before = |o: &depin_sim::engine::Outcome| p50(o, Kpi::DemandUsd, 10);
+    assert!((before(&pegged) / before(&token) - 1.0).abs() < 0.05);
+    // ...after it, pegged credits keep users' USD spend and the demand pool's USD cap.
+    assert!(
+        after_crash(&pegged) > 1.1 * after_crash(&token),
+        "revenue per supplier after the crash: pegged {} vs token {}",
+        after_crash(&pegged),
+        after_crash(&token)
+    );
+    assert!(p50(&pegged, Kpi::DemandUsd, 300) > 1.5 * p50(&token, Kpi::DemandUsd, 300));
+}
+
+#[test]
+fn sweeps_expand_grid_and_zip_including_initial_state() {
+    let grid = format!(
+        "{}\n[sweep]\nmode = \"grid\"\n[sweep.values]\n\"economics.remint_bps\" = [0, 5000, 10000]\n\"suppliers.initial_active\" = [10, 100]\n",
+        baseline_text()
+    );
+    let loaded = load_text(&grid, "grid").unwrap();
+    assert_eq!(loaded.points.len(), 6);
+    assert_eq!(loaded.points[5].scenario.economics.remint_bps, 10_000);
+    assert_eq!(loaded.points[5].scenario.suppliers.initial_active, 100);
+    assert_eq!(
+        loaded.points[0].label(),
+        "economics.remint_bps=0, suppliers.initial_active=10"
+    );
+    let zip = format!(
+        "{}\n[sweep]\nmode = \"zip\"\n[sweep.values]\n\"token.initial_price_usd\" = [0.1, 1.0]\n\"demand.initial_units\" = [10, 20]\n",
+        baseline_text()
+    );
+    let loaded = load_text(&zip, "zip").unwrap();
+    assert_eq!(loaded.points.len(), 2);
+    assert_eq!(loaded.points[1].scenario.token.initial_price_usd, 1.0);
+    assert_eq!(loaded.points[1].scenario.demand.initial_units, 20.0);
+
+    let mut small = load_text(&grid, "grid").unwrap();
+    shrink(&mut small, 80, 2);
+    for p in &mut small.points {
+        p.scenario.scenario.steps = 50;
+    }
+    let out = temp_dir("sweep");
+    let summary = simulate_to(&small, &out, 2, true).unwrap();
+    assert_eq!(summary["points"][3]["dir"], "point-003");
+    assert!(out.join("point-005/charts/active_suppliers.svg").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn error_of(text: &str) -> String {
+    format!("{:#}", load_text(text, "test.toml").unwrap_err())
+}
+
+#[test]
+fn bad_scenarios_are_refused_naming_the_field() {
+    let base = baseline_text();
+    let typo = base.replace("act_probability", "act_probabilty");
+    let e = error_of(&typo);
+    assert!(e.contains("unknown field `act_probabilty`"), "{e}");
+    let missing = base.replace("runs = 200", "");
+    let e = error_of(&missing);
+    assert!(e.contains("missing field `runs`"), "{e}");
+    let e = error_of(&base.replace("act_probability = 0.05", "act_probability = 1.5"));
+    assert!(e.contains("suppliers.act_probability = 1.5"), "{e}");
+    let e = error_of(&base.replace("bootstrap_floor_bps = 2000", "bootstrap_floor_bps = 9500"));
+    assert!(e.contains("economics.bootstrap_floor_bps = 9500"), "{e}");
+    let e = error_of(&base.replace("treasury_bps = 1000", "treasury_bps = 12000"));
+    assert!(e.contains("economics.treasury_bps = 12000"), "{e}");
+    let e = error_of(&base.replace("initial_active = 300", "initial_active = 20000"));
+    assert!(e.contains("suppliers.initial_active = 20000"), "{e}");
+    let e = error_of(&base.replace("\"lognormal\", median = 400", "\"lognormal\", median = -4"));
+    assert!(e.contains("suppliers.hardware_usd"), "{e}");
+    let e = error_of(&base.replace(
+        "emission_per_epoch = \"30_000\"",
+        "emission_per_epoch = \"3.0000001\"",
+    ));
+    assert!(e.contains("economics.emission_per_epoch"), "{e}");
+    let e = error_of(&format!(
+        "{base}\n[[events]]\nkind = \"price_shock\"\nstep = 9999\nfactor = 0.5\n"
+    ));
+    assert!(e.contains("events[0].step = 9999"), "{e}");
+    let e = error_of(&format!(
+        "{base}\n[[events]]\nkind = \"governance\"\nstep = 10\nset = {{ remint_bpz = 1 }}\n"
+    ));
+    assert!(e.contains("unknown field `remint_bpz`"), "{e}");
+    let e = error_of(&format!(
+        "{base}\n[sweep]\nmode = \"zip\"\n[sweep.values]\n\"economics.remint_bps\" = [0, 1]\n\"economics.treasury_bps\" = [0]\n"
+    ));
+    assert!(e.contains("one length"), "{e}");
+    let e = error_of(&format!(
+        "{base}\n[sweep]\nmode = \"grid\"\n[sweep.values]\n\"economics.remint_bpz\" = [0, 1]\n"
+    ));
+    assert!(e.contains("remint_bpz"), "{e}");
+}
+
+#[test]
+fn bench_runs_at_a_small_size() {
+    bench(
+        &BenchArgs {
+            suppliers: 50,
+            steps: 20,
+            runs: 4,
+            threads: 2,
+        },
+        true,
+    )
+    .unwrap();
+}
