@@ -253,6 +253,42 @@ mod tests {
         }
     }
 
+    /// One hotspot at the centre of every resolution-8 child of each given resolution-7 hex.
+    fn fill_res7(hexes: &[CellIndex]) -> Vec<u64> {
+        hexes
+            .iter()
+            .flat_map(|h| h.children(Resolution::Eight))
+            .map(|c| u64::from(c.center_child(Resolution::Twelve).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn occupied_neighbours_raise_the_limit_counting_the_hex_itself() {
+        // Only r7 (N 4, target 5, max 10) and r8 (max 1): each r7 hex below holds 7 hotspots
+        // after r8 clipping, above the target of 5.
+        let levels: Vec<DensityLevel> = RewardParams::default()
+            .density
+            .into_iter()
+            .filter(|l| l.resolution == 7 || l.resolution == 8)
+            .collect();
+        let centre = h3o::LatLng::new(52.52, 13.40)
+            .unwrap()
+            .to_cell(Resolution::Seven);
+        let disk: Vec<CellIndex> = centre.grid_disk(1);
+        assert_eq!(disk[0], centre);
+        let probe = fill_res7(&[centre])[0];
+
+        // The hex and three neighbours at target: occupied 4, limit 5 * max(4 - 4 + 1, 1) = 5.
+        let map = DensityMap::build(&levels, &fill_res7(&disk[..4]));
+        assert_eq!(map.scale_ppm(probe), SCALE_ONE_PPM * 5 / 7);
+        // The hex and four neighbours: occupied 5, limit 5 * 2 = 10 >= 7, nothing clipped.
+        let map = DensityMap::build(&levels, &fill_res7(&disk[..5]));
+        assert_eq!(map.scale_ppm(probe), SCALE_ONE_PPM);
+        // A hotspot in a hex with no active hotspot (here the empty centre) is unscaled.
+        let map = DensityMap::build(&levels, &fill_res7(&disk[1..5]));
+        assert_eq!(map.scale_ppm(probe), SCALE_ONE_PPM);
+    }
+
     #[test]
     fn scale_never_exceeds_one_and_is_order_independent() {
         let levels = RewardParams::default().density;
