@@ -302,7 +302,14 @@ fn bad_scenarios_are_refused_naming_the_field() {
     assert!(e.contains("economics.treasury_bps = 12000"), "{e}");
     let e = error_of(&base.replace("initial_active = 300", "initial_active = 20000"));
     assert!(e.contains("suppliers.initial_active = 20000"), "{e}");
-    let e = error_of(&base.replace("\"lognormal\", median = 400", "\"lognormal\", median = -4"));
+    let hardware = base
+        .lines()
+        .find(|l| l.starts_with("hardware_usd"))
+        .unwrap();
+    let e = error_of(&base.replace(
+        hardware,
+        "hardware_usd = { dist = \"lognormal\", median = -4, sigma = 0.3 }",
+    ));
     assert!(e.contains("suppliers.hardware_usd"), "{e}");
     let e = error_of(&base.replace(
         "emission_per_epoch = \"30_000\"",
