@@ -28,7 +28,14 @@ pub fn fan_chart(title: &str, bands: &[Band], markers: &[(u32, String)]) -> Stri
         .filter_map(|b| finite(b.p90))
         .fold(f64::NEG_INFINITY, f64::max);
     let (lo, hi) = if lo.is_finite() && hi.is_finite() {
-        (lo.min(0.0).min(hi), hi.max(lo))
+        // Start at zero unless the series moves within a narrow band far from it (total
+        // supply), where a zero baseline would flatten the shape the chart is for.
+        let floor = if lo > 0.0 && hi - lo < 0.5 * hi {
+            lo
+        } else {
+            lo.min(0.0)
+        };
+        (floor.min(hi), hi.max(lo))
     } else {
         (0.0, 1.0)
     };

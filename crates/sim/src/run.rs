@@ -201,6 +201,8 @@ pub fn simulate(
                     econ_section = econ_section.changed(set);
                     let core = econ_section.to_core(decimals)?;
                     params = core.params;
+                    // A change to the emission replaces the schedule, earlier halving events
+                    // included: governance sets the new emission outright.
                     if set.emission_per_epoch.is_some()
                         || set.halving_interval_epochs.is_some()
                         || set.tail_per_epoch.is_some()
