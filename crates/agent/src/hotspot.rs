@@ -12,8 +12,8 @@ use depin_core::modules::coverage::actions::{
     sign_onboarding,
 };
 use depin_core::modules::coverage::preset::BERLIN;
-use depin_core::modules::coverage::radio::great_circle_distance_m;
-use depin_core::{Action, Address, Hash, Keypair, Transaction};
+use depin_core::modules::coverage::radio::{SPEED_OF_LIGHT_M_PER_S, great_circle_distance_m};
+use depin_core::{Action, Address, Amount, Hash, Keypair, Transaction};
 use serde_json::Value;
 
 use crate::client::Client;
@@ -124,12 +124,81 @@ pub struct Member {
     nonce: u64,
 }
 
-/// The radio plan the fleet uses (the network's first region).
-struct Plan {
-    channels_hz: Vec<u64>,
-    max_eirp_cdbm: i32,
-    sensitivity_cdbm: i32,
-    noise_floor_cdbm: i32,
+impl Member {
+    /// A hotspot whose next transaction will carry nonce 0.
+    pub fn new(key: Keypair, role: Role, physical: Location, asserted: Location) -> Member {
+        Member {
+            key,
+            role,
+            physical,
+            asserted,
+            nonce: 0,
+        }
+    }
+}
+
+/// The radio plan the fleet uses (the network's first region), in the ledger's integer units.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Name of the region the fleet onboards into.
+    pub region: String,
+    /// Channel centre frequencies, Hz.
+    pub channels_hz: Vec<u64>,
+    /// Maximum radiated power, centi-dBm; beacons are sent at exactly this EIRP.
+    pub max_eirp_cdbm: i32,
+    /// Weakest signal a receiver decodes, centi-dBm.
+    pub sensitivity_cdbm: i32,
+    /// Noise floor of a channel, centi-dBm.
+    pub noise_floor_cdbm: i32,
+}
+
+impl Plan {
+    /// Transmit power of a beacon, centi-dBm: the region's maximum EIRP less the antenna gain.
+    pub fn tx_power_cdbm(&self) -> i32 {
+        self.max_eirp_cdbm - GAIN_CDBI
+    }
+}
+
+/// Largest fleet one process simulates: every window checks every pair of radios.
+pub const MAX_FLEET: usize = 5_000;
+/// Smallest and largest radius a fleet is spread over, metres.
+pub const RADIUS_RANGE_M: std::ops::RangeInclusive<f64> = 1_000.0..=100_000.0;
+/// Receiver processing time before a witness is timestamped, at most, ms (the ledger allows
+/// 4,000 ms between beacon and witness).
+pub const MAX_PROCESSING_MS: u64 = 400;
+
+impl HotspotArgs {
+    /// Hotspots of every kind together.
+    pub fn total(&self) -> usize {
+        self.hotspots + self.spoofers + self.inflators + self.ring
+    }
+
+    /// Refuses arguments that cannot make a fleet, saying what to pass instead.
+    pub fn check(&self) -> Result<()> {
+        let total = self.total();
+        if total == 0 {
+            bail!(
+                "nothing to simulate: pass --hotspots N (and optionally --spoofers, --inflators, --ring)"
+            );
+        }
+        if total > MAX_FLEET {
+            bail!(
+                "{total} hotspots is more than one agent simulates ({MAX_FLEET}: every window checks every pair of radios); run several agents with different --seed values"
+            );
+        }
+        if self.ring == 1 {
+            bail!("a ring of one has nobody to witness; pass --ring 0 or --ring 2 or more");
+        }
+        if !RADIUS_RANGE_M.contains(&self.radius_m) {
+            bail!(
+                "--radius-m {} is outside {} to {} metres; hotspots need room to be 500 m apart and within radio range of each other",
+                self.radius_m,
+                RADIUS_RANGE_M.start(),
+                RADIUS_RANGE_M.end()
+            );
+        }
+        Ok(())
+    }
 }
 
 /// What happened in one window.
@@ -153,6 +222,8 @@ pub struct Fleet {
     pub epoch_length_blocks: u64,
     beacon_interval_blocks: u64,
     plan: Plan,
+    /// Onboarding plus location fee of one device, base units.
+    fee_per_device: u128,
     seed: u64,
     pub members: Vec<Member>,
     last_window: Option<u64>,
@@ -186,6 +257,71 @@ fn distance_m(a: Location, b: Location) -> f64 {
     great_circle_distance_m(a.lat_udeg, a.lon_udeg, b.lat_udeg, b.lon_udeg)
 }
 
+/// A beacon as it went on air.
+#[derive(Clone, Copy, Debug)]
+pub struct Sighting {
+    pub window: u64,
+    pub payload: Hash,
+    /// When the beaconer sent it, ms since the Unix epoch.
+    pub sent_at_ms: u64,
+}
+
+/// What the hotspot `witness` reports of `beaconer`'s beacon, or `None` when it reports
+/// nothing: its radio did not decode the packet, or the two are on different sides of the ring.
+/// Indices are the members' places in the fleet; with the seed they fix the link's shadowing
+/// and the report's jitter, so a run replays.
+///
+/// An honest report is what the radio measured, rounded down to the ledger's centi-dB; a cheat
+/// is the same measurement distorted by the witness's role (see [`Role`]).
+pub fn witness_report(
+    plan: &Plan,
+    seed: u64,
+    (b, beaconer): (usize, &Member),
+    (w, witness): (usize, &Member),
+    sighting: Sighting,
+) -> Option<Witness> {
+    // A ring's beacons never go on air (its members pass packets to each other over the
+    // internet), and its members report nothing but each other.
+    if b == w || (witness.role == Role::Ring) != (beaconer.role == Role::Ring) {
+        return None;
+    }
+    let channel = beacon_channel(&sighting.payload, plan.channels_hz.len()) as usize;
+    let frequency_hz = plan.channels_hz[channel];
+    let eirp_dbm = f64::from(plan.tx_power_cdbm() + GAIN_CDBI) / 100.0;
+    let link = mix(&[seed, 11, b.min(w) as u64, b.max(w) as u64]);
+    let shadow = SHADOWING_SIGMA_DB * normal_from_hash(link);
+    let distance = distance_m(beaconer.physical, witness.physical);
+    let loss = path_loss_db(distance, frequency_hz as f64, shadow);
+    let jitter = mix(&[seed, 12, b as u64, w as u64, sighting.window]);
+    let rx = receive(
+        eirp_dbm,
+        f64::from(GAIN_CDBI) / 100.0,
+        loss,
+        f64::from(plan.sensitivity_cdbm) / 100.0,
+        f64::from(plan.noise_floor_cdbm) / 100.0,
+        2.0 * unit(jitter),
+    )?;
+    let claimed_dbm = if witness.role == Role::Inflator {
+        rx.rssi_dbm + INFLATION_DB
+    } else {
+        rx.rssi_dbm
+    };
+    // Flight time (a third of a millisecond at 100 km) plus the receiver's processing.
+    let flight_ms = (distance / SPEED_OF_LIGHT_M_PER_S * 1_000.0).ceil() as u64;
+    let processing_ms = 5 + (jitter >> 20) % (MAX_PROCESSING_MS - 5);
+    Some(Witness {
+        beaconer: beaconer.key.address(),
+        window: sighting.window,
+        payload: sighting.payload,
+        // The receiver's crystal is a few kHz off (the ledger allows 100 kHz).
+        frequency_hz: frequency_hz + (jitter % 4_000),
+        // Rounded down, as the ledger rounds: an honest report never gains from rounding.
+        rssi_cdbm: (claimed_dbm * 100.0).floor() as i32,
+        snr_cdb: (rx.snr_db * 100.0).floor() as i32,
+        heard_at_ms: sighting.sent_at_ms + flight_ms + processing_ms,
+    })
+}
+
 impl Fleet {
     /// Reads the network's parameters and lays the fleet out (nothing is sent yet).
     pub fn new(args: &HotspotArgs, node_url: &str, owner: Keypair) -> Result<Fleet> {
@@ -197,7 +333,12 @@ impl Fleet {
             v.as_i64()
                 .with_context(|| format!("the node's coverage params have no {what}"))
         };
+        args.check()?;
         let plan = Plan {
+            region: region["name"]
+                .as_str()
+                .context("the node's region has no name")?
+                .to_string(),
             channels_hz: region["channels_hz"]
                 .as_array()
                 .context("the node's region has no channels")?
@@ -211,6 +352,13 @@ impl Fleet {
         if plan.channels_hz.is_empty() {
             bail!("the network's region plan has no channels");
         }
+        let fee = |name: &str| -> Result<u128> {
+            params["coverage"][name]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .with_context(|| format!("the node's coverage params have no {name}"))
+        };
+        let fee_per_device = fee("onboard_fee")? + fee("location_fee")?;
         let mut fleet = Fleet {
             client,
             owner,
@@ -227,6 +375,7 @@ impl Fleet {
                 .as_u64()
                 .context("params have no beacon interval")?,
             plan,
+            fee_per_device,
             seed: args.seed,
             members: Vec::new(),
             last_window: None,
@@ -340,7 +489,7 @@ impl Fleet {
             let action = Action::OnboardDevice(OnboardDevice {
                 device: m.key.address(),
                 kind: DeviceKind::Hotspot,
-                region: "EU868".into(),
+                region: self.plan.region.clone(),
                 location: Some(m.asserted),
                 gain_cdbi: GAIN_CDBI,
                 elevation_m: 10,
@@ -350,6 +499,20 @@ impl Fleet {
             nonce += 1;
         }
         let onboarded = pending.len();
+        let cost = self.fee_per_device * onboarded as u128;
+        let balance: u128 = self.client.get(&format!("/v1/accounts/{owner}"))?["balance"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .context("the owner's account has no balance")?;
+        if balance < cost {
+            let show = |a: u128| format!("{} {}", Amount(a).display(self.decimals), self.symbol);
+            bail!(
+                "the owner {owner} holds {} but onboarding {onboarded} hotspots costs {} ({} each); fund it or pass fewer hotspots",
+                show(balance),
+                show(cost),
+                show(self.fee_per_device)
+            );
+        }
         // The mempool holds at most 1,024 nonces ahead of an account: send in chunks.
         for chunk in pending.chunks(500) {
             let last = chunk.last().expect("chunks are not empty").nonce;
@@ -396,7 +559,7 @@ impl Fleet {
         };
         let sent_at_ms = now_ms();
         let n_channels = self.plan.channels_hz.len();
-        let tx_power_cdbm = self.plan.max_eirp_cdbm - GAIN_CDBI;
+        let tx_power_cdbm = self.plan.tx_power_cdbm();
         let beacons: Vec<Transaction> = self
             .members
             .iter()
@@ -460,46 +623,17 @@ impl Fleet {
                 continue;
             }
             let payload = beacon_payload(&entropy, window, &beaconer.key.address());
-            let channel = beacon_channel(&payload, n_channels) as usize;
-            let frequency_hz = self.plan.channels_hz[channel];
-            let eirp_dbm = f64::from(tx_power_cdbm + GAIN_CDBI) / 100.0;
             for (w, witness) in self.members.iter().enumerate() {
-                if w == b || ((witness.role == Role::Ring) != (beaconer.role == Role::Ring)) {
-                    continue;
-                }
-                let link = mix(&[self.seed, 11, b.min(w) as u64, b.max(w) as u64]);
-                let shadow = SHADOWING_SIGMA_DB * normal_from_hash(link);
-                let loss = path_loss_db(
-                    distance_m(beaconer.physical, witness.physical),
-                    frequency_hz as f64,
-                    shadow,
-                );
-                let jitter = mix(&[self.seed, 12, b as u64, w as u64, window]);
-                let Some(rx) = receive(
-                    eirp_dbm,
-                    f64::from(GAIN_CDBI) / 100.0,
-                    loss,
-                    f64::from(self.plan.sensitivity_cdbm) / 100.0,
-                    f64::from(self.plan.noise_floor_cdbm) / 100.0,
-                    2.0 * unit(jitter),
-                ) else {
-                    continue;
-                };
-                let claimed = if witness.role == Role::Inflator {
-                    rx.rssi_dbm + INFLATION_DB
-                } else {
-                    rx.rssi_dbm
-                };
-                let action = Action::Witness(Witness {
-                    beaconer: beaconer.key.address(),
+                let sighting = Sighting {
                     window,
                     payload,
-                    frequency_hz: frequency_hz + (jitter % 4_000),
-                    rssi_cdbm: (claimed * 100.0).floor() as i32,
-                    snr_cdb: (rx.snr_db * 100.0).floor() as i32,
-                    heard_at_ms: sent_at_ms + 5 + (jitter >> 20) % 400,
-                });
-                witnesses.push((w, action));
+                    sent_at_ms,
+                };
+                if let Some(action) =
+                    witness_report(&self.plan, self.seed, (b, beaconer), (w, witness), sighting)
+                {
+                    witnesses.push((w, Action::Witness(action)));
+                }
             }
         }
         let txs: Vec<Transaction> = witnesses
@@ -582,4 +716,227 @@ pub fn run(args: &HotspotArgs, node_url: &str, owner: &Keypair, json: bool) -> R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use depin_core::modules::coverage::preset::{
+        EU868_CHANNELS_HZ, EU868_MAX_EIRP_CDBM, LORA_NOISE_FLOOR_CDBM, LORA_SENSITIVITY_CDBM, rules,
+    };
+    use depin_core::modules::coverage::radio::{Link, Receiver, SignalFault, check_signal};
+
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            region: "EU868".into(),
+            channels_hz: EU868_CHANNELS_HZ.to_vec(),
+            max_eirp_cdbm: EU868_MAX_EIRP_CDBM,
+            sensitivity_cdbm: LORA_SENSITIVITY_CDBM,
+            noise_floor_cdbm: LORA_NOISE_FLOOR_CDBM,
+        }
+    }
+
+    /// Hotspots of one role from 40 m to 40 km from the first, on rays in every direction.
+    fn layout(role: Role) -> Vec<Member> {
+        (0..400u64)
+            .map(|i| {
+                let r = 40.0 * 1_000f64.powf(i as f64 / 400.0);
+                let a = unit(mix(&[i, 99])) * std::f64::consts::TAU;
+                let at = offset(BERLIN, r * a.sin(), r * a.cos());
+                let place = if i == 0 { BERLIN } else { at };
+                Member::new(
+                    Keypair::from_seed(Hash::tagged("test/key", &[&i.to_le_bytes()]).0),
+                    role,
+                    place,
+                    place,
+                )
+            })
+            .collect()
+    }
+
+    /// What the ledger says of a report, from the asserted locations, as `verify` computes it.
+    fn ledger_check(
+        plan: &Plan,
+        b: &Member,
+        w: &Member,
+        r: &Witness,
+        tolerance_cdb: i32,
+    ) -> Result<(), SignalFault> {
+        let a = b.asserted;
+        let c = w.asserted;
+        let distance_m =
+            great_circle_distance_m(a.lat_udeg, a.lon_udeg, c.lat_udeg, c.lon_udeg) as u32;
+        let channel = beacon_channel(&r.payload, plan.channels_hz.len()) as usize;
+        let link = Link {
+            tx_power_cdbm: plan.tx_power_cdbm(),
+            tx_gain_cdbi: GAIN_CDBI,
+            rx_gain_cdbi: GAIN_CDBI,
+            distance_m,
+            frequency_hz: plan.channels_hz[channel],
+        };
+        let rx = Receiver {
+            sensitivity_cdbm: plan.sensitivity_cdbm,
+            noise_floor_cdbm: plan.noise_floor_cdbm,
+            tolerance_cdb,
+        };
+        check_signal(&link, &rx, r.rssi_cdbm, r.snr_cdb)
+    }
+
+    fn reports(plan: &Plan, members: &[Member]) -> Vec<(usize, Witness)> {
+        let sighting = Sighting {
+            window: 7,
+            payload: Hash::tagged("test", &[b"payload"]),
+            sent_at_ms: 1_000_000,
+        };
+        (1..members.len())
+            .filter_map(|w| {
+                witness_report(plan, 3, (0, &members[0]), (w, &members[w]), sighting)
+                    .map(|r| (w, r))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn honest_reports_pass_the_ledgers_physics_without_its_tolerance() {
+        let plan = plan();
+        let members = layout(Role::Honest);
+        let heard = reports(&plan, &members);
+        // Some near neighbours are heard, the far ones are not.
+        assert!(
+            heard.len() > 50 && heard.len() < 350,
+            "{} heard",
+            heard.len()
+        );
+        let rules = rules(5);
+        for (w, r) in &heard {
+            ledger_check(&plan, &members[0], &members[*w], r, 0)
+                .unwrap_or_else(|f| panic!("honest report from #{w} refused: {f:?}"));
+            let delay = r.heard_at_ms - 1_000_000;
+            assert!(delay <= rules.max_witness_delay_ms && delay < 1_000);
+            let channel = beacon_channel(&r.payload, plan.channels_hz.len()) as usize;
+            assert!(
+                r.frequency_hz.abs_diff(plan.channels_hz[channel]) <= rules.frequency_tolerance_hz
+            );
+        }
+        let farthest = heard
+            .iter()
+            .map(|(w, _)| distance_m(members[0].physical, members[*w].physical))
+            .fold(0.0, f64::max);
+        assert!(
+            (2_000.0..40_000.0).contains(&farthest),
+            "farthest heard at {farthest} m"
+        );
+    }
+
+    #[test]
+    fn inflated_reports_are_stronger_than_free_space_allows() {
+        let plan = plan();
+        let mut members = layout(Role::Inflator);
+        members[0].role = Role::Honest;
+        let heard = reports(&plan, &members);
+        assert!(heard.len() > 50);
+        for (w, r) in &heard {
+            let verdict = ledger_check(
+                &plan,
+                &members[0],
+                &members[*w],
+                r,
+                rules(5).signal_tolerance_cdb,
+            );
+            assert!(
+                matches!(verdict, Err(SignalFault::StrongerThanFreeSpace { .. })),
+                "inflated report from #{w} not caught: {verdict:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ring_reports_only_itself_and_is_not_heard_by_others() {
+        let plan = plan();
+        let mut members = layout(Role::Honest);
+        for m in &mut members[..4] {
+            m.role = Role::Ring;
+        }
+        let sighting = Sighting {
+            window: 1,
+            payload: Hash::tagged("test", &[b"ring"]),
+            sent_at_ms: 0,
+        };
+        for b in 0..members.len() {
+            for w in 0..members.len() {
+                let r = witness_report(&plan, 3, (b, &members[b]), (w, &members[w]), sighting);
+                if (b < 4) != (w < 4) {
+                    assert!(r.is_none(), "#{w} reported #{b} across the ring");
+                }
+            }
+        }
+        // Inside one building everyone hears everyone.
+        assert!(witness_report(&plan, 3, (0, &members[0]), (1, &members[1]), sighting).is_some());
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_with_what_to_pass() {
+        let ok = HotspotArgs {
+            hotspots: 10,
+            center: None,
+            radius_m: 8_000.0,
+            seed: 1,
+            spoofers: 0,
+            inflators: 0,
+            ring: 0,
+            windows: None,
+        };
+        assert!(ok.check().is_ok());
+        let cases = [
+            (
+                HotspotArgs {
+                    hotspots: 0,
+                    ..ok.clone()
+                },
+                "--hotspots",
+            ),
+            (
+                HotspotArgs {
+                    ring: 1,
+                    ..ok.clone()
+                },
+                "--ring 2",
+            ),
+            (
+                HotspotArgs {
+                    radius_m: 10.0,
+                    ..ok.clone()
+                },
+                "--radius-m",
+            ),
+            (
+                HotspotArgs {
+                    radius_m: f64::NAN,
+                    ..ok.clone()
+                },
+                "--radius-m",
+            ),
+            (
+                HotspotArgs {
+                    hotspots: MAX_FLEET + 1,
+                    ..ok.clone()
+                },
+                "--seed",
+            ),
+        ];
+        for (args, hint) in cases {
+            let e = args.check().expect_err("refused").to_string();
+            assert!(e.contains(hint), "{e}");
+        }
+    }
+
+    #[test]
+    fn coordinates_parse_or_say_what_is_wrong() {
+        let berlin = parse_lat_lon("52.52, 13.405").expect("parses");
+        assert_eq!(berlin, Location::from_degrees(52.52, 13.405));
+        assert!(parse_lat_lon("52.52").unwrap_err().contains("LAT,LON"));
+        assert!(parse_lat_lon("north,13").unwrap_err().contains("latitude"));
+        assert!(parse_lat_lon("95,13").unwrap_err().contains("not on Earth"));
+    }
 }
