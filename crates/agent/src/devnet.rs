@@ -37,16 +37,42 @@ fn median(v: &mut [u128]) -> u128 {
     v[v.len() / 2]
 }
 
+/// One simulated hotspot's reward for a closed epoch.
+#[derive(Clone, Debug)]
+pub struct MemberReward {
+    pub role: Role,
+    pub device: Address,
+    /// Base units paid to its owner.
+    pub amount: u128,
+    /// Reward shares its verified work earned; the ledger counts a device with shares as active.
+    pub shares: u128,
+}
+
+/// Every member's reward in `epoch`, in fleet order.
+pub fn rewards(fleet: &Fleet, epoch: u64) -> Result<Vec<MemberReward>> {
+    fleet
+        .members
+        .iter()
+        .map(|m| {
+            let device = m.key.address();
+            let r = fleet
+                .client()
+                .get(&format!("/v1/rewards/{epoch}/{device}"))?;
+            Ok(MemberReward {
+                role: m.role,
+                device,
+                amount: amount(&r["reward"]["amount"]),
+                shares: amount(&r["reward"]["score"]["shares"]),
+            })
+        })
+        .collect()
+}
+
 /// What each member earned in `epoch`, grouped by role.
 pub fn earnings(fleet: &Fleet, epoch: u64) -> Result<EarningsByRole> {
     let mut out: EarningsByRole = BTreeMap::new();
-    for m in &fleet.members {
-        let r = fleet
-            .client()
-            .get(&format!("/v1/rewards/{epoch}/{}", m.key.address()))?;
-        out.entry(m.role)
-            .or_default()
-            .push(amount(&r["reward"]["amount"]));
+    for r in rewards(fleet, epoch)? {
+        out.entry(r.role).or_default().push(r.amount);
     }
     Ok(out)
 }
@@ -57,6 +83,11 @@ impl Summaries {
         Summaries {
             next_epoch: fleet.current_epoch().unwrap_or(0),
         }
+    }
+
+    /// Starts with `epoch` (for a summary of history).
+    pub fn from_epoch(epoch: u64) -> Summaries {
+        Summaries { next_epoch: epoch }
     }
 
     /// Lines for every epoch that closed since the last call.
@@ -111,10 +142,14 @@ impl Summaries {
                 )
             })
             .collect();
+        let rewards = rewards(fleet, epoch)?;
+        let active = rewards.iter().filter(|r| r.shares > 0).count();
         let mut out = vec![
             format!(
-                "── epoch {epoch} closed at height {} · {} devices paid · reports: {accepted} accepted; refused: {rejected_text}",
-                e["height"], e["devices_paid"],
+                "── epoch {epoch} closed at height {} · active devices {active} of {} · {} paid · reports: {accepted} accepted; refused: {rejected_text}",
+                e["height"],
+                rewards.len(),
+                e["devices_paid"],
             ),
             format!(
                 "   paid {} to owners, {} to the treasury (+{} dust) · top: {}",
@@ -128,7 +163,10 @@ impl Summaries {
                 }
             ),
         ];
-        let mut by_role = earnings(fleet, epoch)?;
+        let mut by_role: EarningsByRole = BTreeMap::new();
+        for r in &rewards {
+            by_role.entry(r.role).or_default().push(r.amount);
+        }
         if by_role.keys().any(|r| *r != Role::Honest) {
             let honest = median(by_role.get_mut(&Role::Honest).map_or(&mut [], |v| v));
             let parts: Vec<String> = by_role

@@ -68,6 +68,7 @@ pub fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use depin_core::modules::coverage::radio::to_centi_db;
 
     #[test]
     fn loss_grows_with_distance_and_never_beats_free_space() {
@@ -90,6 +91,69 @@ mod tests {
         let near = path_loss_db(1_000.0, 868e6, 0.0);
         let r = receive(16.0, 3.0, near, -137.0, -117.0, 1.5).unwrap();
         assert!(r.snr_db <= r.rssi_dbm + 117.0);
+    }
+
+    /// What the ledger allows, with its measurement tolerance removed: an honest report must
+    /// pass even without the slack.
+    fn ledger_allows(distance_m: f64, frequency_hz: u64, rssi_cdbm: i32, snr_cdb: i32) -> bool {
+        use depin_core::modules::coverage::radio::{Link, Receiver, check_signal};
+        // The region plan of the preset (EU868): 16 dBm EIRP, 3 dBi antennas.
+        let link = Link {
+            tx_power_cdbm: 1_300,
+            tx_gain_cdbi: 300,
+            rx_gain_cdbi: 300,
+            distance_m: distance_m as u32,
+            frequency_hz,
+        };
+        let rx = Receiver {
+            sensitivity_cdbm: -13_700,
+            noise_floor_cdbm: -11_703,
+            tolerance_cdb: 0,
+        };
+        check_signal(&link, &rx, rssi_cdbm, snr_cdb).is_ok()
+    }
+
+    #[test]
+    fn every_heard_packet_reports_within_the_ledgers_physical_bounds() {
+        let frequency_hz = 868_100_000;
+        let mut heard = 0;
+        let mut d = 400.0;
+        while d < 100_000.0 {
+            for tenth in -40..=40 {
+                // Shadowing from -4 to +4 sigma, including the deep fades that would beat free
+                // space if the model did not forbid it.
+                let shadow = SHADOWING_SIGMA_DB * f64::from(tenth) / 10.0;
+                let loss = path_loss_db(d, frequency_hz as f64, shadow);
+                for jitter in [0.0, 0.7, 2.0] {
+                    let Some(r) = receive(16.0, 3.0, loss, -137.0, -117.03, jitter) else {
+                        continue;
+                    };
+                    heard += 1;
+                    // Rounded down to centi-dB, as a witness reports.
+                    let (rssi, snr) = (to_centi_db(r.rssi_dbm), to_centi_db(r.snr_db));
+                    assert!(
+                        ledger_allows(d, frequency_hz, rssi, snr),
+                        "{d} m, shadowing {shadow} dB: rssi {rssi} snr {snr} refused"
+                    );
+                }
+            }
+            d *= 1.07;
+        }
+        assert!(heard > 1_000, "the sweep exercises heard packets ({heard})");
+    }
+
+    #[test]
+    fn loss_is_monotone_in_distance_for_any_fixed_shadowing() {
+        for shadow in [-15.0, -6.0, 0.0, 6.0, 15.0] {
+            let mut last = f64::MIN;
+            let mut d = 1.0;
+            while d < 200_000.0 {
+                let loss = path_loss_db(d, 868e6, shadow);
+                assert!(loss >= last, "loss falls at {d} m with shadowing {shadow}");
+                last = loss;
+                d *= 1.13;
+            }
+        }
     }
 
     #[test]
