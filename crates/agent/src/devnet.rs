@@ -146,10 +146,10 @@ impl Summaries {
         let active = rewards.iter().filter(|r| r.shares > 0).count();
         let mut out = vec![
             format!(
-                "── epoch {epoch} closed at height {} · active devices {active} of {} · {} paid · reports: {accepted} accepted; refused: {rejected_text}",
+                "── epoch {epoch} closed at height {} · {} devices paid · {active} of {} simulated hotspots active · reports: {accepted} accepted; refused: {rejected_text}",
                 e["height"],
-                rewards.len(),
                 e["devices_paid"],
+                rewards.len(),
             ),
             format!(
                 "   paid {} to owners, {} to the treasury (+{} dust) · top: {}",
@@ -231,10 +231,15 @@ fn drive(args: &HotspotArgs, node_url: &str, owner: Keypair) -> Result<()> {
     );
     let mut summaries = Summaries::new(&fleet);
     let mut last_error = String::new();
+    let mut warned = false;
     loop {
-        let step = fleet
-            .run_window()
-            .and_then(|_| summaries.new_epochs(&fleet));
+        let step = fleet.run_window().and_then(|report| {
+            if let Some(warning) = fleet.behind_warning(&report).filter(|_| !warned) {
+                println!("simulated hotspots: {warning}");
+                warned = true;
+            }
+            summaries.new_epochs(&fleet)
+        });
         match step {
             Ok(lines) => {
                 for line in lines {

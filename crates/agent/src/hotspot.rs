@@ -17,7 +17,7 @@ use depin_core::{Action, Address, Amount, Hash, Keypair, Transaction};
 use serde_json::Value;
 
 use crate::client::Client;
-use crate::radio::{SHADOWING_SIGMA_DB, normal_from_hash, path_loss_db, receive};
+use crate::radio::{SHADOWING_SIGMA_DB, max_range_m, normal_from_hash, path_loss_db, receive};
 
 /// Arguments of `depin agent hotspot`.
 #[derive(clap::Args, Debug, Clone)]
@@ -159,6 +159,8 @@ impl Plan {
     }
 }
 
+/// How long onboarding waits for a full mempool to drain before giving up, seconds.
+pub const MEMPOOL_FULL_PATIENCE_S: u64 = 60;
 /// Largest fleet one process simulates: every window checks every pair of radios.
 pub const MAX_FLEET: usize = 5_000;
 /// Smallest and largest radius a fleet is spread over, metres.
@@ -208,6 +210,9 @@ pub struct WindowReport {
     pub beacons_sent: usize,
     pub beacons_accepted: usize,
     pub witnesses_sent: usize,
+    /// The window the chain had reached when the witness reports were ready, if that was too
+    /// late to send them (the fleet cannot keep up with the chain).
+    pub fell_behind: Option<u64>,
     /// Refusals at the node's door (mempool), by code; refusals inside blocks are in receipts.
     pub refused: BTreeMap<String, usize>,
 }
@@ -224,6 +229,10 @@ pub struct Fleet {
     plan: Plan,
     /// Onboarding plus location fee of one device, base units.
     fee_per_device: u128,
+    /// Witness reports the ledger records per beacon.
+    max_witnesses_per_beacon: usize,
+    /// Windows after its own a report may still name.
+    entropy_max_age_windows: u64,
     seed: u64,
     pub members: Vec<Member>,
     last_window: Option<u64>,
@@ -288,16 +297,21 @@ pub fn witness_report(
     let channel = beacon_channel(&sighting.payload, plan.channels_hz.len()) as usize;
     let frequency_hz = plan.channels_hz[channel];
     let eirp_dbm = f64::from(plan.tx_power_cdbm() + GAIN_CDBI) / 100.0;
+    let distance = distance_m(beaconer.physical, witness.physical);
+    let rx_gain_dbi = f64::from(GAIN_CDBI) / 100.0;
+    let sensitivity_dbm = f64::from(plan.sensitivity_cdbm) / 100.0;
+    if distance > max_range_m(eirp_dbm, rx_gain_dbi, sensitivity_dbm, frequency_hz as f64) {
+        return None;
+    }
     let link = mix(&[seed, 11, b.min(w) as u64, b.max(w) as u64]);
     let shadow = SHADOWING_SIGMA_DB * normal_from_hash(link);
-    let distance = distance_m(beaconer.physical, witness.physical);
     let loss = path_loss_db(distance, frequency_hz as f64, shadow);
     let jitter = mix(&[seed, 12, b as u64, w as u64, sighting.window]);
     let rx = receive(
         eirp_dbm,
-        f64::from(GAIN_CDBI) / 100.0,
+        rx_gain_dbi,
         loss,
-        f64::from(plan.sensitivity_cdbm) / 100.0,
+        sensitivity_dbm,
         f64::from(plan.noise_floor_cdbm) / 100.0,
         2.0 * unit(jitter),
     )?;
@@ -359,6 +373,7 @@ impl Fleet {
                 .with_context(|| format!("the node's coverage params have no {name}"))
         };
         let fee_per_device = fee("onboard_fee")? + fee("location_fee")?;
+        let rules = &params["coverage"]["rules"];
         let mut fleet = Fleet {
             client,
             owner,
@@ -371,11 +386,18 @@ impl Fleet {
             epoch_length_blocks: params["epoch_length_blocks"]
                 .as_u64()
                 .context("params have no epoch length")?,
-            beacon_interval_blocks: params["coverage"]["rules"]["beacon_interval_blocks"]
+            beacon_interval_blocks: rules["beacon_interval_blocks"]
                 .as_u64()
                 .context("params have no beacon interval")?,
             plan,
             fee_per_device,
+            max_witnesses_per_beacon: rules["max_witnesses_per_beacon"]
+                .as_u64()
+                .context("params have no max_witnesses_per_beacon")?
+                as usize,
+            entropy_max_age_windows: rules["entropy_max_age_windows"]
+                .as_u64()
+                .context("params have no entropy_max_age_windows")?,
             seed: args.seed,
             members: Vec::new(),
             last_window: None,
@@ -516,10 +538,27 @@ impl Fleet {
         // The mempool holds at most 1,024 nonces ahead of an account: send in chunks.
         for chunk in pending.chunks(500) {
             let last = chunk.last().expect("chunks are not empty").nonce;
-            for verdict in self.client.submit(chunk)? {
-                if let Err(e) = verdict {
-                    bail!("the node refused an onboarding: {} ({})", e.message, e.code);
+            // A full mempool drains as blocks are made: send what it refused again.
+            let mut waiting: Vec<Transaction> = chunk.to_vec();
+            let full_until = Instant::now() + Duration::from_secs(MEMPOOL_FULL_PATIENCE_S);
+            while !waiting.is_empty() {
+                let verdicts = self.client.submit(&waiting)?;
+                let mut again = Vec::new();
+                for (tx, verdict) in waiting.into_iter().zip(verdicts) {
+                    match verdict {
+                        Ok(_) => {}
+                        Err(e) if e.code == "mempool_full" && Instant::now() < full_until => {
+                            again.push(tx)
+                        }
+                        Err(e) => {
+                            bail!("the node refused an onboarding: {} ({})", e.message, e.code)
+                        }
+                    }
                 }
+                if !again.is_empty() {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                waiting = again;
             }
             let deadline = Instant::now() + Duration::from_secs(120);
             while self.account_nonce(&owner)?.unwrap_or(0) <= last {
@@ -528,6 +567,16 @@ impl Fleet {
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
+        }
+        // Reports a previous run of this fleet left pending are committed by the next block;
+        // nonces read before it would collide with them.
+        let height = self.height()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.height()? <= height {
+            if Instant::now() > deadline {
+                bail!("no block for 30 s; is the node producing?");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         for i in 0..self.members.len() {
             let address = self.members[i].key.address();
@@ -623,18 +672,36 @@ impl Fleet {
                 continue;
             }
             let payload = beacon_payload(&entropy, window, &beaconer.key.address());
-            for (w, witness) in self.members.iter().enumerate() {
-                let sighting = Sighting {
-                    window,
-                    payload,
-                    sent_at_ms,
-                };
-                if let Some(action) =
+            let sighting = Sighting {
+                window,
+                payload,
+                sent_at_ms,
+            };
+            let mut heard: Vec<(usize, Witness)> = self
+                .members
+                .iter()
+                .enumerate()
+                .filter_map(|(w, witness)| {
                     witness_report(&self.plan, self.seed, (b, beaconer), (w, witness), sighting)
-                {
-                    witnesses.push((w, Action::Witness(action)));
-                }
-            }
+                        .map(|r| (w, r))
+                })
+                .collect();
+            // The ledger records the first `max_witnesses_per_beacon` valid reports; past twice
+            // that, more can only be refused as too_many_witnesses. Real hotspots would send
+            // them anyway; the fleet does not, so its load grows with its size, not its square.
+            heard.sort_by_key(|(_, r)| r.heard_at_ms);
+            heard.truncate(2 * self.max_witnesses_per_beacon);
+            witnesses.extend(heard.into_iter().map(|(w, r)| (w, Action::Witness(r))));
+        }
+        // Reports for a window that has closed would all be refused: say so instead.
+        let now = self.client.get("/v1/coverage/entropy")?;
+        let current = now["window"].as_u64().context("entropy has no window")?;
+        let windows_per_epoch = self.epoch_length_blocks / self.beacon_interval_blocks;
+        if current > window + self.entropy_max_age_windows
+            || current / windows_per_epoch != window / windows_per_epoch
+        {
+            report.fell_behind = Some(current);
+            return Ok(report);
         }
         let txs: Vec<Transaction> = witnesses
             .into_iter()
@@ -663,6 +730,16 @@ impl Fleet {
             }
         }
         Ok(report)
+    }
+
+    /// A sentence on what to do when `report` shows the fleet fell behind the chain.
+    pub fn behind_warning(&self, report: &WindowReport) -> Option<String> {
+        let current = report.fell_behind?;
+        Some(format!(
+            "the fleet cannot keep up: witness reports for window {} were ready only in window {current}, too late for the ledger, so none were sent; simulate fewer than {} hotspots or use a release build",
+            report.window,
+            self.members.len()
+        ))
     }
 
     /// The epoch the chain is in.
@@ -695,9 +772,14 @@ pub fn run(args: &HotspotArgs, node_url: &str, owner: &Keypair, json: bool) -> R
     }
     let mut summaries = crate::devnet::Summaries::new(&fleet);
     let mut done = 0u64;
+    let mut warned = false;
     while args.windows.is_none_or(|w| done < w) {
         let report = fleet.run_window()?;
         done += 1;
+        if let Some(warning) = fleet.behind_warning(&report).filter(|_| !warned) {
+            eprintln!("warning: {warning}");
+            warned = true;
+        }
         if json {
             println!(
                 "{}",
@@ -706,6 +788,7 @@ pub fn run(args: &HotspotArgs, node_url: &str, owner: &Keypair, json: bool) -> R
                     "beacons_sent": report.beacons_sent,
                     "beacons_accepted": report.beacons_accepted,
                     "witnesses_sent": report.witnesses_sent,
+                    "fell_behind_to_window": report.fell_behind,
                     "refused_at_door": report.refused,
                 })
             );

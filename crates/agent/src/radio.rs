@@ -40,6 +40,28 @@ pub fn normal_from_hash(h: u64) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+/// The most negative value [`normal_from_hash`] returns: Box-Muller on 32-bit uniforms never
+/// goes below `-sqrt(2 ln(2^32 + 2))`, about -6.66.
+pub const MIN_NORMAL: f64 = -6.7;
+
+/// Farthest a packet can still be decoded, metres, whatever the link's shadowing: beyond it the
+/// path loss exceeds the link budget (`eirp_dbm + rx_gain_dbi - sensitivity_dbm`, dB) even
+/// with the luckiest fade [`normal_from_hash`] can draw. Lets a fleet skip hopeless pairs
+/// before it computes their shadowing.
+pub fn max_range_m(
+    eirp_dbm: f64,
+    rx_gain_dbi: f64,
+    sensitivity_dbm: f64,
+    frequency_hz: f64,
+) -> f64 {
+    let budget_db = eirp_dbm + rx_gain_dbi - sensitivity_dbm - DECODE_MARGIN_DB;
+    let at_reference = free_space_path_loss_db(REFERENCE_DISTANCE_M, frequency_hz)
+        + CLUTTER_LOSS_DB
+        + SHADOWING_SIGMA_DB * MIN_NORMAL;
+    let beyond = 10f64.powf((budget_db - at_reference) / (10.0 * PATH_LOSS_EXPONENT));
+    REFERENCE_DISTANCE_M * beyond.max(1.0)
+}
+
 /// What a receiver measures of one packet.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Reception {
@@ -154,6 +176,32 @@ mod tests {
                 d *= 1.13;
             }
         }
+    }
+
+    #[test]
+    fn nothing_is_heard_beyond_the_maximum_range() {
+        let (eirp, gain, sensitivity, f) = (16.0, 3.0, -137.0, 867.1e6);
+        let range = max_range_m(eirp, gain, sensitivity, f);
+        assert!((10_000.0..200_000.0).contains(&range), "{range} m");
+        let luckiest = SHADOWING_SIGMA_DB * MIN_NORMAL;
+        let at = |d: f64| {
+            receive(
+                eirp,
+                gain,
+                path_loss_db(d, f, luckiest),
+                sensitivity,
+                -117.0,
+                0.0,
+            )
+        };
+        assert!(at(range * 1.001).is_none());
+        assert!(at(range * 0.99).is_some(), "the bound is tight");
+        // The luckiest draw really is bounded: the smallest first uniform, cosine -1.
+        let luckiest_draw = normal_from_hash(0x0000_0000_8000_0000);
+        assert!(
+            (MIN_NORMAL..MIN_NORMAL + 0.1).contains(&luckiest_draw),
+            "{luckiest_draw}"
+        );
     }
 
     #[test]
