@@ -8,6 +8,9 @@ use serde_json::Value;
 /// Transactions per batch request (the node accepts up to 10,000).
 const MAX_BATCH: usize = 5_000;
 
+/// Largest answer read, bytes: a block of a busy devnet holds tens of thousands of reports.
+const MAX_ANSWER_BYTES: u64 = 512 << 20;
+
 /// Talks to one node.
 pub struct Client {
     base: String,
@@ -104,6 +107,8 @@ impl Client {
         let status = resp.status().as_u16();
         let text = resp
             .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
             .read_to_string()
             .context("reading the node's answer")?;
         if status == 404 && none_on_404 {

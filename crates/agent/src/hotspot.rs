@@ -159,6 +159,8 @@ impl Plan {
     }
 }
 
+/// How long the fleet waits for its beacons to be in blocks, seconds.
+pub const RECEIPT_WAIT_S: u64 = 30;
 /// How long onboarding waits for a full mempool to drain before giving up, seconds.
 pub const MEMPOOL_FULL_PATIENCE_S: u64 = 60;
 /// Largest fleet one process simulates: every window checks every pair of radios.
@@ -639,31 +641,9 @@ impl Fleet {
                 }
             }
         }
-        // Wait for the block that holds them, then see which the ledger accepted.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.height()? <= height {
-            if Instant::now() > deadline {
-                bail!("no block for 30 s; is the node producing?");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let mut accepted = vec![false; self.members.len()];
-        for (i, h) in hashes.iter().enumerate() {
-            let Some(h) = h else { continue };
-            let wait = Instant::now() + Duration::from_secs(10);
-            loop {
-                let status = self.client.get_opt(&format!("/v1/tx/{h}"))?;
-                let committed = status.as_ref().is_some_and(|s| s["status"] == "committed");
-                if committed {
-                    accepted[i] = status.is_some_and(|s| s["receipt"]["success"] == true);
-                    break;
-                }
-                if Instant::now() > wait {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        // Read the blocks after `height` until each beacon is found in one: one request per
+        // block, however many hotspots the fleet has.
+        let accepted = self.await_receipts(height, &hashes)?;
         report.beacons_accepted = accepted.iter().filter(|a| **a).count();
 
         let mut witnesses = Vec::new();
@@ -730,6 +710,43 @@ impl Fleet {
             }
         }
         Ok(report)
+    }
+
+    /// Whether each transaction of `hashes` succeeded, read from the blocks after `height` as
+    /// they are committed. `None` entries (refused at the door) and transactions still not in a
+    /// block after `RECEIPT_WAIT_S` count as not accepted.
+    fn await_receipts(&self, height: u64, hashes: &[Option<Hash>]) -> Result<Vec<bool>> {
+        let mut outcome = vec![false; hashes.len()];
+        let mut unresolved: BTreeMap<Hash, usize> = hashes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| Some(((*h)?, i)))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(RECEIPT_WAIT_S);
+        let mut next = height + 1;
+        while !unresolved.is_empty() {
+            if self.height()? < next {
+                if Instant::now() > deadline {
+                    if next == height + 1 {
+                        bail!("no block for {RECEIPT_WAIT_S} s; is the node producing?");
+                    }
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            let block = self.client.get(&format!("/v1/blocks/{next}"))?;
+            for tx in block["txs"].as_array().into_iter().flatten() {
+                let Some(hash) = tx["hash"].as_str().and_then(|h| h.parse::<Hash>().ok()) else {
+                    continue;
+                };
+                if let Some(i) = unresolved.remove(&hash) {
+                    outcome[i] = tx["receipt"]["success"] == true;
+                }
+            }
+            next += 1;
+        }
+        Ok(outcome)
     }
 
     /// A sentence on what to do when `report` shows the fleet fell behind the chain.
