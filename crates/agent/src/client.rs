@@ -35,25 +35,23 @@ impl Client {
 
     /// GET a JSON document; `Ok(None)` on 404.
     pub fn get_opt(&self, path: &str) -> Result<Option<Value>> {
-        let url = format!("{}{path}", self.base);
-        let resp = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        self.read(resp, true)
+        self.get_with(path, true)
     }
 
     /// GET a JSON document that must exist; a 404 is an error carrying the node's reason.
     pub fn get(&self, path: &str) -> Result<Value> {
+        self.get_with(path, false)?
+            .with_context(|| format!("{path} returned nothing on {}", self.base))
+    }
+
+    fn get_with(&self, path: &str, none_on_404: bool) -> Result<Option<Value>> {
         let url = format!("{}{path}", self.base);
         let resp = self
             .agent
             .get(&url)
             .call()
             .map_err(|e| self.unreachable(e))?;
-        self.read(resp, false)?
-            .with_context(|| format!("{path} returned nothing on {}", self.base))
+        self.read(resp, none_on_404)
     }
 
     /// POST a JSON body; API errors become `Err` with the node's code and message.

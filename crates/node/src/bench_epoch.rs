@@ -241,17 +241,4 @@ mod tests {
         });
         assert_eq!(again.dust, report.dust, "deterministic from the seed");
     }
-
-    /// The measurement behind the target (5 s for a million hotspots on 2 cores, release):
-    /// `cargo test --release -p depin-node bench_epoch -- --ignored --nocapture`. Prints the
-    /// report; asserts nothing about time.
-    #[test]
-    #[ignore = "a million hotspots: run in release"]
-    fn a_million_hotspots() {
-        let report = run(&EpochBench {
-            devices: 1_000_000,
-            seed: 1,
-        });
-        println!("{}", serde_json::to_string_pretty(&report).unwrap());
-    }
 }
