@@ -125,6 +125,26 @@ macro_rules! int_codec {
 }
 int_codec!(u8, u16, u32, u64, u128, i16, i32, i64);
 
+/// Implements the canonical codec for a struct field by field, in the order listed (which must be
+/// the declaration order: the encoding is part of the protocol).
+macro_rules! struct_codec {
+    ($t:ident { $($f:ident: $ft:ty),* $(,)? }) => {
+        impl $crate::codec::Encode for $t {
+            fn encode(&self, out: &mut Vec<u8>) {
+                $($crate::codec::Encode::encode(&self.$f, out);)*
+            }
+        }
+        impl $crate::codec::Decode for $t {
+            fn decode(
+                r: &mut $crate::codec::Reader<'_>,
+            ) -> Result<Self, $crate::codec::DecodeError> {
+                Ok($t { $($f: <$ft as $crate::codec::Decode>::decode(r)?,)* })
+            }
+        }
+    };
+}
+pub(crate) use struct_codec;
+
 impl Encode for bool {
     fn encode(&self, out: &mut Vec<u8>) {
         out.push(u8::from(*self));
@@ -199,6 +219,18 @@ impl<T: Decode> Decode for Vec<T> {
             items.push(T::decode(r)?);
         }
         Ok(items)
+    }
+}
+
+impl<T: Encode> Encode for std::sync::Arc<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        (**self).encode(out);
+    }
+}
+
+impl<T: Decode> Decode for std::sync::Arc<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        T::decode(r).map(std::sync::Arc::new)
     }
 }
 

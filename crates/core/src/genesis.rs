@@ -1,6 +1,7 @@
 //! Network parameters and initial balances, read from a TOML file.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -106,7 +107,8 @@ pub struct Params {
     pub max_block_txs: u32,
     pub validator: Address,
     pub economics: Option<EconomicsParams>,
-    pub coverage: Option<CoverageParams>,
+    /// Shared: every coverage action reads it, and cloning the handle costs no allocation.
+    pub coverage: Option<Arc<CoverageParams>>,
 }
 
 /// What is wrong with a genesis file, said so it can be fixed.
@@ -265,7 +267,8 @@ impl Genesis {
                 .expect("params() is called on a validated genesis"),
             coverage: self
                 .coverage_params()
-                .expect("params() is called on a validated genesis"),
+                .expect("params() is called on a validated genesis")
+                .map(Arc::new),
         }
     }
 

@@ -29,7 +29,7 @@ pub const MAX_EXPLAINED_REPORTS: usize = 1_000;
 pub const TOP_EARNERS: usize = 10;
 
 fn coverage(node: &Node) -> ApiResult<&CoverageParams> {
-    node.params.coverage.as_ref().ok_or_else(|| {
+    node.params.coverage.as_deref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "coverage_disabled",

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::codec::{Decode, DecodeError, Encode, Reader, struct_codec};
 use crate::crypto::{Address, Hash, Keypair, Signature};
 
 /// A point on Earth in microdegrees (about 0.1 m of latitude).
@@ -170,22 +170,6 @@ pub fn beacon_channel(payload: &Hash, channels: usize) -> u16 {
     (usize::from(pick) % channels.max(1)) as u16
 }
 
-impl Encode for Location {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.lat_udeg.encode(out);
-        self.lon_udeg.encode(out);
-    }
-}
-
-impl Decode for Location {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Location {
-            lat_udeg: i32::decode(r)?,
-            lon_udeg: i32::decode(r)?,
-        })
-    }
-}
-
 impl Encode for DeviceKind {
     fn encode(&self, out: &mut Vec<u8>) {
         out.push(match self {
@@ -208,23 +192,10 @@ impl Decode for DeviceKind {
     }
 }
 
-/// Implements the canonical codec for a struct field by field, in declaration order.
-macro_rules! struct_codec {
-    ($t:ident { $($f:ident: $ft:ty),* $(,)? }) => {
-        impl Encode for $t {
-            fn encode(&self, out: &mut Vec<u8>) {
-                $(self.$f.encode(out);)*
-            }
-        }
-        impl Decode for $t {
-            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-                Ok($t { $($f: <$ft>::decode(r)?,)* })
-            }
-        }
-    };
-}
-pub(crate) use struct_codec;
-
+struct_codec!(Location {
+    lat_udeg: i32,
+    lon_udeg: i32,
+});
 struct_codec!(OnboardDevice {
     device: Address,
     kind: DeviceKind,

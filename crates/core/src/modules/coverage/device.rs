@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
-use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::codec::{Decode, DecodeError, Encode, Reader, struct_codec};
 use crate::crypto::{Address, Hash};
 use crate::state::{State, table};
 
-use super::actions::{DeviceKind, Location, struct_codec};
+use super::actions::{DeviceKind, Location};
 use super::rewards::Score;
 
 /// An asserted location with its resolution-12 H3 cell.

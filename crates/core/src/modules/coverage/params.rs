@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
-use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::codec::struct_codec;
 use crate::crypto::Address;
 
 use super::rewards::RewardParams;
@@ -258,90 +258,35 @@ impl CoverageParams {
     }
 }
 
-impl Encode for PocRules {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.reassert_interval_blocks.encode(out);
-        self.beacon_interval_blocks.encode(out);
-        self.entropy_max_age_windows.encode(out);
-        self.max_witness_delay_ms.encode(out);
-        self.frequency_tolerance_hz.encode(out);
-        self.min_distance_resolution.encode(out);
-        self.min_witness_distance_cells.encode(out);
-        self.max_witness_distance_m.encode(out);
-        self.signal_tolerance_cdb.encode(out);
-        self.min_gain_cdbi.encode(out);
-        self.max_gain_cdbi.encode(out);
-        self.max_witnesses_per_beacon.encode(out);
-        self.reciprocity_windows.encode(out);
-        self.reciprocity_grace_windows.encode(out);
-    }
-}
-
-impl Decode for PocRules {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(PocRules {
-            reassert_interval_blocks: u64::decode(r)?,
-            beacon_interval_blocks: u64::decode(r)?,
-            entropy_max_age_windows: u64::decode(r)?,
-            max_witness_delay_ms: u64::decode(r)?,
-            frequency_tolerance_hz: u64::decode(r)?,
-            min_distance_resolution: u8::decode(r)?,
-            min_witness_distance_cells: u32::decode(r)?,
-            max_witness_distance_m: u32::decode(r)?,
-            signal_tolerance_cdb: i32::decode(r)?,
-            min_gain_cdbi: i32::decode(r)?,
-            max_gain_cdbi: i32::decode(r)?,
-            max_witnesses_per_beacon: u32::decode(r)?,
-            reciprocity_windows: u64::decode(r)?,
-            reciprocity_grace_windows: u64::decode(r)?,
-        })
-    }
-}
-
-impl Encode for Region {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.name.encode(out);
-        self.cells.encode(out);
-        self.channels_hz.encode(out);
-        self.max_eirp_cdbm.encode(out);
-        self.sensitivity_cdbm.encode(out);
-        self.noise_floor_cdbm.encode(out);
-    }
-}
-
-impl Decode for Region {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Region {
-            name: String::decode(r)?,
-            cells: Vec::decode(r)?,
-            channels_hz: Vec::decode(r)?,
-            max_eirp_cdbm: i32::decode(r)?,
-            sensitivity_cdbm: i32::decode(r)?,
-            noise_floor_cdbm: i32::decode(r)?,
-        })
-    }
-}
-
-impl Encode for CoverageParams {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.onboard_fee.encode(out);
-        self.location_fee.encode(out);
-        self.governor.encode(out);
-        self.rules.encode(out);
-        self.rewards.encode(out);
-        self.regions.encode(out);
-    }
-}
-
-impl Decode for CoverageParams {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(CoverageParams {
-            onboard_fee: Amount::decode(r)?,
-            location_fee: Amount::decode(r)?,
-            governor: Option::decode(r)?,
-            rules: PocRules::decode(r)?,
-            rewards: RewardParams::decode(r)?,
-            regions: Vec::decode(r)?,
-        })
-    }
-}
+struct_codec!(PocRules {
+    reassert_interval_blocks: u64,
+    beacon_interval_blocks: u64,
+    entropy_max_age_windows: u64,
+    max_witness_delay_ms: u64,
+    frequency_tolerance_hz: u64,
+    min_distance_resolution: u8,
+    min_witness_distance_cells: u32,
+    max_witness_distance_m: u32,
+    signal_tolerance_cdb: i32,
+    min_gain_cdbi: i32,
+    max_gain_cdbi: i32,
+    max_witnesses_per_beacon: u32,
+    reciprocity_windows: u64,
+    reciprocity_grace_windows: u64,
+});
+struct_codec!(Region {
+    name: String,
+    cells: Vec<u64>,
+    channels_hz: Vec<u64>,
+    max_eirp_cdbm: i32,
+    sensitivity_cdbm: i32,
+    noise_floor_cdbm: i32,
+});
+struct_codec!(CoverageParams {
+    onboard_fee: Amount,
+    location_fee: Amount,
+    governor: Option<Address>,
+    rules: PocRules,
+    rewards: RewardParams,
+    regions: Vec<Region>,
+});

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::codec::struct_codec;
 use crate::crypto::Address;
 
 /// Density clipping at one H3 resolution (HIP-17 style).
@@ -115,49 +115,20 @@ impl RewardParams {
     }
 }
 
-impl Encode for DensityLevel {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.resolution.encode(out);
-        self.neighbors.encode(out);
-        self.target.encode(out);
-        self.max.encode(out);
-    }
-}
-
-impl Decode for DensityLevel {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(DensityLevel {
-            resolution: u8::decode(r)?,
-            neighbors: u32::decode(r)?,
-            target: u32::decode(r)?,
-            max: u32::decode(r)?,
-        })
-    }
-}
-
-impl Encode for RewardParams {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.witness_redundancy.encode(out);
-        self.witness_decay_bps.encode(out);
-        self.max_rewarded_witnesses.encode(out);
-        self.density.encode(out);
-        self.quality_epochs.encode(out);
-        self.min_quality_bps.encode(out);
-    }
-}
-
-impl Decode for RewardParams {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(RewardParams {
-            witness_redundancy: u32::decode(r)?,
-            witness_decay_bps: u32::decode(r)?,
-            max_rewarded_witnesses: u32::decode(r)?,
-            density: Vec::decode(r)?,
-            quality_epochs: u32::decode(r)?,
-            min_quality_bps: u32::decode(r)?,
-        })
-    }
-}
+struct_codec!(DensityLevel {
+    resolution: u8,
+    neighbors: u32,
+    target: u32,
+    max: u32,
+});
+struct_codec!(RewardParams {
+    witness_redundancy: u32,
+    witness_decay_bps: u32,
+    max_rewarded_witnesses: u32,
+    density: Vec<DensityLevel>,
+    quality_epochs: u32,
+    min_quality_bps: u32,
+});
 
 /// A hotspot that may earn this epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -389,6 +360,7 @@ pub fn score_epoch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{Decode, Encode, Reader};
 
     fn p() -> RewardParams {
         RewardParams::default()

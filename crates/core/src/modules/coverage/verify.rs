@@ -3,6 +3,8 @@
 //! Each handler checks everything before it writes anything, so a refused action leaves the
 //! state as it was (apart from the signer's nonce, which the executor has already used up).
 
+use std::sync::Arc;
+
 use crate::amount::Amount;
 use crate::crypto::{self, Address};
 use crate::rejection::Rejection;
@@ -26,7 +28,7 @@ pub struct BlockContext {
     pub height: u64,
 }
 
-fn params(state: &State) -> Result<CoverageParams, Rejection> {
+fn params(state: &State) -> Result<Arc<CoverageParams>, Rejection> {
     state
         .params()
         .coverage
