@@ -64,6 +64,7 @@ fn cheaters_earn_little_and_their_reports_are_refused_for_the_right_reasons() {
             treasury_bps: 1000,
         }),
         coverage: Some(preset::single_region(preset::BERLIN, BEACON_INTERVAL, None)),
+        demand: None,
     };
     home.write_genesis(&genesis).expect("genesis");
     home.save_key("validator", &validator).expect("key");

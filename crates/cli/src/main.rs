@@ -103,6 +103,9 @@ struct InitArgs {
     /// Leave the wireless coverage module out of the genesis.
     #[arg(long)]
     no_coverage: bool,
+    /// Leave out the demand module (oracle, credits, paid data); fees are then paid in tokens.
+    #[arg(long)]
+    no_demand: bool,
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
@@ -343,12 +346,31 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
         address: governor.address(),
         amount: "100".into(),
     });
+    let oracle = Keypair::generate();
+    let with_demand = !args.no_coverage && !args.no_demand;
     let coverage = (!args.no_coverage).then(|| {
-        depin_core::modules::coverage::preset::single_region(
+        let mut c = depin_core::modules::coverage::preset::single_region(
             args.center
                 .unwrap_or(depin_core::modules::coverage::preset::BERLIN),
             args.beacon_interval_blocks,
             Some(governor.address()),
+        );
+        if with_demand {
+            // Fees are paid in credits (USD-stable) when the demand module is on.
+            c.onboard_fee = "0".into();
+            c.location_fee = "0".into();
+        }
+        c
+    });
+    let demand = with_demand.then(|| {
+        keys.push(("oracle".to_string(), oracle.address()));
+        // The bootstrap share decays over about 30 days of epochs.
+        let epoch_ms = args.block_interval_ms * args.epoch_length_blocks;
+        let decay_epochs = (30 * 86_400_000 / epoch_ms.max(1)).max(1);
+        depin_core::modules::demand::params::preset(
+            vec![oracle.address()],
+            Some(governor.address()),
+            decay_epochs,
         )
     });
     let genesis = Genesis {
@@ -373,6 +395,7 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             treasury_bps: args.treasury_bps,
         }),
         coverage,
+        demand,
     };
     genesis
         .validate()
@@ -381,6 +404,9 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     home.save_key("validator", &validator)?;
     home.save_key("treasury", &treasury)?;
     home.save_key("governor", &governor)?;
+    if genesis.demand.is_some() {
+        home.save_key("oracle", &oracle)?;
+    }
     for (name, key, _) in &dev {
         home.save_key(name, key)?;
     }

@@ -6,7 +6,7 @@ use crate::amount::Amount;
 use crate::block::{Block, Header, Receipt};
 use crate::crypto::{Hash, Keypair};
 use crate::merkle::list_root;
-use crate::modules::coverage;
+use crate::modules::{BlockContext, coverage};
 use crate::rejection::Rejection;
 use crate::state::{Account, State, WriteSet};
 use crate::tx::{Action, Transaction};
@@ -94,15 +94,13 @@ fn check_action(account: &Account, action: &Action) -> Result<(), Rejection> {
     }
 }
 
-/// Runs a coverage action; the signer's used-up nonce is already written.
-fn execute_coverage(state: &mut State, tx: &Transaction) -> Result<(), Rejection> {
+/// Runs a module's action; the signer's used-up nonce is already written.
+fn execute_module(state: &mut State, tx: &Transaction, ctx: BlockContext) -> Result<(), Rejection> {
     use crate::modules::coverage::verify;
-    let ctx = verify::BlockContext {
-        height: state.height() + 1,
-    };
+    use crate::modules::demand::verify as demand;
     let signer = &tx.signer;
     match &tx.action {
-        Action::Transfer { .. } => unreachable!("transfers are not coverage actions"),
+        Action::Transfer { .. } => unreachable!("transfers are not module actions"),
         Action::OnboardDevice(a) => verify::onboard(state, signer, a, ctx),
         Action::AssertLocation(a) => verify::assert_location(state, signer, a, ctx),
         Action::TransferDevice(a) => verify::transfer_device(state, signer, a),
@@ -110,6 +108,11 @@ fn execute_coverage(state: &mut State, tx: &Transaction) -> Result<(), Rejection
         Action::SetDenylist(a) => verify::set_denylist(state, signer, a),
         Action::Beacon(a) => verify::beacon(state, signer, a, ctx),
         Action::Witness(a) => verify::witness(state, signer, a, ctx),
+        Action::SubmitPrice(a) => demand::submit_price(state, signer, a, ctx),
+        Action::SetOracle(a) => demand::set_oracle(state, signer, a),
+        Action::BuyCredits(a) => demand::buy_credits(state, signer, a, ctx),
+        Action::DelegateCredits(a) => demand::delegate_credits(state, signer, a),
+        Action::Usage(a) => demand::usage(state, a, ctx),
     }
 }
 
@@ -118,7 +121,12 @@ fn execute_coverage(state: &mut State, tx: &Transaction) -> Result<(), Rejection
 /// A transaction that fails before its nonce is checked (chain, signature, unknown signer, wrong
 /// nonce) changes nothing. One that fails in its action still uses up its nonce, so it cannot be
 /// replayed and the signer's later transactions are not stuck behind it.
-fn execute(state: &mut State, tx: &Transaction, signature_ok: bool) -> Receipt {
+fn execute(
+    state: &mut State,
+    tx: &Transaction,
+    signature_ok: bool,
+    ctx: BlockContext,
+) -> Receipt {
     let chain_id = &state.params().chain_id;
     if let Err(r) = tx.check_envelope(chain_id) {
         return Receipt::Rejected(r);
@@ -147,7 +155,7 @@ fn execute(state: &mut State, tx: &Transaction, signature_ok: bool) -> Receipt {
         Action::Transfer { to, amount } => transfer(state, &mut sender, tx, *to, *amount),
         _ => {
             state.put_account(tx.signer, sender);
-            execute_coverage(state, tx)
+            execute_module(state, tx, ctx)
         }
     });
     match outcome {
@@ -185,19 +193,27 @@ fn transfer(
     Ok(())
 }
 
-fn execute_all(state: &mut State, txs: &[Transaction], signatures: Signatures) -> Vec<Receipt> {
+fn execute_all(
+    state: &mut State,
+    txs: &[Transaction],
+    signatures: Signatures,
+    time_ms: u64,
+) -> Vec<Receipt> {
     let verdicts: Vec<bool> = match signatures {
         Signatures::AlreadyVerified => vec![true; txs.len()],
         Signatures::Verify => crate::tx::verify_signatures(txs),
     };
-    let height = state.height() + 1;
-    coverage::epoch::begin_block(state, height);
+    let ctx = BlockContext {
+        height: state.height() + 1,
+        time_ms,
+    };
+    coverage::epoch::begin_block(state, ctx.height);
     let receipts = txs
         .iter()
         .zip(verdicts)
-        .map(|(tx, ok)| execute(state, tx, ok))
+        .map(|(tx, ok)| execute(state, tx, ok, ctx))
         .collect();
-    coverage::epoch::end_block(state, height);
+    coverage::epoch::end_block(state, ctx);
     receipts
 }
 
@@ -225,7 +241,7 @@ pub fn build_block(
     let height = state.height() + 1;
     let time_ms = time_ms.max(state.meta().last_block_time_ms + 1);
     let tx_hashes: Vec<Hash> = txs.iter().map(Transaction::hash).collect();
-    let receipts = execute_all(state, &txs, signatures);
+    let receipts = execute_all(state, &txs, signatures, time_ms);
     advance(state, height, time_ms);
     let (app_hash, writes) = state.commit();
     let header = Header {
@@ -298,7 +314,7 @@ pub fn apply_block(
     if list_root(&tx_hashes) != h.tx_root {
         return Err(BlockError::TxRoot);
     }
-    let receipts = execute_all(state, &block.txs, signatures);
+    let receipts = execute_all(state, &block.txs, signatures, h.time_ms);
     let receipts_root = Receipt::root(&receipts);
     if receipts_root != h.receipts_root {
         state.rollback();

@@ -11,6 +11,7 @@ use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::{Address, Hash};
 use crate::economics::EmissionSchedule;
 use crate::modules::coverage::{CoverageGenesis, CoverageParams};
+use crate::modules::demand::{DemandGenesis, MarketParams};
 use crate::tx::MAX_CHAIN_ID_BYTES;
 
 /// Shortest block interval a network may choose, in milliseconds.
@@ -34,6 +35,10 @@ pub struct Genesis {
     /// The wireless coverage module; without it coverage actions are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<CoverageGenesis>,
+    /// The demand module (oracle, credits, paid data, demand-driven rewards); needs
+    /// `[economics]` and `[coverage]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand: Option<DemandGenesis>,
 }
 
 /// The `[economics]` section: what each epoch mints and where it goes.
@@ -109,6 +114,7 @@ pub struct Params {
     pub economics: Option<EconomicsParams>,
     /// Shared: every coverage action reads it, and cloning the handle costs no allocation.
     pub coverage: Option<Arc<CoverageParams>>,
+    pub demand: Option<Arc<MarketParams>>,
 }
 
 /// What is wrong with a genesis file, said so it can be fixed.
@@ -202,7 +208,38 @@ impl Genesis {
         self.balances()?;
         self.economics_params()?;
         self.coverage_params()?;
+        self.demand_params()?;
         Ok(())
+    }
+
+    fn demand_params(&self) -> Result<Option<MarketParams>, GenesisError> {
+        let Some(d) = &self.demand else {
+            return Ok(None);
+        };
+        if self.economics.is_none() {
+            return Err(field(
+                "demand",
+                "needs an [economics] section: the demand pool is a share of the emission",
+            ));
+        }
+        let Some(coverage) = &self.coverage else {
+            return Err(field(
+                "demand",
+                "needs a [coverage] section: receipts name devices of its registry",
+            ));
+        };
+        let zero = |text: &str| {
+            Amount::parse(text, self.token.decimals).is_ok_and(|a| a.is_zero())
+        };
+        if !zero(&coverage.onboard_fee) || !zero(&coverage.location_fee) {
+            return Err(field(
+                "coverage.onboard_fee",
+                "with a [demand] section fees are paid in credits: set coverage.onboard_fee and coverage.location_fee to \"0\" and use demand.onboard_fee_credits and demand.location_fee_credits",
+            ));
+        }
+        d.to_params()
+            .map(Some)
+            .map_err(|(name, why)| field(name, why))
     }
 
     fn economics_params(&self) -> Result<Option<EconomicsParams>, GenesisError> {
@@ -269,6 +306,10 @@ impl Genesis {
                 .coverage_params()
                 .expect("params() is called on a validated genesis")
                 .map(Arc::new),
+            demand: self
+                .demand_params()
+                .expect("params() is called on a validated genesis")
+                .map(Arc::new),
         }
     }
 
@@ -298,6 +339,7 @@ impl Encode for Params {
         self.validator.encode(out);
         self.economics.encode(out);
         self.coverage.encode(out);
+        self.demand.encode(out);
     }
 }
 
@@ -337,6 +379,7 @@ impl Decode for Params {
             validator: Address::decode(r)?,
             economics: Option::decode(r)?,
             coverage: Option::decode(r)?,
+            demand: Option::decode(r)?,
         })
     }
 }
@@ -366,6 +409,7 @@ mod tests {
             }],
             economics: None,
             coverage: None,
+            demand: None,
         }
     }
 

@@ -11,6 +11,57 @@ use crate::amount::Amount;
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::Address;
 use crate::modules::coverage::CoverageRejection;
+use crate::modules::demand::DemandRejection;
+
+/// Declares a module's refusal reasons: an enum with one variant per check, its stable codes,
+/// and its canonical encoding (one tag byte, then the fields).
+macro_rules! reasons {
+    (
+        $(#[$doc:meta])*
+        $enum:ident, $what:literal;
+        $($tag:literal => $name:ident { $($f:ident: $ft:ty),* } = $code:literal,)*
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum $enum {
+            $($name { $($f: $ft),* },)*
+        }
+
+        impl $enum {
+            /// Stable code for scripts and dashboards.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $($enum::$name { .. } => $code,)*
+                }
+            }
+
+            /// Every code, in tag order (for documentation and tests).
+            pub const CODES: &[&str] = &[$($code),*];
+        }
+
+        impl Encode for $enum {
+            #[allow(unused_variables)]
+            fn encode(&self, out: &mut Vec<u8>) {
+                match self {
+                    $($enum::$name { $($f),* } => {
+                        out.push($tag);
+                        $($f.encode(out);)*
+                    })*
+                }
+            }
+        }
+
+        impl Decode for $enum {
+            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                match u8::decode(r)? {
+                    $($tag => Ok($enum::$name { $($f: <$ft>::decode(r)?),* }),)*
+                    tag => Err(DecodeError::InvalidTag { what: $what, tag }),
+                }
+            }
+        }
+    };
+}
+pub(crate) use reasons;
 
 /// A refused transaction and the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +94,14 @@ pub enum Rejection {
     MempoolFull,
     /// A coverage action failed one of the module's checks.
     Coverage(CoverageRejection),
+    /// A demand action (oracle, credits, usage receipt) failed one of the module's checks.
+    Demand(DemandRejection),
+}
+
+impl From<DemandRejection> for Rejection {
+    fn from(r: DemandRejection) -> Self {
+        Rejection::Demand(r)
+    }
 }
 
 impl From<CoverageRejection> for Rejection {
@@ -69,6 +128,7 @@ impl Rejection {
             Rejection::Duplicate => "duplicate",
             Rejection::MempoolFull => "mempool_full",
             Rejection::Coverage(r) => r.code(),
+            Rejection::Demand(r) => r.code(),
         }
     }
 
@@ -93,6 +153,7 @@ impl Rejection {
             Rejection::Duplicate => 11,
             Rejection::MempoolFull => 12,
             Rejection::Coverage(_) => 13,
+            Rejection::Demand(_) => 14,
         }
     }
 }
@@ -153,6 +214,7 @@ impl fmt::Display for Rejection {
                 write!(f, "the node's mempool is full; retry in a few seconds")
             }
             Rejection::Coverage(r) => r.fmt(f),
+            Rejection::Demand(r) => r.fmt(f),
         }
     }
 }
@@ -189,6 +251,7 @@ impl Encode for Rejection {
             }
             Rejection::Malformed { detail } => detail.encode(out),
             Rejection::Coverage(r) => r.encode(out),
+            Rejection::Demand(r) => r.encode(out),
             Rejection::BadSignature
             | Rejection::ZeroAmount
             | Rejection::BalanceOverflow
@@ -238,6 +301,7 @@ impl Decode for Rejection {
             11 => Rejection::Duplicate,
             12 => Rejection::MempoolFull,
             13 => Rejection::Coverage(CoverageRejection::decode(r)?),
+            14 => Rejection::Demand(DemandRejection::decode(r)?),
             tag => {
                 return Err(DecodeError::InvalidTag {
                     what: "rejection",

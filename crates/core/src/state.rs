@@ -131,6 +131,18 @@ pub mod table {
     pub const EPOCH: u8 = 9;
     /// Coverage: device -> nothing; the governed denylist.
     pub const DENY: u8 = 10;
+    /// Demand: oracle -> its latest price; present while the key is authorised.
+    pub const ORACLE: u8 = 11;
+    /// Demand: account -> its credit balance.
+    pub const CREDITS: u8 = 12;
+    /// Demand: (owner, payer) -> credits delegated so far.
+    pub const DELEGATION: u8 = 13;
+    /// Demand: (payer, device) -> the period of the last settled receipt.
+    pub const RECEIPT_MARK: u8 = 14;
+    /// Demand: (epoch, device) -> traffic and credits burned for it this epoch.
+    pub const USAGE: u8 = 15;
+    /// Demand: epoch -> the epoch's credit flows so far.
+    pub const TALLY: u8 = 16;
 }
 
 impl State {
@@ -171,6 +183,19 @@ impl State {
                     crate::modules::coverage::device::deny_key(device),
                     Some(Vec::new()),
                 );
+            }
+        }
+        if let Some(demand) = &genesis.demand {
+            for oracle in &demand.oracles {
+                state.put(
+                    crate::modules::demand::records::oracle_key(oracle),
+                    &crate::modules::demand::records::OracleRecord::default(),
+                );
+                // Oracles sign their own submissions, so they need an account for the nonce.
+                if !state.accounts.contains_key(oracle) {
+                    state.accounts.insert(*oracle, Account::default());
+                    state.touched.insert(StateKey::Account(*oracle));
+                }
             }
         }
         // Born committed: a block refused right after genesis must roll back to this, not to

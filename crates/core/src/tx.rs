@@ -8,6 +8,9 @@ use crate::crypto::{self, Address, Hash, Keypair, Signature};
 use crate::modules::coverage::actions::{
     AssertLocation, Beacon, OnboardDevice, RetireDevice, SetDenylist, TransferDevice, Witness,
 };
+use crate::modules::demand::actions::{
+    BuyCredits, DelegateCredits, SetOracle, SubmitPrice, UsageReceipt,
+};
 use crate::rejection::Rejection;
 
 /// Largest canonical encoding of one transaction the network accepts, in bytes.
@@ -38,6 +41,16 @@ pub enum Action {
     Beacon(Beacon),
     /// A hotspot's report of a beacon it heard (coverage module, signed by the hotspot).
     Witness(Witness),
+    /// An oracle's token/USD price (demand module, signed by the oracle).
+    SubmitPrice(SubmitPrice),
+    /// Change the oracle set (demand module, governor only).
+    SetOracle(SetOracle),
+    /// Burn tokens for credits (demand module).
+    BuyCredits(BuyCredits),
+    /// Hand credits to a payer (demand module).
+    DelegateCredits(DelegateCredits),
+    /// A usage receipt co-signed by payer and device (demand module; anyone may submit it).
+    Usage(UsageReceipt),
 }
 
 impl Action {
@@ -91,6 +104,26 @@ impl Encode for Action {
                 out.push(7);
                 a.encode(out);
             }
+            Action::SubmitPrice(a) => {
+                out.push(8);
+                a.encode(out);
+            }
+            Action::SetOracle(a) => {
+                out.push(9);
+                a.encode(out);
+            }
+            Action::BuyCredits(a) => {
+                out.push(10);
+                a.encode(out);
+            }
+            Action::DelegateCredits(a) => {
+                out.push(11);
+                a.encode(out);
+            }
+            Action::Usage(a) => {
+                out.push(12);
+                a.encode(out);
+            }
         }
     }
 }
@@ -109,6 +142,11 @@ impl Decode for Action {
             5 => Ok(Action::SetDenylist(Decode::decode(r)?)),
             6 => Ok(Action::Beacon(Decode::decode(r)?)),
             7 => Ok(Action::Witness(Decode::decode(r)?)),
+            8 => Ok(Action::SubmitPrice(Decode::decode(r)?)),
+            9 => Ok(Action::SetOracle(Decode::decode(r)?)),
+            10 => Ok(Action::BuyCredits(Decode::decode(r)?)),
+            11 => Ok(Action::DelegateCredits(Decode::decode(r)?)),
+            12 => Ok(Action::Usage(Decode::decode(r)?)),
             tag => Err(DecodeError::InvalidTag {
                 what: "action",
                 tag,

@@ -88,6 +88,7 @@ fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
             treasury_bps: 1_000,
         }),
         coverage: Some(coverage),
+        demand: None,
     };
     edit(&mut g);
     g

@@ -68,6 +68,7 @@ fn genesis() -> Genesis {
             .collect(),
         economics: None,
         coverage: None,
+        demand: None,
     }
 }
 

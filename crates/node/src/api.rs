@@ -142,7 +142,8 @@ pub fn status_of(r: &Rejection) -> StatusCode {
         | Rejection::InsufficientFunds { .. }
         | Rejection::ZeroAmount
         | Rejection::BalanceOverflow
-        | Rejection::Coverage(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        | Rejection::Coverage(_)
+        | Rejection::Demand(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Rejection::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -530,6 +531,7 @@ mod tests {
             allocations: vec![],
             economics: None,
             coverage: None,
+            demand: None,
         };
         let store = Arc::new(depin_store::Store::open(&dir.path().join("db.redb")).unwrap());
         let (node, _) = Node::open(genesis, store, validator, Default::default()).unwrap();

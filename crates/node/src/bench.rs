@@ -106,6 +106,7 @@ pub fn run_transfers(
             .collect(),
         economics: None,
         coverage: None,
+        demand: None,
     };
 
     // Sign the workload: round after round, every sender sends its next nonce to a neighbour.

@@ -128,6 +128,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
             treasury_bps: 1000,
         }),
         coverage: Some(coverage),
+        demand: None,
     };
     let store =
         Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);

@@ -127,6 +127,7 @@ mod tests {
             allocations: vec![],
             economics: None,
             coverage: None,
+            demand: None,
         };
         home.write_genesis(&genesis).unwrap();
         home.save_key("validator", &depin_core::Keypair::from_seed([2; 32]))

@@ -24,6 +24,7 @@ fn genesis(validator: &Keypair, rich: &Keypair) -> Genesis {
         }],
         economics: None,
         coverage: None,
+        demand: None,
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::credits::{CreditError, CreditPeg, TokenPrice, remint, token_value_of_credits};
 use super::payout::{BPS_DENOMINATOR, Payout, mul_div_floor, pro_rata, split_bps};
 use crate::amount::Amount;
+use crate::codec::struct_codec;
 
 /// The bootstrap pool's target share of supplier rewards, in basis points, by epoch: it falls in
 /// a straight line from `start_bps` at epoch 0 to `floor_bps` at epoch `decay_epochs`, rounding
@@ -180,6 +181,12 @@ pub fn epoch_pools(params: &DemandParams, demand: &EpochDemand) -> Result<EpochP
 pub fn pay_demand_pool<K: Clone>(pool: Amount, credits_per_device: &[(K, u128)]) -> Payout<K> {
     pro_rata(pool, credits_per_device)
 }
+
+struct_codec!(BootstrapDecay {
+    start_bps: u32,
+    floor_bps: u32,
+    decay_epochs: u64,
+});
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
-use crate::codec::{Decode, DecodeError, Encode, Reader, struct_codec};
+use crate::codec::struct_codec;
 use crate::crypto::{Address, Hash};
 use crate::state::{State, table};
 
@@ -72,12 +72,24 @@ pub struct BeaconRecord {
     pub witnesses: Vec<Address>,
 }
 
-/// One device's reward in one epoch, with every factor that produced it.
+/// One device's reward in one epoch, with every factor that produced it: the coverage
+/// (bootstrap) part from its proof of coverage, the demand part from the credits burned for its
+/// traffic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RewardRecord {
     /// The account that was paid.
     pub owner: Address,
     pub score: Score,
+    /// Paid from the coverage (bootstrap) pool, pro rata to `score.shares`.
+    pub bootstrap: Amount,
+    /// Credits burned for the device's traffic this epoch.
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits: u128,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Paid from the demand pool, pro rata to `credits`.
+    pub demand: Amount,
+    /// `bootstrap + demand`.
     pub amount: Amount,
 }
 
@@ -88,11 +100,39 @@ pub struct EpochSummary {
     /// Height of the block that closed the epoch.
     pub height: u64,
     pub emission: Amount,
+    /// Burned tokens minted back into this epoch's rewards (the re-mint share).
+    pub reminted: Amount,
+    /// The coverage (bootstrap) pool, paid to proof-of-coverage shares.
     pub coverage_pool: Amount,
+    /// The demand pool, paid to credits burned for traffic.
+    pub demand_pool: Amount,
     pub treasury: Amount,
-    /// Paid to device owners.
+    /// The suppliers' share aimed at coverage this epoch, basis points (it decays).
+    pub bootstrap_bps: u32,
+    /// Most the demand pool could be: the credits' USD value, in tokens, times the cap.
+    pub demand_cap: Amount,
+    /// Demand pool the cap held back, added to the coverage pool.
+    pub rolled_over: Amount,
+    /// Oracle median used to value the credits (none: no fresh price, so no demand pool).
+    pub price: Option<crate::economics::TokenPrice>,
+    /// Tokens burned for credits during the epoch.
+    pub tokens_burned: Amount,
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits_bought: u128,
+    /// Credits burned for traffic of devices that may be paid.
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits_on_data: u128,
+    /// Credits burned for traffic of devices retired or denied before the close (not paid).
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits_void: u128,
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits_on_fees: u128,
+    pub receipts: u64,
+    /// Paid to device owners from the coverage pool.
     pub paid: Amount,
-    /// Left over by the pro-rata rounding; goes to the treasury.
+    /// Paid to device owners from the demand pool.
+    pub demand_paid: Amount,
+    /// Left over by the pro-rata rounding of both pools; goes to the treasury.
     pub dust: Amount,
     /// Coverage pool not minted because no device earned shares.
     pub unminted: Amount,
@@ -250,9 +290,22 @@ struct_codec!(EpochSummary {
     epoch: u64,
     height: u64,
     emission: Amount,
+    reminted: Amount,
     coverage_pool: Amount,
+    demand_pool: Amount,
     treasury: Amount,
+    bootstrap_bps: u32,
+    demand_cap: Amount,
+    rolled_over: Amount,
+    price: Option<crate::economics::TokenPrice>,
+    tokens_burned: Amount,
+    credits_bought: u128,
+    credits_on_data: u128,
+    credits_void: u128,
+    credits_on_fees: u128,
+    receipts: u64,
     paid: Amount,
+    demand_paid: Amount,
     dust: Amount,
     unminted: Amount,
     beacons: u64,
@@ -260,39 +313,25 @@ struct_codec!(EpochSummary {
     devices_paid: u64,
     total_shares: u128,
 });
-
-impl Encode for RewardRecord {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.owner.encode(out);
-        let s = &self.score;
-        s.beacons.encode(out);
-        s.witnesses.encode(out);
-        s.beacon_units_ppm.encode(out);
-        s.witness_units_ppm.encode(out);
-        s.hex_scale_ppm.encode(out);
-        s.quality_bps.encode(out);
-        s.shares.encode(out);
-        self.amount.encode(out);
-    }
-}
-
-impl Decode for RewardRecord {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(RewardRecord {
-            owner: Address::decode(r)?,
-            score: Score {
-                beacons: u32::decode(r)?,
-                witnesses: u32::decode(r)?,
-                beacon_units_ppm: u64::decode(r)?,
-                witness_units_ppm: u64::decode(r)?,
-                hex_scale_ppm: u64::decode(r)?,
-                quality_bps: u32::decode(r)?,
-                shares: u128::decode(r)?,
-            },
-            amount: Amount::decode(r)?,
-        })
-    }
-}
+struct_codec!(Score {
+    beacons: u32,
+    witnesses: u32,
+    beacon_units_ppm: u64,
+    witness_units_ppm: u64,
+    hex_scale_ppm: u64,
+    quality_bps: u32,
+    shares: u128,
+});
+struct_codec!(RewardRecord {
+    owner: Address,
+    score: Score,
+    bootstrap: Amount,
+    credits: u128,
+    packets: u64,
+    bytes: u64,
+    demand: Amount,
+    amount: Amount,
+});
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::amount::Amount;
 use crate::crypto::Address;
-use crate::economics::{pro_rata, split_bps};
+use crate::economics::{pay_demand_pool, pro_rata, split_bps};
+use crate::modules::BlockContext;
 use crate::state::State;
 
 use super::device::{
@@ -38,38 +39,58 @@ pub(crate) fn begin_block(state: &mut State, height: u64) {
 
 /// After a block's transactions: the block whose height is a multiple of the epoch length closes
 /// that epoch.
-pub(crate) fn end_block(state: &mut State, height: u64) {
+pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
     let epoch_length = state.params().epoch_length_blocks;
-    if height.is_multiple_of(epoch_length) {
-        end_epoch(state, height / epoch_length - 1, height);
+    if ctx.height.is_multiple_of(epoch_length) {
+        end_epoch(state, ctx.height / epoch_length - 1, ctx);
     }
 }
 
-/// Mints epoch `epoch`'s emission, pays the coverage pool to device owners in proportion to
-/// their scored shares, and records every number that went into it.
-fn end_epoch(state: &mut State, epoch: u64, height: u64) {
-    let emission = state
-        .params()
-        .economics
+/// Mints epoch `epoch`'s emission (and the re-mint of burned tokens), splits it into treasury,
+/// demand and coverage pools, pays the coverage pool to device owners in proportion to their
+/// scored shares and the demand pool in proportion to the credits burned for their traffic, and
+/// records every number that went into it.
+fn end_epoch(state: &mut State, epoch: u64, ctx: BlockContext) {
+    let economics = state.params().economics.clone();
+    let emission = economics
         .as_ref()
         .map(|e| e.emission.at(epoch))
         .unwrap_or(Amount::ZERO);
-    let treasury_bps = state
-        .params()
-        .economics
-        .as_ref()
-        .map(|e| e.treasury_bps)
-        .unwrap_or(10_000);
-    let parts = split_bps(emission, &[treasury_bps, 10_000 - treasury_bps]);
-    let (treasury, coverage_pool) = (parts[0], parts[1]);
+    let treasury_bps = economics.as_ref().map(|e| e.treasury_bps).unwrap_or(10_000);
+    let demand = state.params().demand.clone().map(|m| {
+        crate::modules::demand::epoch::close(state, &m, epoch, emission, treasury_bps, ctx.time_ms)
+    });
     let mut summary = EpochSummary {
         epoch,
-        height,
+        height: ctx.height,
         emission,
-        coverage_pool,
-        treasury,
         ..EpochSummary::default()
     };
+    match &demand {
+        Some(d) => {
+            let (pools, tally) = (&d.pools, &d.tally);
+            summary.reminted = pools.reminted;
+            summary.treasury = pools.treasury;
+            summary.coverage_pool = pools.bootstrap;
+            summary.demand_pool = pools.demand;
+            summary.bootstrap_bps = pools.bootstrap_bps;
+            summary.demand_cap = pools.demand_cap;
+            summary.rolled_over = pools.rolled_over;
+            summary.price = d.price;
+            summary.tokens_burned = tally.tokens_burned;
+            summary.credits_bought = tally.credits_bought;
+            summary.credits_on_data = d.usage.iter().map(|(_, u)| u.credits).sum();
+            summary.credits_void = d.void_credits;
+            summary.credits_on_fees = tally.credits_on_fees;
+            summary.receipts = tally.receipts;
+        }
+        None => {
+            let parts = split_bps(emission, &[treasury_bps, 10_000 - treasury_bps]);
+            summary.treasury = parts[0];
+            summary.coverage_pool = parts[1];
+            summary.bootstrap_bps = 10_000;
+        }
+    }
 
     let beacons = take_epoch_beacons(state, epoch);
     summary.beacons = beacons.len() as u64;
@@ -132,43 +153,64 @@ fn end_epoch(state: &mut State, epoch: u64, height: u64) {
         .collect();
     summary.total_shares = shares.iter().map(|(_, s)| s).sum();
 
-    let mut amounts = vec![Amount::ZERO; hotspots.len()];
+    // One record per device that did coverage work or carried paid traffic.
+    let mut records: BTreeMap<Address, RewardRecord> = BTreeMap::new();
+    let blank = |owner: Address| RewardRecord {
+        owner,
+        score: Default::default(),
+        bootstrap: Amount::ZERO,
+        credits: 0,
+        packets: 0,
+        bytes: 0,
+        demand: Amount::ZERO,
+        amount: Amount::ZERO,
+    };
+    let mut dust = Amount::ZERO;
     if summary.total_shares == 0 {
-        summary.unminted = coverage_pool;
+        summary.unminted = summary.coverage_pool;
     } else {
-        let payout = pro_rata(coverage_pool, &shares);
+        let payout = pro_rata(summary.coverage_pool, &shares);
         for (i, amount) in payout.payouts {
-            amounts[i] = amount;
+            records.entry(hotspots[i].device).or_insert_with(|| blank(owners[i])).bootstrap = amount;
         }
-        summary.dust = payout.dust;
+        dust = payout.dust;
+        summary.paid = summary.coverage_pool.checked_sub(dust).expect("dust <= pool");
     }
-    let mut minted = Amount::ZERO;
     for (i, hotspot) in hotspots.iter().enumerate() {
-        let score = scores[i].clone();
-        let amount = amounts[i];
-        if !amount.is_zero() {
-            credit(state, &owners[i], amount);
-            minted = minted.checked_add(amount).expect("bounded by the pool");
-            summary.paid = summary.paid.checked_add(amount).expect("bounded");
-            summary.devices_paid += 1;
-        }
-        if score.shares > 0 {
+        if scores[i].shares > 0 {
             mark_active(state, &hotspot.device, epoch);
         }
-        state.put(
-            reward_key(epoch, &hotspot.device),
-            &RewardRecord {
-                owner: owners[i],
-                score,
-                amount,
-            },
-        );
+        records.entry(hotspot.device).or_insert_with(|| blank(owners[i])).score = scores[i].clone();
     }
-    let to_treasury = treasury.checked_add(summary.dust).expect("bounded");
+    if let Some(d) = &demand {
+        let credits: Vec<(Address, u128)> = d.usage.iter().map(|(a, u)| (*a, u.credits)).collect();
+        let payout = pay_demand_pool(d.pools.demand, &credits);
+        for ((device, used), (_, amount)) in d.usage.iter().zip(payout.payouts) {
+            let owner = state.device(device).expect("close() kept registered devices").owner;
+            let r = records.entry(*device).or_insert_with(|| blank(owner));
+            r.credits = used.credits;
+            r.packets = used.packets;
+            r.bytes = used.bytes;
+            r.demand = amount;
+        }
+        dust = dust.checked_add(payout.dust).expect("bounded");
+        summary.demand_paid = d.pools.demand.checked_sub(payout.dust).expect("dust <= pool");
+    }
+    summary.dust = dust;
+
+    let mut minted = Amount::ZERO;
+    for (device, mut record) in records {
+        record.amount = record.bootstrap.checked_add(record.demand).expect("bounded");
+        if !record.amount.is_zero() {
+            credit(state, &record.owner, record.amount);
+            minted = minted.checked_add(record.amount).expect("bounded by the pools");
+            summary.devices_paid += 1;
+        }
+        state.put(reward_key(epoch, &device), &record);
+    }
+    let to_treasury = summary.treasury.checked_add(dust).expect("bounded");
     if !to_treasury.is_zero() {
-        let account = state
-            .params()
-            .economics
+        let account = economics
             .as_ref()
             .map(|e| e.treasury)
             .expect("a non-zero emission has economics");
@@ -177,8 +219,8 @@ fn end_epoch(state: &mut State, epoch: u64, height: u64) {
     }
     debug_assert_eq!(
         minted.checked_add(summary.unminted),
-        Some(emission),
-        "an epoch mints its emission or leaves it unminted, nothing else"
+        emission.checked_add(summary.reminted),
+        "an epoch mints its emission and re-mint or leaves them unminted, nothing else"
     );
     let meta = state.meta_mut();
     meta.minted = meta.minted.checked_add(minted).expect("supply fits u128");

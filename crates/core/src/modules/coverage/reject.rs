@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::rejection::reasons;
 use crate::crypto::Address;
 
 /// Which side of reciprocity is missing.
@@ -11,50 +12,9 @@ pub const RECIPROCITY_BEACON: u8 = 0;
 /// The witness side: a witness must itself have beaconed recently.
 pub const RECIPROCITY_WITNESS: u8 = 1;
 
-macro_rules! reasons {
-    ($($tag:literal => $name:ident { $($f:ident: $ft:ty),* } = $code:literal,)*) => {
-        /// A refused coverage transaction.
-        #[derive(Clone, Debug, PartialEq, Eq)]
-        pub enum CoverageRejection {
-            $($name { $($f: $ft),* },)*
-        }
-
-        impl CoverageRejection {
-            /// Stable code for scripts and dashboards.
-            pub fn code(&self) -> &'static str {
-                match self {
-                    $(CoverageRejection::$name { .. } => $code,)*
-                }
-            }
-
-            /// Every code, in tag order (for documentation and tests).
-            pub const CODES: &[&str] = &[$($code),*];
-        }
-
-        impl Encode for CoverageRejection {
-            #[allow(unused_variables)]
-            fn encode(&self, out: &mut Vec<u8>) {
-                match self {
-                    $(CoverageRejection::$name { $($f),* } => {
-                        out.push($tag);
-                        $($f.encode(out);)*
-                    })*
-                }
-            }
-        }
-
-        impl Decode for CoverageRejection {
-            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-                match u8::decode(r)? {
-                    $($tag => Ok(CoverageRejection::$name { $($f: <$ft>::decode(r)?),* }),)*
-                    tag => Err(DecodeError::InvalidTag { what: "coverage rejection", tag }),
-                }
-            }
-        }
-    };
-}
-
 reasons! {
+    /// A refused coverage transaction.
+    CoverageRejection, "coverage rejection";
     0 => Disabled {} = "coverage_disabled",
     1 => DeviceExists { device: Address } = "device_exists",
     2 => BadDeviceSignature {} = "bad_device_signature",

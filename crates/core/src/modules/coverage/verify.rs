@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::amount::Amount;
 use crate::crypto::{self, Address};
+use crate::modules::demand::verify as demand;
 use crate::rejection::Rejection;
 use crate::state::State;
 
@@ -21,12 +22,7 @@ use super::params::{CoverageParams, LOCATION_RESOLUTION};
 use super::radio::{Link, Receiver, SignalFault, check_signal, great_circle_distance_m};
 use super::reject::{CoverageRejection as R, RECIPROCITY_BEACON, RECIPROCITY_WITNESS};
 
-/// Where in the chain an action executes.
-#[derive(Clone, Copy, Debug)]
-pub struct BlockContext {
-    /// Height of the block being applied.
-    pub height: u64,
-}
+pub use crate::modules::BlockContext;
 
 fn params(state: &State) -> Result<Arc<CoverageParams>, Rejection> {
     state
@@ -36,37 +32,62 @@ fn params(state: &State) -> Result<Arc<CoverageParams>, Rejection> {
         .ok_or(Rejection::Coverage(R::Disabled {}))
 }
 
-/// Takes `fee` from `payer` and burns it (supply falls by the fee).
-fn burn_fee(state: &mut State, payer: &Address, fee: Amount) -> Result<(), Rejection> {
-    if fee.is_zero() {
-        return Ok(());
-    }
-    let mut account = state.account(payer).copied().unwrap_or_default();
-    account.balance = account
-        .balance
-        .checked_sub(fee)
-        .ok_or(Rejection::InsufficientFunds {
-            balance: account.balance,
-            needed: fee,
-        })?;
-    state.put_account(*payer, account);
-    let meta = state.meta_mut();
-    meta.burned = meta.burned.checked_add(fee).expect("burned <= supply");
-    meta.total_supply = meta
-        .total_supply
-        .checked_sub(fee)
-        .expect("a fee comes out of the supply");
-    Ok(())
+/// A fee checked and ready to be paid: in tokens (burned) on a network without a demand module,
+/// in credits on one with it.
+enum Fee {
+    Tokens(Amount),
+    Credits(demand::FeePlan),
 }
 
-fn can_pay(state: &State, payer: &Address, fee: Amount) -> Result<(), Rejection> {
-    let balance = state.account(payer).map(|a| a.balance).unwrap_or_default();
+/// Checks that `owner` can pay for `onboard` and/or `location`, changing nothing.
+fn plan_fee(
+    state: &State,
+    p: &CoverageParams,
+    owner: &Address,
+    onboard: bool,
+    location: bool,
+    ctx: BlockContext,
+) -> Result<Fee, Rejection> {
+    if let Some(m) = &state.params().demand {
+        let credits = u128::from(m.onboard_fee_credits) * u128::from(onboard)
+            + u128::from(m.location_fee_credits) * u128::from(location);
+        return demand::plan_fee(state, owner, credits, ctx).map(Fee::Credits);
+    }
+    let mut fee = Amount::ZERO;
+    for (due, part) in [(onboard, p.onboard_fee), (location, p.location_fee)] {
+        if due {
+            fee = fee.checked_add(part).expect("fees are far below u128");
+        }
+    }
+    let balance = state.account(owner).map(|a| a.balance).unwrap_or_default();
     if balance < fee {
         return Err(Rejection::InsufficientFunds {
             balance,
             needed: fee,
         });
     }
+    Ok(Fee::Tokens(fee))
+}
+
+/// Pays a fee checked by [`plan_fee`]; tokens and credits paid as fees are burned.
+fn pay_fee(state: &mut State, owner: &Address, fee: Fee, ctx: BlockContext) -> Result<(), Rejection> {
+    let fee = match fee {
+        Fee::Credits(plan) => return demand::pay_fee(state, owner, plan, ctx),
+        Fee::Tokens(fee) if fee.is_zero() => return Ok(()),
+        Fee::Tokens(fee) => fee,
+    };
+    let mut account = state.account(owner).copied().unwrap_or_default();
+    account.balance = account
+        .balance
+        .checked_sub(fee)
+        .expect("plan_fee checked the balance");
+    state.put_account(*owner, account);
+    let meta = state.meta_mut();
+    meta.burned = meta.burned.checked_add(fee).expect("burned <= supply");
+    meta.total_supply = meta
+        .total_supply
+        .checked_sub(fee)
+        .expect("a fee comes out of the supply");
     Ok(())
 }
 
@@ -118,15 +139,8 @@ pub fn onboard(
         .location
         .map(|l| assert_in_region(&p, region, l))
         .transpose()?;
-    let fee = if asserted.is_some() {
-        p.onboard_fee
-            .checked_add(p.location_fee)
-            .expect("fees are far below u128")
-    } else {
-        p.onboard_fee
-    };
-    can_pay(state, owner, fee)?;
-    burn_fee(state, owner, fee)?;
+    let fee = plan_fee(state, &p, owner, true, asserted.is_some(), ctx)?;
+    pay_fee(state, owner, fee, ctx)?;
     let window = p.window_of_height(ctx.height);
     let device = Device {
         owner: *owner,
@@ -182,8 +196,8 @@ pub fn assert_location(
     }
     check_gain(&p, a.gain_cdbi)?;
     let asserted = assert_in_region(&p, d.region, a.location)?;
-    can_pay(state, owner, p.location_fee)?;
-    burn_fee(state, owner, p.location_fee)?;
+    let fee = plan_fee(state, &p, owner, false, true, ctx)?;
+    pay_fee(state, owner, fee, ctx)?;
     d.asserted = Some(asserted);
     d.gain_cdbi = a.gain_cdbi;
     d.elevation_m = a.elevation_m;

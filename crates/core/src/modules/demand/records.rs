@@ -1,0 +1,220 @@
+//! What the demand module keeps in the state (oracle prices, credit balances, receipt marks,
+//! per-device usage, per-epoch tallies), the layout of its keys, and the oracle's quote.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::struct_codec;
+use crate::crypto::Address;
+use crate::economics::{OraclePrice, TokenPrice, oracle_price};
+use crate::state::{State, table};
+
+use super::params::{MAX_CLOCK_SKEW_MS, MarketParams};
+
+/// An oracle's latest accepted price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceReport {
+    pub price: TokenPrice,
+    pub observed_at_ms: u64,
+    /// Height of the block that accepted it.
+    pub height: u64,
+}
+
+/// An authorised oracle (the key exists only while it is authorised) and its latest price.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OracleRecord {
+    pub latest: Option<PriceReport>,
+}
+
+/// An account's credits. Credits never move between accounts except by delegation, and
+/// delegated credits can only be spent on data transfer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditBalance {
+    /// Credits this account bought (or was bought) and still holds: spendable on fees, data,
+    /// or delegation.
+    #[serde(with = "crate::amount::u128_string")]
+    pub own: u128,
+    /// Credits others delegated to this account and it has not spent: data transfer only.
+    #[serde(with = "crate::amount::u128_string")]
+    pub delegated: u128,
+    /// Ever bought for this account.
+    #[serde(with = "crate::amount::u128_string")]
+    pub bought: u128,
+    /// Ever delegated to others.
+    #[serde(with = "crate::amount::u128_string")]
+    pub delegated_out: u128,
+    /// Ever spent on data transfer as a payer.
+    #[serde(with = "crate::amount::u128_string")]
+    pub spent_on_data: u128,
+    /// Ever spent on onboarding and location fees.
+    #[serde(with = "crate::amount::u128_string")]
+    pub spent_on_fees: u128,
+}
+
+impl CreditBalance {
+    /// What a payer can spend on data transfer.
+    pub fn spendable_on_data(&self) -> u128 {
+        self.own + self.delegated
+    }
+}
+
+/// The last receipt accepted for a (payer, device) pair: the next must start at or after its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptMark {
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// The traffic a device carried in one epoch and the credits burned for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceUsage {
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits: u128,
+    pub packets: u64,
+    pub bytes: u64,
+    pub receipts: u64,
+}
+
+/// Credit flows of one epoch so far (folded into the epoch summary when it closes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochTally {
+    /// Tokens burned for credits (purchases and fees paid in tokens).
+    pub tokens_burned: crate::amount::Amount,
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits_bought: u128,
+    /// Credits burned for data transfer.
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits_on_data: u128,
+    /// Credits burned for fees.
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits_on_fees: u128,
+    pub receipts: u64,
+}
+
+pub fn oracle_key(oracle: &Address) -> Vec<u8> {
+    key(table::ORACLE, &[&oracle.0])
+}
+
+pub fn credits_key(account: &Address) -> Vec<u8> {
+    key(table::CREDITS, &[&account.0])
+}
+
+pub fn delegation_key(owner: &Address, payer: &Address) -> Vec<u8> {
+    key(table::DELEGATION, &[&owner.0, &payer.0])
+}
+
+pub fn receipt_mark_key(payer: &Address, device: &Address) -> Vec<u8> {
+    key(table::RECEIPT_MARK, &[&payer.0, &device.0])
+}
+
+pub fn usage_key(epoch: u64, device: &Address) -> Vec<u8> {
+    key(table::USAGE, &[&epoch.to_be_bytes(), &device.0])
+}
+
+pub fn tally_key(epoch: u64) -> Vec<u8> {
+    key(table::TALLY, &[&epoch.to_be_bytes()])
+}
+
+fn key(table: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(table);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// Read access to demand records in a [`State`].
+pub trait DemandView {
+    fn credits(&self, account: &Address) -> Option<CreditBalance>;
+    fn usage(&self, epoch: u64, device: &Address) -> Option<DeviceUsage>;
+    fn tally(&self, epoch: u64) -> EpochTally;
+    /// Every authorised oracle with its latest price, in address order.
+    fn oracles(&self) -> Vec<(Address, OracleRecord)>;
+    /// The ledger's price at `now_ms`: the median of the fresh prices and the conservative
+    /// minting price, or `None` if fewer than the quorum are fresh.
+    fn quote(&self, now_ms: u64) -> Option<OraclePrice>;
+}
+
+impl DemandView for State {
+    fn credits(&self, account: &Address) -> Option<CreditBalance> {
+        self.get(&credits_key(account))
+    }
+
+    fn usage(&self, epoch: u64, device: &Address) -> Option<DeviceUsage> {
+        self.get(&usage_key(epoch, device))
+    }
+
+    fn tally(&self, epoch: u64) -> EpochTally {
+        self.get(&tally_key(epoch)).unwrap_or_default()
+    }
+
+    fn oracles(&self) -> Vec<(Address, OracleRecord)> {
+        self.prefixed(&[table::ORACLE])
+            .map(|(k, v)| {
+                (
+                    crate::modules::coverage::device::address_suffix(k),
+                    crate::codec::Decode::from_bytes(v).expect("the ledger wrote it"),
+                )
+            })
+            .collect()
+    }
+
+    fn quote(&self, now_ms: u64) -> Option<OraclePrice> {
+        let p = self.params().demand.as_ref()?;
+        quote_from(p, self.oracles().iter().map(|(_, o)| o), now_ms)
+    }
+}
+
+/// The quote over oracle records: prices observed within the window before `now_ms`.
+pub fn quote_from<'a>(
+    p: &MarketParams,
+    oracles: impl Iterator<Item = &'a OracleRecord>,
+    now_ms: u64,
+) -> Option<OraclePrice> {
+    let fresh: Vec<TokenPrice> = oracles
+        .filter_map(|o| o.latest)
+        .filter(|r| {
+            r.observed_at_ms.saturating_add(p.price_window_ms) >= now_ms
+                && r.observed_at_ms <= now_ms.saturating_add(MAX_CLOCK_SKEW_MS)
+        })
+        .map(|r| r.price)
+        .collect();
+    if fresh.len() < p.min_oracle_prices as usize {
+        return None;
+    }
+    oracle_price(&fresh)
+}
+
+struct_codec!(PriceReport {
+    price: TokenPrice,
+    observed_at_ms: u64,
+    height: u64,
+});
+struct_codec!(OracleRecord {
+    latest: Option<PriceReport>,
+});
+struct_codec!(CreditBalance {
+    own: u128,
+    delegated: u128,
+    bought: u128,
+    delegated_out: u128,
+    spent_on_data: u128,
+    spent_on_fees: u128,
+});
+struct_codec!(ReceiptMark {
+    start_ms: u64,
+    end_ms: u64,
+});
+struct_codec!(DeviceUsage {
+    credits: u128,
+    packets: u64,
+    bytes: u64,
+    receipts: u64,
+});
+struct_codec!(EpochTally {
+    tokens_burned: crate::amount::Amount,
+    credits_bought: u128,
+    credits_on_data: u128,
+    credits_on_fees: u128,
+    receipts: u64,
+});

@@ -1,0 +1,396 @@
+//! Every check of the demand module, and the state change each action makes once it passes.
+//!
+//! Each handler checks everything before it writes anything, so a refused action leaves the
+//! state as it was (apart from the signer's nonce, which the executor has already used up): a
+//! refused receipt charges nobody, a refused purchase burns nothing.
+
+use std::sync::Arc;
+
+use crate::amount::Amount;
+use crate::crypto::{self, Address};
+use crate::economics::{credits_for_burn, tokens_for_credits};
+use crate::modules::BlockContext;
+use crate::modules::coverage::device::CoverageView;
+use crate::rejection::Rejection;
+use crate::state::State;
+
+use super::actions::{BuyCredits, DelegateCredits, SetOracle, SubmitPrice, UsageReceipt};
+use super::params::{MAX_CLOCK_SKEW_MS, MarketParams};
+use super::records::{
+    CreditBalance, DemandView, DeviceUsage, EpochTally, OracleRecord, PriceReport, ReceiptMark,
+    credits_key, delegation_key, oracle_key, receipt_mark_key, tally_key, usage_key,
+};
+use super::reject::DemandRejection as R;
+
+fn params(state: &State) -> Result<Arc<MarketParams>, Rejection> {
+    state
+        .params()
+        .demand
+        .clone()
+        .ok_or(Rejection::Demand(R::Disabled {}))
+}
+
+/// The epoch a block at `height` belongs to (block `L` closes epoch 0).
+pub(crate) fn epoch_of(state: &State, height: u64) -> u64 {
+    (height - 1) / state.params().epoch_length_blocks
+}
+
+fn update_tally(state: &mut State, ctx: BlockContext, f: impl FnOnce(&mut EpochTally)) {
+    let epoch = epoch_of(state, ctx.height);
+    let mut tally = state.tally(epoch);
+    f(&mut tally);
+    state.put(tally_key(epoch), &tally);
+}
+
+/// Records an oracle's price.
+pub fn submit_price(
+    state: &mut State,
+    signer: &Address,
+    a: &SubmitPrice,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    let Some(record) = state.get::<OracleRecord>(&oracle_key(signer)) else {
+        return Err(R::NotOracle { signer: *signer }.into());
+    };
+    if a.price.0 == 0 {
+        return Err(R::ZeroPrice {}.into());
+    }
+    if a.observed_at_ms > ctx.time_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(R::PriceFromFuture {
+            ahead_ms: a.observed_at_ms - ctx.time_ms,
+        }
+        .into());
+    }
+    let age_ms = ctx.time_ms.saturating_sub(a.observed_at_ms);
+    if age_ms > p.price_max_age_ms {
+        return Err(R::StalePrice {
+            age_ms,
+            max_ms: p.price_max_age_ms,
+        }
+        .into());
+    }
+    if let Some(last) = record.latest
+        && a.observed_at_ms <= last.observed_at_ms
+    {
+        return Err(R::PriceNotNewer {
+            last_observed_ms: last.observed_at_ms,
+        }
+        .into());
+    }
+    state.put(
+        oracle_key(signer),
+        &OracleRecord {
+            latest: Some(PriceReport {
+                price: a.price,
+                observed_at_ms: a.observed_at_ms,
+                height: ctx.height,
+            }),
+        },
+    );
+    Ok(())
+}
+
+/// Adds or removes an oracle (governor only).
+pub fn set_oracle(state: &mut State, signer: &Address, a: &SetOracle) -> Result<(), Rejection> {
+    let p = params(state)?;
+    if p.governor != Some(*signer) {
+        return Err(R::NotGovernor {}.into());
+    }
+    let key = oracle_key(&a.oracle);
+    match (a.authorised, state.contains(&key)) {
+        (true, false) => {
+            state.put(key, &OracleRecord::default());
+            // The oracle signs its own transactions, so it needs an account for its nonce.
+            if state.account(&a.oracle).is_none() {
+                state.put_account(a.oracle, Default::default());
+            }
+        }
+        (false, true) => state.put_raw(key, None),
+        // Already as asked: nothing to change.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// What a burn of tokens buys right now.
+fn quote_burn(state: &State, tokens: Amount, ctx: BlockContext) -> Result<u128, Rejection> {
+    let p = params(state)?;
+    let quote = state.quote(ctx.time_ms).ok_or(R::NoOraclePrice {})?;
+    let credits = credits_for_burn(tokens, quote.minting, state.params().decimals, p.credit_peg)
+        .map_err(|_| R::CostOverflow {})?;
+    Ok(credits)
+}
+
+/// Takes `tokens` from `payer` and burns them (supply falls), recording the epoch's burn.
+fn burn_tokens(
+    state: &mut State,
+    payer: &Address,
+    tokens: Amount,
+    credits: u128,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let mut account = state.account(payer).copied().unwrap_or_default();
+    account.balance = account
+        .balance
+        .checked_sub(tokens)
+        .ok_or(Rejection::InsufficientFunds {
+            balance: account.balance,
+            needed: tokens,
+        })?;
+    state.put_account(*payer, account);
+    let meta = state.meta_mut();
+    meta.burned = meta.burned.checked_add(tokens).expect("burned <= supply");
+    meta.total_supply = meta
+        .total_supply
+        .checked_sub(tokens)
+        .expect("a burn comes out of the supply");
+    update_tally(state, ctx, |t| {
+        t.tokens_burned = t.tokens_burned.checked_add(tokens).expect("<= supply");
+        t.credits_bought += credits;
+    });
+    Ok(())
+}
+
+fn balance(state: &State, account: &Address) -> CreditBalance {
+    state.credits(account).unwrap_or_default()
+}
+
+/// Burns tokens for credits at the minting price.
+pub fn buy_credits(
+    state: &mut State,
+    signer: &Address,
+    a: &BuyCredits,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    params(state)?;
+    if a.tokens.is_zero() {
+        return Err(Rejection::ZeroAmount);
+    }
+    let held = state.account(signer).map(|x| x.balance).unwrap_or_default();
+    if held < a.tokens {
+        return Err(Rejection::InsufficientFunds {
+            balance: held,
+            needed: a.tokens,
+        });
+    }
+    let credits = quote_burn(state, a.tokens, ctx)?;
+    if credits == 0 {
+        return Err(R::BurnTooSmall {}.into());
+    }
+    if credits < a.min_credits {
+        return Err(R::BelowMinimum {
+            credits,
+            min_credits: a.min_credits,
+        }
+        .into());
+    }
+    let mut to = balance(state, &a.to);
+    to.own = to.own.checked_add(credits).ok_or(R::CostOverflow {})?;
+    to.bought = to.bought.saturating_add(credits);
+    burn_tokens(state, signer, a.tokens, credits, ctx)?;
+    state.put(credits_key(&a.to), &to);
+    Ok(())
+}
+
+/// Moves credits the signer holds to a payer's delegated balance.
+pub fn delegate_credits(
+    state: &mut State,
+    signer: &Address,
+    a: &DelegateCredits,
+) -> Result<(), Rejection> {
+    params(state)?;
+    if a.credits == 0 {
+        return Err(Rejection::ZeroAmount);
+    }
+    if a.payer == *signer {
+        return Err(R::DelegateToSelf {}.into());
+    }
+    let mut from = balance(state, signer);
+    if from.own < a.credits {
+        return Err(R::InsufficientCredits {
+            balance: from.own,
+            needed: a.credits,
+        }
+        .into());
+    }
+    let mut to = balance(state, &a.payer);
+    to.delegated = to
+        .delegated
+        .checked_add(a.credits)
+        .ok_or(R::CostOverflow {})?;
+    from.own -= a.credits;
+    from.delegated_out = from.delegated_out.saturating_add(a.credits);
+    let key = delegation_key(signer, &a.payer);
+    let total: u128 = state.get(&key).unwrap_or(0);
+    state.put(key, &total.saturating_add(a.credits));
+    state.put(credits_key(signer), &from);
+    state.put(credits_key(&a.payer), &to);
+    Ok(())
+}
+
+/// Settles a co-signed usage receipt: the payer's credits are burned and counted for the device.
+pub fn usage(
+    state: &mut State,
+    a: &UsageReceipt,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    if a.packets == 0 && a.bytes == 0 {
+        return Err(R::EmptyReceipt {}.into());
+    }
+    if a.end_ms <= a.start_ms {
+        return Err(R::BadPeriod {}.into());
+    }
+    if a.end_ms > ctx.time_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(R::PeriodInFuture {
+            ahead_ms: a.end_ms - ctx.time_ms,
+        }
+        .into());
+    }
+    let age_ms = ctx.time_ms.saturating_sub(a.end_ms);
+    if age_ms > p.receipt_max_age_ms {
+        return Err(R::ReceiptTooOld {
+            age_ms,
+            max_ms: p.receipt_max_age_ms,
+        }
+        .into());
+    }
+    if state.device(&a.device).is_none() {
+        return Err(R::UnknownDevice { device: a.device }.into());
+    }
+    if state.is_denied(&a.device) {
+        return Err(R::DeviceDenied { device: a.device }.into());
+    }
+    let Some(mut payer) = state.credits(&a.payer) else {
+        return Err(R::UnknownPayer { payer: a.payer }.into());
+    };
+    let message = a.message(&state.params().chain_id);
+    if !crypto::verify(&a.payer, &message, &a.payer_signature) {
+        return Err(R::BadPayerSignature {}.into());
+    }
+    if !crypto::verify(&a.device, &message, &a.device_signature) {
+        return Err(R::BadDeviceSignature {}.into());
+    }
+    let mark_key = receipt_mark_key(&a.payer, &a.device);
+    if let Some(last) = state.get::<ReceiptMark>(&mark_key) {
+        if (last.start_ms, last.end_ms) == (a.start_ms, a.end_ms) {
+            return Err(R::DuplicateReceipt {}.into());
+        }
+        if a.start_ms < last.end_ms {
+            return Err(R::PeriodOverlap {
+                last_end_ms: last.end_ms,
+            }
+            .into());
+        }
+    }
+    let cost = p
+        .receipt_cost(a.packets, a.bytes)
+        .ok_or(R::CostOverflow {})?;
+    if payer.spendable_on_data() < cost {
+        return Err(R::InsufficientCredits {
+            balance: payer.spendable_on_data(),
+            needed: cost,
+        }
+        .into());
+    }
+    // Delegated credits can do nothing else, so they go first.
+    let from_delegated = cost.min(payer.delegated);
+    payer.delegated -= from_delegated;
+    payer.own -= cost - from_delegated;
+    payer.spent_on_data = payer.spent_on_data.saturating_add(cost);
+    state.put(credits_key(&a.payer), &payer);
+    state.put(
+        mark_key,
+        &ReceiptMark {
+            start_ms: a.start_ms,
+            end_ms: a.end_ms,
+        },
+    );
+    let epoch = epoch_of(state, ctx.height);
+    let key = usage_key(epoch, &a.device);
+    let mut used: DeviceUsage = state.get(&key).unwrap_or_default();
+    used.credits += cost;
+    used.packets = used.packets.saturating_add(a.packets);
+    used.bytes = used.bytes.saturating_add(a.bytes);
+    used.receipts += 1;
+    state.put(key, &used);
+    update_tally(state, ctx, |t| {
+        t.credits_on_data += cost;
+        t.receipts += 1;
+    });
+    Ok(())
+}
+
+/// How a fee in credits will be paid: from credits the owner holds, and the shortfall by burning
+/// tokens at the minting price (as a wallet would buy them first, in one step).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FeePlan {
+    fee: u128,
+    tokens: Amount,
+    bought: u128,
+}
+
+/// Checks that `owner` can pay a fee of `fee` credits, without changing anything.
+pub(crate) fn plan_fee(
+    state: &State,
+    owner: &Address,
+    fee: u128,
+    ctx: BlockContext,
+) -> Result<FeePlan, Rejection> {
+    let p = params(state)?;
+    let held = balance(state, owner).own;
+    if held >= fee {
+        return Ok(FeePlan {
+            fee,
+            tokens: Amount::ZERO,
+            bought: 0,
+        });
+    }
+    let shortfall = fee - held;
+    let quote = state.quote(ctx.time_ms).ok_or(R::InsufficientCredits {
+        balance: held,
+        needed: fee,
+    })?;
+    let decimals = state.params().decimals;
+    let tokens = tokens_for_credits(shortfall, quote.minting, decimals, p.credit_peg)
+        .map_err(|_| R::CostOverflow {})?;
+    let bought = credits_for_burn(tokens, quote.minting, decimals, p.credit_peg)
+        .map_err(|_| R::CostOverflow {})?;
+    let have = state.account(owner).map(|a| a.balance).unwrap_or_default();
+    if have < tokens {
+        return Err(Rejection::InsufficientFunds {
+            balance: have,
+            needed: tokens,
+        });
+    }
+    Ok(FeePlan {
+        fee,
+        tokens,
+        bought,
+    })
+}
+
+/// Pays a fee planned by [`plan_fee`]: the credits are burned (they were bought with burned
+/// tokens, so supply already fell).
+pub(crate) fn pay_fee(
+    state: &mut State,
+    owner: &Address,
+    plan: FeePlan,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    if plan.fee == 0 {
+        return Ok(());
+    }
+    let mut credits = balance(state, owner);
+    if !plan.tokens.is_zero() {
+        burn_tokens(state, owner, plan.tokens, plan.bought, ctx)?;
+        credits.own += plan.bought;
+        credits.bought = credits.bought.saturating_add(plan.bought);
+    }
+    credits.own -= plan.fee;
+    credits.spent_on_fees = credits.spent_on_fees.saturating_add(plan.fee);
+    state.put(credits_key(owner), &credits);
+    update_tally(state, ctx, |t| t.credits_on_fees += plan.fee);
+    Ok(())
+}
