@@ -121,12 +121,7 @@ fn execute_module(state: &mut State, tx: &Transaction, ctx: BlockContext) -> Res
 /// A transaction that fails before its nonce is checked (chain, signature, unknown signer, wrong
 /// nonce) changes nothing. One that fails in its action still uses up its nonce, so it cannot be
 /// replayed and the signer's later transactions are not stuck behind it.
-fn execute(
-    state: &mut State,
-    tx: &Transaction,
-    signature_ok: bool,
-    ctx: BlockContext,
-) -> Receipt {
+fn execute(state: &mut State, tx: &Transaction, signature_ok: bool, ctx: BlockContext) -> Receipt {
     let chain_id = &state.params().chain_id;
     if let Err(r) = tx.check_envelope(chain_id) {
         return Receipt::Rejected(r);

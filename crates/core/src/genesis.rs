@@ -228,9 +228,7 @@ impl Genesis {
                 "needs a [coverage] section: receipts name devices of its registry",
             ));
         };
-        let zero = |text: &str| {
-            Amount::parse(text, self.token.decimals).is_ok_and(|a| a.is_zero())
-        };
+        let zero = |text: &str| Amount::parse(text, self.token.decimals).is_ok_and(|a| a.is_zero());
         if !zero(&coverage.onboard_fee) || !zero(&coverage.location_fee) {
             return Err(field(
                 "coverage.onboard_fee",

@@ -294,6 +294,7 @@ pub fn simulate(
                 credits_burned: credits,
                 price: quote.median,
                 token_decimals: decimals,
+                value_limit: None,
             },
         )?;
 

@@ -211,6 +211,37 @@ pub fn oracle_price(window: &[TokenPrice]) -> Option<OraclePrice> {
     })
 }
 
+impl crate::codec::Encode for TokenPrice {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.0.encode(out);
+    }
+}
+
+impl crate::codec::Decode for TokenPrice {
+    fn decode(r: &mut crate::codec::Reader<'_>) -> Result<Self, crate::codec::DecodeError> {
+        u64::decode(r).map(TokenPrice)
+    }
+}
+
+impl crate::codec::Encode for CreditPeg {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.0.encode(out);
+    }
+}
+
+impl crate::codec::Decode for CreditPeg {
+    fn decode(r: &mut crate::codec::Reader<'_>) -> Result<Self, crate::codec::DecodeError> {
+        u64::decode(r).map(CreditPeg)
+    }
+}
+
+impl std::fmt::Display for TokenPrice {
+    /// USD with all eight decimals: `0.50000000`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:08}", self.0 / USD_SCALE, self.0 % USD_SCALE)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,36 +379,5 @@ mod tests {
             prop_assert!(o.minting <= o.median);
             prop_assert!(o.minting.0 >= min && o.median.0 <= max && o.median.0 >= min);
         }
-    }
-}
-
-impl crate::codec::Encode for TokenPrice {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.0.encode(out);
-    }
-}
-
-impl crate::codec::Decode for TokenPrice {
-    fn decode(r: &mut crate::codec::Reader<'_>) -> Result<Self, crate::codec::DecodeError> {
-        u64::decode(r).map(TokenPrice)
-    }
-}
-
-impl crate::codec::Encode for CreditPeg {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.0.encode(out);
-    }
-}
-
-impl crate::codec::Decode for CreditPeg {
-    fn decode(r: &mut crate::codec::Reader<'_>) -> Result<Self, crate::codec::DecodeError> {
-        u64::decode(r).map(CreditPeg)
-    }
-}
-
-impl std::fmt::Display for TokenPrice {
-    /// USD with all eight decimals: `0.50000000`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{:08}", self.0 / USD_SCALE, self.0 % USD_SCALE)
     }
 }

@@ -99,6 +99,10 @@ pub struct EpochDemand {
     pub price: TokenPrice,
     /// Decimals of the token.
     pub token_decimals: u8,
+    /// At most what the credits are worth for the cap, in tokens (the ledger passes what the
+    /// credits cost: credits bought before a price fall must not return more tokens than were
+    /// burned for them). `None`: their value at `price`.
+    pub value_limit: Option<Amount>,
 }
 
 /// An epoch's pools: `treasury + demand + bootstrap == emission + reminted`, always.
@@ -149,6 +153,9 @@ pub fn epoch_pools(params: &DemandParams, demand: &EpochDemand) -> Result<EpochP
             params.credit_peg,
         )?
     };
+    let paid_value = demand
+        .value_limit
+        .map_or(paid_value, |limit| paid_value.min(limit));
     // The cap may exceed a u128 only for absurd burns; then it does not bind.
     let demand_cap = paid_value
         .0
@@ -246,6 +253,7 @@ mod tests {
                 credits_burned: 1_000_000,
                 price: TokenPrice(100_000_000),
                 token_decimals: 0,
+                value_limit: None,
             },
         )
         .unwrap();
@@ -267,6 +275,7 @@ mod tests {
                 credits_burned: 50_000_000,
                 price: TokenPrice(100_000_000),
                 token_decimals: 0,
+                value_limit: None,
             },
         )
         .unwrap();
@@ -307,6 +316,7 @@ mod tests {
                     credits_burned: credits,
                     price: TokenPrice(price),
                     token_decimals: decimals,
+                    value_limit: None,
                 },
             )
             .unwrap();

@@ -85,9 +85,12 @@ pub struct RewardRecord {
     /// Credits burned for the device's traffic this epoch.
     #[serde(with = "crate::amount::u128_string")]
     pub credits: u128,
+    /// What the credits count for in the demand pool, in tokens: their USD value at the epoch's
+    /// price, at most the tokens burned to buy them.
+    pub credits_value: Amount,
     pub packets: u64,
     pub bytes: u64,
-    /// Paid from the demand pool, pro rata to `credits`.
+    /// Paid from the demand pool, pro rata to `credits_value`.
     pub demand: Amount,
     /// `bootstrap + demand`.
     pub amount: Amount,
@@ -327,6 +330,7 @@ struct_codec!(RewardRecord {
     score: Score,
     bootstrap: Amount,
     credits: u128,
+    credits_value: Amount,
     packets: u64,
     bytes: u64,
     demand: Amount,

@@ -79,7 +79,7 @@ fn end_epoch(state: &mut State, epoch: u64, ctx: BlockContext) {
             summary.price = d.price;
             summary.tokens_burned = tally.tokens_burned;
             summary.credits_bought = tally.credits_bought;
-            summary.credits_on_data = d.usage.iter().map(|(_, u)| u.credits).sum();
+            summary.credits_on_data = d.usage.iter().map(|(_, u, _)| u.credits).sum();
             summary.credits_void = d.void_credits;
             summary.credits_on_fees = tally.credits_on_fees;
             summary.receipts = tally.receipts;
@@ -160,6 +160,7 @@ fn end_epoch(state: &mut State, epoch: u64, ctx: BlockContext) {
         score: Default::default(),
         bootstrap: Amount::ZERO,
         credits: 0,
+        credits_value: Amount::ZERO,
         packets: 0,
         bytes: 0,
         demand: Amount::ZERO,
@@ -171,39 +172,61 @@ fn end_epoch(state: &mut State, epoch: u64, ctx: BlockContext) {
     } else {
         let payout = pro_rata(summary.coverage_pool, &shares);
         for (i, amount) in payout.payouts {
-            records.entry(hotspots[i].device).or_insert_with(|| blank(owners[i])).bootstrap = amount;
+            records
+                .entry(hotspots[i].device)
+                .or_insert_with(|| blank(owners[i]))
+                .bootstrap = amount;
         }
         dust = payout.dust;
-        summary.paid = summary.coverage_pool.checked_sub(dust).expect("dust <= pool");
+        summary.paid = summary
+            .coverage_pool
+            .checked_sub(dust)
+            .expect("dust <= pool");
     }
     for (i, hotspot) in hotspots.iter().enumerate() {
         if scores[i].shares > 0 {
             mark_active(state, &hotspot.device, epoch);
         }
-        records.entry(hotspot.device).or_insert_with(|| blank(owners[i])).score = scores[i].clone();
+        records
+            .entry(hotspot.device)
+            .or_insert_with(|| blank(owners[i]))
+            .score = scores[i].clone();
     }
     if let Some(d) = &demand {
-        let credits: Vec<(Address, u128)> = d.usage.iter().map(|(a, u)| (*a, u.credits)).collect();
-        let payout = pay_demand_pool(d.pools.demand, &credits);
-        for ((device, used), (_, amount)) in d.usage.iter().zip(payout.payouts) {
-            let owner = state.device(device).expect("close() kept registered devices").owner;
+        let worth: Vec<(Address, u128)> = d.usage.iter().map(|(a, _, v)| (*a, v.0)).collect();
+        let payout = pay_demand_pool(d.pools.demand, &worth);
+        for ((device, used, value), (_, amount)) in d.usage.iter().zip(payout.payouts) {
+            let owner = state
+                .device(device)
+                .expect("close() kept registered devices")
+                .owner;
             let r = records.entry(*device).or_insert_with(|| blank(owner));
             r.credits = used.credits;
+            r.credits_value = *value;
             r.packets = used.packets;
             r.bytes = used.bytes;
             r.demand = amount;
         }
         dust = dust.checked_add(payout.dust).expect("bounded");
-        summary.demand_paid = d.pools.demand.checked_sub(payout.dust).expect("dust <= pool");
+        summary.demand_paid = d
+            .pools
+            .demand
+            .checked_sub(payout.dust)
+            .expect("dust <= pool");
     }
     summary.dust = dust;
 
     let mut minted = Amount::ZERO;
     for (device, mut record) in records {
-        record.amount = record.bootstrap.checked_add(record.demand).expect("bounded");
+        record.amount = record
+            .bootstrap
+            .checked_add(record.demand)
+            .expect("bounded");
         if !record.amount.is_zero() {
             credit(state, &record.owner, record.amount);
-            minted = minted.checked_add(record.amount).expect("bounded by the pools");
+            minted = minted
+                .checked_add(record.amount)
+                .expect("bounded by the pools");
             summary.devices_paid += 1;
         }
         state.put(reward_key(epoch, &device), &record);

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::codec::{Decode, DecodeError, Encode, Reader};
-use crate::rejection::reasons;
 use crate::crypto::Address;
+use crate::rejection::reasons;
 
 /// Which side of reciprocity is missing.
 pub const RECIPROCITY_BEACON: u8 = 0;

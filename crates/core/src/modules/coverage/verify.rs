@@ -70,7 +70,12 @@ fn plan_fee(
 }
 
 /// Pays a fee checked by [`plan_fee`]; tokens and credits paid as fees are burned.
-fn pay_fee(state: &mut State, owner: &Address, fee: Fee, ctx: BlockContext) -> Result<(), Rejection> {
+fn pay_fee(
+    state: &mut State,
+    owner: &Address,
+    fee: Fee,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
     let fee = match fee {
         Fee::Credits(plan) => return demand::pay_fee(state, owner, plan, ctx),
         Fee::Tokens(fee) if fee.is_zero() => return Ok(()),

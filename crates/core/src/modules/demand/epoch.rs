@@ -1,13 +1,17 @@
 //! The demand side of an epoch's close: the credits burned for each device's traffic, and the
 //! split of the epoch's rewards into treasury, demand and coverage (bootstrap) pools.
 //!
-//! The demand pool is capped at the USD value of the credits burned for devices that may be paid
-//! (valued at the oracle median), so routing traffic through your own hotspot returns at most
-//! what the credits cost; what the cap holds back rolls into the coverage pool.
+//! The demand pool is capped at what the credits burned for devices that may be paid are worth:
+//! their USD value at the oracle median, and never more tokens than were burned to buy them. It
+//! is paid pro rata to that worth, so routing traffic through your own hotspot returns at most
+//! what the credits cost, in USD and in tokens, whatever the price did in between; what the cap
+//! holds back rolls into the coverage pool.
 
 use crate::amount::Amount;
 use crate::crypto::Address;
-use crate::economics::{DemandParams, EpochDemand, EpochPools, TokenPrice, epoch_pools};
+use crate::economics::{
+    DemandParams, EpochDemand, EpochPools, TokenPrice, epoch_pools, token_value_of_credits,
+};
 use crate::modules::coverage::device::{CoverageView, address_suffix};
 use crate::state::State;
 
@@ -20,8 +24,10 @@ pub(crate) struct DemandClose {
     pub pools: EpochPools,
     pub price: Option<TokenPrice>,
     pub tally: EpochTally,
-    /// Devices that may be paid (still registered, not denied), in address order.
-    pub usage: Vec<(Address, DeviceUsage)>,
+    /// Devices that may be paid (still registered, not denied), in address order, with what
+    /// their credits are worth in tokens for the demand pool: their USD value at the median,
+    /// but never more than the tokens burned for them.
+    pub usage: Vec<(Address, DeviceUsage, Amount)>,
     /// Credits burned for devices retired or denied before the close.
     pub void_credits: u128,
 }
@@ -56,12 +62,24 @@ pub(crate) fn close(
     for (key, device, used) in found {
         state.put_raw(key, None);
         if state.device(&device).is_some() && !state.is_denied(&device) {
-            out.usage.push((device, used));
+            let value = match out.price {
+                Some(price) => token_value_of_credits(
+                    used.credits,
+                    price,
+                    state.params().decimals,
+                    p.credit_peg,
+                )
+                .expect("credits of a valid genesis have a value")
+                .min(used.token_cost),
+                None => Amount::ZERO,
+            };
+            out.usage.push((device, used, value));
         } else {
             out.void_credits += used.credits;
         }
     }
-    let credits: u128 = out.usage.iter().map(|(_, u)| u.credits).sum();
+    let credits: u128 = out.usage.iter().map(|(_, u, _)| u.credits).sum();
+    let value = out.usage.iter().map(|(_, _, v)| v.0).sum();
     let params = DemandParams {
         treasury_bps,
         remint_bps: p.remint_bps,
@@ -83,6 +101,7 @@ pub(crate) fn close(
             credits_burned,
             price,
             token_decimals: state.params().decimals,
+            value_limit: Some(Amount(value)),
         },
     )
     .expect("pools of a valid genesis fit 128 bits");

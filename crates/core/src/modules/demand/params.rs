@@ -98,7 +98,10 @@ impl DemandGenesis {
         }
         let distinct: BTreeSet<_> = self.oracles.iter().collect();
         if distinct.len() != self.oracles.len() {
-            return err("demand.oracles", "an oracle key appears twice; list each once");
+            return err(
+                "demand.oracles",
+                "an oracle key appears twice; list each once",
+            );
         }
         if self.min_oracle_prices == 0 || self.min_oracle_prices as usize > self.oracles.len() {
             return err(
@@ -154,7 +157,11 @@ impl DemandGenesis {
 /// A demand section with Helium's numbers: 1 credit = $0.00001, 1 credit per packet, a $40
 /// onboarding fee and a $10 location fee; the bootstrap share falls from 90% to 10% over
 /// `decay_epochs`.
-pub fn preset(oracles: Vec<Address>, governor: Option<Address>, decay_epochs: u64) -> DemandGenesis {
+pub fn preset(
+    oracles: Vec<Address>,
+    governor: Option<Address>,
+    decay_epochs: u64,
+) -> DemandGenesis {
     DemandGenesis {
         oracles,
         governor,

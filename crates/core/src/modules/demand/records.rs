@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::amount::Amount;
 use crate::codec::struct_codec;
 use crate::crypto::Address;
 use crate::economics::{OraclePrice, TokenPrice, oracle_price};
@@ -27,6 +28,10 @@ pub struct OracleRecord {
 
 /// An account's credits. Credits never move between accounts except by delegation, and
 /// delegated credits can only be spent on data transfer.
+///
+/// Each bucket keeps its cost basis: the tokens burned for the credits it holds. Spending or
+/// delegating credits takes their share of it (rounded down, and all of it when the bucket
+/// empties), so the cost carried to a device's traffic never exceeds what was burned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreditBalance {
     /// Credits this account bought (or was bought) and still holds: spendable on fees, data,
@@ -48,6 +53,10 @@ pub struct CreditBalance {
     /// Ever spent on onboarding and location fees.
     #[serde(with = "crate::amount::u128_string")]
     pub spent_on_fees: u128,
+    /// Tokens burned for the `own` credits still held (their cost basis).
+    pub own_cost: Amount,
+    /// Tokens burned for the `delegated` credits still held.
+    pub delegated_cost: Amount,
 }
 
 impl CreditBalance {
@@ -55,6 +64,15 @@ impl CreditBalance {
     pub fn spendable_on_data(&self) -> u128 {
         self.own + self.delegated
     }
+}
+
+/// The share of `cost` that `take` of `held` credits carry: pro rata, rounded down, and the
+/// whole cost when all are taken (so no cost is left behind an empty bucket).
+pub fn cost_share(cost: Amount, take: u128, held: u128) -> Amount {
+    if take >= held {
+        return cost;
+    }
+    Amount(crate::economics::mul_div_floor(cost.0, take, held))
 }
 
 /// The last receipt accepted for a (payer, device) pair: the next must start at or after its end.
@@ -72,13 +90,15 @@ pub struct DeviceUsage {
     pub packets: u64,
     pub bytes: u64,
     pub receipts: u64,
+    /// Tokens burned to buy those credits (their cost basis, spent in proportion).
+    pub token_cost: Amount,
 }
 
 /// Credit flows of one epoch so far (folded into the epoch summary when it closes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EpochTally {
     /// Tokens burned for credits (purchases and fees paid in tokens).
-    pub tokens_burned: crate::amount::Amount,
+    pub tokens_burned: Amount,
     #[serde(with = "crate::amount::u128_string")]
     pub credits_bought: u128,
     /// Credits burned for data transfer.
@@ -200,6 +220,8 @@ struct_codec!(CreditBalance {
     delegated_out: u128,
     spent_on_data: u128,
     spent_on_fees: u128,
+    own_cost: Amount,
+    delegated_cost: Amount,
 });
 struct_codec!(ReceiptMark {
     start_ms: u64,
@@ -210,9 +232,10 @@ struct_codec!(DeviceUsage {
     packets: u64,
     bytes: u64,
     receipts: u64,
+    token_cost: Amount,
 });
 struct_codec!(EpochTally {
-    tokens_burned: crate::amount::Amount,
+    tokens_burned: Amount,
     credits_bought: u128,
     credits_on_data: u128,
     credits_on_fees: u128,

@@ -48,7 +48,10 @@ impl fmt::Display for DemandRejection {
                 f,
                 "{signer} is not an authorised oracle; only keys in the oracle set may submit prices"
             ),
-            ZeroPrice {} => write!(f, "a price of 0 USD is not a price; submit the market price"),
+            ZeroPrice {} => write!(
+                f,
+                "a price of 0 USD is not a price; submit the market price"
+            ),
             StalePrice { age_ms, max_ms } => write!(
                 f,
                 "the price was observed {age_ms} ms before this block, more than the {max_ms} ms allowed; submit a fresh observation"
@@ -102,10 +105,7 @@ impl fmt::Display for DemandRejection {
                 "the device's signature over the receipt does not verify; both parties sign the same receipt bytes"
             ),
             EmptyReceipt {} => write!(f, "the receipt counts no packets and no bytes"),
-            BadPeriod {} => write!(
-                f,
-                "the receipt's period must end after it starts"
-            ),
+            BadPeriod {} => write!(f, "the receipt's period must end after it starts"),
             PeriodInFuture { ahead_ms } => write!(
                 f,
                 "the receipt's period ends {ahead_ms} ms after this block's time; submit it once the period is over"
@@ -126,7 +126,10 @@ impl fmt::Display for DemandRejection {
                 f,
                 "device {device} is on the denylist; its traffic cannot be paid for"
             ),
-            CostOverflow {} => write!(f, "the receipt's cost overflows; split it into smaller receipts"),
+            CostOverflow {} => write!(
+                f,
+                "the receipt's cost overflows; split it into smaller receipts"
+            ),
         }
     }
 }

@@ -18,7 +18,7 @@ use super::actions::{BuyCredits, DelegateCredits, SetOracle, SubmitPrice, UsageR
 use super::params::{MAX_CLOCK_SKEW_MS, MarketParams};
 use super::records::{
     CreditBalance, DemandView, DeviceUsage, EpochTally, OracleRecord, PriceReport, ReceiptMark,
-    credits_key, delegation_key, oracle_key, receipt_mark_key, tally_key, usage_key,
+    cost_share, credits_key, delegation_key, oracle_key, receipt_mark_key, tally_key, usage_key,
 };
 use super::reject::DemandRejection as R;
 
@@ -188,6 +188,7 @@ pub fn buy_credits(
     let mut to = balance(state, &a.to);
     to.own = to.own.checked_add(credits).ok_or(R::CostOverflow {})?;
     to.bought = to.bought.saturating_add(credits);
+    to.own_cost = to.own_cost.checked_add(a.tokens).expect("<= supply");
     burn_tokens(state, signer, a.tokens, credits, ctx)?;
     state.put(credits_key(&a.to), &to);
     Ok(())
@@ -219,6 +220,9 @@ pub fn delegate_credits(
         .delegated
         .checked_add(a.credits)
         .ok_or(R::CostOverflow {})?;
+    let cost = cost_share(from.own_cost, a.credits, from.own);
+    to.delegated_cost = to.delegated_cost.checked_add(cost).expect("<= supply");
+    from.own_cost = from.own_cost.checked_sub(cost).expect("a share of it");
     from.own -= a.credits;
     from.delegated_out = from.delegated_out.saturating_add(a.credits);
     let key = delegation_key(signer, &a.payer);
@@ -230,11 +234,7 @@ pub fn delegate_credits(
 }
 
 /// Settles a co-signed usage receipt: the payer's credits are burned and counted for the device.
-pub fn usage(
-    state: &mut State,
-    a: &UsageReceipt,
-    ctx: BlockContext,
-) -> Result<(), Rejection> {
+pub fn usage(state: &mut State, a: &UsageReceipt, ctx: BlockContext) -> Result<(), Rejection> {
     let p = params(state)?;
     if a.packets == 0 && a.bytes == 0 {
         return Err(R::EmptyReceipt {}.into());
@@ -296,8 +296,16 @@ pub fn usage(
     }
     // Delegated credits can do nothing else, so they go first.
     let from_delegated = cost.min(payer.delegated);
+    let from_own = cost - from_delegated;
+    let cost_delegated = cost_share(payer.delegated_cost, from_delegated, payer.delegated);
+    let cost_own = cost_share(payer.own_cost, from_own, payer.own);
     payer.delegated -= from_delegated;
-    payer.own -= cost - from_delegated;
+    payer.own -= from_own;
+    payer.delegated_cost = payer
+        .delegated_cost
+        .checked_sub(cost_delegated)
+        .expect("a share");
+    payer.own_cost = payer.own_cost.checked_sub(cost_own).expect("a share");
     payer.spent_on_data = payer.spent_on_data.saturating_add(cost);
     state.put(credits_key(&a.payer), &payer);
     state.put(
@@ -314,6 +322,11 @@ pub fn usage(
     used.packets = used.packets.saturating_add(a.packets);
     used.bytes = used.bytes.saturating_add(a.bytes);
     used.receipts += 1;
+    used.token_cost = used
+        .token_cost
+        .checked_add(cost_delegated)
+        .and_then(|c| c.checked_add(cost_own))
+        .expect("<= supply");
     state.put(key, &used);
     update_tally(state, ctx, |t| {
         t.credits_on_data += cost;
@@ -387,7 +400,13 @@ pub(crate) fn pay_fee(
         burn_tokens(state, owner, plan.tokens, plan.bought, ctx)?;
         credits.own += plan.bought;
         credits.bought = credits.bought.saturating_add(plan.bought);
+        credits.own_cost = credits
+            .own_cost
+            .checked_add(plan.tokens)
+            .expect("<= supply");
     }
+    let cost = cost_share(credits.own_cost, plan.fee, credits.own);
+    credits.own_cost = credits.own_cost.checked_sub(cost).expect("a share");
     credits.own -= plan.fee;
     credits.spent_on_fees = credits.spent_on_fees.saturating_add(plan.fee);
     state.put(credits_key(owner), &credits);

@@ -1,0 +1,332 @@
+//! The test chain shared by the module tests: keys, a preset genesis, a chain driven block by
+//! block, proof-of-coverage reports that pass every check, and an honest hotspot grid.
+
+#![allow(dead_code)]
+
+use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::modules::coverage::actions::{
+    Beacon, DeviceKind, Location, OnboardDevice, Witness, beacon_channel, beacon_payload,
+    sign_onboarding,
+};
+use depin_core::modules::coverage::params::RegionGenesis;
+use depin_core::modules::coverage::preset;
+use depin_core::modules::coverage::radio::{Link, great_circle_distance_m};
+use depin_core::{
+    Action, Block, Genesis, Hash, Keypair, Receipt, Signatures, State, Transaction, build_block,
+};
+
+pub const CHAIN_ID: &str = "depin-coverage-test";
+pub const BEACON_INTERVAL: u64 = 5;
+pub const EPOCH_BLOCKS: u64 = 50;
+pub const TX_POWER_CDBM: i32 = 1_200;
+pub const GAIN_CDBI: i32 = 300;
+
+pub fn validator() -> Keypair {
+    Keypair::from_seed([200; 32])
+}
+pub fn owner() -> Keypair {
+    Keypair::from_seed([201; 32])
+}
+pub fn governor() -> Keypair {
+    Keypair::from_seed([202; 32])
+}
+pub fn treasury() -> Keypair {
+    Keypair::from_seed([203; 32])
+}
+pub fn hotspot(i: u8) -> Keypair {
+    Keypair::from_seed([i; 32])
+}
+
+/// Berlin, and points at known offsets from it (metres north, metres east).
+pub fn at(north_m: f64, east_m: f64) -> Location {
+    let c = preset::BERLIN;
+    Location {
+        lat_udeg: c.lat_udeg + (north_m / 111_320.0 * 1e6) as i32,
+        lon_udeg: c.lon_udeg + (east_m / (111_320.0 * c.lat_deg().to_radians().cos()) * 1e6) as i32,
+    }
+}
+
+pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
+    let mut coverage =
+        preset::single_region(preset::BERLIN, BEACON_INTERVAL, Some(governor().address()));
+    coverage.rules.reciprocity_grace_windows = 1_000;
+    // A second plan over the same cells, to test that witnesses must share the beaconer's plan.
+    let mut other: RegionGenesis = coverage.regions[0].clone();
+    other.name = "EU433".into();
+    other.channels_hz = vec![433_175_000, 433_375_000];
+    coverage.regions.push(other);
+    let mut g = Genesis {
+        chain_id: CHAIN_ID.into(),
+        genesis_time_ms: 1_700_000_000_000,
+        token: TokenParams {
+            symbol: "DPN".into(),
+            decimals: 6,
+        },
+        consensus: ConsensusParams {
+            block_interval_ms: 1000,
+            epoch_length_blocks: EPOCH_BLOCKS,
+            max_block_txs: 1000,
+            validator: validator().address(),
+        },
+        allocations: vec![
+            Allocation {
+                address: owner().address(),
+                amount: "1000".into(),
+            },
+            Allocation {
+                address: governor().address(),
+                amount: "1".into(),
+            },
+        ],
+        economics: Some(EconomicsGenesis {
+            emission_per_epoch: "5000".into(),
+            halving_interval_epochs: 2,
+            tail_per_epoch: "0".into(),
+            treasury: treasury().address(),
+            treasury_bps: 1_000,
+        }),
+        coverage: Some(coverage),
+        demand: None,
+    };
+    edit(&mut g);
+    g
+}
+
+/// A chain driven block by block, remembering its blocks for replay.
+pub struct Net {
+    pub genesis: Genesis,
+    pub state: State,
+    pub time_ms: u64,
+    pub blocks: Vec<Block>,
+}
+
+impl Net {
+    pub fn new(genesis: Genesis) -> Net {
+        let state = State::genesis(&genesis).expect("valid test genesis");
+        Net {
+            time_ms: genesis.genesis_time_ms,
+            genesis,
+            state,
+            blocks: Vec::new(),
+        }
+    }
+
+    pub fn block(&mut self, txs: Vec<Transaction>) -> Vec<Receipt> {
+        self.time_ms += 1000;
+        let (block, applied) = build_block(
+            &mut self.state,
+            txs,
+            self.time_ms,
+            &validator(),
+            Signatures::Verify,
+        );
+        self.blocks.push(block);
+        applied.receipts
+    }
+
+    pub fn nonce(&self, key: &Keypair) -> u64 {
+        self.state.account(&key.address()).map_or(0, |a| a.nonce)
+    }
+
+    pub fn tx(&self, key: &Keypair, action: Action) -> Transaction {
+        Transaction::sign(CHAIN_ID, key, self.nonce(key), action)
+    }
+
+    /// Sends one action in its own block and returns its receipt.
+    pub fn send(&mut self, key: &Keypair, action: Action) -> Receipt {
+        let tx = self.tx(key, action);
+        self.block(vec![tx]).remove(0)
+    }
+
+    /// Produces empty blocks until the next block opens a beacon window; returns that window and
+    /// its entropy.
+    pub fn next_window(&mut self) -> (u64, Hash) {
+        while !self.state.height().is_multiple_of(BEACON_INTERVAL) {
+            self.block(vec![]);
+        }
+        (
+            self.state.height() / BEACON_INTERVAL,
+            self.state.last_block_hash(),
+        )
+    }
+
+    pub fn onboard_action(
+        &self,
+        device: &Keypair,
+        region: &str,
+        location: Option<Location>,
+    ) -> Action {
+        self.onboard_action_by(&owner(), device, region, location)
+    }
+
+    /// An onboarding of `device` to `owner`, co-signed by the device.
+    pub fn onboard_action_by(
+        &self,
+        owner: &Keypair,
+        device: &Keypair,
+        region: &str,
+        location: Option<Location>,
+    ) -> Action {
+        Action::OnboardDevice(OnboardDevice {
+            device: device.address(),
+            kind: DeviceKind::Hotspot,
+            region: region.into(),
+            location,
+            gain_cdbi: GAIN_CDBI,
+            elevation_m: 10,
+            device_signature: sign_onboarding(CHAIN_ID, &owner.address(), device),
+        })
+    }
+
+    pub fn onboard(&mut self, device: &Keypair, location: Location) {
+        let a = self.onboard_action(device, "EU868", Some(location));
+        assert_eq!(self.send(&owner(), a), Receipt::Success);
+    }
+
+    pub fn supply_is_consistent(&self) {
+        let m = self.state.meta();
+        assert_eq!(self.state.sum_of_balances(), m.total_supply);
+        assert_eq!(
+            m.genesis_supply.0 + m.minted.0 - m.burned.0,
+            m.total_supply.0,
+            "supply = genesis + minted - burned"
+        );
+    }
+}
+
+pub fn beacon(key: &Keypair, window: u64, entropy: &Hash, sent_at_ms: u64) -> Action {
+    let payload = beacon_payload(entropy, window, &key.address());
+    Action::Beacon(Beacon {
+        window,
+        payload,
+        channel: beacon_channel(&payload, preset::EU868_CHANNELS_HZ.len()),
+        tx_power_cdbm: TX_POWER_CDBM,
+        sent_at_ms,
+    })
+}
+
+/// A witness report with a plausible signal: 20 dB under free space.
+pub fn witness(
+    beaconer: &Keypair,
+    from: Location,
+    to: Location,
+    window: u64,
+    entropy: &Hash,
+    sent_at_ms: u64,
+) -> Witness {
+    let payload = beacon_payload(entropy, window, &beaconer.address());
+    let frequency_hz = preset::EU868_CHANNELS_HZ
+        [beacon_channel(&payload, preset::EU868_CHANNELS_HZ.len()) as usize];
+    let distance_m =
+        great_circle_distance_m(from.lat_udeg, from.lon_udeg, to.lat_udeg, to.lon_udeg) as u32;
+    let max = Link {
+        tx_power_cdbm: TX_POWER_CDBM,
+        tx_gain_cdbi: GAIN_CDBI,
+        rx_gain_cdbi: GAIN_CDBI,
+        distance_m,
+        frequency_hz,
+    }
+    .max_rssi_cdbm();
+    let rssi_cdbm = max - 2_000;
+    Witness {
+        beaconer: beaconer.address(),
+        window,
+        payload,
+        frequency_hz,
+        rssi_cdbm,
+        snr_cdb: (rssi_cdbm - preset::LORA_NOISE_FLOOR_CDBM).min(800),
+        heard_at_ms: sent_at_ms + 30,
+    }
+}
+
+pub fn code(r: &Receipt) -> &'static str {
+    match r {
+        Receipt::Success => "success",
+        Receipt::Rejected(r) => r.code(),
+    }
+}
+
+/// Hotspots on a 2 km grid around Berlin, all beaconing and witnessing their neighbours each
+/// window for `epochs` epochs; returns the net.
+pub fn honest_network(side: usize, epochs: u64, skip: &[bool]) -> Net {
+    honest_network_with(side, epochs, skip, |_| {})
+}
+
+/// The keys of [`honest_network`]'s hotspots.
+pub fn grid_hotspots(side: usize) -> Vec<Keypair> {
+    (0..side * side).map(|i| hotspot(10 + i as u8)).collect()
+}
+
+/// [`honest_network`], calling `before_last_close` just before the last epoch closes.
+pub fn honest_network_with(
+    side: usize,
+    epochs: u64,
+    skip: &[bool],
+    before_last_close: impl FnOnce(&mut Net),
+) -> Net {
+    let mut before_last_close = Some(before_last_close);
+    run_honest_network(
+        Net::new(genesis(|_| {})),
+        side,
+        epochs,
+        skip,
+        |net, last| {
+            if last && let Some(hook) = before_last_close.take() {
+                hook(net);
+            }
+        },
+    )
+}
+
+/// Onboards [`grid_hotspots`] on `net` and runs them honestly for `epochs` epochs, calling
+/// `each_window(net, last)` after each window's reports (`last`: the epoch's close is next).
+pub fn run_honest_network(
+    mut net: Net,
+    side: usize,
+    epochs: u64,
+    skip: &[bool],
+    mut each_window: impl FnMut(&mut Net, bool),
+) -> Net {
+    let n = side * side;
+    let loc = |i: usize| at((i / side) as f64 * 2_000.0, (i % side) as f64 * 2_000.0);
+    let keys = grid_hotspots(side);
+    for (i, k) in keys.iter().enumerate() {
+        net.onboard(k, loc(i));
+    }
+    let mut step = 0usize;
+    while net.state.height() < epochs * EPOCH_BLOCKS {
+        let (w, e) = net.next_window();
+        let sent = net.time_ms;
+        let txs: Vec<Transaction> = keys
+            .iter()
+            .map(|k| net.tx(k, beacon(k, w, &e, sent)))
+            .collect();
+        net.block(txs);
+        let mut txs = Vec::new();
+        let mut nonces: Vec<u64> = keys.iter().map(|k| net.nonce(k)).collect();
+        for wi in 0..n {
+            for bi in 0..n {
+                let near = (loc(wi).lat_udeg - loc(bi).lat_udeg).abs() < 30_000
+                    && (loc(wi).lon_udeg - loc(bi).lon_udeg).abs() < 50_000;
+                step += 1;
+                if wi == bi || !near || skip.get(step % skip.len().max(1)).copied().unwrap_or(false)
+                {
+                    continue;
+                }
+                let report = witness(&keys[bi], loc(bi), loc(wi), w, &e, sent);
+                txs.push(Transaction::sign(
+                    CHAIN_ID,
+                    &keys[wi],
+                    nonces[wi],
+                    Action::Witness(report),
+                ));
+                nonces[wi] += 1;
+            }
+        }
+        net.block(txs);
+        net.supply_is_consistent();
+        let last = net.state.height() + BEACON_INTERVAL >= epochs * EPOCH_BLOCKS;
+        each_window(&mut net, last);
+    }
+    net
+}
