@@ -145,6 +145,17 @@ pub mod table {
     pub const TALLY: u8 = 16;
 }
 
+/// A key of a module table: the table's byte, then the parts (big-endian numbers, addresses), so
+/// that entries sharing leading parts are adjacent and range scans find them.
+pub fn table_key(table: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(table);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
 impl State {
     /// The state at height 0.
     pub fn genesis(genesis: &Genesis) -> Result<State, GenesisError> {

@@ -11,7 +11,7 @@ use depin_core::modules::coverage::actions::{
 };
 use depin_core::modules::coverage::device::CoverageView;
 use depin_core::modules::coverage::preset;
-use depin_core::{Action, Amount, Hash, Keypair, Receipt, Signatures, State, apply_block};
+use depin_core::{Action, Amount, Hash, Keypair, Receipt};
 use proptest::prelude::*;
 
 const A: Location = preset::BERLIN;
@@ -418,12 +418,7 @@ fn an_epoch_pays_honest_hotspots_exactly_and_replays_identically() {
     assert_eq!(e0, Amount(5_000_000_000));
     net.supply_is_consistent();
 
-    let mut replica = State::genesis(&net.genesis).unwrap();
-    for block in &net.blocks {
-        apply_block(&mut replica, block, Signatures::Verify).expect("replay applies");
-    }
-    assert_eq!(replica.app_hash(), net.state.app_hash());
-    assert_eq!(replica.entries(), net.state.entries());
+    net.replays_identically();
 }
 
 #[test]

@@ -16,9 +16,7 @@ use depin_core::modules::demand::actions::{
 };
 use depin_core::modules::demand::params;
 use depin_core::modules::demand::records::DemandView;
-use depin_core::{
-    Action, Amount, Genesis, Keypair, Receipt, Signatures, State, Transaction, apply_block,
-};
+use depin_core::{Action, Amount, Genesis, Keypair, Receipt, Transaction};
 use proptest::prelude::*;
 
 /// Whole-token base units (6 decimals).
@@ -480,12 +478,7 @@ fn an_epoch_pays_demand_pro_rata_to_credits_beside_bootstrap_and_replays_identic
         assert_eq!(demand_paid, s.demand_paid.0);
     }
     net.supply_is_consistent();
-    let mut replica = State::genesis(&net.genesis).unwrap();
-    for block in &net.blocks {
-        apply_block(&mut replica, block, Signatures::Verify).expect("replay applies");
-    }
-    assert_eq!(replica.app_hash(), net.state.app_hash());
-    assert_eq!(replica.entries(), net.state.entries());
+    net.replays_identically();
 }
 
 #[test]

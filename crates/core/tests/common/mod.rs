@@ -12,7 +12,8 @@ use depin_core::modules::coverage::params::RegionGenesis;
 use depin_core::modules::coverage::preset;
 use depin_core::modules::coverage::radio::{Link, great_circle_distance_m};
 use depin_core::{
-    Action, Block, Genesis, Hash, Keypair, Receipt, Signatures, State, Transaction, build_block,
+    Action, Block, Genesis, Hash, Keypair, Receipt, Signatures, State, Transaction, apply_block,
+    build_block,
 };
 
 pub const CHAIN_ID: &str = "depin-coverage-test";
@@ -181,6 +182,17 @@ impl Net {
     pub fn onboard(&mut self, device: &Keypair, location: Location) {
         let a = self.onboard_action(device, "EU868", Some(location));
         assert_eq!(self.send(&owner(), a), Receipt::Success);
+    }
+
+    /// A fresh replica that applies the same blocks, checking every signature, ends with the
+    /// same app hash and the same entries.
+    pub fn replays_identically(&mut self) {
+        let mut replica = State::genesis(&self.genesis).unwrap();
+        for block in &self.blocks {
+            apply_block(&mut replica, block, Signatures::Verify).expect("replay applies");
+        }
+        assert_eq!(replica.app_hash(), self.state.app_hash());
+        assert_eq!(replica.entries(), self.state.entries());
     }
 
     pub fn supply_is_consistent(&self) {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::codec::struct_codec;
 use crate::crypto::{Address, Hash};
-use crate::state::{State, table};
+use crate::state::{State, table, table_key as key};
 
 use super::actions::{DeviceKind, Location};
 use super::rewards::Score;
@@ -176,15 +176,6 @@ pub fn epoch_key(epoch: u64) -> Vec<u8> {
 
 pub fn deny_key(device: &Address) -> Vec<u8> {
     key(table::DENY, &[&device.0])
-}
-
-fn key(table: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
-    k.push(table);
-    for p in parts {
-        k.extend_from_slice(p);
-    }
-    k
 }
 
 /// The trailing 32 bytes of a key as an address (the device in owner/cell index keys).

@@ -7,7 +7,7 @@ use crate::amount::Amount;
 use crate::codec::struct_codec;
 use crate::crypto::Address;
 use crate::economics::{OraclePrice, TokenPrice, oracle_price};
-use crate::state::{State, table};
+use crate::state::{State, table, table_key as key};
 
 use super::params::{MAX_CLOCK_SKEW_MS, MarketParams};
 
@@ -132,15 +132,6 @@ pub fn usage_key(epoch: u64, device: &Address) -> Vec<u8> {
 
 pub fn tally_key(epoch: u64) -> Vec<u8> {
     key(table::TALLY, &[&epoch.to_be_bytes()])
-}
-
-fn key(table: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
-    k.push(table);
-    for p in parts {
-        k.extend_from_slice(p);
-    }
-    k
 }
 
 /// Read access to demand records in a [`State`].
