@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::coverage_api;
+use crate::demand_api;
 use crate::metrics::Metrics;
 use crate::node::Node;
 
@@ -50,6 +51,9 @@ pub const ROUTES: &[&str] = &[
     "/v1/epochs/latest",
     "/v1/epochs/{epoch}",
     "/v1/rewards/{epoch}/{device}",
+    "/v1/oracle",
+    "/v1/credits/{address}",
+    "/v1/usage/{device}",
     "/v1/openapi.json",
     "/metrics",
 ];
@@ -81,6 +85,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/epochs/latest", get(coverage_api::latest_epoch))
         .route("/v1/epochs/{epoch}", get(coverage_api::epoch))
         .route("/v1/rewards/{epoch}/{device}", get(coverage_api::reward))
+        .route("/v1/oracle", get(demand_api::oracle))
+        .route("/v1/credits/{address}", get(demand_api::credits))
+        .route("/v1/usage/{device}", get(demand_api::usage))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .fallback(not_found)

@@ -1,5 +1,6 @@
 //! HTTP endpoints of the coverage module: its parameters and current entropy (what hotspots
-//! need to beacon), the device registry, epoch summaries and explained rewards.
+//! need to beacon), the device registry, epoch summaries and explained rewards (with the demand
+//! part of each, when the network has the demand module).
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{ApiError, ApiResult, parse_path};
+use crate::demand_api;
 use crate::node::Node;
 
 /// Most devices one listing returns.
@@ -256,11 +258,25 @@ fn epoch_view(node: &Node, s: &EpochSummary) -> ApiResult<Value> {
     let top: Vec<Value> = earners
         .iter()
         .take(TOP_EARNERS)
-        .map(|(d, r)| json!({"device": d, "owner": r.owner, "amount": r.amount, "shares": r.score.shares.to_string()}))
+        .map(|(d, r)| {
+            json!({
+                "device": d,
+                "owner": r.owner,
+                "amount": r.amount,
+                "bootstrap": r.bootstrap,
+                "demand": r.demand,
+                "credits": r.credits.to_string(),
+                "shares": r.score.shares.to_string(),
+            })
+        })
         .collect();
     let mut v = serde_json::to_value(s).map_err(internal)?;
     v["report_outcomes"] = Value::Object(outcomes);
     v["top_earners"] = Value::Array(top);
+    // Every credit burned in the epoch, whether it pays a device or not.
+    let credits_burned = s.credits_on_data + s.credits_void + s.credits_on_fees;
+    v["credits_burned"] = json!(credits_burned.to_string());
+    v["price_usd"] = json!(s.price.map(|p| demand_api::usd_text(u128::from(p.0))));
     Ok(v)
 }
 
@@ -324,6 +340,13 @@ pub async fn reward(
         })
         .take(MAX_EXPLAINED_REPORTS)
         .collect();
+    let demand_share_ppm = record.as_ref().map_or(0, |r| {
+        if summary.credits_on_data == 0 {
+            0
+        } else {
+            depin_core::economics::mul_div_floor(r.credits, 1_000_000, summary.credits_on_data)
+        }
+    });
     let reward = record.map(|r| {
         json!({
             "owner": r.owner,
@@ -336,6 +359,13 @@ pub async fn reward(
                 "quality_bps": r.score.quality_bps,
                 "shares": r.score.shares.to_string(),
             },
+            "bootstrap": r.bootstrap,
+            "traffic": {
+                "credits": r.credits.to_string(),
+                "packets": r.packets,
+                "bytes": r.bytes,
+            },
+            "demand": r.demand,
             "amount": r.amount,
         })
     });
@@ -346,6 +376,11 @@ pub async fn reward(
         "share_ppm": share_ppm,
         "coverage_pool": summary.coverage_pool,
         "total_shares": summary.total_shares.to_string(),
+        "demand_share_ppm": demand_share_ppm,
+        "demand_pool": summary.demand_pool,
+        "credits_on_data": summary.credits_on_data.to_string(),
+        "bootstrap_bps": summary.bootstrap_bps,
+        "price_usd": summary.price.map(|p| demand_api::usd_text(u128::from(p.0))),
         "rejected_reports": rejected,
     })))
 }

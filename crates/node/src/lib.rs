@@ -11,6 +11,7 @@ pub mod bench_coverage;
 pub mod bench_epoch;
 pub mod chain;
 pub mod coverage_api;
+pub mod demand_api;
 pub mod home;
 pub mod mempool;
 pub mod metrics;
