@@ -263,7 +263,7 @@ fn print_devices(devices: &[Value], json_out: bool) -> Result<()> {
 }
 
 /// `depin query rewards --epoch N --device D`: the device's units, scale, multipliers, share and
-/// amount, and every rejected report with its reason.
+/// bootstrap part, its traffic and demand part, and every rejected report with its reason.
 pub fn rewards(
     home: &Home,
     client: &Client,
@@ -284,7 +284,9 @@ pub fn rewards(
     };
     println!("epoch {epoch}, device {address}");
     match r["reward"].as_object() {
-        None => println!("  no scored work this epoch (no accepted beacon or witness)"),
+        None => println!(
+            "  no scored work and no paid traffic this epoch (no accepted beacon or witness, no usage receipt)"
+        ),
         Some(rw) => {
             let s = &rw["score"];
             let ppm = |v: &Value| v.as_f64().unwrap_or(0.0) / 1e6;
@@ -306,10 +308,22 @@ pub fn rewards(
                 r["share_ppm"].as_f64().unwrap_or(0.0) / 1e4,
                 tokens(&r["coverage_pool"])
             );
+            let t = &rw["traffic"];
             println!(
-                "  paid {} to owner {}",
+                "  traffic: {} packets, {} bytes, {} credits burned of {} ({:.4}% of the demand pool of {})",
+                t["packets"],
+                t["bytes"],
+                t["credits"].as_str().unwrap_or("0"),
+                r["credits_on_data"].as_str().unwrap_or("0"),
+                r["demand_share_ppm"].as_f64().unwrap_or(0.0) / 1e4,
+                tokens(&r["demand_pool"])
+            );
+            println!(
+                "  paid {} to owner {}: bootstrap (coverage) {} + demand {}",
                 tokens(&rw["amount"]),
-                rw["owner"].as_str().unwrap_or("?")
+                rw["owner"].as_str().unwrap_or("?"),
+                tokens(&rw["bootstrap"]),
+                tokens(&rw["demand"])
             );
         }
     }
@@ -334,7 +348,8 @@ pub fn rewards(
     Ok(())
 }
 
-/// `depin query epoch [N]`: emission, pools, report outcomes and top earners.
+/// `depin query epoch [N]`: emission, the bootstrap and demand pools side by side, credits,
+/// report outcomes and top earners.
 pub fn epoch(client: &Client, epoch: Option<u64>, json_out: bool) -> Result<()> {
     let info = chain_info(client)?;
     let path = match epoch {
@@ -358,21 +373,47 @@ pub fn epoch_summary_text(e: &Value, decimals: u8, symbol: &str) -> Result<Strin
     };
     let mut out = String::new();
     let n = e["epoch"].as_u64().context("not an epoch document")?;
+    let credits = |v: &Value| v.as_str().unwrap_or("0").to_string();
     out += &format!(
-        "epoch {n} (closed at height {}): emission {}, coverage pool {}, treasury {}\n",
+        "epoch {n} (closed at height {}): emission {}, re-minted {}, treasury {}\n",
         e["height"],
         tokens(&e["emission"]),
-        tokens(&e["coverage_pool"]),
+        tokens(&e["reminted"]),
         tokens(&e["treasury"])
     );
+    let price = match e["price_usd"].as_str() {
+        Some(p) => format!("${p} per {symbol}"),
+        None => "none (no fresh oracle price: no demand pool)".into(),
+    };
     out += &format!(
-        "  beacons {}, witnesses {}, devices paid {}, paid {}, dust {}, unminted {}\n",
-        e["beacons"],
-        e["witnesses"],
-        e["devices_paid"],
+        "  pools      bootstrap (coverage) {} | demand {} (cap {}, {} rolled over to bootstrap); bootstrap share {:.2}%, price {price}\n",
+        tokens(&e["coverage_pool"]),
+        tokens(&e["demand_pool"]),
+        tokens(&e["demand_cap"]),
+        tokens(&e["rolled_over"]),
+        e["bootstrap_bps"].as_f64().unwrap_or(0.0) / 100.0
+    );
+    out += &format!(
+        "  paid       bootstrap {} | demand {} to {} devices; dust {}, unminted {}\n",
         tokens(&e["paid"]),
+        tokens(&e["demand_paid"]),
+        e["devices_paid"],
         tokens(&e["dust"]),
         tokens(&e["unminted"])
+    );
+    out += &format!(
+        "  credits    bought {} for {} burned; burned {} (data {} in {} receipts, void {}, fees {})\n",
+        credits(&e["credits_bought"]),
+        tokens(&e["tokens_burned"]),
+        credits(&e["credits_burned"]),
+        credits(&e["credits_on_data"]),
+        e["receipts"],
+        credits(&e["credits_void"]),
+        credits(&e["credits_on_fees"])
+    );
+    out += &format!(
+        "  proofs     beacons {}, witnesses {}\n",
+        e["beacons"], e["witnesses"]
     );
     if let Some(outcomes) = e["report_outcomes"].as_object() {
         let parts: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -380,9 +421,11 @@ pub fn epoch_summary_text(e: &Value, decimals: u8, symbol: &str) -> Result<Strin
     }
     for t in e["top_earners"].as_array().into_iter().flatten() {
         out += &format!(
-            "  top  {}  {}\n",
+            "  top  {}  {} (bootstrap {} + demand {})\n",
             t["device"].as_str().unwrap_or("?"),
-            tokens(&t["amount"])
+            tokens(&t["amount"]),
+            tokens(&t["bootstrap"]),
+            tokens(&t["demand"])
         );
     }
     Ok(out)

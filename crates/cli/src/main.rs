@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use depin_agent::client::Client;
 use depin_agent::hotspot::parse_lat_lon;
 
+mod credits;
 mod device;
+mod oracle;
 
 /// Default API port of a local node.
 const DEFAULT_API: &str = "127.0.0.1:8645";
@@ -63,6 +65,12 @@ enum Command {
     /// Onboard and manage devices (hotspots) and list them.
     #[command(subcommand)]
     Device(device::DeviceCmd),
+    /// Buy credits with tokens and delegate them to payers (demand module).
+    #[command(subcommand)]
+    Credits(credits::CreditsCmd),
+    /// Submit and show the token's USD price, and change the oracle set (demand module).
+    #[command(subcommand)]
+    Oracle(oracle::OracleCmd),
     /// Run simulated device agents against a node.
     #[command(subcommand)]
     Agent(AgentCmd),
@@ -192,6 +200,16 @@ enum QueryCmd {
     },
     /// An epoch's emission, pools, report outcomes and top earners [default: the last closed].
     Epoch { epoch: Option<u64> },
+    /// An account's credits, what it can spend them on, and the delegations it made.
+    Credits {
+        /// Address or key name.
+        who: String,
+    },
+    /// A device's paid traffic and credits burned in the epoch in progress.
+    Usage {
+        /// Device address or key name.
+        device: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -275,6 +293,8 @@ fn run(cli: Cli) -> Result<()> {
             serve(&home, &args.node, Some(args.hotspots))
         }
         Command::Device(cmd) => device::run(&home, &client_of(&cli, &home), cmd, cli.json),
+        Command::Credits(cmd) => credits::run(&home, &client_of(&cli, &home), cmd, cli.json),
+        Command::Oracle(cmd) => oracle::run(&home, &client_of(&cli, &home), cmd, cli.json),
         Command::Agent(AgentCmd::Hotspot { owner, args }) => {
             let key = home.load_key(owner)?;
             let client = client_of(&cli, &home);
@@ -766,6 +786,8 @@ fn query(home: &Home, client: &Client, cmd: &QueryCmd, json_out: bool) -> Result
             device::rewards(home, client, *epoch, device, json_out)?
         }
         QueryCmd::Epoch { epoch } => device::epoch(client, *epoch, json_out)?,
+        QueryCmd::Credits { who } => credits::show(home, client, who, json_out)?,
+        QueryCmd::Usage { device } => credits::usage(home, client, device, json_out)?,
         QueryCmd::Tx { hash } => {
             let hash: Hash = hash.parse()?;
             let Some(t) = client.get_opt(&format!("/v1/tx/{hash}"))? else {

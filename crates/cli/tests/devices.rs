@@ -1,5 +1,6 @@
-//! Devices through the real binary: onboard, show, list by owner and by H3 cell, denylist by the
-//! governor only, refusals that name the reason, and epoch summaries and reward explanations.
+//! Devices through the real binary: onboard (fees in credits, bought at the oracle price), show,
+//! list by owner and by H3 cell, denylist by the governor only, refusals that name the reason,
+//! and epoch summaries and reward explanations.
 
 mod common;
 
@@ -26,25 +27,39 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
     .ok("depin init");
     let _node = NodeProcess::start(home);
 
-    let out = depin(
-        home,
-        &[
-            "device",
-            "onboard",
-            "--owner",
-            "alice",
-            "--device",
-            "spot1",
-            "--location",
-            "52.52,13.405",
-        ],
-    )
-    .ok("onboard spot1");
+    // Fees are paid in credits: with neither credits nor an oracle price to buy them at, the
+    // owner is told what to do.
+    let onboard_spot1 = [
+        "device",
+        "onboard",
+        "--owner",
+        "alice",
+        "--device",
+        "spot1",
+        "--location",
+        "52.52,13.405",
+    ];
+    let refused = depin(home, &onboard_spot1).failed("onboarding without credits or a price");
+    assert!(
+        refused.stderr.contains("insufficient_credits")
+            && refused.stderr.contains("depin credits buy"),
+        "{}",
+        refused.stderr
+    );
+    depin(home, &["oracle", "price", "submit", "0.5"]).ok("oracle price");
+
+    let out = depin(home, &onboard_spot1).ok("onboard spot1");
     assert!(
         out.stdout.contains("onboarded device spot1"),
         "{}",
         out.stdout
     );
+    // The shortfall was bought from alice's tokens at the oracle price and burned as the fee.
+    let credits = depin(home, &["--json", "query", "credits", "alice"]).ok("alice's credits");
+    let credits = credits.json();
+    assert_eq!(credits["known"], true);
+    assert_ne!(credits["spent_on_fees"], "0", "{credits}");
+    assert_eq!(credits["bought"], credits["spent_on_fees"], "{credits}");
 
     let shown = depin(home, &["--json", "device", "show", "spot1"]).ok("show spot1");
     let device = &shown.json()[0];
