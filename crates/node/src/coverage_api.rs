@@ -315,13 +315,9 @@ pub async fn reward(
         .store
         .state_value(&reward_key(epoch, &device))
         .map_err(internal)?;
-    let share_ppm = record.as_ref().map_or(0, |r| {
-        if summary.total_shares == 0 {
-            0
-        } else {
-            depin_core::economics::mul_div_floor(r.score.shares, 1_000_000, summary.total_shares)
-        }
-    });
+    let share_ppm = record
+        .as_ref()
+        .map_or(0, |r| ppm(r.score.shares, summary.total_shares));
     let (from, to) = epoch_heights(&node, epoch);
     let rejected: Vec<Value> = node
         .store
@@ -340,13 +336,9 @@ pub async fn reward(
         })
         .take(MAX_EXPLAINED_REPORTS)
         .collect();
-    let demand_share_ppm = record.as_ref().map_or(0, |r| {
-        if summary.credits_on_data == 0 {
-            0
-        } else {
-            depin_core::economics::mul_div_floor(r.credits, 1_000_000, summary.credits_on_data)
-        }
-    });
+    let demand_share_ppm = record
+        .as_ref()
+        .map_or(0, |r| ppm(r.credits, summary.credits_on_data));
     let reward = record.map(|r| {
         json!({
             "owner": r.owner,
@@ -385,10 +377,32 @@ pub async fn reward(
     })))
 }
 
+/// `part / total` in millionths, rounded down; 0 when there is no total.
+fn ppm(part: u128, total: u128) -> u128 {
+    if total == 0 {
+        return 0;
+    }
+    // `mul_div_floor(a, b, c)` needs `b <= c`; a part never exceeds its total.
+    depin_core::economics::mul_div_floor(1_000_000, part.min(total), total)
+}
+
 /// The JSON `type` tag of an action.
 pub fn action_type(action: &depin_core::Action) -> String {
     serde_json::to_value(action)
         .ok()
         .and_then(|v| v["type"].as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ppm_holds_for_small_and_large_totals() {
+        assert_eq!(ppm(1, 0), 0);
+        assert_eq!(ppm(100, 100), 1_000_000);
+        assert_eq!(ppm(1, 3), 333_333);
+        assert_eq!(ppm(u128::MAX / 2, u128::MAX), 499_999);
+    }
 }
