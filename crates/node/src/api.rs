@@ -474,12 +474,14 @@ mod tests {
             "/v1/coverage/entropy",
             "/v1/devices",
             "/v1/stream",
+            "/v1/oracle",
         ];
         for route in used {
             assert!(EXPLORER.contains(route), "the explorer uses {route}");
             assert!(ROUTES.contains(&route), "{route} is served");
         }
         assert!(EXPLORER.contains("Coverage map"));
+        assert!(EXPLORER.contains("Bootstrap and demand rewards"));
     }
 
     #[test]
