@@ -310,11 +310,12 @@ pub fn rewards(
             );
             let t = &rw["traffic"];
             println!(
-                "  traffic: {} packets, {} bytes, {} credits burned of {} ({:.4}% of the demand pool of {})",
+                "  traffic: {} packets, {} bytes, {} credits burned of {}, worth {} ({:.4}% of the demand paid from a pool of {})",
                 t["packets"],
                 t["bytes"],
                 t["credits"].as_str().unwrap_or("0"),
                 r["credits_on_data"].as_str().unwrap_or("0"),
+                tokens(&t["credits_value"]),
                 r["demand_share_ppm"].as_f64().unwrap_or(0.0) / 1e4,
                 tokens(&r["demand_pool"])
             );

@@ -336,9 +336,10 @@ pub async fn reward(
         })
         .take(MAX_EXPLAINED_REPORTS)
         .collect();
+    // The demand pool is paid pro rata to what credits are worth, not to their number.
     let demand_share_ppm = record
         .as_ref()
-        .map_or(0, |r| ppm(r.credits, summary.credits_on_data));
+        .map_or(0, |r| ppm(r.demand.0, summary.demand_paid.0));
     let reward = record.map(|r| {
         json!({
             "owner": r.owner,
@@ -354,6 +355,7 @@ pub async fn reward(
             "bootstrap": r.bootstrap,
             "traffic": {
                 "credits": r.credits.to_string(),
+                "credits_value": r.credits_value,
                 "packets": r.packets,
                 "bytes": r.bytes,
             },
