@@ -247,7 +247,10 @@ fn credits_are_bought_delegated_spent_on_data_and_paid_as_demand_rewards() {
     let reward = &rewards["reward"];
     assert_eq!(reward["traffic"]["credits"], "100", "{rewards}");
     assert!(base_units(&reward["demand"]) > 0, "{rewards}");
-    assert!(base_units(&reward["traffic"]["credits_value"]) > 0, "{rewards}");
+    assert!(
+        base_units(&reward["traffic"]["credits_value"]) > 0,
+        "{rewards}"
+    );
     assert_eq!(
         base_units(&reward["amount"]),
         base_units(&reward["bootstrap"]) + base_units(&reward["demand"])
