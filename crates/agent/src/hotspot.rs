@@ -223,7 +223,7 @@ pub struct WindowReport {
 pub struct Fleet {
     client: Client,
     owner: Keypair,
-    chain_id: String,
+    pub chain_id: String,
     pub decimals: u8,
     pub symbol: String,
     pub epoch_length_blocks: u64,
@@ -240,31 +240,31 @@ pub struct Fleet {
     last_window: Option<u64>,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A 64-bit hash of labelled parts: the fleet's only source of randomness, so a seed replays.
-fn mix(parts: &[u64]) -> u64 {
+pub(crate) fn mix(parts: &[u64]) -> u64 {
     let bytes: Vec<u8> = parts.iter().flat_map(|p| p.to_le_bytes()).collect();
     let h = Hash::tagged("depin/agent/mix", &[&bytes]);
     u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes"))
 }
 
-fn unit(h: u64) -> f64 {
+pub(crate) fn unit(h: u64) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The point `north_m`, `east_m` metres from `from`.
-fn offset(from: Location, north_m: f64, east_m: f64) -> Location {
+pub(crate) fn offset(from: Location, north_m: f64, east_m: f64) -> Location {
     let lat = from.lat_deg() + north_m / 111_320.0;
     let lon = from.lon_deg() + east_m / (111_320.0 * from.lat_deg().to_radians().cos());
     Location::from_degrees(lat, lon)
 }
 
-fn distance_m(a: Location, b: Location) -> f64 {
+pub(crate) fn distance_m(a: Location, b: Location) -> f64 {
     great_circle_distance_m(a.lat_udeg, a.lon_udeg, b.lat_udeg, b.lon_udeg)
 }
 
@@ -338,6 +338,75 @@ pub fn witness_report(
     })
 }
 
+/// The key of the `i`th hotspot of `role` in the fleet of `seed`: other agents (the IoT fleet
+/// co-signing usage receipts as the hotspot side) rebuild the same keys from the same seed.
+pub fn hotspot_key(seed: u64, role: Role, i: usize) -> Keypair {
+    let h = Hash::tagged(
+        "depin/agent/hotspot-key",
+        &[
+            &seed.to_le_bytes(),
+            &[role as u8],
+            &(i as u64).to_le_bytes(),
+        ],
+    );
+    Keypair::from_seed(h.0)
+}
+
+/// Lays out the fleet of `args`: honest hotspots (and spoofers' and inflators' real positions)
+/// spread around the centre, denser in the middle and at least `MIN_SPACING_M` apart; the ring
+/// in one building. Honest hotspots come first and do not depend on the cheaters asked for.
+pub fn layout(args: &HotspotArgs) -> Vec<Member> {
+    let center = args.center.unwrap_or(BERLIN);
+    let seed = args.seed;
+    let mut taken: Vec<Location> = Vec::new();
+    let mut spot = |salt: u64| -> Location {
+        for attempt in 0..200u64 {
+            let r = args.radius_m * unit(mix(&[seed, salt, attempt, 1])).powf(0.75);
+            let a = unit(mix(&[seed, salt, attempt, 2])) * std::f64::consts::TAU;
+            let l = offset(center, r * a.sin(), r * a.cos());
+            if taken.iter().all(|t| distance_m(*t, l) >= MIN_SPACING_M) || attempt == 199 {
+                taken.push(l);
+                return l;
+            }
+        }
+        unreachable!("the last attempt always returns")
+    };
+    let mut members = Vec::new();
+    for (role, count) in [
+        (Role::Honest, args.hotspots),
+        (Role::Spoofer, args.spoofers),
+        (Role::Inflator, args.inflators),
+    ] {
+        for i in 0..count {
+            let physical = spot(((role as u64) << 32) | i as u64);
+            let asserted = if role == Role::Spoofer {
+                let d = 150_000.0 + 150_000.0 * unit(mix(&[seed, 7, i as u64]));
+                let a = unit(mix(&[seed, 8, i as u64])) * std::f64::consts::TAU;
+                offset(physical, d * a.sin(), d * a.cos())
+            } else {
+                physical
+            };
+            members.push(Member::new(
+                hotspot_key(seed, role, i),
+                role,
+                physical,
+                asserted,
+            ));
+        }
+    }
+    let building = spot(u64::MAX);
+    for i in 0..args.ring {
+        let l = offset(building, (i % 3) as f64 * 4.0, (i / 3) as f64 * 4.0);
+        members.push(Member::new(
+            hotspot_key(seed, Role::Ring, i),
+            Role::Ring,
+            l,
+            l,
+        ));
+    }
+    members
+}
+
 impl Fleet {
     /// Reads the network's parameters and lays the fleet out (nothing is sent yet).
     pub fn new(args: &HotspotArgs, node_url: &str, owner: Keypair) -> Result<Fleet> {
@@ -404,77 +473,8 @@ impl Fleet {
             members: Vec::new(),
             last_window: None,
         };
-        fleet.place(args);
+        fleet.members = layout(args);
         Ok(fleet)
-    }
-
-    fn key(&self, role: Role, i: usize) -> Keypair {
-        let h = Hash::tagged(
-            "depin/agent/hotspot-key",
-            &[
-                &self.seed.to_le_bytes(),
-                &[role as u8],
-                &(i as u64).to_le_bytes(),
-            ],
-        );
-        Keypair::from_seed(h.0)
-    }
-
-    /// Lays out the fleet: honest hotspots (and spoofers' and inflators' real positions) spread
-    /// around the centre, denser in the middle and at least `MIN_SPACING_M` apart; the ring in
-    /// one building.
-    fn place(&mut self, args: &HotspotArgs) {
-        let center = args.center.unwrap_or(BERLIN);
-        let seed = self.seed;
-        let mut taken: Vec<Location> = Vec::new();
-        let mut spot = |salt: u64| -> Location {
-            for attempt in 0..200u64 {
-                let r = args.radius_m * unit(mix(&[seed, salt, attempt, 1])).powf(0.75);
-                let a = unit(mix(&[seed, salt, attempt, 2])) * std::f64::consts::TAU;
-                let l = offset(center, r * a.sin(), r * a.cos());
-                if taken.iter().all(|t| distance_m(*t, l) >= MIN_SPACING_M) || attempt == 199 {
-                    taken.push(l);
-                    return l;
-                }
-            }
-            unreachable!("the last attempt always returns")
-        };
-        let mut members = Vec::new();
-        for (role, count) in [
-            (Role::Honest, args.hotspots),
-            (Role::Spoofer, args.spoofers),
-            (Role::Inflator, args.inflators),
-        ] {
-            for i in 0..count {
-                let physical = spot(((role as u64) << 32) | i as u64);
-                let asserted = if role == Role::Spoofer {
-                    let d = 150_000.0 + 150_000.0 * unit(mix(&[seed, 7, i as u64]));
-                    let a = unit(mix(&[seed, 8, i as u64])) * std::f64::consts::TAU;
-                    offset(physical, d * a.sin(), d * a.cos())
-                } else {
-                    physical
-                };
-                members.push(Member {
-                    key: self.key(role, i),
-                    role,
-                    physical,
-                    asserted,
-                    nonce: 0,
-                });
-            }
-        }
-        let building = spot(u64::MAX);
-        for i in 0..args.ring {
-            let l = offset(building, (i % 3) as f64 * 4.0, (i / 3) as f64 * 4.0);
-            members.push(Member {
-                key: self.key(Role::Ring, i),
-                role: Role::Ring,
-                physical: l,
-                asserted: l,
-                nonce: 0,
-            });
-        }
-        self.members = members;
     }
 
     fn sign(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
@@ -537,6 +537,7 @@ impl Fleet {
                 show(self.fee_per_device)
             );
         }
+        let mut sent = Vec::with_capacity(pending.len());
         // The mempool holds at most 1,024 nonces ahead of an account: send in chunks.
         for chunk in pending.chunks(500) {
             let last = chunk.last().expect("chunks are not empty").nonce;
@@ -548,7 +549,7 @@ impl Fleet {
                 let mut again = Vec::new();
                 for (tx, verdict) in waiting.into_iter().zip(verdicts) {
                     match verdict {
-                        Ok(_) => {}
+                        Ok(hash) => sent.push(hash),
                         Err(e) if e.code == "mempool_full" && Instant::now() < full_until => {
                             again.push(tx)
                         }
@@ -570,6 +571,7 @@ impl Fleet {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        self.check_onboarded(&sent)?;
         // Reports a previous run of this fleet left pending are committed by the next block;
         // nonces read before it would collide with them.
         let height = self.height()?;
@@ -585,6 +587,40 @@ impl Fleet {
             self.members[i].nonce = self.account_nonce(&address)?.unwrap_or(0);
         }
         Ok(onboarded)
+    }
+
+    /// Fails with the ledger's reason if any of the committed onboardings `sent` was refused.
+    fn check_onboarded(&self, sent: &[Hash]) -> Result<()> {
+        let mut refused: BTreeMap<String, (usize, String)> = BTreeMap::new();
+        for hash in sent {
+            let t = self.client.get(&format!("/v1/tx/{hash}"))?;
+            if t["receipt"]["success"] == false {
+                let why = &t["receipt"]["rejection"];
+                let code = why["code"].as_str().unwrap_or("?").to_string();
+                let entry = refused
+                    .entry(code)
+                    .or_insert((0, why["message"].as_str().unwrap_or("").to_string()));
+                entry.0 += 1;
+            }
+        }
+        let Some((code, (count, message))) = refused.into_iter().next() else {
+            return Ok(());
+        };
+        // With the demand module, fees are credits; an owner short of them pays the rest in
+        // tokens at the oracle's price, so without a fresh price the ledger has no way to.
+        let hint = if code == "insufficient_credits" {
+            format!(
+                "; onboarding fees are paid in credits and the owner {} holds too few, so the ledger burns its tokens for the rest at the oracle price, and it has none that is fresh. {}",
+                self.owner.address(),
+                crate::market::NO_PRICE_HINT
+            )
+        } else {
+            String::new()
+        };
+        bail!(
+            "the ledger refused {count} of {} onboardings: {message} ({code}){hint}",
+            sent.len()
+        )
     }
 
     /// Waits for the next beacon window, beacons from every member, waits for the beacons to be

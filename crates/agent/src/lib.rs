@@ -1,12 +1,20 @@
-//! depin-agent: reference device agents (simulated hotspots) and the client library a device
-//! maker links to talk to a depin node.
+//! depin-agent: reference device agents (simulated hotspots, IoT fleets, a price oracle) and the
+//! client library a device maker links to talk to a depin node.
 //!
 //! - [`client`]: the node's HTTP API, with binary batch submission;
+//! - [`blocks`]: committed blocks with each transaction's outcome, and waiting for outcomes;
+//! - [`market`]: the demand parameters and the ledger's oracle price, replayed from blocks;
 //! - [`radio`]: the simulated radio (log-distance path loss, shadowing, sensitivity);
 //! - [`hotspot`]: a fleet of simulated hotspots, honest or cheating, following the chain;
-//! - [`devnet`]: the fleet the devnet starts, and its per-epoch summary.
+//! - [`oracle_feed`]: a price oracle submitting a seeded, mean-reverting random walk;
+//! - [`fleet`]: IoT sensors whose operator buys credits and pays hotspots for their packets;
+//! - [`devnet`]: the agents the devnet starts, and its per-epoch summary.
 
+pub mod blocks;
 pub mod client;
 pub mod devnet;
+pub mod fleet;
 pub mod hotspot;
+pub mod market;
+pub mod oracle_feed;
 pub mod radio;
