@@ -14,10 +14,8 @@ use depin_core::economics::credits::PRICE_DECIMALS;
 use depin_core::economics::{CreditPeg, TokenPrice, credits_for_burn};
 use depin_core::modules::coverage::device::{Device, address_suffix, device_key};
 use depin_core::modules::demand::MarketParams;
-use depin_core::modules::demand::params::MAX_CLOCK_SKEW_MS;
 use depin_core::modules::demand::records::{
-    CreditBalance, DeviceUsage, OracleRecord, PriceReport, credits_key, delegation_key, quote_from,
-    usage_key,
+    CreditBalance, DeviceUsage, OracleRecord, credits_key, delegation_key, quote_from, usage_key,
 };
 use depin_core::state::table;
 use depin_core::{Address, Amount};
@@ -65,11 +63,6 @@ pub fn credits_usd(credits: u128, peg: CreditPeg) -> String {
 
 /// Whether a report counts toward the quote at `now_ms`: the same window as
 /// [`quote_from`] applies.
-fn is_fresh(p: &MarketParams, r: &PriceReport, now_ms: u64) -> bool {
-    r.observed_at_ms.saturating_add(p.price_window_ms) >= now_ms
-        && r.observed_at_ms <= now_ms.saturating_add(MAX_CLOCK_SKEW_MS)
-}
-
 /// The authorised oracles and their latest prices, in address order.
 fn load_oracles(node: &Node) -> ApiResult<Vec<(Address, OracleRecord)>> {
     node.store
@@ -96,7 +89,7 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     let fresh = oracles
         .iter()
         .filter_map(|(_, o)| o.latest)
-        .filter(|r| is_fresh(p, r, now_ms))
+        .filter(|r| r.is_fresh(p, now_ms))
         .count();
     let listed: Vec<Value> = oracles
         .iter()
@@ -107,7 +100,7 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
                 "observed_at_ms": r.observed_at_ms,
                 "age_ms": now_ms.saturating_sub(r.observed_at_ms),
                 "height": r.height,
-                "fresh": is_fresh(p, &r, now_ms),
+                "fresh": r.is_fresh(p, now_ms),
             }),
             None => json!({"address": address, "price": null, "fresh": false}),
         })

@@ -20,6 +20,15 @@ pub struct PriceReport {
     pub height: u64,
 }
 
+impl PriceReport {
+    /// Whether the price counts toward the quote at `now_ms`: observed within the window before
+    /// it, and not after it by more than the clock skew.
+    pub fn is_fresh(&self, p: &MarketParams, now_ms: u64) -> bool {
+        self.observed_at_ms.saturating_add(p.price_window_ms) >= now_ms
+            && self.observed_at_ms <= now_ms.saturating_add(MAX_CLOCK_SKEW_MS)
+    }
+}
+
 /// An authorised oracle (the key exists only while it is authorised) and its latest price.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OracleRecord {
@@ -184,10 +193,7 @@ pub fn quote_from<'a>(
 ) -> Option<OraclePrice> {
     let fresh: Vec<TokenPrice> = oracles
         .filter_map(|o| o.latest)
-        .filter(|r| {
-            r.observed_at_ms.saturating_add(p.price_window_ms) >= now_ms
-                && r.observed_at_ms <= now_ms.saturating_add(MAX_CLOCK_SKEW_MS)
-        })
+        .filter(|r| r.is_fresh(p, now_ms))
         .map(|r| r.price)
         .collect();
     if fresh.len() < p.min_oracle_prices as usize {

@@ -85,7 +85,7 @@ impl fmt::Display for DemandRejection {
             ),
             InsufficientCredits { balance, needed } => write!(
                 f,
-                "the account can spend {balance} credits here but {needed} are needed; buy credits with `depin credits buy` (fees need credits the account holds itself, not delegated ones)"
+                "the account can spend {balance} credits here but {needed} are needed; buy credits with `depin credits buy` (fees need credits the account holds itself, not delegated ones, and the ledger buys a fee's shortfall from tokens only while it has a fresh oracle price: see `depin oracle price show`)"
             ),
             DelegateToSelf {} => write!(f, "an account cannot delegate credits to itself"),
             UnknownDevice { device } => write!(
