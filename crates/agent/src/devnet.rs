@@ -1,16 +1,26 @@
-//! The devnet's simulated hotspots and its live summary: after each epoch closes, one block of
-//! text with the height, active devices, report outcomes by reason, rewards paid, top earners and
-//! how the cheaters fared against honest hotspots.
+//! The devnet's agents (price feed, simulated hotspots, an IoT fleet) and its live summary: after
+//! each epoch closes, one block of text with the height, active devices, report outcomes by
+//! reason, the price and the credits burned, bootstrap and demand rewards, top earners and how the
+//! cheaters fared against honest hotspots.
 
 use std::collections::BTreeMap;
 use std::thread::JoinHandle;
 
-use anyhow::Result;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use depin_core::economics::TokenPrice;
 use depin_core::modules::coverage::actions::Location;
-use depin_core::{Address, Amount, Keypair};
+use depin_core::{Action, Address, Amount, Hash, Keypair, Transaction};
 use serde_json::Value;
 
-use crate::hotspot::{Fleet, HotspotArgs, Role};
+use crate::blocks;
+use crate::client::Client;
+use crate::fleet::{FleetArgs, IotFleet};
+use crate::hotspot::{Fleet, HotspotArgs, Role, now_ms};
+use crate::market::NO_PRICE_HINT;
+use crate::market::{Market, grouped, usd_text};
+use crate::oracle_feed::{self, FeedArgs, PriceFeed};
 
 /// Earnings of one epoch by role, base units per device.
 pub type EarningsByRole = BTreeMap<Role, Vec<u128>>;
@@ -18,6 +28,9 @@ pub type EarningsByRole = BTreeMap<Role, Vec<u128>>;
 /// Follows closed epochs and turns each into summary lines.
 pub struct Summaries {
     next_epoch: u64,
+    /// USD value of one credit, read from the genesis with the first summary (`None` inside:
+    /// the network has no demand module).
+    credit_usd: Option<Option<f64>>,
 }
 
 fn amount(v: &Value) -> u128 {
@@ -35,6 +48,26 @@ fn median(v: &mut [u128]) -> u128 {
     }
     v.sort_unstable();
     v[v.len() / 2]
+}
+
+/// The demand side of a closed epoch: the oracle price, credits burned for data and for fees
+/// with their USD value, and tokens burned for credits.
+fn demand_line(e: &Value, credit_usd: f64, tokens: &dyn Fn(u128) -> String) -> String {
+    let price = match e["price"].as_u64() {
+        Some(p) => format!("${:.4}", TokenPrice(p).as_usd_f64()),
+        None => "none fresh (no demand pool)".to_string(),
+    };
+    let credits = |field: &str| {
+        let c = amount(&e[field]);
+        format!("{} ({})", grouped(c), usd_text(c as f64 * credit_usd))
+    };
+    format!(
+        "   price {price} · credits burned: {} for data in {} receipts, {} for fees · tokens burned for credits {}",
+        credits("credits_on_data"),
+        e["receipts"].as_u64().unwrap_or(0),
+        credits("credits_on_fees"),
+        tokens(amount(&e["tokens_burned"])),
+    )
 }
 
 /// One simulated hotspot's reward for a closed epoch.
@@ -82,16 +115,24 @@ impl Summaries {
     pub fn new(fleet: &Fleet) -> Summaries {
         Summaries {
             next_epoch: fleet.current_epoch().unwrap_or(0),
+            credit_usd: None,
         }
     }
 
     /// Starts with `epoch` (for a summary of history).
     pub fn from_epoch(epoch: u64) -> Summaries {
-        Summaries { next_epoch: epoch }
+        Summaries {
+            next_epoch: epoch,
+            credit_usd: None,
+        }
     }
 
     /// Lines for every epoch that closed since the last call.
     pub fn new_epochs(&mut self, fleet: &Fleet) -> Result<Vec<String>> {
+        if self.credit_usd.is_none() {
+            let market = Market::read(fleet.client())?;
+            self.credit_usd = Some(market.map(|m| m.usd(1)));
+        }
         let mut lines = Vec::new();
         while let Some(e) = fleet
             .client()
@@ -144,25 +185,39 @@ impl Summaries {
             .collect();
         let rewards = rewards(fleet, epoch)?;
         let active = rewards.iter().filter(|r| r.shares > 0).count();
-        let mut out = vec![
-            format!(
-                "── epoch {epoch} closed at height {} · {} devices paid · {active} of {} simulated hotspots active · reports: {accepted} accepted; refused: {rejected_text}",
-                e["height"],
-                e["devices_paid"],
-                rewards.len(),
-            ),
-            format!(
-                "   paid {} to owners, {} to the treasury (+{} dust) · top: {}",
+        let top_text = if top.is_empty() {
+            "nobody yet".to_string()
+        } else {
+            top.join(", ")
+        };
+        let mut out = vec![format!(
+            "── epoch {epoch} closed at height {} · {} devices paid · {active} of {} simulated hotspots active · reports: {accepted} accepted; refused: {rejected_text}",
+            e["height"],
+            e["devices_paid"],
+            rewards.len(),
+        )];
+        match self
+            .credit_usd
+            .flatten()
+            .map(|usd| demand_line(e, usd, &tokens))
+        {
+            Some(line) => {
+                out.push(line);
+                out.push(format!(
+                    "   rewards: bootstrap {}, demand {} to owners, {} to the treasury (+{} dust) · top: {top_text}",
+                    tokens(amount(&e["paid"])),
+                    tokens(amount(&e["demand_paid"])),
+                    tokens(amount(&e["treasury"])),
+                    tokens(amount(&e["dust"])),
+                ));
+            }
+            None => out.push(format!(
+                "   paid {} to owners, {} to the treasury (+{} dust) · top: {top_text}",
                 tokens(amount(&e["paid"])),
                 tokens(amount(&e["treasury"])),
                 tokens(amount(&e["dust"])),
-                if top.is_empty() {
-                    "nobody yet".into()
-                } else {
-                    top.join(", ")
-                }
-            ),
-        ];
+            )),
+        }
         let mut by_role: EarningsByRole = BTreeMap::new();
         for r in &rewards {
             by_role.entry(r.role).or_default().push(r.amount);
@@ -196,10 +251,23 @@ pub fn default_center() -> Location {
     depin_core::modules::coverage::preset::BERLIN
 }
 
-/// Starts `hotspots` honest simulated hotspots plus a few cheaters (one spoofer and one inflator
-/// per 60 honest, and a ring of 4) on a background thread that prints a summary after each
-/// epoch. The thread ends quietly when the node goes away.
+/// Starts the devnet's agents without an oracle key: if the network has a demand module, the
+/// hotspots wait for someone else's price (see [`spawn_with_oracle`]).
 pub fn spawn(node_url: String, owner: Keypair, hotspots: usize) -> JoinHandle<()> {
+    spawn_with_oracle(node_url, owner, None, hotspots)
+}
+
+/// Starts the devnet's agents on a background thread that prints a summary after each epoch:
+/// first the price feed (signed by `oracle`), and once the ledger holds its price (onboarding
+/// fees are burned at it), `hotspots` honest simulated hotspots plus a few cheaters (one spoofer
+/// and one inflator per 60 honest, and a ring of 4), then an IoT fleet sending packets through
+/// them and paying with credits. Agents end quietly when the node goes away.
+pub fn spawn_with_oracle(
+    node_url: String,
+    owner: Keypair,
+    oracle: Option<Keypair>,
+    hotspots: usize,
+) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("devnet-hotspots".into())
         .spawn(move || {
@@ -215,20 +283,175 @@ pub fn spawn(node_url: String, owner: Keypair, hotspots: usize) -> JoinHandle<()
                 ring: 4,
                 windows: None,
             };
-            if let Err(e) = drive(&args, &node_url, owner) {
-                println!("simulated hotspots stopped: {e:#}");
+            if let Err(e) = drive(&args, &node_url, owner, oracle)
+                && !format!("{e:#}").contains("cannot reach")
+            {
+                println!("simulated agents stopped: {e:#}");
             }
         })
         .expect("spawning the hotspot thread")
 }
 
-fn drive(args: &HotspotArgs, node_url: &str, owner: Keypair) -> Result<()> {
+/// Tokens the devnet's fleet operator is given when it holds less than a tenth of it, whole
+/// tokens.
+pub const FLEET_OPERATOR_FUNDING: u128 = 10_000;
+
+/// The IoT fleet the devnet runs over its `hotspots` honest hotspots (those of `args`).
+pub fn fleet_args(args: &HotspotArgs) -> FleetArgs {
+    FleetArgs {
+        sensors: args.hotspots,
+        packets_per_minute: 12.0,
+        packet_bytes: 24,
+        hotspots_per_packet: 2,
+        period_s: 10,
+        buffer_periods: 30,
+        router: true,
+        seed: args.seed,
+        periods: None,
+        hotspots: args.hotspots,
+        hotspot_seed: args.seed,
+        radius_m: args.radius_m,
+        center: args.center,
+    }
+}
+
+/// The devnet's fleet operator: a key derived from the chain id (a devnet key, not a secret).
+pub fn fleet_operator(chain_id: &str) -> Keypair {
+    Keypair::from_seed(Hash::tagged("depin/agent/devnet-fleet-operator", &[chain_id.as_bytes()]).0)
+}
+
+/// Starts the price feed and waits until the ledger holds its first price; without an oracle
+/// key, waits for someone else's.
+fn start_price_feed(node_url: &str, market: &mut Market, oracle: Option<Keypair>) -> Result<()> {
+    let client = Client::new(node_url);
+    let Some(key) = oracle else {
+        let mut follower = market.catch_up(&client)?;
+        if market.quote(now_ms()).is_none() {
+            println!(
+                "price feed: no oracle key given, so the hotspots wait for a price; {NO_PRICE_HINT}"
+            );
+        }
+        while market.quote(now_ms()).is_none() {
+            std::thread::sleep(Duration::from_secs(1));
+            for b in follower.poll(&client)? {
+                market.apply(&b);
+            }
+        }
+        return Ok(());
+    };
+    let feed_args = FeedArgs::default();
+    let mut feed = PriceFeed::new(&feed_args, node_url, key)?;
+    let price = feed.first_price()?;
+    println!(
+        "Price feed: ${:.4} per token in the ledger; a new price every {} blocks (a seeded random walk around ${:.2}).",
+        price.as_usd_f64(),
+        feed_args.every_blocks,
+        feed_args.start_usd.as_usd_f64()
+    );
+    oracle_feed::spawn(feed);
+    Ok(())
+}
+
+/// Gives the fleet operator tokens to burn for credits if it holds too few.
+fn fund_operator(fleet: &Fleet, owner: &Keypair, operator: &Address) -> Result<()> {
+    let client = fleet.client();
+    let whole = 10u128.pow(u32::from(fleet.decimals));
+    let held: u128 = client
+        .get_opt(&format!("/v1/accounts/{operator}"))?
+        .and_then(|a| a["balance"].as_str().and_then(|b| b.parse().ok()))
+        .unwrap_or(0);
+    if held >= FLEET_OPERATOR_FUNDING * whole / 10 {
+        return Ok(());
+    }
+    let from = owner.address();
+    let nonce = client.get(&format!("/v1/accounts/{from}"))?["nonce"]
+        .as_u64()
+        .context("the owner's account has no nonce")?;
+    let height = blocks::height(client)?;
+    let tx = Transaction::sign(
+        &fleet.chain_id,
+        owner,
+        nonce,
+        Action::Transfer {
+            to: *operator,
+            amount: Amount(FLEET_OPERATOR_FUNDING * whole),
+        },
+    );
+    let hash = match client.submit(&[tx])?.pop().context("no verdict")? {
+        Ok(h) => h,
+        Err(e) => bail!("funding the fleet operator: {} ({})", e.message, e.code),
+    };
+    let mut follower = blocks::Follower::from(height + 1);
+    match blocks::await_outcomes(client, &mut follower, &[hash], |_| {})?
+        .pop()
+        .flatten()
+    {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => bail!("funding the fleet operator: {} ({})", e.message, e.code),
+        None => bail!("funding the fleet operator: the transfer is not in a block after 30 s"),
+    }
+}
+
+/// Runs the devnet's IoT fleet on its own thread, quietly: its traffic shows in the epoch
+/// summaries (credits burned, demand rewards).
+fn spawn_iot(args: FleetArgs, node_url: String, operator: Keypair) -> Result<()> {
+    let mut iot = IotFleet::new(&args, &node_url, operator)?;
+    println!(
+        "{} IoT sensors send packets through their 2 nearest of {} hotspots (a receipt per hotspot every {} s, paid by a router with credits its operator {} burned tokens for).",
+        iot.sensors.len(),
+        iot.hotspots.len(),
+        args.period_s,
+        short(&iot.payer().address().to_string())
+    );
+    std::thread::Builder::new()
+        .name("devnet-iot".into())
+        .spawn(move || {
+            let mut last_error = String::new();
+            loop {
+                match iot.run_period() {
+                    Ok(_) => {}
+                    Err(e) if format!("{e:#}").contains("cannot reach") => return,
+                    Err(e) => {
+                        let text = format!("{e:#}");
+                        if text != last_error {
+                            println!("IoT fleet: {text}; retrying");
+                            last_error = text;
+                        }
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            }
+        })
+        .context("spawning the IoT fleet thread")?;
+    Ok(())
+}
+
+fn drive(
+    args: &HotspotArgs,
+    node_url: &str,
+    owner: Keypair,
+    oracle: Option<Keypair>,
+) -> Result<()> {
+    let client = Client::new(node_url);
+    let mut market = Market::read(&client)?;
+    if let Some(m) = &mut market {
+        start_price_feed(node_url, m, oracle)?;
+    }
+    let funder = Keypair::from_seed(owner.seed());
     let mut fleet = Fleet::new(args, node_url, owner)?;
     let new = fleet.onboard()?;
     println!(
         "{} simulated hotspots on the network ({new} onboarded now by the faucet key); the first summary comes when the next epoch closes",
         fleet.members.len()
     );
+    if market.is_some() && args.hotspots > 0 {
+        let operator = fleet_operator(&fleet.chain_id);
+        let started = fund_operator(&fleet, &funder, &operator.address())
+            .and_then(|()| spawn_iot(fleet_args(args), node_url.to_string(), operator));
+        if let Err(e) = started {
+            println!("no IoT fleet: {e:#}");
+        }
+    }
     let mut summaries = Summaries::new(&fleet);
     let mut last_error = String::new();
     let mut warned = false;

@@ -201,6 +201,13 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
     assert_eq!(router.delegated, op.delegated_out - router.spent_on_data);
     assert_eq!(op.own, op.bought - op.delegated_out);
     assert_eq!(iot.balance(), router.delegated);
+    // The devnet's summary shows the demand side next to the bootstrap rewards.
+    let lines = depin_agent::devnet::Summaries::from_epoch(last_epoch)
+        .new_epochs(&hotspots)
+        .expect("summary");
+    eprintln!("{}", lines.join("\n"));
+    assert!(lines[1].starts_with("   price $0.") && lines[1].contains("for data in"));
+    assert!(lines[2].starts_with("   rewards: bootstrap ") && lines[2].contains("demand "));
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "took {:?}",
