@@ -145,6 +145,23 @@ enum AgentCmd {
         #[command(flatten)]
         args: depin_agent::hotspot::HotspotArgs,
     },
+    /// A simulated IoT fleet: sensors send packets through the nearest hotspots, and the
+    /// operator buys credits and pays the hotspots with co-signed usage receipts.
+    Fleet {
+        /// Key in --home that buys the credits (burning its tokens) and submits the receipts.
+        #[arg(long, default_value = "faucet")]
+        payer: String,
+        #[command(flatten)]
+        args: depin_agent::fleet::FleetArgs,
+    },
+    /// A price oracle: submits a token/USD price (a seeded random walk) every few blocks.
+    Oracle {
+        /// Oracle key in --home (`depin init` creates "oracle").
+        #[arg(long, default_value = "oracle")]
+        key: String,
+        #[command(flatten)]
+        args: depin_agent::oracle_feed::FeedArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -299,6 +316,16 @@ fn run(cli: Cli) -> Result<()> {
             let key = home.load_key(owner)?;
             let client = client_of(&cli, &home);
             depin_agent::hotspot::run(args, client.base(), &key, cli.json)
+        }
+        Command::Agent(AgentCmd::Fleet { payer, args }) => {
+            let key = home.load_key(payer)?;
+            let client = client_of(&cli, &home);
+            depin_agent::fleet::run(args, client.base(), &key, cli.json)
+        }
+        Command::Agent(AgentCmd::Oracle { key, args }) => {
+            let key = home.load_key(key)?;
+            let client = client_of(&cli, &home);
+            depin_agent::oracle_feed::run(args, client.base(), &key, cli.json)
         }
         Command::Keys(cmd) => keys(&home, cmd, cli.json),
         Command::Tx(cmd) => tx(&home, &client_of(&cli, &home), cmd, cli.json),
@@ -481,7 +508,18 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
                             "Starting {hotspots} simulated hotspots around the network's city; a summary follows each epoch ({} blocks).",
                             node.params.epoch_length_blocks
                         );
-                        depin_agent::devnet::spawn(url.to_string(), owner, hotspots);
+                        let oracle = node
+                            .params
+                            .demand
+                            .is_some()
+                            .then(|| home.load_key("oracle").ok())
+                            .flatten();
+                        depin_agent::devnet::spawn_with_oracle(
+                            url.to_string(),
+                            owner,
+                            oracle,
+                            hotspots,
+                        );
                     }
                     Err(e) => println!("no simulated hotspots: {e}"),
                 }
