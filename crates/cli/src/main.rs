@@ -532,6 +532,11 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
             println!("  {depin} --home {home_arg} query account bob");
             println!("  {depin} --home {home_arg} query epoch           # last epoch's rewards");
             println!("  {depin} --home {home_arg} device list --owner faucet");
+            if node.params.demand.is_some() {
+                println!("  {depin} --home {home_arg} oracle price show      # the ledger's token price");
+                println!("  {depin} --home {home_arg} credits buy --usd 10 --key alice");
+                println!("  {depin} --home {home_arg} query credits alice");
+            }
             println!("  curl -N {url}/v1/stream      # live blocks");
             println!();
             println!(
