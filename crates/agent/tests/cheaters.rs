@@ -1,6 +1,9 @@
 //! Honest simulated hotspots and cheaters on one real node: the cheaters earn little or nothing,
 //! and the reports that give them away are refused with the right reason codes.
 
+mod common;
+
+use common::start_node;
 use std::collections::{BTreeMap, BTreeSet};
 
 use depin_agent::devnet::{Summaries, earnings};
@@ -8,30 +11,10 @@ use depin_agent::hotspot::{Fleet, HotspotArgs, Role};
 use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
 use depin_core::modules::coverage::preset;
 use depin_core::{Genesis, Keypair};
-use depin_node::{Home, MempoolLimits, RunConfig};
+use depin_node::Home;
 
 const EPOCH_BLOCKS: u64 = 20;
 const BEACON_INTERVAL: u64 = 5;
-
-/// Starts a node in `home` on a background thread; returns its API URL.
-fn start_node(home: &Home) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let home = home.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let config = RunConfig {
-            api_addr: "127.0.0.1:0".parse().expect("address"),
-            mempool: MempoolLimits::default(),
-        };
-        runtime
-            .block_on(depin_node::run(&home, config, |url, _| {
-                tx.send(url.to_string()).expect("test waits for the url");
-            }))
-            .expect("node runs");
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(30))
-        .expect("the node starts")
-}
 
 #[test]
 fn cheaters_earn_little_and_their_reports_are_refused_for_the_right_reasons() {
@@ -68,7 +51,7 @@ fn cheaters_earn_little_and_their_reports_are_refused_for_the_right_reasons() {
     };
     home.write_genesis(&genesis).expect("genesis");
     home.save_key("validator", &validator).expect("key");
-    let url = start_node(&home);
+    let (url, _) = start_node(&home);
 
     let args = HotspotArgs {
         hotspots: 25,

@@ -2,7 +2,9 @@
 //! their fees in credits bought at that price, an IoT fleet pays them for its packets through a
 //! router, and the epoch close pays a demand reward to exactly the hotspots that carried traffic.
 
-use std::sync::Arc;
+mod common;
+
+use common::start_node;
 use std::time::{Duration, Instant};
 
 use depin_agent::fleet::{FleetArgs, IotFleet};
@@ -13,30 +15,9 @@ use depin_core::modules::coverage::device::{RewardRecord, reward_key};
 use depin_core::modules::coverage::preset;
 use depin_core::modules::demand::records::{CreditBalance, credits_key};
 use depin_core::{Genesis, Keypair};
-use depin_node::{Home, MempoolLimits, RunConfig};
+use depin_node::Home;
 
 const EPOCH_BLOCKS: u64 = 20;
-
-/// Starts a node in `home` on a background thread; returns its API URL and its store.
-fn start_node(home: &Home) -> (String, Arc<depin_store::Store>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let home = home.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let config = RunConfig {
-            api_addr: "127.0.0.1:0".parse().expect("address"),
-            mempool: MempoolLimits::default(),
-        };
-        runtime
-            .block_on(depin_node::run(&home, config, |url, node| {
-                tx.send((url.to_string(), node.store.clone()))
-                    .expect("test waits for the url");
-            }))
-            .expect("node runs");
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("the node starts")
-}
 
 #[test]
 fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exactly() {

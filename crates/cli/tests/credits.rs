@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Api, NodeProcess, base_units, depin, wait_for};
+use common::{Api, NodeProcess, base_units, depin, init_fast_home, wait_for};
 use depin_core::modules::demand::actions::UsageReceipt;
 use depin_core::{Action, Transaction};
 use depin_node::Home;
@@ -37,19 +37,7 @@ fn refused(home: &std::path::Path, args: &[&str], code: &str) -> String {
 fn credits_are_bought_delegated_spent_on_data_and_paid_as_demand_rewards() {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = dir.path();
-    depin(
-        home,
-        &[
-            "init",
-            "--block-interval-ms",
-            "100",
-            "--epoch-length-blocks",
-            &EPOCH_BLOCKS.to_string(),
-            "--beacon-interval-blocks",
-            "5",
-        ],
-    )
-    .ok("depin init");
+    init_fast_home(home, EPOCH_BLOCKS);
     let node = NodeProcess::start(home);
     let api = node.api();
 

@@ -6,25 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{NodeProcess, depin, wait_for};
+use common::{NodeProcess, depin, init_fast_home, wait_for};
 
 #[test]
 fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = dir.path();
-    depin(
-        home,
-        &[
-            "init",
-            "--block-interval-ms",
-            "100",
-            "--epoch-length-blocks",
-            "10",
-            "--beacon-interval-blocks",
-            "5",
-        ],
-    )
-    .ok("depin init");
+    init_fast_home(home, 10);
     let _node = NodeProcess::start(home);
 
     // Fees are paid in credits: with neither credits nor an oracle price to buy them at, the

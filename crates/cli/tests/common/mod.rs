@@ -151,6 +151,24 @@ pub fn init_home(home: &Path, block_interval_ms: u64) {
     .ok("depin init");
 }
 
+/// Creates a fast network in `home`: 100 ms blocks, `epoch_blocks` blocks an epoch, a beacon
+/// window every 5 blocks.
+pub fn init_fast_home(home: &Path, epoch_blocks: u64) {
+    depin(
+        home,
+        &[
+            "init",
+            "--block-interval-ms",
+            "100",
+            "--epoch-length-blocks",
+            &epoch_blocks.to_string(),
+            "--beacon-interval-blocks",
+            "5",
+        ],
+    )
+    .ok("depin init");
+}
+
 /// A running `depin node`; SIGKILLed when dropped. On a failing test its output is printed.
 pub struct NodeProcess {
     child: Child,
