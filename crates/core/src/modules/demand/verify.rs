@@ -10,7 +10,7 @@ use crate::amount::Amount;
 use crate::crypto::{self, Address};
 use crate::economics::{credits_for_burn, tokens_for_credits};
 use crate::modules::BlockContext;
-use crate::modules::coverage::device::CoverageView;
+use crate::modules::coverage::device::{CoverageView, device_key};
 use crate::rejection::Rejection;
 use crate::state::State;
 
@@ -256,7 +256,7 @@ pub fn usage(state: &mut State, a: &UsageReceipt, ctx: BlockContext) -> Result<(
         }
         .into());
     }
-    if state.device(&a.device).is_none() {
+    if !state.contains(&device_key(&a.device)) {
         return Err(R::UnknownDevice { device: a.device }.into());
     }
     if state.is_denied(&a.device) {
