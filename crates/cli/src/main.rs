@@ -254,6 +254,18 @@ enum BenchCmd {
         #[arg(long, default_value_t = 10)]
         witnesses_per_beacon: usize,
     },
+    /// Co-signed usage receipts verified, executed and committed per second.
+    Usage {
+        #[arg(long, default_value_t = 4096)]
+        hotspots: usize,
+        #[arg(long, default_value_t = 256)]
+        payers: usize,
+        /// Payers each hotspot settles a receipt with every period.
+        #[arg(long, default_value_t = 4)]
+        payers_per_hotspot: usize,
+        #[arg(long, default_value_t = 8)]
+        periods: u64,
+    },
     /// Seconds to score and pay one epoch of coverage rewards.
     Epoch {
         #[arg(long, default_value_t = 1_000_000)]
@@ -922,6 +934,43 @@ fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
                     report.reports_rejected,
                     report.blocks,
                     report.seconds,
+                    report.signing_seconds
+                );
+            }
+            return Ok(());
+        }
+        BenchCmd::Usage {
+            hotspots,
+            payers,
+            payers_per_hotspot,
+            periods,
+        } => {
+            let cfg = depin_node::bench_usage::UsageBench {
+                hotspots: *hotspots,
+                payers: *payers,
+                payers_per_hotspot: *payers_per_hotspot,
+                periods: *periods,
+                ..Default::default()
+            };
+            if !json_out {
+                eprintln!(
+                    "{hotspots} hotspots settling receipts with {payers_per_hotspot} of {payers} payers for {periods} periods..."
+                );
+            }
+            let dir = tempfile::tempdir().context("creating a temporary directory")?;
+            let report =
+                depin_node::bench_usage::run(&cfg, dir.path()).map_err(anyhow::Error::msg)?;
+            if json_out {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{:.0} receipts/s verified, checked and committed ({} accepted, {} rejected, {} blocks, {:.2} s timed, of which inner signatures ~{:.2} s; signing {:.2} s not counted)",
+                    report.receipts_per_s,
+                    report.receipts_accepted,
+                    report.receipts_rejected,
+                    report.blocks,
+                    report.seconds,
+                    report.inner_verify_seconds,
                     report.signing_seconds
                 );
             }

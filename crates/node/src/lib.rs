@@ -9,6 +9,7 @@ pub mod api;
 pub mod bench;
 pub mod bench_coverage;
 pub mod bench_epoch;
+pub mod bench_usage;
 pub mod chain;
 pub mod coverage_api;
 pub mod demand_api;
