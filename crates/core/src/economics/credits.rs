@@ -35,6 +35,16 @@ impl TokenPrice {
     pub fn as_usd_f64(self) -> f64 {
         self.0 as f64 / USD_SCALE as f64
     }
+
+    /// The price as an exact, trimmed USD decimal: `50_000_000` is `"0.5"`.
+    pub fn usd_text(self) -> String {
+        usd_text(u128::from(self.0))
+    }
+}
+
+/// USD with 8 decimals (as prices and pegs keep it) as an exact, trimmed decimal string.
+pub fn usd_text(units: u128) -> String {
+    Amount(units).display(PRICE_DECIMALS)
 }
 
 /// USD value of one credit, in units of 10^-8 USD; never zero.
@@ -51,6 +61,16 @@ impl CreditPeg {
             0 => Err(CreditError::ZeroPeg),
             v => Ok(CreditPeg(v)),
         }
+    }
+
+    /// What `credits` are worth at the peg, USD with 8 decimals (`None` past 128 bits).
+    pub fn usd_units(self, credits: u128) -> Option<u128> {
+        credits.checked_mul(u128::from(self.0))
+    }
+
+    /// What `credits` are worth at the peg, as an exact USD decimal (`"40"`, `"0.085"`).
+    pub fn usd_text(self, credits: u128) -> Option<String> {
+        self.usd_units(credits).map(usd_text)
     }
 }
 
@@ -272,6 +292,15 @@ mod tests {
         );
         assert_eq!(tokens_for_credits(1, price, 0, PEG), Ok(Amount(1)));
         assert_eq!(token_value_of_credits(1, price, 0, PEG), Ok(Amount(0)));
+    }
+
+    #[test]
+    fn usd_is_written_exactly() {
+        assert_eq!(TokenPrice(50_000_000).usd_text(), "0.5");
+        assert_eq!(TokenPrice(12_345).usd_text(), "0.00012345");
+        assert_eq!(PEG.usd_text(4_000_000).as_deref(), Some("40"));
+        assert_eq!(PEG.usd_text(8_496).as_deref(), Some("0.08496"));
+        assert_eq!(CreditPeg(u64::MAX).usd_text(u128::MAX), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod payout;
 
 pub use credits::{
     CreditError, CreditPeg, OraclePrice, TokenPrice, credits_for_burn, oracle_price, remint,
-    token_value_of_credits, tokens_for_credits,
+    token_value_of_credits, tokens_for_credits, usd_text,
 };
 pub use demand::{
     BootstrapDecay, DemandParams, EpochDemand, EpochPools, epoch_pools, pay_demand_pool,
