@@ -95,7 +95,12 @@ fn check_action(account: &Account, action: &Action) -> Result<(), Rejection> {
 }
 
 /// Runs a module's action; the signer's used-up nonce is already written.
-fn execute_module(state: &mut State, tx: &Transaction, ctx: BlockContext) -> Result<(), Rejection> {
+fn execute_module(
+    state: &mut State,
+    tx: &Transaction,
+    co_signed: bool,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
     use crate::modules::coverage::verify;
     use crate::modules::demand::verify as demand;
     let signer = &tx.signer;
@@ -112,16 +117,22 @@ fn execute_module(state: &mut State, tx: &Transaction, ctx: BlockContext) -> Res
         Action::SetOracle(a) => demand::set_oracle(state, signer, a),
         Action::BuyCredits(a) => demand::buy_credits(state, signer, a, ctx),
         Action::DelegateCredits(a) => demand::delegate_credits(state, signer, a),
-        Action::Usage(a) => demand::usage(state, a, ctx),
+        Action::Usage(a) => demand::usage(state, a, co_signed, ctx),
     }
 }
 
-/// Executes one transaction whose signature verdict is `signature_ok`.
+/// Executes one transaction whose signature verdict is `signature_ok` (and whose action's
+/// co-signatures, if any, were found valid in the block's batch when `co_signed`).
 ///
 /// A transaction that fails before its nonce is checked (chain, signature, unknown signer, wrong
 /// nonce) changes nothing. One that fails in its action still uses up its nonce, so it cannot be
 /// replayed and the signer's later transactions are not stuck behind it.
-fn execute(state: &mut State, tx: &Transaction, signature_ok: bool, ctx: BlockContext) -> Receipt {
+fn execute(
+    state: &mut State,
+    tx: &Transaction,
+    (signature_ok, co_signed): (bool, bool),
+    ctx: BlockContext,
+) -> Receipt {
     let chain_id = &state.params().chain_id;
     if let Err(r) = tx.check_envelope(chain_id) {
         return Receipt::Rejected(r);
@@ -150,7 +161,7 @@ fn execute(state: &mut State, tx: &Transaction, signature_ok: bool, ctx: BlockCo
         Action::Transfer { to, amount } => transfer(state, &mut sender, tx, *to, *amount),
         _ => {
             state.put_account(tx.signer, sender);
-            execute_module(state, tx, ctx)
+            execute_module(state, tx, co_signed, ctx)
         }
     });
     match outcome {
@@ -198,6 +209,7 @@ fn execute_all(
         Signatures::AlreadyVerified => vec![true; txs.len()],
         Signatures::Verify => crate::tx::verify_signatures(txs),
     };
+    let co_signed = crate::tx::verify_co_signatures(&state.params().chain_id, txs);
     let ctx = BlockContext {
         height: state.height() + 1,
         time_ms,
@@ -205,7 +217,7 @@ fn execute_all(
     coverage::epoch::begin_block(state, ctx.height);
     let receipts = txs
         .iter()
-        .zip(verdicts)
+        .zip(verdicts.into_iter().zip(co_signed))
         .map(|(tx, ok)| execute(state, tx, ok, ctx))
         .collect();
     coverage::epoch::end_block(state, ctx);

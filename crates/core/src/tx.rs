@@ -249,6 +249,32 @@ pub fn verify_signatures(txs: &[Transaction]) -> Vec<bool> {
     crypto::verify_many(&items)
 }
 
+/// One verdict per transaction on the signatures its action carries besides the signer's (a
+/// usage receipt's payer and device): true when there are none or all verify. Checked together
+/// with batch verification, about twice as fast as one by one; a `false` is exact (the batch
+/// falls back to checking each), and the action's own check then names the bad signature.
+pub fn verify_co_signatures(chain_id: &str, txs: &[Transaction]) -> Vec<bool> {
+    let mut items: Vec<(Address, Vec<u8>, Signature)> = Vec::new();
+    let mut owners: Vec<usize> = Vec::new();
+    for (i, tx) in txs.iter().enumerate() {
+        if let Action::Usage(r) = &tx.action {
+            let message = r.message(chain_id);
+            items.push((r.payer, message.clone(), r.payer_signature));
+            items.push((r.device, message, r.device_signature));
+            owners.extend([i, i]);
+        }
+    }
+    let mut verdicts = vec![true; txs.len()];
+    if items.is_empty() {
+        return verdicts;
+    }
+    let refs: Vec<_> = items.iter().map(|(a, m, s)| (a, m.as_slice(), s)).collect();
+    for (ok, i) in crypto::verify_many(&refs).into_iter().zip(owners) {
+        verdicts[i] &= ok;
+    }
+    verdicts
+}
+
 fn signing_bytes(chain_id: &str, signer: &Address, nonce: u64, action: &Action) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(SIGNING_TAG);
@@ -320,6 +346,33 @@ mod tests {
         );
         assert_eq!(Transaction::from_bytes(&tx.to_bytes()).unwrap(), tx);
         tx.check_stateless("depin-test").unwrap();
+    }
+
+    #[test]
+    fn co_signatures_are_checked_together_and_each_verdict_is_exact() {
+        use crate::modules::demand::actions::UsageReceipt;
+        let (payer, device) = (Keypair::from_seed([3; 32]), Keypair::from_seed([4; 32]));
+        let good = UsageReceipt::signed("depin-test", &payer, &device, 1, 2, 5, 0);
+        let mut bad = good.clone();
+        bad.packets = 6;
+        let txs: Vec<Transaction> = [
+            Action::Usage(good.clone()),
+            Action::Usage(bad),
+            sample().action,
+            Action::Usage(good),
+        ]
+        .into_iter()
+        .map(|a| Transaction::sign("depin-test", &payer, 0, a))
+        .collect();
+        assert_eq!(
+            verify_co_signatures("depin-test", &txs),
+            vec![true, false, true, true]
+        );
+        assert_eq!(
+            verify_co_signatures("depin-other", &txs[..1]),
+            vec![false],
+            "receipts are bound to their chain"
+        );
     }
 
     #[test]

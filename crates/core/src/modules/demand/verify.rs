@@ -234,7 +234,14 @@ pub fn delegate_credits(
 }
 
 /// Settles a co-signed usage receipt: the payer's credits are burned and counted for the device.
-pub fn usage(state: &mut State, a: &UsageReceipt, ctx: BlockContext) -> Result<(), Rejection> {
+/// `co_signed`: both signatures were already found valid (checked in a batch for the whole block);
+/// if not, they are checked here one by one to say which is bad.
+pub fn usage(
+    state: &mut State,
+    a: &UsageReceipt,
+    co_signed: bool,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
     let p = params(state)?;
     if a.packets == 0 && a.bytes == 0 {
         return Err(R::EmptyReceipt {}.into());
@@ -265,12 +272,14 @@ pub fn usage(state: &mut State, a: &UsageReceipt, ctx: BlockContext) -> Result<(
     let Some(mut payer) = state.credits(&a.payer) else {
         return Err(R::UnknownPayer { payer: a.payer }.into());
     };
-    let message = a.message(&state.params().chain_id);
-    if !crypto::verify(&a.payer, &message, &a.payer_signature) {
-        return Err(R::BadPayerSignature {}.into());
-    }
-    if !crypto::verify(&a.device, &message, &a.device_signature) {
-        return Err(R::BadDeviceSignature {}.into());
+    if !co_signed {
+        let message = a.message(&state.params().chain_id);
+        if !crypto::verify(&a.payer, &message, &a.payer_signature) {
+            return Err(R::BadPayerSignature {}.into());
+        }
+        if !crypto::verify(&a.device, &message, &a.device_signature) {
+            return Err(R::BadDeviceSignature {}.into());
+        }
     }
     let mark_key = receipt_mark_key(&a.payer, &a.device);
     if let Some(last) = state.get::<ReceiptMark>(&mark_key) {
