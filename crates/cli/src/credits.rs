@@ -1,10 +1,9 @@
 //! `depin credits ...` and the credit queries: burn tokens for credits at the oracle's minting
 //! price, delegate credits to a payer, and show an account's credits or a device's paid traffic.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use depin_agent::client::Client;
-use depin_core::economics::credits::PRICE_DECIMALS;
-use depin_core::economics::{CreditPeg, TokenPrice, tokens_for_credits};
+use depin_core::economics::{CreditPeg, TokenPrice, credits_for_burn, tokens_for_credits};
 use depin_core::modules::demand::actions::{BuyCredits, DelegateCredits};
 use depin_core::{Action, Amount};
 use depin_node::Home;
@@ -98,10 +97,13 @@ pub fn run(home: &Home, client: &Client, cmd: &CreditsCmd, json_out: bool) -> Re
     }
 }
 
-/// The ledger's quote as the CLI needs it to convert credits to tokens.
-struct Quote {
-    minting: TokenPrice,
+/// What `GET /v1/oracle` says about pricing a purchase, read once per command.
+struct Oracle {
     peg: CreditPeg,
+    /// The price credits are minted at; `None` while too few oracle prices are fresh.
+    minting: Option<TokenPrice>,
+    /// Why there is no minting price and what to do, for the error.
+    no_price: String,
 }
 
 fn raw_u64(v: &Value, what: &str) -> Result<u64> {
@@ -109,27 +111,31 @@ fn raw_u64(v: &Value, what: &str) -> Result<u64> {
         .with_context(|| format!("/v1/oracle has no {what}: {v}"))
 }
 
-/// The credit peg, from `GET /v1/oracle`.
-fn peg(client: &Client) -> Result<CreditPeg> {
-    let o = client.get("/v1/oracle")?;
-    Ok(CreditPeg(raw_u64(&o["credit_usd"]["raw"], "credit peg")?))
-}
-
-/// `GET /v1/oracle`, or an error that says why there is no price and what to do.
-fn quote(client: &Client) -> Result<Quote> {
-    let o = client.get("/v1/oracle")?;
-    let peg = CreditPeg(raw_u64(&o["credit_usd"]["raw"], "credit peg")?);
-    if o["quote"].is_null() {
-        bail!(
-            "no_oracle_price: the ledger has no fresh oracle price ({} fresh of the {} needed), so credits cannot be priced; an oracle submits one with `depin oracle price submit PRICE_USD`",
-            o["fresh_prices"],
-            o["min_oracle_prices"]
-        );
+impl Oracle {
+    fn fetch(client: &Client) -> Result<Oracle> {
+        let o = client.get("/v1/oracle")?;
+        let minting = if o["quote"].is_null() {
+            None
+        } else {
+            Some(TokenPrice(raw_u64(
+                &o["quote"]["minting"]["raw"],
+                "minting price",
+            )?))
+        };
+        Ok(Oracle {
+            peg: CreditPeg(raw_u64(&o["credit_usd"]["raw"], "credit peg")?),
+            minting,
+            no_price: format!(
+                "no_oracle_price: the ledger has no fresh oracle price ({} fresh of the {} needed), so credits cannot be priced; an oracle submits one with `depin oracle price submit PRICE_USD`",
+                o["fresh_prices"], o["min_oracle_prices"]
+            ),
+        })
     }
-    Ok(Quote {
-        minting: TokenPrice(raw_u64(&o["quote"]["minting"]["raw"], "minting price")?),
-        peg,
-    })
+
+    /// The minting price, or an error that says why there is none and what to do.
+    fn minting(&self) -> Result<TokenPrice> {
+        self.minting.ok_or_else(|| anyhow!("{}", self.no_price))
+    }
 }
 
 fn credits_field(doc: &Value, field: &str) -> u128 {
@@ -156,16 +162,16 @@ fn buy(
         Some(who) => resolve(home, who)?,
         None => signer.address(),
     };
+    let oracle = Oracle::fetch(client)?;
     let wanted = match (&amount.tokens, amount.credits, &amount.usd) {
         (_, Some(credits), _) => Some(credits),
         (_, _, Some(usd)) => {
             let usd_units = TokenPrice::parse(usd)?.0;
-            let peg = peg(client)?;
-            let credits = u128::from(usd_units / peg.0);
+            let credits = u128::from(usd_units / oracle.peg.0);
             if credits == 0 {
                 bail!(
                     "${usd} buys no whole credit at the peg of one credit per {} USD units (10^-8); ask for more",
-                    peg.0
+                    oracle.peg.0
                 );
             }
             Some(credits)
@@ -174,8 +180,8 @@ fn buy(
     };
     let (tokens, min_credits) = match (wanted, &amount.tokens) {
         (Some(credits), _) => {
-            let q = quote(client)?;
-            let tokens = tokens_for_credits(credits, q.minting, info.decimals, q.peg)?;
+            let minting = oracle.minting()?;
+            let tokens = tokens_for_credits(credits, minting, info.decimals, oracle.peg)?;
             (tokens, credits)
         }
         (None, Some(tokens)) => (
@@ -184,7 +190,6 @@ fn buy(
         ),
         (None, None) => bail!("give --tokens X, --credits N or --usd D"),
     };
-    let before = client.get(&format!("/v1/credits/{to}"))?;
     let action = Action::BuyCredits(BuyCredits {
         tokens,
         min_credits,
@@ -197,17 +202,45 @@ fn buy(
     if json_out {
         return Ok(());
     }
-    // The receipt says only "success": the credits minted are the recipient's `bought` delta.
-    let after = client.get(&format!("/v1/credits/{to}"))?;
-    let bought = credits_field(&after, "bought").saturating_sub(credits_field(&before, "bought"));
-    println!(
-        "bought {bought} credits for {to_label} (${} at the peg), burning {} {} from {key}, in block {} (tx {})",
-        usd_of(bought, peg(client)?),
-        tokens.display(info.decimals),
-        info.symbol,
+    let block = format!(
+        "in block {} (tx {})",
         status["height"],
         status["hash"].as_str().unwrap_or("?")
     );
+    let burned = format!("{} {}", tokens.display(info.decimals), info.symbol);
+    // The receipt says only "success"; the credits are computed from the quote this command
+    // read, since the ledger prices at the block's own quote, which may have moved since.
+    match oracle.minting {
+        Some(minting) => {
+            let bought = credits_for_burn(tokens, minting, info.decimals, oracle.peg)?;
+            println!(
+                "bought {bought} credits for {to_label} (${} at the peg), burning {burned} from {key}, {block}",
+                usd_of(bought, oracle.peg)
+            );
+            let priced = format!(
+                "{bought} credits at the quoted minting price of ${} per {}",
+                minting.usd_text(),
+                info.symbol
+            );
+            if wanted.is_some() {
+                println!(
+                    "  {priced}; the ledger refuses rather than credit fewer, and credits more if the price rose by the block"
+                );
+            } else if min_credits > 0 {
+                println!(
+                    "  {priced}; the ledger credits at its own quote in the block, which may have moved (never below {min_credits})"
+                );
+            } else {
+                println!(
+                    "  {priced}; the ledger credits at its own quote in the block, which may have moved"
+                );
+            }
+        }
+        None => println!(
+            "bought credits for {to_label}, burning {burned} from {key}, {block}; no quote was available when the command priced it, so the count is the ledger's: see `depin query credits {to_label}`"
+        ),
+    }
+    let after = client.get(&format!("/v1/credits/{to}"))?;
     println!(
         "{to_label} now holds {} credits of its own",
         credits_field(&after, "own")
@@ -215,11 +248,9 @@ fn buy(
     Ok(())
 }
 
-/// USD text of `credits` at `peg`.
+/// USD text of `credits` at `peg`, or `?` past 128 bits.
 fn usd_of(credits: u128, peg: CreditPeg) -> String {
-    credits
-        .checked_mul(u128::from(peg.0))
-        .map_or_else(|| "?".into(), |units| Amount(units).display(PRICE_DECIMALS))
+    peg.usd_text(credits).unwrap_or_else(|| "?".into())
 }
 
 /// `depin query credits WHO`.
@@ -263,6 +294,9 @@ pub fn show(home: &Home, client: &Client, who: &str, json_out: bool) -> Result<(
             d["payer"].as_str().unwrap_or("?")
         );
     }
+    if c["truncated"] == true {
+        println!("delegated    (the node lists only the first delegations; there are more)");
+    }
     Ok(())
 }
 
@@ -278,13 +312,24 @@ pub fn usage(home: &Home, client: &Client, device: &str, json_out: bool) -> Resu
         "device {address}, epoch {} (closes at height {})",
         u["epoch"], u["epoch_closes_at_height"]
     );
+    let closed = u["closed"] == true;
     println!(
-        "  {} receipts: {} packets, {} bytes, {} credits burned (${})",
-        u["receipts"],
+        "  {}{} packets, {} bytes, {} credits burned (${})",
+        if closed {
+            String::new()
+        } else {
+            format!("{} receipts: ", u["receipts"])
+        },
         u["packets"],
         u["bytes"],
         u["credits"].as_str().unwrap_or("0"),
-        u["usd_value"].as_str().unwrap_or("0")
+        u["usd_value"].as_str().unwrap_or("?")
     );
+    if closed {
+        println!(
+            "  the epoch closed as the node answered; its rewards: `depin query rewards --epoch {} --device {device}`",
+            u["epoch"]
+        );
+    }
     Ok(())
 }

@@ -150,6 +150,12 @@ fn show(client: &Client, json_out: bool) -> Result<()> {
             );
         }
     }
+    if o["truncated"] == true {
+        println!(
+            "  (the node lists only the first {} oracles; the quote above covers those, and the ledger's may differ)",
+            o["oracles"].as_array().map_or(0, Vec::len)
+        );
+    }
     let p = &o["prices"];
     println!(
         "credit peg {} per credit; data: {} credits per packet, {} per 1,000 bytes; fees: onboarding {} credits, location {} credits",

@@ -71,6 +71,7 @@ fn credits_are_bought_delegated_spent_on_data_and_paid_as_demand_rewards() {
     // $0.50 a token, $0.00001 a credit.
     assert_eq!(oracle["quote"]["credits_per_token"], "50000");
     assert_eq!(oracle["oracles"][0]["fresh"], true);
+    assert_eq!(oracle["truncated"], false, "{oracle}");
     let shown = depin(home, &["oracle", "price", "show"]).ok("show the quote");
     assert!(shown.stdout.contains("minting $0.5"), "{}", shown.stdout);
 
@@ -82,6 +83,12 @@ fn credits_are_bought_delegated_spent_on_data_and_paid_as_demand_rewards() {
     .ok("buy by tokens");
     assert!(
         out.stdout.contains("bought 500000 credits") && out.stdout.contains("burning 10 DPN"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("500000 credits at the quoted minting price of $0.5 per DPN"),
         "{}",
         out.stdout
     );
@@ -154,6 +161,7 @@ fn credits_are_bought_delegated_spent_on_data_and_paid_as_demand_rewards() {
     assert_eq!(alice["delegated_out"], "1000");
     assert_eq!(alice["delegations"].as_array().map(Vec::len), Some(1));
     assert_eq!(alice["delegations"][0]["credits"], "1000");
+    assert_eq!(alice["truncated"], false, "{alice}");
     let router = json_of(home, &["query", "credits", "router"]);
     assert_eq!(
         (router["own"].as_str(), router["delegated"].as_str()),
@@ -200,6 +208,12 @@ fn credits_are_bought_delegated_spent_on_data_and_paid_as_demand_rewards() {
     assert_eq!(
         (used["credits"].as_str(), used["packets"].as_u64()),
         (Some(expected.0), Some(expected.1)),
+        "{used}"
+    );
+    // One tip answers the request: the epoch is the one of the height it reports.
+    assert_eq!(
+        used["epoch"].as_u64(),
+        used["height"].as_u64().map(|h| h / EPOCH_BLOCKS),
         "{used}"
     );
     let router = json_of(home, &["query", "credits", "router"]);

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use depin_core::codec::Decode;
+use depin_core::economics::TokenPrice;
 use depin_core::modules::coverage::CoverageParams;
 use depin_core::modules::coverage::device::{
     Device, EpochSummary, RewardRecord, address_suffix, cell_device_key, deny_key, device_key,
@@ -18,7 +19,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{ApiError, ApiResult, parse_path};
-use crate::demand_api;
 use crate::node::Node;
 
 /// Most devices one listing returns.
@@ -273,10 +273,13 @@ fn epoch_view(node: &Node, s: &EpochSummary) -> ApiResult<Value> {
     let mut v = serde_json::to_value(s).map_err(internal)?;
     v["report_outcomes"] = Value::Object(outcomes);
     v["top_earners"] = Value::Array(top);
-    // Every credit burned in the epoch, whether it pays a device or not.
-    let credits_burned = s.credits_on_data + s.credits_void + s.credits_on_fees;
-    v["credits_burned"] = json!(credits_burned.to_string());
-    v["price_usd"] = json!(s.price.map(|p| demand_api::usd_text(u128::from(p.0))));
+    // Every credit burned in the epoch, whether it pays a device or not; null past 128 bits.
+    let credits_burned = s
+        .credits_on_data
+        .checked_add(s.credits_void)
+        .and_then(|c| c.checked_add(s.credits_on_fees));
+    v["credits_burned"] = json!(credits_burned.map(|c| c.to_string()));
+    v["price_usd"] = json!(s.price.map(TokenPrice::usd_text));
     Ok(v)
 }
 
@@ -374,7 +377,7 @@ pub async fn reward(
         "demand_pool": summary.demand_pool,
         "credits_on_data": summary.credits_on_data.to_string(),
         "bootstrap_bps": summary.bootstrap_bps,
-        "price_usd": summary.price.map(|p| demand_api::usd_text(u128::from(p.0))),
+        "price_usd": summary.price.map(TokenPrice::usd_text),
         "rejected_reports": rejected,
     })))
 }

@@ -10,14 +10,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use depin_core::codec::Decode;
-use depin_core::economics::credits::PRICE_DECIMALS;
-use depin_core::economics::{CreditPeg, TokenPrice, credits_for_burn};
-use depin_core::modules::coverage::device::{Device, address_suffix, device_key};
+use depin_core::economics::{CreditPeg, credits_for_burn, usd_text};
+use depin_core::modules::coverage::device::{
+    Device, RewardRecord, address_suffix, device_key, reward_key,
+};
 use depin_core::modules::demand::MarketParams;
 use depin_core::modules::demand::records::{
-    CreditBalance, DeviceUsage, OracleRecord, credits_key, delegation_key, quote_from, usage_key,
+    CreditBalance, DeviceUsage, OracleRecord, credits_key, quote_from, usage_key,
 };
-use depin_core::state::table;
+use depin_core::state::{table, table_key};
 use depin_core::{Address, Amount};
 use serde_json::{Value, json};
 
@@ -44,47 +45,46 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e)
 }
 
-/// USD decimal text of a fixed-point USD value (10^-8 USD units).
-pub fn usd_text(units: u128) -> String {
-    Amount(units).display(PRICE_DECIMALS)
+/// A fixed-point USD value (10^-8 USD units) as `{"usd": "0.5", "raw": 50000000}`.
+fn usd_view(raw: u64) -> Value {
+    json!({"usd": usd_text(u128::from(raw)), "raw": raw})
 }
 
-/// A token price as `{"usd": "0.5", "raw": 50000000}`.
-pub fn price_view(price: TokenPrice) -> Value {
-    json!({"usd": usd_text(u128::from(price.0)), "raw": price.0})
+/// USD value of `credits` at the peg as a decimal string, or null past 128 bits.
+fn credits_usd(credits: u128, peg: CreditPeg) -> Value {
+    json!(peg.usd_text(credits))
 }
 
-/// USD value of `credits` at the peg, as a decimal string.
-pub fn credits_usd(credits: u128, peg: CreditPeg) -> String {
-    credits
-        .checked_mul(u128::from(peg.0))
-        .map_or_else(|| "overflow".into(), usd_text)
-}
-
-/// Whether a report counts toward the quote at `now_ms`: the same window as
-/// [`quote_from`] applies.
-/// The authorised oracles and their latest prices, in address order.
-fn load_oracles(node: &Node) -> ApiResult<Vec<(Address, OracleRecord)>> {
-    node.store
-        .state_prefix(&[table::ORACLE], MAX_ORACLES_PER_QUERY)
-        .map_err(internal)?
+/// At most `limit` entries under `prefix`, decoded, each with the address its key ends in (the
+/// store's raw form of what `DemandView` reads from a `State`), and whether more were left out.
+fn entries_by_address<T: Decode>(
+    node: &Node,
+    prefix: &[u8],
+    limit: usize,
+) -> ApiResult<(Vec<(Address, T)>, bool)> {
+    let mut entries = node
+        .store
+        .state_prefix(prefix, limit.saturating_add(1))
+        .map_err(internal)?;
+    let truncated = entries.len() > limit;
+    entries.truncate(limit);
+    let decoded = entries
         .into_iter()
-        .map(|(k, v)| {
-            Ok((
-                address_suffix(&k),
-                OracleRecord::from_bytes(&v).map_err(internal)?,
-            ))
-        })
-        .collect()
+        .map(|(k, v)| Ok((address_suffix(&k), T::from_bytes(&v).map_err(internal)?)))
+        .collect::<ApiResult<_>>()?;
+    Ok((decoded, truncated))
 }
 
 /// `GET /v1/oracle`: the quote at the tip's block time, each oracle's latest price, the credit
-/// peg and the prices of data and fees in credits.
+/// peg and the prices of data and fees in credits. `truncated` says the oracle list was cut at
+/// [`MAX_ORACLES_PER_QUERY`], and then the quote, taken over the listed oracles only, may differ
+/// from the ledger's.
 pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     let p = demand(&node)?;
     let tip = node.tip();
     let now_ms = tip.time_ms;
-    let oracles = load_oracles(&node)?;
+    let (oracles, truncated) =
+        entries_by_address::<OracleRecord>(&node, &[table::ORACLE], MAX_ORACLES_PER_QUERY)?;
     let quote = quote_from(p, oracles.iter().map(|(_, o)| o), now_ms);
     let fresh = oracles
         .iter()
@@ -96,7 +96,7 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
         .map(|(address, o)| match o.latest {
             Some(r) => json!({
                 "address": address,
-                "price": price_view(r.price),
+                "price": usd_view(r.price.0),
                 "observed_at_ms": r.observed_at_ms,
                 "age_ms": now_ms.saturating_sub(r.observed_at_ms),
                 "height": r.height,
@@ -108,11 +108,13 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     let decimals = node.params.decimals;
     let one_token = Amount(10u128.pow(u32::from(decimals)));
     let quote_view = quote.map(|q| {
+        // Null past 128 bits, like every number this API cannot give.
         let per_token = credits_for_burn(one_token, q.minting, decimals, p.credit_peg)
-            .map_or_else(|_| "overflow".into(), |c| c.to_string());
+            .ok()
+            .map(|c| c.to_string());
         json!({
-            "median": price_view(q.median),
-            "minting": price_view(q.minting),
+            "median": usd_view(q.median.0),
+            "minting": usd_view(q.minting.0),
             "credits_per_token": per_token,
         })
     });
@@ -126,7 +128,8 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
         "price_max_age_ms": p.price_max_age_ms,
         "governor": p.governor,
         "oracles": listed,
-        "credit_usd": {"usd": usd_text(u128::from(p.credit_peg.0)), "raw": p.credit_peg.0},
+        "truncated": truncated,
+        "credit_usd": usd_view(p.credit_peg.0),
         "token": {"symbol": node.params.token_symbol, "decimals": decimals},
         "prices": {
             "packet_credits": p.packet_credits,
@@ -140,43 +143,46 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
 
 /// `GET /v1/credits/{address}`: the account's credits, what it may spend them on, its totals,
 /// the delegations it made and the USD value at the peg. An account that never held credits
-/// answers zeros with `"known": false`.
+/// answers zeros with `"known": false`; `truncated` says the delegations were cut at
+/// [`MAX_DELEGATIONS_PER_QUERY`].
 pub async fn credits(
     State(node): State<Arc<Node>>,
     Path(address): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let p = demand(&node)?;
     let address: Address = parse_path(&address, "address")?;
+    let height = node.tip().height;
     let balance: Option<CreditBalance> = node
         .store
         .state_value(&credits_key(&address))
         .map_err(internal)?;
     let known = balance.is_some();
     let b = balance.unwrap_or_default();
-    let prefix = &delegation_key(&address, &Address([0; 32]))[..33];
-    let delegations: Vec<Value> = node
-        .store
-        .state_prefix(prefix, MAX_DELEGATIONS_PER_QUERY)
-        .map_err(internal)?
+    let prefix = table_key(table::DELEGATION, &[&address.0]);
+    let (delegated, truncated) =
+        entries_by_address::<u128>(&node, &prefix, MAX_DELEGATIONS_PER_QUERY)?;
+    let delegations: Vec<Value> = delegated
         .into_iter()
-        .map(|(k, v)| {
-            let credits = u128::from_bytes(&v).map_err(internal)?;
-            Ok(json!({"payer": address_suffix(&k), "credits": credits.to_string()}))
-        })
-        .collect::<ApiResult<_>>()?;
+        .map(|(payer, credits)| json!({"payer": payer, "credits": credits.to_string()}))
+        .collect();
     let mut view = serde_json::to_value(b).map_err(internal)?;
     view["address"] = json!(address);
     view["known"] = json!(known);
-    view["height"] = json!(node.tip().height);
+    view["height"] = json!(height);
     view["spendable_on_data"] = json!(b.spendable_on_data().to_string());
     view["spendable_on_fees"] = json!(b.own.to_string());
-    view["usd_value"] = json!(credits_usd(b.spendable_on_data(), p.credit_peg));
+    view["usd_value"] = credits_usd(b.spendable_on_data(), p.credit_peg);
     view["delegations"] = Value::Array(delegations);
+    view["truncated"] = json!(truncated);
     Ok(Json(view))
 }
 
 /// `GET /v1/usage/{device}`: the traffic a device carried and the credits burned for it in the
-/// epoch in progress (a closed epoch's usage is in its reward record, `/v1/rewards/...`).
+/// epoch of the tip (a closed epoch's usage is in its reward record, `/v1/rewards/...`).
+///
+/// The store may commit the block that closes that epoch while the request reads it; the close
+/// takes the usage out of the state, so the answer then comes from the epoch's reward record,
+/// with `"closed": true` and the receipt count and token cost, which it does not keep, null.
 pub async fn usage(
     State(node): State<Arc<Node>>,
     Path(device): Path<String>,
@@ -185,30 +191,58 @@ pub async fn usage(
     let device: Address = parse_path(&device, "address")?;
     let length = node.params.epoch_length_blocks;
     // The next block belongs to epoch `tip / length` (block `length` closes epoch 0).
-    let epoch = node.tip().height / length;
+    let height = node.tip().height;
+    let epoch = height / length;
+    let closes_at = (epoch + 1) * length;
     let used: Option<DeviceUsage> = node
         .store
         .state_value(&usage_key(epoch, &device))
         .map_err(internal)?;
+    // The store commits a block before the tip moves, so a close committed since the tip was
+    // read shows here; a usage read before the close stays valid for the epoch.
+    let closed = used.is_none() && node.store.height().map_err(internal)? >= closes_at;
+    let rewarded: Option<RewardRecord> = if closed {
+        node.store
+            .state_value(&reward_key(epoch, &device))
+            .map_err(internal)?
+    } else {
+        None
+    };
     let registered = node
         .store
         .state_value::<Device>(&device_key(&device))
         .map_err(internal)?
         .is_some();
-    if used.is_none() && !registered {
+    if used.is_none() && rewarded.is_none() && !registered {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_device",
             format!("{device} is not an onboarded device (never onboarded, or retired)"),
         ));
     }
-    let u = used.unwrap_or_default();
-    let mut view = serde_json::to_value(u).map_err(internal)?;
+    let (mut view, credits) = match rewarded {
+        Some(r) => (
+            json!({
+                "credits": r.credits.to_string(),
+                "packets": r.packets,
+                "bytes": r.bytes,
+                "receipts": null,
+                "token_cost": null,
+            }),
+            r.credits,
+        ),
+        None => {
+            let u = used.unwrap_or_default();
+            (serde_json::to_value(u).map_err(internal)?, u.credits)
+        }
+    };
     view["device"] = json!(device);
     view["registered"] = json!(registered);
+    view["height"] = json!(height);
     view["epoch"] = json!(epoch);
-    view["epoch_closes_at_height"] = json!((epoch + 1) * length);
-    view["usd_value"] = json!(credits_usd(u.credits, p.credit_peg));
+    view["epoch_closes_at_height"] = json!(closes_at);
+    view["closed"] = json!(closed);
+    view["usd_value"] = credits_usd(credits, p.credit_peg);
     Ok(Json(view))
 }
 
@@ -222,5 +256,14 @@ mod tests {
         assert_eq!(usd_text(1_000), "0.00001");
         assert_eq!(usd_text(123_400_000_000), "1234");
         assert_eq!(credits_usd(4_000_000, CreditPeg(1_000)), "40");
+    }
+
+    #[test]
+    fn usd_past_128_bits_is_null_not_text() {
+        assert_eq!(credits_usd(u128::MAX, CreditPeg(1_000)), Value::Null);
+        assert_eq!(
+            usd_view(50_000_000),
+            json!({"usd": "0.5", "raw": 50_000_000})
+        );
     }
 }
