@@ -5,18 +5,22 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use depin_core::{Explained, Hash, Transaction};
+use depin_core::{Explained, Hash};
 
 use crate::client::Client;
 
 /// How long an agent waits for a block before it decides the node is not producing, seconds.
 pub const NO_BLOCK_PATIENCE_S: u64 = 30;
 
-/// A transaction in a committed block and what the ledger made of it.
+/// Shortest and longest pause between two looks at the chain's height, ms.
+const MIN_POLL_MS: u64 = 10;
+const MAX_POLL_MS: u64 = 500;
+
+/// A transaction in a committed block and what the ledger made of it (agents wait on their own
+/// transactions' hashes, so the transaction itself is not decoded).
 #[derive(Clone, Debug)]
 pub struct CommittedTx {
     pub hash: Hash,
-    pub tx: Transaction,
     pub outcome: std::result::Result<(), Explained>,
 }
 
@@ -51,15 +55,13 @@ pub fn block(client: &Client, height: u64) -> Result<Option<CommittedBlock>> {
             .context("a block transaction has no hash")?
             .parse()
             .context("a block transaction's hash does not parse")?;
-        let tx: Transaction = serde_json::from_value(t["tx"].clone())
-            .context("a block transaction does not parse")?;
         let outcome = if t["receipt"]["success"] == true {
             Ok(())
         } else {
             Err(serde_json::from_value(t["receipt"]["rejection"].clone())
                 .context("a refused transaction has no reason")?)
         };
-        txs.push(CommittedTx { hash, tx, outcome });
+        txs.push(CommittedTx { hash, outcome });
     }
     Ok(Some(CommittedBlock {
         height,
@@ -71,6 +73,8 @@ pub fn block(client: &Client, height: u64) -> Result<Option<CommittedBlock>> {
 /// Reads blocks in order from a starting height, one call at a time.
 pub struct Follower {
     next: u64,
+    /// The chain's block interval, ms, as its status last said (0 until the first poll).
+    block_interval_ms: u64,
 }
 
 impl Follower {
@@ -78,6 +82,7 @@ impl Follower {
     pub fn from(height: u64) -> Follower {
         Follower {
             next: height.max(1),
+            block_interval_ms: 0,
         }
     }
 
@@ -86,9 +91,19 @@ impl Follower {
         self.next
     }
 
+    /// How long to wait before looking for a new block: a quarter of the block interval, so a
+    /// block is seen soon after it is made without asking the node hundreds of times per block.
+    pub fn pause(&self) -> Duration {
+        Duration::from_millis((self.block_interval_ms / 4).clamp(MIN_POLL_MS, MAX_POLL_MS))
+    }
+
     /// Every block committed since the last call, in order.
     pub fn poll(&mut self, client: &Client) -> Result<Vec<CommittedBlock>> {
-        let tip = height(client)?;
+        let status = client.get("/v1/status")?;
+        let tip = status["height"].as_u64().context("status has no height")?;
+        if let Some(ms) = status["block_interval_ms"].as_u64() {
+            self.block_interval_ms = ms;
+        }
         let mut out = Vec::new();
         while self.next <= tip {
             let b = block(client, self.next)?
@@ -123,7 +138,7 @@ pub fn await_outcomes(
                 }
                 break;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(follower.pause());
             continue;
         }
         for b in &blocks {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use depin_core::Address;
 use serde_json::Value;
 
 /// Transactions per batch request (the node accepts up to 10,000).
@@ -52,6 +53,17 @@ impl Client {
             .call()
             .map_err(|e| self.unreachable(e))?;
         self.read(resp, none_on_404)
+    }
+
+    /// The nonce of `address`'s next transaction, or `None` when the account does not exist.
+    pub fn nonce(&self, address: &Address) -> Result<Option<u64>> {
+        let Some(account) = self.get_opt(&format!("/v1/accounts/{address}"))? else {
+            return Ok(None);
+        };
+        account["nonce"]
+            .as_u64()
+            .map(Some)
+            .with_context(|| format!("the account {address} has no nonce"))
     }
 
     /// POST a JSON body; API errors become `Err` with the node's code and message.
@@ -126,8 +138,41 @@ impl Client {
 
     fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
         anyhow::anyhow!(
-            "cannot reach a node at {} ({e}); start one with `depin devnet` or pass --node URL",
+            "{UNREACHABLE} a node at {} ({e}); start one with `depin devnet` or pass --node URL",
             self.base
         )
+    }
+}
+
+/// How every error from a node that cannot be reached begins.
+const UNREACHABLE: &str = "cannot reach";
+
+/// Whether `e` says the node cannot be reached (it was stopped, or never started).
+pub fn is_unreachable(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains(UNREACHABLE)
+}
+
+/// Runs `step` over and over on behalf of a background agent named `agent`: each distinct error
+/// is printed once and followed by `pause_after_error`, and the loop ends quietly when the node
+/// cannot be reached (the devnet was stopped).
+pub fn keep_running(
+    agent: &str,
+    pause_after_error: Duration,
+    mut step: impl FnMut() -> Result<()>,
+) {
+    let mut last_error = String::new();
+    loop {
+        match step() {
+            Ok(()) => {}
+            Err(e) if is_unreachable(&e) => return,
+            Err(e) => {
+                let text = format!("{e:#}");
+                if text != last_error {
+                    println!("{agent}: {text}; retrying");
+                    last_error = text;
+                }
+                std::thread::sleep(pause_after_error);
+            }
+        }
     }
 }

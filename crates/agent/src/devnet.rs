@@ -9,17 +9,16 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use depin_core::economics::TokenPrice;
+use depin_core::economics::CreditPeg;
 use depin_core::modules::coverage::actions::Location;
 use depin_core::{Action, Address, Amount, Hash, Keypair, Transaction};
 use serde_json::Value;
 
 use crate::blocks;
-use crate::client::Client;
+use crate::client::{self, Client};
 use crate::fleet::{FleetArgs, IotFleet};
-use crate::hotspot::{Fleet, HotspotArgs, Role, now_ms};
-use crate::market::NO_PRICE_HINT;
-use crate::market::{Market, grouped, usd_text};
+use crate::hotspot::{Fleet, HotspotArgs, Role};
+use crate::market::{self, NO_PRICE_HINT, grouped, price_text, usd};
 use crate::oracle_feed::{self, FeedArgs, PriceFeed};
 
 /// Earnings of one epoch by role, base units per device.
@@ -28,9 +27,9 @@ pub type EarningsByRole = BTreeMap<Role, Vec<u128>>;
 /// Follows closed epochs and turns each into summary lines.
 pub struct Summaries {
     next_epoch: u64,
-    /// USD value of one credit, read from the genesis with the first summary (`None` inside:
-    /// the network has no demand module).
-    credit_usd: Option<Option<f64>>,
+    /// USD value of one credit, read from the node's oracle view with the first summary
+    /// (`None` inside: the network has no demand module).
+    credit_peg: Option<Option<CreditPeg>>,
 }
 
 fn amount(v: &Value) -> u128 {
@@ -50,21 +49,28 @@ fn median(v: &mut [u128]) -> u128 {
     v[v.len() / 2]
 }
 
-/// The demand side of a closed epoch: the oracle price, credits burned for data and for fees
-/// with their USD value, and tokens burned for credits.
-fn demand_line(e: &Value, credit_usd: f64, tokens: &dyn Fn(u128) -> String) -> String {
-    let price = match e["price"].as_u64() {
-        Some(p) => format!("${:.4}", TokenPrice(p).as_usd_f64()),
+/// The demand side of a closed epoch as the node serves it: the oracle price, credits burned
+/// for data, for traffic of devices gone before the close (void) and for fees, with their USD
+/// value at the peg, and tokens burned for credits.
+fn demand_line(e: &Value, peg: CreditPeg, tokens: &dyn Fn(u128) -> String) -> String {
+    let price = match e["price_usd"].as_str() {
+        Some(p) => format!("${p}"),
         None => "none fresh (no demand pool)".to_string(),
     };
-    let credits = |field: &str| {
-        let c = amount(&e[field]);
-        format!("{} ({})", grouped(c), usd_text(c as f64 * credit_usd))
+    let credits = |field: &str| match e[field].as_str().and_then(|c| c.parse::<u128>().ok()) {
+        Some(c) => format!(
+            "{} ({})",
+            grouped(c),
+            peg.usd_units(c).map_or_else(|| "$?".to_string(), usd)
+        ),
+        None => "?".to_string(),
     };
     format!(
-        "   price {price} · credits burned: {} for data in {} receipts, {} for fees · tokens burned for credits {}",
+        "   price {price} · credits burned {}: {} for data in {} receipts, {} void, {} for fees · tokens burned for credits {}",
+        credits("credits_burned"),
         credits("credits_on_data"),
         e["receipts"].as_u64().unwrap_or(0),
+        credits("credits_void"),
         credits("credits_on_fees"),
         tokens(amount(&e["tokens_burned"])),
     )
@@ -115,7 +121,7 @@ impl Summaries {
     pub fn new(fleet: &Fleet) -> Summaries {
         Summaries {
             next_epoch: fleet.current_epoch().unwrap_or(0),
-            credit_usd: None,
+            credit_peg: None,
         }
     }
 
@@ -123,15 +129,15 @@ impl Summaries {
     pub fn from_epoch(epoch: u64) -> Summaries {
         Summaries {
             next_epoch: epoch,
-            credit_usd: None,
+            credit_peg: None,
         }
     }
 
     /// Lines for every epoch that closed since the last call.
     pub fn new_epochs(&mut self, fleet: &Fleet) -> Result<Vec<String>> {
-        if self.credit_usd.is_none() {
-            let market = Market::read(fleet.client())?;
-            self.credit_usd = Some(market.map(|m| m.usd(1)));
+        if self.credit_peg.is_none() {
+            let oracle = market::oracle(fleet.client())?;
+            self.credit_peg = Some(oracle.map(|o| o.credit_peg));
         }
         let mut lines = Vec::new();
         while let Some(e) = fleet
@@ -197,9 +203,9 @@ impl Summaries {
             rewards.len(),
         )];
         match self
-            .credit_usd
+            .credit_peg
             .flatten()
-            .map(|usd| demand_line(e, usd, &tokens))
+            .map(|peg| demand_line(e, peg, &tokens))
         {
             Some(line) => {
                 out.push(line);
@@ -284,7 +290,7 @@ pub fn spawn_with_oracle(
                 windows: None,
             };
             if let Err(e) = drive(&args, &node_url, owner, oracle)
-                && !format!("{e:#}").contains("cannot reach")
+                && !client::is_unreachable(&e)
             {
                 println!("simulated agents stopped: {e:#}");
             }
@@ -322,20 +328,16 @@ pub fn fleet_operator(chain_id: &str) -> Keypair {
 
 /// Starts the price feed and waits until the ledger holds its first price; without an oracle
 /// key, waits for someone else's.
-fn start_price_feed(node_url: &str, market: &mut Market, oracle: Option<Keypair>) -> Result<()> {
+fn start_price_feed(node_url: &str, oracle: Option<Keypair>) -> Result<()> {
     let client = Client::new(node_url);
     let Some(key) = oracle else {
-        let mut follower = market.catch_up(&client)?;
-        if market.quote(now_ms()).is_none() {
+        if market::quote(&client)?.is_none() {
             println!(
                 "price feed: no oracle key given, so the hotspots wait for a price; {NO_PRICE_HINT}"
             );
         }
-        while market.quote(now_ms()).is_none() {
+        while market::quote(&client)?.is_none() {
             std::thread::sleep(Duration::from_secs(1));
-            for b in follower.poll(&client)? {
-                market.apply(&b);
-            }
         }
         return Ok(());
     };
@@ -343,10 +345,10 @@ fn start_price_feed(node_url: &str, market: &mut Market, oracle: Option<Keypair>
     let mut feed = PriceFeed::new(&feed_args, node_url, key)?;
     let price = feed.first_price()?;
     println!(
-        "Price feed: ${:.4} per token in the ledger; a new price every {} blocks (a seeded random walk around ${:.2}).",
-        price.as_usd_f64(),
+        "Price feed: {} per token in the ledger; a new price every {} blocks (a seeded random walk around {}).",
+        price_text(price),
         feed_args.every_blocks,
-        feed_args.start_usd.as_usd_f64()
+        price_text(feed_args.start_usd)
     );
     oracle_feed::spawn(feed);
     Ok(())
@@ -364,9 +366,9 @@ fn fund_operator(fleet: &Fleet, owner: &Keypair, operator: &Address) -> Result<(
         return Ok(());
     }
     let from = owner.address();
-    let nonce = client.get(&format!("/v1/accounts/{from}"))?["nonce"]
-        .as_u64()
-        .context("the owner's account has no nonce")?;
+    let nonce = client
+        .nonce(&from)?
+        .with_context(|| format!("the owner {from} has no account on this network"))?;
     let height = blocks::height(client)?;
     let tx = Transaction::sign(
         &fleet.chain_id,
@@ -397,8 +399,9 @@ fn fund_operator(fleet: &Fleet, owner: &Keypair, operator: &Address) -> Result<(
 fn spawn_iot(args: FleetArgs, node_url: String, operator: Keypair) -> Result<()> {
     let mut iot = IotFleet::new(&args, &node_url, operator)?;
     println!(
-        "{} IoT sensors send packets through their 2 nearest of {} hotspots (a receipt per hotspot every {} s, paid by a router with credits its operator {} burned tokens for).",
+        "{} IoT sensors send packets through their {} nearest of {} hotspots (a receipt per hotspot every {} s, paid by a router with credits its operator {} burned tokens for).",
         iot.sensors.len(),
+        args.hotspots_per_packet,
         iot.hotspots.len(),
         args.period_s,
         short(&iot.payer().address().to_string())
@@ -406,21 +409,9 @@ fn spawn_iot(args: FleetArgs, node_url: String, operator: Keypair) -> Result<()>
     std::thread::Builder::new()
         .name("devnet-iot".into())
         .spawn(move || {
-            let mut last_error = String::new();
-            loop {
-                match iot.run_period() {
-                    Ok(_) => {}
-                    Err(e) if format!("{e:#}").contains("cannot reach") => return,
-                    Err(e) => {
-                        let text = format!("{e:#}");
-                        if text != last_error {
-                            println!("IoT fleet: {text}; retrying");
-                            last_error = text;
-                        }
-                        std::thread::sleep(Duration::from_secs(1));
-                    }
-                }
-            }
+            client::keep_running("IoT fleet", Duration::from_secs(1), || {
+                iot.run_period().map(drop)
+            })
         })
         .context("spawning the IoT fleet thread")?;
     Ok(())
@@ -432,10 +423,9 @@ fn drive(
     owner: Keypair,
     oracle: Option<Keypair>,
 ) -> Result<()> {
-    let client = Client::new(node_url);
-    let mut market = Market::read(&client)?;
-    if let Some(m) = &mut market {
-        start_price_feed(node_url, m, oracle)?;
+    let demand = market::oracle(&Client::new(node_url))?.is_some();
+    if demand {
+        start_price_feed(node_url, oracle)?;
     }
     let funder = Keypair::from_seed(owner.seed());
     let mut fleet = Fleet::new(args, node_url, owner)?;
@@ -444,7 +434,7 @@ fn drive(
         "{} simulated hotspots on the network ({new} onboarded now by the faucet key); the first summary comes when the next epoch closes",
         fleet.members.len()
     );
-    if market.is_some() && args.hotspots > 0 {
+    if demand && args.hotspots > 0 {
         let operator = fleet_operator(&fleet.chain_id);
         let started = fund_operator(&fleet, &funder, &operator.address())
             .and_then(|()| spawn_iot(fleet_args(args), node_url.to_string(), operator));
@@ -453,34 +443,20 @@ fn drive(
         }
     }
     let mut summaries = Summaries::new(&fleet);
-    let mut last_error = String::new();
     let mut warned = false;
-    loop {
-        let step = fleet.run_window().and_then(|report| {
-            if let Some(warning) = fleet.behind_warning(&report).filter(|_| !warned) {
-                println!("simulated hotspots: {warning}");
-                warned = true;
-            }
-            summaries.new_epochs(&fleet)
-        });
-        match step {
-            Ok(lines) => {
-                for line in lines {
-                    println!("{line}");
-                }
-            }
-            // The node is gone (stopped with Ctrl-C): end quietly.
-            Err(e) if format!("{e:#}").contains("cannot reach") => return Ok(()),
-            Err(e) => {
-                let text = format!("{e:#}");
-                if text != last_error {
-                    println!("simulated hotspots: {text}; retrying");
-                    last_error = text;
-                }
-                std::thread::sleep(std::time::Duration::from_secs(1));
-            }
+    // Ends quietly when the node is gone (stopped with Ctrl-C).
+    client::keep_running("simulated hotspots", Duration::from_secs(1), || {
+        let report = fleet.run_window()?;
+        if let Some(warning) = fleet.behind_warning(&report).filter(|_| !warned) {
+            println!("simulated hotspots: {warning}");
+            warned = true;
         }
-    }
+        for line in summaries.new_epochs(&fleet)? {
+            println!("{line}");
+        }
+        Ok(())
+    });
+    Ok(())
 }
 
 /// Addresses of the fleet by role (for tests and tools).

@@ -9,19 +9,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use depin_core::economics::TokenPrice;
+use depin_core::economics::{OraclePrice, TokenPrice};
 use depin_core::modules::coverage::actions::Location;
 use depin_core::modules::coverage::preset::BERLIN;
 use depin_core::modules::demand::actions::{BuyCredits, DelegateCredits, UsageReceipt};
-use depin_core::modules::demand::records::CreditBalance;
-use depin_core::{Action, Address, Amount, Hash, Keypair, Transaction};
+use depin_core::{Action, Address, Amount, Explained, Hash, Keypair, Transaction};
 
-use crate::blocks::{CommittedBlock, Follower, NO_BLOCK_PATIENCE_S};
+use crate::blocks::{self, Follower};
 use crate::client::Client;
 use crate::hotspot::{
-    HotspotArgs, Role, distance_m, layout, mix, now_ms, offset, parse_lat_lon, unit,
+    HotspotArgs, Role, distance_m, layout, mix, now_ms, offset, onboarded_devices, parse_lat_lon,
+    unit,
 };
-use crate::market::{Market, NO_PRICE_HINT, grouped, usd_text};
+use crate::market::{self, Market, NO_PRICE_HINT, grouped, price_text};
 
 /// Most hotspots one packet is paid to (Helium pays the first few that heard it).
 pub const MAX_HOTSPOTS_PER_PACKET: usize = 8;
@@ -192,9 +192,12 @@ pub struct IotFleet {
     pub sensors: Vec<Sensor>,
     pub hotspots: Vec<Carrier>,
     pending: BTreeMap<Hash, Pending>,
-    /// The operator's own credits and the payer's delegated credits, as this agent counts them.
+    /// The operator's own credits and the payer's delegated credits, as the ledger last said.
     own: u128,
     delegated: u128,
+    /// Credits ever bought for the operator, as the ledger last said (what a period bought is
+    /// the difference: only the operator buys for itself).
+    bought: u128,
     period: u64,
     last_end_ms: u64,
     report: PeriodReport,
@@ -213,38 +216,25 @@ pub fn router_key(seed: u64, operator: &Address) -> Keypair {
     )
 }
 
-/// An account's credits as the node reports them at `GET /v1/credits/{address}`, when it
-/// serves that route.
-pub fn ledger_credits(client: &Client, address: &Address) -> Option<CreditBalance> {
-    let v = client.get_opt(&format!("/v1/credits/{address}")).ok()??;
-    [&v, &v["credits"], &v["balance"]]
-        .into_iter()
-        .find_map(|x| serde_json::from_value::<CreditBalance>(x.clone()).ok())
-}
-
 impl IotFleet {
     /// Reads the network, places the sensors and finds the onboarded hotspots nearest to each.
     pub fn new(args: &FleetArgs, node_url: &str, operator: Keypair) -> Result<IotFleet> {
         args.check()?;
         let client = Client::new(node_url);
-        let mut market = Market::read(&client)?.context(
+        let market = Market::read(&client)?.context(
             "this network has no demand module (no [demand] in its genesis): there are no credits to pay hotspots with",
         )?;
-        let follower = market.catch_up(&client)?;
+        let follower = Follower::from(crate::blocks::height(&client)? + 1);
         let owner = operator.address();
-        let nonce = client
-            .get_opt(&format!("/v1/accounts/{owner}"))?
-            .and_then(|a| a["nonce"].as_u64())
-            .with_context(|| {
-                format!("the fleet operator {owner} has no account on this network; fund it first")
-            })?;
+        let nonce = client.nonce(&owner)?.with_context(|| {
+            format!("the fleet operator {owner} has no account on this network; fund it first")
+        })?;
+        let members = layout(&args.coverage());
+        let onboarded = onboarded_devices(&client, members.iter().map(|m| m.key.address()))?;
         let mut hotspots = Vec::new();
-        for m in layout(&args.coverage()) {
+        for m in members {
             debug_assert_eq!(m.role, Role::Honest);
-            if client
-                .get_opt(&format!("/v1/devices/{}", m.key.address()))?
-                .is_some()
-            {
+            if onboarded.contains(&m.key.address()) {
                 hotspots.push(Carrier {
                     key: m.key,
                     location: m.asserted,
@@ -265,11 +255,6 @@ impl IotFleet {
             );
         }
         let router = args.router.then(|| router_key(args.seed, &owner));
-        let payer = router.as_ref().unwrap_or(&operator).address();
-        let (own, delegated) = (
-            ledger_credits(&client, &owner).map_or(0, |c| c.own),
-            ledger_credits(&client, &payer).map_or(0, |c| c.delegated),
-        );
         let mut fleet = IotFleet {
             client,
             market,
@@ -281,8 +266,9 @@ impl IotFleet {
             sensors: Vec::new(),
             hotspots,
             pending: BTreeMap::new(),
-            own,
-            delegated,
+            own: 0,
+            delegated: 0,
+            bought: 0,
             period: 0,
             last_end_ms: now_ms(),
             report: PeriodReport::default(),
@@ -292,6 +278,7 @@ impl IotFleet {
         for h in &mut fleet.hotspots {
             h.start_ms = fleet.last_end_ms;
         }
+        fleet.read_credits()?;
         Ok(fleet)
     }
 
@@ -336,7 +323,7 @@ impl IotFleet {
         self.router.as_ref().unwrap_or(&self.operator)
     }
 
-    /// What the payer can spend on data, as this agent counts it.
+    /// What the payer can spend on data, as the ledger last said.
     pub fn balance(&self) -> u128 {
         if self.router.is_some() {
             self.delegated
@@ -377,11 +364,18 @@ impl IotFleet {
         };
         self.send_traffic();
         self.last_end_ms = end_ms;
+        // Outcomes of the last period's transactions that were still not in a block.
         for b in self.follower.poll(&self.client)? {
-            self.take_block(&b);
+            for t in &b.txs {
+                if let Some(pending) = self.pending.remove(&t.hash) {
+                    self.take_outcome(pending, &t.outcome);
+                }
+            }
         }
         let (receipts, costs): (Vec<(usize, UsageReceipt)>, u128) = self.receipts(end_ms);
         let mut txs: Vec<(Transaction, Pending)> = Vec::new();
+        self.read_credits()?;
+        let bought_before = self.bought;
         self.top_up(costs, &mut txs)?;
         for (carrier, receipt) in receipts {
             let cost = self
@@ -400,8 +394,9 @@ impl IotFleet {
         }
         self.submit(txs)?;
         self.settle()?;
-        self.report.price = self.market.quote(now_ms()).map(|q| q.median);
-        self.reconcile();
+        self.report.price = market::quote(&self.client)?.map(|q| q.median);
+        self.read_credits()?;
+        self.report.credits_bought = self.bought.saturating_sub(bought_before);
         self.report.balance = self.balance();
         Ok(self.report.clone())
     }
@@ -456,35 +451,40 @@ impl IotFleet {
     /// Buys (and delegates) credits when the payer holds fewer than `due` plus the buffer.
     fn top_up(&mut self, due: u128, txs: &mut Vec<(Transaction, Pending)>) -> Result<()> {
         let buffer = self.expected_period_cost() * u128::from(self.args.buffer_periods);
-        let spendable = self.balance();
+        // Receipts still waiting for their block will spend what they cost.
+        let committed: u128 = self
+            .pending
+            .values()
+            .map(|p| match p {
+                Pending::Receipt { cost, .. } => *cost,
+                _ => 0,
+            })
+            .sum();
+        let spendable = self.balance().saturating_sub(committed);
         if spendable >= due + buffer {
             return Ok(());
         }
         let target = due + 2 * buffer;
         // Credits to move to the router, and credits the operator must buy first.
-        let (delegate, buy) = if self.router.is_some() {
+        let (delegate, mut buy) = if self.router.is_some() {
             let d = target - spendable;
             (d, d.saturating_sub(self.own))
         } else {
             (0, target - spendable)
         };
         if buy > 0 {
-            let Some(quote) = self.market.quote(now_ms()) else {
-                *self
-                    .report
-                    .refused
-                    .entry("no_oracle_price".into())
-                    .or_default() += 1;
-                return Ok(());
-            };
-            let tokens = self.market.tokens_for(buy, &quote)?;
-            let action = Action::BuyCredits(BuyCredits {
-                tokens,
-                // The price may move before the block; a fall of more than 10% is refused.
-                min_credits: buy * 9 / 10,
-                to: self.operator.address(),
-            });
-            txs.push((self.sign(action), Pending::Buy { tokens }));
+            match market::quote(&self.client)? {
+                Some(quote) => self.buy(buy, &quote, txs)?,
+                None => {
+                    // Credits already held can still be delegated.
+                    *self
+                        .report
+                        .refused
+                        .entry("no_oracle_price".into())
+                        .or_default() += 1;
+                    buy = 0;
+                }
+            }
         }
         if let Some(router) = &self.router
             && delegate > 0
@@ -497,6 +497,24 @@ impl IotFleet {
             });
             txs.push((self.sign(action), Pending::Delegate { credits }));
         }
+        Ok(())
+    }
+
+    /// Burns tokens at `quote`'s minting price for `credits` credits for the operator.
+    fn buy(
+        &mut self,
+        credits: u128,
+        quote: &OraclePrice,
+        txs: &mut Vec<(Transaction, Pending)>,
+    ) -> Result<()> {
+        let tokens = self.market.tokens_for(credits, quote)?;
+        let action = Action::BuyCredits(BuyCredits {
+            tokens,
+            // The price may move before the block; a fall of more than 10% is refused.
+            min_credits: credits * 9 / 10,
+            to: self.operator.address(),
+        });
+        txs.push((self.sign(action), Pending::Buy { tokens }));
         Ok(())
     }
 
@@ -527,23 +545,23 @@ impl IotFleet {
         }
         if resync {
             let owner = self.operator.address();
-            self.nonce = self.client.get(&format!("/v1/accounts/{owner}"))?["nonce"]
-                .as_u64()
-                .context("the operator's account has no nonce")?;
+            self.nonce = self
+                .client
+                .nonce(&owner)?
+                .with_context(|| format!("the operator {owner} has no account any more"))?;
         }
         Ok(())
     }
 
     /// Reads blocks until every pending transaction is in one (or the wait runs out).
     fn settle(&mut self) -> Result<()> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(NO_BLOCK_PATIENCE_S);
-        while !self.pending.is_empty() && std::time::Instant::now() < deadline {
-            let blocks = self.follower.poll(&self.client)?;
-            if blocks.is_empty() {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            for b in &blocks {
-                self.take_block(b);
+        let hashes: Vec<Hash> = self.pending.keys().copied().collect();
+        let outcomes = blocks::await_outcomes(&self.client, &mut self.follower, &hashes, |_| {})?;
+        for (hash, outcome) in hashes.iter().zip(outcomes) {
+            if let Some(outcome) = outcome
+                && let Some(pending) = self.pending.remove(hash)
+            {
+                self.take_outcome(pending, &outcome);
             }
         }
         self.report.unsettled = self
@@ -554,43 +572,23 @@ impl IotFleet {
         Ok(())
     }
 
-    /// Takes in a block in order: prices (so a purchase is valued at the price the ledger used)
-    /// and the fleet's own transactions.
-    fn take_block(&mut self, b: &CommittedBlock) {
-        for t in &b.txs {
-            self.market.apply_tx(b.height, t);
-            let Some(pending) = self.pending.remove(&t.hash) else {
-                continue;
-            };
-            match (&t.outcome, pending) {
-                (Ok(()), Pending::Buy { tokens }) => {
-                    let credits = self
-                        .market
-                        .quote(b.time_ms)
-                        .map_or(0, |q| self.market.credits_for(tokens, &q));
-                    self.own += credits;
-                    self.report.tokens_burned = Amount(self.report.tokens_burned.0 + tokens.0);
-                    self.report.credits_bought += credits;
-                }
-                (Ok(()), Pending::Delegate { credits }) => {
-                    self.own = self.own.saturating_sub(credits);
-                    self.delegated += credits;
-                    self.report.credits_delegated += credits;
-                }
-                (Ok(()), Pending::Receipt { cost, .. }) => {
-                    let from_delegated = cost.min(self.delegated);
-                    self.delegated -= from_delegated;
-                    if self.router.is_none() {
-                        self.own = self.own.saturating_sub(cost - from_delegated);
-                    }
-                    self.report.accepted += 1;
-                    self.report.credits_spent += cost;
-                    self.total_spent += cost;
-                }
-                (Err(e), pending) => self.refused(pending, &e.code),
+    /// Takes in what the ledger made of one of the fleet's transactions (the balances come from
+    /// the ledger itself, see [`IotFleet::read_credits`]).
+    fn take_outcome(&mut self, pending: Pending, outcome: &std::result::Result<(), Explained>) {
+        match (outcome, pending) {
+            (Ok(()), Pending::Buy { tokens }) => {
+                self.report.tokens_burned = Amount(self.report.tokens_burned.0 + tokens.0);
             }
+            (Ok(()), Pending::Delegate { credits }) => {
+                self.report.credits_delegated += credits;
+            }
+            (Ok(()), Pending::Receipt { cost, .. }) => {
+                self.report.accepted += 1;
+                self.report.credits_spent += cost;
+                self.total_spent += cost;
+            }
+            (Err(e), pending) => self.refused(pending, &e.code),
         }
-        self.market.last_block_ms = b.time_ms;
     }
 
     /// Counts a refusal; unpaid traffic goes back to its hotspot when paying later can work.
@@ -613,15 +611,6 @@ impl IotFleet {
                 c.start_ms = c.start_ms.min(start_ms);
                 c.packets += packets;
                 c.bytes += bytes;
-                if code == "insufficient_credits" {
-                    // Our count was too high: buy before the next period.
-                    if self.router.is_some() {
-                        self.delegated = 0;
-                    } else {
-                        self.own = 0;
-                        self.delegated = 0;
-                    }
-                }
             }
             // The hotspot is gone: route its sensors elsewhere.
             "unknown_device" | "denylisted" => {
@@ -633,22 +622,20 @@ impl IotFleet {
         }
     }
 
-    /// Takes the ledger's word for the balance where the node reports credits.
-    fn reconcile(&mut self) {
-        if !self.pending.is_empty() {
-            return;
-        }
-        if let Some(c) = ledger_credits(&self.client, &self.operator.address()) {
-            self.own = c.own;
-            if self.router.is_none() {
-                self.delegated = c.delegated;
+    /// Reads the operator's and the payer's credits from the ledger.
+    fn read_credits(&mut self) -> Result<()> {
+        let operator = market::credits(&self.client, &self.operator.address())?.unwrap_or_default();
+        self.own = operator.own;
+        self.bought = operator.bought;
+        self.delegated = match &self.router {
+            Some(router) => {
+                market::credits(&self.client, &router.address())?
+                    .unwrap_or_default()
+                    .delegated
             }
-        }
-        if let Some(router) = &self.router
-            && let Some(c) = ledger_credits(&self.client, &router.address())
-        {
-            self.delegated = c.delegated;
-        }
+            None => operator.delegated,
+        };
+        Ok(())
     }
 
     pub fn client(&self) -> &Client {
@@ -687,7 +674,7 @@ impl IotFleet {
             self.sensors.len(),
             r.accepted,
             grouped(r.credits_spent),
-            usd_text(self.market.usd(r.credits_spent)),
+            self.market.usd_text(r.credits_spent),
             grouped(r.balance),
         );
         if r.credits_bought > 0 {
@@ -704,7 +691,7 @@ impl IotFleet {
             );
         }
         match r.price {
-            Some(p) => line += &format!(" · price ${:.4}", p.as_usd_f64()),
+            Some(p) => line += &format!(" · price {}", price_text(p)),
             None => line += &format!(" · {NO_PRICE_HINT}"),
         }
         if r.unsettled > 0 {

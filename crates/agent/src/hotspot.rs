@@ -3,20 +3,23 @@
 //! location far from where they are, inflators exaggerate the signal they report, a ring sits in
 //! one building and witnesses only itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use depin_core::economics::tokens_for_credits;
 use depin_core::modules::coverage::actions::{
     Beacon, DeviceKind, Location, OnboardDevice, Witness, beacon_channel, beacon_payload,
     sign_onboarding,
 };
 use depin_core::modules::coverage::preset::BERLIN;
 use depin_core::modules::coverage::radio::{SPEED_OF_LIGHT_M_PER_S, great_circle_distance_m};
-use depin_core::{Action, Address, Amount, Hash, Keypair, Transaction};
+use depin_core::{Action, Address, Amount, Explained, Hash, Keypair, Transaction};
 use serde_json::Value;
 
+use crate::blocks::{self, Follower};
 use crate::client::Client;
+use crate::market;
 use crate::radio::{SHADOWING_SIGMA_DB, max_range_m, normal_from_hash, path_loss_db, receive};
 
 /// Arguments of `depin agent hotspot`.
@@ -159,8 +162,6 @@ impl Plan {
     }
 }
 
-/// How long the fleet waits for its beacons to be in blocks, seconds.
-pub const RECEIPT_WAIT_S: u64 = 30;
 /// How long onboarding waits for a full mempool to drain before giving up, seconds.
 pub const MEMPOOL_FULL_PATIENCE_S: u64 = 60;
 /// Largest fleet one process simulates: every window checks every pair of radios.
@@ -217,6 +218,39 @@ pub struct WindowReport {
     pub fell_behind: Option<u64>,
     /// Refusals at the node's door (mempool), by code; refusals inside blocks are in receipts.
     pub refused: BTreeMap<String, usize>,
+}
+
+/// Which of `addresses` are onboarded devices. The owner of each device found lists its devices
+/// in one request, so a fleet onboarded by one owner costs two requests, not one per device.
+pub(crate) fn onboarded_devices(
+    client: &Client,
+    addresses: impl IntoIterator<Item = Address>,
+) -> Result<BTreeSet<Address>> {
+    let mut onboarded = BTreeSet::new();
+    let mut owners_listed = BTreeSet::new();
+    for address in addresses {
+        if onboarded.contains(&address) {
+            continue;
+        }
+        let Some(device) = client.get_opt(&format!("/v1/devices/{address}"))? else {
+            continue;
+        };
+        onboarded.insert(address);
+        let Some(owner) = device["owner"].as_str() else {
+            continue;
+        };
+        if owners_listed.insert(owner.to_string()) {
+            let listing = client.get(&format!("/v1/accounts/{owner}/devices"))?;
+            onboarded.extend(
+                listing["devices"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d["address"].as_str()?.parse::<Address>().ok()),
+            );
+        }
+    }
+    Ok(onboarded)
 }
 
 /// A fleet of simulated hotspots talking to one node.
@@ -481,13 +515,6 @@ impl Fleet {
         Transaction::sign(&self.chain_id, key, nonce, action)
     }
 
-    fn account_nonce(&self, address: &Address) -> Result<Option<u64>> {
-        Ok(self
-            .client
-            .get_opt(&format!("/v1/accounts/{address}"))?
-            .and_then(|a| a["nonce"].as_u64()))
-    }
-
     fn height(&self) -> Result<u64> {
         self.client.get("/v1/status")?["height"]
             .as_u64()
@@ -498,16 +525,14 @@ impl Fleet {
     /// then learns each member's nonce.
     pub fn onboard(&mut self) -> Result<usize> {
         let owner = self.owner.address();
-        let mut nonce = self.account_nonce(&owner)?.with_context(|| {
+        let mut nonce = self.client.nonce(&owner)?.with_context(|| {
             format!("the owner {owner} has no account on this network; fund it first")
         })?;
         let mut pending = Vec::new();
+        let onboarded =
+            onboarded_devices(&self.client, self.members.iter().map(|m| m.key.address()))?;
         for m in &self.members {
-            if self
-                .client
-                .get_opt(&format!("/v1/devices/{}", m.key.address()))?
-                .is_some()
-            {
+            if onboarded.contains(&m.key.address()) {
                 continue;
             }
             let action = Action::OnboardDevice(OnboardDevice {
@@ -523,7 +548,10 @@ impl Fleet {
             nonce += 1;
         }
         let onboarded = pending.len();
-        let cost = self.fee_per_device * onboarded as u128;
+        let n = onboarded as u128;
+        let (credit_fee_each, paid_in_tokens) = self.credit_fee_tokens(n)?;
+        let fee_each = self.fee_per_device + credit_fee_each;
+        let cost = self.fee_per_device * n + credit_fee_each * paid_in_tokens;
         let balance: u128 = self.client.get(&format!("/v1/accounts/{owner}"))?["balance"]
             .as_str()
             .and_then(|s| s.parse().ok())
@@ -534,9 +562,10 @@ impl Fleet {
                 "the owner {owner} holds {} but onboarding {onboarded} hotspots costs {} ({} each); fund it or pass fewer hotspots",
                 show(balance),
                 show(cost),
-                show(self.fee_per_device)
+                show(fee_each)
             );
         }
+        let mut follower = Follower::from(self.height()? + 1);
         let mut sent = Vec::with_capacity(pending.len());
         // The mempool holds at most 1,024 nonces ahead of an account: send in chunks.
         for chunk in pending.chunks(500) {
@@ -564,14 +593,14 @@ impl Fleet {
                 waiting = again;
             }
             let deadline = Instant::now() + Duration::from_secs(120);
-            while self.account_nonce(&owner)?.unwrap_or(0) <= last {
+            while self.client.nonce(&owner)?.unwrap_or(0) <= last {
                 if Instant::now() > deadline {
                     bail!("onboarding transactions are not in a block after two minutes");
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        self.check_onboarded(&sent)?;
+        self.check_onboarded(&mut follower, &sent)?;
         // Reports a previous run of this fleet left pending are committed by the next block;
         // nonces read before it would collide with them.
         let height = self.height()?;
@@ -584,26 +613,44 @@ impl Fleet {
         }
         for i in 0..self.members.len() {
             let address = self.members[i].key.address();
-            self.members[i].nonce = self.account_nonce(&address)?.unwrap_or(0);
+            self.members[i].nonce = self.client.nonce(&address)?.unwrap_or(0);
         }
         Ok(onboarded)
     }
 
-    /// Fails with the ledger's reason if any of the committed onboardings `sent` was refused.
-    fn check_onboarded(&self, sent: &[Hash]) -> Result<()> {
-        let mut refused: BTreeMap<String, (usize, String)> = BTreeMap::new();
-        for hash in sent {
-            let t = self.client.get(&format!("/v1/tx/{hash}"))?;
-            if t["receipt"]["success"] == false {
-                let why = &t["receipt"]["rejection"];
-                let code = why["code"].as_str().unwrap_or("?").to_string();
-                let entry = refused
-                    .entry(code)
-                    .or_insert((0, why["message"].as_str().unwrap_or("").to_string()));
-                entry.0 += 1;
-            }
+    /// Tokens the owner burns for one device's onboarding and location fees in credits (the
+    /// demand module's fees; the coverage fees are then 0) at the ledger's minting price, and
+    /// how many of `devices` are paid so because the owner's own credits do not cover them.
+    /// Nothing without the demand module, and without a price: the ledger then refuses the
+    /// onboardings, and [`Fleet::check_onboarded`] says why.
+    fn credit_fee_tokens(&self, devices: u128) -> Result<(u128, u128)> {
+        let Some(oracle) = market::oracle(&self.client)? else {
+            return Ok((0, 0));
+        };
+        let (Some(quote), fee) = (oracle.quote, oracle.device_fee_credits) else {
+            return Ok((0, 0));
+        };
+        if fee == 0 {
+            return Ok((0, 0));
         }
-        let Some((code, (count, message))) = refused.into_iter().next() else {
+        let held = market::credits(&self.client, &self.owner.address())?.map_or(0, |c| c.own);
+        let each = tokens_for_credits(fee, quote.minting, self.decimals, oracle.credit_peg)
+            .map_err(|e| anyhow::anyhow!("pricing the onboarding fees in tokens: {e}"))?;
+        Ok((each.0, devices - (held / fee).min(devices)))
+    }
+
+    /// Fails with the ledger's most common reason if any of the onboardings `sent` (committed
+    /// in the blocks `follower` reads next) was refused.
+    fn check_onboarded(&self, follower: &mut Follower, sent: &[Hash]) -> Result<()> {
+        let mut refused: BTreeMap<String, (usize, String)> = BTreeMap::new();
+        let outcomes = blocks::await_outcomes(&self.client, follower, sent, |_| {})?;
+        for why in outcomes.into_iter().flatten().filter_map(Result::err) {
+            let Explained { code, message } = why;
+            refused.entry(code).or_insert((0, message)).0 += 1;
+        }
+        let Some((code, (count, message))) =
+            refused.into_iter().max_by_key(|(_, (count, _))| *count)
+        else {
             return Ok(());
         };
         // With the demand module, fees are credits; an owner short of them pays the rest in
@@ -740,7 +787,7 @@ impl Fleet {
         resync.sort();
         resync.dedup();
         for address in resync {
-            let nonce = self.account_nonce(&address)?.unwrap_or(0);
+            let nonce = self.client.nonce(&address)?.unwrap_or(0);
             if let Some(m) = self.members.iter_mut().find(|m| m.key.address() == address) {
                 m.nonce = nonce;
             }
@@ -750,39 +797,17 @@ impl Fleet {
 
     /// Whether each transaction of `hashes` succeeded, read from the blocks after `height` as
     /// they are committed. `None` entries (refused at the door) and transactions still not in a
-    /// block after `RECEIPT_WAIT_S` count as not accepted.
+    /// block after [`blocks::NO_BLOCK_PATIENCE_S`] count as not accepted.
     fn await_receipts(&self, height: u64, hashes: &[Option<Hash>]) -> Result<Vec<bool>> {
-        let mut outcome = vec![false; hashes.len()];
-        let mut unresolved: BTreeMap<Hash, usize> = hashes
+        let sent: Vec<Hash> = hashes.iter().flatten().copied().collect();
+        let mut follower = Follower::from(height + 1);
+        let mut outcomes = blocks::await_outcomes(&self.client, &mut follower, &sent, |_| {})?
+            .into_iter()
+            .map(|o| matches!(o, Some(Ok(()))));
+        Ok(hashes
             .iter()
-            .enumerate()
-            .filter_map(|(i, h)| Some(((*h)?, i)))
-            .collect();
-        let deadline = Instant::now() + Duration::from_secs(RECEIPT_WAIT_S);
-        let mut next = height + 1;
-        while !unresolved.is_empty() {
-            if self.height()? < next {
-                if Instant::now() > deadline {
-                    if next == height + 1 {
-                        bail!("no block for {RECEIPT_WAIT_S} s; is the node producing?");
-                    }
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            }
-            let block = self.client.get(&format!("/v1/blocks/{next}"))?;
-            for tx in block["txs"].as_array().into_iter().flatten() {
-                let Some(hash) = tx["hash"].as_str().and_then(|h| h.parse::<Hash>().ok()) else {
-                    continue;
-                };
-                if let Some(i) = unresolved.remove(&hash) {
-                    outcome[i] = tx["receipt"]["success"] == true;
-                }
-            }
-            next += 1;
-        }
-        Ok(outcome)
+            .map(|h| h.is_some() && outcomes.next().unwrap_or(false))
+            .collect())
     }
 
     /// A sentence on what to do when `report` shows the fleet fell behind the chain.

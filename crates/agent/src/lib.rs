@@ -3,7 +3,7 @@
 //!
 //! - [`client`]: the node's HTTP API, with binary batch submission;
 //! - [`blocks`]: committed blocks with each transaction's outcome, and waiting for outcomes;
-//! - [`market`]: the demand parameters and the ledger's oracle price, replayed from blocks;
+//! - [`market`]: the demand parameters, the ledger's oracle quote and an account's credits;
 //! - [`radio`]: the simulated radio (log-distance path loss, shadowing, sensitivity);
 //! - [`hotspot`]: a fleet of simulated hotspots, honest or cheating, following the chain;
 //! - [`oracle_feed`]: a price oracle submitting a seeded, mean-reverting random walk;

@@ -1,40 +1,117 @@
-//! The demand market as an agent sees it: the network's demand parameters (from its genesis) and
-//! the ledger's oracle price, replayed from the price submissions in committed blocks with
-//! depin-core's own quote, so an agent needs no price endpoint and agrees with the ledger exactly.
-
-use std::collections::BTreeMap;
+//! The demand market as an agent sees it: the network's demand parameters (from its genesis),
+//! the ledger's oracle quote and oracle set (`GET /v1/oracle`, the quote depin-core computes at
+//! the tip) and an account's credits (`GET /v1/credits/{address}`).
 
 use anyhow::{Context, Result};
-use depin_core::economics::{OraclePrice, credits_for_burn, tokens_for_credits};
+use depin_core::economics::{CreditPeg, OraclePrice, TokenPrice, tokens_for_credits};
 use depin_core::modules::demand::MarketParams;
-use depin_core::modules::demand::records::{OracleRecord, PriceReport, quote_from};
-use depin_core::{Action, Address, Amount, Genesis};
+use depin_core::modules::demand::records::CreditBalance;
+use depin_core::{Address, Amount, Genesis};
+use serde_json::Value;
 
-use crate::blocks::{CommittedBlock, CommittedTx, Follower};
 use crate::client::Client;
-
-/// Most blocks read back at start to find the oracles' latest prices (at one block a second,
-/// ten minutes: the devnet's feed submits every few blocks).
-pub const PRICE_LOOKBACK_BLOCKS: u64 = 600;
 
 /// The hint given wherever a missing oracle price stops an agent.
 pub const NO_PRICE_HINT: &str = "no oracle price yet: run the devnet's price feed (`depin agent oracle`, which `depin devnet` starts) or `depin oracle price submit`";
 
-/// A network's demand parameters and the ledger's oracle records as of the last block read.
+/// A network's demand parameters.
 #[derive(Clone, Debug)]
 pub struct Market {
     pub params: MarketParams,
     pub chain_id: String,
     pub decimals: u8,
     pub symbol: String,
-    oracles: BTreeMap<Address, OracleRecord>,
-    /// Time of the last block read, ms since the Unix epoch.
-    pub last_block_ms: u64,
 }
 
 /// The network's genesis as its node serves it.
 pub fn genesis(client: &Client) -> Result<Genesis> {
     serde_json::from_value(client.get("/v1/genesis")?).context("the node's genesis does not parse")
+}
+
+/// The ledger's oracle as `GET /v1/oracle` serves it at the tip.
+#[derive(Clone, Debug)]
+pub struct OracleView {
+    /// The quote (median and minting price), or `None` when too few fresh prices are in.
+    pub quote: Option<OraclePrice>,
+    /// The oracles the ledger takes prices from now (its governed set).
+    pub oracles: Vec<Address>,
+    pub credit_peg: CreditPeg,
+    /// Credits the onboarding and the location fee of one device cost.
+    pub device_fee_credits: u128,
+}
+
+fn raw_price(v: &Value, what: &str) -> Result<TokenPrice> {
+    v["raw"]
+        .as_u64()
+        .map(TokenPrice)
+        .with_context(|| format!("the node's oracle view has no raw {what}"))
+}
+
+fn credits_field(v: &Value, name: &str) -> Result<u128> {
+    let field = &v["prices"][name];
+    field
+        .as_u64()
+        .map(u128::from)
+        .or_else(|| field.as_str().and_then(|s| s.parse().ok()))
+        .with_context(|| format!("the node's oracle view has no {name}"))
+}
+
+/// The ledger's oracle view; `Ok(None)` on a network without the demand module.
+pub fn oracle(client: &Client) -> Result<Option<OracleView>> {
+    let Some(v) = client.get_opt("/v1/oracle")? else {
+        return Ok(None);
+    };
+    let quote = match &v["quote"] {
+        Value::Null => None,
+        q => Some(OraclePrice {
+            median: raw_price(&q["median"], "median")?,
+            minting: raw_price(&q["minting"], "minting price")?,
+        }),
+    };
+    let oracles = v["oracles"]
+        .as_array()
+        .context("the node's oracle view has no oracles")?
+        .iter()
+        .map(|o| {
+            o["address"]
+                .as_str()
+                .and_then(|a| a.parse().ok())
+                .context("an oracle of the node's oracle view has no address")
+        })
+        .collect::<Result<_>>()?;
+    Ok(Some(OracleView {
+        quote,
+        oracles,
+        credit_peg: CreditPeg(raw_price(&v["credit_usd"], "credit_usd")?.0),
+        device_fee_credits: credits_field(&v, "onboard_fee_credits")?
+            + credits_field(&v, "location_fee_credits")?,
+    }))
+}
+
+/// The ledger's quote now, or `None` when it has no fresh price (or no demand module).
+pub fn quote(client: &Client) -> Result<Option<OraclePrice>> {
+    Ok(oracle(client)?.and_then(|o| o.quote))
+}
+
+/// An account's credits as the ledger holds them, or `None` when it never held any.
+pub fn credits(client: &Client, address: &Address) -> Result<Option<CreditBalance>> {
+    let v = client.get(&format!("/v1/credits/{address}"))?;
+    if v["known"] == false {
+        return Ok(None);
+    }
+    serde_json::from_value(v)
+        .map(Some)
+        .with_context(|| format!("the node's credits of {address} do not parse"))
+}
+
+/// A USD amount in units of 10^-8 USD, exactly: `$0.00012345`.
+pub fn usd(units: u128) -> String {
+    format!("${}", depin_core::economics::usd_text(units))
+}
+
+/// A token price, exactly: `$0.5`.
+pub fn price_text(price: TokenPrice) -> String {
+    format!("${}", price.usd_text())
 }
 
 impl Market {
@@ -47,77 +124,12 @@ impl Market {
         let params = d
             .to_params()
             .map_err(|(field, why)| anyhow::anyhow!("the node's genesis: {field} {why}"))?;
-        let oracles = params
-            .oracles
-            .iter()
-            .map(|a| (*a, OracleRecord::default()))
-            .collect();
         Ok(Some(Market {
             params,
             chain_id: g.chain_id.clone(),
             decimals: g.token.decimals,
             symbol: g.token.symbol.clone(),
-            oracles,
-            last_block_ms: 0,
         }))
-    }
-
-    /// Reads the last [`PRICE_LOOKBACK_BLOCKS`] blocks for prices and returns a follower at the
-    /// tip, from which [`Market::apply`] keeps the market current.
-    pub fn catch_up(&mut self, client: &Client) -> Result<Follower> {
-        let tip = crate::blocks::height(client)?;
-        let mut follower = Follower::from(tip.saturating_sub(PRICE_LOOKBACK_BLOCKS) + 1);
-        for b in follower.poll(client)? {
-            self.apply(&b);
-        }
-        Ok(follower)
-    }
-
-    /// Takes in a block: its accepted prices and oracle changes.
-    pub fn apply(&mut self, block: &CommittedBlock) {
-        for t in &block.txs {
-            self.apply_tx(block.height, t);
-        }
-        self.last_block_ms = block.time_ms;
-    }
-
-    /// Takes in one transaction of the block at `height` (for callers that need the market as
-    /// it stood in the middle of a block).
-    pub fn apply_tx(&mut self, height: u64, t: &CommittedTx) {
-        if t.outcome.is_err() {
-            return;
-        }
-        match &t.tx.action {
-            Action::SubmitPrice(p) => {
-                self.oracles.insert(
-                    t.tx.signer,
-                    OracleRecord {
-                        latest: Some(PriceReport {
-                            price: p.price,
-                            observed_at_ms: p.observed_at_ms,
-                            height,
-                        }),
-                    },
-                );
-            }
-            Action::SetOracle(s) if s.authorised => {
-                self.oracles.entry(s.oracle).or_default();
-            }
-            Action::SetOracle(s) => {
-                self.oracles.remove(&s.oracle);
-            }
-            _ => {}
-        }
-    }
-
-    /// The ledger's quote at `now_ms` (median and minting price), as depin-core computes it.
-    pub fn quote(&self, now_ms: u64) -> Option<OraclePrice> {
-        quote_from(&self.params, self.oracles.values(), now_ms)
-    }
-
-    /// Credits a burn of `tokens` buys at the minting price of `quote`.
-    pub fn credits_for(&self, tokens: Amount, quote: &OraclePrice) -> u128 {
-        credits_for_burn(tokens, quote.minting, self.decimals, self.params.credit_peg).unwrap_or(0)
     }
 
     /// Tokens (base units) to burn at `quote` for at least `credits` credits.
@@ -131,10 +143,12 @@ impl Market {
         .map_err(|e| anyhow::anyhow!("pricing {credits} credits: {e}"))
     }
 
-    /// USD value of `credits`.
-    pub fn usd(&self, credits: u128) -> f64 {
-        credits as f64 * self.params.credit_peg.0 as f64
-            / depin_core::economics::credits::USD_SCALE as f64
+    /// USD value of `credits` at the peg, exactly (`?` past 128 bits).
+    pub fn usd_text(&self, credits: u128) -> String {
+        self.params
+            .credit_peg
+            .usd_units(credits)
+            .map_or_else(|| "$?".to_string(), usd)
     }
 
     /// Tokens as text with the symbol.
@@ -156,16 +170,6 @@ pub fn grouped(n: u128) -> String {
     out
 }
 
-/// USD with enough decimals to show small sums: `$12.35`, `$0.0012`.
-pub fn usd_text(usd: f64) -> String {
-    if usd >= 1.0 || usd == 0.0 {
-        format!("${usd:.2}")
-    } else {
-        let decimals = (-usd.log10()).ceil() as usize + 1;
-        format!("${usd:.decimals$}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,9 +180,11 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(1_000), "1,000");
         assert_eq!(grouped(12_345_678), "12,345,678");
-        assert_eq!(usd_text(12.345), "$12.35");
-        assert_eq!(usd_text(0.0), "$0.00");
-        assert_eq!(usd_text(0.12345), "$0.12");
-        assert_eq!(usd_text(0.00123), "$0.0012");
+        // USD is exact: a small price keeps every digit the ledger has.
+        assert_eq!(usd(1_234_500_000), "$12.345");
+        assert_eq!(usd(0), "$0");
+        assert_eq!(usd(12_345), "$0.00012345");
+        assert_eq!(price_text(TokenPrice(12_345)), "$0.00012345");
+        assert_eq!(price_text(TokenPrice(50_000_000)), "$0.5");
     }
 }

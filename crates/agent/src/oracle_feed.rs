@@ -10,8 +10,9 @@ use depin_core::modules::demand::actions::SubmitPrice;
 use depin_core::{Action, Explained, Hash, Keypair, Transaction};
 
 use crate::blocks::{self, Follower};
-use crate::client::Client;
+use crate::client::{self, Client};
 use crate::hotspot::{mix, now_ms};
+use crate::market::{self, price_text};
 use crate::radio::normal_from_hash;
 
 /// The walk never leaves `[start / MAX_DEVIATION_FACTOR, start * MAX_DEVIATION_FACTOR]`.
@@ -156,19 +157,20 @@ impl PriceFeed {
     pub fn new(args: &FeedArgs, node_url: &str, key: Keypair) -> Result<PriceFeed> {
         args.check()?;
         let client = Client::new(node_url);
-        let genesis = crate::market::genesis(&client)?;
-        let Some(demand) = &genesis.demand else {
+        let chain_id = client.get("/v1/status")?["chain_id"]
+            .as_str()
+            .context("status has no chain_id")?
+            .to_string();
+        let Some(oracle) = market::oracle(&client)? else {
             bail!(
-                "network '{}' has no demand module (no [demand] in its genesis), so it takes no prices",
-                genesis.chain_id
+                "network '{chain_id}' has no demand module (no [demand] in its genesis), so it takes no prices"
             );
         };
         let address = key.address();
-        if !demand.oracles.contains(&address) {
+        if !oracle.oracles.contains(&address) {
             bail!(
-                "{address} is not an oracle of network '{}' (its genesis names {}); sign with the oracle key `depin init` created (--oracle oracle)",
-                genesis.chain_id,
-                demand
+                "{address} is not an oracle of network '{chain_id}' (its oracles now: {}); sign with the oracle key `depin init` created (--key oracle), or have the governor authorise this one (`depin oracle set {address} --authorised true`)",
+                oracle
                     .oracles
                     .iter()
                     .map(|a| a.to_string())
@@ -180,7 +182,7 @@ impl PriceFeed {
         Ok(PriceFeed {
             client,
             key,
-            chain_id: genesis.chain_id.clone(),
+            chain_id,
             nonce,
             walk: PriceWalk::new(args),
             every_blocks: args.every_blocks,
@@ -259,12 +261,9 @@ impl PriceFeed {
 
 fn account_nonce(client: &Client, key: &Keypair) -> Result<u64> {
     let address = key.address();
-    let account = client
-        .get_opt(&format!("/v1/accounts/{address}"))?
-        .with_context(|| format!("the oracle {address} has no account on this network"))?;
-    account["nonce"]
-        .as_u64()
-        .context("the account has no nonce")
+    client
+        .nonce(&address)?
+        .with_context(|| format!("the oracle {address} has no account on this network"))
 }
 
 /// Runs `depin agent oracle`: submits a price every `--every-blocks` blocks and prints each with
@@ -273,10 +272,10 @@ pub fn run(args: &FeedArgs, node_url: &str, oracle: &Keypair, json: bool) -> Res
     let mut feed = PriceFeed::new(args, node_url, Keypair::from_seed(oracle.seed()))?;
     if !json {
         println!(
-            "price feed of {} on {}: a walk around ${:.4} (±{} bps a step), every {} blocks",
+            "price feed of {} on {}: a walk around {} (±{} bps a step), every {} blocks",
             oracle.address(),
             feed.client().base(),
-            args.start_usd.as_usd_f64(),
+            price_text(args.start_usd),
             args.volatility_bps,
             args.every_blocks
         );
@@ -305,11 +304,11 @@ pub fn run(args: &FeedArgs, node_url: &str, oracle: &Keypair, json: bool) -> Res
             );
         } else {
             match outcome {
-                Ok(()) => println!("height {}: ${:.4} accepted", s.height, s.price.as_usd_f64()),
+                Ok(()) => println!("height {}: {} accepted", s.height, price_text(s.price)),
                 Err(e) => println!(
-                    "height {}: ${:.4} refused: {} ({})",
+                    "height {}: {} refused: {} ({})",
                     s.height,
-                    s.price.as_usd_f64(),
+                    price_text(s.price),
                     e.message,
                     e.code
                 ),
@@ -325,21 +324,11 @@ pub fn spawn(mut feed: PriceFeed) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("devnet-oracle".into())
         .spawn(move || {
-            let mut last_error = String::new();
-            loop {
-                match feed.tick() {
-                    Ok(_) => {}
-                    Err(e) if format!("{e:#}").contains("cannot reach") => return,
-                    Err(e) => {
-                        let text = format!("{e:#}");
-                        if text != last_error {
-                            println!("price feed: {text}; retrying");
-                            last_error = text;
-                        }
-                    }
-                }
+            client::keep_running("price feed", Duration::ZERO, || {
+                let ticked = feed.tick().map(drop);
                 std::thread::sleep(Duration::from_millis(POLL_MS));
-            }
+                ticked
+            })
         })
         .expect("spawning the price feed thread")
 }

@@ -188,6 +188,9 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
         .expect("summary");
     eprintln!("{}", lines.join("\n"));
     assert!(lines[1].starts_with("   price $0.") && lines[1].contains("for data in"));
+    // Exact USD and every kind of burned credit, as the node serves them.
+    assert!(lines[1].contains(" void, ") && lines[1].contains("credits burned "));
+    assert!(!lines[1].contains('?'), "{}", lines[1]);
     assert!(lines[2].starts_with("   rewards: bootstrap ") && lines[2].contains("demand "));
     assert!(
         started.elapsed() < Duration::from_secs(30),
