@@ -21,7 +21,7 @@ use depin_core::{Action, Genesis, Keypair, Transaction};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::chain::Producer;
+use crate::bench::{Driver, submit_all};
 use crate::mempool::MempoolLimits;
 use crate::node::Node;
 
@@ -299,53 +299,6 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
         windows: cfg.windows,
         cores: rayon::current_num_threads(),
     })
-}
-
-fn submit_all(node: &Node, txs: Vec<Transaction>) -> Result<(), String> {
-    for chunk in txs.chunks(8192) {
-        if let Some(Err(e)) = node.submit(chunk.to_vec()).into_iter().find(Result::is_err) {
-            return Err(format!("the mempool refused a bench report: {e}"));
-        }
-    }
-    Ok(())
-}
-
-/// Produces the bench's blocks, one simulated second apart.
-struct Driver<'a> {
-    node: &'a Node,
-    producer: &'a mut Producer,
-    time_ms: u64,
-    blocks: u64,
-}
-
-impl Driver<'_> {
-    /// One block; the success of each of its transactions.
-    fn produce(&mut self) -> Result<Vec<bool>, String> {
-        self.time_ms += 1000;
-        self.blocks += 1;
-        let c = self
-            .node
-            .produce_block(self.producer, self.time_ms)
-            .map_err(|e| e.to_string())?;
-        Ok(c.applied.receipts.iter().map(|r| r.is_success()).collect())
-    }
-
-    /// Submits `txs` and produces blocks until they are all executed; (accepted, rejected).
-    fn apply_all(&mut self, txs: Vec<Transaction>) -> Result<(u64, u64), String> {
-        let total = txs.len() as u64;
-        submit_all(self.node, txs)?;
-        let (mut ok, mut bad) = (0u64, 0u64);
-        while ok + bad < total {
-            for s in self.produce()? {
-                if s {
-                    ok += 1;
-                } else {
-                    bad += 1;
-                }
-            }
-        }
-        Ok((ok, bad))
-    }
 }
 
 /// Up to `k` grid neighbours of hotspot `i`, nearest first.

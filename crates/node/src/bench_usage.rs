@@ -26,7 +26,7 @@ use depin_core::{Action, Address, Amount, Genesis, Keypair, Signature, Transacti
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::chain::Producer;
+use crate::bench::Driver;
 use crate::mempool::{MempoolLimits, VERIFY_CHUNK};
 use crate::node::Node;
 
@@ -356,59 +356,6 @@ fn time_inner_verification(
         return Err("a bench receipt's inner signature does not verify".into());
     }
     Ok((one_by_one, batched))
-}
-
-/// Produces the bench's blocks, one simulated second apart.
-struct Driver<'a> {
-    node: &'a Node,
-    producer: &'a mut Producer,
-    time_ms: u64,
-    blocks: u64,
-}
-
-impl Driver<'_> {
-    /// One block; the success of each of its transactions.
-    fn produce(&mut self) -> Result<Vec<bool>, String> {
-        self.time_ms += 1000;
-        self.blocks += 1;
-        let c = self
-            .node
-            .produce_block(self.producer, self.time_ms)
-            .map_err(|e| e.to_string())?;
-        Ok(c.applied.receipts.iter().map(|r| r.is_success()).collect())
-    }
-
-    /// Submits `txs` and produces blocks until they are all executed; (accepted, rejected).
-    fn apply_all(&mut self, txs: Vec<Transaction>) -> Result<(u64, u64), String> {
-        let total = txs.len() as u64;
-        for chunk in txs.chunks(8192) {
-            let verdicts = self.node.submit(chunk.to_vec());
-            if let Some(Err(e)) = verdicts.into_iter().find(Result::is_err) {
-                return Err(format!("the mempool refused a bench transaction: {e}"));
-            }
-        }
-        let (mut ok, mut bad) = (0u64, 0u64);
-        while ok + bad < total {
-            for s in self.produce()? {
-                if s {
-                    ok += 1;
-                } else {
-                    bad += 1;
-                }
-            }
-        }
-        Ok((ok, bad))
-    }
-
-    /// Setup (not timed): `txs` must all succeed; `what` names them in the error.
-    fn settle(&mut self, txs: Vec<Transaction>, what: &str) -> Result<(), String> {
-        match self.apply_all(txs)? {
-            (_, 0) => Ok(()),
-            _ => Err(format!(
-                "{what} was refused; the bench genesis is inconsistent"
-            )),
-        }
-    }
 }
 
 #[cfg(test)]
