@@ -3,55 +3,21 @@
 
 mod common;
 
-use common::start_node;
+use common::{start_network, test_genesis};
 use std::collections::{BTreeMap, BTreeSet};
 
 use depin_agent::devnet::{Summaries, earnings};
 use depin_agent::hotspot::{Fleet, HotspotArgs, Role};
-use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
-use depin_core::modules::coverage::preset;
-use depin_core::{Genesis, Keypair};
+use depin_core::Keypair;
 use depin_node::Home;
-
-const EPOCH_BLOCKS: u64 = 20;
-const BEACON_INTERVAL: u64 = 5;
 
 #[test]
 fn cheaters_earn_little_and_their_reports_are_refused_for_the_right_reasons() {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = Home::new(dir.path());
-    let validator = Keypair::from_seed([1; 32]);
     let owner = Keypair::from_seed([2; 32]);
-    let genesis = Genesis {
-        chain_id: "depin-cheaters".into(),
-        genesis_time_ms: 0,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 200,
-            epoch_length_blocks: EPOCH_BLOCKS,
-            max_block_txs: 20_000,
-            validator: validator.address(),
-        },
-        allocations: vec![Allocation {
-            address: owner.address(),
-            amount: "100000".into(),
-        }],
-        economics: Some(EconomicsGenesis {
-            emission_per_epoch: "1000".into(),
-            halving_interval_epochs: 0,
-            tail_per_epoch: "0".into(),
-            treasury: Keypair::from_seed([3; 32]).address(),
-            treasury_bps: 1000,
-        }),
-        coverage: Some(preset::single_region(preset::BERLIN, BEACON_INTERVAL, None)),
-        demand: None,
-    };
-    home.write_genesis(&genesis).expect("genesis");
-    home.save_key("validator", &validator).expect("key");
-    let (url, _) = start_node(&home);
+    let genesis = test_genesis("depin-cheaters", &[(owner.address(), "100000")]);
+    let (url, _) = start_network(&home, &genesis);
 
     let args = HotspotArgs {
         hotspots: 25,

@@ -4,72 +4,37 @@
 
 mod common;
 
-use common::start_node;
+use common::{EPOCH_BLOCKS, start_network, test_genesis};
 use std::time::{Duration, Instant};
 
 use depin_agent::fleet::{FleetArgs, IotFleet};
 use depin_agent::hotspot::{Fleet, HotspotArgs};
 use depin_agent::oracle_feed::{self, FeedArgs, PriceFeed};
-use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::Keypair;
 use depin_core::modules::coverage::device::{RewardRecord, reward_key};
-use depin_core::modules::coverage::preset;
 use depin_core::modules::demand::records::{CreditBalance, credits_key};
-use depin_core::{Genesis, Keypair};
 use depin_node::Home;
-
-const EPOCH_BLOCKS: u64 = 20;
 
 #[test]
 fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exactly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = Home::new(dir.path());
-    let validator = Keypair::from_seed([1; 32]);
     let owner = Keypair::from_seed([2; 32]);
     let oracle = Keypair::from_seed([4; 32]);
     let operator = Keypair::from_seed([5; 32]);
-    let mut coverage = preset::single_region(preset::BERLIN, 5, None);
+    let mut genesis = test_genesis(
+        "depin-demand",
+        &[(owner.address(), "100000"), (operator.address(), "1000")],
+    );
+    let coverage = genesis.coverage.as_mut().expect("a coverage section");
     coverage.onboard_fee = "0".into();
     coverage.location_fee = "0".into();
-    let genesis = Genesis {
-        chain_id: "depin-demand".into(),
-        genesis_time_ms: 0,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 200,
-            epoch_length_blocks: EPOCH_BLOCKS,
-            max_block_txs: 20_000,
-            validator: validator.address(),
-        },
-        allocations: vec![
-            Allocation {
-                address: owner.address(),
-                amount: "100000".into(),
-            },
-            Allocation {
-                address: operator.address(),
-                amount: "1000".into(),
-            },
-        ],
-        economics: Some(EconomicsGenesis {
-            emission_per_epoch: "1000".into(),
-            halving_interval_epochs: 0,
-            tail_per_epoch: "0".into(),
-            treasury: Keypair::from_seed([3; 32]).address(),
-            treasury_bps: 1000,
-        }),
-        coverage: Some(coverage),
-        demand: Some(depin_core::modules::demand::params::preset(
-            vec![oracle.address()],
-            None,
-            100,
-        )),
-    };
-    home.write_genesis(&genesis).expect("genesis");
-    home.save_key("validator", &validator).expect("key");
-    let (url, store) = start_node(&home);
+    genesis.demand = Some(depin_core::modules::demand::params::preset(
+        vec![oracle.address()],
+        None,
+        100,
+    ));
+    let (url, store) = start_network(&home, &genesis);
     let started = Instant::now();
 
     let hotspot_args = HotspotArgs {

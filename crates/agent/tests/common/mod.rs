@@ -1,9 +1,66 @@
-//! A real node for the agent tests: started on 127.0.0.1 in a background thread.
+//! A real node for the agent tests: a small coverage network around Berlin, started on
+//! 127.0.0.1 in a background thread.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::modules::coverage::preset;
+use depin_core::{Address, Genesis, Keypair};
 use depin_node::{Home, MempoolLimits, RunConfig};
+
+/// Blocks per epoch of the test networks (200 ms blocks: four seconds).
+pub const EPOCH_BLOCKS: u64 = 20;
+/// Blocks per beacon window.
+pub const BEACON_INTERVAL: u64 = 5;
+
+/// The validator key of the test networks.
+pub fn validator() -> Keypair {
+    Keypair::from_seed([1; 32])
+}
+
+/// A network with 1,000 tokens of emission an epoch (10% to the treasury), a coverage region
+/// around Berlin, and `allocations` (address, whole tokens).
+pub fn test_genesis(chain_id: &str, allocations: &[(Address, &str)]) -> Genesis {
+    Genesis {
+        chain_id: chain_id.into(),
+        genesis_time_ms: 0,
+        token: TokenParams {
+            symbol: "DPN".into(),
+            decimals: 6,
+        },
+        consensus: ConsensusParams {
+            block_interval_ms: 200,
+            epoch_length_blocks: EPOCH_BLOCKS,
+            max_block_txs: 20_000,
+            validator: validator().address(),
+        },
+        allocations: allocations
+            .iter()
+            .map(|(address, amount)| Allocation {
+                address: *address,
+                amount: amount.to_string(),
+            })
+            .collect(),
+        economics: Some(EconomicsGenesis {
+            emission_per_epoch: "1000".into(),
+            halving_interval_epochs: 0,
+            tail_per_epoch: "0".into(),
+            treasury: Keypair::from_seed([3; 32]).address(),
+            treasury_bps: 1000,
+        }),
+        coverage: Some(preset::single_region(preset::BERLIN, BEACON_INTERVAL, None)),
+        demand: None,
+    }
+}
+
+/// Writes `genesis` and the validator key into `home` and starts its node; returns its API URL
+/// and its store.
+pub fn start_network(home: &Home, genesis: &Genesis) -> (String, Arc<depin_store::Store>) {
+    home.write_genesis(genesis).expect("genesis");
+    home.save_key("validator", &validator()).expect("key");
+    start_node(home)
+}
 
 /// Starts a node in `home` on a background thread; returns its API URL and its store.
 pub fn start_node(home: &Home) -> (String, Arc<depin_store::Store>) {
