@@ -6,7 +6,7 @@ use crate::amount::Amount;
 use crate::block::{Block, Header, Receipt};
 use crate::crypto::{Hash, Keypair};
 use crate::merkle::list_root;
-use crate::modules::{BlockContext, coverage};
+use crate::module::{BlockContext, TxContext};
 use crate::rejection::Rejection;
 use crate::state::{Account, State, WriteSet};
 use crate::tx::{Action, Transaction};
@@ -88,36 +88,9 @@ fn check_action(account: &Account, action: &Action) -> Result<(), Rejection> {
             }
             Ok(())
         }
-        // Coverage actions are checked against the state when they execute; at the door only
+        // Module actions are checked against the state when they execute; at the door only
         // the envelope, signature and nonce are.
-        _ => Ok(()),
-    }
-}
-
-/// Runs a module's action; the signer's used-up nonce is already written.
-fn execute_module(
-    state: &mut State,
-    tx: &Transaction,
-    co_signed: bool,
-    ctx: BlockContext,
-) -> Result<(), Rejection> {
-    use crate::modules::coverage::verify;
-    use crate::modules::demand::verify as demand;
-    let signer = &tx.signer;
-    match &tx.action {
-        Action::Transfer { .. } => unreachable!("transfers are not module actions"),
-        Action::OnboardDevice(a) => verify::onboard(state, signer, a, ctx),
-        Action::AssertLocation(a) => verify::assert_location(state, signer, a, ctx),
-        Action::TransferDevice(a) => verify::transfer_device(state, signer, a),
-        Action::RetireDevice(a) => verify::retire_device(state, signer, a),
-        Action::SetDenylist(a) => verify::set_denylist(state, signer, a),
-        Action::Beacon(a) => verify::beacon(state, signer, a, ctx),
-        Action::Witness(a) => verify::witness(state, signer, a, ctx),
-        Action::SubmitPrice(a) => demand::submit_price(state, signer, a, ctx),
-        Action::SetOracle(a) => demand::set_oracle(state, signer, a),
-        Action::BuyCredits(a) => demand::buy_credits(state, signer, a, ctx),
-        Action::DelegateCredits(a) => demand::delegate_credits(state, signer, a),
-        Action::Usage(a) => demand::usage(state, a, co_signed, ctx),
+        Action::Module(_) => Ok(()),
     }
 }
 
@@ -161,7 +134,15 @@ fn execute(
         Action::Transfer { to, amount } => transfer(state, &mut sender, tx, *to, *amount),
         _ => {
             state.put_account(tx.signer, sender);
-            execute_module(state, tx, co_signed, ctx)
+            let Action::Module(action) = &tx.action else {
+                unreachable!("transfers are handled above")
+            };
+            let tx_ctx = TxContext {
+                signer: &tx.signer,
+                co_signed,
+                block: ctx,
+            };
+            crate::modules::execute(state, tx_ctx, action)
         }
     });
     match outcome {
@@ -214,13 +195,14 @@ fn execute_all(
         height: state.height() + 1,
         time_ms,
     };
-    coverage::epoch::begin_block(state, ctx.height);
+    crate::modules::begin_block(state, ctx);
     let receipts = txs
         .iter()
         .zip(verdicts.into_iter().zip(co_signed))
         .map(|(tx, ok)| execute(state, tx, ok, ctx))
         .collect();
-    coverage::epoch::end_block(state, ctx);
+    crate::modules::end_block(state, ctx);
+    crate::epoch::close_if_due(state, ctx);
     receipts
 }
 

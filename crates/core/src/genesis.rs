@@ -1,7 +1,6 @@
 //! Network parameters and initial balances, read from a TOML file.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -10,16 +9,17 @@ use crate::amount::{Amount, MAX_DECIMALS};
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::{Address, Hash};
 use crate::economics::EmissionSchedule;
-use crate::modules::coverage::{CoverageGenesis, CoverageParams};
-use crate::modules::demand::{DemandGenesis, MarketParams};
+use crate::modules::{ModuleParams, ModulesGenesis};
 use crate::tx::MAX_CHAIN_ID_BYTES;
 
 /// Shortest block interval a network may choose, in milliseconds.
 pub const MIN_BLOCK_INTERVAL_MS: u64 = 10;
 
 /// A genesis file: everything a node needs to start a network at height 0.
+///
+/// Unknown sections are refused by [`Genesis::from_toml`] (the modules' sections are flattened
+/// in, which serde's own check cannot see through).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Genesis {
     /// Network name, part of every signed transaction (`depin-devnet`, `acme-mainnet`).
     pub chain_id: String,
@@ -32,13 +32,20 @@ pub struct Genesis {
     /// Emission and its split; without it the network mints nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub economics: Option<EconomicsGenesis>,
-    /// The wireless coverage module; without it coverage actions are refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub coverage: Option<CoverageGenesis>,
-    /// The demand module (oracle, credits, paid data, demand-driven rewards); needs
-    /// `[economics]` and `[coverage]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub demand: Option<DemandGenesis>,
+    /// The sections of the modules the network runs (`[coverage]`, `[demand]`, `[devices]`,
+    /// ...): a module without a section is off, and its actions are refused.
+    #[serde(flatten)]
+    pub modules: ModulesGenesis,
+}
+
+/// What a module's genesis check may know of the rest of the genesis.
+#[derive(Clone, Debug)]
+pub struct GenesisInfo {
+    pub decimals: u8,
+    pub epoch_length_blocks: u64,
+    pub has_economics: bool,
+    /// Names of the modules the genesis has sections for.
+    pub modules: Vec<&'static str>,
 }
 
 /// The `[economics]` section: what each epoch mints and where it goes.
@@ -54,8 +61,12 @@ pub struct EconomicsGenesis {
     pub tail_per_epoch: String,
     /// Account that receives the treasury's share.
     pub treasury: Address,
-    /// Treasury's share of each epoch's emission, basis points; the rest is the coverage pool.
+    /// Treasury's share of each epoch's emission, basis points; the rest is the suppliers'.
     pub treasury_bps: u32,
+    /// Weights of the proof modules in the suppliers' share, by module name (`{ coverage = 3,
+    /// storage = 1 }`); a module left out gets weight 1, so by default they share equally.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pool_weights: std::collections::BTreeMap<String, u32>,
 }
 
 fn zero_tokens() -> String {
@@ -68,6 +79,18 @@ pub struct EconomicsParams {
     pub emission: EmissionSchedule,
     pub treasury: Address,
     pub treasury_bps: u32,
+    /// Weights of the proof modules by name, as given (others weigh 1).
+    pub pool_weights: Vec<(String, u32)>,
+}
+
+impl EconomicsParams {
+    /// The weight of proof module `name` in the suppliers' share.
+    pub fn weight_of(&self, name: &str) -> u32 {
+        self.pool_weights
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(1, |(_, w)| *w)
+    }
 }
 
 /// The native token.
@@ -112,9 +135,8 @@ pub struct Params {
     pub max_block_txs: u32,
     pub validator: Address,
     pub economics: Option<EconomicsParams>,
-    /// Shared: every coverage action reads it, and cloning the handle costs no allocation.
-    pub coverage: Option<Arc<CoverageParams>>,
-    pub demand: Option<Arc<MarketParams>>,
+    /// The parameters of the modules the network runs.
+    pub modules: ModuleParams,
 }
 
 /// What is wrong with a genesis file, said so it can be fixed.
@@ -124,6 +146,11 @@ pub enum GenesisError {
     Toml(#[from] toml::de::Error),
     #[error("genesis field {field}: {why}")]
     Field { field: &'static str, why: String },
+    #[error(
+        "genesis has an unknown section or field '{0}'; the top level takes chain_id, genesis_time_ms, token, consensus, allocations, economics and the sections of the modules this node knows ({known})",
+        known = crate::modules::NAMES.join(", ")
+    )]
+    Unknown(String),
 }
 
 fn field(field: &'static str, why: impl Into<String>) -> GenesisError {
@@ -136,6 +163,21 @@ fn field(field: &'static str, why: impl Into<String>) -> GenesisError {
 impl Genesis {
     /// Parses and validates a genesis file.
     pub fn from_toml(text: &str) -> Result<Genesis, GenesisError> {
+        let table: toml::Table = toml::from_str(text)?;
+        const CORE: &[&str] = &[
+            "chain_id",
+            "genesis_time_ms",
+            "token",
+            "consensus",
+            "allocations",
+            "economics",
+        ];
+        if let Some(unknown) = table
+            .keys()
+            .find(|k| !CORE.contains(&k.as_str()) && !crate::modules::NAMES.contains(&k.as_str()))
+        {
+            return Err(GenesisError::Unknown(unknown.clone()));
+        }
         let genesis: Genesis = toml::from_str(text)?;
         genesis.validate()?;
         Ok(genesis)
@@ -206,38 +248,37 @@ impl Genesis {
             }
         }
         self.balances()?;
-        self.economics_params()?;
-        self.coverage_params()?;
-        self.demand_params()?;
+        let economics = self.economics_params()?;
+        let modules = self.module_params()?;
+        if let Some(e) = economics {
+            let proof = modules.proof_modules();
+            for (name, _) in &e.pool_weights {
+                if !proof.contains(&name.as_str()) {
+                    return Err(field(
+                        "economics.pool_weights",
+                        format!(
+                            "'{name}' is not a proof module of this network (it runs {})",
+                            proof.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
-    fn demand_params(&self) -> Result<Option<MarketParams>, GenesisError> {
-        let Some(d) = &self.demand else {
-            return Ok(None);
-        };
-        if self.economics.is_none() {
-            return Err(field(
-                "demand",
-                "needs an [economics] section: the demand pool is a share of the emission",
-            ));
+    /// What a module's genesis check may know of the rest of this genesis.
+    pub fn info(&self) -> GenesisInfo {
+        GenesisInfo {
+            decimals: self.token.decimals,
+            epoch_length_blocks: self.consensus.epoch_length_blocks,
+            has_economics: self.economics.is_some(),
+            modules: self.modules.present(),
         }
-        let Some(coverage) = &self.coverage else {
-            return Err(field(
-                "demand",
-                "needs a [coverage] section: receipts name devices of its registry",
-            ));
-        };
-        let zero = |text: &str| Amount::parse(text, self.token.decimals).is_ok_and(|a| a.is_zero());
-        if !zero(&coverage.onboard_fee) || !zero(&coverage.location_fee) {
-            return Err(field(
-                "coverage.onboard_fee",
-                "with a [demand] section fees are paid in credits: set coverage.onboard_fee and coverage.location_fee to \"0\" and use demand.onboard_fee_credits and demand.location_fee_credits",
-            ));
-        }
-        d.to_params()
-            .map(Some)
-            .map_err(|(name, why)| field(name, why))
+    }
+
+    fn module_params(&self) -> Result<ModuleParams, GenesisError> {
+        ModuleParams::from_genesis(&self.modules, &self.info()).map_err(|(name, why)| field(name, why))
     }
 
     fn economics_params(&self) -> Result<Option<EconomicsParams>, GenesisError> {
@@ -261,16 +302,8 @@ impl Genesis {
             },
             treasury: e.treasury,
             treasury_bps: e.treasury_bps,
+            pool_weights: e.pool_weights.iter().map(|(n, w)| (n.clone(), *w)).collect(),
         }))
-    }
-
-    fn coverage_params(&self) -> Result<Option<CoverageParams>, GenesisError> {
-        let Some(c) = &self.coverage else {
-            return Ok(None);
-        };
-        c.to_params(self.token.decimals, self.consensus.epoch_length_blocks)
-            .map(Some)
-            .map_err(|(name, why)| field(name, why))
     }
 
     /// The genesis balances in base units, with their total.
@@ -300,14 +333,9 @@ impl Genesis {
             economics: self
                 .economics_params()
                 .expect("params() is called on a validated genesis"),
-            coverage: self
-                .coverage_params()
-                .expect("params() is called on a validated genesis")
-                .map(Arc::new),
-            demand: self
-                .demand_params()
-                .expect("params() is called on a validated genesis")
-                .map(Arc::new),
+            modules: self
+                .module_params()
+                .expect("params() is called on a validated genesis"),
         }
     }
 
@@ -319,8 +347,8 @@ impl Genesis {
             a.address.encode(&mut bytes);
             a.amount.encode(&mut bytes);
         }
-        if let Some(c) = &self.coverage {
-            c.denylist.encode(&mut bytes);
+        if let Some(d) = &self.modules.devices {
+            d.denylist.encode(&mut bytes);
         }
         Hash::tagged("depin/genesis", &[&bytes])
     }
@@ -336,8 +364,7 @@ impl Encode for Params {
         self.max_block_txs.encode(out);
         self.validator.encode(out);
         self.economics.encode(out);
-        self.coverage.encode(out);
-        self.demand.encode(out);
+        self.modules.encode(out);
     }
 }
 
@@ -348,6 +375,7 @@ impl Encode for EconomicsParams {
         self.emission.tail_per_epoch.encode(out);
         self.treasury.encode(out);
         self.treasury_bps.encode(out);
+        self.pool_weights.encode(out);
     }
 }
 
@@ -361,6 +389,7 @@ impl Decode for EconomicsParams {
             },
             treasury: Address::decode(r)?,
             treasury_bps: u32::decode(r)?,
+            pool_weights: Vec::decode(r)?,
         })
     }
 }
@@ -376,8 +405,7 @@ impl Decode for Params {
             max_block_txs: u32::decode(r)?,
             validator: Address::decode(r)?,
             economics: Option::decode(r)?,
-            coverage: Option::decode(r)?,
-            demand: Option::decode(r)?,
+            modules: ModuleParams::decode(r)?,
         })
     }
 }
@@ -406,8 +434,7 @@ mod tests {
                 amount: "1000.5".into(),
             }],
             economics: None,
-            coverage: None,
-            demand: None,
+            modules: ModulesGenesis::default(),
         }
     }
 

@@ -10,11 +10,14 @@ pub mod block;
 pub mod codec;
 pub mod crypto;
 pub mod economics;
+mod epoch;
 pub mod exec;
 pub mod genesis;
 pub mod merkle;
+pub mod module;
 pub mod modules;
 pub mod rejection;
+pub mod services;
 pub mod state;
 pub mod tx;
 
@@ -28,5 +31,5 @@ pub use exec::{
 };
 pub use genesis::{Genesis, Params};
 pub use rejection::{Explained, Rejection};
-pub use state::{Account, State};
+pub use state::{Account, State, StateRead};
 pub use tx::{Action, Transaction};

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::Address;
-use crate::modules::coverage::CoverageRejection;
-use crate::modules::demand::DemandRejection;
+use crate::modules::{ModuleRejection, disabled_code, name_of};
 
 /// Declares a module's refusal reasons: an enum with one variant per check, its stable codes,
 /// and its canonical encoding (one tag byte, then the fields).
@@ -37,6 +36,16 @@ macro_rules! reasons {
 
             /// Every code, in tag order (for documentation and tests).
             pub const CODES: &[&str] = &[$($code),*];
+        }
+
+        impl $crate::module::Reasons for $enum {
+            fn code(&self) -> &'static str {
+                $enum::code(self)
+            }
+
+            fn codes() -> &'static [&'static str] {
+                Self::CODES
+            }
         }
 
         impl Encode for $enum {
@@ -92,22 +101,12 @@ pub enum Rejection {
     Duplicate,
     /// The mempool is full; the client should retry later.
     MempoolFull,
-    /// A coverage action failed one of the module's checks.
-    Coverage(CoverageRejection),
-    /// A demand action (oracle, credits, usage receipt) failed one of the module's checks.
-    Demand(DemandRejection),
-}
-
-impl From<DemandRejection> for Rejection {
-    fn from(r: DemandRejection) -> Self {
-        Rejection::Demand(r)
-    }
-}
-
-impl From<CoverageRejection> for Rejection {
-    fn from(r: CoverageRejection) -> Self {
-        Rejection::Coverage(r)
-    }
+    /// The action belongs to a module this network does not run (by its wire id).
+    ModuleDisabled { module: u8 },
+    /// The signer is not the key allowed to make this change.
+    NotGovernor,
+    /// An action failed one of its module's checks.
+    Module(ModuleRejection),
 }
 
 impl Rejection {
@@ -127,8 +126,9 @@ impl Rejection {
             Rejection::Malformed { .. } => "malformed",
             Rejection::Duplicate => "duplicate",
             Rejection::MempoolFull => "mempool_full",
-            Rejection::Coverage(r) => r.code(),
-            Rejection::Demand(r) => r.code(),
+            Rejection::ModuleDisabled { module } => disabled_code(*module),
+            Rejection::NotGovernor => "not_governor",
+            Rejection::Module(r) => r.code(),
         }
     }
 
@@ -152,8 +152,9 @@ impl Rejection {
             Rejection::Malformed { .. } => 10,
             Rejection::Duplicate => 11,
             Rejection::MempoolFull => 12,
-            Rejection::Coverage(_) => 13,
-            Rejection::Demand(_) => 14,
+            Rejection::ModuleDisabled { .. } => 13,
+            Rejection::NotGovernor => 14,
+            Rejection::Module(_) => 15,
         }
     }
 }
@@ -213,8 +214,18 @@ impl fmt::Display for Rejection {
             Rejection::MempoolFull => {
                 write!(f, "the node's mempool is full; retry in a few seconds")
             }
-            Rejection::Coverage(r) => r.fmt(f),
-            Rejection::Demand(r) => r.fmt(f),
+            Rejection::ModuleDisabled { module } => match name_of(*module) {
+                Some(name) => write!(
+                    f,
+                    "this network runs no {name} module (its genesis has no [{name}] section), so its actions are refused"
+                ),
+                None => write!(f, "this network runs no module with id {module}"),
+            },
+            Rejection::NotGovernor => write!(
+                f,
+                "only the governor key named in the genesis may make this change"
+            ),
+            Rejection::Module(r) => r.fmt(f),
         }
     }
 }
@@ -250,9 +261,10 @@ impl Encode for Rejection {
                 max.encode(out);
             }
             Rejection::Malformed { detail } => detail.encode(out),
-            Rejection::Coverage(r) => r.encode(out),
-            Rejection::Demand(r) => r.encode(out),
-            Rejection::BadSignature
+            Rejection::ModuleDisabled { module } => module.encode(out),
+            Rejection::Module(r) => r.encode(out),
+            Rejection::NotGovernor
+            | Rejection::BadSignature
             | Rejection::ZeroAmount
             | Rejection::BalanceOverflow
             | Rejection::Duplicate
@@ -300,8 +312,11 @@ impl Decode for Rejection {
             },
             11 => Rejection::Duplicate,
             12 => Rejection::MempoolFull,
-            13 => Rejection::Coverage(CoverageRejection::decode(r)?),
-            14 => Rejection::Demand(DemandRejection::decode(r)?),
+            13 => Rejection::ModuleDisabled {
+                module: u8::decode(r)?,
+            },
+            14 => Rejection::NotGovernor,
+            15 => Rejection::Module(ModuleRejection::decode(r)?),
             tag => {
                 return Err(DecodeError::InvalidTag {
                     what: "rejection",

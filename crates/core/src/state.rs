@@ -107,53 +107,83 @@ pub struct State {
     kv: BTreeMap<Vec<u8>, Vec<u8>>,
     touched_kv: BTreeSet<Vec<u8>>,
     undo_kv: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The first key byte the code running now may write: the module being dispatched, or
+    /// [`table::LEDGER`] for the ledger itself.
+    writer: u8,
 }
 
-/// First bytes of state keys: one per table. 0-2 are the typed tables of [`StateKey`]; the
-/// others are module tables kept as raw entries.
+/// First bytes of state keys. 0-2 are the typed tables of [`StateKey`]; [`LEDGER`] holds the
+/// ledger's own records (epoch summaries, rewards); every other first byte is the
+/// [`crate::module::Module::ID`] of the module that owns the entry.
 pub mod table {
     pub const PARAMS: u8 = 0;
     pub const META: u8 = 1;
     pub const ACCOUNT: u8 = 2;
-    /// Coverage: device record by device address.
-    pub const DEVICE: u8 = 3;
-    /// Coverage: (owner, device) -> nothing; the devices of an owner.
-    pub const OWNER_DEVICE: u8 = 4;
-    /// Coverage: (res-12 cell, device) -> nothing; the devices in a cell or ring.
-    pub const CELL_DEVICE: u8 = 5;
-    /// Coverage: beacon window -> entropy hash.
-    pub const ENTROPY: u8 = 6;
-    /// Coverage: (window, beaconer) -> beacon record with its witnesses.
-    pub const BEACON: u8 = 7;
-    /// Coverage: (epoch, device) -> the device's reward and how it was computed.
-    pub const REWARD: u8 = 8;
-    /// Coverage: epoch -> the epoch's emission, pools and totals.
-    pub const EPOCH: u8 = 9;
-    /// Coverage: device -> nothing; the governed denylist.
-    pub const DENY: u8 = 10;
-    /// Demand: oracle -> its latest price; present while the key is authorised.
-    pub const ORACLE: u8 = 11;
-    /// Demand: account -> its credit balance.
-    pub const CREDITS: u8 = 12;
-    /// Demand: (owner, payer) -> credits delegated so far.
-    pub const DELEGATION: u8 = 13;
-    /// Demand: (payer, device) -> the period of the last settled receipt.
-    pub const RECEIPT_MARK: u8 = 14;
-    /// Demand: (epoch, device) -> traffic and credits burned for it this epoch.
-    pub const USAGE: u8 = 15;
-    /// Demand: epoch -> the epoch's credit flows so far.
-    pub const TALLY: u8 = 16;
+    /// The ledger's records: (table, parts), see [`crate::economics::records`].
+    pub const LEDGER: u8 = 3;
 }
 
-/// A key of a module table: the table's byte, then the parts (big-endian numbers, addresses), so
-/// that entries sharing leading parts are adjacent and range scans find them.
-pub fn table_key(table: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
-    k.push(table);
-    for p in parts {
-        k.extend_from_slice(p);
+/// Read access to the ledger's key-value view: implemented by the executing [`State`] and by a
+/// store snapshot, so execution and the API read module records through the same typed views.
+pub trait StateRead {
+    /// The entry at `key`, handed to `f` (borrowed where the reader can).
+    fn with_entry<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R;
+
+    /// Entries with keys in `from..to`, in key order, at most `limit` of them.
+    fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)>;
+
+    /// The network's parameters.
+    fn params(&self) -> &Params;
+
+    /// An entry, decoded. The state only holds what the ledger encoded, so a value that does
+    /// not decode is a bug, not bad input.
+    fn get<T: Decode>(&self, key: &[u8]) -> Option<T> {
+        self.with_entry(key, |v| {
+            v.map(|v| T::from_bytes(v).expect("state entries are written by the ledger"))
+        })
     }
-    k
+
+    /// Whether an entry exists.
+    fn contains(&self, key: &[u8]) -> bool {
+        self.with_entry(key, |v| v.is_some())
+    }
+
+    /// Entries whose key starts with `prefix`, in key order, at most `limit` of them.
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        match prefix_end(prefix) {
+            Some(end) => self.scan(prefix, &end, limit),
+            None => self.scan(prefix, &[0xff; 64], limit),
+        }
+    }
+}
+
+/// The smallest key after every key that starts with `prefix` (`None` if there is none).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+impl StateRead for State {
+    fn with_entry<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        f(self.kv.get(key).map(Vec::as_slice))
+    }
+
+    fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.range(from, to)
+            .take(limit)
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect()
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
 }
 
 impl State {
@@ -181,6 +211,7 @@ impl State {
             kv: BTreeMap::new(),
             touched_kv: BTreeSet::new(),
             undo_kv: BTreeMap::new(),
+            writer: table::LEDGER,
         };
         for (address, balance) in balances {
             state
@@ -188,27 +219,7 @@ impl State {
                 .insert(address, Account { balance, nonce: 0 });
             state.touched.insert(StateKey::Account(address));
         }
-        if let Some(cov) = &genesis.coverage {
-            for device in &cov.denylist {
-                state.put_raw(
-                    crate::modules::coverage::device::deny_key(device),
-                    Some(Vec::new()),
-                );
-            }
-        }
-        if let Some(demand) = &genesis.demand {
-            for oracle in &demand.oracles {
-                state.put(
-                    crate::modules::demand::records::oracle_key(oracle),
-                    &crate::modules::demand::records::OracleRecord::default(),
-                );
-                // Oracles sign their own submissions, so they need an account for the nonce.
-                if !state.accounts.contains_key(oracle) {
-                    state.accounts.insert(*oracle, Account::default());
-                    state.touched.insert(StateKey::Account(*oracle));
-                }
-            }
-        }
+        crate::modules::init(&mut state, &genesis.modules);
         // Born committed: a block refused right after genesis must roll back to this, not to
         // an empty tree. The store persists it from `entries()`.
         state.commit();
@@ -261,6 +272,7 @@ impl State {
             kv,
             touched_kv: BTreeSet::new(),
             undo_kv: BTreeMap::new(),
+            writer: table::LEDGER,
         })
     }
 
@@ -310,22 +322,29 @@ impl State {
         &mut self.meta
     }
 
+    /// Records the burn of `amount` already taken from a balance: the supply falls by it.
+    pub(crate) fn burn_supply(&mut self, amount: Amount) {
+        let meta = self.meta_mut();
+        meta.burned = meta.burned.checked_add(amount).expect("burned <= supply");
+        meta.total_supply = meta
+            .total_supply
+            .checked_sub(amount)
+            .expect("a burn comes out of the supply");
+    }
+
+    /// Mints `amount` into `account`'s balance: the supply grows by it.
+    pub(crate) fn mint_to(&mut self, account: &Address, amount: Amount) {
+        let mut a = self.account(account).copied().unwrap_or_default();
+        a.balance = a.balance.checked_add(amount).expect("supply fits u128");
+        self.put_account(*account, a);
+        let meta = self.meta_mut();
+        meta.minted = meta.minted.checked_add(amount).expect("supply fits u128");
+        meta.total_supply = meta.total_supply.checked_add(amount).expect("supply fits");
+    }
+
     /// A module table entry.
     pub fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
         self.kv.get(key).map(Vec::as_slice)
-    }
-
-    /// A module table entry, decoded. The state only holds what the ledger encoded, so a value
-    /// that does not decode is a bug, not bad input.
-    pub fn get<T: Decode>(&self, key: &[u8]) -> Option<T> {
-        self.kv
-            .get(key)
-            .map(|v| T::from_bytes(v).expect("state entries are written by the ledger"))
-    }
-
-    /// Whether a module table entry exists.
-    pub fn contains(&self, key: &[u8]) -> bool {
-        self.kv.contains_key(key)
     }
 
     /// Module table entries with keys in `from..to`, in key order.
@@ -358,8 +377,17 @@ impl State {
 
     /// Writes (`Some`) or deletes (`None`) a module table entry; the old value is kept for
     /// rollback.
+    ///
+    /// # Panics
+    /// If the key is outside the prefix of the module running now: a module writing another
+    /// module's entries is a bug, and a silent one would fork the state.
     pub(crate) fn put_raw(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        debug_assert!(key.first().is_some_and(|&t| t > table::ACCOUNT));
+        assert!(
+            key.first() == Some(&self.writer),
+            "a write outside the running module's prefix: key {} while module {} runs",
+            hex::encode(&key),
+            self.writer
+        );
         let old = match value {
             Some(v) => self.kv.insert(key.clone(), v),
             None => self.kv.remove(&key),
@@ -373,6 +401,15 @@ impl State {
     /// Encodes and writes a module table entry.
     pub(crate) fn put<T: Encode>(&mut self, key: Vec<u8>, value: &T) {
         self.put_raw(key, Some(value.to_bytes()));
+    }
+
+    /// Runs `f` with the state writable only under `prefix` (a module's id), restoring the
+    /// previous scope afterwards. Services a module calls enter their own scope this way.
+    pub fn with_writer<R>(&mut self, prefix: u8, f: impl FnOnce(&mut State) -> R) -> R {
+        let previous = std::mem::replace(&mut self.writer, prefix);
+        let out = f(self);
+        self.writer = previous;
+        out
     }
 
     /// Undoes every change since the last commit, staged or not.

@@ -5,12 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::{self, Address, Hash, Keypair, Signature};
-use crate::modules::coverage::actions::{
-    AssertLocation, Beacon, OnboardDevice, RetireDevice, SetDenylist, TransferDevice, Witness,
-};
-use crate::modules::demand::actions::{
-    BuyCredits, DelegateCredits, SetOracle, SubmitPrice, UsageReceipt,
-};
+use crate::modules::ModuleAction;
 use crate::rejection::Rejection;
 
 /// Largest canonical encoding of one transaction the network accepts, in bytes.
@@ -21,37 +16,20 @@ pub const MAX_CHAIN_ID_BYTES: usize = 64;
 /// Domain tag of the bytes a signer signs; bump the version with any change to the format.
 const SIGNING_TAG: &[u8] = b"depin/tx/v1";
 
-/// What a transaction does. Proof modules add their actions here.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+/// What a transaction does: move tokens, or one of a registered module's actions.
+///
+/// JSON form: `{"type": "transfer", "to": ..., "amount": ...}`, or a module action's own form
+/// (`{"type": "beacon", ...}`); action types are unique across modules.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Move tokens from the signer to another account.
     Transfer { to: Address, amount: Amount },
-    /// Register a device to the signer (coverage module).
-    OnboardDevice(OnboardDevice),
-    /// Assert a device's location (coverage module).
-    AssertLocation(AssertLocation),
-    /// Give a device to another owner (coverage module).
-    TransferDevice(TransferDevice),
-    /// Retire a device (coverage module).
-    RetireDevice(RetireDevice),
-    /// Change the denylist (coverage module, governor only).
-    SetDenylist(SetDenylist),
-    /// A hotspot's beacon (coverage module, signed by the hotspot).
-    Beacon(Beacon),
-    /// A hotspot's report of a beacon it heard (coverage module, signed by the hotspot).
-    Witness(Witness),
-    /// An oracle's token/USD price (demand module, signed by the oracle).
-    SubmitPrice(SubmitPrice),
-    /// Change the oracle set (demand module, governor only).
-    SetOracle(SetOracle),
-    /// Burn tokens for credits (demand module).
-    BuyCredits(BuyCredits),
-    /// Hand credits to a payer (demand module).
-    DelegateCredits(DelegateCredits),
-    /// A usage receipt co-signed by payer and device (demand module; anyone may submit it).
-    Usage(UsageReceipt),
+    /// An action of a module (proof module or shared service).
+    Module(ModuleAction),
 }
+
+/// Tag byte of a module action on the wire: then the module's id, then its own encoding.
+const MODULE_ACTION_TAG: u8 = 1;
 
 impl Action {
     /// Length of the canonical encoding, in bytes.
@@ -62,9 +40,57 @@ impl Action {
         }
     }
 
-    /// Whether this is a proof-of-coverage report (signed by a device, indexed per device).
+    /// Whether this is a device's report (signed by a device, indexed per device).
     pub fn is_report(&self) -> bool {
-        matches!(self, Action::Beacon(_) | Action::Witness(_))
+        matches!(self, Action::Module(m) if m.is_report())
+    }
+
+    /// The module action, if this is one.
+    pub fn module(&self) -> Option<&ModuleAction> {
+        match self {
+            Action::Module(m) => Some(m),
+            Action::Transfer { .. } => None,
+        }
+    }
+}
+
+impl From<ModuleAction> for Action {
+    fn from(m: ModuleAction) -> Self {
+        Action::Module(m)
+    }
+}
+
+/// The JSON form of a transfer.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum TransferJson {
+    Transfer { to: Address, amount: Amount },
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Action::Transfer { to, amount } => TransferJson::Transfer {
+                to: *to,
+                amount: *amount,
+            }
+            .serialize(s),
+            Action::Module(m) => m.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        if value.get("type").and_then(|t| t.as_str()) == Some("transfer") {
+            let TransferJson::Transfer { to, amount } =
+                serde_json::from_value(value).map_err(serde::de::Error::custom)?;
+            return Ok(Action::Transfer { to, amount });
+        }
+        ModuleAction::from_json(value)
+            .map(Action::Module)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -76,53 +102,9 @@ impl Encode for Action {
                 to.encode(out);
                 amount.encode(out);
             }
-            Action::OnboardDevice(a) => {
-                out.push(1);
-                a.encode(out);
-            }
-            Action::AssertLocation(a) => {
-                out.push(2);
-                a.encode(out);
-            }
-            Action::TransferDevice(a) => {
-                out.push(3);
-                a.encode(out);
-            }
-            Action::RetireDevice(a) => {
-                out.push(4);
-                a.encode(out);
-            }
-            Action::SetDenylist(a) => {
-                out.push(5);
-                a.encode(out);
-            }
-            Action::Beacon(a) => {
-                out.push(6);
-                a.encode(out);
-            }
-            Action::Witness(a) => {
-                out.push(7);
-                a.encode(out);
-            }
-            Action::SubmitPrice(a) => {
-                out.push(8);
-                a.encode(out);
-            }
-            Action::SetOracle(a) => {
-                out.push(9);
-                a.encode(out);
-            }
-            Action::BuyCredits(a) => {
-                out.push(10);
-                a.encode(out);
-            }
-            Action::DelegateCredits(a) => {
-                out.push(11);
-                a.encode(out);
-            }
-            Action::Usage(a) => {
-                out.push(12);
-                a.encode(out);
+            Action::Module(m) => {
+                out.push(MODULE_ACTION_TAG);
+                m.encode(out);
             }
         }
     }
@@ -135,18 +117,7 @@ impl Decode for Action {
                 to: Address::decode(r)?,
                 amount: Amount::decode(r)?,
             }),
-            1 => Ok(Action::OnboardDevice(Decode::decode(r)?)),
-            2 => Ok(Action::AssertLocation(Decode::decode(r)?)),
-            3 => Ok(Action::TransferDevice(Decode::decode(r)?)),
-            4 => Ok(Action::RetireDevice(Decode::decode(r)?)),
-            5 => Ok(Action::SetDenylist(Decode::decode(r)?)),
-            6 => Ok(Action::Beacon(Decode::decode(r)?)),
-            7 => Ok(Action::Witness(Decode::decode(r)?)),
-            8 => Ok(Action::SubmitPrice(Decode::decode(r)?)),
-            9 => Ok(Action::SetOracle(Decode::decode(r)?)),
-            10 => Ok(Action::BuyCredits(Decode::decode(r)?)),
-            11 => Ok(Action::DelegateCredits(Decode::decode(r)?)),
-            12 => Ok(Action::Usage(Decode::decode(r)?)),
+            MODULE_ACTION_TAG => Ok(Action::Module(ModuleAction::decode(r)?)),
             tag => Err(DecodeError::InvalidTag {
                 what: "action",
                 tag,
@@ -249,19 +220,18 @@ pub fn verify_signatures(txs: &[Transaction]) -> Vec<bool> {
     crypto::verify_many(&items)
 }
 
-/// One verdict per transaction on the signatures its action carries besides the signer's (a
-/// usage receipt's payer and device): true when there are none or all verify. Checked together
+/// One verdict per transaction on the signatures its action carries besides the signer's (see
+/// [`crate::module::Module::co_signatures`]): true when there are none or all verify. Checked together
 /// with batch verification, about twice as fast as one by one; a `false` is exact (the batch
 /// falls back to checking each), and the action's own check then names the bad signature.
 pub fn verify_co_signatures(chain_id: &str, txs: &[Transaction]) -> Vec<bool> {
     let mut items: Vec<(Address, Vec<u8>, Signature)> = Vec::new();
     let mut owners: Vec<usize> = Vec::new();
     for (i, tx) in txs.iter().enumerate() {
-        if let Action::Usage(r) = &tx.action {
-            let message = r.message(chain_id);
-            items.push((r.payer, message.clone(), r.payer_signature));
-            items.push((r.device, message, r.device_signature));
-            owners.extend([i, i]);
+        if let Action::Module(m) = &tx.action {
+            let before = items.len();
+            m.co_signatures(chain_id, &mut items);
+            owners.extend(std::iter::repeat_n(i, items.len() - before));
         }
     }
     let mut verdicts = vec![true; txs.len()];
@@ -350,16 +320,16 @@ mod tests {
 
     #[test]
     fn co_signatures_are_checked_together_and_each_verdict_is_exact() {
-        use crate::modules::demand::actions::UsageReceipt;
+        use crate::services::demand::actions::UsageReceipt;
         let (payer, device) = (Keypair::from_seed([3; 32]), Keypair::from_seed([4; 32]));
         let good = UsageReceipt::signed("depin-test", &payer, &device, 1, 2, 5, 0);
         let mut bad = good.clone();
         bad.packets = 6;
         let txs: Vec<Transaction> = [
-            Action::Usage(good.clone()),
-            Action::Usage(bad),
+            Action::from(good.clone()),
+            Action::from(bad),
             sample().action,
-            Action::Usage(good),
+            Action::from(good),
         ]
         .into_iter()
         .map(|a| Transaction::sign("depin-test", &payer, 0, a))

@@ -5,10 +5,12 @@
 //! implementation, never a copy "for the simulation"). Everything is integer arithmetic in base
 //! units; every division says where its remainder goes, so `payouts + dust = pool` always holds.
 
+pub mod close;
 pub mod credits;
 pub mod demand;
 pub mod emission;
 pub mod payout;
+pub mod records;
 
 pub use credits::{
     CreditError, CreditPeg, OraclePrice, TokenPrice, credits_for_burn, oracle_price, remint,
@@ -17,5 +19,7 @@ pub use credits::{
 pub use demand::{
     BootstrapDecay, DemandParams, EpochDemand, EpochPools, epoch_pools, pay_demand_pool,
 };
+pub use close::{DemandRules, EpochPlan, EpochSettlement, ModulePools, ModuleTotals, plan_epoch};
 pub use emission::EmissionSchedule;
+pub use records::{EconomyView, EpochSummary, ModuleSummary, RewardRecord};
 pub use payout::{Payout, ProRata, mul_div_floor, pro_rata, split_bps};

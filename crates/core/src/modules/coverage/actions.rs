@@ -1,47 +1,22 @@
-//! What coverage transactions say: device lifecycle (onboard, assert location, transfer, retire),
-//! the governed denylist, and the proof-of-coverage reports (beacons and witnesses).
-//!
-//! Device lifecycle actions are signed by the owner; reports are signed by the device's own key.
+//! What coverage transactions say: onboarding a hotspot and asserting its location (signed by
+//! the owner), and the proof-of-coverage reports, beacons and witnesses (signed by the hotspot's
+//! own key). Transfers, retirement and the denylist are the device registry's actions.
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{Decode, DecodeError, Encode, Reader, struct_codec};
-use crate::crypto::{Address, Hash, Keypair, Signature};
+use crate::crypto::{Address, Hash, Signature};
+use crate::module::actions;
 
-/// A point on Earth in microdegrees (about 0.1 m of latitude).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Location {
-    pub lat_udeg: i32,
-    pub lon_udeg: i32,
-}
+pub use crate::services::devices::{Location, onboarding_message, sign_onboarding};
 
-impl Location {
-    /// From decimal degrees (client side; the ledger only sees microdegrees).
-    pub fn from_degrees(lat: f64, lon: f64) -> Location {
-        Location {
-            lat_udeg: (lat * 1e6).round() as i32,
-            lon_udeg: (lon * 1e6).round() as i32,
-        }
-    }
-
-    pub fn lat_deg(&self) -> f64 {
-        f64::from(self.lat_udeg) / 1e6
-    }
-
-    pub fn lon_deg(&self) -> f64 {
-        f64::from(self.lon_udeg) / 1e6
-    }
-
-    /// The H3 cell at `resolution`, or `None` if the coordinates are out of range.
-    pub fn cell(&self, resolution: u8) -> Option<u64> {
-        if self.lat_udeg.unsigned_abs() > 90_000_000 || self.lon_udeg.unsigned_abs() > 180_000_000 {
-            return None;
-        }
-        let ll = h3o::LatLng::new(self.lat_deg(), self.lon_deg()).ok()?;
-        let res = h3o::Resolution::try_from(resolution).ok()?;
-        Some(u64::from(ll.to_cell(res)))
-    }
+actions! {
+    /// The coverage module's actions.
+    CoverageAction, "coverage action";
+    0 => OnboardDevice(OnboardDevice),
+    1 => AssertLocation(AssertLocation),
+    2 => Beacon(Beacon),
+    3 => Witness(Witness),
 }
 
 /// What kind of hardware a device is.
@@ -83,29 +58,6 @@ pub struct AssertLocation {
     pub elevation_m: i32,
 }
 
-/// Give a device to another owner.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TransferDevice {
-    pub device: Address,
-    pub new_owner: Address,
-}
-
-/// Remove a device from the network for good.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetireDevice {
-    pub device: Address,
-}
-
-/// Put a device on the denylist or take it off (signed by the governor).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetDenylist {
-    pub device: Address,
-    pub denied: bool,
-}
-
 /// A hotspot's beacon for one window, signed by the hotspot key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,21 +90,6 @@ pub struct Witness {
     pub snr_cdb: i32,
     /// When the packet was received, ms since the Unix epoch.
     pub heard_at_ms: u64,
-}
-
-/// The bytes a device key signs to consent to being owned by `owner` on `chain_id`.
-pub fn onboarding_message(chain_id: &str, owner: &Address, device: &Address) -> Vec<u8> {
-    Hash::tagged(
-        "depin/coverage/onboard/v1",
-        &[chain_id.as_bytes(), &owner.0, &device.0],
-    )
-    .0
-    .to_vec()
-}
-
-/// The device's co-signature for onboarding (client side).
-pub fn sign_onboarding(chain_id: &str, owner: &Address, device: &Keypair) -> Signature {
-    device.sign(&onboarding_message(chain_id, owner, &device.address()))
 }
 
 /// The payload a hotspot must send in window `window`: unpredictable before the window's entropy
@@ -192,10 +129,6 @@ impl Decode for DeviceKind {
     }
 }
 
-struct_codec!(Location {
-    lat_udeg: i32,
-    lon_udeg: i32,
-});
 struct_codec!(OnboardDevice {
     device: Address,
     kind: DeviceKind,
@@ -210,15 +143,6 @@ struct_codec!(AssertLocation {
     location: Location,
     gain_cdbi: i32,
     elevation_m: i32,
-});
-struct_codec!(TransferDevice {
-    device: Address,
-    new_owner: Address,
-});
-struct_codec!(RetireDevice { device: Address });
-struct_codec!(SetDenylist {
-    device: Address,
-    denied: bool,
 });
 struct_codec!(Beacon {
     window: u64,

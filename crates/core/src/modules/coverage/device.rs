@@ -1,37 +1,29 @@
-//! The device registry and the proof records the coverage module keeps in the state, with the
-//! layout of their keys.
+//! What the coverage module keeps in the state: each hotspot's radio and proof record (beside
+//! its entry in the shared device registry), each window's entropy, the accepted beacons, and
+//! the score behind each device's reward, with the layout of their keys.
 
 use serde::{Deserialize, Serialize};
 
-use crate::amount::Amount;
 use crate::codec::struct_codec;
 use crate::crypto::{Address, Hash};
-use crate::state::{State, table, table_key as key};
+use crate::module::{Module, module_key};
+use crate::services::devices::{self, Asserted, DevicesView};
+use crate::state::{State, StateRead};
 
-use super::actions::{DeviceKind, Location};
+use super::Coverage;
+use super::actions::DeviceKind;
 use super::rewards::Score;
 
-/// An asserted location with its resolution-12 H3 cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Asserted {
-    pub location: Location,
-    /// H3 cell at resolution 12.
-    pub cell: u64,
-}
-
-/// A registered device.
+/// What coverage keeps of a hotspot beside its registry entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    pub owner: Address,
+pub struct Hotspot {
     pub kind: DeviceKind,
     /// Index of the device's region plan in the coverage parameters.
     pub region: u16,
-    pub asserted: Option<Asserted>,
     /// Antenna gain, centi-dBi.
     pub gain_cdbi: i32,
     /// Antenna height above ground, metres.
     pub elevation_m: i32,
-    pub onboarded_height: u64,
     /// Height of the last location assert (onboarding with a location counts).
     pub location_height: Option<u64>,
     /// Reciprocity is waived until this window (a new or moved hotspot must start somewhere).
@@ -41,6 +33,25 @@ pub struct Device {
     /// Last window of a beacon it witnessed.
     pub last_witness_window: Option<u64>,
     /// Bit i set: active (scored with a witnessed beacon) in epoch `activity_epoch - i`.
+    pub activity: u32,
+    pub activity_epoch: u64,
+}
+
+/// A coverage device as the module's checks and the API see it: its registry entry (owner,
+/// location) and its hotspot record together.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub owner: Address,
+    pub kind: DeviceKind,
+    pub region: u16,
+    pub asserted: Option<Asserted>,
+    pub gain_cdbi: i32,
+    pub elevation_m: i32,
+    pub onboarded_height: u64,
+    pub location_height: Option<u64>,
+    pub grace_until_window: u64,
+    pub last_beacon_window: Option<u64>,
+    pub last_witness_window: Option<u64>,
     pub activity: u32,
     pub activity_epoch: u64,
 }
@@ -58,6 +69,21 @@ impl Device {
             self.activity << shift
         }
     }
+
+    fn hotspot(&self) -> Hotspot {
+        Hotspot {
+            kind: self.kind,
+            region: self.region,
+            gain_cdbi: self.gain_cdbi,
+            elevation_m: self.elevation_m,
+            location_height: self.location_height,
+            grace_until_window: self.grace_until_window,
+            last_beacon_window: self.last_beacon_window,
+            last_witness_window: self.last_witness_window,
+            activity: self.activity,
+            activity_epoch: self.activity_epoch,
+        }
+    }
 }
 
 /// An accepted beacon with the witnesses accepted so far, first to arrive first.
@@ -72,136 +98,67 @@ pub struct BeaconRecord {
     pub witnesses: Vec<Address>,
 }
 
-/// One device's reward in one epoch, with every factor that produced it: the coverage
-/// (bootstrap) part from its proof of coverage, the demand part from the credits burned for its
-/// traffic.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RewardRecord {
-    /// The account that was paid.
-    pub owner: Address,
-    pub score: Score,
-    /// Paid from the coverage (bootstrap) pool, pro rata to `score.shares`.
-    pub bootstrap: Amount,
-    /// Credits burned for the device's traffic this epoch.
-    #[serde(with = "crate::amount::u128_string")]
-    pub credits: u128,
-    /// What the credits count for in the demand pool, in tokens: their USD value at the epoch's
-    /// price, at most the tokens burned to buy them.
-    pub credits_value: Amount,
-    pub packets: u64,
-    pub bytes: u64,
-    /// Paid from the demand pool, pro rata to `credits_value`.
-    pub demand: Amount,
-    /// `bootstrap + demand`.
-    pub amount: Amount,
-}
+const HOTSPOT: u8 = 0;
+const ENTROPY: u8 = 1;
+const BEACON: u8 = 2;
+const SCORE: u8 = 3;
 
-/// One epoch's emission and how it was paid.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EpochSummary {
-    pub epoch: u64,
-    /// Height of the block that closed the epoch.
-    pub height: u64,
-    pub emission: Amount,
-    /// Burned tokens minted back into this epoch's rewards (the re-mint share).
-    pub reminted: Amount,
-    /// The coverage (bootstrap) pool, paid to proof-of-coverage shares.
-    pub coverage_pool: Amount,
-    /// The demand pool, paid to credits burned for traffic.
-    pub demand_pool: Amount,
-    pub treasury: Amount,
-    /// The suppliers' share aimed at coverage this epoch, basis points (it decays).
-    pub bootstrap_bps: u32,
-    /// Most the demand pool could be: the credits' USD value, in tokens, times the cap.
-    pub demand_cap: Amount,
-    /// Demand pool the cap held back, added to the coverage pool.
-    pub rolled_over: Amount,
-    /// Oracle median used to value the credits (none: no fresh price, so no demand pool).
-    pub price: Option<crate::economics::TokenPrice>,
-    /// Tokens burned for credits during the epoch.
-    pub tokens_burned: Amount,
-    #[serde(with = "crate::amount::u128_string")]
-    pub credits_bought: u128,
-    /// Credits burned for traffic of devices that may be paid.
-    #[serde(with = "crate::amount::u128_string")]
-    pub credits_on_data: u128,
-    /// Credits burned for traffic of devices retired or denied before the close (not paid).
-    #[serde(with = "crate::amount::u128_string")]
-    pub credits_void: u128,
-    #[serde(with = "crate::amount::u128_string")]
-    pub credits_on_fees: u128,
-    pub receipts: u64,
-    /// Paid to device owners from the coverage pool.
-    pub paid: Amount,
-    /// Paid to device owners from the demand pool.
-    pub demand_paid: Amount,
-    /// Left over by the pro-rata rounding of both pools; goes to the treasury.
-    pub dust: Amount,
-    /// Coverage pool not minted because no device earned shares.
-    pub unminted: Amount,
-    pub beacons: u64,
-    pub witnesses: u64,
-    pub devices_paid: u64,
-    #[serde(with = "crate::amount::u128_string")]
-    pub total_shares: u128,
-}
-
-pub fn device_key(device: &Address) -> Vec<u8> {
-    key(table::DEVICE, &[&device.0])
-}
-
-pub fn owner_device_key(owner: &Address, device: &Address) -> Vec<u8> {
-    key(table::OWNER_DEVICE, &[&owner.0, &device.0])
-}
-
-pub fn cell_device_key(cell: u64, device: &Address) -> Vec<u8> {
-    key(table::CELL_DEVICE, &[&cell.to_be_bytes(), &device.0])
+pub fn hotspot_key(device: &Address) -> Vec<u8> {
+    module_key(Coverage::ID, HOTSPOT, &[&device.0])
 }
 
 pub fn entropy_key(window: u64) -> Vec<u8> {
-    key(table::ENTROPY, &[&window.to_be_bytes()])
+    module_key(Coverage::ID, ENTROPY, &[&window.to_be_bytes()])
 }
 
 pub fn beacon_key(window: u64, beaconer: &Address) -> Vec<u8> {
-    key(table::BEACON, &[&window.to_be_bytes(), &beaconer.0])
+    module_key(Coverage::ID, BEACON, &[&window.to_be_bytes(), &beaconer.0])
 }
 
-pub fn reward_key(epoch: u64, device: &Address) -> Vec<u8> {
-    key(table::REWARD, &[&epoch.to_be_bytes(), &device.0])
+/// The beacons of windows `from..to`.
+pub fn beacon_range(from: u64, to: u64) -> (Vec<u8>, Vec<u8>) {
+    (
+        module_key(Coverage::ID, BEACON, &[&from.to_be_bytes()]),
+        module_key(Coverage::ID, BEACON, &[&to.to_be_bytes()]),
+    )
 }
 
-pub fn epoch_key(epoch: u64) -> Vec<u8> {
-    key(table::EPOCH, &[&epoch.to_be_bytes()])
+pub fn score_key(epoch: u64, device: &Address) -> Vec<u8> {
+    module_key(Coverage::ID, SCORE, &[&epoch.to_be_bytes(), &device.0])
 }
 
-pub fn deny_key(device: &Address) -> Vec<u8> {
-    key(table::DENY, &[&device.0])
-}
-
-/// The trailing 32 bytes of a key as an address (the device in owner/cell index keys).
-pub fn address_suffix(key: &[u8]) -> Address {
-    let mut a = [0; 32];
-    a.copy_from_slice(&key[key.len() - 32..]);
-    Address(a)
-}
-
-/// Read access to coverage records in a [`State`].
+/// Read access to coverage records, in the executing state or a store snapshot.
 pub trait CoverageView {
+    /// A coverage device (registered to this module, with its hotspot record).
     fn device(&self, device: &Address) -> Option<Device>;
-    fn is_denied(&self, device: &Address) -> bool;
     fn entropy(&self, window: u64) -> Option<Hash>;
     fn beacon(&self, window: u64, beaconer: &Address) -> Option<BeaconRecord>;
-    fn reward(&self, epoch: u64, device: &Address) -> Option<RewardRecord>;
-    fn epoch_summary(&self, epoch: u64) -> Option<EpochSummary>;
+    /// How a device's shares were scored when `epoch` closed.
+    fn score(&self, epoch: u64, device: &Address) -> Option<Score>;
 }
 
-impl CoverageView for State {
+impl<R: StateRead> CoverageView for R {
     fn device(&self, device: &Address) -> Option<Device> {
-        self.get(&device_key(device))
-    }
-
-    fn is_denied(&self, device: &Address) -> bool {
-        self.contains(&deny_key(device))
+        let entry = self.device_entry(device)?;
+        if entry.module != Coverage::ID {
+            return None;
+        }
+        let h: Hotspot = self.get(&hotspot_key(device))?;
+        Some(Device {
+            owner: entry.owner,
+            kind: h.kind,
+            region: h.region,
+            asserted: entry.location,
+            gain_cdbi: h.gain_cdbi,
+            elevation_m: h.elevation_m,
+            onboarded_height: entry.onboarded_height,
+            location_height: h.location_height,
+            grace_until_window: h.grace_until_window,
+            last_beacon_window: h.last_beacon_window,
+            last_witness_window: h.last_witness_window,
+            activity: h.activity,
+            activity_epoch: h.activity_epoch,
+        })
     }
 
     fn entropy(&self, window: u64) -> Option<Hash> {
@@ -212,58 +169,28 @@ impl CoverageView for State {
         self.get(&beacon_key(window, beaconer))
     }
 
-    fn reward(&self, epoch: u64, device: &Address) -> Option<RewardRecord> {
-        self.get(&reward_key(epoch, device))
-    }
-
-    fn epoch_summary(&self, epoch: u64) -> Option<EpochSummary> {
-        self.get(&epoch_key(epoch))
+    fn score(&self, epoch: u64, device: &Address) -> Option<Score> {
+        self.get(&score_key(epoch, device))
     }
 }
 
-/// Writes a device record and keeps the owner and cell indexes in step with it.
-pub(crate) fn put_device(state: &mut State, address: &Address, new: Option<&Device>) {
-    let old: Option<Device> = state.device(address);
-    if let Some(old) = &old {
-        if new.is_none_or(|n| n.owner != old.owner) {
-            state.put_raw(owner_device_key(&old.owner, address), None);
-        }
-        if let Some(a) = old.asserted
-            && new.is_none_or(|n| n.asserted.map(|b| b.cell) != Some(a.cell))
-        {
-            state.put_raw(cell_device_key(a.cell, address), None);
-        }
+/// Writes a registered coverage device's hotspot record, and its location to the registry when
+/// it moved. Owners change only through the registry.
+pub(crate) fn put_device(state: &mut State, address: &Address, d: &Device) {
+    let entry = state
+        .device_entry(address)
+        .expect("coverage writes only registered devices");
+    if entry.location != d.asserted {
+        devices::set_location(state, address, d.asserted);
     }
-    match new {
-        Some(n) => {
-            if old.as_ref().is_none_or(|o| o.owner != n.owner) {
-                state.put_raw(owner_device_key(&n.owner, address), Some(Vec::new()));
-            }
-            if let Some(a) = n.asserted
-                && old
-                    .as_ref()
-                    .is_none_or(|o| o.asserted.map(|b| b.cell) != Some(a.cell))
-            {
-                state.put_raw(cell_device_key(a.cell, address), Some(Vec::new()));
-            }
-            state.put(device_key(address), n);
-        }
-        None => state.put_raw(device_key(address), None),
-    }
+    state.put(hotspot_key(address), &d.hotspot());
 }
 
-struct_codec!(Asserted {
-    location: Location,
-    cell: u64,
-});
-struct_codec!(Device {
-    owner: Address,
+struct_codec!(Hotspot {
     kind: DeviceKind,
     region: u16,
-    asserted: Option<Asserted>,
     gain_cdbi: i32,
     elevation_m: i32,
-    onboarded_height: u64,
     location_height: Option<u64>,
     grace_until_window: u64,
     last_beacon_window: Option<u64>,
@@ -280,33 +207,6 @@ struct_codec!(BeaconRecord {
     height: u64,
     witnesses: Vec<Address>,
 });
-struct_codec!(EpochSummary {
-    epoch: u64,
-    height: u64,
-    emission: Amount,
-    reminted: Amount,
-    coverage_pool: Amount,
-    demand_pool: Amount,
-    treasury: Amount,
-    bootstrap_bps: u32,
-    demand_cap: Amount,
-    rolled_over: Amount,
-    price: Option<crate::economics::TokenPrice>,
-    tokens_burned: Amount,
-    credits_bought: u128,
-    credits_on_data: u128,
-    credits_void: u128,
-    credits_on_fees: u128,
-    receipts: u64,
-    paid: Amount,
-    demand_paid: Amount,
-    dust: Amount,
-    unminted: Amount,
-    beacons: u64,
-    witnesses: u64,
-    devices_paid: u64,
-    total_shares: u128,
-});
 struct_codec!(Score {
     beacons: u32,
     witnesses: u32,
@@ -316,31 +216,3 @@ struct_codec!(Score {
     quality_bps: u32,
     shares: u128,
 });
-struct_codec!(RewardRecord {
-    owner: Address,
-    score: Score,
-    bootstrap: Amount,
-    credits: u128,
-    credits_value: Amount,
-    packets: u64,
-    bytes: u64,
-    demand: Amount,
-    amount: Amount,
-});
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn huge_share_totals_survive_json() {
-        let s = EpochSummary {
-            total_shares: u128::MAX,
-            ..EpochSummary::default()
-        };
-        let v = serde_json::to_value(&s).expect("u128 totals serialize");
-        assert_eq!(v["total_shares"], u128::MAX.to_string());
-        let back: EpochSummary = serde_json::from_value(v).unwrap();
-        assert_eq!(back, s);
-    }
-}

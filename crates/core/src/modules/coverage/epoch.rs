@@ -1,17 +1,17 @@
 //! Block and epoch boundaries of the coverage module: recording each window's entropy, and at the
-//! end of an epoch minting the emission, scoring the epoch's proofs and paying owners exactly.
+//! end of an epoch scoring the epoch's proofs into shares per hotspot (the ledger's one close
+//! pays them).
 
 use std::collections::BTreeMap;
 
-use crate::amount::Amount;
+use crate::codec::Decode;
 use crate::crypto::Address;
-use crate::economics::{pay_demand_pool, pro_rata, split_bps};
-use crate::modules::BlockContext;
-use crate::state::State;
+use crate::module::{DeviceWork, EpochWork, address_suffix};
+use crate::services::devices::DevicesView;
+use crate::state::{State, StateRead};
 
 use super::device::{
-    BeaconRecord, CoverageView, EpochSummary, RewardRecord, beacon_key, entropy_key, epoch_key,
-    put_device, reward_key,
+    BeaconRecord, CoverageView, beacon_range, entropy_key, hotspot_key, put_device, score_key,
 };
 use super::rewards::{Hotspot, ScoredBeacon, score_epoch};
 
@@ -19,7 +19,7 @@ use super::rewards::{Hotspot, ScoredBeacon, score_epoch};
 /// `height-1` is a multiple of the beacon interval; that window's entropy is the hash of block
 /// `height-1`, which nobody knew before it was produced.
 pub(crate) fn begin_block(state: &mut State, height: u64) {
-    let Some(p) = state.params().coverage.clone() else {
+    let Some(p) = state.params().modules.coverage.clone() else {
         return;
     };
     let interval = p.rules.beacon_interval_blocks;
@@ -37,64 +37,18 @@ pub(crate) fn begin_block(state: &mut State, height: u64) {
     }
 }
 
-/// After a block's transactions: the block whose height is a multiple of the epoch length closes
-/// that epoch.
-pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
-    let epoch_length = state.params().epoch_length_blocks;
-    if ctx.height.is_multiple_of(epoch_length) {
-        end_epoch(state, ctx.height / epoch_length - 1, ctx);
-    }
-}
-
-/// Mints epoch `epoch`'s emission (and the re-mint of burned tokens), splits it into treasury,
-/// demand and coverage pools, pays the coverage pool to device owners in proportion to their
-/// scored shares and the demand pool in proportion to the credits burned for their traffic, and
-/// records every number that went into it.
-fn end_epoch(state: &mut State, epoch: u64, ctx: BlockContext) {
-    let economics = state.params().economics.clone();
-    let emission = economics
-        .as_ref()
-        .map(|e| e.emission.at(epoch))
-        .unwrap_or(Amount::ZERO);
-    let treasury_bps = economics.as_ref().map(|e| e.treasury_bps).unwrap_or(10_000);
-    let demand = state.params().demand.clone().map(|m| {
-        crate::modules::demand::epoch::close(state, &m, epoch, emission, treasury_bps, ctx.time_ms)
-    });
-    let mut summary = EpochSummary {
-        epoch,
-        height: ctx.height,
-        emission,
-        ..EpochSummary::default()
+/// Scores epoch `epoch`'s beacons and witnesses into shares per hotspot, records each device's
+/// score, and drops the beacons.
+pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
+    let Some(p) = state.params().modules.coverage.clone() else {
+        return EpochWork::default();
     };
-    match &demand {
-        Some(d) => {
-            let (pools, tally) = (&d.pools, &d.tally);
-            summary.reminted = pools.reminted;
-            summary.treasury = pools.treasury;
-            summary.coverage_pool = pools.bootstrap;
-            summary.demand_pool = pools.demand;
-            summary.bootstrap_bps = pools.bootstrap_bps;
-            summary.demand_cap = pools.demand_cap;
-            summary.rolled_over = pools.rolled_over;
-            summary.price = d.price;
-            summary.tokens_burned = tally.tokens_burned;
-            summary.credits_bought = tally.credits_bought;
-            summary.credits_on_data = d.usage.iter().map(|(_, u, _)| u.credits).sum();
-            summary.credits_void = d.void_credits;
-            summary.credits_on_fees = tally.credits_on_fees;
-            summary.receipts = tally.receipts;
-        }
-        None => {
-            let parts = split_bps(emission, &[treasury_bps, 10_000 - treasury_bps]);
-            summary.treasury = parts[0];
-            summary.coverage_pool = parts[1];
-            summary.bootstrap_bps = 10_000;
-        }
-    }
-
     let beacons = take_epoch_beacons(state, epoch);
-    summary.beacons = beacons.len() as u64;
-    summary.witnesses = beacons.iter().map(|(_, b)| b.witnesses.len() as u64).sum();
+    let witnesses: u64 = beacons.iter().map(|(_, b)| b.witnesses.len() as u64).sum();
+    let counters = vec![
+        ("beacons".to_string(), beacons.len() as u64),
+        ("witnesses".to_string(), witnesses),
+    ];
 
     // Every device with work this epoch, in address order (deterministic indices).
     let mut index: BTreeMap<Address, u32> = BTreeMap::new();
@@ -140,124 +94,25 @@ fn end_epoch(state: &mut State, epoch: u64, ctx: BlockContext) {
             })
         })
         .collect();
-
-    let scores = match &state.params().coverage {
-        Some(p) if !hotspots.is_empty() => score_epoch(&p.rewards, &hotspots, &scored),
-        _ => Vec::new(),
-    };
-    let shares: Vec<(usize, u128)> = scores
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.shares > 0)
-        .map(|(i, s)| (i, s.shares))
-        .collect();
-    summary.total_shares = shares.iter().map(|(_, s)| s).sum();
-
-    // One record per device that did coverage work or carried paid traffic.
-    let mut records: BTreeMap<Address, RewardRecord> = BTreeMap::new();
-    let blank = |owner: Address| RewardRecord {
-        owner,
-        score: Default::default(),
-        bootstrap: Amount::ZERO,
-        credits: 0,
-        credits_value: Amount::ZERO,
-        packets: 0,
-        bytes: 0,
-        demand: Amount::ZERO,
-        amount: Amount::ZERO,
-    };
-    let mut dust = Amount::ZERO;
-    if summary.total_shares == 0 {
-        summary.unminted = summary.coverage_pool;
+    let scores = if hotspots.is_empty() {
+        Vec::new()
     } else {
-        let payout = pro_rata(summary.coverage_pool, &shares);
-        for (i, amount) in payout.payouts {
-            records
-                .entry(hotspots[i].device)
-                .or_insert_with(|| blank(owners[i]))
-                .bootstrap = amount;
-        }
-        dust = payout.dust;
-        summary.paid = summary
-            .coverage_pool
-            .checked_sub(dust)
-            .expect("dust <= pool");
+        score_epoch(&p.rewards, &hotspots, &scored)
+    };
+    let mut devices = Vec::with_capacity(hotspots.len());
+    for ((hotspot, owner), score) in hotspots.iter().zip(owners).zip(scores) {
+        devices.push(DeviceWork {
+            device: hotspot.device,
+            owner,
+            shares: score.shares,
+        });
+        state.put(score_key(epoch, &hotspot.device), &score);
     }
-    for (i, hotspot) in hotspots.iter().enumerate() {
-        if scores[i].shares > 0 {
-            mark_active(state, &hotspot.device, epoch);
-        }
-        records
-            .entry(hotspot.device)
-            .or_insert_with(|| blank(owners[i]))
-            .score = scores[i].clone();
-    }
-    if let Some(d) = &demand {
-        let worth: Vec<(Address, u128)> = d.usage.iter().map(|(a, _, v)| (*a, v.0)).collect();
-        let payout = pay_demand_pool(d.pools.demand, &worth);
-        for ((device, used, value), (_, amount)) in d.usage.iter().zip(payout.payouts) {
-            let owner = state
-                .device(device)
-                .expect("close() kept registered devices")
-                .owner;
-            let r = records.entry(*device).or_insert_with(|| blank(owner));
-            r.credits = used.credits;
-            r.credits_value = *value;
-            r.packets = used.packets;
-            r.bytes = used.bytes;
-            r.demand = amount;
-        }
-        dust = dust.checked_add(payout.dust).expect("bounded");
-        summary.demand_paid = d
-            .pools
-            .demand
-            .checked_sub(payout.dust)
-            .expect("dust <= pool");
-    }
-    summary.dust = dust;
-
-    let mut minted = Amount::ZERO;
-    for (device, mut record) in records {
-        record.amount = record
-            .bootstrap
-            .checked_add(record.demand)
-            .expect("bounded");
-        if !record.amount.is_zero() {
-            credit(state, &record.owner, record.amount);
-            minted = minted
-                .checked_add(record.amount)
-                .expect("bounded by the pools");
-            summary.devices_paid += 1;
-        }
-        state.put(reward_key(epoch, &device), &record);
-    }
-    let to_treasury = summary.treasury.checked_add(dust).expect("bounded");
-    if !to_treasury.is_zero() {
-        let account = economics
-            .as_ref()
-            .map(|e| e.treasury)
-            .expect("a non-zero emission has economics");
-        credit(state, &account, to_treasury);
-        minted = minted.checked_add(to_treasury).expect("bounded");
-    }
-    debug_assert_eq!(
-        minted.checked_add(summary.unminted),
-        emission.checked_add(summary.reminted),
-        "an epoch mints its emission and re-mint or leaves them unminted, nothing else"
-    );
-    let meta = state.meta_mut();
-    meta.minted = meta.minted.checked_add(minted).expect("supply fits u128");
-    meta.total_supply = meta.total_supply.checked_add(minted).expect("supply fits");
-    state.put(epoch_key(epoch), &summary);
+    EpochWork { devices, counters }
 }
 
-fn credit(state: &mut State, account: &Address, amount: Amount) {
-    let mut a = state.account(account).copied().unwrap_or_default();
-    a.balance = a.balance.checked_add(amount).expect("supply fits u128");
-    state.put_account(*account, a);
-}
-
-fn mark_active(state: &mut State, device: &Address, epoch: u64) {
+/// Marks a hotspot active in `epoch` (its activity feeds the quality multiplier).
+pub(crate) fn mark_active(state: &mut State, device: &Address, epoch: u64) {
     let Some(mut d) = state.device(device) else {
         return;
     };
@@ -268,32 +123,33 @@ fn mark_active(state: &mut State, device: &Address, epoch: u64) {
         (d.activity << shift) | 1
     };
     d.activity_epoch = epoch;
-    put_device(state, device, Some(&d));
+    put_device(state, device, &d);
+}
+
+/// Drops what coverage keeps of a retired device.
+pub(crate) fn forget(state: &mut State, device: &Address) {
+    if state.contains(&hotspot_key(device)) {
+        state.put_raw(hotspot_key(device), None);
+    }
 }
 
 /// Removes and returns the epoch's beacons, in (window, beaconer) order.
 fn take_epoch_beacons(state: &mut State, epoch: u64) -> Vec<(Address, BeaconRecord)> {
-    let Some(p) = state.params().coverage.clone() else {
+    let Some(p) = state.params().modules.coverage.clone() else {
         return Vec::new();
     };
     let per_epoch = state.params().epoch_length_blocks / p.rules.beacon_interval_blocks;
-    let from = beacon_key(epoch * per_epoch, &Address([0; 32]));
-    let to = beacon_key((epoch + 1) * per_epoch, &Address([0; 32]));
-    let found: Vec<(Vec<u8>, Address, BeaconRecord)> = state
-        .range(&from, &to)
-        .map(|(k, v)| {
-            (
-                k.to_vec(),
-                super::device::address_suffix(k),
-                crate::codec::Decode::from_bytes(v).expect("the ledger wrote it"),
-            )
-        })
-        .collect();
-    found
+    let (from, to) = beacon_range(epoch * per_epoch, (epoch + 1) * per_epoch);
+    state
+        .scan(&from, &to, usize::MAX)
         .into_iter()
-        .map(|(key, beaconer, record)| {
+        .map(|(key, value)| {
+            let beaconer = address_suffix(&key);
             state.put_raw(key, None);
-            (beaconer, record)
+            (
+                beaconer,
+                BeaconRecord::from_bytes(&value).expect("the ledger wrote it"),
+            )
         })
         .collect()
 }

@@ -8,12 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
 use crate::codec::struct_codec;
-use crate::crypto::Address;
 
 use super::rewards::RewardParams;
 
-/// Resolution of a device's asserted location cell.
-pub const LOCATION_RESOLUTION: u8 = 12;
+pub use crate::services::devices::LOCATION_RESOLUTION;
 /// Most regions a network may define.
 pub const MAX_REGIONS: usize = 64;
 /// Most channels in one region's plan (the beacon payload picks one by a `u16`).
@@ -92,12 +90,6 @@ pub struct CoverageGenesis {
     pub onboard_fee: String,
     /// Fee to assert or reassert a location, whole tokens (burned).
     pub location_fee: String,
-    /// The key allowed to change the denylist (governance comes later).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub governor: Option<Address>,
-    /// Devices denied from the start.
-    #[serde(default)]
-    pub denylist: Vec<Address>,
     pub rules: PocRules,
     pub rewards: RewardParams,
     pub regions: Vec<RegionGenesis>,
@@ -108,7 +100,6 @@ pub struct CoverageGenesis {
 pub struct CoverageParams {
     pub onboard_fee: Amount,
     pub location_fee: Amount,
-    pub governor: Option<Address>,
     pub rules: PocRules,
     pub rewards: RewardParams,
     pub regions: Vec<Region>,
@@ -218,7 +209,6 @@ impl CoverageGenesis {
         Ok(CoverageParams {
             onboard_fee: fee("coverage.onboard_fee", &self.onboard_fee)?,
             location_fee: fee("coverage.location_fee", &self.location_fee)?,
-            governor: self.governor,
             rules: self.rules.clone(),
             rewards: self.rewards.clone(),
             regions,
@@ -285,7 +275,6 @@ struct_codec!(Region {
 struct_codec!(CoverageParams {
     onboard_fee: Amount,
     location_fee: Amount,
-    governor: Option<Address>,
     rules: PocRules,
     rewards: RewardParams,
     regions: Vec<Region>,

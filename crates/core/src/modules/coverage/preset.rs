@@ -1,7 +1,6 @@
 //! A ready-made coverage section for a new network: an EU868-like region plan around a centre
 //! point with Helium's proof-of-coverage limits, for devnets, tests and as a starting point.
 
-use crate::crypto::Address;
 
 use super::actions::Location;
 use super::params::{CoverageGenesis, PocRules, RegionGenesis};
@@ -51,7 +50,6 @@ pub fn rules(beacon_interval_blocks: u64) -> PocRules {
 pub fn single_region(
     center: Location,
     beacon_interval_blocks: u64,
-    governor: Option<Address>,
 ) -> CoverageGenesis {
     let cell = h3o::LatLng::new(center.lat_deg(), center.lon_deg())
         .expect("the preset centre is on Earth")
@@ -64,8 +62,6 @@ pub fn single_region(
     CoverageGenesis {
         onboard_fee: "10".into(),
         location_fee: "5".into(),
-        governor,
-        denylist: Vec::new(),
         rules: rules(beacon_interval_blocks),
         rewards: RewardParams::default(),
         regions: vec![RegionGenesis {

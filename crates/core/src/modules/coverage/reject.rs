@@ -15,39 +15,32 @@ pub const RECIPROCITY_WITNESS: u8 = 1;
 reasons! {
     /// A refused coverage transaction.
     CoverageRejection, "coverage rejection";
-    0 => Disabled {} = "coverage_disabled",
-    1 => DeviceExists { device: Address } = "device_exists",
-    2 => BadDeviceSignature {} = "bad_device_signature",
-    3 => UnknownRegion { name: String } = "unknown_region",
-    4 => OutsideRegion { region: String } = "outside_region",
-    5 => InvalidLocation {} = "invalid_location",
-    6 => GainOutOfRange { gain_cdbi: i32, min_cdbi: i32, max_cdbi: i32 } = "gain_out_of_range",
-    7 => NotOwner { device: Address, owner: Address } = "not_device_owner",
-    8 => LocationTooSoon { next_height: u64 } = "location_too_soon",
-    9 => NotGovernor {} = "not_governor",
-    10 => UnknownDevice { device: Address } = "unknown_device",
-    11 => NotCapable {} = "not_capable",
-    12 => Denied { device: Address } = "denylisted",
-    13 => NoLocation { device: Address } = "no_location",
-    14 => EntropyUnknown { window: u64, current: u64 } = "entropy_unknown",
-    15 => EntropyExpired { window: u64, current: u64 } = "entropy_expired",
-    16 => BeaconTooFrequent { window: u64 } = "beacon_too_frequent",
-    17 => WrongPayload {} = "wrong_payload",
-    18 => WrongChannel { expected: u16, got: u16 } = "wrong_channel",
-    19 => PowerAboveLimit { eirp_cdbm: i32, max_cdbm: i32 } = "power_above_limit",
-    20 => NoReciprocity { side: u8, windows: u64 } = "no_reciprocity",
-    21 => UnknownBeacon { beaconer: Address, window: u64 } = "unknown_beacon",
-    22 => SelfWitness {} = "self_witness",
-    23 => DuplicateWitness {} = "duplicate_witness",
-    24 => WitnessTooLate { delay_ms: i64, max_ms: u64 } = "witness_too_late",
-    25 => FrequencyMismatch { got_hz: u64, expected_hz: u64, tolerance_hz: u64 } = "frequency_mismatch",
-    26 => RegionMismatch { beaconer: String, witness: String } = "region_mismatch",
-    27 => TooClose { cells: u32, min_cells: u32 } = "too_close",
-    28 => TooFar { distance_m: u32, max_m: u32 } = "too_far",
-    29 => RssiTooStrong { rssi_cdbm: i32, max_cdbm: i32 } = "rssi_too_strong",
-    30 => RssiBelowSensitivity { rssi_cdbm: i32, sensitivity_cdbm: i32 } = "rssi_below_sensitivity",
-    31 => SnrInconsistent { snr_cdb: i32, max_cdb: i32 } = "snr_inconsistent",
-    32 => TooManyWitnesses { max: u32 } = "too_many_witnesses",
+    0 => UnknownRegion { name: String } = "unknown_region",
+    1 => OutsideRegion { region: String } = "outside_region",
+    2 => InvalidLocation {} = "invalid_location",
+    3 => GainOutOfRange { gain_cdbi: i32, min_cdbi: i32, max_cdbi: i32 } = "gain_out_of_range",
+    4 => LocationTooSoon { next_height: u64 } = "location_too_soon",
+    5 => NotCapable {} = "not_capable",
+    6 => NoLocation { device: Address } = "no_location",
+    7 => EntropyUnknown { window: u64, current: u64 } = "entropy_unknown",
+    8 => EntropyExpired { window: u64, current: u64 } = "entropy_expired",
+    9 => BeaconTooFrequent { window: u64 } = "beacon_too_frequent",
+    10 => WrongPayload {} = "wrong_payload",
+    11 => WrongChannel { expected: u16, got: u16 } = "wrong_channel",
+    12 => PowerAboveLimit { eirp_cdbm: i32, max_cdbm: i32 } = "power_above_limit",
+    13 => NoReciprocity { side: u8, windows: u64 } = "no_reciprocity",
+    14 => UnknownBeacon { beaconer: Address, window: u64 } = "unknown_beacon",
+    15 => SelfWitness {} = "self_witness",
+    16 => DuplicateWitness {} = "duplicate_witness",
+    17 => WitnessTooLate { delay_ms: i64, max_ms: u64 } = "witness_too_late",
+    18 => FrequencyMismatch { got_hz: u64, expected_hz: u64, tolerance_hz: u64 } = "frequency_mismatch",
+    19 => RegionMismatch { beaconer: String, witness: String } = "region_mismatch",
+    20 => TooClose { cells: u32, min_cells: u32 } = "too_close",
+    21 => TooFar { distance_m: u32, max_m: u32 } = "too_far",
+    22 => RssiTooStrong { rssi_cdbm: i32, max_cdbm: i32 } = "rssi_too_strong",
+    23 => RssiBelowSensitivity { rssi_cdbm: i32, sensitivity_cdbm: i32 } = "rssi_below_sensitivity",
+    24 => SnrInconsistent { snr_cdb: i32, max_cdb: i32 } = "snr_inconsistent",
+    25 => TooManyWitnesses { max: u32 } = "too_many_witnesses",
 }
 
 /// Centi-units as a decimal string: `-12345` -> `-123.45`.
@@ -61,15 +54,6 @@ impl fmt::Display for CoverageRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use CoverageRejection::*;
         match self {
-            Disabled {} => write!(f, "this network has no coverage module in its genesis"),
-            DeviceExists { device } => write!(
-                f,
-                "device {device} is already onboarded; use a new device key, or transfer the device from its owner"
-            ),
-            BadDeviceSignature {} => write!(
-                f,
-                "the device key's signature over (chain id, owner, device) does not verify; sign it with the device's own key"
-            ),
             UnknownRegion { name } => write!(
                 f,
                 "region '{name}' is not a region plan of this network; see the genesis coverage.regions"
@@ -93,26 +77,13 @@ impl fmt::Display for CoverageRejection {
                 centi((*min_cdbi).into()),
                 centi((*max_cdbi).into())
             ),
-            NotOwner { device, owner } => write!(
-                f,
-                "device {device} belongs to {owner}; only its owner may change it"
-            ),
             LocationTooSoon { next_height } => write!(
                 f,
                 "the location was asserted recently; the next assert is allowed from height {next_height}"
             ),
-            NotGovernor {} => write!(f, "only the network's governor key may change the denylist"),
-            UnknownDevice { device } => write!(
-                f,
-                "{device} is not an onboarded device (never onboarded, or retired); onboard it first"
-            ),
             NotCapable {} => write!(
                 f,
                 "a data-only device has no radio for proof of coverage; only hotspots beacon and witness"
-            ),
-            Denied { device } => write!(
-                f,
-                "device {device} is on the governed denylist; its reports are not accepted"
             ),
             NoLocation { device } => write!(
                 f,

@@ -5,41 +5,37 @@
 
 use std::sync::Arc;
 
-use crate::amount::Amount;
-use crate::crypto::{self, Address};
-use crate::modules::demand::verify as demand;
+use crate::crypto::Address;
+use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
+use crate::services::devices::{self, DeviceRejection};
+use crate::services::fees::{self, FeeKind};
 use crate::state::State;
 
+use super::Coverage;
 use super::actions::{
-    AssertLocation, Beacon, DeviceKind, Location, OnboardDevice, RetireDevice, SetDenylist,
-    TransferDevice, Witness, beacon_channel, beacon_payload, onboarding_message,
+    AssertLocation, Beacon, DeviceKind, Location, OnboardDevice, Witness, beacon_channel,
+    beacon_payload,
 };
-use super::device::{
-    Asserted, BeaconRecord, CoverageView, Device, beacon_key, deny_key, put_device,
-};
+use crate::services::devices::Asserted;
+use super::device::{BeaconRecord, CoverageView, Device, beacon_key, put_device};
 use super::params::{CoverageParams, LOCATION_RESOLUTION};
 use super::radio::{Link, Receiver, SignalFault, check_signal, great_circle_distance_m};
 use super::reject::{CoverageRejection as R, RECIPROCITY_BEACON, RECIPROCITY_WITNESS};
 
-pub use crate::modules::BlockContext;
-
 fn params(state: &State) -> Result<Arc<CoverageParams>, Rejection> {
     state
         .params()
+        .modules
         .coverage
         .clone()
-        .ok_or(Rejection::Coverage(R::Disabled {}))
+        .ok_or(Rejection::ModuleDisabled {
+            module: Coverage::ID,
+        })
 }
 
-/// A fee checked and ready to be paid: in tokens (burned) on a network without a demand module,
-/// in credits on one with it.
-enum Fee {
-    Tokens(Amount),
-    Credits(demand::FeePlan),
-}
-
-/// Checks that `owner` can pay for `onboard` and/or `location`, changing nothing.
+/// The fee for onboarding and/or asserting a location, in the module's token prices (used
+/// on a network without the demand service).
 fn plan_fee(
     state: &State,
     p: &CoverageParams,
@@ -47,53 +43,19 @@ fn plan_fee(
     onboard: bool,
     location: bool,
     ctx: BlockContext,
-) -> Result<Fee, Rejection> {
-    if let Some(m) = &state.params().demand {
-        let credits = u128::from(m.onboard_fee_credits) * u128::from(onboard)
-            + u128::from(m.location_fee_credits) * u128::from(location);
-        return demand::plan_fee(state, owner, credits, ctx).map(Fee::Credits);
-    }
-    let mut fee = Amount::ZERO;
-    for (due, part) in [(onboard, p.onboard_fee), (location, p.location_fee)] {
+) -> Result<fees::FeePlan, Rejection> {
+    let mut kinds = Vec::with_capacity(2);
+    let mut tokens = crate::amount::Amount::ZERO;
+    for (due, kind, part) in [
+        (onboard, FeeKind::Onboard, p.onboard_fee),
+        (location, FeeKind::Location, p.location_fee),
+    ] {
         if due {
-            fee = fee.checked_add(part).expect("fees are far below u128");
+            kinds.push(kind);
+            tokens = tokens.checked_add(part).expect("fees are far below u128");
         }
     }
-    let balance = state.account(owner).map(|a| a.balance).unwrap_or_default();
-    if balance < fee {
-        return Err(Rejection::InsufficientFunds {
-            balance,
-            needed: fee,
-        });
-    }
-    Ok(Fee::Tokens(fee))
-}
-
-/// Pays a fee checked by [`plan_fee`]; tokens and credits paid as fees are burned.
-fn pay_fee(
-    state: &mut State,
-    owner: &Address,
-    fee: Fee,
-    ctx: BlockContext,
-) -> Result<(), Rejection> {
-    let fee = match fee {
-        Fee::Credits(plan) => return demand::pay_fee(state, owner, plan, ctx),
-        Fee::Tokens(fee) if fee.is_zero() => return Ok(()),
-        Fee::Tokens(fee) => fee,
-    };
-    let mut account = state.account(owner).copied().unwrap_or_default();
-    account.balance = account
-        .balance
-        .checked_sub(fee)
-        .expect("plan_fee checked the balance");
-    state.put_account(*owner, account);
-    let meta = state.meta_mut();
-    meta.burned = meta.burned.checked_add(fee).expect("burned <= supply");
-    meta.total_supply = meta
-        .total_supply
-        .checked_sub(fee)
-        .expect("a fee comes out of the supply");
-    Ok(())
+    fees::plan(state, owner, &kinds, tokens, ctx)
 }
 
 fn check_gain(p: &CoverageParams, gain_cdbi: i32) -> Result<(), R> {
@@ -121,7 +83,7 @@ fn assert_in_region(p: &CoverageParams, region: u16, location: Location) -> Resu
     Ok(Asserted { location, cell })
 }
 
-/// Registers a device to `owner`.
+/// Registers a hotspot to `owner`.
 pub fn onboard(
     state: &mut State,
     owner: &Address,
@@ -129,13 +91,7 @@ pub fn onboard(
     ctx: BlockContext,
 ) -> Result<(), Rejection> {
     let p = params(state)?;
-    if state.device(&a.device).is_some() {
-        return Err(R::DeviceExists { device: a.device }.into());
-    }
-    let message = onboarding_message(&state.params().chain_id, owner, &a.device);
-    if !crypto::verify(&a.device, &message, &a.device_signature) {
-        return Err(R::BadDeviceSignature {}.into());
-    }
+    devices::check_new(state, owner, &a.device, &a.device_signature)?;
     let region = p.region_index(&a.region).ok_or_else(|| R::UnknownRegion {
         name: a.region.clone(),
     })?;
@@ -145,7 +101,8 @@ pub fn onboard(
         .map(|l| assert_in_region(&p, region, l))
         .transpose()?;
     let fee = plan_fee(state, &p, owner, true, asserted.is_some(), ctx)?;
-    pay_fee(state, owner, fee, ctx)?;
+    fees::pay(state, owner, fee, ctx)?;
+    devices::register(state, owner, &a.device, Coverage::ID, asserted, ctx);
     let window = p.window_of_height(ctx.height);
     let device = Device {
         owner: *owner,
@@ -162,26 +119,23 @@ pub fn onboard(
         activity: 0,
         activity_epoch: 0,
     };
-    put_device(state, &a.device, Some(&device));
-    // The device signs its own reports, so it needs an account for its nonce.
-    if state.account(&a.device).is_none() {
-        state.put_account(a.device, Default::default());
-    }
+    put_device(state, &a.device, &device);
     Ok(())
 }
 
+/// A coverage device `owner` owns.
 fn owned_device(state: &State, owner: &Address, device: &Address) -> Result<Device, Rejection> {
-    let d = state
-        .device(device)
-        .ok_or(R::UnknownDevice { device: *device })?;
-    if d.owner != *owner {
-        return Err(R::NotOwner {
-            device: *device,
-            owner: d.owner,
-        }
-        .into());
+    devices::owned(state, owner, device)?;
+    state.device(device).ok_or_else(|| not_coverage(device))
+}
+
+/// A registered device of another module is unknown to coverage.
+fn not_coverage(device: &Address) -> Rejection {
+    DeviceRejection::WrongModule {
+        device: *device,
+        module: Coverage::NAME.into(),
     }
-    Ok(d)
+    .into()
 }
 
 /// Moves a device's asserted location (rate-limited, with a fee).
@@ -202,61 +156,22 @@ pub fn assert_location(
     check_gain(&p, a.gain_cdbi)?;
     let asserted = assert_in_region(&p, d.region, a.location)?;
     let fee = plan_fee(state, &p, owner, false, true, ctx)?;
-    pay_fee(state, owner, fee, ctx)?;
+    fees::pay(state, owner, fee, ctx)?;
     d.asserted = Some(asserted);
     d.gain_cdbi = a.gain_cdbi;
     d.elevation_m = a.elevation_m;
     d.location_height = Some(ctx.height);
     d.grace_until_window = p.window_of_height(ctx.height) + p.rules.reciprocity_grace_windows;
-    put_device(state, &a.device, Some(&d));
-    Ok(())
-}
-
-/// Gives a device to another owner; rewards from the next epoch end go to the new owner.
-pub fn transfer_device(
-    state: &mut State,
-    owner: &Address,
-    a: &TransferDevice,
-) -> Result<(), Rejection> {
-    params(state)?;
-    let mut d = owned_device(state, owner, &a.device)?;
-    d.owner = a.new_owner;
-    put_device(state, &a.device, Some(&d));
-    Ok(())
-}
-
-/// Removes a device; its key can no longer report, and its unscored work earns nothing.
-pub fn retire_device(
-    state: &mut State,
-    owner: &Address,
-    a: &RetireDevice,
-) -> Result<(), Rejection> {
-    params(state)?;
-    owned_device(state, owner, &a.device)?;
-    put_device(state, &a.device, None);
-    Ok(())
-}
-
-/// Adds a device to the denylist or removes it (governor only).
-pub fn set_denylist(state: &mut State, signer: &Address, a: &SetDenylist) -> Result<(), Rejection> {
-    let p = params(state)?;
-    if p.governor != Some(*signer) {
-        return Err(R::NotGovernor {}.into());
-    }
-    state.put_raw(deny_key(&a.device), a.denied.then(Vec::new));
+    put_device(state, &a.device, &d);
     Ok(())
 }
 
 /// A reporting hotspot: registered, a hotspot, not denied, with a location.
-fn reporter(state: &State, address: &Address) -> Result<(Device, Asserted), R> {
-    let d = state
-        .device(address)
-        .ok_or(R::UnknownDevice { device: *address })?;
+fn reporter(state: &State, address: &Address) -> Result<(Device, Asserted), Rejection> {
+    devices::usable(state, address)?;
+    let d = state.device(address).ok_or_else(|| not_coverage(address))?;
     if d.kind != DeviceKind::Hotspot {
-        return Err(R::NotCapable {});
-    }
-    if state.is_denied(address) {
-        return Err(R::Denied { device: *address });
+        return Err(R::NotCapable {}.into());
     }
     let asserted = d.asserted.ok_or(R::NoLocation { device: *address })?;
     Ok((d, asserted))
@@ -339,7 +254,7 @@ pub fn beacon(
     };
     state.put(beacon_key(b.window, hotspot), &record);
     d.last_beacon_window = Some(b.window);
-    put_device(state, hotspot, Some(&d));
+    put_device(state, hotspot, &d);
     Ok(())
 }
 
@@ -461,7 +376,7 @@ pub fn witness(
     state.put(beacon_key(w.window, &w.beaconer), &record);
     if wd.last_witness_window.is_none_or(|l| l < w.window) {
         wd.last_witness_window = Some(w.window);
-        put_device(state, hotspot, Some(&wd));
+        put_device(state, hotspot, &wd);
     }
     Ok(())
 }

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use crate::amount::Amount;
 use crate::crypto::{self, Address};
 use crate::economics::{credits_for_burn, tokens_for_credits};
-use crate::modules::BlockContext;
-use crate::modules::coverage::device::{CoverageView, device_key};
+use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
-use crate::state::State;
+use crate::services::authority::check_governor;
+use crate::services::devices::{self, DeviceRejection};
+use crate::state::{State, StateRead};
 
 use super::actions::{BuyCredits, DelegateCredits, SetOracle, SubmitPrice, UsageReceipt};
 use super::params::{MAX_CLOCK_SKEW_MS, MarketParams};
@@ -25,18 +26,16 @@ use super::reject::DemandRejection as R;
 fn params(state: &State) -> Result<Arc<MarketParams>, Rejection> {
     state
         .params()
+        .modules
         .demand
         .clone()
-        .ok_or(Rejection::Demand(R::Disabled {}))
-}
-
-/// The epoch a block at `height` belongs to (block `L` closes epoch 0).
-pub(crate) fn epoch_of(state: &State, height: u64) -> u64 {
-    (height - 1) / state.params().epoch_length_blocks
+        .ok_or(Rejection::ModuleDisabled {
+            module: super::Demand::ID,
+        })
 }
 
 fn update_tally(state: &mut State, ctx: BlockContext, f: impl FnOnce(&mut EpochTally)) {
-    let epoch = epoch_of(state, ctx.height);
+    let epoch = ctx.epoch(state.params().epoch_length_blocks);
     let mut tally = state.tally(epoch);
     f(&mut tally);
     state.put(tally_key(epoch), &tally);
@@ -94,9 +93,7 @@ pub fn submit_price(
 /// Adds or removes an oracle (governor only).
 pub fn set_oracle(state: &mut State, signer: &Address, a: &SetOracle) -> Result<(), Rejection> {
     let p = params(state)?;
-    if p.governor != Some(*signer) {
-        return Err(R::NotGovernor {}.into());
-    }
+    check_governor(p.governor, signer)?;
     let key = oracle_key(&a.oracle);
     match (a.authorised, state.contains(&key)) {
         (true, false) => {
@@ -139,12 +136,7 @@ fn burn_tokens(
             needed: tokens,
         })?;
     state.put_account(*payer, account);
-    let meta = state.meta_mut();
-    meta.burned = meta.burned.checked_add(tokens).expect("burned <= supply");
-    meta.total_supply = meta
-        .total_supply
-        .checked_sub(tokens)
-        .expect("a burn comes out of the supply");
+    state.burn_supply(tokens);
     update_tally(state, ctx, |t| {
         t.tokens_burned = t.tokens_burned.checked_add(tokens).expect("<= supply");
         t.credits_bought += credits;
@@ -263,12 +255,7 @@ pub fn usage(
         }
         .into());
     }
-    if !state.contains(&device_key(&a.device)) {
-        return Err(R::UnknownDevice { device: a.device }.into());
-    }
-    if state.is_denied(&a.device) {
-        return Err(R::DeviceDenied { device: a.device }.into());
-    }
+    devices::usable(state, &a.device)?;
     let Some(mut payer) = state.credits(&a.payer) else {
         return Err(R::UnknownPayer { payer: a.payer }.into());
     };
@@ -278,7 +265,7 @@ pub fn usage(
             return Err(R::BadPayerSignature {}.into());
         }
         if !crypto::verify(&a.device, &message, &a.device_signature) {
-            return Err(R::BadDeviceSignature {}.into());
+            return Err(DeviceRejection::BadDeviceSignature {}.into());
         }
     }
     let mark_key = receipt_mark_key(&a.payer, &a.device);
@@ -324,7 +311,7 @@ pub fn usage(
             end_ms: a.end_ms,
         },
     );
-    let epoch = epoch_of(state, ctx.height);
+    let epoch = ctx.epoch(state.params().epoch_length_blocks);
     let key = usage_key(epoch, &a.device);
     let mut used: DeviceUsage = state.get(&key).unwrap_or_default();
     used.credits += cost;
@@ -347,14 +334,14 @@ pub fn usage(
 /// How a fee in credits will be paid: from credits the owner holds, and the shortfall by burning
 /// tokens at the minting price (as a wallet would buy them first, in one step).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct FeePlan {
+pub struct FeePlan {
     fee: u128,
     tokens: Amount,
     bought: u128,
 }
 
 /// Checks that `owner` can pay a fee of `fee` credits, without changing anything.
-pub(crate) fn plan_fee(
+pub fn plan_fee(
     state: &State,
     owner: &Address,
     fee: u128,
@@ -395,7 +382,7 @@ pub(crate) fn plan_fee(
 
 /// Pays a fee planned by [`plan_fee`]: the credits are burned (they were bought with burned
 /// tokens, so supply already fell).
-pub(crate) fn pay_fee(
+pub fn pay_fee(
     state: &mut State,
     owner: &Address,
     plan: FeePlan,

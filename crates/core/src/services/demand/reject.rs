@@ -10,40 +10,31 @@ use crate::rejection::reasons;
 reasons! {
     /// A refused demand transaction.
     DemandRejection, "demand rejection";
-    0 => Disabled {} = "demand_disabled",
-    1 => NotOracle { signer: Address } = "not_oracle",
-    2 => ZeroPrice {} = "zero_price",
-    3 => StalePrice { age_ms: u64, max_ms: u64 } = "stale_price",
-    4 => PriceFromFuture { ahead_ms: u64 } = "price_from_future",
-    5 => PriceNotNewer { last_observed_ms: u64 } = "price_not_newer",
-    6 => NotGovernor {} = "not_governor",
-    7 => NoOraclePrice {} = "no_oracle_price",
-    8 => BurnTooSmall {} = "burn_too_small",
-    9 => BelowMinimum { credits: u128, min_credits: u128 } = "credits_below_minimum",
-    10 => InsufficientCredits { balance: u128, needed: u128 } = "insufficient_credits",
-    11 => DelegateToSelf {} = "delegate_to_self",
-    12 => UnknownDevice { device: Address } = "unknown_device",
-    13 => UnknownPayer { payer: Address } = "unknown_payer",
-    14 => BadPayerSignature {} = "bad_payer_signature",
-    15 => BadDeviceSignature {} = "bad_device_signature",
-    16 => EmptyReceipt {} = "empty_receipt",
-    17 => BadPeriod {} = "bad_period",
-    18 => PeriodInFuture { ahead_ms: u64 } = "period_in_future",
-    19 => ReceiptTooOld { age_ms: u64, max_ms: u64 } = "receipt_too_old",
-    20 => DuplicateReceipt {} = "duplicate_receipt",
-    21 => PeriodOverlap { last_end_ms: u64 } = "period_overlap",
-    22 => DeviceDenied { device: Address } = "denylisted",
-    23 => CostOverflow {} = "cost_overflow",
+    0 => NotOracle { signer: Address } = "not_oracle",
+    1 => ZeroPrice {} = "zero_price",
+    2 => StalePrice { age_ms: u64, max_ms: u64 } = "stale_price",
+    3 => PriceFromFuture { ahead_ms: u64 } = "price_from_future",
+    4 => PriceNotNewer { last_observed_ms: u64 } = "price_not_newer",
+    5 => NoOraclePrice {} = "no_oracle_price",
+    6 => BurnTooSmall {} = "burn_too_small",
+    7 => BelowMinimum { credits: u128, min_credits: u128 } = "credits_below_minimum",
+    8 => InsufficientCredits { balance: u128, needed: u128 } = "insufficient_credits",
+    9 => DelegateToSelf {} = "delegate_to_self",
+    10 => UnknownPayer { payer: Address } = "unknown_payer",
+    11 => BadPayerSignature {} = "bad_payer_signature",
+    12 => EmptyReceipt {} = "empty_receipt",
+    13 => BadPeriod {} = "bad_period",
+    14 => PeriodInFuture { ahead_ms: u64 } = "period_in_future",
+    15 => ReceiptTooOld { age_ms: u64, max_ms: u64 } = "receipt_too_old",
+    16 => DuplicateReceipt {} = "duplicate_receipt",
+    17 => PeriodOverlap { last_end_ms: u64 } = "period_overlap",
+    18 => CostOverflow {} = "cost_overflow",
 }
 
 impl fmt::Display for DemandRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use DemandRejection::*;
         match self {
-            Disabled {} => write!(
-                f,
-                "this network has no demand module in its genesis: no oracle, credits or paid data"
-            ),
             NotOracle { signer } => write!(
                 f,
                 "{signer} is not an authorised oracle; only keys in the oracle set may submit prices"
@@ -63,10 +54,6 @@ impl fmt::Display for DemandRejection {
             PriceNotNewer { last_observed_ms } => write!(
                 f,
                 "this oracle already submitted a price observed at {last_observed_ms} ms; a new price must be observed later"
-            ),
-            NotGovernor {} => write!(
-                f,
-                "only the demand governor named in the genesis may change the oracle set"
             ),
             NoOraclePrice {} => write!(
                 f,
@@ -88,10 +75,6 @@ impl fmt::Display for DemandRejection {
                 "the account can spend {balance} credits here but {needed} are needed; buy credits with `depin credits buy` (fees need credits the account holds itself, not delegated ones, and the ledger buys a fee's shortfall from tokens only while it has a fresh oracle price: see `depin oracle price show`)"
             ),
             DelegateToSelf {} => write!(f, "an account cannot delegate credits to itself"),
-            UnknownDevice { device } => write!(
-                f,
-                "device {device} is not registered; a receipt must name an onboarded device"
-            ),
             UnknownPayer { payer } => write!(
                 f,
                 "payer {payer} has never held credits; buy or be delegated credits first"
@@ -99,10 +82,6 @@ impl fmt::Display for DemandRejection {
             BadPayerSignature {} => write!(
                 f,
                 "the payer's signature over the receipt does not verify; both parties sign the same receipt bytes"
-            ),
-            BadDeviceSignature {} => write!(
-                f,
-                "the device's signature over the receipt does not verify; both parties sign the same receipt bytes"
             ),
             EmptyReceipt {} => write!(f, "the receipt counts no packets and no bytes"),
             BadPeriod {} => write!(f, "the receipt's period must end after it starts"),
@@ -121,10 +100,6 @@ impl fmt::Display for DemandRejection {
             PeriodOverlap { last_end_ms } => write!(
                 f,
                 "this payer and device already settled usage up to {last_end_ms} ms; a new receipt must start at or after it"
-            ),
-            DeviceDenied { device } => write!(
-                f,
-                "device {device} is on the denylist; its traffic cannot be paid for"
             ),
             CostOverflow {} => write!(
                 f,

@@ -7,7 +7,10 @@ use crate::amount::Amount;
 use crate::codec::struct_codec;
 use crate::crypto::Address;
 use crate::economics::{OraclePrice, TokenPrice, oracle_price};
-use crate::state::{State, table, table_key as key};
+use crate::module::{Module, address_suffix, module_key};
+use crate::state::StateRead;
+
+use super::Demand;
 
 use super::params::{MAX_CLOCK_SKEW_MS, MarketParams};
 
@@ -119,31 +122,51 @@ pub struct EpochTally {
     pub receipts: u64,
 }
 
+const ORACLE: u8 = 0;
+const CREDITS: u8 = 1;
+const DELEGATION: u8 = 2;
+const RECEIPT_MARK: u8 = 3;
+const USAGE: u8 = 4;
+const TALLY: u8 = 5;
+
+/// Prefix of the oracle table.
+pub fn oracle_prefix() -> Vec<u8> {
+    module_key(Demand::ID, ORACLE, &[])
+}
+
+/// The usage table's keys of `epoch` (from, to).
+pub fn usage_range(epoch: u64) -> (Vec<u8>, Vec<u8>) {
+    (
+        module_key(Demand::ID, USAGE, &[&epoch.to_be_bytes()]),
+        module_key(Demand::ID, USAGE, &[&(epoch + 1).to_be_bytes()]),
+    )
+}
+
 pub fn oracle_key(oracle: &Address) -> Vec<u8> {
-    key(table::ORACLE, &[&oracle.0])
+    module_key(Demand::ID, ORACLE, &[&oracle.0])
 }
 
 pub fn credits_key(account: &Address) -> Vec<u8> {
-    key(table::CREDITS, &[&account.0])
+    module_key(Demand::ID, CREDITS, &[&account.0])
 }
 
 pub fn delegation_key(owner: &Address, payer: &Address) -> Vec<u8> {
-    key(table::DELEGATION, &[&owner.0, &payer.0])
+    module_key(Demand::ID, DELEGATION, &[&owner.0, &payer.0])
 }
 
 pub fn receipt_mark_key(payer: &Address, device: &Address) -> Vec<u8> {
-    key(table::RECEIPT_MARK, &[&payer.0, &device.0])
+    module_key(Demand::ID, RECEIPT_MARK, &[&payer.0, &device.0])
 }
 
 pub fn usage_key(epoch: u64, device: &Address) -> Vec<u8> {
-    key(table::USAGE, &[&epoch.to_be_bytes(), &device.0])
+    module_key(Demand::ID, USAGE, &[&epoch.to_be_bytes(), &device.0])
 }
 
 pub fn tally_key(epoch: u64) -> Vec<u8> {
-    key(table::TALLY, &[&epoch.to_be_bytes()])
+    module_key(Demand::ID, TALLY, &[&epoch.to_be_bytes()])
 }
 
-/// Read access to demand records in a [`State`].
+/// Read access to demand records, in the executing state or a store snapshot.
 pub trait DemandView {
     fn credits(&self, account: &Address) -> Option<CreditBalance>;
     fn usage(&self, epoch: u64, device: &Address) -> Option<DeviceUsage>;
@@ -155,7 +178,7 @@ pub trait DemandView {
     fn quote(&self, now_ms: u64) -> Option<OraclePrice>;
 }
 
-impl DemandView for State {
+impl<S: StateRead> DemandView for S {
     fn credits(&self, account: &Address) -> Option<CreditBalance> {
         self.get(&credits_key(account))
     }
@@ -169,18 +192,19 @@ impl DemandView for State {
     }
 
     fn oracles(&self) -> Vec<(Address, OracleRecord)> {
-        self.prefixed(&[table::ORACLE])
+        self.scan_prefix(&oracle_prefix(), usize::MAX)
+            .into_iter()
             .map(|(k, v)| {
                 (
-                    crate::modules::coverage::device::address_suffix(k),
-                    crate::codec::Decode::from_bytes(v).expect("the ledger wrote it"),
+                    address_suffix(&k),
+                    crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it"),
                 )
             })
             .collect()
     }
 
     fn quote(&self, now_ms: u64) -> Option<OraclePrice> {
-        let p = self.params().demand.as_ref()?;
+        let p = self.params().modules.demand.as_ref()?;
         quote_from(p, self.oracles().iter().map(|(_, o)| o), now_ms)
     }
 }

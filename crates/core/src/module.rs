@@ -1,0 +1,237 @@
+//! The seam every proof module and shared service plugs into: one trait, implemented once per
+//! module, and listed once in the registry ([`crate::modules`]).
+//!
+//! A module owns its genesis section and parameters, its actions and their encoding, its reason
+//! codes, its state under its own key prefix (the first byte of every key it writes is its
+//! [`Module::ID`]; the state refuses any other write while the module runs), its block hooks, and
+//! at the close of an epoch the proven work of its devices. The ledger's one epoch close
+//! ([`crate::economics::close`]) turns that work, and the service users paid each device for,
+//! into exact payouts. Modules never import each other; they call the shared services in
+//! [`crate::services`] (device registry, denylist, fees in credits, governor checks).
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec::{Decode, Encode};
+use crate::crypto::{Address, Signature};
+use crate::genesis::GenesisInfo;
+use crate::rejection::Rejection;
+use crate::state::State;
+
+/// Where in the chain an action or hook runs.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockContext {
+    /// Height of the block being applied.
+    pub height: u64,
+    /// The block's time, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+}
+
+impl BlockContext {
+    /// The epoch this block belongs to, given the epoch length (block `L` closes epoch 0).
+    pub fn epoch(&self, epoch_length_blocks: u64) -> u64 {
+        (self.height - 1) / epoch_length_blocks
+    }
+}
+
+/// The transaction an action arrived in, as a module sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct TxContext<'a> {
+    /// The account that signed the transaction (its nonce is already used).
+    pub signer: &'a Address,
+    /// Whether the action's own signatures besides the signer's (see
+    /// [`Module::co_signatures`]) all verified in the block's batch.
+    pub co_signed: bool,
+    pub block: BlockContext,
+}
+
+/// One device's proven work in an epoch, in the module's own shares (any unit: only ratios
+/// between devices of one module matter).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceWork {
+    pub device: Address,
+    /// The account paid for it.
+    pub owner: Address,
+    pub shares: u128,
+}
+
+/// What a module reports when an epoch closes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EpochWork {
+    /// Devices with proven work, in address order; devices with zero shares may be left out.
+    pub devices: Vec<DeviceWork>,
+    /// Counters that explain the epoch in the module's terms (`beacons`, `witnesses`, ...),
+    /// shown in the epoch summary.
+    pub counters: Vec<(String, u64)>,
+}
+
+/// A module's reason codes: stable codes, a sentence each, and a canonical encoding.
+pub trait Reasons: Clone + fmt::Debug + fmt::Display + PartialEq + Eq + Encode + Decode {
+    /// Stable code for scripts and dashboards.
+    fn code(&self) -> &'static str;
+    /// Every code, in tag order (for documentation and tests).
+    fn codes() -> &'static [&'static str];
+}
+
+/// A proof module or shared service of the ledger.
+///
+/// Every function is part of the deterministic state machine: no clock, no randomness, no
+/// floating point, no unordered iteration.
+pub trait Module {
+    /// Stable name: its genesis section, the `module` of its devices and its API paths.
+    const NAME: &'static str;
+    /// Wire tag of its actions and reason codes, and the first byte of its state keys.
+    const ID: u8;
+    /// Whether devices of this module earn from the epoch's supplier pools (a proof module);
+    /// shared services do not.
+    const PROOF: bool;
+
+    /// Its section of the genesis file.
+    type Genesis: Clone + fmt::Debug + PartialEq + Serialize + DeserializeOwned;
+    /// Its parameters as the ledger keeps them (committed in the app hash).
+    type Params: Clone
+        + fmt::Debug
+        + PartialEq
+        + Eq
+        + Encode
+        + Decode
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync;
+    /// Its transactions' actions; JSON form `{"type": "...", ...}` with types unique across
+    /// modules.
+    type Action: Clone + fmt::Debug + PartialEq + Eq + Encode + Decode + Serialize + DeserializeOwned;
+    /// Why its actions are refused.
+    type Rejection: Reasons;
+
+    /// Checks the genesis section and turns it into parameters; errors name the field.
+    fn params(genesis: &Self::Genesis, network: &GenesisInfo)
+    -> Result<Self::Params, FieldError>;
+
+    /// The section a network gets when its genesis has none: `Some` for services every network
+    /// runs, `None` (the module is off) for the rest.
+    fn default_genesis() -> Option<Self::Genesis> {
+        None
+    }
+
+    /// Writes the module's initial state (runs with the module's write scope).
+    fn init(_state: &mut State, _genesis: &Self::Genesis) {}
+
+    /// Runs one action; the signer's nonce is already used. Check everything before writing
+    /// anything, so a refused action changes nothing.
+    fn execute(state: &mut State, tx: TxContext<'_>, action: &Self::Action)
+    -> Result<(), Rejection>;
+
+    /// Signatures an action carries besides the transaction signer's (address, message,
+    /// signature), checked in one batch per block; [`TxContext::co_signed`] gives the verdict.
+    fn co_signatures(
+        _chain_id: &str,
+        _action: &Self::Action,
+        _out: &mut Vec<(Address, Vec<u8>, Signature)>,
+    ) {
+    }
+
+    /// Whether an action is a device's report, indexed per device by the store.
+    fn is_report(_action: &Self::Action) -> bool {
+        false
+    }
+
+    /// Before a block's transactions.
+    fn begin_block(_state: &mut State, _ctx: BlockContext) {}
+
+    /// After a block's transactions, before the epoch close if the block closes one.
+    fn end_block(_state: &mut State, _ctx: BlockContext) {}
+
+    /// At the close of `epoch`: the proven work of the module's devices (proof modules only).
+    /// The module may write its own explanations of the scores under its prefix.
+    fn epoch_work(_state: &mut State, _epoch: u64, _ctx: BlockContext) -> EpochWork {
+        EpochWork::default()
+    }
+
+    /// A device of this module was marked active (paid shares) when an epoch closed.
+    fn device_paid(_state: &mut State, _device: &Address, _epoch: u64) {}
+
+    /// A device of this module left the registry (retired): drop what the module keeps for it.
+    fn device_retired(_state: &mut State, _device: &Address) {}
+}
+
+/// A genesis field that is wrong, and why: `("coverage.rules.x", "must be ...")`.
+pub type FieldError = (&'static str, String);
+
+/// A key in `module`'s part of the state: its id, the table, then the parts (big-endian numbers,
+/// addresses), so that entries sharing leading parts are adjacent and range scans find them.
+pub fn module_key(module: u8, table: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(module);
+    k.push(table);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// The trailing 32 bytes of a key as an address (the device in index keys).
+pub fn address_suffix(key: &[u8]) -> Address {
+    let mut a = [0; 32];
+    a.copy_from_slice(&key[key.len() - 32..]);
+    Address(a)
+}
+
+/// Declares a module's action enum: one variant per action struct, its JSON form
+/// (`{"type": "<snake_case variant>", ...}`), its canonical encoding (one tag byte, then the
+/// struct), and `From` each struct into the enum and into a transaction's
+/// [`crate::tx::Action`].
+macro_rules! actions {
+    (
+        $(#[$doc:meta])*
+        $enum:ident, $what:literal;
+        $($tag:literal => $variant:ident($inner:ty),)*
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+        pub enum $enum {
+            $($variant($inner),)*
+        }
+
+        impl $crate::codec::Encode for $enum {
+            fn encode(&self, out: &mut Vec<u8>) {
+                match self {
+                    $($enum::$variant(a) => {
+                        out.push($tag);
+                        a.encode(out);
+                    })*
+                }
+            }
+        }
+
+        impl $crate::codec::Decode for $enum {
+            fn decode(
+                r: &mut $crate::codec::Reader<'_>,
+            ) -> Result<Self, $crate::codec::DecodeError> {
+                match <u8 as $crate::codec::Decode>::decode(r)? {
+                    $($tag => Ok($enum::$variant($crate::codec::Decode::decode(r)?)),)*
+                    tag => Err($crate::codec::DecodeError::InvalidTag { what: $what, tag }),
+                }
+            }
+        }
+
+        $(
+            impl From<$inner> for $enum {
+                fn from(a: $inner) -> Self {
+                    $enum::$variant(a)
+                }
+            }
+
+            impl From<$inner> for $crate::tx::Action {
+                fn from(a: $inner) -> Self {
+                    $crate::tx::Action::from($enum::$variant(a))
+                }
+            }
+        )*
+    };
+}
+pub(crate) use actions;

@@ -1,0 +1,96 @@
+//! The demand side (burn-and-mint, like Helium's data credits), a service every module shares:
+//! oracles price the token in USD, users burn tokens for USD-pegged credits, payers spend
+//! credits on the service devices delivered (with receipts both sign), fees are paid in
+//! credits, and each epoch every proof module's demand pool follows what its devices were paid.
+//!
+//! - [`params`]: the genesis parameters (oracle, peg, prices, fees, pool shares and caps);
+//! - [`actions`]: prices, credit purchases and delegations, co-signed usage receipts;
+//! - [`records`]: what the module keeps in the state, and the oracle's quote;
+//! - [`verify`]: every check, each with its [`DemandRejection`] reason, and fees in credits;
+//! - [`epoch`]: what each device was paid for, and what it is worth, at the close of an epoch.
+
+pub mod actions;
+pub mod epoch;
+pub mod params;
+pub mod records;
+pub mod reject;
+pub mod verify;
+
+pub use params::{DemandGenesis, MarketParams};
+pub use records::DemandView;
+pub use reject::DemandRejection;
+
+use crate::crypto::{Address, Signature};
+use crate::genesis::GenesisInfo;
+use crate::module::{FieldError, Module, TxContext, actions};
+use crate::rejection::Rejection;
+use crate::state::State;
+
+use actions::{BuyCredits, DelegateCredits, SetOracle, SubmitPrice, UsageReceipt};
+use records::{OracleRecord, oracle_key};
+
+/// The demand service as a module of the ledger (on networks whose genesis has `[demand]`).
+pub struct Demand;
+
+actions! {
+    /// The demand side's actions.
+    DemandAction, "demand action";
+    0 => SubmitPrice(SubmitPrice),
+    1 => SetOracle(SetOracle),
+    2 => BuyCredits(BuyCredits),
+    3 => DelegateCredits(DelegateCredits),
+    4 => Usage(UsageReceipt),
+}
+
+impl Module for Demand {
+    const NAME: &'static str = "demand";
+    const ID: u8 = 9;
+    const PROOF: bool = false;
+    type Genesis = DemandGenesis;
+    type Params = MarketParams;
+    type Action = DemandAction;
+    type Rejection = DemandRejection;
+
+    fn params(g: &DemandGenesis, network: &GenesisInfo) -> Result<MarketParams, FieldError> {
+        if !network.has_economics {
+            return Err((
+                "demand",
+                "needs an [economics] section: the demand pools are shares of the emission".into(),
+            ));
+        }
+        g.to_params()
+    }
+
+    fn init(state: &mut State, g: &DemandGenesis) {
+        for oracle in &g.oracles {
+            state.put(oracle_key(oracle), &OracleRecord::default());
+            // Oracles sign their own submissions, so they need an account for the nonce.
+            if state.account(oracle).is_none() {
+                state.put_account(*oracle, Default::default());
+            }
+        }
+    }
+
+    fn execute(state: &mut State, tx: TxContext<'_>, action: &DemandAction) -> Result<(), Rejection> {
+        let (signer, ctx) = (tx.signer, tx.block);
+        match action {
+            DemandAction::SubmitPrice(a) => verify::submit_price(state, signer, a, ctx),
+            DemandAction::SetOracle(a) => verify::set_oracle(state, signer, a),
+            DemandAction::BuyCredits(a) => verify::buy_credits(state, signer, a, ctx),
+            DemandAction::DelegateCredits(a) => verify::delegate_credits(state, signer, a),
+            DemandAction::Usage(a) => verify::usage(state, a, tx.co_signed, ctx),
+        }
+    }
+
+    fn co_signatures(
+        chain_id: &str,
+        action: &DemandAction,
+        out: &mut Vec<(Address, Vec<u8>, Signature)>,
+    ) {
+        if let DemandAction::Usage(r) = action {
+            let message = r.message(chain_id);
+            out.push((r.payer, message.clone(), r.payer_signature));
+            out.push((r.device, message, r.device_signature));
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The device registry every proof module shares: who owns a device, which module it serves,
+//! where it says it is, and the governed denylist.
+//!
+//! Modules onboard their devices here ([`register`], after their own checks) and read them
+//! through [`DevicesView`]; transfers, retirement and the denylist are the registry's own
+//! actions, the same for every kind of device.
+
+pub mod records;
+pub mod reject;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::struct_codec;
+use crate::crypto::{self, Address, Signature};
+use crate::genesis::GenesisInfo;
+use crate::module::{BlockContext, FieldError, Module, TxContext, actions};
+use crate::rejection::Rejection;
+use crate::services::authority::check_governor;
+use crate::state::State;
+
+pub use records::{
+    Asserted, DeviceEntry, DevicesView, LOCATION_RESOLUTION, Location, cell_device_key,
+    cell_range, deny_key, device_key, owner_device_key,
+};
+pub use reject::DeviceRejection;
+
+use records::put_entry;
+use reject::DeviceRejection as R;
+
+/// The registry as a module of the ledger (it runs on every network).
+pub struct Devices;
+
+/// The `[devices]` section of a genesis file (optional: the defaults are no governor and an
+/// empty denylist).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicesGenesis {
+    /// The key allowed to change the denylist (governance comes later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governor: Option<Address>,
+    /// Devices denied from the start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denylist: Vec<Address>,
+}
+
+/// The registry's parameters as the ledger keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicesParams {
+    pub governor: Option<Address>,
+}
+
+/// Give a device to another owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferDevice {
+    pub device: Address,
+    pub new_owner: Address,
+}
+
+/// Remove a device from the network for good.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetireDevice {
+    pub device: Address,
+}
+
+/// Put a device on the denylist or take it off (signed by the governor).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetDenylist {
+    pub device: Address,
+    pub denied: bool,
+}
+
+actions! {
+    /// The registry's actions; the device's owner (or the governor) signs them.
+    DevicesAction, "devices action";
+    0 => TransferDevice(TransferDevice),
+    1 => RetireDevice(RetireDevice),
+    2 => SetDenylist(SetDenylist),
+}
+
+impl Module for Devices {
+    const NAME: &'static str = "devices";
+    const ID: u8 = 8;
+    const PROOF: bool = false;
+    type Genesis = DevicesGenesis;
+    type Params = DevicesParams;
+    type Action = DevicesAction;
+    type Rejection = DeviceRejection;
+
+    fn default_genesis() -> Option<DevicesGenesis> {
+        Some(DevicesGenesis::default())
+    }
+
+    fn params(g: &DevicesGenesis, _: &GenesisInfo) -> Result<DevicesParams, FieldError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for d in &g.denylist {
+            if !seen.insert(d) {
+                return Err(("devices.denylist", format!("{d} appears twice")));
+            }
+        }
+        Ok(DevicesParams {
+            governor: g.governor,
+        })
+    }
+
+    fn init(state: &mut State, g: &DevicesGenesis) {
+        for device in &g.denylist {
+            state.put_raw(deny_key(device), Some(Vec::new()));
+        }
+    }
+
+    fn execute(state: &mut State, tx: TxContext<'_>, action: &DevicesAction) -> Result<(), Rejection> {
+        match action {
+            DevicesAction::TransferDevice(a) => {
+                let mut d = owned(state, tx.signer, &a.device)?;
+                d.owner = a.new_owner;
+                put_entry(state, &a.device, Some(&d));
+                Ok(())
+            }
+            DevicesAction::RetireDevice(a) => {
+                let d = owned(state, tx.signer, &a.device)?;
+                put_entry(state, &a.device, None);
+                crate::modules::device_retired(state, d.module, &a.device);
+                Ok(())
+            }
+            DevicesAction::SetDenylist(a) => {
+                let governor = state.params().modules.devices.as_ref().and_then(|p| p.governor);
+                check_governor(governor, tx.signer)?;
+                state.put_raw(deny_key(&a.device), a.denied.then(Vec::new));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The registry entry of `device`, which `owner` must own.
+pub fn owned(state: &State, owner: &Address, device: &Address) -> Result<DeviceEntry, Rejection> {
+    let d = state
+        .device_entry(device)
+        .ok_or(R::UnknownDevice { device: *device })?;
+    if d.owner != *owner {
+        return Err(R::NotOwner {
+            device: *device,
+            owner: d.owner,
+        }
+        .into());
+    }
+    Ok(d)
+}
+
+/// A device that may report or be paid: registered and not denied.
+pub fn usable(state: &State, device: &Address) -> Result<DeviceEntry, Rejection> {
+    let d = state
+        .device_entry(device)
+        .ok_or(R::UnknownDevice { device: *device })?;
+    if state.is_denied(device) {
+        return Err(R::Denied { device: *device }.into());
+    }
+    Ok(d)
+}
+
+/// The bytes a device key signs to consent to being owned by `owner` on `chain_id`.
+pub fn onboarding_message(chain_id: &str, owner: &Address, device: &Address) -> Vec<u8> {
+    crate::crypto::Hash::tagged(
+        "depin/device/onboard/v1",
+        &[chain_id.as_bytes(), &owner.0, &device.0],
+    )
+    .0
+    .to_vec()
+}
+
+/// The device's co-signature for onboarding (client side).
+pub fn sign_onboarding(chain_id: &str, owner: &Address, device: &crypto::Keypair) -> Signature {
+    device.sign(&onboarding_message(chain_id, owner, &device.address()))
+}
+
+/// Checks that `device` is new and consents (by its signature) to being owned by `owner`.
+pub fn check_new(
+    state: &State,
+    owner: &Address,
+    device: &Address,
+    device_signature: &Signature,
+) -> Result<(), Rejection> {
+    if state.device_entry(device).is_some() {
+        return Err(R::DeviceExists { device: *device }.into());
+    }
+    let message = onboarding_message(&state.params().chain_id, owner, device);
+    if !crypto::verify(device, &message, device_signature) {
+        return Err(R::BadDeviceSignature {}.into());
+    }
+    Ok(())
+}
+
+/// Registers a device checked by [`check_new`] to `owner` for module `module`. The device signs
+/// its own reports, so it gets an account for its nonce.
+pub fn register(
+    state: &mut State,
+    owner: &Address,
+    device: &Address,
+    module: u8,
+    location: Option<Asserted>,
+    ctx: BlockContext,
+) {
+    let entry = DeviceEntry {
+        owner: *owner,
+        module,
+        location,
+        onboarded_height: ctx.height,
+    };
+    put_entry(state, device, Some(&entry));
+    if state.account(device).is_none() {
+        state.put_account(*device, Default::default());
+    }
+}
+
+/// Moves a registered device's location (its module checked the move).
+pub fn set_location(state: &mut State, device: &Address, location: Option<Asserted>) {
+    let mut entry = state
+        .device_entry(device)
+        .expect("a module moves only registered devices");
+    entry.location = location;
+    put_entry(state, device, Some(&entry));
+}
+
+struct_codec!(DevicesParams { governor: Option<Address> });
+struct_codec!(TransferDevice {
+    device: Address,
+    new_owner: Address,
+});
+struct_codec!(RetireDevice { device: Address });
+struct_codec!(SetDenylist {
+    device: Address,
+    denied: bool,
+});
+
