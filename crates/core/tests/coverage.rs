@@ -5,12 +5,13 @@
 mod common;
 
 use common::*;
+use depin_core::economics::EconomyView;
 use depin_core::modules::coverage::actions::{
-    AssertLocation, DeviceKind, Location, OnboardDevice, RetireDevice, SetDenylist, TransferDevice,
-    Witness, sign_onboarding,
+    AssertLocation, DeviceKind, Location, OnboardDevice, Witness, sign_onboarding,
 };
 use depin_core::modules::coverage::device::CoverageView;
 use depin_core::modules::coverage::preset;
+use depin_core::services::devices::{RetireDevice, SetDenylist, TransferDevice};
 use depin_core::{Action, Amount, Hash, Keypair, Receipt};
 use proptest::prelude::*;
 
@@ -39,7 +40,7 @@ fn an_honest_witness_is_accepted_and_recorded() {
     let (mut net, w, e, sent) = with_beacon();
     let r = net.send(
         &hotspot(2),
-        Action::Witness(witness(&hotspot(1), A, b_loc(), w, &e, sent)),
+        Action::from(witness(&hotspot(1), A, b_loc(), w, &e, sent)),
     );
     assert_eq!(r, Receipt::Success);
     let record = net.state.beacon(w, &hotspot(1).address()).unwrap();
@@ -51,7 +52,7 @@ fn witness_code(edit: impl FnOnce(&mut Witness)) -> &'static str {
     let (mut net, w, e, sent) = with_beacon();
     let mut report = witness(&hotspot(1), A, b_loc(), w, &e, sent);
     edit(&mut report);
-    code(&net.send(&hotspot(2), Action::Witness(report)))
+    code(&net.send(&hotspot(2), Action::from(report)))
 }
 
 #[test]
@@ -81,16 +82,16 @@ fn self_and_duplicate_witnesses_are_refused() {
     let (mut net, w, e, sent) = with_beacon();
     let own = witness(&hotspot(1), A, A, w, &e, sent);
     assert_eq!(
-        code(&net.send(&hotspot(1), Action::Witness(own))),
+        code(&net.send(&hotspot(1), Action::from(own))),
         "self_witness"
     );
     let report = witness(&hotspot(1), A, b_loc(), w, &e, sent);
     assert_eq!(
-        net.send(&hotspot(2), Action::Witness(report.clone())),
+        net.send(&hotspot(2), Action::from(report.clone())),
         Receipt::Success
     );
     assert_eq!(
-        code(&net.send(&hotspot(2), Action::Witness(report))),
+        code(&net.send(&hotspot(2), Action::from(report))),
         "duplicate_witness"
     );
 }
@@ -106,23 +107,28 @@ fn witnesses_too_close_too_far_or_in_another_plan_are_refused() {
     assert_eq!(net.send(&owner(), other_plan), Receipt::Success);
     let r = net.send(
         &hotspot(3),
-        Action::Witness(witness(&hotspot(1), A, close, w, &e, sent)),
+        Action::from(witness(&hotspot(1), A, close, w, &e, sent)),
     );
     assert_eq!(code(&r), "too_close");
     let r = net.send(
         &hotspot(4),
-        Action::Witness(witness(&hotspot(1), A, far, w, &e, sent)),
+        Action::from(witness(&hotspot(1), A, far, w, &e, sent)),
     );
     assert_eq!(code(&r), "too_far");
     let report = witness(&hotspot(1), A, at(0.0, 3_000.0), w, &e, sent);
-    let r = net.send(&hotspot(5), Action::Witness(report));
+    let r = net.send(&hotspot(5), Action::from(report));
     assert_eq!(code(&r), "region_mismatch");
 }
 
 #[test]
 fn a_beacon_keeps_only_the_witnesses_the_ledger_records() {
     let mut net = Net::new(genesis(|g| {
-        g.coverage.as_mut().unwrap().rules.max_witnesses_per_beacon = 2;
+        g.modules
+            .coverage
+            .as_mut()
+            .unwrap()
+            .rules
+            .max_witnesses_per_beacon = 2;
     }));
     net.onboard(&hotspot(1), A);
     let spots = [at(2_000.0, 0.0), at(0.0, 2_000.0), at(-2_000.0, 0.0)];
@@ -134,10 +140,7 @@ fn a_beacon_keeps_only_the_witnesses_the_ledger_records() {
     let mut txs = vec![net.tx(&hotspot(1), beacon(&hotspot(1), w, &e, sent))];
     for (i, l) in spots.iter().enumerate() {
         let k = hotspot(2 + i as u8);
-        txs.push(net.tx(
-            &k,
-            Action::Witness(witness(&hotspot(1), A, *l, w, &e, sent)),
-        ));
+        txs.push(net.tx(&k, Action::from(witness(&hotspot(1), A, *l, w, &e, sent))));
     }
     let codes: Vec<_> = net.block(txs).iter().map(code).collect();
     assert_eq!(
@@ -154,19 +157,14 @@ fn beacon_checks_each_refuse_with_their_own_code() {
     let k = hotspot(1);
     let sent = net.time_ms;
     let mut wrong_payload = beacon(&k, w, &e, sent);
-    if let Action::Beacon(b) = &mut wrong_payload {
-        b.payload = Hash([1; 32]);
-    }
+    beacon_mut(&mut wrong_payload).payload = Hash([1; 32]);
     assert_eq!(code(&net.send(&k, wrong_payload)), "wrong_payload");
     let mut wrong_channel = beacon(&k, w, &e, sent);
-    if let Action::Beacon(b) = &mut wrong_channel {
-        b.channel = (b.channel + 1) % preset::EU868_CHANNELS_HZ.len() as u16;
-    }
+    let b = beacon_mut(&mut wrong_channel);
+    b.channel = (b.channel + 1) % preset::EU868_CHANNELS_HZ.len() as u16;
     assert_eq!(code(&net.send(&k, wrong_channel)), "wrong_channel");
     let mut loud = beacon(&k, w, &e, sent);
-    if let Action::Beacon(b) = &mut loud {
-        b.tx_power_cdbm = 1_500;
-    }
+    beacon_mut(&mut loud).tx_power_cdbm = 1_500;
     assert_eq!(code(&net.send(&k, loud)), "power_above_limit");
     assert_eq!(
         code(&net.send(&k, beacon(&k, w + 1, &e, sent))),
@@ -206,9 +204,7 @@ fn reports_need_a_known_capable_allowed_located_device() {
     );
     // Data-only.
     let mut a = net.onboard_action(&hotspot(2), "EU868", Some(A));
-    if let Action::OnboardDevice(o) = &mut a {
-        o.kind = DeviceKind::DataOnly;
-    }
+    onboard_mut(&mut a).kind = DeviceKind::DataOnly;
     assert_eq!(net.send(&owner(), a), Receipt::Success);
     assert_eq!(
         code(&net.send(&hotspot(2), beacon(&hotspot(2), w, &e, 0))),
@@ -216,7 +212,7 @@ fn reports_need_a_known_capable_allowed_located_device() {
     );
     // Denied, by the governor only.
     net.onboard(&hotspot(3), b_loc());
-    let deny = Action::SetDenylist(SetDenylist {
+    let deny = Action::from(SetDenylist {
         device: hotspot(3).address(),
         denied: true,
     });
@@ -227,7 +223,7 @@ fn reports_need_a_known_capable_allowed_located_device() {
         "denylisted"
     );
     // Retired.
-    let retire = Action::RetireDevice(RetireDevice {
+    let retire = Action::from(RetireDevice {
         device: hotspot(1).address(),
     });
     assert_eq!(net.send(&owner(), retire), Receipt::Success);
@@ -240,7 +236,12 @@ fn reports_need_a_known_capable_allowed_located_device() {
 #[test]
 fn reciprocity_is_required_after_the_grace_period() {
     let mut net = Net::new(genesis(|g| {
-        g.coverage.as_mut().unwrap().rules.reciprocity_grace_windows = 0;
+        g.modules
+            .coverage
+            .as_mut()
+            .unwrap()
+            .rules
+            .reciprocity_grace_windows = 0;
     }));
     let (c_loc, d_loc) = (at(0.0, 3_000.0), at(0.0, -3_000.0));
     // All onboarded inside one window, so their grace ends with it.
@@ -266,11 +267,11 @@ fn reciprocity_is_required_after_the_grace_period() {
     let txs = vec![
         net.tx(
             &hotspot(2),
-            Action::Witness(witness(&hotspot(1), A, b_loc(), w0, &e0, sent)),
+            Action::from(witness(&hotspot(1), A, b_loc(), w0, &e0, sent)),
         ),
         net.tx(
             &hotspot(1),
-            Action::Witness(witness(&hotspot(2), b_loc(), A, w0, &e0, sent)),
+            Action::from(witness(&hotspot(2), b_loc(), A, w0, &e0, sent)),
         ),
     ];
     assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
@@ -285,7 +286,7 @@ fn reciprocity_is_required_after_the_grace_period() {
     assert_eq!(code(&r), "no_reciprocity");
     assert!(r.to_string_lossy().contains("witnessed"));
     let report = witness(&hotspot(1), A, c_loc, w1, &e1, sent);
-    let r = net.send(&hotspot(3), Action::Witness(report));
+    let r = net.send(&hotspot(3), Action::from(report));
     assert_eq!(code(&r), "no_reciprocity");
     assert!(r.to_string_lossy().contains("beaconed"));
 }
@@ -309,9 +310,8 @@ fn device_lifecycle_checks_each_refuse_with_their_own_code() {
     let again = net.onboard_action(&hotspot(1), "EU868", Some(A));
     assert_eq!(code(&net.send(&owner(), again)), "device_exists");
     let mut forged = net.onboard_action(&hotspot(2), "EU868", Some(A));
-    if let Action::OnboardDevice(o) = &mut forged {
-        o.device_signature = sign_onboarding(CHAIN_ID, &governor().address(), &hotspot(2));
-    }
+    onboard_mut(&mut forged).device_signature =
+        sign_onboarding(CHAIN_ID, &governor().address(), &hotspot(2));
     assert_eq!(code(&net.send(&owner(), forged)), "bad_device_signature");
     let unknown = net.onboard_action(&hotspot(2), "US915", Some(A));
     assert_eq!(code(&net.send(&owner(), unknown)), "unknown_region");
@@ -328,9 +328,7 @@ fn device_lifecycle_checks_each_refuse_with_their_own_code() {
     );
     assert_eq!(code(&net.send(&owner(), off_earth)), "invalid_location");
     let mut huge_gain = net.onboard_action(&hotspot(2), "EU868", Some(A));
-    if let Action::OnboardDevice(o) = &mut huge_gain {
-        o.gain_cdbi = 3_000;
-    }
+    onboard_mut(&mut huge_gain).gain_cdbi = 3_000;
     assert_eq!(code(&net.send(&owner(), huge_gain)), "gain_out_of_range");
     let poor = Keypair::from_seed([99; 32]);
     let fund = Action::Transfer {
@@ -338,17 +336,14 @@ fn device_lifecycle_checks_each_refuse_with_their_own_code() {
         amount: Amount(1_000_000),
     };
     assert_eq!(net.send(&owner(), fund), Receipt::Success);
-    let a = Action::OnboardDevice(OnboardDevice {
+    let a = Action::from(OnboardDevice {
         device_signature: sign_onboarding(CHAIN_ID, &poor.address(), &hotspot(2)),
-        ..match net.onboard_action(&hotspot(2), "EU868", Some(A)) {
-            Action::OnboardDevice(o) => o,
-            _ => unreachable!(),
-        }
+        ..onboard_mut(&mut net.onboard_action(&hotspot(2), "EU868", Some(A))).clone()
     });
     assert_eq!(code(&net.send(&poor, a)), "insufficient_funds");
 
     let assert_loc = |l: Location| {
-        Action::AssertLocation(AssertLocation {
+        Action::from(AssertLocation {
             device: hotspot(1).address(),
             location: l,
             gain_cdbi: GAIN_CDBI,
@@ -363,7 +358,7 @@ fn device_lifecycle_checks_each_refuse_with_their_own_code() {
         code(&net.send(&owner(), assert_loc(b_loc()))),
         "location_too_soon"
     );
-    let transfer = Action::TransferDevice(TransferDevice {
+    let transfer = Action::from(TransferDevice {
         device: hotspot(1).address(),
         new_owner: governor().address(),
     });
@@ -377,7 +372,7 @@ fn device_lifecycle_checks_each_refuse_with_their_own_code() {
 
 #[test]
 fn without_a_coverage_section_coverage_actions_are_refused() {
-    let mut net = Net::new(genesis(|g| g.coverage = None));
+    let mut net = Net::new(genesis(|g| g.modules.coverage = None));
     let a = net.onboard_action(&hotspot(1), "EU868", Some(A));
     assert_eq!(code(&net.send(&owner(), a)), "coverage_disabled");
 }
@@ -402,7 +397,10 @@ fn an_epoch_pays_honest_hotspots_exactly_and_replays_identically() {
     let mut net = honest_network(3, 2, &[]);
     for epoch in 0..2 {
         let s = net.state.epoch_summary(epoch).expect("epoch closed");
-        assert!(s.beacons > 0 && s.witnesses > 0, "{s:?}");
+        assert!(
+            counter(&s, "coverage", "beacons") > 0 && counter(&s, "coverage", "witnesses") > 0,
+            "{s:?}"
+        );
         assert_eq!(
             s.paid.0 + s.dust.0 + s.treasury.0 + s.unminted.0,
             s.emission.0,
@@ -410,7 +408,9 @@ fn an_epoch_pays_honest_hotspots_exactly_and_replays_identically() {
         );
         assert!(s.devices_paid >= 9, "{s:?}");
         let r = net.state.reward(epoch, &hotspot(10).address()).unwrap();
-        assert!(r.amount.0 > 0 && r.score.shares > 0, "{r:?}");
+        let score = net.state.score(epoch, &hotspot(10).address()).unwrap();
+        assert!(r.amount.0 > 0 && score.shares > 0, "{r:?} {score:?}");
+        assert_eq!(r.shares, score.shares);
         assert_eq!(r.owner, owner().address());
     }
     // Halving after two epochs: the schedule is the ledger's.
@@ -425,7 +425,7 @@ fn an_epoch_pays_honest_hotspots_exactly_and_replays_identically() {
 fn a_device_denied_before_the_epoch_closes_earns_nothing() {
     let denied = hotspot(10);
     let net = honest_network_with(2, 1, &[], |net| {
-        let deny = Action::SetDenylist(SetDenylist {
+        let deny = Action::from(SetDenylist {
             device: denied.address(),
             denied: true,
         });

@@ -6,72 +6,15 @@
 mod common;
 
 use common::*;
-use depin_core::economics::{BootstrapDecay, TokenPrice};
-use depin_core::genesis::Allocation;
-use depin_core::modules::coverage::actions::SetDenylist;
-use depin_core::modules::coverage::device::CoverageView;
+use depin_core::economics::{BootstrapDecay, EconomyView, TokenPrice};
 use depin_core::modules::coverage::preset;
-use depin_core::modules::demand::actions::{
+use depin_core::services::demand::actions::{
     BuyCredits, DelegateCredits, SetOracle, SubmitPrice, UsageReceipt,
 };
-use depin_core::modules::demand::params;
-use depin_core::modules::demand::records::DemandView;
-use depin_core::{Action, Amount, Genesis, Keypair, Receipt, Transaction};
+use depin_core::services::demand::records::{CreditBalance, DemandView, credits_key};
+use depin_core::services::devices::SetDenylist;
+use depin_core::{Action, Address, Amount, Genesis, Keypair, Receipt, StateRead, Transaction};
 use proptest::prelude::*;
-
-/// Whole-token base units (6 decimals).
-const TOKEN: u128 = 1_000_000;
-/// $0.50 with 8 decimals.
-const HALF_DOLLAR: u64 = 50_000_000;
-
-fn oracle(i: u8) -> Keypair {
-    Keypair::from_seed([210 + i; 32])
-}
-fn fleet() -> Keypair {
-    Keypair::from_seed([220; 32])
-}
-fn router() -> Keypair {
-    Keypair::from_seed([221; 32])
-}
-
-/// The coverage test network with a `[demand]` section: fees in credits, one oracle (more with
-/// `oracles`), and a fleet operator holding 10,000 tokens.
-fn demand_genesis(oracles: u8, edit: impl FnOnce(&mut Genesis)) -> Genesis {
-    genesis(|g| {
-        let c = g.coverage.as_mut().unwrap();
-        c.onboard_fee = "0".into();
-        c.location_fee = "0".into();
-        g.demand = Some(params::preset(
-            (0..oracles).map(|i| oracle(i).address()).collect(),
-            Some(governor().address()),
-            4,
-        ));
-        g.allocations.push(Allocation {
-            address: fleet().address(),
-            amount: "10000".into(),
-        });
-        g.allocations.push(Allocation {
-            address: router().address(),
-            amount: "1".into(),
-        });
-        edit(g)
-    })
-}
-
-fn price_action(net: &Net, price: u64) -> Action {
-    Action::SubmitPrice(SubmitPrice {
-        price: TokenPrice(price),
-        observed_at_ms: net.time_ms,
-    })
-}
-
-fn buy(tokens: u128, to: &Keypair) -> Action {
-    Action::BuyCredits(BuyCredits {
-        tokens: Amount(tokens),
-        min_credits: 0,
-        to: to.address(),
-    })
-}
 
 /// A network with one oracle price of $0.50 and hotspot 1 onboarded at Berlin.
 fn priced_net(edit: impl FnOnce(&mut Genesis)) -> Net {
@@ -116,12 +59,12 @@ fn oracle_checks_each_refuse_with_their_own_code() {
     assert_eq!(code(&net.send(&fleet(), a)), "not_oracle");
     let a = price_action(&net, 0);
     assert_eq!(code(&net.send(&oracle(0), a)), "zero_price");
-    let stale = Action::SubmitPrice(SubmitPrice {
+    let stale = Action::from(SubmitPrice {
         price: TokenPrice(HALF_DOLLAR),
         observed_at_ms: net.time_ms - 700_000,
     });
     assert_eq!(code(&net.send(&oracle(0), stale)), "stale_price");
-    let future = Action::SubmitPrice(SubmitPrice {
+    let future = Action::from(SubmitPrice {
         price: TokenPrice(HALF_DOLLAR),
         observed_at_ms: net.time_ms + 60_000,
     });
@@ -131,7 +74,7 @@ fn oracle_checks_each_refuse_with_their_own_code() {
     assert_eq!(code(&net.send(&oracle(0), a)), "price_not_newer");
 
     // The governor changes the set; nobody else can.
-    let add = Action::SetOracle(SetOracle {
+    let add = Action::from(SetOracle {
         oracle: oracle(5).address(),
         authorised: true,
     });
@@ -139,7 +82,7 @@ fn oracle_checks_each_refuse_with_their_own_code() {
     assert_eq!(net.send(&governor(), add), Receipt::Success);
     let a = price_action(&net, HALF_DOLLAR);
     assert_eq!(net.send(&oracle(5), a), Receipt::Success);
-    let remove = Action::SetOracle(SetOracle {
+    let remove = Action::from(SetOracle {
         oracle: oracle(5).address(),
         authorised: false,
     });
@@ -156,7 +99,7 @@ fn oracle_checks_each_refuse_with_their_own_code() {
 #[test]
 fn the_ledger_mints_at_the_conservative_side_of_the_median_and_needs_a_quorum() {
     let mut net = Net::new(demand_genesis(3, |g| {
-        g.demand.as_mut().unwrap().min_oracle_prices = 2;
+        g.modules.demand.as_mut().unwrap().min_oracle_prices = 2;
     }));
     let a = price_action(&net, 40_000_000);
     assert_eq!(net.send(&oracle(0), a), Receipt::Success);
@@ -198,7 +141,7 @@ fn buying_credits_burns_tokens_and_refuses_with_reasons() {
         code(&net.send(&fleet(), buy(1, &fleet()))),
         "burn_too_small"
     );
-    let greedy = Action::BuyCredits(BuyCredits {
+    let greedy = Action::from(BuyCredits {
         tokens: Amount(2 * TOKEN),
         min_credits: 100_001,
         to: fleet().address(),
@@ -227,7 +170,7 @@ fn delegated_credits_pay_for_data_but_cannot_move_on_or_pay_fees() {
         Receipt::Success
     );
     let delegate = |payer: &Keypair, credits: u128| {
-        Action::DelegateCredits(DelegateCredits {
+        Action::from(DelegateCredits {
             payer: payer.address(),
             credits,
         })
@@ -259,7 +202,7 @@ fn delegated_credits_pay_for_data_but_cannot_move_on_or_pay_fees() {
     // It spends them on data.
     net.time_ms += 10_000;
     let r = receipt(&net, &router(), &hotspot(1), 1, 5, 1_000);
-    assert_eq!(net.send(&fleet(), Action::Usage(r)), Receipt::Success);
+    assert_eq!(net.send(&fleet(), Action::from(r)), Receipt::Success);
     assert_eq!(
         net.state.credits(&router().address()).unwrap().delegated,
         59_000
@@ -283,7 +226,7 @@ fn usage_receipt_checks_each_refuse_with_their_own_code_and_charge_nothing() {
     net.time_ms += 100_000;
     let before = net.state.credits(&fleet().address());
     let send =
-        |net: &mut Net, r: UsageReceipt| code(&net.send(&fleet(), Action::Usage(r))).to_string();
+        |net: &mut Net, r: UsageReceipt| code(&net.send(&fleet(), Action::from(r))).to_string();
 
     let r = receipt(&net, &fleet(), &hotspot(1), 10, 20, 0);
     assert_eq!(send(&mut net, r), "empty_receipt");
@@ -323,7 +266,7 @@ fn usage_receipt_checks_each_refuse_with_their_own_code_and_charge_nothing() {
     let used = net.state.usage(0, &hotspot(1).address()).unwrap();
     assert_eq!((used.credits, used.packets, used.receipts), (10, 10, 2));
 
-    let deny = Action::SetDenylist(SetDenylist {
+    let deny = Action::from(SetDenylist {
         device: hotspot(1).address(),
         denied: true,
     });
@@ -410,7 +353,7 @@ fn demand_network_as(
             let packets = traffic[(window * keys.len() + i) % traffic.len()];
             if packets > 0 {
                 let r = UsageReceipt::signed(CHAIN_ID, payer, k, last_end, end, packets, 0);
-                txs.push(sign(Action::Usage(r)));
+                txs.push(sign(Action::from(r)));
             }
         }
         last_end = end;
@@ -484,7 +427,7 @@ fn an_epoch_pays_demand_pro_rata_to_credits_beside_bootstrap_and_replays_identic
 #[test]
 fn a_re_mint_share_of_burns_returns_to_the_pools() {
     let net = demand_network(
-        demand_genesis(1, |g| g.demand.as_mut().unwrap().remint_bps = 5_000),
+        demand_genesis(1, |g| g.modules.demand.as_mut().unwrap().remint_bps = 5_000),
         1,
         &[1],
         &[10 * TOKEN],
@@ -517,7 +460,7 @@ proptest! {
         cap_bps in prop_oneof![Just(10_000u32), 0u32..=10_000],
     ) {
         let g = demand_genesis(1, |g| {
-            let d = g.demand.as_mut().unwrap();
+            let d = g.modules.demand.as_mut().unwrap();
             d.remint_bps = remint_bps;
             d.demand_cap_bps = cap_bps;
             let a = g.allocations.iter_mut().find(|a| a.address == owner().address()).unwrap();
@@ -578,9 +521,10 @@ fn credits_are_consistent(net: &Net) {
     let mut held = 0u128;
     let mut flows = 0i128;
     let mut cost = 0u128;
-    for (_, v) in net.state.prefixed(&[depin_core::state::table::CREDITS]) {
-        let c: depin_core::modules::demand::records::CreditBalance =
-            depin_core::Decode::from_bytes(v).unwrap();
+    // Every credit balance: the demand service's credit table, the first two bytes of its keys.
+    let table = &credits_key(&Address([0; 32]))[..2];
+    for (_, v) in net.state.scan_prefix(table, usize::MAX) {
+        let c: CreditBalance = depin_core::Decode::from_bytes(&v).unwrap();
         held += c.own + c.delegated;
         flows += c.bought as i128 - c.spent_on_data as i128 - c.spent_on_fees as i128;
         cost += c.own_cost.0 + c.delegated_cost.0;
@@ -604,7 +548,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..40),
         remint_bps in 0u32..=10_000,
     ) {
-        let mut net = priced_net(|g| g.demand.as_mut().unwrap().remint_bps = remint_bps);
+        let mut net = priced_net(|g| g.modules.demand.as_mut().unwrap().remint_bps = remint_bps);
         net.onboard(&hotspot(2), at(2_000.0, 0.0));
         let devices = [hotspot(1), hotspot(2), hotspot(3)];
         let payers = [fleet(), router()];
@@ -621,14 +565,14 @@ proptest! {
                     net.send(k, buy(tokens, k));
                 }
                 Op::Delegate { credits } => {
-                    let a = Action::DelegateCredits(DelegateCredits { payer: router().address(), credits });
+                    let a = Action::from(DelegateCredits { payer: router().address(), credits });
                     net.send(&fleet(), a);
                 }
                 Op::Traffic { payer, device, packets } => {
                     let (p, d) = (payer as usize, device as usize);
                     let end = net.time_ms;
                     let r = UsageReceipt::signed(CHAIN_ID, &payers[p], &devices[d], last_end[p][d], end, packets, packets * 20);
-                    if net.send(&fleet(), Action::Usage(r)) == Receipt::Success {
+                    if net.send(&fleet(), Action::from(r)) == Receipt::Success {
                         last_end[p][d] = end;
                     }
                 }

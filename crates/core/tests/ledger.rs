@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use depin_core::codec::{Decode, Encode};
 use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
+use depin_core::modules::ModulesGenesis;
 use depin_core::{
     Account, Action, Address, Amount, Block, BlockError, Genesis, Hash, Keypair, Receipt,
     Rejection, Signatures, State, Transaction, apply_block, build_block, check_against_state,
@@ -67,8 +68,7 @@ fn genesis() -> Genesis {
             })
             .collect(),
         economics: None,
-        coverage: None,
-        demand: None,
+        modules: ModulesGenesis::default(),
     }
 }
 

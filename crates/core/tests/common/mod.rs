@@ -3,17 +3,25 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+
+use depin_core::economics::EpochSummary;
+use depin_core::economics::TokenPrice;
 use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
 use depin_core::modules::coverage::actions::{
-    Beacon, DeviceKind, Location, OnboardDevice, Witness, beacon_channel, beacon_payload,
-    sign_onboarding,
+    Beacon, CoverageAction, DeviceKind, Location, OnboardDevice, Witness, beacon_channel,
+    beacon_payload, sign_onboarding,
 };
 use depin_core::modules::coverage::params::RegionGenesis;
 use depin_core::modules::coverage::preset;
 use depin_core::modules::coverage::radio::{Link, great_circle_distance_m};
+use depin_core::modules::{ModuleAction, ModulesGenesis};
+use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
+use depin_core::services::demand::params;
+use depin_core::services::devices::DevicesGenesis;
 use depin_core::{
-    Action, Block, Genesis, Hash, Keypair, Receipt, Signatures, State, Transaction, apply_block,
-    build_block,
+    Action, Amount, Block, Genesis, Hash, Keypair, Receipt, Signatures, State, Transaction,
+    apply_block, build_block,
 };
 
 pub const CHAIN_ID: &str = "depin-coverage-test";
@@ -48,8 +56,7 @@ pub fn at(north_m: f64, east_m: f64) -> Location {
 }
 
 pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
-    let mut coverage =
-        preset::single_region(preset::BERLIN, BEACON_INTERVAL, Some(governor().address()));
+    let mut coverage = preset::single_region(preset::BERLIN, BEACON_INTERVAL);
     coverage.rules.reciprocity_grace_windows = 1_000;
     // A second plan over the same cells, to test that witnesses must share the beaconer's plan.
     let mut other: RegionGenesis = coverage.regions[0].clone();
@@ -85,9 +92,16 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
             tail_per_epoch: "0".into(),
             treasury: treasury().address(),
             treasury_bps: 1_000,
+            pool_weights: BTreeMap::new(),
         }),
-        coverage: Some(coverage),
-        demand: None,
+        modules: ModulesGenesis {
+            devices: Some(DevicesGenesis {
+                governor: Some(governor().address()),
+                denylist: Vec::new(),
+            }),
+            demand: None,
+            coverage: Some(coverage),
+        },
     };
     edit(&mut g);
     g
@@ -122,6 +136,7 @@ impl Net {
             Signatures::Verify,
         );
         self.blocks.push(block);
+        self.supply_is_consistent();
         applied.receipts
     }
 
@@ -168,7 +183,7 @@ impl Net {
         region: &str,
         location: Option<Location>,
     ) -> Action {
-        Action::OnboardDevice(OnboardDevice {
+        Action::from(OnboardDevice {
             device: device.address(),
             kind: DeviceKind::Hotspot,
             region: region.into(),
@@ -208,7 +223,7 @@ impl Net {
 
 pub fn beacon(key: &Keypair, window: u64, entropy: &Hash, sent_at_ms: u64) -> Action {
     let payload = beacon_payload(entropy, window, &key.address());
-    Action::Beacon(Beacon {
+    Action::from(Beacon {
         window,
         payload,
         channel: beacon_channel(&payload, preset::EU868_CHANNELS_HZ.len()),
@@ -330,7 +345,7 @@ pub fn run_honest_network(
                     CHAIN_ID,
                     &keys[wi],
                     nonces[wi],
-                    Action::Witness(report),
+                    Action::from(report),
                 ));
                 nonces[wi] += 1;
             }
@@ -341,4 +356,95 @@ pub fn run_honest_network(
         each_window(&mut net, last);
     }
     net
+}
+
+/// The beacon inside a beacon action, to tamper with.
+pub fn beacon_mut(a: &mut Action) -> &mut Beacon {
+    match a {
+        Action::Module(ModuleAction::Coverage(CoverageAction::Beacon(b))) => b,
+        other => panic!("not a beacon: {other:?}"),
+    }
+}
+
+/// The onboarding inside an onboarding action, to tamper with.
+pub fn onboard_mut(a: &mut Action) -> &mut OnboardDevice {
+    match a {
+        Action::Module(ModuleAction::Coverage(CoverageAction::OnboardDevice(o))) => o,
+        other => panic!("not an onboarding: {other:?}"),
+    }
+}
+
+/// A module's counter in an epoch summary (`beacons`, `witnesses`, ...).
+pub fn counter(s: &EpochSummary, module: &str, name: &str) -> u64 {
+    s.module(module)
+        .unwrap_or_else(|| panic!("no {module} summary in {s:?}"))
+        .counters
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(0, |(_, v)| *v)
+}
+
+/// An epoch's emission and re-mint are paid, kept as dust for the treasury, or not minted.
+pub fn epoch_is_conserved(s: &EpochSummary) {
+    assert_eq!(
+        s.paid.0 + s.demand_paid.0 + s.dust.0 + s.treasury.0 + s.unminted.0,
+        s.emission.0 + s.reminted.0,
+        "emission and re-mint are paid, kept as dust for the treasury, or not minted: {s:?}"
+    );
+}
+
+// The demand side: oracles, payers and a network with a `[demand]` section.
+
+/// Whole-token base units (6 decimals).
+pub const TOKEN: u128 = 1_000_000;
+/// $0.50 with 8 decimals.
+pub const HALF_DOLLAR: u64 = 50_000_000;
+
+pub fn oracle(i: u8) -> Keypair {
+    Keypair::from_seed([210 + i; 32])
+}
+pub fn fleet() -> Keypair {
+    Keypair::from_seed([220; 32])
+}
+pub fn router() -> Keypair {
+    Keypair::from_seed([221; 32])
+}
+
+/// The coverage test network with a `[demand]` section: fees in credits, one oracle (more with
+/// `oracles`), and a fleet operator holding 10,000 tokens.
+pub fn demand_genesis(oracles: u8, edit: impl FnOnce(&mut Genesis)) -> Genesis {
+    genesis(|g| {
+        let c = g.modules.coverage.as_mut().unwrap();
+        c.onboard_fee = "0".into();
+        c.location_fee = "0".into();
+        g.modules.demand = Some(params::preset(
+            (0..oracles).map(|i| oracle(i).address()).collect(),
+            Some(governor().address()),
+            4,
+        ));
+        g.allocations.push(Allocation {
+            address: fleet().address(),
+            amount: "10000".into(),
+        });
+        g.allocations.push(Allocation {
+            address: router().address(),
+            amount: "1".into(),
+        });
+        edit(g)
+    })
+}
+
+pub fn price_action(net: &Net, price: u64) -> Action {
+    Action::from(SubmitPrice {
+        price: TokenPrice(price),
+        observed_at_ms: net.time_ms,
+    })
+}
+
+pub fn buy(tokens: u128, to: &Keypair) -> Action {
+    Action::from(BuyCredits {
+        tokens: Amount(tokens),
+        min_credits: 0,
+        to: to.address(),
+    })
 }
