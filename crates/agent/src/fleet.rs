@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use depin_core::economics::{OraclePrice, TokenPrice};
 use depin_core::modules::coverage::actions::Location;
 use depin_core::modules::coverage::preset::BERLIN;
-use depin_core::modules::demand::actions::{BuyCredits, DelegateCredits, UsageReceipt};
+use depin_core::services::demand::actions::{BuyCredits, DelegateCredits, UsageReceipt};
 use depin_core::{Action, Address, Amount, Explained, Hash, Keypair, Transaction};
 
 use crate::blocks::{self, Follower};
@@ -390,7 +390,7 @@ impl IotFleet {
                 bytes: receipt.bytes,
                 cost,
             };
-            txs.push((self.sign(Action::Usage(receipt)), pending));
+            txs.push((self.sign(Action::from(receipt)), pending));
         }
         self.submit(txs)?;
         self.settle()?;
@@ -491,7 +491,7 @@ impl IotFleet {
         {
             // At most what the operator is sure to hold once the purchase is in.
             let credits = delegate.min(self.own + buy * 9 / 10);
-            let action = Action::DelegateCredits(DelegateCredits {
+            let action = Action::from(DelegateCredits {
                 payer: router.address(),
                 credits,
             });
@@ -508,7 +508,7 @@ impl IotFleet {
         txs: &mut Vec<(Transaction, Pending)>,
     ) -> Result<()> {
         let tokens = self.market.tokens_for(credits, quote)?;
-        let action = Action::BuyCredits(BuyCredits {
+        let action = Action::from(BuyCredits {
             tokens,
             // The price may move before the block; a fall of more than 10% is refused.
             min_credits: credits * 9 / 10,

@@ -535,7 +535,7 @@ impl Fleet {
             if onboarded.contains(&m.key.address()) {
                 continue;
             }
-            let action = Action::OnboardDevice(OnboardDevice {
+            let action = Action::from(OnboardDevice {
                 device: m.key.address(),
                 kind: DeviceKind::Hotspot,
                 region: self.plan.region.clone(),
@@ -699,7 +699,7 @@ impl Fleet {
             .iter()
             .map(|m| {
                 let payload = beacon_payload(&entropy, window, &m.key.address());
-                let action = Action::Beacon(Beacon {
+                let action = Action::from(Beacon {
                     window,
                     payload,
                     channel: beacon_channel(&payload, n_channels),
@@ -754,7 +754,7 @@ impl Fleet {
             // them anyway; the fleet does not, so its load grows with its size, not its square.
             heard.sort_by_key(|(_, r)| r.heard_at_ms);
             heard.truncate(2 * self.max_witnesses_per_beacon);
-            witnesses.extend(heard.into_iter().map(|(w, r)| (w, Action::Witness(r))));
+            witnesses.extend(heard.into_iter().map(|(w, r)| (w, Action::from(r))));
         }
         // Reports for a window that has closed would all be refused: say so instead.
         let now = self.client.get("/v1/coverage/entropy")?;

@@ -4,8 +4,8 @@
 
 use anyhow::{Context, Result};
 use depin_core::economics::{CreditPeg, OraclePrice, TokenPrice, tokens_for_credits};
-use depin_core::modules::demand::MarketParams;
-use depin_core::modules::demand::records::CreditBalance;
+use depin_core::services::demand::MarketParams;
+use depin_core::services::demand::records::CreditBalance;
 use depin_core::{Address, Amount, Genesis};
 use serde_json::Value;
 
@@ -118,7 +118,7 @@ impl Market {
     /// The market of the node's network, or `None` when its genesis has no demand module.
     pub fn read(client: &Client) -> Result<Option<Market>> {
         let g = genesis(client)?;
-        let Some(d) = &g.demand else {
+        let Some(d) = &g.modules.demand else {
             return Ok(None);
         };
         let params = d

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use depin_core::economics::TokenPrice;
-use depin_core::modules::demand::actions::SubmitPrice;
+use depin_core::services::demand::actions::SubmitPrice;
 use depin_core::{Action, Explained, Hash, Keypair, Transaction};
 
 use crate::blocks::{self, Follower};
@@ -206,7 +206,7 @@ impl PriceFeed {
             &self.chain_id,
             &self.key,
             self.nonce,
-            Action::SubmitPrice(SubmitPrice {
+            Action::from(SubmitPrice {
                 price,
                 observed_at_ms,
             }),

@@ -11,8 +11,8 @@ use depin_agent::fleet::{FleetArgs, IotFleet};
 use depin_agent::hotspot::{Fleet, HotspotArgs};
 use depin_agent::oracle_feed::{self, FeedArgs, PriceFeed};
 use depin_core::Keypair;
-use depin_core::modules::coverage::device::{RewardRecord, reward_key};
-use depin_core::modules::demand::records::{CreditBalance, credits_key};
+use depin_core::economics::records::{RewardRecord, reward_key};
+use depin_core::services::demand::records::{CreditBalance, credits_key};
 use depin_node::Home;
 
 #[test]
@@ -26,10 +26,14 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
         "depin-demand",
         &[(owner.address(), "100000"), (operator.address(), "1000")],
     );
-    let coverage = genesis.coverage.as_mut().expect("a coverage section");
+    let coverage = genesis
+        .modules
+        .coverage
+        .as_mut()
+        .expect("a coverage section");
     coverage.onboard_fee = "0".into();
     coverage.location_fee = "0".into();
-    genesis.demand = Some(depin_core::modules::demand::params::preset(
+    genesis.modules.demand = Some(depin_core::services::demand::params::preset(
         vec![oracle.address()],
         None,
         100,

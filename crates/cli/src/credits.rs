@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use depin_agent::client::Client;
 use depin_core::economics::{CreditPeg, TokenPrice, credits_for_burn, tokens_for_credits};
-use depin_core::modules::demand::actions::{BuyCredits, DelegateCredits};
+use depin_core::services::demand::actions::{BuyCredits, DelegateCredits};
 use depin_core::{Action, Amount};
 use depin_node::Home;
 use serde_json::Value;
@@ -79,7 +79,7 @@ pub fn run(home: &Home, client: &Client, cmd: &CreditsCmd, json_out: bool) -> Re
             key,
         } => {
             let signer = home.load_key(key)?;
-            let action = Action::DelegateCredits(DelegateCredits {
+            let action = Action::from(DelegateCredits {
                 payer: resolve(home, payer)?,
                 credits: *credits,
             });
@@ -190,7 +190,7 @@ fn buy(
         ),
         (None, None) => bail!("give --tokens X, --credits N or --usd D"),
     };
-    let action = Action::BuyCredits(BuyCredits {
+    let action = Action::from(BuyCredits {
         tokens,
         min_credits,
         to,

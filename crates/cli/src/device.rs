@@ -4,9 +4,9 @@
 use anyhow::{Context, Result, bail};
 use depin_agent::client::Client;
 use depin_core::modules::coverage::actions::{
-    AssertLocation, DeviceKind, Location, OnboardDevice, RetireDevice, SetDenylist, TransferDevice,
-    sign_onboarding,
+    AssertLocation, DeviceKind, Location, OnboardDevice, sign_onboarding,
 };
+use depin_core::services::devices::{RetireDevice, SetDenylist, TransferDevice};
 use depin_core::{Action, Amount, Keypair};
 use depin_node::Home;
 use serde_json::Value;
@@ -126,7 +126,7 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
                     k
                 }
             };
-            let action = Action::OnboardDevice(OnboardDevice {
+            let action = Action::from(OnboardDevice {
                 device: device_key.address(),
                 kind: if *data_only {
                     DeviceKind::DataOnly
@@ -157,7 +157,7 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
             elevation_m,
         } => (
             owner.clone(),
-            Action::AssertLocation(AssertLocation {
+            Action::from(AssertLocation {
                 device: device_address(device)?,
                 location: *location,
                 gain_cdbi: centi(*gain_dbi, "gain")?,
@@ -171,7 +171,7 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
         ),
         DeviceCmd::Transfer { owner, device, to } => (
             owner.clone(),
-            Action::TransferDevice(TransferDevice {
+            Action::from(TransferDevice {
                 device: device_address(device)?,
                 new_owner: resolve(home, to)?,
             }),
@@ -179,7 +179,7 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
         ),
         DeviceCmd::Retire { owner, device } => (
             owner.clone(),
-            Action::RetireDevice(RetireDevice {
+            Action::from(RetireDevice {
                 device: device_address(device)?,
             }),
             format!("retired {device}"),
@@ -190,7 +190,7 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
             undo,
         } => (
             governor.clone(),
-            Action::SetDenylist(SetDenylist {
+            Action::from(SetDenylist {
                 device: device_address(device)?,
                 denied: !undo,
             }),

@@ -412,7 +412,6 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             args.center
                 .unwrap_or(depin_core::modules::coverage::preset::BERLIN),
             args.beacon_interval_blocks,
-            Some(governor.address()),
         );
         if with_demand {
             // Fees are paid in credits (USD-stable) when the demand module is on.
@@ -426,7 +425,7 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
         // The bootstrap share decays over about 30 days of epochs.
         let epoch_ms = args.block_interval_ms * args.epoch_length_blocks;
         let decay_epochs = (30 * 86_400_000 / epoch_ms.max(1)).max(1);
-        depin_core::modules::demand::params::preset(
+        depin_core::services::demand::params::preset(
             vec![oracle.address()],
             Some(governor.address()),
             decay_epochs,
@@ -452,9 +451,16 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             tail_per_epoch: "0".into(),
             treasury: treasury.address(),
             treasury_bps: args.treasury_bps,
+            pool_weights: Default::default(),
         }),
-        coverage,
-        demand,
+        modules: depin_core::modules::ModulesGenesis {
+            devices: Some(depin_core::services::devices::DevicesGenesis {
+                governor: Some(governor.address()),
+                denylist: Vec::new(),
+            }),
+            coverage,
+            demand,
+        },
     };
     genesis
         .validate()
@@ -463,7 +469,7 @@ fn init(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     home.save_key("validator", &validator)?;
     home.save_key("treasury", &treasury)?;
     home.save_key("governor", &governor)?;
-    if genesis.demand.is_some() {
+    if genesis.modules.demand.is_some() {
         home.save_key("oracle", &oracle)?;
     }
     for (name, key, _) in &dev {
@@ -513,7 +519,7 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
         );
         println!("API listening on {url}  (explorer page at {url}/, metrics at {url}/metrics)");
         if let Some(hotspots) = devnet {
-            if hotspots > 0 && node.params.coverage.is_some() {
+            if hotspots > 0 && node.params.modules.coverage.is_some() {
                 match home.load_key("faucet") {
                     Ok(owner) => {
                         println!(
@@ -522,6 +528,7 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
                         );
                         let oracle = node
                             .params
+                            .modules
                             .demand
                             .is_some()
                             .then(|| home.load_key("oracle").ok())
@@ -544,7 +551,7 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
             println!("  {depin} --home {home_arg} query account bob");
             println!("  {depin} --home {home_arg} query epoch           # last epoch's rewards");
             println!("  {depin} --home {home_arg} device list --owner faucet");
-            if node.params.demand.is_some() {
+            if node.params.modules.demand.is_some() {
                 println!("  {depin} --home {home_arg} oracle price show      # the ledger's token price");
                 println!("  {depin} --home {home_arg} credits buy --usd 10 --key alice");
                 println!("  {depin} --home {home_arg} query credits alice");

@@ -5,7 +5,7 @@ use anyhow::Result;
 use depin_agent::client::Client;
 use depin_core::Action;
 use depin_core::economics::TokenPrice;
-use depin_core::modules::demand::actions::{SetOracle, SubmitPrice};
+use depin_core::services::demand::actions::{SetOracle, SubmitPrice};
 use depin_node::Home;
 use serde_json::Value;
 
@@ -59,7 +59,7 @@ pub fn run(home: &Home, client: &Client, cmd: &OracleCmd, json_out: bool) -> Res
             let observed_at_ms = observed_at.unwrap_or_else(depin_node::node::now_ms);
             (
                 key.clone(),
-                Action::SubmitPrice(SubmitPrice {
+                Action::from(SubmitPrice {
                     price,
                     observed_at_ms,
                 }),
@@ -74,7 +74,7 @@ pub fn run(home: &Home, client: &Client, cmd: &OracleCmd, json_out: bool) -> Res
             governor,
         } => (
             governor.clone(),
-            Action::SetOracle(SetOracle {
+            Action::from(SetOracle {
                 oracle: resolve(home, oracle)?,
                 authorised: *authorised,
             }),

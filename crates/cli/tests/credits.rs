@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Api, NodeProcess, base_units, depin, init_fast_home, wait_for};
-use depin_core::modules::demand::actions::UsageReceipt;
+use depin_core::services::demand::actions::UsageReceipt;
 use depin_core::{Action, Transaction};
 use depin_node::Home;
 use serde_json::Value;
@@ -311,7 +311,7 @@ fn settle_usage(home: &std::path::Path, api: &Api, packets: u64) -> u64 {
     let nonce = api.nonce(&alice.address().to_string());
     let mut heights = Vec::new();
     for (i, r) in [tampered, receipt].into_iter().enumerate() {
-        let tx = Transaction::sign(&chain_id, &alice, nonce + i as u64, Action::Usage(r));
+        let tx = Transaction::sign(&chain_id, &alice, nonce + i as u64, Action::from(r));
         let reply = api.must_post_json("/v1/tx", &serde_json::to_value(&tx).expect("tx JSON"));
         assert_eq!(reply.status, 202, "{}", reply.body);
         let hash = reply.json()["hash"].as_str().expect("hash").to_string();

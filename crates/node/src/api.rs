@@ -149,8 +149,9 @@ pub fn status_of(r: &Rejection) -> StatusCode {
         | Rejection::InsufficientFunds { .. }
         | Rejection::ZeroAmount
         | Rejection::BalanceOverflow
-        | Rejection::Coverage(_)
-        | Rejection::Demand(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        | Rejection::ModuleDisabled { .. }
+        | Rejection::NotGovernor
+        | Rejection::Module(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Rejection::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -539,8 +540,7 @@ mod tests {
             },
             allocations: vec![],
             economics: None,
-            coverage: None,
-            demand: None,
+            modules: Default::default(),
         };
         let store = Arc::new(depin_store::Store::open(&dir.path().join("db.redb")).unwrap());
         let (node, _) = Node::open(genesis, store, validator, Default::default()).unwrap();

@@ -106,8 +106,11 @@ pub fn run_transfers(
             })
             .collect(),
         economics: None,
-        coverage: None,
-        demand: None,
+        modules: depin_core::modules::ModulesGenesis {
+            coverage: None,
+            demand: None,
+            ..Default::default()
+        },
     };
 
     // Sign the workload: round after round, every sender sends its next nonce to a neighbour.

@@ -97,7 +97,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
             lon_udeg: center.lon_udeg + (col * GRID_SPACING_M * lon_per_m) as i32,
         }
     };
-    let mut coverage = preset::single_region(center, BEACON_INTERVAL_BLOCKS, None);
+    let mut coverage = preset::single_region(center, BEACON_INTERVAL_BLOCKS);
     coverage.onboard_fee = "0".into();
     coverage.location_fee = "0".into();
     // Nobody is new for long in a bench that measures steady state.
@@ -126,9 +126,13 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
             tail_per_epoch: "0".into(),
             treasury: treasury.address(),
             treasury_bps: 1000,
+            pool_weights: Default::default(),
         }),
-        coverage: Some(coverage),
-        demand: None,
+        modules: depin_core::modules::ModulesGenesis {
+            coverage: Some(coverage),
+            demand: None,
+            ..Default::default()
+        },
     };
     let store =
         Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
@@ -140,6 +144,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
     let chain_id = genesis.chain_id.clone();
     let params = genesis.params();
     let coverage = params
+        .modules
         .coverage
         .clone()
         .expect("the bench genesis has coverage");
@@ -156,7 +161,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
     let onboard: Vec<Transaction> = (0..n)
         .into_par_iter()
         .map(|i| {
-            let action = Action::OnboardDevice(OnboardDevice {
+            let action = Action::from(OnboardDevice {
                 device: keys[i].address(),
                 kind: DeviceKind::Hotspot,
                 region: "EU868".into(),
@@ -208,7 +213,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
             .map(|i| {
                 let payload = beacon_payload(&entropy, window, &keys[i].address());
                 let channel = beacon_channel(&payload, region.channels_hz.len());
-                let action = Action::Beacon(Beacon {
+                let action = Action::from(Beacon {
                     window,
                     payload,
                     channel,
@@ -247,7 +252,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
                     }
                     .max_rssi_cdbm();
                     let rssi_cdbm = (max - 2_000).max(region.sensitivity_cdbm + 500);
-                    let action = Action::Witness(Witness {
+                    let action = Action::from(Witness {
                         beaconer: keys[b].address(),
                         window,
                         payload,

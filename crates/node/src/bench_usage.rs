@@ -19,9 +19,9 @@ use depin_core::economics::TokenPrice;
 use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
 use depin_core::modules::coverage::actions::{DeviceKind, OnboardDevice, sign_onboarding};
 use depin_core::modules::coverage::preset;
-use depin_core::modules::demand::actions::{BuyCredits, SubmitPrice, UsageReceipt};
-use depin_core::modules::demand::params;
-use depin_core::modules::demand::records::DemandView;
+use depin_core::services::demand::actions::{BuyCredits, SubmitPrice, UsageReceipt};
+use depin_core::services::demand::params;
+use depin_core::services::demand::records::DemandView;
 use depin_core::{Action, Address, Amount, Genesis, Keypair, Signature, Transaction};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -116,7 +116,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
     let hotspots: Vec<Keypair> = (0..n).map(|i| seeded(0xd4, i)).collect();
     let payers: Vec<Keypair> = (0..m).map(|i| seeded(0xd5, i)).collect();
 
-    let mut coverage = preset::single_region(preset::BERLIN, 4, None);
+    let mut coverage = preset::single_region(preset::BERLIN, 4);
     // With a [demand] section fees are paid in credits.
     coverage.onboard_fee = "0".into();
     coverage.location_fee = "0".into();
@@ -153,9 +153,13 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
             tail_per_epoch: "0".into(),
             treasury: treasury.address(),
             treasury_bps: 1000,
+            pool_weights: Default::default(),
         }),
-        coverage: Some(coverage),
-        demand: Some(demand),
+        modules: depin_core::modules::ModulesGenesis {
+            coverage: Some(coverage),
+            demand: Some(demand),
+            ..Default::default()
+        },
     };
     let store =
         Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
@@ -167,6 +171,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
     let chain_id = genesis.chain_id.clone();
     let market = genesis
         .params()
+        .modules
         .demand
         .clone()
         .expect("the bench genesis has demand");
@@ -181,7 +186,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
 
     // A price first: fees and credits are priced by it. It stays fresh for the whole run (the
     // price window is an hour; the run is a few hundred blocks of one second).
-    let price = Action::SubmitPrice(SubmitPrice {
+    let price = Action::from(SubmitPrice {
         price: TokenPrice(PRICE_HALF_DOLLAR),
         observed_at_ms: chain.time_ms,
     });
@@ -192,7 +197,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
     let buys: Vec<Transaction> = payers
         .par_iter()
         .map(|p| {
-            let buy = Action::BuyCredits(BuyCredits {
+            let buy = Action::from(BuyCredits {
                 tokens: Amount(PAYER_BURN_TOKENS * TOKEN),
                 min_credits: 0,
                 to: p.address(),
@@ -204,7 +209,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
     let onboard: Vec<Transaction> = (0..n)
         .into_par_iter()
         .map(|i| {
-            let action = Action::OnboardDevice(OnboardDevice {
+            let action = Action::from(OnboardDevice {
                 device: hotspots[i].address(),
                 kind: DeviceKind::Hotspot,
                 region: "EU868".into(),
@@ -259,7 +264,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
                 debug_assert_eq!(p, i % m);
                 let nonce = payer_nonces[p] + (i / m) as u64;
                 let tx =
-                    Transaction::sign(&chain_id, &payers[p], nonce, Action::Usage(receipt.clone()));
+                    Transaction::sign(&chain_id, &payers[p], nonce, Action::from(receipt.clone()));
                 (receipt, tx)
             })
             .collect();

@@ -8,13 +8,14 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use depin_core::codec::Decode;
-use depin_core::economics::TokenPrice;
+use depin_core::economics::records::reward_range;
+use depin_core::economics::{EconomyView, EpochSummary, RewardRecord, TokenPrice};
+use depin_core::module::address_suffix;
 use depin_core::modules::coverage::CoverageParams;
-use depin_core::modules::coverage::device::{
-    Device, EpochSummary, RewardRecord, address_suffix, cell_device_key, deny_key, device_key,
-    epoch_key, owner_device_key, reward_key,
-};
+use depin_core::modules::coverage::device::{CoverageView, Device};
+use depin_core::services::devices::{DevicesView, cell_range};
 use depin_core::{Address, Hash, Receipt};
+use depin_store::Snapshot;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -31,7 +32,7 @@ pub const MAX_EXPLAINED_REPORTS: usize = 1_000;
 pub const TOP_EARNERS: usize = 10;
 
 fn coverage(node: &Node) -> ApiResult<&CoverageParams> {
-    node.params.coverage.as_deref().ok_or_else(|| {
+    node.params.modules.coverage.as_deref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "coverage_disabled",
@@ -42,6 +43,11 @@ fn coverage(node: &Node) -> ApiResult<&CoverageParams> {
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e)
+}
+
+/// The committed state, read through the ledger's own views.
+pub fn snapshot(node: &Node) -> ApiResult<Snapshot> {
+    node.store.snapshot(node.params.clone()).map_err(internal)
 }
 
 pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
@@ -85,14 +91,11 @@ pub async fn entropy(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
 }
 
 /// JSON view of a device.
-pub fn device_view(node: &Node, address: &Address, d: &Device) -> ApiResult<Value> {
-    let denied = node
-        .store
-        .state_entry(&deny_key(address))
-        .map_err(internal)?
-        .is_some();
+pub fn device_view(node: &Node, view: &Snapshot, address: &Address, d: &Device) -> Value {
+    let denied = view.is_denied(address);
     let region = node
         .params
+        .modules
         .coverage
         .as_ref()
         .and_then(|p| p.regions.get(d.region as usize))
@@ -100,8 +103,9 @@ pub fn device_view(node: &Node, address: &Address, d: &Device) -> ApiResult<Valu
     let cell = d
         .asserted
         .and_then(|a| h3o::CellIndex::try_from(a.cell).ok().map(|c| c.to_string()));
-    Ok(json!({
+    json!({
         "address": address,
+        "module": "coverage",
         "owner": d.owner,
         "kind": d.kind,
         "region": region,
@@ -114,13 +118,7 @@ pub fn device_view(node: &Node, address: &Address, d: &Device) -> ApiResult<Valu
         "location_height": d.location_height,
         "last_beacon_window": d.last_beacon_window,
         "last_witness_window": d.last_witness_window,
-    }))
-}
-
-fn load_device(node: &Node, address: &Address) -> ApiResult<Option<Device>> {
-    node.store
-        .state_value::<Device>(&device_key(address))
-        .map_err(internal)
+    })
 }
 
 pub async fn device(
@@ -129,8 +127,12 @@ pub async fn device(
 ) -> ApiResult<Json<Value>> {
     coverage(&node)?;
     let address: Address = parse_path(&address, "address")?;
-    match load_device(&node, &address)? {
-        Some(d) => Ok(Json(device_view(&node, &address, &d)?)),
+    let view = snapshot(&node)?;
+    let found = view.device(&address);
+    let out = found.map(|d| device_view(&node, &view, &address, &d));
+    view.finish().map_err(internal)?;
+    match out {
+        Some(v) => Ok(Json(v)),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_device",
@@ -139,14 +141,11 @@ pub async fn device(
     }
 }
 
-fn views(node: &Node, addresses: impl IntoIterator<Item = Address>) -> ApiResult<Vec<Value>> {
-    let mut out = Vec::new();
-    for a in addresses {
-        if let Some(d) = load_device(node, &a)? {
-            out.push(device_view(node, &a, &d)?);
-        }
-    }
-    Ok(out)
+fn views(node: &Node, view: &Snapshot, addresses: impl IntoIterator<Item = Address>) -> Vec<Value> {
+    addresses
+        .into_iter()
+        .filter_map(|a| view.device(&a).map(|d| device_view(node, view, &a, &d)))
+        .collect()
 }
 
 pub async fn owner_devices(
@@ -155,12 +154,9 @@ pub async fn owner_devices(
 ) -> ApiResult<Json<Value>> {
     coverage(&node)?;
     let owner: Address = parse_path(&owner, "address")?;
-    let prefix = &owner_device_key(&owner, &Address([0; 32]))[..33];
-    let keys = node
-        .store
-        .state_prefix(prefix, MAX_DEVICES_PER_QUERY)
-        .map_err(internal)?;
-    let devices = views(&node, keys.iter().map(|(k, _)| address_suffix(k)))?;
+    let view = snapshot(&node)?;
+    let devices = views(&node, &view, view.devices_of(&owner, MAX_DEVICES_PER_QUERY));
+    view.finish().map_err(internal)?;
     Ok(Json(json!({"owner": owner, "devices": devices})))
 }
 
@@ -195,6 +191,7 @@ pub async fn devices_in_cell(
         )));
     }
     let mut addresses = Vec::new();
+    let view = snapshot(&node)?;
     let disk: Vec<h3o::CellIndex> = cell.grid_disk(k);
     for c in disk {
         let count = c.children_count(twelve);
@@ -202,14 +199,14 @@ pub async fn devices_in_cell(
         else {
             continue;
         };
-        let from = cell_device_key(u64::from(first), &Address([0; 32]));
-        let to = cell_device_key(u64::from(last) + 1, &Address([0; 32]));
+        let (from, to) = cell_range(u64::from(first), u64::from(last) + 1);
         let room = MAX_DEVICES_PER_QUERY.saturating_sub(addresses.len());
-        for (key, _) in node.store.state_range(&from, &to, room).map_err(internal)? {
+        for (key, _) in depin_core::StateRead::scan(&view, &from, &to, room) {
             addresses.push(address_suffix(&key));
         }
     }
-    let devices = views(&node, addresses)?;
+    let devices = views(&node, &view, addresses);
+    view.finish().map_err(internal)?;
     Ok(Json(json!({"cell": text, "k": k, "devices": devices})))
 }
 
@@ -220,10 +217,10 @@ fn epoch_heights(node: &Node, epoch: u64) -> (u64, u64) {
 }
 
 fn load_summary(node: &Node, epoch: u64) -> ApiResult<EpochSummary> {
-    node.store
-        .state_value::<EpochSummary>(&epoch_key(epoch))
-        .map_err(internal)?
-        .ok_or_else(|| {
+    let view = snapshot(node)?;
+    let found = view.epoch_summary(epoch);
+    view.finish().map_err(internal)?;
+    found.ok_or_else(|| {
             let closes = (epoch + 1) * node.params.epoch_length_blocks;
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -245,10 +242,10 @@ fn epoch_view(node: &Node, s: &EpochSummary) -> ApiResult<Value> {
         .into_iter()
         .map(|(code, n)| (code, json!(n)))
         .collect();
-    let prefix = &reward_key(s.epoch, &Address([0; 32]))[..9];
+    let (from_key, to_key) = reward_range(s.epoch);
     let mut earners: Vec<(Address, RewardRecord)> = node
         .store
-        .state_prefix(prefix, usize::MAX)
+        .state_range(&from_key, &to_key, usize::MAX)
         .map_err(internal)?
         .into_iter()
         .filter_map(|(k, v)| Some((address_suffix(&k), RewardRecord::from_bytes(&v).ok()?)))
@@ -266,11 +263,34 @@ fn epoch_view(node: &Node, s: &EpochSummary) -> ApiResult<Value> {
                 "bootstrap": r.bootstrap,
                 "demand": r.demand,
                 "credits": r.credits.to_string(),
-                "shares": r.score.shares.to_string(),
+                "module": r.module,
+                "shares": r.shares.to_string(),
             })
         })
         .collect();
     let mut v = serde_json::to_value(s).map_err(internal)?;
+    // The coverage module's part, at the top level where dashboards and the CLI read it.
+    if let Some(m) = s.module("coverage") {
+        v["coverage_pool"] = json!(m.bootstrap_pool);
+        for (name, n) in &m.counters {
+            v[name.as_str()] = json!(n);
+        }
+    }
+    v["modules"] = json!(
+        s.modules
+            .iter()
+            .map(|m| {
+                let mut mv = serde_json::to_value(m).unwrap_or_default();
+                mv["counters"] = json!(
+                    m.counters
+                        .iter()
+                        .map(|(k, n)| (k.clone(), json!(n)))
+                        .collect::<serde_json::Map<_, _>>()
+                );
+                mv
+            })
+            .collect::<Vec<_>>()
+    );
     v["report_outcomes"] = Value::Object(outcomes);
     v["top_earners"] = Value::Array(top);
     // Every credit burned in the epoch, whether it pays a device or not; null past 128 bits.
@@ -314,13 +334,18 @@ pub async fn reward(
     let epoch: u64 = parse_path(&epoch, "epoch")?;
     let device: Address = parse_path(&device, "address")?;
     let summary = load_summary(&node, epoch)?;
-    let record: Option<RewardRecord> = node
-        .store
-        .state_value(&reward_key(epoch, &device))
-        .map_err(internal)?;
-    let share_ppm = record
+    let view = snapshot(&node)?;
+    let record: Option<RewardRecord> = view.reward(epoch, &device);
+    let score = view.score(epoch, &device).unwrap_or_default();
+    view.finish().map_err(internal)?;
+    let module = record
         .as_ref()
-        .map_or(0, |r| ppm(r.score.shares, summary.total_shares));
+        .and_then(|r| summary.module(&r.module))
+        .or_else(|| summary.module("coverage"));
+    let (bootstrap_pool, total_shares) = module.map_or((Default::default(), 0), |m| {
+        (m.bootstrap_pool, m.total_shares)
+    });
+    let share_ppm = record.as_ref().map_or(0, |r| ppm(r.shares, total_shares));
     let (from, to) = epoch_heights(&node, epoch);
     let rejected: Vec<Value> = node
         .store
@@ -346,14 +371,15 @@ pub async fn reward(
     let reward = record.map(|r| {
         json!({
             "owner": r.owner,
+            "module": r.module,
             "score": {
-                "beacons": r.score.beacons,
-                "witnesses": r.score.witnesses,
-                "beacon_units_ppm": r.score.beacon_units_ppm,
-                "witness_units_ppm": r.score.witness_units_ppm,
-                "hex_scale_ppm": r.score.hex_scale_ppm,
-                "quality_bps": r.score.quality_bps,
-                "shares": r.score.shares.to_string(),
+                "beacons": score.beacons,
+                "witnesses": score.witnesses,
+                "beacon_units_ppm": score.beacon_units_ppm,
+                "witness_units_ppm": score.witness_units_ppm,
+                "hex_scale_ppm": score.hex_scale_ppm,
+                "quality_bps": score.quality_bps,
+                "shares": r.shares.to_string(),
             },
             "bootstrap": r.bootstrap,
             "traffic": {
@@ -371,8 +397,9 @@ pub async fn reward(
         "device": device,
         "reward": reward,
         "share_ppm": share_ppm,
-        "coverage_pool": summary.coverage_pool,
-        "total_shares": summary.total_shares.to_string(),
+        "bootstrap_pool": bootstrap_pool,
+        "coverage_pool": bootstrap_pool,
+        "total_shares": total_shares.to_string(),
         "demand_share_ppm": demand_share_ppm,
         "demand_pool": summary.demand_pool,
         "credits_on_data": summary.credits_on_data.to_string(),

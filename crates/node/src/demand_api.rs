@@ -10,15 +10,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use depin_core::codec::Decode;
+use depin_core::economics::records::{RewardRecord, reward_key};
 use depin_core::economics::{CreditPeg, credits_for_burn, usd_text};
-use depin_core::modules::coverage::device::{
-    Device, RewardRecord, address_suffix, device_key, reward_key,
+use depin_core::module::address_suffix;
+use depin_core::services::demand::MarketParams;
+use depin_core::services::demand::records::{
+    CreditBalance, DeviceUsage, OracleRecord, credits_key, delegation_prefix, oracle_prefix,
+    quote_from, usage_key,
 };
-use depin_core::modules::demand::MarketParams;
-use depin_core::modules::demand::records::{
-    CreditBalance, DeviceUsage, OracleRecord, credits_key, quote_from, usage_key,
-};
-use depin_core::state::{table, table_key};
+use depin_core::services::devices::device_key;
 use depin_core::{Address, Amount};
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ pub const MAX_ORACLES_PER_QUERY: usize = 1_000;
 
 /// The demand parameters, or 404 `demand_disabled` on a network without a `[demand]` section.
 pub fn demand(node: &Node) -> ApiResult<&MarketParams> {
-    node.params.demand.as_deref().ok_or_else(|| {
+    node.params.modules.demand.as_deref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "demand_disabled",
@@ -84,7 +84,7 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     let tip = node.tip();
     let now_ms = tip.time_ms;
     let (oracles, truncated) =
-        entries_by_address::<OracleRecord>(&node, &[table::ORACLE], MAX_ORACLES_PER_QUERY)?;
+        entries_by_address::<OracleRecord>(&node, &oracle_prefix(), MAX_ORACLES_PER_QUERY)?;
     let quote = quote_from(p, oracles.iter().map(|(_, o)| o), now_ms);
     let fresh = oracles
         .iter()
@@ -158,7 +158,7 @@ pub async fn credits(
         .map_err(internal)?;
     let known = balance.is_some();
     let b = balance.unwrap_or_default();
-    let prefix = table_key(table::DELEGATION, &[&address.0]);
+    let prefix = delegation_prefix(&address);
     let (delegated, truncated) =
         entries_by_address::<u128>(&node, &prefix, MAX_DELEGATIONS_PER_QUERY)?;
     let delegations: Vec<Value> = delegated
@@ -210,7 +210,7 @@ pub async fn usage(
     };
     let registered = node
         .store
-        .state_value::<Device>(&device_key(&device))
+        .state_entry(&device_key(&device))
         .map_err(internal)?
         .is_some();
     if used.is_none() && rewarded.is_none() && !registered {

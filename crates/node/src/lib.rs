@@ -128,8 +128,7 @@ mod tests {
             },
             allocations: vec![],
             economics: None,
-            coverage: None,
-            demand: None,
+            modules: Default::default(),
         };
         home.write_genesis(&genesis).unwrap();
         home.save_key("validator", &depin_core::Keypair::from_seed([2; 32]))

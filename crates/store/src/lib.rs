@@ -14,7 +14,8 @@ use std::path::Path;
 use depin_core::codec::{Decode, DecodeError, Encode, Reader};
 use depin_core::state::{RestoreError, WriteSet};
 use depin_core::{
-    Account, Address, Applied, Block, Genesis, Hash, Header, Receipt, State, Transaction,
+    Account, Address, Applied, Block, Genesis, Hash, Header, Params, Receipt, State, StateRead,
+    Transaction,
 };
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use thiserror::Error;
@@ -95,6 +96,62 @@ pub struct CommittedTx {
     pub receipt: Receipt,
     pub height: u64,
     pub index: u32,
+}
+
+/// The state as of one committed block, for reads (the API's view of module records).
+///
+/// Reads cannot fail in [`StateRead`]'s signature: a storage error reads as an absent entry and
+/// is kept; [`Snapshot::finish`] returns it, so a handler never answers from a failed read.
+pub struct Snapshot {
+    table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    params: Params,
+    error: std::cell::RefCell<Option<StoreError>>,
+}
+
+impl Snapshot {
+    /// The first storage error a read met, if any.
+    pub fn finish(self) -> Result<(), StoreError> {
+        match self.error.into_inner() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn keep<T>(&self, r: Result<T, StoreError>, fallback: T) -> T {
+        r.unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            fallback
+        })
+    }
+}
+
+impl StateRead for Snapshot {
+    fn with_entry<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        let value = self.keep(
+            self.table
+                .get(key)
+                .map(|v| v.map(|v| v.value().to_vec()))
+                .map_err(StoreError::from),
+            None,
+        );
+        f(value.as_deref())
+    }
+
+    fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let read = || -> Result<Entries, StoreError> {
+            let mut out = Vec::new();
+            for entry in self.table.range(from..to)?.take(limit) {
+                let (k, v) = entry?;
+                out.push((k.value().to_vec(), v.value().to_vec()));
+            }
+            Ok(out)
+        };
+        self.keep(read(), Vec::new())
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
 }
 
 /// The node's database.
@@ -313,6 +370,17 @@ impl Store {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(STATE)?;
         Ok(table.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// A consistent read view of the state as of the last committed block, read through the
+    /// same typed views execution uses ([`depin_core::StateRead`]).
+    pub fn snapshot(&self, params: Params) -> Result<Snapshot, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(Snapshot {
+            table: tx.open_table(STATE)?,
+            params,
+            error: std::cell::RefCell::new(None),
+        })
     }
 
     /// A state entry decoded, as of the last committed block.

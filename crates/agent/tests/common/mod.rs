@@ -48,9 +48,12 @@ pub fn test_genesis(chain_id: &str, allocations: &[(Address, &str)]) -> Genesis 
             tail_per_epoch: "0".into(),
             treasury: Keypair::from_seed([3; 32]).address(),
             treasury_bps: 1000,
+            pool_weights: Default::default(),
         }),
-        coverage: Some(preset::single_region(preset::BERLIN, BEACON_INTERVAL, None)),
-        demand: None,
+        modules: depin_core::modules::ModulesGenesis {
+            coverage: Some(preset::single_region(preset::BERLIN, BEACON_INTERVAL)),
+            ..Default::default()
+        },
     }
 }
 
