@@ -548,3 +548,101 @@ impl Decode for Meta {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Keypair;
+    use crate::genesis::{Allocation, ConsensusParams, TokenParams};
+    use crate::modules::ModulesGenesis;
+
+    /// Ids of two registered modules (the device registry and coverage).
+    const DEVICES: u8 = 8;
+    const COVERAGE: u8 = 16;
+
+    fn state() -> State {
+        State::genesis(&Genesis {
+            chain_id: "depin-test".into(),
+            genesis_time_ms: 1,
+            token: TokenParams {
+                symbol: "DPN".into(),
+                decimals: 6,
+            },
+            consensus: ConsensusParams {
+                block_interval_ms: 1000,
+                epoch_length_blocks: 10,
+                max_block_txs: 10,
+                validator: Keypair::from_seed([9; 32]).address(),
+            },
+            allocations: vec![Allocation {
+                address: Keypair::from_seed([1; 32]).address(),
+                amount: "1".into(),
+            }],
+            economics: None,
+            modules: ModulesGenesis::default(),
+        })
+        .expect("a valid genesis")
+    }
+
+    #[test]
+    fn a_module_writes_and_deletes_under_its_own_prefix() {
+        let mut s = state();
+        s.with_writer(COVERAGE, |s| s.put_raw(vec![COVERAGE, 0, 1], Some(vec![7])));
+        assert_eq!(s.get_raw(&[COVERAGE, 0, 1]), Some(&[7u8][..]));
+        s.with_writer(COVERAGE, |s| s.put_raw(vec![COVERAGE, 0, 1], None));
+        assert_eq!(s.get_raw(&[COVERAGE, 0, 1]), None);
+        // The ledger writes its own records outside any module's scope.
+        s.put_raw(vec![table::LEDGER, 0], Some(vec![1]));
+        assert_eq!(s.get_raw(&[table::LEDGER, 0]), Some(&[1u8][..]));
+    }
+
+    #[test]
+    fn a_service_a_module_calls_writes_in_its_own_scope_and_the_module_s_returns() {
+        let mut s = state();
+        s.with_writer(COVERAGE, |s| {
+            s.with_writer(DEVICES, |s| s.put_raw(vec![DEVICES, 0, 1], Some(vec![1])));
+            s.put_raw(vec![COVERAGE, 0, 1], Some(vec![2]));
+        });
+        assert_eq!(s.get_raw(&[DEVICES, 0, 1]), Some(&[1u8][..]));
+        assert_eq!(s.get_raw(&[COVERAGE, 0, 1]), Some(&[2u8][..]));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the running module's prefix")]
+    fn a_write_outside_the_running_module_s_prefix_panics() {
+        let mut s = state();
+        s.with_writer(COVERAGE, |s| s.put_raw(vec![DEVICES, 0, 1], Some(vec![7])));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the running module's prefix")]
+    fn a_delete_outside_the_running_module_s_prefix_panics() {
+        let mut s = state();
+        s.with_writer(DEVICES, |s| s.put_raw(vec![DEVICES, 0, 1], Some(vec![7])));
+        s.with_writer(COVERAGE, |s| s.put_raw(vec![DEVICES, 0, 1], None));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the running module's prefix")]
+    fn the_ledger_cannot_write_a_module_s_entries() {
+        let mut s = state();
+        s.put_raw(vec![COVERAGE, 0, 1], Some(vec![7]));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the running module's prefix")]
+    fn the_scope_ends_with_the_module_s_run() {
+        let mut s = state();
+        s.with_writer(DEVICES, |s| {
+            s.with_writer(COVERAGE, |_| ());
+            s.put_raw(vec![COVERAGE, 0, 1], Some(vec![7]));
+        });
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the running module's prefix")]
+    fn an_empty_key_is_outside_every_prefix() {
+        let mut s = state();
+        s.with_writer(COVERAGE, |s| s.put_raw(Vec::new(), Some(vec![7])));
+    }
+}
