@@ -10,11 +10,11 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use depin_core::amount::Amount;
 use depin_core::economics::{
-    EmissionSchedule, EpochDemand, EpochPools, ProRata, TokenPrice, credits_for_burn, epoch_pools,
-    oracle_price, tokens_for_credits,
+    DemandRules, EmissionSchedule, EpochPlan, ModuleTotals, ProRata, TokenPrice, credits_for_burn,
+    oracle_price, plan_epoch, token_value_of_credits, tokens_for_credits,
 };
 
 use crate::kpi::{KPI_COUNT, Kpi, Row};
@@ -283,22 +283,7 @@ pub fn simulate(
         let burned = tokens_burned.0;
         let demand_usd = burned as f64 / base_units_per_token * price;
 
-        // 3. The epoch's pools, by the ledger's own functions.
-        let emission = schedule.at(epoch);
-        let pools = epoch_pools(
-            &params,
-            &EpochDemand {
-                epoch,
-                emission,
-                tokens_burned,
-                credits_burned: credits,
-                price: quote.median,
-                token_decimals: decimals,
-                value_limit: None,
-            },
-        )?;
-
-        // 4. Credits to the devices that served them, then both pools pro rata, exactly.
+        // 3. Credits to the devices that served them.
         let credit_payer = ProRata::new(Amount(credits), u128::from(sum_service_w));
         let mut attributed: u128 = 0;
         for i in 0..n {
@@ -310,8 +295,34 @@ pub fn simulate(
             pop.credits[i] = c;
             attributed += u128::from(c);
         }
-        let bootstrap_payer = ProRata::new(pools.bootstrap, u128::from(sum_coverage_w));
-        let demand_payer = ProRata::new(pools.demand, attributed);
+
+        // 4. The epoch's pools, by the ledger's own close: one proof module whose devices are
+        // the agents, its demand valued at the median like the ledger's (credits bought at this
+        // step's price, so their cost never binds), then both pools pro rata, exactly.
+        let emission = schedule.at(epoch);
+        let demand_value = if credits == 0 {
+            Amount::ZERO
+        } else {
+            token_value_of_credits(credits, quote.median, decimals, params.credit_peg)?
+        };
+        let plan = plan_epoch(
+            epoch,
+            emission,
+            tokens_burned,
+            params.treasury_bps,
+            Some(&DemandRules {
+                remint_bps: params.remint_bps,
+                demand_cap_bps: params.demand_cap_bps,
+                bootstrap: params.bootstrap,
+            }),
+            &[ModuleTotals {
+                weight: 1,
+                total_shares: u128::from(sum_coverage_w),
+                demand_value,
+                total_demand_weight: attributed,
+            }],
+        )?;
+        let pools = &plan.modules[0];
         let usd_per_base_unit = price / base_units_per_token;
         let (mut paid_bootstrap, mut paid_demand) = (0u128, 0u128);
         let (mut step_revenue_usd, mut step_opex_usd) = (0.0f64, 0.0f64);
@@ -321,8 +332,8 @@ pub fn simulate(
             if flags & ACTIVE == 0 {
                 continue;
             }
-            let b = bootstrap_payer.share(u128::from(pop.coverage_weight[i])).0;
-            let c = demand_payer.share(u128::from(pop.credits[i])).0;
+            let b = pools.bootstrap_share(u128::from(pop.coverage_weight[i])).0;
+            let c = pools.demand_share(u128::from(pop.credits[i])).0;
             paid_bootstrap += b;
             paid_demand += c;
             let tokens = b + c;
@@ -355,31 +366,16 @@ pub fn simulate(
         total_revenue_usd += step_revenue_usd;
         total_cost_usd += step_opex_usd;
 
-        // 5. Conservation: every pool is paid or accounted for, and supply follows the flows.
-        let (bootstrap_unminted, bootstrap_dust) = settle(
-            "bootstrap",
-            pools.bootstrap,
-            paid_bootstrap,
-            active,
-            sum_coverage_w,
-        )?;
-        let (demand_unminted, demand_dust) = settle(
-            "demand",
-            pools.demand,
-            paid_demand,
-            active,
-            u64::try_from(attributed).unwrap_or(u64::MAX),
-        )?;
-        let treasury = pools.treasury.0 + bootstrap_dust + demand_dust;
-        let minted = treasury + paid_bootstrap + paid_demand;
-        check_step(
-            &mut ledger,
-            &pools,
-            minted,
-            bootstrap_unminted + demand_unminted,
-            burned,
-        )
-        .with_context(|| format!("conservation broke in run {run} at step {step}"))?;
+        // 5. Conservation: the close settles every pool (a pool nobody holds a share of is not
+        // minted, rounding dust goes to the treasury), and supply follows the flows.
+        let settled = plan.settle(
+            &[(Amount(paid_bootstrap), Amount(paid_demand))],
+            &[u64::from(active)],
+        );
+        let treasury = settled.to_treasury.0;
+        let minted = settled.minted.0;
+        check_step(&mut ledger, &plan, minted, settled.unminted.0, burned)
+            .with_context(|| format!("conservation broke in run {run} at step {step}"))?;
 
         // 6. The market: users bought what they burned, suppliers sell a share of rewards.
         let reward_tokens = (paid_bootstrap + paid_demand) as f64 / base_units_per_token;
@@ -497,40 +493,21 @@ fn price_fixed(usd: f64) -> TokenPrice {
     TokenPrice(((usd * 1e8).round() as u64).max(1))
 }
 
-/// Checks a pool's payout: nothing paid beyond the pool, and less than one base unit lost per
-/// holder to rounding. Returns (unminted, dust): a pool nobody holds a share of is not minted
-/// (as on the ledger); rounding dust goes to the treasury.
-fn settle(
-    name: &str,
-    pool: Amount,
-    paid: u128,
-    holders: u32,
-    total_weight: u64,
-) -> Result<(u128, u128)> {
-    if total_weight == 0 {
-        ensure!(paid == 0, "the {name} pool paid {paid} with no shares");
-        return Ok((pool.0, 0));
-    }
-    let Some(dust) = pool.0.checked_sub(paid) else {
-        bail!("the {name} pool paid {paid}, more than its {}", pool.0);
-    };
-    ensure!(
-        dust < u128::from(holders.max(1)),
-        "the {name} pool left {dust} base units of dust among {holders} holders"
-    );
-    Ok((0, dust))
-}
-
 fn check_step(
     ledger: &mut Ledger,
-    pools: &EpochPools,
+    plan: &EpochPlan,
     minted: u128,
     unminted: u128,
     burned: u128,
 ) -> Result<()> {
-    let rewards = pools.emission.0 + pools.reminted.0;
+    let rewards = plan.emission.0 + plan.reminted.0;
+    let pools: u128 = plan
+        .modules
+        .iter()
+        .map(|m| m.bootstrap.0 + m.demand.0)
+        .sum();
     ensure!(
-        pools.treasury.0 + pools.demand.0 + pools.bootstrap.0 == rewards,
+        plan.treasury.0 + plan.unassigned.0 + pools == rewards,
         "pools do not sum to emission + re-mint"
     );
     ensure!(
@@ -579,28 +556,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn settling_refuses_overpayment_and_excess_dust() {
-        assert_eq!(settle("p", Amount(100), 98, 3, 10).unwrap(), (0, 2));
-        assert_eq!(settle("p", Amount(100), 0, 0, 0).unwrap(), (100, 0));
-        assert!(settle("p", Amount(100), 101, 3, 10).is_err());
-        assert!(
-            settle("p", Amount(100), 90, 3, 10).is_err(),
-            "10 dust among 3"
-        );
-        assert!(
-            settle("p", Amount(100), 1, 0, 0).is_err(),
-            "paid with no shares"
-        );
-    }
-
-    #[test]
     fn the_step_check_catches_a_missing_token() {
-        let pools = EpochPools {
-            emission: Amount(100),
-            treasury: Amount(10),
-            bootstrap: Amount(90),
-            ..EpochPools::default()
+        let totals = ModuleTotals {
+            weight: 1,
+            total_shares: 1,
+            ..ModuleTotals::default()
         };
+        let pools = plan_epoch(0, Amount(100), Amount::ZERO, 1_000, None, &[totals]).unwrap();
         let mut ledger = Ledger {
             genesis: 1_000,
             supply: 1_000,

@@ -23,8 +23,7 @@ fn genesis(validator: &Keypair, rich: &Keypair) -> Genesis {
             amount: "1000".into(),
         }],
         economics: None,
-        coverage: None,
-        demand: None,
+        modules: Default::default(),
     }
 }
 

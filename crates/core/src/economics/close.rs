@@ -68,11 +68,17 @@ pub struct ModulePools {
 impl ModulePools {
     /// A device's payout from the bootstrap pool for `shares` of the module's total.
     pub fn bootstrap_share(&self, shares: u128) -> Amount {
+        if shares == 0 {
+            return Amount::ZERO;
+        }
         self.bootstrap_payer.share(shares)
     }
 
     /// A device's payout from the demand pool for `weight` of the module's total.
     pub fn demand_share(&self, weight: u128) -> Amount {
+        if weight == 0 {
+            return Amount::ZERO;
+        }
         self.demand_payer.share(weight)
     }
 }
@@ -133,8 +139,13 @@ pub fn plan_epoch(
     } else {
         let split = pro_rata(suppliers, &weights);
         // The weight split's rounding is the treasury's, like every payout's dust.
-        treasury = treasury.checked_add(split.dust).ok_or(CreditError::Overflow)?;
-        (split.payouts.into_iter().map(|(_, a)| a).collect(), Amount::ZERO)
+        treasury = treasury
+            .checked_add(split.dust)
+            .ok_or(CreditError::Overflow)?;
+        (
+            split.payouts.into_iter().map(|(_, a)| a).collect(),
+            Amount::ZERO,
+        )
     };
     let modules = modules
         .iter()
@@ -245,7 +256,8 @@ trait Plus {
 impl Plus for Amount {
     /// Sums of amounts within one epoch's rewards, which fit a u128 by construction.
     fn plus(self, other: Amount) -> Amount {
-        self.checked_add(other).expect("bounded by the epoch's rewards")
+        self.checked_add(other)
+            .expect("bounded by the epoch's rewards")
     }
 }
 
@@ -298,8 +310,15 @@ mod tests {
             demand_value: Amount(50),
             total_demand_weight: 50,
         };
-        let plan = plan_epoch(20, Amount(10_000), Amount::ZERO, 0, Some(&rules()), &[totals])
-            .unwrap();
+        let plan = plan_epoch(
+            20,
+            Amount(10_000),
+            Amount::ZERO,
+            0,
+            Some(&rules()),
+            &[totals],
+        )
+        .unwrap();
         let m = &plan.modules[0];
         assert_eq!(m.bootstrap_bps, 2_000);
         assert_eq!(m.demand, Amount(50), "capped at 1x the value paid");
