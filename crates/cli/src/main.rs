@@ -919,7 +919,7 @@ fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             windows,
             witnesses_per_beacon,
         } => {
-            let cfg = depin_node::bench_coverage::CoverageBench {
+            let cfg = depin_bench::coverage::CoverageBench {
                 hotspots: *hotspots,
                 windows: *windows,
                 witnesses_per_beacon: *witnesses_per_beacon,
@@ -930,7 +930,7 @@ fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             }
             let dir = tempfile::tempdir().context("creating a temporary directory")?;
             let report =
-                depin_node::bench_coverage::run(&cfg, dir.path()).map_err(anyhow::Error::msg)?;
+                depin_bench::coverage::run(&cfg, dir.path()).map_err(anyhow::Error::msg)?;
             if json_out {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -952,7 +952,7 @@ fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             payers_per_hotspot,
             periods,
         } => {
-            let cfg = depin_node::bench_usage::UsageBench {
+            let cfg = depin_bench::usage::UsageBench {
                 hotspots: *hotspots,
                 payers: *payers,
                 payers_per_hotspot: *payers_per_hotspot,
@@ -965,8 +965,7 @@ fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
                 );
             }
             let dir = tempfile::tempdir().context("creating a temporary directory")?;
-            let report =
-                depin_node::bench_usage::run(&cfg, dir.path()).map_err(anyhow::Error::msg)?;
+            let report = depin_bench::usage::run(&cfg, dir.path()).map_err(anyhow::Error::msg)?;
             if json_out {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -984,14 +983,14 @@ fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             return Ok(());
         }
         BenchCmd::Epoch { devices, seed } => {
-            let cfg = depin_node::bench_epoch::EpochBench {
+            let cfg = depin_bench::epoch::EpochBench {
                 devices: *devices,
                 seed: *seed,
             };
             if !json_out {
                 eprintln!("building {devices} synthetic hotspots, then scoring one epoch...");
             }
-            let report = serde_json::to_value(depin_node::bench_epoch::run(&cfg))?;
+            let report = serde_json::to_value(depin_bench::epoch::run(&cfg))?;
             if json_out {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -1004,7 +1003,7 @@ fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
         }
         BenchCmd::Sim(_) => unreachable!("the simulator bench is dispatched in run()"),
     };
-    let cfg = depin_node::bench::TransferBench {
+    let cfg = depin_bench::transfers::TransferBench {
         seconds: *seconds,
         senders: *senders,
         txs: *txs,
@@ -1027,8 +1026,8 @@ fn bench(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             "signing {txs} transfers from {senders} accounts, then running for up to {seconds} s..."
         );
     }
-    let report = depin_node::bench::run_transfers(&cfg, dir.path(), &progress)
-        .map_err(anyhow::Error::msg)?;
+    let report =
+        depin_bench::transfers::run(&cfg, dir.path(), &progress).map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
     if json_out {
         println!("{}", serde_json::to_string_pretty(&report)?);

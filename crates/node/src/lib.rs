@@ -6,10 +6,6 @@
 //! commits it durably -> the API, `/v1/stream` and `/metrics` report it.
 
 pub mod api;
-pub mod bench;
-pub mod bench_coverage;
-pub mod bench_epoch;
-pub mod bench_usage;
 pub mod chain;
 pub mod coverage_api;
 pub mod demand_api;

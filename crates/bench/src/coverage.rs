@@ -18,12 +18,12 @@ use depin_core::modules::coverage::actions::{
 use depin_core::modules::coverage::preset;
 use depin_core::modules::coverage::radio::{Link, great_circle_distance_m};
 use depin_core::{Action, Genesis, Keypair, Transaction};
+use depin_node::mempool::MempoolLimits;
+use depin_node::node::Node;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::bench::{Driver, submit_all};
-use crate::mempool::MempoolLimits;
-use crate::node::Node;
+use crate::driver::{Driver, submit_all};
 
 /// What to run.
 #[derive(Clone, Debug)]

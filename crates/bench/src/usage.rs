@@ -23,12 +23,12 @@ use depin_core::services::demand::actions::{BuyCredits, SubmitPrice, UsageReceip
 use depin_core::services::demand::params;
 use depin_core::services::demand::records::DemandView;
 use depin_core::{Action, Address, Amount, Genesis, Keypair, Signature, Transaction};
+use depin_node::mempool::{MempoolLimits, VERIFY_CHUNK};
+use depin_node::node::Node;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::bench::Driver;
-use crate::mempool::{MempoolLimits, VERIFY_CHUNK};
-use crate::node::Node;
+use crate::driver::Driver;
 
 /// What to run.
 #[derive(Clone, Debug)]

@@ -12,12 +12,10 @@ use std::time::{Duration, Instant};
 use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
 use depin_core::tx::verify_signatures;
 use depin_core::{Action, Amount, Genesis, Keypair, Rejection, Transaction};
+use depin_node::mempool::{MempoolLimits, VERIFY_CHUNK, verify_batch};
+use depin_node::node::{Node, spawn_solo_driver};
 use rayon::prelude::*;
 use serde::Serialize;
-
-use crate::chain::Producer;
-use crate::mempool::{MempoolLimits, VERIFY_CHUNK, verify_batch};
-use crate::node::{Node, spawn_solo_driver};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -71,7 +69,7 @@ pub struct TransferReport {
 
 /// Runs the benchmark in `dir` (which must be empty; it holds the database). `progress` is told
 /// (phase, done, total) as work advances.
-pub fn run_transfers(
+pub fn run(
     cfg: &TransferBench,
     dir: &Path,
     progress: &(dyn Fn(&str, u64, u64) + Sync),
@@ -237,62 +235,4 @@ fn measure_verification(chain_id: &str, txs: &[Transaction]) -> (f64, f64) {
     }
     let per_core = one.len() as f64 / t.elapsed().as_secs_f64();
     (all, per_core)
-}
-
-/// Submits `txs` to the mempool in chunks, failing on the first refusal.
-pub(crate) fn submit_all(node: &Node, txs: Vec<Transaction>) -> Result<(), String> {
-    for chunk in txs.chunks(8192) {
-        if let Some(Err(e)) = node.submit(chunk.to_vec()).into_iter().find(Result::is_err) {
-            return Err(format!("the mempool refused a bench transaction: {e}"));
-        }
-    }
-    Ok(())
-}
-
-/// Produces the bench's blocks, one simulated second apart.
-pub(crate) struct Driver<'a> {
-    pub node: &'a Node,
-    pub producer: &'a mut Producer,
-    pub time_ms: u64,
-    pub blocks: u64,
-}
-
-impl Driver<'_> {
-    /// One block; the success of each of its transactions.
-    pub fn produce(&mut self) -> Result<Vec<bool>, String> {
-        self.time_ms += 1000;
-        self.blocks += 1;
-        let c = self
-            .node
-            .produce_block(self.producer, self.time_ms)
-            .map_err(|e| e.to_string())?;
-        Ok(c.applied.receipts.iter().map(|r| r.is_success()).collect())
-    }
-
-    /// Submits `txs` and produces blocks until they are all executed; (accepted, rejected).
-    pub fn apply_all(&mut self, txs: Vec<Transaction>) -> Result<(u64, u64), String> {
-        let total = txs.len() as u64;
-        submit_all(self.node, txs)?;
-        let (mut ok, mut bad) = (0u64, 0u64);
-        while ok + bad < total {
-            for s in self.produce()? {
-                if s {
-                    ok += 1;
-                } else {
-                    bad += 1;
-                }
-            }
-        }
-        Ok((ok, bad))
-    }
-
-    /// Setup (not timed): `txs` must all succeed; `what` names them in the error.
-    pub fn settle(&mut self, txs: Vec<Transaction>, what: &str) -> Result<(), String> {
-        match self.apply_all(txs)? {
-            (_, 0) => Ok(()),
-            _ => Err(format!(
-                "{what} was refused; the bench genesis is inconsistent"
-            )),
-        }
-    }
 }

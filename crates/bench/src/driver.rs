@@ -1,0 +1,68 @@
+//! The bench block driver: submits transactions to a node's mempool and produces its blocks by
+//! hand, one simulated second apart, so the coverage and usage benches control every block.
+
+use depin_core::Transaction;
+use depin_node::chain::Producer;
+use depin_node::node::Node;
+
+/// Submits `txs` to the mempool in chunks, failing on the first refusal.
+pub fn submit_all(node: &Node, txs: Vec<Transaction>) -> Result<(), String> {
+    for chunk in txs.chunks(8192) {
+        if let Some(Err(e)) = node.submit(chunk.to_vec()).into_iter().find(Result::is_err) {
+            return Err(format!("the mempool refused a bench transaction: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// Produces the bench's blocks, one simulated second apart.
+pub struct Driver<'a> {
+    /// The node whose mempool the transactions enter and whose blocks are produced.
+    pub node: &'a Node,
+    /// The node's block producer (the bench drives it instead of the solo driver).
+    pub producer: &'a mut Producer,
+    /// Timestamp of the last block produced, ms.
+    pub time_ms: u64,
+    /// Blocks produced so far.
+    pub blocks: u64,
+}
+
+impl Driver<'_> {
+    /// One block; the success of each of its transactions.
+    pub fn produce(&mut self) -> Result<Vec<bool>, String> {
+        self.time_ms += 1000;
+        self.blocks += 1;
+        let c = self
+            .node
+            .produce_block(self.producer, self.time_ms)
+            .map_err(|e| e.to_string())?;
+        Ok(c.applied.receipts.iter().map(|r| r.is_success()).collect())
+    }
+
+    /// Submits `txs` and produces blocks until they are all executed; (accepted, rejected).
+    pub fn apply_all(&mut self, txs: Vec<Transaction>) -> Result<(u64, u64), String> {
+        let total = txs.len() as u64;
+        submit_all(self.node, txs)?;
+        let (mut ok, mut bad) = (0u64, 0u64);
+        while ok + bad < total {
+            for s in self.produce()? {
+                if s {
+                    ok += 1;
+                } else {
+                    bad += 1;
+                }
+            }
+        }
+        Ok((ok, bad))
+    }
+
+    /// Setup (not timed): `txs` must all succeed; `what` names them in the error.
+    pub fn settle(&mut self, txs: Vec<Transaction>, what: &str) -> Result<(), String> {
+        match self.apply_all(txs)? {
+            (_, 0) => Ok(()),
+            _ => Err(format!(
+                "{what} was refused; the bench genesis is inconsistent"
+            )),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Benchmarks of the depin ledger and node: how many transfers, coverage reports and usage
+//! receipts a node admits, executes and commits per second, and how long one epoch's rewards take.
+//!
+//! Each benchmark states what it compares against; `depin bench ...` runs them and
+//! `docs/BENCHMARKS.md` records their results.
+//!
+//! - [`transfers`]: signed transfers through the mempool, the solo driver and durable commits,
+//!   against the raw signature verification rate of the same run;
+//! - [`coverage`]: beacon and witness reports through every proof-of-coverage check;
+//! - [`usage`]: co-signed usage receipts through every demand check;
+//! - [`epoch`]: scoring and paying one epoch of coverage rewards for a synthetic network;
+//! - [`driver`]: the block driver the coverage and usage benches share.
+
+pub mod coverage;
+pub mod driver;
+pub mod epoch;
+pub mod transfers;
+pub mod usage;
