@@ -9,7 +9,8 @@ use depin_core::{Action, Amount};
 use depin_node::Home;
 use serde_json::Value;
 
-use crate::{ChainInfo, chain_info, resolve, send_action};
+use crate::keys::resolve;
+use crate::submit::{ChainInfo, chain_info, send_action};
 
 #[derive(clap::Subcommand)]
 pub enum CreditsCmd {

@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use depin_agent::hotspot::parse_lat_lon;
 
-use crate::{chain_info, resolve, send_action};
+use crate::keys::resolve;
+use crate::submit::{chain_info, send_action};
 
 #[derive(clap::Subcommand)]
 pub enum DeviceCmd {

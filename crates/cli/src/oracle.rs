@@ -9,7 +9,8 @@ use depin_core::services::demand::actions::{SetOracle, SubmitPrice};
 use depin_node::Home;
 use serde_json::Value;
 
-use crate::{chain_info, resolve, send_action};
+use crate::keys::resolve;
+use crate::submit::{chain_info, send_action};
 
 #[derive(clap::Subcommand)]
 pub enum OracleCmd {

@@ -1,0 +1,55 @@
+//! `depin agent ...`: simulated device agents (hotspots, an IoT fleet, a price oracle) run
+//! against a node with keys from the home directory.
+
+use anyhow::Result;
+use clap::Subcommand;
+use depin_agent::client::Client;
+use depin_node::Home;
+
+/// Subcommands of `depin agent`.
+#[derive(Subcommand)]
+pub enum AgentCmd {
+    /// Simulated hotspots: onboarding, a radio model, beacons and witnesses (optionally cheaters).
+    Hotspot {
+        /// Key in --home that owns the hotspots and pays their fees.
+        #[arg(long, default_value = "faucet")]
+        owner: String,
+        #[command(flatten)]
+        args: depin_agent::hotspot::HotspotArgs,
+    },
+    /// A simulated IoT fleet: sensors send packets through the nearest hotspots, and the
+    /// operator buys credits and pays the hotspots with co-signed usage receipts.
+    Fleet {
+        /// Key in --home that buys the credits (burning its tokens) and submits the receipts.
+        #[arg(long, default_value = "faucet")]
+        payer: String,
+        #[command(flatten)]
+        args: depin_agent::fleet::FleetArgs,
+    },
+    /// A price oracle: submits a token/USD price (a seeded random walk) every few blocks.
+    Oracle {
+        /// Oracle key in --home (`depin init` creates "oracle").
+        #[arg(long, default_value = "oracle")]
+        key: String,
+        #[command(flatten)]
+        args: depin_agent::oracle_feed::FeedArgs,
+    },
+}
+
+/// Runs the agent `cmd` against the node of `client` until it stops.
+pub fn run(home: &Home, client: &Client, cmd: &AgentCmd, json_out: bool) -> Result<()> {
+    match cmd {
+        AgentCmd::Hotspot { owner, args } => {
+            let key = home.load_key(owner)?;
+            depin_agent::hotspot::run(args, client.base(), &key, json_out)
+        }
+        AgentCmd::Fleet { payer, args } => {
+            let key = home.load_key(payer)?;
+            depin_agent::fleet::run(args, client.base(), &key, json_out)
+        }
+        AgentCmd::Oracle { key, args } => {
+            let key = home.load_key(key)?;
+            depin_agent::oracle_feed::run(args, client.base(), &key, json_out)
+        }
+    }
+}

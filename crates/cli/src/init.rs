@@ -1,0 +1,202 @@
+//! `depin init`: a new network in the home directory (genesis file, validator key, funded dev
+//! keys).
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::modules::coverage::actions::Location;
+use depin_core::{Genesis, Keypair};
+use depin_node::Home;
+use serde_json::{Value, json};
+
+use depin_agent::hotspot::parse_lat_lon;
+
+/// Options of `depin init`: the new network's genesis parameters.
+#[derive(clap::Args)]
+pub struct InitArgs {
+    #[arg(long, default_value = "depin-devnet")]
+    chain_id: String,
+    #[arg(long, default_value = "DPN")]
+    symbol: String,
+    #[arg(long, default_value_t = 6)]
+    decimals: u8,
+    #[arg(long, default_value_t = 1000)]
+    block_interval_ms: u64,
+    #[arg(long, default_value_t = 60)]
+    epoch_length_blocks: u64,
+    /// Whole tokens minted per epoch before the first halving.
+    #[arg(long, default_value = "10000")]
+    emission_per_epoch: String,
+    /// Epochs between emission halvings (0: none).
+    #[arg(long, default_value_t = 1440)]
+    halving_interval_epochs: u64,
+    /// Treasury's share of each epoch's emission, basis points.
+    #[arg(long, default_value_t = 1000)]
+    treasury_bps: u32,
+    /// Blocks per proof-of-coverage beacon window (must divide the epoch length).
+    #[arg(long, default_value_t = 10)]
+    beacon_interval_blocks: u64,
+    /// Centre of the coverage region, "LAT,LON" in degrees [default: Berlin].
+    #[arg(long, value_parser = parse_lat_lon)]
+    center: Option<Location>,
+    /// Leave the wireless coverage module out of the genesis.
+    #[arg(long)]
+    no_coverage: bool,
+    /// Leave out the demand module (oracle, credits, paid data); fees are then paid in tokens.
+    #[arg(long)]
+    no_demand: bool,
+    /// Overwrite an existing network in --home (its data is deleted).
+    #[arg(long)]
+    force: bool,
+}
+
+impl InitArgs {
+    /// The `init` defaults, as declared on the flags above.
+    pub fn defaults() -> InitArgs {
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: InitArgs,
+        }
+        Defaults::parse_from(["init"]).args
+    }
+}
+
+/// Dev accounts every new network starts with, and their whole-token balances.
+const DEV_ACCOUNTS: [(&str, &str); 3] = [
+    ("faucet", "1000000000"),
+    ("alice", "1000000"),
+    ("bob", "1000000"),
+];
+
+/// Runs `depin init`: writes the genesis and the keys to `home` and prints them.
+pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
+    if home.is_initialized() {
+        if !args.force {
+            bail!(depin_node::HomeError::AlreadyInitialized(
+                home.root().to_path_buf()
+            ));
+        }
+        for sub in ["data", "keys"] {
+            let p = home.root().join(sub);
+            if p.exists() {
+                std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+    }
+    let validator = Keypair::generate();
+    let mut allocations = Vec::new();
+    let mut keys = vec![("validator".to_string(), validator.address())];
+    let dev: Vec<(&str, Keypair, &str)> = DEV_ACCOUNTS
+        .iter()
+        .map(|(name, amount)| (*name, Keypair::generate(), *amount))
+        .collect();
+    for (name, key, amount) in &dev {
+        allocations.push(Allocation {
+            address: key.address(),
+            amount: amount.to_string(),
+        });
+        keys.push((name.to_string(), key.address()));
+    }
+    let treasury = Keypair::generate();
+    let governor = Keypair::generate();
+    keys.push(("treasury".to_string(), treasury.address()));
+    keys.push(("governor".to_string(), governor.address()));
+    // The governor signs denylist changes, so it needs an account for its nonce.
+    allocations.push(Allocation {
+        address: governor.address(),
+        amount: "100".into(),
+    });
+    let oracle = Keypair::generate();
+    let with_demand = !args.no_coverage && !args.no_demand;
+    let coverage = (!args.no_coverage).then(|| {
+        let mut c = depin_core::modules::coverage::preset::single_region(
+            args.center
+                .unwrap_or(depin_core::modules::coverage::preset::BERLIN),
+            args.beacon_interval_blocks,
+        );
+        if with_demand {
+            // Fees are paid in credits (USD-stable) when the demand module is on.
+            c.onboard_fee = "0".into();
+            c.location_fee = "0".into();
+        }
+        c
+    });
+    let demand = with_demand.then(|| {
+        keys.push(("oracle".to_string(), oracle.address()));
+        // The bootstrap share decays over about 30 days of epochs.
+        let epoch_ms = args.block_interval_ms * args.epoch_length_blocks;
+        let decay_epochs = (30 * 86_400_000 / epoch_ms.max(1)).max(1);
+        depin_core::services::demand::params::preset(
+            vec![oracle.address()],
+            Some(governor.address()),
+            decay_epochs,
+        )
+    });
+    let genesis = Genesis {
+        chain_id: args.chain_id.clone(),
+        genesis_time_ms: depin_node::node::now_ms(),
+        token: TokenParams {
+            symbol: args.symbol.clone(),
+            decimals: args.decimals,
+        },
+        consensus: ConsensusParams {
+            block_interval_ms: args.block_interval_ms,
+            epoch_length_blocks: args.epoch_length_blocks,
+            max_block_txs: 20_000,
+            validator: validator.address(),
+        },
+        allocations,
+        economics: Some(EconomicsGenesis {
+            emission_per_epoch: args.emission_per_epoch.clone(),
+            halving_interval_epochs: args.halving_interval_epochs,
+            tail_per_epoch: "0".into(),
+            treasury: treasury.address(),
+            treasury_bps: args.treasury_bps,
+            pool_weights: Default::default(),
+        }),
+        modules: depin_core::modules::ModulesGenesis {
+            devices: Some(depin_core::services::devices::DevicesGenesis {
+                governor: Some(governor.address()),
+                denylist: Vec::new(),
+            }),
+            coverage,
+            demand,
+        },
+    };
+    genesis
+        .validate()
+        .context("the init options make an invalid genesis")?;
+    home.write_genesis(&genesis)?;
+    home.save_key("validator", &validator)?;
+    home.save_key("treasury", &treasury)?;
+    home.save_key("governor", &governor)?;
+    if genesis.modules.demand.is_some() {
+        home.save_key("oracle", &oracle)?;
+    }
+    for (name, key, _) in &dev {
+        home.save_key(name, key)?;
+    }
+    if json_out {
+        let keys: Vec<Value> = keys
+            .iter()
+            .map(|(n, a)| json!({"name": n, "address": a}))
+            .collect();
+        println!(
+            "{}",
+            json!({"home": home.root(), "chain_id": genesis.chain_id, "genesis_hash": genesis.hash(), "keys": keys})
+        );
+    } else {
+        println!(
+            "Created network '{}' in {}",
+            genesis.chain_id,
+            home.root().display()
+        );
+        println!("  genesis  {}", home.genesis_path().display());
+        for (name, address) in &keys {
+            println!("  key {name:<9} {address}");
+        }
+        println!("Start it with: depin node --home {}", home.root().display());
+    }
+    Ok(())
+}

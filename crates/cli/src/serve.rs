@@ -1,0 +1,123 @@
+//! `depin node` and `depin devnet`: run the node of the network in the home directory, for
+//! `devnet` creating the network first and starting simulated hotspots with it.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use depin_node::{Home, MempoolLimits, RunConfig};
+
+use crate::connection::DEFAULT_API;
+use crate::init::{self, InitArgs};
+
+/// Options of `depin node`.
+#[derive(clap::Args)]
+pub struct NodeArgs {
+    /// Address for the HTTP API (port 0 picks a free port).
+    #[arg(long, default_value = DEFAULT_API)]
+    api: SocketAddr,
+}
+
+/// Options of `depin devnet`.
+#[derive(clap::Args)]
+pub struct DevnetArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Simulated hotspots started around the network's city (0: none).
+    #[arg(long, default_value_t = 300)]
+    hotspots: usize,
+}
+
+/// Runs `depin node`: the node until Ctrl-C.
+pub fn node(home: &Home, args: &NodeArgs) -> Result<()> {
+    serve(home, args, None)
+}
+
+/// Runs `depin devnet`: creates a network with the `init` defaults if `home` has none, then
+/// runs its node with simulated hotspots.
+pub fn devnet(home: &Home, args: &DevnetArgs) -> Result<()> {
+    if !home.is_initialized() {
+        init::run(home, &InitArgs::defaults(), false)?;
+    }
+    serve(home, &args.node, Some(args.hotspots))
+}
+
+/// Runs the node; `devnet` is the number of simulated hotspots to start with it (`None`: a
+/// plain node).
+fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let config = RunConfig {
+        api_addr: args.api,
+        mempool: MempoolLimits::default(),
+    };
+    let home_arg = home.root().display().to_string();
+    let depin = command_name();
+    runtime.block_on(depin_node::run(home, config, |url, node| {
+        let tip = node.tip();
+        println!(
+            "depin node '{}' at height {} (store: {})",
+            node.params.chain_id,
+            tip.height,
+            home.db_path().display()
+        );
+        println!("API listening on {url}  (explorer page at {url}/, metrics at {url}/metrics)");
+        if let Some(hotspots) = devnet {
+            if hotspots > 0 && node.params.modules.coverage.is_some() {
+                match home.load_key("faucet") {
+                    Ok(owner) => {
+                        println!(
+                            "Starting {hotspots} simulated hotspots around the network's city; a summary follows each epoch ({} blocks).",
+                            node.params.epoch_length_blocks
+                        );
+                        let oracle = node
+                            .params
+                            .modules
+                            .demand
+                            .is_some()
+                            .then(|| home.load_key("oracle").ok())
+                            .flatten();
+                        depin_agent::devnet::spawn_with_oracle(
+                            url.to_string(),
+                            owner,
+                            oracle,
+                            hotspots,
+                        );
+                    }
+                    Err(e) => println!("no simulated hotspots: {e}"),
+                }
+            }
+            println!();
+            println!("Try, in another terminal:");
+            println!("  {depin} --home {home_arg} query status");
+            println!("  {depin} --home {home_arg} keys list");
+            println!("  {depin} --home {home_arg} tx transfer --from alice --to bob --amount 12.5");
+            println!("  {depin} --home {home_arg} query account bob");
+            println!("  {depin} --home {home_arg} query epoch           # last epoch's rewards");
+            println!("  {depin} --home {home_arg} device list --owner faucet");
+            if node.params.modules.demand.is_some() {
+                println!("  {depin} --home {home_arg} oracle price show      # the ledger's token price");
+                println!("  {depin} --home {home_arg} credits buy --usd 10 --key alice");
+                println!("  {depin} --home {home_arg} query credits alice");
+            }
+            println!("  curl -N {url}/v1/stream      # live blocks");
+            println!();
+            println!(
+                "Ctrl-C stops the node; run `depin devnet` again to continue where it stopped."
+            );
+        }
+    }))?;
+    println!("node stopped cleanly");
+    Ok(())
+}
+
+/// How the user can run this binary again: `depin` if that is on the PATH, else its full path
+/// (after `cargo run`, `depin` usually is not).
+fn command_name() -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("depin").is_file()));
+    if on_path {
+        return "depin".into();
+    }
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "depin".into())
+}
