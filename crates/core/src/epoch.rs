@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use crate::amount::Amount;
 use crate::crypto::Address;
 use crate::economics::close::{ModuleTotals, plan_epoch};
-use crate::economics::records::{
-    EpochSummary, ModuleSummary, RewardRecord, epoch_key, reward_key,
-};
+use crate::economics::records::{EpochSummary, ModuleSummary, RewardRecord, epoch_key, reward_key};
 use crate::module::{BlockContext, EpochWork};
 use crate::services::demand::epoch::{PaidService, take_epoch};
 use crate::state::State;
@@ -82,7 +80,10 @@ fn close(state: &mut State, epoch: u64, ctx: BlockContext) {
                 continue;
             };
             credits_on_data += used.credits;
-            totals[i].demand_value = totals[i].demand_value.checked_add(*worth).expect("<= supply");
+            totals[i].demand_value = totals[i]
+                .demand_value
+                .checked_add(*worth)
+                .expect("<= supply");
             totals[i].total_demand_weight += worth.0;
             let r = &mut payees
                 .entry(*device)

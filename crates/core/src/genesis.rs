@@ -278,7 +278,8 @@ impl Genesis {
     }
 
     fn module_params(&self) -> Result<ModuleParams, GenesisError> {
-        ModuleParams::from_genesis(&self.modules, &self.info()).map_err(|(name, why)| field(name, why))
+        ModuleParams::from_genesis(&self.modules, &self.info())
+            .map_err(|(name, why)| field(name, why))
     }
 
     fn economics_params(&self) -> Result<Option<EconomicsParams>, GenesisError> {
@@ -302,7 +303,11 @@ impl Genesis {
             },
             treasury: e.treasury,
             treasury_bps: e.treasury_bps,
-            pool_weights: e.pool_weights.iter().map(|(n, w)| (n.clone(), *w)).collect(),
+            pool_weights: e
+                .pool_weights
+                .iter()
+                .map(|(n, w)| (n.clone(), *w))
+                .collect(),
         }))
     }
 

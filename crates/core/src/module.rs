@@ -103,13 +103,19 @@ pub trait Module {
         + Sync;
     /// Its transactions' actions; JSON form `{"type": "...", ...}` with types unique across
     /// modules.
-    type Action: Clone + fmt::Debug + PartialEq + Eq + Encode + Decode + Serialize + DeserializeOwned;
+    type Action: Clone
+        + fmt::Debug
+        + PartialEq
+        + Eq
+        + Encode
+        + Decode
+        + Serialize
+        + DeserializeOwned;
     /// Why its actions are refused.
     type Rejection: Reasons;
 
     /// Checks the genesis section and turns it into parameters; errors name the field.
-    fn params(genesis: &Self::Genesis, network: &GenesisInfo)
-    -> Result<Self::Params, FieldError>;
+    fn params(genesis: &Self::Genesis, network: &GenesisInfo) -> Result<Self::Params, FieldError>;
 
     /// The section a network gets when its genesis has none: `Some` for services every network
     /// runs, `None` (the module is off) for the rest.
@@ -122,8 +128,11 @@ pub trait Module {
 
     /// Runs one action; the signer's nonce is already used. Check everything before writing
     /// anything, so a refused action changes nothing.
-    fn execute(state: &mut State, tx: TxContext<'_>, action: &Self::Action)
-    -> Result<(), Rejection>;
+    fn execute(
+        state: &mut State,
+        tx: TxContext<'_>,
+        action: &Self::Action,
+    ) -> Result<(), Rejection>;
 
     /// Signatures an action carries besides the transaction signer's (address, message,
     /// signature), checked in one batch per block; [`TxContext::co_signed`] gives the verdict.

@@ -12,6 +12,7 @@ pub mod emission;
 pub mod payout;
 pub mod records;
 
+pub use close::{DemandRules, EpochPlan, EpochSettlement, ModulePools, ModuleTotals, plan_epoch};
 pub use credits::{
     CreditError, CreditPeg, OraclePrice, TokenPrice, credits_for_burn, oracle_price, remint,
     token_value_of_credits, tokens_for_credits, usd_text,
@@ -19,7 +20,6 @@ pub use credits::{
 pub use demand::{
     BootstrapDecay, DemandParams, EpochDemand, EpochPools, epoch_pools, pay_demand_pool,
 };
-pub use close::{DemandRules, EpochPlan, EpochSettlement, ModulePools, ModuleTotals, plan_epoch};
 pub use emission::EmissionSchedule;
-pub use records::{EconomyView, EpochSummary, ModuleSummary, RewardRecord};
 pub use payout::{Payout, ProRata, mul_div_floor, pro_rata, split_bps};
+pub use records::{EconomyView, EpochSummary, ModuleSummary, RewardRecord};

@@ -56,7 +56,11 @@ impl Module for Coverage {
         Ok(p)
     }
 
-    fn execute(state: &mut State, tx: TxContext<'_>, action: &CoverageAction) -> Result<(), Rejection> {
+    fn execute(
+        state: &mut State,
+        tx: TxContext<'_>,
+        action: &CoverageAction,
+    ) -> Result<(), Rejection> {
         let (signer, ctx) = (tx.signer, tx.block);
         match action {
             CoverageAction::OnboardDevice(a) => verify::onboard(state, signer, a, ctx),
@@ -67,7 +71,10 @@ impl Module for Coverage {
     }
 
     fn is_report(action: &CoverageAction) -> bool {
-        matches!(action, CoverageAction::Beacon(_) | CoverageAction::Witness(_))
+        matches!(
+            action,
+            CoverageAction::Beacon(_) | CoverageAction::Witness(_)
+        )
     }
 
     fn begin_block(state: &mut State, ctx: BlockContext) {

@@ -1,7 +1,6 @@
 //! A ready-made coverage section for a new network: an EU868-like region plan around a centre
 //! point with Helium's proof-of-coverage limits, for devnets, tests and as a starting point.
 
-
 use super::actions::Location;
 use super::params::{CoverageGenesis, PocRules, RegionGenesis};
 use super::rewards::RewardParams;
@@ -47,10 +46,7 @@ pub fn rules(beacon_interval_blocks: u64) -> PocRules {
 
 /// A coverage section with one region, `EU868`, made of the resolution-1 H3 cell around
 /// `center` and its neighbours (a few thousand kilometres across).
-pub fn single_region(
-    center: Location,
-    beacon_interval_blocks: u64,
-) -> CoverageGenesis {
+pub fn single_region(center: Location, beacon_interval_blocks: u64) -> CoverageGenesis {
     let cell = h3o::LatLng::new(center.lat_deg(), center.lon_deg())
         .expect("the preset centre is on Earth")
         .to_cell(h3o::Resolution::One);

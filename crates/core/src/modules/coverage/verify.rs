@@ -17,11 +17,11 @@ use super::actions::{
     AssertLocation, Beacon, DeviceKind, Location, OnboardDevice, Witness, beacon_channel,
     beacon_payload,
 };
-use crate::services::devices::Asserted;
 use super::device::{BeaconRecord, CoverageView, Device, beacon_key, put_device};
 use super::params::{CoverageParams, LOCATION_RESOLUTION};
 use super::radio::{Link, Receiver, SignalFault, check_signal, great_circle_distance_m};
 use super::reject::{CoverageRejection as R, RECIPROCITY_BEACON, RECIPROCITY_WITNESS};
+use crate::services::devices::Asserted;
 
 fn params(state: &State) -> Result<Arc<CoverageParams>, Rejection> {
     state

@@ -71,7 +71,11 @@ impl Module for Demand {
         }
     }
 
-    fn execute(state: &mut State, tx: TxContext<'_>, action: &DemandAction) -> Result<(), Rejection> {
+    fn execute(
+        state: &mut State,
+        tx: TxContext<'_>,
+        action: &DemandAction,
+    ) -> Result<(), Rejection> {
         let (signer, ctx) = (tx.signer, tx.block);
         match action {
             DemandAction::SubmitPrice(a) => verify::submit_price(state, signer, a, ctx),

@@ -134,6 +134,11 @@ pub fn oracle_prefix() -> Vec<u8> {
     module_key(Demand::ID, ORACLE, &[])
 }
 
+/// Prefix of the delegations `owner` made.
+pub fn delegation_prefix(owner: &Address) -> Vec<u8> {
+    module_key(Demand::ID, DELEGATION, &[&owner.0])
+}
+
 /// The usage table's keys of `epoch` (from, to).
 pub fn usage_range(epoch: u64) -> (Vec<u8>, Vec<u8>) {
     (

@@ -19,8 +19,8 @@ use crate::services::authority::check_governor;
 use crate::state::State;
 
 pub use records::{
-    Asserted, DeviceEntry, DevicesView, LOCATION_RESOLUTION, Location, cell_device_key,
-    cell_range, deny_key, device_key, owner_device_key,
+    Asserted, DeviceEntry, DevicesView, LOCATION_RESOLUTION, Location, cell_device_key, cell_range,
+    deny_key, device_key, owner_device_key,
 };
 pub use reject::DeviceRejection;
 
@@ -111,7 +111,11 @@ impl Module for Devices {
         }
     }
 
-    fn execute(state: &mut State, tx: TxContext<'_>, action: &DevicesAction) -> Result<(), Rejection> {
+    fn execute(
+        state: &mut State,
+        tx: TxContext<'_>,
+        action: &DevicesAction,
+    ) -> Result<(), Rejection> {
         match action {
             DevicesAction::TransferDevice(a) => {
                 let mut d = owned(state, tx.signer, &a.device)?;
@@ -126,7 +130,12 @@ impl Module for Devices {
                 Ok(())
             }
             DevicesAction::SetDenylist(a) => {
-                let governor = state.params().modules.devices.as_ref().and_then(|p| p.governor);
+                let governor = state
+                    .params()
+                    .modules
+                    .devices
+                    .as_ref()
+                    .and_then(|p| p.governor);
                 check_governor(governor, tx.signer)?;
                 state.put_raw(deny_key(&a.device), a.denied.then(Vec::new));
                 Ok(())
@@ -234,4 +243,3 @@ struct_codec!(SetDenylist {
     device: Address,
     denied: bool,
 });
-
