@@ -262,6 +262,19 @@ pub fn encode_len(len: usize, out: &mut Vec<u8>) {
     len.encode(out);
 }
 
+impl<A: Encode, B: Encode> Encode for (A, B) {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.0.encode(out);
+        self.1.encode(out);
+    }
+}
+
+impl<A: Decode, B: Decode> Decode for (A, B) {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok((A::decode(r)?, B::decode(r)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,18 +314,5 @@ mod tests {
         assert_eq!(String::decode(&mut r).unwrap(), v.0);
         assert_eq!(Option::<u16>::decode(&mut r).unwrap(), v.1);
         r.finish().unwrap();
-    }
-}
-
-impl<A: Encode, B: Encode> Encode for (A, B) {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.0.encode(out);
-        self.1.encode(out);
-    }
-}
-
-impl<A: Decode, B: Decode> Decode for (A, B) {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok((A::decode(r)?, B::decode(r)?))
     }
 }
