@@ -10,6 +10,8 @@ use crate::tx::Transaction;
 
 /// Most transactions one block may carry (a hard limit of the format; genesis sets a lower one).
 pub const MAX_BLOCK_TXS_LIMIT: usize = 1 << 20;
+/// Largest consensus record a header carries, in bytes.
+pub const MAX_CONSENSUS_BYTES: usize = 4096;
 
 /// What a block commits to. Its hash is the block's identity and the next block's `parent`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +28,25 @@ pub struct Header {
     pub receipts_root: Hash,
     /// State root after applying this block.
     pub app_hash: Hash,
+    /// What the consensus engine records with the block (for a BFT driver: its view and the
+    /// hash of the parent's finalization certificate, so a light client can follow finality);
+    /// empty for the solo driver. Hex in JSON.
+    #[serde(with = "hex_bytes")]
+    pub consensus: Vec<u8>,
+}
+
+/// Bytes as a hex string in JSON.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Header {
@@ -43,6 +64,7 @@ impl Encode for Header {
         self.tx_root.encode(out);
         self.receipts_root.encode(out);
         self.app_hash.encode(out);
+        self.consensus.encode(out);
     }
 }
 
@@ -56,6 +78,10 @@ impl Decode for Header {
             tx_root: Hash::decode(r)?,
             receipts_root: Hash::decode(r)?,
             app_hash: Hash::decode(r)?,
+            consensus: {
+                let len = r.length("consensus data", MAX_CONSENSUS_BYTES)?;
+                r.take(len, "consensus data")?.to_vec()
+            },
         })
     }
 }
@@ -222,6 +248,7 @@ mod tests {
             tx_root: Block::tx_root(&txs),
             receipts_root: Receipt::root(&[Receipt::Success]),
             app_hash: Hash([0xbb; 32]),
+            consensus: Vec::new(),
         };
         let block = Block::seal(header, txs, &proposer);
         assert!(block.signature_valid());
@@ -229,15 +256,17 @@ mod tests {
         assert_eq!(Block::from_bytes(&bytes).unwrap(), block);
         assert_eq!(
             block.hash().to_hex(),
-            "eca2106e8eadf48e204ef237b186d305ded16d4720231e8212832dc423d9b5ff"
+            "64c204b397727ce530d0d111b243a6bd0dc15d1d8dab8493872bd8e33289d4ef"
         );
         assert_eq!(
             blake3::hash(&bytes).to_hex().to_string(),
-            "51033378f5d6ec179beba24fbbade3fa30fca6b4cc2ecce33a13f7b4756dbd9d"
+            "d76d4a960401263a41047efa44b792922b62c707d608c2c284e9bf4e11e10a25"
         );
         // Header first: height (u64 LE), then the parent hash; the tx count follows the header.
         assert_eq!(&bytes[..9], &[1, 0, 0, 0, 0, 0, 0, 0, 0xaa]);
-        assert_eq!(&bytes[176..180], &[1, 0, 0, 0]); // 8 + 32 + 8 + 4 * 32 header bytes
+        // 8 + 32 + 8 + 4 * 32 header bytes, then the consensus data's length (none: solo).
+        assert_eq!(&bytes[176..180], &[0, 0, 0, 0]);
+        assert_eq!(&bytes[180..184], &[1, 0, 0, 0]);
     }
 
     #[test]

@@ -3,13 +3,14 @@
 use thiserror::Error;
 
 use crate::amount::Amount;
-use crate::block::{Block, Header, Receipt};
+use crate::block::{Block, Header, MAX_CONSENSUS_BYTES, Receipt};
 use crate::crypto::{Hash, Keypair};
 use crate::merkle::list_root;
 use crate::module::{BlockContext, TxContext};
 use crate::rejection::Rejection;
 use crate::state::{Account, State, WriteSet};
 use crate::tx::{Action, Transaction};
+use crate::validators::ValidatorsView;
 
 /// Whether [`apply_block`] must check transaction signatures itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +40,14 @@ pub enum BlockError {
     Parent { expected: Hash, got: Hash },
     #[error("block time {got} ms is not after the previous block time {previous} ms")]
     Time { previous: u64, got: u64 },
-    #[error("block is proposed by {got}, not by the validator {expected}")]
-    Proposer { expected: String, got: String },
+    #[error("block is proposed by {got}, which is not in the validator set")]
+    Proposer { got: String },
+    #[error("header's consensus data is {got} bytes, more than the limit of {MAX_CONSENSUS_BYTES}")]
+    ConsensusData { got: usize },
+    #[error("block's parent {0} is neither the last finalized block nor a pending block")]
+    UnknownParent(Hash),
+    #[error("block {0} is not pending: verify or propose it before finalizing it")]
+    NotPending(Hash),
     #[error("proposer's signature over the header does not verify")]
     Signature,
     #[error("block carries {got} transactions, more than the limit of {max}")]
@@ -212,14 +219,18 @@ fn advance(state: &mut State, height: u64, time_ms: u64) {
     meta.last_block_time_ms = time_ms;
 }
 
-/// Builds the next block from `txs` as the proposer, applies it, and commits the state.
+/// Executes the next block from `txs` as the proposer and stages its state changes without
+/// committing them: the caller commits ([`State::commit`], as [`build_block`] does) or rolls
+/// back (a driver keeping the block pending). `consensus` is what the consensus engine records
+/// in the header (empty for the solo driver).
 ///
 /// The block time is raised to one millisecond after the parent if the clock lags behind it.
-pub fn build_block(
+pub fn stage_block(
     state: &mut State,
     txs: Vec<Transaction>,
     time_ms: u64,
     proposer: &Keypair,
+    consensus: Vec<u8>,
     signatures: Signatures,
 ) -> (Block, Applied) {
     let max = state.params().max_block_txs as usize;
@@ -227,12 +238,16 @@ pub fn build_block(
         txs.len() <= max,
         "the driver must not reap more than max_block_txs"
     );
+    assert!(
+        consensus.len() <= MAX_CONSENSUS_BYTES,
+        "the consensus engine's header data is bounded"
+    );
     let height = state.height() + 1;
     let time_ms = time_ms.max(state.meta().last_block_time_ms + 1);
     let tx_hashes: Vec<Hash> = txs.iter().map(Transaction::hash).collect();
     let receipts = execute_all(state, &txs, signatures, time_ms);
     advance(state, height, time_ms);
-    let (app_hash, writes) = state.commit();
+    let app_hash = state.stage();
     let header = Header {
         height,
         parent: state.last_block_hash(),
@@ -241,9 +256,10 @@ pub fn build_block(
         tx_root: list_root(&tx_hashes),
         receipts_root: Receipt::root(&receipts),
         app_hash,
+        consensus,
     };
     let block = Block::seal(header, txs, proposer);
-    state.set_last_block_hash(block.hash());
+    let writes = state.staged_writes();
     (
         block,
         Applied {
@@ -255,9 +271,25 @@ pub fn build_block(
     )
 }
 
-/// Applies a block received from elsewhere (or replayed from the store), checking everything.
-/// On error the state is left exactly as it was.
-pub fn apply_block(
+/// Builds the next block from `txs` as the proposer, applies it, and commits the state.
+pub fn build_block(
+    state: &mut State,
+    txs: Vec<Transaction>,
+    time_ms: u64,
+    proposer: &Keypair,
+    signatures: Signatures,
+) -> (Block, Applied) {
+    let (block, mut applied) = stage_block(state, txs, time_ms, proposer, Vec::new(), signatures);
+    let (app_hash, writes) = state.commit();
+    debug_assert_eq!(app_hash, applied.app_hash);
+    applied.writes = writes;
+    state.set_last_block_hash(block.hash());
+    (block, applied)
+}
+
+/// Checks and executes a block received from elsewhere (or replayed from the store), staging
+/// its state changes without committing them. On error the state is left exactly as it was.
+pub fn check_block(
     state: &mut State,
     block: &Block,
     signatures: Signatures,
@@ -282,11 +314,14 @@ pub fn apply_block(
             got: h.time_ms,
         });
     }
-    let validator = state.params().validator;
-    if h.proposer != validator {
+    if !state.validators().iter().any(|v| v.address == h.proposer) {
         return Err(BlockError::Proposer {
-            expected: validator.to_string(),
             got: h.proposer.to_string(),
+        });
+    }
+    if h.consensus.len() > MAX_CONSENSUS_BYTES {
+        return Err(BlockError::ConsensusData {
+            got: h.consensus.len(),
         });
     }
     if !block.signature_valid() {
@@ -321,12 +356,25 @@ pub fn apply_block(
             got: app_hash,
         });
     }
-    let (app_hash, writes) = state.commit();
-    state.set_last_block_hash(block.hash());
     Ok(Applied {
         tx_hashes,
         receipts,
-        writes,
+        writes: state.staged_writes(),
         app_hash,
     })
+}
+
+/// Applies a block received from elsewhere (or replayed from the store), checking everything,
+/// and commits it. On error the state is left exactly as it was.
+pub fn apply_block(
+    state: &mut State,
+    block: &Block,
+    signatures: Signatures,
+) -> Result<Applied, BlockError> {
+    let mut applied = check_block(state, block, signatures)?;
+    let (app_hash, writes) = state.commit();
+    debug_assert_eq!(app_hash, applied.app_hash);
+    applied.writes = writes;
+    state.set_last_block_hash(block.hash());
+    Ok(applied)
 }

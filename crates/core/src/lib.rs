@@ -13,6 +13,7 @@ pub mod economics;
 mod epoch;
 pub mod exec;
 pub mod genesis;
+pub mod ledger;
 pub mod merkle;
 pub mod module;
 pub mod modules;
@@ -20,6 +21,7 @@ pub mod rejection;
 pub mod services;
 pub mod state;
 pub mod tx;
+pub mod validators;
 
 pub use amount::Amount;
 pub use block::{Block, Header, Receipt, ReceiptView};
@@ -27,9 +29,10 @@ pub use codec::{Decode, DecodeError, Encode};
 pub use crypto::{Address, Hash, Keypair, Signature};
 pub use exec::{
     Applied, BlockError, Signatures, apply_block, build_block, check_against_account,
-    check_against_state,
+    check_against_state, check_block, stage_block,
 };
 pub use genesis::{Genesis, Params};
+pub use ledger::{Finalized, Ledger};
 pub use rejection::{Explained, Rejection};
 pub use state::{Account, State, StateRead};
 pub use tx::{Action, Transaction};

@@ -219,6 +219,11 @@ impl State {
                 .insert(address, Account { balance, nonce: 0 });
             state.touched.insert(StateKey::Account(address));
         }
+        let solo = vec![crate::validators::Validator {
+            address: genesis.consensus.validator,
+            power: 1,
+        }];
+        state.put(crate::validators::validators_key(), &solo);
         crate::modules::init(&mut state, &genesis.modules);
         // Born committed: a block refused right after genesis must roll back to this, not to
         // an empty tree. The store persists it from `entries()`.
@@ -454,6 +459,57 @@ impl State {
         self.tree.root()
     }
 
+    /// The entries folded into the tree since the last commit (after [`State::stage`]): what a
+    /// pending block would write.
+    pub fn staged_writes(&self) -> WriteSet {
+        self.staged.clone()
+    }
+
+    /// How many entries are staged (a pending block's writes start after its parents').
+    pub(crate) fn staged_count(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Replays a block's write set (from a pending block) onto the state, through the undo log:
+    /// [`State::rollback`] undoes it, [`State::commit`] keeps it.
+    pub(crate) fn apply_writes(&mut self, writes: &WriteSet) {
+        for (key, value) in writes {
+            if key.first().is_some_and(|&t| t > table::ACCOUNT) {
+                let old = match value {
+                    Some(v) => self.kv.insert(key.clone(), v.clone()),
+                    None => self.kv.remove(key),
+                };
+                self.undo_kv.entry(key.clone()).or_insert(old);
+                self.touched_kv.insert(key.clone());
+                continue;
+            }
+            match StateKey::from_bytes(key).unwrap_or_else(|_| corrupt("key")) {
+                StateKey::Params => {
+                    // Parameters are fixed at genesis (governance will change them at epoch
+                    // boundaries through its own write).
+                    debug_assert_eq!(value.as_deref(), Some(&self.params.to_bytes()[..]));
+                }
+                StateKey::Meta => {
+                    let meta =
+                        Meta::from_bytes(value.as_deref().unwrap_or_else(|| corrupt("meta")))
+                            .unwrap_or_else(|_| corrupt("meta"));
+                    *self.meta_mut() = meta;
+                }
+                StateKey::Account(a) => match value {
+                    Some(v) => {
+                        let account = Account::from_bytes(v).unwrap_or_else(|_| corrupt("account"));
+                        self.put_account(a, account);
+                    }
+                    None => {
+                        let old = self.accounts.remove(&a);
+                        self.undo_accounts.entry(a).or_insert(old);
+                        self.touched.insert(StateKey::Account(a));
+                    }
+                },
+            }
+        }
+    }
+
     /// Makes every change since the last commit permanent; returns the new app hash with the
     /// entries to persist.
     pub fn commit(&mut self) -> (Hash, WriteSet) {
@@ -509,6 +565,11 @@ impl State {
     }
 }
 
+/// A write set the ledger made does not decode: the state is corrupt, and going on would fork.
+fn corrupt(what: &str) -> ! {
+    panic!("a pending block's {what} entry was written by the ledger and must decode")
+}
+
 impl Encode for Account {
     fn encode(&self, out: &mut Vec<u8>) {
         self.balance.encode(out);
@@ -558,7 +619,7 @@ mod tests {
 
     /// Ids of two registered modules (the device registry and coverage).
     const DEVICES: u8 = 8;
-    const COVERAGE: u8 = 16;
+    const PROOF_MODULE: u8 = 16;
 
     fn state() -> State {
         State::genesis(&Genesis {
@@ -587,10 +648,12 @@ mod tests {
     #[test]
     fn a_module_writes_and_deletes_under_its_own_prefix() {
         let mut s = state();
-        s.with_writer(COVERAGE, |s| s.put_raw(vec![COVERAGE, 0, 1], Some(vec![7])));
-        assert_eq!(s.get_raw(&[COVERAGE, 0, 1]), Some(&[7u8][..]));
-        s.with_writer(COVERAGE, |s| s.put_raw(vec![COVERAGE, 0, 1], None));
-        assert_eq!(s.get_raw(&[COVERAGE, 0, 1]), None);
+        s.with_writer(PROOF_MODULE, |s| {
+            s.put_raw(vec![PROOF_MODULE, 0, 1], Some(vec![7]))
+        });
+        assert_eq!(s.get_raw(&[PROOF_MODULE, 0, 1]), Some(&[7u8][..]));
+        s.with_writer(PROOF_MODULE, |s| s.put_raw(vec![PROOF_MODULE, 0, 1], None));
+        assert_eq!(s.get_raw(&[PROOF_MODULE, 0, 1]), None);
         // The ledger writes its own records outside any module's scope.
         s.put_raw(vec![table::LEDGER, 0], Some(vec![1]));
         assert_eq!(s.get_raw(&[table::LEDGER, 0]), Some(&[1u8][..]));
@@ -599,19 +662,21 @@ mod tests {
     #[test]
     fn a_service_a_module_calls_writes_in_its_own_scope_and_the_module_s_returns() {
         let mut s = state();
-        s.with_writer(COVERAGE, |s| {
+        s.with_writer(PROOF_MODULE, |s| {
             s.with_writer(DEVICES, |s| s.put_raw(vec![DEVICES, 0, 1], Some(vec![1])));
-            s.put_raw(vec![COVERAGE, 0, 1], Some(vec![2]));
+            s.put_raw(vec![PROOF_MODULE, 0, 1], Some(vec![2]));
         });
         assert_eq!(s.get_raw(&[DEVICES, 0, 1]), Some(&[1u8][..]));
-        assert_eq!(s.get_raw(&[COVERAGE, 0, 1]), Some(&[2u8][..]));
+        assert_eq!(s.get_raw(&[PROOF_MODULE, 0, 1]), Some(&[2u8][..]));
     }
 
     #[test]
     #[should_panic(expected = "outside the running module's prefix")]
     fn a_write_outside_the_running_module_s_prefix_panics() {
         let mut s = state();
-        s.with_writer(COVERAGE, |s| s.put_raw(vec![DEVICES, 0, 1], Some(vec![7])));
+        s.with_writer(PROOF_MODULE, |s| {
+            s.put_raw(vec![DEVICES, 0, 1], Some(vec![7]))
+        });
     }
 
     #[test]
@@ -619,14 +684,14 @@ mod tests {
     fn a_delete_outside_the_running_module_s_prefix_panics() {
         let mut s = state();
         s.with_writer(DEVICES, |s| s.put_raw(vec![DEVICES, 0, 1], Some(vec![7])));
-        s.with_writer(COVERAGE, |s| s.put_raw(vec![DEVICES, 0, 1], None));
+        s.with_writer(PROOF_MODULE, |s| s.put_raw(vec![DEVICES, 0, 1], None));
     }
 
     #[test]
     #[should_panic(expected = "outside the running module's prefix")]
     fn the_ledger_cannot_write_a_module_s_entries() {
         let mut s = state();
-        s.put_raw(vec![COVERAGE, 0, 1], Some(vec![7]));
+        s.put_raw(vec![PROOF_MODULE, 0, 1], Some(vec![7]));
     }
 
     #[test]
@@ -634,8 +699,8 @@ mod tests {
     fn the_scope_ends_with_the_module_s_run() {
         let mut s = state();
         s.with_writer(DEVICES, |s| {
-            s.with_writer(COVERAGE, |_| ());
-            s.put_raw(vec![COVERAGE, 0, 1], Some(vec![7]));
+            s.with_writer(PROOF_MODULE, |_| ());
+            s.put_raw(vec![PROOF_MODULE, 0, 1], Some(vec![7]));
         });
     }
 
@@ -643,6 +708,6 @@ mod tests {
     #[should_panic(expected = "outside the running module's prefix")]
     fn an_empty_key_is_outside_every_prefix() {
         let mut s = state();
-        s.with_writer(COVERAGE, |s| s.put_raw(Vec::new(), Some(vec![7])));
+        s.with_writer(PROOF_MODULE, |s| s.put_raw(Vec::new(), Some(vec![7])));
     }
 }

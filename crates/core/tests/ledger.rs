@@ -569,7 +569,6 @@ fn block_sealed_by_another_key_is_refused_without_change() {
         next,
         &bad,
         BlockError::Proposer {
-            expected: validator().address().to_string(),
             got: intruder.address().to_string(),
         },
     );

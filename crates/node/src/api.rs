@@ -22,8 +22,6 @@ use depin_core::{Address, Block, Explained, Hash, Receipt, ReceiptView, Rejectio
 use serde::Serialize;
 use serde_json::json;
 
-use crate::coverage_api;
-use crate::demand_api;
 use crate::metrics::Metrics;
 use crate::node::Node;
 
@@ -74,20 +72,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{height}", get(block_at))
         .route("/v1/stream", get(stream))
-        .route("/v1/coverage/params", get(coverage_api::params))
-        .route("/v1/coverage/entropy", get(coverage_api::entropy))
-        .route("/v1/devices", get(coverage_api::devices_in_cell))
-        .route("/v1/devices/{address}", get(coverage_api::device))
-        .route(
-            "/v1/accounts/{address}/devices",
-            get(coverage_api::owner_devices),
-        )
-        .route("/v1/epochs/latest", get(coverage_api::latest_epoch))
-        .route("/v1/epochs/{epoch}", get(coverage_api::epoch))
-        .route("/v1/rewards/{epoch}/{device}", get(coverage_api::reward))
-        .route("/v1/oracle", get(demand_api::oracle))
-        .route("/v1/credits/{address}", get(demand_api::credits))
-        .route("/v1/usage/{device}", get(demand_api::usage))
+        .merge(crate::economy_api::routes())
+        .merge(crate::modules::routes())
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -126,6 +112,13 @@ impl ApiError {
             format!("the node failed to read its store ({e}); check the node's log"),
         )
     }
+}
+
+/// The committed state, read through the ledger's own views (one consistent snapshot).
+pub fn snapshot(node: &Node) -> ApiResult<depin_store::Snapshot> {
+    node.store
+        .snapshot(node.params.clone())
+        .map_err(ApiError::internal)
 }
 
 impl From<&Rejection> for ApiError {

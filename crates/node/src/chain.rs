@@ -1,13 +1,16 @@
-//! The chain as one writer sees it: the state, the store, and the proposer's key.
+//! The chain as one writer sees it: the ledger (finalized state and pending blocks), the store,
+//! and this node's block-signing key. Drivers call it: the solo driver produces (proposes and
+//! finalizes at once); a BFT driver proposes, verifies and finalizes when its engine says.
 
 use depin_core::{
-    Address, Applied, Block, Genesis, Keypair, Signatures, State, Transaction, build_block,
+    Address, Applied, Block, BlockError, Finalized, Genesis, Hash, Keypair, Ledger, Signatures,
+    State, Transaction,
 };
 use depin_store::{Store, StoreError};
 
-/// Builds, applies and durably commits blocks. Only one exists per store.
+/// Builds, verifies and durably commits blocks. Only one exists per store.
 pub struct Producer {
-    state: State,
+    ledger: Ledger,
     store: std::sync::Arc<Store>,
     key: Keypair,
 }
@@ -28,11 +31,52 @@ impl Producer {
         key: Keypair,
     ) -> Result<Producer, StoreError> {
         let state = store.load_or_init(genesis)?;
-        Ok(Producer { state, store, key })
+        Ok(Producer {
+            ledger: Ledger::new(state),
+            store,
+            key,
+        })
     }
 
+    /// The state as of the last finalized (committed) block.
     pub fn state(&self) -> &State {
-        &self.state
+        self.ledger.state()
+    }
+
+    /// Proposes a block of `txs` on `parent` (the finalized block or a pending one), signed by
+    /// this node's key, and keeps it pending.
+    pub fn propose(
+        &mut self,
+        parent: Hash,
+        txs: Vec<Transaction>,
+        time_ms: u64,
+        consensus: Vec<u8>,
+    ) -> Result<Block, BlockError> {
+        self.ledger.propose(
+            parent,
+            txs,
+            time_ms,
+            &self.key,
+            consensus,
+            Signatures::Verify,
+        )
+    }
+
+    /// Checks a block another validator proposed and keeps it pending.
+    pub fn verify(&mut self, block: &Block) -> Result<Hash, BlockError> {
+        self.ledger.verify(block, Signatures::Verify)
+    }
+
+    /// Forgets a pending block.
+    pub fn drop_pending(&mut self, hash: &Hash) -> bool {
+        self.ledger.drop_pending(hash)
+    }
+
+    /// Finalizes pending block `hash` and commits it durably. If the commit fails the
+    /// in-memory state is ahead of the disk: the caller must stop.
+    pub fn finalize(&mut self, hash: &Hash) -> Result<Committed, FinalizeError> {
+        let done = self.ledger.finalize(hash)?;
+        Ok(self.commit(done)?)
     }
 
     /// Builds the next block from `txs` (whose signatures the mempool verified), then commits it.
@@ -42,19 +86,20 @@ impl Producer {
         txs: Vec<Transaction>,
         time_ms: u64,
     ) -> Result<Committed, StoreError> {
-        let (block, applied) = build_block(
-            &mut self.state,
-            txs,
-            time_ms,
-            &self.key,
-            Signatures::AlreadyVerified,
-        );
+        let done = self
+            .ledger
+            .produce(txs, time_ms, &self.key, Signatures::AlreadyVerified);
+        self.commit(done)
+    }
+
+    fn commit(&mut self, done: Finalized) -> Result<Committed, StoreError> {
+        let Finalized { block, applied } = done;
         self.store.commit_block(&block, &applied)?;
         let mut nonces: Vec<(Address, u64)> = block
             .txs
             .iter()
             .map(|tx| {
-                let nonce = self.state.account(&tx.signer).map_or(0, |a| a.nonce);
+                let nonce = self.state().account(&tx.signer).map_or(0, |a| a.nonce);
                 (tx.signer, nonce)
             })
             .collect();
@@ -65,5 +110,106 @@ impl Producer {
             applied,
             nonces,
         })
+    }
+}
+
+/// Why a pending block could not be finalized.
+#[derive(Debug, thiserror::Error)]
+pub enum FinalizeError {
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
+    use depin_core::{Action, Amount};
+
+    fn key() -> Keypair {
+        Keypair::from_seed([9; 32])
+    }
+
+    fn genesis() -> Genesis {
+        Genesis {
+            chain_id: "chain-test".into(),
+            genesis_time_ms: 1,
+            token: TokenParams {
+                symbol: "DPN".into(),
+                decimals: 6,
+            },
+            consensus: ConsensusParams {
+                block_interval_ms: 100,
+                epoch_length_blocks: 10,
+                max_block_txs: 10,
+                validator: key().address(),
+            },
+            allocations: vec![Allocation {
+                address: Keypair::from_seed([1; 32]).address(),
+                amount: "10".into(),
+            }],
+            economics: None,
+            modules: Default::default(),
+        }
+    }
+
+    fn open(dir: &tempfile::TempDir) -> (Producer, std::sync::Arc<Store>) {
+        let store = std::sync::Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
+        (
+            Producer::open(store.clone(), &genesis(), key()).unwrap(),
+            store,
+        )
+    }
+
+    fn transfer() -> Transaction {
+        let to = Keypair::from_seed([2; 32]).address();
+        let action = Action::Transfer {
+            to,
+            amount: Amount(3),
+        };
+        Transaction::sign("chain-test", &Keypair::from_seed([1; 32]), 0, action)
+    }
+
+    #[test]
+    fn pending_blocks_touch_neither_state_nor_store_until_finalized() {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut a, _) = open(&dir_a);
+        let (mut b, store_b) = open(&dir_b);
+        let genesis_hash = a.state().last_block_hash();
+        let block = a
+            .propose(genesis_hash, vec![transfer()], 50, vec![])
+            .unwrap();
+        let before = (
+            b.state().entries(),
+            store_b.height().unwrap(),
+            store_b.app_hash().unwrap(),
+        );
+
+        // Verified and dropped: nothing changed.
+        let hash = b.verify(&block).unwrap();
+        assert!(b.drop_pending(&hash));
+        let after = (
+            b.state().entries(),
+            store_b.height().unwrap(),
+            store_b.app_hash().unwrap(),
+        );
+        assert_eq!(after, before);
+
+        // Verified and finalized: committed, with the proposer's app hash.
+        b.verify(&block).unwrap();
+        assert_eq!(store_b.height().unwrap(), 0, "pending is not committed");
+        let committed = b.finalize(&hash).unwrap();
+        assert_eq!(store_b.height().unwrap(), 1);
+        assert_eq!(store_b.app_hash().unwrap(), block.header.app_hash);
+        assert_eq!(
+            committed.nonces,
+            vec![(Keypair::from_seed([1; 32]).address(), 1)]
+        );
+        assert!(matches!(
+            b.finalize(&hash),
+            Err(FinalizeError::Block(BlockError::NotPending(_)))
+        ));
     }
 }

@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
 use depin_core::codec::Decode;
 use depin_core::economics::records::{RewardRecord, reward_key};
 use depin_core::economics::{CreditPeg, credits_for_burn, usd_text};
@@ -24,6 +25,14 @@ use serde_json::{Value, json};
 
 use crate::api::{ApiError, ApiResult, parse_path};
 use crate::node::Node;
+
+/// The demand service's routes (one line in [`crate::modules::routes`]).
+pub fn routes() -> Router<Arc<Node>> {
+    Router::new()
+        .route("/v1/oracle", get(oracle))
+        .route("/v1/credits/{address}", get(credits))
+        .route("/v1/usage/{device}", get(usage))
+}
 
 /// Most delegations one credits query lists.
 pub const MAX_DELEGATIONS_PER_QUERY: usize = 10_000;

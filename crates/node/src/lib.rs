@@ -9,9 +9,11 @@ pub mod api;
 pub mod chain;
 pub mod coverage_api;
 pub mod demand_api;
+pub mod economy_api;
 pub mod home;
 pub mod mempool;
 pub mod metrics;
+pub mod modules;
 pub mod node;
 
 use std::net::SocketAddr;

@@ -138,7 +138,8 @@ impl Node {
         self.shutdown.load(Ordering::SeqCst)
     }
 
-    /// Reaps the mempool, produces and commits one block, and tells everyone.
+    /// The solo driver's step: reaps the mempool, produces and commits one block, and tells
+    /// everyone.
     pub fn produce_block(
         &self,
         producer: &mut Producer,
@@ -148,6 +149,15 @@ impl Node {
         let max = self.params.max_block_txs as usize;
         let txs = self.mempool.lock().expect("mempool lock").reap(max);
         let committed = producer.produce(txs, time_ms)?;
+        self.on_finalized(&committed, producer.state(), started);
+        Ok(committed)
+    }
+
+    /// After a block is finalized and durably committed, whichever driver finalized it: the
+    /// mempool drops what it included, the tip the API serves moves, metrics count it, and the
+    /// stream announces it. `started` is when the driver began the block (for the block-time
+    /// metric).
+    pub fn on_finalized(&self, committed: &Committed, state: &depin_core::State, started: Instant) {
         let block = &committed.block;
         {
             let mut pool = self.mempool.lock().expect("mempool lock");
@@ -155,7 +165,6 @@ impl Node {
             Metrics::set(&self.metrics.mempool_txs, pool.len() as u64);
             Metrics::set(&self.metrics.mempool_bytes, pool.bytes() as u64);
         }
-        let state = producer.state();
         let rejected = committed
             .applied
             .receipts
@@ -185,7 +194,6 @@ impl Node {
             rejected,
             app_hash: block.header.app_hash,
         }));
-        Ok(committed)
     }
 }
 
