@@ -13,6 +13,7 @@
 pub mod blocks;
 pub mod client;
 pub mod devnet;
+pub mod epoch_summary;
 pub mod fleet;
 pub mod hotspot;
 pub mod market;

@@ -6,7 +6,7 @@ mod common;
 use common::{start_network, test_genesis};
 use std::collections::{BTreeMap, BTreeSet};
 
-use depin_agent::devnet::{Summaries, earnings};
+use depin_agent::epoch_summary::{Summaries, earnings};
 use depin_agent::hotspot::{Fleet, HotspotArgs, Role};
 use depin_core::Keypair;
 use depin_node::Home;

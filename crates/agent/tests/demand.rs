@@ -152,7 +152,7 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
     assert_eq!(op.own, op.bought - op.delegated_out);
     assert_eq!(iot.balance(), router.delegated);
     // The devnet's summary shows the demand side next to the bootstrap rewards.
-    let lines = depin_agent::devnet::Summaries::from_epoch(last_epoch)
+    let lines = depin_agent::epoch_summary::Summaries::from_epoch(last_epoch)
         .new_epochs(&hotspots)
         .expect("summary");
     eprintln!("{}", lines.join("\n"));

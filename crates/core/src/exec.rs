@@ -8,9 +8,8 @@ use crate::crypto::{Hash, Keypair};
 use crate::merkle::list_root;
 use crate::module::{BlockContext, TxContext};
 use crate::rejection::Rejection;
-use crate::state::{Account, State, WriteSet};
+use crate::state::{Account, State, StateRead, WriteSet};
 use crate::tx::{Action, Transaction};
-use crate::validators::ValidatorsView;
 
 /// Whether [`apply_block`] must check transaction signatures itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,7 +21,6 @@ pub mod rejection;
 pub mod services;
 pub mod state;
 pub mod tx;
-pub mod validators;
 
 pub use amount::Amount;
 pub use block::{Block, Header, Receipt, ReceiptView};

@@ -244,3 +244,65 @@ macro_rules! actions {
     };
 }
 pub(crate) use actions;
+
+/// Declares a module's refusal reasons: an enum with one variant per check, its stable codes,
+/// and its canonical encoding (one tag byte, then the fields).
+macro_rules! reasons {
+    (
+        $(#[$doc:meta])*
+        $enum:ident, $what:literal;
+        $($tag:literal => $name:ident { $($f:ident: $ft:ty),* } = $code:literal,)*
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum $enum {
+            $($name { $($f: $ft),* },)*
+        }
+
+        impl $enum {
+            /// Stable code for scripts and dashboards.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $($enum::$name { .. } => $code,)*
+                }
+            }
+
+            /// Every code, in tag order (for documentation and tests).
+            pub const CODES: &[&str] = &[$($code),*];
+        }
+
+        impl $crate::module::Reasons for $enum {
+            fn code(&self) -> &'static str {
+                $enum::code(self)
+            }
+
+            fn codes() -> &'static [&'static str] {
+                Self::CODES
+            }
+        }
+
+        impl $crate::codec::Encode for $enum {
+            #[allow(unused_variables)]
+            fn encode(&self, out: &mut Vec<u8>) {
+                match self {
+                    $($enum::$name { $($f),* } => {
+                        out.push($tag);
+                        $($crate::codec::Encode::encode($f, out);)*
+                    })*
+                }
+            }
+        }
+
+        impl $crate::codec::Decode for $enum {
+            fn decode(
+                r: &mut $crate::codec::Reader<'_>,
+            ) -> Result<Self, $crate::codec::DecodeError> {
+                match <u8 as $crate::codec::Decode>::decode(r)? {
+                    $($tag => Ok($enum::$name { $($f: <$ft as $crate::codec::Decode>::decode(r)?),* }),)*
+                    tag => Err($crate::codec::DecodeError::InvalidTag { what: $what, tag }),
+                }
+            }
+        }
+    };
+}
+pub(crate) use reasons;

@@ -12,66 +12,6 @@ use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::Address;
 use crate::modules::{ModuleRejection, disabled_code, name_of};
 
-/// Declares a module's refusal reasons: an enum with one variant per check, its stable codes,
-/// and its canonical encoding (one tag byte, then the fields).
-macro_rules! reasons {
-    (
-        $(#[$doc:meta])*
-        $enum:ident, $what:literal;
-        $($tag:literal => $name:ident { $($f:ident: $ft:ty),* } = $code:literal,)*
-    ) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq)]
-        pub enum $enum {
-            $($name { $($f: $ft),* },)*
-        }
-
-        impl $enum {
-            /// Stable code for scripts and dashboards.
-            pub fn code(&self) -> &'static str {
-                match self {
-                    $($enum::$name { .. } => $code,)*
-                }
-            }
-
-            /// Every code, in tag order (for documentation and tests).
-            pub const CODES: &[&str] = &[$($code),*];
-        }
-
-        impl $crate::module::Reasons for $enum {
-            fn code(&self) -> &'static str {
-                $enum::code(self)
-            }
-
-            fn codes() -> &'static [&'static str] {
-                Self::CODES
-            }
-        }
-
-        impl Encode for $enum {
-            #[allow(unused_variables)]
-            fn encode(&self, out: &mut Vec<u8>) {
-                match self {
-                    $($enum::$name { $($f),* } => {
-                        out.push($tag);
-                        $($f.encode(out);)*
-                    })*
-                }
-            }
-        }
-
-        impl Decode for $enum {
-            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-                match u8::decode(r)? {
-                    $($tag => Ok($enum::$name { $($f: <$ft>::decode(r)?),* }),)*
-                    tag => Err(DecodeError::InvalidTag { what: $what, tag }),
-                }
-            }
-        }
-    };
-}
-pub(crate) use reasons;
-
 /// A refused transaction and the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rejection {

@@ -148,6 +148,11 @@ pub trait StateRead {
         self.with_entry(key, |v| v.is_some())
     }
 
+    /// The validator set: the keys that may propose and sign blocks.
+    fn validators(&self) -> Vec<Validator> {
+        self.get(&validators_key()).unwrap_or_default()
+    }
+
     /// Entries whose key starts with `prefix`, in key order, at most `limit` of them.
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
         match prefix_end(prefix) {
@@ -155,6 +160,22 @@ pub trait StateRead {
             None => self.scan(prefix, &[0xff; 64], limit),
         }
     }
+}
+
+/// A key that may propose and sign blocks, with its voting power. The set lives in the state so
+/// that every driver reads the same one: one validator for a solo network (the genesis
+/// `consensus.validator`), several for a BFT network; governance will change it at epoch
+/// boundaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validator {
+    pub address: Address,
+    /// Consensus weight (stake, once staking exists; 1 each until then).
+    pub power: u64,
+}
+
+/// The key of the validator set, among the ledger's records.
+pub fn validators_key() -> Vec<u8> {
+    vec![table::LEDGER, 2]
 }
 
 /// The smallest key after every key that starts with `prefix` (`None` if there is none).
@@ -219,11 +240,11 @@ impl State {
                 .insert(address, Account { balance, nonce: 0 });
             state.touched.insert(StateKey::Account(address));
         }
-        let solo = vec![crate::validators::Validator {
+        let solo = vec![Validator {
             address: genesis.consensus.validator,
             power: 1,
         }];
-        state.put(crate::validators::validators_key(), &solo);
+        state.put(validators_key(), &solo);
         crate::modules::init(&mut state, &genesis.modules);
         // Born committed: a block refused right after genesis must roll back to this, not to
         // an empty tree. The store persists it from `entries()`.
@@ -569,6 +590,11 @@ impl State {
 fn corrupt(what: &str) -> ! {
     panic!("a pending block's {what} entry was written by the ledger and must decode")
 }
+
+crate::codec::struct_codec!(Validator {
+    address: Address,
+    power: u64,
+});
 
 impl Encode for Account {
     fn encode(&self, out: &mut Vec<u8>) {

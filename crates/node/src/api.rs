@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -24,6 +24,8 @@ use serde_json::json;
 
 use crate::metrics::Metrics;
 use crate::node::Node;
+use crate::reply::parse_path;
+pub use crate::reply::{ApiError, ApiResult, snapshot, status_of};
 
 /// Most transactions in one `POST /v1/txs`.
 pub const MAX_BATCH_TXS: usize = 10_000;
@@ -87,81 +89,6 @@ async fn count_requests(State(node): State<Arc<Node>>, req: Request, next: Next)
     Metrics::add(&node.metrics.http_requests_total, 1);
     next.run(req).await
 }
-
-/// A refusal: status code plus `{"error": {"code", "message"}}`.
-pub struct ApiError {
-    status: StatusCode,
-    code: String,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code: code.to_string(),
-            message: message.into(),
-        }
-    }
-
-    pub fn internal(e: impl std::fmt::Display) -> ApiError {
-        tracing::error!("internal error serving a request: {e}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("the node failed to read its store ({e}); check the node's log"),
-        )
-    }
-}
-
-/// The committed state, read through the ledger's own views (one consistent snapshot).
-pub fn snapshot(node: &Node) -> ApiResult<depin_store::Snapshot> {
-    node.store
-        .snapshot(node.params.clone())
-        .map_err(ApiError::internal)
-}
-
-impl From<&Rejection> for ApiError {
-    fn from(r: &Rejection) -> ApiError {
-        ApiError::new(status_of(r), r.code(), r.to_string())
-    }
-}
-
-/// The HTTP status of a refused transaction.
-pub fn status_of(r: &Rejection) -> StatusCode {
-    match r {
-        Rejection::Malformed { .. } | Rejection::WrongChain { .. } | Rejection::BadSignature => {
-            StatusCode::BAD_REQUEST
-        }
-        Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        Rejection::NonceReplayed { .. }
-        | Rejection::NonceGap { .. }
-        | Rejection::NonceTooFarAhead { .. }
-        | Rejection::Duplicate => StatusCode::CONFLICT,
-        Rejection::UnknownAccount { .. }
-        | Rejection::InsufficientFunds { .. }
-        | Rejection::ZeroAmount
-        | Rejection::BalanceOverflow
-        | Rejection::ModuleDisabled { .. }
-        | Rejection::NotGovernor
-        | Rejection::Module(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Rejection::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
-        let mut resp = (self.status, body).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        resp
-    }
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 async fn not_found() -> ApiError {
     ApiError::new(
@@ -308,19 +235,6 @@ async fn submit_many(
         .collect();
     let accepted = results.iter().filter(|r| r.get("hash").is_some()).count();
     Ok(Json(json!({"accepted": accepted, "results": results})))
-}
-
-pub(crate) fn parse_path<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T>
-where
-    T::Err: std::fmt::Display,
-{
-    text.parse::<T>().map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            &format!("bad_{what}"),
-            e.to_string(),
-        )
-    })
 }
 
 async fn tx_status(

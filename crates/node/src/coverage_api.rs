@@ -17,8 +17,8 @@ use depin_store::Snapshot;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiResult, parse_path, snapshot};
 use crate::node::Node;
+use crate::reply::{ApiError, ApiResult, parse_path, snapshot};
 
 /// Most devices one listing returns.
 pub const MAX_DEVICES_PER_QUERY: usize = 10_000;

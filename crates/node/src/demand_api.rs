@@ -23,8 +23,8 @@ use depin_core::services::devices::device_key;
 use depin_core::{Address, Amount};
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiResult, parse_path};
 use crate::node::Node;
+use crate::reply::{ApiError, ApiResult, parse_path};
 
 /// The demand service's routes (one line in [`crate::modules::routes`]).
 pub fn routes() -> Router<Arc<Node>> {

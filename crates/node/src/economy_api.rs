@@ -15,8 +15,8 @@ use depin_core::module::address_suffix;
 use depin_core::{Address, Receipt};
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiResult, parse_path, snapshot};
 use crate::node::Node;
+use crate::reply::{ApiError, ApiResult, parse_path, snapshot};
 
 /// Most rejected reports a reward explanation lists.
 pub const MAX_EXPLAINED_REPORTS: usize = 1_000;

@@ -15,6 +15,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod modules;
 pub mod node;
+pub mod reply;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

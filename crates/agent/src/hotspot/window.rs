@@ -194,7 +194,7 @@ pub fn run(args: &HotspotArgs, node_url: &str, owner: &Keypair, json: bool) -> R
             args.ring
         );
     }
-    let mut summaries = crate::devnet::Summaries::new(&fleet);
+    let mut summaries = crate::epoch_summary::Summaries::new(&fleet);
     let mut done = 0u64;
     let mut warned = false;
     while args.windows.is_none_or(|w| done < w) {

@@ -18,8 +18,22 @@
 //! Everything is sorted vectors, binary search and integer arithmetic: deterministic.
 
 use h3o::{CellIndex, Resolution};
+use serde::{Deserialize, Serialize};
 
-use super::rewards::DensityLevel;
+use crate::codec::struct_codec;
+
+/// Density clipping at one H3 resolution (HIP-17 style).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DensityLevel {
+    pub resolution: u8,
+    /// Occupied hexes of the k = 1 disk (the hex and its six neighbours, each with at least
+    /// `target` hotspots) needed before the limit rises above `target`; each one more raises it
+    /// by `target`, up to `max`.
+    pub neighbors: u32,
+    pub target: u32,
+    pub max: u32,
+}
 
 /// One part per million: a scale of 1.
 pub const SCALE_ONE_PPM: u64 = 1_000_000;
@@ -137,6 +151,13 @@ impl DensityMap {
         scale
     }
 }
+
+struct_codec!(DensityLevel {
+    resolution: u8,
+    neighbors: u32,
+    target: u32,
+    max: u32,
+});
 
 #[cfg(test)]
 mod tests {

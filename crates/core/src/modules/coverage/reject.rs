@@ -3,9 +3,8 @@
 
 use std::fmt;
 
-use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::Address;
-use crate::rejection::reasons;
+use crate::module::reasons;
 
 /// Which side of reciprocity is missing.
 pub const RECIPROCITY_BEACON: u8 = 0;
@@ -196,6 +195,7 @@ impl fmt::Display for CoverageRejection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{Decode, Encode};
 
     #[test]
     fn codes_are_unique_and_round_trip() {

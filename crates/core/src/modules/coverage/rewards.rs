@@ -7,18 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::struct_codec;
 use crate::crypto::Address;
 
-/// Density clipping at one H3 resolution (HIP-17 style).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DensityLevel {
-    pub resolution: u8,
-    /// Occupied hexes of the k = 1 disk (the hex and its six neighbours, each with at least
-    /// `target` hotspots) needed before the limit rises above `target`; each one more raises it
-    /// by `target`, up to `max`.
-    pub neighbors: u32,
-    pub target: u32,
-    pub max: u32,
-}
+pub use super::density::DensityLevel;
 
 /// How an epoch's verified beacons and witnesses become reward shares (genesis parameters).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,12 +104,6 @@ impl RewardParams {
     }
 }
 
-struct_codec!(DensityLevel {
-    resolution: u8,
-    neighbors: u32,
-    target: u32,
-    max: u32,
-});
 struct_codec!(RewardParams {
     witness_redundancy: u32,
     witness_decay_bps: u32,

@@ -3,9 +3,8 @@
 
 use std::fmt;
 
-use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::Address;
-use crate::rejection::reasons;
+use crate::module::reasons;
 
 reasons! {
     /// A refused demand transaction.
@@ -112,6 +111,7 @@ impl fmt::Display for DemandRejection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{Decode, Encode};
 
     #[test]
     fn codes_are_unique_and_round_trip() {

@@ -2,9 +2,8 @@
 
 use std::fmt;
 
-use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::Address;
-use crate::rejection::reasons;
+use crate::module::reasons;
 
 reasons! {
     /// A refused registry action, or a device a module cannot use.
