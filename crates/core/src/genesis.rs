@@ -415,32 +415,38 @@ impl Decode for Params {
     }
 }
 
+/// A small valid genesis for unit tests: one validator (seed 9), 1000.5 tokens for seed 1, no
+/// economics and no modules.
+#[cfg(test)]
+pub(crate) fn test_genesis() -> Genesis {
+    Genesis {
+        chain_id: "depin-test".into(),
+        genesis_time_ms: 1,
+        token: TokenParams {
+            symbol: "DPN".into(),
+            decimals: 6,
+        },
+        consensus: ConsensusParams {
+            block_interval_ms: 1000,
+            epoch_length_blocks: 60,
+            max_block_txs: 1000,
+            validator: crate::crypto::Keypair::from_seed([9; 32]).address(),
+        },
+        allocations: vec![Allocation {
+            address: crate::crypto::Keypair::from_seed([1; 32]).address(),
+            amount: "1000.5".into(),
+        }],
+        economics: None,
+        modules: ModulesGenesis::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Keypair;
 
     fn sample() -> Genesis {
-        Genesis {
-            chain_id: "depin-test".into(),
-            genesis_time_ms: 1,
-            token: TokenParams {
-                symbol: "DPN".into(),
-                decimals: 6,
-            },
-            consensus: ConsensusParams {
-                block_interval_ms: 1000,
-                epoch_length_blocks: 60,
-                max_block_txs: 1000,
-                validator: Keypair::from_seed([9; 32]).address(),
-            },
-            allocations: vec![Allocation {
-                address: Keypair::from_seed([1; 32]).address(),
-                amount: "1000.5".into(),
-            }],
-            economics: None,
-            modules: ModulesGenesis::default(),
-        }
+        test_genesis()
     }
 
     #[test]

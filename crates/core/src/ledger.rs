@@ -229,7 +229,7 @@ impl Ledger {
 mod tests {
     use super::*;
     use crate::amount::Amount;
-    use crate::genesis::{Allocation, ConsensusParams, Genesis, TokenParams};
+    use crate::genesis::Genesis;
     use crate::tx::Action;
 
     fn validator() -> Keypair {
@@ -241,26 +241,10 @@ mod tests {
     }
 
     fn genesis() -> Genesis {
-        Genesis {
-            chain_id: "ledger-test".into(),
-            genesis_time_ms: 1,
-            token: TokenParams {
-                symbol: "DPN".into(),
-                decimals: 6,
-            },
-            consensus: ConsensusParams {
-                block_interval_ms: 1000,
-                epoch_length_blocks: 5,
-                max_block_txs: 100,
-                validator: validator().address(),
-            },
-            allocations: vec![Allocation {
-                address: alice().address(),
-                amount: "1000".into(),
-            }],
-            economics: None,
-            modules: Default::default(),
-        }
+        let mut g = crate::genesis::test_genesis();
+        g.chain_id = "ledger-test".into();
+        g.consensus.epoch_length_blocks = 5;
+        g
     }
 
     fn ledger() -> Ledger {

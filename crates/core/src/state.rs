@@ -639,36 +639,13 @@ impl Decode for Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Keypair;
-    use crate::genesis::{Allocation, ConsensusParams, TokenParams};
-    use crate::modules::ModulesGenesis;
 
     /// Ids of two registered modules (the device registry and coverage).
     const DEVICES: u8 = 8;
     const PROOF_MODULE: u8 = 16;
 
     fn state() -> State {
-        State::genesis(&Genesis {
-            chain_id: "depin-test".into(),
-            genesis_time_ms: 1,
-            token: TokenParams {
-                symbol: "DPN".into(),
-                decimals: 6,
-            },
-            consensus: ConsensusParams {
-                block_interval_ms: 1000,
-                epoch_length_blocks: 10,
-                max_block_txs: 10,
-                validator: Keypair::from_seed([9; 32]).address(),
-            },
-            allocations: vec![Allocation {
-                address: Keypair::from_seed([1; 32]).address(),
-                amount: "1".into(),
-            }],
-            economics: None,
-            modules: ModulesGenesis::default(),
-        })
-        .expect("a valid genesis")
+        State::genesis(&crate::genesis::test_genesis()).expect("a valid genesis")
     }
 
     #[test]
