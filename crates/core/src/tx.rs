@@ -319,33 +319,6 @@ mod tests {
     }
 
     #[test]
-    fn co_signatures_are_checked_together_and_each_verdict_is_exact() {
-        use crate::services::demand::actions::UsageReceipt;
-        let (payer, device) = (Keypair::from_seed([3; 32]), Keypair::from_seed([4; 32]));
-        let good = UsageReceipt::signed("depin-test", &payer, &device, 1, 2, 5, 0);
-        let mut bad = good.clone();
-        bad.packets = 6;
-        let txs: Vec<Transaction> = [
-            Action::from(good.clone()),
-            Action::from(bad),
-            sample().action,
-            Action::from(good),
-        ]
-        .into_iter()
-        .map(|a| Transaction::sign("depin-test", &payer, 0, a))
-        .collect();
-        assert_eq!(
-            verify_co_signatures("depin-test", &txs),
-            vec![true, false, true, true]
-        );
-        assert_eq!(
-            verify_co_signatures("depin-other", &txs[..1]),
-            vec![false],
-            "receipts are bound to their chain"
-        );
-    }
-
-    #[test]
     fn encoded_len_is_the_length_of_the_encoding() {
         let mut tx = sample();
         assert_eq!(tx.encoded_len(), tx.to_bytes().len());

@@ -10,21 +10,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use depin_core::codec::Decode;
-use depin_core::economics::records::{RewardRecord, reward_key};
-use depin_core::economics::{CreditPeg, credits_for_burn, usd_text};
-use depin_core::module::address_suffix;
+use depin_core::economics::{CreditPeg, EconomyView, RewardRecord, credits_for_burn, usd_text};
 use depin_core::services::demand::MarketParams;
-use depin_core::services::demand::records::{
-    CreditBalance, DeviceUsage, OracleRecord, credits_key, delegation_prefix, oracle_prefix,
-    quote_from, usage_key,
-};
-use depin_core::services::devices::device_key;
+use depin_core::services::demand::records::{CreditBalance, DemandView, DeviceUsage, quote_from};
+use depin_core::services::devices::DevicesView;
 use depin_core::{Address, Amount};
 use serde_json::{Value, json};
 
 use crate::node::Node;
-use crate::reply::{ApiError, ApiResult, parse_path};
+use crate::reply::{ApiError, ApiResult, parse_path, snapshot};
 
 /// The demand service's routes (one line in [`crate::modules::routes`]).
 pub fn routes() -> Router<Arc<Node>> {
@@ -64,24 +58,12 @@ fn credits_usd(credits: u128, peg: CreditPeg) -> Value {
     json!(peg.usd_text(credits))
 }
 
-/// At most `limit` entries under `prefix`, decoded, each with the address its key ends in (the
-/// store's raw form of what `DemandView` reads from a `State`), and whether more were left out.
-fn entries_by_address<T: Decode>(
-    node: &Node,
-    prefix: &[u8],
-    limit: usize,
-) -> ApiResult<(Vec<(Address, T)>, bool)> {
-    let mut entries = node
-        .store
-        .state_prefix(prefix, limit.saturating_add(1))
-        .map_err(internal)?;
+/// At most `limit` of `entries` (read with one more than the limit) and whether more were left
+/// out.
+fn page<T>(mut entries: Vec<T>, limit: usize) -> (Vec<T>, bool) {
     let truncated = entries.len() > limit;
     entries.truncate(limit);
-    let decoded = entries
-        .into_iter()
-        .map(|(k, v)| Ok((address_suffix(&k), T::from_bytes(&v).map_err(internal)?)))
-        .collect::<ApiResult<_>>()?;
-    Ok((decoded, truncated))
+    (entries, truncated)
 }
 
 /// `GET /v1/oracle`: the quote at the tip's block time, each oracle's latest price, the credit
@@ -92,8 +74,12 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     let p = demand(&node)?;
     let tip = node.tip();
     let now_ms = tip.time_ms;
-    let (oracles, truncated) =
-        entries_by_address::<OracleRecord>(&node, &oracle_prefix(), MAX_ORACLES_PER_QUERY)?;
+    let view = snapshot(&node)?;
+    let (oracles, truncated) = page(
+        view.oracles(MAX_ORACLES_PER_QUERY.saturating_add(1)),
+        MAX_ORACLES_PER_QUERY,
+    );
+    view.finish().map_err(internal)?;
     let quote = quote_from(p, oracles.iter().map(|(_, o)| o), now_ms);
     let fresh = oracles
         .iter()
@@ -161,15 +147,15 @@ pub async fn credits(
     let p = demand(&node)?;
     let address: Address = parse_path(&address, "address")?;
     let height = node.tip().height;
-    let balance: Option<CreditBalance> = node
-        .store
-        .state_value(&credits_key(&address))
-        .map_err(internal)?;
+    let view = snapshot(&node)?;
+    let balance: Option<CreditBalance> = view.credits(&address);
     let known = balance.is_some();
     let b = balance.unwrap_or_default();
-    let prefix = delegation_prefix(&address);
-    let (delegated, truncated) =
-        entries_by_address::<u128>(&node, &prefix, MAX_DELEGATIONS_PER_QUERY)?;
+    let (delegated, truncated) = page(
+        view.delegations(&address, MAX_DELEGATIONS_PER_QUERY.saturating_add(1)),
+        MAX_DELEGATIONS_PER_QUERY,
+    );
+    view.finish().map_err(internal)?;
     let delegations: Vec<Value> = delegated
         .into_iter()
         .map(|(payer, credits)| json!({"payer": payer, "credits": credits.to_string()}))
@@ -203,25 +189,18 @@ pub async fn usage(
     let height = node.tip().height;
     let epoch = height / length;
     let closes_at = (epoch + 1) * length;
-    let used: Option<DeviceUsage> = node
-        .store
-        .state_value(&usage_key(epoch, &device))
-        .map_err(internal)?;
+    let view = snapshot(&node)?;
+    let used: Option<DeviceUsage> = view.usage(epoch, &device);
     // The store commits a block before the tip moves, so a close committed since the tip was
     // read shows here; a usage read before the close stays valid for the epoch.
     let closed = used.is_none() && node.store.height().map_err(internal)? >= closes_at;
     let rewarded: Option<RewardRecord> = if closed {
-        node.store
-            .state_value(&reward_key(epoch, &device))
-            .map_err(internal)?
+        view.reward(epoch, &device)
     } else {
         None
     };
-    let registered = node
-        .store
-        .state_entry(&device_key(&device))
-        .map_err(internal)?
-        .is_some();
+    let registered = view.device_entry(&device).is_some();
+    view.finish().map_err(internal)?;
     if used.is_none() && rewarded.is_none() && !registered {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -8,10 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use depin_core::codec::Decode;
-use depin_core::economics::records::reward_range;
 use depin_core::economics::{EconomyView, EpochSummary, RewardRecord, TokenPrice};
-use depin_core::module::address_suffix;
 use depin_core::{Address, Receipt};
 use serde_json::{Value, json};
 
@@ -67,15 +64,13 @@ fn epoch_view(node: &Node, s: &EpochSummary) -> ApiResult<Value> {
         .into_iter()
         .map(|(code, n)| (code, json!(n)))
         .collect();
-    let (from_key, to_key) = reward_range(s.epoch);
-    let mut earners: Vec<(Address, RewardRecord)> = node
-        .store
-        .state_range(&from_key, &to_key, usize::MAX)
-        .map_err(internal)?
+    let view = snapshot(node)?;
+    let mut earners: Vec<(Address, RewardRecord)> = view
+        .epoch_rewards(s.epoch)
         .into_iter()
-        .filter_map(|(k, v)| Some((address_suffix(&k), RewardRecord::from_bytes(&v).ok()?)))
         .filter(|(_, r)| !r.amount.is_zero())
         .collect();
+    view.finish().map_err(internal)?;
     earners.sort_by(|a, b| b.1.amount.cmp(&a.1.amount).then(a.0.cmp(&b.0)));
     let top: Vec<Value> = earners
         .iter()

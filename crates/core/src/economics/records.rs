@@ -148,6 +148,8 @@ pub fn reward_range(epoch: u64) -> (Vec<u8>, Vec<u8>) {
 pub trait EconomyView {
     fn epoch_summary(&self, epoch: u64) -> Option<EpochSummary>;
     fn reward(&self, epoch: u64, device: &Address) -> Option<RewardRecord>;
+    /// Every reward record of `epoch`, in device order.
+    fn epoch_rewards(&self, epoch: u64) -> Vec<(Address, RewardRecord)>;
 }
 
 impl<R: StateRead> EconomyView for R {
@@ -157,6 +159,17 @@ impl<R: StateRead> EconomyView for R {
 
     fn reward(&self, epoch: u64, device: &Address) -> Option<RewardRecord> {
         self.get(&reward_key(epoch, device))
+    }
+
+    fn epoch_rewards(&self, epoch: u64) -> Vec<(Address, RewardRecord)> {
+        let (from, to) = reward_range(epoch);
+        self.scan(&from, &to, usize::MAX)
+            .into_iter()
+            .map(|(k, v)| {
+                let record = crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it");
+                (crate::module::address_suffix(&k), record)
+            })
+            .collect()
     }
 }
 

@@ -98,3 +98,44 @@ impl Module for Demand {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::amount::Amount;
+    use crate::crypto::Keypair;
+    use crate::tx::{Action, Transaction, verify_co_signatures};
+
+    use super::actions::UsageReceipt;
+
+    /// A usage receipt's payer and device signatures are checked in the block's batch with
+    /// every other transaction's, and each verdict is exact.
+    #[test]
+    fn co_signatures_are_checked_together_and_each_verdict_is_exact() {
+        let (payer, device) = (Keypair::from_seed([3; 32]), Keypair::from_seed([4; 32]));
+        let good = UsageReceipt::signed("depin-test", &payer, &device, 1, 2, 5, 0);
+        let mut bad = good.clone();
+        bad.packets = 6;
+        let transfer = Action::Transfer {
+            to: device.address(),
+            amount: Amount(1),
+        };
+        let txs: Vec<Transaction> = [
+            Action::from(good.clone()),
+            Action::from(bad),
+            transfer,
+            Action::from(good),
+        ]
+        .into_iter()
+        .map(|a| Transaction::sign("depin-test", &payer, 0, a))
+        .collect();
+        assert_eq!(
+            verify_co_signatures("depin-test", &txs),
+            vec![true, false, true, true]
+        );
+        assert_eq!(
+            verify_co_signatures("depin-other", &txs[..1]),
+            vec![false],
+            "receipts are bound to their chain"
+        );
+    }
+}

@@ -176,8 +176,11 @@ pub trait DemandView {
     fn credits(&self, account: &Address) -> Option<CreditBalance>;
     fn usage(&self, epoch: u64, device: &Address) -> Option<DeviceUsage>;
     fn tally(&self, epoch: u64) -> EpochTally;
-    /// Every authorised oracle with its latest price, in address order.
-    fn oracles(&self) -> Vec<(Address, OracleRecord)>;
+    /// Authorised oracles with their latest price, in address order, at most `limit`.
+    fn oracles(&self, limit: usize) -> Vec<(Address, OracleRecord)>;
+    /// The payers `owner` delegated credits to, with the credits delegated so far, in address
+    /// order, at most `limit`.
+    fn delegations(&self, owner: &Address, limit: usize) -> Vec<(Address, u128)>;
     /// The ledger's price at `now_ms`: the median of the fresh prices and the conservative
     /// minting price, or `None` if fewer than the quorum are fresh.
     fn quote(&self, now_ms: u64) -> Option<OraclePrice>;
@@ -196,22 +199,31 @@ impl<S: StateRead> DemandView for S {
         self.get(&tally_key(epoch)).unwrap_or_default()
     }
 
-    fn oracles(&self) -> Vec<(Address, OracleRecord)> {
-        self.scan_prefix(&oracle_prefix(), usize::MAX)
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    address_suffix(&k),
-                    crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it"),
-                )
-            })
-            .collect()
+    fn oracles(&self, limit: usize) -> Vec<(Address, OracleRecord)> {
+        by_address(self.scan_prefix(&oracle_prefix(), limit))
+    }
+
+    fn delegations(&self, owner: &Address, limit: usize) -> Vec<(Address, u128)> {
+        by_address(self.scan_prefix(&delegation_prefix(owner), limit))
     }
 
     fn quote(&self, now_ms: u64) -> Option<OraclePrice> {
         let p = self.params().modules.demand.as_ref()?;
-        quote_from(p, self.oracles().iter().map(|(_, o)| o), now_ms)
+        quote_from(p, self.oracles(usize::MAX).iter().map(|(_, o)| o), now_ms)
     }
+}
+
+/// Entries decoded, each with the address its key ends in.
+fn by_address<T: crate::codec::Decode>(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Address, T)> {
+    entries
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                address_suffix(&k),
+                T::from_bytes(&v).expect("the ledger wrote it"),
+            )
+        })
+        .collect()
 }
 
 /// The quote over oracle records: prices observed within the window before `now_ms`.
