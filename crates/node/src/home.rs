@@ -36,10 +36,12 @@ pub enum HomeError {
     BadKeyName(String),
     #[error("key file {path} is damaged: {why}")]
     BadKeyFile { path: PathBuf, why: String },
-    #[error("{path}: {source}")]
+    /// The genesis file is wrong (the error is part of the message, not a separate cause, so
+    /// it is printed once).
+    #[error("{path}: {error}")]
     Genesis {
         path: PathBuf,
-        source: depin_core::genesis::GenesisError,
+        error: depin_core::genesis::GenesisError,
     },
 }
 
@@ -92,7 +94,7 @@ impl Home {
             return Err(HomeError::NotInitialized(self.root.clone()));
         }
         let text = fs::read_to_string(&path).map_err(io(&path))?;
-        Genesis::from_toml(&text).map_err(|source| HomeError::Genesis { path, source })
+        Genesis::from_toml(&text).map_err(|error| HomeError::Genesis { path, error })
     }
 
     pub fn write_genesis(&self, genesis: &Genesis) -> Result<(), HomeError> {
