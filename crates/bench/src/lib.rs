@@ -8,7 +8,8 @@
 //!   against the raw signature verification rate of the same run;
 //! - [`coverage`]: beacon and witness reports through every proof-of-coverage check;
 //! - [`usage`]: co-signed usage receipts through every demand check;
-//! - [`epoch`]: scoring and paying one epoch of coverage rewards for a synthetic network;
+//! - [`epoch`]: the ledger closing one epoch of coverage rewards for a synthetic network of a
+//!   million hotspots in a real state, against reading their records once;
 //! - [`driver`]: the block driver the coverage and usage benches share.
 
 pub mod coverage;

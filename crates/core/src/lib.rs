@@ -6,6 +6,7 @@
 //! ordered, and no floating point enters a state transition.
 
 pub mod amount;
+pub mod bench_support;
 pub mod block;
 pub mod codec;
 pub mod crypto;
