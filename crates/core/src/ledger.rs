@@ -151,7 +151,9 @@ impl Ledger {
         Ok(Finalized { block, applied })
     }
 
-    /// Proposes on the finalized block and finalizes at once: the solo driver's step.
+    /// Proposes on the finalized block and finalizes at once: the solo driver's step. The same
+    /// as [`Ledger::propose`] then [`Ledger::finalize`], without keeping the block pending (no
+    /// rollback and replay of its writes on the hot path).
     pub fn produce(
         &mut self,
         txs: Vec<Transaction>,
@@ -159,12 +161,10 @@ impl Ledger {
         proposer: &Keypair,
         signatures: Signatures,
     ) -> Finalized {
-        let parent = self.finalized();
-        let block = self
-            .propose(parent, txs, time_ms, proposer, Vec::new(), signatures)
-            .expect("the finalized block is always a valid parent");
-        self.finalize(&block.hash())
-            .expect("a block proposed on the finalized block can be finalized")
+        let (block, applied) =
+            crate::exec::build_block(&mut self.state, txs, time_ms, proposer, signatures);
+        self.prune();
+        Finalized { block, applied }
     }
 
     /// Runs `f` on the state as of `parent`: the finalized state with the writes of the pending
@@ -380,6 +380,30 @@ mod tests {
         );
         let receiver = Keypair::from_seed([2; 32]).address();
         assert_eq!(a.state().account(&receiver).unwrap().balance, Amount(5));
+    }
+
+    #[test]
+    fn producing_equals_proposing_then_finalizing() {
+        let (mut produced, mut staged) = (ledger(), ledger());
+        for (i, time) in [10, 20, 30, 40, 50, 60, 70].into_iter().enumerate() {
+            let txs = vec![pay(i as u64, 2 + i as u8, 1 + i as u128)];
+            let a = produced.produce(txs.clone(), time, &validator(), Signatures::Verify);
+            let parent = staged.finalized();
+            let block = staged
+                .propose(
+                    parent,
+                    txs,
+                    time,
+                    &validator(),
+                    Vec::new(),
+                    Signatures::Verify,
+                )
+                .unwrap();
+            let b = staged.finalize(&block.hash()).unwrap();
+            assert_eq!(a.block, b.block);
+            assert_eq!(a.applied.writes, b.applied.writes);
+        }
+        assert_eq!(produced.state().entries(), staged.state().entries());
     }
 
     #[test]
