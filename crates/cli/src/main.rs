@@ -84,7 +84,19 @@ enum Command {
     Bench(bench::BenchCmd),
 }
 
+/// Restores the default action of SIGPIPE (end the process) that the Rust runtime replaces with
+/// "ignore": `depin ... | head` then ends quietly when `head` stops reading, like other Unix
+/// tools, instead of panicking in `println!` (and printing a backtrace with RUST_BACKTRACE=1).
+fn quit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in `main`, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    quit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -48,6 +48,7 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
     let config = RunConfig {
         api_addr: args.api,
         mempool: MempoolLimits::default(),
+        api: Default::default(),
     };
     let home_arg = home.root().display().to_string();
     let depin = command_name();

@@ -10,22 +10,23 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use depin_core::codec::Decode;
 use depin_core::{Address, Block, Explained, Hash, Receipt, ReceiptView, Rejection, Transaction};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::batch::{self, BatchError};
+use crate::limits::{self, ApiLimits};
 use crate::metrics::Metrics;
 use crate::node::Node;
-use crate::reply::parse_path;
 pub use crate::reply::{ApiError, ApiResult, snapshot, status_of};
+use crate::reply::{Path, blocking, parse_path};
 
 /// Most transactions in one `POST /v1/txs`.
 pub const MAX_BATCH_TXS: usize = 10_000;
@@ -61,9 +62,15 @@ pub const ROUTES: &[&str] = &[
 const OPENAPI: &str = include_str!("openapi.json");
 const EXPLORER: &str = include_str!("../../../web/explorer.html");
 
-/// The router over a shared node.
+/// The router over a shared node, with the default [`ApiLimits`].
 pub fn router(node: Arc<Node>) -> Router {
-    Router::new()
+    router_with_limits(node, &ApiLimits::default())
+}
+
+/// The router over a shared node: every route, the request limits of `limits` (concurrency,
+/// request timeout, declared body length) and the request counter.
+pub fn router_with_limits(node: Arc<Node>, limits: &ApiLimits) -> Router {
+    let routes = Router::new()
         .route("/", get(landing))
         .route("/v1/status", get(status))
         .route("/v1/genesis", get(genesis))
@@ -80,7 +87,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    limits::apply(routes, limits, MAX_BODY_BYTES)
         .layer(middleware::from_fn_with_state(node.clone(), count_requests))
         .with_state(node)
 }
@@ -207,26 +215,37 @@ async fn submit_many(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let body = body.map_err(body_error)?;
-    let txs: Vec<Transaction> = if is_binary(&headers) {
-        Vec::<Transaction>::from_bytes(&body).map_err(|e| Rejection::Malformed {
-            detail: format!("binary batch: {e}"),
-        })
+    let txs = if is_binary(&headers) {
+        batch::decode_binary(&body, MAX_BATCH_TXS)
     } else {
-        parse_json(&body)
+        batch::decode_json(&body, MAX_BATCH_TXS)
     }
-    .map_err(|r| ApiError::from(&r))?;
-    if txs.len() > MAX_BATCH_TXS {
-        return Err(ApiError::new(
+    .map_err(|e| match e {
+        BatchError::TooMany { count, max } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            format!(
-                "batch of {} transactions is more than the limit of {MAX_BATCH_TXS}; split it",
-                txs.len()
-            ),
-        ));
+            match count {
+                Some(n) => {
+                    format!("batch of {n} transactions is more than the limit of {max}; split it")
+                }
+                None => {
+                    format!("batch of more than {max} transactions is over the limit; split it")
+                }
+            },
+        ),
+        BatchError::Malformed(detail) => ApiError::from(&Rejection::Malformed { detail }),
+    })?;
+    let verdicts = submit(&node, txs).await?;
+    // A batch refused whole because the pool is full is the node being busy, as for one
+    // transaction: 503 with Retry-After, so clients back off instead of resubmitting at once.
+    if !verdicts.is_empty()
+        && verdicts
+            .iter()
+            .all(|v| matches!(v, Err(Rejection::MempoolFull)))
+    {
+        return Err(ApiError::from(&Rejection::MempoolFull));
     }
-    let results: Vec<serde_json::Value> = submit(&node, txs)
-        .await?
+    let results: Vec<serde_json::Value> = verdicts
         .into_iter()
         .map(|r| match r {
             Ok(hash) => json!({"hash": hash}),
@@ -241,6 +260,7 @@ async fn tx_status(
     State(node): State<Arc<Node>>,
     Path(hash): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    blocking(move || {
     let hash: Hash = parse_path(&hash, "hash")?;
     // Store, then mempool, then store again: a transaction leaves the mempool only after its
     // block is committed, so one that is in neither place at the second look has none.
@@ -266,26 +286,31 @@ async fn tx_status(
             "no transaction {hash} is pending or committed; it may have been refused at submission or dropped after waiting too long"
         ),
     ))
+    })
+    .await
 }
 
 async fn account(
     State(node): State<Arc<Node>>,
     Path(address): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let address: Address = parse_path(&address, "address")?;
-    match node.store.account(&address).map_err(ApiError::internal)? {
-        Some(a) => Ok(Json(json!({
-            "address": address,
-            "balance": a.balance,
-            "nonce": a.nonce,
-            "height": node.tip().height,
-        }))),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_account",
-            format!("account {address} has never held tokens on this network"),
-        )),
-    }
+    blocking(move || {
+        let address: Address = parse_path(&address, "address")?;
+        match node.store.account(&address).map_err(ApiError::internal)? {
+            Some(a) => Ok(Json(json!({
+                "address": address,
+                "balance": a.balance,
+                "nonce": a.nonce,
+                "height": node.tip().height,
+            }))),
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_account",
+                format!("account {address} has never held tokens on this network"),
+            )),
+        }
+    })
+    .await
 }
 
 /// JSON view of a block with its transactions and receipts.
@@ -321,16 +346,22 @@ fn load_block(node: &Node, height: u64) -> ApiResult<Json<serde_json::Value>> {
 }
 
 async fn latest_block(State(node): State<Arc<Node>>) -> ApiResult<Json<serde_json::Value>> {
-    let height = node.tip().height;
-    load_block(&node, height)
+    blocking(move || {
+        let height = node.tip().height;
+        load_block(&node, height)
+    })
+    .await
 }
 
 async fn block_at(
     State(node): State<Arc<Node>>,
     Path(height): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let height: u64 = parse_path(&height, "height")?;
-    load_block(&node, height)
+    blocking(move || {
+        let height: u64 = parse_path(&height, "height")?;
+        load_block(&node, height)
+    })
+    .await
 }
 
 async fn stream(

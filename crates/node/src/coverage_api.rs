@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::node::Node;
-use crate::reply::{ApiError, ApiResult, parse_path, snapshot};
+use crate::reply::{ApiError, ApiResult, Path, Query, blocking, parse_path, snapshot};
 
 /// Most devices one listing returns.
 pub const MAX_DEVICES_PER_QUERY: usize = 10_000;
@@ -80,27 +80,30 @@ pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
 }
 
 pub async fn entropy(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
-    let p = coverage(&node)?;
-    let height = node.tip().height;
-    let interval = p.rules.beacon_interval_blocks;
-    let window = p.window_of_height(height + 1);
-    let entropy_height = window * interval;
-    let entropy: Hash = if entropy_height == 0 {
-        node.genesis_hash
-    } else {
-        node.store
-            .block(entropy_height)
-            .map_err(internal)?
-            .ok_or_else(|| internal(format!("block {entropy_height} is missing")))?
-            .hash()
-    };
-    Ok(Json(json!({
-        "height": height,
-        "window": window,
-        "entropy": entropy,
-        "epoch": height / node.params.epoch_length_blocks,
-        "window_first_height": entropy_height + 1,
-    })))
+    blocking(move || {
+        let p = coverage(&node)?;
+        let height = node.tip().height;
+        let interval = p.rules.beacon_interval_blocks;
+        let window = p.window_of_height(height + 1);
+        let entropy_height = window * interval;
+        let entropy: Hash = if entropy_height == 0 {
+            node.genesis_hash
+        } else {
+            node.store
+                .block(entropy_height)
+                .map_err(internal)?
+                .ok_or_else(|| internal(format!("block {entropy_height} is missing")))?
+                .hash()
+        };
+        Ok(Json(json!({
+            "height": height,
+            "window": window,
+            "entropy": entropy,
+            "epoch": height / node.params.epoch_length_blocks,
+            "window_first_height": entropy_height + 1,
+        })))
+    })
+    .await
 }
 
 /// JSON view of a device.
@@ -138,20 +141,23 @@ pub async fn device(
     State(node): State<Arc<Node>>,
     Path(address): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    coverage(&node)?;
-    let address: Address = parse_path(&address, "address")?;
-    let view = snapshot(&node)?;
-    let found = view.device(&address);
-    let out = found.map(|d| device_view(&node, &view, &address, &d));
-    view.finish().map_err(internal)?;
-    match out {
-        Some(v) => Ok(Json(v)),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_device",
-            format!("{address} is not an onboarded device (never onboarded, or retired)"),
-        )),
-    }
+    blocking(move || {
+        coverage(&node)?;
+        let address: Address = parse_path(&address, "address")?;
+        let view = snapshot(&node)?;
+        let found = view.device(&address);
+        let out = found.map(|d| device_view(&node, &view, &address, &d));
+        view.finish().map_err(internal)?;
+        match out {
+            Some(v) => Ok(Json(v)),
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_device",
+                format!("{address} is not an onboarded device (never onboarded, or retired)"),
+            )),
+        }
+    })
+    .await
 }
 
 fn views(node: &Node, view: &Snapshot, addresses: impl IntoIterator<Item = Address>) -> Vec<Value> {
@@ -165,12 +171,20 @@ pub async fn owner_devices(
     State(node): State<Arc<Node>>,
     Path(owner): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    coverage(&node)?;
-    let owner: Address = parse_path(&owner, "address")?;
-    let view = snapshot(&node)?;
-    let devices = views(&node, &view, view.devices_of(&owner, MAX_DEVICES_PER_QUERY));
-    view.finish().map_err(internal)?;
-    Ok(Json(json!({"owner": owner, "devices": devices})))
+    blocking(move || {
+        coverage(&node)?;
+        let owner: Address = parse_path(&owner, "address")?;
+        let view = snapshot(&node)?;
+        let mut owned = view.devices_of(&owner, MAX_DEVICES_PER_QUERY.saturating_add(1));
+        let truncated = owned.len() > MAX_DEVICES_PER_QUERY;
+        owned.truncate(MAX_DEVICES_PER_QUERY);
+        let devices = views(&node, &view, owned);
+        view.finish().map_err(internal)?;
+        Ok(Json(
+            json!({"owner": owner, "devices": devices, "truncated": truncated}),
+        ))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -183,6 +197,7 @@ pub async fn devices_in_cell(
     State(node): State<Arc<Node>>,
     Query(q): Query<CellQuery>,
 ) -> ApiResult<Json<Value>> {
+    blocking(move || {
     coverage(&node)?;
     let bad = |msg: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_cell", msg);
     let text = q.cell.ok_or_else(|| {
@@ -213,12 +228,17 @@ pub async fn devices_in_cell(
             continue;
         };
         let (from, to) = cell_range(u64::from(first), u64::from(last) + 1);
-        let room = MAX_DEVICES_PER_QUERY.saturating_sub(addresses.len());
+        // One past the limit, so a cut list says so.
+        let room = (MAX_DEVICES_PER_QUERY + 1).saturating_sub(addresses.len());
         for (key, _) in depin_core::StateRead::scan(&view, &from, &to, room) {
             addresses.push(address_suffix(&key));
         }
     }
+    let truncated = addresses.len() > MAX_DEVICES_PER_QUERY;
+    addresses.truncate(MAX_DEVICES_PER_QUERY);
     let devices = views(&node, &view, addresses);
     view.finish().map_err(internal)?;
-    Ok(Json(json!({"cell": text, "k": k, "devices": devices})))
+    Ok(Json(json!({"cell": text, "k": k, "devices": devices, "truncated": truncated})))
+    })
+    .await
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ use depin_core::{Address, Amount};
 use serde_json::{Value, json};
 
 use crate::node::Node;
-use crate::reply::{ApiError, ApiResult, parse_path, snapshot};
+use crate::reply::{ApiError, ApiResult, Path, blocking, parse_path, snapshot};
 
 /// The demand service's routes (one line in [`crate::modules::routes`]).
 pub fn routes() -> Router<Arc<Node>> {
@@ -71,69 +71,72 @@ fn page<T>(mut entries: Vec<T>, limit: usize) -> (Vec<T>, bool) {
 /// [`MAX_ORACLES_PER_QUERY`], and then the quote, taken over the listed oracles only, may differ
 /// from the ledger's.
 pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
-    let p = demand(&node)?;
-    let tip = node.tip();
-    let now_ms = tip.time_ms;
-    let view = snapshot(&node)?;
-    let (oracles, truncated) = page(
-        view.oracles(MAX_ORACLES_PER_QUERY.saturating_add(1)),
-        MAX_ORACLES_PER_QUERY,
-    );
-    view.finish().map_err(internal)?;
-    let quote = quote_from(p, oracles.iter().map(|(_, o)| o), now_ms);
-    let fresh = oracles
-        .iter()
-        .filter_map(|(_, o)| o.latest)
-        .filter(|r| r.is_fresh(p, now_ms))
-        .count();
-    let listed: Vec<Value> = oracles
-        .iter()
-        .map(|(address, o)| match o.latest {
-            Some(r) => json!({
-                "address": address,
-                "price": usd_view(r.price.0),
-                "observed_at_ms": r.observed_at_ms,
-                "age_ms": now_ms.saturating_sub(r.observed_at_ms),
-                "height": r.height,
-                "fresh": r.is_fresh(p, now_ms),
-            }),
-            None => json!({"address": address, "price": null, "fresh": false}),
-        })
-        .collect();
-    let decimals = node.params.decimals;
-    let one_token = Amount(10u128.pow(u32::from(decimals)));
-    let quote_view = quote.map(|q| {
-        // Null past 128 bits, like every number this API cannot give.
-        let per_token = credits_for_burn(one_token, q.minting, decimals, p.credit_peg)
-            .ok()
-            .map(|c| c.to_string());
-        json!({
-            "median": usd_view(q.median.0),
-            "minting": usd_view(q.minting.0),
-            "credits_per_token": per_token,
-        })
-    });
-    Ok(Json(json!({
-        "height": tip.height,
-        "time_ms": now_ms,
-        "quote": quote_view,
-        "fresh_prices": fresh,
-        "min_oracle_prices": p.min_oracle_prices,
-        "price_window_ms": p.price_window_ms,
-        "price_max_age_ms": p.price_max_age_ms,
-        "governor": p.governor,
-        "oracles": listed,
-        "truncated": truncated,
-        "credit_usd": usd_view(p.credit_peg.0),
-        "token": {"symbol": node.params.token_symbol, "decimals": decimals},
-        "prices": {
-            "packet_credits": p.packet_credits,
-            "kb_credits": p.kb_credits,
-            "onboard_fee_credits": p.onboard_fee_credits,
-            "location_fee_credits": p.location_fee_credits,
-        },
-        "receipt_max_age_ms": p.receipt_max_age_ms,
-    })))
+    blocking(move || {
+        let p = demand(&node)?;
+        let tip = node.tip();
+        let now_ms = tip.time_ms;
+        let view = snapshot(&node)?;
+        let (oracles, truncated) = page(
+            view.oracles(MAX_ORACLES_PER_QUERY.saturating_add(1)),
+            MAX_ORACLES_PER_QUERY,
+        );
+        view.finish().map_err(internal)?;
+        let quote = quote_from(p, oracles.iter().map(|(_, o)| o), now_ms);
+        let fresh = oracles
+            .iter()
+            .filter_map(|(_, o)| o.latest)
+            .filter(|r| r.is_fresh(p, now_ms))
+            .count();
+        let listed: Vec<Value> = oracles
+            .iter()
+            .map(|(address, o)| match o.latest {
+                Some(r) => json!({
+                    "address": address,
+                    "price": usd_view(r.price.0),
+                    "observed_at_ms": r.observed_at_ms,
+                    "age_ms": now_ms.saturating_sub(r.observed_at_ms),
+                    "height": r.height,
+                    "fresh": r.is_fresh(p, now_ms),
+                }),
+                None => json!({"address": address, "price": null, "fresh": false}),
+            })
+            .collect();
+        let decimals = node.params.decimals;
+        let one_token = Amount(10u128.pow(u32::from(decimals)));
+        let quote_view = quote.map(|q| {
+            // Null past 128 bits, like every number this API cannot give.
+            let per_token = credits_for_burn(one_token, q.minting, decimals, p.credit_peg)
+                .ok()
+                .map(|c| c.to_string());
+            json!({
+                "median": usd_view(q.median.0),
+                "minting": usd_view(q.minting.0),
+                "credits_per_token": per_token,
+            })
+        });
+        Ok(Json(json!({
+            "height": tip.height,
+            "time_ms": now_ms,
+            "quote": quote_view,
+            "fresh_prices": fresh,
+            "min_oracle_prices": p.min_oracle_prices,
+            "price_window_ms": p.price_window_ms,
+            "price_max_age_ms": p.price_max_age_ms,
+            "governor": p.governor,
+            "oracles": listed,
+            "truncated": truncated,
+            "credit_usd": usd_view(p.credit_peg.0),
+            "token": {"symbol": node.params.token_symbol, "decimals": decimals},
+            "prices": {
+                "packet_credits": p.packet_credits,
+                "kb_credits": p.kb_credits,
+                "onboard_fee_credits": p.onboard_fee_credits,
+                "location_fee_credits": p.location_fee_credits,
+            },
+            "receipt_max_age_ms": p.receipt_max_age_ms,
+        })))
+    })
+    .await
 }
 
 /// `GET /v1/credits/{address}`: the account's credits, what it may spend them on, its totals,
@@ -144,32 +147,35 @@ pub async fn credits(
     State(node): State<Arc<Node>>,
     Path(address): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = demand(&node)?;
-    let address: Address = parse_path(&address, "address")?;
-    let height = node.tip().height;
-    let view = snapshot(&node)?;
-    let balance: Option<CreditBalance> = view.credits(&address);
-    let known = balance.is_some();
-    let b = balance.unwrap_or_default();
-    let (delegated, truncated) = page(
-        view.delegations(&address, MAX_DELEGATIONS_PER_QUERY.saturating_add(1)),
-        MAX_DELEGATIONS_PER_QUERY,
-    );
-    view.finish().map_err(internal)?;
-    let delegations: Vec<Value> = delegated
-        .into_iter()
-        .map(|(payer, credits)| json!({"payer": payer, "credits": credits.to_string()}))
-        .collect();
-    let mut view = serde_json::to_value(b).map_err(internal)?;
-    view["address"] = json!(address);
-    view["known"] = json!(known);
-    view["height"] = json!(height);
-    view["spendable_on_data"] = json!(b.spendable_on_data().to_string());
-    view["spendable_on_fees"] = json!(b.own.to_string());
-    view["usd_value"] = credits_usd(b.spendable_on_data(), p.credit_peg);
-    view["delegations"] = Value::Array(delegations);
-    view["truncated"] = json!(truncated);
-    Ok(Json(view))
+    blocking(move || {
+        let p = demand(&node)?;
+        let address: Address = parse_path(&address, "address")?;
+        let height = node.tip().height;
+        let view = snapshot(&node)?;
+        let balance: Option<CreditBalance> = view.credits(&address);
+        let known = balance.is_some();
+        let b = balance.unwrap_or_default();
+        let (delegated, truncated) = page(
+            view.delegations(&address, MAX_DELEGATIONS_PER_QUERY.saturating_add(1)),
+            MAX_DELEGATIONS_PER_QUERY,
+        );
+        view.finish().map_err(internal)?;
+        let delegations: Vec<Value> = delegated
+            .into_iter()
+            .map(|(payer, credits)| json!({"payer": payer, "credits": credits.to_string()}))
+            .collect();
+        let mut view = serde_json::to_value(b).map_err(internal)?;
+        view["address"] = json!(address);
+        view["known"] = json!(known);
+        view["height"] = json!(height);
+        view["spendable_on_data"] = json!(b.spendable_on_data().to_string());
+        view["spendable_on_fees"] = json!(b.own.to_string());
+        view["usd_value"] = credits_usd(b.spendable_on_data(), p.credit_peg);
+        view["delegations"] = Value::Array(delegations);
+        view["truncated"] = json!(truncated);
+        Ok(Json(view))
+    })
+    .await
 }
 
 /// `GET /v1/usage/{device}`: the traffic a device carried and the credits burned for it in the
@@ -182,56 +188,59 @@ pub async fn usage(
     State(node): State<Arc<Node>>,
     Path(device): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = demand(&node)?;
-    let device: Address = parse_path(&device, "address")?;
-    let length = node.params.epoch_length_blocks;
-    // The next block belongs to epoch `tip / length` (block `length` closes epoch 0).
-    let height = node.tip().height;
-    let epoch = height / length;
-    let closes_at = (epoch + 1) * length;
-    let view = snapshot(&node)?;
-    let used: Option<DeviceUsage> = view.usage(epoch, &device);
-    // The store commits a block before the tip moves, so a close committed since the tip was
-    // read shows here; a usage read before the close stays valid for the epoch.
-    let closed = used.is_none() && node.store.height().map_err(internal)? >= closes_at;
-    let rewarded: Option<RewardRecord> = if closed {
-        view.reward(epoch, &device)
-    } else {
-        None
-    };
-    let registered = view.device_entry(&device).is_some();
-    view.finish().map_err(internal)?;
-    if used.is_none() && rewarded.is_none() && !registered {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_device",
-            format!("{device} is not an onboarded device (never onboarded, or retired)"),
-        ));
-    }
-    let (mut view, credits) = match rewarded {
-        Some(r) => (
-            json!({
-                "credits": r.credits.to_string(),
-                "packets": r.packets,
-                "bytes": r.bytes,
-                "receipts": null,
-                "token_cost": null,
-            }),
-            r.credits,
-        ),
-        None => {
-            let u = used.unwrap_or_default();
-            (serde_json::to_value(u).map_err(internal)?, u.credits)
+    blocking(move || {
+        let p = demand(&node)?;
+        let device: Address = parse_path(&device, "address")?;
+        let length = node.params.epoch_length_blocks;
+        // The next block belongs to epoch `tip / length` (block `length` closes epoch 0).
+        let height = node.tip().height;
+        let epoch = height / length;
+        let closes_at = epoch.saturating_add(1).saturating_mul(length);
+        let view = snapshot(&node)?;
+        let used: Option<DeviceUsage> = view.usage(epoch, &device);
+        // The store commits a block before the tip moves, so a close committed since the tip was
+        // read shows here; a usage read before the close stays valid for the epoch.
+        let closed = used.is_none() && node.store.height().map_err(internal)? >= closes_at;
+        let rewarded: Option<RewardRecord> = if closed {
+            view.reward(epoch, &device)
+        } else {
+            None
+        };
+        let registered = view.device_entry(&device).is_some();
+        view.finish().map_err(internal)?;
+        if used.is_none() && rewarded.is_none() && !registered {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_device",
+                format!("{device} is not an onboarded device (never onboarded, or retired)"),
+            ));
         }
-    };
-    view["device"] = json!(device);
-    view["registered"] = json!(registered);
-    view["height"] = json!(height);
-    view["epoch"] = json!(epoch);
-    view["epoch_closes_at_height"] = json!(closes_at);
-    view["closed"] = json!(closed);
-    view["usd_value"] = credits_usd(credits, p.credit_peg);
-    Ok(Json(view))
+        let (mut view, credits) = match rewarded {
+            Some(r) => (
+                json!({
+                    "credits": r.credits.to_string(),
+                    "packets": r.packets,
+                    "bytes": r.bytes,
+                    "receipts": null,
+                    "token_cost": null,
+                }),
+                r.credits,
+            ),
+            None => {
+                let u = used.unwrap_or_default();
+                (serde_json::to_value(u).map_err(internal)?, u.credits)
+            }
+        };
+        view["device"] = json!(device);
+        view["registered"] = json!(registered);
+        view["height"] = json!(height);
+        view["epoch"] = json!(epoch);
+        view["epoch_closes_at_height"] = json!(closes_at);
+        view["closed"] = json!(closed);
+        view["usd_value"] = credits_usd(credits, p.credit_peg);
+        Ok(Json(view))
+    })
+    .await
 }
 
 #[cfg(test)]

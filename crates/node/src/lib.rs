@@ -6,21 +6,25 @@
 //! commits it durably -> the API, `/v1/stream` and `/metrics` report it.
 
 pub mod api;
+pub mod batch;
 pub mod chain;
 pub mod coverage_api;
 pub mod demand_api;
 pub mod economy_api;
 pub mod home;
+pub mod limits;
 pub mod mempool;
 pub mod metrics;
 pub mod modules;
 pub mod node;
 pub mod reply;
+pub mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use home::{Home, HomeError};
+pub use limits::ApiLimits;
 pub use mempool::MempoolLimits;
 pub use node::Node;
 
@@ -30,6 +34,8 @@ pub struct RunConfig {
     /// Address for the HTTP API; port 0 picks a free one (written to `<home>/api.url`).
     pub api_addr: SocketAddr,
     pub mempool: MempoolLimits,
+    /// Timeouts and connection and request limits of the API.
+    pub api: ApiLimits,
 }
 
 /// Errors that stop a node from starting or running.
@@ -58,11 +64,12 @@ pub enum RunError {
 
 /// Runs a node from a home directory until SIGINT/SIGTERM: opens the store, starts the solo
 /// driver and the API, and on a signal stops both after the block in progress is committed.
-/// `on_ready` is called with the API URL once it listens.
+/// `on_ready` is called with the API URL once it listens, and the node (a test stops it with
+/// [`Node::request_shutdown`]).
 pub async fn run(
     home: &Home,
     config: RunConfig,
-    on_ready: impl FnOnce(&str, &Node),
+    on_ready: impl FnOnce(&str, &Arc<Node>),
 ) -> Result<(), RunError> {
     let genesis = home.genesis()?;
     let validator = home.load_key("validator")?;
@@ -84,16 +91,16 @@ pub async fn run(
     std::fs::write(home.api_url_path(), format!("{url}\n"))?;
     let driver = node::spawn_solo_driver(node.clone(), producer);
     on_ready(&url, &node);
-    let app = api::router(node.clone());
+    let app = api::router_with_limits(node.clone(), &config.api);
     let stopping = node.clone();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+    server::serve(listener, app, &config.api, async move {
         tokio::select! {
             () = node::shutdown_signal() => {},
             () = stopping.stopped() => {},
         }
         stopping.request_shutdown();
-    });
-    serve.await?;
+    })
+    .await?;
     node.request_shutdown();
     let _ = std::fs::remove_file(home.api_url_path());
     match tokio::task::spawn_blocking(move || driver.join()).await {
@@ -135,6 +142,7 @@ mod tests {
         let config = RunConfig {
             api_addr: "127.0.0.1:0".parse().unwrap(),
             mempool: MempoolLimits::default(),
+            api: ApiLimits::default(),
         };
         let err = run(&home, config, |_, _| panic!("must not start"))
             .await

@@ -3,9 +3,12 @@
 //! ledger's own views. Handlers import this; it imports no handler.
 
 use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use depin_core::Rejection;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::node::Node;
@@ -84,6 +87,46 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Path parameters, refused in the API's error shape (`bad_path`) rather than axum's plain text
+/// (a path that is not UTF-8 once percent-decoded, for one).
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| ApiError::new(e.status(), "bad_path", e.body_text()))
+    }
+}
+
+/// Query parameters, refused in the API's error shape (`bad_query`) rather than axum's plain
+/// text (`?k=-1` for an unsigned field, for one).
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ApiError::new(e.status(), "bad_query", e.body_text()))
+    }
+}
+
+/// Runs `read` (a handler's store reads) on tokio's blocking pool, so a slow disk or a large
+/// read never stalls the threads that accept and answer other requests.
+pub async fn blocking<T: Send + 'static>(
+    read: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(ApiError::internal)?
+}
 
 pub(crate) fn parse_path<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T>
 where

@@ -74,6 +74,7 @@ pub fn start_node(home: &Home) -> (String, Arc<depin_store::Store>) {
         let config = RunConfig {
             api_addr: "127.0.0.1:0".parse().expect("address"),
             mempool: MempoolLimits::default(),
+            api: Default::default(),
         };
         runtime
             .block_on(depin_node::run(&home, config, |url, node| {

@@ -1,0 +1,72 @@
+//! Connections that never finish a request (idle, or a byte at a time) against a real node on
+//! 127.0.0.1 with small limits: the node closes them after its header-read timeout, and a
+//! normal client is served meanwhile or as soon as they are gone.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{READ_BOUND, start};
+use depin_node::{ApiLimits, MempoolLimits};
+
+/// Idle connections opened: three times the connection limit below.
+const IDLE_CONNECTIONS: usize = 24;
+
+#[test]
+fn idle_and_slow_connections_are_closed_and_others_are_served() {
+    let limits = ApiLimits {
+        header_read_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(5),
+        max_connections: 8,
+        max_concurrent_requests: 8,
+    };
+    let node = start(MempoolLimits::default(), limits);
+    let mut idle: Vec<TcpStream> = (0..IDLE_CONNECTIONS)
+        .map(|_| TcpStream::connect(node.addr).expect("connect"))
+        .collect();
+    // A slowloris: a request head begun and never finished.
+    let mut slow = TcpStream::connect(node.addr).expect("connect");
+    slow.write_all(b"GET /v1/status HTTP/1.1\r\nHost: t")
+        .unwrap();
+    idle.push(slow);
+
+    // A normal client retries (as told by Retry-After) until it is served; the loop is bounded
+    // by READ_BOUND, far above the header-read timeout, so only a node that never frees its
+    // connections fails it.
+    let started = Instant::now();
+    let served = loop {
+        let mut s = TcpStream::connect(node.addr).expect("connect");
+        s.set_read_timeout(Some(READ_BOUND)).unwrap();
+        let _ = s.write_all(b"GET /v1/status HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        if raw.starts_with(b"HTTP/1.1 200") {
+            break true;
+        }
+        if !raw.is_empty() {
+            let a = common::parse(&raw);
+            assert_eq!(a.status, 503, "{}", String::from_utf8_lossy(&raw));
+            assert_eq!(a.error_code(), "busy");
+        }
+        if started.elapsed() > READ_BOUND {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(served, "a normal client was never served");
+
+    // Every idle and slow connection was closed by the node (a read ends), not left open.
+    for mut s in idle {
+        s.set_read_timeout(Some(READ_BOUND)).unwrap();
+        let mut buf = Vec::new();
+        match s.read_to_end(&mut buf) {
+            Ok(_) => {}
+            Err(e) => assert!(
+                e.kind() == std::io::ErrorKind::ConnectionReset,
+                "an idle connection was left open: {e}"
+            ),
+        }
+    }
+}
