@@ -2,7 +2,8 @@
 //! sender, bounded in count and bytes.
 //!
 //! Admission is in two halves so that the expensive part holds no lock: [`verify_batch`] checks
-//! envelopes and signatures (ed25519 batch verification, in parallel chunks), then
+//! envelopes and signatures (ZIP-215 batch verification in parallel chunks, whose verdicts are
+//! exactly those execution and replay reach one by one: see `depin_core::crypto`), then
 //! [`Mempool::admit`] checks nonces and balances against the committed accounts and inserts. A
 //! full mempool refuses with [`Rejection::MempoolFull`]; it never grows past its limits.
 
@@ -368,5 +369,78 @@ mod tests {
         assert_eq!(v.iter().filter(|r| r.is_err()).count(), 2);
         assert_eq!(v[300], Err(Rejection::BadSignature));
         assert!(matches!(v[10], Err(Rejection::WrongChain { .. })));
+    }
+
+    #[test]
+    fn batch_verdicts_are_the_single_verdicts_on_edge_cases() {
+        use depin_core::crypto::{small_order_encodings, verify};
+        use depin_core::{Signature, Signatures, State, apply_block, build_block};
+        // Small-order keys with small-order R and S = 0 (valid under plain ZIP-215, refused by
+        // depin's rule), honest signatures, and honest ones with an unreduced S.
+        let mut txs = Vec::new();
+        for (i, key) in small_order_encodings().iter().enumerate() {
+            for nonce in 0..8 {
+                let mut tx = transfer(&Keypair::from_seed([1; 32]), nonce, 1);
+                tx.signer = Address(*key);
+                let mut sig = [0u8; 64];
+                sig[..32].copy_from_slice(&small_order_encodings()[(i + nonce as usize) % 14]);
+                tx.signature = Signature(sig);
+                txs.push(tx);
+            }
+        }
+        let k = Keypair::from_seed([1; 32]);
+        for nonce in 0..20 {
+            let mut tx = transfer(&k, nonce, 1);
+            if nonce % 3 == 2 {
+                tx.signature.0[63] |= 0x70; // S >= L
+            }
+            txs.push(tx);
+        }
+        let single: Vec<bool> = txs
+            .iter()
+            .map(|tx| verify(&tx.signer, &tx.signing_bytes(), &tx.signature))
+            .collect();
+        let batch: Vec<bool> = verify_batch("t", &txs).iter().map(Result::is_ok).collect();
+        assert_eq!(batch, single);
+        assert_eq!(single.iter().filter(|ok| **ok).count(), 14);
+
+        // A block built on the batch's verdicts replays to the same receipts.
+        let genesis = depin_core::Genesis {
+            chain_id: "t".into(),
+            genesis_time_ms: 1,
+            token: depin_core::genesis::TokenParams {
+                symbol: "DPN".into(),
+                decimals: 6,
+            },
+            consensus: depin_core::genesis::ConsensusParams {
+                block_interval_ms: 1000,
+                epoch_length_blocks: 60,
+                max_block_txs: 1000,
+                validator: Keypair::from_seed([9; 32]).address(),
+            },
+            allocations: vec![depin_core::genesis::Allocation {
+                address: k.address(),
+                amount: "10".into(),
+            }],
+            economics: None,
+            modules: Default::default(),
+        };
+        let admitted: Vec<Transaction> = txs
+            .into_iter()
+            .zip(batch)
+            .filter_map(|(tx, ok)| ok.then_some(tx))
+            .collect();
+        let proposer = Keypair::from_seed([9; 32]);
+        let mut producer = State::genesis(&genesis).unwrap();
+        let (block, built) = build_block(
+            &mut producer,
+            admitted,
+            10,
+            &proposer,
+            Signatures::AlreadyVerified,
+        );
+        let mut replica = State::genesis(&genesis).unwrap();
+        let replayed = apply_block(&mut replica, &block, Signatures::Verify).unwrap();
+        assert_eq!(replayed.receipts, built.receipts);
     }
 }
