@@ -133,13 +133,7 @@ impl Decode for Block {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let header = Header::decode(r)?;
         let count = r.length("block transactions", MAX_BLOCK_TXS_LIMIT)?;
-        if count > r.remaining() {
-            return Err(DecodeError::UnexpectedEnd("block transactions"));
-        }
-        let mut txs = Vec::with_capacity(count);
-        for _ in 0..count {
-            txs.push(Transaction::decode(r)?);
-        }
+        let txs = crate::codec::decode_sequence(r, count, "block transactions")?;
         Ok(Block {
             header,
             txs,

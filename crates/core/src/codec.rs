@@ -209,16 +209,7 @@ impl<T: Encode> Encode for Vec<T> {
 impl<T: Decode> Decode for Vec<T> {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let len = r.length("sequence", MAX_SEQUENCE_LEN)?;
-        // Every element takes at least one byte, so a length beyond the input is a lie; checking it
-        // first keeps a hostile prefix from reserving gigabytes.
-        if len > r.remaining() {
-            return Err(DecodeError::UnexpectedEnd("sequence"));
-        }
-        let mut items = Vec::with_capacity(len);
-        for _ in 0..len {
-            items.push(T::decode(r)?);
-        }
-        Ok(items)
+        decode_sequence(r, len, "sequence")
     }
 }
 
@@ -254,6 +245,28 @@ impl<T: Decode> Decode for Option<T> {
             None
         })
     }
+}
+
+/// Decodes `len` values of `T` after their length prefix.
+///
+/// Every element takes at least one byte, so a length beyond the input is a lie and is refused
+/// before anything is reserved. What is reserved up front is further capped at the bytes left
+/// in the input (`remaining / size_of::<T>()` elements): a prefix alone can never make the
+/// decoder reserve more memory than the input it came in, and the vector grows past that only
+/// as elements are actually read.
+pub fn decode_sequence<T: Decode>(
+    r: &mut Reader<'_>,
+    len: usize,
+    what: &'static str,
+) -> Result<Vec<T>, DecodeError> {
+    if len > r.remaining() {
+        return Err(DecodeError::UnexpectedEnd(what));
+    }
+    let mut items = Vec::with_capacity(len.min(r.remaining() / size_of::<T>().max(1)));
+    for _ in 0..len {
+        items.push(T::decode(r)?);
+    }
+    Ok(items)
 }
 
 /// Writes a `u32` length prefix.
