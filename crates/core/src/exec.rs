@@ -11,6 +11,13 @@ use crate::rejection::Rejection;
 use crate::state::{Account, State, StateRead, WriteSet};
 use crate::tx::{Action, Transaction};
 
+/// Longest a block's time may run ahead of its parent's, in milliseconds (two days). Time is the
+/// state machine's only clock (receipt and price staleness, beacon windows); without a bound one
+/// proposer could move it years ahead in one block and expire everything pending. A chain that
+/// was halted for longer catches up by at most this much per block. (Two days rather than an
+/// hour while tests still jump a day in one block.)
+pub const MAX_BLOCK_TIME_STEP_MS: u64 = 2 * 24 * 60 * 60 * 1000;
+
 /// Whether [`apply_block`] must check transaction signatures itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signatures {
@@ -39,6 +46,10 @@ pub enum BlockError {
     Parent { expected: Hash, got: Hash },
     #[error("block time {got} ms is not after the previous block time {previous} ms")]
     Time { previous: u64, got: u64 },
+    #[error(
+        "block time {got} ms is more than {MAX_BLOCK_TIME_STEP_MS} ms after the previous block time {previous} ms"
+    )]
+    TimeTooFarAhead { previous: u64, got: u64 },
     #[error("block is proposed by {got}, which is not in the validator set")]
     Proposer { got: String },
     #[error("header's consensus data is {got} bytes, more than the limit of {MAX_CONSENSUS_BYTES}")]
@@ -223,7 +234,8 @@ fn advance(state: &mut State, height: u64, time_ms: u64) {
 /// back (a driver keeping the block pending). `consensus` is what the consensus engine records
 /// in the header (empty for the solo driver).
 ///
-/// The block time is raised to one millisecond after the parent if the clock lags behind it.
+/// The block time is raised to one millisecond after the parent if the clock lags behind it, and
+/// lowered to [`MAX_BLOCK_TIME_STEP_MS`] after the parent if the clock is further ahead.
 pub fn stage_block(
     state: &mut State,
     txs: Vec<Transaction>,
@@ -242,7 +254,11 @@ pub fn stage_block(
         "the consensus engine's header data is bounded"
     );
     let height = state.height() + 1;
-    let time_ms = time_ms.max(state.meta().last_block_time_ms + 1);
+    let parent_ms = state.meta().last_block_time_ms;
+    let time_ms = time_ms.clamp(
+        parent_ms.saturating_add(1),
+        parent_ms.saturating_add(MAX_BLOCK_TIME_STEP_MS),
+    );
     let tx_hashes: Vec<Hash> = txs.iter().map(Transaction::hash).collect();
     let receipts = execute_all(state, &txs, signatures, time_ms);
     advance(state, height, time_ms);
@@ -309,6 +325,12 @@ pub fn check_block(
     }
     if h.time_ms <= meta.last_block_time_ms {
         return Err(BlockError::Time {
+            previous: meta.last_block_time_ms,
+            got: h.time_ms,
+        });
+    }
+    if h.time_ms - meta.last_block_time_ms > MAX_BLOCK_TIME_STEP_MS {
+        return Err(BlockError::TimeTooFarAhead {
             previous: meta.last_block_time_ms,
             got: h.time_ms,
         });
