@@ -259,7 +259,10 @@ mod tests {
         Transaction::sign("ledger-test", &alice(), nonce, action)
     }
 
-    fn fingerprint(l: &mut Ledger) -> (Hash, Vec<(Vec<u8>, Vec<u8>)>) {
+    /// The app hash and every entry of the finalized state.
+    type Fingerprint = (Hash, Vec<(Vec<u8>, Vec<u8>)>);
+
+    fn fingerprint(l: &mut Ledger) -> Fingerprint {
         (l.state.app_hash(), l.state.entries())
     }
 

@@ -66,11 +66,14 @@ fn header_bytes() -> Vec<u8> {
     block.header.to_bytes()
 }
 
+/// A named hostile input and the decoding that must refuse it.
+type Case = (&'static str, Vec<u8>, Box<dyn Fn(&[u8]) -> bool>);
+
 // One test, so that no other test's allocations run on another thread while measuring.
 #[test]
 fn hostile_length_prefixes_allocate_at_most_a_small_multiple_of_the_input() {
     const INPUT_BYTES: u32 = 1 << 20;
-    let cases: Vec<(&str, Vec<u8>, Box<dyn Fn(&[u8]) -> bool>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "Vec<Transaction>",
             hostile(&[], INPUT_BYTES, 0xff),
