@@ -24,7 +24,9 @@ pub fn validator() -> Keypair {
 pub fn test_genesis(chain_id: &str, allocations: &[(Address, &str)]) -> Genesis {
     Genesis {
         chain_id: chain_id.into(),
-        genesis_time_ms: 0,
+        // Now: block times may run at most MAX_BLOCK_TIME_STEP_MS ahead of their parent, so a
+        // genesis in 1970 would keep block times days behind the agents' clocks.
+        genesis_time_ms: depin_node::node::now_ms(),
         token: TokenParams {
             symbol: "DPN".into(),
             decimals: 6,
