@@ -149,6 +149,25 @@ fn a_beacon_keeps_only_the_witnesses_the_ledger_records() {
     );
 }
 
+/// The extremes of a beacon's signed power are refused at the check, before any arithmetic on
+/// them (i32::MIN used to pass the EIRP limit and wrap the link budget in release builds).
+#[test]
+fn out_of_range_transmit_power_is_refused() {
+    let mut net = Net::new(genesis(|_| {}));
+    net.onboard(&hotspot(1), A);
+    let k = hotspot(1);
+    for extreme in [i32::MIN, -3_001, 4_001, i32::MAX] {
+        let (w, e) = net.next_window();
+        let mut odd = beacon(&k, w, &e, net.time_ms);
+        beacon_mut(&mut odd).tx_power_cdbm = extreme;
+        assert_eq!(
+            code(&net.send(&k, odd)),
+            "tx_power_out_of_range",
+            "{extreme}"
+        );
+    }
+}
+
 #[test]
 fn beacon_checks_each_refuse_with_their_own_code() {
     let mut net = Net::new(genesis(|_| {}));
@@ -330,6 +349,15 @@ fn device_lifecycle_checks_each_refuse_with_their_own_code() {
     let mut huge_gain = net.onboard_action(&hotspot(2), "EU868", Some(A));
     onboard_mut(&mut huge_gain).gain_cdbi = 3_000;
     assert_eq!(code(&net.send(&owner(), huge_gain)), "gain_out_of_range");
+    for extreme in [i32::MIN, -101, 1_001, i32::MAX] {
+        let mut odd_height = net.onboard_action(&hotspot(2), "EU868", Some(A));
+        onboard_mut(&mut odd_height).elevation_m = extreme;
+        assert_eq!(
+            code(&net.send(&owner(), odd_height)),
+            "elevation_out_of_range",
+            "{extreme}"
+        );
+    }
     let poor = Keypair::from_seed([99; 32]);
     let fund = Action::Transfer {
         to: poor.address(),

@@ -69,7 +69,11 @@ impl Link {
     /// (terrain, walls), never less, so a report above this is physically impossible.
     pub fn max_rssi_cdbm(&self) -> i32 {
         let fspl = free_space_path_loss_db(f64::from(self.distance_m), self.frequency_hz as f64);
-        self.tx_power_cdbm + self.tx_gain_cdbi + self.rx_gain_cdbi - to_centi_db(fspl)
+        // Saturating: the checks bound every input far inside i32, this only guards the bound.
+        self.tx_power_cdbm
+            .saturating_add(self.tx_gain_cdbi)
+            .saturating_add(self.rx_gain_cdbi)
+            .saturating_sub(to_centi_db(fspl))
     }
 }
 
@@ -105,7 +109,7 @@ pub fn check_signal(
     rssi_cdbm: i32,
     snr_cdb: i32,
 ) -> Result<(), SignalFault> {
-    let max_cdbm = link.max_rssi_cdbm() + rx.tolerance_cdb;
+    let max_cdbm = link.max_rssi_cdbm().saturating_add(rx.tolerance_cdb);
     if rssi_cdbm > max_cdbm {
         return Err(SignalFault::StrongerThanFreeSpace {
             rssi_cdbm,
@@ -118,7 +122,9 @@ pub fn check_signal(
             sensitivity_cdbm: rx.sensitivity_cdbm,
         });
     }
-    let max_snr = rssi_cdbm - rx.noise_floor_cdbm + rx.tolerance_cdb;
+    let max_snr = rssi_cdbm
+        .saturating_sub(rx.noise_floor_cdbm)
+        .saturating_add(rx.tolerance_cdb);
     if snr_cdb > max_snr {
         return Err(SignalFault::SnrInconsistent {
             snr_cdb,

@@ -40,6 +40,8 @@ reasons! {
     23 => RssiBelowSensitivity { rssi_cdbm: i32, sensitivity_cdbm: i32 } = "rssi_below_sensitivity",
     24 => SnrInconsistent { snr_cdb: i32, max_cdb: i32 } = "snr_inconsistent",
     25 => TooManyWitnesses { max: u32 } = "too_many_witnesses",
+    26 => TxPowerOutOfRange { tx_power_cdbm: i32, min_cdbm: i32, max_cdbm: i32 } = "tx_power_out_of_range",
+    27 => ElevationOutOfRange { elevation_m: i32, min_m: i32, max_m: i32 } = "elevation_out_of_range",
 }
 
 /// Centi-units as a decimal string: `-12345` -> `-123.45`.
@@ -187,6 +189,25 @@ impl fmt::Display for CoverageRejection {
             TooManyWitnesses { max } => write!(
                 f,
                 "the beacon already has {max} witnesses recorded, the most the ledger keeps"
+            ),
+            TxPowerOutOfRange {
+                tx_power_cdbm,
+                min_cdbm,
+                max_cdbm,
+            } => write!(
+                f,
+                "transmit power {} dBm is outside the {} to {} dBm a hotspot radio can have",
+                centi((*tx_power_cdbm).into()),
+                centi((*min_cdbm).into()),
+                centi((*max_cdbm).into())
+            ),
+            ElevationOutOfRange {
+                elevation_m,
+                min_m,
+                max_m,
+            } => write!(
+                f,
+                "antenna height {elevation_m} m above ground is outside the {min_m} to {max_m} m allowed"
             ),
         }
     }

@@ -58,6 +58,25 @@ fn plan_fee(
     fees::plan(state, owner, &kinds, tokens, ctx)
 }
 
+/// Conducted transmit power a beacon may claim, centi-dBm (-30 to +40 dBm: every LoRa radio
+/// lies inside; bounding it keeps the link arithmetic far from overflow).
+pub const MIN_TX_POWER_CDBM: i32 = -3_000;
+pub const MAX_TX_POWER_CDBM: i32 = 4_000;
+/// Antenna height above ground a device may assert, metres.
+pub const MIN_ELEVATION_M: i32 = -100;
+pub const MAX_ELEVATION_M: i32 = 1_000;
+
+fn check_elevation(elevation_m: i32) -> Result<(), R> {
+    if !(MIN_ELEVATION_M..=MAX_ELEVATION_M).contains(&elevation_m) {
+        return Err(R::ElevationOutOfRange {
+            elevation_m,
+            min_m: MIN_ELEVATION_M,
+            max_m: MAX_ELEVATION_M,
+        });
+    }
+    Ok(())
+}
+
 fn check_gain(p: &CoverageParams, gain_cdbi: i32) -> Result<(), R> {
     let (min, max) = (p.rules.min_gain_cdbi, p.rules.max_gain_cdbi);
     if gain_cdbi < min || gain_cdbi > max {
@@ -96,6 +115,7 @@ pub fn onboard(
         name: a.region.clone(),
     })?;
     check_gain(&p, a.gain_cdbi)?;
+    check_elevation(a.elevation_m)?;
     let asserted = a
         .location
         .map(|l| assert_in_region(&p, region, l))
@@ -154,6 +174,7 @@ pub fn assert_location(
         }
     }
     check_gain(&p, a.gain_cdbi)?;
+    check_elevation(a.elevation_m)?;
     let asserted = assert_in_region(&p, d.region, a.location)?;
     let fee = plan_fee(state, &p, owner, false, true, ctx)?;
     fees::pay(state, owner, fee, ctx)?;
@@ -227,6 +248,14 @@ pub fn beacon(
         }
         .into());
     }
+    if !(MIN_TX_POWER_CDBM..=MAX_TX_POWER_CDBM).contains(&b.tx_power_cdbm) {
+        return Err(R::TxPowerOutOfRange {
+            tx_power_cdbm: b.tx_power_cdbm,
+            min_cdbm: MIN_TX_POWER_CDBM,
+            max_cdbm: MAX_TX_POWER_CDBM,
+        }
+        .into());
+    }
     let eirp_cdbm = b.tx_power_cdbm.saturating_add(d.gain_cdbi);
     if eirp_cdbm > region.max_eirp_cdbm {
         return Err(R::PowerAboveLimit {
@@ -285,7 +314,9 @@ pub fn witness(
     if record.witnesses.contains(hotspot) {
         return Err(R::DuplicateWitness {}.into());
     }
-    let delay_ms = w.heard_at_ms as i64 - record.sent_at_ms as i64;
+    // Both times are any u64 a client chose: subtract in 128 bits, report clamped to i64.
+    let delay = i128::from(w.heard_at_ms) - i128::from(record.sent_at_ms);
+    let delay_ms = delay.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
     let max_ms = p.rules.max_witness_delay_ms;
     if delay_ms < 0 || delay_ms as u64 > max_ms {
         return Err(R::WitnessTooLate { delay_ms, max_ms }.into());
