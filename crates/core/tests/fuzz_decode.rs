@@ -319,14 +319,14 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let pos = any::<usize>();
     prop_oneof![
-        3 => (pos.clone(), 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
-        2 => (pos.clone(), any::<u8>()).prop_map(|(at, byte)| Mutation::SetByte { at, byte }),
-        1 => pos.clone().prop_map(|at| Mutation::Truncate { at }),
-        1 => (pos.clone(), 1usize..64).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        1 => (pos.clone(), proptest::collection::vec(any::<u8>(), 1..16))
+        3 => (pos, 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
+        2 => (pos, any::<u8>()).prop_map(|(at, byte)| Mutation::SetByte { at, byte }),
+        1 => pos.prop_map(|at| Mutation::Truncate { at }),
+        1 => (pos, 1usize..64).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        1 => (pos, proptest::collection::vec(any::<u8>(), 1..16))
             .prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
         3 => (
-            pos.clone(),
+            pos,
             prop_oneof![
                 Just(0u32),
                 Just(1),
@@ -341,7 +341,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             ]
         )
             .prop_map(|(at, value)| Mutation::SetU32 { at, value }),
-        2 => (any::<usize>(), pos.clone(), 0usize..256, pos.clone())
+        2 => (any::<usize>(), pos, 0usize..256, pos)
             .prop_map(|(seed, from, len, at)| Mutation::Splice { seed, from, len, at }),
         1 => (pos, 1usize..128).prop_map(|(at, len)| Mutation::Repeat { at, len }),
     ]

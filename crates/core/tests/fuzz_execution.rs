@@ -421,7 +421,7 @@ impl Case {
                     location: located.then(|| self.location(lat, &Num::Near(0))),
                     gain_cdbi: gain.i32(GAIN_CDBI),
                     elevation_m: elevation.i32(10),
-                    device_signature: sign_onboarding(CHAIN_ID, &owner, &d),
+                    device_signature: sign_onboarding(CHAIN_ID, &owner, d),
                 })
             }
             ActionPlan::Assert {
@@ -466,7 +466,7 @@ impl Case {
                 let i = beaconer % 3;
                 let j = (i + 1) % 3;
                 let mut r = witness(
-                    &key_of(5 + i),
+                    key_of(5 + i),
                     hotspot_location(i),
                     hotspot_location(j),
                     window,
@@ -533,8 +533,8 @@ impl Case {
                 let end_ms = start_ms.saturating_add(len.u64(30_000));
                 let mut r = UsageReceipt::signed(
                     CHAIN_ID,
-                    &p,
-                    &d,
+                    p,
+                    d,
                     start_ms,
                     end_ms,
                     packets.u64(5),
@@ -577,14 +577,14 @@ impl Case {
         if nonce == *expected {
             *expected += 1;
         }
-        let action = self.action(&plan.action, &signer);
+        let action = self.action(&plan.action, signer);
         self.actions.push(action.clone());
         let chain = if plan.other_chain {
             "depin-other"
         } else {
             CHAIN_ID
         };
-        let mut tx = Transaction::sign(chain, &signer, nonce, action);
+        let mut tx = Transaction::sign(chain, signer, nonce, action);
         match plan.signature {
             SignaturePlan::Valid => {}
             SignaturePlan::FlipBit(bit) => tx.signature.0[bit / 8] ^= 1 << (bit % 8),
