@@ -67,6 +67,7 @@ pub struct ModulePools {
 
 impl ModulePools {
     /// A device's payout from the bootstrap pool for `shares` of the module's total.
+    #[inline]
     pub fn bootstrap_share(&self, shares: u128) -> Amount {
         if shares == 0 {
             return Amount::ZERO;
@@ -75,6 +76,7 @@ impl ModulePools {
     }
 
     /// A device's payout from the demand pool for `weight` of the module's total.
+    #[inline]
     pub fn demand_share(&self, weight: u128) -> Amount {
         if weight == 0 {
             return Amount::ZERO;

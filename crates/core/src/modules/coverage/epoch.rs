@@ -2,8 +2,6 @@
 //! end of an epoch scoring the epoch's proofs into shares per hotspot (the ledger's one close
 //! pays them).
 
-use std::collections::BTreeMap;
-
 use crate::codec::Decode;
 use crate::crypto::Address;
 use crate::module::{DeviceWork, EpochWork, address_suffix};
@@ -50,17 +48,19 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
         ("witnesses".to_string(), witnesses),
     ];
 
-    // Every device with work this epoch, in address order (deterministic indices).
-    let mut index: BTreeMap<Address, u32> = BTreeMap::new();
+    // Every device with work this epoch, in address order (deterministic indices): a sorted,
+    // deduplicated vector searched by bisection (a map with one insert per report was a third
+    // of a million-device close).
+    let mut reporters: Vec<Address> = Vec::with_capacity(beacons.len() * 8);
     for (beaconer, record) in &beacons {
-        index.insert(*beaconer, 0);
-        for w in &record.witnesses {
-            index.insert(*w, 0);
-        }
+        reporters.push(*beaconer);
+        reporters.extend_from_slice(&record.witnesses);
     }
-    let mut hotspots = Vec::with_capacity(index.len());
-    let mut owners = Vec::with_capacity(index.len());
-    index.retain(|address, _| match state.device(address) {
+    reporters.sort_unstable();
+    reporters.dedup();
+    let mut hotspots = Vec::with_capacity(reporters.len());
+    let mut owners = Vec::with_capacity(reporters.len());
+    reporters.retain(|address| match state.device(address) {
         // Denied before the epoch closed: its work is void too.
         Some(_) if state.is_denied(address) => false,
         Some(d) => match d.asserted {
@@ -78,19 +78,13 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
         // Retired before the epoch closed: its work is void.
         None => false,
     });
-    for (i, slot) in index.values_mut().enumerate() {
-        *slot = i as u32;
-    }
+    let index = |a: &Address| reporters.binary_search(a).ok().map(|i| i as u32);
     let scored: Vec<ScoredBeacon> = beacons
         .iter()
         .filter_map(|(beaconer, record)| {
             Some(ScoredBeacon {
-                beaconer: *index.get(beaconer)?,
-                witnesses: record
-                    .witnesses
-                    .iter()
-                    .filter_map(|w| index.get(w).copied())
-                    .collect(),
+                beaconer: index(beaconer)?,
+                witnesses: record.witnesses.iter().filter_map(index).collect(),
             })
         })
         .collect();
