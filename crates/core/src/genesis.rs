@@ -344,6 +344,36 @@ impl Genesis {
         }
     }
 
+    /// A one-validator network with no economics and no modules (tests, benchmarks, tools set
+    /// what else they need on the result): token DPN with 6 decimals, 1 s blocks, 60-block
+    /// epochs, at most 1,000 transactions a block, genesis time 1 ms, and `allocations` as
+    /// (address, whole tokens).
+    pub fn solo(chain_id: &str, validator: Address, allocations: &[(Address, &str)]) -> Genesis {
+        Genesis {
+            chain_id: chain_id.into(),
+            genesis_time_ms: 1,
+            token: TokenParams {
+                symbol: "DPN".into(),
+                decimals: 6,
+            },
+            consensus: ConsensusParams {
+                block_interval_ms: 1000,
+                epoch_length_blocks: 60,
+                max_block_txs: 1000,
+                validator,
+            },
+            allocations: allocations
+                .iter()
+                .map(|(address, amount)| Allocation {
+                    address: *address,
+                    amount: amount.to_string(),
+                })
+                .collect(),
+            economics: None,
+            modules: ModulesGenesis::default(),
+        }
+    }
+
     /// The network's identity: a hash of its parameters and allocations; block 1's parent.
     pub fn hash(&self) -> Hash {
         let mut bytes = self.params().to_bytes();
@@ -419,26 +449,12 @@ impl Decode for Params {
 /// economics and no modules.
 #[cfg(test)]
 pub(crate) fn test_genesis() -> Genesis {
-    Genesis {
-        chain_id: "depin-test".into(),
-        genesis_time_ms: 1,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 1000,
-            epoch_length_blocks: 60,
-            max_block_txs: 1000,
-            validator: crate::crypto::Keypair::from_seed([9; 32]).address(),
-        },
-        allocations: vec![Allocation {
-            address: crate::crypto::Keypair::from_seed([1; 32]).address(),
-            amount: "1000.5".into(),
-        }],
-        economics: None,
-        modules: ModulesGenesis::default(),
-    }
+    use crate::crypto::Keypair;
+    Genesis::solo(
+        "depin-test",
+        Keypair::from_seed([9; 32]).address(),
+        &[(Keypair::from_seed([1; 32]).address(), "1000.5")],
+    )
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Block time is bounded above: at most `MAX_BLOCK_TIME_STEP_MS` after the parent's.
 
 use depin_core::exec::MAX_BLOCK_TIME_STEP_MS;
-use depin_core::genesis::{ConsensusParams, TokenParams};
 use depin_core::{
     Block, BlockError, Genesis, Keypair, Signatures, State, apply_block, build_block,
 };
@@ -13,23 +12,10 @@ fn validator() -> Keypair {
 }
 
 fn genesis() -> Genesis {
-    Genesis {
-        chain_id: "depin-time-test".into(),
-        genesis_time_ms: GENESIS_MS,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 1000,
-            epoch_length_blocks: 60,
-            max_block_txs: 10,
-            validator: validator().address(),
-        },
-        allocations: Vec::new(),
-        economics: None,
-        modules: Default::default(),
-    }
+    let mut g = Genesis::solo("depin-time-test", validator().address(), &[]);
+    g.genesis_time_ms = GENESIS_MS;
+    g.consensus.max_block_txs = 10;
+    g
 }
 
 #[test]

@@ -10,7 +10,6 @@ use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 use depin_core::crypto::{self, small_order_encodings};
-use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
 use depin_core::tx::verify_signatures;
 use depin_core::{
     Action, Address, Amount, Genesis, Keypair, Receipt, Signature, Signatures, State, Transaction,
@@ -315,29 +314,8 @@ fn validator() -> Keypair {
 }
 
 fn genesis(funded: &[Address]) -> Genesis {
-    Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 1,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 1000,
-            epoch_length_blocks: 60,
-            max_block_txs: 1000,
-            validator: validator().address(),
-        },
-        allocations: funded
-            .iter()
-            .map(|a| Allocation {
-                address: *a,
-                amount: "10".into(),
-            })
-            .collect(),
-        economics: None,
-        modules: Default::default(),
-    }
+    let allocations: Vec<(Address, &str)> = funded.iter().map(|a| (*a, "10")).collect();
+    Genesis::solo(CHAIN, validator().address(), &allocations)
 }
 
 /// Transactions signed in every edge-case way, mixed with honest ones: each is a transfer from a

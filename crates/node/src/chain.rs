@@ -125,7 +125,6 @@ pub enum FinalizeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
     use depin_core::{Action, Amount};
 
     fn key() -> Keypair {
@@ -133,26 +132,12 @@ mod tests {
     }
 
     fn genesis() -> Genesis {
-        Genesis {
-            chain_id: "chain-test".into(),
-            genesis_time_ms: 1,
-            token: TokenParams {
-                symbol: "DPN".into(),
-                decimals: 6,
-            },
-            consensus: ConsensusParams {
-                block_interval_ms: 100,
-                epoch_length_blocks: 10,
-                max_block_txs: 10,
-                validator: key().address(),
-            },
-            allocations: vec![Allocation {
-                address: Keypair::from_seed([1; 32]).address(),
-                amount: "10".into(),
-            }],
-            economics: None,
-            modules: Default::default(),
-        }
+        let funded = Keypair::from_seed([1; 32]).address();
+        let mut g = Genesis::solo("chain-test", key().address(), &[(funded, "10")]);
+        g.consensus.block_interval_ms = 100;
+        g.consensus.epoch_length_blocks = 10;
+        g.consensus.max_block_txs = 10;
+        g
     }
 
     fn open(dir: &tempfile::TempDir) -> (Producer, std::sync::Arc<Store>) {
