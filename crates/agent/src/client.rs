@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use depin_core::Address;
+use depin_core::services::fees::fee_for;
+use depin_core::tx::Network;
+use depin_core::{Action, Address, Hash, Keypair, Transaction};
 use serde_json::Value;
 
 /// Transactions per batch request (the node accepts up to 10,000).
@@ -174,5 +176,54 @@ pub fn keep_running(
                 std::thread::sleep(pause_after_error);
             }
         }
+    }
+}
+
+/// How far above the base fee seen when an agent started its transactions offer to pay: enough
+/// for about 18 full blocks of rising base fee before they wait (they only ever pay the base fee
+/// of their block).
+pub const FEE_HEADROOM: u64 = 8;
+
+/// What an agent signs its transactions for: the node's network (name and genesis hash, both
+/// in every signature) and the base fee it offers a multiple of.
+#[derive(Clone, Debug)]
+pub struct Signer {
+    pub network: Network,
+    base_fee: u64,
+}
+
+impl Signer {
+    /// From the node's `GET /v1/status`.
+    pub fn from_status(status: &Value) -> Result<Signer> {
+        let chain_id = status["chain_id"]
+            .as_str()
+            .context("status has no chain_id")?
+            .to_string();
+        let genesis_hash = status["genesis_hash"]
+            .as_str()
+            .and_then(|h| h.parse::<Hash>().ok())
+            .context("status has no genesis_hash")?;
+        let base_fee = status["base_fee"]
+            .as_u64()
+            .context("status has no base_fee (a node from before fees?)")?;
+        Ok(Signer {
+            network: Network {
+                chain_id,
+                genesis_hash,
+            },
+            base_fee,
+        })
+    }
+
+    /// Asks the node.
+    pub fn fetch(client: &Client) -> Result<Signer> {
+        Signer::from_status(&client.get("/v1/status")?)
+    }
+
+    /// `action` signed by `key` with `nonce`, offering [`FEE_HEADROOM`] times its fee now.
+    pub fn sign(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
+        Transaction::sign_for(&self.network, key, nonce, action, |weight| {
+            fee_for(self.base_fee.saturating_mul(FEE_HEADROOM), weight)
+        })
     }
 }

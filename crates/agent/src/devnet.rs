@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use depin_core::modules::coverage::actions::Location;
-use depin_core::{Action, Address, Amount, Hash, Keypair, Transaction};
+use depin_core::{Action, Address, Amount, Hash, Keypair};
 
 use crate::blocks;
 use crate::client::{self, Client};
@@ -136,8 +136,7 @@ fn fund_operator(fleet: &Fleet, owner: &Keypair, operator: &Address) -> Result<(
         .nonce(&from)?
         .with_context(|| format!("the owner {from} has no account on this network"))?;
     let height = blocks::height(client)?;
-    let tx = Transaction::sign(
-        &fleet.chain_id,
+    let tx = fleet.signer.sign(
         owner,
         nonce,
         Action::Transfer {

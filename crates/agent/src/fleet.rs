@@ -519,7 +519,7 @@ impl IotFleet {
     }
 
     fn sign(&mut self, action: Action) -> Transaction {
-        let tx = Transaction::sign(&self.market.chain_id, &self.operator, self.nonce, action);
+        let tx = self.market.signer.sign(&self.operator, self.nonce, action);
         self.nonce += 1;
         tx
     }

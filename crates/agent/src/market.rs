@@ -19,6 +19,8 @@ pub const NO_PRICE_HINT: &str = "no oracle price yet: run the devnet's price fee
 pub struct Market {
     pub params: MarketParams,
     pub chain_id: String,
+    /// Network and fee the market's transactions are signed for.
+    pub signer: crate::client::Signer,
     pub decimals: u8,
     pub symbol: String,
 }
@@ -126,6 +128,7 @@ impl Market {
             .map_err(|(field, why)| anyhow::anyhow!("the node's genesis: {field} {why}"))?;
         Ok(Some(Market {
             params,
+            signer: crate::client::Signer::fetch(client)?,
             chain_id: g.chain_id.clone(),
             decimals: g.token.decimals,
             symbol: g.token.symbol.clone(),

@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use depin_core::economics::TokenPrice;
 use depin_core::services::demand::actions::SubmitPrice;
-use depin_core::{Action, Explained, Hash, Keypair, Transaction};
+use depin_core::{Action, Explained, Hash, Keypair};
 
 use crate::blocks::{self, Follower};
-use crate::client::{self, Client};
+use crate::client::{self, Client, Signer};
 use crate::hotspot::{mix, now_ms};
 use crate::market::{self, price_text};
 use crate::radio::normal_from_hash;
@@ -144,7 +144,7 @@ pub struct Submission {
 pub struct PriceFeed {
     client: Client,
     key: Keypair,
-    chain_id: String,
+    signer: Signer,
     nonce: u64,
     walk: PriceWalk,
     every_blocks: u64,
@@ -157,10 +157,8 @@ impl PriceFeed {
     pub fn new(args: &FeedArgs, node_url: &str, key: Keypair) -> Result<PriceFeed> {
         args.check()?;
         let client = Client::new(node_url);
-        let chain_id = client.get("/v1/status")?["chain_id"]
-            .as_str()
-            .context("status has no chain_id")?
-            .to_string();
+        let signer = Signer::fetch(&client)?;
+        let chain_id = signer.network.chain_id.clone();
         let Some(oracle) = market::oracle(&client)? else {
             bail!(
                 "network '{chain_id}' has no demand module (no [demand] in its genesis), so it takes no prices"
@@ -182,7 +180,7 @@ impl PriceFeed {
         Ok(PriceFeed {
             client,
             key,
-            chain_id,
+            signer,
             nonce,
             walk: PriceWalk::new(args),
             every_blocks: args.every_blocks,
@@ -202,8 +200,7 @@ impl PriceFeed {
         let price = self.walk.at(step);
         // A new observation must be later than the last one the ledger took.
         let observed_at_ms = now_ms().max(self.last_observed_ms + 1);
-        let tx = Transaction::sign(
-            &self.chain_id,
+        let tx = self.signer.sign(
             &self.key,
             self.nonce,
             Action::from(SubmitPrice {

@@ -24,7 +24,11 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
     let operator = Keypair::from_seed([5; 32]);
     let mut genesis = test_genesis(
         "depin-demand",
-        &[(owner.address(), "100000"), (operator.address(), "1000")],
+        &[
+            (owner.address(), "100000"),
+            (operator.address(), "1000"),
+            (oracle.address(), "10"),
+        ],
     );
     let coverage = genesis
         .modules
@@ -138,7 +142,7 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
     assert_eq!(carried_credits, iot.total_spent);
 
     // The credits: the router spent exactly what the receipts cost, out of what was delegated,
-    // and the operator delegated out of what it bought. The agent's own count agrees.
+    // and the operator delegated and paid fees out of what it bought. The agent's own count agrees.
     let ledger = |k: &Keypair| -> CreditBalance {
         store
             .state_value(&credits_key(&k.address()))
@@ -149,7 +153,9 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
     let router = ledger(iot.payer());
     assert_eq!(router.spent_on_data, iot.total_spent);
     assert_eq!(router.delegated, op.delegated_out - router.spent_on_data);
-    assert_eq!(op.own, op.bought - op.delegated_out);
+    // The operator signs the fleet's transactions: their fees are paid from its own credits.
+    assert!(op.spent_on_fees > 0);
+    assert_eq!(op.own, op.bought - op.delegated_out - op.spent_on_fees);
     assert_eq!(iot.balance(), router.delegated);
     // The devnet's summary shows the demand side next to the bootstrap rewards.
     let lines = depin_agent::epoch_summary::Summaries::from_epoch(last_epoch)

@@ -128,6 +128,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
             treasury_bps: 1000,
             pool_weights: Default::default(),
         }),
+        fees: None,
         modules: depin_core::modules::ModulesGenesis {
             coverage: Some(coverage),
             demand: None,
@@ -141,7 +142,8 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
         max_bytes: 1 << 30,
         ..MempoolLimits::default()
     };
-    let chain_id = genesis.chain_id.clone();
+    let network = genesis.network();
+    let chain_id = network.chain_id.clone();
     let params = genesis.params();
     let coverage = params
         .modules
@@ -170,7 +172,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
                 elevation_m: 10,
                 device_signature: sign_onboarding(&chain_id, &owner.address(), &keys[i]),
             });
-            Transaction::sign(&chain_id, &owner, i as u64, action)
+            crate::sign(&network, &owner, i as u64, action)
         })
         .collect();
     // One owner signs them all; stay inside the mempool's nonce window.
@@ -220,7 +222,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
                     tx_power_cdbm: 1200,
                     sent_at_ms,
                 });
-                Transaction::sign(&chain_id, &keys[i], nonces[i], action)
+                crate::sign(&network, &keys[i], nonces[i], action)
             })
             .collect();
         nonces.iter_mut().for_each(|x| *x += 1);
@@ -261,8 +263,8 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
                         snr_cdb: (rssi_cdbm - region.noise_floor_cdbm).min(1_000),
                         heard_at_ms: sent_at_ms + 20,
                     });
-                    out.push(Transaction::sign(
-                        &chain_id,
+                    out.push(crate::sign(
+                        &network,
                         &keys[w],
                         nonces[w] + k as u64,
                         action,

@@ -17,3 +17,17 @@ pub mod driver;
 pub mod epoch;
 pub mod transfers;
 pub mod usage;
+
+/// What a benchmark's transactions offer to pay: far above what they are charged (the base fee
+/// of their block times their weight), so that a rising base fee never holds them back.
+pub const BENCH_MAX_FEE: u64 = 1_000_000_000;
+
+/// `action` signed by `key` with `nonce` for `network`, offering [`BENCH_MAX_FEE`].
+pub fn sign(
+    network: &depin_core::tx::Network,
+    key: &depin_core::Keypair,
+    nonce: u64,
+    action: depin_core::Action,
+) -> depin_core::Transaction {
+    depin_core::Transaction::sign(network, key, nonce, BENCH_MAX_FEE, action)
+}

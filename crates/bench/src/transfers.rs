@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
-use depin_core::tx::verify_signatures;
+use depin_core::tx::{Network, verify_signatures};
 use depin_core::{Action, Amount, Genesis, Keypair, Rejection, Transaction};
 use depin_node::mempool::{MempoolLimits, VERIFY_CHUNK, verify_batch};
 use depin_node::node::{Node, spawn_solo_driver};
@@ -104,6 +104,7 @@ pub fn run(
             })
             .collect(),
         economics: None,
+        fees: None,
         modules: depin_core::modules::ModulesGenesis {
             coverage: None,
             demand: None,
@@ -111,6 +112,7 @@ pub fn run(
         },
     };
 
+    let network = genesis.network();
     // Sign the workload: round after round, every sender sends its next nonce to a neighbour.
     let started = Instant::now();
     let per_sender = cfg.txs.div_ceil(cfg.senders);
@@ -119,8 +121,8 @@ pub fn run(
         .into_par_iter()
         .map(|i| {
             let (round, s) = (i / n, i % n);
-            Transaction::sign(
-                &genesis.chain_id,
+            crate::sign(
+                &network,
                 &keys[s],
                 round as u64,
                 Action::Transfer {
@@ -133,7 +135,7 @@ pub fn run(
     let sign_per_s = txs.len() as f64 / started.elapsed().as_secs_f64();
     progress("signed", txs.len() as u64, txs.len() as u64);
 
-    let (sig_verify_per_s, sig_verify_per_core_s) = measure_verification(&genesis.chain_id, &txs);
+    let (sig_verify_per_s, sig_verify_per_core_s) = measure_verification(&network, &txs);
 
     let store =
         Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
@@ -219,10 +221,10 @@ fn feed(node: &Node, txs: Vec<Transaction>, deadline: Instant) {
 }
 
 /// Verification rate over a sample of the workload: all cores, then one.
-fn measure_verification(chain_id: &str, txs: &[Transaction]) -> (f64, f64) {
+fn measure_verification(network: &Network, txs: &[Transaction]) -> (f64, f64) {
     let sample = &txs[..txs.len().min(100_000)];
     let t = Instant::now();
-    let verdicts = verify_batch(chain_id, sample);
+    let verdicts = verify_batch(&network.chain_id, &network.genesis_hash, sample);
     let all = sample.len() as f64 / t.elapsed().as_secs_f64();
     assert!(
         verdicts.iter().all(Result::is_ok),
@@ -231,7 +233,7 @@ fn measure_verification(chain_id: &str, txs: &[Transaction]) -> (f64, f64) {
     let one = &sample[..sample.len().min(20_000)];
     let t = Instant::now();
     for chunk in one.chunks(VERIFY_CHUNK) {
-        verify_signatures(chunk);
+        verify_signatures(&network.genesis_hash, chunk);
     }
     let per_core = one.len() as f64 / t.elapsed().as_secs_f64();
     (all, per_core)

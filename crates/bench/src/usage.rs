@@ -132,6 +132,11 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
         address: p.address(),
         amount: (PAYER_BURN_TOKENS * 2).to_string(),
     }));
+    // The oracle pays its price's fee.
+    allocations.push(Allocation {
+        address: oracle.address(),
+        amount: "10".into(),
+    });
     let genesis = Genesis {
         chain_id: "depin-bench-usage".into(),
         genesis_time_ms: 0,
@@ -155,6 +160,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
             treasury_bps: 1000,
             pool_weights: Default::default(),
         }),
+        fees: None,
         modules: depin_core::modules::ModulesGenesis {
             coverage: Some(coverage),
             demand: Some(demand),
@@ -168,7 +174,8 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
         max_bytes: 1 << 30,
         ..MempoolLimits::default()
     };
-    let chain_id = genesis.chain_id.clone();
+    let network = genesis.network();
+    let chain_id = network.chain_id.clone();
     let market = genesis
         .params()
         .modules
@@ -190,10 +197,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
         price: TokenPrice(PRICE_HALF_DOLLAR),
         observed_at_ms: chain.time_ms,
     });
-    chain.settle(
-        vec![Transaction::sign(&chain_id, &oracle, 0, price)],
-        "price",
-    )?;
+    chain.settle(vec![crate::sign(&network, &oracle, 0, price)], "price")?;
     let buys: Vec<Transaction> = payers
         .par_iter()
         .map(|p| {
@@ -202,7 +206,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
                 min_credits: 0,
                 to: p.address(),
             });
-            Transaction::sign(&chain_id, p, 0, buy)
+            crate::sign(&network, p, 0, buy)
         })
         .collect();
     chain.settle(buys, "a credit purchase")?;
@@ -218,7 +222,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
                 elevation_m: 10,
                 device_signature: sign_onboarding(&chain_id, &owner.address(), &hotspots[i]),
             });
-            Transaction::sign(&chain_id, &owner, i as u64, action)
+            crate::sign(&network, &owner, i as u64, action)
         })
         .collect();
     // One owner signs them all; stay inside the mempool's nonce window.
@@ -263,8 +267,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
                 // that payer's pairs this period.
                 debug_assert_eq!(p, i % m);
                 let nonce = payer_nonces[p] + (i / m) as u64;
-                let tx =
-                    Transaction::sign(&chain_id, &payers[p], nonce, Action::from(receipt.clone()));
+                let tx = crate::sign(&network, &payers[p], nonce, Action::from(receipt.clone()));
                 (receipt, tx)
             })
             .collect();

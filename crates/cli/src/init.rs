@@ -102,7 +102,7 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     let governor = Keypair::generate();
     keys.push(("treasury".to_string(), treasury.address()));
     keys.push(("governor".to_string(), governor.address()));
-    // The governor signs denylist changes, so it needs an account for its nonce.
+    // The governor signs denylist changes, so it needs an account for its nonce and its fees.
     allocations.push(Allocation {
         address: governor.address(),
         amount: "100".into(),
@@ -124,6 +124,11 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     });
     let demand = with_demand.then(|| {
         keys.push(("oracle".to_string(), oracle.address()));
+        // The oracle pays its price transactions' fees.
+        allocations.push(Allocation {
+            address: oracle.address(),
+            amount: "100".into(),
+        });
         // The bootstrap share decays over about 30 days of epochs.
         let epoch_ms = args.block_interval_ms * args.epoch_length_blocks;
         let decay_epochs = (30 * 86_400_000 / epoch_ms.max(1)).max(1);
@@ -155,6 +160,7 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             treasury_bps: args.treasury_bps,
             pool_weights: Default::default(),
         }),
+        fees: Some(Default::default()),
         modules: depin_core::modules::ModulesGenesis {
             devices: Some(depin_core::services::devices::DevicesGenesis {
                 governor: Some(governor.address()),

@@ -41,6 +41,10 @@ struct Cli {
     /// Print JSON for scripts instead of human-readable text.
     #[arg(long, global = true)]
     json: bool,
+    /// Most a transaction may pay, in fee units (credits on a network with demand, token base
+    /// units otherwise) [default: twice what it costs at the current base fee; see `depin query fees`].
+    #[arg(long, global = true, env = "DEPIN_MAX_FEE")]
+    max_fee: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -113,6 +117,9 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     let home = home_of(cli.home.as_deref());
     let client = || client_of(cli.node.as_deref(), &home);
+    submit::MAX_FEE
+        .set(cli.max_fee)
+        .expect("run is called once");
     match &cli.command {
         Command::Init(args) => init::run(&home, args, cli.json),
         Command::Node(args) => serve::node(&home, args),

@@ -17,6 +17,8 @@ use crate::{credits, device};
 pub enum QueryCmd {
     /// Chain status.
     Status,
+    /// What transactions cost now: the base fee, the block limits, a transfer's fee.
+    Fees,
     /// An account's balance and nonce (address or key name).
     Account { who: String },
     /// A block with its receipts [default: the latest].
@@ -76,6 +78,36 @@ pub fn run(home: &Home, client: &Client, cmd: &QueryCmd, json_out: bool) -> Resu
                 );
                 println!("accounts      {}", s["accounts"]);
                 println!("mempool       {} txs", s["mempool"]["txs"]);
+            }
+        }
+        QueryCmd::Fees => {
+            let f = client.get("/v1/fees")?;
+            if json_out {
+                println!("{f}");
+            } else {
+                let scale = f["base_fee_scale"].as_u64().unwrap_or(1).max(1) as f64;
+                let unit = f["fee_unit"].as_str().unwrap_or("fee units");
+                let per_1000 = |v: &Value| v.as_u64().unwrap_or(0) as f64 * 1000.0 / scale;
+                println!(
+                    "base fee      {} {unit} per 1,000 weight (minimum {})",
+                    per_1000(&f["base_fee"]),
+                    per_1000(&f["min_base_fee"])
+                );
+                println!(
+                    "a transfer    weighs {}, costs {} {unit}; offer up to {} (--max-fee)",
+                    f["transfer"]["weight"],
+                    f["transfer"]["fee"],
+                    f["transfer"]["suggested_max_fee"]
+                );
+                println!(
+                    "block limits  {} weight, {} bytes",
+                    f["max_block_weight"], f["max_block_bytes"]
+                );
+                if let Some(floor) = f["mempool_min_fee_per_1000_weight"].as_u64() {
+                    println!(
+                        "mempool full  offer more than {floor} {unit} per 1,000 weight to get in"
+                    );
+                }
             }
         }
         QueryCmd::Account { who } => {

@@ -3,29 +3,64 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::OnceLock;
+
 use anyhow::{Context, Result, bail};
-use depin_agent::client::Client;
+use depin_agent::client::{Client, Signer};
+use depin_core::services::fees::suggested_max_fee;
+use depin_core::tx::Network;
 use depin_core::{Action, Hash, Keypair, Transaction};
 use serde_json::{Value, json};
+
+/// The `--max-fee` the user gave, if any (set once by `main`).
+pub static MAX_FEE: OnceLock<Option<u64>> = OnceLock::new();
 
 /// What commands need to know of the chain they sign for.
 pub struct ChainInfo {
     pub chain_id: String,
     pub symbol: String,
     pub decimals: u8,
+    /// Name and genesis hash: what signatures are bound to.
+    pub network: Network,
+    /// The base fee when the command started, and the unit fees are paid in.
+    pub base_fee: u64,
+    pub fee_unit: String,
 }
 
-/// The chain's id and token, read from the node's status.
+/// The chain's id, token and fees, read from the node's status.
 pub fn chain_info(client: &Client) -> Result<ChainInfo> {
     let s = client.get("/v1/status")?;
+    let signer = Signer::from_status(&s)?;
+    let symbol = s["token"]["symbol"].as_str().unwrap_or("?").to_string();
+    let fee_unit = s["fee_unit"].as_str().unwrap_or("fee units").to_string();
     Ok(ChainInfo {
-        chain_id: s["chain_id"]
-            .as_str()
-            .context("status has no chain_id")?
-            .to_string(),
-        symbol: s["token"]["symbol"].as_str().unwrap_or("?").to_string(),
+        chain_id: signer.network.chain_id.clone(),
+        symbol,
         decimals: s["token"]["decimals"].as_u64().unwrap_or(0) as u8,
+        base_fee: s["base_fee"].as_u64().unwrap_or(0),
+        network: signer.network,
+        fee_unit,
     })
+}
+
+impl ChainInfo {
+    /// `action` signed by `key`, offering `--max-fee` if given, else twice what its weight
+    /// costs at the current base fee (it pays only the base fee of its block).
+    pub fn sign(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
+        let chosen = MAX_FEE.get().copied().flatten();
+        Transaction::sign_for(&self.network, key, nonce, action, |weight| {
+            chosen.unwrap_or_else(|| suggested_max_fee(self.base_fee, weight))
+        })
+    }
+
+    /// "fee 4 credits" for a committed transaction's status.
+    pub fn fee_of(&self, status: &Value) -> String {
+        format!(
+            "fee {} {}",
+            status["fee"]["charged"].as_u64().unwrap_or(0),
+            self.fee_unit
+        )
+    }
 }
 
 /// Signs `action` with `key` (named `key_name` in messages), submits it and, unless `no_wait`,
@@ -54,7 +89,7 @@ pub fn send_action(
             ),
         },
     };
-    let tx = Transaction::sign(&info.chain_id, key, nonce, action);
+    let tx = info.sign(key, nonce, action);
     let accepted = client.post_json("/v1/tx", &serde_json::to_value(&tx)?)?;
     let hash: Hash = accepted["hash"]
         .as_str()

@@ -60,11 +60,12 @@ pub fn run(home: &Home, client: &Client, cmd: &TxCmd, json_out: bool) -> Result<
         && !json_out
     {
         println!(
-            "sent {} {} from {from} to {to_label} in block {} (tx {})",
+            "sent {} {} from {from} to {to_label} in block {} (tx {}, {})",
             amount.display(info.decimals),
             info.symbol,
             status["height"],
-            status["hash"].as_str().unwrap_or("?")
+            status["hash"].as_str().unwrap_or("?"),
+            info.fee_of(&status)
         );
     }
     Ok(())

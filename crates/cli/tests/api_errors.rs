@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Api, NodeProcess, UNIT, depin, init_home};
+use depin_core::tx::Network;
 use depin_core::{Action, Address, Amount, Encode, Keypair, Transaction};
 use depin_node::Home;
 use serde_json::{Value, json};
@@ -15,6 +16,13 @@ fn transfer(to: Address, base_units: u128) -> Action {
         to,
         amount: Amount(base_units),
     }
+}
+
+/// Plenty for any transaction at the devnet's base fee.
+const MAX_FEE: u64 = 1_000_000;
+
+fn sign(network: &Network, key: &Keypair, nonce: u64, action: Action) -> Transaction {
+    Transaction::sign(network, key, nonce, MAX_FEE, action)
 }
 
 fn tx_json(tx: &Transaction) -> Value {
@@ -47,6 +55,18 @@ fn every_bad_request_is_refused_with_its_code_and_the_node_keeps_running() {
 
     let status = api.get_ok("/v1/status");
     let chain_id = status["chain_id"].as_str().expect("chain id").to_string();
+    let network = Network {
+        chain_id: chain_id.clone(),
+        genesis_hash: status["genesis_hash"]
+            .as_str()
+            .expect("genesis hash")
+            .parse()
+            .expect("a hash"),
+    };
+    let elsewhere = Network {
+        chain_id: "another-chain".into(),
+        ..network.clone()
+    };
     let start_height = status["height"].as_u64().expect("height");
     let nonce = api.nonce(&alice.address().to_string());
     let bob_before = api.balance(&bob.to_string());
@@ -58,13 +78,8 @@ fn every_bad_request_is_refused_with_its_code_and_the_node_keeps_running() {
     api.post("/v1/tx", "application/json", b"[1, 2, 3]")
         .expect("node reachable")
         .expect_error(400, "malformed", "JSON that is not a transaction");
-    let mut extra = tx_json(&Transaction::sign(
-        &chain_id,
-        &alice,
-        nonce,
-        transfer(bob, 1),
-    ));
-    extra["fee"] = json!(1);
+    let mut extra = tx_json(&sign(&network, &alice, nonce, transfer(bob, 1)));
+    extra["tip"] = json!(1);
     api.must_post_json("/v1/tx", &extra).expect_error(
         400,
         "malformed",
@@ -73,7 +88,7 @@ fn every_bad_request_is_refused_with_its_code_and_the_node_keeps_running() {
     api.post("/v1/tx", "application/octet-stream", &[1, 2, 3, 4, 5])
         .expect("node reachable")
         .expect_error(400, "malformed", "garbage binary");
-    let mut trailing = Transaction::sign(&chain_id, &alice, nonce, transfer(bob, 1)).to_bytes();
+    let mut trailing = sign(&network, &alice, nonce, transfer(bob, 1)).to_bytes();
     trailing.push(0);
     api.post("/v1/tx", "application/octet-stream", &trailing)
         .expect("node reachable")
@@ -86,59 +101,52 @@ fn every_bad_request_is_refused_with_its_code_and_the_node_keeps_running() {
         .expect_error(400, "malformed", "batch that is not a list");
 
     // Well-formed transactions that must be refused at the door.
-    let other_chain = Transaction::sign("another-chain", &alice, nonce, transfer(bob, UNIT));
+    let other_chain = sign(&elsewhere, &alice, nonce, transfer(bob, UNIT));
     let message = api
         .must_post_json("/v1/tx", &tx_json(&other_chain))
         .expect_error(400, "wrong_chain", "transaction for another chain");
     assert!(message.contains(&chain_id), "says which chain: {message}");
-    let mut tampered = Transaction::sign(&chain_id, &alice, nonce, transfer(bob, UNIT));
+    let mut tampered = sign(&network, &alice, nonce, transfer(bob, UNIT));
     tampered.action = transfer(bob, 1000 * UNIT);
     api.must_post_json("/v1/tx", &tx_json(&tampered))
         .expect_error(400, "bad_signature", "amount changed after signing");
     let stranger = Keypair::generate();
     api.must_post_json(
         "/v1/tx",
-        &tx_json(&Transaction::sign(
-            &chain_id,
-            &stranger,
-            0,
-            transfer(bob, 1),
-        )),
+        &tx_json(&sign(&network, &stranger, 0, transfer(bob, 1))),
     )
     .expect_error(422, "unknown_account", "sender that never held tokens");
     api.must_post_json(
         "/v1/tx",
-        &tx_json(&Transaction::sign(
-            &chain_id,
+        &tx_json(&sign(
+            &network,
             &alice,
             nonce,
             transfer(bob, 2_000_000 * UNIT),
         )),
     )
     .expect_error(422, "insufficient_funds", "more than alice has");
+    let stingy = Transaction::sign(&network, &alice, nonce, 0, transfer(bob, 1));
+    let message = api
+        .must_post_json("/v1/tx", &tx_json(&stingy))
+        .expect_error(422, "fee_too_low", "a transaction that offers no fee");
+    assert!(
+        message.contains("/v1/fees"),
+        "says where to look: {message}"
+    );
     api.must_post_json(
         "/v1/tx",
-        &tx_json(&Transaction::sign(
-            &chain_id,
-            &alice,
-            nonce,
-            transfer(bob, 0),
-        )),
+        &tx_json(&sign(&network, &alice, nonce, transfer(bob, 0))),
     )
     .expect_error(422, "zero_amount", "transfer of nothing");
     api.must_post_json(
         "/v1/tx",
-        &tx_json(&Transaction::sign(
-            &chain_id,
-            &alice,
-            nonce + 1025,
-            transfer(bob, 1),
-        )),
+        &tx_json(&sign(&network, &alice, nonce + 1025, transfer(bob, 1))),
     )
     .expect_error(409, "nonce_too_far_ahead", "nonce 1025 past the next one");
 
     // A transaction waiting for its predecessor stays pending, so resubmitting it is a duplicate.
-    let second = Transaction::sign(&chain_id, &alice, nonce + 1, transfer(bob, 2 * UNIT));
+    let second = sign(&network, &alice, nonce + 1, transfer(bob, 2 * UNIT));
     let second_hash = submit_ok(&api, &second, "alice's second transfer, ahead of the first");
     assert_eq!(
         api.get_ok(&format!("/v1/tx/{second_hash}"))["status"],
@@ -155,12 +163,7 @@ fn every_bad_request_is_refused_with_its_code_and_the_node_keeps_running() {
         );
     api.must_post_json(
         "/v1/tx",
-        &tx_json(&Transaction::sign(
-            &chain_id,
-            &alice,
-            nonce + 1,
-            transfer(bob, 3 * UNIT),
-        )),
+        &tx_json(&sign(&network, &alice, nonce + 1, transfer(bob, 3 * UNIT))),
     )
     .expect_error(
         409,
@@ -169,7 +172,7 @@ fn every_bad_request_is_refused_with_its_code_and_the_node_keeps_running() {
     );
 
     // The first fills the gap (sent as canonical bytes); both commit, then both are replays.
-    let first = Transaction::sign(&chain_id, &alice, nonce, transfer(bob, UNIT));
+    let first = sign(&network, &alice, nonce, transfer(bob, UNIT));
     let reply = api
         .post("/v1/tx", "application/octet-stream", &first.to_bytes())
         .expect("node reachable");
@@ -193,7 +196,7 @@ fn every_bad_request_is_refused_with_its_code_and_the_node_keeps_running() {
         );
 
     // A batch answers per transaction: one good, one for another chain, one replay.
-    let third = Transaction::sign(&chain_id, &alice, nonce + 2, transfer(bob, 4 * UNIT));
+    let third = sign(&network, &alice, nonce + 2, transfer(bob, 4 * UNIT));
     let batch = api.must_post_json(
         "/v1/txs",
         &json!([tx_json(&third), tx_json(&other_chain), tx_json(&first)]),
@@ -266,7 +269,7 @@ fn every_bad_request_is_refused_with_its_code_and_the_node_keeps_running() {
     // After all that the node still answers, still makes blocks and still takes transfers.
     let third_done = api.wait_committed(&third.hash().to_string());
     assert_eq!(third_done["receipt"]["success"], true, "{third_done}");
-    let fourth = Transaction::sign(&chain_id, &alice, nonce + 3, transfer(bob, 5 * UNIT));
+    let fourth = sign(&network, &alice, nonce + 3, transfer(bob, 5 * UNIT));
     let fourth_done = api.wait_committed(&submit_ok(&api, &fourth, "a valid transfer at the end"));
     assert_eq!(fourth_done["receipt"]["success"], true, "{fourth_done}");
     assert!(

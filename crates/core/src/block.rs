@@ -28,6 +28,9 @@ pub struct Header {
     pub receipts_root: Hash,
     /// State root after applying this block.
     pub app_hash: Hash,
+    /// The base fee this block charged its transactions (millionths of a fee unit per weight
+    /// unit): what a paying transaction cost is `ceil(base_fee * weight / 10^6)`.
+    pub base_fee: u64,
     /// What the consensus engine records with the block (for a BFT driver: its view and the
     /// hash of the parent's finalization certificate, so a light client can follow finality);
     /// empty for the solo driver. Hex in JSON.
@@ -64,6 +67,7 @@ impl Encode for Header {
         self.tx_root.encode(out);
         self.receipts_root.encode(out);
         self.app_hash.encode(out);
+        self.base_fee.encode(out);
         self.consensus.encode(out);
     }
 }
@@ -78,6 +82,7 @@ impl Decode for Header {
             tx_root: Hash::decode(r)?,
             receipts_root: Hash::decode(r)?,
             app_hash: Hash::decode(r)?,
+            base_fee: u64::decode(r)?,
             consensus: {
                 let len = r.length("consensus data", MAX_CONSENSUS_BYTES)?;
                 r.take(len, "consensus data")?.to_vec()
@@ -158,6 +163,15 @@ impl Receipt {
         matches!(self, Receipt::Success)
     }
 
+    /// Whether the transaction paid its fee (and used its nonce): it succeeded, or its action
+    /// failed after the fee (see [`Rejection::left_no_trace`]).
+    pub fn paid_fee(&self) -> bool {
+        match self {
+            Receipt::Success => true,
+            Receipt::Rejected(r) => !r.left_no_trace(),
+        }
+    }
+
     /// Merkle root of the hashes of `receipts`.
     pub fn root(receipts: &[Receipt]) -> Hash {
         let hashes: Vec<Hash> = receipts.iter().map(Receipt::hash).collect();
@@ -224,10 +238,15 @@ mod tests {
     fn golden_block_encoding() {
         let proposer = Keypair::from_seed([9; 32]);
         let alice = Keypair::from_seed([1; 32]);
+        let network = crate::tx::Network {
+            chain_id: "depin-test".into(),
+            genesis_hash: Hash([7; 32]),
+        };
         let tx = Transaction::sign(
-            "depin-test",
+            &network,
             &alice,
             0,
+            100,
             Action::Transfer {
                 to: proposer.address(),
                 amount: Amount(5),
@@ -242,6 +261,7 @@ mod tests {
             tx_root: Block::tx_root(&txs),
             receipts_root: Receipt::root(&[Receipt::Success]),
             app_hash: Hash([0xbb; 32]),
+            base_fee: 10_000,
             consensus: Vec::new(),
         };
         let block = Block::seal(header, txs, &proposer);
@@ -250,17 +270,19 @@ mod tests {
         assert_eq!(Block::from_bytes(&bytes).unwrap(), block);
         assert_eq!(
             block.hash().to_hex(),
-            "64c204b397727ce530d0d111b243a6bd0dc15d1d8dab8493872bd8e33289d4ef"
+            "9e0abadacd8e9405acae829cbc1ccb826d20f0c6d1ec6e9a8df69e7b007fb06e"
         );
         assert_eq!(
             blake3::hash(&bytes).to_hex().to_string(),
-            "d76d4a960401263a41047efa44b792922b62c707d608c2c284e9bf4e11e10a25"
+            "23784e514618a92f03c91316ed94fb2e3790a3a9e24a2d6ca8da432ae3b3af31"
         );
         // Header first: height (u64 LE), then the parent hash; the tx count follows the header.
         assert_eq!(&bytes[..9], &[1, 0, 0, 0, 0, 0, 0, 0, 0xaa]);
-        // 8 + 32 + 8 + 4 * 32 header bytes, then the consensus data's length (none: solo).
-        assert_eq!(&bytes[176..180], &[0, 0, 0, 0]);
-        assert_eq!(&bytes[180..184], &[1, 0, 0, 0]);
+        // 8 + 32 + 8 + 4 * 32 header bytes, the base fee (u64 LE), then the consensus data's
+        // length (none: solo), then the transaction count.
+        assert_eq!(&bytes[176..184], &10_000u64.to_le_bytes());
+        assert_eq!(&bytes[184..188], &[0, 0, 0, 0]);
+        assert_eq!(&bytes[188..192], &[1, 0, 0, 0]);
     }
 
     #[test]

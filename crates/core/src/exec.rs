@@ -5,9 +5,11 @@ use thiserror::Error;
 use crate::amount::Amount;
 use crate::block::{Block, Header, MAX_CONSENSUS_BYTES, Receipt};
 use crate::crypto::{Hash, Keypair};
+use crate::genesis::Params;
 use crate::merkle::list_root;
 use crate::module::{BlockContext, TxContext};
 use crate::rejection::Rejection;
+use crate::services::fees;
 use crate::state::{Account, State, StateRead, WriteSet};
 use crate::tx::{Action, Transaction};
 
@@ -52,6 +54,8 @@ pub enum BlockError {
     TimeTooFarAhead { previous: u64, got: u64 },
     #[error("block is proposed by {got}, which is not in the validator set")]
     Proposer { got: String },
+    #[error("header's base fee {got} is not the state's base fee {expected}")]
+    BaseFee { expected: u64, got: u64 },
     #[error("header's consensus data is {got} bytes, more than the limit of {MAX_CONSENSUS_BYTES}")]
     ConsensusData { got: usize },
     #[error("block's parent {0} is neither the last finalized block nor a pending block")]
@@ -62,6 +66,15 @@ pub enum BlockError {
     Signature,
     #[error("block carries {got} transactions, more than the limit of {max}")]
     TooManyTxs { got: usize, max: usize },
+    #[error(
+        "block's transactions weigh {weight} in {bytes} bytes, more than the limits of {max_weight} weight and {max_bytes} bytes"
+    )]
+    TooHeavy {
+        weight: u64,
+        bytes: u64,
+        max_weight: u64,
+        max_bytes: u64,
+    },
     #[error("header's tx_root does not match the block's transactions")]
     TxRoot,
     #[error("header's receipts_root {expected} differs from execution's {got}")]
@@ -112,7 +125,8 @@ fn check_action(account: &Account, action: &Action) -> Result<(), Rejection> {
 }
 
 /// Executes one transaction whose signature verdict is `signature_ok` (and whose action's
-/// co-signatures, if any, were found valid in the block's batch when `co_signed`).
+/// co-signatures, if any, were found valid in the block's batch when `co_signed`), charging its
+/// fee at the block's `base_fee`.
 ///
 /// A transaction that fails before its nonce is checked (chain, signature, unknown signer, wrong
 /// nonce) changes nothing. One that fails in its action still uses up its nonce, so it cannot be
@@ -122,6 +136,7 @@ fn execute(
     tx: &Transaction,
     (signature_ok, co_signed): (bool, bool),
     ctx: BlockContext,
+    base_fee: u64,
 ) -> Receipt {
     let chain_id = &state.params().chain_id;
     if let Err(r) = tx.check_envelope(chain_id) {
@@ -130,7 +145,7 @@ fn execute(
     if !signature_ok {
         return Receipt::Rejected(Rejection::BadSignature);
     }
-    let Some(mut sender) = state.account(&tx.signer).copied() else {
+    let Some(sender) = state.account(&tx.signer).copied() else {
         return Receipt::Rejected(Rejection::UnknownAccount { address: tx.signer });
     };
     if tx.nonce != sender.nonce {
@@ -146,6 +161,18 @@ fn execute(
             }
         });
     }
+    // The fee is checked before anything changes (a transaction that cannot pay leaves no
+    // trace, like one with a bad signature), then paid whatever the action's outcome: a failing
+    // action costs what it cost the network.
+    let fee = match fees::plan_tx(&*state, tx, base_fee, ctx.time_ms) {
+        Ok(fee) => fee,
+        Err(r) => return Receipt::Rejected(r),
+    };
+    fees::pay_tx(state, fee, ctx).expect("plan_tx checked the payer can pay");
+    let mut sender = state
+        .account(&tx.signer)
+        .copied()
+        .expect("the signer's account exists");
     sender.nonce += 1;
     let outcome = check_action(&sender, &tx.action).and_then(|()| match &tx.action {
         Action::Transfer { to, amount } => transfer(state, &mut sender, tx, *to, *amount),
@@ -205,22 +232,49 @@ fn execute_all(
 ) -> Vec<Receipt> {
     let verdicts: Vec<bool> = match signatures {
         Signatures::AlreadyVerified => vec![true; txs.len()],
-        Signatures::Verify => crate::tx::verify_signatures(txs),
+        Signatures::Verify => crate::tx::verify_signatures(&state.meta().genesis_hash, txs),
     };
     let co_signed = crate::tx::verify_co_signatures(&state.params().chain_id, txs);
     let ctx = BlockContext {
         height: state.height() + 1,
         time_ms,
     };
+    let base_fee = state.meta().base_fee;
     crate::modules::begin_block(state, ctx);
     let receipts = txs
         .iter()
         .zip(verdicts.into_iter().zip(co_signed))
-        .map(|(tx, ok)| execute(state, tx, ok, ctx))
+        .map(|(tx, ok)| execute(state, tx, ok, ctx, base_fee))
         .collect();
     crate::modules::end_block(state, ctx);
     crate::epoch::close_if_due(state, ctx);
+    let used = txs.iter().map(Transaction::weight).sum();
+    let next = fees::next_base_fee(&state.params().fees, base_fee, used);
+    state.meta_mut().base_fee = next;
     receipts
+}
+
+/// What a block's transactions weigh and take in bytes, checked against the genesis limits.
+pub fn check_block_limits(params: &Params, txs: &[Transaction]) -> Result<(), BlockError> {
+    let max = params.max_block_txs as usize;
+    if txs.len() > max {
+        return Err(BlockError::TooManyTxs {
+            got: txs.len(),
+            max,
+        });
+    }
+    let weight: u64 = txs.iter().map(Transaction::weight).sum();
+    let bytes: u64 = txs.iter().map(|t| t.encoded_len() as u64).sum();
+    let p = &params.fees;
+    if weight > p.max_block_weight || bytes > p.max_block_bytes {
+        return Err(BlockError::TooHeavy {
+            weight,
+            bytes,
+            max_weight: p.max_block_weight,
+            max_bytes: p.max_block_bytes,
+        });
+    }
+    Ok(())
 }
 
 fn advance(state: &mut State, height: u64, time_ms: u64) {
@@ -244,11 +298,9 @@ pub fn stage_block(
     consensus: Vec<u8>,
     signatures: Signatures,
 ) -> (Block, Applied) {
-    let max = state.params().max_block_txs as usize;
-    assert!(
-        txs.len() <= max,
-        "the driver must not reap more than max_block_txs"
-    );
+    if let Err(e) = check_block_limits(state.params(), &txs) {
+        panic!("the driver must reap within the block limits: {e}");
+    }
     assert!(
         consensus.len() <= MAX_CONSENSUS_BYTES,
         "the consensus engine's header data is bounded"
@@ -260,6 +312,7 @@ pub fn stage_block(
         parent_ms.saturating_add(MAX_BLOCK_TIME_STEP_MS),
     );
     let tx_hashes: Vec<Hash> = txs.iter().map(Transaction::hash).collect();
+    let base_fee = state.meta().base_fee;
     let receipts = execute_all(state, &txs, signatures, time_ms);
     advance(state, height, time_ms);
     let app_hash = state.stage();
@@ -271,6 +324,7 @@ pub fn stage_block(
         tx_root: list_root(&tx_hashes),
         receipts_root: Receipt::root(&receipts),
         app_hash,
+        base_fee,
         consensus,
     };
     let block = Block::seal(header, txs, proposer);
@@ -340,6 +394,12 @@ pub fn check_block(
             got: h.proposer.to_string(),
         });
     }
+    if h.base_fee != meta.base_fee {
+        return Err(BlockError::BaseFee {
+            expected: meta.base_fee,
+            got: h.base_fee,
+        });
+    }
     if h.consensus.len() > MAX_CONSENSUS_BYTES {
         return Err(BlockError::ConsensusData {
             got: h.consensus.len(),
@@ -348,13 +408,7 @@ pub fn check_block(
     if !block.signature_valid() {
         return Err(BlockError::Signature);
     }
-    let max = state.params().max_block_txs as usize;
-    if block.txs.len() > max {
-        return Err(BlockError::TooManyTxs {
-            got: block.txs.len(),
-            max,
-        });
-    }
+    check_block_limits(state.params(), &block.txs)?;
     let tx_hashes: Vec<Hash> = block.txs.iter().map(Transaction::hash).collect();
     if list_root(&tx_hashes) != h.tx_root {
         return Err(BlockError::TxRoot);

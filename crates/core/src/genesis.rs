@@ -10,6 +10,7 @@ use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::{Address, Hash};
 use crate::economics::EmissionSchedule;
 use crate::modules::{ModuleParams, ModulesGenesis};
+use crate::services::fees::{FeeParams, FeesGenesis};
 use crate::tx::MAX_CHAIN_ID_BYTES;
 
 /// Shortest block interval a network may choose, in milliseconds.
@@ -32,6 +33,9 @@ pub struct Genesis {
     /// Emission and its split; without it the network mints nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub economics: Option<EconomicsGenesis>,
+    /// Transaction fees and block limits; without the section, [`FeesGenesis::default`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fees: Option<FeesGenesis>,
     /// The sections of the modules the network runs (`[coverage]`, `[demand]`, `[devices]`,
     /// ...): a module without a section is off, and its actions are refused.
     #[serde(flatten)]
@@ -135,6 +139,7 @@ pub struct Params {
     pub max_block_txs: u32,
     pub validator: Address,
     pub economics: Option<EconomicsParams>,
+    pub fees: FeeParams,
     /// The parameters of the modules the network runs.
     pub modules: ModuleParams,
 }
@@ -147,7 +152,7 @@ pub enum GenesisError {
     #[error("genesis field {field}: {why}")]
     Field { field: &'static str, why: String },
     #[error(
-        "genesis has an unknown section or field '{0}'; the top level takes chain_id, genesis_time_ms, token, consensus, allocations, economics and the sections of the modules this node knows ({known})",
+        "genesis has an unknown section or field '{0}'; the top level takes chain_id, genesis_time_ms, token, consensus, allocations, economics, fees and the sections of the modules this node knows ({known})",
         known = crate::modules::NAMES.join(", ")
     )]
     Unknown(String),
@@ -171,6 +176,7 @@ impl Genesis {
             "consensus",
             "allocations",
             "economics",
+            "fees",
         ];
         if let Some(unknown) = table
             .keys()
@@ -248,6 +254,7 @@ impl Genesis {
             }
         }
         self.balances()?;
+        self.fee_params()?;
         let economics = self.economics_params()?;
         let modules = self.module_params()?;
         if let Some(e) = economics {
@@ -275,6 +282,14 @@ impl Genesis {
             has_economics: self.economics.is_some(),
             modules: self.modules.present(),
         }
+    }
+
+    fn fee_params(&self) -> Result<FeeParams, GenesisError> {
+        self.fees
+            .clone()
+            .unwrap_or_default()
+            .params()
+            .map_err(|(name, why)| field(name, why))
     }
 
     fn module_params(&self) -> Result<ModuleParams, GenesisError> {
@@ -338,6 +353,9 @@ impl Genesis {
             economics: self
                 .economics_params()
                 .expect("params() is called on a validated genesis"),
+            fees: self
+                .fee_params()
+                .expect("params() is called on a validated genesis"),
             modules: self
                 .module_params()
                 .expect("params() is called on a validated genesis"),
@@ -370,7 +388,16 @@ impl Genesis {
                 })
                 .collect(),
             economics: None,
+            fees: None,
             modules: ModulesGenesis::default(),
+        }
+    }
+
+    /// What transactions for this network are signed for: its name and genesis hash.
+    pub fn network(&self) -> crate::tx::Network {
+        crate::tx::Network {
+            chain_id: self.chain_id.clone(),
+            genesis_hash: self.hash(),
         }
     }
 
@@ -399,6 +426,7 @@ impl Encode for Params {
         self.max_block_txs.encode(out);
         self.validator.encode(out);
         self.economics.encode(out);
+        self.fees.encode(out);
         self.modules.encode(out);
     }
 }
@@ -440,6 +468,7 @@ impl Decode for Params {
             max_block_txs: u32::decode(r)?,
             validator: Address::decode(r)?,
             economics: Option::decode(r)?,
+            fees: FeeParams::decode(r)?,
             modules: ModuleParams::decode(r)?,
         })
     }

@@ -256,7 +256,7 @@ mod tests {
             to: Keypair::from_seed([to; 32]).address(),
             amount: Amount(amount),
         };
-        Transaction::sign("ledger-test", &alice(), nonce, action)
+        Transaction::sign(&genesis().network(), &alice(), nonce, 1_000_000, action)
     }
 
     /// The app hash and every entry of the finalized state.

@@ -143,6 +143,27 @@ pub trait Module {
     ) {
     }
 
+    /// How many signatures [`Module::co_signatures`] would add for this action (for the
+    /// transaction's weight; the default builds them and counts).
+    fn co_signature_count(action: &Self::Action) -> u64 {
+        let mut out = Vec::new();
+        Self::co_signatures("", action, &mut out);
+        out.len() as u64
+    }
+
+    /// Weight an action costs beyond its bytes and signature checks, for actions whose execution
+    /// does heavy work (hashing a proof, scanning records): about one unit per byte hashed or
+    /// stored. Part of the fee; see docs/PROTOCOL.md, "Fees".
+    fn extra_weight(_action: &Self::Action) -> u64 {
+        0
+    }
+
+    /// Checks that need no state (field bounds, sizes, well-formed values), run at the mempool's
+    /// door so junk is refused before it reaches a block, and again at execution.
+    fn check_stateless(_action: &Self::Action) -> Result<(), Rejection> {
+        Ok(())
+    }
+
     /// Whether an action is a device's report, indexed per device by the store.
     fn is_report(_action: &Self::Action) -> bool {
         false

@@ -47,6 +47,12 @@ pub enum Rejection {
     NotGovernor,
     /// An action failed one of its module's checks.
     Module(ModuleRejection),
+    /// The transaction's `max_fee` is below what its weight costs at the current base fee.
+    FeeTooLow { offered: u64, needed: u64 },
+    /// The transaction weighs more than a whole block may.
+    TooHeavy { weight: u64, max: u64 },
+    /// The fee's payer holds too little to pay it (credits, or tokens to buy them).
+    FeeUnpaid { payer: Address, fee: u64 },
 }
 
 impl Rejection {
@@ -69,12 +75,38 @@ impl Rejection {
             Rejection::ModuleDisabled { module } => disabled_code(*module),
             Rejection::NotGovernor => "not_governor",
             Rejection::Module(r) => r.code(),
+            Rejection::FeeTooLow { .. } => "fee_too_low",
+            Rejection::TooHeavy { .. } => "too_heavy",
+            Rejection::FeeUnpaid { .. } => "fee_unpaid",
         }
+    }
+
+    /// True for a refusal that left no trace in a block: the transaction was refused before it
+    /// paid its fee and used its nonce (wrong network, size, signature, signer, nonce, or a fee
+    /// it did not offer or could not pay). Every other refusal in a block paid the fee and used
+    /// the nonce.
+    pub fn left_no_trace(&self) -> bool {
+        matches!(
+            self,
+            Rejection::WrongChain { .. }
+                | Rejection::TooLarge { .. }
+                | Rejection::Malformed { .. }
+                | Rejection::BadSignature
+                | Rejection::UnknownAccount { .. }
+                | Rejection::NonceReplayed { .. }
+                | Rejection::NonceGap { .. }
+                | Rejection::NonceTooFarAhead { .. }
+                | Rejection::Duplicate
+                | Rejection::MempoolFull
+                | Rejection::FeeTooLow { .. }
+                | Rejection::TooHeavy { .. }
+                | Rejection::FeeUnpaid { .. }
+        )
     }
 
     /// True if the same transaction may succeed later without change.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Rejection::MempoolFull)
+        matches!(self, Rejection::MempoolFull | Rejection::FeeTooLow { .. })
     }
 
     fn tag(&self) -> u8 {
@@ -95,6 +127,9 @@ impl Rejection {
             Rejection::ModuleDisabled { .. } => 13,
             Rejection::NotGovernor => 14,
             Rejection::Module(_) => 15,
+            Rejection::FeeTooLow { .. } => 16,
+            Rejection::TooHeavy { .. } => 17,
+            Rejection::FeeUnpaid { .. } => 18,
         }
     }
 }
@@ -166,6 +201,18 @@ impl fmt::Display for Rejection {
                 "only the governor key named in the genesis may make this change"
             ),
             Rejection::Module(r) => r.fmt(f),
+            Rejection::FeeTooLow { offered, needed } => write!(
+                f,
+                "max_fee {offered} is below the {needed} fee units this transaction costs at the current base fee; sign it again with a higher max_fee (GET /v1/fees suggests one)"
+            ),
+            Rejection::TooHeavy { weight, max } => write!(
+                f,
+                "transaction weighs {weight}, more than a whole block may carry ({max}); split it into smaller transactions"
+            ),
+            Rejection::FeeUnpaid { payer, fee } => write!(
+                f,
+                "the fee's payer {payer} cannot pay {fee} fee units: it holds too few credits, and too few tokens to buy the rest; fund it (a device's fees are paid by its owner)"
+            ),
         }
     }
 }
@@ -203,6 +250,18 @@ impl Encode for Rejection {
             Rejection::Malformed { detail } => detail.encode(out),
             Rejection::ModuleDisabled { module } => module.encode(out),
             Rejection::Module(r) => r.encode(out),
+            Rejection::FeeTooLow { offered, needed } => {
+                offered.encode(out);
+                needed.encode(out);
+            }
+            Rejection::TooHeavy { weight, max } => {
+                weight.encode(out);
+                max.encode(out);
+            }
+            Rejection::FeeUnpaid { payer, fee } => {
+                payer.encode(out);
+                fee.encode(out);
+            }
             Rejection::NotGovernor
             | Rejection::BadSignature
             | Rejection::ZeroAmount
@@ -257,6 +316,18 @@ impl Decode for Rejection {
             },
             14 => Rejection::NotGovernor,
             15 => Rejection::Module(ModuleRejection::decode(r)?),
+            16 => Rejection::FeeTooLow {
+                offered: u64::decode(r)?,
+                needed: u64::decode(r)?,
+            },
+            17 => Rejection::TooHeavy {
+                weight: u64::decode(r)?,
+                max: u64::decode(r)?,
+            },
+            18 => Rejection::FeeUnpaid {
+                payer: Address::decode(r)?,
+                fee: u64::decode(r)?,
+            },
             tag => {
                 return Err(DecodeError::InvalidTag {
                     what: "rejection",

@@ -35,6 +35,11 @@ pub struct Meta {
     pub genesis_supply: Amount,
     pub minted: Amount,
     pub burned: Amount,
+    /// Hash of the genesis: bound into every transaction's signature.
+    pub genesis_hash: Hash,
+    /// Fee per weight unit the next block charges, in millionths of a fee unit (see
+    /// [`crate::services::fees`]); follows how full blocks are.
+    pub base_fee: u64,
 }
 
 /// Keys of the key-value view. The first byte names the table.
@@ -148,6 +153,17 @@ pub trait StateRead {
         self.with_entry(key, |v| v.is_some())
     }
 
+    /// An account, if it exists.
+    fn read_account(&self, address: &Address) -> Option<Account> {
+        self.get(&StateKey::Account(*address).to_bytes())
+    }
+
+    /// Where the chain is: height, time, supply, base fee.
+    fn read_meta(&self) -> Meta {
+        self.get(&StateKey::Meta.to_bytes())
+            .expect("every state has its meta entry")
+    }
+
     /// The validator set: the keys that may propose and sign blocks.
     fn validators(&self) -> Vec<Validator> {
         self.get(&validators_key()).unwrap_or_default()
@@ -205,6 +221,14 @@ impl StateRead for State {
     fn params(&self) -> &Params {
         &self.params
     }
+
+    fn read_account(&self, address: &Address) -> Option<Account> {
+        self.accounts.get(address).copied()
+    }
+
+    fn read_meta(&self) -> Meta {
+        self.meta.clone()
+    }
 }
 
 impl State {
@@ -212,8 +236,8 @@ impl State {
     pub fn genesis(genesis: &Genesis) -> Result<State, GenesisError> {
         genesis.validate()?;
         let (balances, total) = genesis.balances()?;
+        let params = genesis.params();
         let mut state = State {
-            params: genesis.params(),
             meta: Meta {
                 height: 0,
                 last_block_time_ms: genesis.genesis_time_ms,
@@ -221,7 +245,10 @@ impl State {
                 genesis_supply: total,
                 minted: Amount::ZERO,
                 burned: Amount::ZERO,
+                genesis_hash: genesis.hash(),
+                base_fee: params.fees.min_base_fee,
             },
+            params,
             accounts: BTreeMap::new(),
             last_block_hash: genesis.hash(),
             tree: StateTree::new(),
@@ -315,6 +342,14 @@ impl State {
     }
 
     /// Hash of the last header: the `parent` of the next block.
+    /// The network this state belongs to: what transactions must be signed for.
+    pub fn network(&self) -> crate::tx::Network {
+        crate::tx::Network {
+            chain_id: self.params.chain_id.clone(),
+            genesis_hash: self.meta.genesis_hash,
+        }
+    }
+
     pub fn last_block_hash(&self) -> Hash {
         self.last_block_hash
     }
@@ -620,6 +655,8 @@ impl Encode for Meta {
         self.genesis_supply.encode(out);
         self.minted.encode(out);
         self.burned.encode(out);
+        self.genesis_hash.encode(out);
+        self.base_fee.encode(out);
     }
 }
 
@@ -632,6 +669,8 @@ impl Decode for Meta {
             genesis_supply: Amount::decode(r)?,
             minted: Amount::decode(r)?,
             burned: Amount::decode(r)?,
+            genesis_hash: Hash::decode(r)?,
+            base_fee: u64::decode(r)?,
         })
     }
 }

@@ -14,7 +14,21 @@ pub const MAX_TX_BYTES: usize = 4096;
 pub const MAX_CHAIN_ID_BYTES: usize = 64;
 
 /// Domain tag of the bytes a signer signs; bump the version with any change to the format.
-const SIGNING_TAG: &[u8] = b"depin/tx/v1";
+const SIGNING_TAG: &[u8] = b"depin/tx/v2";
+
+/// Weight of one signature check, in weight units (one unit is about the cost of storing one
+/// byte): an ed25519 verification costs about as much as keeping 200 bytes of block, measured
+/// by `depin bench transfers` (see docs/PROTOCOL.md, "Fees").
+pub const SIGNATURE_WEIGHT: u64 = 200;
+
+/// Which network a transaction is for: its name and the hash of its genesis. Both are in the
+/// signed bytes, so a transaction signed for one network is refused by every other, even one
+/// that reuses the name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    pub chain_id: String,
+    pub genesis_hash: Hash,
+}
 
 /// What a transaction does: move tokens, or one of a registered module's actions.
 ///
@@ -126,34 +140,89 @@ impl Decode for Action {
     }
 }
 
-/// A signed transaction. `chain_id` stops replay across networks, `nonce` within one.
+/// A signed transaction. `chain_id` and the genesis hash (signed, not sent) stop replay across
+/// networks, `nonce` within one. `max_fee` is the most the payer agrees to pay for it (see
+/// [`crate::services::fees`]): the block charges the base fee times the weight, never more.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transaction {
     pub chain_id: String,
     pub signer: Address,
     pub nonce: u64,
+    pub max_fee: u64,
     pub action: Action,
     pub signature: Signature,
 }
 
 impl Transaction {
-    /// Builds and signs a transaction.
-    pub fn sign(chain_id: &str, key: &Keypair, nonce: u64, action: Action) -> Transaction {
-        let signer = key.address();
-        let message = signing_bytes(chain_id, &signer, nonce, &action);
-        Transaction {
-            chain_id: chain_id.to_string(),
-            signer,
+    /// Builds and signs a transaction for `network`, offering at most `max_fee`.
+    pub fn sign(
+        network: &Network,
+        key: &Keypair,
+        nonce: u64,
+        max_fee: u64,
+        action: Action,
+    ) -> Transaction {
+        let mut tx = Transaction {
+            chain_id: network.chain_id.clone(),
+            signer: key.address(),
             nonce,
+            max_fee,
             action,
-            signature: key.sign(&message),
-        }
+            signature: Signature([0; 64]),
+        };
+        tx.signature = key.sign(&tx.signing_bytes(&network.genesis_hash));
+        tx
     }
 
-    /// The bytes the signature covers: everything but the signature, under a domain tag.
-    pub fn signing_bytes(&self) -> Vec<u8> {
-        signing_bytes(&self.chain_id, &self.signer, self.nonce, &self.action)
+    /// Builds and signs a transaction offering `max_fee(weight)`: its weight does not depend on
+    /// the fee offered, so a wallet prices it before signing (e.g. with
+    /// [`crate::services::fees::suggested_max_fee`]).
+    pub fn sign_for(
+        network: &Network,
+        key: &Keypair,
+        nonce: u64,
+        action: Action,
+        max_fee: impl FnOnce(u64) -> u64,
+    ) -> Transaction {
+        let mut tx = Transaction {
+            chain_id: network.chain_id.clone(),
+            signer: key.address(),
+            nonce,
+            max_fee: 0,
+            action,
+            signature: Signature([0; 64]),
+        };
+        tx.max_fee = max_fee(tx.weight());
+        tx.signature = key.sign(&tx.signing_bytes(&network.genesis_hash));
+        tx
+    }
+
+    /// The bytes the signature covers: the genesis hash of the network it is for, then
+    /// everything but the signature, under a domain tag.
+    pub fn signing_bytes(&self, genesis_hash: &Hash) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160);
+        out.extend_from_slice(SIGNING_TAG);
+        genesis_hash.encode(&mut out);
+        self.chain_id.encode(&mut out);
+        self.signer.encode(&mut out);
+        self.nonce.encode(&mut out);
+        self.max_fee.encode(&mut out);
+        self.action.encode(&mut out);
+        out
+    }
+
+    /// What the transaction costs the network, in weight units: its bytes, and
+    /// [`SIGNATURE_WEIGHT`] for each signature it makes every validator check (the signer's and
+    /// its action's co-signatures), plus what its module says its execution costs beyond that.
+    pub fn weight(&self) -> u64 {
+        let (signatures, extra) = match &self.action {
+            Action::Transfer { .. } => (1, 0),
+            Action::Module(m) => (1 + m.co_signature_count(), m.extra_weight()),
+        };
+        (self.encoded_len() as u64)
+            .saturating_add(SIGNATURE_WEIGHT.saturating_mul(signatures))
+            .saturating_add(extra)
     }
 
     /// The transaction's identity: the hash of its whole canonical encoding.
@@ -161,16 +230,22 @@ impl Transaction {
         Hash::tagged("depin/tx-hash", &[&self.to_bytes()])
     }
 
-    /// Checks that need no state: chain id, size and signature.
-    pub fn check_stateless(&self, chain_id: &str) -> Result<(), Rejection> {
-        self.check_envelope(chain_id)?;
-        if !crypto::verify(&self.signer, &self.signing_bytes(), &self.signature) {
+    /// Checks that need no state: chain id, size, the action's own stateless checks and the
+    /// signature.
+    pub fn check_stateless(&self, network: &Network) -> Result<(), Rejection> {
+        self.check_admission(&network.chain_id)?;
+        if !crypto::verify(
+            &self.signer,
+            &self.signing_bytes(&network.genesis_hash),
+            &self.signature,
+        ) {
             return Err(Rejection::BadSignature);
         }
         Ok(())
     }
 
-    /// Chain id and size, without the signature (which is checked in batches).
+    /// Chain id and size, without the signature (which is checked in batches): what a block's
+    /// transaction must pass before it pays a fee.
     pub fn check_envelope(&self, chain_id: &str) -> Result<(), Rejection> {
         if self.chain_id != chain_id {
             return Err(Rejection::WrongChain {
@@ -188,11 +263,23 @@ impl Transaction {
         Ok(())
     }
 
+    /// The envelope and the action's checks that need no state: what the mempool checks at its
+    /// door so that junk never reaches a block. (In a block the same checks run when the action
+    /// executes, after the fee is paid: a proposer that includes junk makes its sender pay.)
+    pub fn check_admission(&self, chain_id: &str) -> Result<(), Rejection> {
+        self.check_envelope(chain_id)?;
+        match &self.action {
+            Action::Transfer { amount, .. } if amount.is_zero() => Err(Rejection::ZeroAmount),
+            Action::Transfer { .. } => Ok(()),
+            Action::Module(m) => m.check_stateless(),
+        }
+    }
+
     /// Length of the canonical encoding, in bytes, computed without encoding (it is checked on
     /// every admission and every execution).
     pub fn encoded_len(&self) -> usize {
-        // length prefix + chain id, signer, nonce, action, signature
-        4 + self.chain_id.len() + 32 + 8 + self.action.encoded_len() + 64
+        // length prefix + chain id, signer, nonce, max fee, action, signature
+        4 + self.chain_id.len() + 32 + 8 + 8 + self.action.encoded_len() + 64
     }
 
     /// Decodes a transaction received from outside, turning every failure into a [`Rejection`].
@@ -209,9 +296,10 @@ impl Transaction {
     }
 }
 
-/// One signature verdict per transaction, checked together with batch verification.
-pub fn verify_signatures(txs: &[Transaction]) -> Vec<bool> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_bytes).collect();
+/// One signature verdict per transaction for the network with `genesis_hash`, checked together
+/// with batch verification.
+pub fn verify_signatures(genesis_hash: &Hash, txs: &[Transaction]) -> Vec<bool> {
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.signing_bytes(genesis_hash)).collect();
     let items: Vec<_> = txs
         .iter()
         .zip(&messages)
@@ -245,21 +333,12 @@ pub fn verify_co_signatures(chain_id: &str, txs: &[Transaction]) -> Vec<bool> {
     verdicts
 }
 
-fn signing_bytes(chain_id: &str, signer: &Address, nonce: u64, action: &Action) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    out.extend_from_slice(SIGNING_TAG);
-    chain_id.encode(&mut out);
-    signer.encode(&mut out);
-    nonce.encode(&mut out);
-    action.encode(&mut out);
-    out
-}
-
 impl Encode for Transaction {
     fn encode(&self, out: &mut Vec<u8>) {
         self.chain_id.encode(out);
         self.signer.encode(out);
         self.nonce.encode(out);
+        self.max_fee.encode(out);
         self.action.encode(out);
         self.signature.encode(out);
     }
@@ -275,6 +354,7 @@ impl Decode for Transaction {
             chain_id,
             signer: Address::decode(r)?,
             nonce: u64::decode(r)?,
+            max_fee: u64::decode(r)?,
             action: Action::decode(r)?,
             signature: Signature::decode(r)?,
         })
@@ -285,13 +365,21 @@ impl Decode for Transaction {
 mod tests {
     use super::*;
 
+    fn network() -> Network {
+        Network {
+            chain_id: "depin-test".into(),
+            genesis_hash: Hash([9; 32]),
+        }
+    }
+
     fn sample() -> Transaction {
         let alice = Keypair::from_seed([1; 32]);
         let bob = Keypair::from_seed([2; 32]);
         Transaction::sign(
-            "depin-test",
+            &network(),
             &alice,
             7,
+            1_000,
             Action::Transfer {
                 to: bob.address(),
                 amount: Amount(1_500_000),
@@ -308,14 +396,15 @@ mod tests {
             "0a000000646570696e2d74657374\
              8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\
              0700000000000000\
+             e803000000000000\
              00\
              8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394\
              60e31600000000000000000000000000\
-             7d94d960e6a339f121ba6b49695ada6f37ad92c4094211dfa29c1833ea43ca6a\
-             346e97d00bc75bf8307fa45beaf76c1a1763a20f644bd16230d095fa24ada307"
+             97ea9911a5b76a7176b976abad0b4b1c0f75ab8ad0d2eaeed623dc1c6b5d433e\
+             d4560d44232dbe5aa95dd9da927ff3881c41a77247b90d25eb0d3119a10d6e09"
         );
         assert_eq!(Transaction::from_bytes(&tx.to_bytes()).unwrap(), tx);
-        tx.check_stateless("depin-test").unwrap();
+        tx.check_stateless(&network()).unwrap();
     }
 
     #[test]
@@ -330,17 +419,34 @@ mod tests {
     fn tampering_breaks_the_signature() {
         let mut tx = sample();
         tx.nonce += 1;
-        assert_eq!(
-            tx.check_stateless("depin-test"),
-            Err(Rejection::BadSignature)
-        );
+        assert_eq!(tx.check_stateless(&network()), Err(Rejection::BadSignature));
+    }
+
+    #[test]
+    fn a_network_with_the_same_name_and_another_genesis_refuses_the_signature() {
+        let tx = sample();
+        let twin = Network {
+            genesis_hash: Hash([8; 32]),
+            ..network()
+        };
+        assert_eq!(tx.check_stateless(&twin), Err(Rejection::BadSignature));
+    }
+
+    #[test]
+    fn weight_counts_bytes_and_signature_checks() {
+        let tx = sample();
+        assert_eq!(tx.weight(), tx.encoded_len() as u64 + SIGNATURE_WEIGHT);
     }
 
     #[test]
     fn wrong_chain_is_refused_before_the_signature() {
         let tx = sample();
+        let other = Network {
+            chain_id: "depin-main".into(),
+            ..network()
+        };
         assert!(matches!(
-            tx.check_stateless("depin-main"),
+            tx.check_stateless(&other),
             Err(Rejection::WrongChain { .. })
         ));
     }
@@ -352,7 +458,7 @@ mod tests {
         assert!(json.contains("\"type\":\"transfer\""));
         assert!(json.contains("\"amount\":\"1500000\""));
         assert_eq!(serde_json::from_str::<Transaction>(&json).unwrap(), tx);
-        let extra = json.replacen("{", "{\"fee\":1,", 1);
+        let extra = json.replacen("{", "{\"tip\":1,", 1);
         assert!(serde_json::from_str::<Transaction>(&extra).is_err());
     }
 

@@ -12,6 +12,7 @@ use depin_core::modules::coverage::actions::{
 use depin_core::modules::coverage::device::CoverageView;
 use depin_core::modules::coverage::preset;
 use depin_core::services::devices::{RetireDevice, SetDenylist, TransferDevice};
+use depin_core::services::fees::{FeeParams, fee_for};
 use depin_core::{Action, Amount, Hash, Keypair, Receipt};
 use proptest::prelude::*;
 
@@ -246,9 +247,10 @@ fn reports_need_a_known_capable_allowed_located_device() {
         device: hotspot(1).address(),
     });
     assert_eq!(net.send(&owner(), retire), Receipt::Success);
+    // A retired key has no owner to pay its fee any more, and holds nothing itself.
     assert_eq!(
         code(&net.send(&hotspot(1), beacon(&hotspot(1), w, &e, 0))),
-        "unknown_device"
+        "fee_unpaid"
     );
 }
 
@@ -411,10 +413,13 @@ fn fees_are_burned() {
     let before = net.state.meta().total_supply;
     net.onboard(&hotspot(1), A);
     let burned = net.state.meta().burned;
+    let onboarding = &net.blocks.last().unwrap().txs[0];
+    let tx_fee = fee_for(FeeParams::default().min_base_fee, onboarding.weight());
+    assert!(tx_fee > 0);
     assert_eq!(
         burned,
-        Amount(15_000_000),
-        "10 onboarding + 5 location tokens"
+        Amount(15_000_000 + u128::from(tx_fee)),
+        "10 onboarding + 5 location tokens, and the transaction's fee"
     );
     assert_eq!(net.state.meta().total_supply.0, before.0 - burned.0);
     net.supply_is_consistent();

@@ -58,6 +58,7 @@ fn header_bytes() -> Vec<u8> {
             tx_root: depin_core::Hash::ZERO,
             receipts_root: depin_core::Hash::ZERO,
             app_hash: depin_core::Hash::ZERO,
+            base_fee: 1,
             consensus: Vec::new(),
         },
         txs: Vec::new(),

@@ -13,7 +13,7 @@ use depin_core::services::demand::actions::{
 };
 use depin_core::services::demand::records::{CreditBalance, DemandView, credits_key};
 use depin_core::services::devices::SetDenylist;
-use depin_core::{Action, Address, Amount, Genesis, Keypair, Receipt, StateRead, Transaction};
+use depin_core::{Action, Address, Amount, Genesis, Keypair, Receipt, StateRead};
 use proptest::prelude::*;
 
 /// A network with one oracle price of $0.50 and hotspot 1 onboarded at Berlin.
@@ -148,17 +148,35 @@ fn buying_credits_burns_tokens_and_refuses_with_reasons() {
     });
     assert_eq!(code(&net.send(&fleet(), greedy)), "credits_below_minimum");
     let (supply, burned) = (net.state.meta().total_supply, net.state.meta().burned);
-    assert_eq!(credits(&net, &fleet()), 0, "refusals bought nothing");
+    let held = net.state.credits(&fleet().address()).unwrap();
+    assert_eq!(
+        held.spent_on_data, 0,
+        "refusals bought nothing but their fees"
+    );
 
-    // Two tokens at $0.50 are $1: 100,000 credits, for the router.
+    // Two tokens at $0.50 are $1: 100,000 credits, for the router. The transaction's own fee is
+    // bought for the fleet in the same step (it holds no credits), and the credits that fee
+    // purchase rounds up to stay the fleet's.
+    let fleet_before = net.state.credits(&fleet().address()).unwrap_or_default();
     assert_eq!(
         net.send(&fleet(), buy(2 * TOKEN, &router())),
         Receipt::Success
     );
     assert_eq!(credits(&net, &router()), 100_000);
-    assert_eq!(credits(&net, &fleet()), 0);
-    assert_eq!(net.state.meta().total_supply.0, supply.0 - 2 * TOKEN);
-    assert_eq!(net.state.meta().burned.0, burned.0 + 2 * TOKEN);
+    let fleet_after = net.state.credits(&fleet().address()).unwrap();
+    assert_eq!(
+        fleet_after.spent_on_fees - fleet_before.spent_on_fees,
+        net.last_fee
+    );
+    let fee_burn = net.state.meta().burned.0 - burned.0 - 2 * TOKEN;
+    assert!(
+        fee_burn > 0 && fee_burn < TOKEN / 1000,
+        "the fee cost {fee_burn}"
+    );
+    assert_eq!(
+        net.state.meta().total_supply.0,
+        supply.0 - 2 * TOKEN - fee_burn
+    );
     net.supply_is_consistent();
 }
 
@@ -193,7 +211,10 @@ fn delegated_credits_pay_for_data_but_cannot_move_on_or_pay_fees() {
     );
     let r = net.state.credits(&router().address()).unwrap();
     assert_eq!((r.own, r.delegated), (0, 60_000));
-    assert_eq!(net.state.credits(&fleet().address()).unwrap().own, 40_000);
+    // What the fleet bought, less what it delegated and its transactions' fees.
+    let held = net.state.credits(&fleet().address()).unwrap();
+    assert_eq!(held.own, held.bought - 60_000 - held.spent_on_fees);
+    assert!(held.spent_on_fees > 0);
     // The router cannot pass delegated credits on.
     assert_eq!(
         code(&net.send(&router(), delegate(&owner(), 1))),
@@ -220,13 +241,17 @@ fn delegated_credits_pay_for_data_but_cannot_move_on_or_pay_fees() {
 }
 
 #[test]
-fn usage_receipt_checks_each_refuse_with_their_own_code_and_charge_nothing() {
+fn usage_receipt_checks_each_refuse_with_their_own_code_and_charge_only_their_fees() {
     let mut net = priced_net(|_| {});
     assert_eq!(net.send(&fleet(), buy(TOKEN, &fleet())), Receipt::Success);
     net.time_ms += 100_000;
-    let before = net.state.credits(&fleet().address());
-    let send =
-        |net: &mut Net, r: UsageReceipt| code(&net.send(&fleet(), Action::from(r))).to_string();
+    let before = net.state.credits(&fleet().address()).unwrap();
+    let fees = std::cell::Cell::new(0u128);
+    let send = |net: &mut Net, r: UsageReceipt| {
+        let code = code(&net.send(&fleet(), Action::from(r))).to_string();
+        fees.set(fees.get() + net.last_fee);
+        code
+    };
 
     let r = receipt(&net, &fleet(), &hotspot(1), 10, 20, 0);
     assert_eq!(send(&mut net, r), "empty_receipt");
@@ -248,10 +273,16 @@ fn usage_receipt_checks_each_refuse_with_their_own_code_and_charge_nothing() {
     assert_eq!(send(&mut net, r), "bad_device_signature");
     let r = receipt(&net, &fleet(), &hotspot(1), 10, 20, 60_000);
     assert_eq!(send(&mut net, r), "insufficient_credits");
+    let after = net.state.credits(&fleet().address()).unwrap();
+    assert!(fees.get() > 0);
     assert_eq!(
-        net.state.credits(&fleet().address()),
-        before,
-        "refusals charged nothing"
+        (after.own, after.spent_on_fees, after.spent_on_data),
+        (
+            before.own - fees.get(),
+            before.spent_on_fees + fees.get(),
+            0
+        ),
+        "refusals charged nothing but their transactions' fees"
     );
     assert_eq!(net.state.usage(0, &hotspot(1).address()), None);
 
@@ -282,14 +313,25 @@ fn usage_receipt_checks_each_refuse_with_their_own_code_and_charge_nothing() {
 #[test]
 fn fees_are_paid_in_credits_and_the_shortfall_burns_tokens() {
     let mut net = priced_net(|_| {});
-    // Onboarding with a location: $40 + $10 = 5,000,000 credits = 100 tokens at $0.50.
-    assert_eq!(net.state.meta().burned.0, 100 * TOKEN);
+    // Onboarding with a location: $40 + $10 = 5,000,000 credits = 100 tokens at $0.50, and the
+    // transaction's fee with them (bought together: the credits the purchase rounds up to stay).
+    let tx_fee = net.last_fee;
+    assert!(tx_fee > 0);
     let c = net.state.credits(&owner().address()).unwrap();
+    assert_eq!(c.spent_on_fees, 5_000_000 + tx_fee);
+    assert_eq!(c.own, c.bought - c.spent_on_fees);
+    assert!(c.own < 100, "only rounding is left: {}", c.own);
+    // The epoch counts every fee in credits: the oracle's price transaction's too.
+    let oracle_fees = net
+        .state
+        .credits(&oracle(0).address())
+        .unwrap()
+        .spent_on_fees;
+    assert!(oracle_fees > 0);
     assert_eq!(
-        (c.own, c.bought, c.spent_on_fees),
-        (0, 5_000_000, 5_000_000)
+        net.state.tally(0).credits_on_fees,
+        5_000_000 + tx_fee + oracle_fees
     );
-    assert_eq!(net.state.tally(0).credits_on_fees, 5_000_000);
 
     // Credits held pay first: no tokens burn.
     assert_eq!(
@@ -297,11 +339,15 @@ fn fees_are_paid_in_credits_and_the_shortfall_burns_tokens() {
         Receipt::Success
     );
     let burned = net.state.meta().burned;
+    let before = net.state.credits(&owner().address()).unwrap();
     let a = net.onboard_action(&hotspot(2), "EU868", None);
     assert_eq!(net.send(&owner(), a), Receipt::Success);
     assert_eq!(net.state.meta().burned, burned);
     let c = net.state.credits(&owner().address()).unwrap();
-    assert_eq!((c.own, c.own_cost), (1_000_000, Amount(20 * TOKEN)));
+    assert_eq!(c.own, before.own - 4_000_000 - net.last_fee);
+    // The cost basis follows pro rata (to the base unit, rounding aside).
+    let pro_rata = before.own_cost.0 * c.own / before.own;
+    assert!(c.own_cost.0.abs_diff(pro_rata) <= 1);
     net.supply_is_consistent();
 
     // Without a price and without credits a fee cannot be paid.
@@ -342,7 +388,7 @@ fn demand_network_as(
         let mut nonce = net.nonce(payer);
         let mut sign = |action| {
             nonce += 1;
-            Transaction::sign(CHAIN_ID, payer, nonce - 1, action)
+            net.tx_at(payer, nonce - 1, action)
         };
         let tokens = buys[window % buys.len()];
         if tokens > 0 {

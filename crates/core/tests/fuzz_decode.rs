@@ -154,11 +154,18 @@ fn every_action() -> Vec<Action> {
     ]
 }
 
+fn network() -> depin_core::tx::Network {
+    depin_core::tx::Network {
+        chain_id: CHAIN_ID.into(),
+        genesis_hash: depin_core::Hash([5; 32]),
+    }
+}
+
 fn every_tx() -> Vec<Transaction> {
     every_action()
         .into_iter()
         .enumerate()
-        .map(|(i, a)| Transaction::sign(CHAIN_ID, &key(1), i as u64, a))
+        .map(|(i, a)| Transaction::sign(&network(), &key(1), i as u64, 1_000, a))
         .collect()
 }
 
@@ -228,6 +235,7 @@ fn block_of(txs: Vec<Transaction>, consensus: Vec<u8>) -> Block {
         tx_root: Block::tx_root(&txs),
         receipts_root: Receipt::root(&[Receipt::Success]),
         app_hash: Hash([0xbb; 32]),
+        base_fee: 10_000,
         consensus,
     };
     Block::seal(header, txs, &proposer)
@@ -431,7 +439,8 @@ fn check_binary(bytes: Vec<u8>) -> Result<(), TestCaseError> {
     if let Some(tx) = &tx {
         prop_assert_eq!(tx.encoded_len(), bytes.len(), "encoded_len of {:?}", tx);
         let _ = tx.hash();
-        let _ = tx.signing_bytes();
+        let _ = tx.signing_bytes(&network().genesis_hash);
+        let _ = tx.weight();
         // The JSON face of anything that decodes reads back as the same transaction.
         let json = serde_json::to_vec(tx).expect("a decoded transaction serializes");
         let back = serde_json::from_slice::<Transaction>(&json).ok();
@@ -483,7 +492,8 @@ fn check_json(bytes: Vec<u8>) -> Result<(), TestCaseError> {
             let back = Transaction::from_bytes(&wire);
             prop_assert_eq!(back.as_ref(), Ok(&tx));
         }
-        let _ = tx.check_stateless(CHAIN_ID);
+        let _ = tx.check_stateless(&network());
+        let _ = tx.weight();
     }
     if let Ok(txs) = serde_json::from_slice::<Vec<Transaction>>(&bytes) {
         let json = serde_json::to_vec(&txs).expect("decoded transactions serialize");
@@ -507,7 +517,7 @@ fn seeds_are_canonical() {
     }
     for tx in every_tx() {
         assert_eq!(Transaction::from_wire(&tx.to_bytes()), Ok(tx.clone()));
-        tx.check_stateless(CHAIN_ID).unwrap();
+        tx.check_stateless(&network()).unwrap();
     }
 }
 

@@ -4,8 +4,8 @@
 //! coverage and demand, with onboarded hotspots, an oracle price and credits.
 //!
 //! After every block: nothing panicked; each refused transaction changed nothing but its signer's
-//! nonce (the state after the block's transactions up to it, and up to and including it, differ
-//! in that one entry at most); supply = genesis + minted - burned = the sum of balances. After
+//! nonce and what paying its fee changes (the state after the block's transactions up to it, and
+//! up to and including it, differ in those entries at most); supply = genesis + minted - burned = the sum of balances. After
 //! every case: a replica replaying the blocks with `apply_block(.., Signatures::Verify)` reaches
 //! the same receipts and app hashes.
 //!
@@ -30,8 +30,13 @@ use depin_core::modules::coverage::preset;
 use depin_core::services::demand::actions::{
     DelegateCredits, SetOracle, SubmitPrice, UsageReceipt,
 };
+use depin_core::services::demand::{
+    self,
+    records::{CreditBalance, EpochTally},
+};
+use depin_core::services::devices;
 use depin_core::services::devices::{Location, RetireDevice, SetDenylist, TransferDevice};
-use depin_core::state::StateKey;
+use depin_core::state::{Meta, StateKey};
 use depin_core::{
     Account, Action, Address, Amount, Block, Hash, Keypair, Receipt, Signature, Signatures, State,
     Transaction, apply_block, build_block, exec::MAX_BLOCK_TIME_STEP_MS, stage_block,
@@ -312,6 +317,8 @@ struct TxPlan {
     nonce: NoncePlan,
     signature: SignaturePlan,
     other_chain: bool,
+    /// The most the transaction offers to pay (mostly plenty; sometimes nothing or anything).
+    max_fee: u64,
     action: ActionPlan,
     /// Resubmit the previous transaction of the case byte for byte instead.
     replay_previous: bool,
@@ -332,16 +339,24 @@ fn tx_plan() -> impl Strategy<Value = TxPlan> {
             1 => key_index().prop_map(SignaturePlan::ByOtherKey),
             1 => Just(SignaturePlan::Zero),
         ],
-        proptest::bool::weighted(0.03),
+        (
+            proptest::bool::weighted(0.03),
+            prop_oneof![
+                20 => Just(1_000_000u64),
+                1 => Just(0u64),
+                1 => any::<u64>(),
+            ],
+        ),
         action_plan(),
         proptest::bool::weighted(0.05),
     )
         .prop_map(
-            |(signer, nonce, signature, other_chain, action, replay_previous)| TxPlan {
+            |(signer, nonce, signature, (other_chain, max_fee), action, replay_previous)| TxPlan {
                 signer,
                 nonce,
                 signature,
                 other_chain,
+                max_fee,
                 action,
                 replay_previous,
             },
@@ -579,16 +594,17 @@ impl Case {
         }
         let action = self.action(&plan.action, signer);
         self.actions.push(action.clone());
-        let chain = if plan.other_chain {
-            "depin-other"
-        } else {
-            CHAIN_ID
-        };
-        let mut tx = Transaction::sign(chain, signer, nonce, action);
+        let mut network = self.state.network();
+        if plan.other_chain {
+            network.chain_id = "depin-other".into();
+        }
+        let mut tx = Transaction::sign(&network, signer, nonce, plan.max_fee, action);
         match plan.signature {
             SignaturePlan::Valid => {}
             SignaturePlan::FlipBit(bit) => tx.signature.0[bit / 8] ^= 1 << (bit % 8),
-            SignaturePlan::ByOtherKey(k) => tx.signature = key_of(k).sign(&tx.signing_bytes()),
+            SignaturePlan::ByOtherKey(k) => {
+                tx.signature = key_of(k).sign(&tx.signing_bytes(&network.genesis_hash))
+            }
             SignaturePlan::Zero => tx.signature = Signature([0; 64]),
         }
         self.txs.push(tx.clone());
@@ -605,34 +621,97 @@ static CODES: std::sync::Mutex<BTreeMap<&'static str, u64>> =
 
 /// The entries that differ between two states' entry lists must be `signer`'s account alone, and
 /// in it only the nonce, by at most one.
-fn only_the_nonce_moved(
+/// What a refused transaction may change: its signer's nonce (up by one) and what paying its fee
+/// changes (the payer's tokens or credits, the supply and the epoch's count of fees), or nothing
+/// at all when it was refused before its fee.
+fn only_the_nonce_and_fee_moved(
     before: &[(Vec<u8>, Vec<u8>)],
     after: &[(Vec<u8>, Vec<u8>)],
     signer: &Address,
+    epoch: u64,
+    closes_epoch: bool,
 ) -> Result<(), String> {
     let before: BTreeMap<_, _> = before.iter().cloned().collect();
     let after: BTreeMap<_, _> = after.iter().cloned().collect();
+    let payer = before
+        .get(&devices::records::device_key(signer))
+        .map_or(*signer, |v| {
+            devices::DeviceEntry::from_bytes(v)
+                .expect("device entry")
+                .owner
+        });
     let signer_key = StateKey::Account(*signer).to_bytes();
+    let payer_key = StateKey::Account(payer).to_bytes();
+    let meta_key = StateKey::Meta.to_bytes();
+    let credits_key = demand::records::credits_key(&payer);
+    let tally_key = demand::records::tally_key(epoch);
     for key in before.keys().chain(after.keys()) {
         let (b, a) = (before.get(key), after.get(key));
         if b == a {
             continue;
         }
-        if *key != signer_key {
-            return Err(format!(
+        let changed = || {
+            format!(
                 "entry {} changed: {:?} -> {:?}",
                 hex::encode(key),
                 b.map(hex::encode),
                 a.map(hex::encode)
-            ));
-        }
-        let (Some(b), Some(a)) = (b, a) else {
-            return Err("the signer's account appeared or vanished".into());
+            )
         };
-        let b = Account::from_bytes(b).expect("account");
-        let a = Account::from_bytes(a).expect("account");
-        if a.balance != b.balance || a.nonce != b.nonce + 1 {
-            return Err(format!("the signer's account went from {b:?} to {a:?}"));
+        if *key == signer_key || *key == payer_key {
+            let (Some(b), Some(a)) = (b, a) else {
+                return Err("the signer's or payer's account appeared or vanished".into());
+            };
+            let b = Account::from_bytes(b).expect("account");
+            let a = Account::from_bytes(a).expect("account");
+            let nonce = if *key == signer_key {
+                b.nonce + 1
+            } else {
+                b.nonce
+            };
+            if a.balance > b.balance || a.nonce != nonce {
+                return Err(format!(
+                    "an account went from {b:?} to {a:?}: {}",
+                    changed()
+                ));
+            }
+        } else if *key == meta_key {
+            let (b, a) = (
+                Meta::from_bytes(b.unwrap()).expect("meta"),
+                Meta::from_bytes(a.unwrap()).expect("meta"),
+            );
+            let same_but_burn = Meta {
+                burned: b.burned,
+                total_supply: b.total_supply,
+                ..a.clone()
+            };
+            if same_but_burn != b || a.burned < b.burned {
+                return Err(changed());
+            }
+        } else if *key == credits_key {
+            let b = b
+                .map(|v| CreditBalance::from_bytes(v).expect("credits"))
+                .unwrap_or_default();
+            let a = CreditBalance::from_bytes(a.ok_or_else(changed)?).expect("credits");
+            if a.spent_on_data != b.spent_on_data
+                || a.delegated != b.delegated
+                || a.delegated_out != b.delegated_out
+            {
+                return Err(changed());
+            }
+        } else if closes_epoch && key[0] == depin_core::state::table::LEDGER {
+            // The block closes the epoch: its summary counts the fee's burn (and re-mint).
+            continue;
+        } else if *key == tally_key {
+            let b = b
+                .map(|v| EpochTally::from_bytes(v).expect("tally"))
+                .unwrap_or_default();
+            let a = EpochTally::from_bytes(a.ok_or_else(changed)?).expect("tally");
+            if a.credits_on_data != b.credits_on_data || a.receipts != b.receipts {
+                return Err(changed());
+            }
+        } else {
+            return Err(changed());
         }
     }
     Ok(())
@@ -709,7 +788,11 @@ fn run_case(plans: Vec<BlockPlan>) -> Result<(), TestCaseError> {
                 let (_, without) = stage(i);
                 let (receipts, with) = stage(i + 1);
                 prop_assert_eq!(&receipts[..], &applied.receipts[..=i]);
-                if let Err(e) = only_the_nonce_moved(&without, &with, &txs[i].signer) {
+                let height = block.header.height;
+                let (epoch, closes) = ((height - 1) / EPOCH_BLOCKS, height % EPOCH_BLOCKS == 0);
+                if let Err(e) =
+                    only_the_nonce_and_fee_moved(&without, &with, &txs[i].signer, epoch, closes)
+                {
                     return Err(TestCaseError::fail(format!(
                         "refused transaction {i} ({:?}) changed the state: {e}; tx {:?}",
                         applied.receipts[i], txs[i]

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use depin_core::codec::{Decode, Encode};
 use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
 use depin_core::modules::ModulesGenesis;
+use depin_core::services::fees::{FeeParams, fee_for, next_base_fee};
+use depin_core::tx::Network;
 use depin_core::{
     Account, Action, Address, Amount, Block, BlockError, Genesis, Hash, Keypair, Receipt,
     Rejection, Signatures, State, Transaction, apply_block, build_block, check_against_state,
@@ -68,6 +70,7 @@ fn genesis() -> Genesis {
             })
             .collect(),
         economics: None,
+        fees: None,
         modules: ModulesGenesis::default(),
     }
 }
@@ -76,16 +79,30 @@ fn genesis_state() -> State {
     State::genesis(&genesis()).expect("the test genesis is valid")
 }
 
+/// The most a test transfer offers to pay: far above the default base fee's ask.
+const MAX_FEE: u64 = 1_000;
+
+fn network() -> Network {
+    genesis().network()
+}
+
 fn transfer(key: &Keypair, nonce: u64, to: Address, amount: u128) -> Transaction {
-    Transaction::sign(
-        CHAIN_ID,
-        key,
-        nonce,
-        Action::Transfer {
-            to,
-            amount: Amount(amount),
-        },
-    )
+    sign(&network(), key, nonce, to, amount)
+}
+
+fn sign(network: &Network, key: &Keypair, nonce: u64, to: Address, amount: u128) -> Transaction {
+    let action = Action::Transfer {
+        to,
+        amount: Amount(amount),
+    };
+    Transaction::sign(network, key, nonce, MAX_FEE, action)
+}
+
+fn elsewhere() -> Network {
+    Network {
+        chain_id: OTHER_CHAIN_ID.into(),
+        ..network()
+    }
 }
 
 /// Builds the next block, one interval after the last, with signatures verified.
@@ -111,10 +128,13 @@ fn accounts_of(state: &State) -> BTreeMap<Address, Account> {
         .collect()
 }
 
-/// The balances and nonces a correct ledger must hold, kept by the simplest possible rules.
-#[derive(Default)]
+/// The balances and nonces a correct ledger must hold, kept by the simplest possible rules, with
+/// the fee formulas of `services::fees` (the base fee of each block, the fee of each weight).
 struct Model {
     accounts: BTreeMap<Address, (u128, u64)>,
+    base_fee: u64,
+    burned: u128,
+    block_weight: u64,
 }
 
 /// What is wrong with a generated transaction on purpose.
@@ -127,6 +147,8 @@ enum Fault {
     BadSignature,
     /// Signed for another network.
     WrongChain,
+    /// Offers no fee.
+    NoFee,
 }
 
 #[derive(Clone, Debug)]
@@ -151,7 +173,18 @@ impl Model {
         let accounts = (0..FUNDED)
             .map(|i| (key(i).address(), (ALLOCATION, 0)))
             .collect();
-        Model { accounts }
+        Model {
+            accounts,
+            base_fee: FeeParams::default().min_base_fee,
+            burned: 0,
+            block_weight: 0,
+        }
+    }
+
+    /// After a block: the base fee follows the weight the block carried.
+    fn end_block(&mut self) {
+        self.base_fee = next_base_fee(&FeeParams::default(), self.base_fee, self.block_weight);
+        self.block_weight = 0;
     }
 
     /// Turns `op` into a transaction against the model's current view, and returns it with the
@@ -171,15 +204,14 @@ impl Model {
             _ => next,
         };
         let tx = match op.fault {
-            Fault::WrongChain => Transaction::sign(
-                OTHER_CHAIN_ID,
-                &signer,
-                nonce,
-                Action::Transfer {
+            Fault::WrongChain => sign(&elsewhere(), &signer, nonce, to, amount),
+            Fault::NoFee => {
+                let action = Action::Transfer {
                     to,
                     amount: Amount(amount),
-                },
-            ),
+                };
+                Transaction::sign(&network(), &signer, nonce, 0, action)
+            }
             Fault::BadSignature => {
                 let impostor = key((op.sender + 1) % KEYS);
                 let mut tx = transfer(&impostor, nonce, to, amount);
@@ -193,6 +225,7 @@ impl Model {
     }
 
     fn execute(&mut self, tx: &Transaction, signature_ok: bool) -> Receipt {
+        self.block_weight += tx.weight();
         let reject = Receipt::Rejected;
         if tx.chain_id != CHAIN_ID {
             return reject(Rejection::WrongChain {
@@ -218,6 +251,22 @@ impl Model {
                 got: tx.nonce,
             });
         }
+        let fee = fee_for(self.base_fee, tx.weight());
+        if tx.max_fee < fee {
+            return reject(Rejection::FeeTooLow {
+                offered: tx.max_fee,
+                needed: fee,
+            });
+        }
+        if balance < u128::from(fee) {
+            return reject(Rejection::FeeUnpaid {
+                payer: tx.signer,
+                fee,
+            });
+        }
+        let fee = u128::from(fee);
+        let balance = balance - fee;
+        self.burned += fee;
         self.accounts.insert(tx.signer, (balance, next + 1));
         let Action::Transfer { to, amount } = tx.action else {
             unreachable!("the model generates transfers only");
@@ -239,11 +288,13 @@ impl Model {
     /// Checks the ledger holds exactly the model's accounts and that no money appeared or vanished.
     fn check(&self, state: &State) -> Result<(), TestCaseError> {
         let meta = state.meta();
-        prop_assert_eq!(state.sum_of_balances(), SUPPLY);
-        prop_assert_eq!(meta.total_supply, SUPPLY);
+        let supply = Amount(SUPPLY.0 - self.burned);
+        prop_assert_eq!(state.sum_of_balances(), supply);
+        prop_assert_eq!(meta.total_supply, supply);
         prop_assert_eq!(meta.genesis_supply, SUPPLY);
         prop_assert_eq!(meta.minted, Amount::ZERO);
-        prop_assert_eq!(meta.burned, Amount::ZERO);
+        prop_assert_eq!(meta.burned, Amount(self.burned));
+        prop_assert_eq!(meta.base_fee, self.base_fee);
         let accounts = accounts_of(state);
         prop_assert_eq!(accounts.len(), state.account_count());
         for (address, account) in &accounts {
@@ -280,6 +331,7 @@ fn fault() -> impl Strategy<Value = Fault> {
         2 => prop_oneof![-3i64..=-1, 1i64..=3].prop_map(Fault::NonceOffset),
         1 => Just(Fault::BadSignature),
         1 => Just(Fault::WrongChain),
+        1 => Just(Fault::NoFee),
     ]
 }
 
@@ -320,6 +372,7 @@ fn run_against_model(
     for (ops, advance_ms) in plan {
         clock += advance_ms;
         let (txs, expected): (Vec<_>, Vec<_>) = ops.iter().map(|op| model.submit(op)).unzip();
+        model.end_block();
         let height = state.height() + 1;
         let parent = state.last_block_hash();
         let time_ms = clock.max(state.meta().last_block_time_ms + 1);
@@ -374,13 +427,21 @@ proptest! {
                 .collect();
             let (_, receipts) = next_block(&mut state, txs.clone());
             for (tx, receipt) in txs.into_iter().zip(receipts) {
-                // Every one of these has the right nonce, so it used the nonce up either way.
+                // One that could not pay its fee left no trace (and the sender's later ones
+                // found a gap); every other one used its nonce up, whatever its outcome.
+                let next = state.account(&tx.signer).unwrap().nonce;
+                if tx.nonce >= next {
+                    continue;
+                }
                 let ok = matches!(
                     receipt,
                     Receipt::Success | Receipt::Rejected(Rejection::InsufficientFunds { .. })
                 );
                 prop_assert!(ok, "unexpected receipt {:?}", receipt);
                 executed.push((tx, receipt.is_success()));
+            }
+            for (s, n) in nonces.iter_mut().enumerate() {
+                *n = state.account(&key(s).address()).unwrap().nonce;
             }
         }
         prop_assert!(executed.iter().any(|(_, ok)| *ok), "each sender's first transfer succeeds");
@@ -404,7 +465,7 @@ proptest! {
         let (_, receipts) = next_block(&mut state, replays);
         prop_assert_eq!(receipts, expected);
         prop_assert_eq!(accounts_of(&state), before);
-        prop_assert_eq!(state.sum_of_balances(), SUPPLY);
+        prop_assert_eq!(state.sum_of_balances(), state.meta().total_supply);
     }
 }
 
@@ -509,7 +570,7 @@ fn assert_refused_without_change(mut next: NextBlock, bad: &Block, expected: Blo
     assert_eq!(applied.app_hash, next.app_hash_after);
     assert_eq!(next.state.app_hash(), next.app_hash_after);
     assert_eq!(next.state.last_block_hash(), next.block.hash());
-    assert_eq!(next.state.sum_of_balances(), SUPPLY);
+    assert_eq!(next.state.sum_of_balances(), next.state.meta().total_supply);
 }
 
 #[test]
@@ -759,6 +820,7 @@ fn nonce_ahead_of_the_next_is_a_gap_and_nothing_changes() {
 fn nonce_already_used_is_a_replay_in_the_same_and_a_later_block() {
     let mut state = genesis_state();
     let first = transfer(&key(0), 0, receiver(1), 10);
+    let first_copy = first.clone();
     let same_nonce = transfer(&key(0), 0, receiver(2), 20);
     assert_eq!(
         receipts(&mut state, vec![first, same_nonce.clone()]),
@@ -775,14 +837,21 @@ fn nonce_already_used_is_a_replay_in_the_same_and_a_later_block() {
         vec![Receipt::Rejected(why)]
     );
     assert_eq!(accounts_of(&state), before);
-    assert_eq!(account(&state, 0).balance, Amount(ALLOCATION - 10));
+    assert_eq!(
+        account(&state, 0).balance,
+        Amount(ALLOCATION - 10 - fee_of(&first_copy))
+    );
 }
 
 #[test]
-fn zero_amount_is_rejected_and_uses_up_the_nonce() {
+fn zero_amount_is_refused_at_the_door_and_in_a_block_pays_the_fee_and_uses_the_nonce() {
     let mut state = genesis_state();
     let tx = transfer(&key(0), 0, receiver(1), 0);
+    // The mempool refuses it before it costs anything ...
+    assert_eq!(tx.check_admission(CHAIN_ID), Err(Rejection::ZeroAmount));
     assert_eq!(check_against_state(&state, &tx), Err(Rejection::ZeroAmount));
+    // ... and a proposer that includes it anyway makes its sender pay for the space.
+    let fee = fee_of(&tx);
     assert_eq!(
         receipts(&mut state, vec![tx]),
         vec![Receipt::Rejected(Rejection::ZeroAmount)]
@@ -790,7 +859,7 @@ fn zero_amount_is_rejected_and_uses_up_the_nonce() {
     assert_eq!(
         account(&state, 0),
         Account {
-            balance: Amount(ALLOCATION),
+            balance: Amount(ALLOCATION - fee),
             nonce: 1
         }
     );
@@ -805,31 +874,39 @@ fn zero_amount_is_rejected_and_uses_up_the_nonce() {
 }
 
 #[test]
-fn overspending_is_insufficient_funds_and_uses_up_the_nonce() {
+fn overspending_is_insufficient_funds_and_uses_up_the_nonce_and_the_fee() {
     let mut state = genesis_state();
     let tx = transfer(&key(0), 0, receiver(1), ALLOCATION + 1);
+    let fee = fee_of(&tx);
+    assert_eq!(
+        check_against_state(&state, &tx),
+        Err(Rejection::InsufficientFunds {
+            balance: Amount(ALLOCATION),
+            needed: Amount(ALLOCATION + 1),
+        })
+    );
     let why = Rejection::InsufficientFunds {
-        balance: Amount(ALLOCATION),
+        balance: Amount(ALLOCATION - fee),
         needed: Amount(ALLOCATION + 1),
     };
-    assert_eq!(check_against_state(&state, &tx), Err(why.clone()));
     assert_eq!(receipts(&mut state, vec![tx]), vec![Receipt::Rejected(why)]);
     assert_eq!(
         account(&state, 0),
         Account {
-            balance: Amount(ALLOCATION),
+            balance: Amount(ALLOCATION - fee),
             nonce: 1
         }
     );
     // The balance seen is the one left by earlier transactions of the same block.
     let spend = transfer(&key(0), 1, receiver(1), 600);
     let again = transfer(&key(0), 2, receiver(2), 600);
+    let left = ALLOCATION - fee - fee_of(&spend) - 600 - fee_of(&again);
     assert_eq!(
         receipts(&mut state, vec![spend, again]),
         vec![
             Receipt::Success,
             Receipt::Rejected(Rejection::InsufficientFunds {
-                balance: Amount(ALLOCATION - 600),
+                balance: Amount(left),
                 needed: Amount(600),
             })
         ]
@@ -837,12 +914,17 @@ fn overspending_is_insufficient_funds_and_uses_up_the_nonce() {
     assert_eq!(
         account(&state, 0),
         Account {
-            balance: Amount(ALLOCATION - 600),
+            balance: Amount(left),
             nonce: 3
         }
     );
     assert_eq!(account(&state, 2).balance, Amount(ALLOCATION));
-    assert_eq!(state.sum_of_balances(), SUPPLY);
+    assert_eq!(state.sum_of_balances(), state.meta().total_supply);
+}
+
+/// What `tx` pays at the minimum base fee (the base fee of these small blocks).
+fn fee_of(tx: &Transaction) -> u128 {
+    u128::from(fee_for(FeeParams::default().min_base_fee, tx.weight()))
 }
 
 #[test]
@@ -854,7 +936,7 @@ fn bad_signature_is_rejected_without_using_the_nonce() {
         amount: Amount(999),
     };
     assert_eq!(
-        forged.check_stateless(CHAIN_ID),
+        forged.check_stateless(&network()),
         Err(Rejection::BadSignature)
     );
     let honest = transfer(&key(1), 0, receiver(0), 5);
@@ -879,8 +961,9 @@ fn wrong_chain_is_rejected_before_the_signature_and_nothing_changes() {
         to: receiver(1),
         amount: Amount(10),
     };
-    let elsewhere = Transaction::sign(OTHER_CHAIN_ID, &key(0), 0, action.clone());
-    let mut forged_elsewhere = Transaction::sign(OTHER_CHAIN_ID, &key(1), 0, action);
+    let other = elsewhere();
+    let elsewhere = Transaction::sign(&other, &key(0), 0, MAX_FEE, action.clone());
+    let mut forged_elsewhere = Transaction::sign(&other, &key(1), 0, MAX_FEE, action);
     forged_elsewhere.nonce = 1;
     let why = |got: &str| {
         Receipt::Rejected(Rejection::WrongChain {

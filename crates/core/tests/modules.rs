@@ -16,6 +16,7 @@ use depin_core::modules::coverage::actions::{AssertLocation, Location};
 use depin_core::modules::coverage::{Coverage, preset};
 use depin_core::services::demand::Demand;
 use depin_core::services::demand::actions::{DelegateCredits, SetOracle, UsageReceipt};
+use depin_core::services::demand::records::{credits_key, tally_key};
 use depin_core::services::devices::{RetireDevice, SetDenylist};
 use depin_core::state::StateKey;
 use depin_core::{
@@ -76,11 +77,18 @@ fn module_genesis(coverage: bool, demand: bool, weight: Option<u32>, remint_bps:
         .find(|a| a.address == owner().address())
         .unwrap();
     owner.amount = "100000".into();
-    // The oracle signs prices whether or not the network runs demand.
-    g.allocations.push(Allocation {
-        address: oracle(0).address(),
-        amount: "1".into(),
-    });
+    // The oracle signs (and pays for) prices whether or not the network runs demand; a demand
+    // genesis funds it already.
+    if !g
+        .allocations
+        .iter()
+        .any(|a| a.address == oracle(0).address())
+    {
+        g.allocations.push(Allocation {
+            address: oracle(0).address(),
+            amount: "10".into(),
+        });
+    }
     g
 }
 
@@ -278,12 +286,7 @@ impl Run {
                     continue;
                 }
                 let report = witness(&spot_key(bi), spot(bi), spot(wi), w, &e, sent);
-                txs.push(Transaction::sign(
-                    CHAIN_ID,
-                    &spot_key(wi),
-                    nonce,
-                    Action::from(report),
-                ));
+                txs.push(self.net.tx_at(&spot_key(wi), nonce, Action::from(report)));
                 nonce += 1;
             }
         }
@@ -444,7 +447,7 @@ fn a_devices_and_demand_network_without_a_proof_module_conserves_money() {
 }
 
 /// The signer's account before and after, and the state next to the same block without the
-/// transaction: only the signer's nonce moved.
+/// transaction: only the signer's nonce moved, and what paying the transaction's fee moves.
 fn refused_as_disabled(net: &mut Net, signer: &Keypair, action: Action, module: u8, code_: &str) {
     let mut sibling = net.state.clone();
     let before: Account = *net.state.account(&signer.address()).unwrap();
@@ -462,10 +465,12 @@ fn refused_as_disabled(net: &mut Net, signer: &Keypair, action: Action, module: 
         &validator(),
         Signatures::Verify,
     );
+    assert!(net.last_fee > 0, "the refused transaction paid its fee");
+    let fee_tokens = net.state.meta().burned.0 - sibling.meta().burned.0;
     assert_eq!(
         net.state.account(&signer.address()),
         Some(&Account {
-            balance: before.balance,
+            balance: Amount(before.balance.0 - fee_tokens),
             nonce: before.nonce + 1
         })
     );
@@ -476,10 +481,16 @@ fn refused_as_disabled(net: &mut Net, signer: &Keypair, action: Action, module: 
         .chain(ours.keys())
         .filter(|k| theirs.get(*k) != ours.get(*k))
         .collect();
-    assert_eq!(
-        changed,
-        BTreeSet::from([&StateKey::Account(signer.address()).to_bytes()]),
-        "only the signer's account (its nonce) changed"
+    let epoch = (net.state.height() - 1) / EPOCH_BLOCKS;
+    let fee_entries = [
+        StateKey::Account(signer.address()).to_bytes(),
+        StateKey::Meta.to_bytes(),
+        credits_key(&signer.address()),
+        tally_key(epoch),
+    ];
+    assert!(
+        changed.iter().all(|k| fee_entries.contains(k)),
+        "only the signer's account (its nonce) and its fee's entries changed: {changed:?}"
     );
 }
 

@@ -10,10 +10,10 @@ use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 use depin_core::crypto::{self, small_order_encodings};
-use depin_core::tx::verify_signatures;
+use depin_core::tx::{Network, verify_signatures};
 use depin_core::{
-    Action, Address, Amount, Genesis, Keypair, Receipt, Signature, Signatures, State, Transaction,
-    apply_block, build_block,
+    Action, Address, Amount, Genesis, Hash, Keypair, Receipt, Signature, Signatures, State,
+    Transaction, apply_block, build_block,
 };
 use ed25519_dalek::{Digest, Sha512};
 
@@ -308,6 +308,8 @@ fn small_order_components_follow_the_rule_alone_and_in_batches() {
 }
 
 const CHAIN: &str = "depin-sig-test";
+/// Plenty for a transfer at the default base fee.
+const MAX_FEE: u64 = 100_000;
 
 fn validator() -> Keypair {
     Keypair::from_seed([9; 32])
@@ -320,7 +322,7 @@ fn genesis(funded: &[Address]) -> Genesis {
 
 /// Transactions signed in every edge-case way, mixed with honest ones: each is a transfer from a
 /// funded signer, so a signature accepted by one path and refused by another changes a receipt.
-fn edge_transactions() -> (Vec<Transaction>, Vec<bool>) {
+fn edge_transactions(network: &Network) -> (Vec<Transaction>, Vec<bool>) {
     let to = Keypair::from_seed([77; 32]).address();
     let action = Action::Transfer {
         to,
@@ -346,10 +348,11 @@ fn edge_transactions() -> (Vec<Transaction>, Vec<bool>) {
                 chain_id: CHAIN.into(),
                 signer: Address(signer),
                 nonce,
+                max_fee: MAX_FEE,
                 action: action.clone(),
                 signature: Signature([0; 64]),
             };
-            tx.signature = forge(a, &signer, r, tor, &tx.signing_bytes());
+            tx.signature = forge(a, &signer, r, tor, &tx.signing_bytes(&network.genesis_hash));
             txs.push(tx);
             valid.push(true);
         }
@@ -361,6 +364,7 @@ fn edge_transactions() -> (Vec<Transaction>, Vec<bool>) {
             chain_id: CHAIN.into(),
             signer: Address(*key),
             nonce: 0,
+            max_fee: MAX_FEE,
             action: action.clone(),
             signature: Signature(sig),
         });
@@ -368,9 +372,9 @@ fn edge_transactions() -> (Vec<Transaction>, Vec<bool>) {
     }
     for i in 0..20u8 {
         let k = Keypair::from_seed([i + 120; 32]);
-        txs.push(Transaction::sign(CHAIN, &k, 0, action.clone()));
+        txs.push(Transaction::sign(network, &k, 0, MAX_FEE, action.clone()));
         valid.push(true);
-        let mut bad = Transaction::sign(CHAIN, &k, 1, action.clone());
+        let mut bad = Transaction::sign(network, &k, 1, MAX_FEE, action.clone());
         bad.signature = with_s_plus_l(bad.signature);
         txs.push(bad);
         valid.push(false);
@@ -380,31 +384,54 @@ fn edge_transactions() -> (Vec<Transaction>, Vec<bool>) {
 
 #[test]
 fn transaction_batches_give_the_single_verdicts() {
-    let (txs, valid) = edge_transactions();
+    let network = Network {
+        chain_id: CHAIN.into(),
+        genesis_hash: Hash([3; 32]),
+    };
+    let (txs, valid) = edge_transactions(&network);
+    let g = &network.genesis_hash;
     let single: Vec<bool> = txs
         .iter()
-        .map(|tx| crypto::verify(&tx.signer, &tx.signing_bytes(), &tx.signature))
+        .map(|tx| crypto::verify(&tx.signer, &tx.signing_bytes(g), &tx.signature))
         .collect();
     assert_eq!(single, valid);
-    assert_eq!(verify_signatures(&txs), valid);
+    assert_eq!(verify_signatures(g, &txs), valid);
     for chunk in [1, 2, 5, 16] {
-        let chunked: Vec<bool> = txs.chunks(chunk).flat_map(verify_signatures).collect();
+        let chunked: Vec<bool> = txs
+            .chunks(chunk)
+            .flat_map(|c| verify_signatures(g, c))
+            .collect();
         assert_eq!(chunked, valid, "chunks of {chunk}");
     }
 }
 
 #[test]
 fn a_block_built_after_the_batch_replays_to_the_same_receipts() {
-    let (txs, valid) = edge_transactions();
-    let mut funded: Vec<Address> = txs.iter().map(|tx| tx.signer).collect();
+    // The signers do not depend on the network signed for: learn them, then sign for the genesis
+    // that funds them.
+    let placeholder = Network {
+        chain_id: CHAIN.into(),
+        genesis_hash: Hash([0; 32]),
+    };
+    let mut funded: Vec<Address> = edge_transactions(&placeholder)
+        .0
+        .iter()
+        .map(|tx| tx.signer)
+        .collect();
     funded.sort();
     funded.dedup();
     let g = genesis(&funded);
+    let network = g.network();
+    let (txs, valid) = edge_transactions(&network);
     // What the mempool does (`depin_node::mempool::verify_batch`: chunks through
     // `verify_signatures`), then the producer trusts its verdicts.
     let admitted: Vec<Transaction> = txs
         .chunks(16)
-        .flat_map(|c| c.iter().cloned().zip(verify_signatures(c)))
+        .flat_map(|c| {
+            c.iter()
+                .cloned()
+                .zip(verify_signatures(&network.genesis_hash, c))
+        })
         .filter(|(_, ok)| *ok)
         .map(|(tx, _)| tx)
         .collect();

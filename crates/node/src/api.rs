@@ -36,6 +36,7 @@ pub const MAX_BODY_BYTES: usize = 16 << 20;
 /// Paths served, as written in the OpenAPI document.
 pub const ROUTES: &[&str] = &[
     "/v1/status",
+    "/v1/fees",
     "/v1/genesis",
     "/v1/tx",
     "/v1/txs",
@@ -73,6 +74,7 @@ pub fn router_with_limits(node: Arc<Node>, limits: &ApiLimits) -> Router {
     let routes = Router::new()
         .route("/", get(landing))
         .route("/v1/status", get(status))
+        .route("/v1/fees", get(fees))
         .route("/v1/genesis", get(genesis))
         .route("/v1/tx", post(submit_one))
         .route("/v1/txs", post(submit_many))
@@ -143,6 +145,43 @@ async fn status(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
         "total_supply": tip.total_supply,
         "accounts": tip.accounts,
         "mempool": {"txs": pending, "bytes": pending_bytes},
+        "base_fee": tip.base_fee,
+        "fee_unit": fee_unit(p),
+    }))
+}
+
+/// What fees are paid in on this network.
+fn fee_unit(p: &depin_core::Params) -> String {
+    if p.modules.demand.is_some() {
+        "credits".to_string()
+    } else {
+        format!("base units of {}", p.token_symbol)
+    }
+}
+
+/// What transactions cost now: the base fee, the block limits, and what a transfer would cost
+/// and should offer.
+async fn fees(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
+    use depin_core::services::fees::{BASE_FEE_SCALE, fee_for, suggested_max_fee};
+    let tip = node.tip();
+    let p = &node.params;
+    let floor = node.mempool.lock().expect("mempool lock").eviction_floor();
+    let transfer_weight = depin_core::services::fees::TRANSFER_WEIGHT;
+    Json(json!({
+        "base_fee": tip.base_fee,
+        "base_fee_scale": BASE_FEE_SCALE as u64,
+        "min_base_fee": p.fees.min_base_fee,
+        "fee_unit": fee_unit(p),
+        "max_block_weight": p.fees.max_block_weight,
+        "max_block_bytes": p.fees.max_block_bytes,
+        "signature_weight": depin_core::tx::SIGNATURE_WEIGHT,
+        "transfer": {
+            "weight": transfer_weight,
+            "fee": fee_for(tip.base_fee, transfer_weight),
+            "suggested_max_fee": suggested_max_fee(tip.base_fee, transfer_weight),
+        },
+        "mempool_min_fee_per_1000_weight": floor,
+        "explained": "a transaction pays base_fee / base_fee_scale fee units per weight unit (its bytes, plus signature_weight per signature checked); it offers at most max_fee, and a block charges the base fee of that block, never more. The base fee rises by up to 1/8 per full block and falls back to min_base_fee when blocks are less than half full.",
     }))
 }
 
@@ -266,12 +305,29 @@ async fn tx_status(
     // block is committed, so one that is in neither place at the second look has none.
     for look in 0..2 {
         if let Some(c) = node.store.transaction(&hash).map_err(ApiError::internal)? {
+            let header = node
+                .store
+                .header(c.height)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal("a committed transaction's block is missing"))?;
+            let weight = c.tx.weight();
+            let charged = if c.receipt.paid_fee() {
+                depin_core::services::fees::fee_for(header.base_fee, weight)
+            } else {
+                0
+            };
             return Ok(Json(json!({
                 "hash": hash,
                 "status": "committed",
                 "height": c.height,
                 "index": c.index,
                 "receipt": ReceiptView::from(&c.receipt),
+                "fee": {
+                    "charged": charged,
+                    "max_fee": c.tx.max_fee,
+                    "weight": weight,
+                    "base_fee": header.base_fee,
+                },
                 "tx": c.tx,
             })));
         }
@@ -478,6 +534,7 @@ mod tests {
             },
             allocations: vec![],
             economics: None,
+            fees: None,
             modules: Default::default(),
         };
         let store = Arc::new(depin_store::Store::open(&dir.path().join("db.redb")).unwrap());

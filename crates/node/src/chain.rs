@@ -154,7 +154,8 @@ mod tests {
             to,
             amount: Amount(3),
         };
-        Transaction::sign("chain-test", &Keypair::from_seed([1; 32]), 0, action)
+        let key = Keypair::from_seed([1; 32]);
+        Transaction::sign(&genesis().network(), &key, 0, 1_000, action)
     }
 
     #[test]

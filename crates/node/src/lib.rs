@@ -134,6 +134,7 @@ mod tests {
             },
             allocations: vec![],
             economics: None,
+            fees: None,
             modules: Default::default(),
         };
         home.write_genesis(&genesis).unwrap();

@@ -1,14 +1,21 @@
-//! Transactions waiting for a block: verified in batches at the door, ordered by nonce per
-//! sender, bounded in count and bytes.
+//! Transactions waiting for a block: verified in batches at the door, ordered by fee under
+//! pressure and by nonce per sender, bounded in count and bytes.
 //!
 //! Admission is in two halves so that the expensive part holds no lock: [`verify_batch`] checks
-//! envelopes and signatures (ZIP-215 batch verification in parallel chunks, whose verdicts are
-//! exactly those execution and replay reach one by one: see `depin_core::crypto`), then
-//! [`Mempool::admit`] checks nonces and balances against the committed accounts and inserts. A
-//! full mempool refuses with [`Rejection::MempoolFull`]; it never grows past its limits.
+//! envelopes, the actions' stateless checks and signatures (ZIP-215 batch verification in
+//! parallel chunks, whose verdicts are exactly those execution and replay reach one by one: see
+//! `depin_core::crypto`), then [`Mempool::admit`] checks nonces and balances against the
+//! committed accounts and inserts (the node checks the fee against a snapshot in between).
+//!
+//! A block is filled from the senders whose next transaction offers the highest fee per weight
+//! (arrival order among equals), within the block's count, weight and byte limits, and only with
+//! transactions that offer at least the block's base fee. A full pool evicts the cheapest
+//! sender's last transaction for one that offers more per weight, and otherwise refuses with
+//! [`Rejection::MempoolFull`]; it never grows past its limits.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
+use depin_core::services::fees::fee_for;
 use depin_core::tx::verify_signatures;
 use depin_core::{Account, Address, Hash, Rejection, Transaction, check_against_account};
 use rayon::prelude::*;
@@ -40,13 +47,18 @@ impl Default for MempoolLimits {
 /// Signatures per parallel verification chunk: large enough for batch verification to pay off.
 pub const VERIFY_CHUNK: usize = 256;
 
-/// Checks chain id, size and signature of each transaction; signatures in parallel batches.
-pub fn verify_batch(chain_id: &str, txs: &[Transaction]) -> Vec<Result<(), Rejection>> {
+/// Checks chain id, size, the action's stateless checks and the signature of each transaction
+/// for the network with `genesis_hash`; signatures in parallel batches.
+pub fn verify_batch(
+    chain_id: &str,
+    genesis_hash: &Hash,
+    txs: &[Transaction],
+) -> Vec<Result<(), Rejection>> {
     let mut verdicts: Vec<Result<(), Rejection>> =
-        txs.iter().map(|tx| tx.check_envelope(chain_id)).collect();
+        txs.iter().map(|tx| tx.check_admission(chain_id)).collect();
     let signature_ok: Vec<bool> = txs
         .par_chunks(VERIFY_CHUNK)
-        .flat_map_iter(verify_signatures)
+        .flat_map_iter(|chunk| verify_signatures(genesis_hash, chunk))
         .collect();
     for (verdict, ok) in verdicts.iter_mut().zip(signature_ok) {
         if verdict.is_ok() && !ok {
@@ -56,10 +68,26 @@ pub fn verify_batch(chain_id: &str, txs: &[Transaction]) -> Vec<Result<(), Rejec
     verdicts
 }
 
+/// What a block may hold, and the base fee it charges.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockSpace {
+    pub max_txs: usize,
+    pub max_weight: u64,
+    pub max_bytes: u64,
+    pub base_fee: u64,
+}
+
+/// Fee offered per weight unit, scaled so that small differences order correctly.
+fn fee_rate(tx: &Transaction, weight: u64) -> u128 {
+    (u128::from(tx.max_fee) << 32) / u128::from(weight.max(1))
+}
+
 struct Pending {
     tx: Transaction,
     hash: Hash,
     bytes: usize,
+    weight: u64,
+    rate: u128,
     admitted_at: u64,
 }
 
@@ -67,6 +95,8 @@ struct Pending {
 struct Sender {
     /// Next nonce not yet handed to a block (committed nonce, plus what was reaped since).
     next: u64,
+    /// When the sender's first waiting transaction arrived (ties between equal fees).
+    arrival: u64,
     waiting: BTreeMap<u64, Pending>,
 }
 
@@ -74,14 +104,16 @@ struct Sender {
 pub struct Mempool {
     limits: MempoolLimits,
     senders: HashMap<Address, Sender>,
-    /// Senders with waiting transactions, in the order they first arrived (fair reaping).
-    queue: VecDeque<Address>,
+    /// Each sender's last waiting transaction by fee rate: (rate, arrival, sender, nonce). The
+    /// first is what a full pool evicts (a sender's last, so no gap opens behind it).
+    tails: BTreeSet<(u128, u64, Address, u64)>,
     /// Hashes of waiting transactions and of reaped ones not yet committed.
     known: HashSet<Hash>,
     in_flight: Vec<Hash>,
     count: usize,
     bytes: usize,
     height: u64,
+    arrivals: u64,
 }
 
 impl Mempool {
@@ -89,12 +121,13 @@ impl Mempool {
         Mempool {
             limits,
             senders: HashMap::new(),
-            queue: VecDeque::new(),
+            tails: BTreeSet::new(),
             known: HashSet::new(),
             in_flight: Vec::new(),
             count: 0,
             bytes: 0,
             height,
+            arrivals: 0,
         }
     }
 
@@ -117,8 +150,43 @@ impl Mempool {
         self.known.contains(hash)
     }
 
-    /// Admits one transaction whose envelope and signature were verified, given its signer's
-    /// committed account.
+    /// The lowest fee rate a full pool would still take (for `GET /v1/fees`), as max fee per
+    /// 1,000 weight; `None` while the pool has room.
+    pub fn eviction_floor(&self) -> Option<u64> {
+        if self.count < self.limits.max_txs && self.bytes < self.limits.max_bytes / 2 {
+            return None;
+        }
+        self.tails
+            .first()
+            .map(|(rate, ..)| u64::try_from((rate * 1000) >> 32).unwrap_or(u64::MAX))
+    }
+
+    /// Moves `address`'s entry in the eviction index to its current last transaction.
+    fn retail(&mut self, address: Address, old: Option<(u128, u64, u64)>) {
+        if let Some((rate, arrival, nonce)) = old {
+            self.tails.remove(&(rate, arrival, address, nonce));
+        }
+        if let Some(sender) = self.senders.get(&address)
+            && let Some((nonce, p)) = sender.waiting.last_key_value()
+        {
+            self.tails.insert((p.rate, sender.arrival, address, *nonce));
+        }
+    }
+
+    fn tail_of(&self, address: &Address) -> Option<(u128, u64, u64)> {
+        let sender = self.senders.get(address)?;
+        let (nonce, p) = sender.waiting.last_key_value()?;
+        Some((p.rate, sender.arrival, *nonce))
+    }
+
+    fn forget(&mut self, p: &Pending) {
+        self.known.remove(&p.hash);
+        self.count -= 1;
+        self.bytes -= p.bytes;
+    }
+
+    /// Admits one transaction whose envelope, signature and fee were verified, given its
+    /// signer's committed account.
     pub fn admit(
         &mut self,
         tx: Transaction,
@@ -130,11 +198,14 @@ impl Mempool {
         if self.known.contains(&hash) {
             return Err(Rejection::Duplicate);
         }
-        let sender = self.senders.entry(tx.signer).or_default();
-        sender.next = sender.next.max(account.nonce);
-        if tx.nonce < sender.next {
+        let signer = tx.signer;
+        let next = self
+            .senders
+            .get(&signer)
+            .map_or(account.nonce, |s| s.next.max(account.nonce));
+        if tx.nonce < next {
             return Err(Rejection::NonceReplayed {
-                next: sender.next,
+                next,
                 got: tx.nonce,
             });
         }
@@ -145,65 +216,117 @@ impl Mempool {
                 max_ahead: self.limits.max_nonce_ahead,
             });
         }
-        if sender.waiting.contains_key(&tx.nonce) {
+        if self
+            .senders
+            .get(&signer)
+            .is_some_and(|s| s.waiting.contains_key(&tx.nonce))
+        {
             return Err(Rejection::Duplicate);
         }
         let bytes = tx.encoded_len();
-        if self.count + 1 > self.limits.max_txs || self.bytes + bytes > self.limits.max_bytes {
-            return Err(Rejection::MempoolFull);
+        let weight = tx.weight();
+        let rate = fee_rate(&tx, weight);
+        while self.count + 1 > self.limits.max_txs || self.bytes + bytes > self.limits.max_bytes {
+            // Full: the cheapest sender's last transaction makes room for one that pays more
+            // per weight (never the sender's own, which would open a gap behind this one).
+            let Some(&(cheapest, arrival, victim, nonce)) = self.tails.first() else {
+                return Err(Rejection::MempoolFull);
+            };
+            if cheapest >= rate || victim == signer {
+                return Err(Rejection::MempoolFull);
+            }
+            self.tails.remove(&(cheapest, arrival, victim, nonce));
+            let sender = self
+                .senders
+                .get_mut(&victim)
+                .expect("indexed senders exist");
+            let p = sender.waiting.remove(&nonce).expect("indexed tails exist");
+            let empty = sender.waiting.is_empty();
+            self.forget(&p);
+            if empty {
+                self.senders.remove(&victim);
+            } else {
+                self.retail(victim, None);
+            }
         }
+        let old = self.tail_of(&signer);
+        self.arrivals += 1;
+        let arrivals = self.arrivals;
+        let sender = self.senders.entry(signer).or_default();
         if sender.waiting.is_empty() {
-            self.queue.push_back(tx.signer);
+            sender.arrival = arrivals;
         }
+        sender.next = sender.next.max(account.nonce);
         sender.waiting.insert(
             tx.nonce,
             Pending {
                 tx,
                 hash,
                 bytes,
+                weight,
+                rate,
                 admitted_at: self.height,
             },
         );
+        self.retail(signer, old);
         self.known.insert(hash);
         self.count += 1;
         self.bytes += bytes;
         Ok(hash)
     }
 
-    /// Takes up to `max` transactions that can run now: for each sender in arrival order, its
-    /// consecutive nonces from the next one. They stay known (duplicates are refused) until
+    /// Takes what the next block can hold, highest fee per weight first: from each sender its
+    /// consecutive nonces from the next one, while each offers at least the block's base fee
+    /// and fits the block's limits. They stay known (duplicates are refused) until
     /// [`on_block`](Self::on_block).
-    pub fn reap(&mut self, max: usize) -> Vec<Transaction> {
-        let mut out = Vec::with_capacity(max.min(self.count));
-        let mut keep = VecDeque::with_capacity(self.queue.len());
-        while let Some(address) = self.queue.pop_front() {
-            if out.len() >= max {
-                keep.push_back(address);
+    pub fn reap(&mut self, space: BlockSpace) -> Vec<Transaction> {
+        // (rate, earlier arrival first, sender) of each sender whose next nonce is waiting.
+        let mut ready: BinaryHeap<(u128, std::cmp::Reverse<u64>, Address)> = self
+            .senders
+            .iter()
+            .filter_map(|(address, s)| {
+                let p = s.waiting.get(&s.next)?;
+                Some((p.rate, std::cmp::Reverse(s.arrival), *address))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(space.max_txs.min(self.count));
+        let (mut weight, mut bytes) = (0u64, 0u64);
+        while let Some((_, arrival, address)) = ready.pop() {
+            if out.len() >= space.max_txs {
+                break;
+            }
+            let old = self.tail_of(&address);
+            let sender = self.senders.get_mut(&address).expect("ready senders exist");
+            let Some(p) = sender.waiting.get(&sender.next) else {
+                continue;
+            };
+            let fits =
+                weight + p.weight <= space.max_weight && bytes + p.bytes as u64 <= space.max_bytes;
+            if !fits || p.tx.max_fee < fee_for(space.base_fee, p.weight) {
+                // It waits for a block with room, or a base fee it offers enough for.
                 continue;
             }
-            let sender = self
-                .senders
-                .get_mut(&address)
-                .expect("queued senders exist");
-            while out.len() < max {
-                let Some(entry) = sender.waiting.first_entry() else {
-                    break;
-                };
-                if *entry.key() != sender.next {
-                    break;
-                }
-                let p = entry.remove();
-                sender.next += 1;
-                self.count -= 1;
-                self.bytes -= p.bytes;
-                self.in_flight.push(p.hash);
-                out.push(p.tx);
+            let p = sender.waiting.remove(&sender.next).expect("just seen");
+            sender.next += 1;
+            weight += p.weight;
+            bytes += p.bytes as u64;
+            if let Some(next) = sender.waiting.get(&sender.next) {
+                ready.push((next.rate, arrival, address));
             }
-            if !sender.waiting.is_empty() {
-                keep.push_back(address);
+            let empty = sender.waiting.is_empty();
+            self.count -= 1;
+            self.bytes -= p.bytes;
+            self.in_flight.push(p.hash);
+            out.push(p.tx);
+            if empty {
+                // Keep the sender for its `next` until the block commits.
+                if let Some((rate, arrival, nonce)) = old {
+                    self.tails.remove(&(rate, arrival, address, nonce));
+                }
+            } else {
+                self.retail(address, old);
             }
         }
-        self.queue = keep;
         out
     }
 
@@ -215,53 +338,84 @@ impl Mempool {
             self.known.remove(&hash);
         }
         for (address, nonce) in nonces {
-            if let Some(sender) = self.senders.get_mut(&address) {
-                sender.next = nonce;
-                while let Some(entry) = sender.waiting.first_entry() {
-                    if *entry.key() >= nonce {
-                        break;
-                    }
-                    let p = entry.remove();
-                    self.known.remove(&p.hash);
-                    self.count -= 1;
-                    self.bytes -= p.bytes;
+            let old = self.tail_of(&address);
+            let Some(sender) = self.senders.get_mut(&address) else {
+                continue;
+            };
+            sender.next = nonce;
+            let mut dropped = Vec::new();
+            while let Some(entry) = sender.waiting.first_entry() {
+                if *entry.key() >= nonce {
+                    break;
                 }
+                dropped.push(entry.remove());
             }
+            for p in &dropped {
+                self.forget(p);
+            }
+            self.retail(address, old);
         }
         let max_wait = self.limits.max_wait_blocks;
         if height.is_multiple_of(64) {
-            for sender in self.senders.values_mut() {
+            let mut expired = Vec::new();
+            for (address, sender) in &mut self.senders {
+                let before = sender.waiting.last_key_value().map(|(n, p)| (p.rate, *n));
                 sender.waiting.retain(|_, p| {
                     let keep = p.admitted_at + max_wait >= height;
                     if !keep {
-                        self.known.remove(&p.hash);
-                        self.count -= 1;
-                        self.bytes -= p.bytes;
+                        expired.push((p.hash, p.bytes));
                     }
                     keep
                 });
+                if let Some((rate, nonce)) = before {
+                    self.tails.remove(&(rate, sender.arrival, *address, nonce));
+                    if let Some((n, p)) = sender.waiting.last_key_value() {
+                        self.tails.insert((p.rate, sender.arrival, *address, *n));
+                    }
+                }
+            }
+            for (hash, bytes) in expired {
+                self.known.remove(&hash);
+                self.count -= 1;
+                self.bytes -= bytes;
             }
         }
         self.senders.retain(|_, s| !s.waiting.is_empty());
-        self.queue.retain(|a| self.senders.contains_key(a));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use depin_core::tx::Network;
     use depin_core::{Action, Amount, Keypair};
 
+    fn network() -> Network {
+        Network {
+            chain_id: "t".into(),
+            genesis_hash: Hash([4; 32]),
+        }
+    }
+
     fn transfer(key: &Keypair, nonce: u64, amount: u128) -> Transaction {
-        Transaction::sign(
-            "t",
-            key,
-            nonce,
-            Action::Transfer {
-                to: Keypair::from_seed([99; 32]).address(),
-                amount: Amount(amount),
-            },
-        )
+        paying(key, nonce, amount, 1_000)
+    }
+
+    fn paying(key: &Keypair, nonce: u64, amount: u128, max_fee: u64) -> Transaction {
+        let action = Action::Transfer {
+            to: Keypair::from_seed([99; 32]).address(),
+            amount: Amount(amount),
+        };
+        Transaction::sign(&network(), key, nonce, max_fee, action)
+    }
+
+    fn space(max_txs: usize) -> BlockSpace {
+        BlockSpace {
+            max_txs,
+            max_weight: u64::MAX,
+            max_bytes: u64::MAX,
+            base_fee: 10_000,
+        }
     }
 
     fn rich(nonce: u64) -> Account {
@@ -278,12 +432,12 @@ mod tests {
         for n in [0, 1, 3] {
             m.admit(transfer(&k, n, 1), Some(&rich(0))).unwrap();
         }
-        let got: Vec<u64> = m.reap(10).iter().map(|t| t.nonce).collect();
+        let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
         assert_eq!(got, vec![0, 1]);
         assert_eq!(m.len(), 1);
         m.admit(transfer(&k, 2, 1), Some(&rich(0))).unwrap();
         m.on_block(1, [(k.address(), 2)]);
-        let got: Vec<u64> = m.reap(10).iter().map(|t| t.nonce).collect();
+        let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
         assert_eq!(got, vec![2, 3]);
     }
 
@@ -315,7 +469,7 @@ mod tests {
             Err(Rejection::UnknownAccount { .. })
         ));
         // A reaped transaction is still a duplicate until its block commits.
-        let reaped = m.reap(10);
+        let reaped = m.reap(space(10));
         assert_eq!(
             m.admit(reaped[0].clone(), Some(&rich(5))),
             Err(Rejection::Duplicate)
@@ -340,10 +494,90 @@ mod tests {
         assert_eq!(m.len(), 3);
         let bytes = m.bytes();
         assert!(bytes > 0);
-        m.reap(3);
+        m.reap(space(3));
         m.on_block(1, [(k.address(), 3)]);
         assert!(m.is_empty());
         assert_eq!(m.bytes(), 0);
+    }
+
+    #[test]
+    fn blocks_fill_by_fee_per_weight_and_hold_what_offers_too_little() {
+        let mut m = Mempool::new(MempoolLimits::default(), 0);
+        let (cheap, dear, broke) = (
+            Keypair::from_seed([1; 32]),
+            Keypair::from_seed([2; 32]),
+            Keypair::from_seed([3; 32]),
+        );
+        m.admit(paying(&cheap, 0, 1, 100), Some(&rich(0))).unwrap();
+        m.admit(paying(&cheap, 1, 1, 10_000), Some(&rich(0)))
+            .unwrap();
+        m.admit(paying(&dear, 0, 1, 500), Some(&rich(0))).unwrap();
+        // Offers less than the block's base fee asks (10,000 millionths per weight: ~4).
+        m.admit(paying(&broke, 0, 1, 1), Some(&rich(0))).unwrap();
+        let got: Vec<(Address, u64)> = m
+            .reap(space(2))
+            .iter()
+            .map(|t| (t.signer, t.max_fee))
+            .collect();
+        // The dearer sender first; the cheap sender's second waits behind its first.
+        assert_eq!(got, vec![(dear.address(), 500), (cheap.address(), 100)]);
+        let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.max_fee).collect();
+        assert_eq!(got, vec![10_000], "the one below the base fee waits");
+        assert_eq!(m.len(), 1);
+        // A block with room for one transfer's weight takes one.
+        m.on_block(1, [(cheap.address(), 2), (dear.address(), 1)]);
+        m.admit(paying(&dear, 1, 1, 500), Some(&rich(1))).unwrap();
+        m.admit(paying(&dear, 2, 1, 500), Some(&rich(1))).unwrap();
+        let one = paying(&dear, 1, 1, 500).weight();
+        let tight = BlockSpace {
+            max_weight: one + one / 2,
+            ..space(10)
+        };
+        assert_eq!(m.reap(tight).len(), 1);
+    }
+
+    #[test]
+    fn a_full_pool_evicts_the_cheapest_for_a_dearer_one_and_never_opens_a_gap() {
+        let limits = MempoolLimits {
+            max_txs: 3,
+            ..MempoolLimits::default()
+        };
+        let mut m = Mempool::new(limits, 0);
+        let (a, b, c) = (
+            Keypair::from_seed([1; 32]),
+            Keypair::from_seed([2; 32]),
+            Keypair::from_seed([3; 32]),
+        );
+        m.admit(paying(&a, 0, 1, 100), Some(&rich(0))).unwrap();
+        m.admit(paying(&a, 1, 1, 50), Some(&rich(0))).unwrap();
+        m.admit(paying(&b, 0, 1, 200), Some(&rich(0))).unwrap();
+        // Not more than the cheapest: refused, nothing moves.
+        assert_eq!(
+            m.admit(paying(&c, 0, 1, 50), Some(&rich(0))),
+            Err(Rejection::MempoolFull)
+        );
+        assert!(m.eviction_floor().is_some());
+        // More: a's last (nonce 1, the cheapest tail) goes; a's nonce 0 stays.
+        m.admit(paying(&c, 0, 1, 300), Some(&rich(0))).unwrap();
+        assert_eq!(m.len(), 3);
+        let got: Vec<(Address, u64)> = m
+            .reap(space(10))
+            .iter()
+            .map(|t| (t.signer, t.nonce))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(c.address(), 0), (b.address(), 0), (a.address(), 0)]
+        );
+        // A sender never evicts its own earlier transactions.
+        m.on_block(1, [(a.address(), 1), (b.address(), 1), (c.address(), 1)]);
+        for n in 1..4 {
+            m.admit(paying(&a, n, 1, 100), Some(&rich(1))).unwrap();
+        }
+        assert_eq!(
+            m.admit(paying(&a, 4, 1, 10_000), Some(&rich(1))),
+            Err(Rejection::MempoolFull)
+        );
     }
 
     #[test]
@@ -365,7 +599,7 @@ mod tests {
         let mut txs: Vec<Transaction> = (0..600).map(|n| transfer(&k, n, 1)).collect();
         txs[300].nonce += 1_000_000;
         txs[10].chain_id = "other".into();
-        let v = verify_batch("t", &txs);
+        let v = verify_batch("t", &network().genesis_hash, &txs);
         assert_eq!(v.iter().filter(|r| r.is_err()).count(), 2);
         assert_eq!(v[300], Err(Rejection::BadSignature));
         assert!(matches!(v[10], Err(Rejection::WrongChain { .. })));
@@ -375,12 +609,28 @@ mod tests {
     fn batch_verdicts_are_the_single_verdicts_on_edge_cases() {
         use depin_core::crypto::{small_order_encodings, verify};
         use depin_core::{Signature, Signatures, State, apply_block, build_block};
+        let k = Keypair::from_seed([1; 32]);
+        let mut genesis = depin_core::Genesis::solo(
+            "t",
+            Keypair::from_seed([9; 32]).address(),
+            &[(k.address(), "10")],
+        );
+        genesis.genesis_time_ms = 1;
+        let network = genesis.network();
+        let g = network.genesis_hash;
+        let sign = |key: &Keypair, nonce: u64| {
+            let action = Action::Transfer {
+                to: Keypair::from_seed([99; 32]).address(),
+                amount: Amount(1),
+            };
+            Transaction::sign(&network, key, nonce, 1_000, action)
+        };
         // Small-order keys with small-order R and S = 0 (valid under plain ZIP-215, refused by
         // depin's rule), honest signatures, and honest ones with an unreduced S.
         let mut txs = Vec::new();
         for (i, key) in small_order_encodings().iter().enumerate() {
             for nonce in 0..8 {
-                let mut tx = transfer(&Keypair::from_seed([1; 32]), nonce, 1);
+                let mut tx = sign(&k, nonce);
                 tx.signer = Address(*key);
                 let mut sig = [0u8; 64];
                 sig[..32].copy_from_slice(&small_order_encodings()[(i + nonce as usize) % 14]);
@@ -388,9 +638,8 @@ mod tests {
                 txs.push(tx);
             }
         }
-        let k = Keypair::from_seed([1; 32]);
         for nonce in 0..20 {
-            let mut tx = transfer(&k, nonce, 1);
+            let mut tx = sign(&k, nonce);
             if nonce % 3 == 2 {
                 tx.signature.0[63] |= 0x70; // S >= L
             }
@@ -398,33 +647,16 @@ mod tests {
         }
         let single: Vec<bool> = txs
             .iter()
-            .map(|tx| verify(&tx.signer, &tx.signing_bytes(), &tx.signature))
+            .map(|tx| verify(&tx.signer, &tx.signing_bytes(&g), &tx.signature))
             .collect();
-        let batch: Vec<bool> = verify_batch("t", &txs).iter().map(Result::is_ok).collect();
+        let batch: Vec<bool> = verify_batch("t", &g, &txs)
+            .iter()
+            .map(Result::is_ok)
+            .collect();
         assert_eq!(batch, single);
         assert_eq!(single.iter().filter(|ok| **ok).count(), 14);
 
         // A block built on the batch's verdicts replays to the same receipts.
-        let genesis = depin_core::Genesis {
-            chain_id: "t".into(),
-            genesis_time_ms: 1,
-            token: depin_core::genesis::TokenParams {
-                symbol: "DPN".into(),
-                decimals: 6,
-            },
-            consensus: depin_core::genesis::ConsensusParams {
-                block_interval_ms: 1000,
-                epoch_length_blocks: 60,
-                max_block_txs: 1000,
-                validator: Keypair::from_seed([9; 32]).address(),
-            },
-            allocations: vec![depin_core::genesis::Allocation {
-                address: k.address(),
-                amount: "10".into(),
-            }],
-            economics: None,
-            modules: Default::default(),
-        };
         let admitted: Vec<Transaction> = txs
             .into_iter()
             .zip(batch)

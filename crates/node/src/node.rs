@@ -4,13 +4,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use depin_core::{Amount, Genesis, Hash, Keypair, Params, Rejection, Transaction};
+use depin_core::services::fees;
+use depin_core::{Amount, Genesis, Hash, Keypair, Params, Rejection, StateRead, Transaction};
 use depin_store::{Store, StoreError};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::chain::{Committed, Producer};
-use crate::mempool::{Mempool, MempoolLimits, verify_batch};
+use crate::mempool::{BlockSpace, Mempool, MempoolLimits, verify_batch};
 use crate::metrics::Metrics;
 
 /// Where the chain is, as last committed.
@@ -22,6 +23,8 @@ pub struct ChainTip {
     pub time_ms: u64,
     pub total_supply: Amount,
     pub accounts: u64,
+    /// Base fee the next block charges (millionths of a fee unit per weight unit).
+    pub base_fee: u64,
 }
 
 /// One committed block, as streamed to subscribers.
@@ -68,6 +71,7 @@ impl Node {
             time_ms: state.meta().last_block_time_ms,
             total_supply: state.meta().total_supply,
             accounts: state.account_count() as u64,
+            base_fee: state.meta().base_fee,
         };
         let (events, _) = broadcast::channel(256);
         let node = Node {
@@ -92,7 +96,11 @@ impl Node {
 
     /// Verifies and admits a batch of transactions; one verdict each, in order.
     pub fn submit(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, Rejection>> {
-        let verdicts = verify_batch(&self.params.chain_id, &txs);
+        let mut verdicts = verify_batch(&self.params.chain_id, &self.genesis_hash, &txs);
+        if let Err(e) = self.check_fees(&txs, &mut verdicts) {
+            tracing::error!("reading the state to check fees: {e}");
+            return txs.iter().map(|_| Err(Rejection::MempoolFull)).collect();
+        }
         let signers: Vec<_> = txs.iter().map(|t| t.signer).collect();
         // Accounts are read under the mempool lock: the driver commits a block before it updates
         // the pool, so what is read here is never older than the pool's own view of nonces.
@@ -122,6 +130,38 @@ impl Node {
         out
     }
 
+    /// Checks, against the committed state, that each transaction still admissible offers the
+    /// current base fee for its weight and that its payer can pay it (before the mempool lock:
+    /// it reads the store).
+    fn check_fees(
+        &self,
+        txs: &[Transaction],
+        verdicts: &mut [Result<(), Rejection>],
+    ) -> Result<(), StoreError> {
+        let snapshot = self.store.snapshot(self.params.clone())?;
+        let meta = snapshot.read_meta();
+        for (tx, verdict) in txs.iter().zip(verdicts.iter_mut()) {
+            if verdict.is_ok() {
+                *verdict = if snapshot.read_account(&tx.signer).is_none() {
+                    Err(Rejection::UnknownAccount { address: tx.signer })
+                } else {
+                    fees::plan_tx(&snapshot, tx, meta.base_fee, meta.last_block_time_ms).map(|_| ())
+                };
+            }
+        }
+        snapshot.finish()
+    }
+
+    /// What the next block may hold, and its base fee (the state's, after the last block).
+    pub fn block_space(&self, base_fee: u64) -> BlockSpace {
+        BlockSpace {
+            max_txs: self.params.max_block_txs as usize,
+            max_weight: self.params.fees.max_block_weight,
+            max_bytes: self.params.fees.max_block_bytes,
+            base_fee,
+        }
+    }
+
     /// Asks the driver to stop after the block it is on.
     pub fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
@@ -146,8 +186,8 @@ impl Node {
         time_ms: u64,
     ) -> Result<Committed, StoreError> {
         let started = Instant::now();
-        let max = self.params.max_block_txs as usize;
-        let txs = self.mempool.lock().expect("mempool lock").reap(max);
+        let space = self.block_space(producer.state().meta().base_fee);
+        let txs = self.mempool.lock().expect("mempool lock").reap(space);
         let committed = producer.produce(txs, time_ms)?;
         self.on_finalized(&committed, producer.state(), started);
         Ok(committed)
@@ -179,6 +219,7 @@ impl Node {
             time_ms: block.header.time_ms,
             total_supply: state.meta().total_supply,
             accounts: state.account_count() as u64,
+            base_fee: state.meta().base_fee,
         };
         let m = &self.metrics;
         Metrics::set(&m.height, block.header.height);

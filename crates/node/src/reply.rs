@@ -69,6 +69,9 @@ pub fn status_of(r: &Rejection) -> StatusCode {
         | Rejection::BalanceOverflow
         | Rejection::ModuleDisabled { .. }
         | Rejection::NotGovernor
+        | Rejection::FeeTooLow { .. }
+        | Rejection::TooHeavy { .. }
+        | Rejection::FeeUnpaid { .. }
         | Rejection::Module(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Rejection::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
     }

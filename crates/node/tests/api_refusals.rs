@@ -3,14 +3,13 @@
 
 mod common;
 
-use common::{CHAIN_ID, funded, get, send, start};
+use common::{funded, get, send, sign, start};
 use depin_core::codec::Encode;
 use depin_core::{Action, Amount, Keypair, Transaction};
 use depin_node::{ApiLimits, MempoolLimits};
 
 fn transfer(nonce: u64) -> Transaction {
-    Transaction::sign(
-        CHAIN_ID,
+    sign(
         &funded(),
         nonce,
         Action::Transfer {

@@ -90,6 +90,7 @@ fn genesis() -> Genesis {
             treasury_bps: 1_000,
             pool_weights: BTreeMap::new(),
         }),
+        fees: None,
         modules: ModulesGenesis {
             devices: Some(DevicesGenesis {
                 governor: Some(owner().address()),
@@ -121,8 +122,10 @@ fn node() -> (Arc<Node>, tempfile::TempDir, Vec<Transaction>) {
         time_ms += 1000;
         node.produce_block(producer, time_ms).expect("block");
     };
-    let sign =
-        |key: &Keypair, nonce: u64, action: Action| Transaction::sign(CHAIN_ID, key, nonce, action);
+    let network = genesis().network();
+    let sign = |key: &Keypair, nonce: u64, action: Action| {
+        Transaction::sign(&network, key, nonce, 1_000_000, action)
+    };
     let price = Action::from(SubmitPrice {
         price: TokenPrice(50_000_000),
         observed_at_ms: GENESIS_MS,

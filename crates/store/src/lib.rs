@@ -297,6 +297,17 @@ impl Store {
         Ok(Some(Block::from_bytes(bytes.value())?))
     }
 
+    /// The header of the block at `height`, decoded without its transactions.
+    pub fn header(&self, height: u64) -> Result<Option<depin_core::Header>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(BLOCKS)?;
+        let Some(bytes) = table.get(height)? else {
+            return Ok(None);
+        };
+        let mut reader = depin_core::codec::Reader::new(bytes.value());
+        Ok(Some(depin_core::Header::decode(&mut reader)?))
+    }
+
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(RECEIPTS)?;

@@ -23,6 +23,7 @@ fn genesis(validator: &Keypair, rich: &Keypair) -> Genesis {
             amount: "1000".into(),
         }],
         economics: None,
+        fees: None,
         modules: Default::default(),
     }
 }
@@ -41,9 +42,10 @@ fn blocks_survive_reopen_and_replay_to_the_committed_state() {
         let mut state = store.load_or_init(&g).unwrap();
         for nonce in 0..5u64 {
             let tx = Transaction::sign(
-                &g.chain_id,
+                &g.network(),
                 &alice,
                 nonce,
+                1_000,
                 Action::Transfer {
                     to: bob.address(),
                     amount: Amount(10 + nonce as u128),

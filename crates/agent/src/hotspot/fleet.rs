@@ -7,13 +7,15 @@ use serde_json::Value;
 
 use super::args::HotspotArgs;
 use super::layout::{Member, Plan, layout};
-use crate::client::Client;
+use crate::client::{Client, Signer};
 
 /// A fleet of simulated hotspots talking to one node.
 pub struct Fleet {
     pub(super) client: Client,
     pub(super) owner: Keypair,
     pub chain_id: String,
+    /// Network and fee the fleet's transactions are signed for.
+    pub signer: Signer,
     pub decimals: u8,
     pub symbol: String,
     pub epoch_length_blocks: u64,
@@ -75,6 +77,7 @@ impl Fleet {
                 .as_str()
                 .context("status has no chain_id")?
                 .to_string(),
+            signer: Signer::from_status(&status)?,
             decimals: status["token"]["decimals"].as_u64().unwrap_or(0) as u8,
             symbol: status["token"]["symbol"].as_str().unwrap_or("").to_string(),
             epoch_length_blocks: params["epoch_length_blocks"]
@@ -102,7 +105,7 @@ impl Fleet {
 
     /// `action` signed by `key` with `nonce` for this chain.
     pub(super) fn sign(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
-        Transaction::sign(&self.chain_id, key, nonce, action)
+        self.signer.sign(key, nonce, action)
     }
 
     /// The chain's height, from the node's status.

@@ -129,7 +129,7 @@ impl Fleet {
             .into_iter()
             .map(|(w, action)| {
                 let m = &mut self.members[w];
-                let tx = Transaction::sign(&self.chain_id, &m.key, m.nonce, action);
+                let tx = self.signer.sign(&m.key, m.nonce, action);
                 m.nonce += 1;
                 tx
             })

@@ -52,6 +52,7 @@ pub fn test_genesis(chain_id: &str, allocations: &[(Address, &str)]) -> Genesis 
             treasury_bps: 1000,
             pool_weights: Default::default(),
         }),
+        fees: None,
         modules: depin_core::modules::ModulesGenesis {
             coverage: Some(preset::single_region(preset::BERLIN, BEACON_INTERVAL)),
             ..Default::default()

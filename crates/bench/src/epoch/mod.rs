@@ -267,6 +267,7 @@ fn ledger_at_boundary(network: &Network, validator: &Keypair) -> State {
             treasury_bps: 0,
             pool_weights: Default::default(),
         }),
+        fees: None,
         modules: depin_core::modules::ModulesGenesis {
             coverage: Some(coverage),
             ..Default::default()

@@ -410,6 +410,19 @@ impl Api {
     }
 
     /// Balance in base units; 0 for an account that never held tokens.
+    /// The network the node runs: what transactions are signed for.
+    pub fn network(&self) -> depin_core::tx::Network {
+        let status = self.get_ok("/v1/status");
+        depin_core::tx::Network {
+            chain_id: status["chain_id"].as_str().expect("chain id").to_string(),
+            genesis_hash: status["genesis_hash"]
+                .as_str()
+                .expect("genesis hash")
+                .parse()
+                .expect("a hash"),
+        }
+    }
+
     pub fn balance(&self, address: &str) -> u128 {
         let reply = self
             .get(&format!("/v1/accounts/{address}"))
@@ -516,4 +529,18 @@ pub fn open_stream(url: &str, timeout: Duration) -> (TcpStream, Value) {
         }
     }
     panic!("no `event: block` on /v1/stream within {timeout:?}; received:\n{text}");
+}
+
+/// Plenty for any test transaction at a devnet's base fee.
+pub const MAX_FEE: u64 = 1_000_000;
+
+/// `action` signed by `key` with `nonce` for `network`, offering [`MAX_FEE`].
+#[allow(dead_code)]
+pub fn sign(
+    network: &depin_core::tx::Network,
+    key: &depin_core::Keypair,
+    nonce: u64,
+    action: depin_core::Action,
+) -> depin_core::Transaction {
+    depin_core::Transaction::sign(network, key, nonce, MAX_FEE, action)
 }

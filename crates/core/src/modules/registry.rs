@@ -60,6 +60,27 @@ macro_rules! registry {
                 }
             }
 
+            /// How many co-signatures the action carries.
+            pub fn co_signature_count(&self) -> u64 {
+                match self {
+                    $(ModuleAction::$variant(a) => <$module as Module>::co_signature_count(a),)*
+                }
+            }
+
+            /// Weight beyond bytes and signatures (see [`Module::extra_weight`]).
+            pub fn extra_weight(&self) -> u64 {
+                match self {
+                    $(ModuleAction::$variant(a) => <$module as Module>::extra_weight(a),)*
+                }
+            }
+
+            /// The module's checks that need no state.
+            pub fn check_stateless(&self) -> Result<(), Rejection> {
+                match self {
+                    $(ModuleAction::$variant(a) => <$module as Module>::check_stateless(a),)*
+                }
+            }
+
             /// Reads the JSON form `{"type": ..., ...}`: the module whose actions know the type
             /// decodes it.
             pub fn from_json(value: serde_json::Value) -> Result<ModuleAction, String> {

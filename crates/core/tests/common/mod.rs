@@ -19,6 +19,7 @@ use depin_core::modules::{ModuleAction, ModulesGenesis};
 use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
 use depin_core::services::demand::params;
 use depin_core::services::devices::DevicesGenesis;
+use depin_core::services::fees::fee_for;
 use depin_core::{
     Action, Amount, Block, Genesis, Hash, Keypair, Receipt, Signatures, State, Transaction,
     apply_block, build_block,
@@ -54,6 +55,9 @@ pub fn at(north_m: f64, east_m: f64) -> Location {
         lon_udeg: c.lon_udeg + (east_m / (111_320.0 * c.lat_deg().to_radians().cos()) * 1e6) as i32,
     }
 }
+
+/// The most a test transaction offers to pay: far above what the default base fee asks.
+pub const MAX_FEE: u64 = 1_000_000;
 
 pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
     let mut coverage = preset::single_region(preset::BERLIN, BEACON_INTERVAL);
@@ -94,6 +98,7 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
             treasury_bps: 1_000,
             pool_weights: BTreeMap::new(),
         }),
+        fees: None,
         modules: ModulesGenesis {
             devices: Some(DevicesGenesis {
                 governor: Some(governor().address()),
@@ -113,6 +118,9 @@ pub struct Net {
     pub state: State,
     pub time_ms: u64,
     pub blocks: Vec<Block>,
+    /// Fee units (credits, or tokens without `[demand]`) the last [`Net::send`] paid: 0 if it
+    /// was refused before its fee (it left no trace).
+    pub last_fee: u128,
 }
 
 impl Net {
@@ -123,6 +131,7 @@ impl Net {
             genesis,
             state,
             blocks: Vec::new(),
+            last_fee: 0,
         }
     }
 
@@ -145,13 +154,23 @@ impl Net {
     }
 
     pub fn tx(&self, key: &Keypair, action: Action) -> Transaction {
-        Transaction::sign(CHAIN_ID, key, self.nonce(key), action)
+        self.tx_at(key, self.nonce(key), action)
+    }
+
+    /// A transaction with an explicit nonce, offering [`MAX_FEE`].
+    pub fn tx_at(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
+        Transaction::sign(&self.state.network(), key, nonce, MAX_FEE, action)
     }
 
     /// Sends one action in its own block and returns its receipt.
     pub fn send(&mut self, key: &Keypair, action: Action) -> Receipt {
         let tx = self.tx(key, action);
-        self.block(vec![tx]).remove(0)
+        let fee = fee_for(self.state.meta().base_fee, tx.weight());
+        let receipt = self.block(vec![tx]).remove(0);
+        let paid =
+            self.nonce(key) > 0 && self.blocks.last().unwrap().txs[0].nonce < self.nonce(key);
+        self.last_fee = if paid { u128::from(fee) } else { 0 };
+        receipt
     }
 
     /// Produces empty blocks until the next block opens a beacon window; returns that window and
@@ -341,12 +360,7 @@ pub fn run_honest_network(
                     continue;
                 }
                 let report = witness(&keys[bi], loc(bi), loc(wi), w, &e, sent);
-                txs.push(Transaction::sign(
-                    CHAIN_ID,
-                    &keys[wi],
-                    nonces[wi],
-                    Action::from(report),
-                ));
+                txs.push(net.tx_at(&keys[wi], nonces[wi], Action::from(report)));
                 nonces[wi] += 1;
             }
         }
@@ -430,6 +444,13 @@ pub fn demand_genesis(oracles: u8, edit: impl FnOnce(&mut Genesis)) -> Genesis {
             address: router().address(),
             amount: "1".into(),
         });
+        // Oracles (and keys that may become oracles) pay their transactions' fees like everyone.
+        for i in 0..oracles.max(6) {
+            g.allocations.push(Allocation {
+                address: oracle(i).address(),
+                amount: "10".into(),
+            });
+        }
         edit(g)
     })
 }

@@ -39,12 +39,10 @@ impl Drop for Running {
     }
 }
 
-/// Starts a node with a one-minute block interval (no block is produced during a test).
-pub fn start(mempool: MempoolLimits, api: ApiLimits) -> Running {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let home = Home::new(dir.path());
+/// The test network: one validator (seed 3), 1,000 tokens for [`funded`].
+pub fn genesis() -> Genesis {
     let validator = Keypair::from_seed([3; 32]);
-    let genesis = Genesis {
+    Genesis {
         chain_id: CHAIN_ID.into(),
         genesis_time_ms: 0,
         token: TokenParams {
@@ -62,8 +60,23 @@ pub fn start(mempool: MempoolLimits, api: ApiLimits) -> Running {
             amount: "1000".into(),
         }],
         economics: None,
+        fees: None,
         modules: Default::default(),
-    };
+    }
+}
+
+/// `action` signed by `key` with `nonce` for the test network, offering plenty of fee.
+#[allow(dead_code)]
+pub fn sign(key: &Keypair, nonce: u64, action: depin_core::Action) -> depin_core::Transaction {
+    depin_core::Transaction::sign(&genesis().network(), key, nonce, 1_000_000, action)
+}
+
+/// Starts a node with a one-minute block interval (no block is produced during a test).
+pub fn start(mempool: MempoolLimits, api: ApiLimits) -> Running {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = Home::new(dir.path());
+    let validator = Keypair::from_seed([3; 32]);
+    let genesis = genesis();
     home.write_genesis(&genesis).expect("genesis");
     home.save_key("validator", &validator).expect("key");
     let (tx, rx) = std::sync::mpsc::channel();

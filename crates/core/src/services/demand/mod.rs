@@ -126,7 +126,13 @@ mod tests {
             Action::from(good),
         ]
         .into_iter()
-        .map(|a| Transaction::sign("depin-test", &payer, 0, a))
+        .map(|a| {
+            let network = crate::tx::Network {
+                chain_id: "depin-test".into(),
+                genesis_hash: crate::crypto::Hash([0; 32]),
+            };
+            Transaction::sign(&network, &payer, 0, 100, a)
+        })
         .collect();
         assert_eq!(
             verify_co_signatures("depin-test", &txs),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::amount::Amount;
 use crate::crypto::{self, Address};
-use crate::economics::{credits_for_burn, tokens_for_credits};
+use crate::economics::{TokenPrice, credits_for_burn, tokens_for_credits};
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
 use crate::services::authority::check_governor;
@@ -347,8 +347,28 @@ pub fn plan_fee(
     fee: u128,
     ctx: BlockContext,
 ) -> Result<FeePlan, Rejection> {
-    let p = params(state)?;
-    let held = balance(state, owner).own;
+    plan_fee_at(state, owner, fee, ctx.time_ms, None)
+}
+
+/// [`plan_fee`] over any reader of the state (the mempool checks fees against a snapshot), with
+/// `fallback` as the minting price when the oracle has no fresh quote (transaction fees must be
+/// payable even then; other fees are refused without a price).
+pub fn plan_fee_at<S: StateRead>(
+    state: &S,
+    owner: &Address,
+    fee: u128,
+    now_ms: u64,
+    fallback: Option<TokenPrice>,
+) -> Result<FeePlan, Rejection> {
+    let p = state
+        .params()
+        .modules
+        .demand
+        .clone()
+        .ok_or(Rejection::ModuleDisabled {
+            module: super::Demand::ID,
+        })?;
+    let held = state.credits(owner).unwrap_or_default().own;
     if held >= fee {
         return Ok(FeePlan {
             fee,
@@ -357,16 +377,24 @@ pub fn plan_fee(
         });
     }
     let shortfall = fee - held;
-    let quote = state.quote(ctx.time_ms).ok_or(R::InsufficientCredits {
-        balance: held,
-        needed: fee,
-    })?;
+    let price =
+        state
+            .quote(now_ms)
+            .map(|q| q.minting)
+            .or(fallback)
+            .ok_or(R::InsufficientCredits {
+                balance: held,
+                needed: fee,
+            })?;
     let decimals = state.params().decimals;
-    let tokens = tokens_for_credits(shortfall, quote.minting, decimals, p.credit_peg)
+    let tokens = tokens_for_credits(shortfall, price, decimals, p.credit_peg)
         .map_err(|_| R::CostOverflow {})?;
-    let bought = credits_for_burn(tokens, quote.minting, decimals, p.credit_peg)
-        .map_err(|_| R::CostOverflow {})?;
-    let have = state.account(owner).map(|a| a.balance).unwrap_or_default();
+    let bought =
+        credits_for_burn(tokens, price, decimals, p.credit_peg).map_err(|_| R::CostOverflow {})?;
+    let have = state
+        .read_account(owner)
+        .map(|a| a.balance)
+        .unwrap_or_default();
     if have < tokens {
         return Err(Rejection::InsufficientFunds {
             balance: have,
