@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use depin_core::services::fees::fee_for;
-use depin_core::tx::Network;
+use depin_core::tx::{Network, Offer};
 use depin_core::{Action, Address, Hash, Keypair, Transaction};
 use serde_json::Value;
 
@@ -222,8 +222,9 @@ impl Signer {
 
     /// `action` signed by `key` with `nonce`, offering [`FEE_HEADROOM`] times its fee now.
     pub fn sign(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
-        Transaction::sign_for(&self.network, key, nonce, action, |weight| {
-            fee_for(self.base_fee.saturating_mul(FEE_HEADROOM), weight)
+        Transaction::sign_for(&self.network, key, nonce, action, |weight| Offer {
+            max: fee_for(self.base_fee.saturating_mul(FEE_HEADROOM), weight),
+            tip: 0,
         })
     }
 }

@@ -45,6 +45,10 @@ struct Cli {
     /// units otherwise) [default: twice what it costs at the current base fee; see `depin query fees`].
     #[arg(long, global = true, env = "DEPIN_MAX_FEE")]
     max_fee: Option<u64>,
+    /// Fee units a transaction pays above the base fee for priority when blocks are full
+    /// (burned like the rest).
+    #[arg(long, global = true, default_value_t = 0)]
+    tip: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -117,8 +121,8 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     let home = home_of(cli.home.as_deref());
     let client = || client_of(cli.node.as_deref(), &home);
-    submit::MAX_FEE
-        .set(cli.max_fee)
+    submit::FEE_CHOICE
+        .set((cli.max_fee, cli.tip))
         .expect("run is called once");
     match &cli.command {
         Command::Init(args) => init::run(&home, args, cli.json),

@@ -103,9 +103,9 @@ pub fn run(home: &Home, client: &Client, cmd: &QueryCmd, json_out: bool) -> Resu
                     "block limits  {} weight, {} bytes",
                     f["max_block_weight"], f["max_block_bytes"]
                 );
-                if let Some(floor) = f["mempool_min_fee_per_1000_weight"].as_u64() {
+                if let Some(floor) = f["mempool_min_tip_per_1000_weight"].as_u64() {
                     println!(
-                        "mempool full  offer more than {floor} {unit} per 1,000 weight to get in"
+                        "mempool full  tip more than {floor} {unit} per 1,000 weight to get in (--tip)"
                     );
                 }
             }

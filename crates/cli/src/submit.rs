@@ -8,12 +8,12 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, bail};
 use depin_agent::client::{Client, Signer};
 use depin_core::services::fees::suggested_max_fee;
-use depin_core::tx::Network;
+use depin_core::tx::{Network, Offer};
 use depin_core::{Action, Hash, Keypair, Transaction};
 use serde_json::{Value, json};
 
-/// The `--max-fee` the user gave, if any (set once by `main`).
-pub static MAX_FEE: OnceLock<Option<u64>> = OnceLock::new();
+/// The `--max-fee` and `--tip` the user gave, if any (set once by `main`).
+pub static FEE_CHOICE: OnceLock<(Option<u64>, u64)> = OnceLock::new();
 
 /// What commands need to know of the chain they sign for.
 pub struct ChainInfo {
@@ -44,12 +44,15 @@ pub fn chain_info(client: &Client) -> Result<ChainInfo> {
 }
 
 impl ChainInfo {
-    /// `action` signed by `key`, offering `--max-fee` if given, else twice what its weight
-    /// costs at the current base fee (it pays only the base fee of its block).
+    /// `action` signed by `key` with `--tip` (0 by default), offering `--max-fee` if given, else
+    /// twice what its weight costs at the current base fee plus the tip (it pays only the base
+    /// fee of its block and the tip).
     pub fn sign(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
-        let chosen = MAX_FEE.get().copied().flatten();
-        Transaction::sign_for(&self.network, key, nonce, action, |weight| {
-            chosen.unwrap_or_else(|| suggested_max_fee(self.base_fee, weight))
+        let (max_fee, tip) = FEE_CHOICE.get().copied().unwrap_or_default();
+        Transaction::sign_for(&self.network, key, nonce, action, |weight| Offer {
+            max: max_fee
+                .unwrap_or_else(|| suggested_max_fee(self.base_fee, weight).saturating_add(tip)),
+            tip,
         })
     }
 

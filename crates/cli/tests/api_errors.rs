@@ -79,7 +79,7 @@ fn every_bad_request_is_refused_with_its_code_and_the_node_keeps_running() {
         .expect("node reachable")
         .expect_error(400, "malformed", "JSON that is not a transaction");
     let mut extra = tx_json(&sign(&network, &alice, nonce, transfer(bob, 1)));
-    extra["tip"] = json!(1);
+    extra["fee"] = json!(1);
     api.must_post_json("/v1/tx", &extra).expect_error(
         400,
         "malformed",

@@ -412,10 +412,7 @@ fn kill_dash_nine_while_transactions_flow_loses_nothing_committed() {
         .chain(&recipients)
         .map(|a| api.balance(&a.to_string()))
         .sum();
-    assert!(
-        faucet_family <= FAUCET_GENESIS,
-        "faucet money was created"
-    );
+    assert!(faucet_family <= FAUCET_GENESIS, "faucet money was created");
     for (i, recipient) in recipients.iter().enumerate() {
         let to_it = accepted.iter().filter(|(_, s)| s.recipient == i);
         let most: u128 = to_it.clone().map(|(_, s)| s.amount).sum();

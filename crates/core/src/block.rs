@@ -270,11 +270,11 @@ mod tests {
         assert_eq!(Block::from_bytes(&bytes).unwrap(), block);
         assert_eq!(
             block.hash().to_hex(),
-            "9e0abadacd8e9405acae829cbc1ccb826d20f0c6d1ec6e9a8df69e7b007fb06e"
+            "6fd36a9754d9f19668f69f38e7e66f86988d68c261f697a8bf1fce0b3f8ed928"
         );
         assert_eq!(
             blake3::hash(&bytes).to_hex().to_string(),
-            "23784e514618a92f03c91316ed94fb2e3790a3a9e24a2d6ca8da432ae3b3af31"
+            "ecbde88a44da3b5e857a7cc96ba8ccd6239b708fe805fb588ea694abe67144b2"
         );
         // Header first: height (u64 LE), then the parent hash; the tx count follows the header.
         assert_eq!(&bytes[..9], &[1, 0, 0, 0, 0, 0, 0, 0, 0xaa]);

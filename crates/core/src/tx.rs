@@ -142,7 +142,8 @@ impl Decode for Action {
 
 /// A signed transaction. `chain_id` and the genesis hash (signed, not sent) stop replay across
 /// networks, `nonce` within one. `max_fee` is the most the payer agrees to pay for it (see
-/// [`crate::services::fees`]): the block charges the base fee times the weight, never more.
+/// [`crate::services::fees`]): the block charges the base fee times the weight plus `tip`,
+/// never more. The tip buys priority when blocks are full; it is burned like the rest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transaction {
@@ -150,12 +151,21 @@ pub struct Transaction {
     pub signer: Address,
     pub nonce: u64,
     pub max_fee: u64,
+    #[serde(default)]
+    pub tip: u64,
     pub action: Action,
     pub signature: Signature,
 }
 
+/// What a transaction offers: at most `max` fee units in all, of which `tip` above the base fee.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offer {
+    pub max: u64,
+    pub tip: u64,
+}
+
 impl Transaction {
-    /// Builds and signs a transaction for `network`, offering at most `max_fee`.
+    /// Builds and signs a transaction for `network`, offering at most `max_fee` and no tip.
     pub fn sign(
         network: &Network,
         key: &Keypair,
@@ -163,37 +173,33 @@ impl Transaction {
         max_fee: u64,
         action: Action,
     ) -> Transaction {
-        let mut tx = Transaction {
-            chain_id: network.chain_id.clone(),
-            signer: key.address(),
-            nonce,
-            max_fee,
-            action,
-            signature: Signature([0; 64]),
-        };
-        tx.signature = key.sign(&tx.signing_bytes(&network.genesis_hash));
-        tx
+        Transaction::sign_for(network, key, nonce, action, |_| Offer {
+            max: max_fee,
+            tip: 0,
+        })
     }
 
-    /// Builds and signs a transaction offering `max_fee(weight)`: its weight does not depend on
-    /// the fee offered, so a wallet prices it before signing (e.g. with
+    /// Builds and signs a transaction making the offer `offer(weight)`: its weight does not
+    /// depend on the offer, so a wallet prices it before signing (e.g. with
     /// [`crate::services::fees::suggested_max_fee`]).
     pub fn sign_for(
         network: &Network,
         key: &Keypair,
         nonce: u64,
         action: Action,
-        max_fee: impl FnOnce(u64) -> u64,
+        offer: impl FnOnce(u64) -> Offer,
     ) -> Transaction {
         let mut tx = Transaction {
             chain_id: network.chain_id.clone(),
             signer: key.address(),
             nonce,
             max_fee: 0,
+            tip: 0,
             action,
             signature: Signature([0; 64]),
         };
-        tx.max_fee = max_fee(tx.weight());
+        let Offer { max, tip } = offer(tx.weight());
+        (tx.max_fee, tx.tip) = (max, tip);
         tx.signature = key.sign(&tx.signing_bytes(&network.genesis_hash));
         tx
     }
@@ -208,6 +214,7 @@ impl Transaction {
         self.signer.encode(&mut out);
         self.nonce.encode(&mut out);
         self.max_fee.encode(&mut out);
+        self.tip.encode(&mut out);
         self.action.encode(&mut out);
         out
     }
@@ -278,8 +285,8 @@ impl Transaction {
     /// Length of the canonical encoding, in bytes, computed without encoding (it is checked on
     /// every admission and every execution).
     pub fn encoded_len(&self) -> usize {
-        // length prefix + chain id, signer, nonce, max fee, action, signature
-        4 + self.chain_id.len() + 32 + 8 + 8 + self.action.encoded_len() + 64
+        // length prefix + chain id, signer, nonce, max fee, tip, action, signature
+        4 + self.chain_id.len() + 32 + 8 + 8 + 8 + self.action.encoded_len() + 64
     }
 
     /// Decodes a transaction received from outside, turning every failure into a [`Rejection`].
@@ -339,6 +346,7 @@ impl Encode for Transaction {
         self.signer.encode(out);
         self.nonce.encode(out);
         self.max_fee.encode(out);
+        self.tip.encode(out);
         self.action.encode(out);
         self.signature.encode(out);
     }
@@ -355,6 +363,7 @@ impl Decode for Transaction {
             signer: Address::decode(r)?,
             nonce: u64::decode(r)?,
             max_fee: u64::decode(r)?,
+            tip: u64::decode(r)?,
             action: Action::decode(r)?,
             signature: Signature::decode(r)?,
         })
@@ -397,11 +406,12 @@ mod tests {
              8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\
              0700000000000000\
              e803000000000000\
+             0000000000000000\
              00\
              8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394\
              60e31600000000000000000000000000\
-             97ea9911a5b76a7176b976abad0b4b1c0f75ab8ad0d2eaeed623dc1c6b5d433e\
-             d4560d44232dbe5aa95dd9da927ff3881c41a77247b90d25eb0d3119a10d6e09"
+             1a2c90478c1b7e49021579bc1b1ef123ee8551dd54b35d455ca6b0ff8fd9e927\
+             efeacbf9454d2a1fc0dd7e6b2c56c1543719559afcffdd2761519c841c2af00b"
         );
         assert_eq!(Transaction::from_bytes(&tx.to_bytes()).unwrap(), tx);
         tx.check_stateless(&network()).unwrap();
@@ -458,7 +468,7 @@ mod tests {
         assert!(json.contains("\"type\":\"transfer\""));
         assert!(json.contains("\"amount\":\"1500000\""));
         assert_eq!(serde_json::from_str::<Transaction>(&json).unwrap(), tx);
-        let extra = json.replacen("{", "{\"tip\":1,", 1);
+        let extra = json.replacen("{", "{\"fee\":1,", 1);
         assert!(serde_json::from_str::<Transaction>(&extra).is_err());
     }
 

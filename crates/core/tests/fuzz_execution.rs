@@ -317,8 +317,10 @@ struct TxPlan {
     nonce: NoncePlan,
     signature: SignaturePlan,
     other_chain: bool,
-    /// The most the transaction offers to pay (mostly plenty; sometimes nothing or anything).
+    /// The most the transaction offers to pay (mostly plenty; sometimes nothing or anything),
+    /// and its tip (mostly none).
     max_fee: u64,
+    tip: u64,
     action: ActionPlan,
     /// Resubmit the previous transaction of the case byte for byte instead.
     replay_previous: bool,
@@ -346,19 +348,27 @@ fn tx_plan() -> impl Strategy<Value = TxPlan> {
                 1 => Just(0u64),
                 1 => any::<u64>(),
             ],
+            prop_oneof![
+                8 => Just(0u64),
+                1 => 0u64..1_000,
+                1 => any::<u64>(),
+            ],
         ),
         action_plan(),
         proptest::bool::weighted(0.05),
     )
         .prop_map(
-            |(signer, nonce, signature, (other_chain, max_fee), action, replay_previous)| TxPlan {
-                signer,
-                nonce,
-                signature,
-                other_chain,
-                max_fee,
-                action,
-                replay_previous,
+            |(signer, nonce, signature, (other_chain, max_fee, tip), action, replay_previous)| {
+                TxPlan {
+                    signer,
+                    nonce,
+                    signature,
+                    other_chain,
+                    max_fee,
+                    tip,
+                    action,
+                    replay_previous,
+                }
             },
         )
 }
@@ -598,7 +608,11 @@ impl Case {
         if plan.other_chain {
             network.chain_id = "depin-other".into();
         }
-        let mut tx = Transaction::sign(&network, signer, nonce, plan.max_fee, action);
+        let offer = depin_core::tx::Offer {
+            max: plan.max_fee,
+            tip: plan.tip,
+        };
+        let mut tx = Transaction::sign_for(&network, signer, nonce, action, |_| offer);
         match plan.signature {
             SignaturePlan::Valid => {}
             SignaturePlan::FlipBit(bit) => tx.signature.0[bit / 8] ^= 1 << (bit % 8),

@@ -349,6 +349,7 @@ fn edge_transactions(network: &Network) -> (Vec<Transaction>, Vec<bool>) {
                 signer: Address(signer),
                 nonce,
                 max_fee: MAX_FEE,
+                tip: 0,
                 action: action.clone(),
                 signature: Signature([0; 64]),
             };
@@ -365,6 +366,7 @@ fn edge_transactions(network: &Network) -> (Vec<Transaction>, Vec<bool>) {
             signer: Address(*key),
             nonce: 0,
             max_fee: MAX_FEE,
+            tip: 0,
             action: action.clone(),
             signature: Signature(sig),
         });

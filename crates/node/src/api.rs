@@ -180,8 +180,8 @@ async fn fees(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
             "fee": fee_for(tip.base_fee, transfer_weight),
             "suggested_max_fee": suggested_max_fee(tip.base_fee, transfer_weight),
         },
-        "mempool_min_fee_per_1000_weight": floor,
-        "explained": "a transaction pays base_fee / base_fee_scale fee units per weight unit (its bytes, plus signature_weight per signature checked); it offers at most max_fee, and a block charges the base fee of that block, never more. The base fee rises by up to 1/8 per full block and falls back to min_base_fee when blocks are less than half full.",
+        "mempool_min_tip_per_1000_weight": floor,
+        "explained": "a transaction pays base_fee / base_fee_scale fee units per weight unit (its bytes, plus signature_weight per signature checked) plus its tip, never more than its max_fee; all of it is burned. Full blocks take the highest tips per weight first. The base fee rises by up to 1/8 per full block and falls back to min_base_fee when blocks are less than half full.",
     }))
 }
 
@@ -312,7 +312,7 @@ async fn tx_status(
                 .ok_or_else(|| ApiError::internal("a committed transaction's block is missing"))?;
             let weight = c.tx.weight();
             let charged = if c.receipt.paid_fee() {
-                depin_core::services::fees::fee_for(header.base_fee, weight)
+                depin_core::services::fees::charge(header.base_fee, &c.tx)
             } else {
                 0
             };
@@ -325,6 +325,7 @@ async fn tx_status(
                 "fee": {
                     "charged": charged,
                     "max_fee": c.tx.max_fee,
+                    "tip": c.tx.tip,
                     "weight": weight,
                     "base_fee": header.base_fee,
                 },

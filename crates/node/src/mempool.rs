@@ -7,15 +7,18 @@
 //! `depin_core::crypto`), then [`Mempool::admit`] checks nonces and balances against the
 //! committed accounts and inserts (the node checks the fee against a snapshot in between).
 //!
-//! A block is filled from the senders whose next transaction offers the highest fee per weight
-//! (arrival order among equals), within the block's count, weight and byte limits, and only with
-//! transactions that offer at least the block's base fee. A full pool evicts the cheapest
-//! sender's last transaction for one that offers more per weight, and otherwise refuses with
-//! [`Rejection::MempoolFull`]; it never grows past its limits.
+//! A block is filled from the senders whose next transaction tips the most per weight (arrival
+//! order among equals: with no tips, first come first served), within the block's count, weight
+//! and byte limits, and only with transactions whose `max_fee` covers the block's base fee and
+//! their tip. A full pool evicts the lowest-tipping sender's last transaction for one that tips
+//! more per weight, and otherwise refuses with [`Rejection::MempoolFull`]; it never grows past
+//! its limits. Ranking by tip, not by `max_fee`, matters: a transaction pays its tip but never
+//! the part of `max_fee` above what it is charged, so an attacker could offer any `max_fee` for
+//! free.
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
-use depin_core::services::fees::fee_for;
+use depin_core::services::fees::charge;
 use depin_core::tx::verify_signatures;
 use depin_core::{Account, Address, Hash, Rejection, Transaction, check_against_account};
 use rayon::prelude::*;
@@ -77,9 +80,19 @@ pub struct BlockSpace {
     pub base_fee: u64,
 }
 
-/// Fee offered per weight unit, scaled so that small differences order correctly.
-fn fee_rate(tx: &Transaction, weight: u64) -> u128 {
-    (u128::from(tx.max_fee) << 32) / u128::from(weight.max(1))
+/// What the node found of a transaction's fee against the committed state: who pays it, what it
+/// costs at the current base fee, and how many fee units that payer could pay in all.
+#[derive(Clone, Copy, Debug)]
+pub struct FeeCheck {
+    pub payer: Address,
+    pub fee: u64,
+    pub capacity: u64,
+}
+
+/// Tip per weight unit, scaled so that small differences order correctly: what a transaction
+/// pays for priority (`max_fee` costs nothing above what is charged, so it cannot rank).
+fn tip_rate(tx: &Transaction, weight: u64) -> u128 {
+    (u128::from(tx.tip) << 32) / u128::from(weight.max(1))
 }
 
 struct Pending {
@@ -88,6 +101,8 @@ struct Pending {
     bytes: usize,
     weight: u64,
     rate: u128,
+    payer: Address,
+    fee: u64,
     admitted_at: u64,
 }
 
@@ -107,6 +122,8 @@ pub struct Mempool {
     /// Each sender's last waiting transaction by fee rate: (rate, arrival, sender, nonce). The
     /// first is what a full pool evicts (a sender's last, so no gap opens behind it).
     tails: BTreeSet<(u128, u64, Address, u64)>,
+    /// What each payer's waiting transactions cost at the base fee they were admitted at.
+    owed: HashMap<Address, u64>,
     /// Hashes of waiting transactions and of reaped ones not yet committed.
     known: HashSet<Hash>,
     in_flight: Vec<Hash>,
@@ -122,6 +139,7 @@ impl Mempool {
             limits,
             senders: HashMap::new(),
             tails: BTreeSet::new(),
+            owed: HashMap::new(),
             known: HashSet::new(),
             in_flight: Vec::new(),
             count: 0,
@@ -150,8 +168,8 @@ impl Mempool {
         self.known.contains(hash)
     }
 
-    /// The lowest fee rate a full pool would still take (for `GET /v1/fees`), as max fee per
-    /// 1,000 weight; `None` while the pool has room.
+    /// The tip a full pool needs to beat (for `GET /v1/fees`), per 1,000 weight; `None` while
+    /// the pool has room.
     pub fn eviction_floor(&self) -> Option<u64> {
         if self.count < self.limits.max_txs && self.bytes < self.limits.max_bytes / 2 {
             return None;
@@ -181,16 +199,30 @@ impl Mempool {
 
     fn forget(&mut self, p: &Pending) {
         self.known.remove(&p.hash);
+        self.release(p.payer, p.fee, p.bytes);
+    }
+
+    /// A transaction left the waiting set: its count, bytes and what its payer owes go.
+    fn release(&mut self, payer: Address, fee: u64, bytes: usize) {
         self.count -= 1;
-        self.bytes -= p.bytes;
+        self.bytes -= bytes;
+        if let std::collections::hash_map::Entry::Occupied(mut e) = self.owed.entry(payer) {
+            *e.get_mut() -= fee;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
     }
 
     /// Admits one transaction whose envelope, signature and fee were verified, given its
-    /// signer's committed account.
+    /// signer's committed account and what its payer can pay: all of its payer's waiting
+    /// transactions must stay payable, or one funded key could queue many transactions of which
+    /// only the first can pay, filling blocks with refusals that pay nothing.
     pub fn admit(
         &mut self,
         tx: Transaction,
         committed: Option<&Account>,
+        fee: FeeCheck,
     ) -> Result<Hash, Rejection> {
         check_against_account(committed, &tx)?;
         let account = committed.expect("check_against_account refuses unknown signers");
@@ -223,9 +255,16 @@ impl Mempool {
         {
             return Err(Rejection::Duplicate);
         }
+        let owed = self.owed.get(&fee.payer).copied().unwrap_or(0);
+        if owed.saturating_add(fee.fee) > fee.capacity {
+            return Err(Rejection::FeeUnpaid {
+                payer: fee.payer,
+                fee: fee.fee,
+            });
+        }
         let bytes = tx.encoded_len();
         let weight = tx.weight();
-        let rate = fee_rate(&tx, weight);
+        let rate = tip_rate(&tx, weight);
         while self.count + 1 > self.limits.max_txs || self.bytes + bytes > self.limits.max_bytes {
             // Full: the cheapest sender's last transaction makes room for one that pays more
             // per weight (never the sender's own, which would open a gap behind this one).
@@ -265,9 +304,12 @@ impl Mempool {
                 bytes,
                 weight,
                 rate,
+                payer: fee.payer,
+                fee: fee.fee,
                 admitted_at: self.height,
             },
         );
+        *self.owed.entry(fee.payer).or_default() += fee.fee;
         self.retail(signer, old);
         self.known.insert(hash);
         self.count += 1;
@@ -275,7 +317,7 @@ impl Mempool {
         Ok(hash)
     }
 
-    /// Takes what the next block can hold, highest fee per weight first: from each sender its
+    /// Takes what the next block can hold, highest tip per weight first: from each sender its
     /// consecutive nonces from the next one, while each offers at least the block's base fee
     /// and fits the block's limits. They stay known (duplicates are refused) until
     /// [`on_block`](Self::on_block).
@@ -302,7 +344,7 @@ impl Mempool {
             };
             let fits =
                 weight + p.weight <= space.max_weight && bytes + p.bytes as u64 <= space.max_bytes;
-            if !fits || p.tx.max_fee < fee_for(space.base_fee, p.weight) {
+            if !fits || p.tx.max_fee < charge(space.base_fee, &p.tx) {
                 // It waits for a block with room, or a base fee it offers enough for.
                 continue;
             }
@@ -314,8 +356,7 @@ impl Mempool {
                 ready.push((next.rate, arrival, address));
             }
             let empty = sender.waiting.is_empty();
-            self.count -= 1;
-            self.bytes -= p.bytes;
+            self.release(p.payer, p.fee, p.bytes);
             self.in_flight.push(p.hash);
             out.push(p.tx);
             if empty {
@@ -363,7 +404,7 @@ impl Mempool {
                 sender.waiting.retain(|_, p| {
                     let keep = p.admitted_at + max_wait >= height;
                     if !keep {
-                        expired.push((p.hash, p.bytes));
+                        expired.push((p.hash, p.payer, p.fee, p.bytes));
                     }
                     keep
                 });
@@ -374,10 +415,9 @@ impl Mempool {
                     }
                 }
             }
-            for (hash, bytes) in expired {
+            for (hash, payer, fee, bytes) in expired {
                 self.known.remove(&hash);
-                self.count -= 1;
-                self.bytes -= bytes;
+                self.release(payer, fee, bytes);
             }
         }
         self.senders.retain(|_, s| !s.waiting.is_empty());
@@ -409,6 +449,24 @@ mod tests {
         Transaction::sign(&network(), key, nonce, max_fee, action)
     }
 
+    /// A payer who can pay for anything.
+    const PLENTY: FeeCheck = FeeCheck {
+        payer: Address([7; 32]),
+        fee: 4,
+        capacity: u64::MAX,
+    };
+
+    fn tipping(key: &Keypair, nonce: u64, tip: u64) -> Transaction {
+        let action = Action::Transfer {
+            to: Keypair::from_seed([99; 32]).address(),
+            amount: Amount(1),
+        };
+        Transaction::sign_for(&network(), key, nonce, action, |_| depin_core::tx::Offer {
+            max: 1_000_000,
+            tip,
+        })
+    }
+
     fn space(max_txs: usize) -> BlockSpace {
         BlockSpace {
             max_txs,
@@ -430,12 +488,12 @@ mod tests {
         let k = Keypair::from_seed([1; 32]);
         let mut m = Mempool::new(MempoolLimits::default(), 0);
         for n in [0, 1, 3] {
-            m.admit(transfer(&k, n, 1), Some(&rich(0))).unwrap();
+            m.admit(transfer(&k, n, 1), Some(&rich(0)), PLENTY).unwrap();
         }
         let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
         assert_eq!(got, vec![0, 1]);
         assert_eq!(m.len(), 1);
-        m.admit(transfer(&k, 2, 1), Some(&rich(0))).unwrap();
+        m.admit(transfer(&k, 2, 1), Some(&rich(0)), PLENTY).unwrap();
         m.on_block(1, [(k.address(), 2)]);
         let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
         assert_eq!(got, vec![2, 3]);
@@ -446,32 +504,35 @@ mod tests {
         let k = Keypair::from_seed([1; 32]);
         let mut m = Mempool::new(MempoolLimits::default(), 0);
         let tx = transfer(&k, 5, 1);
-        m.admit(tx.clone(), Some(&rich(5))).unwrap();
-        assert_eq!(m.admit(tx, Some(&rich(5))), Err(Rejection::Duplicate));
+        m.admit(tx.clone(), Some(&rich(5)), PLENTY).unwrap();
         assert_eq!(
-            m.admit(transfer(&k, 5, 2), Some(&rich(5))),
+            m.admit(tx, Some(&rich(5)), PLENTY),
+            Err(Rejection::Duplicate)
+        );
+        assert_eq!(
+            m.admit(transfer(&k, 5, 2), Some(&rich(5)), PLENTY),
             Err(Rejection::Duplicate)
         );
         assert!(matches!(
-            m.admit(transfer(&k, 4, 1), Some(&rich(5))),
+            m.admit(transfer(&k, 4, 1), Some(&rich(5)), PLENTY),
             Err(Rejection::NonceReplayed { next: 5, got: 4 })
         ));
         assert!(matches!(
-            m.admit(transfer(&k, 5 + 1025, 1), Some(&rich(5))),
+            m.admit(transfer(&k, 5 + 1025, 1), Some(&rich(5)), PLENTY),
             Err(Rejection::NonceTooFarAhead { .. })
         ));
         assert!(matches!(
-            m.admit(transfer(&k, 6, 2_000_000), Some(&rich(5))),
+            m.admit(transfer(&k, 6, 2_000_000), Some(&rich(5)), PLENTY),
             Err(Rejection::InsufficientFunds { .. })
         ));
         assert!(matches!(
-            m.admit(transfer(&k, 6, 1), None),
+            m.admit(transfer(&k, 6, 1), None, PLENTY),
             Err(Rejection::UnknownAccount { .. })
         ));
         // A reaped transaction is still a duplicate until its block commits.
         let reaped = m.reap(space(10));
         assert_eq!(
-            m.admit(reaped[0].clone(), Some(&rich(5))),
+            m.admit(reaped[0].clone(), Some(&rich(5)), PLENTY),
             Err(Rejection::Duplicate)
         );
     }
@@ -485,10 +546,10 @@ mod tests {
         let mut m = Mempool::new(limits, 0);
         let k = Keypair::from_seed([1; 32]);
         for n in 0..3 {
-            m.admit(transfer(&k, n, 1), Some(&rich(0))).unwrap();
+            m.admit(transfer(&k, n, 1), Some(&rich(0)), PLENTY).unwrap();
         }
         assert_eq!(
-            m.admit(transfer(&k, 3, 1), Some(&rich(0))),
+            m.admit(transfer(&k, 3, 1), Some(&rich(0)), PLENTY),
             Err(Rejection::MempoolFull)
         );
         assert_eq!(m.len(), 3);
@@ -501,34 +562,41 @@ mod tests {
     }
 
     #[test]
-    fn blocks_fill_by_fee_per_weight_and_hold_what_offers_too_little() {
+    fn blocks_fill_by_tip_per_weight_and_hold_what_offers_too_little() {
         let mut m = Mempool::new(MempoolLimits::default(), 0);
-        let (cheap, dear, broke) = (
+        let (plain, tipper, stingy) = (
             Keypair::from_seed([1; 32]),
             Keypair::from_seed([2; 32]),
             Keypair::from_seed([3; 32]),
         );
-        m.admit(paying(&cheap, 0, 1, 100), Some(&rich(0))).unwrap();
-        m.admit(paying(&cheap, 1, 1, 10_000), Some(&rich(0)))
+        m.admit(tipping(&plain, 0, 0), Some(&rich(0)), PLENTY)
             .unwrap();
-        m.admit(paying(&dear, 0, 1, 500), Some(&rich(0))).unwrap();
-        // Offers less than the block's base fee asks (10,000 millionths per weight: ~4).
-        m.admit(paying(&broke, 0, 1, 1), Some(&rich(0))).unwrap();
-        let got: Vec<(Address, u64)> = m
-            .reap(space(2))
-            .iter()
-            .map(|t| (t.signer, t.max_fee))
-            .collect();
-        // The dearer sender first; the cheap sender's second waits behind its first.
-        assert_eq!(got, vec![(dear.address(), 500), (cheap.address(), 100)]);
-        let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.max_fee).collect();
-        assert_eq!(got, vec![10_000], "the one below the base fee waits");
+        m.admit(tipping(&plain, 1, 50), Some(&rich(0)), PLENTY)
+            .unwrap();
+        m.admit(tipping(&tipper, 0, 5), Some(&rich(0)), PLENTY)
+            .unwrap();
+        // A max_fee below what the block's base fee asks (10,000 millionths per weight: ~4).
+        m.admit(paying(&stingy, 0, 1, 1), Some(&rich(0)), PLENTY)
+            .unwrap();
+        let got: Vec<(Address, u64)> = m.reap(space(2)).iter().map(|t| (t.signer, t.tip)).collect();
+        // The tipper first; the plain sender's tipped second waits behind its first.
+        assert_eq!(got, vec![(tipper.address(), 5), (plain.address(), 0)]);
+        let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.tip).collect();
+        assert_eq!(got, vec![50], "the one below the base fee waits");
         assert_eq!(m.len(), 1);
+        // A huge max_fee buys nothing: it is not paid, so it does not rank.
+        m.on_block(1, [(plain.address(), 2), (tipper.address(), 1)]);
+        m.admit(paying(&plain, 2, 1, u64::MAX), Some(&rich(2)), PLENTY)
+            .unwrap();
+        m.admit(tipping(&tipper, 1, 1), Some(&rich(1)), PLENTY)
+            .unwrap();
+        let got: Vec<Address> = m.reap(space(1)).iter().map(|t| t.signer).collect();
+        assert_eq!(got, vec![tipper.address()]);
         // A block with room for one transfer's weight takes one.
-        m.on_block(1, [(cheap.address(), 2), (dear.address(), 1)]);
-        m.admit(paying(&dear, 1, 1, 500), Some(&rich(1))).unwrap();
-        m.admit(paying(&dear, 2, 1, 500), Some(&rich(1))).unwrap();
-        let one = paying(&dear, 1, 1, 500).weight();
+        m.on_block(2, [(tipper.address(), 2)]);
+        m.admit(tipping(&tipper, 2, 0), Some(&rich(2)), PLENTY)
+            .unwrap();
+        let one = tipping(&tipper, 2, 0).weight();
         let tight = BlockSpace {
             max_weight: one + one / 2,
             ..space(10)
@@ -537,7 +605,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_pool_evicts_the_cheapest_for_a_dearer_one_and_never_opens_a_gap() {
+    fn a_full_pool_evicts_the_lowest_tip_for_a_higher_one_and_never_opens_a_gap() {
         let limits = MempoolLimits {
             max_txs: 3,
             ..MempoolLimits::default()
@@ -548,17 +616,17 @@ mod tests {
             Keypair::from_seed([2; 32]),
             Keypair::from_seed([3; 32]),
         );
-        m.admit(paying(&a, 0, 1, 100), Some(&rich(0))).unwrap();
-        m.admit(paying(&a, 1, 1, 50), Some(&rich(0))).unwrap();
-        m.admit(paying(&b, 0, 1, 200), Some(&rich(0))).unwrap();
-        // Not more than the cheapest: refused, nothing moves.
+        m.admit(tipping(&a, 0, 10), Some(&rich(0)), PLENTY).unwrap();
+        m.admit(tipping(&a, 1, 5), Some(&rich(0)), PLENTY).unwrap();
+        m.admit(tipping(&b, 0, 20), Some(&rich(0)), PLENTY).unwrap();
+        // Not more than the lowest: refused, nothing moves.
         assert_eq!(
-            m.admit(paying(&c, 0, 1, 50), Some(&rich(0))),
+            m.admit(tipping(&c, 0, 5), Some(&rich(0)), PLENTY),
             Err(Rejection::MempoolFull)
         );
         assert!(m.eviction_floor().is_some());
-        // More: a's last (nonce 1, the cheapest tail) goes; a's nonce 0 stays.
-        m.admit(paying(&c, 0, 1, 300), Some(&rich(0))).unwrap();
+        // More: a's last (nonce 1, the lowest tail) goes; a's nonce 0 stays.
+        m.admit(tipping(&c, 0, 30), Some(&rich(0)), PLENTY).unwrap();
         assert_eq!(m.len(), 3);
         let got: Vec<(Address, u64)> = m
             .reap(space(10))
@@ -572,12 +640,35 @@ mod tests {
         // A sender never evicts its own earlier transactions.
         m.on_block(1, [(a.address(), 1), (b.address(), 1), (c.address(), 1)]);
         for n in 1..4 {
-            m.admit(paying(&a, n, 1, 100), Some(&rich(1))).unwrap();
+            m.admit(tipping(&a, n, 10), Some(&rich(1)), PLENTY).unwrap();
         }
         assert_eq!(
-            m.admit(paying(&a, 4, 1, 10_000), Some(&rich(1))),
+            m.admit(tipping(&a, 4, 1_000), Some(&rich(1)), PLENTY),
             Err(Rejection::MempoolFull)
         );
+    }
+
+    #[test]
+    fn a_payer_cannot_queue_more_than_it_can_pay_for() {
+        let mut m = Mempool::new(MempoolLimits::default(), 0);
+        let k = Keypair::from_seed([1; 32]);
+        let fee = FeeCheck {
+            payer: k.address(),
+            fee: 4,
+            capacity: 10,
+        };
+        m.admit(transfer(&k, 0, 1), Some(&rich(0)), fee).unwrap();
+        m.admit(transfer(&k, 1, 1), Some(&rich(0)), fee).unwrap();
+        assert_eq!(
+            m.admit(transfer(&k, 2, 1), Some(&rich(0)), fee),
+            Err(Rejection::FeeUnpaid {
+                payer: k.address(),
+                fee: 4
+            })
+        );
+        // Once one is in a block, what it owes is paid from what the payer had.
+        m.reap(space(1));
+        m.admit(transfer(&k, 2, 1), Some(&rich(0)), fee).unwrap();
     }
 
     #[test]
@@ -588,7 +679,7 @@ mod tests {
         };
         let mut m = Mempool::new(limits, 0);
         let k = Keypair::from_seed([1; 32]);
-        m.admit(transfer(&k, 7, 1), Some(&rich(0))).unwrap();
+        m.admit(transfer(&k, 7, 1), Some(&rich(0)), PLENTY).unwrap();
         m.on_block(64, []);
         assert!(m.is_empty());
     }

@@ -1,17 +1,20 @@
 //! The running node: shared handle, solo block driver, and startup/shutdown.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use depin_core::services::fees;
-use depin_core::{Amount, Genesis, Hash, Keypair, Params, Rejection, StateRead, Transaction};
+use depin_core::{
+    Address, Amount, Genesis, Hash, Keypair, Params, Rejection, StateRead, Transaction,
+};
 use depin_store::{Store, StoreError};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::chain::{Committed, Producer};
-use crate::mempool::{BlockSpace, Mempool, MempoolLimits, verify_batch};
+use crate::mempool::{BlockSpace, FeeCheck, Mempool, MempoolLimits, verify_batch};
 use crate::metrics::Metrics;
 
 /// Where the chain is, as last committed.
@@ -96,11 +99,14 @@ impl Node {
 
     /// Verifies and admits a batch of transactions; one verdict each, in order.
     pub fn submit(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, Rejection>> {
-        let mut verdicts = verify_batch(&self.params.chain_id, &self.genesis_hash, &txs);
-        if let Err(e) = self.check_fees(&txs, &mut verdicts) {
-            tracing::error!("reading the state to check fees: {e}");
-            return txs.iter().map(|_| Err(Rejection::MempoolFull)).collect();
-        }
+        let verdicts = verify_batch(&self.params.chain_id, &self.genesis_hash, &txs);
+        let verdicts = match self.check_fees(&txs, verdicts) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!("reading the state to check fees: {e}");
+                return txs.iter().map(|_| Err(Rejection::MempoolFull)).collect();
+            }
+        };
         let signers: Vec<_> = txs.iter().map(|t| t.signer).collect();
         // Accounts are read under the mempool lock: the driver commits a block before it updates
         // the pool, so what is read here is never older than the pool's own view of nonces.
@@ -114,7 +120,7 @@ impl Node {
         };
         let mut out = Vec::with_capacity(txs.len());
         for ((tx, verdict), account) in txs.into_iter().zip(verdicts).zip(accounts) {
-            out.push(verdict.and_then(|()| pool.admit(tx, account.as_ref())));
+            out.push(verdict.and_then(|fee| pool.admit(tx, account.as_ref(), fee)));
         }
         Metrics::set(&self.metrics.mempool_txs, pool.len() as u64);
         Metrics::set(&self.metrics.mempool_bytes, pool.bytes() as u64);
@@ -131,25 +137,37 @@ impl Node {
     }
 
     /// Checks, against the committed state, that each transaction still admissible offers the
-    /// current base fee for its weight and that its payer can pay it (before the mempool lock:
-    /// it reads the store).
+    /// current base fee for its weight and that its payer can pay it, and says what the payer
+    /// could pay in all (before the mempool lock: it reads the store).
     fn check_fees(
         &self,
         txs: &[Transaction],
-        verdicts: &mut [Result<(), Rejection>],
-    ) -> Result<(), StoreError> {
+        verdicts: Vec<Result<(), Rejection>>,
+    ) -> Result<Vec<Result<FeeCheck, Rejection>>, StoreError> {
         let snapshot = self.store.snapshot(self.params.clone())?;
         let meta = snapshot.read_meta();
-        for (tx, verdict) in txs.iter().zip(verdicts.iter_mut()) {
-            if verdict.is_ok() {
-                *verdict = if snapshot.read_account(&tx.signer).is_none() {
-                    Err(Rejection::UnknownAccount { address: tx.signer })
-                } else {
-                    fees::plan_tx(&snapshot, tx, meta.base_fee, meta.last_block_time_ms).map(|_| ())
-                };
-            }
-        }
-        snapshot.finish()
+        let now = meta.last_block_time_ms;
+        let mut capacities: HashMap<Address, u64> = HashMap::new();
+        let checked = txs
+            .iter()
+            .zip(verdicts)
+            .map(|(tx, verdict)| {
+                verdict?;
+                if snapshot.read_account(&tx.signer).is_none() {
+                    return Err(Rejection::UnknownAccount { address: tx.signer });
+                }
+                let plan = fees::plan_tx(&snapshot, tx, meta.base_fee, now)?;
+                let capacity = *capacities
+                    .entry(plan.payer)
+                    .or_insert_with(|| fees::capacity(&snapshot, &plan.payer, now));
+                Ok(FeeCheck {
+                    payer: plan.payer,
+                    fee: plan.fee,
+                    capacity,
+                })
+            })
+            .collect();
+        snapshot.finish().map(|()| checked)
     }
 
     /// What the next block may hold, and its base fee (the state's, after the last block).

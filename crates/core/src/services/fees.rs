@@ -11,6 +11,7 @@ use crate::crypto::Address;
 use crate::economics::TokenPrice;
 use crate::module::{BlockContext, FieldError, Module};
 use crate::rejection::Rejection;
+use crate::services::demand::records::DemandView;
 use crate::services::demand::{self, Demand, MarketParams};
 use crate::services::devices::DevicesView;
 use crate::state::{State, StateRead};
@@ -199,7 +200,7 @@ pub fn fee_for(base_fee: u64, weight: u64) -> u64 {
 
 /// Weight of a transfer on a network whose chain id is 12 bytes long (one byte more or less per
 /// character): its bytes and one signature check. For estimates; [`Transaction::weight`] is exact.
-pub const TRANSFER_WEIGHT: u64 = 4 + 12 + 32 + 8 + 8 + 49 + 64 + crate::tx::SIGNATURE_WEIGHT;
+pub const TRANSFER_WEIGHT: u64 = 4 + 12 + 32 + 8 + 8 + 8 + 49 + 64 + crate::tx::SIGNATURE_WEIGHT;
 
 /// A `max_fee` to offer for `weight` at `base_fee`: twice the current fee, enough to wait out
 /// six full blocks of rising base fee (a transaction only ever pays the base fee of its block).
@@ -224,6 +225,11 @@ pub fn next_base_fee(p: &FeeParams, base_fee: u64, used: u64) -> u64 {
     u64::try_from(next).unwrap_or(u64::MAX).max(p.min_base_fee)
 }
 
+/// What `tx` pays in a block with `base_fee`: its weight's fee plus its tip.
+pub fn charge(base_fee: u64, tx: &Transaction) -> u64 {
+    fee_for(base_fee, tx.weight()).saturating_add(tx.tip)
+}
+
 /// Who pays a transaction's fee: a device's reports are paid by its owner (a device key holds
 /// no money), everything else by its signer.
 pub fn payer<S: StateRead>(state: &S, signer: &Address) -> Address {
@@ -236,7 +242,7 @@ pub fn payer<S: StateRead>(state: &S, signer: &Address) -> Address {
 #[derive(Clone, Copy, Debug)]
 pub struct TxFee {
     pub payer: Address,
-    /// Fee units charged: the base fee times the weight.
+    /// Fee units charged: the base fee times the weight, plus the tip.
     pub fee: u64,
     plan: FeePlan,
 }
@@ -257,7 +263,7 @@ pub fn plan_tx<S: StateRead>(
             max: p.max_block_weight,
         });
     }
-    let fee = fee_for(base_fee, weight);
+    let fee = charge(base_fee, tx);
     if tx.max_fee < fee {
         return Err(Rejection::FeeTooLow {
             offered: tx.max_fee,
@@ -285,7 +291,117 @@ pub fn plan_tx<S: StateRead>(
     Ok(TxFee { payer, fee, plan })
 }
 
+/// How many fee units `payer` could pay in all now: the credits it holds plus what its tokens
+/// would buy (at the oracle's minting price, or the fallback price), or its tokens on a network
+/// without demand. The mempool keeps what a payer's pending transactions may cost within this,
+/// so that one funded key cannot queue many transactions of which only the first can pay.
+pub fn capacity<S: StateRead>(state: &S, payer: &Address, now_ms: u64) -> u64 {
+    let tokens = state
+        .read_account(payer)
+        .map(|a| a.balance)
+        .unwrap_or_default();
+    let params = state.params();
+    let units = match &params.modules.demand {
+        None => tokens.0,
+        Some(market) => {
+            let held = state.credits(payer).unwrap_or_default().own;
+            let price = state
+                .quote(now_ms)
+                .map_or(params.fees.fallback_price, |q| q.minting);
+            let bought = crate::economics::credits_for_burn(
+                tokens,
+                price,
+                params.decimals,
+                market.credit_peg,
+            )
+            .unwrap_or(u128::MAX);
+            held.saturating_add(bought)
+        }
+    };
+    u64::try_from(units).unwrap_or(u64::MAX)
+}
+
 /// Pays a fee checked by [`plan_tx`] (burned, in credits or tokens).
 pub fn pay_tx(state: &mut State, fee: TxFee, ctx: BlockContext) -> Result<(), Rejection> {
     pay(state, &fee.payer, fee.plan, ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fee_rounds_up_to_a_whole_unit() {
+        assert_eq!(fee_for(10_000, 377), 4);
+        assert_eq!(fee_for(10_000, 400), 4);
+        assert_eq!(fee_for(10_000, 401), 5);
+        assert_eq!(fee_for(1, 1), 1);
+        assert_eq!(fee_for(u64::MAX, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn the_base_fee_follows_fullness_and_never_falls_below_the_minimum() {
+        let p = FeeParams::default();
+        let min = p.min_base_fee;
+        let full = p.max_block_weight;
+        let target = full / 2;
+        assert_eq!(next_base_fee(&p, min, target), min, "half full: unchanged");
+        assert_eq!(next_base_fee(&p, min, full), min + min / 8, "full: +1/8");
+        assert_eq!(
+            next_base_fee(&p, min, 0),
+            min,
+            "empty: never below the minimum"
+        );
+        assert_eq!(
+            next_base_fee(&p, 2 * min, 0),
+            2 * min - 2 * min / 8,
+            "empty: -1/8"
+        );
+        // A flood doubles it in six full blocks and pays 1,000 times the minimum within a
+        // minute of one-second blocks; it falls back to the minimum once blocks empty.
+        let mut base = min;
+        let mut blocks = 0;
+        while base < 2 * min {
+            base = next_base_fee(&p, base, full);
+            blocks += 1;
+        }
+        assert_eq!(blocks, 6);
+        for _ in 6..60 {
+            base = next_base_fee(&p, base, full);
+        }
+        assert!(base > 1_000 * min, "{base}");
+        let mut after = 0;
+        while base > min {
+            base = next_base_fee(&p, base, 0);
+            after += 1;
+        }
+        assert!(after < 70, "{after} empty blocks back to the minimum");
+        // The smallest step still moves it.
+        let tiny = FeeParams {
+            min_base_fee: 1,
+            ..FeeParams::default()
+        };
+        assert_eq!(next_base_fee(&tiny, 1, target + 1), 2);
+    }
+
+    #[test]
+    fn the_fee_section_is_checked() {
+        let bad = |edit: fn(&mut FeesGenesis)| {
+            let mut g = FeesGenesis::default();
+            edit(&mut g);
+            g.params().unwrap_err().0
+        };
+        assert_eq!(bad(|g| g.min_base_fee = 0), "fees.min_base_fee");
+        assert_eq!(bad(|g| g.max_block_weight = 100), "fees.max_block_weight");
+        assert_eq!(bad(|g| g.max_block_bytes = 100), "fees.max_block_bytes");
+        assert_eq!(
+            bad(|g| g.fallback_price = "0".into()),
+            "fees.fallback_price"
+        );
+        assert_eq!(
+            bad(|g| g.fallback_price = "cheap".into()),
+            "fees.fallback_price"
+        );
+        assert!(FeesGenesis::default().params().is_ok());
+    }
 }
