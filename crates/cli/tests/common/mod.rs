@@ -183,15 +183,21 @@ impl NodeProcess {
     /// A node that was killed leaves a stale `api.url` behind, so it is deleted first and the
     /// URL is whatever the new node writes.
     pub fn start(home: &Path) -> NodeProcess {
+        NodeProcess::start_with(home, |_| {})
+    }
+
+    /// [`NodeProcess::start`], with `adjust` applied to the command first (a resource limit,
+    /// say).
+    pub fn start_with(home: &Path, adjust: impl FnOnce(&mut Command)) -> NodeProcess {
         let url_file = home.join("api.url");
         match std::fs::remove_file(&url_file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => panic!("removing {}: {e}", url_file.display()),
         }
-        let mut child = depin_command(home, &["node", "--api", "127.0.0.1:0"])
-            .spawn()
-            .expect("spawning depin node");
+        let mut command = depin_command(home, &["node", "--api", "127.0.0.1:0"]);
+        adjust(&mut command);
+        let mut child = command.spawn().expect("spawning depin node");
         let log = Arc::new(Mutex::new(String::new()));
         for stream in [
             Box::new(child.stdout.take().expect("piped stdout")) as Box<dyn Read + Send>,
