@@ -223,8 +223,8 @@ pub struct BurstReport {
 /// before: each of `requests` (at most `max_concurrent_requests`; the others are refused before
 /// their body is read) holds its body, read into contiguous memory from chunks that may all be
 /// alive at the moment of the copy (2 x `MAX_BODY_BYTES`), and its decoded transactions
-/// (`MAX_BATCH_TXS` of them, each its struct and its chain id on the heap, rounded up to 256
-/// bytes), then the per-transaction signing bytes of one verification chunk per core.
+/// (`MAX_BATCH_TXS` of them, each its struct and its chain id on the heap, rounded up to a
+/// multiple of 256 bytes). The mempool's own limit (`MempoolLimits`) comes on top.
 pub fn burst_bound_bytes(requests: usize) -> u64 {
     let requests = requests.min(ApiLimits::default().max_concurrent_requests) as u64;
     let per_tx = (std::mem::size_of::<Transaction>() as u64 + 64).next_multiple_of(256);
@@ -566,9 +566,37 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Answer> {
     let wrote = s.write_all(raw);
     let mut out = Vec::new();
     let read = s.read_to_end(&mut out);
+    answer(out, wrote.and(read.map(drop)))
+}
+
+/// [`exchange`] for a large body: the answer is read while the body is still being sent, so
+/// one given before the whole body was read (a request timeout during a slow upload) is seen
+/// even though the node then resets the connection.
+fn exchange_while_sending(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Answer> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+    s.set_write_timeout(Some(ANSWER_TIMEOUT))?;
+    let mut reader = s.try_clone()?;
+    let read = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let read = reader.read_to_end(&mut out);
+        (out, read)
+    });
+    let wrote = s.write_all(raw);
+    if wrote.is_err() {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    let (out, read) = read
+        .join()
+        .map_err(|_| std::io::Error::other("reader panicked"))?;
+    answer(out, wrote.and(read.map(drop)))
+}
+
+/// Parses what was read off a connection; `io` is how sending and reading ended, reported when
+/// no HTTP answer was read.
+fn answer(out: Vec<u8>, io: std::io::Result<()>) -> std::io::Result<Answer> {
     if out.len() < 12 || !out.starts_with(b"HTTP/1.") {
-        wrote?;
-        read?;
+        io?;
         return Err(std::io::Error::other("no HTTP answer"));
     }
     let status = std::str::from_utf8(&out[9..12])
@@ -924,7 +952,7 @@ fn burst(cfg: &FloodBench, kind: BurstKind, dir: &Path) -> Result<BurstReport, S
             let (raw, start, addr) = (raw.clone(), start.clone(), node.addr);
             std::thread::spawn(move || {
                 start.wait();
-                exchange(addr, &raw).map(|a| a.outcome()).ok()
+                exchange_while_sending(addr, &raw).map(|a| a.outcome()).ok()
             })
         })
         .collect();

@@ -1,6 +1,8 @@
 //! Connections that never finish a request (idle, or a byte at a time) against a real node on
 //! 127.0.0.1 with small limits: the node closes them after its header-read timeout, and a
-//! normal client is served meanwhile or as soon as they are gone.
+//! normal client is served meanwhile or as soon as they are gone. A body that never arrives is
+//! refused at the request timeout, and requests past the concurrency limit are refused at once.
+//! (`crates/cli/tests/fd_limit.rs` runs out of file descriptors before the connection limit.)
 
 mod common;
 

@@ -124,13 +124,18 @@ fn depin_command(home: &Path, args: &[&str]) -> Command {
 }
 
 pub fn depin(home: &Path, args: &[&str]) -> Output {
+    depin_within(home, args, CLI_TIMEOUT)
+}
+
+/// [`depin`] for a command that may run up to `timeout` (a short benchmark).
+pub fn depin_within(home: &Path, args: &[&str], timeout: Duration) -> Output {
     let what = format!("`depin {}`", args.join(" "));
     let mut child = depin_command(home, args)
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
     let stdout = collect(child.stdout.take().expect("piped stdout"));
     let stderr = collect(child.stderr.take().expect("piped stderr"));
-    let status = wait_child(&mut child, &what, CLI_TIMEOUT);
+    let status = wait_child(&mut child, &what, timeout);
     Output {
         status,
         stdout: stdout.join().expect("stdout reader"),
