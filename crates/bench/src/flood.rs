@@ -513,7 +513,7 @@ impl Drop for NodeProcess {
 }
 
 /// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`); 0 where there is none.
-pub fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return 0;
     };

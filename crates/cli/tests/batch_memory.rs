@@ -5,6 +5,8 @@
 //! derived in `docs/SECURITY.md`), and the node serves afterwards. The measured peak is recorded
 //! in `docs/BENCHMARKS.md`; this test only holds it to the bound.
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::time::Duration;
