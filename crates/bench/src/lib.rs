@@ -8,6 +8,9 @@
 //!   against the raw signature verification rate of the same run;
 //! - [`coverage`]: beacon and witness reports through every proof-of-coverage check;
 //! - [`usage`]: co-signed usage receipts through every demand check;
+//! - [`flood`]: honest transfers through a real node process flooded with junk, oversized and
+//!   badly signed requests and slowloris connections, against the same node quiet; and the
+//!   node's peak memory under concurrent maximum-size batches, against the bound of its limits;
 //! - [`epoch`]: the ledger closing one epoch of coverage rewards for a synthetic network of a
 //!   million hotspots in a real state, against reading their records once;
 //! - [`driver`]: the block driver the coverage and usage benches share.
@@ -15,6 +18,7 @@
 pub mod coverage;
 pub mod driver;
 pub mod epoch;
+pub mod flood;
 pub mod transfers;
 pub mod usage;
 

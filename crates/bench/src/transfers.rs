@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use depin_core::crypto::{self, Signature};
 use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
 use depin_core::tx::{Network, verify_signatures};
-use depin_core::{Action, Amount, Genesis, Keypair, Rejection, Transaction};
+use depin_core::{Action, Address, Amount, Genesis, Keypair, Rejection, Transaction};
 use depin_node::mempool::{MempoolLimits, VERIFY_CHUNK, verify_batch};
 use depin_node::node::{Node, spawn_solo_driver};
 use rayon::prelude::*;
@@ -47,10 +48,22 @@ impl Default for TransferBench {
 pub struct TransferReport {
     /// Committed successful transfers per second over the sustained phase.
     pub tx_per_s: f64,
-    /// Raw ed25519 batch verification on all cores, measured in the same run.
+    /// The mempool's signature check (`verify_batch`: envelope checks, signing bytes and batch
+    /// verification in chunks) on all cores, measured in the same run.
     pub sig_verify_per_s: f64,
-    /// Raw ed25519 batch verification on one core.
+    /// The same per chunk on one core (`verify_signatures`).
     pub sig_verify_per_core_s: f64,
+    /// Raw signature verification, signing bytes made in advance: `crypto::verify` one by one
+    /// on one core (ed25519-zebra, ZIP-215).
+    pub raw_verify_single_per_core_s: f64,
+    /// Raw batch verification: `crypto::verify_many` over chunks of `VERIFY_CHUNK` on one core.
+    pub raw_verify_batch_per_core_s: f64,
+    /// Raw batch verification on all cores (chunks in parallel): the physical limit the
+    /// end-to-end rate is compared with.
+    pub raw_verify_batch_per_s: f64,
+    /// `tx_per_s / raw_verify_batch_per_s`: the share of the machine's signature verification
+    /// rate that arrives as committed transfers (1.0 would mean verification is all the work).
+    pub ratio_to_raw_verify: f64,
     /// Signing rate while preparing the workload (client side, all cores).
     pub sign_per_s: f64,
     /// Length of the sustained phase actually measured; less than `target_seconds` only if every
@@ -136,6 +149,7 @@ pub fn run(
     progress("signed", txs.len() as u64, txs.len() as u64);
 
     let (sig_verify_per_s, sig_verify_per_core_s) = measure_verification(&network, &txs);
+    let raw = measure_raw_verification(&network, &txs);
 
     let store =
         Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
@@ -174,10 +188,15 @@ pub fn run(
         .join()
         .map_err(|_| "driver panicked")?
         .map_err(|e| e.to_string())?;
+    let tx_per_s = committed as f64 / elapsed;
     Ok(TransferReport {
-        tx_per_s: committed as f64 / elapsed,
+        tx_per_s,
         sig_verify_per_s,
         sig_verify_per_core_s,
+        raw_verify_single_per_core_s: raw.single_per_core,
+        raw_verify_batch_per_core_s: raw.batch_per_core,
+        raw_verify_batch_per_s: raw.batch_all_cores,
+        ratio_to_raw_verify: tx_per_s / raw.batch_all_cores,
         sign_per_s,
         seconds: elapsed,
         target_seconds: cfg.seconds,
@@ -217,6 +236,67 @@ fn feed(node: &Node, txs: Vec<Transaction>, deadline: Instant) {
             queue.extend(retry);
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+}
+
+/// Raw verification rates, signatures per second.
+struct RawVerification {
+    single_per_core: f64,
+    batch_per_core: f64,
+    batch_all_cores: f64,
+}
+
+/// Raw signature verification over a sample of the workload, its signing bytes made first so
+/// that only the curve arithmetic (and batch hashing) is timed: one by one and in batches on
+/// one core, then in batches on all cores.
+fn measure_raw_verification(network: &Network, txs: &[Transaction]) -> RawVerification {
+    let sample = &txs[..txs.len().min(100_000)];
+    let messages: Vec<Vec<u8>> = sample
+        .par_iter()
+        .map(|tx| tx.signing_bytes(&network.genesis_hash))
+        .collect();
+    let items: Vec<(&Address, &[u8], &Signature)> = sample
+        .iter()
+        .zip(&messages)
+        .map(|(tx, m)| (&tx.signer, m.as_slice(), &tx.signature))
+        .collect();
+    let rate = |n: usize, t: Instant| n as f64 / t.elapsed().as_secs_f64();
+
+    let one = &items[..items.len().min(10_000)];
+    let t = Instant::now();
+    let single_ok = one
+        .iter()
+        .filter(|(a, m, s)| crypto::verify(a, m, s))
+        .count();
+    let single_per_core = rate(one.len(), t);
+
+    let one = &items[..items.len().min(20_000)];
+    let t = Instant::now();
+    let batch_ok: usize = one
+        .chunks(VERIFY_CHUNK)
+        .map(|c| crypto::verify_many(c).iter().filter(|ok| **ok).count())
+        .sum();
+    let batch_per_core = rate(one.len(), t);
+
+    let t = Instant::now();
+    let all_ok: usize = items
+        .par_chunks(VERIFY_CHUNK)
+        .map(|c| crypto::verify_many(c).iter().filter(|ok| **ok).count())
+        .sum();
+    let batch_all_cores = rate(items.len(), t);
+    assert_eq!(
+        (single_ok, batch_ok, all_ok),
+        (
+            items.len().min(10_000),
+            items.len().min(20_000),
+            items.len()
+        ),
+        "the workload is validly signed"
+    );
+    RawVerification {
+        single_per_core,
+        batch_per_core,
+        batch_all_cores,
     }
 }
 

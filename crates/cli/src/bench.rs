@@ -49,6 +49,32 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Honest transfers' latency through a real node flooded with junk, oversized, badly
+    /// signed and slowloris requests (against the same node quiet), and the node's peak memory
+    /// under concurrent maximum-size batches.
+    Flood {
+        /// Seconds of the quiet phase, and of the flood phase after it.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Honest clients, each sending one transfer at a time and waiting for its commit.
+        #[arg(long, default_value_t = 4)]
+        honest_clients: usize,
+        /// Threads per attack kind (malformed, bad signature, maximum batch, oversized).
+        #[arg(long, default_value_t = 2)]
+        attackers: usize,
+        /// Slowloris connections held open.
+        #[arg(long, default_value_t = 256)]
+        slowloris: usize,
+        #[arg(long, default_value_t = 200)]
+        block_interval_ms: u64,
+        /// Concurrent maximum-size batch requests in each memory burst (0: none).
+        #[arg(long, default_value_t = 128)]
+        burst: usize,
+        /// Burst bodies to try, each on a fresh node: `decoded` (refused after decoding),
+        /// `verified` (every signature checked).
+        #[arg(long, value_delimiter = ',', default_value = "decoded,verified")]
+        burst_kinds: Vec<depin_bench::flood::BurstKind>,
+    },
     /// The economic simulator: agent-steps per second and peak memory.
     Sim(depin_sim::cli::BenchArgs),
 }
@@ -107,8 +133,109 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             };
             epoch(&cfg, json_out)
         }
+        BenchCmd::Flood {
+            seconds,
+            honest_clients,
+            attackers,
+            slowloris,
+            block_interval_ms,
+            burst,
+            burst_kinds,
+        } => {
+            let binary = std::env::current_exe().context("finding the depin binary")?;
+            let cfg = depin_bench::flood::FloodBench {
+                seconds: *seconds,
+                honest_clients: *honest_clients,
+                attackers: *attackers,
+                slowloris: *slowloris,
+                block_interval_ms: *block_interval_ms,
+                burst: *burst,
+                burst_kinds: burst_kinds.clone(),
+                ..depin_bench::flood::FloodBench::new(binary)
+            };
+            flood(&cfg, json_out)
+        }
         BenchCmd::Sim(args) => depin_sim::cli::bench(args, json_out),
     }
+}
+
+/// `depin bench flood`.
+fn flood(cfg: &depin_bench::flood::FloodBench, json_out: bool) -> Result<()> {
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let progress = |phase: &str| {
+        if !json_out {
+            eprintln!("{phase}...");
+        }
+    };
+    if !json_out {
+        eprintln!(
+            "a `depin node` process with its default API limits; {} honest clients for {} s quiet, then {} s with {} threads per attack kind and {} slowloris connections; then {} concurrent maximum-size batches per burst",
+            cfg.honest_clients, cfg.seconds, cfg.seconds, cfg.attackers, cfg.slowloris, cfg.burst
+        );
+    }
+    let r = depin_bench::flood::run(cfg, dir.path(), &progress).map_err(anyhow::Error::msg)?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    if let Some(p) = &r.phases {
+        println!("honest transfers, from first submission (ms):");
+        println!("               transfers  accepted p50/p99   committed p50/p99   max");
+        for (name, l) in [("quiet", &p.quiet), ("flood", &p.flood)] {
+            println!(
+                "  {name:<12} {:>9}  {:>8.1} {:>8.1}   {:>8.1} {:>8.1}  {:>8.1}",
+                l.transfers,
+                l.submit_ms_p50,
+                l.submit_ms_p99,
+                l.commit_ms_p50,
+                l.commit_ms_p99,
+                l.commit_ms_max
+            );
+        }
+        println!(
+            "flood / quiet: commit p50 x{:.2}, p99 x{:.2}; honest refused {}, lost {}, busy retries {}",
+            p.commit_p50_ratio,
+            p.commit_p99_ratio,
+            p.honest_refused,
+            p.honest_lost,
+            p.honest_retries
+        );
+        println!(
+            "node CPU: {:.1} s quiet, {:.1} s flood (of {} s x {} cores)",
+            p.node_cpu_seconds_quiet, p.node_cpu_seconds_flood, p.seconds_per_phase, r.cores
+        );
+        for a in &p.attacks {
+            println!(
+                "  {:<14} {:>7} requests, answers {:?}, unanswered {}, unexpected 5xx {}",
+                a.kind, a.requests, a.statuses, a.unanswered, a.unexpected_5xx
+            );
+        }
+        println!(
+            "  slowloris      {} connections, closed by the node {} times, failed to reopen {}",
+            p.slowloris.connections, p.slowloris.closed_by_node, p.slowloris.connect_failures
+        );
+    }
+    const MIB: f64 = (1 << 20) as f64;
+    for b in &r.bursts {
+        println!(
+            "burst {:?}: {} x {:.0} MiB bodies of {} transactions in {:.1} s, answers {:?}, unanswered {}\n  node RSS {:.0} MiB before, peak {:.0} MiB (bound {:.0} MiB), {:.0} MiB at the last answer; busy {:.1} s more, then {:.0} MiB; alive after: {}",
+            b.kind,
+            b.requests,
+            b.body_bytes as f64 / MIB,
+            b.txs_per_request,
+            b.seconds,
+            b.statuses,
+            b.unanswered,
+            b.rss_before_bytes as f64 / MIB,
+            b.peak_rss_bytes as f64 / MIB,
+            b.bound_bytes as f64 / MIB,
+            b.rss_after_bytes as f64 / MIB,
+            b.busy_after_seconds,
+            b.rss_settled_bytes as f64 / MIB,
+            b.node_alive_after
+        );
+    }
+    Ok(())
 }
 
 /// `depin bench transfers`, with a progress bar while it runs.
@@ -142,8 +269,19 @@ fn transfers(cfg: &depin_bench::transfers::TransferBench, json_out: bool) -> Res
         );
         println!("throughput            {:.0} tx/s", report.tx_per_s);
         println!(
-            "raw sig verification  {:.0}/s on {} cores ({:.0}/s on one)",
+            "mempool sig check     {:.0}/s on {} cores ({:.0}/s on one)",
             report.sig_verify_per_s, report.cores, report.sig_verify_per_core_s
+        );
+        println!(
+            "raw sig verification  batches {:.0}/s on {} cores ({:.0}/s on one), single {:.0}/s on one",
+            report.raw_verify_batch_per_s,
+            report.cores,
+            report.raw_verify_batch_per_core_s,
+            report.raw_verify_single_per_core_s
+        );
+        println!(
+            "end to end / raw      {:.3} (committed transfers per raw batch verification, same run)",
+            report.ratio_to_raw_verify
         );
         println!(
             "blocks                {} (mean build+commit {:.1} ms)",

@@ -1,6 +1,8 @@
 //! Connections that never finish a request (idle, or a byte at a time) against a real node on
 //! 127.0.0.1 with small limits: the node closes them after its header-read timeout, and a
-//! normal client is served meanwhile or as soon as they are gone.
+//! normal client is served meanwhile or as soon as they are gone. A body that never arrives is
+//! refused at the request timeout, and requests past the concurrency limit are refused at once.
+//! (`crates/cli/tests/fd_limit.rs` runs out of file descriptors before the connection limit.)
 
 mod common;
 
@@ -68,5 +70,92 @@ fn idle_and_slow_connections_are_closed_and_others_are_served() {
                 "an idle connection was left open: {e}"
             ),
         }
+    }
+}
+
+/// Sends a complete head announcing a `length`-byte body, and none of the body.
+fn begin_upload(addr: std::net::SocketAddr, length: usize) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(READ_BOUND)).unwrap();
+    s.write_all(
+        format!(
+            "POST /v1/tx HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .expect("write the head");
+    s
+}
+
+fn answer_of(mut s: TcpStream) -> common::Answer {
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    common::parse(&raw)
+}
+
+#[test]
+fn a_body_that_never_arrives_is_refused_at_the_request_timeout() {
+    let limits = ApiLimits {
+        header_read_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_millis(500),
+        max_connections: 8,
+        max_concurrent_requests: 8,
+    };
+    let node = start(MempoolLimits::default(), limits);
+    // A head that promises a body, then a few bytes of it and silence: the request is in
+    // flight (it holds a concurrency permit) until the request timeout ends it.
+    let mut slow = begin_upload(node.addr, 1000);
+    slow.write_all(b"{\"chain_id\"").expect("a first body byte");
+    let a = answer_of(slow);
+    assert_eq!(a.status, 503, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.error_code(), "timeout");
+    assert!(
+        a.head.to_ascii_lowercase().contains("retry-after"),
+        "{}",
+        a.head
+    );
+}
+
+#[test]
+fn requests_past_the_concurrency_limit_are_refused_busy_not_queued() {
+    let limits = ApiLimits {
+        header_read_timeout: Duration::from_secs(5),
+        // Long enough that the held requests are still in flight when the next one comes.
+        request_timeout: Duration::from_secs(20),
+        max_connections: 8,
+        max_concurrent_requests: 2,
+    };
+    let node = start(MempoolLimits::default(), limits);
+    let held: Vec<TcpStream> = (0..2).map(|_| begin_upload(node.addr, 1000)).collect();
+    // The node takes the two permits once it has read their heads; until then a request may
+    // still be served, so ask until one is refused (bounded by READ_BOUND).
+    let started = Instant::now();
+    let refused = loop {
+        let a = common::get(node.addr, "/v1/status");
+        if a.status == 503 {
+            break a;
+        }
+        assert_eq!(a.status, 200);
+        assert!(
+            started.elapsed() < READ_BOUND,
+            "a third request was never refused while two were in flight"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(refused.error_code(), "busy");
+    assert!(
+        refused.head.to_ascii_lowercase().contains("retry-after"),
+        "{}",
+        refused.head
+    );
+    // Once the held uploads end (here: the client gives up), the permits come back.
+    drop(held);
+    let started = Instant::now();
+    while common::get(node.addr, "/v1/status").status != 200 {
+        assert!(
+            started.elapsed() < READ_BOUND,
+            "the permits never came back after the held requests ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -124,13 +124,18 @@ fn depin_command(home: &Path, args: &[&str]) -> Command {
 }
 
 pub fn depin(home: &Path, args: &[&str]) -> Output {
+    depin_within(home, args, CLI_TIMEOUT)
+}
+
+/// [`depin`] for a command that may run up to `timeout` (a short benchmark).
+pub fn depin_within(home: &Path, args: &[&str], timeout: Duration) -> Output {
     let what = format!("`depin {}`", args.join(" "));
     let mut child = depin_command(home, args)
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
     let stdout = collect(child.stdout.take().expect("piped stdout"));
     let stderr = collect(child.stderr.take().expect("piped stderr"));
-    let status = wait_child(&mut child, &what, CLI_TIMEOUT);
+    let status = wait_child(&mut child, &what, timeout);
     Output {
         status,
         stdout: stdout.join().expect("stdout reader"),
@@ -183,15 +188,21 @@ impl NodeProcess {
     /// A node that was killed leaves a stale `api.url` behind, so it is deleted first and the
     /// URL is whatever the new node writes.
     pub fn start(home: &Path) -> NodeProcess {
+        NodeProcess::start_with(home, |_| {})
+    }
+
+    /// [`NodeProcess::start`], with `adjust` applied to the command first (a resource limit,
+    /// say).
+    pub fn start_with(home: &Path, adjust: impl FnOnce(&mut Command)) -> NodeProcess {
         let url_file = home.join("api.url");
         match std::fs::remove_file(&url_file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => panic!("removing {}: {e}", url_file.display()),
         }
-        let mut child = depin_command(home, &["node", "--api", "127.0.0.1:0"])
-            .spawn()
-            .expect("spawning depin node");
+        let mut command = depin_command(home, &["node", "--api", "127.0.0.1:0"]);
+        adjust(&mut command);
+        let mut child = command.spawn().expect("spawning depin node");
         let log = Arc::new(Mutex::new(String::new()));
         for stream in [
             Box::new(child.stdout.take().expect("piped stdout")) as Box<dyn Read + Send>,
