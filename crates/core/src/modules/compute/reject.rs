@@ -51,8 +51,7 @@ reasons! {
     39 => NonceAboveTarget { index: u32 } = "nonce_above_target",
     40 => NoncesNotAscending {} = "nonces_not_ascending",
     41 => ZeroCredits {} = "zero_credits",
-    42 => ProviderRetired { device: Address } = "provider_retired",
-    43 => DuplicateItem {} = "duplicate_item",
+    42 => DuplicateItem {} = "duplicate_item",
 }
 
 impl fmt::Display for ComputeRejection {
@@ -219,10 +218,6 @@ impl fmt::Display for ComputeRejection {
                 "nonces must be strictly ascending (each counts once)"
             ),
             ZeroCredits {} => write!(f, "the amount of credits must be above zero"),
-            ProviderRetired { device } => write!(
-                f,
-                "provider {device} is retired; only its stake can be withdrawn"
-            ),
             DuplicateItem {} => write!(f, "a task is named twice"),
         }
     }
