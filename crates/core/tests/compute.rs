@@ -18,8 +18,8 @@ use depin_core::modules::compute::actions::{
 };
 use depin_core::modules::compute::fate::{SlotFate, TaskOutcome};
 use depin_core::modules::compute::params::CHALLENGE_NONCES;
-use depin_core::modules::compute::records::{Job, Task};
-use depin_core::modules::compute::settle::spot_selected;
+use depin_core::modules::compute::records::{Job, Role, Task};
+use depin_core::modules::compute::settle::{assigned_provider, slot_opening, spot_selected};
 use depin_core::modules::compute::{ComputeGenesis, ComputeRejection, ComputeView};
 use depin_core::services::demand::records::{CreditBalance, DemandView, credits_key};
 use depin_core::services::devices::RetireDevice;
@@ -121,6 +121,12 @@ impl World {
         for r in self.net.block(txs) {
             assert_eq!(code(&r), "success");
         }
+    }
+
+    /// Waits out the assignment of verifying slots (replicas after the first, spot-checks,
+    /// referees): past the claim timeout they are open to every provider.
+    fn open_up(&mut self) {
+        self.pass(test_params().claim_timeout_blocks + 1);
     }
 
     fn pass(&mut self, blocks: u64) {
@@ -434,6 +440,7 @@ fn commit_and_reveal_are_checked(w: &mut World) {
     assert_eq!(w.commit(1, job, 0, honest(job, 0)), "already_committed");
     // The second replica has not committed: nobody may reveal (nothing to copy).
     assert_eq!(w.reveal(1, job, 0, honest(job, 0)), "reveals_not_open");
+    w.open_up();
     w.work(3, job, 0, honest(job, 0));
     assert_eq!(w.reveal(1, job, 0, garbage(job, 0)), "wrong_reveal");
     assert_eq!(w.reveal(1, job, 0, honest(job, 0)), "success");
@@ -456,7 +463,9 @@ fn redundant_mode_pays_the_majority_after_a_referee_round(w: &mut World) {
     }
     let job = w.post(VerifyMode::Redundant { replicas: 3 }, 1);
     let (s1, s2, s3) = (w.stake(1), w.stake(2), w.stake(3));
-    // Two colluders (1, 2) commit the same garbage; 3 is honest.
+    // Two colluders (1, 2) commit the same garbage; 3 is honest. (The replicas after the first
+    // are assigned; once the assignment window passes anyone may take them, as here.)
+    w.open_up();
     w.work(1, job, 0, garbage(job, 0));
     w.work(2, job, 0, garbage(job, 0));
     w.work(3, job, 0, honest(job, 0));
@@ -465,8 +474,9 @@ fn redundant_mode_pays_the_majority_after_a_referee_round(w: &mut World) {
     }
     // The dissenter is not outvoted yet: referees are called, nobody paid or slashed.
     let t = w.task(job, 0);
-    assert!(t.referees && t.outcome.is_none());
+    assert!(t.referees_called.is_some() && t.outcome.is_none());
     assert_eq!(w.stake(3), s3, "the honest dissenter keeps its stake");
+    w.open_up();
     w.work(4, job, 0, honest(job, 0));
     w.work(5, job, 0, honest(job, 0));
     assert_eq!(w.claim(6, job, 0), "no_open_slot", "two referees for three replicas");
@@ -492,11 +502,13 @@ fn redundant_mode_pays_the_majority_after_a_referee_round(w: &mut World) {
 
 fn redundant_mode_without_majority_slashes_nobody(w: &mut World) {
     let job = w.post(VerifyMode::Redundant { replicas: 2 }, 1);
+    w.open_up();
     w.work(1, job, 0, honest(job, 0));
     w.work(2, job, 0, garbage(job, 0));
     assert_eq!(w.reveal(1, job, 0, honest(job, 0)), "success");
     assert_eq!(w.reveal(2, job, 0, garbage(job, 0)), "success");
     // One referee for two replicas; it returns a third answer.
+    w.open_up();
     w.work(3, job, 0, Hash::tagged("third", &[]));
     assert_eq!(w.reveal(3, job, 0, Hash::tagged("third", &[])), "success");
     assert_eq!(w.task(job, 0).outcome, Some(TaskOutcome::NoMajority));
@@ -539,10 +551,12 @@ fn spot_checks_catch_a_cheat_after_a_referee(w: &mut World) {
     // Picked: the cheat's garbage waits for the checker, disagrees, and a referee decides.
     let t = spot_task(w, job, 2, true, |t| garbage(job, t));
     assert_eq!(w.reveal(2, job, t, garbage(job, t)), "reveals_not_open");
+    w.open_up();
     w.work(3, job, t, honest(job, t));
     assert_eq!(w.reveal(2, job, t, garbage(job, t)), "success");
     assert_eq!(w.reveal(3, job, t, honest(job, t)), "success");
-    assert!(w.task(job, t).referees);
+    assert!(w.task(job, t).referees_called.is_some());
+    w.open_up();
     w.work(4, job, t, honest(job, t));
     assert_eq!(w.reveal(4, job, t, honest(job, t)), "success");
     assert_eq!(w.fate(job, t, 2), SlotFate::WrongResult);
@@ -752,6 +766,29 @@ fn the_capacity_challenge_is_checked(w: &mut World) {
     credits_balance(&w.net);
 }
 
+fn verifying_slots_are_assigned_from_entropy(w: &mut World) {
+    let job = w.post(VerifyMode::Redundant { replicas: 2 }, 1);
+    w.work(1, job, 0, honest(job, 0));
+    // The second replica's provider is drawn from the posting block's entropy.
+    let j = w.job(job);
+    let t = w.task(job, 0);
+    let p = test_params();
+    let (opened, number) = slot_opening(&j, &t, Role::Primary, 1).unwrap();
+    let assigned = assigned_provider(&w.net.state, &p, job, &j, 0, &t, opened, number).unwrap();
+    let who = (0..PROVIDERS)
+        .find(|i| device(*i).address() == assigned)
+        .expect("a test provider");
+    let other = (2..PROVIDERS)
+        .find(|i| *i != who && w.net.state.provider(&device(*i).address()).is_some())
+        .unwrap();
+    assert_eq!(w.claim(other, job, 0), "not_assigned");
+    w.work(who, job, 0, honest(job, 0));
+    assert_eq!(w.reveal(1, job, 0, honest(job, 0)), "success");
+    assert_eq!(w.reveal(who, job, 0, honest(job, 0)), "success");
+    assert_eq!(w.task(job, 0).outcome, Some(TaskOutcome::Verified));
+    credits_balance(&w.net);
+}
+
 /// Runs every scenario on one network.
 fn all_scenarios() -> World {
     let mut w = World::new();
@@ -762,6 +799,7 @@ fn all_scenarios() -> World {
     redundant_mode_pays_the_majority_after_a_referee_round(&mut w);
     redundant_mode_without_majority_slashes_nobody(&mut w);
     spot_checks_catch_a_cheat_after_a_referee(&mut w);
+    verifying_slots_are_assigned_from_entropy(&mut w);
     canaries_catch_a_cheat_on_the_whole_job(&mut w);
     approval_mode_pays_on_approval_or_silence_and_rejects_without_slashing(&mut w);
     timeouts_return_abandoned_and_withheld_work(&mut w);
@@ -800,6 +838,7 @@ fn a_retired_provider_cannot_claim_but_its_slots_still_settle() {
     w.register(1);
     w.register(2);
     let job = w.post(VerifyMode::Redundant { replicas: 2 }, 2);
+    w.open_up();
     w.work(1, job, 0, honest(job, 0));
     w.work(2, job, 0, honest(job, 0));
     assert_eq!(
@@ -825,6 +864,7 @@ fn an_epoch_pays_proven_capacity_and_paid_work_and_replays_identically() {
     assert_eq!(w.answer_challenge(0), "success");
     assert_eq!(w.answer_challenge(1), "success");
     let job = w.post(VerifyMode::Redundant { replicas: 2 }, 1);
+    w.open_up();
     w.work(1, job, 0, honest(job, 0));
     w.work(2, job, 0, honest(job, 0));
     assert_eq!(w.reveal(1, job, 0, honest(job, 0)), "success");
@@ -869,7 +909,9 @@ const ROUND: u32 = 15;
 /// returns (tasks picked for a check, what it earned, what it forfeited), in credits.
 fn garbage_provider(rounds: u32) -> (u32, u128, u128) {
     let mut w = World::new();
-    for i in 0..3 {
+    // Stake for a round's bonds and every forfeit to come.
+    assert_eq!(w.register_as(0, BENCH, 600_000), "success");
+    for i in 1..3 {
         w.register(i);
     }
     let (mut picked, mut earned, mut slashed) = (0, 0, 0);
@@ -917,12 +959,14 @@ fn garbage_provider(rounds: u32) -> (u32, u128, u128) {
         let a = reveals(0, &free, garbage);
         w.batch(&device(0), a);
         if !check.is_empty() {
+            w.open_up();
             let a = commits(1, &check, honest);
             w.batch(&device(1), a);
             let a = reveals(0, &check, garbage);
             w.batch(&device(0), a);
             let a = reveals(1, &check, honest);
             w.batch(&device(1), a);
+            w.open_up();
             let a = commits(2, &check, honest);
             w.batch(&device(2), a);
             let a = reveals(2, &check, honest);

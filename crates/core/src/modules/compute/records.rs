@@ -157,8 +157,8 @@ impl Slot {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub slots: Vec<Slot>,
-    /// Referees were called after a disagreement.
-    pub referees: bool,
+    /// Height at which referees were called after a disagreement.
+    pub referees_called: Option<u64>,
     /// Results the requester rejected.
     pub rejections: u8,
     pub outcome: Option<TaskOutcome>,
@@ -459,7 +459,7 @@ struct_codec!(Slot {
 });
 struct_codec!(Task {
     slots: Vec<Slot>,
-    referees: bool,
+    referees_called: Option<u64>,
     rejections: u8,
     outcome: Option<TaskOutcome>,
 });

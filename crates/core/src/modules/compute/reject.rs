@@ -52,6 +52,7 @@ reasons! {
     40 => NoncesNotAscending {} = "nonces_not_ascending",
     41 => ZeroCredits {} = "zero_credits",
     42 => DuplicateItem {} = "duplicate_item",
+    43 => NotAssigned { assigned: Address, open_at: u64 } = "not_assigned",
 }
 
 impl fmt::Display for ComputeRejection {
@@ -219,6 +220,10 @@ impl fmt::Display for ComputeRejection {
             ),
             ZeroCredits {} => write!(f, "the amount of credits must be above zero"),
             DuplicateItem {} => write!(f, "a task is named twice"),
+            NotAssigned { assigned, open_at } => write!(
+                f,
+                "this verifying slot is assigned to provider {assigned} (drawn from block entropy, so nobody picks their own checker); it opens to everyone at height {open_at} if that provider does not claim it"
+            ),
         }
     }
 }

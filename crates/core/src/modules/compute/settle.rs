@@ -49,7 +49,7 @@ pub fn check_picked(state: &State, job_id: u64, job: &Job, task_idx: u32, task: 
 pub fn wanted(state: &State, job_id: u64, job: &Job, task_idx: u32, task: &Task, height: u64) -> [u8; 3] {
     let replicas = job.mode.replicas();
     let check = u8::from(check_picked(state, job_id, job, task_idx, task, height) == Some(true));
-    let referees = if task.referees {
+    let referees = if task.referees_called.is_some() {
         referees_for(replicas + check)
     } else {
         0
@@ -214,9 +214,9 @@ pub fn resolve_majority(
         *votes.entry(s.result.expect("revealed")).or_default() += 1;
         n += 1;
     }
-    if votes.len() > 1 && !task.referees {
+    if votes.len() > 1 && task.referees_called.is_none() {
         // A dissenter is never outvoted without a second opinion.
-        task.referees = true;
+        task.referees_called = Some(ctx.height);
         return;
     }
     let winner = votes
@@ -365,4 +365,84 @@ pub fn close_task(
 /// Whether `owner` holds any slot (active or ended) of the task.
 pub fn owner_in_task(task: &Task, owner: &Address) -> bool {
     task.slots.iter().any(|s| s.owner == *owner)
+}
+
+/// Providers looked at, from the assignment's point in the provider table, for one that may
+/// take a verifying slot (and as many again from the table's start, wrapping around).
+pub const ASSIGN_SCAN: usize = 16;
+
+/// Where and when a verifying slot opened: every replica after a redundant task's first, a
+/// spot-check and a referee is assigned by the ledger, not taken by whoever claims first, so a
+/// cheater cannot place its own second identity as its checker. `None`: the slot is open to all
+/// (a task's first replica). `same_role`: active slots of the role before this one.
+pub fn slot_opening(job: &Job, task: &Task, role: Role, same_role: u32) -> Option<(u64, u32)> {
+    match role {
+        Role::Primary if same_role == 0 => None,
+        // Redundant replicas open with the job.
+        Role::Primary => Some((job.posted_height + 1, same_role)),
+        Role::Check => task
+            .slots
+            .iter()
+            .find(|s| s.active() && s.role == Role::Primary)
+            .and_then(|s| s.committed_height)
+            .map(|h| (h + 1, 100 + same_role)),
+        Role::Referee => task.referees_called.map(|h| (h + 1, 200 + same_role)),
+    }
+}
+
+/// The provider the ledger assigns a verifying slot to: the first eligible provider at or after
+/// a point drawn from the entropy of the block before the slot opened (wrapping round the
+/// table). Eligible: registered and usable, not the requester's, not of an owner already in the
+/// task, at the job's tier, with free stake for the bond.
+pub fn assigned_provider(
+    state: &State,
+    p: &ComputeParams,
+    job_id: u64,
+    job: &Job,
+    task_idx: u32,
+    task: &Task,
+    opened_at: u64,
+    slot_number: u32,
+) -> Option<Address> {
+    use crate::module::Module;
+    use crate::services::devices::DevicesView;
+    use crate::state::StateRead;
+    let entropy = state.entropy(opened_at.checked_sub(1)?)?;
+    let point = Hash::tagged(
+        "depin/compute/assign/v1",
+        &[
+            &entropy.0,
+            &job_id.to_le_bytes(),
+            &task_idx.to_le_bytes(),
+            &slot_number.to_le_bytes(),
+        ],
+    );
+    let table_start = super::records::provider_key(&Address([0; 32]));
+    let table_end = crate::module::module_key(super::Compute::ID, 1, &[]);
+    let from_point = super::records::provider_key(&Address(point.0));
+    let epoch = (opened_at.max(1) - 1) / state.params().epoch_length_blocks;
+    let bond = job.task_payment() * u128::from(p.bond_multiple);
+    let candidates = state
+        .scan(&from_point, &table_end, ASSIGN_SCAN)
+        .into_iter()
+        .chain(state.scan(&table_start, &from_point, ASSIGN_SCAN));
+    for (key, value) in candidates {
+        let device = crate::module::address_suffix(&key);
+        let provider: super::records::Provider =
+            crate::codec::Decode::from_bytes(&value).expect("the ledger wrote it");
+        let Some(entry) = state.device_entry(&device) else {
+            continue;
+        };
+        if entry.module != super::Compute::ID
+            || state.is_denied(&device)
+            || entry.owner == job.requester
+            || owner_in_task(task, &entry.owner)
+            || super::verify::proven_tier(p, &provider, epoch) < job.min_tier
+            || provider.stake.saturating_sub(provider.bonded) < bond
+        {
+            continue;
+        }
+        return Some(device);
+    }
+    None
 }

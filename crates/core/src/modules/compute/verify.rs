@@ -32,7 +32,7 @@ use super::records::{
 };
 use super::reject::ComputeRejection as R;
 use super::settle::{
-    apply_timeouts, bump_activity, close_task, finish_slot, judge_single, next_role,
+    apply_timeouts, assigned_provider, slot_opening, bump_activity, close_task, finish_slot, judge_single, next_role,
     owner_in_task, resolve_majority, reveals_open, settle_task,
 };
 
@@ -400,6 +400,21 @@ pub fn claim(
         None => next_role(state, a.job, &job, a.task, &task, ctx.height)
             .ok_or(R::NoOpenSlot { task: a.task })?,
     };
+    let before = match expired {
+        Some(i) => &task.slots[..i],
+        None => &task.slots[..],
+    };
+    let same_role = before.iter().filter(|s| s.active() && s.role == role).count() as u32;
+    if let Some((opened, number)) = slot_opening(&job, &task, role, same_role) {
+        let open_at = opened + p.claim_timeout_blocks + 1;
+        if ctx.height < open_at
+            && let Some(assigned) =
+                assigned_provider(state, &p, a.job, &job, a.task, &task, opened, number)
+            && assigned != *device
+        {
+            return Err(R::NotAssigned { assigned, open_at }.into());
+        }
+    }
     let needed = stake_needed(&p, provider.benchmark);
     if provider.stake < needed {
         return Err(R::StakeTooLow {
