@@ -64,10 +64,13 @@ pub struct ComputeGenesis {
 pub type ComputeParams = ComputeGenesis;
 
 impl Default for ComputeGenesis {
-    /// The defaults: a 10% spot-check with a bond of 10x the payment (`S >= 9C` is needed).
+    /// The defaults: a 10% spot-check with a bond of 15x the payment. `S >= 9C` deters a lone
+    /// cheater; against Sybils holding a share `f` of the providers a check can be assigned to,
+    /// the check bites with probability `p(1 - f)`, and 15x holds up to `f` = 37.5% (measured
+    /// in `docs/COMPUTE.md`: at 10x two Sybils of eight still netted a profit).
     fn default() -> Self {
         ComputeGenesis {
-            bond_multiple: 10,
+            bond_multiple: 15,
             min_spot_check_bps: 1_000,
             stake_per_score_credits: 10,
             tier_min_benchmark: vec![1, 100, 1_000],
