@@ -28,6 +28,8 @@ use proptest::prelude::*;
 
 /// Credits one task pays (one unit at this price).
 const PRICE: u128 = 1_000;
+/// What the provider is paid of it, after the 5% work fee.
+const EARNED: u128 = 950;
 /// Benchmark every test provider declares.
 const BENCH: u64 = 10;
 /// Credits every provider stakes.
@@ -50,6 +52,7 @@ fn test_params() -> ComputeGenesis {
     ComputeGenesis {
         bond_multiple: 10,
         min_spot_check_bps: 1_000,
+        work_fee_bps: 500,
         stake_per_score_credits: 100,
         tier_min_benchmark: vec![1, 10, 100],
         claim_timeout_blocks: 4,
@@ -290,9 +293,9 @@ fn credits_balance(net: &Net) {
     }
     let t = net.state.totals();
     assert_eq!(
-        held + t.held() + t.paid + t.slashed + fees,
+        held + t.held() + t.paid + t.fees + t.slashed + fees,
         bought,
-        "credits: held + escrowed/staked + paid + forfeited + fees = bought ({t:?})"
+        "credits: held + escrowed/staked + paid + work fees + forfeited + fees = bought ({t:?})"
     );
     let (mut escrow, mut stake) = (0u128, 0u128);
     for (_, job) in net.state.jobs(0, usize::MAX) {
@@ -309,7 +312,7 @@ fn credits_balance(net: &Net) {
             stake += p.stake;
         }
     }
-    assert_eq!(t.escrowed - t.paid - t.refunded, escrow);
+    assert_eq!(t.escrowed - t.paid - t.fees - t.refunded, escrow);
     assert_eq!(t.staked - t.unstaked - t.slashed, stake);
 }
 
@@ -898,7 +901,7 @@ fn an_epoch_pays_proven_capacity_and_paid_work_and_replays_identically() {
     assert_eq!(r0.shares, u128::from(BENCH));
     assert!(!r0.bootstrap.is_zero(), "proven capacity earns the bootstrap share");
     assert_eq!(r2.shares, 0, "no challenge answered, no capacity share");
-    assert_eq!(r2.credits, PRICE, "paid work counts as paid service");
+    assert_eq!(r2.credits, EARNED, "paid work, less the work fee, counts as paid service");
     assert!(!r2.demand.is_zero());
     credits_balance(&w.net);
     w.net.replays_identically();
@@ -1009,7 +1012,7 @@ fn a_garbage_provider_is_paid_only_when_unchecked_and_loses_its_bond_when_checke
     let (picked, earned, slashed) = garbage_provider(rounds);
     let tasks = rounds * ROUND;
     assert!(picked > 0, "some of {tasks} tasks were checked");
-    assert_eq!(earned, u128::from(tasks - picked) * PRICE, "paid for every unchecked task");
+    assert_eq!(earned, u128::from(tasks - picked) * EARNED, "paid for every unchecked task");
     assert_eq!(slashed, u128::from(picked) * 10 * PRICE, "a bond forfeited per checked task");
     // In expectation at the defaults: (1 - p) C - p S = 0.9 C - 0.1 * 10 C = -0.1 C per task.
     let d = ComputeGenesis::default();
@@ -1092,7 +1095,7 @@ proptest! {
             prop_assert_eq!(w.net.state.provider(&device(i).address()).unwrap().bonded, 0);
         }
         let t = w.net.state.totals();
-        prop_assert_eq!(t.escrowed, t.paid + t.refunded);
+        prop_assert_eq!(t.escrowed, t.paid + t.fees + t.refunded);
     }
 }
 
@@ -1358,4 +1361,88 @@ fn cheaters_earn_less_per_slot_than_honest_providers_at_the_defaults() {
     let (sheets, wrong) = market(redundant, s, tasks);
     let (c, h) = row("2 colluding Sybils of 8, redundant 3", &sheets, &s, wrong, tasks);
     assert!(c < h, "colluders earn less per slot than honest providers: {c} vs {h}");
+}
+
+/// Self-dealing: a requester pays its own provider (another key of the same operator) to farm
+/// rewards. Capacity shares do not depend on jobs, and paid work is worth at most the tokens
+/// burned for its credits, so what comes back is at most what was burned.
+#[test]
+fn self_dealing_returns_at_most_the_tokens_burned() {
+    let mut w = World::new();
+    // The operator's provider (owner 1, staked for 50 bonds) and an honest one (owner 2).
+    assert_eq!(w.register_as(1, BENCH, 600_000), "success");
+    w.register(2);
+    w.pass(EPOCH_BLOCKS - w.height() % EPOCH_BLOCKS + 1);
+    let epoch = (w.height() - 1) / EPOCH_BLOCKS;
+    assert_eq!(w.answer_challenge(1), "success");
+    assert_eq!(w.answer_challenge(2), "success");
+    // The requester buys fresh credits for its jobs: 4 tokens at $0.50 = 200,000 credits.
+    let burned_before = w.net.state.meta().burned.0;
+    assert_eq!(w.act(&requester(), buy(4 * TOKEN, &requester())), "success");
+    let burned = w.net.state.meta().burned.0 - burned_before;
+    // Jobs in approval mode, all taken by its own provider, all approved, no work done.
+    let mut paid = 0u128;
+    for _ in 0..4 {
+        let (c, job) = w.post_as(|a| {
+            a.tasks = 50;
+            a.price_per_unit = 1_000;
+        });
+        assert_eq!(c, "success");
+        let all: Vec<u32> = (0..50).collect();
+        let d = device(1).address();
+        let actions: Vec<Action> = all
+            .iter()
+            .flat_map(|&t| {
+                let r = garbage(job, t);
+                [
+                    Action::from(ClaimTask { job, task: t }),
+                    Action::from(CommitResult {
+                        job,
+                        task: t,
+                        commitment: result_commitment(job, t, &d, &r, &salt(1)),
+                    }),
+                ]
+            })
+            .collect();
+        w.batch(&device(1), actions);
+        w.pass(1);
+        let reveals = all
+            .iter()
+            .map(|&t| {
+                Action::from(RevealResult {
+                    job,
+                    task: t,
+                    result: garbage(job, t),
+                    salt: salt(1),
+                })
+            })
+            .collect();
+        w.batch(&device(1), reveals);
+        assert_eq!(
+            w.act(&requester(), JudgeTasks { job, tasks: all, approve: true }),
+            "success"
+        );
+        paid += w.job(job).paid;
+        assert_eq!(w.act(&requester(), CloseJob { job }), "success");
+    }
+    assert_eq!(paid, 200_000, "every credit bought went to its own provider");
+    w.pass(EPOCH_BLOCKS * (epoch + 1) - w.height());
+    let own = w.net.state.reward(epoch, &device(1).address()).unwrap();
+    let honest_capacity = w.net.state.reward(epoch, &device(2).address()).unwrap();
+    // Capacity shares: the same for both providers, jobs or not.
+    assert_eq!(own.shares, honest_capacity.shares);
+    assert_eq!(own.bootstrap, honest_capacity.bootstrap);
+    // Paid work: back at most what its credits cost.
+    assert!(
+        own.demand.0 * 10_000 <= burned * (10_000 - 500),
+        "self-dealing returned {} of {burned} burned: more than the work fee leaves",
+        own.demand.0
+    );
+    eprintln!(
+        "self-dealing: burned {burned} base units for 200000 credits paid to its own provider; the demand pool returned {} ({} bps); capacity share {} = the honest provider's",
+        own.demand.0,
+        own.demand.0 * 10_000 / burned,
+        own.bootstrap.0
+    );
+    credits_balance(&w.net);
 }

@@ -40,6 +40,9 @@ pub struct ComputeGenesis {
     /// Lowest spot-check rate a job may choose, basis points. The genesis check requires
     /// `bond_multiple >= (10000 - rate) / rate`, so cheating never pays in expectation.
     pub min_spot_check_bps: u16,
+    /// Share of each payment burned rather than counted as the provider's paid service, bps:
+    /// what makes paying your own provider strictly lose (it returns at most the rest).
+    pub work_fee_bps: u16,
     /// Credits of stake per benchmark point a provider declares.
     pub stake_per_score_credits: u64,
     /// Benchmark a provider needs for tiers 1, 2 and 3.
@@ -72,6 +75,7 @@ impl Default for ComputeGenesis {
         ComputeGenesis {
             bond_multiple: 15,
             min_spot_check_bps: 1_000,
+            work_fee_bps: 500,
             stake_per_score_credits: 10,
             tier_min_benchmark: vec![1, 100, 1_000],
             claim_timeout_blocks: 30,
@@ -137,6 +141,12 @@ impl ComputeGenesis {
                 "must leave room for a claim and a reveal (claim + reveal timeouts) and be at most 1000000".into(),
             ));
         }
+        if self.work_fee_bps > 5_000 {
+            return Err((
+                "compute.work_fee_bps",
+                "must be at most 5000 (half of each payment)".into(),
+            ));
+        }
         if self.abandon_penalty_bps > 10_000 {
             return Err((
                 "compute.abandon_penalty_bps",
@@ -170,6 +180,7 @@ impl ComputeGenesis {
 struct_codec!(ComputeGenesis {
     bond_multiple: u32,
     min_spot_check_bps: u16,
+    work_fee_bps: u16,
     stake_per_score_credits: u64,
     tier_min_benchmark: Vec<u64>,
     claim_timeout_blocks: u64,

@@ -180,6 +180,9 @@ pub struct ComputeTotals {
     /// Stake forfeited (burned).
     #[serde(with = "crate::amount::u128_string")]
     pub slashed: u128,
+    /// Work fees burned (the part of each payment not counted as paid service).
+    #[serde(with = "crate::amount::u128_string")]
+    pub fees: u128,
     pub jobs: u64,
 }
 
@@ -187,7 +190,9 @@ impl ComputeTotals {
     /// Credits the module holds now: escrow not yet paid or refunded, and stake not withdrawn
     /// or slashed.
     pub fn held(&self) -> u128 {
-        self.escrowed - self.paid - self.refunded + self.staked - self.unstaked - self.slashed
+        self.escrowed - self.paid - self.fees - self.refunded + self.staked
+            - self.unstaked
+            - self.slashed
     }
 }
 
@@ -470,6 +475,7 @@ struct_codec!(ComputeTotals {
     staked: u128,
     unstaked: u128,
     slashed: u128,
+    fees: u128,
     jobs: u64,
 });
 struct_codec!(EpochActivity {

@@ -146,13 +146,20 @@ pub fn finish_slot(
             job.escrow = job.escrow.checked_sub(pay).expect("escrow covers every execution");
             job.escrow_cost = job.escrow_cost.checked_sub(cost).expect("a share");
             job.paid += pay;
+            // The work fee is burned with its share of the cost basis; the rest is paid service.
+            let fee = pay * u128::from(p.work_fee_bps) / 10_000;
+            let fee_cost = cost_share(cost, fee, pay);
+            let earned = pay - fee;
             provider.record.verified += 1;
-            provider.record.earned += pay;
-            credits::pay_device(state, &slot.device, pay, cost, ctx);
-            bump_totals(state, |t| t.paid += pay);
+            provider.record.earned += earned;
+            credits::pay_device(state, &slot.device, earned, cost.checked_sub(fee_cost).expect("a share"), ctx);
+            bump_totals(state, |t| {
+                t.paid += earned;
+                t.fees += fee;
+            });
             bump_activity(state, ctx, |a| {
                 a.results_paid += 1;
-                a.credits_paid += pay;
+                a.credits_paid += earned;
             });
         }
         SlotFate::WrongResult | SlotFate::CanaryFailed | SlotFate::NotRevealed => {
