@@ -336,16 +336,18 @@ impl Fleet {
         let mut batch: Vec<(Keypair, Action)> = Vec::new();
         // The capacity challenge, once per epoch, seeded by the newest block the ledger keeps.
         let in_epoch = tip % self.epoch_length_blocks;
-        if in_epoch >= 1 && in_epoch + self.challenge_window_blocks < self.epoch_length_blocks {
+        if in_epoch >= 2 && in_epoch + self.challenge_window_blocks < self.epoch_length_blocks {
             for i in 0..self.members.len() {
                 if self.members[i].last_challenge_epoch == Some(epoch) {
                     continue;
                 }
-                self.members[i].last_challenge_epoch = Some(epoch);
-                let seed_height = tip;
+                // The hash of block `tip` is recorded when block `tip + 1` begins: the newest
+                // seed there is is the block before the tip's.
+                let seed_height = tip - 1;
                 let Some(e) = self.client.get_opt(&format!("/v1/compute/entropy/{seed_height}"))? else {
                     continue;
                 };
+                self.members[i].last_challenge_epoch = Some(epoch);
                 let seed: Hash = e["entropy"].as_str().context("no entropy")?.parse()?;
                 if let Some(nonces) = self.solve(&seed, i) {
                     batch.push((dup(&self.members[i].device), Action::from(AnswerChallenge { seed_height, nonces })));
