@@ -84,12 +84,16 @@ fn mode_of(text: &str) -> Result<VerifyMode> {
     Ok(match name {
         "approval" => VerifyMode::Approval,
         "redundant" => VerifyMode::Redundant {
-            replicas: arg.parse().context("redundant:<replicas>, e.g. redundant:3")?,
+            replicas: arg
+                .parse()
+                .context("redundant:<replicas>, e.g. redundant:3")?,
         },
         "spot" => VerifyMode::SpotCheck {
             rate_bps: arg.parse().context("spot:<basis points>, e.g. spot:2000")?,
         },
-        _ => bail!("unknown mode '{text}': approval, redundant:<n> or spot:<bps> (canary jobs need their canaries: use the API)"),
+        _ => bail!(
+            "unknown mode '{text}': approval, redundant:<n> or spot:<bps> (canary jobs need their canaries: use the API)"
+        ),
     })
 }
 
@@ -105,12 +109,20 @@ pub fn run(home: &Home, client: &Client, cmd: &ComputeCmd, json_out: bool) -> Re
             key,
             specs,
         } => {
-            let text = std::fs::read_to_string(spec).with_context(|| format!("reading {}", spec.display()))?;
-            let scene = SceneSpec::from_json(&serde_json::from_str(&text).context("the spec is not JSON")?)?;
+            let text = std::fs::read_to_string(spec)
+                .with_context(|| format!("reading {}", spec.display()))?;
+            let scene = SceneSpec::from_json(
+                &serde_json::from_str(&text).context("the spec is not JSON")?,
+            )?;
             let hash = scene.hash();
-            let dir = specs.clone().unwrap_or_else(|| home.root().join("compute").join("specs"));
+            let dir = specs
+                .clone()
+                .unwrap_or_else(|| home.root().join("compute").join("specs"));
             std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join(format!("{}.json", hash.to_hex())), scene.to_json().to_string())?;
+            std::fs::write(
+                dir.join(format!("{}.json", hash.to_hex())),
+                scene.to_json().to_string(),
+            )?;
             let info = chain_info(client)?;
             let signer = home.load_key(key)?;
             let height = client.get("/v1/status")?["height"].as_u64().unwrap_or(0);
@@ -130,7 +142,10 @@ pub fn run(home: &Home, client: &Client, cmd: &ComputeCmd, json_out: bool) -> Re
             if json_out {
                 println!("{}", json!({"job": job, "spec_hash": hash, "tx": status}));
             } else {
-                println!("job {job}: {frames} frames of {} (spec {hash}), escrowed from {key}; follow it with `depin compute status {job} --watch`", spec.display());
+                println!(
+                    "job {job}: {frames} frames of {} (spec {hash}), escrowed from {key}; follow it with `depin compute status {job} --watch`",
+                    spec.display()
+                );
             }
             Ok(())
         }
@@ -147,16 +162,32 @@ pub fn run(home: &Home, client: &Client, cmd: &ComputeCmd, json_out: bool) -> Re
             }
             std::thread::sleep(Duration::from_secs(1));
         },
-        ComputeCmd::Judge { job, tasks, reject, key } => {
+        ComputeCmd::Judge {
+            job,
+            tasks,
+            reject,
+            key,
+        } => {
             let info = chain_info(client)?;
             let signer = home.load_key(key)?;
             let mut tasks = tasks.clone();
             tasks.sort_unstable();
             tasks.dedup();
-            let action = Action::from(JudgeTasks { job: *job, tasks, approve: !reject });
+            let action = Action::from(JudgeTasks {
+                job: *job,
+                tasks,
+                approve: !reject,
+            });
             send_action(client, &info, &signer, key, action, None, false, json_out)?;
             if !json_out {
-                println!("job {job}: results {}", if *reject { "rejected (re-opened)" } else { "approved (paid)" });
+                println!(
+                    "job {job}: results {}",
+                    if *reject {
+                        "rejected (re-opened)"
+                    } else {
+                        "approved (paid)"
+                    }
+                );
             }
             Ok(())
         }
@@ -164,7 +195,16 @@ pub fn run(home: &Home, client: &Client, cmd: &ComputeCmd, json_out: bool) -> Re
         ComputeCmd::Close { job, key } => {
             let info = chain_info(client)?;
             let signer = home.load_key(key)?;
-            send_action(client, &info, &signer, key, Action::from(CloseJob { job: *job }), None, false, json_out)?;
+            send_action(
+                client,
+                &info,
+                &signer,
+                key,
+                Action::from(CloseJob { job: *job }),
+                None,
+                false,
+                json_out,
+            )?;
             if !json_out {
                 let j = client.get(&format!("/v1/compute/jobs/{job}"))?;
                 println!(
@@ -180,7 +220,9 @@ pub fn run(home: &Home, client: &Client, cmd: &ComputeCmd, json_out: bool) -> Re
 
 /// The newest job of `requester` naming `spec`.
 fn find_job(client: &Client, requester: &str, spec: &Hash) -> Result<u64> {
-    let next = client.get("/v1/compute/params")?["next_job"].as_u64().unwrap_or(0);
+    let next = client.get("/v1/compute/params")?["next_job"]
+        .as_u64()
+        .unwrap_or(0);
     let from = next.saturating_sub(200);
     let jobs = client.get(&format!("/v1/compute/jobs?from={from}&limit=200"))?;
     jobs["jobs"]
@@ -199,7 +241,9 @@ fn print_status(j: &Value) {
     let delivered = j["delivered"].as_u64().unwrap_or(0);
     let width = 30u64;
     let filled = (settled * width).checked_div(tasks).unwrap_or(0);
-    let bar: String = (0..width).map(|i| if i < filled { '#' } else { '.' }).collect();
+    let bar: String = (0..width)
+        .map(|i| if i < filled { '#' } else { '.' })
+        .collect();
     println!(
         "job {} [{bar}] {settled}/{tasks} settled, {delivered} delivered; {} | escrow {} paid {} refunded {} | deadline {}",
         j["id"],
@@ -211,12 +255,22 @@ fn print_status(j: &Value) {
     );
     for t in j["task_records"].as_array().into_iter().flatten() {
         if t["state"] != "working" && t["state"] != "verified" {
-            println!("  task {}: {} ({})", t["task"], t["state"].as_str().unwrap_or("?"), t["why"].as_str().unwrap_or(""));
+            println!(
+                "  task {}: {} ({})",
+                t["task"],
+                t["state"].as_str().unwrap_or("?"),
+                t["why"].as_str().unwrap_or("")
+            );
         }
         for s in t["slots"].as_array().into_iter().flatten() {
             let fate = s["fate"].as_str().unwrap_or("?");
             if !["pending", "paid"].contains(&fate) {
-                println!("    {} ({}): {fate}: {}", s["device"].as_str().unwrap_or("?"), s["role"].as_str().unwrap_or("?"), s["why"].as_str().unwrap_or(""));
+                println!(
+                    "    {} ({}): {fate}: {}",
+                    s["device"].as_str().unwrap_or("?"),
+                    s["role"].as_str().unwrap_or("?"),
+                    s["why"].as_str().unwrap_or("")
+                );
             }
         }
     }
@@ -230,8 +284,14 @@ fn verified(j: &Value) -> Vec<(u32, Hash)> {
         .flatten()
         .filter(|t| t["state"] == "verified")
         .filter_map(|t| {
-            let slot = t["slots"].as_array()?.iter().find(|s| s["fate"] == "paid")?;
-            Some((t["task"].as_u64()? as u32, slot["result"].as_str()?.parse().ok()?))
+            let slot = t["slots"]
+                .as_array()?
+                .iter()
+                .find(|s| s["fate"] == "paid")?;
+            Some((
+                t["task"].as_u64()? as u32,
+                slot["result"].as_str()?.parse().ok()?,
+            ))
         })
         .collect()
 }
@@ -260,11 +320,20 @@ fn fetch(client: &Client, job: u64, out: &PathBuf, from: &[String], json_out: bo
         }
     }
     if json_out {
-        println!("{}", json!({"job": job, "written": written, "missing": missing}));
+        println!(
+            "{}",
+            json!({"job": job, "written": written, "missing": missing})
+        );
     } else {
-        println!("job {job}: {} verified frames written to {}", written.len(), out.display());
+        println!(
+            "job {job}: {} verified frames written to {}",
+            written.len(),
+            out.display()
+        );
         if !missing.is_empty() {
-            println!("  not served by any of {from:?} (or served with other bytes): tasks {missing:?}");
+            println!(
+                "  not served by any of {from:?} (or served with other bytes): tasks {missing:?}"
+            );
         }
     }
     Ok(())

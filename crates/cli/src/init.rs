@@ -167,7 +167,6 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             demand,
             compute: (args.compute && with_demand)
                 .then(depin_core::modules::compute::ComputeGenesis::default),
-            ..Default::default()
         },
     };
     genesis

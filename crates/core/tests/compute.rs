@@ -191,26 +191,36 @@ impl World {
     fn commit(&mut self, i: u8, job: u64, task: u32, result: Hash) -> &'static str {
         let d = device(i).address();
         let commitment = result_commitment(job, task, &d, &result, &salt(i));
-        self.act(&device(i), CommitResult {
-            job,
-            task,
-            commitment,
-        })
+        self.act(
+            &device(i),
+            CommitResult {
+                job,
+                task,
+                commitment,
+            },
+        )
     }
 
     fn reveal(&mut self, i: u8, job: u64, task: u32, result: Hash) -> &'static str {
-        self.act(&device(i), RevealResult {
-            job,
-            task,
-            result,
-            salt: salt(i),
-        })
+        self.act(
+            &device(i),
+            RevealResult {
+                job,
+                task,
+                result,
+                salt: salt(i),
+            },
+        )
     }
 
     /// Claims and commits `result` (no reveal).
     fn work(&mut self, i: u8, job: u64, task: u32, result: Hash) {
         assert_eq!(self.claim(i, job, task), "success", "claim by {i}");
-        assert_eq!(self.commit(i, job, task, result), "success", "commit by {i}");
+        assert_eq!(
+            self.commit(i, job, task, result),
+            "success",
+            "commit by {i}"
+        );
     }
 
     fn job(&self, id: u64) -> Job {
@@ -254,10 +264,21 @@ impl World {
         self.pass(1);
         let seed = self.net.state.entropy(seed_height).unwrap();
         let p = test_params();
-        let bench = self.net.state.provider(&device(i).address()).unwrap().benchmark;
+        let bench = self
+            .net
+            .state
+            .provider(&device(i).address())
+            .unwrap()
+            .benchmark;
         let target = challenge_target(bench, p.challenge_hashes_per_score);
         let nonces = solve_challenge(&seed, &device(i).address(), target, CHALLENGE_NONCES);
-        self.act(&device(i), AnswerChallenge { seed_height, nonces })
+        self.act(
+            &device(i),
+            AnswerChallenge {
+                seed_height,
+                nonces,
+            },
+        )
     }
 }
 
@@ -334,35 +355,77 @@ fn providers_register_and_manage_stake(w: &mut World) {
     );
     assert_eq!(w.register_as(0, BENCH, STAKE), "device_exists");
     assert_eq!(
-        w.act(&owner_of(1), AddStake { device: d0, credits: 5 }),
+        w.act(
+            &owner_of(1),
+            AddStake {
+                device: d0,
+                credits: 5
+            }
+        ),
         "not_device_owner"
     );
     assert_eq!(
-        w.act(&owner_of(0), AddStake { device: d0, credits: 0 }),
+        w.act(
+            &owner_of(0),
+            AddStake {
+                device: d0,
+                credits: 0
+            }
+        ),
         "zero_credits"
     );
     assert_eq!(
-        w.act(&owner_of(0), AddStake { device: d0, credits: u128::MAX / 2 }),
+        w.act(
+            &owner_of(0),
+            AddStake {
+                device: d0,
+                credits: u128::MAX / 2
+            }
+        ),
         "insufficient_credits"
     );
     assert_eq!(
-        w.act(&owner_of(0), AddStake { device: d0, credits: 500 }),
+        w.act(
+            &owner_of(0),
+            AddStake {
+                device: d0,
+                credits: 500
+            }
+        ),
         "success"
     );
     // The benchmark keeps BENCH * 100 credits locked.
     let free = STAKE + 500 - u128::from(BENCH) * 100;
     assert_eq!(
-        w.act(&owner_of(0), WithdrawStake { device: d0, credits: free + 1 }),
+        w.act(
+            &owner_of(0),
+            WithdrawStake {
+                device: d0,
+                credits: free + 1
+            }
+        ),
         "insufficient_free_stake"
     );
     assert_eq!(
-        w.act(&owner_of(0), WithdrawStake { device: d0, credits: 500 }),
+        w.act(
+            &owner_of(0),
+            WithdrawStake {
+                device: d0,
+                credits: 500
+            }
+        ),
         "success"
     );
     assert_eq!(w.stake(0), STAKE);
     let stranger = Keypair::from_seed([77; 32]).address();
     assert_eq!(
-        w.act(&owner_of(0), WithdrawStake { device: stranger, credits: 1 }),
+        w.act(
+            &owner_of(0),
+            WithdrawStake {
+                device: stranger,
+                credits: 1
+            }
+        ),
         "unknown_provider"
     );
     credits_balance(&w.net);
@@ -373,11 +436,13 @@ fn jobs_are_checked_and_escrowed(w: &mut World) {
     assert_eq!(w.post_as(|a| a.tasks = 0).0, "empty_job");
     assert_eq!(w.post_as(|a| a.tasks = 5_000).0, "too_many_tasks");
     assert_eq!(
-        w.post_as(|a| a.mode = VerifyMode::Redundant { replicas: 1 }).0,
+        w.post_as(|a| a.mode = VerifyMode::Redundant { replicas: 1 })
+            .0,
         "bad_replicas"
     );
     assert_eq!(
-        w.post_as(|a| a.mode = VerifyMode::SpotCheck { rate_bps: 500 }).0,
+        w.post_as(|a| a.mode = VerifyMode::SpotCheck { rate_bps: 500 })
+            .0,
         "spot_rate_too_low"
     );
     assert_eq!(
@@ -472,7 +537,11 @@ fn redundant_mode_pays_the_majority_after_a_referee_round(w: &mut World) {
     w.work(1, job, 0, garbage(job, 0));
     w.work(2, job, 0, garbage(job, 0));
     w.work(3, job, 0, honest(job, 0));
-    for (i, r) in [(1, garbage(job, 0)), (2, garbage(job, 0)), (3, honest(job, 0))] {
+    for (i, r) in [
+        (1, garbage(job, 0)),
+        (2, garbage(job, 0)),
+        (3, honest(job, 0)),
+    ] {
         assert_eq!(w.reveal(i, job, 0, r), "success");
     }
     // The dissenter is not outvoted yet: referees are called, nobody paid or slashed.
@@ -496,9 +565,17 @@ fn redundant_mode_pays_the_majority_after_a_referee_round(w: &mut World) {
     assert_eq!(w.stake(1), s1 - bond);
     assert_eq!(w.stake(2), s2 - bond);
     let record = w.net.state.provider(&device(1).address()).unwrap().record;
-    assert_eq!(record.last.unwrap().fate, SlotFate::WrongResult, "the reason is recorded");
+    assert_eq!(
+        record.last.unwrap().fate,
+        SlotFate::WrongResult,
+        "the reason is recorded"
+    );
     let j = w.job(job);
-    assert_eq!(j.paid, 5 * PRICE, "the honest five are paid, the cheats not");
+    assert_eq!(
+        j.paid,
+        5 * PRICE,
+        "the honest five are paid, the cheats not"
+    );
     // Closing refunds what was not paid.
     let before = w.credits(&requester());
     assert_eq!(w.act(&owner_of(0), CloseJob { job }), "success");
@@ -635,11 +712,21 @@ fn canaries_catch_a_cheat_on_the_whole_job(w: &mut World) {
         "canaries_not_matching"
     );
     let twice = vec![canaries[0], canaries[0]];
-    assert_eq!(w.act(&requester(), reveal(job_salt, twice)), "duplicate_item");
+    assert_eq!(
+        w.act(&requester(), reveal(job_salt, twice)),
+        "duplicate_item"
+    );
     let s1 = w.stake(1);
-    assert_eq!(w.act(&requester(), reveal(job_salt, canaries.clone())), "success");
+    assert_eq!(
+        w.act(&requester(), reveal(job_salt, canaries.clone())),
+        "success"
+    );
     assert_eq!(w.fate(job, 1, 1), SlotFate::CanaryFailed);
-    assert_eq!(w.fate(job, 0, 1), SlotFate::Withheld, "caught: unpaid on the whole job");
+    assert_eq!(
+        w.fate(job, 0, 1),
+        SlotFate::Withheld,
+        "caught: unpaid on the whole job"
+    );
     assert_eq!(w.stake(1), s1 - 10 * PRICE);
     assert_eq!(w.job(job).caught, vec![owner_of(1).address()]);
     assert_eq!(
@@ -673,7 +760,10 @@ fn approval_mode_pays_on_approval_or_silence_and_rejects_without_slashing(w: &mu
         assert_eq!(w.reveal(1, job, t, honest(job, t)), "success");
     }
     assert_eq!(w.act(&owner_of(1), judge(vec![0], true)), "not_requester");
-    assert_eq!(w.act(&requester(), judge(vec![0, 0], true)), "duplicate_item");
+    assert_eq!(
+        w.act(&requester(), judge(vec![0, 0], true)),
+        "duplicate_item"
+    );
     assert_eq!(
         w.act(&requester(), judge((0..300).collect(), true)),
         "too_many_items"
@@ -699,11 +789,25 @@ fn approval_mode_pays_on_approval_or_silence_and_rejects_without_slashing(w: &mu
     // Judging a redundant job is refused.
     let other = w.post(VerifyMode::Redundant { replicas: 2 }, 1);
     assert_eq!(
-        w.act(&requester(), JudgeTasks { job: other, tasks: vec![0], approve: true }),
+        w.act(
+            &requester(),
+            JudgeTasks {
+                job: other,
+                tasks: vec![0],
+                approve: true
+            }
+        ),
         "wrong_mode"
     );
     assert_eq!(
-        w.act(&requester(), RevealCanaries { job: other, salt: Hash::ZERO, canaries: vec![] }),
+        w.act(
+            &requester(),
+            RevealCanaries {
+                job: other,
+                salt: Hash::ZERO,
+                canaries: vec![]
+            }
+        ),
         "wrong_mode"
     );
     credits_balance(&w.net);
@@ -716,7 +820,11 @@ fn timeouts_return_abandoned_and_withheld_work(w: &mut World) {
     let s1 = w.stake(1);
     w.pass(5);
     w.work(2, job, 0, honest(job, 0));
-    assert_eq!(w.claim(3, job, 0), "success", "the expired claim is taken over");
+    assert_eq!(
+        w.claim(3, job, 0),
+        "success",
+        "the expired claim is taken over"
+    );
     assert_eq!(w.fate(job, 0, 1), SlotFate::Abandoned);
     assert_eq!(w.stake(1), s1 - PRICE);
     assert_eq!(w.commit(3, job, 0, honest(job, 0)), "success");
@@ -768,19 +876,39 @@ fn the_capacity_challenge_is_checked(w: &mut World) {
     let seed_height = w.height() - 1;
     let seed = w.net.state.entropy(seed_height).unwrap();
     let weak = solve_challenge(&seed, &device(4).address(), u64::MAX / 2, CHALLENGE_NONCES);
-    let code = w.act(&device(4), AnswerChallenge { seed_height, nonces: weak });
+    let code = w.act(
+        &device(4),
+        AnswerChallenge {
+            seed_height,
+            nonces: weak,
+        },
+    );
     assert_eq!(code, "nonce_above_target");
     assert_eq!(w.answer_challenge(4), "success");
     let again = w.answer_challenge(4);
     assert_eq!(again, "challenge_answered");
     let a = fresh(w, vec![]);
-    assert_eq!(w.act(&requester(), RetireDevice { device: device(7).address() }), "success");
+    assert_eq!(
+        w.act(
+            &requester(),
+            RetireDevice {
+                device: device(7).address()
+            }
+        ),
+        "success"
+    );
     assert_eq!(w.act(&device(7), a), "unknown_device");
     // A retired provider's last owner takes its whole stake back.
     let back = w.net.state.provider(&device(7).address()).unwrap();
     assert!(back.retired);
     assert_eq!(
-        w.act(&requester(), WithdrawStake { device: device(7).address(), credits: back.stake }),
+        w.act(
+            &requester(),
+            WithdrawStake {
+                device: device(7).address(),
+                credits: back.stake
+            }
+        ),
         "success"
     );
     credits_balance(&w.net);
@@ -862,7 +990,12 @@ fn a_retired_provider_cannot_claim_but_its_slots_still_settle() {
     w.work(1, job, 0, honest(job, 0));
     w.work(2, job, 0, honest(job, 0));
     assert_eq!(
-        w.act(&owner_of(1), RetireDevice { device: device(1).address() }),
+        w.act(
+            &owner_of(1),
+            RetireDevice {
+                device: device(1).address()
+            }
+        ),
         "success"
     );
     // The registry no longer lists it, so its device key can do nothing new.
@@ -899,9 +1032,15 @@ fn an_epoch_pays_proven_capacity_and_paid_work_and_replays_identically() {
     let r0 = w.net.state.reward(epoch, &device(0).address()).unwrap();
     let r2 = w.net.state.reward(epoch, &device(2).address()).unwrap();
     assert_eq!(r0.shares, u128::from(BENCH));
-    assert!(!r0.bootstrap.is_zero(), "proven capacity earns the bootstrap share");
+    assert!(
+        !r0.bootstrap.is_zero(),
+        "proven capacity earns the bootstrap share"
+    );
     assert_eq!(r2.shares, 0, "no challenge answered, no capacity share");
-    assert_eq!(r2.credits, EARNED, "paid work, less the work fee, counts as paid service");
+    assert_eq!(
+        r2.credits, EARNED,
+        "paid work, less the work fee, counts as paid service"
+    );
     assert!(!r2.demand.is_zero());
     credits_balance(&w.net);
     w.net.replays_identically();
@@ -950,7 +1089,11 @@ fn garbage_provider(rounds: u32) -> (u32, u128, u128) {
                     let commitment = result_commitment(job, t, &d, &result(job, t), &salt(i));
                     [
                         Action::from(ClaimTask { job, task: t }),
-                        Action::from(CommitResult { job, task: t, commitment }),
+                        Action::from(CommitResult {
+                            job,
+                            task: t,
+                            commitment,
+                        }),
                     ]
                 })
                 .collect::<Vec<_>>()
@@ -1012,13 +1155,24 @@ fn a_garbage_provider_is_paid_only_when_unchecked_and_loses_its_bond_when_checke
     let (picked, earned, slashed) = garbage_provider(rounds);
     let tasks = rounds * ROUND;
     assert!(picked > 0, "some of {tasks} tasks were checked");
-    assert_eq!(earned, u128::from(tasks - picked) * EARNED, "paid for every unchecked task");
-    assert_eq!(slashed, u128::from(picked) * 10 * PRICE, "a bond forfeited per checked task");
+    assert_eq!(
+        earned,
+        u128::from(tasks - picked) * EARNED,
+        "paid for every unchecked task"
+    );
+    assert_eq!(
+        slashed,
+        u128::from(picked) * 10 * PRICE,
+        "a bond forfeited per checked task"
+    );
     // In expectation at the defaults: (1 - p) C - p S = 0.9 C - 0.1 * 10 C = -0.1 C per task.
     let d = ComputeGenesis::default();
     let p = i128::from(d.min_spot_check_bps);
     let expected_bps_of_c = (10_000 - p) - p * i128::from(d.bond_multiple);
-    assert!(expected_bps_of_c < 0, "a cheat's expected gain is negative at the defaults");
+    assert!(
+        expected_bps_of_c < 0,
+        "a cheat's expected gain is negative at the defaults"
+    );
     eprintln!(
         "garbage provider: {picked} of {tasks} tasks checked, earned {earned}, forfeited {slashed}, net {} credits (honest: {})",
         earned as i128 - slashed as i128,
@@ -1206,10 +1360,15 @@ fn market(mode: VerifyMode, strategies: [Play; 8], tasks: u32) -> ([Sheet; 8], u
             let j = w.job(job);
             let h = w.height() + 1;
             // Who takes the next slot: the assignee of a verifying slot, else the next in turn.
-            let role = depin_core::modules::compute::settle::next_role(&w.net.state, job, &j, 0, &t, h);
+            let role =
+                depin_core::modules::compute::settle::next_role(&w.net.state, job, &j, 0, &t, h);
             let mut claimed = false;
             if let Some(role) = role {
-                let same = t.slots.iter().filter(|s| s.active() && s.role == role).count() as u32;
+                let same = t
+                    .slots
+                    .iter()
+                    .filter(|s| s.active() && s.role == role)
+                    .count() as u32;
                 let taker = match slot_opening(&j, &t, role, same) {
                     Some((opened, n)) => {
                         let p = test_params();
@@ -1220,7 +1379,8 @@ fn market(mode: VerifyMode, strategies: [Play; 8], tasks: u32) -> ([Sheet; 8], u
                     // providers take the rest in turn.
                     None => {
                         turn += 1;
-                        let free = |i: &u8| !t.slots.iter().any(|s| s.owner == owner_of(*i).address());
+                        let free =
+                            |i: &u8| !t.slots.iter().any(|s| s.owner == owner_of(*i).address());
                         (0..8u8)
                             .filter(|i| strategies[*i as usize] != Play::Honest)
                             .find(free)
@@ -1242,12 +1402,20 @@ fn market(mode: VerifyMode, strategies: [Play; 8], tasks: u32) -> ([Sheet; 8], u
                 w.pass(1);
                 // Reveal whatever can be revealed; settle timeouts (abandoned claims).
                 let t = w.task(job, 0);
-                for s in t.slots.iter().filter(|s| s.active() && s.commitment.is_some() && s.result.is_none()) {
+                for s in t
+                    .slots
+                    .iter()
+                    .filter(|s| s.active() && s.commitment.is_some() && s.result.is_none())
+                {
                     let i = index_of(&s.device).unwrap();
                     let revealed: Vec<Hash> = t.slots.iter().filter_map(|s| s.result).collect();
                     let r = answer(strategies[i as usize], job, 0, &revealed).unwrap();
                     // A copier commits before it sees: its commitment is what it reveals.
-                    let r = if strategies[i as usize] == Play::Copy { find_committed(&w, job, i, s.commitment.unwrap()).unwrap_or(r) } else { r };
+                    let r = if strategies[i as usize] == Play::Copy {
+                        find_committed(&w, job, i, s.commitment.unwrap()).unwrap_or(r)
+                    } else {
+                        r
+                    };
                     w.reveal(i, job, 0, r);
                 }
                 if w.task(job, 0).outcome.is_none() {
@@ -1263,14 +1431,21 @@ fn market(mode: VerifyMode, strategies: [Play; 8], tasks: u32) -> ([Sheet; 8], u
         }
         let t = w.task(job, 0);
         if t.outcome == Some(TaskOutcome::Verified)
-            && t.slots.iter().any(|s| s.fate == SlotFate::Paid && s.result != Some(honest(job, 0)))
+            && t.slots
+                .iter()
+                .any(|s| s.fate == SlotFate::Paid && s.result != Some(honest(job, 0)))
         {
             wrong_paid += 1;
         }
     }
     credits_balance(&w.net);
     for (i, sheet) in sheets.iter_mut().enumerate() {
-        let r = w.net.state.provider(&device(i as u8).address()).unwrap().record;
+        let r = w
+            .net
+            .state
+            .provider(&device(i as u8).address())
+            .unwrap()
+            .record;
         sheet.earned = r.earned;
         sheet.forfeited = r.slashed;
     }
@@ -1290,7 +1465,13 @@ fn find_committed(w: &World, job: u64, i: u8, commitment: Hash) -> Option<Hash> 
 }
 
 /// Prints one row of the table and returns (cheaters' net per slot, honest net per slot).
-fn row(name: &str, sheets: &[Sheet; 8], strategies: &[Play; 8], wrong_paid: u32, tasks: u32) -> (i128, i128) {
+fn row(
+    name: &str,
+    sheets: &[Sheet; 8],
+    strategies: &[Play; 8],
+    wrong_paid: u32,
+    tasks: u32,
+) -> (i128, i128) {
     let sum = |pick: &dyn Fn(Play) -> bool| {
         let (mut slots, mut net) = (0u64, 0i128);
         for (s, st) in sheets.iter().zip(strategies) {
@@ -1320,27 +1501,45 @@ fn cheaters_earn_less_per_slot_than_honest_providers_at_the_defaults() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(80);
-    eprintln!("| attack | cheater slots | cheater net (credits) | per slot | honest slots | honest net | per slot | wrong results paid |");
+    eprintln!(
+        "| attack | cheater slots | cheater net (credits) | per slot | honest slots | honest net | per slot | wrong results paid |"
+    );
     eprintln!("|---|---|---|---|---|---|---|---|");
     let spot = VerifyMode::SpotCheck { rate_bps: 1_000 };
-    let s = [Garbage, Honest, Honest, Honest, Honest, Honest, Honest, Honest];
+    let s = [
+        Garbage, Honest, Honest, Honest, Honest, Honest, Honest, Honest,
+    ];
     let (sheets, wrong) = market(spot, s, tasks);
     let (c, h) = row("garbage, spot-check 10%", &sheets, &s, wrong, tasks);
-    assert!(c < h, "a lone garbage provider earns less per slot: {c} vs {h}");
+    assert!(
+        c < h,
+        "a lone garbage provider earns less per slot: {c} vs {h}"
+    );
 
-    let s = [Abandon, Honest, Honest, Honest, Honest, Honest, Honest, Honest];
+    let s = [
+        Abandon, Honest, Honest, Honest, Honest, Honest, Honest, Honest,
+    ];
     let (sheets, wrong) = market(spot, s, tasks);
     let (c, h) = row("claim and abandon", &sheets, &s, wrong, tasks);
     assert!(c < 0 && c < h, "an abandoner loses: {c} per slot vs {h}");
     let _ = Play::Copy;
 
     let redundant = VerifyMode::Redundant { replicas: 3 };
-    let s = [Garbage, Copy, Honest, Honest, Honest, Honest, Honest, Honest];
+    let s = [
+        Garbage, Copy, Honest, Honest, Honest, Honest, Honest, Honest,
+    ];
     let (sheets, wrong) = market(redundant, s, tasks);
     let g = sheets[0];
-    eprintln!("| garbage provider in redundant 3 (referee rounds) | {} | {} | {} | | | | {wrong} of {tasks} |", g.slots, g.net(), g.net() / i128::from(g.slots.max(1) as u32));
+    eprintln!(
+        "| garbage provider in redundant 3 (referee rounds) | {} | {} | {} | | | | {wrong} of {tasks} |",
+        g.slots,
+        g.net(),
+        g.net() / i128::from(g.slots.max(1) as u32)
+    );
     let honest_sheets = &sheets[2..];
-    let (hs, hn) = honest_sheets.iter().fold((0u64, 0i128), |(s, n), x| (s + x.slots, n + x.net()));
+    let (hs, hn) = honest_sheets
+        .iter()
+        .fold((0u64, 0i128), |(s, n), x| (s + x.slots, n + x.net()));
     let c = sheets[1];
     eprintln!(
         "| copier (copies the revealed majority on referee slots, else honest), redundant 3 | {} | {} | {} | {hs} | {hn} | {} | {wrong} of {tasks} |",
@@ -1354,13 +1553,33 @@ fn cheaters_earn_less_per_slot_than_honest_providers_at_the_defaults() {
         "a copier earns no more per slot than an honest provider"
     );
 
-    let s = [Collude, Collude, Honest, Honest, Honest, Honest, Honest, Honest];
+    let s = [
+        Collude, Collude, Honest, Honest, Honest, Honest, Honest, Honest,
+    ];
     let (sheets, wrong) = market(spot, s, tasks);
-    let (c, h) = row("2 colluding Sybils of 8, spot-check 10%", &sheets, &s, wrong, tasks);
-    assert!(c < h, "colluders earn less per slot than honest providers: {c} vs {h}");
+    let (c, h) = row(
+        "2 colluding Sybils of 8, spot-check 10%",
+        &sheets,
+        &s,
+        wrong,
+        tasks,
+    );
+    assert!(
+        c < h,
+        "colluders earn less per slot than honest providers: {c} vs {h}"
+    );
     let (sheets, wrong) = market(redundant, s, tasks);
-    let (c, h) = row("2 colluding Sybils of 8, redundant 3", &sheets, &s, wrong, tasks);
-    assert!(c < h, "colluders earn less per slot than honest providers: {c} vs {h}");
+    let (c, h) = row(
+        "2 colluding Sybils of 8, redundant 3",
+        &sheets,
+        &s,
+        wrong,
+        tasks,
+    );
+    assert!(
+        c < h,
+        "colluders earn less per slot than honest providers: {c} vs {h}"
+    );
 }
 
 /// Self-dealing: a requester pays its own provider (another key of the same operator) to farm
@@ -1419,13 +1638,23 @@ fn self_dealing_returns_at_most_the_tokens_burned() {
             .collect();
         w.batch(&device(1), reveals);
         assert_eq!(
-            w.act(&requester(), JudgeTasks { job, tasks: all, approve: true }),
+            w.act(
+                &requester(),
+                JudgeTasks {
+                    job,
+                    tasks: all,
+                    approve: true
+                }
+            ),
             "success"
         );
         paid += w.job(job).paid;
         assert_eq!(w.act(&requester(), CloseJob { job }), "success");
     }
-    assert_eq!(paid, 200_000, "every credit bought went to its own provider");
+    assert_eq!(
+        paid, 200_000,
+        "every credit bought went to its own provider"
+    );
     w.pass(EPOCH_BLOCKS * (epoch + 1) - w.height());
     let own = w.net.state.reward(epoch, &device(1).address()).unwrap();
     let honest_capacity = w.net.state.reward(epoch, &device(2).address()).unwrap();

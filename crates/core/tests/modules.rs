@@ -12,8 +12,8 @@ use common::*;
 use depin_core::economics::{EconomyView, EpochSummary};
 use depin_core::genesis::Allocation;
 use depin_core::module::Module;
-use depin_core::modules::coverage::actions::{AssertLocation, Location};
 use depin_core::modules::compute::{Compute, ComputeView, actions as compute};
+use depin_core::modules::coverage::actions::{AssertLocation, Location};
 use depin_core::modules::coverage::{Coverage, preset};
 use depin_core::services::demand::Demand;
 use depin_core::services::demand::actions::{DelegateCredits, SetOracle, UsageReceipt};
@@ -605,8 +605,10 @@ fn a_compute_coverage_and_demand_network_conserves_money_and_pays_capacity_and_s
     let epochs = run.finish(3);
     let summaries = closed_epochs(&run, epochs);
     assert!(
-        summaries.iter().any(|s| counter(s, "compute", "providers_proven") > 0
-            && counter(s, "compute", "results_paid") > 0),
+        summaries
+            .iter()
+            .any(|s| counter(s, "compute", "providers_proven") > 0
+                && counter(s, "compute", "results_paid") > 0),
         "{summaries:?}"
     );
     let paid: u128 = summaries

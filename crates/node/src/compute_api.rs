@@ -168,10 +168,7 @@ pub async fn jobs(
     .await
 }
 
-pub async fn job(
-    State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn job(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     blocking(move || {
         compute(&node)?;
         let id: u64 = parse_path(&id, "job")?;
@@ -188,7 +185,12 @@ pub async fn job(
             ));
         };
         let mut v = job_view(id, &j, height);
-        v["task_records"] = json!(tasks.iter().map(|(i, t)| task_view(*i, t)).collect::<Vec<_>>());
+        v["task_records"] = json!(
+            tasks
+                .iter()
+                .map(|(i, t)| task_view(*i, t))
+                .collect::<Vec<_>>()
+        );
         Ok(Json(v))
     })
     .await

@@ -94,7 +94,11 @@ pub fn fetch(base: &str, hash: &Hash) -> Result<Option<Vec<u8>>> {
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into();
-    let url = format!("{}/frames/{}.ppm", base.trim_end_matches('/'), hash.to_hex());
+    let url = format!(
+        "{}/frames/{}.ppm",
+        base.trim_end_matches('/'),
+        hash.to_hex()
+    );
     let mut resp = agent
         .get(&url)
         .call()

@@ -111,13 +111,21 @@ pub struct Fleet {
 }
 
 fn key_of(seed: u64, what: &str, i: u32) -> Keypair {
-    let h = Hash::tagged("depin/agent/compute/v1", &[&seed.to_le_bytes(), what.as_bytes(), &i.to_le_bytes()]);
+    let h = Hash::tagged(
+        "depin/agent/compute/v1",
+        &[&seed.to_le_bytes(), what.as_bytes(), &i.to_le_bytes()],
+    );
     Keypair::from_seed(h.0)
 }
 
 /// Runs a provider fleet against the node at `node_url` until the node stops, funded by
 /// `funder`; `home_dir` holds the default spec and frame directories.
-pub fn run(args: &ComputeArgs, node_url: &str, funder: &Keypair, home_dir: &std::path::Path) -> Result<()> {
+pub fn run(
+    args: &ComputeArgs,
+    node_url: &str,
+    funder: &Keypair,
+    home_dir: &std::path::Path,
+) -> Result<()> {
     let mut fleet = Fleet::new(args, node_url, home_dir)?;
     let addr = outputs::serve(fleet.out.clone(), args.listen)?;
     println!(
@@ -146,7 +154,10 @@ impl Fleet {
         let client = Client::new(node_url);
         let p = client.get("/v1/compute/params")?;
         let c = &p["compute"];
-        let num = |v: &Value, what: &str| v.as_u64().with_context(|| format!("compute params have no {what}"));
+        let num = |v: &Value, what: &str| {
+            v.as_u64()
+                .with_context(|| format!("compute params have no {what}"))
+        };
         if args.providers == 0 || args.providers > 64 {
             bail!("--providers must be 1 to 64");
         }
@@ -168,10 +179,20 @@ impl Fleet {
         Ok(Fleet {
             chain_id: p["chain_id"].as_str().context("no chain_id")?.to_string(),
             epoch_length_blocks: num(&p["epoch_length_blocks"], "epoch_length_blocks")?,
-            challenge_hashes_per_score: num(&c["challenge_hashes_per_score"], "challenge_hashes_per_score")?,
+            challenge_hashes_per_score: num(
+                &c["challenge_hashes_per_score"],
+                "challenge_hashes_per_score",
+            )?,
             challenge_window_blocks: num(&c["challenge_window_blocks"], "challenge_window_blocks")?,
-            specs: args.specs.clone().unwrap_or_else(|| home_dir.join("compute").join("specs")),
-            out: args.out.clone().unwrap_or_else(|| home_dir.join("compute").join(format!("frames-{}", args.seed))),
+            specs: args
+                .specs
+                .clone()
+                .unwrap_or_else(|| home_dir.join("compute").join("specs")),
+            out: args.out.clone().unwrap_or_else(|| {
+                home_dir
+                    .join("compute")
+                    .join(format!("frames-{}", args.seed))
+            }),
             args: args.clone(),
             members,
             follower: Follower::from(tip + 1),
@@ -230,22 +251,42 @@ impl Fleet {
     pub fn setup(&mut self, funder: &Keypair) -> Result<()> {
         let mut fund = Vec::new();
         let mut register = Vec::new();
-        let decimals = self.client.get("/v1/status")?["token"]["decimals"].as_u64().unwrap_or(0) as u32;
+        let decimals = self.client.get("/v1/status")?["token"]["decimals"]
+            .as_u64()
+            .unwrap_or(0) as u32;
         let tokens = u128::from(self.args.fund_tokens) * 10u128.pow(decimals);
         for m in &self.members {
-            if self.client.get_opt(&format!("/v1/compute/providers/{}", m.device.address()))?.is_some() {
+            if self
+                .client
+                .get_opt(&format!("/v1/compute/providers/{}", m.device.address()))?
+                .is_some()
+            {
                 continue;
             }
-            fund.push((dup(funder), Action::Transfer { to: m.owner.address(), amount: Amount(tokens) }));
+            fund.push((
+                dup(funder),
+                Action::Transfer {
+                    to: m.owner.address(),
+                    amount: Amount(tokens),
+                },
+            ));
             register.push((
                 m.owner.address(),
-                Action::from(BuyCredits { tokens: Amount(tokens), min_credits: 0, to: m.owner.address() }),
+                Action::from(BuyCredits {
+                    tokens: Amount(tokens),
+                    min_credits: 0,
+                    to: m.owner.address(),
+                }),
                 Action::from(RegisterProvider {
                     device: m.device.address(),
                     class: ProcessorClass::Gpu,
                     benchmark: m.declared,
                     stake: self.args.stake,
-                    device_signature: sign_onboarding(&self.chain_id, &m.owner.address(), &m.device),
+                    device_signature: sign_onboarding(
+                        &self.chain_id,
+                        &m.owner.address(),
+                        &m.device,
+                    ),
                 }),
             ));
         }
@@ -293,7 +334,8 @@ impl Fleet {
         if let Some(s) = self.known.get(hash) {
             return Some(s.clone());
         }
-        let text = std::fs::read_to_string(self.specs.join(format!("{}.json", hash.to_hex()))).ok()?;
+        let text =
+            std::fs::read_to_string(self.specs.join(format!("{}.json", hash.to_hex()))).ok()?;
         let spec = SceneSpec::from_json(&serde_json::from_str(&text).ok()?).ok()?;
         (spec.hash() == *hash).then(|| {
             self.known.insert(*hash, spec.clone());
@@ -303,13 +345,34 @@ impl Fleet {
 
     /// The result a member returns for a task, and whether it rendered it (real work).
     fn result_for(&self, spec: &SceneSpec, job: u64, task: u32, revealed: &[Hash]) -> Result<Hash> {
-        let garbage = || Hash::tagged("depin/agent/compute/garbage", &[&self.args.seed.to_le_bytes(), &job.to_le_bytes(), &task.to_le_bytes()]);
+        let garbage = || {
+            Hash::tagged(
+                "depin/agent/compute/garbage",
+                &[
+                    &self.args.seed.to_le_bytes(),
+                    &job.to_le_bytes(),
+                    &task.to_le_bytes(),
+                ],
+            )
+        };
         let cheat = match self.args.behaviour {
             Behaviour::Garbage => {
-                let roll = Hash::tagged("roll", &[&self.args.seed.to_le_bytes(), &job.to_le_bytes(), &task.to_le_bytes()]);
+                let roll = Hash::tagged(
+                    "roll",
+                    &[
+                        &self.args.seed.to_le_bytes(),
+                        &job.to_le_bytes(),
+                        &task.to_le_bytes(),
+                    ],
+                );
                 u16::from_le_bytes([roll.0[0], roll.0[1]]) % 10_000 < self.args.garbage_bps
             }
-            Behaviour::Collude => return Ok(Hash::tagged("depin/agent/compute/collude", &[&job.to_le_bytes(), &task.to_le_bytes()])),
+            Behaviour::Collude => {
+                return Ok(Hash::tagged(
+                    "depin/agent/compute/collude",
+                    &[&job.to_le_bytes(), &task.to_le_bytes()],
+                ));
+            }
             Behaviour::Copy if !revealed.is_empty() => {
                 let mut counts: BTreeMap<Hash, usize> = BTreeMap::new();
                 for h in revealed {
@@ -344,13 +407,22 @@ impl Fleet {
                 // The hash of block `tip` is recorded when block `tip + 1` begins: the newest
                 // seed there is is the block before the tip's.
                 let seed_height = tip - 1;
-                let Some(e) = self.client.get_opt(&format!("/v1/compute/entropy/{seed_height}"))? else {
+                let Some(e) = self
+                    .client
+                    .get_opt(&format!("/v1/compute/entropy/{seed_height}"))?
+                else {
                     continue;
                 };
                 self.members[i].last_challenge_epoch = Some(epoch);
                 let seed: Hash = e["entropy"].as_str().context("no entropy")?.parse()?;
                 if let Some(nonces) = self.solve(&seed, i) {
-                    batch.push((dup(&self.members[i].device), Action::from(AnswerChallenge { seed_height, nonces })));
+                    batch.push((
+                        dup(&self.members[i].device),
+                        Action::from(AnswerChallenge {
+                            seed_height,
+                            nonces,
+                        }),
+                    ));
                 }
             }
         }
@@ -358,7 +430,9 @@ impl Fleet {
         for job in jobs["jobs"].as_array().into_iter().flatten() {
             let id = job["id"].as_u64().context("a job without id")?;
             let spec_hash: Hash = job["spec_hash"].as_str().context("no spec hash")?.parse()?;
-            let Some(spec) = self.spec(&spec_hash) else { continue };
+            let Some(spec) = self.spec(&spec_hash) else {
+                continue;
+            };
             let tasks = job["tasks"].as_u64().unwrap_or(0) as u32;
             let detail = self.client.get(&format!("/v1/compute/jobs/{id}"))?;
             let records: BTreeMap<u32, &Value> = detail["task_records"]
@@ -382,7 +456,9 @@ impl Fleet {
                         .and_then(|r| r["slots"].as_array())
                         .map(|s| s.iter().collect())
                         .unwrap_or_default();
-                    let mine = slots.iter().find(|s| s["device"] == device.as_str() && s["fate"] == "pending");
+                    let mine = slots
+                        .iter()
+                        .find(|s| s["device"] == device.as_str() && s["fate"] == "pending");
                     let revealed: Vec<Hash> = slots
                         .iter()
                         .filter(|s| s["fate"] == "pending")
@@ -395,24 +471,48 @@ impl Fleet {
                                 continue;
                             }
                             claims += 1;
-                            batch.push((dup(&self.members[i].device), Action::from(ClaimTask { job: id, task: t })));
+                            batch.push((
+                                dup(&self.members[i].device),
+                                Action::from(ClaimTask { job: id, task: t }),
+                            ));
                         }
                         Some(s) if s["commitment"].is_null() => {
                             if self.args.behaviour == Behaviour::Abandon {
                                 continue;
                             }
                             let result = self.result_for(&spec, id, t, &revealed)?;
-                            let salt = Hash::tagged("salt", &[&self.members[i].device.seed(), &id.to_le_bytes(), &t.to_le_bytes()]);
+                            let salt = Hash::tagged(
+                                "salt",
+                                &[
+                                    &self.members[i].device.seed(),
+                                    &id.to_le_bytes(),
+                                    &t.to_le_bytes(),
+                                ],
+                            );
                             let d = self.members[i].device.address();
                             self.members[i].committed.insert((id, t), (result, salt));
                             batch.push((
                                 dup(&self.members[i].device),
-                                Action::from(CommitResult { job: id, task: t, commitment: result_commitment(id, t, &d, &result, &salt) }),
+                                Action::from(CommitResult {
+                                    job: id,
+                                    task: t,
+                                    commitment: result_commitment(id, t, &d, &result, &salt),
+                                }),
                             ));
                         }
                         Some(s) if s["result"].is_null() => {
-                            if let Some((result, salt)) = self.members[i].committed.get(&(id, t)).copied() {
-                                batch.push((dup(&self.members[i].device), Action::from(RevealResult { job: id, task: t, result, salt })));
+                            if let Some((result, salt)) =
+                                self.members[i].committed.get(&(id, t)).copied()
+                            {
+                                batch.push((
+                                    dup(&self.members[i].device),
+                                    Action::from(RevealResult {
+                                        job: id,
+                                        task: t,
+                                        result,
+                                        salt,
+                                    }),
+                                ));
                             }
                         }
                         Some(_) => {}
@@ -467,7 +567,10 @@ impl Fleet {
                     p["earned"].as_str().unwrap_or("?"),
                     p["slashed"].as_str().unwrap_or("?"),
                     p["stake"].as_str().unwrap_or("?"),
-                    p["last_change"]["why"].as_str().map(|w| format!("; last: {w}")).unwrap_or_default(),
+                    p["last_change"]["why"]
+                        .as_str()
+                        .map(|w| format!("; last: {w}"))
+                        .unwrap_or_default(),
                 );
             }
         }
@@ -480,4 +583,3 @@ impl Fleet {
 fn dup(k: &Keypair) -> Keypair {
     Keypair::from_seed(k.seed())
 }
-

@@ -34,9 +34,16 @@ impl SceneSpec {
     /// Checks the spec is one this renderer can draw within its limits.
     pub fn check(&self) -> Result<()> {
         if self.scene != "julia" {
-            bail!("unknown scene '{}': this renderer draws 'julia'", self.scene);
+            bail!(
+                "unknown scene '{}': this renderer draws 'julia'",
+                self.scene
+            );
         }
-        if self.width == 0 || self.height == 0 || self.width > MAX_SIDE_PX || self.height > MAX_SIDE_PX {
+        if self.width == 0
+            || self.height == 0
+            || self.width > MAX_SIDE_PX
+            || self.height > MAX_SIDE_PX
+        {
             bail!("width and height must be 1 to {MAX_SIDE_PX} pixels");
         }
         if self.max_iter == 0 || self.max_iter > MAX_ITER {

@@ -244,7 +244,13 @@ pub struct AnswerChallenge {
 
 /// What a provider commits to: its result bound to the task and to itself, so nobody can copy
 /// another's commitment, and salted, so nobody can guess the result from it.
-pub fn result_commitment(job: u64, task: u32, device: &Address, result: &Hash, salt: &Hash) -> Hash {
+pub fn result_commitment(
+    job: u64,
+    task: u32,
+    device: &Address,
+    result: &Hash,
+    salt: &Hash,
+) -> Hash {
     Hash::tagged(
         "depin/compute/commit/v1",
         &[
@@ -378,7 +384,10 @@ struct_codec!(PostJob {
     mode: VerifyMode,
     canary_commitment: Option<Hash>,
 });
-struct_codec!(ClaimTask { job: u64, task: u32 });
+struct_codec!(ClaimTask {
+    job: u64,
+    task: u32
+});
 struct_codec!(CommitResult {
     job: u64,
     task: u32,
@@ -395,13 +404,19 @@ struct_codec!(JudgeTasks {
     tasks: Vec<u32>,
     approve: bool,
 });
-struct_codec!(Canary { task: u32, result: Hash });
+struct_codec!(Canary {
+    task: u32,
+    result: Hash
+});
 struct_codec!(RevealCanaries {
     job: u64,
     salt: Hash,
     canaries: Vec<Canary>,
 });
-struct_codec!(SettleTask { job: u64, task: u32 });
+struct_codec!(SettleTask {
+    job: u64,
+    task: u32
+});
 struct_codec!(CloseJob { job: u64 });
 struct_codec!(AnswerChallenge {
     seed_height: u64,

@@ -63,7 +63,10 @@ pub fn pay_device(
     state.with_writer(Demand::ID, |s| {
         let key = usage_key(epoch, device);
         let mut used: DeviceUsage = s.get(&key).unwrap_or_default();
-        used.credits = used.credits.checked_add(credits).expect("bounded by escrow");
+        used.credits = used
+            .credits
+            .checked_add(credits)
+            .expect("bounded by escrow");
         used.receipts = used.receipts.saturating_add(1);
         used.token_cost = used.token_cost.checked_add(cost).expect("<= supply");
         s.put(key, &used);

@@ -125,9 +125,18 @@ impl ComputeGenesis {
         for (name, v) in [
             ("compute.claim_timeout_blocks", self.claim_timeout_blocks),
             ("compute.reveal_timeout_blocks", self.reveal_timeout_blocks),
-            ("compute.approval_timeout_blocks", self.approval_timeout_blocks),
-            ("compute.challenge_window_blocks", self.challenge_window_blocks),
-            ("compute.challenge_hashes_per_score", self.challenge_hashes_per_score),
+            (
+                "compute.approval_timeout_blocks",
+                self.approval_timeout_blocks,
+            ),
+            (
+                "compute.challenge_window_blocks",
+                self.challenge_window_blocks,
+            ),
+            (
+                "compute.challenge_hashes_per_score",
+                self.challenge_hashes_per_score,
+            ),
         ] {
             if v == 0 || v > 1_000_000 {
                 return Err((name, "must be 1 to 1000000".into()));

@@ -226,7 +226,11 @@ pub fn job_key(job: u64) -> Vec<u8> {
 }
 
 pub fn task_key(job: u64, task: u32) -> Vec<u8> {
-    module_key(Compute::ID, TASK, &[&job.to_be_bytes(), &task.to_be_bytes()])
+    module_key(
+        Compute::ID,
+        TASK,
+        &[&job.to_be_bytes(), &task.to_be_bytes()],
+    )
 }
 
 /// Prefix of a job's task records.

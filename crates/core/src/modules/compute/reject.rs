@@ -63,7 +63,11 @@ impl fmt::Display for ComputeRejection {
                 f,
                 "{device} is not a compute provider; register it with register_provider first"
             ),
-            BenchmarkOutOfRange { benchmark, min, max } => write!(
+            BenchmarkOutOfRange {
+                benchmark,
+                min,
+                max,
+            } => write!(
                 f,
                 "benchmark {benchmark} is outside {min} to {max}; tier 1 needs compute.tier_min_benchmark[0]"
             ),
@@ -136,10 +140,7 @@ impl fmt::Display for ComputeRejection {
                 f,
                 "a device of the same owner already holds a slot of task {task}; one owner cannot verify itself"
             ),
-            OwnJob {} => write!(
-                f,
-                "a requester's own devices cannot work on its jobs"
-            ),
+            OwnJob {} => write!(f, "a requester's own devices cannot work on its jobs"),
             NoOpenSlot { task } => write!(
                 f,
                 "every slot of task {task} is taken and no claim has expired; try another task"
@@ -165,14 +166,10 @@ impl fmt::Display for ComputeRejection {
                 "the result and salt do not hash to this slot's commitment"
             ),
             AlreadyRevealed {} => write!(f, "this slot's result is already revealed"),
-            NotRequester { requester } => write!(
-                f,
-                "only the job's requester {requester} may do this"
-            ),
-            WrongMode { mode } => write!(
-                f,
-                "this action does not apply to a job in {mode} mode"
-            ),
+            NotRequester { requester } => {
+                write!(f, "only the job's requester {requester} may do this")
+            }
+            WrongMode { mode } => write!(f, "this action does not apply to a job in {mode} mode"),
             NotJudgeable { task } => write!(
                 f,
                 "task {task} has no revealed result waiting for a verdict"
@@ -214,10 +211,9 @@ impl fmt::Display for ComputeRejection {
                 f,
                 "nonce {index} does not meet the declared benchmark's target: the work was not done, or the benchmark is overstated"
             ),
-            NoncesNotAscending {} => write!(
-                f,
-                "nonces must be strictly ascending (each counts once)"
-            ),
+            NoncesNotAscending {} => {
+                write!(f, "nonces must be strictly ascending (each counts once)")
+            }
             ZeroCredits {} => write!(f, "the amount of credits must be above zero"),
             DuplicateItem {} => write!(f, "a task is named twice"),
             NotAssigned { assigned, open_at } => write!(

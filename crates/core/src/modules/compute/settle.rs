@@ -32,7 +32,14 @@ pub fn spot_selected(entropy: &Hash, job: u64, task: u32, rate_bps: u16) -> bool
 
 /// The spot-check verdict of a task: `Some(true)` if the active primary's commitment block
 /// picked it, `None` while that block's hash is not known yet.
-pub fn check_picked(state: &State, job_id: u64, job: &Job, task_idx: u32, task: &Task, height: u64) -> Option<bool> {
+pub fn check_picked(
+    state: &State,
+    job_id: u64,
+    job: &Job,
+    task_idx: u32,
+    task: &Task,
+    height: u64,
+) -> Option<bool> {
     let VerifyMode::SpotCheck { rate_bps } = job.mode else {
         return Some(false);
     };
@@ -46,7 +53,14 @@ pub fn check_picked(state: &State, job_id: u64, job: &Job, task_idx: u32, task: 
 }
 
 /// Slots of each role the task needs now.
-pub fn wanted(state: &State, job_id: u64, job: &Job, task_idx: u32, task: &Task, height: u64) -> [u8; 3] {
+pub fn wanted(
+    state: &State,
+    job_id: u64,
+    job: &Job,
+    task_idx: u32,
+    task: &Task,
+    height: u64,
+) -> [u8; 3] {
     let replicas = job.mode.replicas();
     let check = u8::from(check_picked(state, job_id, job, task_idx, task, height) == Some(true));
     let referees = if task.referees_called.is_some() {
@@ -66,7 +80,14 @@ fn role_index(role: Role) -> usize {
 }
 
 /// The role of the next slot a claim may open, if any.
-pub fn next_role(state: &State, job_id: u64, job: &Job, task_idx: u32, task: &Task, height: u64) -> Option<Role> {
+pub fn next_role(
+    state: &State,
+    job_id: u64,
+    job: &Job,
+    task_idx: u32,
+    task: &Task,
+    height: u64,
+) -> Option<Role> {
     let want = wanted(state, job_id, job, task_idx, task, height);
     let mut have = [0u8; 3];
     for s in task.slots.iter().filter(|s| s.active()) {
@@ -79,7 +100,14 @@ pub fn next_role(state: &State, job_id: u64, job: &Job, task_idx: u32, task: &Ta
 
 /// The height from which results may be revealed: every slot the task needs is taken and
 /// committed, all in earlier blocks. `None`: not open.
-pub fn reveals_open(state: &State, job_id: u64, job: &Job, task_idx: u32, task: &Task, height: u64) -> Option<u64> {
+pub fn reveals_open(
+    state: &State,
+    job_id: u64,
+    job: &Job,
+    task_idx: u32,
+    task: &Task,
+    height: u64,
+) -> Option<u64> {
     if next_role(state, job_id, job, task_idx, task, height).is_some() {
         return None;
     }
@@ -143,7 +171,10 @@ pub fn finish_slot(
         SlotFate::Paid => {
             let pay = job.task_payment();
             let cost = cost_share(job.escrow_cost, pay, job.escrow);
-            job.escrow = job.escrow.checked_sub(pay).expect("escrow covers every execution");
+            job.escrow = job
+                .escrow
+                .checked_sub(pay)
+                .expect("escrow covers every execution");
             job.escrow_cost = job.escrow_cost.checked_sub(cost).expect("a share");
             job.paid += pay;
             // The work fee is burned with its share of the cost basis; the rest is paid service.
@@ -152,7 +183,13 @@ pub fn finish_slot(
             let earned = pay - fee;
             provider.record.verified += 1;
             provider.record.earned += earned;
-            credits::pay_device(state, &slot.device, earned, cost.checked_sub(fee_cost).expect("a share"), ctx);
+            credits::pay_device(
+                state,
+                &slot.device,
+                earned,
+                cost.checked_sub(fee_cost).expect("a share"),
+                ctx,
+            );
             bump_totals(state, |t| {
                 t.paid += earned;
                 t.fees += fee;
@@ -210,9 +247,13 @@ pub fn resolve_majority(
     task: &mut Task,
     withheld: bool,
 ) {
-    let complete = withheld || reveals_open(state, job_id, job, task_idx, task, ctx.height + 1).is_some();
+    let complete =
+        withheld || reveals_open(state, job_id, job, task_idx, task, ctx.height + 1).is_some();
     let mut active = task.slots.iter().filter(|s| s.active()).peekable();
-    if !complete || active.peek().is_none() || task.slots.iter().any(|s| s.active() && s.result.is_none()) {
+    if !complete
+        || active.peek().is_none()
+        || task.slots.iter().any(|s| s.active() && s.result.is_none())
+    {
         return;
     }
     let mut votes: BTreeMap<Hash, u32> = BTreeMap::new();
@@ -226,10 +267,7 @@ pub fn resolve_majority(
         task.referees_called = Some(ctx.height);
         return;
     }
-    let winner = votes
-        .iter()
-        .find(|(_, c)| **c * 2 > n)
-        .map(|(h, _)| *h);
+    let winner = votes.iter().find(|(_, c)| **c * 2 > n).map(|(h, _)| *h);
     for slot in task.slots.iter_mut().filter(|s| s.active()) {
         let fate = match winner {
             Some(w) if slot.result == Some(w) => SlotFate::Paid,
@@ -299,17 +337,18 @@ pub fn apply_timeouts(
     let mut withheld = false;
     let open = reveals_open(state, job_id, job, task_idx, task, height);
     for slot in task.slots.iter_mut().filter(|s| s.active()) {
-        let fate = if slot.commitment.is_none() && height > slot.claimed_height + p.claim_timeout_blocks {
-            SlotFate::Abandoned
-        } else if slot.commitment.is_some()
-            && slot.result.is_none()
-            && open.is_some_and(|o| height > o + p.reveal_timeout_blocks)
-        {
-            withheld = true;
-            SlotFate::NotRevealed
-        } else {
-            continue;
-        };
+        let fate =
+            if slot.commitment.is_none() && height > slot.claimed_height + p.claim_timeout_blocks {
+                SlotFate::Abandoned
+            } else if slot.commitment.is_some()
+                && slot.result.is_none()
+                && open.is_some_and(|o| height > o + p.reveal_timeout_blocks)
+            {
+                withheld = true;
+                SlotFate::NotRevealed
+            } else {
+                continue;
+            };
         finish_slot(state, p, ctx, job_id, job, task_idx, slot, fate);
         changed = true;
     }
@@ -357,9 +396,21 @@ pub fn close_task(
         }
     }
     let check_missing = check_picked(state, job_id, job, task_idx, task, ctx.height) == Some(true)
-        && !task.slots.iter().any(|s| s.active() && s.role == Role::Check && s.commitment.is_some());
+        && !task
+            .slots
+            .iter()
+            .any(|s| s.active() && s.role == Role::Check && s.commitment.is_some());
     for slot in task.slots.iter_mut().filter(|s| s.active()) {
-        finish_slot(state, p, ctx, job_id, job, task_idx, slot, SlotFate::Released);
+        finish_slot(
+            state,
+            p,
+            ctx,
+            job_id,
+            job,
+            task_idx,
+            slot,
+            SlotFate::Released,
+        );
     }
     let outcome = if check_missing {
         TaskOutcome::CheckUnavailable
@@ -401,6 +452,7 @@ pub fn slot_opening(job: &Job, task: &Task, role: Role, same_role: u32) -> Optio
 /// a point drawn from the entropy of the block before the slot opened (wrapping round the
 /// table). Eligible: registered and usable, not the requester's, not of an owner already in the
 /// task, at the job's tier, with free stake for the bond.
+#[allow(clippy::too_many_arguments)]
 pub fn assigned_provider(
     state: &State,
     p: &ComputeParams,

@@ -23,8 +23,8 @@ use super::actions::{
 use super::credits;
 use super::fate::{SlotFate, TaskOutcome};
 use super::params::{
-    CHALLENGE_NONCES, ComputeParams, MAX_APPROVE_BATCH, MAX_BENCHMARK, MAX_CANARIES, MAX_REJECTIONS,
-    MAX_REPLICAS, MAX_TASKS_PER_JOB, MAX_TIER, MIN_REPLICAS,
+    CHALLENGE_NONCES, ComputeParams, MAX_APPROVE_BATCH, MAX_BENCHMARK, MAX_CANARIES,
+    MAX_REJECTIONS, MAX_REPLICAS, MAX_TASKS_PER_JOB, MAX_TIER, MIN_REPLICAS,
 };
 use super::records::{
     ComputeView, Job, Provider, Role, Slot, Task, TrackRecord, challenge_key, job_key,
@@ -32,8 +32,8 @@ use super::records::{
 };
 use super::reject::ComputeRejection as R;
 use super::settle::{
-    apply_timeouts, assigned_provider, slot_opening, bump_activity, close_task, finish_slot, judge_single, next_role,
-    owner_in_task, resolve_majority, reveals_open, settle_task,
+    apply_timeouts, assigned_provider, bump_activity, close_task, finish_slot, judge_single,
+    next_role, owner_in_task, resolve_majority, reveals_open, settle_task, slot_opening,
 };
 
 fn params(state: &State) -> Result<Arc<ComputeParams>, Rejection> {
@@ -161,7 +161,10 @@ pub fn add_stake(state: &mut State, owner: &Address, a: &AddStake) -> Result<(),
         }
         .into());
     }
-    let stake = provider.stake.checked_add(a.credits).ok_or(R::EscrowOverflow {})?;
+    let stake = provider
+        .stake
+        .checked_add(a.credits)
+        .ok_or(R::EscrowOverflow {})?;
     let cost = credits::hold(state, owner, a.credits);
     provider.stake = stake;
     provider.stake_cost = provider.stake_cost.checked_add(cost).expect("<= supply");
@@ -209,7 +212,11 @@ pub fn withdraw_stake(
         }
         .into());
     }
-    let cost = crate::services::demand::records::cost_share(provider.stake_cost, a.credits, provider.stake);
+    let cost = crate::services::demand::records::cost_share(
+        provider.stake_cost,
+        a.credits,
+        provider.stake,
+    );
     provider.stake -= a.credits;
     provider.stake_cost = provider.stake_cost.checked_sub(cost).expect("a share");
     provider.owner = *signer;
@@ -238,7 +245,9 @@ pub fn post_job(
         .into());
     }
     match a.mode {
-        VerifyMode::Redundant { replicas } if !(MIN_REPLICAS..=MAX_REPLICAS).contains(&replicas) => {
+        VerifyMode::Redundant { replicas }
+            if !(MIN_REPLICAS..=MAX_REPLICAS).contains(&replicas) =>
+        {
             return Err(R::BadReplicas {
                 replicas,
                 min: MIN_REPLICAS,
@@ -393,7 +402,9 @@ pub fn claim(
         return Err(R::OwnerAlreadyInTask { task: a.task }.into());
     }
     let expired = task.slots.iter().position(|s| {
-        s.active() && s.commitment.is_none() && ctx.height > s.claimed_height + p.claim_timeout_blocks
+        s.active()
+            && s.commitment.is_none()
+            && ctx.height > s.claimed_height + p.claim_timeout_blocks
     });
     let role = match expired {
         Some(i) => task.slots[i].role,
@@ -404,7 +415,10 @@ pub fn claim(
         Some(i) => &task.slots[..i],
         None => &task.slots[..],
     };
-    let same_role = before.iter().filter(|s| s.active() && s.role == role).count() as u32;
+    let same_role = before
+        .iter()
+        .filter(|s| s.active() && s.role == role)
+        .count() as u32;
     if let Some((opened, number)) = slot_opening(&job, &task, role, same_role) {
         let open_at = opened + p.claim_timeout_blocks + 1;
         if ctx.height < open_at
@@ -442,7 +456,16 @@ pub fn claim(
     };
     if let Some(i) = expired {
         let mut old = std::mem::replace(&mut task.slots[i], slot.clone());
-        finish_slot(state, &p, ctx, a.job, &mut job, a.task, &mut old, SlotFate::Abandoned);
+        finish_slot(
+            state,
+            &p,
+            ctx,
+            a.job,
+            &mut job,
+            a.task,
+            &mut old,
+            SlotFate::Abandoned,
+        );
         // The abandoned slot stays in the record (its owner may not claim the task again).
         task.slots.push(old);
     } else {
@@ -523,7 +546,10 @@ pub fn reveal(
     let slot = &mut task.slots[i];
     slot.result = Some(a.result);
     slot.revealed_height = Some(ctx.height);
-    if matches!(job.mode, VerifyMode::Redundant { .. } | VerifyMode::SpotCheck { .. }) {
+    if matches!(
+        job.mode,
+        VerifyMode::Redundant { .. } | VerifyMode::SpotCheck { .. }
+    ) {
         resolve_majority(state, &p, ctx, a.job, &mut job, a.task, &mut task, false);
         state.put(job_key(a.job), &job);
     }
@@ -660,11 +686,7 @@ pub fn reveal_canaries(
 }
 
 /// Applies the timeouts that passed on one task (anyone may send it).
-pub fn settle(
-    state: &mut State,
-    a: &SettleTask,
-    ctx: BlockContext,
-) -> Result<(), Rejection> {
+pub fn settle(state: &mut State, a: &SettleTask, ctx: BlockContext) -> Result<(), Rejection> {
     let p = params(state)?;
     let mut job = job_of(state, a.job)?;
     let mut task = open_task(state, a.job, &job, a.task)?;
@@ -748,13 +770,15 @@ pub fn answer_challenge(
     let in_window = a.seed_height < ctx.height
         && ctx.height - a.seed_height <= p.challenge_window_blocks
         && a.seed_height > epoch * length;
-    let seed = state.entropy(a.seed_height).filter(|_| in_window).ok_or(
-        R::ChallengeOutOfWindow {
-            seed_height: a.seed_height,
-            current: ctx.height,
-            window: p.challenge_window_blocks,
-        },
-    )?;
+    let seed =
+        state
+            .entropy(a.seed_height)
+            .filter(|_| in_window)
+            .ok_or(R::ChallengeOutOfWindow {
+                seed_height: a.seed_height,
+                current: ctx.height,
+                window: p.challenge_window_blocks,
+            })?;
     if a.nonces.len() != CHALLENGE_NONCES {
         return Err(R::WrongNonceCount {
             count: a.nonces.len().min(u32::MAX as usize) as u32,
