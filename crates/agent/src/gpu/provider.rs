@@ -110,6 +110,11 @@ pub struct Fleet {
     pub counts: BTreeMap<String, u64>,
 }
 
+/// The device address of member `i` of a fleet with seed `seed`.
+pub fn device_address(seed: u64, i: u32) -> Address {
+    key_of(seed, "device", i).address()
+}
+
 fn key_of(seed: u64, what: &str, i: u32) -> Keypair {
     let h = Hash::tagged(
         "depin/agent/compute/v1",
