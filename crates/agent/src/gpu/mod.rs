@@ -1,7 +1,8 @@
 //! Compute providers and the requester's side of the compute market: the deterministic frame
 //! renderer a job's tasks run (`render.rs`), the frame store and its HTTP server (`outputs.rs`),
-//! and the provider fleet, honest or cheating (`provider.rs`).
+//! the provider fleet, honest or cheating (`provider.rs`), and the devnet's market (`devnet.rs`).
 
+pub mod devnet;
 pub mod outputs;
 pub mod provider;
 pub mod render;
