@@ -8,6 +8,7 @@
 //! - [`hotspot`]: a fleet of simulated hotspots, honest or cheating, following the chain;
 //! - [`oracle_feed`]: a price oracle submitting a seeded, mean-reverting random walk;
 //! - [`fleet`]: IoT sensors whose operator buys credits and pays hotspots for their packets;
+//! - [`gpu`]: compute providers rendering frames (honest or cheating) and the frame renderer;
 //! - [`devnet`]: the agents the devnet starts, and its per-epoch summary.
 
 pub mod blocks;
@@ -15,6 +16,7 @@ pub mod client;
 pub mod devnet;
 pub mod epoch_summary;
 pub mod fleet;
+pub mod gpu;
 pub mod hotspot;
 pub mod market;
 pub mod oracle_feed;

@@ -26,6 +26,15 @@ pub enum AgentCmd {
         #[command(flatten)]
         args: depin_agent::fleet::FleetArgs,
     },
+    /// Compute providers: render the frames of jobs whose scene they know, commit, reveal and
+    /// serve them (optionally cheaters: --behaviour).
+    Compute {
+        /// Key in --home that funds the providers' owners.
+        #[arg(long, default_value = "faucet")]
+        funder: String,
+        #[command(flatten)]
+        args: depin_agent::gpu::ComputeArgs,
+    },
     /// A price oracle: submits a token/USD price (a seeded random walk) every few blocks.
     Oracle {
         /// Oracle key in --home (`depin init` creates "oracle").
@@ -46,6 +55,10 @@ pub fn run(home: &Home, client: &Client, cmd: &AgentCmd, json_out: bool) -> Resu
         AgentCmd::Fleet { payer, args } => {
             let key = home.load_key(payer)?;
             depin_agent::fleet::run(args, client.base(), &key, json_out)
+        }
+        AgentCmd::Compute { funder, args } => {
+            let key = home.load_key(funder)?;
+            depin_agent::gpu::run(args, client.base(), &key, home.root())
         }
         AgentCmd::Oracle { key, args } => {
             let key = home.load_key(key)?;

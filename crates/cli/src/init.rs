@@ -45,6 +45,9 @@ pub struct InitArgs {
     /// Leave out the demand module (oracle, credits, paid data); fees are then paid in tokens.
     #[arg(long)]
     no_demand: bool,
+    /// Add the compute module (GPU/CPU jobs paid in credits; needs the demand module).
+    #[arg(long)]
+    compute: bool,
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
@@ -168,6 +171,8 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             }),
             coverage,
             demand,
+            compute: (args.compute && with_demand)
+                .then(depin_core::modules::compute::ComputeGenesis::default),
         },
     };
     genesis

@@ -13,6 +13,7 @@ use connection::{client_of, home_of};
 
 mod agent;
 mod bench;
+mod compute;
 mod connection;
 mod credits;
 mod device;
@@ -82,6 +83,9 @@ enum Command {
     /// Submit and show the token's USD price, and change the oracle set (demand module).
     #[command(subcommand)]
     Oracle(oracle::OracleCmd),
+    /// Post render jobs, follow them, judge and fetch their frames (compute module).
+    #[command(subcommand)]
+    Compute(compute::ComputeCmd),
     /// Run simulated device agents against a node.
     #[command(subcommand)]
     Agent(agent::AgentCmd),
@@ -131,6 +135,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Device(cmd) => device::run(&home, &client(), cmd, cli.json),
         Command::Credits(cmd) => credits::run(&home, &client(), cmd, cli.json),
         Command::Oracle(cmd) => oracle::run(&home, &client(), cmd, cli.json),
+        Command::Compute(cmd) => compute::run(&home, &client(), cmd, cli.json),
         Command::Agent(cmd) => agent::run(&home, &client(), cmd, cli.json),
         Command::Keys(cmd) => keys::run(&home, cmd, cli.json),
         Command::Tx(cmd) => tx::run(&home, &client(), cmd, cli.json),

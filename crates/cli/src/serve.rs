@@ -25,6 +25,11 @@ pub struct DevnetArgs {
     /// Simulated hotspots started around the network's city (0: none).
     #[arg(long, default_value_t = 300)]
     hotspots: usize,
+    /// Honest compute providers started (with a garbage provider and a requester posting a
+    /// render job each epoch) on a network made with `depin init --compute` (0: none). A
+    /// disputed spot-check needs five owners, so four honest ones and the cheater.
+    #[arg(long, default_value_t = 4)]
+    compute_providers: u32,
 }
 
 /// Runs `depin node`: the node until Ctrl-C.
@@ -38,12 +43,16 @@ pub fn devnet(home: &Home, args: &DevnetArgs) -> Result<()> {
     if !home.is_initialized() {
         init::run(home, &InitArgs::defaults(), false)?;
     }
-    serve(home, &args.node, Some(args.hotspots))
+    serve(
+        home,
+        &args.node,
+        Some((args.hotspots, args.compute_providers)),
+    )
 }
 
 /// Runs the node; `devnet` is the number of simulated hotspots to start with it (`None`: a
 /// plain node).
-fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
+fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32)>) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let config = RunConfig {
         api_addr: args.api,
@@ -61,7 +70,19 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<usize>) -> Result<()> {
             home.db_path().display()
         );
         println!("API listening on {url}  (explorer page at {url}/, metrics at {url}/metrics)");
-        if let Some(hotspots) = devnet {
+        if let Some((hotspots, compute_providers)) = devnet {
+            if compute_providers > 0
+                && node.params.modules.compute.is_some()
+                && let (Ok(funder), Ok(requester)) = (home.load_key("faucet"), home.load_key("alice"))
+            {
+                depin_agent::gpu::devnet::spawn(
+                    url.to_string(),
+                    funder,
+                    requester,
+                    home.root().join("compute"),
+                    compute_providers,
+                );
+            }
             if hotspots > 0 && node.params.modules.coverage.is_some() {
                 match home.load_key("faucet") {
                     Ok(owner) => {

@@ -12,6 +12,7 @@ use common::*;
 use depin_core::economics::{EconomyView, EpochSummary};
 use depin_core::genesis::Allocation;
 use depin_core::module::Module;
+use depin_core::modules::compute::{Compute, ComputeView, actions as compute};
 use depin_core::modules::coverage::actions::{AssertLocation, Location};
 use depin_core::modules::coverage::{Coverage, preset};
 use depin_core::services::demand::Demand;
@@ -20,13 +21,31 @@ use depin_core::services::demand::records::{credits_key, tally_key};
 use depin_core::services::devices::{RetireDevice, SetDenylist};
 use depin_core::state::StateKey;
 use depin_core::{
-    Account, Action, Amount, Genesis, Keypair, Receipt, Rejection, Signatures, Transaction,
+    Account, Action, Amount, Genesis, Hash, Keypair, Receipt, Rejection, Signatures, Transaction,
     build_block,
 };
 use proptest::prelude::*;
 
 /// Hotspots the runs onboard, at most.
 const SPOTS: u8 = 6;
+
+/// Compute provider `i`'s device key.
+fn compute_key(i: u8) -> Keypair {
+    hotspot(60 + i)
+}
+
+/// The compute section of the runs: short timeouts and a cheap capacity challenge.
+fn compute_params() -> depin_core::modules::compute::ComputeGenesis {
+    depin_core::modules::compute::ComputeGenesis {
+        claim_timeout_blocks: 5,
+        reveal_timeout_blocks: 5,
+        approval_timeout_blocks: 10,
+        max_job_blocks: 500,
+        challenge_window_blocks: 3,
+        challenge_hashes_per_score: 4,
+        ..Default::default()
+    }
+}
 
 fn spot_key(i: u8) -> Keypair {
     hotspot(30 + i)
@@ -116,6 +135,8 @@ enum Op {
     Retire(u8),
     Deny(u8, bool),
     Pass(u8),
+    /// One step of a compute job's life (see [`Run::compute_step`]).
+    Compute(u8),
 }
 
 /// A network driven by [`Op`]s, remembering which hotspots are on it.
@@ -123,6 +144,9 @@ struct Run {
     net: Net,
     coverage: bool,
     demand: bool,
+    compute: bool,
+    /// Compute providers registered.
+    providers: u8,
     /// Hotspots onboarded and not retired.
     live: Vec<u8>,
     next_spot: u8,
@@ -138,6 +162,8 @@ impl Run {
         Run {
             coverage: p.coverage.is_some(),
             demand: p.demand.is_some(),
+            compute: p.compute.is_some(),
+            providers: 0,
             net,
             live: Vec::new(),
             next_spot: 0,
@@ -151,6 +177,7 @@ impl Run {
         let on = match module {
             "coverage" => self.coverage,
             "demand" => self.demand,
+            "compute" => self.compute,
             _ => true,
         };
         if on {
@@ -254,6 +281,114 @@ impl Run {
                     self.net.block(vec![]);
                 }
             }
+            Op::Compute(step) => self.compute_step(step),
+        }
+    }
+
+    /// A step of compute activity: the owner registers providers (staking credits), the fleet
+    /// posts approval-mode jobs, providers claim, commit and reveal, the fleet approves, the
+    /// providers answer the capacity challenge, and anyone closes the latest job.
+    fn compute_step(&mut self, step: u8) {
+        let job = self.net.state.next_job_id().saturating_sub(1);
+        let providers = self.providers;
+        let device = |i: u8| compute_key(i);
+        let result = |t: u32| Hash::tagged("frame", &[&t.to_le_bytes()]);
+        let salt = Hash::tagged("salt", &[]);
+        let mut sends: Vec<(Keypair, Action)> = Vec::new();
+        match step % 6 {
+            0 if providers < 3 => {
+                let k = owner();
+                self.net.send(&k, buy(120 * TOKEN, &k));
+                let d = device(providers);
+                sends.push((
+                    owner(),
+                    Action::from(compute::RegisterProvider {
+                        device: d.address(),
+                        class: compute::ProcessorClass::Gpu,
+                        benchmark: 10,
+                        stake: 1_000_000,
+                        device_signature: compute::sign_onboarding(CHAIN_ID, &k.address(), &d),
+                    }),
+                ));
+            }
+            1 => sends.push((
+                fleet(),
+                Action::from(compute::PostJob {
+                    spec_hash: Hash::tagged("scene", &[]),
+                    tasks: 3,
+                    unit: compute::Unit::Frame,
+                    units_per_task: 1,
+                    price_per_unit: 10_000,
+                    deadline_height: self.net.state.height() + 60,
+                    min_tier: 0,
+                    mode: compute::VerifyMode::Approval,
+                    canary_commitment: None,
+                }),
+            )),
+            2 => {
+                for i in 0..providers {
+                    let t = u32::from(i);
+                    let d = device(i);
+                    let commitment =
+                        compute::result_commitment(job, t, &d.address(), &result(t), &salt);
+                    sends.push((device(i), Action::from(compute::ClaimTask { job, task: t })));
+                    sends.push((
+                        d,
+                        Action::from(compute::CommitResult {
+                            job,
+                            task: t,
+                            commitment,
+                        }),
+                    ));
+                }
+            }
+            3 => {
+                for i in 0..providers {
+                    let t = u32::from(i);
+                    sends.push((
+                        device(i),
+                        Action::from(compute::RevealResult {
+                            job,
+                            task: t,
+                            result: result(t),
+                            salt,
+                        }),
+                    ));
+                }
+                sends.push((
+                    fleet(),
+                    Action::from(compute::JudgeTasks {
+                        job,
+                        tasks: vec![0],
+                        approve: true,
+                    }),
+                ));
+            }
+            4 => {
+                for i in 0..providers {
+                    let seed_height = self.net.state.height();
+                    let d = device(i);
+                    let seed = self.net.state.entropy(seed_height - 1);
+                    let Some(seed) = seed else { continue };
+                    let target = compute::challenge_target(10, 4);
+                    let nonces = compute::solve_challenge(&seed, &d.address(), target, 16);
+                    sends.push((
+                        d,
+                        Action::from(compute::AnswerChallenge {
+                            seed_height: seed_height - 1,
+                            nonces,
+                        }),
+                    ));
+                }
+            }
+            _ => sends.push((owner(), Action::from(compute::CloseJob { job }))),
+        }
+        for (k, a) in sends {
+            let r = self.net.send(&k, a);
+            self.expect("compute", &r);
+            if matches!(step % 6, 0) && r == Receipt::Success {
+                self.providers += 1;
+            }
         }
     }
 
@@ -311,11 +446,14 @@ impl Run {
 /// together they account for every token minted.
 fn closed_epochs(run: &Run, epochs: u64) -> Vec<EpochSummary> {
     let state = &run.net.state;
-    let proof: Vec<&str> = if run.coverage {
+    let mut proof: Vec<&str> = if run.coverage {
         vec![Coverage::NAME]
     } else {
         vec![]
     };
+    if run.compute {
+        proof.push(Compute::NAME);
+    }
     let mut minted = 0u128;
     let mut out = Vec::new();
     for epoch in 0..epochs {
@@ -446,6 +584,44 @@ fn a_devices_and_demand_network_without_a_proof_module_conserves_money() {
     assert!(run.net.state.meta().burned.0 > 0, "credits were bought");
 }
 
+#[test]
+fn a_compute_coverage_and_demand_network_conserves_money_and_pays_capacity_and_service() {
+    let mut g = module_genesis(true, true, None, 2_500);
+    g.modules.compute = Some(compute_params());
+    let mut run = Run::new(g);
+    run.apply(&Op::Price(HALF_DOLLAR));
+    run.apply(&Op::Buy {
+        who: 0,
+        tokens: 20 * TOKEN,
+    });
+    for _ in 0..3 {
+        run.apply(&Op::Compute(0));
+    }
+    assert_eq!(run.providers, 3);
+    for round in 0..6u8 {
+        for step in 1..6 {
+            run.apply(&Op::Compute(step));
+        }
+        run.apply(&Op::Window);
+        run.apply(&Op::Price(HALF_DOLLAR + u64::from(round) * 1_000_000));
+    }
+    let epochs = run.finish(3);
+    let summaries = closed_epochs(&run, epochs);
+    assert!(
+        summaries
+            .iter()
+            .any(|s| counter(s, "compute", "providers_proven") > 0
+                && counter(s, "compute", "results_paid") > 0),
+        "{summaries:?}"
+    );
+    let paid: u128 = summaries
+        .iter()
+        .map(|s| s.module("compute").unwrap().demand_paid.0 + s.module("compute").unwrap().paid.0)
+        .sum();
+    assert!(paid > 0, "compute providers earned from their pool");
+    run.net.replays_identically();
+}
+
 /// The signer's account before and after, and the state next to the same block without the
 /// transaction: only the signer's nonce moved, and what paying the transaction's fee moves.
 fn refused_as_disabled(net: &mut Net, signer: &Keypair, action: Action, module: u8, code_: &str) {
@@ -545,6 +721,8 @@ fn actions_of_a_module_the_network_does_not_run_are_refused_and_change_only_the_
     for a in demand_actions(&net) {
         refused_as_disabled(&mut net, &owner(), a, Demand::ID, "demand_disabled");
     }
+    let close = Action::from(compute::CloseJob { job: 0 });
+    refused_as_disabled(&mut net, &owner(), close, Compute::ID, "compute_disabled");
     // The registry runs everywhere: its actions are checked, not refused as disabled.
     let retire = Action::from(RetireDevice {
         device: spot_key(0).address(),
@@ -585,6 +763,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..SPOTS).prop_map(Op::Retire),
         1 => (0u8..SPOTS, any::<bool>()).prop_map(|(i, d)| Op::Deny(i, d)),
         1 => (1u8..30).prop_map(Op::Pass),
+        3 => any::<u8>().prop_map(Op::Compute),
     ]
 }
 
@@ -598,12 +777,19 @@ proptest! {
     fn money_is_conserved_whatever_modules_run(
         coverage in any::<bool>(),
         demand in any::<bool>(),
+        with_compute in any::<bool>(),
         weight in prop_oneof![Just(None), (0u32..3).prop_map(Some), (1u32..1_000).prop_map(Some)],
         remint_bps in 0u32..=10_000,
         ops in proptest::collection::vec(op(), 1..50),
     ) {
-        let mut run = Run::new(module_genesis(coverage, demand, weight, remint_bps));
-        prop_assert_eq!((run.coverage, run.demand), (coverage, demand));
+        let mut g = module_genesis(coverage, demand, weight, remint_bps);
+        // Compute needs demand; without it its actions must be refused as disabled.
+        let compute_on = with_compute && demand;
+        if compute_on {
+            g.modules.compute = Some(compute_params());
+        }
+        let mut run = Run::new(g);
+        prop_assert_eq!((run.coverage, run.demand, run.compute), (coverage, demand, compute_on));
         // A price and credits to start from (the ops may bring more).
         run.apply(&Op::Price(HALF_DOLLAR));
         run.apply(&Op::Buy { who: 0, tokens: 20 * TOKEN });
@@ -614,8 +800,12 @@ proptest! {
         let summaries = closed_epochs(&run, epochs);
         for s in &summaries {
             let weights: Vec<u32> = s.modules.iter().map(|m| m.weight).collect();
-            prop_assert_eq!(weights, if coverage { vec![weight.unwrap_or(1)] } else { vec![] });
-            if coverage && weight == Some(0) {
+            let mut expected = if coverage { vec![weight.unwrap_or(1)] } else { vec![] };
+            if compute_on {
+                expected.push(1);
+            }
+            prop_assert_eq!(weights, expected);
+            if coverage && weight == Some(0) && !compute_on {
                 // Every proof module weighs nothing: the suppliers' share is not minted.
                 prop_assert_eq!(s.paid.0 + s.demand_paid.0, 0);
             }

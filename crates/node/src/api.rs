@@ -56,6 +56,11 @@ pub const ROUTES: &[&str] = &[
     "/v1/oracle",
     "/v1/credits/{address}",
     "/v1/usage/{device}",
+    "/v1/compute/params",
+    "/v1/compute/jobs",
+    "/v1/compute/jobs/{id}",
+    "/v1/compute/providers/{address}",
+    "/v1/compute/entropy/{height}",
     "/v1/openapi.json",
     "/metrics",
 ];

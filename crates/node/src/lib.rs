@@ -8,6 +8,7 @@
 pub mod api;
 pub mod batch;
 pub mod chain;
+pub mod compute_api;
 pub mod coverage_api;
 pub mod demand_api;
 pub mod economy_api;

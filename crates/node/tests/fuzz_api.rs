@@ -103,6 +103,7 @@ fn genesis() -> Genesis {
                 c.location_fee = "0".into();
                 c
             }),
+            ..Default::default()
         },
     }
 }

@@ -11,6 +11,7 @@
 //! Adding a module: its folder, one `impl Module`, and one line in `registry!` below (see
 //! `docs/ARCHITECTURE.md`).
 
+pub mod compute;
 pub mod coverage;
 mod registry;
 

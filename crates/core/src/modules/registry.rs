@@ -352,4 +352,5 @@ registry! {
     devices: Devices = crate::services::devices::Devices,
     demand: Demand = crate::services::demand::Demand,
     coverage: Coverage = crate::modules::coverage::Coverage,
+    compute: Compute = crate::modules::compute::Compute,
 }

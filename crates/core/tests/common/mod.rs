@@ -106,6 +106,7 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
             }),
             demand: None,
             coverage: Some(coverage),
+            ..Default::default()
         },
     };
     edit(&mut g);
