@@ -132,6 +132,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
             coverage: Some(coverage),
             demand: None,
             ..Default::default()
+            mapping: None,
         },
     };
     let store =

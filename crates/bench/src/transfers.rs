@@ -108,6 +108,7 @@ pub fn run(
             coverage: None,
             demand: None,
             ..Default::default()
+            mapping: None,
         },
     };
 

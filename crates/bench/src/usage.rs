@@ -159,6 +159,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
             coverage: Some(coverage),
             demand: Some(demand),
             ..Default::default()
+            mapping: None,
         },
     };
     let store =

@@ -162,6 +162,7 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             }),
             coverage,
             demand,
+            mapping: None,
         },
     };
     genesis

@@ -102,6 +102,7 @@ fn genesis() -> Genesis {
                 c.location_fee = "0".into();
                 c
             }),
+            mapping: None,
         },
     }
 }

@@ -12,6 +12,7 @@
 //! `docs/ARCHITECTURE.md`).
 
 pub mod coverage;
+pub mod mapping;
 mod registry;
 
 pub use registry::{

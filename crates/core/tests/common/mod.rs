@@ -101,6 +101,7 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
             }),
             demand: None,
             coverage: Some(coverage),
+            mapping: None,
         },
     };
     edit(&mut g);
