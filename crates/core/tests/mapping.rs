@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::mapping::*;
+
 use std::collections::BTreeSet;
 
 use common::*;
@@ -19,17 +21,8 @@ use depin_core::modules::mapping::records::{MappingView, Verdict, escrow_account
 use depin_core::modules::mapping::{FrameFault, Mapping, MappingGenesis, MappingRejection};
 use depin_core::modules::coverage::preset::BERLIN;
 use depin_core::services::devices::{RetireDevice, SetDenylist};
-use depin_core::{Action, Amount, Genesis, Hash, Keypair, Receipt, Transaction};
+use depin_core::{Action, Amount, Genesis, Hash, Keypair, Receipt};
 use proptest::prelude::*;
-
-fn cam(i: u8) -> Keypair {
-    Keypair::from_seed([150 + i; 32])
-}
-
-/// A bounty funder with tokens of its own.
-fn funder() -> Keypair {
-    Keypair::from_seed([140; 32])
-}
 
 const HAMBURG: Location = Location {
     lat_udeg: 53_550_000,
@@ -88,34 +81,6 @@ fn net_with(n: u8) -> Net {
         onboard(&mut net, &cam(i));
     }
     net
-}
-
-/// A deterministic 64-bit value from a tag and an index (distinct images, unrelated phashes).
-fn mix(tag: u64, i: u64) -> u64 {
-    let h = Hash::tagged("test/mix", &[&tag.to_le_bytes(), &i.to_le_bytes()]);
-    u64::from_le_bytes(h.0[..8].try_into().unwrap())
-}
-
-/// `n` frames one second apart of a car driving east at `speed_cms` from `start`, the first
-/// at `t0`; images and perceptual hashes drawn from `tag`.
-fn drive(start: Location, t0: u64, n: usize, speed_cms: u16, tag: u64) -> Vec<Frame> {
-    let m_per_udeg_lon = 0.11132 * start.lat_deg().to_radians().cos();
-    (0..n)
-        .map(|i| {
-            let east_m = f64::from(speed_cms) / 100.0 * i as f64;
-            Frame {
-                time_ms: t0 + 1_000 * i as u64,
-                lat_udeg: start.lat_udeg,
-                lon_udeg: start.lon_udeg + (east_m / m_per_udeg_lon).round() as i32,
-                speed_cms,
-                heading_cdeg: 9_000,
-                satellites: 12,
-                hdop_centi: 90,
-                image: Hash::tagged("test/image", &[&tag.to_le_bytes(), &i.to_le_bytes()]),
-                phash: mix(tag, i as u64),
-            }
-        })
-        .collect()
 }
 
 /// A drive of `n` frames at 10 m/s ending a second before the next block.
@@ -390,4 +355,350 @@ fn every_frame_fault_has_its_reason_code() {
         assert!(!f.to_string().is_empty());
     }
     net.replays_identically();
+}
+
+/// Moves the chain's clock `ms` ahead (the next block carries the new time).
+/// Blocks may step at most two days: a day per block.
+fn wait(net: &mut Net, ms: u64) {
+    let mut left = ms;
+    while left > 0 {
+        let step = left.min(DAY_MS);
+        net.time_ms += step;
+        left -= step;
+        net.block(vec![]);
+    }
+}
+
+#[test]
+fn freshness_grows_for_a_week_and_a_second_pass_earns_only_what_refilled() {
+    let mut net = net_with(3);
+    let street = |net: &Net, tag| recent_drive(net, BERLIN, 20, tag);
+    let frames = street(&net, 1);
+    let v = {
+        judged(&mut net, &cam(0), 1, frames);
+        verdicts(&net, &cam(0), 1)
+    };
+    let cells: BTreeSet<u64> = v.iter().map(|v| v.cell).collect();
+    let full = cells.len() as u64 * 1_000_000;
+    assert_eq!(weight_sum(&v), full, "new cells are fully fresh");
+    let cell = net.state.cell(v[0].cell).expect("remembered");
+    assert_eq!(cell.last_device, cam(0).address());
+
+    // A day later another car drives the same street: a seventh of the freshness has refilled.
+    wait(&mut net, DAY_MS);
+    let frames = street(&net, 2);
+    judged(&mut net, &cam(1), 1, frames);
+    let second = weight_sum(&verdicts(&net, &cam(1), 1));
+    let day_ppm = 1_000_000 / 7;
+    assert!(
+        second.abs_diff(cells.len() as u64 * day_ppm) <= cells.len() as u64 * 2_000,
+        "{second} vs a day's refill of {} cells",
+        cells.len()
+    );
+    // Eight days later it is full again, and no more than full.
+    wait(&mut net, 8 * DAY_MS);
+    let frames = street(&net, 3);
+    judged(&mut net, &cam(2), 1, frames);
+    assert_eq!(weight_sum(&verdicts(&net, &cam(2), 1)), full);
+    net.replays_identically();
+}
+
+#[test]
+fn regions_split_the_pool_by_weight() {
+    // One car in Berlin (weight 1), one in Hamburg (weight 3), the same freshness each.
+    let mut net = net_with(2);
+    let b = recent_drive(&net, BERLIN, 30, 1);
+    let h = recent_drive(&net, HAMBURG, 30, 2);
+    let txs = vec![net.tx(&cam(0), bundle(&cam(0), 1, b)), net.tx(&cam(1), bundle(&cam(1), 1, h))];
+    assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
+    let wb = weight_sum(&verdicts(&net, &cam(0), 1));
+    let wh = weight_sum(&verdicts(&net, &cam(1), 1));
+    assert!(wb > 0 && wh > 0);
+    let epoch = close_epoch(&mut net);
+    let rb = net.state.reward(epoch, &cam(0).address()).unwrap().amount.0;
+    let rh = net.state.reward(epoch, &cam(1).address()).unwrap().amount.0;
+    // Each is alone in its region, so its freshness does not matter: the pools are 1:3.
+    assert!(rh.abs_diff(3 * rb) <= 3, "{rb} {rh}");
+    let s = net.state.epoch_summary(epoch).unwrap();
+    epoch_is_conserved(&s);
+}
+
+#[test]
+fn within_a_region_dashcams_share_by_freshness() {
+    let mut net = net_with(2);
+    let long = recent_drive(&net, BERLIN, 40, 1);
+    let start = Location {
+        lat_udeg: BERLIN.lat_udeg + 20_000,
+        ..BERLIN
+    };
+    let short = recent_drive(&net, start, 10, 2);
+    let txs = vec![
+        net.tx(&cam(0), bundle(&cam(0), 1, long)),
+        net.tx(&cam(1), bundle(&cam(1), 1, short)),
+    ];
+    assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
+    let (w0, w1) = (
+        weight_sum(&verdicts(&net, &cam(0), 1)),
+        weight_sum(&verdicts(&net, &cam(1), 1)),
+    );
+    let epoch = close_epoch(&mut net);
+    let r0 = net.state.reward(epoch, &cam(0).address()).unwrap().amount.0;
+    let r1 = net.state.reward(epoch, &cam(1).address()).unwrap().amount.0;
+    // r0 / r1 = w0 / w1, to the rounding of the shares.
+    let lhs = r0 * u128::from(w1);
+    let rhs = r1 * u128::from(w0);
+    assert!(lhs.abs_diff(rhs) <= u128::from(w0 + w1), "{r0} {r1} {w0} {w1}");
+}
+
+fn open_bounty(net: &mut Net, cells: Vec<u64>, amount: u128, passes: u8, for_ms: u64) -> Receipt {
+    let a = Action::from(OpenBounty {
+        cells,
+        amount: Amount(amount),
+        passes,
+        until_ms: net.time_ms + for_ms,
+    });
+    net.send(&funder(), a)
+}
+
+#[test]
+fn a_bounty_pays_the_first_passes_of_its_cells_and_returns_the_rest_with_the_rounding() {
+    let mut net = net_with(4);
+    // The street of a drive, known before anyone drives it.
+    let plan = drive(BERLIN, 0, 20, 1_000, 0);
+    let mut cells: Vec<u64> = plan
+        .iter()
+        .map(|f| {
+            Location {
+                lat_udeg: f.lat_udeg,
+                lon_udeg: f.lon_udeg,
+            }
+            .cell(12)
+            .unwrap()
+        })
+        .collect();
+    cells.dedup();
+    let n = cells.len() as u128;
+    // Not divisible: the rounding goes back to the funder.
+    let amount = 2 * n * 1_000 + 7;
+    let before = balance(&net, &funder().address());
+    assert_eq!(open_bounty(&mut net, cells.clone(), amount, 2, DAY_MS), Receipt::Success);
+    assert_eq!(balance(&net, &escrow_account()), amount);
+    // Frames captured before the bounty opened do not claim it.
+    wait(&mut net, 60_000);
+    let per_part = amount / (2 * n);
+
+    // Three cars drive the street: the first two claim every cell, the third nothing.
+    let owner_before = balance(&net, &owner().address());
+    for i in 0..3u8 {
+        let frames = recent_drive(&net, BERLIN, 20, 10 + u64::from(i));
+        assert_eq!(submit(&mut net, &cam(i), 1, frames), Receipt::Success);
+        let t = net.state.tally(net.state.height() / EPOCH_BLOCKS, &cam(i).address()).unwrap();
+        let want = if i < 2 { per_part * n } else { 0 };
+        assert_eq!(t.bounty.0, want, "car {i}");
+    }
+    let claims: Vec<_> = net.state.bounties_on(cells[0]);
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].1, vec![cam(0).address(), cam(1).address()]);
+    let epoch = close_epoch(&mut net);
+    let s = net.state.epoch_summary(epoch).unwrap();
+    assert_eq!(u128::from(counter(&s, "mapping", "bounty_paid")), 2 * per_part * n);
+    // Both claimants' parts were paid to their owner, beside the epoch's rewards.
+    let rewards: u128 = (0..3u8)
+        .filter_map(|i| net.state.reward(epoch, &cam(i).address()))
+        .map(|r| r.amount.0)
+        .sum();
+    assert_eq!(
+        balance(&net, &owner().address()) - owner_before,
+        2 * per_part * n + rewards
+    );
+    // The bounty ends after its period and the upload window: the rounding comes back.
+    wait(&mut net, 3 * DAY_MS + 1);
+    close_epoch(&mut net);
+    assert_eq!(balance(&net, &escrow_account()), 0);
+    assert_eq!(
+        before - balance(&net, &funder().address()),
+        2 * per_part * n,
+        "the funder paid exactly the claimed parts"
+    );
+    assert!(net.state.bounties_on(cells[0]).is_empty());
+    assert!(net.state.bounty(0).is_none());
+    net.replays_identically();
+}
+
+#[test]
+fn a_claim_of_a_denied_or_retired_dashcam_goes_back_to_the_funder() {
+    let mut net = net_with(2);
+    let cell_of = |f: &Frame| {
+        Location {
+            lat_udeg: f.lat_udeg,
+            lon_udeg: f.lon_udeg,
+        }
+        .cell(12)
+        .unwrap()
+    };
+    let frames = recent_drive(&net, BERLIN, 3, 1);
+    let cell = cell_of(&frames[0]);
+    assert_eq!(open_bounty(&mut net, vec![cell], 1_000, 2, DAY_MS), Receipt::Success);
+    wait(&mut net, 60_000);
+    let frames = recent_drive(&net, BERLIN, 3, 1);
+    assert_eq!(submit(&mut net, &cam(0), 1, frames), Receipt::Success);
+    let frames = recent_drive(&net, BERLIN, 3, 2);
+    let frames: Vec<Frame> = frames
+        .into_iter()
+        .map(|mut f| {
+            f.phash = !f.phash;
+            f
+        })
+        .collect();
+    assert_eq!(submit(&mut net, &cam(1), 1, frames), Receipt::Success);
+    let deny = Action::from(SetDenylist {
+        device: cam(0).address(),
+        denied: true,
+    });
+    assert_eq!(net.send(&governor(), deny), Receipt::Success);
+    let retire = Action::from(RetireDevice {
+        device: cam(1).address(),
+    });
+    assert_eq!(net.send(&owner(), retire), Receipt::Success);
+    let before = balance(&net, &funder().address());
+    let epoch = close_epoch(&mut net);
+    let s = net.state.epoch_summary(epoch).unwrap();
+    assert_eq!(counter(&s, "mapping", "bounty_paid"), 0);
+    assert_eq!(counter(&s, "mapping", "bounty_returned"), 1_000);
+    assert_eq!(balance(&net, &funder().address()) - before, 1_000);
+    assert!(net.state.reward(epoch, &cam(0).address()).is_none());
+    assert!(net.state.dashcam(&cam(1).address()).is_none());
+    assert_eq!(balance(&net, &escrow_account()), 0);
+    net.replays_identically();
+}
+
+#[test]
+fn cells_and_images_are_forgotten_after_the_memory_window() {
+    let mut net = net_with(1);
+    let frames = recent_drive(&net, BERLIN, 10, 1);
+    let image = frames[0].image;
+    assert_eq!(submit(&mut net, &cam(0), 1, frames.clone()), Receipt::Success);
+    let cell = verdicts(&net, &cam(0), 1)[0].cell;
+    close_epoch(&mut net);
+    assert!(net.state.cell(cell).is_some() && net.state.image(&image).is_some());
+    wait(&mut net, 31 * DAY_MS);
+    let epoch = close_epoch(&mut net);
+    let s = net.state.epoch_summary(epoch).unwrap();
+    assert!(counter(&s, "mapping", "cells_forgotten") >= 5, "{s:?}");
+    assert!(net.state.cell(cell).is_none() && net.state.image(&image).is_none());
+    // Only the dashcam's own record is left of the drive, and its history.
+    let left: Vec<Vec<u8>> = net
+        .state
+        .entries()
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k[0] == Mapping::ID)
+        .collect();
+    let tables: BTreeSet<u8> = left.iter().map(|k| k[1]).collect();
+    // 0: dashcams, 5: bundle records and 6: tallies (kept for `history_epochs`).
+    assert_eq!(tables, BTreeSet::from([0, 5, 6]), "{left:?}");
+    net.replays_identically();
+}
+
+#[test]
+fn a_bundle_signed_by_the_dashcam_may_be_uploaded_by_anyone_once() {
+    let mut net = net_with(1);
+    let frames = recent_drive(&net, BERLIN, 5, 1);
+    let a = bundle(&cam(0), 1, frames);
+    assert_eq!(net.send(&owner(), a.clone()), Receipt::Success);
+    // A relay or an attacker replaying it from the chain gets nothing.
+    let r = net.send(&funder(), a);
+    assert_eq!(code(&r), "stale_sequence");
+}
+
+#[test]
+fn a_teleporting_spoofer_is_flagged_until_it_could_have_driven_there() {
+    let mut net = net_with(1);
+    let frames = recent_drive(&net, BERLIN, 5, 1);
+    assert_eq!(submit(&mut net, &cam(0), 1, frames), Receipt::Success);
+    // Ten seconds later it claims to be 5 km away, driving normally.
+    let far = Location {
+        lat_udeg: BERLIN.lat_udeg + 45_000,
+        ..BERLIN
+    };
+    net.time_ms += 10_000;
+    let frames = recent_drive(&net, far, 10, 2);
+    assert_eq!(judged(&mut net, &cam(0), 2, frames), ["implausible_jump"; 10]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// However often a cell is mapped in a week, by however many cars, the freshness paid over
+    /// the week is at most what one pass at its end would earn (the refill telescopes), and it
+    /// is paid exactly through the close.
+    #[test]
+    fn passes_within_a_week_pay_no_more_than_one_pass_at_its_end(
+        gaps_h in proptest::collection::vec(1u64..40, 1..6),
+    ) {
+        let mut net = net_with(6);
+        let frames = recent_drive(&net, BERLIN, 3, 1);
+        judged(&mut net, &cam(0), 1, frames);
+        let cell = verdicts(&net, &cam(0), 1)[0].cell;
+        let start = net.state.cell(cell).unwrap().last_mapped_ms;
+        let mut paid = 0u64;
+        for (i, h) in gaps_h.iter().enumerate() {
+            wait(&mut net, h * 3_600_000);
+            let frames = recent_drive(&net, BERLIN, 3, 10 + i as u64);
+            let c = cam(1 + i as u8);
+            judged(&mut net, &c, 1, frames);
+            paid += u64::from(verdicts(&net, &c, 1)[0].weight_ppm);
+        }
+        let end = net.state.cell(cell).unwrap().last_mapped_ms;
+        let one_pass = (u128::from(end - start) * 1_000_000 / u128::from(7 * DAY_MS)) as u64;
+        prop_assert!(paid <= one_pass.min(1_000_000), "{} > {}", paid, one_pass);
+        // Short of it by the rounding and the seconds of each pass's later frames in the cell.
+        prop_assert!(one_pass - paid <= 4 * gaps_h.len() as u64, "{} {}", paid, one_pass);
+    }
+
+    /// Bounties pay exactly: what claimants are paid plus what returns to the funder is what
+    /// was escrowed, to the base unit, and the escrow ends empty.
+    #[test]
+    fn bounties_pay_out_exactly(
+        amount in 100u128..10_000_000,
+        passes in 1u8..=4,
+        cars in 0u8..6,
+        cells_n in 1usize..6,
+        deny in proptest::option::of(0u8..6),
+    ) {
+        let mut net = net_with(6);
+        let plan = recent_drive(&net, BERLIN, 12, 0);
+        let mut cells: Vec<u64> = plan.iter().map(|f| Location { lat_udeg: f.lat_udeg, lon_udeg: f.lon_udeg }.cell(12).unwrap()).collect();
+        cells.dedup();
+        cells.truncate(cells_n);
+        let parts = cells.len() as u128 * u128::from(passes);
+        prop_assume!(amount >= parts);
+        let funder_before = balance(&net, &funder().address());
+        let owner_before = balance(&net, &owner().address());
+        prop_assert_eq!(open_bounty(&mut net, cells.clone(), amount, passes, DAY_MS), Receipt::Success);
+        wait(&mut net, 60_000);
+        for i in 0..cars {
+            let frames = recent_drive(&net, BERLIN, 12, 100 + u64::from(i));
+            prop_assert_eq!(submit(&mut net, &cam(i), 1, frames), Receipt::Success);
+        }
+        if let Some(d) = deny {
+            let a = Action::from(SetDenylist { device: cam(d).address(), denied: true });
+            prop_assert_eq!(net.send(&governor(), a), Receipt::Success);
+        }
+        let epoch = close_epoch(&mut net);
+        wait(&mut net, 3 * DAY_MS + 1);
+        close_epoch(&mut net);
+        let rewards: u128 = (0..6u8).filter_map(|i| net.state.reward(epoch, &cam(i).address())).map(|r| r.amount.0).sum();
+        let to_owner = balance(&net, &owner().address()) - owner_before - rewards;
+        let from_funder = funder_before - balance(&net, &funder().address());
+        prop_assert_eq!(to_owner, from_funder, "what the funder lost, the drivers' owner got");
+        let per_part = amount / parts;
+        // The first `passes` cars claim every cell; a denied one's claims go back.
+        let claimants = cars.min(passes);
+        let denied_claimant = deny.is_some_and(|d| d < claimants);
+        let paid_parts = (u128::from(claimants) - u128::from(denied_claimant)) * cells.len() as u128;
+        prop_assert_eq!(to_owner, paid_parts * per_part);
+        prop_assert_eq!(balance(&net, &escrow_account()), 0);
+        net.supply_is_consistent();
+    }
 }
