@@ -132,7 +132,6 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
             coverage: Some(coverage),
             demand: None,
             ..Default::default()
-            mapping: None,
         },
     };
     let store =

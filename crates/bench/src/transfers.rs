@@ -108,7 +108,6 @@ pub fn run(
             coverage: None,
             demand: None,
             ..Default::default()
-            mapping: None,
         },
     };
 

@@ -159,7 +159,6 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
             coverage: Some(coverage),
             demand: Some(demand),
             ..Default::default()
-            mapping: None,
         },
     };
     let store =

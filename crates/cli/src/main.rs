@@ -18,6 +18,7 @@ mod credits;
 mod device;
 mod init;
 mod keys;
+mod mapping;
 mod oracle;
 mod query;
 mod replay;
@@ -74,6 +75,9 @@ enum Command {
     /// Submit and show the token's USD price, and change the oracle set (demand module).
     #[command(subcommand)]
     Oracle(oracle::OracleCmd),
+    /// Street-level mapping: cell and area freshness, dashcams, bounties (mapping module).
+    #[command(subcommand)]
+    Map(mapping::MapCmd),
     /// Run simulated device agents against a node.
     #[command(subcommand)]
     Agent(agent::AgentCmd),
@@ -120,6 +124,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Device(cmd) => device::run(&home, &client(), cmd, cli.json),
         Command::Credits(cmd) => credits::run(&home, &client(), cmd, cli.json),
         Command::Oracle(cmd) => oracle::run(&home, &client(), cmd, cli.json),
+        Command::Map(cmd) => mapping::run(&home, &client(), cmd, cli.json),
         Command::Agent(cmd) => agent::run(&home, &client(), cmd, cli.json),
         Command::Keys(cmd) => keys::run(&home, cmd, cli.json),
         Command::Tx(cmd) => tx::run(&home, &client(), cmd, cli.json),

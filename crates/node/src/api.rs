@@ -55,6 +55,12 @@ pub const ROUTES: &[&str] = &[
     "/v1/oracle",
     "/v1/credits/{address}",
     "/v1/usage/{device}",
+    "/v1/mapping/params",
+    "/v1/mapping/cells",
+    "/v1/mapping/cells/{cell}",
+    "/v1/mapping/dashcams/{address}",
+    "/v1/mapping/dashcams/{address}/bundles",
+    "/v1/mapping/bounties/{id}",
     "/v1/openapi.json",
     "/metrics",
 ];

@@ -55,7 +55,6 @@ pub fn test_genesis(chain_id: &str, allocations: &[(Address, &str)]) -> Genesis 
         modules: depin_core::modules::ModulesGenesis {
             coverage: Some(preset::single_region(preset::BERLIN, BEACON_INTERVAL)),
             ..Default::default()
-            mapping: None,
         },
     }
 }

@@ -270,7 +270,6 @@ fn ledger_at_boundary(network: &Network, validator: &Keypair) -> State {
         modules: depin_core::modules::ModulesGenesis {
             coverage: Some(coverage),
             ..Default::default()
-            mapping: None,
         },
     };
     let mut state = State::genesis(&genesis).expect("the bench genesis is valid");

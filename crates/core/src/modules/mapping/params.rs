@@ -308,6 +308,17 @@ fn overlap(regions: &[Region], cell: u64, a: usize, b: usize) -> (&'static str, 
 }
 
 impl MappingParams {
+    /// The centre of region `index`'s first cell (client side: for agents and maps, never in a
+    /// check).
+    pub fn region_center(&self, index: usize) -> Option<crate::services::devices::Location> {
+        let cell = h3o::CellIndex::try_from(*self.regions.get(index)?.cells.first()?).ok()?;
+        let ll = h3o::LatLng::from(cell);
+        Some(crate::services::devices::Location::from_degrees(
+            ll.lat(),
+            ll.lng(),
+        ))
+    }
+
     /// The region a cell at [`MAPPING_RESOLUTION`] lies in (regions do not overlap).
     pub fn place(&self, cell: u64) -> Placement {
         let Ok(c) = h3o::CellIndex::try_from(cell) else {
