@@ -173,7 +173,7 @@ impl fmt::Display for FrameFault {
             ),
             NearDuplicate { other, bits } => write!(
                 f,
-                "the image looks like one {other} took in this cell earlier ({bits} bits apart): flagged as a possible replay, not paid"
+                "the image looks like one {other} took in this cell or next to it earlier ({bits} bits apart): flagged as a possible replay, not paid"
             ),
             ClosedRegion { region } => write!(
                 f,

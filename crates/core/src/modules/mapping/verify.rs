@@ -223,7 +223,8 @@ pub fn freshness_ppm(
     (u128::from(elapsed.min(full)) * u128::from(FULL_WEIGHT_PPM) / u128::from(full)) as u32
 }
 
-/// Where a frame stands once its motion is known: region, duplicates.
+/// Where a frame stands once its motion is known: region, exact duplicates, and near
+/// duplicates in its cell or a neighbouring one.
 fn check_place(
     state: &State,
     p: &MappingParams,
@@ -244,7 +245,19 @@ fn check_place(
     if let Some(seen) = state.image(&f.image) {
         return Err(F::DuplicateImage { first: seen.device });
     }
-    if let Some(c) = record {
+    // The cell and its six neighbours: a copy nudged a metre over a cell's edge is still a
+    // copy (the agent's replayer escaped an own-cell-only check on one frame in nine).
+    let neighbours: Vec<CellRecord> = h3o::CellIndex::try_from(cell)
+        .map(|c| {
+            c.grid_disk::<Vec<_>>(1)
+                .into_iter()
+                .map(u64::from)
+                .filter(|&n| n != cell)
+                .filter_map(|n| state.cell(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    for c in record.into_iter().chain(neighbours.iter()) {
         for s in &c.recent {
             let bits = phash_distance(s.phash, f.phash);
             let same_pass =
