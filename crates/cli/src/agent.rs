@@ -59,7 +59,12 @@ pub fn run(home: &Home, client: &Client, cmd: &AgentCmd, json_out: bool) -> Resu
         AgentCmd::Dashcam { owner, args } => {
             if args.local {
                 // No node and no key needed: the run has its own ledger.
-                return depin_agent::dashcam::run(args, client.base(), &depin_core::Keypair::from_seed([0; 32]), json_out);
+                return depin_agent::dashcam::run(
+                    args,
+                    client.base(),
+                    &depin_core::Keypair::from_seed([0; 32]),
+                    json_out,
+                );
             }
             let key = home.load_key(owner)?;
             depin_agent::dashcam::run(args, client.base(), &key, json_out)

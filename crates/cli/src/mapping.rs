@@ -113,7 +113,9 @@ pub fn run(home: &Home, client: &Client, cmd: &MapCmd, json_out: bool) -> Result
         }
         MapCmd::ShowBounty { id } => {
             let v = client.get(&format!("/v1/mapping/bounties/{id}"))?;
-            show(&v, json_out, |v| println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()))
+            show(&v, json_out, |v| {
+                println!("{}", serde_json::to_string_pretty(v).unwrap_or_default())
+            })
         }
     }
 }
@@ -129,8 +131,9 @@ fn show(v: &Value, json_out: bool, human: impl Fn(&Value)) -> Result<()> {
 
 /// Hours, with one decimal.
 fn hours(ms: &Value) -> String {
-    ms.as_u64()
-        .map_or("never".into(), |ms| format!("{:.1} h", ms as f64 / 3_600_000.0))
+    ms.as_u64().map_or("never".into(), |ms| {
+        format!("{:.1} h", ms as f64 / 3_600_000.0)
+    })
 }
 
 fn print_cell(v: &Value) {
@@ -170,17 +173,28 @@ fn print_area(v: &Value) {
     println!(
         "{} recently mapped cells{}",
         cells.len(),
-        if v["truncated"] == true { " (more not shown)" } else { "" }
+        if v["truncated"] == true {
+            " (more not shown)"
+        } else {
+            ""
+        }
     );
 }
 
 fn print_dashcam(v: &Value) {
-    println!("dashcam {}  owner {}", v["address"].as_str().unwrap_or("?"), v["owner"].as_str().unwrap_or("?"));
+    println!(
+        "dashcam {}  owner {}",
+        v["address"].as_str().unwrap_or("?"),
+        v["owner"].as_str().unwrap_or("?")
+    );
     println!(
         "bundles {}, frames paid {}, flagged {}, last bundle #{}",
         v["bundles"], v["frames_paid"], v["frames_flagged"], v["last_seq"]
     );
-    println!("{:>6} {:>8} {:>7} {:>8} {:>14}", "epoch", "bundles", "paid", "flagged", "reward");
+    println!(
+        "{:>6} {:>8} {:>7} {:>8} {:>14}",
+        "epoch", "bundles", "paid", "flagged", "reward"
+    );
     for e in v["epochs"].as_array().into_iter().flatten() {
         println!(
             "{:>6} {:>8} {:>7} {:>8} {:>14}",
@@ -188,7 +202,9 @@ fn print_dashcam(v: &Value) {
             e["bundles"],
             e["frames_paid"],
             e["frames_flagged"],
-            e["reward"].as_str().unwrap_or(if e["closed"] == true { "0" } else { "open" })
+            e["reward"]
+                .as_str()
+                .unwrap_or(if e["closed"] == true { "0" } else { "open" })
         );
     }
 }
@@ -196,7 +212,10 @@ fn print_dashcam(v: &Value) {
 fn print_bundles(v: &Value) {
     for b in v["bundles"].as_array().into_iter().flatten() {
         let frames = b["frames"].as_array().cloned().unwrap_or_default();
-        let flagged: Vec<&Value> = frames.iter().filter(|f| f.get("flagged").is_some()).collect();
+        let flagged: Vec<&Value> = frames
+            .iter()
+            .filter(|f| f.get("flagged").is_some())
+            .collect();
         println!(
             "bundle #{} at height {}: {} frames, {} flagged",
             b["seq"],

@@ -12,6 +12,7 @@ use common::*;
 use depin_core::economics::EconomyView;
 use depin_core::genesis::Allocation;
 use depin_core::module::Module;
+use depin_core::modules::coverage::preset::BERLIN;
 use depin_core::modules::mapping::actions::{
     Frame, Location, OnboardDashcam, OpenBounty, SubmitBundle, sign_onboarding,
 };
@@ -19,7 +20,6 @@ use depin_core::modules::mapping::params::RegionGenesis;
 use depin_core::modules::mapping::preset::{self, DAY_MS};
 use depin_core::modules::mapping::records::{MappingView, Verdict, escrow_account};
 use depin_core::modules::mapping::{FrameFault, Mapping, MappingGenesis, MappingRejection};
-use depin_core::modules::coverage::preset::BERLIN;
 use depin_core::services::devices::{RetireDevice, SetDenylist};
 use depin_core::{Action, Amount, Genesis, Hash, Keypair, Receipt};
 use proptest::prelude::*;
@@ -168,26 +168,46 @@ fn every_bundle_refusal_has_its_reason_code() {
     let check = |net: &mut Net, tx_action: Action, signer: &Keypair, want: &str| {
         let r = net.send(signer, tx_action);
         assert_eq!(rejected(&r), want, "{r:?}");
-        let Receipt::Rejected(why) = &r else { unreachable!() };
+        let Receipt::Rejected(why) = &r else {
+            unreachable!()
+        };
         assert!(!why.to_string().is_empty());
         want.to_string()
     };
     // A signature by another key over the same bundle.
     let mut forged = SubmitBundle::signed(CHAIN_ID, &cam(1), 1, good.clone());
     forged.device = c.address();
-    seen.insert(check(&mut net, Action::from(forged), &owner(), "bad_bundle_signature"));
+    seen.insert(check(
+        &mut net,
+        Action::from(forged),
+        &owner(),
+        "bad_bundle_signature",
+    ));
     seen.insert(check(&mut net, bundle(&c, 1, vec![]), &c, "empty_bundle"));
     let long = recent_drive(&net, BERLIN, 49, 3);
     seen.insert(check(&mut net, bundle(&c, 1, long), &c, "too_many_frames"));
     let mut backwards = good.clone();
     backwards[3].time_ms = backwards[2].time_ms;
-    seen.insert(check(&mut net, bundle(&c, 1, backwards), &c, "time_not_forward"));
+    seen.insert(check(
+        &mut net,
+        bundle(&c, 1, backwards),
+        &c,
+        "time_not_forward",
+    ));
     let old = drive(BERLIN, net.time_ms - 3 * DAY_MS, 5, 1_000, 4);
     seen.insert(check(&mut net, bundle(&c, 1, old), &c, "bundle_too_old"));
     let future = drive(BERLIN, net.time_ms + 120_000, 5, 1_000, 5);
-    seen.insert(check(&mut net, bundle(&c, 1, future), &c, "bundle_in_future"));
+    seen.insert(check(
+        &mut net,
+        bundle(&c, 1, future),
+        &c,
+        "bundle_in_future",
+    ));
     for (field, edit) in [
-        ("latitude", (|f: &mut Frame| f.lat_udeg = 90_000_001) as fn(&mut Frame)),
+        (
+            "latitude",
+            (|f: &mut Frame| f.lat_udeg = 90_000_001) as fn(&mut Frame),
+        ),
         ("longitude", |f: &mut Frame| f.lon_udeg = -180_000_001),
         ("heading", |f: &mut Frame| f.heading_cdeg = 36_000),
     ] {
@@ -209,8 +229,18 @@ fn every_bundle_refusal_has_its_reason_code() {
     // Accepted once; the same sequence again, or a lower one, is a replay.
     assert_eq!(submit(&mut net, &c, 7, good.clone()), Receipt::Success);
     let later = recent_drive(&net, BERLIN, 5, 6);
-    seen.insert(check(&mut net, bundle(&c, 7, later.clone()), &c, "stale_sequence"));
-    seen.insert(check(&mut net, bundle(&c, 3, later.clone()), &c, "stale_sequence"));
+    seen.insert(check(
+        &mut net,
+        bundle(&c, 7, later.clone()),
+        &c,
+        "stale_sequence",
+    ));
+    seen.insert(check(
+        &mut net,
+        bundle(&c, 3, later.clone()),
+        &c,
+        "stale_sequence",
+    ));
     // A higher sequence whose frames are not after the last accepted frame.
     seen.insert(check(&mut net, bundle(&c, 8, good), &c, "time_not_forward"));
 
@@ -226,20 +256,68 @@ fn every_bundle_refusal_has_its_reason_code() {
     };
     let cell = BERLIN.cell(12).unwrap();
     let until = net.time_ms + DAY_MS;
-    seen.insert(check(&mut net, open(vec![], 1_000, 1, until), &f, "bounty_cells"));
-    seen.insert(check(&mut net, open(vec![cell, cell], 1_000, 1, until), &f, "bounty_cells"));
-    seen.insert(check(&mut net, open(vec![BERLIN.cell(11).unwrap()], 1_000, 1, until), &f, "bounty_bad_cell"));
-    seen.insert(check(&mut net, open(vec![LEIPZIG.cell(12).unwrap()], 1_000, 1, until), &f, "bounty_bad_cell"));
+    seen.insert(check(
+        &mut net,
+        open(vec![], 1_000, 1, until),
+        &f,
+        "bounty_cells",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell, cell], 1_000, 1, until),
+        &f,
+        "bounty_cells",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![BERLIN.cell(11).unwrap()], 1_000, 1, until),
+        &f,
+        "bounty_bad_cell",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![LEIPZIG.cell(12).unwrap()], 1_000, 1, until),
+        &f,
+        "bounty_bad_cell",
+    ));
     let now = net.time_ms;
-    seen.insert(check(&mut net, open(vec![cell], 1_000, 1, now), &f, "bounty_period"));
-    seen.insert(check(&mut net, open(vec![cell], 1_000, 1, now + 31 * DAY_MS), &f, "bounty_period"));
-    seen.insert(check(&mut net, open(vec![cell], 1_000, 0, until), &f, "bounty_passes"));
-    seen.insert(check(&mut net, open(vec![cell], 1_000, 5, until), &f, "bounty_passes"));
-    seen.insert(check(&mut net, open(vec![cell], 3, 4, until), &f, "bounty_too_small"));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 1_000, 1, now),
+        &f,
+        "bounty_period",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 1_000, 1, now + 31 * DAY_MS),
+        &f,
+        "bounty_period",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 1_000, 0, until),
+        &f,
+        "bounty_passes",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 1_000, 5, until),
+        &f,
+        "bounty_passes",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 3, 4, until),
+        &f,
+        "bounty_too_small",
+    ));
     let r = net.send(&f, open(vec![cell], u128::MAX / 2, 1, until));
     assert_eq!(code(&r), "insufficient_funds");
 
-    let all: BTreeSet<String> = MappingRejection::CODES.iter().map(|c| c.to_string()).collect();
+    let all: BTreeSet<String> = MappingRejection::CODES
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     assert_eq!(seen, all, "every bundle and bounty refusal is exercised");
     net.replays_identically();
 }
@@ -290,7 +368,10 @@ fn every_frame_fault_has_its_reason_code() {
     seq += 1;
     let mut frames = drive(BERLIN, t, 3, 100, 202);
     frames[2].speed_cms = 20;
-    assert_eq!(judged(&mut net, &c, seq, frames), ["ok", "ok", "stationary"]);
+    assert_eq!(
+        judged(&mut net, &c, seq, frames),
+        ["ok", "ok", "stationary"]
+    );
     seen.insert("stationary");
     t += 10_000;
     // Stationary by position: a parked car reporting a crawl (0.6 m/s) that does not move.
@@ -344,12 +425,19 @@ fn every_frame_fault_has_its_reason_code() {
     let got = judged(&mut net, &cam(4), 2, copy);
     assert_eq!(got, ["near_duplicate"; 6]);
     seen.insert("near_duplicate");
-    assert_eq!(weight_sum(&verdicts(&net, &cam(4), 2)), 0, "flagged frames earn nothing");
+    assert_eq!(
+        weight_sum(&verdicts(&net, &cam(4), 2)),
+        0,
+        "flagged frames earn nothing"
+    );
 
     let all: BTreeSet<&str> = FrameFault::CODES.iter().copied().collect();
     assert_eq!(seen, all, "every frame fault is exercised");
     for f in [
-        FrameFault::TooFast { speed_cms: 4_100, max_cms: 4_000 },
+        FrameFault::TooFast {
+            speed_cms: 4_100,
+            max_cms: 4_000,
+        },
         FrameFault::OutsideRegions {},
     ] {
         assert!(!f.to_string().is_empty());
@@ -409,7 +497,10 @@ fn regions_split_the_pool_by_weight() {
     let mut net = net_with(2);
     let b = recent_drive(&net, BERLIN, 30, 1);
     let h = recent_drive(&net, HAMBURG, 30, 2);
-    let txs = vec![net.tx(&cam(0), bundle(&cam(0), 1, b)), net.tx(&cam(1), bundle(&cam(1), 1, h))];
+    let txs = vec![
+        net.tx(&cam(0), bundle(&cam(0), 1, b)),
+        net.tx(&cam(1), bundle(&cam(1), 1, h)),
+    ];
     assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
     let wb = weight_sum(&verdicts(&net, &cam(0), 1));
     let wh = weight_sum(&verdicts(&net, &cam(1), 1));
@@ -447,7 +538,10 @@ fn within_a_region_dashcams_share_by_freshness() {
     // r0 / r1 = w0 / w1, to the rounding of the shares.
     let lhs = r0 * u128::from(w1);
     let rhs = r1 * u128::from(w0);
-    assert!(lhs.abs_diff(rhs) <= u128::from(w0 + w1), "{r0} {r1} {w0} {w1}");
+    assert!(
+        lhs.abs_diff(rhs) <= u128::from(w0 + w1),
+        "{r0} {r1} {w0} {w1}"
+    );
 }
 
 fn open_bounty(net: &mut Net, cells: Vec<u64>, amount: u128, passes: u8, for_ms: u64) -> Receipt {
@@ -481,7 +575,10 @@ fn a_bounty_pays_the_first_passes_of_its_cells_and_returns_the_rest_with_the_rou
     // Not divisible: the rounding goes back to the funder.
     let amount = 2 * n * 1_000 + 7;
     let before = balance(&net, &funder().address());
-    assert_eq!(open_bounty(&mut net, cells.clone(), amount, 2, DAY_MS), Receipt::Success);
+    assert_eq!(
+        open_bounty(&mut net, cells.clone(), amount, 2, DAY_MS),
+        Receipt::Success
+    );
     assert_eq!(balance(&net, &escrow_account()), amount);
     // Frames captured before the bounty opened do not claim it.
     wait(&mut net, 60_000);
@@ -492,7 +589,10 @@ fn a_bounty_pays_the_first_passes_of_its_cells_and_returns_the_rest_with_the_rou
     for i in 0..3u8 {
         let frames = recent_drive(&net, BERLIN, 20, 10 + u64::from(i));
         assert_eq!(submit(&mut net, &cam(i), 1, frames), Receipt::Success);
-        let t = net.state.tally(net.state.height() / EPOCH_BLOCKS, &cam(i).address()).unwrap();
+        let t = net
+            .state
+            .tally(net.state.height() / EPOCH_BLOCKS, &cam(i).address())
+            .unwrap();
         let want = if i < 2 { per_part * n } else { 0 };
         assert_eq!(t.bounty.0, want, "car {i}");
     }
@@ -501,7 +601,10 @@ fn a_bounty_pays_the_first_passes_of_its_cells_and_returns_the_rest_with_the_rou
     assert_eq!(claims[0].1, vec![cam(0).address(), cam(1).address()]);
     let epoch = close_epoch(&mut net);
     let s = net.state.epoch_summary(epoch).unwrap();
-    assert_eq!(u128::from(counter(&s, "mapping", "bounty_paid")), 2 * per_part * n);
+    assert_eq!(
+        u128::from(counter(&s, "mapping", "bounty_paid")),
+        2 * per_part * n
+    );
     // Both claimants' parts were paid to their owner, beside the epoch's rewards.
     let rewards: u128 = (0..3u8)
         .filter_map(|i| net.state.reward(epoch, &cam(i).address()))
@@ -538,7 +641,10 @@ fn a_claim_of_a_denied_or_retired_dashcam_goes_back_to_the_funder() {
     };
     let frames = recent_drive(&net, BERLIN, 3, 1);
     let cell = cell_of(&frames[0]);
-    assert_eq!(open_bounty(&mut net, vec![cell], 1_000, 2, DAY_MS), Receipt::Success);
+    assert_eq!(
+        open_bounty(&mut net, vec![cell], 1_000, 2, DAY_MS),
+        Receipt::Success
+    );
     wait(&mut net, 60_000);
     let frames = recent_drive(&net, BERLIN, 3, 1);
     assert_eq!(submit(&mut net, &cam(0), 1, frames), Receipt::Success);
@@ -577,7 +683,10 @@ fn cells_and_images_are_forgotten_after_the_memory_window() {
     let mut net = net_with(1);
     let frames = recent_drive(&net, BERLIN, 10, 1);
     let image = frames[0].image;
-    assert_eq!(submit(&mut net, &cam(0), 1, frames.clone()), Receipt::Success);
+    assert_eq!(
+        submit(&mut net, &cam(0), 1, frames.clone()),
+        Receipt::Success
+    );
     let cell = verdicts(&net, &cam(0), 1)[0].cell;
     close_epoch(&mut net);
     assert!(net.state.cell(cell).is_some() && net.state.image(&image).is_some());
@@ -623,7 +732,10 @@ fn a_teleporting_spoofer_is_flagged_until_it_could_have_driven_there() {
     };
     net.time_ms += 10_000;
     let frames = recent_drive(&net, far, 10, 2);
-    assert_eq!(judged(&mut net, &cam(0), 2, frames), ["implausible_jump"; 10]);
+    assert_eq!(
+        judged(&mut net, &cam(0), 2, frames),
+        ["implausible_jump"; 10]
+    );
 }
 
 proptest! {

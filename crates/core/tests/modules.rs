@@ -638,7 +638,11 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
     let mut m = map_preset::single_region(preset::BERLIN);
     m.onboard_fee = "0".into();
     g.modules.mapping = Some(m);
-    g.economics.as_mut().unwrap().pool_weights.insert("mapping".into(), 2);
+    g.economics
+        .as_mut()
+        .unwrap()
+        .pool_weights
+        .insert("mapping".into(), 2);
     let (mut run, s) = {
         let mut run = Run::new(g);
         run.apply(&Op::Price(HALF_DOLLAR));
@@ -702,12 +706,20 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
     assert!(s.iter().any(|e| counter(e, "mapping", "frames_paid") > 0));
     assert!(s.iter().any(|e| counter(e, "mapping", "bounty_paid") > 0));
     assert_eq!(
-        s.iter().map(|e| counter(e, "mapping", "bounties_ended")).sum::<u64>(),
+        s.iter()
+            .map(|e| counter(e, "mapping", "bounties_ended"))
+            .sum::<u64>(),
         1
     );
     let mapping = s[0].module("mapping").expect("mapping is paid");
     assert_eq!(mapping.weight, 2);
     assert!(mapping.paid.0 > 0, "{mapping:?}");
-    assert_eq!(run.net.state.account(&escrow_account()).map_or(0, |a| a.balance.0), 0);
+    assert_eq!(
+        run.net
+            .state
+            .account(&escrow_account())
+            .map_or(0, |a| a.balance.0),
+        0
+    );
     run.net.replays_identically();
 }

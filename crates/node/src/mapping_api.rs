@@ -10,12 +10,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use depin_core::Address;
 use depin_core::economics::EconomyView;
 use depin_core::modules::mapping::MappingParams;
 use depin_core::modules::mapping::records::{BundleRecord, CellRecord, MappingView, Tally};
 use depin_core::modules::mapping::verify::freshness_ppm;
 use depin_core::services::devices::DevicesView;
-use depin_core::Address;
 use depin_store::Snapshot;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -188,7 +188,10 @@ pub async fn cells_under(
             )
         })?;
         let parent = parse_cell(&text)?;
-        let limit = q.limit.unwrap_or(MAX_CELLS_PER_QUERY).min(MAX_CELLS_PER_QUERY);
+        let limit = q
+            .limit
+            .unwrap_or(MAX_CELLS_PER_QUERY)
+            .min(MAX_CELLS_PER_QUERY);
         let now_ms = node.tip().time_ms;
         let view = snapshot(&node)?;
         let mut found = view.cells_under(parent, limit.saturating_add(1));
@@ -306,7 +309,9 @@ pub async fn bundles(
             .map(|(seq, b)| bundle_view(*seq, b))
             .collect();
         view.finish().map_err(internal)?;
-        Ok(Json(json!({"dashcam": address, "epoch": epoch, "bundles": list})))
+        Ok(Json(
+            json!({"dashcam": address, "epoch": epoch, "bundles": list}),
+        ))
     })
     .await
 }
@@ -318,7 +323,11 @@ pub async fn bounty(
     blocking(move || {
         mapping(&node)?;
         let id: u64 = id.parse().map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_id", format!("'{id}' is not a bounty id"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_id",
+                format!("'{id}' is not a bounty id"),
+            )
         })?;
         let view = snapshot(&node)?;
         let b = view.bounty(id);

@@ -132,8 +132,20 @@ mod tests {
                 },
                 "--cars 1",
             ),
-            (DashcamArgs { block_m: 1.0, ..args() }, "--block-m"),
-            (DashcamArgs { radius_m: f64::NAN, ..args() }, "--radius-m"),
+            (
+                DashcamArgs {
+                    block_m: 1.0,
+                    ..args()
+                },
+                "--block-m",
+            ),
+            (
+                DashcamArgs {
+                    radius_m: f64::NAN,
+                    ..args()
+                },
+                "--radius-m",
+            ),
         ];
         for (a, hint) in cases {
             let e = a.check().expect_err("refused").to_string();

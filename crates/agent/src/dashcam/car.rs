@@ -88,9 +88,9 @@ impl Car {
             self.node.1 + DIRECTIONS[self.dir].1,
         );
         self.turns += 1;
-        self.next_dir = self
-            .grid
-            .next_direction(ahead, self.dir, mix(&[self.seed, 20, self.turns]));
+        self.next_dir =
+            self.grid
+                .next_direction(ahead, self.dir, mix(&[self.seed, 20, self.turns]));
         self.stopping = unit(mix(&[self.seed, 21, self.turns])) < STOP_CHANCE;
     }
 
@@ -120,8 +120,8 @@ impl Car {
                 self.cruise_mps
             };
             // Brake in time for the corner's speed, else cruise.
-            let brake_dist = (self.speed_mps.powi(2) - target_at_corner.powi(2)).max(0.0)
-                / (2.0 * BRAKE_MPS2);
+            let brake_dist =
+                (self.speed_mps.powi(2) - target_at_corner.powi(2)).max(0.0) / (2.0 * BRAKE_MPS2);
             let target = if left <= brake_dist + 1.0 {
                 target_at_corner
             } else {
@@ -189,8 +189,16 @@ impl Car {
             lon_udeg: at.lon_udeg,
             speed_cms: (speed * 100.0).round() as u16,
             heading_cdeg: (heading * 100.0) as u16,
-            satellites: if weak { 3 } else { 8 + (mix(&[self.seed, 38, t]) % 6) as u8 },
-            hdop_centi: if weak { 450 } else { 80 + (mix(&[self.seed, 39, t]) % 60) as u16 },
+            satellites: if weak {
+                3
+            } else {
+                8 + (mix(&[self.seed, 38, t]) % 6) as u8
+            },
+            hdop_centi: if weak {
+                450
+            } else {
+                80 + (mix(&[self.seed, 39, t]) % 60) as u16
+            },
             image: Hash::tagged(
                 "depin/agent/dashcam/image",
                 &[&self.seed.to_le_bytes(), &t.to_le_bytes()],

@@ -215,15 +215,16 @@ pub fn print_table(outcomes: &BTreeMap<Role, RoleOutcome>) {
         "role", "cams", "frames", "paid", "fresh", "tokens/cam", "vs honest"
     );
     for r in report["roles"].as_array().into_iter().flatten() {
+        let n = |k: &str| r[k].as_f64().unwrap_or(0.0);
         println!(
-            "{:<11} {:>5} {:>7} {:>7} {:>8} {:>11.3} {:>9}  {}",
+            "{:<11} {:>5} {:>7} {:>7} {:>8.1} {:>11.3} {:>9.2}  {}",
             r["role"].as_str().unwrap_or(""),
-            r["dashcams"],
-            r["frames"],
-            r["frames_paid"],
-            r["fresh_cells"],
-            r["earned_per_dashcam_tokens"].as_f64().unwrap_or(0.0),
-            r["vs_honest_per_dashcam"],
+            n("dashcams"),
+            n("frames"),
+            n("frames_paid"),
+            n("fresh_cells"),
+            n("earned_per_dashcam_tokens"),
+            n("vs_honest_per_dashcam"),
             r["flagged"]
         );
     }
@@ -267,12 +268,24 @@ mod tests {
         assert!(replayer.frames > 100, "{replayer:?}");
         // A copy of a frame the original had flagged (a car pulling away from a stop moves
         // under a metre) can pass: a few frames, under 2% of an honest car's take.
-        assert!(replayer.earned * 50 < honest.earned / 2, "{replayer:?} vs {honest:?}");
-        assert!(replayer.flagged["near_duplicate"] * 10 >= replayer.frames * 9, "{replayer:?}");
+        assert!(
+            replayer.earned * 50 < honest.earned / 2,
+            "{replayer:?} vs {honest:?}"
+        );
+        assert!(
+            replayer.flagged["near_duplicate"] * 10 >= replayer.frames * 9,
+            "{replayer:?}"
+        );
         let parked = &o[&Role::Parked];
-        assert!(parked.earned * 50 < honest.earned / 2, "{parked:?} vs {honest:?}");
+        assert!(
+            parked.earned * 50 < honest.earned / 2,
+            "{parked:?} vs {honest:?}"
+        );
         let teleporter = &o[&Role::Teleporter];
-        assert!(teleporter.flagged["implausible_jump"] > 100, "{teleporter:?}");
+        assert!(
+            teleporter.flagged["implausible_jump"] > 100,
+            "{teleporter:?}"
+        );
     }
 
     #[test]

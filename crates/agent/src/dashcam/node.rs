@@ -67,9 +67,7 @@ pub fn run(args: &DashcamArgs, node_url: &str, owner: &Keypair, json_out: bool) 
         if let Some(wait) = due.checked_sub(started.elapsed()) {
             std::thread::sleep(wait);
         }
-        let done = args
-            .minutes
-            .is_some_and(|m| fleet.clock_s + 1 >= m * 60);
+        let done = args.minutes.is_some_and(|m| fleet.clock_s + 1 >= m * 60);
         let mut ready = fleet.tick(&chain_id);
         if done {
             ready.extend(fleet.flush(&chain_id));
@@ -78,7 +76,12 @@ pub fn run(args: &DashcamArgs, node_url: &str, owner: &Keypair, json_out: bool) 
             let txs: Vec<Transaction> = ready
                 .into_iter()
                 .map(|(m, bundle)| {
-                    let tx = sign_tx(&chain_id, &fleet.members[m].key, nonces[m], Action::from(bundle));
+                    let tx = sign_tx(
+                        &chain_id,
+                        &fleet.members[m].key,
+                        nonces[m],
+                        Action::from(bundle),
+                    );
                     nonces[m] += 1;
                     tx
                 })
@@ -88,7 +91,10 @@ pub fn run(args: &DashcamArgs, node_url: &str, owner: &Keypair, json_out: bool) 
                     Ok(_) => sent += 1,
                     Err(e) => {
                         refused += 1;
-                        eprintln!("dashcam: a bundle was refused by the mempool: {}", e.message);
+                        eprintln!(
+                            "dashcam: a bundle was refused by the mempool: {}",
+                            e.message
+                        );
                     }
                 }
             }
@@ -143,7 +149,11 @@ fn onboard(
     }
     for verdict in client.submit(&txs)? {
         if let Err(e) = verdict {
-            bail!("onboarding a dashcam was refused: {} ({})", e.message, e.code);
+            bail!(
+                "onboarding a dashcam was refused: {} ({})",
+                e.message,
+                e.code
+            );
         }
     }
     let deadline = Instant::now() + Duration::from_secs(ONBOARD_PATIENCE_S);

@@ -42,11 +42,7 @@ impl Grid {
     /// Where a driver at `node` heading `dir` goes next: straight on more often than not,
     /// never a U-turn unless at a dead end of the grid. Returns the new direction.
     pub fn next_direction(&self, node: (i32, i32), dir: usize, seed: u64) -> usize {
-        let options = [
-            (dir, 0.6),
-            ((dir + 1) % 4, 0.2),
-            ((dir + 3) % 4, 0.2),
-        ];
+        let options = [(dir, 0.6), ((dir + 1) % 4, 0.2), ((dir + 3) % 4, 0.2)];
         let step = |d: usize| (node.0 + DIRECTIONS[d].0, node.1 + DIRECTIONS[d].1);
         let open: Vec<(usize, f64)> = options
             .into_iter()

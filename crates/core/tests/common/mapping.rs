@@ -43,7 +43,6 @@ pub fn drive(start: Location, t0: u64, n: usize, speed_cms: u16, tag: u64) -> Ve
         .collect()
 }
 
-
 /// The resolution-12 cells a drive crosses, in order, without repeats in a row.
 pub fn cells_of(frames: &[Frame]) -> Vec<u64> {
     let mut cells: Vec<u64> = frames

@@ -149,14 +149,26 @@ impl MappingGenesis {
             ("mapping.frames.max_accel_cms2", u64::from(f.max_accel_cms2)),
             ("mapping.frames.max_frame_gap_ms", f.max_frame_gap_ms),
             ("mapping.frames.upload_window_ms", f.upload_window_ms),
-            ("mapping.freshness.full_after_ms", self.freshness.full_after_ms),
-            ("mapping.freshness.history_epochs", self.freshness.history_epochs),
+            (
+                "mapping.freshness.full_after_ms",
+                self.freshness.full_after_ms,
+            ),
+            (
+                "mapping.freshness.history_epochs",
+                self.freshness.history_epochs,
+            ),
             (
                 "mapping.freshness.phashes_per_cell",
                 self.freshness.phashes_per_cell.into(),
             ),
-            ("mapping.bounties.max_duration_ms", self.bounties.max_duration_ms),
-            ("mapping.bounties.max_passes", self.bounties.max_passes.into()),
+            (
+                "mapping.bounties.max_duration_ms",
+                self.bounties.max_duration_ms,
+            ),
+            (
+                "mapping.bounties.max_passes",
+                self.bounties.max_passes.into(),
+            ),
         ];
         for (field, v) in positive {
             if v == 0 {
@@ -196,8 +208,7 @@ impl MappingGenesis {
                 "memory_ms and bounties.max_duration_ms must be at most ten years".into(),
             ));
         }
-        if f.max_clock_skew_ms > DAY_MS || f.same_pass_ms > DAY_MS || f.max_frame_gap_ms > DAY_MS
-        {
+        if f.max_clock_skew_ms > DAY_MS || f.same_pass_ms > DAY_MS || f.max_frame_gap_ms > DAY_MS {
             return Err((
                 "mapping.frames.max_clock_skew_ms",
                 "max_clock_skew_ms, same_pass_ms and max_frame_gap_ms must be at most a day".into(),
@@ -229,10 +240,7 @@ impl MappingGenesis {
             if g.h3_cells.is_empty() || g.h3_cells.len() > MAX_REGION_CELLS {
                 return Err((
                     "mapping.regions.h3_cells",
-                    format!(
-                        "region {} needs 1 to {MAX_REGION_CELLS} H3 cells",
-                        g.name
-                    ),
+                    format!("region {} needs 1 to {MAX_REGION_CELLS} H3 cells", g.name),
                 ));
             }
             let mut cells = Vec::with_capacity(g.h3_cells.len());

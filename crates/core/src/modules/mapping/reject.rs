@@ -87,10 +87,9 @@ impl fmt::Display for MappingRejection {
                 f,
                 "frame {index}: {field} is out of range (latitude ±90°, longitude ±180° in microdegrees, heading below 360.00°)"
             ),
-            BountyCells { count, max } => write!(
-                f,
-                "a bounty names 1 to {max} distinct cells, not {count}"
-            ),
+            BountyCells { count, max } => {
+                write!(f, "a bounty names 1 to {max} distinct cells, not {count}")
+            }
             BountyBadCell { cell } => write!(
                 f,
                 "{cell:x} is not an H3 cell at the mapping resolution inside an open region"
@@ -104,10 +103,9 @@ impl fmt::Display for MappingRejection {
                 max_ms / 1000,
                 duration_ms / 1000
             ),
-            BountyPasses { passes, max } => write!(
-                f,
-                "a bounty pays 1 to {max} passes per cell, not {passes}"
-            ),
+            BountyPasses { passes, max } => {
+                write!(f, "a bounty pays 1 to {max} passes per cell, not {passes}")
+            }
             BountyTooSmall { amount, parts } => write!(
                 f,
                 "{amount} base units cannot pay {parts} parts (cells times passes) at least one base unit each"

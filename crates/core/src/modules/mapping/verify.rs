@@ -24,10 +24,9 @@ use super::params::{
     MAPPING_RESOLUTION, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE, MappingParams, Placement,
 };
 use super::records::{
-    Bounty, BundleRecord, CellRecord, Claim, Dashcam, Fix, ImageSeen, MappingView, Sighting,
-    Tally, Verdict, bounty_cell_key, bounty_end_key, bounty_key, bundle_key, cell_age_key,
-    cell_key, claim_key, dashcam_key, escrow_account, image_age_key, image_key, next_bounty_key,
-    tally_key,
+    Bounty, BundleRecord, CellRecord, Claim, Dashcam, Fix, ImageSeen, MappingView, Sighting, Tally,
+    Verdict, bounty_cell_key, bounty_end_key, bounty_key, bundle_key, cell_age_key, cell_key,
+    claim_key, dashcam_key, escrow_account, image_age_key, image_key, next_bounty_key, tally_key,
 };
 use super::reject::{FrameFault as F, MappingRejection as R};
 
@@ -40,7 +39,9 @@ pub(crate) fn params(state: &State) -> Result<Arc<MappingParams>, Rejection> {
         .modules
         .mapping
         .clone()
-        .ok_or(Rejection::ModuleDisabled { module: Mapping::ID })
+        .ok_or(Rejection::ModuleDisabled {
+            module: Mapping::ID,
+        })
 }
 
 /// Registers a dashcam to `owner`.
@@ -68,10 +69,12 @@ fn check_bundle(
     ctx: BlockContext,
 ) -> Result<Dashcam, Rejection> {
     devices::usable(state, &b.device)?;
-    let cam = state.dashcam(&b.device).ok_or(DeviceRejection::WrongModule {
-        device: b.device,
-        module: Mapping::NAME.into(),
-    })?;
+    let cam = state
+        .dashcam(&b.device)
+        .ok_or(DeviceRejection::WrongModule {
+            device: b.device,
+            module: Mapping::NAME.into(),
+        })?;
     let (Some(first), Some(last)) = (b.frames.first(), b.frames.last()) else {
         return Err(R::EmptyBundle {}.into());
     };
@@ -174,8 +177,7 @@ fn check_motion(p: &MappingParams, f: &Frame, trusted: Option<&Fix>) -> Result<O
             // Mean of the two speeds (cm/s) times the time (ms): cm*ms/s = 1/100 mm, halved.
             let sum_cms = u64::from(t.speed_cms) + u64::from(f.speed_cms);
             let expected_mm = sum_cms * dt_ms / 200;
-            let tolerance =
-                expected_mm * u64::from(r.distance_tolerance_bps) / 10_000 + slack;
+            let tolerance = expected_mm * u64::from(r.distance_tolerance_bps) / 10_000 + slack;
             if d_mm.abs_diff(expected_mm) > tolerance {
                 return Err(F::DistanceMismatch {
                     distance_mm: d_mm,
@@ -193,8 +195,8 @@ fn check_motion(p: &MappingParams, f: &Frame, trusted: Option<&Fix>) -> Result<O
             step_mm = Some(d_mm);
         }
     }
-    let still = speed_cms < r.min_speed_cms
-        || step_mm.is_some_and(|s| s < u64::from(r.min_step_mm));
+    let still =
+        speed_cms < r.min_speed_cms || step_mm.is_some_and(|s| s < u64::from(r.min_step_mm));
     Ok(still.then(|| step_mm.unwrap_or(0)))
 }
 
@@ -294,8 +296,7 @@ pub fn submit_bundle(
         }
         .cell(MAPPING_RESOLUTION)
         .expect("coordinates were range-checked");
-        let verdict = match judge_frame(state, &p, &mut cam, &device, f, cell, epoch, &mut tally)
-        {
+        let verdict = match judge_frame(state, &p, &mut cam, &device, f, cell, epoch, &mut tally) {
             Ok(weight_ppm) => Verdict {
                 cell,
                 weight_ppm,
@@ -431,10 +432,7 @@ fn claim_bounties(
     for (id, mut claimants) in state.bounties_on(cell) {
         let mut bounty: Bounty = state.bounty(id).expect("a bounty's cells go with it");
         let in_time = f.time_ms >= bounty.opened_ms && f.time_ms <= bounty.until_ms;
-        if !in_time
-            || claimants.len() >= usize::from(bounty.passes)
-            || claimants.contains(device)
-        {
+        if !in_time || claimants.len() >= usize::from(bounty.passes) || claimants.contains(device) {
             continue;
         }
         claimants.push(*device);
