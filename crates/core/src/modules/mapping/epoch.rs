@@ -160,8 +160,8 @@ fn end_bounties(state: &mut State, now_ms: u64, n: &mut Counters) {
     }
 }
 
-/// Forgets cells and images not seen for the memory window, and the bundle records and
-/// tallies that fell out of the history.
+/// Forgets cells not seen for the memory window, images older than the image memory, and the
+/// bundle records and tallies that fell out of the history.
 fn forget(state: &mut State, p: &MappingParams, epoch: u64, now_ms: u64, n: &mut Counters) {
     let before = now_ms.saturating_sub(p.freshness.memory_ms);
     let (from, to) = cell_age_range(before);
@@ -171,7 +171,7 @@ fn forget(state: &mut State, p: &MappingParams, epoch: u64, now_ms: u64, n: &mut
         state.put_raw(key, None);
         n.cells_forgotten += 1;
     }
-    let (from, to) = image_age_range(before);
+    let (from, to) = image_age_range(now_ms.saturating_sub(p.freshness.image_memory_ms));
     for (key, _) in state.scan(&from, &to, usize::MAX) {
         let mut image = [0u8; 32];
         image.copy_from_slice(&key[key.len() - 32..]);

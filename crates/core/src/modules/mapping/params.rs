@@ -69,6 +69,11 @@ pub struct FreshnessRules {
     /// Cells and image hashes not seen for this long are forgotten (a cell then counts as
     /// never mapped, an image as new), ms; at least `full_after_ms` and the upload window.
     pub memory_ms: u64,
+    /// Image hashes are remembered for this long (exact copies later are still near
+    /// duplicates of the cell's remembered perceptual hashes), ms; at least the upload window
+    /// and at most `memory_ms`. The image index is the largest table: one entry per valid frame
+    /// of this window.
+    pub image_memory_ms: u64,
     /// Epochs of bundle records and per-device tallies kept for queries.
     pub history_epochs: u64,
     /// Perceptual hashes remembered per cell (the most recent ones).
@@ -200,6 +205,12 @@ impl MappingGenesis {
             return Err((
                 "mapping.freshness.memory_ms",
                 "must be at least full_after_ms and frames.upload_window_ms: a cell forgotten before it is fully fresh again would pay twice".into(),
+            ));
+        }
+        if r.image_memory_ms < f.upload_window_ms || r.image_memory_ms > r.memory_ms {
+            return Err((
+                "mapping.freshness.image_memory_ms",
+                "must be at least frames.upload_window_ms and at most memory_ms".into(),
             ));
         }
         if r.memory_ms > 3_650 * DAY_MS || self.bounties.max_duration_ms > 3_650 * DAY_MS {
@@ -373,6 +384,7 @@ struct_codec!(FrameRules {
 struct_codec!(FreshnessRules {
     full_after_ms: u64,
     memory_ms: u64,
+    image_memory_ms: u64,
     history_epochs: u64,
     phashes_per_cell: u32,
 });

@@ -2,9 +2,9 @@
 //! sequence and last trusted fix, each recently mapped cell (freshness, recent perceptual
 //! hashes), recent image hashes, each bundle's verdicts, each epoch's tallies, and bounties.
 //!
-//! Growth is bounded: cells and images not seen for `memory_ms` are forgotten (an age index
-//! finds them at each close), bundle records and tallies older than `history_epochs` epochs are
-//! dropped, claims are settled at the close of the epoch they were made in, and a bounty is
+//! Growth is bounded: cells not seen for `memory_ms` and image hashes older than
+//! `image_memory_ms` are forgotten (age indexes find them at each close), bundle records and
+//! tallies older than `history_epochs` epochs are dropped, claims are settled at the close of the epoch they were made in, and a bounty is
 //! removed when it ends. What stays grows with the number of dashcams (one record each).
 
 use serde::{Deserialize, Serialize};
