@@ -328,6 +328,9 @@ fn judged(net: &mut Net, c: &Keypair, seq: u64, frames: Vec<Frame>) -> Vec<&'sta
     fault_codes(&verdicts(net, c, seq))
 }
 
+/// A change made to one frame.
+type Tamper = fn(&mut Frame);
+
 /// Microdegrees of longitude for `m` metres east at Berlin's latitude.
 fn east_udeg(m: f64) -> i32 {
     (m / (0.11132 * BERLIN.lat_deg().to_radians().cos())).round() as i32
@@ -342,7 +345,7 @@ fn every_frame_fault_has_its_reason_code() {
     let mut t = net.time_ms - 100_000;
 
     // Each bundle: two good frames, then one tampered frame judged against the second.
-    let cases: Vec<(&str, fn(&mut Frame))> = vec![
+    let cases: Vec<(&str, Tamper)> = vec![
         ("too_fast", |f| f.speed_cms = 4_100),
         ("implausible_jump", |f| f.lat_udeg += 10_000),
         ("distance_mismatch", |f| f.lon_udeg += east_udeg(20.0)),

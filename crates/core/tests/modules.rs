@@ -668,10 +668,9 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
             until_ms: run.net.time_ms + 3_600_000,
         });
         assert_eq!(run.net.send(&fleet(), bounty), Receipt::Success);
-        let mut seq = 0;
         for round in 0..12u64 {
             run.apply(&Op::Window);
-            seq += 1;
+            let seq = round + 1;
             let txs: Vec<Transaction> = (0..3u8)
                 .map(|i| {
                     let north = depin_core::modules::mapping::actions::Location {
