@@ -405,3 +405,90 @@ struct_codec!(MappingParams {
     bounties: BountyRules,
     regions: Vec<Region>,
 });
+
+#[cfg(test)]
+mod tests {
+    use super::super::preset;
+    use super::*;
+    use crate::services::devices::Location;
+
+    const BERLIN: Location = Location {
+        lat_udeg: 52_520_008,
+        lon_udeg: 13_404_954,
+    };
+
+    #[test]
+    fn the_preset_is_valid_and_places_cells() {
+        let p = preset::single_region(BERLIN).to_params(6).expect("valid");
+        let cell = BERLIN.cell(MAPPING_RESOLUTION).unwrap();
+        assert_eq!(p.place(cell), Placement::Open(0));
+        let far = Location {
+            lat_udeg: 0,
+            lon_udeg: 0,
+        };
+        assert_eq!(
+            p.place(far.cell(MAPPING_RESOLUTION).unwrap()),
+            Placement::Outside
+        );
+        let center = p.region_center(0).unwrap();
+        assert!(
+            (center.lat_udeg - BERLIN.lat_udeg).abs() < 200_000,
+            "{center:?}"
+        );
+    }
+
+    #[test]
+    fn bad_sections_are_refused_naming_the_field() {
+        let ok = preset::single_region(BERLIN);
+        let cases: Vec<(fn(&mut MappingGenesis), &str)> = vec![
+            (
+                |g| g.frames.max_speed_cms = 0,
+                "mapping.frames.max_speed_cms",
+            ),
+            (
+                |g| g.frames.min_speed_cms = 5_000,
+                "mapping.frames.min_speed_cms",
+            ),
+            (
+                |g| g.frames.near_duplicate_bits = 40,
+                "mapping.frames.near_duplicate_bits",
+            ),
+            (|g| g.freshness.memory_ms = 1, "mapping.freshness.memory_ms"),
+            (
+                |g| g.freshness.image_memory_ms = 1,
+                "mapping.freshness.image_memory_ms",
+            ),
+            (|g| g.regions.clear(), "mapping.regions"),
+            (
+                |g| g.regions[0].h3_cells = vec!["nope".into()],
+                "mapping.regions.h3_cells",
+            ),
+            (
+                |g| {
+                    // A region inside another one.
+                    let inner = format!("{:x}", BERLIN.cell(9).unwrap());
+                    g.regions.push(RegionGenesis {
+                        name: "inner".into(),
+                        h3_cells: vec![inner],
+                        weight: 1,
+                        closed: true,
+                    });
+                },
+                "mapping.regions.h3_cells",
+            ),
+            (
+                |g| {
+                    let again = g.regions[0].clone();
+                    g.regions.push(again);
+                },
+                "mapping.regions.name",
+            ),
+        ];
+        for (edit, field) in cases {
+            let mut g = ok.clone();
+            edit(&mut g);
+            let (got, why) = g.to_params(6).expect_err("refused");
+            assert_eq!(got, field, "{why}");
+        }
+    }
+}

@@ -446,3 +446,31 @@ struct_codec!(Claim {
     funder: Address,
     amount: Amount,
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_descendants_range_holds_exactly_a_cell_s_resolution_12_children() {
+        let berlin = crate::services::devices::Location {
+            lat_udeg: 52_520_008,
+            lon_udeg: 13_404_954,
+        };
+        for res in [5u8, 8, 11, 12] {
+            let parent = berlin.cell(res).unwrap();
+            let (from, to) = descendants_range(parent).unwrap();
+            let p = h3o::CellIndex::try_from(parent).unwrap();
+            let twelve = h3o::Resolution::Twelve;
+            let first = u64::from(p.child_at(0, twelve).unwrap());
+            let last = u64::from(p.child_at(p.children_count(twelve) - 1, twelve).unwrap());
+            assert_eq!((from, to), (first, last + 1), "resolution {res}");
+            // A neighbour's children lie outside.
+            let next = p.grid_disk::<Vec<_>>(1)[1];
+            let child = u64::from(next.child_at(0, twelve).unwrap());
+            assert!(!(from..to).contains(&child));
+        }
+        let fine = berlin.cell(13).unwrap();
+        assert_eq!(descendants_range(fine), None);
+    }
+}
