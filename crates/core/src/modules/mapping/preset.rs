@@ -48,7 +48,7 @@ pub fn single_region(center: Location) -> MappingGenesis {
             memory_ms: 30 * DAY_MS,
             image_memory_ms: 3 * DAY_MS,
             history_epochs: 64,
-            phashes_per_cell: 8,
+            phashes_per_cell: 16,
         },
         bounties: BountyRules {
             max_duration_ms: 30 * DAY_MS,
