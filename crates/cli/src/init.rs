@@ -45,6 +45,10 @@ pub struct InitArgs {
     /// Leave out the demand module (oracle, credits, paid data); fees are then paid in tokens.
     #[arg(long)]
     no_demand: bool,
+    /// Add the street-level mapping module (a region around the centre); dashcams come from
+    /// `depin agent dashcam`.
+    #[arg(long)]
+    mapping: bool,
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
@@ -162,7 +166,16 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             }),
             coverage,
             demand,
-            mapping: None,
+            mapping: args.mapping.then(|| {
+                let mut m = depin_core::modules::mapping::preset::single_region(
+                    args.center
+                        .unwrap_or(depin_core::modules::coverage::preset::BERLIN),
+                );
+                if with_demand {
+                    m.onboard_fee = "0".into();
+                }
+                m
+            }),
         },
     };
     genesis

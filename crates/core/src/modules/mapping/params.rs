@@ -440,7 +440,8 @@ mod tests {
     #[test]
     fn bad_sections_are_refused_naming_the_field() {
         let ok = preset::single_region(BERLIN);
-        let cases: Vec<(fn(&mut MappingGenesis), &str)> = vec![
+        type Edit = fn(&mut MappingGenesis);
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 |g| g.frames.max_speed_cms = 0,
                 "mapping.frames.max_speed_cms",
