@@ -196,15 +196,17 @@ fn print_dashcam(v: &Value) {
         "epoch", "bundles", "paid", "flagged", "reward"
     );
     for e in v["epochs"].as_array().into_iter().flatten() {
+        let n = |k: &str| e[k].as_u64().unwrap_or(0);
+        let reward = e["reward"]
+            .as_str()
+            .unwrap_or(if e["closed"] == true { "0" } else { "open" });
         println!(
             "{:>6} {:>8} {:>7} {:>8} {:>14}",
-            e["epoch"],
-            e["bundles"],
-            e["frames_paid"],
-            e["frames_flagged"],
-            e["reward"]
-                .as_str()
-                .unwrap_or(if e["closed"] == true { "0" } else { "open" })
+            n("epoch"),
+            n("bundles"),
+            n("frames_paid"),
+            n("frames_flagged"),
+            reward
         );
     }
 }

@@ -147,16 +147,44 @@ fn onboard(
             }
         }
     }
+    let mut hashes = Vec::with_capacity(txs.len());
     for verdict in client.submit(&txs)? {
-        if let Err(e) = verdict {
-            bail!(
+        match verdict {
+            Ok(hash) => hashes.push(hash),
+            Err(e) => bail!(
                 "onboarding a dashcam was refused: {} ({})",
                 e.message,
                 e.code
-            );
+            ),
         }
     }
     let deadline = Instant::now() + Duration::from_secs(ONBOARD_PATIENCE_S);
+    // Each onboarding's outcome: a refusal in the block says why (no oracle price for a fee in
+    // credits, too few tokens...).
+    for hash in hashes {
+        loop {
+            if let Some(s) = client.get_opt(&format!("/v1/tx/{hash}"))?
+                && s["status"] == "committed"
+            {
+                let receipt = &s["receipt"];
+                if receipt["success"].as_bool() != Some(true) {
+                    bail!(
+                        "onboarding a dashcam was refused in block {} ({}): {}",
+                        s["height"],
+                        receipt["rejection"]["code"].as_str().unwrap_or("?"),
+                        receipt["rejection"]["message"].as_str().unwrap_or("?")
+                    );
+                }
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "onboarding transaction {hash} is not in a block after {ONBOARD_PATIENCE_S} s"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
     let mut nonces = Vec::with_capacity(fleet.members.len());
     for m in &fleet.members {
         let device = m.key.address();
