@@ -65,7 +65,10 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64, ctx: BlockContext) -> Ep
             continue;
         };
         for &(region, weight) in &t.regions {
-            region_sums[region as usize] += u128::from(weight);
+            // A region the parameters no longer have (none can be removed today) pays nothing.
+            if let Some(sum) = region_sums.get_mut(region as usize) {
+                *sum += u128::from(weight);
+            }
         }
         workers.push((*device, owner, t));
     }
@@ -106,12 +109,18 @@ pub fn shares(p: &MappingParams, region_sums: &[u128], t: &Tally) -> u128 {
     t.regions
         .iter()
         .map(|&(region, weight)| {
-            let total = region_sums[region as usize];
+            let (Some(&total), Some(r)) = (
+                region_sums.get(region as usize),
+                p.regions.get(region as usize),
+            ) else {
+                return 0;
+            };
             if total == 0 {
                 return 0;
             }
+            // weight <= total, so the part is at most 10^12 and times a u32 fits easily.
             let part = u128::from(weight) * REGION_SCALE / total;
-            part * u128::from(p.regions[region as usize].weight)
+            part * u128::from(r.weight)
         })
         .sum()
 }

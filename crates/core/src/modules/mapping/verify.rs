@@ -309,19 +309,19 @@ pub fn submit_bundle(
             },
         };
         if verdict.fault.is_some() {
-            cam.frames_flagged += 1;
-            tally.frames_flagged += 1;
+            cam.frames_flagged = cam.frames_flagged.saturating_add(1);
+            tally.frames_flagged = tally.frames_flagged.saturating_add(1);
         } else {
-            cam.frames_paid += 1;
-            tally.frames_paid += 1;
+            cam.frames_paid = cam.frames_paid.saturating_add(1);
+            tally.frames_paid = tally.frames_paid.saturating_add(1);
         }
         verdicts.push(verdict);
     }
     let (first_ms, last_ms) = (b.frames[0].time_ms, b.frames[b.frames.len() - 1].time_ms);
     cam.last_seq = Some(b.seq);
     cam.last_frame_ms = last_ms;
-    cam.bundles += 1;
-    tally.bundles += 1;
+    cam.bundles = cam.bundles.saturating_add(1);
+    tally.bundles = tally.bundles.saturating_add(1);
     state.put(dashcam_key(&device), &cam);
     state.put(tally_key(epoch, &device), &tally);
     state.put(
@@ -368,7 +368,7 @@ fn judge_frame(
     let weight = freshness_ppm(p, record.as_ref(), device, f.time_ms);
     remember(state, p, device, f, cell, record);
     match tally.regions.binary_search_by_key(&region, |(r, _)| *r) {
-        Ok(i) => tally.regions[i].1 += u64::from(weight),
+        Ok(i) => tally.regions[i].1 = tally.regions[i].1.saturating_add(u64::from(weight)),
         Err(i) => tally.regions.insert(i, (region, u64::from(weight))),
     }
     claim_bounties(state, device, f, cell, epoch, tally);
