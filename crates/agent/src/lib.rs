@@ -6,6 +6,7 @@
 //! - [`market`]: the demand parameters, the ledger's oracle quote and an account's credits;
 //! - [`radio`]: the simulated radio (log-distance path loss, shadowing, sensitivity);
 //! - [`hotspot`]: a fleet of simulated hotspots, honest or cheating, following the chain;
+//! - [`dashcam`]: simulated dashcams on a street grid, honest or cheating, and what each earns;
 //! - [`oracle_feed`]: a price oracle submitting a seeded, mean-reverting random walk;
 //! - [`fleet`]: IoT sensors whose operator buys credits and pays hotspots for their packets;
 //! - [`gpu`]: compute providers rendering frames (honest or cheating) and the frame renderer;
@@ -13,6 +14,7 @@
 
 pub mod blocks;
 pub mod client;
+pub mod dashcam;
 pub mod devnet;
 pub mod epoch_summary;
 pub mod fleet;

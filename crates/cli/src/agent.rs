@@ -35,6 +35,15 @@ pub enum AgentCmd {
         #[command(flatten)]
         args: depin_agent::gpu::ComputeArgs,
     },
+    /// Simulated dashcams driving a street grid and uploading signed frame bundles (optionally
+    /// cheaters); with --local, a measurement on an in-process ledger of what each kind earns.
+    Dashcam {
+        /// Key in --home that owns the dashcams and pays their fees.
+        #[arg(long, default_value = "faucet")]
+        owner: String,
+        #[command(flatten)]
+        args: depin_agent::dashcam::DashcamArgs,
+    },
     /// A price oracle: submits a token/USD price (a seeded random walk) every few blocks.
     Oracle {
         /// Oracle key in --home (`depin init` creates "oracle").
@@ -59,6 +68,19 @@ pub fn run(home: &Home, client: &Client, cmd: &AgentCmd, json_out: bool) -> Resu
         AgentCmd::Compute { funder, args } => {
             let key = home.load_key(funder)?;
             depin_agent::gpu::run(args, client.base(), &key, home.root())
+        }
+        AgentCmd::Dashcam { owner, args } => {
+            if args.local {
+                // No node and no key needed: the run has its own ledger.
+                return depin_agent::dashcam::run(
+                    args,
+                    client.base(),
+                    &depin_core::Keypair::from_seed([0; 32]),
+                    json_out,
+                );
+            }
+            let key = home.load_key(owner)?;
+            depin_agent::dashcam::run(args, client.base(), &key, json_out)
         }
         AgentCmd::Oracle { key, args } => {
             let key = home.load_key(key)?;

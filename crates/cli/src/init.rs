@@ -48,6 +48,10 @@ pub struct InitArgs {
     /// Add the compute module (GPU/CPU jobs paid in credits; needs the demand module).
     #[arg(long)]
     compute: bool,
+    /// Add the street-level mapping module (a region around the centre); dashcams come from
+    /// `depin agent dashcam`.
+    #[arg(long)]
+    mapping: bool,
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
@@ -173,6 +177,16 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             demand,
             compute: (args.compute && with_demand)
                 .then(depin_core::modules::compute::ComputeGenesis::default),
+            mapping: args.mapping.then(|| {
+                let mut m = depin_core::modules::mapping::preset::single_region(
+                    args.center
+                        .unwrap_or(depin_core::modules::coverage::preset::BERLIN),
+                );
+                if with_demand {
+                    m.onboard_fee = "0".into();
+                }
+                m
+            }),
         },
     };
     genesis

@@ -19,6 +19,7 @@ mod credits;
 mod device;
 mod init;
 mod keys;
+mod mapping;
 mod oracle;
 mod query;
 mod replay;
@@ -86,6 +87,9 @@ enum Command {
     /// Post render jobs, follow them, judge and fetch their frames (compute module).
     #[command(subcommand)]
     Compute(compute::ComputeCmd),
+    /// Street-level mapping: cell and area freshness, dashcams, bounties (mapping module).
+    #[command(subcommand)]
+    Map(mapping::MapCmd),
     /// Run simulated device agents against a node.
     #[command(subcommand)]
     Agent(agent::AgentCmd),
@@ -136,6 +140,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Credits(cmd) => credits::run(&home, &client(), cmd, cli.json),
         Command::Oracle(cmd) => oracle::run(&home, &client(), cmd, cli.json),
         Command::Compute(cmd) => compute::run(&home, &client(), cmd, cli.json),
+        Command::Map(cmd) => mapping::run(&home, &client(), cmd, cli.json),
         Command::Agent(cmd) => agent::run(&home, &client(), cmd, cli.json),
         Command::Keys(cmd) => keys::run(&home, cmd, cli.json),
         Command::Tx(cmd) => tx::run(&home, &client(), cmd, cli.json),

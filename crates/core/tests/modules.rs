@@ -446,14 +446,7 @@ impl Run {
 /// together they account for every token minted.
 fn closed_epochs(run: &Run, epochs: u64) -> Vec<EpochSummary> {
     let state = &run.net.state;
-    let mut proof: Vec<&str> = if run.coverage {
-        vec![Coverage::NAME]
-    } else {
-        vec![]
-    };
-    if run.compute {
-        proof.push(Compute::NAME);
-    }
+    let proof: Vec<&str> = state.params().modules.proof_modules();
     let mut minted = 0u128;
     let mut out = Vec::new();
     for epoch in 0..epochs {
@@ -829,4 +822,101 @@ fn every_module_set_s_genesis_round_trips_through_toml() {
             "the device registry, and the modules with a section"
         );
     }
+}
+
+/// Mapping beside coverage and demand: dashcams drive, a bounty is escrowed, claimed, paid and
+/// its rest returned; every block conserves the supply and every epoch its emission.
+#[test]
+fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
+    use common::mapping::{cam, cells_of, drive};
+    use depin_core::modules::mapping::actions::{OnboardDashcam, OpenBounty, SubmitBundle};
+    use depin_core::modules::mapping::{preset as map_preset, records::escrow_account};
+
+    let mut g = module_genesis(true, true, None, 2_500);
+    let mut m = map_preset::single_region(preset::BERLIN);
+    m.onboard_fee = "0".into();
+    g.modules.mapping = Some(m);
+    g.economics
+        .as_mut()
+        .unwrap()
+        .pool_weights
+        .insert("mapping".into(), 2);
+    let (mut run, s) = {
+        let mut run = Run::new(g);
+        run.apply(&Op::Price(HALF_DOLLAR));
+        for _ in 0..3 {
+            run.apply(&Op::Onboard);
+        }
+        for i in 0..3 {
+            let a = Action::from(OnboardDashcam {
+                device: cam(i).address(),
+                device_signature: depin_core::services::devices::sign_onboarding(
+                    CHAIN_ID,
+                    &owner().address(),
+                    &cam(i),
+                ),
+            });
+            assert_eq!(run.net.send(&owner(), a), Receipt::Success);
+        }
+        let street = drive(preset::BERLIN, 0, 30, 1_000, 0);
+        let bounty = Action::from(OpenBounty {
+            cells: cells_of(&street)[..5].to_vec(),
+            amount: Amount(1_000_003),
+            passes: 2,
+            until_ms: run.net.time_ms + 3_600_000,
+        });
+        assert_eq!(run.net.send(&fleet(), bounty), Receipt::Success);
+        for round in 0..12u64 {
+            run.apply(&Op::Window);
+            let seq = round + 1;
+            let txs: Vec<Transaction> = (0..3u8)
+                .map(|i| {
+                    let north = depin_core::modules::mapping::actions::Location {
+                        lat_udeg: preset::BERLIN.lat_udeg + i32::from(i) * 3_000,
+                        ..preset::BERLIN
+                    };
+                    let t0 = run.net.time_ms - 31_000;
+                    let frames = drive(north, t0, 30, 1_000, round * 10 + u64::from(i));
+                    let b = SubmitBundle::signed(CHAIN_ID, &cam(i), seq, frames);
+                    run.net.tx(&cam(i), Action::from(b))
+                })
+                .collect();
+            for r in run.net.block(txs) {
+                assert_eq!(r, Receipt::Success);
+            }
+            run.apply(&Op::Traffic {
+                payer: 0,
+                device: (round % 3) as u8,
+                packets: 400,
+            });
+            run.net.time_ms += 60_000;
+        }
+        // Past the bounty's period and upload window: it ends at the next close.
+        for _ in 0..3 {
+            run.net.time_ms += 86_400_000;
+            run.net.block(vec![]);
+        }
+        let epochs = run.finish(3);
+        let s = closed_epochs(&run, epochs);
+        (run, s)
+    };
+    assert!(s.iter().any(|e| counter(e, "mapping", "frames_paid") > 0));
+    assert!(s.iter().any(|e| counter(e, "mapping", "bounty_paid") > 0));
+    assert_eq!(
+        s.iter()
+            .map(|e| counter(e, "mapping", "bounties_ended"))
+            .sum::<u64>(),
+        1
+    );
+    let mapping = s[0].module("mapping").expect("mapping is paid");
+    assert_eq!(mapping.weight, 2);
+    assert!(mapping.paid.0 > 0, "{mapping:?}");
+    assert_eq!(
+        run.net
+            .state
+            .account(&escrow_account())
+            .map_or(0, |a| a.balance.0),
+        0
+    );
+    run.net.replays_identically();
 }

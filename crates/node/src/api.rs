@@ -61,6 +61,12 @@ pub const ROUTES: &[&str] = &[
     "/v1/compute/jobs/{id}",
     "/v1/compute/providers/{address}",
     "/v1/compute/entropy/{height}",
+    "/v1/mapping/params",
+    "/v1/mapping/cells",
+    "/v1/mapping/cells/{cell}",
+    "/v1/mapping/dashcams/{address}",
+    "/v1/mapping/dashcams/{address}/bundles",
+    "/v1/mapping/bounties/{id}",
     "/v1/openapi.json",
     "/metrics",
 ];

@@ -14,6 +14,7 @@ pub mod demand_api;
 pub mod economy_api;
 pub mod home;
 pub mod limits;
+pub mod mapping_api;
 pub mod mempool;
 pub mod metrics;
 pub mod modules;

@@ -9,7 +9,7 @@ use depin_store::Snapshot;
 use serde_json::Value;
 
 use crate::node::Node;
-use crate::{compute_api, coverage_api, demand_api};
+use crate::{compute_api, coverage_api, demand_api, mapping_api};
 
 /// The routes of every module this node knows (a network that does not run one answers its
 /// routes with `<name>_disabled`).
@@ -18,6 +18,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .merge(coverage_api::routes())
         .merge(demand_api::routes())
         .merge(compute_api::routes())
+        .merge(mapping_api::routes())
 }
 
 /// How module `module` scored a device's `shares` in `epoch`, for the reward view.
@@ -31,6 +32,7 @@ pub fn explain_shares(
     match module {
         "coverage" => Some(coverage_api::explain_score(view, epoch, device, shares)),
         "compute" => Some(compute_api::explain_shares(view, epoch, device, shares)),
+        "mapping" => Some(mapping_api::explain_score(view, epoch, device, shares)),
         _ => None,
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod compute;
 pub mod coverage;
+pub mod mapping;
 mod registry;
 
 pub use registry::{

@@ -352,5 +352,6 @@ registry! {
     devices: Devices = crate::services::devices::Devices,
     demand: Demand = crate::services::demand::Demand,
     coverage: Coverage = crate::modules::coverage::Coverage,
+    mapping: Mapping = crate::modules::mapping::Mapping,
     compute: Compute = crate::modules::compute::Compute,
 }

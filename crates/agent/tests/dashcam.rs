@@ -1,0 +1,210 @@
+//! Simulated dashcams on one real node: honest cars and a replayer upload their bundles over
+//! HTTP, the node's mapping routes show the honest frames paid and the replayed ones flagged as
+//! near duplicates, and at the close the honest cars earn while the replayer earns (almost)
+//! nothing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{start_network, test_genesis};
+use depin_agent::client::Client;
+use depin_agent::dashcam::{DashcamArgs, Fleet, Role};
+use depin_core::modules::coverage::preset::BERLIN;
+use depin_core::modules::mapping::actions::{OnboardDashcam, sign_onboarding};
+use depin_core::modules::mapping::preset;
+use depin_core::tx::Network;
+use depin_core::{Action, Keypair, Transaction};
+use depin_node::Home;
+use serde_json::Value;
+
+/// Signs a transaction (the one place this file builds them).
+fn sign_tx(network: &Network, key: &Keypair, nonce: u64, action: Action) -> Transaction {
+    Transaction::sign(network, key, nonce, 1_000_000, action)
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "waited too long for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn honest_dashcams_are_paid_and_a_replayer_is_flagged_on_a_real_node() {
+    let chain_id = "depin-dashcams";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = Home::new(dir.path());
+    let owner = Keypair::from_seed([2; 32]);
+    let mut genesis = test_genesis(chain_id, &[(owner.address(), "100000")]);
+    genesis.modules.mapping = Some(preset::single_region(BERLIN));
+    let (url, _) = start_network(&home, &genesis);
+    let network = genesis.network();
+    let client = Client::new(&url);
+
+    let args = DashcamArgs {
+        cars: 2,
+        center: None,
+        radius_m: 900.0,
+        block_m: 150.0,
+        seed: 4,
+        replayers: 1,
+        replay_lag_s: 300,
+        replay_bits: 3,
+        desk: 0,
+        farm: 0,
+        parked: 0,
+        teleporters: 0,
+        minutes: Some(15),
+        local: false,
+    };
+    // Fifteen minutes of driving that ended a moment ago (within the upload window).
+    let now = depin_node::node::now_ms();
+    let mut fleet = Fleet::new(&args, BERLIN, now - 15 * 60_000 - 5_000);
+    let mut bundles = Vec::new();
+    for _ in 0..15 * 60 {
+        bundles.extend(fleet.tick(chain_id));
+    }
+    bundles.extend(fleet.flush(chain_id));
+
+    let onboard: Vec<Transaction> = fleet
+        .members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let a = Action::from(OnboardDashcam {
+                device: m.key.address(),
+                device_signature: sign_onboarding(chain_id, &owner.address(), &m.key),
+            });
+            sign_tx(&network, &owner, i as u64, a)
+        })
+        .collect();
+    assert!(
+        client
+            .submit(&onboard)
+            .expect("submits")
+            .iter()
+            .all(|r| r.is_ok())
+    );
+    for m in &fleet.members {
+        wait_for("onboarding", || {
+            client.nonce(&m.key.address()).expect("reads").is_some()
+        });
+    }
+    let mut nonces = vec![0u64; fleet.members.len()];
+    let txs: Vec<Transaction> = bundles
+        .iter()
+        .map(|(m, b)| {
+            let tx = sign_tx(
+                &network,
+                &fleet.members[*m].key,
+                nonces[*m],
+                Action::from(b.clone()),
+            );
+            nonces[*m] += 1;
+            tx
+        })
+        .collect();
+    let verdicts = client.submit(&txs).expect("submits");
+    assert!(verdicts.iter().all(|r| r.is_ok()), "{verdicts:?}");
+
+    let dashcam = |m: usize| -> Value {
+        client
+            .get(&format!(
+                "/v1/mapping/dashcams/{}",
+                fleet.members[m].key.address()
+            ))
+            .expect("a dashcam")
+    };
+    for (m, n) in nonces.iter().enumerate() {
+        wait_for("the bundles", || dashcam(m)["bundles"].as_u64() == Some(*n));
+    }
+    let roles: Vec<Role> = fleet.members.iter().map(|m| m.role).collect();
+    let replayer = roles
+        .iter()
+        .position(|r| *r == Role::Replayer)
+        .expect("a replayer");
+    for (m, role) in roles.iter().enumerate() {
+        let d = dashcam(m);
+        let (paid, flagged) = (
+            d["frames_paid"].as_u64().unwrap(),
+            d["frames_flagged"].as_u64().unwrap(),
+        );
+        if *role == Role::Honest {
+            assert!(paid > 600 && flagged * 50 < paid, "{d}");
+        } else {
+            // A few copies of frames the original had flagged pass, worth next to nothing.
+            assert!(flagged > 10 * paid, "{d}");
+            let fresh = d["epochs"][0]["regions"][0]["freshness_ppm"]
+                .as_u64()
+                .unwrap_or(0);
+            assert!(fresh < 10_000, "{d}");
+        }
+    }
+    // The replayer's bundles say why, frame by frame.
+    let epoch = dashcam(replayer)["epochs"][0]["epoch"].as_u64().unwrap();
+    let b = client
+        .get(&format!(
+            "/v1/mapping/dashcams/{}/bundles?epoch={epoch}",
+            fleet.members[replayer].key.address()
+        ))
+        .expect("bundles");
+    let frame = &b["bundles"][0]["frames"][5];
+    assert_eq!(frame["flagged"], "near_duplicate", "{frame}");
+    assert!(frame["why"].as_str().unwrap().contains("looks like"));
+    // What a map user sees of the area and of one cell the honest cars mapped.
+    let cell = frame["cell"].as_str().unwrap().to_string();
+    let c = client
+        .get(&format!("/v1/mapping/cells/{cell}"))
+        .expect("cell");
+    assert!(c["last_mapped_ms"].as_u64().is_some(), "{c}");
+    let parent = {
+        let id = u64::from_str_radix(&cell, 16).unwrap();
+        let cell = resolution8_parent(id);
+        format!("{cell:x}")
+    };
+    let area = client
+        .get(&format!("/v1/mapping/cells?parent={parent}"))
+        .expect("area");
+    assert!(!area["cells"].as_array().unwrap().is_empty(), "{area}");
+
+    // At the close the honest cars are paid and the replayer gets at most a sliver.
+    let status = client.get("/v1/status").expect("status");
+    let close = (status["epoch"].as_u64().unwrap() + 1) * common::EPOCH_BLOCKS;
+    wait_for("the close", || {
+        client.get("/v1/status").expect("status")["height"]
+            .as_u64()
+            .unwrap()
+            > close
+    });
+    let mut earned = vec![0u128; roles.len()];
+    for (m, e) in earned.iter_mut().enumerate() {
+        for ep in dashcam(m)["epochs"].as_array().unwrap() {
+            *e += ep["reward"]
+                .as_str()
+                .map_or(0, |r| r.parse::<u128>().unwrap());
+        }
+    }
+    let honest: u128 = roles
+        .iter()
+        .zip(&earned)
+        .filter(|(r, _)| **r == Role::Honest)
+        .map(|(_, e)| *e)
+        .sum();
+    assert!(honest > 0, "{earned:?}");
+    assert!(earned[replayer] * 50 < honest, "{earned:?}");
+}
+
+/// The resolution-8 parent of a resolution-12 cell (bits: resolution at 52, digits of 3 bits
+/// from 42 down; a parent's digits past its resolution are 7).
+fn resolution8_parent(cell: u64) -> u64 {
+    let mut p = (cell & !(0xF << 52)) | (8 << 52);
+    for d in 9..=15u64 {
+        p |= 0b111 << ((15 - d) * 3);
+    }
+    p
+}

@@ -1,0 +1,205 @@
+//! The end of an epoch for the mapping module: bounty claims are paid from escrow (or returned
+//! to their funders if the dashcam was retired or denied), ended bounties refund what nobody
+//! claimed and their rounding, each dashcam's freshness is turned into shares through the
+//! region pools, and what the ledger no longer needs is forgotten.
+
+use crate::amount::Amount;
+use crate::codec::Decode;
+use crate::crypto::Address;
+use crate::module::{BlockContext, DeviceWork, EpochWork, address_suffix};
+use crate::services::devices::DevicesView;
+use crate::state::{State, StateRead};
+
+use super::params::MappingParams;
+use super::records::{
+    Bounty, Claim, MappingView, Tally, bounty_cell_key, bounty_end_range, bounty_key,
+    bundle_prefix, cell_age_range, cell_key, claim_prefix, dashcam_key, escrow_account,
+    image_age_range, image_key, tally_prefix,
+};
+use super::verify::move_tokens;
+
+/// Resolution of a dashcam's share of a region's pool: shares are parts per 10^12 of the
+/// region's pool, times the region's weight.
+const REGION_SCALE: u128 = 1_000_000_000_000;
+
+/// What the close did, for the epoch summary's counters.
+#[derive(Default)]
+struct Counters {
+    bundles: u64,
+    frames_paid: u64,
+    frames_flagged: u64,
+    bounty_paid: u128,
+    bounty_returned: u128,
+    bounties_ended: u64,
+    cells_forgotten: u64,
+}
+
+/// The owner to pay for a dashcam's work, if it may still be paid (registered here, not denied).
+fn payable(state: &State, device: &Address) -> Option<Address> {
+    let entry = state.dashcam(device)?.entry;
+    (!state.is_denied(device)).then_some(entry.owner)
+}
+
+/// Scores and settles epoch `epoch` (the block `ctx` closes it).
+pub(crate) fn epoch_work(state: &mut State, epoch: u64, ctx: BlockContext) -> EpochWork {
+    let Some(p) = state.params().modules.mapping.clone() else {
+        return EpochWork::default();
+    };
+    let mut n = Counters::default();
+    settle_claims(state, epoch, &mut n);
+    end_bounties(state, ctx.time_ms, &mut n);
+
+    let tallies: Vec<(Address, Tally)> = state
+        .scan_prefix(&tally_prefix(epoch), usize::MAX)
+        .into_iter()
+        .map(|(k, v)| (address_suffix(&k), Tally::from_bytes(&v).expect("written")))
+        .collect();
+    let mut workers = Vec::with_capacity(tallies.len());
+    // Sum of freshness per region, over dashcams that can be paid.
+    let mut region_sums = vec![0u128; p.regions.len()];
+    for (device, t) in &tallies {
+        n.bundles += u64::from(t.bundles);
+        n.frames_paid += u64::from(t.frames_paid);
+        n.frames_flagged += u64::from(t.frames_flagged);
+        let Some(owner) = payable(state, device) else {
+            continue;
+        };
+        for &(region, weight) in &t.regions {
+            // A region the parameters no longer have (none can be removed today) pays nothing.
+            if let Some(sum) = region_sums.get_mut(region as usize) {
+                *sum += u128::from(weight);
+            }
+        }
+        workers.push((*device, owner, t));
+    }
+    let devices = workers
+        .into_iter()
+        .filter_map(|(device, owner, t)| {
+            let shares = shares(&p, &region_sums, t);
+            (shares > 0).then_some(DeviceWork {
+                device,
+                owner,
+                shares,
+            })
+        })
+        .collect();
+    forget(state, &p, epoch, ctx.time_ms, &mut n);
+    let counters = vec![
+        ("bundles".to_string(), n.bundles),
+        ("frames_paid".to_string(), n.frames_paid),
+        ("frames_flagged".to_string(), n.frames_flagged),
+        ("bounty_paid".to_string(), saturate(n.bounty_paid)),
+        ("bounty_returned".to_string(), saturate(n.bounty_returned)),
+        ("bounties_ended".to_string(), n.bounties_ended),
+        ("cells_forgotten".to_string(), n.cells_forgotten),
+    ];
+    EpochWork { devices, counters }
+}
+
+fn saturate(v: u128) -> u64 {
+    v.min(u128::from(u64::MAX)) as u64
+}
+
+/// A dashcam's shares: in each region, its part of the region's freshness (to 10^-12) times
+/// the region's weight. The close splits the module's pool by shares, so each region with
+/// work gets the pool times its weight over the weights of the regions with work, and within
+/// it each dashcam its part of the freshness; the rounding down here is at most one share per
+/// region and goes to the treasury with the close's dust.
+pub fn shares(p: &MappingParams, region_sums: &[u128], t: &Tally) -> u128 {
+    t.regions
+        .iter()
+        .map(|&(region, weight)| {
+            let (Some(&total), Some(r)) = (
+                region_sums.get(region as usize),
+                p.regions.get(region as usize),
+            ) else {
+                return 0;
+            };
+            if total == 0 {
+                return 0;
+            }
+            // weight <= total, so the part is at most 10^12 and times a u32 fits easily.
+            let part = u128::from(weight) * REGION_SCALE / total;
+            part * u128::from(r.weight)
+        })
+        .sum()
+}
+
+/// Pays the bounty parts claimed in `epoch` out of escrow.
+fn settle_claims(state: &mut State, epoch: u64, n: &mut Counters) {
+    for (key, value) in state.scan_prefix(&claim_prefix(epoch), usize::MAX) {
+        let claim = Claim::from_bytes(&value).expect("written");
+        // The device sits between the epoch and the bounty id in the key.
+        let device = address_suffix(&key[..key.len() - 8]);
+        match payable(state, &device) {
+            Some(owner) => {
+                move_tokens(state, &escrow_account(), &owner, claim.amount);
+                n.bounty_paid += claim.amount.0;
+            }
+            None => {
+                move_tokens(state, &escrow_account(), &claim.funder, claim.amount);
+                n.bounty_returned += claim.amount.0;
+            }
+        }
+        state.put_raw(key, None);
+    }
+}
+
+/// Ends the bounties whose capture period and upload window are over: what was not claimed,
+/// and the rounding of the split into parts, go back to the funder.
+fn end_bounties(state: &mut State, now_ms: u64, n: &mut Counters) {
+    let (from, to) = bounty_end_range(now_ms.saturating_add(1));
+    for (key, _) in state.scan(&from, &to, usize::MAX) {
+        let id = u64::from_be_bytes(key[key.len() - 8..].try_into().expect("8 bytes"));
+        let bounty: Bounty = state.bounty(id).expect("an end entry has its bounty");
+        let claimed = bounty
+            .per_part
+            .0
+            .checked_mul(u128::from(bounty.claimed_parts))
+            .expect("claims are below the amount");
+        let refund = Amount(bounty.amount.0 - claimed);
+        move_tokens(state, &escrow_account(), &bounty.funder, refund);
+        n.bounty_returned += refund.0;
+        n.bounties_ended += 1;
+        for &cell in &bounty.cells {
+            state.put_raw(bounty_cell_key(cell, id), None);
+        }
+        state.put_raw(bounty_key(id), None);
+        state.put_raw(key, None);
+    }
+}
+
+/// Forgets cells not seen for the memory window, images older than the image memory, and the
+/// bundle records and tallies that fell out of the history.
+fn forget(state: &mut State, p: &MappingParams, epoch: u64, now_ms: u64, n: &mut Counters) {
+    let before = now_ms.saturating_sub(p.freshness.memory_ms);
+    let (from, to) = cell_age_range(before);
+    for (key, _) in state.scan(&from, &to, usize::MAX) {
+        let cell = u64::from_be_bytes(key[key.len() - 8..].try_into().expect("8 bytes"));
+        state.put_raw(cell_key(cell), None);
+        state.put_raw(key, None);
+        n.cells_forgotten += 1;
+    }
+    let (from, to) = image_age_range(now_ms.saturating_sub(p.freshness.image_memory_ms));
+    for (key, _) in state.scan(&from, &to, usize::MAX) {
+        let mut image = [0u8; 32];
+        image.copy_from_slice(&key[key.len() - 32..]);
+        state.put_raw(image_key(&crate::crypto::Hash(image)), None);
+        state.put_raw(key, None);
+    }
+    if let Some(old) = epoch.checked_sub(p.freshness.history_epochs) {
+        for prefix in [bundle_prefix(old, None), tally_prefix(old)] {
+            for (key, _) in state.scan_prefix(&prefix, usize::MAX) {
+                state.put_raw(key, None);
+            }
+        }
+    }
+}
+
+/// Drops what mapping keeps of a retired dashcam (its unpaid claims go back to their funders
+/// at the close).
+pub(crate) fn forget_device(state: &mut State, device: &Address) {
+    if state.contains(&dashcam_key(device)) {
+        state.put_raw(dashcam_key(device), None);
+    }
+}

@@ -1,0 +1,476 @@
+//! What the mapping module keeps in the state, with the layout of its keys: each dashcam's
+//! sequence and last trusted fix, each recently mapped cell (freshness, recent perceptual
+//! hashes), recent image hashes, each bundle's verdicts, each epoch's tallies, and bounties.
+//!
+//! Growth is bounded: cells not seen for `memory_ms` and image hashes older than
+//! `image_memory_ms` are forgotten (age indexes find them at each close), bundle records and
+//! tallies older than `history_epochs` epochs are dropped, claims are settled at the close of the epoch they were made in, and a bounty is
+//! removed when it ends. What stays grows with the number of dashcams (one record each).
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::codec::struct_codec;
+use crate::crypto::{Address, Hash};
+use crate::module::{Module, module_key};
+use crate::services::devices::{DeviceEntry, DevicesView};
+use crate::state::StateRead;
+
+use super::Mapping;
+use super::reject::FrameFault;
+
+/// The last frame of a dashcam whose fix and motion passed the checks: the next frames are
+/// measured against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fix {
+    pub time_ms: u64,
+    pub lat_udeg: i32,
+    pub lon_udeg: i32,
+    pub speed_cms: u16,
+}
+
+/// What mapping keeps of a dashcam beside its registry entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashcam {
+    /// Sequence number of the last accepted bundle.
+    pub last_seq: Option<u64>,
+    /// Capture time of the last frame accepted in a bundle (the next must be later).
+    pub last_frame_ms: u64,
+    pub trusted: Option<Fix>,
+    pub bundles: u64,
+    pub frames_paid: u64,
+    pub frames_flagged: u64,
+}
+
+/// A dashcam's valid frame in a cell, remembered for near-duplicate checks and as the cell's
+/// recent contributors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sighting {
+    pub device: Address,
+    pub time_ms: u64,
+    pub phash: u64,
+}
+
+/// A recently mapped cell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellRecord {
+    /// Capture time of the last valid frame here: freshness grows from it.
+    pub last_mapped_ms: u64,
+    pub last_device: Address,
+    /// The latest valid frames (at most `phashes_per_cell`), oldest first.
+    pub recent: Vec<Sighting>,
+}
+
+/// The first valid frame of an image hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSeen {
+    pub device: Address,
+    pub time_ms: u64,
+}
+
+/// The verdict on one frame of an accepted bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// H3 cell at the mapping resolution (0 if the position was out of range).
+    pub cell: u64,
+    /// Freshness weight earned, parts per million of a fully fresh cell (0 when flagged, and
+    /// for a cell mapped moments ago).
+    pub weight_ppm: u32,
+    pub fault: Option<FrameFault>,
+}
+
+/// An accepted bundle and what each of its frames earned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleRecord {
+    pub height: u64,
+    pub uploader: Address,
+    pub first_ms: u64,
+    pub last_ms: u64,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// A dashcam's work in one epoch, per region, and its bounty claims.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// (region index, sum of freshness weights in ppm), by region index.
+    pub regions: Vec<(u16, u64)>,
+    pub bundles: u32,
+    pub frames_paid: u32,
+    pub frames_flagged: u32,
+    /// Bounty parts claimed this epoch, base units (paid at the close).
+    pub bounty: Amount,
+}
+
+/// Tokens escrowed on cells until `until_ms`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bounty {
+    pub funder: Address,
+    pub amount: Amount,
+    /// What one pass in one cell earns, base units.
+    pub per_part: Amount,
+    pub passes: u8,
+    pub cells: Vec<u64>,
+    /// Frames captured from this time on claim (the block time it opened).
+    pub opened_ms: u64,
+    pub until_ms: u64,
+    pub claimed_parts: u64,
+}
+
+impl Bounty {
+    /// Parts it can pay: cells times passes.
+    pub fn parts(&self) -> u64 {
+        self.cells.len() as u64 * u64::from(self.passes)
+    }
+}
+
+/// A bounty part a dashcam claimed, paid at the close of the epoch it was claimed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub funder: Address,
+    pub amount: Amount,
+}
+
+const DASHCAM: u8 = 0;
+const CELL: u8 = 1;
+const CELL_AGE: u8 = 2;
+const IMAGE: u8 = 3;
+const IMAGE_AGE: u8 = 4;
+const BUNDLE: u8 = 5;
+const TALLY: u8 = 6;
+const BOUNTY: u8 = 7;
+const BOUNTY_CELL: u8 = 8;
+const BOUNTY_END: u8 = 9;
+const CLAIM: u8 = 10;
+const NEXT_BOUNTY: u8 = 11;
+
+pub fn dashcam_key(device: &Address) -> Vec<u8> {
+    module_key(Mapping::ID, DASHCAM, &[&device.0])
+}
+
+pub fn cell_key(cell: u64) -> Vec<u8> {
+    module_key(Mapping::ID, CELL, &[&cell.to_be_bytes()])
+}
+
+/// The cells of `from..to` (H3 indices).
+pub fn cell_range(from: u64, to: u64) -> (Vec<u8>, Vec<u8>) {
+    (cell_key(from), cell_key(to))
+}
+
+pub fn cell_age_key(last_mapped_ms: u64, cell: u64) -> Vec<u8> {
+    module_key(
+        Mapping::ID,
+        CELL_AGE,
+        &[&last_mapped_ms.to_be_bytes(), &cell.to_be_bytes()],
+    )
+}
+
+/// Age-index keys of cells last mapped before `before_ms`.
+pub fn cell_age_range(before_ms: u64) -> (Vec<u8>, Vec<u8>) {
+    (
+        module_key(Mapping::ID, CELL_AGE, &[]),
+        module_key(Mapping::ID, CELL_AGE, &[&before_ms.to_be_bytes()]),
+    )
+}
+
+pub fn image_key(image: &Hash) -> Vec<u8> {
+    module_key(Mapping::ID, IMAGE, &[&image.0])
+}
+
+pub fn image_age_key(time_ms: u64, image: &Hash) -> Vec<u8> {
+    module_key(Mapping::ID, IMAGE_AGE, &[&time_ms.to_be_bytes(), &image.0])
+}
+
+/// Age-index keys of images first seen before `before_ms`.
+pub fn image_age_range(before_ms: u64) -> (Vec<u8>, Vec<u8>) {
+    (
+        module_key(Mapping::ID, IMAGE_AGE, &[]),
+        module_key(Mapping::ID, IMAGE_AGE, &[&before_ms.to_be_bytes()]),
+    )
+}
+
+pub fn bundle_key(epoch: u64, device: &Address, seq: u64) -> Vec<u8> {
+    module_key(
+        Mapping::ID,
+        BUNDLE,
+        &[&epoch.to_be_bytes(), &device.0, &seq.to_be_bytes()],
+    )
+}
+
+/// Bundles of `epoch` (of one device if given).
+pub fn bundle_prefix(epoch: u64, device: Option<&Address>) -> Vec<u8> {
+    match device {
+        Some(d) => module_key(Mapping::ID, BUNDLE, &[&epoch.to_be_bytes(), &d.0]),
+        None => module_key(Mapping::ID, BUNDLE, &[&epoch.to_be_bytes()]),
+    }
+}
+
+pub fn tally_key(epoch: u64, device: &Address) -> Vec<u8> {
+    module_key(Mapping::ID, TALLY, &[&epoch.to_be_bytes(), &device.0])
+}
+
+/// Tallies of `epoch`.
+pub fn tally_prefix(epoch: u64) -> Vec<u8> {
+    module_key(Mapping::ID, TALLY, &[&epoch.to_be_bytes()])
+}
+
+pub fn bounty_key(id: u64) -> Vec<u8> {
+    module_key(Mapping::ID, BOUNTY, &[&id.to_be_bytes()])
+}
+
+pub fn bounty_cell_key(cell: u64, id: u64) -> Vec<u8> {
+    module_key(
+        Mapping::ID,
+        BOUNTY_CELL,
+        &[&cell.to_be_bytes(), &id.to_be_bytes()],
+    )
+}
+
+/// Open bounties on `cell`.
+pub fn bounty_cell_prefix(cell: u64) -> Vec<u8> {
+    module_key(Mapping::ID, BOUNTY_CELL, &[&cell.to_be_bytes()])
+}
+
+pub fn bounty_end_key(settle_ms: u64, id: u64) -> Vec<u8> {
+    module_key(
+        Mapping::ID,
+        BOUNTY_END,
+        &[&settle_ms.to_be_bytes(), &id.to_be_bytes()],
+    )
+}
+
+/// Bounties due to settle before `before_ms`.
+pub fn bounty_end_range(before_ms: u64) -> (Vec<u8>, Vec<u8>) {
+    (
+        module_key(Mapping::ID, BOUNTY_END, &[]),
+        module_key(Mapping::ID, BOUNTY_END, &[&before_ms.to_be_bytes()]),
+    )
+}
+
+pub fn claim_key(epoch: u64, device: &Address, bounty: u64) -> Vec<u8> {
+    module_key(
+        Mapping::ID,
+        CLAIM,
+        &[&epoch.to_be_bytes(), &device.0, &bounty.to_be_bytes()],
+    )
+}
+
+/// Claims made in `epoch`.
+pub fn claim_prefix(epoch: u64) -> Vec<u8> {
+    module_key(Mapping::ID, CLAIM, &[&epoch.to_be_bytes()])
+}
+
+pub fn next_bounty_key() -> Vec<u8> {
+    module_key(Mapping::ID, NEXT_BOUNTY, &[])
+}
+
+/// The account that holds escrowed bounties: an address nobody has the key of (a hash, not a
+/// public key anyone generated), moved only by the mapping module.
+pub fn escrow_account() -> Address {
+    Address(Hash::tagged("depin/mapping/escrow/v1", &[]).0)
+}
+
+/// The numeric range of H3 indices holding every resolution-12 descendant of `parent` (valid
+/// cells in it are exactly those descendants), for range scans of [`cell_key`]s.
+pub fn descendants_range(parent: u64) -> Option<(u64, u64)> {
+    let cell = h3o::CellIndex::try_from(parent).ok()?;
+    let res = u8::from(cell.resolution());
+    if res > super::params::MAPPING_RESOLUTION {
+        return None;
+    }
+    // Layout: bits 52..56 resolution, then 15 three-bit digits from bit 42 down; digits past
+    // the resolution are 7.
+    let mut base = parent & !(0xF << 52);
+    base |= u64::from(super::params::MAPPING_RESOLUTION) << 52;
+    let digit_shift = |d: u8| u64::from(15 - d) * 3;
+    for d in (res + 1)..=super::params::MAPPING_RESOLUTION {
+        base &= !(0b111 << digit_shift(d));
+    }
+    let mut last = base;
+    for d in (res + 1)..=super::params::MAPPING_RESOLUTION {
+        last |= 0b110 << digit_shift(d);
+    }
+    Some((base, last + 1))
+}
+
+/// A dashcam as the API sees it: its registry entry and its mapping record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashcamView {
+    pub entry: DeviceEntry,
+    pub record: Dashcam,
+}
+
+/// Read access to mapping records, in the executing state or a store snapshot.
+pub trait MappingView {
+    /// A mapping device (registered to this module, with its record).
+    fn dashcam(&self, device: &Address) -> Option<DashcamView>;
+    fn cell(&self, cell: u64) -> Option<CellRecord>;
+    /// Recently mapped cells among the resolution-12 descendants of `parent`, at most `limit`.
+    fn cells_under(&self, parent: u64, limit: usize) -> Vec<(u64, CellRecord)>;
+    fn image(&self, image: &Hash) -> Option<ImageSeen>;
+    /// A device's bundles accepted in `epoch`, by sequence number.
+    fn bundles(&self, epoch: u64, device: &Address, limit: usize) -> Vec<(u64, BundleRecord)>;
+    fn tally(&self, epoch: u64, device: &Address) -> Option<Tally>;
+    fn bounty(&self, id: u64) -> Option<Bounty>;
+    /// Open bounties on `cell`, with the dashcams that claimed a pass.
+    fn bounties_on(&self, cell: u64) -> Vec<(u64, Vec<Address>)>;
+}
+
+fn be_u64(bytes: &[u8]) -> u64 {
+    u64::from_be_bytes(bytes.try_into().expect("8 bytes"))
+}
+
+impl<R: StateRead> MappingView for R {
+    fn dashcam(&self, device: &Address) -> Option<DashcamView> {
+        let entry = self.device_entry(device)?;
+        if entry.module != Mapping::ID {
+            return None;
+        }
+        Some(DashcamView {
+            entry,
+            record: self.get(&dashcam_key(device)).unwrap_or_default(),
+        })
+    }
+
+    fn cell(&self, cell: u64) -> Option<CellRecord> {
+        self.get(&cell_key(cell))
+    }
+
+    fn cells_under(&self, parent: u64, limit: usize) -> Vec<(u64, CellRecord)> {
+        let Some((from, to)) = descendants_range(parent) else {
+            return Vec::new();
+        };
+        let (from, to) = cell_range(from, to);
+        self.scan(&from, &to, limit)
+            .into_iter()
+            .map(|(k, v)| {
+                let cell = be_u64(&k[k.len() - 8..]);
+                let record = crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it");
+                (cell, record)
+            })
+            .collect()
+    }
+
+    fn image(&self, image: &Hash) -> Option<ImageSeen> {
+        self.get(&image_key(image))
+    }
+
+    fn bundles(&self, epoch: u64, device: &Address, limit: usize) -> Vec<(u64, BundleRecord)> {
+        self.scan_prefix(&bundle_prefix(epoch, Some(device)), limit)
+            .into_iter()
+            .map(|(k, v)| {
+                let seq = be_u64(&k[k.len() - 8..]);
+                let record = crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it");
+                (seq, record)
+            })
+            .collect()
+    }
+
+    fn tally(&self, epoch: u64, device: &Address) -> Option<Tally> {
+        self.get(&tally_key(epoch, device))
+    }
+
+    fn bounty(&self, id: u64) -> Option<Bounty> {
+        self.get(&bounty_key(id))
+    }
+
+    fn bounties_on(&self, cell: u64) -> Vec<(u64, Vec<Address>)> {
+        self.scan_prefix(&bounty_cell_prefix(cell), usize::MAX)
+            .into_iter()
+            .map(|(k, v)| {
+                let id = be_u64(&k[k.len() - 8..]);
+                let claimants = crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it");
+                (id, claimants)
+            })
+            .collect()
+    }
+}
+
+struct_codec!(Fix {
+    time_ms: u64,
+    lat_udeg: i32,
+    lon_udeg: i32,
+    speed_cms: u16,
+});
+struct_codec!(Dashcam {
+    last_seq: Option<u64>,
+    last_frame_ms: u64,
+    trusted: Option<Fix>,
+    bundles: u64,
+    frames_paid: u64,
+    frames_flagged: u64,
+});
+struct_codec!(Sighting {
+    device: Address,
+    time_ms: u64,
+    phash: u64,
+});
+struct_codec!(CellRecord {
+    last_mapped_ms: u64,
+    last_device: Address,
+    recent: Vec<Sighting>,
+});
+struct_codec!(ImageSeen {
+    device: Address,
+    time_ms: u64,
+});
+struct_codec!(Verdict {
+    cell: u64,
+    weight_ppm: u32,
+    fault: Option<FrameFault>,
+});
+struct_codec!(BundleRecord {
+    height: u64,
+    uploader: Address,
+    first_ms: u64,
+    last_ms: u64,
+    verdicts: Vec<Verdict>,
+});
+struct_codec!(Tally {
+    regions: Vec<(u16, u64)>,
+    bundles: u32,
+    frames_paid: u32,
+    frames_flagged: u32,
+    bounty: Amount,
+});
+struct_codec!(Bounty {
+    funder: Address,
+    amount: Amount,
+    per_part: Amount,
+    passes: u8,
+    cells: Vec<u64>,
+    opened_ms: u64,
+    until_ms: u64,
+    claimed_parts: u64,
+});
+struct_codec!(Claim {
+    funder: Address,
+    amount: Amount,
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_descendants_range_holds_exactly_a_cell_s_resolution_12_children() {
+        let berlin = crate::services::devices::Location {
+            lat_udeg: 52_520_008,
+            lon_udeg: 13_404_954,
+        };
+        for res in [5u8, 8, 11, 12] {
+            let parent = berlin.cell(res).unwrap();
+            let (from, to) = descendants_range(parent).unwrap();
+            let p = h3o::CellIndex::try_from(parent).unwrap();
+            let twelve = h3o::Resolution::Twelve;
+            let first = u64::from(p.child_at(0, twelve).unwrap());
+            let last = u64::from(p.child_at(p.children_count(twelve) - 1, twelve).unwrap());
+            assert_eq!((from, to), (first, last + 1), "resolution {res}");
+            // A neighbour's children lie outside.
+            let next = p.grid_disk::<Vec<_>>(1)[1];
+            let child = u64::from(next.child_at(0, twelve).unwrap());
+            assert!(!(from..to).contains(&child));
+        }
+        let fine = berlin.cell(13).unwrap();
+        assert_eq!(descendants_range(fine), None);
+    }
+}

@@ -1,0 +1,555 @@
+//! Every check of the mapping module, and the state change each action makes once it passes.
+//!
+//! A bundle is checked as a whole first (dashcam, signature, sequence, size, field ranges, time
+//! order, upload window); a bundle that fails is refused and changes nothing. Each frame of an
+//! accepted bundle is then judged on its own (fix quality, kinematics against the dashcam's last
+//! trusted fix, motion, region, exact and near duplicates): a flagged frame earns nothing and
+//! says why in the bundle's record, the others earn the freshness of their cell and may claim
+//! bounties.
+
+use std::sync::Arc;
+
+use crate::amount::Amount;
+use crate::crypto::{self, Address};
+use crate::module::{BlockContext, Module};
+use crate::rejection::Rejection;
+use crate::services::devices::{self, DeviceRejection, Location};
+use crate::services::fees::{self, FeeKind};
+use crate::state::{State, StateRead};
+
+use super::Mapping;
+use super::actions::{Frame, OnboardDashcam, OpenBounty, SubmitBundle, bundle_message};
+use super::geo::distance_mm;
+use super::params::{
+    MAPPING_RESOLUTION, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE, MappingParams, Placement,
+};
+use super::records::{
+    Bounty, BundleRecord, CellRecord, Claim, Dashcam, Fix, ImageSeen, MappingView, Sighting, Tally,
+    Verdict, bounty_cell_key, bounty_end_key, bounty_key, bundle_key, cell_age_key, cell_key,
+    claim_key, dashcam_key, escrow_account, image_age_key, image_key, next_bounty_key, tally_key,
+};
+use super::reject::{FrameFault as F, MappingRejection as R};
+
+/// A fully fresh cell's weight, parts per million.
+pub const FULL_WEIGHT_PPM: u32 = 1_000_000;
+
+pub(crate) fn params(state: &State) -> Result<Arc<MappingParams>, Rejection> {
+    state
+        .params()
+        .modules
+        .mapping
+        .clone()
+        .ok_or(Rejection::ModuleDisabled {
+            module: Mapping::ID,
+        })
+}
+
+/// Registers a dashcam to `owner`.
+pub fn onboard(
+    state: &mut State,
+    owner: &Address,
+    a: &OnboardDashcam,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    devices::check_new(state, owner, &a.device, &a.device_signature)?;
+    let fee = fees::plan(state, owner, &[FeeKind::Onboard], p.onboard_fee, ctx)?;
+    fees::pay(state, owner, fee, ctx)?;
+    devices::register(state, owner, &a.device, Mapping::ID, None, ctx);
+    state.put(dashcam_key(&a.device), &Dashcam::default());
+    Ok(())
+}
+
+/// The bundle-level checks: everything that refuses the bundle as a whole.
+fn check_bundle(
+    state: &State,
+    p: &MappingParams,
+    b: &SubmitBundle,
+    co_signed: bool,
+    ctx: BlockContext,
+) -> Result<Dashcam, Rejection> {
+    devices::usable(state, &b.device)?;
+    let cam = state
+        .dashcam(&b.device)
+        .ok_or(DeviceRejection::WrongModule {
+            device: b.device,
+            module: Mapping::NAME.into(),
+        })?;
+    let (Some(first), Some(last)) = (b.frames.first(), b.frames.last()) else {
+        return Err(R::EmptyBundle {}.into());
+    };
+    if b.frames.len() > MAX_FRAMES_PER_BUNDLE {
+        return Err(R::TooManyFrames {
+            count: b.frames.len().min(u32::MAX as usize) as u32,
+            max: MAX_FRAMES_PER_BUNDLE as u32,
+        }
+        .into());
+    }
+    if !co_signed {
+        let message = bundle_message(&state.params().chain_id, &b.device, b.seq, &b.frames);
+        if !crypto::verify(&b.device, &message, &b.device_signature) {
+            return Err(R::BadBundleSignature {}.into());
+        }
+    }
+    let record = cam.record;
+    if let Some(last_seq) = record.last_seq
+        && b.seq <= last_seq
+    {
+        return Err(R::StaleSequence {
+            seq: b.seq,
+            last: last_seq,
+        }
+        .into());
+    }
+    let mut previous_ms = record.last_frame_ms;
+    for (i, f) in b.frames.iter().enumerate() {
+        let index = i as u32;
+        let field = |name: &str| R::FieldOutOfRange {
+            index,
+            field: name.into(),
+        };
+        if f.lat_udeg.unsigned_abs() > 90_000_000 {
+            return Err(field("latitude").into());
+        }
+        if f.lon_udeg.unsigned_abs() > 180_000_000 {
+            return Err(field("longitude").into());
+        }
+        if f.heading_cdeg >= 36_000 {
+            return Err(field("heading").into());
+        }
+        if f.time_ms <= previous_ms {
+            return Err(R::TimeNotForward { index }.into());
+        }
+        previous_ms = f.time_ms;
+    }
+    let age_ms = ctx.time_ms.saturating_sub(first.time_ms);
+    if age_ms > p.frames.upload_window_ms {
+        return Err(R::BundleTooOld {
+            age_ms,
+            max_ms: p.frames.upload_window_ms,
+        }
+        .into());
+    }
+    let ahead_ms = last.time_ms.saturating_sub(ctx.time_ms);
+    if ahead_ms > p.frames.max_clock_skew_ms {
+        return Err(R::BundleInFuture {
+            ahead_ms,
+            max_ms: p.frames.max_clock_skew_ms,
+        }
+        .into());
+    }
+    Ok(record)
+}
+
+/// The fix quality and motion checks of one frame against the last trusted fix. `Ok(None)`:
+/// the frame moved; `Ok(Some(step_mm))`: it stood still (moved `step_mm`, 0 if unknown).
+/// Either way it becomes the trusted fix.
+fn check_motion(p: &MappingParams, f: &Frame, trusted: Option<&Fix>) -> Result<Option<u64>, F> {
+    let r = &p.frames;
+    if f.satellites < r.min_satellites || f.hdop_centi > r.max_hdop_centi {
+        return Err(F::PoorGnss {
+            satellites: f.satellites,
+            hdop_centi: f.hdop_centi,
+        });
+    }
+    let speed_cms = u32::from(f.speed_cms);
+    if speed_cms > r.max_speed_cms {
+        return Err(F::TooFast {
+            speed_cms,
+            max_cms: r.max_speed_cms,
+        });
+    }
+    let mut step_mm = None;
+    if let Some(t) = trusted {
+        // Times rise strictly within a dashcam's frames (checked for the bundle).
+        let dt_ms = f.time_ms - t.time_ms;
+        let d_mm = distance_mm(t.lat_udeg, t.lon_udeg, f.lat_udeg, f.lon_udeg);
+        let slack = u64::from(r.distance_slack_mm);
+        // mm per ms is m/s: times 100 for cm/s.
+        let implied_cms = u128::from(d_mm.saturating_sub(slack)) * 100 / u128::from(dt_ms);
+        if implied_cms > u128::from(r.max_speed_cms) {
+            return Err(F::ImplausibleJump {
+                implied_cms: implied_cms.min(u128::from(u64::MAX)) as u64,
+                max_cms: r.max_speed_cms,
+            });
+        }
+        if dt_ms <= r.max_frame_gap_ms {
+            // Mean of the two speeds (cm/s) times the time (ms): cm*ms/s = 1/100 mm, halved.
+            let sum_cms = u64::from(t.speed_cms) + u64::from(f.speed_cms);
+            let expected_mm = sum_cms * dt_ms / 200;
+            let tolerance = expected_mm * u64::from(r.distance_tolerance_bps) / 10_000 + slack;
+            if d_mm.abs_diff(expected_mm) > tolerance {
+                return Err(F::DistanceMismatch {
+                    distance_mm: d_mm,
+                    expected_mm,
+                });
+            }
+            let dv = u64::from(t.speed_cms.abs_diff(f.speed_cms));
+            let accel_cms2 = dv * 1_000 / dt_ms;
+            if accel_cms2 > u64::from(r.max_accel_cms2) {
+                return Err(F::Acceleration {
+                    accel_cms2,
+                    max_cms2: r.max_accel_cms2,
+                });
+            }
+            step_mm = Some(d_mm);
+        }
+    }
+    let still =
+        speed_cms < r.min_speed_cms || step_mm.is_some_and(|s| s < u64::from(r.min_step_mm));
+    Ok(still.then(|| step_mm.unwrap_or(0)))
+}
+
+/// Hamming distance between two perceptual hashes, bits.
+pub fn phash_distance(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+/// The freshness weight a valid frame at `time_ms` earns in a cell, ppm: it grows linearly
+/// with the time since the cell was last mapped and is full after `full_after_ms` (or if the
+/// cell is not remembered). Further frames of the same pass earn nothing.
+pub fn freshness_ppm(
+    p: &MappingParams,
+    cell: Option<&CellRecord>,
+    device: &Address,
+    time_ms: u64,
+) -> u32 {
+    let Some(c) = cell else {
+        return FULL_WEIGHT_PPM;
+    };
+    let elapsed = time_ms.saturating_sub(c.last_mapped_ms);
+    if c.last_device == *device && elapsed <= p.frames.same_pass_ms {
+        return 0;
+    }
+    let full = p.freshness.full_after_ms;
+    (u128::from(elapsed.min(full)) * u128::from(FULL_WEIGHT_PPM) / u128::from(full)) as u32
+}
+
+/// Where a frame stands once its motion is known: region, exact duplicates, and near
+/// duplicates in its cell or a neighbouring one.
+fn check_place(
+    state: &State,
+    p: &MappingParams,
+    device: &Address,
+    f: &Frame,
+    cell: u64,
+    record: Option<&CellRecord>,
+) -> Result<u16, F> {
+    let region = match p.place(cell) {
+        Placement::Open(i) => i,
+        Placement::Closed(i) => {
+            return Err(F::ClosedRegion {
+                region: p.regions[i as usize].name.clone(),
+            });
+        }
+        Placement::Outside => return Err(F::OutsideRegions {}),
+    };
+    if let Some(seen) = state.image(&f.image) {
+        return Err(F::DuplicateImage { first: seen.device });
+    }
+    // The cell and its six neighbours: a copy nudged a metre over a cell's edge is still a
+    // copy (the agent's replayer escaped an own-cell-only check on one frame in nine).
+    let neighbours: Vec<CellRecord> = h3o::CellIndex::try_from(cell)
+        .map(|c| {
+            c.grid_disk::<Vec<_>>(1)
+                .into_iter()
+                .map(u64::from)
+                .filter(|&n| n != cell)
+                .filter_map(|n| state.cell(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    for c in record.into_iter().chain(neighbours.iter()) {
+        for s in &c.recent {
+            let bits = phash_distance(s.phash, f.phash);
+            let same_pass =
+                s.device == *device && f.time_ms.abs_diff(s.time_ms) <= p.frames.same_pass_ms;
+            if bits <= p.frames.near_duplicate_bits && !same_pass {
+                return Err(F::NearDuplicate {
+                    other: s.device,
+                    bits,
+                });
+            }
+        }
+    }
+    Ok(region)
+}
+
+/// Accepts a bundle of frames from a dashcam, uploaded by `uploader`.
+pub fn submit_bundle(
+    state: &mut State,
+    uploader: &Address,
+    b: &SubmitBundle,
+    co_signed: bool,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    let mut cam = check_bundle(state, &p, b, co_signed, ctx)?;
+    let epoch = ctx.epoch(state.params().epoch_length_blocks);
+    let device = b.device;
+    let mut tally: Tally = state.tally(epoch, &device).unwrap_or_default();
+    let mut verdicts = Vec::with_capacity(b.frames.len());
+    for f in &b.frames {
+        let cell = Location {
+            lat_udeg: f.lat_udeg,
+            lon_udeg: f.lon_udeg,
+        }
+        .cell(MAPPING_RESOLUTION)
+        .expect("coordinates were range-checked");
+        let verdict = match judge_frame(state, &p, &mut cam, &device, f, cell, epoch, &mut tally) {
+            Ok(weight_ppm) => Verdict {
+                cell,
+                weight_ppm,
+                fault: None,
+            },
+            Err(fault) => Verdict {
+                cell,
+                weight_ppm: 0,
+                fault: Some(fault),
+            },
+        };
+        if verdict.fault.is_some() {
+            cam.frames_flagged = cam.frames_flagged.saturating_add(1);
+            tally.frames_flagged = tally.frames_flagged.saturating_add(1);
+        } else {
+            cam.frames_paid = cam.frames_paid.saturating_add(1);
+            tally.frames_paid = tally.frames_paid.saturating_add(1);
+        }
+        verdicts.push(verdict);
+    }
+    let (first_ms, last_ms) = (b.frames[0].time_ms, b.frames[b.frames.len() - 1].time_ms);
+    cam.last_seq = Some(b.seq);
+    cam.last_frame_ms = last_ms;
+    cam.bundles = cam.bundles.saturating_add(1);
+    tally.bundles = tally.bundles.saturating_add(1);
+    state.put(dashcam_key(&device), &cam);
+    state.put(tally_key(epoch, &device), &tally);
+    state.put(
+        bundle_key(epoch, &device, b.seq),
+        &BundleRecord {
+            height: ctx.height,
+            uploader: *uploader,
+            first_ms,
+            last_ms,
+            verdicts,
+        },
+    );
+    Ok(())
+}
+
+/// Judges one frame and, if it is valid, records it (cell, image, tally, bounty claims);
+/// returns its freshness weight or why it earns nothing.
+#[allow(clippy::too_many_arguments)]
+fn judge_frame(
+    state: &mut State,
+    p: &MappingParams,
+    cam: &mut Dashcam,
+    device: &Address,
+    f: &Frame,
+    cell: u64,
+    epoch: u64,
+    tally: &mut Tally,
+) -> Result<u32, F> {
+    let still = check_motion(p, f, cam.trusted.as_ref())?;
+    cam.trusted = Some(Fix {
+        time_ms: f.time_ms,
+        lat_udeg: f.lat_udeg,
+        lon_udeg: f.lon_udeg,
+        speed_cms: f.speed_cms,
+    });
+    if let Some(step_mm) = still {
+        return Err(F::Stationary {
+            speed_cms: f.speed_cms.into(),
+            step_mm,
+        });
+    }
+    let record = state.cell(cell);
+    let region = check_place(state, p, device, f, cell, record.as_ref())?;
+    let weight = freshness_ppm(p, record.as_ref(), device, f.time_ms);
+    remember(state, p, device, f, cell, record);
+    match tally.regions.binary_search_by_key(&region, |(r, _)| *r) {
+        Ok(i) => tally.regions[i].1 = tally.regions[i].1.saturating_add(u64::from(weight)),
+        Err(i) => tally.regions.insert(i, (region, u64::from(weight))),
+    }
+    claim_bounties(state, device, f, cell, epoch, tally);
+    Ok(weight)
+}
+
+/// Records a valid frame: the cell's freshness and recent hashes, and the image.
+fn remember(
+    state: &mut State,
+    p: &MappingParams,
+    device: &Address,
+    f: &Frame,
+    cell: u64,
+    record: Option<CellRecord>,
+) {
+    let mut c = record.unwrap_or(CellRecord {
+        last_mapped_ms: 0,
+        last_device: *device,
+        recent: Vec::new(),
+    });
+    let old_age = (c.last_mapped_ms > 0 || !c.recent.is_empty()).then_some(c.last_mapped_ms);
+    if f.time_ms > c.last_mapped_ms {
+        c.last_mapped_ms = f.time_ms;
+        c.last_device = *device;
+    }
+    if c.recent.len() >= p.freshness.phashes_per_cell as usize {
+        c.recent.remove(0);
+    }
+    c.recent.push(Sighting {
+        device: *device,
+        time_ms: f.time_ms,
+        phash: f.phash,
+    });
+    if old_age != Some(c.last_mapped_ms) {
+        if let Some(old) = old_age {
+            state.put_raw(cell_age_key(old, cell), None);
+        }
+        state.put_raw(cell_age_key(c.last_mapped_ms, cell), Some(Vec::new()));
+    }
+    state.put(cell_key(cell), &c);
+    state.put(
+        image_key(&f.image),
+        &ImageSeen {
+            device: *device,
+            time_ms: f.time_ms,
+        },
+    );
+    state.put_raw(image_age_key(f.time_ms, &f.image), Some(Vec::new()));
+}
+
+/// A valid frame claims a pass of every open bounty on its cell that it is in time for, that
+/// has passes left, and that this dashcam has not claimed yet.
+fn claim_bounties(
+    state: &mut State,
+    device: &Address,
+    f: &Frame,
+    cell: u64,
+    epoch: u64,
+    tally: &mut Tally,
+) {
+    for (id, mut claimants) in state.bounties_on(cell) {
+        let mut bounty: Bounty = state.bounty(id).expect("a bounty's cells go with it");
+        let in_time = f.time_ms >= bounty.opened_ms && f.time_ms <= bounty.until_ms;
+        if !in_time || claimants.len() >= usize::from(bounty.passes) || claimants.contains(device) {
+            continue;
+        }
+        claimants.push(*device);
+        bounty.claimed_parts += 1;
+        let key = claim_key(epoch, device, id);
+        let mut claim: Claim = state.get(&key).unwrap_or(Claim {
+            funder: bounty.funder,
+            amount: Amount::ZERO,
+        });
+        claim.amount = claim
+            .amount
+            .checked_add(bounty.per_part)
+            .expect("claims of one bounty are below its amount");
+        tally.bounty = tally
+            .bounty
+            .checked_add(bounty.per_part)
+            .expect("below the supply");
+        state.put(key, &claim);
+        state.put(bounty_cell_key(cell, id), &claimants);
+        state.put(bounty_key(id), &bounty);
+    }
+}
+
+/// Moves `amount` between two accounts (bounties in and out of escrow).
+pub(crate) fn move_tokens(state: &mut State, from: &Address, to: &Address, amount: Amount) {
+    if amount.is_zero() || from == to {
+        return;
+    }
+    let mut a = state.account(from).copied().unwrap_or_default();
+    a.balance = a
+        .balance
+        .checked_sub(amount)
+        .expect("the caller checked the balance");
+    state.put_account(*from, a);
+    let mut b = state.account(to).copied().unwrap_or_default();
+    b.balance = b.balance.checked_add(amount).expect("below the supply");
+    state.put_account(*to, b);
+}
+
+/// Escrows a bounty on cells.
+pub fn open_bounty(
+    state: &mut State,
+    funder: &Address,
+    a: &OpenBounty,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    let mut cells = a.cells.clone();
+    cells.sort_unstable();
+    cells.dedup();
+    let count = a.cells.len().min(u32::MAX as usize) as u32;
+    if cells.is_empty() || cells.len() != a.cells.len() || cells.len() > MAX_BOUNTY_CELLS {
+        return Err(R::BountyCells {
+            count,
+            max: MAX_BOUNTY_CELLS as u32,
+        }
+        .into());
+    }
+    for &cell in &cells {
+        let at_resolution = h3o::CellIndex::try_from(cell)
+            .is_ok_and(|c| u8::from(c.resolution()) == MAPPING_RESOLUTION);
+        if !at_resolution || !matches!(p.place(cell), Placement::Open(_)) {
+            return Err(R::BountyBadCell { cell }.into());
+        }
+    }
+    if a.passes == 0 || a.passes > p.bounties.max_passes {
+        return Err(R::BountyPasses {
+            passes: a.passes,
+            max: p.bounties.max_passes,
+        }
+        .into());
+    }
+    let duration_ms = a.until_ms.saturating_sub(ctx.time_ms);
+    if duration_ms == 0 || duration_ms > p.bounties.max_duration_ms {
+        return Err(R::BountyPeriod {
+            duration_ms,
+            max_ms: p.bounties.max_duration_ms,
+        }
+        .into());
+    }
+    let parts = cells.len() as u64 * u64::from(a.passes);
+    let per_part = a.amount.0 / u128::from(parts);
+    if per_part == 0 {
+        return Err(R::BountyTooSmall {
+            amount: a.amount.0,
+            parts,
+        }
+        .into());
+    }
+    let balance = state.account(funder).map(|x| x.balance).unwrap_or_default();
+    if balance < a.amount {
+        return Err(Rejection::InsufficientFunds {
+            balance,
+            needed: a.amount,
+        });
+    }
+    move_tokens(state, funder, &escrow_account(), a.amount);
+    let id: u64 = state.get(&next_bounty_key()).unwrap_or(0);
+    state.put(next_bounty_key(), &(id + 1));
+    for &cell in &cells {
+        state.put(bounty_cell_key(cell, id), &Vec::<Address>::new());
+    }
+    // Frames up to `until_ms` may still arrive within the upload window: settle after it.
+    let settle_ms = a.until_ms.saturating_add(p.frames.upload_window_ms);
+    state.put_raw(bounty_end_key(settle_ms, id), Some(Vec::new()));
+    state.put(
+        bounty_key(id),
+        &Bounty {
+            funder: *funder,
+            amount: a.amount,
+            per_part: Amount(per_part),
+            passes: a.passes,
+            cells,
+            opened_ms: ctx.time_ms,
+            until_ms: a.until_ms,
+            claimed_parts: 0,
+        },
+    );
+    Ok(())
+}

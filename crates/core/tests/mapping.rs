@@ -1,0 +1,827 @@
+//! The mapping module on a real chain: every reason code (bundle refusals and frame faults),
+//! freshness paid once per refill, region pools, bounties paid exactly with their rounding
+//! returned, the module's forgetting, and cheaters that earn nothing.
+
+mod common;
+
+use common::mapping::*;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use depin_core::economics::EconomyView;
+use depin_core::genesis::Allocation;
+use depin_core::module::Module;
+use depin_core::modules::coverage::preset::BERLIN;
+use depin_core::modules::mapping::actions::{
+    Frame, Location, OnboardDashcam, OpenBounty, SubmitBundle, sign_onboarding,
+};
+use depin_core::modules::mapping::params::RegionGenesis;
+use depin_core::modules::mapping::preset::{self, DAY_MS};
+use depin_core::modules::mapping::records::{MappingView, Verdict, escrow_account};
+use depin_core::modules::mapping::{FrameFault, Mapping, MappingGenesis, MappingRejection};
+use depin_core::services::devices::{RetireDevice, SetDenylist};
+use depin_core::{Action, Amount, Genesis, Hash, Keypair, Receipt};
+use proptest::prelude::*;
+
+const HAMBURG: Location = Location {
+    lat_udeg: 53_550_000,
+    lon_udeg: 9_993_000,
+};
+const LEIPZIG: Location = Location {
+    lat_udeg: 51_340_000,
+    lon_udeg: 12_373_000,
+};
+
+fn cell_hex(l: Location, res: u8) -> String {
+    format!("{:x}", l.cell(res).unwrap())
+}
+
+/// Berlin (open, weight 1, the preset), Hamburg (open, weight 3), Leipzig (closed).
+fn section() -> MappingGenesis {
+    let mut m = preset::single_region(BERLIN);
+    m.regions.push(RegionGenesis {
+        name: "hamburg".into(),
+        h3_cells: vec![cell_hex(HAMBURG, 6)],
+        weight: 3,
+        closed: false,
+    });
+    m.regions.push(RegionGenesis {
+        name: "leipzig".into(),
+        h3_cells: vec![cell_hex(LEIPZIG, 6)],
+        weight: 1,
+        closed: true,
+    });
+    m
+}
+
+fn mapping_genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
+    genesis(|g| {
+        g.modules.mapping = Some(section());
+        g.allocations.push(Allocation {
+            address: funder().address(),
+            amount: "1000".into(),
+        });
+        edit(g)
+    })
+}
+
+fn onboard(net: &mut Net, c: &Keypair) {
+    let a = Action::from(OnboardDashcam {
+        device: c.address(),
+        device_signature: sign_onboarding(CHAIN_ID, &owner().address(), c),
+    });
+    assert_eq!(net.send(&owner(), a), Receipt::Success);
+}
+
+/// A mapping network with dashcams `0..n` onboarded.
+fn net_with(n: u8) -> Net {
+    let mut net = Net::new(mapping_genesis(|_| {}));
+    for i in 0..n {
+        onboard(&mut net, &cam(i));
+    }
+    net
+}
+
+/// A drive of `n` frames at 10 m/s ending a second before the next block.
+fn recent_drive(net: &Net, start: Location, n: usize, tag: u64) -> Vec<Frame> {
+    drive(start, net.time_ms - 1_000 * n as u64, n, 1_000, tag)
+}
+
+fn bundle(c: &Keypair, seq: u64, frames: Vec<Frame>) -> Action {
+    Action::from(SubmitBundle::signed(CHAIN_ID, c, seq, frames))
+}
+
+/// Submits a bundle signed and uploaded by the dashcam.
+fn submit(net: &mut Net, c: &Keypair, seq: u64, frames: Vec<Frame>) -> Receipt {
+    net.send(c, bundle(c, seq, frames))
+}
+
+/// The verdicts of a dashcam's accepted bundle `seq`.
+fn verdicts(net: &Net, c: &Keypair, seq: u64) -> Vec<Verdict> {
+    let epochs = net.state.height() / EPOCH_BLOCKS + 1;
+    (0..epochs)
+        .flat_map(|e| net.state.bundles(e, &c.address(), usize::MAX))
+        .find(|(s, _)| *s == seq)
+        .unwrap_or_else(|| panic!("bundle {seq} was accepted"))
+        .1
+        .verdicts
+}
+
+fn fault_codes(v: &[Verdict]) -> Vec<&'static str> {
+    v.iter()
+        .map(|v| v.fault.as_ref().map_or("ok", |f| f.code()))
+        .collect()
+}
+
+fn weight_sum(v: &[Verdict]) -> u64 {
+    v.iter().map(|v| u64::from(v.weight_ppm)).sum()
+}
+
+/// Runs empty blocks until the current epoch closes.
+fn close_epoch(net: &mut Net) -> u64 {
+    let epoch = net.state.height() / EPOCH_BLOCKS;
+    while net.state.height() < (epoch + 1) * EPOCH_BLOCKS {
+        net.block(vec![]);
+    }
+    epoch
+}
+
+fn balance(net: &Net, k: &Address) -> u128 {
+    net.state.account(k).map_or(0, |a| a.balance.0)
+}
+
+use depin_core::Address;
+
+fn rejected(r: &Receipt) -> &'static str {
+    code(r)
+}
+
+#[test]
+fn an_honest_drive_is_paid_for_the_freshness_of_its_cells() {
+    let mut net = net_with(1);
+    let frames = recent_drive(&net, BERLIN, 40, 1);
+    assert_eq!(submit(&mut net, &cam(0), 1, frames), Receipt::Success);
+    let v = verdicts(&net, &cam(0), 1);
+    // The first frame has no reference; every one moved and is new: all valid.
+    assert!(v.iter().all(|v| v.fault.is_none()), "{:?}", fault_codes(&v));
+    // 10 m/s for 40 s: about 400 m, some 20 resolution-12 cells, each fully fresh once.
+    let cells: BTreeSet<u64> = v.iter().map(|v| v.cell).collect();
+    assert!(cells.len() >= 15, "{}", cells.len());
+    assert_eq!(weight_sum(&v), cells.len() as u64 * 1_000_000);
+    let epoch = close_epoch(&mut net);
+    let reward = net.state.reward(epoch, &cam(0).address()).expect("paid");
+    assert!(reward.amount.0 > 0 && reward.shares > 0, "{reward:?}");
+    let s = net.state.epoch_summary(epoch).unwrap();
+    epoch_is_conserved(&s);
+    assert_eq!(counter(&s, "mapping", "frames_paid"), 40);
+    assert_eq!(counter(&s, "mapping", "bundles"), 1);
+    net.replays_identically();
+}
+
+#[test]
+fn every_bundle_refusal_has_its_reason_code() {
+    let mut net = net_with(2);
+    let mut seen = BTreeSet::new();
+    let c = cam(0);
+    let good = recent_drive(&net, BERLIN, 5, 2);
+    let check = |net: &mut Net, tx_action: Action, signer: &Keypair, want: &str| {
+        let r = net.send(signer, tx_action);
+        assert_eq!(rejected(&r), want, "{r:?}");
+        let Receipt::Rejected(why) = &r else {
+            unreachable!()
+        };
+        assert!(!why.to_string().is_empty());
+        want.to_string()
+    };
+    // A signature by another key over the same bundle.
+    let mut forged = SubmitBundle::signed(CHAIN_ID, &cam(1), 1, good.clone());
+    forged.device = c.address();
+    seen.insert(check(
+        &mut net,
+        Action::from(forged),
+        &owner(),
+        "bad_bundle_signature",
+    ));
+    seen.insert(check(&mut net, bundle(&c, 1, vec![]), &c, "empty_bundle"));
+    let long = recent_drive(&net, BERLIN, 49, 3);
+    seen.insert(check(&mut net, bundle(&c, 1, long), &c, "too_many_frames"));
+    let mut backwards = good.clone();
+    backwards[3].time_ms = backwards[2].time_ms;
+    seen.insert(check(
+        &mut net,
+        bundle(&c, 1, backwards),
+        &c,
+        "time_not_forward",
+    ));
+    let old = drive(BERLIN, net.time_ms - 3 * DAY_MS, 5, 1_000, 4);
+    seen.insert(check(&mut net, bundle(&c, 1, old), &c, "bundle_too_old"));
+    let future = drive(BERLIN, net.time_ms + 120_000, 5, 1_000, 5);
+    seen.insert(check(
+        &mut net,
+        bundle(&c, 1, future),
+        &c,
+        "bundle_in_future",
+    ));
+    for (field, edit) in [
+        (
+            "latitude",
+            (|f: &mut Frame| f.lat_udeg = 90_000_001) as fn(&mut Frame),
+        ),
+        ("longitude", |f: &mut Frame| f.lon_udeg = -180_000_001),
+        ("heading", |f: &mut Frame| f.heading_cdeg = 36_000),
+    ] {
+        let mut bad = good.clone();
+        edit(&mut bad[1]);
+        let r = net.send(&c, bundle(&c, 1, bad));
+        assert_eq!(
+            r,
+            Receipt::Rejected(
+                MappingRejection::FieldOutOfRange {
+                    index: 1,
+                    field: field.into()
+                }
+                .into()
+            )
+        );
+        seen.insert("field_out_of_range".into());
+    }
+    // Accepted once; the same sequence again, or a lower one, is a replay.
+    assert_eq!(submit(&mut net, &c, 7, good.clone()), Receipt::Success);
+    let later = recent_drive(&net, BERLIN, 5, 6);
+    seen.insert(check(
+        &mut net,
+        bundle(&c, 7, later.clone()),
+        &c,
+        "stale_sequence",
+    ));
+    seen.insert(check(
+        &mut net,
+        bundle(&c, 3, later.clone()),
+        &c,
+        "stale_sequence",
+    ));
+    // A higher sequence whose frames are not after the last accepted frame.
+    seen.insert(check(&mut net, bundle(&c, 8, good), &c, "time_not_forward"));
+
+    // Bounties.
+    let f = funder();
+    let open = |cells: Vec<u64>, amount: u128, passes: u8, until_ms: u64| {
+        Action::from(OpenBounty {
+            cells,
+            amount: Amount(amount),
+            passes,
+            until_ms,
+        })
+    };
+    let cell = BERLIN.cell(12).unwrap();
+    let until = net.time_ms + DAY_MS;
+    seen.insert(check(
+        &mut net,
+        open(vec![], 1_000, 1, until),
+        &f,
+        "bounty_cells",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell, cell], 1_000, 1, until),
+        &f,
+        "bounty_cells",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![BERLIN.cell(11).unwrap()], 1_000, 1, until),
+        &f,
+        "bounty_bad_cell",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![LEIPZIG.cell(12).unwrap()], 1_000, 1, until),
+        &f,
+        "bounty_bad_cell",
+    ));
+    let now = net.time_ms;
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 1_000, 1, now),
+        &f,
+        "bounty_period",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 1_000, 1, now + 31 * DAY_MS),
+        &f,
+        "bounty_period",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 1_000, 0, until),
+        &f,
+        "bounty_passes",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 1_000, 5, until),
+        &f,
+        "bounty_passes",
+    ));
+    seen.insert(check(
+        &mut net,
+        open(vec![cell], 3, 4, until),
+        &f,
+        "bounty_too_small",
+    ));
+    let r = net.send(&f, open(vec![cell], u128::MAX / 2, 1, until));
+    assert_eq!(code(&r), "insufficient_funds");
+
+    let all: BTreeSet<String> = MappingRejection::CODES
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(seen, all, "every bundle and bounty refusal is exercised");
+    net.replays_identically();
+}
+
+/// Submits `frames` as bundle `seq` of `c` and returns the codes of its verdicts.
+fn judged(net: &mut Net, c: &Keypair, seq: u64, frames: Vec<Frame>) -> Vec<&'static str> {
+    assert_eq!(submit(net, c, seq, frames), Receipt::Success);
+    fault_codes(&verdicts(net, c, seq))
+}
+
+/// A change made to one frame.
+type Tamper = fn(&mut Frame);
+
+/// Microdegrees of longitude for `m` metres east at Berlin's latitude.
+fn east_udeg(m: f64) -> i32 {
+    (m / (0.11132 * BERLIN.lat_deg().to_radians().cos())).round() as i32
+}
+
+#[test]
+fn every_frame_fault_has_its_reason_code() {
+    let mut net = net_with(5);
+    let mut seen = BTreeSet::new();
+    let c = cam(0);
+    // Bundles 10 s apart: longer than the frame gap, so each starts from its own first frame.
+    let mut t = net.time_ms - 100_000;
+
+    // Each bundle: two good frames, then one tampered frame judged against the second.
+    let cases: Vec<(&str, Tamper)> = vec![
+        ("too_fast", |f| f.speed_cms = 4_100),
+        ("implausible_jump", |f| f.lat_udeg += 10_000),
+        ("distance_mismatch", |f| f.lon_udeg += east_udeg(20.0)),
+        ("acceleration", |f| {
+            // 10 m/s to 19 m/s in a second, at a distance that fits the mean speed.
+            f.speed_cms = 1_900;
+            f.lon_udeg += east_udeg(4.5);
+        }),
+        ("poor_gnss", |f| f.satellites = 3),
+        ("poor_gnss", |f| f.hdop_centi = 401),
+    ];
+    let mut seq = 0;
+    for (want, edit) in cases {
+        seq += 1;
+        let mut frames = drive(BERLIN, t, 3, 1_000, 100 + seq);
+        edit(&mut frames[2]);
+        let got = judged(&mut net, &c, seq, frames);
+        assert_eq!(got, ["ok", "ok", want], "{want}");
+        seen.insert(want);
+        t += 10_000;
+    }
+    // Stationary by speed: a car at 1 m/s that stops.
+    seq += 1;
+    let mut frames = drive(BERLIN, t, 3, 100, 202);
+    frames[2].speed_cms = 20;
+    assert_eq!(
+        judged(&mut net, &c, seq, frames),
+        ["ok", "ok", "stationary"]
+    );
+    seen.insert("stationary");
+    t += 10_000;
+    // Stationary by position: a parked car reporting a crawl (0.6 m/s) that does not move.
+    seq += 1;
+    let mut frames = drive(BERLIN, t, 2, 60, 201);
+    frames[1].lon_udeg = frames[0].lon_udeg;
+    assert_eq!(judged(&mut net, &c, seq, frames), ["ok", "stationary"]);
+    // The second frame above was judged against a fix of a second ago within the gap: its
+    // verdict says it moved 0 m.
+    let v = verdicts(&net, &c, seq);
+    assert_eq!(
+        v[1].fault,
+        Some(FrameFault::Stationary {
+            speed_cms: 60,
+            step_mm: 0
+        })
+    );
+
+    // Regions: Leipzig is closed, the Gulf of Guinea is outside every region.
+    let frames = recent_drive(&net, LEIPZIG, 3, 300);
+    let got = judged(&mut net, &cam(1), 1, frames);
+    assert_eq!(got, ["closed_region"; 3]);
+    seen.insert("closed_region");
+    let nowhere = Location {
+        lat_udeg: 0,
+        lon_udeg: 0,
+    };
+    let frames = recent_drive(&net, nowhere, 3, 301);
+    let got = judged(&mut net, &cam(2), 1, frames);
+    assert_eq!(got, ["outside_regions"; 3]);
+    seen.insert("outside_regions");
+
+    // Duplicates: another dashcam uploads the same images (exact), then the same scenes
+    // re-encoded (perceptual hashes two bits off) along the same street.
+    let honest = recent_drive(&net, HAMBURG, 6, 400);
+    let got = judged(&mut net, &cam(3), 1, honest.clone());
+    assert_eq!(got, ["ok"; 6]);
+    let mut copy = honest.clone();
+    for (i, f) in copy.iter_mut().enumerate() {
+        f.time_ms = net.time_ms - 6_000 + 1_000 * i as u64;
+    }
+    let got = judged(&mut net, &cam(4), 1, copy.clone());
+    assert_eq!(got, ["duplicate_image"; 6]);
+    seen.insert("duplicate_image");
+    net.time_ms += 10_000;
+    for (i, f) in copy.iter_mut().enumerate() {
+        f.time_ms = net.time_ms - 6_000 + 1_000 * i as u64;
+        f.image = Hash::tagged("test/re-encoded", &[&[i as u8]]);
+        f.phash ^= 0b101 << (i * 3);
+    }
+    let got = judged(&mut net, &cam(4), 2, copy);
+    assert_eq!(got, ["near_duplicate"; 6]);
+    seen.insert("near_duplicate");
+    assert_eq!(
+        weight_sum(&verdicts(&net, &cam(4), 2)),
+        0,
+        "flagged frames earn nothing"
+    );
+
+    let all: BTreeSet<&str> = FrameFault::CODES.iter().copied().collect();
+    assert_eq!(seen, all, "every frame fault is exercised");
+    for f in [
+        FrameFault::TooFast {
+            speed_cms: 4_100,
+            max_cms: 4_000,
+        },
+        FrameFault::OutsideRegions {},
+    ] {
+        assert!(!f.to_string().is_empty());
+    }
+    net.replays_identically();
+}
+
+/// Moves the chain's clock `ms` ahead (the next block carries the new time).
+/// Blocks may step at most two days: a day per block.
+fn wait(net: &mut Net, ms: u64) {
+    let mut left = ms;
+    while left > 0 {
+        let step = left.min(DAY_MS);
+        net.time_ms += step;
+        left -= step;
+        net.block(vec![]);
+    }
+}
+
+#[test]
+fn freshness_grows_for_a_week_and_a_second_pass_earns_only_what_refilled() {
+    let mut net = net_with(3);
+    let street = |net: &Net, tag| recent_drive(net, BERLIN, 20, tag);
+    let frames = street(&net, 1);
+    let v = {
+        judged(&mut net, &cam(0), 1, frames);
+        verdicts(&net, &cam(0), 1)
+    };
+    let cells: BTreeSet<u64> = v.iter().map(|v| v.cell).collect();
+    let full = cells.len() as u64 * 1_000_000;
+    assert_eq!(weight_sum(&v), full, "new cells are fully fresh");
+    let cell = net.state.cell(v[0].cell).expect("remembered");
+    assert_eq!(cell.last_device, cam(0).address());
+
+    // A day later another car drives the same street: a seventh of the freshness has refilled.
+    wait(&mut net, DAY_MS);
+    let frames = street(&net, 2);
+    judged(&mut net, &cam(1), 1, frames);
+    let second = weight_sum(&verdicts(&net, &cam(1), 1));
+    let day_ppm = 1_000_000 / 7;
+    assert!(
+        second.abs_diff(cells.len() as u64 * day_ppm) <= cells.len() as u64 * 2_000,
+        "{second} vs a day's refill of {} cells",
+        cells.len()
+    );
+    // Eight days later it is full again, and no more than full.
+    wait(&mut net, 8 * DAY_MS);
+    let frames = street(&net, 3);
+    judged(&mut net, &cam(2), 1, frames);
+    assert_eq!(weight_sum(&verdicts(&net, &cam(2), 1)), full);
+    net.replays_identically();
+}
+
+#[test]
+fn regions_split_the_pool_by_weight() {
+    // One car in Berlin (weight 1), one in Hamburg (weight 3), the same freshness each.
+    let mut net = net_with(2);
+    let b = recent_drive(&net, BERLIN, 30, 1);
+    let h = recent_drive(&net, HAMBURG, 30, 2);
+    let txs = vec![
+        net.tx(&cam(0), bundle(&cam(0), 1, b)),
+        net.tx(&cam(1), bundle(&cam(1), 1, h)),
+    ];
+    assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
+    let wb = weight_sum(&verdicts(&net, &cam(0), 1));
+    let wh = weight_sum(&verdicts(&net, &cam(1), 1));
+    assert!(wb > 0 && wh > 0);
+    let epoch = close_epoch(&mut net);
+    let rb = net.state.reward(epoch, &cam(0).address()).unwrap().amount.0;
+    let rh = net.state.reward(epoch, &cam(1).address()).unwrap().amount.0;
+    // Each is alone in its region, so its freshness does not matter: the pools are 1:3.
+    assert!(rh.abs_diff(3 * rb) <= 3, "{rb} {rh}");
+    let s = net.state.epoch_summary(epoch).unwrap();
+    epoch_is_conserved(&s);
+}
+
+#[test]
+fn within_a_region_dashcams_share_by_freshness() {
+    let mut net = net_with(2);
+    let long = recent_drive(&net, BERLIN, 40, 1);
+    let start = Location {
+        lat_udeg: BERLIN.lat_udeg + 20_000,
+        ..BERLIN
+    };
+    let short = recent_drive(&net, start, 10, 2);
+    let txs = vec![
+        net.tx(&cam(0), bundle(&cam(0), 1, long)),
+        net.tx(&cam(1), bundle(&cam(1), 1, short)),
+    ];
+    assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
+    let (w0, w1) = (
+        weight_sum(&verdicts(&net, &cam(0), 1)),
+        weight_sum(&verdicts(&net, &cam(1), 1)),
+    );
+    let epoch = close_epoch(&mut net);
+    let r0 = net.state.reward(epoch, &cam(0).address()).unwrap().amount.0;
+    let r1 = net.state.reward(epoch, &cam(1).address()).unwrap().amount.0;
+    // r0 / r1 = w0 / w1, to the rounding of the shares.
+    let lhs = r0 * u128::from(w1);
+    let rhs = r1 * u128::from(w0);
+    assert!(
+        lhs.abs_diff(rhs) <= u128::from(w0 + w1),
+        "{r0} {r1} {w0} {w1}"
+    );
+}
+
+fn open_bounty(net: &mut Net, cells: Vec<u64>, amount: u128, passes: u8, for_ms: u64) -> Receipt {
+    let a = Action::from(OpenBounty {
+        cells,
+        amount: Amount(amount),
+        passes,
+        until_ms: net.time_ms + for_ms,
+    });
+    net.send(&funder(), a)
+}
+
+#[test]
+fn a_bounty_pays_the_first_passes_of_its_cells_and_returns_the_rest_with_the_rounding() {
+    let mut net = net_with(4);
+    // The street of a drive, known before anyone drives it.
+    let plan = drive(BERLIN, 0, 20, 1_000, 0);
+    let mut cells: Vec<u64> = plan
+        .iter()
+        .map(|f| {
+            Location {
+                lat_udeg: f.lat_udeg,
+                lon_udeg: f.lon_udeg,
+            }
+            .cell(12)
+            .unwrap()
+        })
+        .collect();
+    cells.dedup();
+    let n = cells.len() as u128;
+    // Not divisible: the rounding goes back to the funder.
+    let amount = 2 * n * 1_000 + 7;
+    let before = balance(&net, &funder().address());
+    assert_eq!(
+        open_bounty(&mut net, cells.clone(), amount, 2, DAY_MS),
+        Receipt::Success
+    );
+    let funder_fee = net.last_fee;
+    assert_eq!(balance(&net, &escrow_account()), amount);
+    // Frames captured before the bounty opened do not claim it.
+    wait(&mut net, 60_000);
+    let per_part = amount / (2 * n);
+
+    // Three cars drive the street: the first two claim every cell, the third nothing.
+    let owner_before = balance(&net, &owner().address());
+    // The owner pays its dashcams' transaction fees.
+    let mut owner_fees = 0;
+    for i in 0..3u8 {
+        let frames = recent_drive(&net, BERLIN, 20, 10 + u64::from(i));
+        assert_eq!(submit(&mut net, &cam(i), 1, frames), Receipt::Success);
+        owner_fees += net.last_fee;
+        let t = net
+            .state
+            .tally(net.state.height() / EPOCH_BLOCKS, &cam(i).address())
+            .unwrap();
+        let want = if i < 2 { per_part * n } else { 0 };
+        assert_eq!(t.bounty.0, want, "car {i}");
+    }
+    let claims: Vec<_> = net.state.bounties_on(cells[0]);
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].1, vec![cam(0).address(), cam(1).address()]);
+    let epoch = close_epoch(&mut net);
+    let s = net.state.epoch_summary(epoch).unwrap();
+    assert_eq!(
+        u128::from(counter(&s, "mapping", "bounty_paid")),
+        2 * per_part * n
+    );
+    // Both claimants' parts were paid to their owner, beside the epoch's rewards.
+    let rewards: u128 = (0..3u8)
+        .filter_map(|i| net.state.reward(epoch, &cam(i).address()))
+        .map(|r| r.amount.0)
+        .sum();
+    assert_eq!(
+        balance(&net, &owner().address()) + owner_fees - owner_before,
+        2 * per_part * n + rewards
+    );
+    // The bounty ends after its period and the upload window: the rounding comes back.
+    wait(&mut net, 3 * DAY_MS + 1);
+    close_epoch(&mut net);
+    assert_eq!(balance(&net, &escrow_account()), 0);
+    assert_eq!(
+        before - balance(&net, &funder().address()),
+        2 * per_part * n + funder_fee,
+        "the funder paid exactly the claimed parts, and its transaction's fee"
+    );
+    assert!(net.state.bounties_on(cells[0]).is_empty());
+    assert!(net.state.bounty(0).is_none());
+    net.replays_identically();
+}
+
+#[test]
+fn a_claim_of_a_denied_or_retired_dashcam_goes_back_to_the_funder() {
+    let mut net = net_with(2);
+    let cell_of = |f: &Frame| {
+        Location {
+            lat_udeg: f.lat_udeg,
+            lon_udeg: f.lon_udeg,
+        }
+        .cell(12)
+        .unwrap()
+    };
+    let frames = recent_drive(&net, BERLIN, 3, 1);
+    let cell = cell_of(&frames[0]);
+    assert_eq!(
+        open_bounty(&mut net, vec![cell], 1_000, 2, DAY_MS),
+        Receipt::Success
+    );
+    wait(&mut net, 60_000);
+    let frames = recent_drive(&net, BERLIN, 3, 1);
+    assert_eq!(submit(&mut net, &cam(0), 1, frames), Receipt::Success);
+    let frames = recent_drive(&net, BERLIN, 3, 2);
+    let frames: Vec<Frame> = frames
+        .into_iter()
+        .map(|mut f| {
+            f.phash = !f.phash;
+            f
+        })
+        .collect();
+    assert_eq!(submit(&mut net, &cam(1), 1, frames), Receipt::Success);
+    let deny = Action::from(SetDenylist {
+        device: cam(0).address(),
+        denied: true,
+    });
+    assert_eq!(net.send(&governor(), deny), Receipt::Success);
+    let retire = Action::from(RetireDevice {
+        device: cam(1).address(),
+    });
+    assert_eq!(net.send(&owner(), retire), Receipt::Success);
+    let before = balance(&net, &funder().address());
+    let epoch = close_epoch(&mut net);
+    let s = net.state.epoch_summary(epoch).unwrap();
+    assert_eq!(counter(&s, "mapping", "bounty_paid"), 0);
+    assert_eq!(counter(&s, "mapping", "bounty_returned"), 1_000);
+    assert_eq!(balance(&net, &funder().address()) - before, 1_000);
+    assert!(net.state.reward(epoch, &cam(0).address()).is_none());
+    assert!(net.state.dashcam(&cam(1).address()).is_none());
+    assert_eq!(balance(&net, &escrow_account()), 0);
+    net.replays_identically();
+}
+
+#[test]
+fn cells_and_images_are_forgotten_after_the_memory_window() {
+    let mut net = net_with(1);
+    let frames = recent_drive(&net, BERLIN, 10, 1);
+    let image = frames[0].image;
+    assert_eq!(
+        submit(&mut net, &cam(0), 1, frames.clone()),
+        Receipt::Success
+    );
+    let cell = verdicts(&net, &cam(0), 1)[0].cell;
+    close_epoch(&mut net);
+    assert!(net.state.cell(cell).is_some() && net.state.image(&image).is_some());
+    wait(&mut net, 31 * DAY_MS);
+    let epoch = close_epoch(&mut net);
+    let s = net.state.epoch_summary(epoch).unwrap();
+    assert!(counter(&s, "mapping", "cells_forgotten") >= 5, "{s:?}");
+    assert!(net.state.cell(cell).is_none() && net.state.image(&image).is_none());
+    // Only the dashcam's own record is left of the drive, and its history.
+    let left: Vec<Vec<u8>> = net
+        .state
+        .entries()
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k[0] == Mapping::ID)
+        .collect();
+    let tables: BTreeSet<u8> = left.iter().map(|k| k[1]).collect();
+    // 0: dashcams, 5: bundle records and 6: tallies (kept for `history_epochs`).
+    assert_eq!(tables, BTreeSet::from([0, 5, 6]), "{left:?}");
+    net.replays_identically();
+}
+
+#[test]
+fn a_bundle_signed_by_the_dashcam_may_be_uploaded_by_anyone_once() {
+    let mut net = net_with(1);
+    let frames = recent_drive(&net, BERLIN, 5, 1);
+    let a = bundle(&cam(0), 1, frames);
+    assert_eq!(net.send(&owner(), a.clone()), Receipt::Success);
+    // A relay or an attacker replaying it from the chain gets nothing.
+    let r = net.send(&funder(), a);
+    assert_eq!(code(&r), "stale_sequence");
+}
+
+#[test]
+fn a_teleporting_spoofer_is_flagged_until_it_could_have_driven_there() {
+    let mut net = net_with(1);
+    let frames = recent_drive(&net, BERLIN, 5, 1);
+    assert_eq!(submit(&mut net, &cam(0), 1, frames), Receipt::Success);
+    // Ten seconds later it claims to be 5 km away, driving normally.
+    let far = Location {
+        lat_udeg: BERLIN.lat_udeg + 45_000,
+        ..BERLIN
+    };
+    net.time_ms += 10_000;
+    let frames = recent_drive(&net, far, 10, 2);
+    assert_eq!(
+        judged(&mut net, &cam(0), 2, frames),
+        ["implausible_jump"; 10]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// However often a cell is mapped in a week, by however many cars, the freshness paid over
+    /// the week is at most what one pass at its end would earn (the refill telescopes), and it
+    /// is paid exactly through the close.
+    #[test]
+    fn passes_within_a_week_pay_no_more_than_one_pass_at_its_end(
+        gaps_h in proptest::collection::vec(1u64..40, 1..6),
+    ) {
+        let mut net = net_with(6);
+        let frames = recent_drive(&net, BERLIN, 3, 1);
+        judged(&mut net, &cam(0), 1, frames);
+        let cell = verdicts(&net, &cam(0), 1)[0].cell;
+        let start = net.state.cell(cell).unwrap().last_mapped_ms;
+        let mut paid = 0u64;
+        for (i, h) in gaps_h.iter().enumerate() {
+            wait(&mut net, h * 3_600_000);
+            let frames = recent_drive(&net, BERLIN, 3, 10 + i as u64);
+            let c = cam(1 + i as u8);
+            judged(&mut net, &c, 1, frames);
+            paid += u64::from(verdicts(&net, &c, 1)[0].weight_ppm);
+        }
+        let end = net.state.cell(cell).unwrap().last_mapped_ms;
+        let one_pass = (u128::from(end - start) * 1_000_000 / u128::from(7 * DAY_MS)) as u64;
+        prop_assert!(paid <= one_pass.min(1_000_000), "{} > {}", paid, one_pass);
+        // Short of it by the rounding and the seconds of each pass's later frames in the cell.
+        prop_assert!(one_pass - paid <= 4 * gaps_h.len() as u64, "{} {}", paid, one_pass);
+    }
+
+    /// Bounties pay exactly: what claimants are paid plus what returns to the funder is what
+    /// was escrowed, to the base unit, and the escrow ends empty.
+    #[test]
+    fn bounties_pay_out_exactly(
+        amount in 100u128..10_000_000,
+        passes in 1u8..=4,
+        cars in 0u8..6,
+        cells_n in 1usize..6,
+        deny in proptest::option::of(0u8..6),
+    ) {
+        let mut net = net_with(6);
+        let plan = recent_drive(&net, BERLIN, 12, 0);
+        let mut cells: Vec<u64> = plan.iter().map(|f| Location { lat_udeg: f.lat_udeg, lon_udeg: f.lon_udeg }.cell(12).unwrap()).collect();
+        cells.dedup();
+        cells.truncate(cells_n);
+        let parts = cells.len() as u128 * u128::from(passes);
+        prop_assume!(amount >= parts);
+        let funder_before = balance(&net, &funder().address());
+        let owner_before = balance(&net, &owner().address());
+        prop_assert_eq!(open_bounty(&mut net, cells.clone(), amount, passes, DAY_MS), Receipt::Success);
+        let funder_fee = net.last_fee;
+        wait(&mut net, 60_000);
+        // The owner pays its dashcams' transaction fees.
+        let mut owner_fees = 0;
+        for i in 0..cars {
+            let frames = recent_drive(&net, BERLIN, 12, 100 + u64::from(i));
+            prop_assert_eq!(submit(&mut net, &cam(i), 1, frames), Receipt::Success);
+            owner_fees += net.last_fee;
+        }
+        if let Some(d) = deny {
+            let a = Action::from(SetDenylist { device: cam(d).address(), denied: true });
+            prop_assert_eq!(net.send(&governor(), a), Receipt::Success);
+        }
+        let epoch = close_epoch(&mut net);
+        wait(&mut net, 3 * DAY_MS + 1);
+        close_epoch(&mut net);
+        let rewards: u128 = (0..6u8).filter_map(|i| net.state.reward(epoch, &cam(i).address())).map(|r| r.amount.0).sum();
+        let to_owner = balance(&net, &owner().address()) + owner_fees - owner_before - rewards;
+        let from_funder = funder_before - balance(&net, &funder().address()) - funder_fee;
+        prop_assert_eq!(to_owner, from_funder, "what the funder lost, the drivers' owner got");
+        let per_part = amount / parts;
+        // The first `passes` cars claim every cell; a denied one's claims go back.
+        let claimants = cars.min(passes);
+        let denied_claimant = deny.is_some_and(|d| d < claimants);
+        let paid_parts = (u128::from(claimants) - u128::from(denied_claimant)) * cells.len() as u128;
+        prop_assert_eq!(to_owner, paid_parts * per_part);
+        prop_assert_eq!(balance(&net, &escrow_account()), 0);
+        net.supply_is_consistent();
+    }
+}
