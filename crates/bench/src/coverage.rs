@@ -129,6 +129,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
             pool_weights: Default::default(),
         }),
         modules: depin_core::modules::ModulesGenesis {
+            storage: None,
             coverage: Some(coverage),
             demand: None,
             ..Default::default()

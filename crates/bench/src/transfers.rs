@@ -105,6 +105,7 @@ pub fn run(
             .collect(),
         economics: None,
         modules: depin_core::modules::ModulesGenesis {
+            storage: None,
             coverage: None,
             demand: None,
             ..Default::default()

@@ -156,6 +156,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
             pool_weights: Default::default(),
         }),
         modules: depin_core::modules::ModulesGenesis {
+            storage: None,
             coverage: Some(coverage),
             demand: Some(demand),
             ..Default::default()

@@ -156,6 +156,7 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             pool_weights: Default::default(),
         }),
         modules: depin_core::modules::ModulesGenesis {
+            storage: None,
             devices: Some(depin_core::services::devices::DevicesGenesis {
                 governor: Some(governor.address()),
                 denylist: Vec::new(),

@@ -91,6 +91,7 @@ fn genesis() -> Genesis {
             pool_weights: BTreeMap::new(),
         }),
         modules: ModulesGenesis {
+            storage: None,
             devices: Some(DevicesGenesis {
                 governor: Some(owner().address()),
                 denylist: Vec::new(),

@@ -268,6 +268,7 @@ fn ledger_at_boundary(network: &Network, validator: &Keypair) -> State {
             pool_weights: Default::default(),
         }),
         modules: depin_core::modules::ModulesGenesis {
+            storage: None,
             coverage: Some(coverage),
             ..Default::default()
         },

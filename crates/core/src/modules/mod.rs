@@ -12,6 +12,7 @@
 //! `docs/ARCHITECTURE.md`).
 
 pub mod coverage;
+pub mod storage;
 mod registry;
 
 pub use registry::{

@@ -331,4 +331,5 @@ registry! {
     devices: Devices = crate::services::devices::Devices,
     demand: Demand = crate::services::demand::Demand,
     coverage: Coverage = crate::modules::coverage::Coverage,
+    storage: Storage = crate::modules::storage::Storage,
 }

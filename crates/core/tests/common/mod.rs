@@ -95,6 +95,7 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
             pool_weights: BTreeMap::new(),
         }),
         modules: ModulesGenesis {
+            storage: None,
             devices: Some(DevicesGenesis {
                 governor: Some(governor().address()),
                 denylist: Vec::new(),
