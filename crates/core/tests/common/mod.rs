@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod storage;
+
 use std::collections::BTreeMap;
 
 use depin_core::economics::EpochSummary;

@@ -56,7 +56,8 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
     let mut providers = 0u64;
     for (key, value) in state.scan_prefix(&epoch_proof_prefix(epoch), usize::MAX) {
         let device = address_suffix(&key);
-        let work: EpochProof = crate::codec::Decode::from_bytes(&value).expect("the ledger wrote it");
+        let work: EpochProof =
+            crate::codec::Decode::from_bytes(&value).expect("the ledger wrote it");
         totals.deals_proven += work.deals_proven;
         totals.bytes_proven = totals.bytes_proven.saturating_add(work.bytes_proven);
         totals.faults_declared += work.faults_declared;
@@ -78,8 +79,14 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
         ("providers".to_string(), providers),
         ("deals_proven".to_string(), u64::from(totals.deals_proven)),
         ("bytes_proven".to_string(), totals.bytes_proven),
-        ("faults_declared".to_string(), u64::from(totals.faults_declared)),
-        ("faults_detected".to_string(), u64::from(totals.faults_detected)),
+        (
+            "faults_declared".to_string(),
+            u64::from(totals.faults_declared),
+        ),
+        (
+            "faults_detected".to_string(),
+            u64::from(totals.faults_detected),
+        ),
     ];
     EpochWork { devices, counters }
 }

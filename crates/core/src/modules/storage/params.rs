@@ -191,9 +191,7 @@ impl StorageGenesis {
 impl StorageParams {
     /// Collateral a shard of `size` bytes locks, base units (rounded up).
     pub fn deal_collateral(&self, size: u64) -> Amount {
-        Amount(
-            (self.collateral_per_gib.0 * u128::from(size)).div_ceil(u128::from(GIB)),
-        )
+        Amount((self.collateral_per_gib.0 * u128::from(size)).div_ceil(u128::from(GIB)))
     }
 
     /// The lowest price per period a shard of `size` bytes may pay, credits (rounded up).
@@ -234,3 +232,24 @@ struct_codec!(StorageParams {
     max_fault_periods: u32,
     deadlines: u64,
 });
+
+/// A storage section for a network with `[demand]` and epochs divisible by `window_blocks`:
+/// 1 GiB shards, two challenges per window (a proof of two 1 KiB chunks fits a transaction), 10
+/// tokens of collateral and 1,000 credits ($0.01 at Helium's peg) per GiB per period at least,
+/// faults at 1% declared and 5% detected of the deal's collateral, terminated after 3 in a row.
+pub fn preset(window_blocks: u64) -> StorageGenesis {
+    StorageGenesis {
+        onboard_fee: "0".into(),
+        window_blocks,
+        challenges_per_window: 2,
+        max_shard_bytes: GIB,
+        min_deal_periods: 1,
+        max_deal_periods: 1_000,
+        collateral_per_gib: "10".into(),
+        min_price_credits_per_gib: 1_000,
+        fault_cutoff_blocks: 1,
+        declared_fault_fee_bps: 100,
+        detected_fault_fee_bps: 500,
+        max_fault_periods: 3,
+    }
+}

@@ -10,7 +10,9 @@
 //! group a challenge falls in, so committing hashes 16 KiB at a time (BLAKE3's SIMD width) and
 //! answering reads only the challenged groups.
 
-use blake3::hazmat::{ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root};
+use blake3::hazmat::{
+    ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root,
+};
 
 use crate::crypto::{Address, Hash};
 
@@ -263,7 +265,11 @@ impl ShardTree {
     /// [`ShardTree::group_range`]): the chunk and its path.
     pub fn open(&self, index: u64, group: &[u8]) -> (Vec<u8>, Vec<Hash>) {
         let range = self.group_range(index);
-        assert_eq!(group.len() as u64, range.end - range.start, "the whole group");
+        assert_eq!(
+            group.len() as u64,
+            range.end - range.start,
+            "the whole group"
+        );
         let in_group = (index % GROUP_CHUNKS) as usize;
         let chunk_start = in_group * CHUNK_BYTES as usize;
         let chunk_end = (chunk_start + CHUNK_BYTES as usize).min(group.len());
@@ -328,9 +334,7 @@ mod tests {
                 assert!(verify_opening(&tree.root, len as u64, index, &bad, &path).is_err());
                 if n > 1 {
                     let other = (index + 1) % n;
-                    assert!(
-                        verify_opening(&tree.root, len as u64, other, &chunk, &path).is_err()
-                    );
+                    assert!(verify_opening(&tree.root, len as u64, other, &chunk, &path).is_err());
                     assert!(
                         verify_opening(
                             &tree.root,

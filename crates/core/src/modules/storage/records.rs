@@ -39,7 +39,9 @@ pub struct Provider {
 
 impl Provider {
     pub fn free_collateral(&self) -> Amount {
-        self.collateral.checked_sub(self.locked).expect("locked <= collateral")
+        self.collateral
+            .checked_sub(self.locked)
+            .expect("locked <= collateral")
     }
 
     pub fn free_bytes(&self) -> u64 {

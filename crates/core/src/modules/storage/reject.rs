@@ -48,7 +48,10 @@ impl fmt::Display for StorageRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use StorageRejection::*;
         match self {
-            ZeroCapacity {} => write!(f, "a provider must offer some capacity; give capacity_bytes above 0"),
+            ZeroCapacity {} => write!(
+                f,
+                "a provider must offer some capacity; give capacity_bytes above 0"
+            ),
             EmptyShard {} => write!(f, "a shard must hold at least one byte"),
             ShardTooLarge { size, max } => write!(
                 f,
@@ -104,15 +107,18 @@ impl fmt::Display for StorageRejection {
                 f,
                 "the provider's window of period {period} closed at height {closed_at}; prove each period inside its window"
             ),
-            AlreadyProven { deal, period } => write!(
-                f,
-                "deal {deal} is already proven for period {period}"
-            ),
+            AlreadyProven { deal, period } => {
+                write!(f, "deal {deal} is already proven for period {period}")
+            }
             WrongChallengeCount { expected, got } => write!(
                 f,
                 "{got} openings for {expected} challenges; answer every challenge, in order"
             ),
-            BadOpening { challenge, chunk, part } => {
+            BadOpening {
+                challenge,
+                chunk,
+                part,
+            } => {
                 let what = match *part {
                     OPENING_LENGTH => "has the wrong length for that chunk",
                     OPENING_PATH => "has the wrong number of path hashes",
@@ -131,10 +137,9 @@ impl fmt::Display for StorageRejection {
                 f,
                 "deal {deal} already has a declaration for period {period}"
             ),
-            TooManyDeals { max } => write!(
-                f,
-                "a declaration names at most {max} deals; send several"
-            ),
+            TooManyDeals { max } => {
+                write!(f, "a declaration names at most {max} deals; send several")
+            }
             CollateralLocked { free, asked } => write!(
                 f,
                 "only {} base units of collateral are free ({} asked); the rest is locked by live deals",

@@ -12,9 +12,9 @@ use crate::state::{State, StateRead};
 
 use super::params::StorageParams;
 use super::records::{
-    Deal, DealStatus, EpochProof, OutcomeKind, PeriodOutcome, Provider, StorageView,
-    deadline_key, deadline_prefix, deal_key, epoch_proof_key, escrow_account, outcome_key,
-    provider_key, shard_key,
+    Deal, DealStatus, EpochProof, OutcomeKind, PeriodOutcome, Provider, StorageView, deadline_key,
+    deadline_prefix, deal_key, epoch_proof_key, escrow_account, outcome_key, provider_key,
+    shard_key,
 };
 use super::verify::move_tokens;
 

@@ -20,7 +20,9 @@ use super::actions::{
     TerminateDeal, WithdrawCollateral,
 };
 use super::params::{MAX_DECLARED_DEALS, StorageParams};
-use super::proof::{OpeningFault, challenge_seed, challenged_chunks, uniform_below, verify_opening};
+use super::proof::{
+    OpeningFault, challenge_seed, challenged_chunks, uniform_below, verify_opening,
+};
 use super::records::{
     Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, client_deal_key,
     deadline_key, deal_key, escrow_account, meta_key, provider_deal_key, provider_key, shard_key,
@@ -34,7 +36,9 @@ pub(crate) fn params(state: &State) -> Result<Arc<StorageParams>, Rejection> {
         .modules
         .storage
         .clone()
-        .ok_or(Rejection::ModuleDisabled { module: Storage::ID })
+        .ok_or(Rejection::ModuleDisabled {
+            module: Storage::ID,
+        })
 }
 
 /// A registered device of another module is unknown to storage.
@@ -62,7 +66,10 @@ pub(crate) fn move_tokens(state: &mut State, from: &Address, to: &Address, amoun
         return;
     }
     let mut a = state.account(from).copied().unwrap_or_default();
-    a.balance = a.balance.checked_sub(amount).expect("checked by the caller");
+    a.balance = a
+        .balance
+        .checked_sub(amount)
+        .expect("checked by the caller");
     state.put_account(*from, a);
     let mut b = state.account(to).copied().unwrap_or_default();
     b.balance = b.balance.checked_add(amount).expect("<= supply");
@@ -121,10 +128,7 @@ pub fn add_collateral(
         });
     }
     let mut record = view.record;
-    record.collateral = record
-        .collateral
-        .checked_add(a.amount)
-        .expect("<= supply");
+    record.collateral = record.collateral.checked_add(a.amount).expect("<= supply");
     move_tokens(state, owner, &escrow_account(), a.amount);
     state.put(provider_key(&a.device), &record);
     Ok(())
@@ -219,11 +223,7 @@ pub fn open_deal(
         .into());
     }
     if let Some(deal) = state.get::<u64>(&shard_key(&t.provider, &t.root)) {
-        return Err(R::DuplicateShard {
-            root: t.root,
-            deal,
-        }
-        .into());
+        return Err(R::DuplicateShard { root: t.root, deal }.into());
     }
     let record = view.record;
     if record.free_bytes() < t.size {
@@ -249,7 +249,10 @@ pub fn open_deal(
 
     let escrow = hold::hold(state, client, total);
     let mut record = record;
-    record.locked = record.locked.checked_add(collateral).expect("<= collateral");
+    record.locked = record
+        .locked
+        .checked_add(collateral)
+        .expect("<= collateral");
     record.used_bytes += t.size;
     record.deals += 1;
     state.put(provider_key(&t.provider), &record);
@@ -358,7 +361,8 @@ pub fn submit_proof(
     let seed = challenge_seed(&entropy, signer, a.deal, a.period);
     let chunks = challenged_chunks(&seed, deal.size, p.challenges_per_window);
     for (i, (chunk, opening)) in chunks.iter().zip(&a.openings).enumerate() {
-        if let Err(fault) = verify_opening(&deal.root, deal.size, *chunk, &opening.chunk, &opening.path)
+        if let Err(fault) =
+            verify_opening(&deal.root, deal.size, *chunk, &opening.chunk, &opening.path)
         {
             let part = match fault {
                 OpeningFault::WrongLength { .. } => OPENING_LENGTH,
@@ -466,11 +470,7 @@ pub fn declare_recovery(
 
 /// The provider's owner ends a live deal: the deal's collateral pays the client, the unspent
 /// escrow is refunded.
-pub fn terminate(
-    state: &mut State,
-    owner: &Address,
-    a: &TerminateDeal,
-) -> Result<(), Rejection> {
+pub fn terminate(state: &mut State, owner: &Address, a: &TerminateDeal) -> Result<(), Rejection> {
     params(state)?;
     let deal = state.deal(a.deal).ok_or(R::UnknownDeal { deal: a.deal })?;
     let entry = state
