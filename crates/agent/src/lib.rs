@@ -7,6 +7,7 @@
 //! - [`radio`]: the simulated radio (log-distance path loss, shadowing, sensitivity);
 //! - [`hotspot`]: a fleet of simulated hotspots, honest or cheating, following the chain;
 //! - [`oracle_feed`]: a price oracle submitting a seeded, mean-reverting random walk;
+//! - [`storage`]: a storage provider keeping shards and proving them, and cheaters measured;
 //! - [`fleet`]: IoT sensors whose operator buys credits and pays hotspots for their packets;
 //! - [`devnet`]: the agents the devnet starts, and its per-epoch summary.
 
@@ -19,3 +20,4 @@ pub mod hotspot;
 pub mod market;
 pub mod oracle_feed;
 pub mod radio;
+pub mod storage;

@@ -157,7 +157,10 @@ fn honest_provider_is_paid_per_period_earns_shares_and_gets_its_collateral_back(
         // The epoch closes: shares are the proven bytes, and the owner is paid.
         run_to(&mut net, (period + 1) * EPOCH_BLOCKS);
         let reward = net.state.reward(period, &p.address()).unwrap();
-        assert_eq!(reward.shares, SHARD as u128);
+        assert_eq!(
+            reward.shares, price,
+            "shares are the credits paid for proven periods"
+        );
         assert_eq!(
             reward.credits, price,
             "the period's price counts as the provider's paid service"

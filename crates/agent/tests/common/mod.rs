@@ -53,7 +53,6 @@ pub fn test_genesis(chain_id: &str, allocations: &[(Address, &str)]) -> Genesis 
             pool_weights: Default::default(),
         }),
         modules: depin_core::modules::ModulesGenesis {
-            storage: None,
             coverage: Some(preset::single_region(preset::BERLIN, BEACON_INTERVAL)),
             ..Default::default()
         },

@@ -12,8 +12,8 @@
 //! `docs/ARCHITECTURE.md`).
 
 pub mod coverage;
-pub mod storage;
 mod registry;
+pub mod storage;
 
 pub use registry::{
     ModuleAction, ModuleParams, ModuleRejection, ModulesGenesis, NAMES, disabled_code, name_of,

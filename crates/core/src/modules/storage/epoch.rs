@@ -47,9 +47,12 @@ pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
     }
 }
 
-/// Each provider's shares for `epoch`: the bytes of client-paid shards it proved, once per
-/// period (so shares are proven bytes x time). Providers retired or denied before the close earn
-/// nothing; their records stay as the explanation.
+/// Each provider's shares for `epoch`: the credits clients paid for the periods it proved, that
+/// is proven bytes x time weighted by the price the client paid for them. Raw bytes would let a
+/// self-dealer buy shares at the price floor with data it generates (measured in
+/// `docs/STORAGE.md`: 0.002 tokens bought 77% of the pool); by payment, a share of the pool costs
+/// what honest clients pay for theirs. Providers retired or denied before the close earn nothing;
+/// their records stay as the explanation.
 pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
     let mut devices = Vec::new();
     let mut totals = EpochProof::default();
@@ -63,7 +66,7 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
         totals.faults_declared += work.faults_declared;
         totals.faults_detected += work.faults_detected;
         providers += 1;
-        if work.bytes_proven == 0 || state.is_denied(&device) {
+        if work.credits_paid == 0 || state.is_denied(&device) {
             continue;
         }
         let Some(entry) = state.device_entry(&device) else {
@@ -72,7 +75,7 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
         devices.push(DeviceWork {
             device,
             owner: entry.owner,
-            shares: u128::from(work.bytes_proven),
+            shares: work.credits_paid,
         });
     }
     let counters = vec![

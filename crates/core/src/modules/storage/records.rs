@@ -197,11 +197,11 @@ pub struct PeriodOutcome {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EpochProof {
     pub deals_proven: u32,
-    /// Bytes of shards proven (a shard counts once per period): the provider's shares.
+    /// Bytes of shards proven (a shard counts once per period).
     pub bytes_proven: u64,
     pub faults_declared: u32,
     pub faults_detected: u32,
-    /// Credits released to it for proven periods.
+    /// Credits released to it for proven periods: its shares.
     #[serde(with = "crate::amount::u128_string")]
     pub credits_paid: u128,
     /// Collateral it paid to clients in fees, base units.

@@ -77,7 +77,10 @@ pub fn refund(state: &mut State, payer: &Address, held: Held) {
     }
     state.with_writer(Demand::ID, |state| {
         let mut c = state.credits(payer).unwrap_or_default();
-        c.own = c.own.checked_add(held.credits).expect("held from this balance");
+        c.own = c
+            .own
+            .checked_add(held.credits)
+            .expect("held from this balance");
         c.own_cost = c.own_cost.checked_add(held.cost).expect("<= supply");
         state.put(credits_key(payer), &c);
     })
