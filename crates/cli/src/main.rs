@@ -22,6 +22,7 @@ mod oracle;
 mod query;
 mod replay;
 mod serve;
+mod storage;
 mod submit;
 mod tx;
 
@@ -74,6 +75,9 @@ enum Command {
     /// Submit and show the token's USD price, and change the oracle set (demand module).
     #[command(subcommand)]
     Oracle(oracle::OracleCmd),
+    /// Storage providers, offers and deals (storage module).
+    #[command(subcommand)]
+    Storage(storage::StorageCmd),
     /// Run simulated device agents against a node.
     #[command(subcommand)]
     Agent(agent::AgentCmd),
@@ -120,6 +124,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Device(cmd) => device::run(&home, &client(), cmd, cli.json),
         Command::Credits(cmd) => credits::run(&home, &client(), cmd, cli.json),
         Command::Oracle(cmd) => oracle::run(&home, &client(), cmd, cli.json),
+        Command::Storage(cmd) => storage::run(&home, &client(), cmd, cli.json),
         Command::Agent(cmd) => agent::run(&home, &client(), cmd, cli.json),
         Command::Keys(cmd) => keys::run(&home, cmd, cli.json),
         Command::Tx(cmd) => tx::run(&home, &client(), cmd, cli.json),

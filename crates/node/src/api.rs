@@ -55,6 +55,10 @@ pub const ROUTES: &[&str] = &[
     "/v1/oracle",
     "/v1/credits/{address}",
     "/v1/usage/{device}",
+    "/v1/storage/params",
+    "/v1/storage/providers/{device}",
+    "/v1/storage/deals/{deal}",
+    "/v1/storage/clients/{address}/deals",
     "/v1/openapi.json",
     "/metrics",
 ];

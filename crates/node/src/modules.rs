@@ -9,7 +9,7 @@ use depin_store::Snapshot;
 use serde_json::Value;
 
 use crate::node::Node;
-use crate::{coverage_api, demand_api};
+use crate::{coverage_api, demand_api, storage_api};
 
 /// The routes of every module this node knows (a network that does not run one answers its
 /// routes with `<name>_disabled`).
@@ -17,6 +17,7 @@ pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .merge(coverage_api::routes())
         .merge(demand_api::routes())
+        .merge(storage_api::routes())
 }
 
 /// How module `module` scored a device's `shares` in `epoch`, for the reward view.
@@ -29,6 +30,7 @@ pub fn explain_shares(
 ) -> Option<Value> {
     match module {
         "coverage" => Some(coverage_api::explain_score(view, epoch, device, shares)),
+        "storage" => Some(storage_api::explain_work(view, epoch, device, shares)),
         _ => None,
     }
 }

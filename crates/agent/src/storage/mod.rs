@@ -3,11 +3,14 @@
 //! from the challenged chunk groups only; cheaters hold less and gamble.
 //!
 //! - `shards.rs`: what a provider holds of a shard, and answering challenges from it;
+//! - `provider.rs`: the live provider following a node (`depin agent storage`);
 //! - `measure.rs`: honest and cheating providers on the real state machine, in process, and
 //!   what each earns (`depin agent storage --measure`).
 
 pub mod measure;
+pub mod provider;
 pub mod shards;
 
 pub use measure::{Behaviour, MeasureArgs, Row, measure, table};
+pub use provider::{ProviderArgs, actions_now, load_shards};
 pub use shards::{Bytes, HeldShard, generated};
