@@ -45,6 +45,9 @@ pub struct InitArgs {
     /// Leave out the demand module (oracle, credits, paid data); fees are then paid in tokens.
     #[arg(long)]
     no_demand: bool,
+    /// Add the storage module (needs demand; its proving windows are --beacon-interval-blocks).
+    #[arg(long)]
+    storage: bool,
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
@@ -156,7 +159,8 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             pool_weights: Default::default(),
         }),
         modules: depin_core::modules::ModulesGenesis {
-            storage: None,
+            storage: (args.storage && with_demand)
+                .then(|| depin_core::modules::storage::params::preset(args.beacon_interval_blocks)),
             devices: Some(depin_core::services::devices::DevicesGenesis {
                 governor: Some(governor.address()),
                 denylist: Vec::new(),

@@ -24,9 +24,10 @@ pub struct ProviderArgs {
     /// Directory of the provider's shard files (`<root>.shard`); default `<home>/shards`.
     #[arg(long)]
     pub shards: Option<PathBuf>,
-    /// Seconds between looks at the chain.
-    #[arg(long, default_value_t = 1)]
-    pub poll_s: u64,
+    /// Milliseconds between looks at the chain [default: one block interval, so no proving
+    /// window, a few blocks long, is missed].
+    #[arg(long)]
+    pub poll_ms: Option<u64>,
     /// Stop after this many polls (0: run until stopped).
     #[arg(long, default_value_t = 0)]
     pub polls: u64,
@@ -139,12 +140,23 @@ pub fn run(
     let k = params["storage"]["challenges_per_window"]
         .as_u64()
         .unwrap_or(2) as u32;
+    let poll_ms = args
+        .poll_ms
+        .unwrap_or(params["block_interval_ms"].as_u64().unwrap_or(1_000));
     let mut polls = 0u64;
+    // Proofs already sent in this run: the next look may come before their block.
+    let mut sent = std::collections::BTreeSet::new();
     loop {
         let shards = load_shards(&dir)?;
         let mut provider = client.get(&format!("/v1/storage/providers/{}", device.address()))?;
         provider["height"] = client.get("/v1/status")?["height"].clone();
-        let actions = actions_now(&provider, device, k, &shards)?;
+        let mut actions = actions_now(&provider, device, k, &shards)?;
+        actions.retain(|a| match a {
+            Action::Module(depin_core::modules::ModuleAction::Storage(
+                depin_core::modules::storage::actions::StorageAction::SubmitStorageProof(p),
+            )) => sent.insert((p.deal, p.period)),
+            _ => true,
+        });
         if !actions.is_empty() {
             let mut nonce = client.nonce(&device.address())?.unwrap_or(0);
             let txs: Vec<Transaction> = actions
@@ -169,6 +181,6 @@ pub fn run(
         if args.polls > 0 && polls >= args.polls {
             return Ok(());
         }
-        std::thread::sleep(Duration::from_secs(args.poll_s));
+        std::thread::sleep(Duration::from_millis(poll_ms));
     }
 }
