@@ -371,3 +371,39 @@ mod tests {
         assert_eq!(uniform_below(&seed, 0, 1), 0);
     }
 }
+
+#[cfg(test)]
+mod cost {
+    use super::*;
+
+    /// The ledger's verification cost of one opening of a 1 GiB shard (a 1 KiB chunk and 20
+    /// path hashes), and of deriving its challenge: `cargo test --release -p depin-core --lib
+    /// storage::proof::cost -- --ignored --nocapture` (a measurement, not a check).
+    #[test]
+    #[ignore]
+    fn verification_cost() {
+        let size = 1u64 << 30;
+        let chunk = vec![7u8; CHUNK_BYTES as usize];
+        let path: Vec<Hash> = (0..20u8).map(|i| Hash([i; 32])).collect();
+        let root = Hash([9; 32]);
+        let rounds = 200_000u64;
+        let start = std::time::Instant::now();
+        for i in 0..rounds {
+            let index = (i * 7919) % (1 << 20);
+            assert!(verify_opening(&root, size, index, &chunk, &path).is_err());
+        }
+        let per = start.elapsed().as_secs_f64() / rounds as f64;
+        let seed = Hash([3; 32]);
+        let start = std::time::Instant::now();
+        for i in 0..rounds {
+            std::hint::black_box(uniform_below(&seed, i, 1 << 20));
+        }
+        let draw = start.elapsed().as_secs_f64() / rounds as f64;
+        println!(
+            "opening of a 1 GiB shard: {:.2} us ({:.0} openings/s); challenge draw {:.2} us",
+            per * 1e6,
+            1.0 / per,
+            draw * 1e6
+        );
+    }
+}
