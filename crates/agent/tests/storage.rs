@@ -129,6 +129,7 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
     let args = ProviderArgs {
         shards: Some(shards),
         poll_ms: Some(100),
+        keep_per_mille: 1000,
         polls: 0,
     };
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -28,6 +28,10 @@ pub struct ProviderArgs {
     /// window, a few blocks long, is missed].
     #[arg(long)]
     pub poll_ms: Option<u64>,
+    /// Cheat: answer only from this share of each shard's 16 KiB groups, per mille (a deleter
+    /// that kept the rest of its disk for something else); 1000 is honest.
+    #[arg(long, default_value_t = 1000)]
+    pub keep_per_mille: u16,
     /// Stop after this many polls (0: run until stopped).
     #[arg(long, default_value_t = 0)]
     pub polls: u64,
@@ -147,7 +151,15 @@ pub fn run(
     // Proofs already sent in this run: the next look may come before their block.
     let mut sent = std::collections::BTreeSet::new();
     loop {
-        let shards = load_shards(&dir)?;
+        let mut shards = load_shards(&dir)?;
+        if args.keep_per_mille < 1000 {
+            for held in shards.values_mut().flatten() {
+                if let super::shards::Bytes::Disk(path) = &held.bytes {
+                    let data = std::fs::read(path)?;
+                    *held = HeldShard::partial(data, args.keep_per_mille);
+                }
+            }
+        }
         let mut provider = client.get(&format!("/v1/storage/providers/{}", device.address()))?;
         provider["height"] = client.get("/v1/status")?["height"].clone();
         let mut actions = actions_now(&provider, device, k, &shards)?;
