@@ -130,6 +130,7 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
         shards: Some(shards),
         poll_ms: Some(100),
         keep_per_mille: 1000,
+        quiet: false,
         polls: 0,
     };
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -4,9 +4,11 @@
 //!
 //! - `shards.rs`: what a provider holds of a shard, and answering challenges from it;
 //! - `provider.rs`: the live provider following a node (`depin agent storage`);
+//! - `devnet.rs`: the devnet's client and provider (deals for generated shards, then proofs);
 //! - `measure.rs`: honest and cheating providers on the real state machine, in process, and
 //!   what each earns (`depin agent storage --measure`).
 
+pub mod devnet;
 pub mod measure;
 pub mod provider;
 pub mod shards;

@@ -32,6 +32,9 @@ pub struct ProviderArgs {
     /// that kept the rest of its disk for something else); 1000 is honest.
     #[arg(long, default_value_t = 1000)]
     pub keep_per_mille: u16,
+    /// Print only refusals (the devnet runs the provider beside the hotspots' summaries).
+    #[arg(long)]
+    pub quiet: bool,
     /// Stop after this many polls (0: run until stopped).
     #[arg(long, default_value_t = 0)]
     pub polls: u64,
@@ -183,6 +186,7 @@ pub fn run(
             for (tx, v) in txs.iter().zip(verdicts) {
                 let kind = serde_json::to_value(&tx.action)?["type"].clone();
                 match v {
+                    Ok(_) if args.quiet => {}
                     Ok(hash) if json_out => println!("{}", json!({"sent": kind, "hash": hash})),
                     Ok(hash) => println!("sent {} {hash}", kind.as_str().unwrap_or("?")),
                     Err(e) => eprintln!("refused {}: {} ({})", kind, e.message, e.code),
