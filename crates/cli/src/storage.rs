@@ -336,3 +336,38 @@ fn print_deal(d: &Value) {
         d["client"].as_str().unwrap_or("?"),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser, Subcommand};
+
+    /// The storage commands and `depin agent storage` (whose live and `--measure` flags share
+    /// one command) have no clashing argument names: clap checks the tree.
+    #[test]
+    fn the_storage_commands_parse() {
+        #[derive(Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            command: Cmd,
+        }
+        #[derive(Subcommand)]
+        enum Cmd {
+            #[command(subcommand)]
+            Storage(super::StorageCmd),
+            #[command(subcommand)]
+            Agent(crate::agent::AgentCmd),
+        }
+        Cli::command().debug_assert();
+        let parsed = Cli::try_parse_from([
+            "depin",
+            "agent",
+            "storage",
+            "--measure",
+            "--deleter-keep-per-mille",
+            "800",
+            "--keep-per-mille",
+            "500",
+        ]);
+        assert!(parsed.is_ok());
+    }
+}

@@ -50,7 +50,11 @@ pub struct MeasureArgs {
     #[arg(long, default_value_t = 256)]
     pub shard_kib: u64,
     /// Share of its groups the deleter keeps, per mille.
-    #[arg(long, default_value_t = 900)]
+    #[arg(
+        long = "deleter-keep-per-mille",
+        id = "deleter_keep_per_mille",
+        default_value_t = 900
+    )]
     pub keep_per_mille: u16,
     /// Periods the slow provider is offline (from the second period), then it recovers.
     #[arg(long, default_value_t = 2)]
