@@ -10,7 +10,7 @@ use crate::crypto::{self, Address};
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
 use crate::services::demand::hold;
-use crate::services::devices::{self, DeviceRejection};
+use crate::services::devices::{self, DeviceRejection, DevicesView};
 use crate::services::fees::{self, FeeKind};
 use crate::state::{State, StateRead};
 
@@ -489,5 +489,3 @@ pub fn terminate(state: &mut State, owner: &Address, a: &TerminateDeal) -> Resul
     settle::close_deal(state, a.deal, deal, DealStatus::TerminatedByProvider);
     Ok(())
 }
-
-use crate::services::devices::DevicesView;
