@@ -8,6 +8,7 @@
 //! - [`hotspot`]: a fleet of simulated hotspots, honest or cheating, following the chain;
 //! - [`dashcam`]: simulated dashcams on a street grid, honest or cheating, and what each earns;
 //! - [`oracle_feed`]: a price oracle submitting a seeded, mean-reverting random walk;
+//! - [`storage`]: a storage provider keeping shards and proving them, and cheaters measured;
 //! - [`fleet`]: IoT sensors whose operator buys credits and pays hotspots for their packets;
 //! - [`gpu`]: compute providers rendering frames (honest or cheating) and the frame renderer;
 //! - [`devnet`]: the agents the devnet starts, and its per-epoch summary.
@@ -23,3 +24,4 @@ pub mod hotspot;
 pub mod market;
 pub mod oracle_feed;
 pub mod radio;
+pub mod storage;

@@ -130,6 +130,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
         }),
         fees: None,
         modules: depin_core::modules::ModulesGenesis {
+            storage: None,
             coverage: Some(coverage),
             demand: None,
             ..Default::default()

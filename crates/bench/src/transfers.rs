@@ -119,6 +119,7 @@ pub fn run(
         economics: None,
         fees: None,
         modules: depin_core::modules::ModulesGenesis {
+            storage: None,
             coverage: None,
             demand: None,
             ..Default::default()

@@ -162,6 +162,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
         }),
         fees: None,
         modules: depin_core::modules::ModulesGenesis {
+            storage: None,
             coverage: Some(coverage),
             demand: Some(demand),
             ..Default::default()

@@ -44,6 +44,21 @@ pub enum AgentCmd {
         #[command(flatten)]
         args: depin_agent::dashcam::DashcamArgs,
     },
+    /// A storage provider: keeps its shards under --home, proves them in each proving window,
+    /// declares faults and recoveries. With --measure: honest and cheating providers on an
+    /// in-process chain, and what each earns.
+    Storage {
+        /// Provider device key in --home (`depin storage register` creates it).
+        #[arg(long, default_value = "provider")]
+        device: String,
+        #[command(flatten)]
+        args: depin_agent::storage::ProviderArgs,
+        /// Measure honest and cheating providers instead (no node needed).
+        #[arg(long)]
+        measure: bool,
+        #[command(flatten)]
+        measure_args: depin_agent::storage::MeasureArgs,
+    },
     /// A price oracle: submits a token/USD price (a seeded random walk) every few blocks.
     Oracle {
         /// Oracle key in --home (`depin init` creates "oracle").
@@ -81,6 +96,24 @@ pub fn run(home: &Home, client: &Client, cmd: &AgentCmd, json_out: bool) -> Resu
             }
             let key = home.load_key(owner)?;
             depin_agent::dashcam::run(args, client.base(), &key, json_out)
+        }
+        AgentCmd::Storage {
+            device,
+            args,
+            measure,
+            measure_args,
+        } => {
+            if *measure {
+                let rows = depin_agent::storage::measure(measure_args)?;
+                if json_out {
+                    println!("{}", serde_json::to_string(&rows)?);
+                } else {
+                    print!("{}", depin_agent::storage::table(&rows));
+                }
+                return Ok(());
+            }
+            let key = home.load_key(device)?;
+            depin_agent::storage::provider::run(args, client.base(), home.root(), &key, json_out)
         }
         AgentCmd::Oracle { key, args } => {
             let key = home.load_key(key)?;

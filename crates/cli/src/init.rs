@@ -52,6 +52,9 @@ pub struct InitArgs {
     /// `depin agent dashcam`.
     #[arg(long)]
     mapping: bool,
+    /// Add the storage module (needs demand; its proving windows are --beacon-interval-blocks).
+    #[arg(long)]
+    storage: bool,
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
@@ -169,6 +172,8 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
         }),
         fees: Some(Default::default()),
         modules: depin_core::modules::ModulesGenesis {
+            storage: (args.storage && with_demand)
+                .then(|| depin_core::modules::storage::params::preset(args.beacon_interval_blocks)),
             devices: Some(depin_core::services::devices::DevicesGenesis {
                 governor: Some(governor.address()),
                 denylist: Vec::new(),

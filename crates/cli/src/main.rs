@@ -24,6 +24,7 @@ mod oracle;
 mod query;
 mod replay;
 mod serve;
+mod storage;
 mod submit;
 mod tx;
 
@@ -90,6 +91,9 @@ enum Command {
     /// Street-level mapping: cell and area freshness, dashcams, bounties (mapping module).
     #[command(subcommand)]
     Map(mapping::MapCmd),
+    /// Storage providers, offers and deals (storage module).
+    #[command(subcommand)]
+    Storage(storage::StorageCmd),
     /// Run simulated device agents against a node.
     #[command(subcommand)]
     Agent(agent::AgentCmd),
@@ -141,6 +145,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Oracle(cmd) => oracle::run(&home, &client(), cmd, cli.json),
         Command::Compute(cmd) => compute::run(&home, &client(), cmd, cli.json),
         Command::Map(cmd) => mapping::run(&home, &client(), cmd, cli.json),
+        Command::Storage(cmd) => storage::run(&home, &client(), cmd, cli.json),
         Command::Agent(cmd) => agent::run(&home, &client(), cmd, cli.json),
         Command::Keys(cmd) => keys::run(&home, cmd, cli.json),
         Command::Tx(cmd) => tx::run(&home, &client(), cmd, cli.json),

@@ -107,6 +107,13 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32)>) -> Result<(
                     Err(e) => println!("no simulated hotspots: {e}"),
                 }
             }
+            if node.params.modules.storage.is_some()
+                && let (Ok(owner), Ok(payer)) = (home.load_key("faucet"), home.load_key("alice"))
+            {
+                println!("Starting a storage provider and a client storing 3 shards (docs/STORAGE.md).");
+                let device = depin_core::Keypair::generate();
+                depin_agent::storage::devnet::spawn(url.to_string(), home.root().to_path_buf(), owner, payer, device);
+            }
             println!();
             println!("Try, in another terminal:");
             println!("  {depin} --home {home_arg} query status");

@@ -920,3 +920,95 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
     );
     run.net.replays_identically();
 }
+
+/// Storage beside coverage and demand: a provider proves a client's shard every period while
+/// hotspots beacon and carry traffic; both proof modules are paid from their pools, every epoch
+/// conserves its emission, and collateral stays whole in its escrow account.
+#[test]
+fn a_network_with_coverage_demand_and_storage_conserves_money_and_pays_both_modules() {
+    use common::storage::{
+        open_action, proof, provider_key, register_action, shard, terms, window, with_storage,
+    };
+    use depin_core::modules::storage::StorageView;
+    use depin_core::modules::storage::actions::AddCollateral;
+    use depin_core::modules::storage::records::escrow_account;
+
+    let mut g = module_genesis(true, true, None, 2_500);
+    with_storage(&mut g);
+    let mut run = Run::new(g);
+    run.apply(&Op::Price(HALF_DOLLAR));
+    for _ in 0..4 {
+        run.apply(&Op::Onboard);
+    }
+    run.apply(&Op::Buy {
+        who: 0,
+        tokens: 50 * TOKEN,
+    });
+    let p = provider_key(0);
+    assert_eq!(
+        run.net.send(&owner(), register_action(&p, 1 << 30)),
+        Receipt::Success
+    );
+    let add = Action::from(AddCollateral {
+        device: p.address(),
+        amount: Amount(50 * TOKEN),
+    });
+    assert_eq!(run.net.send(&owner(), add), Receipt::Success);
+    let data = shard(1, 30_000);
+    let deal = run.net.state.storage_meta().next_deal;
+    let t = terms(&run.net, &fleet(), &p, &data, 3);
+    assert_eq!(run.net.send(&fleet(), open_action(t, &p)), Receipt::Success);
+    let start = run.net.state.deal(deal).unwrap().start_period;
+    let prove_if_open = |run: &mut Run| {
+        let period = run.net.state.height() / EPOCH_BLOCKS;
+        let d = run.net.state.deal(deal).unwrap();
+        if !(start..start + 3).contains(&period) || d.proven_period == Some(period) {
+            return;
+        }
+        let (first, last) = window(&run.net, deal, period);
+        let h = run.net.state.height();
+        if h >= first && h < last {
+            let a = proof(&run.net, &p, deal, period, &data);
+            assert_eq!(run.net.send(&p, a), Receipt::Success);
+        }
+    };
+    let mut round = 0u64;
+    while run.net.state.height() + 2 * BEACON_INTERVAL < 5 * EPOCH_BLOCKS {
+        for op in [
+            Op::Price(HALF_DOLLAR + round * 1_000_000),
+            Op::Window,
+            Op::Traffic {
+                payer: round as u8,
+                device: (round % 3) as u8,
+                packets: 500 + round,
+            },
+            Op::Transfer(u128::from(round) + 1),
+        ] {
+            run.apply(&op);
+            prove_if_open(&mut run);
+        }
+        round += 1;
+    }
+    let epochs = run.finish(5);
+    let summaries = closed_epochs(&run, epochs);
+    for period in start..start + 3 {
+        let s = &summaries[period as usize];
+        assert_eq!(counter(s, "storage", "bytes_proven"), 30_000, "{s:?}");
+        assert!(counter(s, "coverage", "beacons") > 0, "{s:?}");
+        let storage = s.module("storage").unwrap();
+        assert!(
+            storage.paid.0 > 0 && storage.demand_paid.0 > 0,
+            "{storage:?}"
+        );
+    }
+    let d = run.net.state.deal(deal).unwrap();
+    assert_eq!((d.proven_periods, d.escrow.credits), (3, 0));
+    let record = StorageView::provider(&run.net.state, &p.address())
+        .unwrap()
+        .record;
+    assert_eq!(
+        run.net.state.account(&escrow_account()).map(|a| a.balance),
+        Some(record.collateral)
+    );
+    run.net.replays_identically();
+}

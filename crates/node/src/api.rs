@@ -67,6 +67,10 @@ pub const ROUTES: &[&str] = &[
     "/v1/mapping/dashcams/{address}",
     "/v1/mapping/dashcams/{address}/bundles",
     "/v1/mapping/bounties/{id}",
+    "/v1/storage/params",
+    "/v1/storage/providers/{device}",
+    "/v1/storage/deals/{deal}",
+    "/v1/storage/clients/{address}/deals",
     "/v1/openapi.json",
     "/metrics",
 ];

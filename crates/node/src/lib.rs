@@ -21,6 +21,7 @@ pub mod modules;
 pub mod node;
 pub mod reply;
 pub mod server;
+pub mod storage_api;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use depin_store::Snapshot;
 use serde_json::Value;
 
 use crate::node::Node;
-use crate::{compute_api, coverage_api, demand_api, mapping_api};
+use crate::{compute_api, coverage_api, demand_api, mapping_api, storage_api};
 
 /// The routes of every module this node knows (a network that does not run one answers its
 /// routes with `<name>_disabled`).
@@ -19,6 +19,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .merge(demand_api::routes())
         .merge(compute_api::routes())
         .merge(mapping_api::routes())
+        .merge(storage_api::routes())
 }
 
 /// How module `module` scored a device's `shares` in `epoch`, for the reward view.
@@ -33,6 +34,7 @@ pub fn explain_shares(
         "coverage" => Some(coverage_api::explain_score(view, epoch, device, shares)),
         "compute" => Some(compute_api::explain_shares(view, epoch, device, shares)),
         "mapping" => Some(mapping_api::explain_score(view, epoch, device, shares)),
+        "storage" => Some(storage_api::explain_work(view, epoch, device, shares)),
         _ => None,
     }
 }

@@ -92,6 +92,7 @@ fn genesis() -> Genesis {
         }),
         fees: None,
         modules: ModulesGenesis {
+            storage: None,
             devices: Some(DevicesGenesis {
                 governor: Some(owner().address()),
                 denylist: Vec::new(),

@@ -269,6 +269,7 @@ fn ledger_at_boundary(network: &Network, validator: &Keypair) -> State {
         }),
         fees: None,
         modules: depin_core::modules::ModulesGenesis {
+            storage: None,
             coverage: Some(coverage),
             ..Default::default()
         },

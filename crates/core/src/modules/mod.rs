@@ -15,6 +15,7 @@ pub mod compute;
 pub mod coverage;
 pub mod mapping;
 mod registry;
+pub mod storage;
 
 pub use registry::{
     ModuleAction, ModuleParams, ModuleRejection, ModulesGenesis, NAMES, disabled_code, name_of,

@@ -352,6 +352,7 @@ registry! {
     devices: Devices = crate::services::devices::Devices,
     demand: Demand = crate::services::demand::Demand,
     coverage: Coverage = crate::modules::coverage::Coverage,
+    storage: Storage = crate::modules::storage::Storage,
     mapping: Mapping = crate::modules::mapping::Mapping,
     compute: Compute = crate::modules::compute::Compute,
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mapping;
+pub mod storage;
 
 use std::collections::BTreeMap;
 
@@ -102,6 +103,7 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
         }),
         fees: None,
         modules: ModulesGenesis {
+            storage: None,
             devices: Some(DevicesGenesis {
                 governor: Some(governor().address()),
                 denylist: Vec::new(),

@@ -11,6 +11,7 @@
 
 pub mod actions;
 pub mod epoch;
+pub mod hold;
 pub mod params;
 pub mod records;
 pub mod reject;

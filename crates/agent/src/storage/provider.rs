@@ -1,0 +1,202 @@
+//! The live storage provider: it keeps its shards as files under `<home>/shards/`, follows the
+//! node's view of its deals, and in each deal's proving window answers the challenges from the
+//! bytes it holds (reading only the challenged chunk groups). When a file is damaged it declares
+//! the fault before the cutoff (cheaper than being caught), and once the file is whole again it
+//! declares the recovery and proves.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use depin_core::modules::storage::actions::{DeclareFaults, DeclareRecovery, SubmitStorageProof};
+use depin_core::modules::storage::proof::challenge_seed;
+use depin_core::{Action, Hash, Keypair, Transaction};
+use serde_json::{Value, json};
+
+use super::shards::HeldShard;
+use crate::client::{Client, Signer};
+
+/// What `depin agent storage` (live) is asked for.
+#[derive(Args, Clone, Debug)]
+pub struct ProviderArgs {
+    /// Directory of the provider's shard files (`<root>.shard`); default `<home>/shards`.
+    #[arg(long)]
+    pub shards: Option<PathBuf>,
+    /// Milliseconds between looks at the chain [default: one block interval, so no proving
+    /// window, a few blocks long, is missed].
+    #[arg(long)]
+    pub poll_ms: Option<u64>,
+    /// Cheat: answer only from this share of each shard's 16 KiB groups, per mille (a deleter
+    /// that kept the rest of its disk for something else); 1000 is honest.
+    #[arg(long, default_value_t = 1000)]
+    pub keep_per_mille: u16,
+    /// Print only refusals (the devnet runs the provider beside the hotspots' summaries).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Stop after this many polls (0: run until stopped).
+    #[arg(long, default_value_t = 0)]
+    pub polls: u64,
+}
+
+/// Loads every `<root>.shard` file of `dir`, keyed by root; a file whose bytes no longer hash to
+/// its name is kept as damaged (`None`).
+pub fn load_shards(dir: &Path) -> Result<BTreeMap<Hash, Option<HeldShard>>> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(hex) = name.strip_suffix(".shard") else {
+            continue;
+        };
+        let Ok(root) = hex.parse::<Hash>() else {
+            continue;
+        };
+        let held = HeldShard::load(&path)?;
+        out.insert(root, (held.tree.root == root).then_some(held));
+    }
+    Ok(out)
+}
+
+/// One look at the chain: the actions the provider `device` sends now (proofs in open windows,
+/// fault declarations for shards it lost, recoveries for shards it has again).
+pub fn actions_now(
+    provider: &Value,
+    device: &Keypair,
+    k: u32,
+    shards: &BTreeMap<Hash, Option<HeldShard>>,
+) -> Result<Vec<Action>> {
+    let height = provider["height"].as_u64().unwrap_or(0);
+    let mut out = Vec::new();
+    let deals = provider["deals"].as_array().cloned().unwrap_or_default();
+    let mut faulty_to_declare = Vec::new();
+    let mut recovered = Vec::new();
+    for d in &deals {
+        let status = d["status"].as_str().unwrap_or("");
+        if status != "active" && status != "faulty" {
+            continue;
+        }
+        let id = d["id"].as_u64().context("deal id")?;
+        let root: Hash = d["root"].as_str().context("deal root")?.parse()?;
+        let held = shards.get(&root).and_then(Option::as_ref);
+        let w = &d["window"];
+        let period = w["period"].as_u64().unwrap_or(0);
+        let (first, last) = (
+            w["first_height"].as_u64().unwrap_or(0),
+            w["last_height"].as_u64().unwrap_or(0),
+        );
+        let start = d["start_period"].as_u64().unwrap_or(u64::MAX);
+        match (status, held) {
+            ("active", None) if d["declared_fault"].as_u64().is_none_or(|p| p < period) => {
+                faulty_to_declare.push(id)
+            }
+            ("faulty", Some(_)) if d["recovery"].as_u64().is_none_or(|r| r < period) => {
+                recovered.push(id)
+            }
+            _ => {}
+        }
+        let may_prove = status == "active" || d["recovery"].as_u64() == Some(period);
+        let open = height >= first && height < last && period >= start;
+        if let (true, true, Some(held)) = (may_prove, open, held)
+            && d["proven_period"].as_u64() != Some(period)
+        {
+            let entropy: Hash = w["entropy"]
+                .as_str()
+                .context("open window entropy")?
+                .parse()?;
+            let seed = challenge_seed(&entropy, &device.address(), id, period);
+            if let Some(openings) = held.answer(&seed, k)? {
+                out.push(Action::from(SubmitStorageProof {
+                    deal: id,
+                    period,
+                    openings,
+                }));
+            }
+        }
+    }
+    if !faulty_to_declare.is_empty() {
+        out.push(Action::from(DeclareFaults {
+            deals: faulty_to_declare,
+        }));
+    }
+    if !recovered.is_empty() {
+        out.push(Action::from(DeclareRecovery { deals: recovered }));
+    }
+    Ok(out)
+}
+
+/// Runs the provider `device` against the node at `base` until stopped (or `args.polls`).
+pub fn run(
+    args: &ProviderArgs,
+    base: &str,
+    home: &Path,
+    device: &Keypair,
+    json_out: bool,
+) -> Result<()> {
+    let client = Client::new(base);
+    let dir = args.shards.clone().unwrap_or_else(|| home.join("shards"));
+    let status = client.get("/v1/status")?;
+    let signer = Signer::from_status(&status)?;
+    let params = client.get("/v1/storage/params")?;
+    let k = params["storage"]["challenges_per_window"]
+        .as_u64()
+        .unwrap_or(2) as u32;
+    let poll_ms = args
+        .poll_ms
+        .unwrap_or(params["block_interval_ms"].as_u64().unwrap_or(1_000));
+    let mut polls = 0u64;
+    // Proofs already sent in this run: the next look may come before their block.
+    let mut sent = std::collections::BTreeSet::new();
+    loop {
+        let mut shards = load_shards(&dir)?;
+        if args.keep_per_mille < 1000 {
+            for held in shards.values_mut().flatten() {
+                if let super::shards::Bytes::Disk(path) = &held.bytes {
+                    let data = std::fs::read(path)?;
+                    *held = HeldShard::partial(data, args.keep_per_mille);
+                }
+            }
+        }
+        let mut provider = client.get(&format!("/v1/storage/providers/{}", device.address()))?;
+        provider["height"] = client.get("/v1/status")?["height"].clone();
+        let mut actions = actions_now(&provider, device, k, &shards)?;
+        actions.retain(|a| match a {
+            Action::Module(depin_core::modules::ModuleAction::Storage(
+                depin_core::modules::storage::actions::StorageAction::SubmitStorageProof(p),
+            )) => sent.insert((p.deal, p.period)),
+            _ => true,
+        });
+        if !actions.is_empty() {
+            let mut nonce = client.nonce(&device.address())?.unwrap_or(0);
+            let txs: Vec<Transaction> = actions
+                .into_iter()
+                .map(|a| {
+                    let tx = signer.sign(device, nonce, a);
+                    nonce += 1;
+                    tx
+                })
+                .collect();
+            let verdicts = client.submit(&txs)?;
+            for (tx, v) in txs.iter().zip(verdicts) {
+                let kind = serde_json::to_value(&tx.action)?["type"].clone();
+                match v {
+                    Ok(_) if args.quiet => {}
+                    Ok(hash) if json_out => println!("{}", json!({"sent": kind, "hash": hash})),
+                    Ok(hash) => println!("sent {} {hash}", kind.as_str().unwrap_or("?")),
+                    Err(e) => eprintln!("refused {}: {} ({})", kind, e.message, e.code),
+                }
+            }
+        }
+        polls += 1;
+        if args.polls > 0 && polls >= args.polls {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(poll_ms));
+    }
+}

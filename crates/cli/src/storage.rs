@@ -1,0 +1,373 @@
+//! `depin storage ...`: register a storage provider and move its collateral, offer a shard to a
+//! client (the provider's signature a client's deal needs), open a deal, quit one, and read
+//! providers, deals (with their proof history and why each period went as it did) and a
+//! client's deals.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use depin_agent::client::Client;
+use depin_agent::storage::HeldShard;
+use depin_core::modules::storage::actions::{
+    AddCollateral, DealTerms, OpenDeal, RegisterProvider, TerminateDeal, WithdrawCollateral,
+    sign_onboarding,
+};
+use depin_core::{Action, Amount, Keypair, Signature};
+use depin_node::Home;
+use serde_json::{Value, json};
+
+use crate::keys::resolve;
+use crate::submit::{chain_info, send_action};
+
+#[derive(clap::Subcommand)]
+pub enum StorageCmd {
+    /// Register a storage provider (the device key is created if new) and lock its collateral.
+    Register {
+        /// Owner key name in --home (pays the fee and the collateral, is paid the rewards).
+        #[arg(long)]
+        owner: String,
+        /// Device key name in --home; created if it does not exist.
+        #[arg(long)]
+        device: String,
+        /// Capacity offered, GiB.
+        #[arg(long)]
+        capacity_gib: u64,
+        /// Collateral to lock, whole tokens (decimals allowed).
+        #[arg(long)]
+        collateral: String,
+    },
+    /// Lock more collateral, or take free collateral back with --withdraw.
+    Collateral {
+        #[arg(long)]
+        owner: String,
+        /// Device address or key name.
+        #[arg(long)]
+        device: String,
+        /// Whole tokens.
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// As a provider: store FILE as a shard under the provider's shards directory and print a
+    /// signed offer (JSON) for the client to open the deal with.
+    Offer {
+        /// Provider device key name in --home.
+        #[arg(long)]
+        device: String,
+        /// The client's address or key name.
+        #[arg(long)]
+        client: String,
+        /// The shard's bytes.
+        file: PathBuf,
+        /// Periods (epochs) the deal runs.
+        #[arg(long, default_value_t = 10)]
+        periods: u32,
+        /// Price per period in credits [default: ten times the network's floor].
+        #[arg(long)]
+        price: Option<u128>,
+        /// Blocks the offer stays valid.
+        #[arg(long, default_value_t = 100)]
+        valid_blocks: u64,
+        /// Where the provider keeps shards [default: <home>/shards].
+        #[arg(long)]
+        shards: Option<PathBuf>,
+    },
+    /// As a client: open the deal of an offer printed by `depin storage offer` (its whole price
+    /// is held from the client's credits).
+    Open {
+        /// Client key name in --home.
+        #[arg(long)]
+        client: String,
+        /// The offer JSON (a file, or `-` for standard input).
+        offer: PathBuf,
+    },
+    /// As a provider's owner: quit a deal (its collateral pays the client).
+    Terminate {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        deal: u64,
+    },
+    /// Show a provider with its deals.
+    Provider { device: String },
+    /// Show a deal: terms, escrow and collateral left, its window and every period's outcome.
+    Deal { deal: u64 },
+    /// List a client's deals.
+    Deals {
+        #[arg(long)]
+        client: String,
+    },
+}
+
+fn tokens(text: &str, decimals: u8) -> Result<Amount> {
+    Amount::parse(text, decimals).with_context(|| format!("'{text}' is not an amount of tokens"))
+}
+
+fn key_or_new(home: &Home, name: &str) -> Result<Keypair> {
+    match home.load_key(name) {
+        Ok(k) => Ok(k),
+        Err(_) => {
+            let k = Keypair::generate();
+            home.save_key(name, &k)?;
+            Ok(k)
+        }
+    }
+}
+
+pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Result<()> {
+    let info = chain_info(client)?;
+    let send = |key_name: &str, action: Action| -> Result<Option<Value>> {
+        let key = home.load_key(key_name)?;
+        send_action(client, &info, &key, key_name, action, None, false, json_out)
+    };
+    match cmd {
+        StorageCmd::Register {
+            owner,
+            device,
+            capacity_gib,
+            collateral,
+        } => {
+            let owner_key = home.load_key(owner)?;
+            let device_key = key_or_new(home, device)?;
+            let capacity_bytes = capacity_gib
+                .checked_mul(1 << 30)
+                .context("capacity too large")?;
+            send(
+                owner,
+                Action::from(RegisterProvider {
+                    device: device_key.address(),
+                    capacity_bytes,
+                    device_signature: sign_onboarding(
+                        &info.chain_id,
+                        &owner_key.address(),
+                        &device_key,
+                    ),
+                }),
+            )?;
+            let amount = tokens(collateral, info.decimals)?;
+            if !amount.is_zero() {
+                send(
+                    owner,
+                    Action::from(AddCollateral {
+                        device: device_key.address(),
+                        amount,
+                    }),
+                )?;
+            }
+            if !json_out {
+                println!(
+                    "registered storage provider {device} ({}) with {capacity_gib} GiB and {collateral} {} of collateral",
+                    device_key.address(),
+                    info.symbol
+                );
+            }
+            Ok(())
+        }
+        StorageCmd::Collateral {
+            owner,
+            device,
+            amount,
+            withdraw,
+        } => {
+            let device = resolve(home, device)?;
+            let amount = tokens(amount, info.decimals)?;
+            let action = if *withdraw {
+                Action::from(WithdrawCollateral { device, amount })
+            } else {
+                Action::from(AddCollateral { device, amount })
+            };
+            send(owner, action)?;
+            Ok(())
+        }
+        StorageCmd::Offer {
+            device,
+            client: client_name,
+            file,
+            periods,
+            price,
+            valid_blocks,
+            shards,
+        } => {
+            let device_key = home.load_key(device)?;
+            let data =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let dir = shards.clone().unwrap_or_else(|| home.root().join("shards"));
+            let held = HeldShard::on_disk(&dir, &data)?;
+            let params = client.get("/v1/storage/params")?;
+            let floor = floor_of(&params, data.len() as u64)?;
+            let terms = DealTerms {
+                client: resolve(home, client_name)?,
+                provider: device_key.address(),
+                root: held.tree.root,
+                size: data.len() as u64,
+                periods: *periods,
+                price_per_period: price.unwrap_or(floor * 10),
+                valid_until_height: params["height"].as_u64().unwrap_or(0) + valid_blocks,
+            };
+            let signature = terms.sign(&info.chain_id, &device_key);
+            println!(
+                "{}",
+                json!({"terms": terms, "provider_signature": signature})
+            );
+            Ok(())
+        }
+        StorageCmd::Open {
+            client: client_name,
+            offer,
+        } => {
+            let text = if offer.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(offer)
+                    .with_context(|| format!("reading {}", offer.display()))?
+            };
+            let v: Value = serde_json::from_str(&text).context("the offer is not JSON")?;
+            let terms: DealTerms =
+                serde_json::from_value(v["terms"].clone()).context("the offer has no terms")?;
+            let provider_signature: Signature =
+                serde_json::from_value(v["provider_signature"].clone())
+                    .context("the offer has no provider_signature")?;
+            let status = send(
+                client_name,
+                Action::from(OpenDeal {
+                    terms,
+                    provider_signature,
+                }),
+            )?;
+            if let (Some(s), false) = (status, json_out) {
+                println!("deal opened in block {}", s["height"]);
+            }
+            Ok(())
+        }
+        StorageCmd::Terminate { owner, deal } => {
+            send(owner, Action::from(TerminateDeal { deal: *deal }))?;
+            if !json_out {
+                println!("deal {deal} terminated; its collateral paid the client");
+            }
+            Ok(())
+        }
+        StorageCmd::Provider { device } => {
+            let p = client.get(&format!("/v1/storage/providers/{}", resolve(home, device)?))?;
+            if json_out {
+                println!("{p}");
+                return Ok(());
+            }
+            println!(
+                "provider {}  owner {}  deadline {}  capacity {} B ({} free)  collateral {} ({} free)",
+                p["device"].as_str().unwrap_or("?"),
+                p["owner"].as_str().unwrap_or("?"),
+                p["deadline"],
+                p["capacity_bytes"],
+                p["free_bytes"],
+                p["collateral"].as_str().unwrap_or("?"),
+                p["free_collateral"].as_str().unwrap_or("?"),
+            );
+            for d in p["deals"].as_array().cloned().unwrap_or_default() {
+                print_deal(&d);
+            }
+            Ok(())
+        }
+        StorageCmd::Deal { deal } => {
+            let d = client.get(&format!("/v1/storage/deals/{deal}"))?;
+            if json_out {
+                println!("{d}");
+                return Ok(());
+            }
+            print_deal(&d);
+            for o in d["outcomes"].as_array().cloned().unwrap_or_default() {
+                println!(
+                    "  period {:>4}  {:<16} paid {:>10}  refunded {:>10}  fee {:>10}  {}",
+                    o["period"],
+                    o["outcome"].as_str().unwrap_or("?"),
+                    o["paid_credits"].as_str().unwrap_or("0"),
+                    o["refunded_credits"].as_str().unwrap_or("0"),
+                    o["fee"].as_str().unwrap_or("0"),
+                    o["explanation"].as_str().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        StorageCmd::Deals { client: who } => {
+            let list = client.get(&format!(
+                "/v1/storage/clients/{}/deals",
+                resolve(home, who)?
+            ))?;
+            if json_out {
+                println!("{list}");
+                return Ok(());
+            }
+            let deals = list["deals"].as_array().cloned().unwrap_or_default();
+            if deals.is_empty() {
+                println!("no deals");
+            }
+            for d in deals {
+                print_deal(&d);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The price floor for a shard of `size` bytes, credits per period.
+fn floor_of(params: &Value, size: u64) -> Result<u128> {
+    let per_gib = params["storage"]["min_price_credits_per_gib"]
+        .as_u64()
+        .context("the node's storage parameters have no price floor")?;
+    if size == 0 {
+        bail!("an empty file cannot be a shard");
+    }
+    Ok((u128::from(per_gib) * u128::from(size)).div_ceil(1 << 30))
+}
+
+fn print_deal(d: &Value) {
+    println!(
+        "deal {:>5}  {:<22} {} B  periods {}..={}  price {} credits  proven {}  faulty {}  escrow {}  collateral {}  client {}",
+        d["id"],
+        d["status"].as_str().unwrap_or("?"),
+        d["size"],
+        d["start_period"],
+        d["end_period"],
+        d["price_per_period"].as_str().unwrap_or("?"),
+        d["proven_periods"],
+        d["fault_periods"],
+        d["escrow"]["credits"].as_str().unwrap_or("?"),
+        d["collateral"].as_str().unwrap_or("?"),
+        d["client"].as_str().unwrap_or("?"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser, Subcommand};
+
+    /// The storage commands and `depin agent storage` (whose live and `--measure` flags share
+    /// one command) have no clashing argument names: clap checks the tree.
+    #[test]
+    fn the_storage_commands_parse() {
+        #[derive(Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            command: Cmd,
+        }
+        #[derive(Subcommand)]
+        enum Cmd {
+            #[command(subcommand)]
+            Storage(super::StorageCmd),
+            #[command(subcommand)]
+            Agent(crate::agent::AgentCmd),
+        }
+        Cli::command().debug_assert();
+        let parsed = Cli::try_parse_from([
+            "depin",
+            "agent",
+            "storage",
+            "--measure",
+            "--deleter-keep-per-mille",
+            "800",
+            "--keep-per-mille",
+            "500",
+        ]);
+        assert!(parsed.is_ok());
+    }
+}
