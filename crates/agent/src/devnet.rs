@@ -53,6 +53,8 @@ pub fn spawn_with_oracle(
                 spoofers: hotspots.div_ceil(60),
                 inflators: hotspots.div_ceil(60),
                 ring: 4,
+                forgers: hotspots.div_ceil(20),
+                spread_ring: hotspots.div_ceil(20).max(2),
                 windows: None,
             };
             if let Err(e) = drive(&args, &node_url, owner, oracle)

@@ -12,7 +12,7 @@ use depin_core::modules::coverage::actions::{
 use depin_core::modules::coverage::device::CoverageView;
 use depin_core::modules::coverage::preset;
 use depin_core::services::devices::{RetireDevice, SetDenylist, TransferDevice};
-use depin_core::{Action, Amount, Hash, Keypair, Receipt};
+use depin_core::{Action, Amount, Hash, Keypair, Receipt, Transaction};
 use proptest::prelude::*;
 
 const A: Location = preset::BERLIN;
@@ -40,7 +40,7 @@ fn an_honest_witness_is_accepted_and_recorded() {
     let (mut net, w, e, sent) = with_beacon();
     let r = net.send(
         &hotspot(2),
-        Action::from(witness(&hotspot(1), A, b_loc(), w, &e, sent)),
+        Action::from(witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent)),
     );
     assert_eq!(r, Receipt::Success);
     let record = net.state.beacon(w, &hotspot(1).address()).unwrap();
@@ -50,15 +50,21 @@ fn an_honest_witness_is_accepted_and_recorded() {
 /// Sends a witness from B with `edit` applied and returns the refusal code.
 fn witness_code(edit: impl FnOnce(&mut Witness)) -> &'static str {
     let (mut net, w, e, sent) = with_beacon();
-    let mut report = witness(&hotspot(1), A, b_loc(), w, &e, sent);
+    let mut report = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
     edit(&mut report);
     code(&net.send(&hotspot(2), Action::from(report)))
 }
 
 #[test]
 fn witness_checks_each_refuse_with_their_own_code() {
-    assert_eq!(witness_code(|w| w.payload = Hash([7; 32])), "wrong_payload");
-    assert_eq!(witness_code(|w| w.heard_at_ms += 5_000), "witness_too_late");
+    assert_eq!(
+        witness_code(|w| w.heard_at_ms += 5_000),
+        "report_time_out_of_bounds"
+    );
+    assert_eq!(
+        witness_code(|w| w.heard_at_ms -= 120_000),
+        "report_time_out_of_bounds"
+    );
     assert_eq!(witness_code(|w| w.heard_at_ms -= 100), "witness_too_late");
     assert_eq!(
         witness_code(|w| w.frequency_hz += 200_000),
@@ -77,15 +83,99 @@ fn witness_checks_each_refuse_with_their_own_code() {
     );
 }
 
+/// A's beacon with B's report of what it heard on air and C's report of a payload it guessed
+/// from public data (it never heard the beacon), then the reveal.
+#[test]
+fn the_reveal_keeps_the_witnesses_that_heard_the_payload_and_refuses_with_reasons() {
+    let (mut net, w, e, sent) = with_beacon();
+    let c = at(0.0, 3_000.0);
+    net.onboard(&hotspot(3), c);
+    let heard = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
+    let guessed = witness_of(&hotspot(1), &hotspot(3), &e, (A, c), w, &e, sent);
+    // A copy of B's commitment names B: it cannot match for C.
+    let mut copied = heard.clone();
+    copied.heard_at_ms += 1;
+    assert_eq!(net.send(&hotspot(2), Action::from(heard)), Receipt::Success);
+    assert_eq!(
+        net.send(&hotspot(3), Action::from(guessed)),
+        Receipt::Success
+    );
+    net.onboard(&hotspot(4), at(-3_000.0, 0.0));
+    assert_eq!(
+        net.send(&hotspot(4), Action::from(copied)),
+        Receipt::Success
+    );
+    let reveal_a = |entropy: &Hash| reveal(&hotspot(1), w, entropy);
+    assert_eq!(
+        code(&net.send(&hotspot(1), reveal_a(&e))),
+        "reveal_too_early"
+    );
+    while net.state.height() / BEACON_INTERVAL < w + REVEAL_LAG {
+        net.block(vec![]);
+    }
+    // Reports of window w are closed before its reveal opens. A signature of other entropy, or
+    // another key's signature of the right message, does not make the committed payload.
+    let late = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, net.time_ms);
+    let mut forged = reveal(&hotspot(1), w, &e);
+    if let Action::Module(depin_core::modules::ModuleAction::Coverage(
+        depin_core::modules::coverage::actions::CoverageAction::Reveal(r),
+    )) = &mut forged
+    {
+        r.signature = hotspot(2).sign(&depin_core::modules::coverage::actions::beacon_message(
+            CHAIN_ID,
+            &e,
+            w,
+            &hotspot(1).address(),
+        ));
+    }
+    let (n1, n2) = (net.nonce(&hotspot(1)), net.nonce(&hotspot(2)));
+    let sign = |k: &Keypair, n: u64, a: Action| Transaction::sign(CHAIN_ID, k, n, a);
+    let txs = vec![
+        sign(&hotspot(2), n2, Action::from(late)),
+        sign(&hotspot(1), n1, reveal_a(&Hash([9; 32]))),
+        sign(&hotspot(1), n1 + 1, forged),
+        sign(&hotspot(2), n2 + 1, reveal(&hotspot(2), w, &e)),
+        sign(&hotspot(1), n1 + 2, reveal_a(&e)),
+        sign(&hotspot(1), n1 + 3, reveal_a(&e)),
+    ];
+    let codes: Vec<_> = net.block(txs).iter().map(code).collect();
+    assert_eq!(
+        codes,
+        [
+            "entropy_expired",
+            "wrong_payload",
+            "wrong_payload",
+            "unknown_beacon",
+            "success",
+            "already_revealed"
+        ]
+    );
+    let record = net.state.beacon(w, &hotspot(1).address()).unwrap();
+    assert_eq!(record.witnesses, vec![hotspot(2).address()]);
+    assert_eq!(
+        record.mismatched,
+        vec![hotspot(3).address(), hotspot(4).address()]
+    );
+    assert_eq!(record.revealed, Some(payload_on_air(&hotspot(1), w, &e)));
+    while net.state.height() / BEACON_INTERVAL < w + REVEAL_LAG + 1 {
+        net.block(vec![]);
+    }
+    assert_eq!(
+        code(&net.send(&hotspot(1), reveal_a(&e))),
+        "reveal_too_late"
+    );
+    net.replays_identically();
+}
+
 #[test]
 fn self_and_duplicate_witnesses_are_refused() {
     let (mut net, w, e, sent) = with_beacon();
-    let own = witness(&hotspot(1), A, A, w, &e, sent);
+    let own = witness(&hotspot(1), &hotspot(1), A, A, w, &e, sent);
     assert_eq!(
         code(&net.send(&hotspot(1), Action::from(own))),
         "self_witness"
     );
-    let report = witness(&hotspot(1), A, b_loc(), w, &e, sent);
+    let report = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
     assert_eq!(
         net.send(&hotspot(2), Action::from(report.clone())),
         Receipt::Success
@@ -107,15 +197,15 @@ fn witnesses_too_close_too_far_or_in_another_plan_are_refused() {
     assert_eq!(net.send(&owner(), other_plan), Receipt::Success);
     let r = net.send(
         &hotspot(3),
-        Action::from(witness(&hotspot(1), A, close, w, &e, sent)),
+        Action::from(witness(&hotspot(1), &hotspot(3), A, close, w, &e, sent)),
     );
     assert_eq!(code(&r), "too_close");
     let r = net.send(
         &hotspot(4),
-        Action::from(witness(&hotspot(1), A, far, w, &e, sent)),
+        Action::from(witness(&hotspot(1), &hotspot(4), A, far, w, &e, sent)),
     );
     assert_eq!(code(&r), "too_far");
-    let report = witness(&hotspot(1), A, at(0.0, 3_000.0), w, &e, sent);
+    let report = witness(&hotspot(1), &hotspot(5), A, at(0.0, 3_000.0), w, &e, sent);
     let r = net.send(&hotspot(5), Action::from(report));
     assert_eq!(code(&r), "region_mismatch");
 }
@@ -140,13 +230,59 @@ fn a_beacon_keeps_only_the_witnesses_the_ledger_records() {
     let mut txs = vec![net.tx(&hotspot(1), beacon(&hotspot(1), w, &e, sent))];
     for (i, l) in spots.iter().enumerate() {
         let k = hotspot(2 + i as u8);
-        txs.push(net.tx(&k, Action::from(witness(&hotspot(1), A, *l, w, &e, sent))));
+        txs.push(net.tx(
+            &k,
+            Action::from(witness(&hotspot(1), &k, A, *l, w, &e, sent)),
+        ));
     }
     let codes: Vec<_> = net.block(txs).iter().map(code).collect();
+    // The third report is accepted (it counts for its hotspot's reciprocity) but not kept.
+    assert_eq!(codes, ["success", "success", "success", "success"]);
+    let record = net.state.beacon(w, &hotspot(1).address()).unwrap();
+    assert_eq!(record.witnesses.len(), 2);
+    assert_eq!(record.overflow, 1);
     assert_eq!(
-        codes,
-        ["success", "success", "success", "too_many_witnesses"]
+        net.state
+            .device(&hotspot(4).address())
+            .unwrap()
+            .last_witness_window,
+        Some(w)
     );
+}
+
+#[test]
+fn one_hotspot_witnesses_at_most_the_cap_of_beacons_per_window() {
+    let mut net = Net::new(genesis(|g| {
+        g.modules
+            .coverage
+            .as_mut()
+            .unwrap()
+            .rules
+            .max_witnessed_per_window = 1;
+    }));
+    let spots = [A, at(0.0, 3_000.0), at(2_000.0, 0.0)];
+    for (i, l) in spots.iter().enumerate() {
+        net.onboard(&hotspot(1 + i as u8), *l);
+    }
+    let (w, e) = net.next_window();
+    let sent = net.time_ms;
+    let txs = vec![
+        net.tx(&hotspot(1), beacon(&hotspot(1), w, &e, sent)),
+        net.tx(&hotspot(2), beacon(&hotspot(2), w, &e, sent)),
+    ];
+    net.block(txs);
+    let (me, n) = (hotspot(3), net.nonce(&hotspot(3)));
+    let reports = [
+        witness(&hotspot(1), &me, A, spots[2], w, &e, sent),
+        witness(&hotspot(2), &me, spots[1], spots[2], w, &e, sent),
+    ];
+    let txs = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Transaction::sign(CHAIN_ID, &me, n + i as u64, Action::from(r.clone())))
+        .collect();
+    let codes: Vec<_> = net.block(txs).iter().map(code).collect();
+    assert_eq!(codes, ["success", "too_many_witnesses"]);
 }
 
 /// The extremes of a beacon's signed power are refused at the check, before any arithmetic on
@@ -175,9 +311,12 @@ fn beacon_checks_each_refuse_with_their_own_code() {
     let (w, e) = net.next_window();
     let k = hotspot(1);
     let sent = net.time_ms;
-    let mut wrong_payload = beacon(&k, w, &e, sent);
-    beacon_mut(&mut wrong_payload).payload = Hash([1; 32]);
-    assert_eq!(code(&net.send(&k, wrong_payload)), "wrong_payload");
+    let mut future = beacon(&k, w, &e, sent);
+    beacon_mut(&mut future).sent_at_ms = sent + 60_000;
+    assert_eq!(code(&net.send(&k, future)), "report_time_out_of_bounds");
+    let mut stale = beacon(&k, w, &e, sent);
+    beacon_mut(&mut stale).sent_at_ms = sent - 120_000;
+    assert_eq!(code(&net.send(&k, stale)), "report_time_out_of_bounds");
     let mut wrong_channel = beacon(&k, w, &e, sent);
     let b = beacon_mut(&mut wrong_channel);
     b.channel = (b.channel + 1) % preset::EU868_CHANNELS_HZ.len() as u16;
@@ -286,11 +425,11 @@ fn reciprocity_is_required_after_the_grace_period() {
     let txs = vec![
         net.tx(
             &hotspot(2),
-            Action::from(witness(&hotspot(1), A, b_loc(), w0, &e0, sent)),
+            Action::from(witness(&hotspot(1), &hotspot(2), A, b_loc(), w0, &e0, sent)),
         ),
         net.tx(
             &hotspot(1),
-            Action::from(witness(&hotspot(2), b_loc(), A, w0, &e0, sent)),
+            Action::from(witness(&hotspot(2), &hotspot(1), b_loc(), A, w0, &e0, sent)),
         ),
     ];
     assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
@@ -304,7 +443,7 @@ fn reciprocity_is_required_after_the_grace_period() {
     let r = net.send(&hotspot(4), beacon(&hotspot(4), w1, &e1, sent));
     assert_eq!(code(&r), "no_reciprocity");
     assert!(r.to_string_lossy().contains("witnessed"));
-    let report = witness(&hotspot(1), A, c_loc, w1, &e1, sent);
+    let report = witness(&hotspot(1), &hotspot(3), A, c_loc, w1, &e1, sent);
     let r = net.send(&hotspot(3), Action::from(report));
     assert_eq!(code(&r), "no_reciprocity");
     assert!(r.to_string_lossy().contains("beaconed"));

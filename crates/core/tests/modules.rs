@@ -13,6 +13,7 @@ use depin_core::economics::{EconomyView, EpochSummary};
 use depin_core::genesis::Allocation;
 use depin_core::module::Module;
 use depin_core::modules::coverage::actions::{AssertLocation, Location};
+use depin_core::modules::coverage::device::CoverageView;
 use depin_core::modules::coverage::{Coverage, preset};
 use depin_core::services::demand::Demand;
 use depin_core::services::demand::actions::{DelegateCredits, SetOracle, UsageReceipt};
@@ -262,11 +263,31 @@ impl Run {
         if self.live.is_empty() {
             return;
         }
-        let txs: Vec<Transaction> = self
-            .live
-            .iter()
-            .map(|&i| self.net.tx(&spot_key(i), beacon(&spot_key(i), w, &e, sent)))
-            .collect();
+        // Reveal the beacons of window w - REVEAL_LAG (their entropy is in their record), and
+        // beacon.
+        let mut txs: Vec<Transaction> = Vec::new();
+        for &i in &self.live {
+            let k = spot_key(i);
+            let mut nonce = self.net.nonce(&k);
+            let old = w.checked_sub(REVEAL_LAG);
+            if let Some((r, record)) =
+                old.and_then(|r| Some((r, self.net.state.beacon(r, &k.address())?)))
+            {
+                txs.push(Transaction::sign(
+                    CHAIN_ID,
+                    &k,
+                    nonce,
+                    reveal(&k, r, &record.entropy),
+                ));
+                nonce += 1;
+            }
+            txs.push(Transaction::sign(
+                CHAIN_ID,
+                &k,
+                nonce,
+                beacon(&k, w, &e, sent),
+            ));
+        }
         for r in self.net.block(txs) {
             self.expect("coverage", &r);
         }
@@ -277,7 +298,15 @@ impl Run {
                 if wi == bi || !near(wi, bi) {
                     continue;
                 }
-                let report = witness(&spot_key(bi), spot(bi), spot(wi), w, &e, sent);
+                let report = witness(
+                    &spot_key(bi),
+                    &spot_key(wi),
+                    spot(bi),
+                    spot(wi),
+                    w,
+                    &e,
+                    sent,
+                );
                 txs.push(Transaction::sign(
                     CHAIN_ID,
                     &spot_key(wi),
@@ -495,7 +524,15 @@ fn coverage_actions(net: &Net) -> Vec<Action> {
             elevation_m: 5,
         }),
         beacon(&owner(), 0, &e, sent),
-        Action::from(witness(&spot_key(1), spot(1), spot(0), 0, &e, sent)),
+        Action::from(witness(
+            &spot_key(1),
+            &owner(),
+            spot(1),
+            spot(0),
+            0,
+            &e,
+            sent,
+        )),
     ]
 }
 

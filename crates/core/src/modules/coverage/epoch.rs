@@ -35,17 +35,28 @@ pub(crate) fn begin_block(state: &mut State, height: u64) {
     }
 }
 
-/// Scores epoch `epoch`'s beacons and witnesses into shares per hotspot, records each device's
-/// score, and drops the beacons.
+/// Scores the beacons whose reveal window has passed by the end of epoch `epoch` (windows
+/// `[e·W − L, (e+1)·W − L)`, `W` windows per epoch, `L` the reveal lag) into shares per hotspot,
+/// records each device's score, and drops the beacons. Each beacon's witnesses are already in
+/// the order its reveal's selection entropy gave them.
 pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
     let Some(p) = state.params().modules.coverage.clone() else {
         return EpochWork::default();
     };
-    let beacons = take_epoch_beacons(state, epoch);
-    let witnesses: u64 = beacons.iter().map(|(_, b)| b.witnesses.len() as u64).sum();
+    let mut beacons = take_epoch_beacons(state, epoch);
+    // A beacon never revealed proves nothing: neither its beaconer nor its witnesses earn.
+    let unrevealed = beacons.iter().filter(|(_, b)| b.revealed.is_none()).count() as u64;
+    beacons.retain(|(_, b)| b.revealed.is_some());
+    let sum = |f: fn(&BeaconRecord) -> u64| beacons.iter().map(|(_, b)| f(b)).sum::<u64>();
+    let witnesses = sum(|b| b.witnesses.len() as u64);
+    let mismatched = sum(|b| b.mismatched.len() as u64);
+    let overflow = sum(|b| u64::from(b.overflow));
     let counters = vec![
         ("beacons".to_string(), beacons.len() as u64),
         ("witnesses".to_string(), witnesses),
+        ("unrevealed".to_string(), unrevealed),
+        ("mismatched".to_string(), mismatched),
+        ("overflow".to_string(), overflow),
     ];
 
     // Every device with work this epoch, in address order (deterministic indices): a sorted,
@@ -127,13 +138,17 @@ pub(crate) fn forget(state: &mut State, device: &Address) {
     }
 }
 
-/// Removes and returns the epoch's beacons, in (window, beaconer) order.
+/// Removes and returns the beacons the close of `epoch` scores, in (window, beaconer) order:
+/// those whose reveal window ended by the end of the epoch.
 fn take_epoch_beacons(state: &mut State, epoch: u64) -> Vec<(Address, BeaconRecord)> {
     let Some(p) = state.params().modules.coverage.clone() else {
         return Vec::new();
     };
     let per_epoch = state.params().epoch_length_blocks / p.rules.beacon_interval_blocks;
-    let (from, to) = beacon_range(epoch * per_epoch, (epoch + 1) * per_epoch);
+    let lag = p.reveal_lag_windows();
+    let first = (epoch * per_epoch).saturating_sub(lag);
+    let end = ((epoch + 1) * per_epoch).saturating_sub(lag);
+    let (from, to) = beacon_range(first, end);
     state
         .scan(&from, &to, usize::MAX)
         .into_iter()
