@@ -62,6 +62,11 @@ impl InitArgs {
     }
 }
 
+/// Tokens every device locks while active on a new network (returned when it retires, burned if
+/// the governor forfeits it): more than a device earns in a day of the default emission shared
+/// by a hundred hotspots, see docs/SECURITY.md.
+const DEVICE_BOND: &str = "1000";
+
 /// Dev accounts every new network starts with, and their whole-token balances.
 const DEV_ACCOUNTS: [(&str, &str); 3] = [
     ("faucet", "1000000000"),
@@ -159,6 +164,8 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             devices: Some(depin_core::services::devices::DevicesGenesis {
                 governor: Some(governor.address()),
                 denylist: Vec::new(),
+                // A cost to every identity (issue 12): locked while the device is active.
+                bond: Some(DEVICE_BOND.into()),
             }),
             coverage,
             demand,

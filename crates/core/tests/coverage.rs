@@ -505,7 +505,7 @@ fn device_lifecycle_checks_each_refuse_with_their_own_code() {
     assert_eq!(net.send(&owner(), fund), Receipt::Success);
     let a = Action::from(OnboardDevice {
         device_signature: sign_onboarding(CHAIN_ID, &poor.address(), &hotspot(2)),
-        ..onboard_mut(&mut net.onboard_action(&hotspot(2), "EU868", Some(A))).clone()
+        ..onboard_mut(&mut net.onboard_action(&hotspot(2), "EU868", Some(b_loc()))).clone()
     });
     assert_eq!(code(&net.send(&poor, a)), "insufficient_funds");
 
@@ -617,4 +617,85 @@ proptest! {
         net.supply_is_consistent();
         let _ = net.state.app_hash();
     }
+}
+
+/// The device bond (issue 12): locked from the owner's balance while the device is active,
+/// returned when the owner retires it, burned when the governor forfeits it; an owner who
+/// cannot lock it beside the fee cannot onboard. Money is conserved throughout.
+#[test]
+fn a_bond_is_locked_returned_on_retire_and_burned_when_forfeited() {
+    use depin_core::services::devices::{ForfeitBond, bond_escrow};
+    let mut net = Net::new(genesis(|g| {
+        g.modules.devices.as_mut().unwrap().bond = Some("100".into());
+    }));
+    let balance =
+        |net: &Net, a: &depin_core::Address| net.state.account(a).map_or(0, |x| x.balance.0);
+    let start = balance(&net, &owner().address());
+    net.onboard(&hotspot(1), A);
+    // 10 tokens onboarding, 5 location, 100 locked.
+    assert_eq!(balance(&net, &owner().address()), start - 115 * TOKEN);
+    assert_eq!(balance(&net, &bond_escrow()), 100 * TOKEN);
+    let retire = Action::from(RetireDevice {
+        device: hotspot(1).address(),
+    });
+    assert_eq!(net.send(&owner(), retire), Receipt::Success);
+    assert_eq!(balance(&net, &owner().address()), start - 15 * TOKEN);
+    assert_eq!(balance(&net, &bond_escrow()), 0);
+
+    net.onboard(&hotspot(2), b_loc());
+    let forfeit = Action::from(ForfeitBond {
+        device: hotspot(2).address(),
+    });
+    assert_eq!(code(&net.send(&owner(), forfeit.clone())), "not_governor");
+    let burned = net.state.meta().burned;
+    assert_eq!(net.send(&governor(), forfeit.clone()), Receipt::Success);
+    assert_eq!(net.state.meta().burned.0 - burned.0, 100 * TOKEN);
+    assert_eq!(balance(&net, &bond_escrow()), 0);
+    assert!(net.state.device(&hotspot(2).address()).is_none(), "removed");
+    assert_eq!(code(&net.send(&governor(), forfeit)), "unknown_device");
+
+    // An owner who holds the fee but not the bond beside it is refused before paying anything.
+    let poor = Keypair::from_seed([77; 32]);
+    let fund = Action::Transfer {
+        to: poor.address(),
+        amount: Amount(110 * TOKEN),
+    };
+    assert_eq!(net.send(&owner(), fund), Receipt::Success);
+    let a = net.onboard_action_by(&poor, &hotspot(3), "EU868", Some(at(0.0, 3_000.0)));
+    let r = net.send(&poor, a);
+    assert_eq!(code(&r), "insufficient_funds");
+    assert_eq!(balance(&net, &poor.address()), 110 * TOKEN, "nothing paid");
+    net.supply_is_consistent();
+    net.replays_identically();
+}
+
+#[test]
+fn one_hotspot_per_spot() {
+    let mut net = Net::new(genesis(|_| {}));
+    net.onboard(&hotspot(1), A);
+    let near = Location {
+        lat_udeg: A.lat_udeg + 1,
+        lon_udeg: A.lon_udeg,
+    };
+    let again = net.onboard_action(&hotspot(2), "EU868", Some(near));
+    assert_eq!(code(&net.send(&owner(), again)), "spot_taken");
+    net.onboard(&hotspot(2), b_loc());
+    let onto = Action::from(AssertLocation {
+        device: hotspot(2).address(),
+        location: near,
+        gain_cdbi: GAIN_CDBI,
+        elevation_m: 10,
+    });
+    while net.state.height() < 120 {
+        net.block(vec![]);
+    }
+    assert_eq!(code(&net.send(&owner(), onto)), "spot_taken");
+    // Its own spot again is no collision.
+    let stay = Action::from(AssertLocation {
+        device: hotspot(1).address(),
+        location: A,
+        gain_cdbi: GAIN_CDBI,
+        elevation_m: 10,
+    });
+    assert_eq!(net.send(&owner(), stay), Receipt::Success);
 }

@@ -202,7 +202,8 @@ pub fn layout(args: &HotspotArgs) -> Vec<Member> {
     }
     let building = spot(u64::MAX);
     for i in 0..args.ring {
-        let l = offset(building, (i % 3) as f64 * 4.0, (i / 3) as f64 * 4.0);
+        // One building complex, 30 m apart: the ledger takes one hotspot per ~300 m² cell.
+        let l = offset(building, (i % 3) as f64 * 30.0, (i / 3) as f64 * 30.0);
         members.push(Member::new(
             hotspot_key(seed, Role::Ring, i),
             Role::Ring,

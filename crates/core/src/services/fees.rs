@@ -32,6 +32,16 @@ pub enum FeePlan {
     Credits(demand::verify::FeePlan),
 }
 
+impl FeePlan {
+    /// Tokens paying the fee will take from the owner's balance.
+    pub fn tokens(&self) -> Amount {
+        match self {
+            FeePlan::Tokens(t) => *t,
+            FeePlan::Credits(plan) => plan.tokens(),
+        }
+    }
+}
+
 /// Checks that `owner` can pay for `kinds`, changing nothing. `tokens` is the module's price in
 /// tokens, used on a network without the demand service.
 pub fn plan(

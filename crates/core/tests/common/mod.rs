@@ -98,6 +98,7 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
             devices: Some(DevicesGenesis {
                 governor: Some(governor().address()),
                 denylist: Vec::new(),
+                bond: None,
             }),
             demand: None,
             coverage: Some(coverage),

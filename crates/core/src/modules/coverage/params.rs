@@ -62,6 +62,14 @@ pub struct PocRules {
     /// a ring cannot fill every beacon's witness list.
     #[serde(default = "default_max_witnessed_per_window")]
     pub max_witnessed_per_window: u32,
+    /// Most hotspots asserting one resolution-12 H3 cell (about 300 m²).
+    #[serde(default = "default_max_hotspots_per_cell")]
+    pub max_hotspots_per_cell: u32,
+}
+
+/// Default [`PocRules::max_hotspots_per_cell`]: 1.
+pub fn default_max_hotspots_per_cell() -> u32 {
+    1
 }
 
 /// Default [`PocRules::max_clock_skew_ms`]: 2 s.
@@ -182,6 +190,12 @@ impl CoverageGenesis {
             return Err((
                 "coverage.rules.max_witnessed_per_window",
                 "must be between 1 and 256".into(),
+            ));
+        }
+        if r.max_hotspots_per_cell == 0 {
+            return Err((
+                "coverage.rules.max_hotspots_per_cell",
+                "must be at least 1".into(),
             ));
         }
         if r.max_report_age_ms == 0 || r.max_report_age_ms > 86_400_000 {
@@ -324,6 +338,7 @@ struct_codec!(PocRules {
     max_clock_skew_ms: u64,
     max_report_age_ms: u64,
     max_witnessed_per_window: u32,
+    max_hotspots_per_cell: u32,
 });
 struct_codec!(Region {
     name: String,

@@ -44,6 +44,7 @@ pub fn rules(beacon_interval_blocks: u64) -> PocRules {
         max_clock_skew_ms: super::params::default_max_clock_skew_ms(),
         max_report_age_ms: super::params::default_max_report_age_ms(),
         max_witnessed_per_window: super::params::default_max_witnessed_per_window(),
+        max_hotspots_per_cell: super::params::default_max_hotspots_per_cell(),
     }
 }
 

@@ -46,6 +46,7 @@ reasons! {
     29 => RevealTooLate { window: u64, until_window: u64 } = "reveal_too_late",
     30 => AlreadyRevealed { window: u64 } = "already_revealed",
     31 => ReportTimeOutOfBounds { at_ms: u64, block_time_ms: u64, max_skew_ms: u64, max_age_ms: u64 } = "report_time_out_of_bounds",
+    32 => SpotTaken { max: u32 } = "spot_taken",
 }
 
 /// Centi-units as a decimal string: `-12345` -> `-123.45`.
@@ -226,6 +227,10 @@ impl fmt::Display for CoverageRejection {
             } => write!(
                 f,
                 "the beacon of window {window} had to be revealed by window {until_window}; it is void"
+            ),
+            SpotTaken { max } => write!(
+                f,
+                "{max} hotspot(s) already assert this spot (its resolution-12 H3 cell, about 300 m²); another hotspot there proves no more coverage: assert where it really is"
             ),
             AlreadyRevealed { window } => {
                 write!(f, "the beacon of window {window} is already revealed")

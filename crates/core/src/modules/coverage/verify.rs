@@ -21,7 +21,8 @@ use super::device::{BeaconRecord, CoverageView, Device, beacon_key, put_device};
 use super::params::{CoverageParams, LOCATION_RESOLUTION};
 use super::radio::{Link, Receiver, SignalFault, check_signal, great_circle_distance_m};
 use super::reject::{CoverageRejection as R, RECIPROCITY_BEACON, RECIPROCITY_WITNESS};
-use crate::services::devices::Asserted;
+use crate::services::devices::{Asserted, DevicesView};
+use crate::state::StateRead;
 
 fn params(state: &State) -> Result<Arc<CoverageParams>, Rejection> {
     state
@@ -102,6 +103,34 @@ fn assert_in_region(p: &CoverageParams, region: u16, location: Location) -> Resu
     Ok(Asserted { location, cell })
 }
 
+/// Checks that fewer than `max_hotspots_per_cell` other coverage devices already assert the
+/// resolution-12 cell (about 300 m²) of `at`: two hotspots on one spot prove nothing more than
+/// one, and cheap decoys stacked in an honest hotspot's hex would dilute its density scale.
+fn check_spot(
+    state: &State,
+    p: &CoverageParams,
+    at: Asserted,
+    moving: Option<&Address>,
+) -> Result<(), R> {
+    let max = p.rules.max_hotspots_per_cell;
+    let (from, to) = devices::cell_range(at.cell, at.cell.saturating_add(1));
+    let there = state
+        .scan(&from, &to, max as usize + 2)
+        .into_iter()
+        .map(|(key, _)| crate::module::address_suffix(&key))
+        .filter(|d| Some(d) != moving)
+        .filter(|d| {
+            state
+                .device_entry(d)
+                .is_some_and(|e| e.module == Coverage::ID)
+        })
+        .count();
+    if there >= max as usize {
+        return Err(R::SpotTaken { max });
+    }
+    Ok(())
+}
+
 /// Registers a hotspot to `owner`.
 pub fn onboard(
     state: &mut State,
@@ -120,7 +149,11 @@ pub fn onboard(
         .location
         .map(|l| assert_in_region(&p, region, l))
         .transpose()?;
+    if let Some(a) = asserted {
+        check_spot(state, &p, a, None)?;
+    }
     let fee = plan_fee(state, &p, owner, true, asserted.is_some(), ctx)?;
+    devices::check_bond(state, owner, fee.tokens())?;
     fees::pay(state, owner, fee, ctx)?;
     devices::register(state, owner, &a.device, Coverage::ID, asserted, ctx);
     let window = p.window_of_height(ctx.height);
@@ -178,6 +211,7 @@ pub fn assert_location(
     check_gain(&p, a.gain_cdbi)?;
     check_elevation(a.elevation_m)?;
     let asserted = assert_in_region(&p, d.region, a.location)?;
+    check_spot(state, &p, asserted, Some(&a.device))?;
     let fee = plan_fee(state, &p, owner, false, true, ctx)?;
     fees::pay(state, owner, fee, ctx)?;
     d.asserted = Some(asserted);

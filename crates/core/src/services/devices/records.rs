@@ -71,6 +71,18 @@ const DEVICE: u8 = 0;
 const OWNER_DEVICE: u8 = 1;
 const CELL_DEVICE: u8 = 2;
 const DENY: u8 = 3;
+const BOND: u8 = 4;
+
+/// Where a device's bond is kept: the tokens locked for it while it is active.
+pub fn bond_key(device: &Address) -> Vec<u8> {
+    module_key(Devices::ID, BOND, &[&device.0])
+}
+
+/// The account every bond is held in while its device is active (no key signs for it: only
+/// the registry moves its tokens, back to the owner at retirement or burned when forfeited).
+pub fn bond_escrow() -> Address {
+    Address(crate::crypto::Hash::tagged("depin/devices/bond-escrow/v1", &[]).0)
+}
 
 pub fn device_key(device: &Address) -> Vec<u8> {
     module_key(Devices::ID, DEVICE, &[&device.0])
