@@ -129,11 +129,16 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     });
     let demand = with_demand.then(|| {
         keys.push(("oracle".to_string(), oracle.address()));
+        // Three oracles, two fresh prices needed (issue 12): one key alone cannot set the price.
+        let [second, third] = depin_agent::devnet::extra_oracles(&oracle);
+        keys.push(("oracle-2".to_string(), second.address()));
+        keys.push(("oracle-3".to_string(), third.address()));
         // The bootstrap share decays over about 30 days of epochs.
         let epoch_ms = args.block_interval_ms * args.epoch_length_blocks;
         let decay_epochs = (30 * 86_400_000 / epoch_ms.max(1)).max(1);
+        let [second, third] = depin_agent::devnet::extra_oracles(&oracle);
         depin_core::services::demand::params::preset(
-            vec![oracle.address()],
+            vec![oracle.address(), second.address(), third.address()],
             Some(governor.address()),
             decay_epochs,
         )
@@ -180,6 +185,9 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     home.save_key("governor", &governor)?;
     if genesis.modules.demand.is_some() {
         home.save_key("oracle", &oracle)?;
+        let [second, third] = depin_agent::devnet::extra_oracles(&oracle);
+        home.save_key("oracle-2", &second)?;
+        home.save_key("oracle-3", &third)?;
     }
     for (name, key, _) in &dev {
         home.save_key(name, key)?;
