@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use depin_core::economics::EconomyView;
+use depin_core::modules::coverage::device::CoverageView;
 use std::collections::BTreeMap;
 
 use depin_core::modules::coverage::actions::{Location, Witness};
@@ -47,6 +48,10 @@ fn distance(a: Location, b: Location) -> u32 {
 struct Outcome {
     ring_share_ppm: Vec<u64>,
     honest_paid: Vec<u128>,
+    /// Ring members with work whose score carries the `isolated` ring signal, of those with
+    /// work; the same for honest hotspots.
+    ring_flagged: (usize, usize),
+    honest_flagged: (usize, usize),
 }
 
 /// What the fake hotspots do.
@@ -139,6 +144,8 @@ fn run_ring(ring: usize, epochs: u64, strategy: Strategy) -> Outcome {
     let mut out = Outcome {
         ring_share_ppm: Vec::new(),
         honest_paid: Vec::new(),
+        ring_flagged: (0, 0),
+        honest_flagged: (0, 0),
     };
     for epoch in first_epoch..first_epoch + epochs {
         let rewards = net.state.epoch_rewards(epoch);
@@ -151,6 +158,21 @@ fn run_ring(ring: usize, epochs: u64, strategy: Strategy) -> Outcome {
         out.ring_share_ppm
             .push((ring_paid * 1_000_000 / total.max(1)) as u64);
         out.honest_paid.push(total - ring_paid);
+        for (k, _, ring) in &members {
+            let Some(score) = net.state.score(epoch, &k.address()) else {
+                continue;
+            };
+            if score.cluster_hotspots == 0 {
+                continue;
+            }
+            let tally = if *ring {
+                &mut out.ring_flagged
+            } else {
+                &mut out.honest_flagged
+            };
+            tally.0 += usize::from(score.isolated);
+            tally.1 += 1;
+        }
     }
     net.supply_is_consistent();
     out
@@ -210,6 +232,13 @@ fn a_spread_ring_sharing_payloads_off_air() {
         out.ring_share_ppm,
         out.honest_paid
     );
+    println!(
+        "ring signal `isolated`: ring {:?}, honest {:?} (flagged, with work)",
+        out.ring_flagged, out.honest_flagged
+    );
+    // The ring is an island of the witness graph: every member flagged, no honest hotspot.
+    assert!(out.ring_flagged.1 > 0 && out.ring_flagged.0 == out.ring_flagged.1);
+    assert_eq!(out.honest_flagged.0, 0);
     // Its forged reports of honest beacons earn nothing: what it earns is its own beacons,
     // witnessed by its own members, never more than its members' fair share.
     assert!(

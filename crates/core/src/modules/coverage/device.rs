@@ -261,4 +261,7 @@ struct_codec!(Score {
     hex_scale_ppm: u64,
     quality_bps: u32,
     shares: u128,
+    cluster_hotspots: u32,
+    cluster_owners: u32,
+    isolated: bool,
 });

@@ -11,7 +11,7 @@ use crate::state::{State, StateRead};
 use super::device::{
     BeaconRecord, CoverageView, beacon_range, entropy_key, hotspot_key, put_device, score_key,
 };
-use super::rewards::{Hotspot, ScoredBeacon, score_epoch};
+use super::rewards::{Hotspot, ScoredBeacon, ring_signals, score_epoch};
 
 /// Before a block's transactions: the block at `height` opens window `(height-1)/I` when
 /// `height-1` is a multiple of the beacon interval; that window's entropy is the hash of block
@@ -51,7 +51,7 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
     let witnesses = sum(|b| b.witnesses.len() as u64);
     let mismatched = sum(|b| b.mismatched.len() as u64);
     let overflow = sum(|b| u64::from(b.overflow));
-    let counters = vec![
+    let mut counters = vec![
         ("beacons".to_string(), beacons.len() as u64),
         ("witnesses".to_string(), witnesses),
         ("unrevealed".to_string(), unrevealed),
@@ -99,11 +99,28 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
             })
         })
         .collect();
-    let scores = if hotspots.is_empty() {
+    let mut scores = if hotspots.is_empty() {
         Vec::new()
     } else {
         score_epoch(&p.rewards, &hotspots, &scored)
     };
+    // Ring signals: owners as small integers in address order, then each hotspot's cluster.
+    let mut owner_ids: Vec<Address> = owners.clone();
+    owner_ids.sort_unstable();
+    owner_ids.dedup();
+    let owner_index: Vec<u32> = owners
+        .iter()
+        .map(|o| owner_ids.binary_search(o).map_or(u32::MAX, |i| i as u32))
+        .collect();
+    let signals = ring_signals(hotspots.len(), &scored, &owner_index);
+    let mut isolated = 0u64;
+    for (score, (size, owner_count, island)) in scores.iter_mut().zip(signals) {
+        score.cluster_hotspots = size;
+        score.cluster_owners = owner_count;
+        score.isolated = island;
+        isolated += u64::from(island);
+    }
+    counters.push(("isolated_hotspots".to_string(), isolated));
     let mut devices = Vec::with_capacity(hotspots.len());
     for ((hotspot, owner), score) in hotspots.iter().zip(owners).zip(scores) {
         devices.push(DeviceWork {
