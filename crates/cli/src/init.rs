@@ -63,9 +63,9 @@ impl InitArgs {
 }
 
 /// Tokens every device locks while active on a new network (returned when it retires, burned if
-/// the governor forfeits it): more than a device earns in a day of the default emission shared
-/// by a hundred hotspots, see docs/SECURITY.md.
-const DEVICE_BOND: &str = "1000";
+/// the governor forfeits it): about 50 epochs of what one of a hundred hotspots earns from the
+/// default emission, so a ring forfeited within that loses money (docs/SECURITY.md).
+const DEVICE_BOND: &str = "5000";
 
 /// Dev accounts every new network starts with, and their whole-token balances.
 const DEV_ACCOUNTS: [(&str, &str); 3] = [
