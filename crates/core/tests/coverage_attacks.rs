@@ -35,6 +35,15 @@ fn ring_loc(i: usize, n: usize) -> Location {
     at(centre + radius * angle.sin(), centre + radius * angle.cos())
 }
 
+/// `m` metres east of `l`.
+fn at_offset(l: Location, m: f64) -> Location {
+    let per_m = 1e6 / (111_320.0 * l.lat_deg().to_radians().cos());
+    Location {
+        lat_udeg: l.lat_udeg,
+        lon_udeg: l.lon_udeg + (m * per_m) as i32,
+    }
+}
+
 fn ring_key(i: usize) -> Keypair {
     hotspot(100 + i as u8)
 }
@@ -52,6 +61,8 @@ struct Outcome {
     /// work; the same for honest hotspots.
     ring_flagged: (usize, usize),
     honest_flagged: (usize, usize),
+    /// Mean hex scale of the honest hotspots with work, per epoch, ppm.
+    honest_scale_ppm: Vec<u64>,
 }
 
 /// What the fake hotspots do.
@@ -63,6 +74,9 @@ enum Strategy {
     /// The farm, and its members also witness each other's beacons with the payloads they
     /// share off-air (no beacon of theirs ever goes on air).
     SpreadRing,
+    /// A spread ring whose members are decoys asserted 150 m from honest hotspots (their hex,
+    /// another resolution-12 cell), to cut the honest hotspots' density scale.
+    DensityGrief,
 }
 
 /// Runs `epochs` epochs of honest hotspots beside a ring of `ring` fake hotspots following
@@ -79,8 +93,14 @@ fn run_ring(ring: usize, epochs: u64, strategy: Strategy) -> Outcome {
         members.push((Keypair::from_seed(k.seed()), honest_loc(i), false));
     }
     for (i, k) in ring_keys.iter().enumerate() {
-        net.onboard(k, ring_loc(i, ring));
-        members.push((Keypair::from_seed(k.seed()), ring_loc(i, ring), true));
+        let l = if strategy == Strategy::DensityGrief {
+            let h = honest_loc(i % (SIDE * SIDE));
+            at_offset(h, 150.0)
+        } else {
+            ring_loc(i, ring)
+        };
+        net.onboard(k, l);
+        members.push((Keypair::from_seed(k.seed()), l, true));
     }
     let first_epoch = net.state.height() / EPOCH_BLOCKS + 1;
     let mut entropies: BTreeMap<u64, Hash> = BTreeMap::new();
@@ -117,7 +137,7 @@ fn run_ring(ring: usize, epochs: u64, strategy: Strategy) -> Outcome {
                     // Honest radios hear honest beacons in range; the ring's beacons never go
                     // on air. The ring claims every beacon within its reach.
                     let report: Option<Witness> = if *w_ring {
-                        let shares = strategy == Strategy::SpreadRing && *b_ring;
+                        let shares = strategy != Strategy::ForgeWitness && *b_ring;
                         let reach = d <= RING_REACH_M && (shares || !*b_ring);
                         // Off-air, the ring knows its own payloads; of an honest beacon it
                         // knows only public data.
@@ -146,6 +166,7 @@ fn run_ring(ring: usize, epochs: u64, strategy: Strategy) -> Outcome {
         honest_paid: Vec::new(),
         ring_flagged: (0, 0),
         honest_flagged: (0, 0),
+        honest_scale_ppm: Vec::new(),
     };
     for epoch in first_epoch..first_epoch + epochs {
         let rewards = net.state.epoch_rewards(epoch);
@@ -158,6 +179,15 @@ fn run_ring(ring: usize, epochs: u64, strategy: Strategy) -> Outcome {
         out.ring_share_ppm
             .push((ring_paid * 1_000_000 / total.max(1)) as u64);
         out.honest_paid.push(total - ring_paid);
+        let scales: Vec<u64> = members
+            .iter()
+            .filter(|(_, _, ring)| !*ring)
+            .filter_map(|(k, _, _)| net.state.score(epoch, &k.address()))
+            .filter(|s| s.beacons > 0)
+            .map(|s| s.hex_scale_ppm)
+            .collect();
+        out.honest_scale_ppm
+            .push(scales.iter().sum::<u64>() / scales.len().max(1) as u64);
         for (k, _, ring) in &members {
             let Some(score) = net.state.score(epoch, &k.address()) else {
                 continue;
@@ -245,5 +275,25 @@ fn a_spread_ring_sharing_payloads_off_air() {
         out.ring_share_ppm.iter().all(|s| *s <= 8 * 1_000_000 / 24),
         "{:?}",
         out.ring_share_ppm
+    );
+}
+
+/// Density griefing: 8 decoys, each asserted 150 m from an honest hotspot (its hex, another
+/// resolution-12 cell) and kept active by the others' off-air witnessing. Prints the honest
+/// hotspots' mean hex scale beside the decoys and with no decoys at all.
+#[test]
+fn decoys_in_honest_hexes_do_not_cut_their_density_scale() {
+    let clean = run_ring(0, 1, Strategy::DensityGrief);
+    let grief = run_ring(8, 1, Strategy::DensityGrief);
+    println!(
+        "density-grief: honest mean hex scale (ppm) without decoys {:?}, with 8 decoys {:?}; ring share {:?}, ring flagged {:?}",
+        clean.honest_scale_ppm, grief.honest_scale_ppm, grief.ring_share_ppm, grief.ring_flagged
+    );
+    // The bound of issue 12: griefing costs an honest hotspot less than 5% of its earnings.
+    assert!(
+        grief.honest_scale_ppm[0] * 100 >= clean.honest_scale_ppm[0] * 95,
+        "{:?} vs {:?}",
+        grief.honest_scale_ppm,
+        clean.honest_scale_ppm
     );
 }

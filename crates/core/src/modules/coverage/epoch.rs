@@ -11,7 +11,7 @@ use crate::state::{State, StateRead};
 use super::device::{
     BeaconRecord, CoverageView, beacon_range, entropy_key, hotspot_key, put_device, score_key,
 };
-use super::rewards::{Hotspot, ScoredBeacon, ring_signals, score_epoch};
+use super::rewards::{Hotspot, ScoredBeacon, ring_signals, score_epoch_with};
 
 /// Before a block's transactions: the block at `height` opens window `(height-1)/I` when
 /// `height-1` is a multiple of the beacon interval; that window's entropy is the hash of block
@@ -99,11 +99,6 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
             })
         })
         .collect();
-    let mut scores = if hotspots.is_empty() {
-        Vec::new()
-    } else {
-        score_epoch(&p.rewards, &hotspots, &scored)
-    };
     // Ring signals: owners as small integers in address order, then each hotspot's cluster.
     let mut owner_ids: Vec<Address> = owners.clone();
     owner_ids.sort_unstable();
@@ -113,6 +108,12 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
         .map(|o| owner_ids.binary_search(o).map_or(u32::MAX, |i| i as u32))
         .collect();
     let signals = ring_signals(hotspots.len(), &scored, &owner_index);
+    let isolated: Vec<bool> = signals.iter().map(|s| s.2).collect();
+    let mut scores = if hotspots.is_empty() {
+        Vec::new()
+    } else {
+        score_epoch_with(&p.rewards, &hotspots, &scored, &isolated)
+    };
     let mut isolated = 0u64;
     for (score, (size, owner_count, island)) in scores.iter_mut().zip(signals) {
         score.cluster_hotspots = size;

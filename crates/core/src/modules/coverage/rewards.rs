@@ -278,6 +278,19 @@ pub fn score_epoch(
     hotspots: &[Hotspot],
     beacons: &[ScoredBeacon],
 ) -> Vec<Score> {
+    score_epoch_with(params, hotspots, beacons, &[])
+}
+
+/// [`score_epoch`] with the epoch's islands of the witness graph (`isolated[i]`, the ring
+/// signal; missing entries are `false`): an island's active hotspots do not count toward the
+/// density of hotspots outside islands, so decoys kept active by a ring's off-air witnessing
+/// cannot cut an honest hex's scale; an island's own scale counts every active hotspot.
+pub fn score_epoch_with(
+    params: &RewardParams,
+    hotspots: &[Hotspot],
+    beacons: &[ScoredBeacon],
+    isolated: &[bool],
+) -> Vec<Score> {
     let count = hotspots.len();
     let cap = params.max_rewarded_witnesses as usize;
 
@@ -317,7 +330,22 @@ pub fn score_epoch(
         .map(|(h, _)| h.cell)
         .collect();
     let density = super::density::DensityMap::build(&params.density, &active_cells);
-    let scales: Vec<u64> = hotspots.iter().map(|h| density.scale_ppm(h.cell)).collect();
+    let island = |i: usize| isolated.get(i).copied().unwrap_or(false);
+    let mainland = (0..count).any(island).then(|| {
+        let cells: Vec<u64> = (0..count)
+            .filter(|&i| active[i] && !island(i))
+            .map(|i| hotspots[i].cell)
+            .collect();
+        super::density::DensityMap::build(&params.density, &cells)
+    });
+    let scales: Vec<u64> = hotspots
+        .iter()
+        .enumerate()
+        .map(|(i, h)| match &mainland {
+            Some(m) if !island(i) => m.scale_ppm(h.cell),
+            _ => density.scale_ppm(h.cell),
+        })
+        .collect();
     let units = unit_table(params, max_rewarded as u32);
 
     let mut scores = vec![Score::default(); count];
