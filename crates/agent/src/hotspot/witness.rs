@@ -124,7 +124,7 @@ fn forged_report(
         return None;
     }
     let distance = distance_m(beaconer.asserted, witness.asserted);
-    if distance > FAKE_REACH_M || distance < 500.0 {
+    if !(500.0..=FAKE_REACH_M).contains(&distance) {
         return None;
     }
     let channel = beacon_channel(&sighting.commitment, plan.channels_hz.len()) as usize;

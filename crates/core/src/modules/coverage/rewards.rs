@@ -378,6 +378,72 @@ pub fn score_epoch_with(
     scores
 }
 
+/// The ring signals of one epoch, per hotspot (aligned with `count` hotspots): the size and
+/// owner count of its cluster in the graph joining each beacon's beaconer to its witnesses, and
+/// whether that cluster is not the largest (ties go to the cluster of the lowest index).
+/// Deterministic: union by index order, no hashing.
+pub fn ring_signals(
+    count: usize,
+    beacons: &[ScoredBeacon],
+    owners: &[u32],
+) -> Vec<(u32, u32, bool)> {
+    let mut parent: Vec<u32> = (0..count as u32).collect();
+    fn root(parent: &mut [u32], mut i: u32) -> u32 {
+        while parent[i as usize] != i {
+            let up = parent[parent[i as usize] as usize];
+            parent[i as usize] = up;
+            i = up;
+        }
+        i
+    }
+    let mut linked = vec![false; count];
+    for b in beacons {
+        if b.beaconer as usize >= count {
+            continue;
+        }
+        for &w in &b.witnesses {
+            if w as usize >= count || w == b.beaconer {
+                continue;
+            }
+            linked[b.beaconer as usize] = true;
+            linked[w as usize] = true;
+            let (x, y) = (root(&mut parent, b.beaconer), root(&mut parent, w));
+            if x != y {
+                let (lo, hi) = (x.min(y), x.max(y));
+                parent[hi as usize] = lo;
+            }
+        }
+    }
+    let roots: Vec<u32> = (0..count as u32).map(|i| root(&mut parent, i)).collect();
+    let mut size = vec![0u32; count];
+    for (i, &r) in roots.iter().enumerate() {
+        if linked[i] {
+            size[r as usize] += 1;
+        }
+    }
+    let mut pairs: Vec<(u32, u32)> = (0..count)
+        .filter(|&i| linked[i])
+        .map(|i| (roots[i], owners.get(i).copied().unwrap_or(u32::MAX)))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut owner_count = vec![0u32; count];
+    for (r, _) in pairs {
+        owner_count[r as usize] += 1;
+    }
+    // The largest cluster; among equals, the one whose root has the lowest index.
+    let largest = (0..count).max_by_key(|&r| (size[r], std::cmp::Reverse(r)));
+    (0..count)
+        .map(|i| {
+            if !linked[i] {
+                return (0, 0, false);
+            }
+            let r = roots[i] as usize;
+            (size[r], owner_count[r], Some(r) != largest)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -751,70 +817,4 @@ mod tests {
             proptest::prop_assert_eq!(a, b);
         }
     }
-}
-
-/// The ring signals of one epoch, per hotspot (aligned with `count` hotspots): the size and
-/// owner count of its cluster in the graph joining each beacon's beaconer to its witnesses, and
-/// whether that cluster is not the largest (ties go to the cluster of the lowest index).
-/// Deterministic: union by index order, no hashing.
-pub fn ring_signals(
-    count: usize,
-    beacons: &[ScoredBeacon],
-    owners: &[u32],
-) -> Vec<(u32, u32, bool)> {
-    let mut parent: Vec<u32> = (0..count as u32).collect();
-    fn root(parent: &mut [u32], mut i: u32) -> u32 {
-        while parent[i as usize] != i {
-            let up = parent[parent[i as usize] as usize];
-            parent[i as usize] = up;
-            i = up;
-        }
-        i
-    }
-    let mut linked = vec![false; count];
-    for b in beacons {
-        if b.beaconer as usize >= count {
-            continue;
-        }
-        for &w in &b.witnesses {
-            if w as usize >= count || w == b.beaconer {
-                continue;
-            }
-            linked[b.beaconer as usize] = true;
-            linked[w as usize] = true;
-            let (x, y) = (root(&mut parent, b.beaconer), root(&mut parent, w));
-            if x != y {
-                let (lo, hi) = (x.min(y), x.max(y));
-                parent[hi as usize] = lo;
-            }
-        }
-    }
-    let roots: Vec<u32> = (0..count as u32).map(|i| root(&mut parent, i)).collect();
-    let mut size = vec![0u32; count];
-    for (i, &r) in roots.iter().enumerate() {
-        if linked[i] {
-            size[r as usize] += 1;
-        }
-    }
-    let mut pairs: Vec<(u32, u32)> = (0..count)
-        .filter(|&i| linked[i])
-        .map(|i| (roots[i], owners.get(i).copied().unwrap_or(u32::MAX)))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut owner_count = vec![0u32; count];
-    for (r, _) in pairs {
-        owner_count[r as usize] += 1;
-    }
-    // The largest cluster; among equals, the one whose root has the lowest index.
-    let largest = (0..count).max_by_key(|&r| (size[r], std::cmp::Reverse(r)));
-    (0..count)
-        .map(|i| {
-            if !linked[i] {
-                return (0, 0, false);
-            }
-            let r = roots[i] as usize;
-            (size[r], owner_count[r], Some(r) != largest)
-        })
-        .collect()
 }
