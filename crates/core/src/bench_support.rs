@@ -60,8 +60,8 @@ struct Reported {
 ///
 /// # Panics
 /// If the network has no coverage or charges fees, a hotspot lies outside the first region or
-/// has activity before epoch 0, or a beacon names an unknown hotspot or a window outside the
-/// current epoch.
+/// has activity before epoch 0, or a beacon names an unknown hotspot or a window the close of
+/// the current epoch does not score (windows `[e·W − L, (e+1)·W − L)`, `L` the reveal lag).
 pub fn put_coverage_network(
     state: &mut State,
     hotspots: &[BenchHotspot],
@@ -96,11 +96,15 @@ pub fn put_coverage_network(
         })
         .collect();
     let unknown = |a: &Address| format!("beacon reports name {a}, which is not onboarded");
+    // The close of `epoch` scores the windows whose reveal window has passed by its end.
+    let lag = p.reveal_lag_windows();
+    let scored = (epoch * windows_per_epoch).saturating_sub(lag)
+        ..((epoch + 1) * windows_per_epoch).saturating_sub(lag);
     for b in beacons {
-        assert_eq!(
-            b.window / windows_per_epoch,
-            epoch,
-            "beacons belong to the current epoch"
+        assert!(
+            scored.contains(&b.window),
+            "beacon window {} is not one the close of epoch {epoch} scores ({scored:?})",
+            b.window
         );
         let r = reported
             .get_mut(&b.beaconer)

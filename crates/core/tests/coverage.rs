@@ -129,7 +129,7 @@ fn the_reveal_keeps_the_witnesses_that_heard_the_payload_and_refuses_with_reason
         ));
     }
     let (n1, n2) = (net.nonce(&hotspot(1)), net.nonce(&hotspot(2)));
-    let sign = |k: &Keypair, n: u64, a: Action| Transaction::sign(CHAIN_ID, k, n, a);
+    let sign = |k: &Keypair, n: u64, a: Action| net.tx_at(k, n, a);
     let txs = vec![
         sign(&hotspot(2), n2, Action::from(late)),
         sign(&hotspot(1), n1, reveal_a(&Hash([9; 32]))),
@@ -279,7 +279,7 @@ fn one_hotspot_witnesses_at_most_the_cap_of_beacons_per_window() {
     let txs = reports
         .iter()
         .enumerate()
-        .map(|(i, r)| Transaction::sign(CHAIN_ID, &me, n + i as u64, Action::from(r.clone())))
+        .map(|(i, r)| net.tx_at(&me, n + i as u64, Action::from(r.clone())))
         .collect();
     let codes: Vec<_> = net.block(txs).iter().map(code).collect();
     assert_eq!(codes, ["success", "too_many_witnesses"]);

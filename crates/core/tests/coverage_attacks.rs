@@ -115,10 +115,10 @@ fn run_ring(ring: usize, epochs: u64, strategy: Strategy) -> Outcome {
         for (k, _, _) in &members {
             let mut n = net.nonce(k);
             if let Some((r, re)) = due {
-                txs.push(Transaction::sign(CHAIN_ID, k, n, reveal(k, r, &re)));
+                txs.push(net.tx_at(k, n, reveal(k, r, &re)));
                 n += 1;
             }
-            txs.push(Transaction::sign(CHAIN_ID, k, n, beacon(k, w, &e, sent)));
+            txs.push(net.tx_at(k, n, beacon(k, w, &e, sent)));
         }
         net.block(txs);
         let mut nonces: Vec<u64> = members.iter().map(|(k, _, _)| net.nonce(k)).collect();
@@ -152,7 +152,7 @@ fn run_ring(ring: usize, epochs: u64, strategy: Strategy) -> Outcome {
                             .then(|| witness(bk, wk, *bloc, *wloc, w, &e, sent))
                     };
                     if let Some(r) = report {
-                        txs.push(Transaction::sign(CHAIN_ID, wk, nonces[wi], Action::from(r)));
+                        txs.push(net.tx_at(wk, nonces[wi], Action::from(r)));
                         nonces[wi] += 1;
                     }
                 }

@@ -273,20 +273,10 @@ impl Run {
             if let Some((r, record)) =
                 old.and_then(|r| Some((r, self.net.state.beacon(r, &k.address())?)))
             {
-                txs.push(Transaction::sign(
-                    CHAIN_ID,
-                    &k,
-                    nonce,
-                    reveal(&k, r, &record.entropy),
-                ));
+                txs.push(self.net.tx_at(&k, nonce, reveal(&k, r, &record.entropy)));
                 nonce += 1;
             }
-            txs.push(Transaction::sign(
-                CHAIN_ID,
-                &k,
-                nonce,
-                beacon(&k, w, &e, sent),
-            ));
+            txs.push(self.net.tx_at(&k, nonce, beacon(&k, w, &e, sent)));
         }
         for r in self.net.block(txs) {
             self.expect("coverage", &r);
@@ -307,12 +297,7 @@ impl Run {
                     &e,
                     sent,
                 );
-                txs.push(Transaction::sign(
-                    CHAIN_ID,
-                    &spot_key(wi),
-                    nonce,
-                    Action::from(report),
-                ));
+                txs.push(self.net.tx_at(&spot_key(wi), nonce, Action::from(report)));
                 nonce += 1;
             }
         }

@@ -71,14 +71,15 @@ impl Fleet {
         self.unrevealed.retain(|(w, _, _)| w + lag > window);
         let mut reveals = Vec::new();
         for (w, entropy, accepted) in &due {
-            for (i, m) in self.members.iter_mut().enumerate() {
+            for i in 0..self.members.len() {
                 if accepted.get(i).copied().unwrap_or(false) {
+                    let m = &self.members[i];
                     let action = Action::from(Reveal {
                         window: *w,
                         signature: sign_beacon(&self.chain_id, &m.key, entropy, *w),
                     });
-                    reveals.push(Transaction::sign(&self.chain_id, &m.key, m.nonce, action));
-                    m.nonce += 1;
+                    reveals.push(self.sign(&m.key, m.nonce, action));
+                    self.members[i].nonce += 1;
                 }
             }
         }

@@ -146,7 +146,12 @@ impl Net {
     }
 
     pub fn tx(&self, key: &Keypair, action: Action) -> Transaction {
-        Transaction::sign(CHAIN_ID, key, self.nonce(key), action)
+        self.tx_at(key, self.nonce(key), action)
+    }
+
+    /// A transaction with an explicit nonce (every test transaction is signed here).
+    pub fn tx_at(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
+        Transaction::sign(CHAIN_ID, key, nonce, action)
     }
 
     /// Sends one action in its own block and returns its receipt.
@@ -378,15 +383,10 @@ pub fn run_honest_network(
             .and_then(|r| Some((r, *entropies.get(&r)?)));
         for (i, k) in keys.iter().enumerate() {
             if let Some((r, re)) = revealed {
-                txs.push(Transaction::sign(CHAIN_ID, k, nonces[i], reveal(k, r, &re)));
+                txs.push(net.tx_at(k, nonces[i], reveal(k, r, &re)));
                 nonces[i] += 1;
             }
-            txs.push(Transaction::sign(
-                CHAIN_ID,
-                k,
-                nonces[i],
-                beacon(k, w, &e, sent),
-            ));
+            txs.push(net.tx_at(k, nonces[i], beacon(k, w, &e, sent)));
             nonces[i] += 1;
         }
         net.block(txs);
@@ -402,12 +402,7 @@ pub fn run_honest_network(
                     continue;
                 }
                 let report = witness(&keys[bi], &keys[wi], loc(bi), loc(wi), w, &e, sent);
-                txs.push(Transaction::sign(
-                    CHAIN_ID,
-                    &keys[wi],
-                    nonces[wi],
-                    Action::from(report),
-                ));
+                txs.push(net.tx_at(&keys[wi], nonces[wi], Action::from(report)));
                 nonces[wi] += 1;
             }
         }
