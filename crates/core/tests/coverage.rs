@@ -12,7 +12,7 @@ use depin_core::modules::coverage::actions::{
 use depin_core::modules::coverage::device::CoverageView;
 use depin_core::modules::coverage::preset;
 use depin_core::services::devices::{RetireDevice, SetDenylist, TransferDevice};
-use depin_core::{Action, Amount, Hash, Keypair, Receipt, Transaction};
+use depin_core::{Action, Amount, Hash, Keypair, Receipt};
 use proptest::prelude::*;
 
 const A: Location = preset::BERLIN;

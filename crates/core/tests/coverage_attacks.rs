@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use depin_core::modules::coverage::actions::{Location, Witness};
 use depin_core::modules::coverage::radio::great_circle_distance_m;
-use depin_core::{Action, Address, Hash, Keypair, Transaction};
+use depin_core::{Action, Address, Hash, Keypair};
 
 /// Honest hotspots: a `side` x `side` grid 2 km apart.
 const SIDE: usize = 4;
