@@ -699,3 +699,33 @@ fn one_hotspot_per_spot() {
     });
     assert_eq!(net.send(&owner(), stay), Receipt::Success);
 }
+
+/// The edge denylist (issue 12): the governor denies a pair, and their reports of each other
+/// are refused either way round while each keeps working with others; lifting it restores them.
+#[test]
+fn a_denied_pair_cannot_witness_each_other() {
+    use depin_core::services::devices::SetPairDenylist;
+    let (mut net, w, e, sent) = with_beacon();
+    let pair = |denied| {
+        Action::from(SetPairDenylist {
+            a: hotspot(2).address(),
+            b: hotspot(1).address(),
+            denied,
+        })
+    };
+    assert_eq!(code(&net.send(&owner(), pair(true))), "not_governor");
+    assert_eq!(net.send(&governor(), pair(true)), Receipt::Success);
+    let report = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
+    let r = net.send(&hotspot(2), Action::from(report.clone()));
+    assert_eq!(code(&r), "pair_denied");
+    // Another hotspot still witnesses the same beacon.
+    let c = at(0.0, 3_000.0);
+    net.onboard(&hotspot(3), c);
+    let other = witness(&hotspot(1), &hotspot(3), A, c, w, &e, sent);
+    assert_eq!(net.send(&hotspot(3), Action::from(other)), Receipt::Success);
+    assert_eq!(net.send(&governor(), pair(false)), Receipt::Success);
+    assert_eq!(
+        net.send(&hotspot(2), Action::from(report)),
+        Receipt::Success
+    );
+}

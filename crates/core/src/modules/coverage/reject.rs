@@ -47,6 +47,7 @@ reasons! {
     30 => AlreadyRevealed { window: u64 } = "already_revealed",
     31 => ReportTimeOutOfBounds { at_ms: u64, block_time_ms: u64, max_skew_ms: u64, max_age_ms: u64 } = "report_time_out_of_bounds",
     32 => SpotTaken { max: u32 } = "spot_taken",
+    33 => PairDenied { beaconer: Address } = "pair_denied",
 }
 
 /// Centi-units as a decimal string: `-12345` -> `-123.45`.
@@ -231,6 +232,10 @@ impl fmt::Display for CoverageRejection {
             SpotTaken { max } => write!(
                 f,
                 "{max} hotspot(s) already assert this spot (its resolution-12 H3 cell, about 300 m²); another hotspot there proves no more coverage: assert where it really is"
+            ),
+            PairDenied { beaconer } => write!(
+                f,
+                "the governor denied this hotspot's reports of {beaconer} (an edge of the denylist); it may still witness others"
             ),
             AlreadyRevealed { window } => {
                 write!(f, "the beacon of window {window} is already revealed")

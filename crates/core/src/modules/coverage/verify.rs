@@ -368,6 +368,12 @@ pub fn witness(
     if record.witnesses.contains(hotspot) {
         return Err(R::DuplicateWitness {}.into());
     }
+    if state.is_pair_denied(&w.beaconer, hotspot) {
+        return Err(R::PairDenied {
+            beaconer: w.beaconer,
+        }
+        .into());
+    }
     check_time(&p, w.heard_at_ms, ctx)?;
     // Both times are any u64 a client chose: subtract in 128 bits, report clamped to i64.
     let delay = i128::from(w.heard_at_ms) - i128::from(record.sent_at_ms);

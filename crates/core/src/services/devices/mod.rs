@@ -21,7 +21,7 @@ use crate::state::{State, StateRead};
 
 pub use records::{
     Asserted, DeviceEntry, DevicesView, LOCATION_RESOLUTION, Location, bond_escrow, bond_key,
-    cell_device_key, cell_range, deny_key, device_key, owner_device_key,
+    cell_device_key, cell_range, deny_key, device_key, owner_device_key, pair_deny_key,
 };
 pub use reject::DeviceRejection;
 
@@ -79,6 +79,17 @@ pub struct ForfeitBond {
     pub device: Address,
 }
 
+/// Put a pair of devices on the edge denylist or take it off (signed by the governor): their
+/// reports of each other are refused, while each stays free to work with everyone else (the
+/// answer to a pair whose signals are inconsistent over time, or a suspected collusion).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPairDenylist {
+    pub a: Address,
+    pub b: Address,
+    pub denied: bool,
+}
+
 /// Put a device on the denylist or take it off (signed by the governor).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +105,7 @@ actions! {
     1 => RetireDevice(RetireDevice),
     2 => SetDenylist(SetDenylist),
     3 => ForfeitBond(ForfeitBond),
+    4 => SetPairDenylist(SetPairDenylist),
 }
 
 impl Module for Devices {
@@ -150,6 +162,12 @@ impl Module for Devices {
                 release_bond(state, &a.device, Some(&d.owner));
                 put_entry(state, &a.device, None);
                 crate::modules::device_retired(state, d.module, &a.device);
+                Ok(())
+            }
+            DevicesAction::SetPairDenylist(a) => {
+                check_governor(governor(state), tx.signer)?;
+                let key = pair_deny_key(&a.a, &a.b);
+                state.put_raw(key, a.denied.then(Vec::new));
                 Ok(())
             }
             DevicesAction::ForfeitBond(a) => {
@@ -339,6 +357,11 @@ struct_codec!(DevicesParams {
     bond: Amount,
 });
 struct_codec!(ForfeitBond { device: Address });
+struct_codec!(SetPairDenylist {
+    a: Address,
+    b: Address,
+    denied: bool,
+});
 struct_codec!(TransferDevice {
     device: Address,
     new_owner: Address,
