@@ -53,6 +53,8 @@ pub fn spawn_with_oracle(
                 spoofers: hotspots.div_ceil(60),
                 inflators: hotspots.div_ceil(60),
                 ring: 4,
+                forgers: hotspots.div_ceil(20),
+                spread_ring: hotspots.div_ceil(20).max(2),
                 windows: None,
             };
             if let Err(e) = drive(&args, &node_url, owner, oracle)
@@ -94,6 +96,13 @@ pub fn fleet_operator(chain_id: &str) -> Keypair {
 
 /// Starts the price feed and waits until the ledger holds its first price; without an oracle
 /// key, waits for someone else's.
+/// The devnet's second and third oracle keys, derived from its first: `depin init` authorises
+/// all three (the ledger needs two fresh prices), and the devnet runs a feed for each.
+pub fn extra_oracles(oracle: &Keypair) -> [Keypair; 2] {
+    [2u8, 3]
+        .map(|i| Keypair::from_seed(Hash::tagged("depin/devnet/oracle", &[&oracle.seed(), &[i]]).0))
+}
+
 fn start_price_feed(node_url: &str, oracle: Option<Keypair>) -> Result<()> {
     let client = Client::new(node_url);
     let Some(key) = oracle else {
@@ -108,8 +117,16 @@ fn start_price_feed(node_url: &str, oracle: Option<Keypair>) -> Result<()> {
         return Ok(());
     };
     let feed_args = FeedArgs::default();
+    let extra = extra_oracles(&key);
     let mut feed = PriceFeed::new(&feed_args, node_url, key)?;
     let price = feed.first_price()?;
+    // The other oracles `depin init` authorised (a network made before them has only one).
+    for key in extra {
+        if let Ok(mut other) = PriceFeed::new(&feed_args, node_url, key) {
+            other.first_price()?;
+            oracle_feed::spawn(other);
+        }
+    }
     println!(
         "Price feed: {} per token in the ledger; a new price every {} blocks (a seeded random walk around {}).",
         price_text(price),

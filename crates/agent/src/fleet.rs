@@ -87,6 +87,8 @@ impl FleetArgs {
             spoofers: 0,
             inflators: 0,
             ring: 0,
+            forgers: 0,
+            spread_ring: 0,
             windows: None,
         }
     }

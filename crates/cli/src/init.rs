@@ -72,6 +72,11 @@ impl InitArgs {
     }
 }
 
+/// Tokens every device locks while active on a new network (returned when it retires, burned if
+/// the governor forfeits it): about 50 epochs of what one of a hundred hotspots earns from the
+/// default emission, so a ring forfeited within that loses money (docs/SECURITY.md).
+const DEVICE_BOND: &str = "5000";
+
 /// Dev accounts every new network starts with, and their whole-token balances.
 const DEV_ACCOUNTS: [(&str, &str); 3] = [
     ("faucet", "1000000000"),
@@ -134,16 +139,23 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     });
     let demand = with_demand.then(|| {
         keys.push(("oracle".to_string(), oracle.address()));
-        // The oracle pays its price transactions' fees.
-        allocations.push(Allocation {
-            address: oracle.address(),
-            amount: "100".into(),
-        });
+        // Three oracles, two fresh prices needed (issue 12): one key alone cannot set the price.
+        let [second, third] = depin_agent::devnet::extra_oracles(&oracle);
+        keys.push(("oracle-2".to_string(), second.address()));
+        keys.push(("oracle-3".to_string(), third.address()));
+        // The oracles pay their price transactions' fees.
+        for o in [&oracle, &second, &third] {
+            allocations.push(Allocation {
+                address: o.address(),
+                amount: "100".into(),
+            });
+        }
         // The bootstrap share decays over about 30 days of epochs.
         let epoch_ms = args.block_interval_ms * args.epoch_length_blocks;
         let decay_epochs = (30 * 86_400_000 / epoch_ms.max(1)).max(1);
+        let [second, third] = depin_agent::devnet::extra_oracles(&oracle);
         depin_core::services::demand::params::preset(
-            vec![oracle.address()],
+            vec![oracle.address(), second.address(), third.address()],
             Some(governor.address()),
             decay_epochs,
         )
@@ -177,6 +189,8 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             devices: Some(depin_core::services::devices::DevicesGenesis {
                 governor: Some(governor.address()),
                 denylist: Vec::new(),
+                // A cost to every identity (issue 12): locked while the device is active.
+                bond: Some(DEVICE_BOND.into()),
             }),
             coverage,
             demand,
@@ -203,6 +217,9 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
     home.save_key("governor", &governor)?;
     if genesis.modules.demand.is_some() {
         home.save_key("oracle", &oracle)?;
+        let [second, third] = depin_agent::devnet::extra_oracles(&oracle);
+        home.save_key("oracle-2", &second)?;
+        home.save_key("oracle-3", &third)?;
     }
     for (name, key, _) in &dev {
         home.save_key(name, key)?;

@@ -63,6 +63,11 @@ fn credits_are_bought_delegated_spent_on_data_and_paid_as_demand_rewards() {
         "not_oracle",
     );
 
+    // `depin init` makes three oracles and the ledger needs two fresh prices (issue 12).
+    for key in ["oracle-2", "oracle-3"] {
+        depin(home, &["oracle", "price", "submit", "0.5", "--key", key])
+            .ok("another oracle's price");
+    }
     let out = depin(home, &["oracle", "price", "submit", "0.5"]).ok("submit a price");
     assert!(out.stdout.contains("median $0.5"), "{}", out.stdout);
     let oracle = json_of(home, &["oracle", "price", "show"]);

@@ -34,7 +34,13 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
         "{}",
         refused.stderr
     );
+    // Two of the three oracles `depin init` makes must agree (issue 12).
     depin(home, &["oracle", "price", "submit", "0.5"]).ok("oracle price");
+    depin(
+        home,
+        &["oracle", "price", "submit", "0.5", "--key", "oracle-2"],
+    )
+    .ok("oracle price");
 
     let out = depin(home, &onboard_spot1).ok("onboard spot1");
     assert!(

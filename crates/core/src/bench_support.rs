@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use crate::crypto::{Address, Hash};
 use crate::module::{BlockContext, Module};
 use crate::modules::coverage::Coverage;
-use crate::modules::coverage::actions::{DeviceKind, beacon_channel, beacon_payload};
+use crate::modules::coverage::actions::{DeviceKind, beacon_channel, beacon_commitment};
 use crate::modules::coverage::device::{BeaconRecord, Device, beacon_key, put_device};
 use crate::services::devices::{Asserted, LOCATION_RESOLUTION, Location, register};
 use crate::state::{Account, State};
@@ -60,8 +60,8 @@ struct Reported {
 ///
 /// # Panics
 /// If the network has no coverage or charges fees, a hotspot lies outside the first region or
-/// has activity before epoch 0, or a beacon names an unknown hotspot or a window outside the
-/// current epoch.
+/// has activity before epoch 0, or a beacon names an unknown hotspot or a window the close of
+/// the current epoch does not score (windows `[e·W − L, (e+1)·W − L)`, `L` the reveal lag).
 pub fn put_coverage_network(
     state: &mut State,
     hotspots: &[BenchHotspot],
@@ -96,11 +96,15 @@ pub fn put_coverage_network(
         })
         .collect();
     let unknown = |a: &Address| format!("beacon reports name {a}, which is not onboarded");
+    // The close of `epoch` scores the windows whose reveal window has passed by its end.
+    let lag = p.reveal_lag_windows();
+    let scored = (epoch * windows_per_epoch).saturating_sub(lag)
+        ..((epoch + 1) * windows_per_epoch).saturating_sub(lag);
     for b in beacons {
-        assert_eq!(
-            b.window / windows_per_epoch,
-            epoch,
-            "beacons belong to the current epoch"
+        assert!(
+            scored.contains(&b.window),
+            "beacon window {} is not one the close of epoch {epoch} scores ({scored:?})",
+            b.window
         );
         let r = reported
             .get_mut(&b.beaconer)
@@ -154,6 +158,8 @@ pub fn put_coverage_network(
             last_witness_window: r.last_witness_window,
             activity,
             activity_epoch,
+            witnessed_count: 0,
+            witnessed_window: 0,
         };
         state.with_writer(Coverage::ID, |state| {
             register(
@@ -183,19 +189,29 @@ pub fn put_coverage_network(
     }
 
     // Nobody checks these payloads: any entropy serves, as long as the record is well formed.
+    // Every beacon is recorded revealed, its witnesses the ones whose commitment matched.
     let entropy = |window: u64| Hash::tagged("depin/bench/entropy", &[&window.to_be_bytes()]);
     state.with_writer(Coverage::ID, |state| {
         for b in beacons {
-            let payload = beacon_payload(&entropy(b.window), b.window, &b.beaconer);
-            let channel = beacon_channel(&payload, region.channels_hz.len());
+            let payload = Hash::tagged(
+                "depin/bench/payload",
+                &[&entropy(b.window).0, &b.beaconer.0],
+            );
+            let commitment = beacon_commitment(&payload, b.window, &b.beaconer);
+            let channel = beacon_channel(&commitment, region.channels_hz.len());
             let record = BeaconRecord {
-                payload,
+                commitment,
+                entropy: entropy(b.window),
                 channel,
                 frequency_hz: region.channels_hz[channel as usize],
                 tx_power_cdbm: region.max_eirp_cdbm - reported[&b.beaconer].gain_cdbi,
                 sent_at_ms: ctx.time_ms,
                 height: b.window * p.rules.beacon_interval_blocks + 1,
                 witnesses: b.witnesses.clone(),
+                commitments: Vec::new(),
+                revealed: Some(payload),
+                mismatched: Vec::new(),
+                overflow: 0,
             };
             state.put(beacon_key(b.window, &b.beaconer), &record);
         }

@@ -41,7 +41,7 @@ fn an_honest_witness_is_accepted_and_recorded() {
     let (mut net, w, e, sent) = with_beacon();
     let r = net.send(
         &hotspot(2),
-        Action::from(witness(&hotspot(1), A, b_loc(), w, &e, sent)),
+        Action::from(witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent)),
     );
     assert_eq!(r, Receipt::Success);
     let record = net.state.beacon(w, &hotspot(1).address()).unwrap();
@@ -51,15 +51,21 @@ fn an_honest_witness_is_accepted_and_recorded() {
 /// Sends a witness from B with `edit` applied and returns the refusal code.
 fn witness_code(edit: impl FnOnce(&mut Witness)) -> &'static str {
     let (mut net, w, e, sent) = with_beacon();
-    let mut report = witness(&hotspot(1), A, b_loc(), w, &e, sent);
+    let mut report = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
     edit(&mut report);
     code(&net.send(&hotspot(2), Action::from(report)))
 }
 
 #[test]
 fn witness_checks_each_refuse_with_their_own_code() {
-    assert_eq!(witness_code(|w| w.payload = Hash([7; 32])), "wrong_payload");
-    assert_eq!(witness_code(|w| w.heard_at_ms += 5_000), "witness_too_late");
+    assert_eq!(
+        witness_code(|w| w.heard_at_ms += 5_000),
+        "report_time_out_of_bounds"
+    );
+    assert_eq!(
+        witness_code(|w| w.heard_at_ms -= 120_000),
+        "report_time_out_of_bounds"
+    );
     assert_eq!(witness_code(|w| w.heard_at_ms -= 100), "witness_too_late");
     assert_eq!(
         witness_code(|w| w.frequency_hz += 200_000),
@@ -78,15 +84,99 @@ fn witness_checks_each_refuse_with_their_own_code() {
     );
 }
 
+/// A's beacon with B's report of what it heard on air and C's report of a payload it guessed
+/// from public data (it never heard the beacon), then the reveal.
+#[test]
+fn the_reveal_keeps_the_witnesses_that_heard_the_payload_and_refuses_with_reasons() {
+    let (mut net, w, e, sent) = with_beacon();
+    let c = at(0.0, 3_000.0);
+    net.onboard(&hotspot(3), c);
+    let heard = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
+    let guessed = witness_of(&hotspot(1), &hotspot(3), &e, (A, c), w, &e, sent);
+    // A copy of B's commitment names B: it cannot match for C.
+    let mut copied = heard.clone();
+    copied.heard_at_ms += 1;
+    assert_eq!(net.send(&hotspot(2), Action::from(heard)), Receipt::Success);
+    assert_eq!(
+        net.send(&hotspot(3), Action::from(guessed)),
+        Receipt::Success
+    );
+    net.onboard(&hotspot(4), at(-3_000.0, 0.0));
+    assert_eq!(
+        net.send(&hotspot(4), Action::from(copied)),
+        Receipt::Success
+    );
+    let reveal_a = |entropy: &Hash| reveal(&hotspot(1), w, entropy);
+    assert_eq!(
+        code(&net.send(&hotspot(1), reveal_a(&e))),
+        "reveal_too_early"
+    );
+    while net.state.height() / BEACON_INTERVAL < w + REVEAL_LAG {
+        net.block(vec![]);
+    }
+    // Reports of window w are closed before its reveal opens. A signature of other entropy, or
+    // another key's signature of the right message, does not make the committed payload.
+    let late = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, net.time_ms);
+    let mut forged = reveal(&hotspot(1), w, &e);
+    if let Action::Module(depin_core::modules::ModuleAction::Coverage(
+        depin_core::modules::coverage::actions::CoverageAction::Reveal(r),
+    )) = &mut forged
+    {
+        r.signature = hotspot(2).sign(&depin_core::modules::coverage::actions::beacon_message(
+            CHAIN_ID,
+            &e,
+            w,
+            &hotspot(1).address(),
+        ));
+    }
+    let (n1, n2) = (net.nonce(&hotspot(1)), net.nonce(&hotspot(2)));
+    let sign = |k: &Keypair, n: u64, a: Action| net.tx_at(k, n, a);
+    let txs = vec![
+        sign(&hotspot(2), n2, Action::from(late)),
+        sign(&hotspot(1), n1, reveal_a(&Hash([9; 32]))),
+        sign(&hotspot(1), n1 + 1, forged),
+        sign(&hotspot(2), n2 + 1, reveal(&hotspot(2), w, &e)),
+        sign(&hotspot(1), n1 + 2, reveal_a(&e)),
+        sign(&hotspot(1), n1 + 3, reveal_a(&e)),
+    ];
+    let codes: Vec<_> = net.block(txs).iter().map(code).collect();
+    assert_eq!(
+        codes,
+        [
+            "entropy_expired",
+            "wrong_payload",
+            "wrong_payload",
+            "unknown_beacon",
+            "success",
+            "already_revealed"
+        ]
+    );
+    let record = net.state.beacon(w, &hotspot(1).address()).unwrap();
+    assert_eq!(record.witnesses, vec![hotspot(2).address()]);
+    assert_eq!(
+        record.mismatched,
+        vec![hotspot(3).address(), hotspot(4).address()]
+    );
+    assert_eq!(record.revealed, Some(payload_on_air(&hotspot(1), w, &e)));
+    while net.state.height() / BEACON_INTERVAL < w + REVEAL_LAG + 1 {
+        net.block(vec![]);
+    }
+    assert_eq!(
+        code(&net.send(&hotspot(1), reveal_a(&e))),
+        "reveal_too_late"
+    );
+    net.replays_identically();
+}
+
 #[test]
 fn self_and_duplicate_witnesses_are_refused() {
     let (mut net, w, e, sent) = with_beacon();
-    let own = witness(&hotspot(1), A, A, w, &e, sent);
+    let own = witness(&hotspot(1), &hotspot(1), A, A, w, &e, sent);
     assert_eq!(
         code(&net.send(&hotspot(1), Action::from(own))),
         "self_witness"
     );
-    let report = witness(&hotspot(1), A, b_loc(), w, &e, sent);
+    let report = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
     assert_eq!(
         net.send(&hotspot(2), Action::from(report.clone())),
         Receipt::Success
@@ -108,15 +198,15 @@ fn witnesses_too_close_too_far_or_in_another_plan_are_refused() {
     assert_eq!(net.send(&owner(), other_plan), Receipt::Success);
     let r = net.send(
         &hotspot(3),
-        Action::from(witness(&hotspot(1), A, close, w, &e, sent)),
+        Action::from(witness(&hotspot(1), &hotspot(3), A, close, w, &e, sent)),
     );
     assert_eq!(code(&r), "too_close");
     let r = net.send(
         &hotspot(4),
-        Action::from(witness(&hotspot(1), A, far, w, &e, sent)),
+        Action::from(witness(&hotspot(1), &hotspot(4), A, far, w, &e, sent)),
     );
     assert_eq!(code(&r), "too_far");
-    let report = witness(&hotspot(1), A, at(0.0, 3_000.0), w, &e, sent);
+    let report = witness(&hotspot(1), &hotspot(5), A, at(0.0, 3_000.0), w, &e, sent);
     let r = net.send(&hotspot(5), Action::from(report));
     assert_eq!(code(&r), "region_mismatch");
 }
@@ -141,13 +231,59 @@ fn a_beacon_keeps_only_the_witnesses_the_ledger_records() {
     let mut txs = vec![net.tx(&hotspot(1), beacon(&hotspot(1), w, &e, sent))];
     for (i, l) in spots.iter().enumerate() {
         let k = hotspot(2 + i as u8);
-        txs.push(net.tx(&k, Action::from(witness(&hotspot(1), A, *l, w, &e, sent))));
+        txs.push(net.tx(
+            &k,
+            Action::from(witness(&hotspot(1), &k, A, *l, w, &e, sent)),
+        ));
     }
     let codes: Vec<_> = net.block(txs).iter().map(code).collect();
+    // The third report is accepted (it counts for its hotspot's reciprocity) but not kept.
+    assert_eq!(codes, ["success", "success", "success", "success"]);
+    let record = net.state.beacon(w, &hotspot(1).address()).unwrap();
+    assert_eq!(record.witnesses.len(), 2);
+    assert_eq!(record.overflow, 1);
     assert_eq!(
-        codes,
-        ["success", "success", "success", "too_many_witnesses"]
+        net.state
+            .device(&hotspot(4).address())
+            .unwrap()
+            .last_witness_window,
+        Some(w)
     );
+}
+
+#[test]
+fn one_hotspot_witnesses_at_most_the_cap_of_beacons_per_window() {
+    let mut net = Net::new(genesis(|g| {
+        g.modules
+            .coverage
+            .as_mut()
+            .unwrap()
+            .rules
+            .max_witnessed_per_window = 1;
+    }));
+    let spots = [A, at(0.0, 3_000.0), at(2_000.0, 0.0)];
+    for (i, l) in spots.iter().enumerate() {
+        net.onboard(&hotspot(1 + i as u8), *l);
+    }
+    let (w, e) = net.next_window();
+    let sent = net.time_ms;
+    let txs = vec![
+        net.tx(&hotspot(1), beacon(&hotspot(1), w, &e, sent)),
+        net.tx(&hotspot(2), beacon(&hotspot(2), w, &e, sent)),
+    ];
+    net.block(txs);
+    let (me, n) = (hotspot(3), net.nonce(&hotspot(3)));
+    let reports = [
+        witness(&hotspot(1), &me, A, spots[2], w, &e, sent),
+        witness(&hotspot(2), &me, spots[1], spots[2], w, &e, sent),
+    ];
+    let txs = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| net.tx_at(&me, n + i as u64, Action::from(r.clone())))
+        .collect();
+    let codes: Vec<_> = net.block(txs).iter().map(code).collect();
+    assert_eq!(codes, ["success", "too_many_witnesses"]);
 }
 
 /// The extremes of a beacon's signed power are refused at the check, before any arithmetic on
@@ -176,9 +312,12 @@ fn beacon_checks_each_refuse_with_their_own_code() {
     let (w, e) = net.next_window();
     let k = hotspot(1);
     let sent = net.time_ms;
-    let mut wrong_payload = beacon(&k, w, &e, sent);
-    beacon_mut(&mut wrong_payload).payload = Hash([1; 32]);
-    assert_eq!(code(&net.send(&k, wrong_payload)), "wrong_payload");
+    let mut future = beacon(&k, w, &e, sent);
+    beacon_mut(&mut future).sent_at_ms = sent + 60_000;
+    assert_eq!(code(&net.send(&k, future)), "report_time_out_of_bounds");
+    let mut stale = beacon(&k, w, &e, sent);
+    beacon_mut(&mut stale).sent_at_ms = sent - 120_000;
+    assert_eq!(code(&net.send(&k, stale)), "report_time_out_of_bounds");
     let mut wrong_channel = beacon(&k, w, &e, sent);
     let b = beacon_mut(&mut wrong_channel);
     b.channel = (b.channel + 1) % preset::EU868_CHANNELS_HZ.len() as u16;
@@ -288,11 +427,11 @@ fn reciprocity_is_required_after_the_grace_period() {
     let txs = vec![
         net.tx(
             &hotspot(2),
-            Action::from(witness(&hotspot(1), A, b_loc(), w0, &e0, sent)),
+            Action::from(witness(&hotspot(1), &hotspot(2), A, b_loc(), w0, &e0, sent)),
         ),
         net.tx(
             &hotspot(1),
-            Action::from(witness(&hotspot(2), b_loc(), A, w0, &e0, sent)),
+            Action::from(witness(&hotspot(2), &hotspot(1), b_loc(), A, w0, &e0, sent)),
         ),
     ];
     assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
@@ -306,7 +445,7 @@ fn reciprocity_is_required_after_the_grace_period() {
     let r = net.send(&hotspot(4), beacon(&hotspot(4), w1, &e1, sent));
     assert_eq!(code(&r), "no_reciprocity");
     assert!(r.to_string_lossy().contains("witnessed"));
-    let report = witness(&hotspot(1), A, c_loc, w1, &e1, sent);
+    let report = witness(&hotspot(1), &hotspot(3), A, c_loc, w1, &e1, sent);
     let r = net.send(&hotspot(3), Action::from(report));
     assert_eq!(code(&r), "no_reciprocity");
     assert!(r.to_string_lossy().contains("beaconed"));
@@ -368,7 +507,7 @@ fn device_lifecycle_checks_each_refuse_with_their_own_code() {
     assert_eq!(net.send(&owner(), fund), Receipt::Success);
     let a = Action::from(OnboardDevice {
         device_signature: sign_onboarding(CHAIN_ID, &poor.address(), &hotspot(2)),
-        ..onboard_mut(&mut net.onboard_action(&hotspot(2), "EU868", Some(A))).clone()
+        ..onboard_mut(&mut net.onboard_action(&hotspot(2), "EU868", Some(b_loc()))).clone()
     });
     assert_eq!(code(&net.send(&poor, a)), "insufficient_funds");
 
@@ -483,4 +622,128 @@ proptest! {
         net.supply_is_consistent();
         let _ = net.state.app_hash();
     }
+}
+
+/// The device bond (issue 12): locked from the owner's balance while the device is active,
+/// returned when the owner retires it, burned when the governor forfeits it; an owner who
+/// cannot lock it beside the fee cannot onboard. Money is conserved throughout.
+#[test]
+fn a_bond_is_locked_returned_on_retire_and_burned_when_forfeited() {
+    use depin_core::services::devices::{ForfeitBond, bond_escrow};
+    let mut net = Net::new(genesis(|g| {
+        g.modules.devices.as_mut().unwrap().bond = Some("100".into());
+    }));
+    let balance =
+        |net: &Net, a: &depin_core::Address| net.state.account(a).map_or(0, |x| x.balance.0);
+    let start = balance(&net, &owner().address());
+    net.onboard(&hotspot(1), A);
+    // 10 tokens onboarding, 5 location, 100 locked, and the transaction's fee.
+    let mut fees = net.last_fee;
+    assert_eq!(
+        balance(&net, &owner().address()),
+        start - 115 * TOKEN - fees
+    );
+    assert_eq!(balance(&net, &bond_escrow()), 100 * TOKEN);
+    let retire = Action::from(RetireDevice {
+        device: hotspot(1).address(),
+    });
+    assert_eq!(net.send(&owner(), retire), Receipt::Success);
+    fees += net.last_fee;
+    assert_eq!(balance(&net, &owner().address()), start - 15 * TOKEN - fees);
+    assert_eq!(balance(&net, &bond_escrow()), 0);
+
+    net.onboard(&hotspot(2), b_loc());
+    let forfeit = Action::from(ForfeitBond {
+        device: hotspot(2).address(),
+    });
+    assert_eq!(code(&net.send(&owner(), forfeit.clone())), "not_governor");
+    let burned = net.state.meta().burned;
+    assert_eq!(net.send(&governor(), forfeit.clone()), Receipt::Success);
+    assert_eq!(
+        net.state.meta().burned.0 - burned.0,
+        100 * TOKEN + net.last_fee,
+        "the bond and the transaction's fee"
+    );
+    assert_eq!(balance(&net, &bond_escrow()), 0);
+    assert!(net.state.device(&hotspot(2).address()).is_none(), "removed");
+    assert_eq!(code(&net.send(&governor(), forfeit)), "unknown_device");
+
+    // An owner who holds the fee but not the bond beside it is refused before paying anything.
+    let poor = Keypair::from_seed([77; 32]);
+    let fund = Action::Transfer {
+        to: poor.address(),
+        amount: Amount(110 * TOKEN),
+    };
+    assert_eq!(net.send(&owner(), fund), Receipt::Success);
+    let a = net.onboard_action_by(&poor, &hotspot(3), "EU868", Some(at(0.0, 3_000.0)));
+    let r = net.send(&poor, a);
+    assert_eq!(code(&r), "insufficient_funds");
+    assert_eq!(
+        balance(&net, &poor.address()),
+        110 * TOKEN - net.last_fee,
+        "nothing paid but the transaction's fee"
+    );
+    net.supply_is_consistent();
+    net.replays_identically();
+}
+
+#[test]
+fn one_hotspot_per_spot() {
+    let mut net = Net::new(genesis(|_| {}));
+    net.onboard(&hotspot(1), A);
+    let near = Location {
+        lat_udeg: A.lat_udeg + 1,
+        lon_udeg: A.lon_udeg,
+    };
+    let again = net.onboard_action(&hotspot(2), "EU868", Some(near));
+    assert_eq!(code(&net.send(&owner(), again)), "spot_taken");
+    net.onboard(&hotspot(2), b_loc());
+    let onto = Action::from(AssertLocation {
+        device: hotspot(2).address(),
+        location: near,
+        gain_cdbi: GAIN_CDBI,
+        elevation_m: 10,
+    });
+    while net.state.height() < 120 {
+        net.block(vec![]);
+    }
+    assert_eq!(code(&net.send(&owner(), onto)), "spot_taken");
+    // Its own spot again is no collision.
+    let stay = Action::from(AssertLocation {
+        device: hotspot(1).address(),
+        location: A,
+        gain_cdbi: GAIN_CDBI,
+        elevation_m: 10,
+    });
+    assert_eq!(net.send(&owner(), stay), Receipt::Success);
+}
+
+/// The edge denylist (issue 12): the governor denies a pair, and their reports of each other
+/// are refused either way round while each keeps working with others; lifting it restores them.
+#[test]
+fn a_denied_pair_cannot_witness_each_other() {
+    use depin_core::services::devices::SetPairDenylist;
+    let (mut net, w, e, sent) = with_beacon();
+    let pair = |denied| {
+        Action::from(SetPairDenylist {
+            a: hotspot(2).address(),
+            b: hotspot(1).address(),
+            denied,
+        })
+    };
+    assert_eq!(code(&net.send(&owner(), pair(true))), "not_governor");
+    assert_eq!(net.send(&governor(), pair(true)), Receipt::Success);
+    let report = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
+    let r = net.send(&hotspot(2), Action::from(report.clone()));
+    assert_eq!(code(&r), "pair_denied");
+    // Another hotspot still witnesses the same beacon.
+    let c = at(0.0, 3_000.0);
+    net.onboard(&hotspot(3), c);
+    let other = witness(&hotspot(1), &hotspot(3), A, c, w, &e, sent);
+    assert_eq!(net.send(&hotspot(3), Action::from(other)), Receipt::Success);
+    assert_eq!(net.send(&governor(), pair(false)), Receipt::Success);
+    assert_eq!(
+        net.send(&hotspot(2), Action::from(report)),
+        Receipt::Success
+    );
 }

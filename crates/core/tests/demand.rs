@@ -99,7 +99,11 @@ fn oracle_checks_each_refuse_with_their_own_code() {
 #[test]
 fn the_ledger_mints_at_the_conservative_side_of_the_median_and_needs_a_quorum() {
     let mut net = Net::new(demand_genesis(3, |g| {
-        g.modules.demand.as_mut().unwrap().min_oracle_prices = 2;
+        let d = g.modules.demand.as_mut().unwrap();
+        d.min_oracle_prices = 2;
+        // The median's own mechanics: no bound on one report's move, no breaker.
+        d.max_price_move_bps = 0;
+        d.max_price_spread_bps = 0;
     }));
     let a = price_action(&net, 40_000_000);
     assert_eq!(net.send(&oracle(0), a), Receipt::Success);
@@ -127,6 +131,54 @@ fn the_ledger_mints_at_the_conservative_side_of_the_median_and_needs_a_quorum() 
         code(&net.send(&fleet(), buy(TOKEN, &fleet()))),
         "no_oracle_price"
     );
+}
+
+/// Oracle safety (issue 12): with the preset's three oracles, one report of `u64::MAX` (which
+/// used to make onboarding fees one base unit) is recorded at +10% of the median and does not
+/// move it; two colluding oracles move it by at most 10% per report; and when the fresh prices
+/// spread over 20% around their median no credits are minted.
+#[test]
+fn one_oracle_moves_the_price_at_most_the_bound_and_a_split_stops_minting() {
+    let mut net = Net::new(demand_genesis(3, |_| {}));
+    for i in 0..3 {
+        let a = price_action(&net, HALF_DOLLAR);
+        assert_eq!(net.send(&oracle(i), a), Receipt::Success);
+    }
+    let q = net.state.quote(net.time_ms).unwrap();
+    assert_eq!(q.median.0, HALF_DOLLAR);
+    let spike = price_action(&net, u64::MAX);
+    assert_eq!(net.send(&oracle(0), spike), Receipt::Success);
+    let q = net.state.quote(net.time_ms).unwrap();
+    assert_eq!((q.median.0, q.minting.0), (HALF_DOLLAR, HALF_DOLLAR));
+    let spike = price_action(&net, u64::MAX);
+    assert_eq!(net.send(&oracle(1), spike), Receipt::Success);
+    let q = net.state.quote(net.time_ms).unwrap();
+    assert_eq!(
+        q.median.0,
+        HALF_DOLLAR / 10 * 11,
+        "+10% for a second colluder"
+    );
+    // A crash to one base unit is bounded the same way.
+    let crash = price_action(&net, 1);
+    assert_eq!(net.send(&oracle(2), crash), Receipt::Success);
+    let q = net.state.quote(net.time_ms).unwrap();
+    assert!(q.minting.0 >= HALF_DOLLAR / 10 * 9, "{q:?}");
+    assert_eq!(net.send(&fleet(), buy(TOKEN, &fleet())), Receipt::Success);
+
+    // Without the move bound, one oracle far from the others trips the breaker.
+    let mut net = Net::new(demand_genesis(3, |g| {
+        g.modules.demand.as_mut().unwrap().max_price_move_bps = 0;
+    }));
+    for (i, price) in [(0, HALF_DOLLAR), (1, HALF_DOLLAR), (2, HALF_DOLLAR / 5 * 8)] {
+        let a = price_action(&net, price);
+        assert_eq!(net.send(&oracle(i), a), Receipt::Success);
+    }
+    let r = net.send(&fleet(), buy(TOKEN, &fleet()));
+    assert_eq!(code(&r), "price_unreliable");
+    // The breaker also stops the shortfall of a fee from being bought.
+    let a = net.onboard_action_by(&fleet(), &hotspot(1), "EU868", Some(preset::BERLIN));
+    assert_eq!(code(&net.send(&fleet(), a)), "price_unreliable");
+    net.supply_is_consistent();
 }
 
 #[test]
@@ -236,7 +288,8 @@ fn delegated_credits_pay_for_data_but_cannot_move_on_or_pay_fees() {
             amount: Amount(1),
         },
     );
-    let a = net.onboard_action_by(&router(), &hotspot(2), "EU868", Some(preset::BERLIN));
+    let elsewhere = at(3_000.0, 0.0);
+    let a = net.onboard_action_by(&router(), &hotspot(2), "EU868", Some(elsewhere));
     assert_eq!(code(&net.send(&router(), a)), "insufficient_funds");
 }
 

@@ -16,7 +16,7 @@ use depin_core::codec::{Decode, Encode};
 use depin_core::modules::ModuleAction;
 use depin_core::modules::coverage::CoverageRejection;
 use depin_core::modules::coverage::actions::{
-    AssertLocation, Beacon, DeviceKind, OnboardDevice, Witness, sign_onboarding,
+    AssertLocation, Beacon, DeviceKind, OnboardDevice, Reveal, Witness, sign_onboarding,
 };
 use depin_core::services::demand::DemandRejection;
 use depin_core::services::demand::actions::{
@@ -108,7 +108,7 @@ fn every_action() -> Vec<Action> {
         }),
         Action::from(Beacon {
             window: 12,
-            payload: Hash([7; 32]),
+            commitment: Hash([7; 32]),
             channel: 3,
             tx_power_cdbm: 1_200,
             sent_at_ms: 1_700_000_000_000,
@@ -116,11 +116,15 @@ fn every_action() -> Vec<Action> {
         Action::from(Witness {
             beaconer: other,
             window: 12,
-            payload: Hash([7; 32]),
+            commitment: Hash([7; 32]),
             frequency_hz: 868_100_000,
             rssi_cdbm: -9_000,
             snr_cdb: 500,
             heard_at_ms: 1_700_000_000_030,
+        }),
+        Action::from(Reveal {
+            window: 12,
+            signature: depin_core::Signature([5; 64]),
         }),
         Action::from(TransferDevice {
             device: device.address(),

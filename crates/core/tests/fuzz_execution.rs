@@ -218,6 +218,10 @@ enum ActionPlan {
         device: usize,
         to: usize,
     },
+    Reveal {
+        window: Num,
+        sig_ok: bool,
+    },
     Retire {
         device: usize,
     },
@@ -284,6 +288,7 @@ fn action_plan() -> impl Strategy<Value = ActionPlan> {
         2 => (num(), any::<bool>(), num(), num(), num()).prop_map(|(window, payload_ok, channel, power, sent)| ActionPlan::Beacon { window, payload_ok, channel, power, sent }),
         2 => (k(), num(), any::<bool>(), num(), num(), num(), num()).prop_map(|(beaconer, window, payload_ok, freq, rssi, snr, heard)| ActionPlan::Witness { beaconer, window, payload_ok, freq, rssi, snr, heard }),
         1 => (device_index(), k()).prop_map(|(device, to)| ActionPlan::TransferDevice { device, to }),
+        1 => (num(), any::<bool>()).prop_map(|(window, sig_ok)| ActionPlan::Reveal { window, sig_ok }),
         1 => device_index().prop_map(|device| ActionPlan::Retire { device }),
         1 => (device_index(), any::<bool>()).prop_map(|(device, denied)| ActionPlan::Deny { device, denied }),
         1 => (num(), num()).prop_map(|(price, observed)| ActionPlan::Price { price, observed }),
@@ -472,7 +477,7 @@ impl Case {
                 let b = beacon_mut(&mut a);
                 b.window = w.u64(window);
                 if !payload_ok {
-                    b.payload = Hash([window as u8; 32]);
+                    b.commitment = Hash([window as u8; 32]);
                 }
                 b.channel = channel.u16(b.channel);
                 b.tx_power_cdbm = power.i32(TX_POWER_CDBM);
@@ -492,6 +497,7 @@ impl Case {
                 let j = (i + 1) % 3;
                 let mut r = witness(
                     key_of(5 + i),
+                    signer,
                     hotspot_location(i),
                     hotspot_location(j),
                     window,
@@ -503,13 +509,18 @@ impl Case {
                 }
                 r.window = w.u64(window);
                 if !payload_ok {
-                    r.payload = Hash([1; 32]);
+                    r.commitment = Hash([1; 32]);
                 }
                 r.frequency_hz = freq.u64(r.frequency_hz);
                 r.rssi_cdbm = rssi.i32(r.rssi_cdbm);
                 r.snr_cdb = snr.i32(r.snr_cdb);
                 r.heard_at_ms = heard.u64(r.heard_at_ms);
                 Action::from(r)
+            }
+            ActionPlan::Reveal { window: w, sig_ok } => {
+                let w = w.u64(window.saturating_sub(REVEAL_LAG));
+                let entropy = if *sig_ok { entropy } else { Hash([3; 32]) };
+                reveal(signer, w, &entropy)
             }
             ActionPlan::TransferDevice { device, to } => Action::from(TransferDevice {
                 device: addr(*device),

@@ -14,6 +14,7 @@ use depin_core::genesis::Allocation;
 use depin_core::module::Module;
 use depin_core::modules::compute::{Compute, ComputeView, actions as compute};
 use depin_core::modules::coverage::actions::{AssertLocation, Location};
+use depin_core::modules::coverage::device::CoverageView;
 use depin_core::modules::coverage::{Coverage, preset};
 use depin_core::services::demand::Demand;
 use depin_core::services::demand::actions::{DelegateCredits, SetOracle, UsageReceipt};
@@ -368,7 +369,7 @@ impl Run {
                 for i in 0..providers {
                     let seed_height = self.net.state.height();
                     let d = device(i);
-                    let seed = self.net.state.entropy(seed_height - 1);
+                    let seed = ComputeView::entropy(&self.net.state, seed_height - 1);
                     let Some(seed) = seed else { continue };
                     let target = compute::challenge_target(10, 4);
                     let nonces = compute::solve_challenge(&seed, &d.address(), target, 16);
@@ -405,11 +406,21 @@ impl Run {
         if self.live.is_empty() {
             return;
         }
-        let txs: Vec<Transaction> = self
-            .live
-            .iter()
-            .map(|&i| self.net.tx(&spot_key(i), beacon(&spot_key(i), w, &e, sent)))
-            .collect();
+        // Reveal the beacons of window w - REVEAL_LAG (their entropy is in their record), and
+        // beacon.
+        let mut txs: Vec<Transaction> = Vec::new();
+        for &i in &self.live {
+            let k = spot_key(i);
+            let mut nonce = self.net.nonce(&k);
+            let old = w.checked_sub(REVEAL_LAG);
+            if let Some((r, record)) =
+                old.and_then(|r| Some((r, self.net.state.beacon(r, &k.address())?)))
+            {
+                txs.push(self.net.tx_at(&k, nonce, reveal(&k, r, &record.entropy)));
+                nonce += 1;
+            }
+            txs.push(self.net.tx_at(&k, nonce, beacon(&k, w, &e, sent)));
+        }
         for r in self.net.block(txs) {
             self.expect("coverage", &r);
         }
@@ -420,7 +431,15 @@ impl Run {
                 if wi == bi || !near(wi, bi) {
                     continue;
                 }
-                let report = witness(&spot_key(bi), spot(bi), spot(wi), w, &e, sent);
+                let report = witness(
+                    &spot_key(bi),
+                    &spot_key(wi),
+                    spot(bi),
+                    spot(wi),
+                    w,
+                    &e,
+                    sent,
+                );
                 txs.push(self.net.tx_at(&spot_key(wi), nonce, Action::from(report)));
                 nonce += 1;
             }
@@ -675,7 +694,15 @@ fn coverage_actions(net: &Net) -> Vec<Action> {
             elevation_m: 5,
         }),
         beacon(&owner(), 0, &e, sent),
-        Action::from(witness(&spot_key(1), spot(1), spot(0), 0, &e, sent)),
+        Action::from(witness(
+            &spot_key(1),
+            &owner(),
+            spot(1),
+            spot(0),
+            0,
+            &e,
+            sent,
+        )),
     ]
 }
 

@@ -60,6 +60,18 @@ pub fn explain_score(view: &Snapshot, epoch: u64, device: &Address, shares: u128
         "hex_scale_ppm": score.hex_scale_ppm,
         "quality_bps": score.quality_bps,
         "shares": shares.to_string(),
+        "ring_signals": {
+            "cluster_hotspots": score.cluster_hotspots,
+            "cluster_owners": score.cluster_owners,
+            "isolated": score.isolated,
+            "explanation": if score.isolated {
+                format!("its witness-graph cluster this epoch ({} hotspots of {} owners) is not connected to the network's largest: its beacons were heard only inside that cluster, as a ring sharing payloads off-air would be (or a town far from the rest). Flagged for the governor; rewards are not cut automatically.", score.cluster_hotspots, score.cluster_owners)
+            } else if score.cluster_hotspots == 0 {
+                "no matched beacon or witness this epoch".to_string()
+            } else {
+                format!("part of the network's largest witness-graph cluster ({} hotspots of {} owners)", score.cluster_hotspots, score.cluster_owners)
+            },
+        },
     })
 }
 

@@ -96,6 +96,7 @@ fn genesis() -> Genesis {
             devices: Some(DevicesGenesis {
                 governor: Some(owner().address()),
                 denylist: Vec::new(),
+                bond: None,
             }),
             demand: Some(params::preset(vec![oracle().address()], None, 4)),
             coverage: Some({

@@ -29,6 +29,15 @@ pub struct HotspotArgs {
     /// Cheaters in one building that witness only each other.
     #[arg(long, default_value_t = 0)]
     pub ring: usize,
+    /// A witness farm: fake hotspots spread one per resolution-8 hex 1-10 km from honest ones,
+    /// filing plausible witness reports of every honest beacon within 10 km without hearing it
+    /// (`forge-witness` of issue 12).
+    #[arg(long, default_value_t = 0)]
+    pub forgers: usize,
+    /// A spread ring: fake hotspots placed like the forgers, forging like them and witnessing
+    /// each other's beacons with payloads shared off-air (`spread-ring` of issue 12).
+    #[arg(long, default_value_t = 0)]
+    pub spread_ring: usize,
     /// Stop after this many beacon windows [default: run until stopped].
     #[arg(long)]
     pub windows: Option<u64>,
@@ -63,7 +72,7 @@ pub const RADIUS_RANGE_M: std::ops::RangeInclusive<f64> = 1_000.0..=100_000.0;
 impl HotspotArgs {
     /// Hotspots of every kind together.
     pub fn total(&self) -> usize {
-        self.hotspots + self.spoofers + self.inflators + self.ring
+        self.hotspots + self.spoofers + self.inflators + self.ring + self.forgers + self.spread_ring
     }
 
     /// Refuses arguments that cannot make a fleet, saying what to pass instead.
@@ -81,6 +90,11 @@ impl HotspotArgs {
         }
         if self.ring == 1 {
             bail!("a ring of one has nobody to witness; pass --ring 0 or --ring 2 or more");
+        }
+        if self.spread_ring == 1 {
+            bail!(
+                "a spread ring of one has nobody to witness; pass --spread-ring 0, 2 or more, or use --forgers"
+            );
         }
         if !RADIUS_RANGE_M.contains(&self.radius_m) {
             bail!(
@@ -108,6 +122,8 @@ mod tests {
             spoofers: 0,
             inflators: 0,
             ring: 0,
+            forgers: 0,
+            spread_ring: 0,
             windows: None,
         };
         assert!(ok.check().is_ok());

@@ -27,6 +27,11 @@ pub struct Fleet {
     pub(super) max_witnesses_per_beacon: usize,
     /// Windows after its own a report may still name.
     pub(super) entropy_max_age_windows: u64,
+    /// Most beacons one hotspot may witness per window.
+    pub(super) max_witnessed_per_window: usize,
+    /// Beacons sent and not yet revealed: window, its entropy, and which members' beacons the
+    /// ledger accepted. Each is revealed `entropy_max_age_windows + 1` windows after its own.
+    pub(super) unrevealed: Vec<(u64, depin_core::Hash, Vec<bool>)>,
     pub(super) seed: u64,
     pub members: Vec<Member>,
     pub(super) last_window: Option<u64>,
@@ -95,6 +100,11 @@ impl Fleet {
             entropy_max_age_windows: rules["entropy_max_age_windows"]
                 .as_u64()
                 .context("params have no entropy_max_age_windows")?,
+            max_witnessed_per_window: rules["max_witnessed_per_window"]
+                .as_u64()
+                .context("params have no max_witnessed_per_window")?
+                as usize,
+            unrevealed: Vec::new(),
             seed: args.seed,
             members: Vec::new(),
             last_window: None,

@@ -19,6 +19,13 @@ pub enum Role {
     Inflator,
     /// Sits with the other ring members in one building and witnesses only them.
     Ring,
+    /// A witness farm: fake hotspots asserted one per resolution-8 hex 1-10 km from honest
+    /// ones, never on air, filing plausible witness reports of every honest beacon within
+    /// 10 km from what the chain shows (they never hear the payload), before honest witnesses.
+    Forger,
+    /// A spread ring (issue 12): placed like the forgers and forging like them, and also
+    /// witnessing each other's beacons with payloads shared off-air (no radio involved).
+    SpreadRing,
 }
 
 impl Role {
@@ -29,6 +36,8 @@ impl Role {
             Role::Spoofer => "spoofers",
             Role::Inflator => "inflators",
             Role::Ring => "ring members",
+            Role::Forger => "witness forgers",
+            Role::SpreadRing => "spread ring members",
         }
     }
 
@@ -38,7 +47,14 @@ impl Role {
             Role::Spoofer => "spoofer",
             Role::Inflator => "inflator",
             Role::Ring => "ring",
+            Role::Forger => "forger",
+            Role::SpreadRing => "spread-ring",
         }
+    }
+
+    /// Fake hotspots that never transmit and file reports from public data.
+    pub fn is_fake(self) -> bool {
+        matches!(self, Role::Forger | Role::SpreadRing)
     }
 }
 
@@ -150,9 +166,44 @@ pub fn layout(args: &HotspotArgs) -> Vec<Member> {
             ));
         }
     }
+    // Fakes: one per resolution-8 hex, each 1-10 km from an honest hotspot (or from the centre
+    // when there is none); they sit at one desk, so physical is where they say they are.
+    let honest: Vec<Location> = members
+        .iter()
+        .filter(|m: &&Member| m.role == Role::Honest)
+        .map(|m| m.asserted)
+        .collect();
+    let mut hexes: Vec<u64> = Vec::new();
+    for (role, count) in [
+        (Role::Forger, args.forgers),
+        (Role::SpreadRing, args.spread_ring),
+    ] {
+        for i in 0..count {
+            let salt = ((role as u64) << 32) | i as u64;
+            let mut place = center;
+            for attempt in 0..400u64 {
+                let anchor = if honest.is_empty() {
+                    center
+                } else {
+                    honest[(mix(&[seed, salt, attempt, 3]) % honest.len() as u64) as usize]
+                };
+                let r = 1_000.0 + 9_000.0 * unit(mix(&[seed, salt, attempt, 4]));
+                let a = unit(mix(&[seed, salt, attempt, 5])) * std::f64::consts::TAU;
+                place = offset(anchor, r * a.sin(), r * a.cos());
+                let hex = place.cell(8).unwrap_or(0);
+                let clear = honest.iter().all(|h| distance_m(*h, place) >= 1_000.0);
+                if clear && !hexes.contains(&hex) {
+                    hexes.push(hex);
+                    break;
+                }
+            }
+            members.push(Member::new(hotspot_key(seed, role, i), role, place, place));
+        }
+    }
     let building = spot(u64::MAX);
     for i in 0..args.ring {
-        let l = offset(building, (i % 3) as f64 * 4.0, (i / 3) as f64 * 4.0);
+        // One building complex, 30 m apart: the ledger takes one hotspot per ~300 m² cell.
+        let l = offset(building, (i % 3) as f64 * 30.0, (i / 3) as f64 * 30.0);
         members.push(Member::new(
             hotspot_key(seed, Role::Ring, i),
             Role::Ring,

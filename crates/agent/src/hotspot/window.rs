@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use depin_core::modules::coverage::actions::{Beacon, Witness, beacon_channel, beacon_payload};
+use depin_core::modules::coverage::actions::{
+    Beacon, Reveal, Witness, beacon_channel, beacon_commitment, beacon_payload, sign_beacon,
+};
 use depin_core::{Action, Hash, Keypair, Transaction};
 
 use super::args::HotspotArgs;
@@ -21,6 +23,8 @@ pub struct WindowReport {
     pub beacons_sent: usize,
     pub beacons_accepted: usize,
     pub witnesses_sent: usize,
+    /// Reveals sent of the beacons of an earlier window.
+    pub reveals_sent: usize,
     /// The window the chain had reached when the witness reports were ready, if that was too
     /// late to send them (the fleet cannot keep up with the chain).
     pub fell_behind: Option<u64>,
@@ -53,15 +57,61 @@ impl Fleet {
         let sent_at_ms = now_ms();
         let n_channels = self.plan.channels_hz.len();
         let tx_power_cdbm = self.plan.tx_power_cdbm();
+        let mut resync = Vec::new();
+
+        // Reveal the beacons whose reveal window this is; older ones are void already.
+        let lag = self.entropy_max_age_windows + 1;
+        self.unrevealed.retain(|(w, _, _)| w + lag >= window);
+        let due: Vec<(u64, Hash, Vec<bool>)> = self
+            .unrevealed
+            .iter()
+            .filter(|(w, _, _)| w + lag == window)
+            .cloned()
+            .collect();
+        self.unrevealed.retain(|(w, _, _)| w + lag > window);
+        let mut reveals = Vec::new();
+        for (w, entropy, accepted) in &due {
+            for i in 0..self.members.len() {
+                if accepted.get(i).copied().unwrap_or(false) {
+                    let m = &self.members[i];
+                    let action = Action::from(Reveal {
+                        window: *w,
+                        signature: sign_beacon(&self.chain_id, &m.key, entropy, *w),
+                    });
+                    reveals.push(self.sign(&m.key, m.nonce, action));
+                    self.members[i].nonce += 1;
+                }
+            }
+        }
+        report.reveals_sent = reveals.len();
+        for (tx, verdict) in reveals.iter().zip(self.client.submit(&reveals)?) {
+            if let Err(e) = verdict {
+                *report.refused.entry(e.code).or_default() += 1;
+                resync.push(tx.signer);
+            }
+        }
+
+        // What each member transmits (fakes never do, but commit all the same).
+        let payloads: Vec<Hash> = self
+            .members
+            .iter()
+            .map(|m| beacon_payload(&sign_beacon(&self.chain_id, &m.key, &entropy, window)))
+            .collect();
+        let commitments: Vec<Hash> = self
+            .members
+            .iter()
+            .zip(&payloads)
+            .map(|(m, p)| beacon_commitment(p, window, &m.key.address()))
+            .collect();
         let beacons: Vec<Transaction> = self
             .members
             .iter()
-            .map(|m| {
-                let payload = beacon_payload(&entropy, window, &m.key.address());
+            .zip(&commitments)
+            .map(|(m, commitment)| {
                 let action = Action::from(Beacon {
                     window,
-                    payload,
-                    channel: beacon_channel(&payload, n_channels),
+                    commitment: *commitment,
+                    channel: beacon_channel(commitment, n_channels),
                     tx_power_cdbm,
                     sent_at_ms,
                 });
@@ -87,16 +137,17 @@ impl Fleet {
         // block, however many hotspots the fleet has.
         let accepted = self.await_receipts(height, &hashes)?;
         report.beacons_accepted = accepted.iter().filter(|a| **a).count();
+        self.unrevealed.push((window, entropy, accepted.clone()));
 
         let mut witnesses = Vec::new();
         for (b, beaconer) in self.members.iter().enumerate() {
             if !accepted[b] {
                 continue;
             }
-            let payload = beacon_payload(&entropy, window, &beaconer.key.address());
             let sighting = Sighting {
                 window,
-                payload,
+                payload: payloads[b],
+                commitment: commitments[b],
                 sent_at_ms,
             };
             let mut heard: Vec<(usize, Witness)> = self
@@ -113,8 +164,23 @@ impl Fleet {
             // them anyway; the fleet does not, so its load grows with its size, not its square.
             heard.sort_by_key(|(_, r)| r.heard_at_ms);
             heard.truncate(2 * self.max_witnesses_per_beacon);
-            witnesses.extend(heard.into_iter().map(|(w, r)| (w, Action::from(r))));
+            witnesses.extend(heard);
         }
+        // One radio reports at most `max_witnessed_per_window` beacons a window: each keeps its
+        // strongest. Fake hotspots race: their reports go first.
+        witnesses.sort_by_key(|(w, r)| (*w, std::cmp::Reverse(r.rssi_cdbm)));
+        let mut kept = 0;
+        let mut last = usize::MAX;
+        witnesses.retain(|(w, _)| {
+            kept = if *w == last { kept + 1 } else { 1 };
+            last = *w;
+            kept <= self.max_witnessed_per_window
+        });
+        witnesses.sort_by_key(|(w, _)| !self.members[*w].role.is_fake());
+        let witnesses: Vec<(usize, Action)> = witnesses
+            .into_iter()
+            .map(|(w, r)| (w, Action::from(r)))
+            .collect();
         // Reports for a window that has closed would all be refused: say so instead.
         let now = self.client.get("/v1/coverage/entropy")?;
         let current = now["window"].as_u64().context("entropy has no window")?;
@@ -135,7 +201,6 @@ impl Fleet {
             })
             .collect();
         report.witnesses_sent = txs.len();
-        let mut resync = Vec::new();
         for (tx, verdict) in txs.iter().zip(self.client.submit(&txs)?) {
             if let Err(e) = verdict {
                 *report.refused.entry(e.code).or_default() += 1;
@@ -186,12 +251,14 @@ pub fn run(args: &HotspotArgs, node_url: &str, owner: &Keypair, json: bool) -> R
     let onboarded = fleet.onboard()?;
     if !json {
         println!(
-            "{} hotspots ready ({onboarded} newly onboarded): {} honest, {} spoofers, {} inflators, ring of {}",
+            "{} hotspots ready ({onboarded} newly onboarded): {} honest, {} spoofers, {} inflators, ring of {}, {} witness forgers, spread ring of {}",
             fleet.members.len(),
             args.hotspots,
             args.spoofers,
             args.inflators,
-            args.ring
+            args.ring,
+            args.forgers,
+            args.spread_ring
         );
     }
     let mut summaries = crate::epoch_summary::Summaries::new(&fleet);
@@ -212,6 +279,7 @@ pub fn run(args: &HotspotArgs, node_url: &str, owner: &Keypair, json: bool) -> R
                     "beacons_sent": report.beacons_sent,
                     "beacons_accepted": report.beacons_accepted,
                     "witnesses_sent": report.witnesses_sent,
+                    "reveals_sent": report.reveals_sent,
                     "fell_behind_to_window": report.fell_behind,
                     "refused_at_door": report.refused,
                 })

@@ -2,8 +2,8 @@
 //! distorted by its role.
 
 use depin_core::Hash;
-use depin_core::modules::coverage::actions::{Witness, beacon_channel};
-use depin_core::modules::coverage::radio::SPEED_OF_LIGHT_M_PER_S;
+use depin_core::modules::coverage::actions::{Witness, beacon_channel, witness_commitment};
+use depin_core::modules::coverage::radio::{Link, SPEED_OF_LIGHT_M_PER_S};
 
 use super::geo::distance_m;
 use super::layout::{GAIN_CDBI, Member, Plan, Role};
@@ -18,11 +18,18 @@ pub const INFLATION_DB: f64 = 60.0;
 /// 4,000 ms between beacon and witness).
 pub const MAX_PROCESSING_MS: u64 = 400;
 
+/// Farthest from a beacon (asserted distance) fake hotspots claim to hear it, metres.
+pub const FAKE_REACH_M: f64 = 10_000.0;
+
 /// A beacon as it went on air.
 #[derive(Clone, Copy, Debug)]
 pub struct Sighting {
     pub window: u64,
+    /// The payload on air: what a radio in range receives (the beaconer's secret until its
+    /// reveal).
     pub payload: Hash,
+    /// The beacon's commitment, public on the chain (it selects the channel).
+    pub commitment: Hash,
     /// When the beaconer sent it, ms since the Unix epoch.
     pub sent_at_ms: u64,
 }
@@ -46,7 +53,14 @@ pub fn witness_report(
     if b == w || (witness.role == Role::Ring) != (beaconer.role == Role::Ring) {
         return None;
     }
-    let channel = beacon_channel(&sighting.payload, plan.channels_hz.len()) as usize;
+    if witness.role.is_fake() {
+        return forged_report(plan, seed, (b, beaconer), (w, witness), sighting);
+    }
+    // Fake hotspots never transmit: nobody with a radio hears them.
+    if beaconer.role.is_fake() {
+        return None;
+    }
+    let channel = beacon_channel(&sighting.commitment, plan.channels_hz.len()) as usize;
     let frequency_hz = plan.channels_hz[channel];
     let eirp_dbm = f64::from(plan.tx_power_cdbm() + GAIN_CDBI) / 100.0;
     let distance = distance_m(beaconer.physical, witness.physical);
@@ -78,13 +92,72 @@ pub fn witness_report(
     Some(Witness {
         beaconer: beaconer.key.address(),
         window: sighting.window,
-        payload: sighting.payload,
+        commitment: witness_commitment(
+            &sighting.payload,
+            sighting.window,
+            &beaconer.key.address(),
+            &witness.key.address(),
+        ),
         // The receiver's crystal is a few kHz off (the ledger allows 100 kHz).
         frequency_hz: frequency_hz + (jitter % 4_000),
         // Rounded down, as the ledger rounds: an honest report never gains from rounding.
         rssi_cdbm: (claimed_dbm * 100.0).floor() as i32,
         snr_cdb: (rx.snr_db * 100.0).floor() as i32,
         heard_at_ms: sighting.sent_at_ms + flight_ms + processing_ms,
+    })
+}
+
+/// What a fake hotspot files of `beaconer`'s beacon without a radio: every beacon within
+/// [`FAKE_REACH_M`] of its asserted spot (a spread ring's own beacons too, whose payloads it
+/// shares off-air), with an RSSI 20-30 dB under free space at the asserted distance, an SNR
+/// consistent with it, the beacon's channel and a plausible delay. Of a beacon it did not get
+/// off-air it knows only what the chain shows, and commits to that.
+fn forged_report(
+    plan: &Plan,
+    seed: u64,
+    (b, beaconer): (usize, &Member),
+    (w, witness): (usize, &Member),
+    sighting: Sighting,
+) -> Option<Witness> {
+    let shared = witness.role == Role::SpreadRing && beaconer.role == Role::SpreadRing;
+    if beaconer.role.is_fake() && !shared {
+        return None;
+    }
+    let distance = distance_m(beaconer.asserted, witness.asserted);
+    if !(500.0..=FAKE_REACH_M).contains(&distance) {
+        return None;
+    }
+    let channel = beacon_channel(&sighting.commitment, plan.channels_hz.len()) as usize;
+    let frequency_hz = plan.channels_hz[channel];
+    let free_space = Link {
+        tx_power_cdbm: plan.tx_power_cdbm(),
+        tx_gain_cdbi: GAIN_CDBI,
+        rx_gain_cdbi: GAIN_CDBI,
+        distance_m: distance as u32,
+        frequency_hz,
+    }
+    .max_rssi_cdbm();
+    let jitter = mix(&[seed, 13, b as u64, w as u64, sighting.window]);
+    let rssi_cdbm = (free_space - 2_000 - (jitter % 1_000) as i32).max(plan.sensitivity_cdbm + 100);
+    let snr_cdb = (rssi_cdbm - plan.noise_floor_cdbm).min(1_000);
+    let payload = if shared {
+        sighting.payload
+    } else {
+        sighting.commitment
+    };
+    Some(Witness {
+        beaconer: beaconer.key.address(),
+        window: sighting.window,
+        commitment: witness_commitment(
+            &payload,
+            sighting.window,
+            &beaconer.key.address(),
+            &witness.key.address(),
+        ),
+        frequency_hz: frequency_hz + (jitter >> 16) % 3_000,
+        rssi_cdbm,
+        snr_cdb,
+        heard_at_ms: sighting.sent_at_ms + 20 + (jitter >> 32) % 200,
     })
 }
 
@@ -101,6 +174,10 @@ mod tests {
 
     use super::*;
     use crate::hotspot::geo::offset;
+
+    fn commitment() -> Hash {
+        Hash::tagged("test", &[b"commitment"])
+    }
 
     fn plan() -> Plan {
         Plan {
@@ -142,7 +219,7 @@ mod tests {
         let c = w.asserted;
         let distance_m =
             great_circle_distance_m(a.lat_udeg, a.lon_udeg, c.lat_udeg, c.lon_udeg) as u32;
-        let channel = beacon_channel(&r.payload, plan.channels_hz.len()) as usize;
+        let channel = beacon_channel(&commitment(), plan.channels_hz.len()) as usize;
         let link = Link {
             tx_power_cdbm: plan.tx_power_cdbm(),
             tx_gain_cdbi: GAIN_CDBI,
@@ -162,6 +239,7 @@ mod tests {
         let sighting = Sighting {
             window: 7,
             payload: Hash::tagged("test", &[b"payload"]),
+            commitment: commitment(),
             sent_at_ms: 1_000_000,
         };
         (1..members.len())
@@ -189,7 +267,7 @@ mod tests {
                 .unwrap_or_else(|f| panic!("honest report from #{w} refused: {f:?}"));
             let delay = r.heard_at_ms - 1_000_000;
             assert!(delay <= rules.max_witness_delay_ms && delay < 1_000);
-            let channel = beacon_channel(&r.payload, plan.channels_hz.len()) as usize;
+            let channel = beacon_channel(&commitment(), plan.channels_hz.len()) as usize;
             assert!(
                 r.frequency_hz.abs_diff(plan.channels_hz[channel]) <= rules.frequency_tolerance_hz
             );
@@ -236,6 +314,7 @@ mod tests {
         let sighting = Sighting {
             window: 1,
             payload: Hash::tagged("test", &[b"ring"]),
+            commitment: commitment(),
             sent_at_ms: 0,
         };
         for b in 0..members.len() {

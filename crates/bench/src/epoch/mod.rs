@@ -299,7 +299,12 @@ fn ledger_at_boundary(network: &Network, validator: &Keypair) -> State {
             recent_activity: h.recent_activity,
         })
         .collect();
-    let first_window = CLOSED_EPOCH * EPOCH_LENGTH_BLOCKS / BEACON_INTERVAL_BLOCKS;
+    // The close of an epoch scores the windows whose reveal window has passed: they start
+    // `entropy_max_age_windows + 1` windows before the epoch's first.
+    let reveal_lag = depin_core::modules::coverage::preset::rules(BEACON_INTERVAL_BLOCKS)
+        .entropy_max_age_windows
+        + 1;
+    let first_window = CLOSED_EPOCH * EPOCH_LENGTH_BLOCKS / BEACON_INTERVAL_BLOCKS - reveal_lag;
     let address = |i: u32| network.hotspots[i as usize].device;
     let beacons: Vec<BenchBeacon> = network
         .beacons

@@ -40,6 +40,16 @@ pub enum FeePlan {
     Credits(demand::verify::FeePlan),
 }
 
+impl FeePlan {
+    /// Tokens paying the fee will take from the owner's balance.
+    pub fn tokens(&self) -> Amount {
+        match self {
+            FeePlan::Tokens(t) => *t,
+            FeePlan::Credits(plan) => plan.tokens(),
+        }
+    }
+}
+
 /// Checks that `owner` can pay for `kinds`, changing nothing. `tokens` is the module's price in
 /// tokens, used on a network without the demand service.
 pub fn plan(
@@ -305,8 +315,7 @@ pub fn capacity<S: StateRead>(state: &S, payer: &Address, now_ms: u64) -> u64 {
         None => tokens.0,
         Some(market) => {
             let held = state.credits(payer).unwrap_or_default().own;
-            let price = state
-                .quote(now_ms)
+            let price = demand::verify::minting_quote(state, market, now_ms)
                 .map_or(params.fees.fallback_price, |q| q.minting);
             let bought = crate::economics::credits_for_burn(
                 tokens,

@@ -12,8 +12,8 @@ use depin_core::economics::EpochSummary;
 use depin_core::economics::TokenPrice;
 use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
 use depin_core::modules::coverage::actions::{
-    Beacon, CoverageAction, DeviceKind, Location, OnboardDevice, Witness, beacon_channel,
-    beacon_payload, sign_onboarding,
+    Beacon, CoverageAction, DeviceKind, Location, OnboardDevice, Reveal, Witness, beacon_channel,
+    beacon_commitment, beacon_payload, sign_beacon, sign_onboarding, witness_commitment,
 };
 use depin_core::modules::coverage::params::RegionGenesis;
 use depin_core::modules::coverage::preset;
@@ -107,6 +107,7 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
             devices: Some(DevicesGenesis {
                 governor: Some(governor().address()),
                 denylist: Vec::new(),
+                bond: None,
             }),
             demand: None,
             coverage: Some(coverage),
@@ -162,7 +163,8 @@ impl Net {
         self.tx_at(key, self.nonce(key), action)
     }
 
-    /// A transaction with an explicit nonce, offering [`MAX_FEE`].
+    /// A transaction with an explicit nonce, offering [`MAX_FEE`] (every test transaction is
+    /// signed here).
     pub fn tx_at(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
         Transaction::sign(&self.state.network(), key, nonce, MAX_FEE, action)
     }
@@ -245,29 +247,72 @@ impl Net {
     }
 }
 
+/// The payload `key` transmits on air in `window` (what a radio in range receives).
+pub fn payload_on_air(key: &Keypair, window: u64, entropy: &Hash) -> Hash {
+    beacon_payload(&sign_beacon(CHAIN_ID, key, entropy, window))
+}
+
 pub fn beacon(key: &Keypair, window: u64, entropy: &Hash, sent_at_ms: u64) -> Action {
-    let payload = beacon_payload(entropy, window, &key.address());
+    let payload = payload_on_air(key, window, entropy);
+    let commitment = beacon_commitment(&payload, window, &key.address());
     Action::from(Beacon {
         window,
-        payload,
-        channel: beacon_channel(&payload, preset::EU868_CHANNELS_HZ.len()),
+        commitment,
+        channel: beacon_channel(&commitment, preset::EU868_CHANNELS_HZ.len()),
         tx_power_cdbm: TX_POWER_CDBM,
         sent_at_ms,
     })
 }
 
-/// A witness report with a plausible signal: 20 dB under free space.
+/// `key`'s reveal of its beacon of `window`.
+pub fn reveal(key: &Keypair, window: u64, entropy: &Hash) -> Action {
+    Action::from(Reveal {
+        window,
+        signature: sign_beacon(CHAIN_ID, key, entropy, window),
+    })
+}
+
+/// Windows between a beacon and its reveal with the test genesis (`entropy_max_age_windows` + 1).
+pub const REVEAL_LAG: u64 = 2;
+
+/// A witness report by `by` of a beacon it heard on air, with a plausible signal: 20 dB under
+/// free space.
 pub fn witness(
     beaconer: &Keypair,
+    by: &Keypair,
     from: Location,
     to: Location,
     window: u64,
     entropy: &Hash,
     sent_at_ms: u64,
 ) -> Witness {
-    let payload = beacon_payload(entropy, window, &beaconer.address());
+    let payload = payload_on_air(beaconer, window, entropy);
+    witness_of(
+        beaconer,
+        by,
+        &payload,
+        (from, to),
+        window,
+        entropy,
+        sent_at_ms,
+    )
+}
+
+/// A witness report by `by` committing to `payload` (heard, guessed or shared), on the beacon's
+/// channel (public on the chain), with a plausible signal: 20 dB under free space.
+pub fn witness_of(
+    beaconer: &Keypair,
+    by: &Keypair,
+    payload: &Hash,
+    (from, to): (Location, Location),
+    window: u64,
+    entropy: &Hash,
+    sent_at_ms: u64,
+) -> Witness {
+    let on_air = payload_on_air(beaconer, window, entropy);
+    let commitment = beacon_commitment(&on_air, window, &beaconer.address());
     let frequency_hz = preset::EU868_CHANNELS_HZ
-        [beacon_channel(&payload, preset::EU868_CHANNELS_HZ.len()) as usize];
+        [beacon_channel(&commitment, preset::EU868_CHANNELS_HZ.len()) as usize];
     let distance_m =
         great_circle_distance_m(from.lat_udeg, from.lon_udeg, to.lat_udeg, to.lon_udeg) as u32;
     let max = Link {
@@ -282,7 +327,7 @@ pub fn witness(
     Witness {
         beaconer: beaconer.address(),
         window,
-        payload,
+        commitment: witness_commitment(payload, window, &beaconer.address(), &by.address()),
         frequency_hz,
         rssi_cdbm,
         snr_cdb: (rssi_cdbm - preset::LORA_NOISE_FLOOR_CDBM).min(800),
@@ -345,13 +390,25 @@ pub fn run_honest_network(
         net.onboard(k, loc(i));
     }
     let mut step = 0usize;
+    let mut entropies: BTreeMap<u64, Hash> = BTreeMap::new();
     while net.state.height() < epochs * EPOCH_BLOCKS {
         let (w, e) = net.next_window();
+        entropies.insert(w, e);
         let sent = net.time_ms;
-        let txs: Vec<Transaction> = keys
-            .iter()
-            .map(|k| net.tx(k, beacon(k, w, &e, sent)))
-            .collect();
+        let mut txs: Vec<Transaction> = Vec::new();
+        let mut nonces: Vec<u64> = keys.iter().map(|k| net.nonce(k)).collect();
+        // Reveal the beacons of window w - REVEAL_LAG, then beacon.
+        let revealed = w
+            .checked_sub(REVEAL_LAG)
+            .and_then(|r| Some((r, *entropies.get(&r)?)));
+        for (i, k) in keys.iter().enumerate() {
+            if let Some((r, re)) = revealed {
+                txs.push(net.tx_at(k, nonces[i], reveal(k, r, &re)));
+                nonces[i] += 1;
+            }
+            txs.push(net.tx_at(k, nonces[i], beacon(k, w, &e, sent)));
+            nonces[i] += 1;
+        }
         net.block(txs);
         let mut txs = Vec::new();
         let mut nonces: Vec<u64> = keys.iter().map(|k| net.nonce(k)).collect();
@@ -364,7 +421,7 @@ pub fn run_honest_network(
                 {
                     continue;
                 }
-                let report = witness(&keys[bi], loc(bi), loc(wi), w, &e, sent);
+                let report = witness(&keys[bi], &keys[wi], loc(bi), loc(wi), w, &e, sent);
                 txs.push(net.tx_at(&keys[wi], nonces[wi], Action::from(report)));
                 nonces[wi] += 1;
             }

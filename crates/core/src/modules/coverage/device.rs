@@ -35,6 +35,9 @@ pub struct Hotspot {
     /// Bit i set: active (scored with a witnessed beacon) in epoch `activity_epoch - i`.
     pub activity: u32,
     pub activity_epoch: u64,
+    /// Witness reports counted against window `witnessed_window` (the per-window cap).
+    pub witnessed_count: u32,
+    pub witnessed_window: u64,
 }
 
 /// A coverage device as the module's checks and the API see it: its registry entry (owner,
@@ -54,6 +57,8 @@ pub struct Device {
     pub last_witness_window: Option<u64>,
     pub activity: u32,
     pub activity_epoch: u64,
+    pub witnessed_count: u32,
+    pub witnessed_window: u64,
 }
 
 impl Device {
@@ -82,20 +87,52 @@ impl Device {
             last_witness_window: self.last_witness_window,
             activity: self.activity,
             activity_epoch: self.activity_epoch,
+            witnessed_count: self.witnessed_count,
+            witnessed_window: self.witnessed_window,
         }
+    }
+
+    /// Reports a witness report of `window` counts against: those of the latest window this
+    /// hotspot reported in (a report of an older window counts there too, so alternating
+    /// between windows never resets the cap).
+    pub fn witnessed_before(&self, window: u64) -> u32 {
+        if window > self.witnessed_window {
+            0
+        } else {
+            self.witnessed_count
+        }
+    }
+
+    /// Counts one more witness report of `window`.
+    pub fn count_witnessed(&mut self, window: u64) {
+        self.witnessed_count = self.witnessed_before(window).saturating_add(1);
+        self.witnessed_window = self.witnessed_window.max(window);
     }
 }
 
-/// An accepted beacon with the witnesses accepted so far, first to arrive first.
+/// An accepted beacon and its witnesses. Before the reveal `witnesses` are the reports accepted
+/// so far, with their `commitments` in the same order; the reveal keeps the witnesses whose
+/// commitment matches the payload, in the order the selection entropy gives them (the first
+/// `max_rewarded_witnesses` are paid), and moves the others to `mismatched`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeaconRecord {
-    pub payload: Hash,
+    pub commitment: Hash,
+    /// The window's entropy, which the reveal's signature covers.
+    pub entropy: Hash,
     pub channel: u16,
     pub frequency_hz: u64,
     pub tx_power_cdbm: i32,
     pub sent_at_ms: u64,
     pub height: u64,
     pub witnesses: Vec<Address>,
+    pub commitments: Vec<Hash>,
+    /// The payload, once revealed.
+    pub revealed: Option<Hash>,
+    /// Witnesses whose commitment did not match the revealed payload (they did not hear it).
+    pub mismatched: Vec<Address>,
+    /// Reports that passed every check after `max_witnesses_per_beacon` were recorded: accepted
+    /// (they count for the witness's reciprocity) but not kept.
+    pub overflow: u32,
 }
 
 const HOTSPOT: u8 = 0;
@@ -158,6 +195,8 @@ impl<R: StateRead> CoverageView for R {
             last_witness_window: h.last_witness_window,
             activity: h.activity,
             activity_epoch: h.activity_epoch,
+            witnessed_count: h.witnessed_count,
+            witnessed_window: h.witnessed_window,
         })
     }
 
@@ -197,15 +236,22 @@ struct_codec!(Hotspot {
     last_witness_window: Option<u64>,
     activity: u32,
     activity_epoch: u64,
+    witnessed_count: u32,
+    witnessed_window: u64,
 });
 struct_codec!(BeaconRecord {
-    payload: Hash,
+    commitment: Hash,
+    entropy: Hash,
     channel: u16,
     frequency_hz: u64,
     tx_power_cdbm: i32,
     sent_at_ms: u64,
     height: u64,
     witnesses: Vec<Address>,
+    commitments: Vec<Hash>,
+    revealed: Option<Hash>,
+    mismatched: Vec<Address>,
+    overflow: u32,
 });
 struct_codec!(Score {
     beacons: u32,
@@ -215,4 +261,7 @@ struct_codec!(Score {
     hex_scale_ppm: u64,
     quality_bps: u32,
     shares: u128,
+    cluster_hotspots: u32,
+    cluster_owners: u32,
+    isolated: bool,
 });

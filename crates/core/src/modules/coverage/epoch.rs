@@ -11,7 +11,7 @@ use crate::state::{State, StateRead};
 use super::device::{
     BeaconRecord, CoverageView, beacon_range, entropy_key, hotspot_key, put_device, score_key,
 };
-use super::rewards::{Hotspot, ScoredBeacon, score_epoch};
+use super::rewards::{Hotspot, ScoredBeacon, ring_signals, score_epoch_with};
 
 /// Before a block's transactions: the block at `height` opens window `(height-1)/I` when
 /// `height-1` is a multiple of the beacon interval; that window's entropy is the hash of block
@@ -35,17 +35,28 @@ pub(crate) fn begin_block(state: &mut State, height: u64) {
     }
 }
 
-/// Scores epoch `epoch`'s beacons and witnesses into shares per hotspot, records each device's
-/// score, and drops the beacons.
+/// Scores the beacons whose reveal window has passed by the end of epoch `epoch` (windows
+/// `[e·W − L, (e+1)·W − L)`, `W` windows per epoch, `L` the reveal lag) into shares per hotspot,
+/// records each device's score, and drops the beacons. Each beacon's witnesses are already in
+/// the order its reveal's selection entropy gave them.
 pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
     let Some(p) = state.params().modules.coverage.clone() else {
         return EpochWork::default();
     };
-    let beacons = take_epoch_beacons(state, epoch);
-    let witnesses: u64 = beacons.iter().map(|(_, b)| b.witnesses.len() as u64).sum();
-    let counters = vec![
+    let mut beacons = take_epoch_beacons(state, epoch);
+    // A beacon never revealed proves nothing: neither its beaconer nor its witnesses earn.
+    let unrevealed = beacons.iter().filter(|(_, b)| b.revealed.is_none()).count() as u64;
+    beacons.retain(|(_, b)| b.revealed.is_some());
+    let sum = |f: fn(&BeaconRecord) -> u64| beacons.iter().map(|(_, b)| f(b)).sum::<u64>();
+    let witnesses = sum(|b| b.witnesses.len() as u64);
+    let mismatched = sum(|b| b.mismatched.len() as u64);
+    let overflow = sum(|b| u64::from(b.overflow));
+    let mut counters = vec![
         ("beacons".to_string(), beacons.len() as u64),
         ("witnesses".to_string(), witnesses),
+        ("unrevealed".to_string(), unrevealed),
+        ("mismatched".to_string(), mismatched),
+        ("overflow".to_string(), overflow),
     ];
 
     // Every device with work this epoch, in address order (deterministic indices): a sorted,
@@ -88,11 +99,29 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
             })
         })
         .collect();
-    let scores = if hotspots.is_empty() {
+    // Ring signals: owners as small integers in address order, then each hotspot's cluster.
+    let mut owner_ids: Vec<Address> = owners.clone();
+    owner_ids.sort_unstable();
+    owner_ids.dedup();
+    let owner_index: Vec<u32> = owners
+        .iter()
+        .map(|o| owner_ids.binary_search(o).map_or(u32::MAX, |i| i as u32))
+        .collect();
+    let signals = ring_signals(hotspots.len(), &scored, &owner_index);
+    let isolated: Vec<bool> = signals.iter().map(|s| s.2).collect();
+    let mut scores = if hotspots.is_empty() {
         Vec::new()
     } else {
-        score_epoch(&p.rewards, &hotspots, &scored)
+        score_epoch_with(&p.rewards, &hotspots, &scored, &isolated)
     };
+    let mut isolated = 0u64;
+    for (score, (size, owner_count, island)) in scores.iter_mut().zip(signals) {
+        score.cluster_hotspots = size;
+        score.cluster_owners = owner_count;
+        score.isolated = island;
+        isolated += u64::from(island);
+    }
+    counters.push(("isolated_hotspots".to_string(), isolated));
     let mut devices = Vec::with_capacity(hotspots.len());
     for ((hotspot, owner), score) in hotspots.iter().zip(owners).zip(scores) {
         devices.push(DeviceWork {
@@ -127,13 +156,17 @@ pub(crate) fn forget(state: &mut State, device: &Address) {
     }
 }
 
-/// Removes and returns the epoch's beacons, in (window, beaconer) order.
+/// Removes and returns the beacons the close of `epoch` scores, in (window, beaconer) order:
+/// those whose reveal window ended by the end of the epoch.
 fn take_epoch_beacons(state: &mut State, epoch: u64) -> Vec<(Address, BeaconRecord)> {
     let Some(p) = state.params().modules.coverage.clone() else {
         return Vec::new();
     };
     let per_epoch = state.params().epoch_length_blocks / p.rules.beacon_interval_blocks;
-    let (from, to) = beacon_range(epoch * per_epoch, (epoch + 1) * per_epoch);
+    let lag = p.reveal_lag_windows();
+    let first = (epoch * per_epoch).saturating_sub(lag);
+    let end = ((epoch + 1) * per_epoch).saturating_sub(lag);
+    let (from, to) = beacon_range(first, end);
     state
         .scan(&from, &to, usize::MAX)
         .into_iter()

@@ -1,7 +1,8 @@
 //! Wireless coverage (like Helium): hotspots prove radio coverage with beacons their neighbours
 //! witness, and earn by epoch in proportion to scored, density-scaled proof.
 //!
-//! - [`actions`]: what coverage transactions say (onboarding, location, beacons, witnesses);
+//! - [`actions`]: what coverage transactions say (onboarding, location, beacons, witnesses,
+//!   reveals) and the commit-reveal hashes;
 //! - [`params`]: the genesis parameters (fees, limits, region plans, scoring);
 //! - [`device`]: the hotspot and proof records in the state (the shared registry holds owner
 //!   and location);
@@ -67,13 +68,14 @@ impl Module for Coverage {
             CoverageAction::AssertLocation(a) => verify::assert_location(state, signer, a, ctx),
             CoverageAction::Beacon(a) => verify::beacon(state, signer, a, ctx),
             CoverageAction::Witness(a) => verify::witness(state, signer, a, ctx),
+            CoverageAction::Reveal(a) => verify::reveal(state, signer, a, ctx),
         }
     }
 
     fn is_report(action: &CoverageAction) -> bool {
         matches!(
             action,
-            CoverageAction::Beacon(_) | CoverageAction::Witness(_)
+            CoverageAction::Beacon(_) | CoverageAction::Witness(_) | CoverageAction::Reveal(_)
         )
     }
 

@@ -25,7 +25,8 @@ pub struct PocRules {
     pub reassert_interval_blocks: u64,
     /// Blocks per beacon window; a device beacons at most once per window. Divides the epoch.
     pub beacon_interval_blocks: u64,
-    /// How many windows back a beacon or witness may name (0: only the current window).
+    /// How many windows back a beacon or witness may name (0: only the current window). The
+    /// beacon is revealed in the window after that, `entropy_max_age_windows + 1` after its own.
     pub entropy_max_age_windows: u64,
     /// Latest a witness may hear a beacon after it was sent, ms.
     pub max_witness_delay_ms: u64,
@@ -50,6 +51,38 @@ pub struct PocRules {
     /// Windows after onboarding or a location change during which reciprocity is not required
     /// (a new hotspot must be able to start somewhere).
     pub reciprocity_grace_windows: u64,
+    /// Furthest a report's time (sent or heard) may be after the time of the block it lands in,
+    /// ms (clocks drift; a report from the future is refused).
+    #[serde(default = "default_max_clock_skew_ms")]
+    pub max_clock_skew_ms: u64,
+    /// Furthest a report's time may be before the time of the block it lands in, ms.
+    #[serde(default = "default_max_report_age_ms")]
+    pub max_report_age_ms: u64,
+    /// Most beacons one hotspot may witness per window: a hotspot hears what its radio hears, and
+    /// a ring cannot fill every beacon's witness list.
+    #[serde(default = "default_max_witnessed_per_window")]
+    pub max_witnessed_per_window: u32,
+    /// Most hotspots asserting one resolution-12 H3 cell (about 300 m²).
+    #[serde(default = "default_max_hotspots_per_cell")]
+    pub max_hotspots_per_cell: u32,
+}
+
+/// Default [`PocRules::max_hotspots_per_cell`]: 1.
+pub fn default_max_hotspots_per_cell() -> u32 {
+    1
+}
+
+/// Default [`PocRules::max_clock_skew_ms`]: 2 s.
+pub fn default_max_clock_skew_ms() -> u64 {
+    2_000
+}
+/// Default [`PocRules::max_report_age_ms`]: 60 s.
+pub fn default_max_report_age_ms() -> u64 {
+    60_000
+}
+/// Default [`PocRules::max_witnessed_per_window`]: 24.
+pub fn default_max_witnessed_per_window() -> u32 {
+    24
 }
 
 /// A region's frequency plan, keyed by the H3 cells that make up the region.
@@ -126,6 +159,15 @@ impl CoverageGenesis {
                 ),
             ));
         }
+        let windows_per_epoch = epoch_length_blocks / r.beacon_interval_blocks;
+        if r.entropy_max_age_windows >= windows_per_epoch {
+            return Err((
+                "coverage.rules.entropy_max_age_windows",
+                format!(
+                    "must be less than the {windows_per_epoch} beacon windows of an epoch: a beacon is revealed entropy_max_age_windows + 1 windows after its own and scored at the close after that"
+                ),
+            ));
+        }
         if r.min_distance_resolution > 15 {
             return Err((
                 "coverage.rules.min_distance_resolution",
@@ -142,6 +184,30 @@ impl CoverageGenesis {
             return Err((
                 "coverage.rules.max_witnesses_per_beacon",
                 "must be between 1 and 256".into(),
+            ));
+        }
+        if r.max_witnessed_per_window == 0 || r.max_witnessed_per_window > 256 {
+            return Err((
+                "coverage.rules.max_witnessed_per_window",
+                "must be between 1 and 256".into(),
+            ));
+        }
+        if r.max_hotspots_per_cell == 0 {
+            return Err((
+                "coverage.rules.max_hotspots_per_cell",
+                "must be at least 1".into(),
+            ));
+        }
+        if r.max_report_age_ms == 0 || r.max_report_age_ms > 86_400_000 {
+            return Err((
+                "coverage.rules.max_report_age_ms",
+                "must be between 1 ms and one day".into(),
+            ));
+        }
+        if r.max_clock_skew_ms > 600_000 {
+            return Err((
+                "coverage.rules.max_clock_skew_ms",
+                "must be at most 10 minutes".into(),
             ));
         }
         self.rewards
@@ -241,7 +307,13 @@ impl CoverageParams {
         })
     }
 
-    /// Blocks per beacon window.
+    /// Windows between a beacon's and its reveal's, and between a window and the epoch close
+    /// that scores it: `entropy_max_age_windows + 1`.
+    pub fn reveal_lag_windows(&self) -> u64 {
+        self.rules.entropy_max_age_windows.saturating_add(1)
+    }
+
+    /// The beacon window of a block height.
     pub fn window_of_height(&self, height: u64) -> u64 {
         // Window w covers heights w*I+1 ..= (w+1)*I; its entropy is the hash of block w*I.
         height.saturating_sub(1) / self.rules.beacon_interval_blocks
@@ -263,6 +335,10 @@ struct_codec!(PocRules {
     max_witnesses_per_beacon: u32,
     reciprocity_windows: u64,
     reciprocity_grace_windows: u64,
+    max_clock_skew_ms: u64,
+    max_report_age_ms: u64,
+    max_witnessed_per_window: u32,
+    max_hotspots_per_cell: u32,
 });
 struct_codec!(Region {
     name: String,

@@ -38,9 +38,13 @@ pub fn rules(beacon_interval_blocks: u64) -> PocRules {
         signal_tolerance_cdb: 300,
         min_gain_cdbi: 100,
         max_gain_cdbi: 1_500,
-        max_witnesses_per_beacon: 32,
+        max_witnesses_per_beacon: 64,
         reciprocity_windows: 12,
         reciprocity_grace_windows: 3,
+        max_clock_skew_ms: super::params::default_max_clock_skew_ms(),
+        max_report_age_ms: super::params::default_max_report_age_ms(),
+        max_witnessed_per_window: super::params::default_max_witnessed_per_window(),
+        max_hotspots_per_cell: super::params::default_max_hotspots_per_cell(),
     }
 }
 

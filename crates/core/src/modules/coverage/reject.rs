@@ -42,6 +42,12 @@ reasons! {
     25 => TooManyWitnesses { max: u32 } = "too_many_witnesses",
     26 => TxPowerOutOfRange { tx_power_cdbm: i32, min_cdbm: i32, max_cdbm: i32 } = "tx_power_out_of_range",
     27 => ElevationOutOfRange { elevation_m: i32, min_m: i32, max_m: i32 } = "elevation_out_of_range",
+    28 => RevealTooEarly { window: u64, from_window: u64 } = "reveal_too_early",
+    29 => RevealTooLate { window: u64, until_window: u64 } = "reveal_too_late",
+    30 => AlreadyRevealed { window: u64 } = "already_revealed",
+    31 => ReportTimeOutOfBounds { at_ms: u64, block_time_ms: u64, max_skew_ms: u64, max_age_ms: u64 } = "report_time_out_of_bounds",
+    32 => SpotTaken { max: u32 } = "spot_taken",
+    33 => PairDenied { beaconer: Address } = "pair_denied",
 }
 
 /// Centi-units as a decimal string: `-12345` -> `-123.45`.
@@ -96,7 +102,7 @@ impl fmt::Display for CoverageRejection {
             ),
             EntropyExpired { window, current } => write!(
                 f,
-                "window {window} is no longer open for reports (current window {current}, or its epoch was already rewarded); report promptly with fresh entropy"
+                "window {window} is no longer open for beacons and witness reports (current window {current}); report promptly with fresh entropy"
             ),
             BeaconTooFrequent { window } => write!(
                 f,
@@ -104,7 +110,7 @@ impl fmt::Display for CoverageRejection {
             ),
             WrongPayload {} => write!(
                 f,
-                "the payload is not the one the window's entropy dictates for this hotspot"
+                "the revealed signature is not the hotspot's signature of the window's entropy, or the payload it makes is not the one the beacon committed to"
             ),
             WrongChannel { expected, got } => write!(
                 f,
@@ -188,7 +194,7 @@ impl fmt::Display for CoverageRejection {
             ),
             TooManyWitnesses { max } => write!(
                 f,
-                "the beacon already has {max} witnesses recorded, the most the ledger keeps"
+                "this hotspot already witnessed {max} beacons in this window, the most one radio may report per window"
             ),
             TxPowerOutOfRange {
                 tx_power_cdbm,
@@ -208,6 +214,40 @@ impl fmt::Display for CoverageRejection {
             } => write!(
                 f,
                 "antenna height {elevation_m} m above ground is outside the {min_m} to {max_m} m allowed"
+            ),
+            RevealTooEarly {
+                window,
+                from_window,
+            } => write!(
+                f,
+                "the beacon of window {window} may be revealed from window {from_window}, once witnesses can no longer commit; reveal then"
+            ),
+            RevealTooLate {
+                window,
+                until_window,
+            } => write!(
+                f,
+                "the beacon of window {window} had to be revealed by window {until_window}; it is void"
+            ),
+            SpotTaken { max } => write!(
+                f,
+                "{max} hotspot(s) already assert this spot (its resolution-12 H3 cell, about 300 m²); another hotspot there proves no more coverage: assert where it really is"
+            ),
+            PairDenied { beaconer } => write!(
+                f,
+                "the governor denied this hotspot's reports of {beaconer} (an edge of the denylist); it may still witness others"
+            ),
+            AlreadyRevealed { window } => {
+                write!(f, "the beacon of window {window} is already revealed")
+            }
+            ReportTimeOutOfBounds {
+                at_ms,
+                block_time_ms,
+                max_skew_ms,
+                max_age_ms,
+            } => write!(
+                f,
+                "the report's time {at_ms} ms is not within {max_age_ms} ms before to {max_skew_ms} ms after its block's time {block_time_ms} ms; set the device's clock and report promptly"
             ),
         }
     }

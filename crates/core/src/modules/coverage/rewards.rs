@@ -149,6 +149,16 @@ pub struct Score {
     /// Reward shares: units x scale x quality, what the pool is paid pro rata to.
     #[serde(with = "crate::amount::u128_string")]
     pub shares: u128,
+    /// Ring signal: hotspots in its witness-graph cluster this epoch (beaconers and the
+    /// witnesses whose commitment matched, joined by each beacon), itself included; 0 if it had
+    /// no matched beacon or witness.
+    pub cluster_hotspots: u32,
+    /// Ring signal: distinct owners among them.
+    pub cluster_owners: u32,
+    /// Ring signal: its cluster is not the epoch's largest. A ring whose members only witness
+    /// each other (payloads shared off-air) forms such an island; so does an honest town far from
+    /// the rest. Flagged for the governor (`forfeit_bond`, the denylist), never cut automatically.
+    pub isolated: bool,
 }
 
 /// One reward unit, in parts per million.
@@ -268,6 +278,19 @@ pub fn score_epoch(
     hotspots: &[Hotspot],
     beacons: &[ScoredBeacon],
 ) -> Vec<Score> {
+    score_epoch_with(params, hotspots, beacons, &[])
+}
+
+/// [`score_epoch`] with the epoch's islands of the witness graph (`isolated[i]`, the ring
+/// signal; missing entries are `false`): an island's active hotspots do not count toward the
+/// density of hotspots outside islands, so decoys kept active by a ring's off-air witnessing
+/// cannot cut an honest hex's scale; an island's own scale counts every active hotspot.
+pub fn score_epoch_with(
+    params: &RewardParams,
+    hotspots: &[Hotspot],
+    beacons: &[ScoredBeacon],
+    isolated: &[bool],
+) -> Vec<Score> {
     let count = hotspots.len();
     let cap = params.max_rewarded_witnesses as usize;
 
@@ -307,7 +330,22 @@ pub fn score_epoch(
         .map(|(h, _)| h.cell)
         .collect();
     let density = super::density::DensityMap::build(&params.density, &active_cells);
-    let scales: Vec<u64> = hotspots.iter().map(|h| density.scale_ppm(h.cell)).collect();
+    let island = |i: usize| isolated.get(i).copied().unwrap_or(false);
+    let mainland = (0..count).any(island).then(|| {
+        let cells: Vec<u64> = (0..count)
+            .filter(|&i| active[i] && !island(i))
+            .map(|i| hotspots[i].cell)
+            .collect();
+        super::density::DensityMap::build(&params.density, &cells)
+    });
+    let scales: Vec<u64> = hotspots
+        .iter()
+        .enumerate()
+        .map(|(i, h)| match &mainland {
+            Some(m) if !island(i) => m.scale_ppm(h.cell),
+            _ => density.scale_ppm(h.cell),
+        })
+        .collect();
     let units = unit_table(params, max_rewarded as u32);
 
     let mut scores = vec![Score::default(); count];
@@ -338,6 +376,72 @@ pub fn score_epoch(
         s.shares = scaled[i] * u128::from(s.quality_bps);
     }
     scores
+}
+
+/// The ring signals of one epoch, per hotspot (aligned with `count` hotspots): the size and
+/// owner count of its cluster in the graph joining each beacon's beaconer to its witnesses, and
+/// whether that cluster is not the largest (ties go to the cluster of the lowest index).
+/// Deterministic: union by index order, no hashing.
+pub fn ring_signals(
+    count: usize,
+    beacons: &[ScoredBeacon],
+    owners: &[u32],
+) -> Vec<(u32, u32, bool)> {
+    let mut parent: Vec<u32> = (0..count as u32).collect();
+    fn root(parent: &mut [u32], mut i: u32) -> u32 {
+        while parent[i as usize] != i {
+            let up = parent[parent[i as usize] as usize];
+            parent[i as usize] = up;
+            i = up;
+        }
+        i
+    }
+    let mut linked = vec![false; count];
+    for b in beacons {
+        if b.beaconer as usize >= count {
+            continue;
+        }
+        for &w in &b.witnesses {
+            if w as usize >= count || w == b.beaconer {
+                continue;
+            }
+            linked[b.beaconer as usize] = true;
+            linked[w as usize] = true;
+            let (x, y) = (root(&mut parent, b.beaconer), root(&mut parent, w));
+            if x != y {
+                let (lo, hi) = (x.min(y), x.max(y));
+                parent[hi as usize] = lo;
+            }
+        }
+    }
+    let roots: Vec<u32> = (0..count as u32).map(|i| root(&mut parent, i)).collect();
+    let mut size = vec![0u32; count];
+    for (i, &r) in roots.iter().enumerate() {
+        if linked[i] {
+            size[r as usize] += 1;
+        }
+    }
+    let mut pairs: Vec<(u32, u32)> = (0..count)
+        .filter(|&i| linked[i])
+        .map(|i| (roots[i], owners.get(i).copied().unwrap_or(u32::MAX)))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut owner_count = vec![0u32; count];
+    for (r, _) in pairs {
+        owner_count[r as usize] += 1;
+    }
+    // The largest cluster; among equals, the one whose root has the lowest index.
+    let largest = (0..count).max_by_key(|&r| (size[r], std::cmp::Reverse(r)));
+    (0..count)
+        .map(|i| {
+            if !linked[i] {
+                return (0, 0, false);
+            }
+            let r = roots[i] as usize;
+            (size[r], owner_count[r], Some(r) != largest)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -381,6 +485,38 @@ mod tests {
             ),
             recent_activity: u32::MAX,
         }
+    }
+
+    #[test]
+    fn ring_signals_find_the_island_and_count_owners() {
+        // 0-1-2 witness each other (owners 0, 1, 1); 3-4 only each other (owner 2); 5 idle.
+        let b = |beaconer, witnesses: Vec<u32>| ScoredBeacon {
+            beaconer,
+            witnesses,
+        };
+        let beacons = [
+            b(0, vec![1]),
+            b(2, vec![1, 0]),
+            b(3, vec![4]),
+            b(4, vec![3, 4]),
+        ];
+        let s = ring_signals(6, &beacons, &[0, 1, 1, 2, 2, 3]);
+        assert_eq!(
+            s,
+            [
+                (3, 2, false),
+                (3, 2, false),
+                (3, 2, false),
+                (2, 1, true),
+                (2, 1, true),
+                (0, 0, false)
+            ]
+        );
+        // Out-of-range indices are ignored, never a panic.
+        assert_eq!(
+            ring_signals(1, &[b(0, vec![7]), b(9, vec![0])], &[0])[0],
+            (0, 0, false)
+        );
     }
 
     #[test]

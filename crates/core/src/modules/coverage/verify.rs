@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::crypto::Address;
+use crate::crypto::{Address, Hash};
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
 use crate::services::devices::{self, DeviceRejection};
@@ -14,14 +14,15 @@ use crate::state::State;
 
 use super::Coverage;
 use super::actions::{
-    AssertLocation, Beacon, DeviceKind, Location, OnboardDevice, Witness, beacon_channel,
-    beacon_payload,
+    AssertLocation, Beacon, DeviceKind, Location, OnboardDevice, Reveal, Witness, beacon_channel,
+    beacon_commitment, beacon_message, beacon_payload, witness_commitment,
 };
 use super::device::{BeaconRecord, CoverageView, Device, beacon_key, put_device};
 use super::params::{CoverageParams, LOCATION_RESOLUTION};
 use super::radio::{Link, Receiver, SignalFault, check_signal, great_circle_distance_m};
 use super::reject::{CoverageRejection as R, RECIPROCITY_BEACON, RECIPROCITY_WITNESS};
-use crate::services::devices::Asserted;
+use crate::services::devices::{Asserted, DevicesView};
+use crate::state::StateRead;
 
 fn params(state: &State) -> Result<Arc<CoverageParams>, Rejection> {
     state
@@ -102,6 +103,34 @@ fn assert_in_region(p: &CoverageParams, region: u16, location: Location) -> Resu
     Ok(Asserted { location, cell })
 }
 
+/// Checks that fewer than `max_hotspots_per_cell` other coverage devices already assert the
+/// resolution-12 cell (about 300 m²) of `at`: two hotspots on one spot prove nothing more than
+/// one, and cheap decoys stacked in an honest hotspot's hex would dilute its density scale.
+fn check_spot(
+    state: &State,
+    p: &CoverageParams,
+    at: Asserted,
+    moving: Option<&Address>,
+) -> Result<(), R> {
+    let max = p.rules.max_hotspots_per_cell;
+    let (from, to) = devices::cell_range(at.cell, at.cell.saturating_add(1));
+    let there = state
+        .scan(&from, &to, max as usize + 2)
+        .into_iter()
+        .map(|(key, _)| crate::module::address_suffix(&key))
+        .filter(|d| Some(d) != moving)
+        .filter(|d| {
+            state
+                .device_entry(d)
+                .is_some_and(|e| e.module == Coverage::ID)
+        })
+        .count();
+    if there >= max as usize {
+        return Err(R::SpotTaken { max });
+    }
+    Ok(())
+}
+
 /// Registers a hotspot to `owner`.
 pub fn onboard(
     state: &mut State,
@@ -120,7 +149,11 @@ pub fn onboard(
         .location
         .map(|l| assert_in_region(&p, region, l))
         .transpose()?;
+    if let Some(a) = asserted {
+        check_spot(state, &p, a, None)?;
+    }
     let fee = plan_fee(state, &p, owner, true, asserted.is_some(), ctx)?;
+    devices::check_bond(state, owner, fee.tokens())?;
     fees::pay(state, owner, fee, ctx)?;
     devices::register(state, owner, &a.device, Coverage::ID, asserted, ctx);
     let window = p.window_of_height(ctx.height);
@@ -138,6 +171,8 @@ pub fn onboard(
         last_witness_window: None,
         activity: 0,
         activity_epoch: 0,
+        witnessed_count: 0,
+        witnessed_window: 0,
     };
     put_device(state, &a.device, &device);
     Ok(())
@@ -176,6 +211,7 @@ pub fn assert_location(
     check_gain(&p, a.gain_cdbi)?;
     check_elevation(a.elevation_m)?;
     let asserted = assert_in_region(&p, d.region, a.location)?;
+    check_spot(state, &p, asserted, Some(&a.device))?;
     let fee = plan_fee(state, &p, owner, false, true, ctx)?;
     fees::pay(state, owner, fee, ctx)?;
     d.asserted = Some(asserted);
@@ -198,17 +234,32 @@ fn reporter(state: &State, address: &Address) -> Result<(Device, Asserted), Reje
     Ok((d, asserted))
 }
 
-/// Checks that `window` is open for reports at `height`: opened already, not older than the
-/// allowed age, and in the epoch being built (an epoch's proofs are scored when it closes).
-fn check_window(state: &State, p: &CoverageParams, window: u64, height: u64) -> Result<(), R> {
+/// Checks that beacons and witness reports may still name `window` at `height`: opened already
+/// and not more than `entropy_max_age_windows` ago (after that its beacons are revealed).
+fn check_window(p: &CoverageParams, window: u64, height: u64) -> Result<(), R> {
     let current = p.window_of_height(height);
     if window > current {
         return Err(R::EntropyUnknown { window, current });
     }
-    let per_epoch = state.params().epoch_length_blocks / p.rules.beacon_interval_blocks;
-    let same_epoch = window / per_epoch == current / per_epoch;
-    if current - window > p.rules.entropy_max_age_windows || !same_epoch {
+    if current - window > p.rules.entropy_max_age_windows {
         return Err(R::EntropyExpired { window, current });
+    }
+    Ok(())
+}
+
+/// Checks a time a device reports (when it sent or heard a beacon) against the block's time:
+/// at most `max_clock_skew_ms` after it and at most `max_report_age_ms` before it.
+fn check_time(p: &CoverageParams, at_ms: u64, ctx: BlockContext) -> Result<(), R> {
+    let (skew, age) = (p.rules.max_clock_skew_ms, p.rules.max_report_age_ms);
+    let too_new = at_ms > ctx.time_ms.saturating_add(skew);
+    let too_old = at_ms.saturating_add(age) < ctx.time_ms;
+    if too_new || too_old {
+        return Err(R::ReportTimeOutOfBounds {
+            at_ms,
+            block_time_ms: ctx.time_ms,
+            max_skew_ms: skew,
+            max_age_ms: age,
+        });
     }
     Ok(())
 }
@@ -217,7 +268,7 @@ fn recently(last: Option<u64>, window: u64, windows: u64) -> bool {
     last.is_some_and(|l| l + windows >= window)
 }
 
-/// Accepts a beacon from `hotspot`.
+/// Accepts a beacon from `hotspot`: a commitment to the secret payload it transmitted.
 pub fn beacon(
     state: &mut State,
     hotspot: &Address,
@@ -226,7 +277,7 @@ pub fn beacon(
 ) -> Result<(), Rejection> {
     let p = params(state)?;
     let (mut d, _) = reporter(state, hotspot)?;
-    check_window(state, &p, b.window, ctx.height)?;
+    check_window(&p, b.window, ctx.height)?;
     let entropy = state.entropy(b.window).ok_or(R::EntropyExpired {
         window: b.window,
         current: p.window_of_height(ctx.height),
@@ -236,11 +287,8 @@ pub fn beacon(
     {
         return Err(R::BeaconTooFrequent { window: last }.into());
     }
-    if b.payload != beacon_payload(&entropy, b.window, hotspot) {
-        return Err(R::WrongPayload {}.into());
-    }
     let region = &p.regions[d.region as usize];
-    let expected = beacon_channel(&b.payload, region.channels_hz.len());
+    let expected = beacon_channel(&b.commitment, region.channels_hz.len());
     if b.channel != expected {
         return Err(R::WrongChannel {
             expected,
@@ -264,6 +312,7 @@ pub fn beacon(
         }
         .into());
     }
+    check_time(&p, b.sent_at_ms, ctx)?;
     let windows = p.rules.reciprocity_windows;
     if b.window > d.grace_until_window && !recently(d.last_witness_window, b.window, windows) {
         return Err(R::NoReciprocity {
@@ -273,13 +322,18 @@ pub fn beacon(
         .into());
     }
     let record = BeaconRecord {
-        payload: b.payload,
+        commitment: b.commitment,
+        entropy,
         channel: b.channel,
         frequency_hz: region.channels_hz[expected as usize],
         tx_power_cdbm: b.tx_power_cdbm,
         sent_at_ms: b.sent_at_ms,
         height: ctx.height,
         witnesses: Vec::new(),
+        commitments: Vec::new(),
+        revealed: None,
+        mismatched: Vec::new(),
+        overflow: 0,
     };
     state.put(beacon_key(b.window, hotspot), &record);
     d.last_beacon_window = Some(b.window);
@@ -287,7 +341,8 @@ pub fn beacon(
     Ok(())
 }
 
-/// Accepts a witness report from `hotspot`.
+/// Accepts a witness report from `hotspot`: its commitment to the payload it heard, checked
+/// when the beaconer reveals.
 pub fn witness(
     state: &mut State,
     hotspot: &Address,
@@ -299,7 +354,7 @@ pub fn witness(
     if w.beaconer == *hotspot {
         return Err(R::SelfWitness {}.into());
     }
-    check_window(state, &p, w.window, ctx.height)?;
+    check_window(&p, w.window, ctx.height)?;
     let unknown = || R::UnknownBeacon {
         beaconer: w.beaconer,
         window: w.window,
@@ -308,12 +363,18 @@ pub fn witness(
     // A beaconer retired or moved since its beacon cannot be checked against; its beacon is void.
     let bd = state.device(&w.beaconer).ok_or_else(unknown)?;
     let bloc = bd.asserted.ok_or_else(unknown)?;
-    if w.payload != record.payload {
-        return Err(R::WrongPayload {}.into());
-    }
+    // No report reaches a revealed beacon: reveals open only once `check_window` refuses
+    // reports of its window.
     if record.witnesses.contains(hotspot) {
         return Err(R::DuplicateWitness {}.into());
     }
+    if state.is_pair_denied(&w.beaconer, hotspot) {
+        return Err(R::PairDenied {
+            beaconer: w.beaconer,
+        }
+        .into());
+    }
+    check_time(&p, w.heard_at_ms, ctx)?;
     // Both times are any u64 a client chose: subtract in 128 bits, report clamped to i64.
     let delay = i128::from(w.heard_at_ms) - i128::from(record.sent_at_ms);
     let delay_ms = delay.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
@@ -399,16 +460,89 @@ pub fn witness(
         }
         .into());
     }
-    let max = p.rules.max_witnesses_per_beacon;
-    if record.witnesses.len() >= max as usize {
-        return Err(R::TooManyWitnesses { max }.into());
+    let cap = p.rules.max_witnessed_per_window;
+    if wd.witnessed_before(w.window) >= cap {
+        return Err(R::TooManyWitnesses { max: cap }.into());
     }
-    record.witnesses.push(*hotspot);
+    // A full beacon still accepts the report (it counts for the witness's reciprocity, so
+    // reports filed first cannot starve honest hotspots of it) but keeps no more of it.
+    if record.witnesses.len() >= p.rules.max_witnesses_per_beacon as usize {
+        record.overflow = record.overflow.saturating_add(1);
+    } else {
+        record.witnesses.push(*hotspot);
+        record.commitments.push(w.commitment);
+    }
     state.put(beacon_key(w.window, &w.beaconer), &record);
+    wd.count_witnessed(w.window);
     if wd.last_witness_window.is_none_or(|l| l < w.window) {
         wd.last_witness_window = Some(w.window);
-        put_device(state, hotspot, &wd);
     }
+    put_device(state, hotspot, &wd);
+    Ok(())
+}
+
+/// Accepts `hotspot`'s reveal of its beacon of `r.window`: checks the signature and the
+/// commitment, keeps the witnesses whose commitment matches the payload (in the order the
+/// current window's entropy, unknown to every witness when it committed, gives them) and sets
+/// the others aside as mismatched.
+pub fn reveal(
+    state: &mut State,
+    hotspot: &Address,
+    r: &Reveal,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    reporter(state, hotspot)?;
+    let current = p.window_of_height(ctx.height);
+    let due = r.window.saturating_add(p.reveal_lag_windows());
+    if current < due {
+        return Err(R::RevealTooEarly {
+            window: r.window,
+            from_window: due,
+        }
+        .into());
+    }
+    if current > due {
+        return Err(R::RevealTooLate {
+            window: r.window,
+            until_window: due,
+        }
+        .into());
+    }
+    let mut record = state.beacon(r.window, hotspot).ok_or(R::UnknownBeacon {
+        beaconer: *hotspot,
+        window: r.window,
+    })?;
+    if record.revealed.is_some() {
+        return Err(R::AlreadyRevealed { window: r.window }.into());
+    }
+    let message = beacon_message(&state.params().chain_id, &record.entropy, r.window, hotspot);
+    let payload = beacon_payload(&r.signature);
+    if !crate::crypto::verify(hotspot, &message, &r.signature)
+        || beacon_commitment(&payload, r.window, hotspot) != record.commitment
+    {
+        return Err(R::WrongPayload {}.into());
+    }
+    let selection = state.entropy(current).unwrap_or(record.entropy);
+    let mut matched: Vec<(Hash, Address)> = Vec::with_capacity(record.witnesses.len());
+    let mut mismatched = Vec::new();
+    for (w, c) in record.witnesses.iter().zip(&record.commitments) {
+        if witness_commitment(&payload, r.window, hotspot, w) == *c {
+            let rank = Hash::tagged(
+                "depin/coverage/select/v1",
+                &[&selection.0, &r.window.to_le_bytes(), &hotspot.0, &w.0],
+            );
+            matched.push((rank, *w));
+        } else {
+            mismatched.push(*w);
+        }
+    }
+    matched.sort_unstable();
+    record.witnesses = matched.into_iter().map(|(_, w)| w).collect();
+    record.commitments = Vec::new();
+    record.mismatched = mismatched;
+    record.revealed = Some(payload);
+    state.put(beacon_key(r.window, hotspot), &record);
     Ok(())
 }
 

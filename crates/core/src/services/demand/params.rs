@@ -51,6 +51,15 @@ pub struct DemandGenesis {
     pub bootstrap: BootstrapDecay,
     /// A usage receipt whose period ended longer ago than this is refused.
     pub receipt_max_age_ms: u64,
+    /// Furthest one report may be from the current median, basis points (0: no bound); a
+    /// report beyond it is recorded at the bound, so one oracle moves the price by at most this
+    /// much per report.
+    #[serde(default)]
+    pub max_price_move_bps: u32,
+    /// Circuit breaker: no credits are minted while the fresh prices spread wider than this
+    /// around their median, basis points (0: off).
+    #[serde(default)]
+    pub max_price_spread_bps: u32,
 }
 
 fn one() -> u32 {
@@ -75,6 +84,8 @@ pub struct MarketParams {
     pub demand_cap_bps: u32,
     pub bootstrap: BootstrapDecay,
     pub receipt_max_age_ms: u64,
+    pub max_price_move_bps: u32,
+    pub max_price_spread_bps: u32,
 }
 
 impl MarketParams {
@@ -135,6 +146,18 @@ impl DemandGenesis {
         if self.receipt_max_age_ms == 0 {
             return err("demand.receipt_max_age_ms", "must be above 0");
         }
+        if self.max_price_move_bps > BPS_DENOMINATOR {
+            return err(
+                "demand.max_price_move_bps",
+                "is a share of the median in basis points: 0 (no bound) to 10000",
+            );
+        }
+        if self.max_price_spread_bps > BPS_DENOMINATOR {
+            return err(
+                "demand.max_price_spread_bps",
+                "is a share of the median in basis points: 0 (no breaker) to 10000",
+            );
+        }
         Ok(MarketParams {
             oracles: self.oracles.clone(),
             governor: self.governor,
@@ -150,24 +173,30 @@ impl DemandGenesis {
             demand_cap_bps: self.demand_cap_bps,
             bootstrap: self.bootstrap,
             receipt_max_age_ms: self.receipt_max_age_ms,
+            max_price_move_bps: self.max_price_move_bps,
+            max_price_spread_bps: self.max_price_spread_bps,
         })
     }
 }
 
 /// A demand section with Helium's numbers: 1 credit = $0.00001, 1 credit per packet, a $40
 /// onboarding fee and a $10 location fee; the bootstrap share falls from 90% to 10% over
-/// `decay_epochs`.
+/// `decay_epochs`. Oracle safety (issue 12): with three oracles or more, two fresh prices are
+/// needed; a price is fresh for 10 minutes and refused when observed over 2 minutes before its
+/// block; one report moves the median at most 10%; no credits are minted while the fresh
+/// prices spread over 20% around their median.
 pub fn preset(
     oracles: Vec<Address>,
     governor: Option<Address>,
     decay_epochs: u64,
 ) -> DemandGenesis {
+    let min_oracle_prices = if oracles.len() >= 3 { 2 } else { 1 };
     DemandGenesis {
         oracles,
         governor,
-        min_oracle_prices: 1,
-        price_window_ms: 3_600_000,
-        price_max_age_ms: 600_000,
+        min_oracle_prices,
+        price_window_ms: 600_000,
+        price_max_age_ms: 120_000,
         credit_usd: "0.00001".into(),
         packet_credits: 1,
         kb_credits: 1,
@@ -181,6 +210,8 @@ pub fn preset(
             decay_epochs,
         },
         receipt_max_age_ms: 86_400_000,
+        max_price_move_bps: 1_000,
+        max_price_spread_bps: 2_000,
     }
 }
 
@@ -199,6 +230,8 @@ struct_codec!(MarketParams {
     demand_cap_bps: u32,
     bootstrap: BootstrapDecay,
     receipt_max_age_ms: u64,
+    max_price_move_bps: u32,
+    max_price_spread_bps: u32,
 });
 
 #[cfg(test)]

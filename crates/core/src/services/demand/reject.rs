@@ -28,6 +28,7 @@ reasons! {
     16 => DuplicateReceipt {} = "duplicate_receipt",
     17 => PeriodOverlap { last_end_ms: u64 } = "period_overlap",
     18 => CostOverflow {} = "cost_overflow",
+    19 => PriceUnreliable { spread_bps: u64, max_bps: u32 } = "price_unreliable",
 }
 
 impl fmt::Display for DemandRejection {
@@ -53,6 +54,13 @@ impl fmt::Display for DemandRejection {
             PriceNotNewer { last_observed_ms } => write!(
                 f,
                 "this oracle already submitted a price observed at {last_observed_ms} ms; a new price must be observed later"
+            ),
+            PriceUnreliable {
+                spread_bps,
+                max_bps,
+            } => write!(
+                f,
+                "the oracles' fresh prices spread {spread_bps} basis points around their median, more than the {max_bps} the network mints credits at; no credits are minted until they agree again"
             ),
             NoOraclePrice {} => write!(
                 f,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::amount::Amount;
 use crate::crypto::{self, Address};
-use crate::economics::{TokenPrice, credits_for_burn, tokens_for_credits};
+use crate::economics::{OraclePrice, TokenPrice, credits_for_burn, tokens_for_credits};
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
 use crate::services::authority::check_governor;
@@ -77,17 +77,62 @@ pub fn submit_price(
         }
         .into());
     }
+    let price = bounded_move(state, &p, a.price, ctx.time_ms);
     state.put(
         oracle_key(signer),
         &OracleRecord {
             latest: Some(PriceReport {
-                price: a.price,
+                price,
                 observed_at_ms: a.observed_at_ms,
                 height: ctx.height,
             }),
         },
     );
     Ok(())
+}
+
+/// `price` held within `max_price_move_bps` of the current median (when there is one): one
+/// report, however wild (`u64::MAX`), moves the price by at most that much.
+fn bounded_move(state: &State, p: &MarketParams, price: TokenPrice, now_ms: u64) -> TokenPrice {
+    let Some(quote) = state.quote(now_ms).filter(|_| p.max_price_move_bps > 0) else {
+        return price;
+    };
+    let median = u128::from(quote.median.0);
+    let bps = u128::from(p.max_price_move_bps);
+    let low = median * (10_000 - bps) / 10_000;
+    let high = median * (10_000 + bps) / 10_000;
+    let bounded = u128::from(price.0).clamp(low.max(1), high);
+    TokenPrice(u64::try_from(bounded).unwrap_or(u64::MAX))
+}
+
+/// The quote credits may be minted at: there is one, and the fresh prices agree within
+/// `max_price_spread_bps` of their median (the circuit breaker).
+pub fn minting_quote<S: StateRead>(
+    state: &S,
+    p: &MarketParams,
+    now_ms: u64,
+) -> Result<OraclePrice, R> {
+    let quote = state.quote(now_ms).ok_or(R::NoOraclePrice {})?;
+    if p.max_price_spread_bps > 0 {
+        let fresh = || {
+            state
+                .oracles(usize::MAX)
+                .into_iter()
+                .filter_map(|(_, o)| o.latest)
+                .filter(|r| r.is_fresh(p, now_ms))
+                .map(|r| u128::from(r.price.0))
+        };
+        let (low, high) = (fresh().min().unwrap_or(0), fresh().max().unwrap_or(0));
+        let spread = (high - low) * 10_000 / u128::from(quote.median.0).max(1);
+        let spread_bps = u64::try_from(spread).unwrap_or(u64::MAX);
+        if spread_bps > u64::from(p.max_price_spread_bps) {
+            return Err(R::PriceUnreliable {
+                spread_bps,
+                max_bps: p.max_price_spread_bps,
+            });
+        }
+    }
+    Ok(quote)
 }
 
 /// Adds or removes an oracle (governor only).
@@ -113,7 +158,7 @@ pub fn set_oracle(state: &mut State, signer: &Address, a: &SetOracle) -> Result<
 /// What a burn of tokens buys right now.
 fn quote_burn(state: &State, tokens: Amount, ctx: BlockContext) -> Result<u128, Rejection> {
     let p = params(state)?;
-    let quote = state.quote(ctx.time_ms).ok_or(R::NoOraclePrice {})?;
+    let quote = minting_quote(state, &p, ctx.time_ms)?;
     let credits = credits_for_burn(tokens, quote.minting, state.params().decimals, p.credit_peg)
         .map_err(|_| R::CostOverflow {})?;
     Ok(credits)
@@ -340,6 +385,13 @@ pub struct FeePlan {
     bought: u128,
 }
 
+impl FeePlan {
+    /// Tokens the fee will take from the payer (to buy the credits it lacks).
+    pub fn tokens(&self) -> Amount {
+        self.tokens
+    }
+}
+
 /// Checks that `owner` can pay a fee of `fee` credits, without changing anything.
 pub fn plan_fee(
     state: &State,
@@ -377,15 +429,20 @@ pub fn plan_fee_at<S: StateRead>(
         });
     }
     let shortfall = fee - held;
-    let price =
-        state
-            .quote(now_ms)
-            .map(|q| q.minting)
-            .or(fallback)
-            .ok_or(R::InsufficientCredits {
+    // Without a price (or with one the breaker finds unreliable) a transaction's fee may still
+    // be bought at the fallback price; any other fee is refused.
+    let price = match (minting_quote(state, &p, now_ms), fallback) {
+        (Ok(q), _) => q.minting,
+        (Err(_), Some(fallback)) => fallback,
+        (Err(R::NoOraclePrice {}), None) => {
+            return Err(R::InsufficientCredits {
                 balance: held,
                 needed: fee,
-            })?;
+            }
+            .into());
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
     let decimals = state.params().decimals;
     let tokens = tokens_for_credits(shortfall, price, decimals, p.credit_peg)
         .map_err(|_| R::CostOverflow {})?;

@@ -10,17 +10,18 @@ pub mod reject;
 
 use serde::{Deserialize, Serialize};
 
+use crate::amount::Amount;
 use crate::codec::struct_codec;
 use crate::crypto::{self, Address, Signature};
 use crate::genesis::GenesisInfo;
 use crate::module::{BlockContext, FieldError, Module, TxContext, actions};
 use crate::rejection::Rejection;
 use crate::services::authority::check_governor;
-use crate::state::State;
+use crate::state::{State, StateRead};
 
 pub use records::{
-    Asserted, DeviceEntry, DevicesView, LOCATION_RESOLUTION, Location, cell_device_key, cell_range,
-    deny_key, device_key, owner_device_key,
+    Asserted, DeviceEntry, DevicesView, LOCATION_RESOLUTION, Location, bond_escrow, bond_key,
+    cell_device_key, cell_range, deny_key, device_key, owner_device_key, pair_deny_key,
 };
 pub use reject::DeviceRejection;
 
@@ -41,12 +42,18 @@ pub struct DevicesGenesis {
     /// Devices denied from the start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denylist: Vec<Address>,
+    /// Tokens locked per device while it is active (whole tokens): returned to its owner when it
+    /// retires, burned when the governor forfeits it (`forfeit_bond`). A cost to every identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond: Option<String>,
 }
 
 /// The registry's parameters as the ledger keeps them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicesParams {
     pub governor: Option<Address>,
+    /// Tokens locked per device, base units.
+    pub bond: Amount,
 }
 
 /// Give a device to another owner.
@@ -64,6 +71,25 @@ pub struct RetireDevice {
     pub device: Address,
 }
 
+/// Retire a device for fraud and burn its bond (signed by the governor): the evidence is in the
+/// ledger's ring signals and the device's refused reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForfeitBond {
+    pub device: Address,
+}
+
+/// Put a pair of devices on the edge denylist or take it off (signed by the governor): their
+/// reports of each other are refused, while each stays free to work with everyone else (the
+/// answer to a pair whose signals are inconsistent over time, or a suspected collusion).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPairDenylist {
+    pub a: Address,
+    pub b: Address,
+    pub denied: bool,
+}
+
 /// Put a device on the denylist or take it off (signed by the governor).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +104,8 @@ actions! {
     0 => TransferDevice(TransferDevice),
     1 => RetireDevice(RetireDevice),
     2 => SetDenylist(SetDenylist),
+    3 => ForfeitBond(ForfeitBond),
+    4 => SetPairDenylist(SetPairDenylist),
 }
 
 impl Module for Devices {
@@ -93,15 +121,21 @@ impl Module for Devices {
         Some(DevicesGenesis::default())
     }
 
-    fn params(g: &DevicesGenesis, _: &GenesisInfo) -> Result<DevicesParams, FieldError> {
+    fn params(g: &DevicesGenesis, network: &GenesisInfo) -> Result<DevicesParams, FieldError> {
         let mut seen = std::collections::BTreeSet::new();
         for d in &g.denylist {
             if !seen.insert(d) {
                 return Err(("devices.denylist", format!("{d} appears twice")));
             }
         }
+        let bond = match &g.bond {
+            Some(text) => Amount::parse(text, network.decimals)
+                .map_err(|e| ("devices.bond", format!("{e}: whole tokens, e.g. \"100\"")))?,
+            None => Amount::ZERO,
+        };
         Ok(DevicesParams {
             governor: g.governor,
+            bond,
         })
     }
 
@@ -125,23 +159,93 @@ impl Module for Devices {
             }
             DevicesAction::RetireDevice(a) => {
                 let d = owned(state, tx.signer, &a.device)?;
+                release_bond(state, &a.device, Some(&d.owner));
+                put_entry(state, &a.device, None);
+                crate::modules::device_retired(state, d.module, &a.device);
+                Ok(())
+            }
+            DevicesAction::SetPairDenylist(a) => {
+                check_governor(governor(state), tx.signer)?;
+                let key = pair_deny_key(&a.a, &a.b);
+                state.put_raw(key, a.denied.then(Vec::new));
+                Ok(())
+            }
+            DevicesAction::ForfeitBond(a) => {
+                check_governor(governor(state), tx.signer)?;
+                let d = state
+                    .device_entry(&a.device)
+                    .ok_or(R::UnknownDevice { device: a.device })?;
+                release_bond(state, &a.device, None);
                 put_entry(state, &a.device, None);
                 crate::modules::device_retired(state, d.module, &a.device);
                 Ok(())
             }
             DevicesAction::SetDenylist(a) => {
-                let governor = state
-                    .params()
-                    .modules
-                    .devices
-                    .as_ref()
-                    .and_then(|p| p.governor);
-                check_governor(governor, tx.signer)?;
+                check_governor(governor(state), tx.signer)?;
                 state.put_raw(deny_key(&a.device), a.denied.then(Vec::new));
                 Ok(())
             }
         }
     }
+}
+
+fn governor(state: &State) -> Option<Address> {
+    state
+        .params()
+        .modules
+        .devices
+        .as_ref()
+        .and_then(|p| p.governor)
+}
+
+/// The bond a new device locks on this network.
+pub fn bond(state: &State) -> Amount {
+    state
+        .params()
+        .modules
+        .devices
+        .as_ref()
+        .map_or(Amount::ZERO, |p| p.bond)
+}
+
+/// Checks that `owner` holds the device bond plus `also` tokens (a fee in tokens the module is
+/// about to charge), changing nothing. [`check_new`] checks the bond alone; a module charging
+/// a token fee before [`register`] calls this with the fee.
+pub fn check_bond(state: &State, owner: &Address, also: Amount) -> Result<(), Rejection> {
+    let needed = bond(state)
+        .checked_add(also)
+        .ok_or(Rejection::BalanceOverflow)?;
+    let balance = state.account(owner).map(|a| a.balance).unwrap_or_default();
+    if balance < needed {
+        return Err(Rejection::InsufficientFunds { balance, needed });
+    }
+    Ok(())
+}
+
+/// Moves `device`'s bond out of escrow: to `to`, or burned when `to` is `None`.
+fn release_bond(state: &mut State, device: &Address, to: Option<&Address>) {
+    let Some(locked) = state.get::<Amount>(&bond_key(device)) else {
+        return;
+    };
+    let escrow = bond_escrow();
+    let mut e = state.account(&escrow).copied().unwrap_or_default();
+    e.balance = e
+        .balance
+        .checked_sub(locked)
+        .expect("escrow holds every bond");
+    state.put_account(escrow, e);
+    match to {
+        Some(owner) => {
+            let mut a = state.account(owner).copied().unwrap_or_default();
+            a.balance = a
+                .balance
+                .checked_add(locked)
+                .expect("below the total supply");
+            state.put_account(*owner, a);
+        }
+        None => state.burn_supply(locked),
+    }
+    state.with_writer(Devices::ID, |s| s.put_raw(bond_key(device), None));
 }
 
 /// The registry entry of `device`, which `owner` must own.
@@ -199,11 +303,12 @@ pub fn check_new(
     if !crypto::verify(device, &message, device_signature) {
         return Err(R::BadDeviceSignature {}.into());
     }
-    Ok(())
+    check_bond(state, owner, Amount::ZERO)
 }
 
-/// Registers a device checked by [`check_new`] to `owner` for module `module`. The device signs
-/// its own reports, so it gets an account for its nonce.
+/// Registers a device checked by [`check_new`] to `owner` for module `module`, locking the bond
+/// (all of it when the module checked [`check_bond`] with its fee; never more than the owner
+/// holds). The device signs its own reports, so it gets an account for its nonce.
 pub fn register(
     state: &mut State,
     owner: &Address,
@@ -222,6 +327,20 @@ pub fn register(
     if state.account(device).is_none() {
         state.put_account(*device, Default::default());
     }
+    let mut a = state.account(owner).copied().unwrap_or_default();
+    let locked = bond(state).min(a.balance);
+    if !locked.is_zero() {
+        a.balance = a.balance.checked_sub(locked).expect("at most the balance");
+        state.put_account(*owner, a);
+        let escrow = bond_escrow();
+        let mut e = state.account(&escrow).copied().unwrap_or_default();
+        e.balance = e
+            .balance
+            .checked_add(locked)
+            .expect("below the total supply");
+        state.put_account(escrow, e);
+        state.with_writer(Devices::ID, |s| s.put(bond_key(device), &locked));
+    }
 }
 
 /// Moves a registered device's location (its module checked the move).
@@ -233,7 +352,16 @@ pub fn set_location(state: &mut State, device: &Address, location: Option<Assert
     put_entry(state, device, Some(&entry));
 }
 
-struct_codec!(DevicesParams { governor: Option<Address> });
+struct_codec!(DevicesParams {
+    governor: Option<Address>,
+    bond: Amount,
+});
+struct_codec!(ForfeitBond { device: Address });
+struct_codec!(SetPairDenylist {
+    a: Address,
+    b: Address,
+    denied: bool,
+});
 struct_codec!(TransferDevice {
     device: Address,
     new_owner: Address,

@@ -71,6 +71,26 @@ const DEVICE: u8 = 0;
 const OWNER_DEVICE: u8 = 1;
 const CELL_DEVICE: u8 = 2;
 const DENY: u8 = 3;
+const BOND: u8 = 4;
+const PAIR_DENY: u8 = 5;
+
+/// The edge denylist: a pair of devices whose reports of each other are refused (in address
+/// order, so either way round is the same key).
+pub fn pair_deny_key(a: &Address, b: &Address) -> Vec<u8> {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    module_key(Devices::ID, PAIR_DENY, &[&lo.0, &hi.0])
+}
+
+/// Where a device's bond is kept: the tokens locked for it while it is active.
+pub fn bond_key(device: &Address) -> Vec<u8> {
+    module_key(Devices::ID, BOND, &[&device.0])
+}
+
+/// The account every bond is held in while its device is active (no key signs for it: only
+/// the registry moves its tokens, back to the owner at retirement or burned when forfeited).
+pub fn bond_escrow() -> Address {
+    Address(crate::crypto::Hash::tagged("depin/devices/bond-escrow/v1", &[]).0)
+}
 
 pub fn device_key(device: &Address) -> Vec<u8> {
     module_key(Devices::ID, DEVICE, &[&device.0])
@@ -110,6 +130,8 @@ pub fn deny_prefix() -> Vec<u8> {
 pub trait DevicesView {
     fn device_entry(&self, device: &Address) -> Option<DeviceEntry>;
     fn is_denied(&self, device: &Address) -> bool;
+    /// Whether the governor denied the pair `a`, `b` (either order).
+    fn is_pair_denied(&self, a: &Address, b: &Address) -> bool;
     /// Devices of `owner`, in address order, at most `limit`.
     fn devices_of(&self, owner: &Address, limit: usize) -> Vec<Address>;
 }
@@ -121,6 +143,10 @@ impl<R: StateRead> DevicesView for R {
 
     fn is_denied(&self, device: &Address) -> bool {
         self.contains(&deny_key(device))
+    }
+
+    fn is_pair_denied(&self, a: &Address, b: &Address) -> bool {
+        self.contains(&pair_deny_key(a, b))
     }
 
     fn devices_of(&self, owner: &Address, limit: usize) -> Vec<Address> {
