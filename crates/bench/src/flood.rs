@@ -49,6 +49,8 @@ const SLOWLORIS_DRIP: Duration = Duration::from_millis(500);
 const SETTLE_SAMPLE: Duration = Duration::from_millis(500);
 /// Longest the bench waits for the node to stop working after a burst.
 const SETTLE_MAX: Duration = Duration::from_secs(120);
+/// Transactions in each `POST /v1/txs` of the `spam` attack.
+pub const SPAM_BATCH_TXS: usize = 500;
 /// Transactions in the batches of the `max_batch` attack and of the burst.
 const BATCH_TXS: usize = MAX_BATCH_TXS;
 
@@ -65,6 +67,10 @@ pub struct FloodBench {
     pub attackers: usize,
     /// Slowloris connections held open (reopened whenever the node closes one).
     pub slowloris: usize,
+    /// Funded keys that each send validly signed transfers as fast as the node admits them
+    /// (batches of [`SPAM_BATCH_TXS`]), on a thread each; 0: none. Spam that costs nothing but
+    /// the signature, until transactions pay fees.
+    pub spam_keys: usize,
     pub block_interval_ms: u64,
     /// Concurrent maximum-size batch requests in each burst (0: no burst).
     pub burst: usize,
@@ -80,6 +86,7 @@ impl FloodBench {
             honest_clients: 4,
             attackers: 2,
             slowloris: 256,
+            spam_keys: 0,
             block_interval_ms: 200,
             burst: ApiLimits::default().max_concurrent_requests,
             burst_kinds: vec![BurstKind::Decoded, BurstKind::Verified],
@@ -178,6 +185,8 @@ pub struct AttackTally {
     pub unanswered: u64,
     /// 5xx answers whose code is not `busy`, `timeout` or `mempool_full` (never expected).
     pub unexpected_5xx: u64,
+    /// Transactions the node admitted to its mempool (0 for every attack but `spam`).
+    pub admitted: u64,
 }
 
 /// The slowloris connections.
@@ -260,7 +269,7 @@ pub fn run(cfg: &FloodBench, dir: &Path, progress: &dyn Fn(&str)) -> Result<Floo
 
 /// The quiet phase, then the flood, on one node.
 fn phases(cfg: &FloodBench, dir: &Path, progress: &dyn Fn(&str)) -> Result<Phases, String> {
-    let net = Network::new(cfg.honest_clients, cfg.block_interval_ms);
+    let net = Network::new(cfg.honest_clients, cfg.spam_keys, cfg.block_interval_ms);
     let node = NodeProcess::start(&cfg.node_binary, dir, &net.genesis, &net.validator)?;
     let addr = node.addr;
 
@@ -298,6 +307,17 @@ fn phases(cfg: &FloodBench, dir: &Path, progress: &dyn Fn(&str)) -> Result<Phase
             attackers.push(std::thread::spawn(move || attack(addr, &kind, t, &stop)));
         }
     }
+    for key in &net.spammers {
+        let (genesis, key, stop) = (
+            net.genesis.clone(),
+            Keypair::from_seed(key.seed()),
+            attack_stop.clone(),
+        );
+        let to = net.honest[0].address();
+        attackers.push(std::thread::spawn(move || {
+            spam(addr, &genesis, &key, to, &stop)
+        }));
+    }
     let slowloris = {
         let (n, stop) = (cfg.slowloris, attack_stop.clone());
         std::thread::spawn(move || slowloris(addr, n, &stop))
@@ -318,6 +338,7 @@ fn phases(cfg: &FloodBench, dir: &Path, progress: &dyn Fn(&str)) -> Result<Phase
         sum.requests += t.requests;
         sum.unanswered += t.unanswered;
         sum.unexpected_5xx += t.unexpected_5xx;
+        sum.admitted += t.admitted;
         for (s, n) in t.statuses {
             *sum.statuses.entry(s).or_default() += n;
         }
@@ -364,10 +385,11 @@ struct Network {
     validator: Keypair,
     honest: Vec<Keypair>,
     attacker: Keypair,
+    spammers: Vec<Keypair>,
 }
 
 impl Network {
-    fn new(honest_clients: usize, block_interval_ms: u64) -> Network {
+    fn new(honest_clients: usize, spam_keys: usize, block_interval_ms: u64) -> Network {
         let validator = Keypair::from_seed([0xf0; 32]);
         let honest: Vec<Keypair> = (0..honest_clients.max(1))
             .map(|i| {
@@ -377,6 +399,13 @@ impl Network {
             })
             .collect();
         let attacker = Keypair::from_seed([0xfa; 32]);
+        let spammers: Vec<Keypair> = (0..spam_keys)
+            .map(|i| {
+                let mut seed = [0xfb; 32];
+                seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                Keypair::from_seed(seed)
+            })
+            .collect();
         let genesis = Genesis {
             chain_id: "depin-flood".into(),
             genesis_time_ms: 0,
@@ -393,6 +422,7 @@ impl Network {
             allocations: honest
                 .iter()
                 .chain([&attacker])
+                .chain(&spammers)
                 .map(|k| Allocation {
                     address: k.address(),
                     amount: "1000000".into(),
@@ -411,6 +441,7 @@ impl Network {
             validator,
             honest,
             attacker,
+            spammers,
         }
     }
 }
@@ -873,6 +904,63 @@ fn attack(addr: SocketAddr, kind: &AttackKind, offset: usize, stop: &AtomicBool)
     tally
 }
 
+/// One spamming key: batches of validly signed transfers with its next nonces, as fast as the
+/// node answers, until `stop`; backs off for a block when the mempool is full.
+fn spam(
+    addr: SocketAddr,
+    genesis: &Genesis,
+    key: &Keypair,
+    to: depin_core::Address,
+    stop: &AtomicBool,
+) -> AttackTally {
+    let mut tally = AttackTally {
+        kind: "spam",
+        what: "POST /v1/txs: 500 validly signed transfers of one base unit from each funded key, next nonces",
+        ..Default::default()
+    };
+    let mut nonce = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let batch: Vec<Transaction> = (nonce..nonce + SPAM_BATCH_TXS as u64)
+            .map(|n| transfer(genesis, key, n, to))
+            .collect();
+        let raw = request(
+            "POST",
+            "/v1/txs",
+            "application/octet-stream",
+            &batch.to_bytes(),
+        );
+        tally.requests += 1;
+        match exchange(addr, &raw) {
+            Ok(a) => {
+                *tally.statuses.entry(a.outcome()).or_default() += 1;
+                if a.status >= 500
+                    && !matches!(
+                        a.error_code().as_deref(),
+                        Some("busy" | "timeout" | "mempool_full")
+                    )
+                {
+                    tally.unexpected_5xx += 1;
+                }
+                // Admitted transactions are a prefix in nonce order: the rest wait on them.
+                let admitted = serde_json::from_slice::<serde_json::Value>(&a.body)
+                    .ok()
+                    .and_then(|v| v["accepted"].as_u64())
+                    .unwrap_or(0);
+                tally.admitted += admitted;
+                nonce += admitted;
+                if admitted == 0 {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            Err(_) => {
+                tally.unanswered += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    tally
+}
+
 /// Holds `n` connections that each send a request head one byte at a time, reopening each one
 /// the node closes, until `stop`.
 fn slowloris(addr: SocketAddr, n: usize, stop: &AtomicBool) -> SlowlorisTally {
@@ -916,7 +1004,7 @@ fn slowloris(addr: SocketAddr, n: usize, stop: &AtomicBool) -> SlowlorisTally {
 /// `cfg.burst` concurrent maximum-size batches of `kind` against a fresh node; its memory
 /// before, at peak and after.
 fn burst(cfg: &FloodBench, kind: BurstKind, dir: &Path) -> Result<BurstReport, String> {
-    let net = Network::new(1, cfg.block_interval_ms);
+    let net = Network::new(1, 0, cfg.block_interval_ms);
     let node = NodeProcess::start(&cfg.node_binary, dir, &net.genesis, &net.validator)?;
     let to = net.honest[0].address();
     let mut body = b"[".to_vec();

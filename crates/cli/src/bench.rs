@@ -65,6 +65,10 @@ pub enum BenchCmd {
         /// Slowloris connections held open.
         #[arg(long, default_value_t = 256)]
         slowloris: usize,
+        /// Funded keys each sending validly signed transfers as fast as they are admitted
+        /// (spam that costs nothing until transactions pay fees); 0: none.
+        #[arg(long, default_value_t = 0)]
+        spam_keys: usize,
         #[arg(long, default_value_t = 200)]
         block_interval_ms: u64,
         /// Concurrent maximum-size batch requests in each memory burst (0: none).
@@ -138,6 +142,7 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             honest_clients,
             attackers,
             slowloris,
+            spam_keys,
             block_interval_ms,
             burst,
             burst_kinds,
@@ -148,6 +153,7 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
                 honest_clients: *honest_clients,
                 attackers: *attackers,
                 slowloris: *slowloris,
+                spam_keys: *spam_keys,
                 block_interval_ms: *block_interval_ms,
                 burst: *burst,
                 burst_kinds: burst_kinds.clone(),
@@ -206,8 +212,8 @@ fn flood(cfg: &depin_bench::flood::FloodBench, json_out: bool) -> Result<()> {
         );
         for a in &p.attacks {
             println!(
-                "  {:<14} {:>7} requests, answers {:?}, unanswered {}, unexpected 5xx {}",
-                a.kind, a.requests, a.statuses, a.unanswered, a.unexpected_5xx
+                "  {:<14} {:>7} requests, answers {:?}, unanswered {}, unexpected 5xx {}, transactions admitted {}",
+                a.kind, a.requests, a.statuses, a.unanswered, a.unexpected_5xx, a.admitted
             );
         }
         println!(

@@ -1,7 +1,7 @@
 //! `depin bench flood` in a short run, checked for correctness only (its timings are for
 //! `docs/BENCHMARKS.md`): a real `depin node` process flooded with junk, oversized, badly signed,
-//! maximum-size and slowloris requests keeps committing honest transfers, refuses every attack,
-//! and never answers a 5xx other than `busy` or `timeout`.
+//! maximum-size and slowloris requests and validly signed spam keeps committing honest
+//! transfers, admits none of the junk, and never answers a 5xx other than `busy` or `timeout`.
 
 mod common;
 
@@ -38,6 +38,8 @@ fn honest_transfers_keep_committing_through_a_flood() {
         "1",
         "--slowloris",
         "48",
+        "--spam-keys",
+        "2",
         "--block-interval-ms",
         "100",
         "--burst",
@@ -58,11 +60,23 @@ fn honest_transfers_keep_committing_through_a_flood() {
         .collect();
     assert_eq!(
         kinds,
-        ["bad_signature", "malformed", "max_batch", "oversized"],
+        [
+            "bad_signature",
+            "malformed",
+            "max_batch",
+            "oversized",
+            "spam"
+        ],
         "{p:#}"
     );
     for a in attacks {
         assert!(u(&a["requests"]) > 0, "every attack ran: {a}");
+        let spam = a["kind"] == "spam";
+        assert_eq!(
+            u(&a["admitted"]) > 0,
+            spam,
+            "only the validly signed spam is admitted: {a}"
+        );
         assert_eq!(u(&a["unexpected_5xx"]), 0, "{a}");
         let statuses = a["statuses"].as_object().expect("statuses");
         assert!(!statuses.is_empty(), "the node answered: {a}");
@@ -74,6 +88,8 @@ fn honest_transfers_keep_committing_through_a_flood() {
                 // A batch is answered 200 with one verdict each (all refused), or busy.
                 "max_batch" => status == 200 || status == 503,
                 "oversized" => status == 413 || status == 400 || status == 503,
+                // Validly signed: admitted (200), or the pool is full (503).
+                "spam" => status == 200 || status == 503,
                 other => panic!("unknown attack {other}"),
             };
             assert!(allowed, "{outcome} for {a}");
