@@ -134,6 +134,7 @@ fn check_action(account: &Account, action: &Action) -> Result<(), Rejection> {
 fn execute(
     state: &mut State,
     tx: &Transaction,
+    weight: u64,
     (signature_ok, co_signed): (bool, bool),
     ctx: BlockContext,
     base_fee: u64,
@@ -164,7 +165,7 @@ fn execute(
     // The fee is checked before anything changes (a transaction that cannot pay leaves no
     // trace, like one with a bad signature), then paid whatever the action's outcome: a failing
     // action costs what it cost the network.
-    let fee = match fees::plan_tx(&*state, tx, base_fee, ctx.time_ms) {
+    let fee = match fees::plan_tx_weighed(&*state, tx, weight, base_fee, ctx.time_ms) {
         Ok(fee) => fee,
         Err(r) => return Receipt::Rejected(r),
     };
@@ -227,6 +228,7 @@ fn transfer(
 fn execute_all(
     state: &mut State,
     txs: &[Transaction],
+    weights: &[u64],
     signatures: Signatures,
     time_ms: u64,
 ) -> Vec<Receipt> {
@@ -243,19 +245,21 @@ fn execute_all(
     crate::modules::begin_block(state, ctx);
     let receipts = txs
         .iter()
+        .zip(weights)
         .zip(verdicts.into_iter().zip(co_signed))
-        .map(|(tx, ok)| execute(state, tx, ok, ctx, base_fee))
+        .map(|((tx, &weight), ok)| execute(state, tx, weight, ok, ctx, base_fee))
         .collect();
     crate::modules::end_block(state, ctx);
     crate::epoch::close_if_due(state, ctx);
-    let used = txs.iter().map(Transaction::weight).sum();
+    let used = weights.iter().sum();
     let next = fees::next_base_fee(&state.params().fees, base_fee, used);
     state.meta_mut().base_fee = next;
     receipts
 }
 
-/// What a block's transactions weigh and take in bytes, checked against the genesis limits.
-pub fn check_block_limits(params: &Params, txs: &[Transaction]) -> Result<(), BlockError> {
+/// What a block's transactions weigh and take in bytes, checked against the genesis limits;
+/// each transaction's weight (execution charges by it).
+pub fn check_block_limits(params: &Params, txs: &[Transaction]) -> Result<Vec<u64>, BlockError> {
     let max = params.max_block_txs as usize;
     if txs.len() > max {
         return Err(BlockError::TooManyTxs {
@@ -263,7 +267,8 @@ pub fn check_block_limits(params: &Params, txs: &[Transaction]) -> Result<(), Bl
             max,
         });
     }
-    let weight: u64 = txs.iter().map(Transaction::weight).sum();
+    let weights: Vec<u64> = txs.iter().map(Transaction::weight).collect();
+    let weight: u64 = weights.iter().sum();
     let bytes: u64 = txs.iter().map(|t| t.encoded_len() as u64).sum();
     let p = &params.fees;
     if weight > p.max_block_weight || bytes > p.max_block_bytes {
@@ -274,7 +279,7 @@ pub fn check_block_limits(params: &Params, txs: &[Transaction]) -> Result<(), Bl
             max_bytes: p.max_block_bytes,
         });
     }
-    Ok(())
+    Ok(weights)
 }
 
 fn advance(state: &mut State, height: u64, time_ms: u64) {
@@ -298,9 +303,8 @@ pub fn stage_block(
     consensus: Vec<u8>,
     signatures: Signatures,
 ) -> (Block, Applied) {
-    if let Err(e) = check_block_limits(state.params(), &txs) {
-        panic!("the driver must reap within the block limits: {e}");
-    }
+    let weights = check_block_limits(state.params(), &txs)
+        .unwrap_or_else(|e| panic!("the driver must reap within the block limits: {e}"));
     assert!(
         consensus.len() <= MAX_CONSENSUS_BYTES,
         "the consensus engine's header data is bounded"
@@ -313,7 +317,7 @@ pub fn stage_block(
     );
     let tx_hashes: Vec<Hash> = txs.iter().map(Transaction::hash).collect();
     let base_fee = state.meta().base_fee;
-    let receipts = execute_all(state, &txs, signatures, time_ms);
+    let receipts = execute_all(state, &txs, &weights, signatures, time_ms);
     advance(state, height, time_ms);
     let app_hash = state.stage();
     let header = Header {
@@ -408,12 +412,12 @@ pub fn check_block(
     if !block.signature_valid() {
         return Err(BlockError::Signature);
     }
-    check_block_limits(state.params(), &block.txs)?;
+    let weights = check_block_limits(state.params(), &block.txs)?;
     let tx_hashes: Vec<Hash> = block.txs.iter().map(Transaction::hash).collect();
     if list_root(&tx_hashes) != h.tx_root {
         return Err(BlockError::TxRoot);
     }
-    let receipts = execute_all(state, &block.txs, signatures, h.time_ms);
+    let receipts = execute_all(state, &block.txs, &weights, signatures, h.time_ms);
     let receipts_root = Receipt::root(&receipts);
     if receipts_root != h.receipts_root {
         state.rollback();

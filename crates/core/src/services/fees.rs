@@ -237,7 +237,12 @@ pub fn next_base_fee(p: &FeeParams, base_fee: u64, used: u64) -> u64 {
 
 /// What `tx` pays in a block with `base_fee`: its weight's fee plus its tip.
 pub fn charge(base_fee: u64, tx: &Transaction) -> u64 {
-    fee_for(base_fee, tx.weight()).saturating_add(tx.tip)
+    charge_weighed(base_fee, tx, tx.weight())
+}
+
+/// [`charge`] for a transaction whose weight is already known.
+fn charge_weighed(base_fee: u64, tx: &Transaction, weight: u64) -> u64 {
+    fee_for(base_fee, weight).saturating_add(tx.tip)
 }
 
 /// Who pays a transaction's fee: a device's reports are paid by its owner (a device key holds
@@ -265,7 +270,18 @@ pub fn plan_tx<S: StateRead>(
     base_fee: u64,
     now_ms: u64,
 ) -> Result<TxFee, Rejection> {
-    let weight = tx.weight();
+    plan_tx_weighed(state, tx, tx.weight(), base_fee, now_ms)
+}
+
+/// [`plan_tx`] for a transaction whose weight is already known (execution weighs a block's
+/// transactions once, for its limits, their fees and the next base fee).
+pub fn plan_tx_weighed<S: StateRead>(
+    state: &S,
+    tx: &Transaction,
+    weight: u64,
+    base_fee: u64,
+    now_ms: u64,
+) -> Result<TxFee, Rejection> {
     let p = &state.params().fees;
     if weight > p.max_block_weight {
         return Err(Rejection::TooHeavy {
@@ -273,7 +289,7 @@ pub fn plan_tx<S: StateRead>(
             max: p.max_block_weight,
         });
     }
-    let fee = charge(base_fee, tx);
+    let fee = charge_weighed(base_fee, tx, weight);
     if tx.max_fee < fee {
         return Err(Rejection::FeeTooLow {
             offered: tx.max_fee,

@@ -22,7 +22,7 @@ use depin_core::modules::{ModuleAction, ModulesGenesis};
 use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
 use depin_core::services::demand::params;
 use depin_core::services::devices::DevicesGenesis;
-use depin_core::services::fees::fee_for;
+use depin_core::services::fees::charge;
 use depin_core::{
     Action, Amount, Block, Genesis, Hash, Keypair, Receipt, Signatures, State, Transaction,
     apply_block, build_block,
@@ -172,11 +172,13 @@ impl Net {
     /// Sends one action in its own block and returns its receipt.
     pub fn send(&mut self, key: &Keypair, action: Action) -> Receipt {
         let tx = self.tx(key, action);
-        let fee = fee_for(self.state.meta().base_fee, tx.weight());
+        let fee = charge(self.state.meta().base_fee, &tx);
         let receipt = self.block(vec![tx]).remove(0);
-        let paid =
-            self.nonce(key) > 0 && self.blocks.last().unwrap().txs[0].nonce < self.nonce(key);
-        self.last_fee = if paid { u128::from(fee) } else { 0 };
+        self.last_fee = if receipt.paid_fee() {
+            u128::from(fee)
+        } else {
+            0
+        };
         receipt
     }
 
