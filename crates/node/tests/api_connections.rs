@@ -126,7 +126,16 @@ fn requests_past_the_concurrency_limit_are_refused_busy_not_queued() {
         max_concurrent_requests: 2,
     };
     let node = start(MempoolLimits::default(), limits);
-    let held: Vec<TcpStream> = (0..2).map(|_| begin_upload(node.addr, 1000)).collect();
+    // Two uploads that send their head and the body's first bytes, then stall: in flight, each
+    // holding a permit, as in the request-timeout test (a head alone was not always enough for
+    // the node to start the request when the tests ran side by side).
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = begin_upload(node.addr, 1000);
+            s.write_all(b"{\"chain_id\"").expect("a first body byte");
+            s
+        })
+        .collect();
     // The node takes the two permits once it has read their heads; until then a request may
     // still be served, so ask until one is refused (bounded by READ_BOUND).
     let started = Instant::now();
