@@ -409,70 +409,41 @@ fn fees_are_paid_in_credits_and_the_shortfall_burns_tokens() {
     assert_eq!(code(&net.send(&owner(), a)), "insufficient_credits");
 }
 
-/// A demand network run: the chain, and the USD value (8 decimals, times base units) of the
-/// tokens the payer burned, at the price of the moment they burned them.
-struct Run {
-    net: Net,
-    burned: u128,
-    burned_usd: u128,
-}
-
-/// The 2x2 honest grid with demand: each window a new price from `prices`, `payer` buying
-/// credits for `buys` tokens, and paying for `traffic` packets through each hotspot (the grid's
-/// hotspots in order, cycling through `traffic`).
-fn demand_network_as(
-    g: Genesis,
-    payer: &Keypair,
-    epochs: u64,
-    prices: &[u64],
-    traffic: &[u64],
-    buys: &[u128],
-) -> Run {
+/// The 2x2 honest grid with demand at $0.50: each window the fleet buys credits for `buys`
+/// tokens and pays for `traffic` packets through each hotspot (the grid's hotspots in order,
+/// cycling through `traffic`).
+fn demand_network(g: Genesis, epochs: u64, traffic: &[u64], buys: &[u128]) -> Net {
     let mut net = Net::new(g);
     let a = price_action(&net, HALF_DOLLAR);
     assert_eq!(net.send(&oracle(0), a), Receipt::Success);
     let keys = grid_hotspots(2);
+    let payer = fleet();
     let mut window = 0usize;
     let mut last_end = net.genesis.genesis_time_ms;
-    let (mut burned_total, mut burned_usd) = (0u128, 0u128);
-    let net = run_honest_network(net, 2, epochs, &[], |net, _| {
-        let price = prices[window % prices.len()];
-        let mut txs = vec![net.tx(&oracle(0), price_action(net, price))];
-        let mut nonce = net.nonce(payer);
+    run_honest_network(net, 2, epochs, &[], |net, _| {
+        let mut txs = vec![net.tx(&oracle(0), price_action(net, HALF_DOLLAR))];
+        let mut nonce = net.nonce(&payer);
         let mut sign = |action| {
             nonce += 1;
-            net.tx_at(payer, nonce - 1, action)
+            net.tx_at(&payer, nonce - 1, action)
         };
         let tokens = buys[window % buys.len()];
         if tokens > 0 {
-            txs.push(sign(buy(tokens, payer)));
+            txs.push(sign(buy(tokens, &payer)));
         }
         let end = net.time_ms;
         for (i, k) in keys.iter().enumerate() {
             let packets = traffic[(window * keys.len() + i) % traffic.len()];
             if packets > 0 {
-                let r = UsageReceipt::signed(CHAIN_ID, payer, k, last_end, end, packets, 0);
+                let r = UsageReceipt::signed(CHAIN_ID, &payer, k, last_end, end, packets, 0);
                 txs.push(sign(Action::from(r)));
             }
         }
         last_end = end;
-        let burned = net.state.meta().burned;
         net.block(txs);
-        let burned = net.state.meta().burned.0 - burned.0;
-        burned_total += burned;
-        burned_usd += usd(burned, price);
         net.supply_is_consistent();
         window += 1;
-    });
-    Run {
-        net,
-        burned: burned_total,
-        burned_usd,
-    }
-}
-
-fn demand_network(g: Genesis, epochs: u64, traffic: &[u64], buys: &[u128]) -> Net {
-    demand_network_as(g, &fleet(), epochs, &[HALF_DOLLAR], traffic, buys).net
+    })
 }
 
 #[test]
@@ -526,7 +497,11 @@ fn an_epoch_pays_demand_pro_rata_to_credits_beside_bootstrap_and_replays_identic
 #[test]
 fn a_re_mint_share_of_burns_returns_to_the_pools() {
     let net = demand_network(
-        demand_genesis(1, |g| g.modules.demand.as_mut().unwrap().remint_bps = 5_000),
+        demand_genesis(1, |g| {
+            let d = g.modules.demand.as_mut().unwrap();
+            // A re-mint needs headroom under the demand cap (the self-dealing bound).
+            (d.remint_bps, d.demand_cap_bps) = (5_000, 5_000);
+        }),
         1,
         &[1],
         &[10 * TOKEN],
@@ -542,35 +517,201 @@ fn usd(amount: u128, price: u64) -> u128 {
     amount * u128::from(price)
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+/// The self-dealer's second key: it receives credits bought for it or delegated to it, and
+/// spends them on the dealer's devices.
+fn accomplice() -> Keypair {
+    Keypair::from_seed([230; 32])
+}
 
-    /// An owner who buys credits and routes fake traffic through their own hotspots never gets
-    /// back more value than they burned, whatever the price does. "Back" is their rewards with
-    /// the fake traffic minus their rewards in the same network without it; it never exceeds
-    /// the tokens they burned (so they end no richer than by holding), and without a re-mint,
-    /// valued at each epoch's price, never exceeds the USD the burns were worth when made.
+/// One run of [`self_dealing_never_pays`]: honest users pay every hotspot, and, if `dealing`,
+/// the dealer (the fleet key and its accomplice) pays its own hotspots too.
+struct Dealing<'a> {
+    prices: &'a [u64],
+    honest_traffic: &'a [u64],
+    dealt_traffic: &'a [u64],
+    delegate_bps: u32,
+    mine: usize,
+    epochs: u64,
+}
+
+/// What a run left: the network, and per window the tokens the dealer's keys burned and the
+/// price they burned at.
+struct Dealt {
+    net: Net,
+    burns: Vec<(u128, u64)>,
+}
+
+impl Dealing<'_> {
+    fn run(&self, g: Genesis, dealing: bool) -> Dealt {
+        let mut net = Net::new(g);
+        let a = price_action(&net, HALF_DOLLAR);
+        assert_eq!(net.send(&oracle(0), a), Receipt::Success);
+        let keys = grid_hotspots(2);
+        let t0 = net.genesis.genesis_time_ms;
+        // Last receipt end per (payer, device): router, fleet, accomplice.
+        let mut last_end = [[t0; 4]; 3];
+        let mut window = 0usize;
+        let mut burns = Vec::new();
+        let dealer_tokens = |net: &Net| -> u128 {
+            [fleet(), accomplice()]
+                .iter()
+                .filter_map(|k| net.state.account(&k.address()))
+                .map(|a| a.balance.0)
+                .sum()
+        };
+        let net = run_honest_network(net, 2, self.epochs, &[], |net, _| {
+            let price = self.prices[window % self.prices.len()];
+            let mut txs = vec![net.tx(&oracle(0), price_action(net, price))];
+            let end = net.time_ms;
+            // Honest demand: the router keeps credits and pays every hotspot, the dealer's too.
+            let mut honest = net.nonce(&router());
+            let wanted: u64 = (0..4)
+                .map(|d| self.honest_traffic[(window * 4 + d) % self.honest_traffic.len()])
+                .sum();
+            // Tokens for the credits at this price (1 credit = $0.00001), a tenth more, and a
+            // token for fees.
+            let tokens = u128::from(wanted) * 1_000 * TOKEN / u128::from(price) * 11 / 10 + TOKEN;
+            txs.push(net.tx_at(&router(), honest, buy(tokens, &router())));
+            honest += 1;
+            for (d, k) in keys.iter().enumerate() {
+                let packets = self.honest_traffic[(window * 4 + d) % self.honest_traffic.len()];
+                if packets > 0 {
+                    let r = UsageReceipt::signed(
+                        CHAIN_ID,
+                        &router(),
+                        k,
+                        last_end[0][d],
+                        end,
+                        packets,
+                        0,
+                    );
+                    txs.push(net.tx_at(&router(), honest, Action::from(r)));
+                    honest += 1;
+                    last_end[0][d] = end;
+                }
+            }
+            let before = dealer_tokens(net);
+            if dealing {
+                let mut nonces = [net.nonce(&fleet()), net.nonce(&accomplice())];
+                let mut sign = |who: usize, action: Action| {
+                    let key = if who == 0 { fleet() } else { accomplice() };
+                    nonces[who] += 1;
+                    net.tx_at(&key, nonces[who] - 1, action)
+                };
+                // The dealer buys what its traffic this window needs, part of it for the
+                // accomplice: bought for it, or delegated to it.
+                let packets = |d: usize, who: usize| {
+                    self.dealt_traffic[(window * 8 + d * 2 + who) % self.dealt_traffic.len()]
+                };
+                let need = |who: usize| -> u128 {
+                    let credits: u64 = (0..self.mine).map(|d| packets(d, who)).sum();
+                    if credits == 0 {
+                        return 0;
+                    }
+                    u128::from(credits) * 1_000 * TOKEN / u128::from(price) * 11 / 10 + 1
+                };
+                let (own, theirs) = (need(0), need(1));
+                if own + theirs > 0 {
+                    txs.push(sign(0, buy(own + TOKEN, &fleet())));
+                }
+                if theirs > 0 {
+                    let bought = theirs * u128::from(self.delegate_bps) / 10_000;
+                    if bought > 0 {
+                        txs.push(sign(0, buy(bought, &accomplice())));
+                    }
+                    let rest = theirs - bought;
+                    if rest > 0 {
+                        txs.push(sign(0, buy(rest, &fleet())));
+                        let credits = rest * u128::from(price) / (1_000 * TOKEN);
+                        txs.push(sign(
+                            0,
+                            Action::from(DelegateCredits {
+                                payer: accomplice().address(),
+                                credits,
+                            }),
+                        ));
+                    }
+                }
+                for (d, k) in keys.iter().enumerate().take(self.mine) {
+                    for (who, payer) in [fleet(), accomplice()].iter().enumerate() {
+                        let packets = packets(d, who);
+                        if packets > 0 {
+                            let r = UsageReceipt::signed(
+                                CHAIN_ID,
+                                payer,
+                                k,
+                                last_end[1 + who][d],
+                                end,
+                                packets,
+                                0,
+                            );
+                            txs.push(sign(who, Action::from(r)));
+                            last_end[1 + who][d] = end;
+                        }
+                    }
+                }
+            }
+            net.block(txs);
+            burns.push((before - dealer_tokens(net), price));
+            window += 1;
+        });
+        Dealt { net, burns }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A self-dealer (two keys: one buys credits, some for the other, bought for it or
+    /// delegated) routes paid traffic through its own hotspots, beside honest hotspots that
+    /// honest users pay, under any re-mint and demand cap the ledger accepts and any price path
+    /// the oracle bounds allow, over three epochs. What its hotspots earn beyond what they earn
+    /// without the dealing never exceeds the tokens its keys burned (so it ends no richer than
+    /// by holding); without a re-mint, valued at each epoch's price, never the USD its burns
+    /// were worth when made. A genesis whose re-mint and cap would let it pay is refused.
     #[test]
     fn self_dealing_never_pays(
-        prices in proptest::collection::vec(1_000_000u64..500_000_000, 1..12),
-        traffic in proptest::collection::vec(0u64..5_000, 1..6),
-        buys in proptest::collection::vec(0u128..20 * TOKEN, 1..6),
-        remint_bps in prop_oneof![Just(0u32), 0u32..=10_000],
-        cap_bps in prop_oneof![Just(10_000u32), 0u32..=10_000],
+        prices in proptest::collection::vec(1_000_000u64..500_000_000, 1..16),
+        // Packets per hotspot and window: up to about 1.4x the demand target at $0.50.
+        honest_traffic in proptest::collection::vec(prop_oneof![0u64..3_000, 0u64..8_000_000], 1..8),
+        dealt_traffic in proptest::collection::vec(prop_oneof![0u64..20_000, 0u64..2_000_000], 1..8),
+        remint_bps in prop_oneof![Just(0u32), Just(5_000u32), 0u32..=10_000],
+        cap_share in prop_oneof![Just(10_000u32), 0u32..=10_000],
+        delegate_bps in prop_oneof![Just(0u32), 0u32..=10_000],
+        mine in 1usize..=3,
     ) {
+        let cap_bps = ((10_000 - remint_bps) as u64 * cap_share as u64 / 10_000) as u32;
         let g = demand_genesis(1, |g| {
             let d = g.modules.demand.as_mut().unwrap();
             d.remint_bps = remint_bps;
             d.demand_cap_bps = cap_bps;
-            let a = g.allocations.iter_mut().find(|a| a.address == owner().address()).unwrap();
-            a.amount = "100000".into();
+            for (who, amount) in [(fleet(), "200000"), (router(), "100000000"), (accomplice(), "10")] {
+                let a = g.allocations.iter_mut().find(|a| a.address == who.address());
+                match a {
+                    Some(a) => a.amount = amount.into(),
+                    None => g.allocations.push(depin_core::genesis::Allocation {
+                        address: who.address(),
+                        amount: amount.into(),
+                    }),
+                }
+            }
         });
-        let with = demand_network_as(g.clone(), &owner(), 2, &prices, &traffic, &buys);
-        let without = demand_network_as(g, &owner(), 2, &prices, &[0], &[0]);
+        let run = Dealing {
+            prices: &prices,
+            honest_traffic: &honest_traffic,
+            dealt_traffic: &dealt_traffic,
+            delegate_bps,
+            mine,
+            epochs: 3,
+        };
+        let with = run.run(g.clone(), true);
+        let without = run.run(g.clone(), false);
+        let burned: u128 = with.burns.iter().map(|b| b.0).sum();
+        let burned_usd: u128 = with.burns.iter().map(|&(b, p)| usd(b, p)).sum();
         let (mut gained, mut gained_usd) = (0i128, 0i128);
-        for epoch in 0..2 {
+        for epoch in 0..3 {
             let paid = |net: &Net| -> i128 {
-                grid_hotspots(2)
+                grid_hotspots(2)[..mine]
                     .iter()
                     .filter_map(|k| net.state.reward(epoch, &k.address()))
                     .map(|r| r.amount.0 as i128)
@@ -581,11 +722,18 @@ proptest! {
             let price = with.net.state.epoch_summary(epoch).unwrap().price.map_or(0, |p| p.0);
             gained_usd += delta * i128::from(price);
         }
-        prop_assert!(gained <= with.burned as i128, "gained {} tokens > burned {}", gained, with.burned);
+        prop_assert!(gained <= burned as i128, "gained {} tokens > burned {}", gained, burned);
         if remint_bps == 0 {
-            prop_assert!(gained_usd <= with.burned_usd as i128, "gained ${} > burned ${}", gained_usd, with.burned_usd);
+            prop_assert!(gained_usd <= burned_usd as i128, "gained ${} > burned ${}", gained_usd, burned_usd);
         }
         with.net.supply_is_consistent();
+        credits_are_consistent(&with.net);
+        // The bound is the ledger's: one more basis point of re-mint is refused at genesis.
+        if cap_bps == 10_000 - remint_bps && remint_bps < 10_000 {
+            let mut bad = g;
+            bad.modules.demand.as_mut().unwrap().remint_bps += 1;
+            prop_assert!(depin_core::State::genesis(&bad).is_err());
+        }
     }
 }
 
@@ -647,7 +795,10 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..40),
         remint_bps in 0u32..=10_000,
     ) {
-        let mut net = priced_net(|g| g.modules.demand.as_mut().unwrap().remint_bps = remint_bps);
+        let mut net = priced_net(|g| {
+            let d = g.modules.demand.as_mut().unwrap();
+            (d.remint_bps, d.demand_cap_bps) = (remint_bps, 10_000 - remint_bps);
+        });
         net.onboard(&hotspot(2), at(2_000.0, 0.0));
         let devices = [hotspot(1), hotspot(2), hotspot(3)];
         let payers = [fleet(), router()];

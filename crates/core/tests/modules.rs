@@ -75,7 +75,9 @@ fn payer(i: u8) -> Keypair {
 /// pool weight if given, the demand re-mint share, and every key the runs sign with funded.
 fn module_genesis(coverage: bool, demand: bool, weight: Option<u32>, remint_bps: u32) -> Genesis {
     let mut g = demand_genesis(1, |g| {
-        g.modules.demand.as_mut().unwrap().remint_bps = remint_bps;
+        let d = g.modules.demand.as_mut().unwrap();
+        // The re-mint takes its headroom from the demand cap (the self-dealing bound).
+        (d.remint_bps, d.demand_cap_bps) = (remint_bps, 10_000 - remint_bps);
     });
     if !demand {
         // Coverage then charges its fees in tokens.

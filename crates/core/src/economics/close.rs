@@ -31,6 +31,28 @@ pub struct DemandRules {
     pub bootstrap: BootstrapDecay,
 }
 
+impl DemandRules {
+    /// The most of a payer's burn that can come back to the payer as rewards, basis points:
+    /// the demand pool pays a device at most `demand_cap_bps` of its service's token cost, and
+    /// the re-mint returns at most `remint_bps` of the burn to the pools the payer may share.
+    /// At most [`BPS_DENOMINATOR`], paying your own devices never returns more than it burns,
+    /// whoever else shares the pools (shown by `self_dealing_returns_at_most_the_burn` below
+    /// and `self_dealing_never_pays` in the demand tests).
+    pub fn burn_return_bps(&self) -> u64 {
+        u64::from(self.remint_bps) + u64::from(self.demand_cap_bps)
+    }
+
+    /// Why these rules would let self-dealing pay, or `None` if they do not.
+    pub fn self_dealing_pays(&self) -> Option<String> {
+        let total = self.burn_return_bps();
+        (total > u64::from(BPS_DENOMINATOR)).then(|| {
+            format!(
+                "remint_bps + demand_cap_bps is {total}, above {BPS_DENOMINATOR}: a payer's burn comes back up to demand_cap_bps through the demand pool plus remint_bps through the re-mint, so routing paid service through your own devices would return more than it burns; lower one of them (e.g. remint_bps = 2000 with demand_cap_bps = 8000)"
+            )
+        })
+    }
+}
+
 /// What the close needs of one proof module.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ModuleTotals {
@@ -328,7 +350,159 @@ mod tests {
         assert_eq!(m.bootstrap, Amount(9_950));
     }
 
+    /// What the devices `mine` (indexes into module 0's devices) are paid in an epoch whose
+    /// modules' devices are `(shares, worth)`, with `burned` tokens burned.
+    fn paid_to(
+        rules: &DemandRules,
+        epoch: u64,
+        treasury_bps: u32,
+        burned: u128,
+        modules: &[(u32, Vec<(u128, u128)>)],
+        mine: usize,
+    ) -> u128 {
+        let totals: Vec<ModuleTotals> = modules
+            .iter()
+            .map(|(w, devs)| ModuleTotals {
+                weight: *w,
+                total_shares: devs.iter().map(|d| d.0).sum(),
+                demand_value: Amount(devs.iter().map(|d| d.1).sum()),
+                total_demand_weight: devs.iter().map(|d| d.1).sum(),
+            })
+            .collect();
+        let plan = plan_epoch(
+            epoch,
+            Amount(1_000_000_000),
+            Amount(burned),
+            treasury_bps,
+            Some(rules),
+            &totals,
+        )
+        .unwrap();
+        let m = &plan.modules[0];
+        modules[0].1[..mine]
+            .iter()
+            .map(|&(shares, worth)| m.bootstrap_share(shares).0 + m.demand_share(worth).0)
+            .sum()
+    }
+
+    /// The gain of an owner of module 0's first `mine` devices who burns `x` tokens and routes
+    /// the credits through the first of them: its payout with the self-dealt service minus
+    /// without.
+    fn self_dealing_gain(
+        rules: &DemandRules,
+        epoch: u64,
+        treasury_bps: u32,
+        burned: u128,
+        modules: &[(u32, Vec<(u128, u128)>)],
+        mine: usize,
+        x: u128,
+    ) -> i128 {
+        let without = paid_to(rules, epoch, treasury_bps, burned, modules, mine);
+        let mut dealt = modules.to_vec();
+        dealt[0].1[0].1 += x;
+        let with = paid_to(rules, epoch, treasury_bps, burned + x, &dealt, mine);
+        with as i128 - without as i128
+    }
+
+    /// With `fill` (basis points), module 0's first honest device (after the `mine` ones) is
+    /// given the honest demand that makes the module's demand value `fill` of what fills its
+    /// demand target at the cap: where the cap and the target meet, a self-dealer gains most.
+    fn near_the_target(
+        rules: &DemandRules,
+        epoch: u64,
+        treasury_bps: u32,
+        burned: u128,
+        mut modules: Vec<(u32, Vec<(u128, u128)>)>,
+        mine: usize,
+        fill: Option<u128>,
+    ) -> Vec<(u32, Vec<(u128, u128)>)> {
+        let Some(fill) = fill else { return modules };
+        if rules.demand_cap_bps == 0 {
+            return modules;
+        }
+        let totals: Vec<ModuleTotals> = modules
+            .iter()
+            .map(|(w, devs)| ModuleTotals {
+                weight: *w,
+                total_shares: devs.iter().map(|d| d.0).sum(),
+                ..ModuleTotals::default()
+            })
+            .collect();
+        let plan = plan_epoch(
+            epoch,
+            Amount(1_000_000_000),
+            Amount(burned),
+            treasury_bps,
+            Some(rules),
+            &totals,
+        )
+        .unwrap();
+        let m = &plan.modules[0];
+        let target = m.pool.0 * u128::from(BPS_DENOMINATOR - m.bootstrap_bps) / 10_000;
+        let value = target * 10_000 / u128::from(rules.demand_cap_bps) * fill / 10_000;
+        let others: u128 = modules[0].1.iter().map(|d| d.1).sum::<u128>() - modules[0].1[mine].1;
+        modules[0].1[mine].1 = value.saturating_sub(others).max(1);
+        modules
+    }
+
+    #[test]
+    fn above_the_bound_self_dealing_pays() {
+        // Honest demand just fills the demand target (80% of the 1,000-token pool at the
+        // floor); the owner of half the shares pays its own device 1 token. With the cap at 1x
+        // and a 50% re-mint, it gets more back: nearly all of it through the demand pool, and
+        // half the re-mint's bootstrap part.
+        let rules = DemandRules {
+            remint_bps: 5_000,
+            demand_cap_bps: 10_000,
+            ..rules()
+        };
+        assert!(rules.self_dealing_pays().is_some());
+        let modules = vec![(1, vec![(500, 0), (500, 800_000_000)])];
+        let gain = self_dealing_gain(&rules, 20, 0, 0, &modules, 1, 1_000_000);
+        assert!(gain > 1_000_000, "gained {gain} for a burn of 1,000,000");
+        // Within the bound (the re-mint fits under the cap's headroom) it does not.
+        let rules = DemandRules {
+            remint_bps: 2_000,
+            demand_cap_bps: 8_000,
+            ..rules
+        };
+        assert!(rules.self_dealing_pays().is_none());
+        let gain = self_dealing_gain(&rules, 20, 0, 0, &modules, 1, 1_000_000);
+        assert!(gain <= 1_000_000, "gained {gain} for a burn of 1,000,000");
+    }
+
     proptest! {
+        /// Whoever else shares the pools (honest devices with honest demand, other modules),
+        /// whatever the re-mint, cap, treasury share and epoch: within the bound
+        /// (`remint_bps + demand_cap_bps <= 10000`), a payer who burns `x` tokens and routes
+        /// the credits through their own device gets back at most `x` across all their devices.
+        #[test]
+        fn self_dealing_returns_at_most_the_burn(
+            remint_bps in 0u32..=10_000,
+            cap_share in 0u32..=10_000,
+            treasury_bps in 0u32..=5_000,
+            epoch in 0u64..40,
+            burned in 0u128..10_000_000_000,
+            x in prop_oneof![1u128..1_000_000, 1u128..1_000_000_000, 1u128..100_000_000_000],
+            mine in 1usize..4,
+            fill in prop_oneof![Just(None), (10_000u128..10_100).prop_map(Some), (9_000u128..11_000).prop_map(Some)],
+            modules in proptest::collection::vec(
+                (1u32..5, proptest::collection::vec((0u128..1_000_000, prop_oneof![Just(0u128), 0u128..100_000_000, 0u128..100_000_000_000]), 4..8)),
+                1..4,
+            ),
+        ) {
+            let rules = DemandRules {
+                remint_bps,
+                // Any cap within the headroom the re-mint leaves.
+                demand_cap_bps: ((10_000 - remint_bps) as u64 * cap_share as u64 / 10_000) as u32,
+                ..rules()
+            };
+            prop_assert!(rules.self_dealing_pays().is_none());
+            let modules = near_the_target(&rules, epoch, treasury_bps, burned, modules, mine, fill);
+            let gain = self_dealing_gain(&rules, epoch, treasury_bps, burned, &modules, mine, x);
+            prop_assert!(gain <= x as i128, "gained {} for a burn of {}", gain, x);
+        }
+
         /// Across any set of proof modules, weights, work, demand and treasury share, the close
         /// mints exactly its emission and re-mint or leaves them unminted, each module's pools
         /// sum to its part, and no demand pool exceeds its cap.

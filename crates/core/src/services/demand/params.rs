@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::struct_codec;
 use crate::crypto::Address;
 use crate::economics::payout::BPS_DENOMINATOR;
-use crate::economics::{BootstrapDecay, CreditPeg};
+use crate::economics::{BootstrapDecay, CreditPeg, DemandRules};
 
 /// How far ahead of the block time a price observation or a usage period may end: clocks of
 /// oracles, hotspots and the block proposer disagree by a few seconds.
@@ -45,7 +45,8 @@ pub struct DemandGenesis {
     #[serde(default)]
     pub remint_bps: u32,
     /// The demand pool is at most this share of the USD value of the credits burned for
-    /// traffic, basis points. At most 10000: above it, paying your own hotspot would profit.
+    /// traffic, basis points. With `remint_bps`, at most 10000: above it, paying your own
+    /// devices would return more than it burns (see `DemandRules::burn_return_bps`).
     pub demand_cap_bps: u32,
     /// The suppliers' share that goes to coverage (bootstrap) rather than demand, decaying.
     pub bootstrap: BootstrapDecay,
@@ -142,6 +143,14 @@ impl DemandGenesis {
         }
         if let Some(why) = self.bootstrap.invalid() {
             return err("demand.bootstrap", why);
+        }
+        let rules = DemandRules {
+            remint_bps: self.remint_bps,
+            demand_cap_bps: self.demand_cap_bps,
+            bootstrap: self.bootstrap,
+        };
+        if let Some(why) = rules.self_dealing_pays() {
+            return Err(("demand.remint_bps", why));
         }
         if self.receipt_max_age_ms == 0 {
             return err("demand.receipt_max_age_ms", "must be above 0");
@@ -275,6 +284,20 @@ mod tests {
         check(&|g| g.remint_bps = 10_001, "demand.remint_bps");
         check(&|g| g.demand_cap_bps = 30_000, "demand.demand_cap_bps");
         check(&|g| g.bootstrap.floor_bps = 9_500, "demand.bootstrap");
+        check(&|g| g.remint_bps = 1, "demand.remint_bps");
+        check(
+            &|g| {
+                g.remint_bps = 2_500;
+                g.demand_cap_bps = 8_000;
+            },
+            "demand.remint_bps",
+        );
+        let mut g = sample();
+        (g.remint_bps, g.demand_cap_bps) = (2_000, 8_000);
+        assert!(
+            g.to_params().is_ok(),
+            "a re-mint within the cap's headroom is valid"
+        );
         check(&|g| g.receipt_max_age_ms = 0, "demand.receipt_max_age_ms");
     }
 }
