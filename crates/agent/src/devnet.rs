@@ -55,6 +55,7 @@ pub fn spawn_with_oracle(
                 ring: 4,
                 forgers: hotspots.div_ceil(20),
                 spread_ring: hotspots.div_ceil(20).max(2),
+                decoys: 0,
                 windows: None,
             };
             if let Err(e) = drive(&args, &node_url, owner, oracle)

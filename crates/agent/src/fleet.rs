@@ -89,6 +89,7 @@ impl FleetArgs {
             ring: 0,
             forgers: 0,
             spread_ring: 0,
+            decoys: 0,
             windows: None,
         }
     }

@@ -13,6 +13,7 @@
 //! - [`gpu`]: compute providers rendering frames (honest or cheating) and the frame renderer;
 //! - [`devnet`]: the agents the devnet starts, and its per-epoch summary.
 
+pub mod attack;
 pub mod blocks;
 pub mod client;
 pub mod dashcam;

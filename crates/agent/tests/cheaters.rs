@@ -29,6 +29,7 @@ fn cheaters_earn_little_and_their_reports_are_refused_for_the_right_reasons() {
         ring: 4,
         forgers: 0,
         spread_ring: 0,
+        decoys: 0,
         windows: None,
     };
     let mut fleet = Fleet::new(&args, &url, owner).expect("fleet");

@@ -55,6 +55,7 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
         ring: 0,
         forgers: 0,
         spread_ring: 0,
+        decoys: 0,
         windows: None,
     };
     // Without a price the ledger cannot burn the owner's tokens for the onboarding fees, and

@@ -31,6 +31,7 @@ fn fake_hotspots_earn_only_what_they_witness_of_each_other() {
         ring: 0,
         forgers: 6,
         spread_ring: 6,
+        decoys: 0,
         windows: None,
     };
     let mut fleet = Fleet::new(&args, &url, owner).expect("fleet");

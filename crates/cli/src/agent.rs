@@ -59,6 +59,15 @@ pub enum AgentCmd {
         #[command(flatten)]
         measure_args: depin_agent::storage::MeasureArgs,
     },
+    /// Runs one coverage attack (issue 12) beside honest hotspots it simulates, and measures
+    /// what the attackers took, what it cost them and what the honest hotspots kept.
+    Attack {
+        /// Key in --home that owns every simulated hotspot and pays their fees and bonds.
+        #[arg(long, default_value = "faucet")]
+        owner: String,
+        #[command(flatten)]
+        args: depin_agent::attack::AttackArgs,
+    },
     /// A price oracle: submits a token/USD price (a seeded random walk) every few blocks.
     Oracle {
         /// Oracle key in --home (`depin init` creates "oracle").
@@ -114,6 +123,10 @@ pub fn run(home: &Home, client: &Client, cmd: &AgentCmd, json_out: bool) -> Resu
             }
             let key = home.load_key(device)?;
             depin_agent::storage::provider::run(args, client.base(), home.root(), &key, json_out)
+        }
+        AgentCmd::Attack { owner, args } => {
+            let key = home.load_key(owner)?;
+            depin_agent::attack::run(args, client.base(), &key, json_out)
         }
         AgentCmd::Oracle { key, args } => {
             let key = home.load_key(key)?;

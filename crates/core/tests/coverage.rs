@@ -451,6 +451,66 @@ fn reciprocity_is_required_after_the_grace_period() {
     assert!(r.to_string_lossy().contains("beaconed"));
 }
 
+#[test]
+fn a_network_back_from_an_outage_is_not_locked_out_by_reciprocity() {
+    let mut net = Net::new(genesis(|g| {
+        let r = &mut g.modules.coverage.as_mut().unwrap().rules;
+        r.reciprocity_grace_windows = 0;
+        r.reciprocity_windows = 3;
+    }));
+    let (w0, e0) = net.next_window();
+    for (i, l) in [(1u8, A), (2, b_loc())] {
+        let a = net.onboard_action(&hotspot(i), "EU868", Some(l));
+        assert_eq!(net.send(&owner(), a), Receipt::Success);
+    }
+    let sent = net.time_ms;
+    let txs = vec![
+        net.tx(&hotspot(1), beacon(&hotspot(1), w0, &e0, sent)),
+        net.tx(&hotspot(2), beacon(&hotspot(2), w0, &e0, sent)),
+    ];
+    assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
+    // Both go away for longer than reciprocity looks back: nobody beacons, nobody witnesses.
+    let mut last = (w0, e0);
+    for _ in 0..5 {
+        net.block(vec![]);
+        last = net.next_window();
+    }
+    assert_eq!(last.0, w0 + 5);
+    // The network accepted no beacon in the last 3 windows: there was nothing to witness, so
+    // the first beacons after the outage are accepted (before, every one was no_reciprocity,
+    // for ever: no beacon, so nothing to witness, so no beacon).
+    let (w, e) = last;
+    let sent = net.time_ms;
+    assert_eq!(
+        net.send(&hotspot(1), beacon(&hotspot(1), w, &e, sent)),
+        Receipt::Success
+    );
+    // Once one hotspot is back, the others still had something to witness in the same window:
+    // the rule looks at windows before this one, so hotspot 2 is not refused for 1's beacon.
+    assert_eq!(
+        net.send(&hotspot(2), beacon(&hotspot(2), w, &e, sent)),
+        Receipt::Success
+    );
+    // In the next window reciprocity is back: 2 witnesses 1, 1 witnessed nobody.
+    let report = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
+    assert_eq!(
+        net.send(&hotspot(2), Action::from(report)),
+        Receipt::Success
+    );
+    let (w1, e1) = net.next_window();
+    let sent = net.time_ms;
+    assert_eq!(
+        net.send(&hotspot(2), beacon(&hotspot(2), w1, &e1, sent)),
+        Receipt::Success
+    );
+    let r = net.send(&hotspot(1), beacon(&hotspot(1), w1, &e1, sent));
+    assert_eq!(
+        code(&r),
+        "no_reciprocity",
+        "hotspot 1 had beacons to witness"
+    );
+}
+
 trait Explain {
     fn to_string_lossy(&self) -> String;
 }

@@ -38,6 +38,10 @@ pub struct HotspotArgs {
     /// each other's beacons with payloads shared off-air (`spread-ring` of issue 12).
     #[arg(long, default_value_t = 0)]
     pub spread_ring: usize,
+    /// Density decoys: fake hotspots asserted about 150 m from honest ones, witnessing each
+    /// other with payloads shared off-air (`density-grief` of issue 12).
+    #[arg(long, default_value_t = 0)]
+    pub decoys: usize,
     /// Stop after this many beacon windows [default: run until stopped].
     #[arg(long)]
     pub windows: Option<u64>,
@@ -72,7 +76,13 @@ pub const RADIUS_RANGE_M: std::ops::RangeInclusive<f64> = 1_000.0..=100_000.0;
 impl HotspotArgs {
     /// Hotspots of every kind together.
     pub fn total(&self) -> usize {
-        self.hotspots + self.spoofers + self.inflators + self.ring + self.forgers + self.spread_ring
+        self.hotspots
+            + self.spoofers
+            + self.inflators
+            + self.ring
+            + self.forgers
+            + self.spread_ring
+            + self.decoys
     }
 
     /// Refuses arguments that cannot make a fleet, saying what to pass instead.
@@ -95,6 +105,9 @@ impl HotspotArgs {
             bail!(
                 "a spread ring of one has nobody to witness; pass --spread-ring 0, 2 or more, or use --forgers"
             );
+        }
+        if self.decoys == 1 {
+            bail!("one decoy has nobody to keep it active; pass --decoys 0, or 2 or more");
         }
         if !RADIUS_RANGE_M.contains(&self.radius_m) {
             bail!(
@@ -124,6 +137,7 @@ mod tests {
             ring: 0,
             forgers: 0,
             spread_ring: 0,
+            decoys: 0,
             windows: None,
         };
         assert!(ok.check().is_ok());

@@ -26,6 +26,10 @@ pub enum Role {
     /// A spread ring (issue 12): placed like the forgers and forging like them, and also
     /// witnessing each other's beacons with payloads shared off-air (no radio involved).
     SpreadRing,
+    /// Density griefing (issue 12): fake hotspots asserted about 150 m from honest ones (in
+    /// their resolution-8 hex, outside their resolution-12 spot), kept active by witnessing
+    /// each other with payloads shared off-air, to cut the honest hotspots' density scale.
+    Decoy,
 }
 
 impl Role {
@@ -38,6 +42,7 @@ impl Role {
             Role::Ring => "ring members",
             Role::Forger => "witness forgers",
             Role::SpreadRing => "spread ring members",
+            Role::Decoy => "density decoys",
         }
     }
 
@@ -49,12 +54,18 @@ impl Role {
             Role::Ring => "ring",
             Role::Forger => "forger",
             Role::SpreadRing => "spread-ring",
+            Role::Decoy => "decoy",
         }
     }
 
     /// Fake hotspots that never transmit and file reports from public data.
     pub fn is_fake(self) -> bool {
-        matches!(self, Role::Forger | Role::SpreadRing)
+        matches!(self, Role::Forger | Role::SpreadRing | Role::Decoy)
+    }
+
+    /// Fakes that share their beacons' payloads off-air with the others of their role.
+    pub fn shares_payloads(self) -> bool {
+        matches!(self, Role::SpreadRing | Role::Decoy)
     }
 }
 
@@ -62,6 +73,8 @@ impl Role {
 pub const GAIN_CDBI: i32 = 300;
 /// Closest two honest hotspots are placed, metres (the ledger refuses witnesses under ~350 m).
 pub const MIN_SPACING_M: f64 = 500.0;
+/// How far a density decoy is asserted from the honest hotspot it crowds, metres.
+pub const DECOY_OFFSET_M: f64 = 150.0;
 
 /// One simulated hotspot.
 pub struct Member {
@@ -199,6 +212,21 @@ pub fn layout(args: &HotspotArgs) -> Vec<Member> {
             }
             members.push(Member::new(hotspot_key(seed, role, i), role, place, place));
         }
+    }
+    // Decoys: each about 150 m from an honest hotspot (in turn), at one desk.
+    for i in 0..args.decoys {
+        let anchor = honest
+            .get(i % honest.len().max(1))
+            .copied()
+            .unwrap_or(center);
+        let a = unit(mix(&[seed, 11, i as u64])) * std::f64::consts::TAU;
+        let place = offset(anchor, DECOY_OFFSET_M * a.sin(), DECOY_OFFSET_M * a.cos());
+        members.push(Member::new(
+            hotspot_key(seed, Role::Decoy, i),
+            Role::Decoy,
+            place,
+            place,
+        ));
     }
     let building = spot(u64::MAX);
     for i in 0..args.ring {

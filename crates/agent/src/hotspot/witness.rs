@@ -119,7 +119,7 @@ fn forged_report(
     (w, witness): (usize, &Member),
     sighting: Sighting,
 ) -> Option<Witness> {
-    let shared = witness.role == Role::SpreadRing && beaconer.role == Role::SpreadRing;
+    let shared = witness.role.shares_payloads() && beaconer.role == witness.role;
     if beaconer.role.is_fake() && !shared {
         return None;
     }

@@ -139,6 +139,7 @@ const HOTSPOT: u8 = 0;
 const ENTROPY: u8 = 1;
 const BEACON: u8 = 2;
 const SCORE: u8 = 3;
+const BEACON_WINDOWS: u8 = 4;
 
 pub fn hotspot_key(device: &Address) -> Vec<u8> {
     module_key(Coverage::ID, HOTSPOT, &[&device.0])
@@ -159,6 +160,43 @@ pub fn beacon_range(from: u64, to: u64) -> (Vec<u8>, Vec<u8>) {
         module_key(Coverage::ID, BEACON, &[&to.to_be_bytes()]),
     )
 }
+
+/// Where the network's [`BeaconWindows`] are kept.
+pub fn beacon_windows_key() -> Vec<u8> {
+    module_key(Coverage::ID, BEACON_WINDOWS, &[])
+}
+
+/// The two latest distinct windows in which the network accepted a beacon: what tells a
+/// hotspot's missing reciprocity (it witnessed nobody) from a network that had nothing to
+/// witness (every hotspot was away, e.g. a devnet stopped and started again).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeaconWindows {
+    pub latest: Option<u64>,
+    pub previous: Option<u64>,
+}
+
+impl BeaconWindows {
+    /// The latest window before `window` in which a beacon was accepted.
+    pub fn before(&self, window: u64) -> Option<u64> {
+        match self.latest {
+            Some(l) if l < window => Some(l),
+            _ => self.previous.filter(|p| *p < window),
+        }
+    }
+
+    /// A beacon of `window` was accepted (windows only grow: a beacon names the current one).
+    pub fn accepted(&mut self, window: u64) {
+        if self.latest != Some(window) {
+            self.previous = self.latest;
+            self.latest = Some(window);
+        }
+    }
+}
+
+struct_codec!(BeaconWindows {
+    latest: Option<u64>,
+    previous: Option<u64>,
+});
 
 pub fn score_key(epoch: u64, device: &Address) -> Vec<u8> {
     module_key(Coverage::ID, SCORE, &[&epoch.to_be_bytes(), &device.0])

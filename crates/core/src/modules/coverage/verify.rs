@@ -17,7 +17,9 @@ use super::actions::{
     AssertLocation, Beacon, DeviceKind, Location, OnboardDevice, Reveal, Witness, beacon_channel,
     beacon_commitment, beacon_message, beacon_payload, witness_commitment,
 };
-use super::device::{BeaconRecord, CoverageView, Device, beacon_key, put_device};
+use super::device::{
+    BeaconRecord, BeaconWindows, CoverageView, Device, beacon_key, beacon_windows_key, put_device,
+};
 use super::params::{CoverageParams, LOCATION_RESOLUTION};
 use super::radio::{Link, Receiver, SignalFault, check_signal, great_circle_distance_m};
 use super::reject::{CoverageRejection as R, RECIPROCITY_BEACON, RECIPROCITY_WITNESS};
@@ -314,7 +316,15 @@ pub fn beacon(
     }
     check_time(&p, b.sent_at_ms, ctx)?;
     let windows = p.rules.reciprocity_windows;
-    if b.window > d.grace_until_window && !recently(d.last_witness_window, b.window, windows) {
+    let mut network: BeaconWindows = state.get(&beacon_windows_key()).unwrap_or_default();
+    // Reciprocity asks a hotspot to have witnessed someone; when the network accepted no beacon
+    // in the windows it looks back over, there was nobody to witness (every hotspot was away),
+    // and requiring it would refuse every beacon from then on.
+    let had_something_to_witness = recently(network.before(b.window), b.window, windows);
+    if b.window > d.grace_until_window
+        && had_something_to_witness
+        && !recently(d.last_witness_window, b.window, windows)
+    {
         return Err(R::NoReciprocity {
             side: RECIPROCITY_BEACON,
             windows,
@@ -336,6 +346,8 @@ pub fn beacon(
         overflow: 0,
     };
     state.put(beacon_key(b.window, hotspot), &record);
+    network.accepted(b.window);
+    state.put(beacon_windows_key(), &network);
     d.last_beacon_window = Some(b.window);
     put_device(state, hotspot, &d);
     Ok(())
