@@ -35,7 +35,7 @@ mod tx;
     about = "Run and use a depin network: a ledger that pays hardware for proven service."
 )]
 struct Cli {
-    /// Node home directory (genesis, keys, data).
+    /// Node home directory (genesis, keys, data) [default: ~/.depin].
     #[arg(long, global = true, env = "DEPIN_HOME")]
     home: Option<PathBuf>,
     /// URL of the node's API [default: the one a node in --home wrote, else http://127.0.0.1:8645].
@@ -140,16 +140,16 @@ fn run(cli: Cli) -> Result<()> {
         Command::Init(args) => init::run(&home, args, cli.json),
         Command::Node(args) => serve::node(&home, args),
         Command::Devnet(args) => serve::devnet(&home, args),
-        Command::Device(cmd) => device::run(&home, &client(), cmd, cli.json),
-        Command::Credits(cmd) => credits::run(&home, &client(), cmd, cli.json),
-        Command::Oracle(cmd) => oracle::run(&home, &client(), cmd, cli.json),
-        Command::Compute(cmd) => compute::run(&home, &client(), cmd, cli.json),
-        Command::Map(cmd) => mapping::run(&home, &client(), cmd, cli.json),
-        Command::Storage(cmd) => storage::run(&home, &client(), cmd, cli.json),
-        Command::Agent(cmd) => agent::run(&home, &client(), cmd, cli.json),
+        Command::Device(cmd) => device::run(&home, &client()?, cmd, cli.json),
+        Command::Credits(cmd) => credits::run(&home, &client()?, cmd, cli.json),
+        Command::Oracle(cmd) => oracle::run(&home, &client()?, cmd, cli.json),
+        Command::Compute(cmd) => compute::run(&home, &client()?, cmd, cli.json),
+        Command::Map(cmd) => mapping::run(&home, &client()?, cmd, cli.json),
+        Command::Storage(cmd) => storage::run(&home, &client()?, cmd, cli.json),
+        Command::Agent(cmd) => agent::run(&home, &client()?, cmd, cli.json),
         Command::Keys(cmd) => keys::run(&home, cmd, cli.json),
-        Command::Tx(cmd) => tx::run(&home, &client(), cmd, cli.json),
-        Command::Query(cmd) => query::run(&home, &client(), cmd, cli.json),
+        Command::Tx(cmd) => tx::run(&home, &client()?, cmd, cli.json),
+        Command::Query(cmd) => query::run(&home, &client()?, cmd, cli.json),
         Command::Replay => replay::run(&home, cli.json),
         Command::Sim(args) => depin_sim::cli::run(args, cli.json),
         Command::Bench(cmd) => bench::run(cmd, cli.json),
