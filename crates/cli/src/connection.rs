@@ -26,9 +26,7 @@ pub fn client_of(node: Option<&str>, home: &Home) -> anyhow::Result<Client> {
     if let Some(url) = node
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
-        anyhow::bail!(
-            "--node {url} is not a URL: add http:// (for example --node http://{url})"
-        );
+        anyhow::bail!("--node {url} is not a URL: add http:// (for example --node http://{url})");
     }
     let url = node
         .map(str::to_string)

@@ -230,11 +230,18 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
         let _ = std::fs::remove_file(path);
     }
     if let Some(status) = sent.map_err(|e| match &created_key {
-        Some(path) => e.context(format!("the device key it created, {}, was removed", path.display())),
+        Some(path) => e.context(format!(
+            "the device key it created, {}, was removed",
+            path.display()
+        )),
         None => e,
     })? && !json_out
     {
-        println!("{done} in block {} ({})", status["height"], info.fee_of(&status));
+        println!(
+            "{done} in block {} ({})",
+            status["height"],
+            info.fee_of(&status)
+        );
     }
     Ok(())
 }

@@ -86,7 +86,11 @@ fn incomplete_address(who: &str) -> anyhow::Error {
 /// Like [`resolve`], but a device may also be named by the first characters of its address
 /// (what the devnet prints shortened as `depin1abc…`), looked up on the node; an ambiguous or
 /// unknown prefix is refused with the matches.
-pub fn resolve_device(home: &Home, client: &depin_agent::client::Client, who: &str) -> Result<Address> {
+pub fn resolve_device(
+    home: &Home,
+    client: &depin_agent::client::Client,
+    who: &str,
+) -> Result<Address> {
     match resolve(home, who) {
         Ok(a) => Ok(a),
         Err(e) => {
@@ -117,7 +121,10 @@ pub fn resolve_device(home: &Home, client: &depin_agent::client::Client, who: &s
                         list.join("\n  ")
                     )
                 }
-                _ => Err(e.context(format!("no device on {} has an address starting with '{prefix}'", client.base()))),
+                _ => Err(e.context(format!(
+                    "no device on {} has an address starting with '{prefix}'",
+                    client.base()
+                ))),
             }
         }
     }
@@ -131,7 +138,9 @@ mod tests {
     fn a_shortened_or_mistyped_address_is_called_incomplete_not_a_missing_key() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::new(dir.path().to_path_buf());
-        let e = resolve(&home, "depin14kaz59…gt5eqe").unwrap_err().to_string();
+        let e = resolve(&home, "depin14kaz59…gt5eqe")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("incomplete address"), "{e}");
         let full = Keypair::from_seed([1; 32]).address().to_string();
         let mut typo = full.clone();

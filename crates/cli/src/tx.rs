@@ -84,7 +84,9 @@ fn parse_amount(text: &str, decimals: u8, symbol: &str) -> Result<Amount> {
         )
     })?;
     if amount.is_zero() {
-        anyhow::bail!("--amount {text} is zero: give how many {symbol} to send, e.g. --amount 12.5");
+        anyhow::bail!(
+            "--amount {text} is zero: give how many {symbol} to send, e.g. --amount 12.5"
+        );
     }
     Ok(amount)
 }

@@ -554,7 +554,10 @@ mod tests {
         let used = explorer_paths();
         assert!(used.len() > 20, "found {used:?}");
         for path in &used {
-            assert!(served(path), "the explorer reads {path}, which is not served");
+            assert!(
+                served(path),
+                "the explorer reads {path}, which is not served"
+            );
         }
         for route in [
             "/v1/explorer/cells",

@@ -44,7 +44,10 @@ pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/v1/explorer/cells", get(cells))
         .route("/v1/explorer/history", get(history))
-        .route("/v1/explorer/devices/{address}/rewards", get(device_rewards))
+        .route(
+            "/v1/explorer/devices/{address}/rewards",
+            get(device_rewards),
+        )
         .route("/v1/explorer/accounts/{address}/txs", get(account_txs))
         .route("/v1/explorer/search", get(search))
         .layer(Extension(Arc::new(Aggregates::default())))
@@ -448,7 +451,12 @@ pub async fn account_txs(
     .await
 }
 
-fn tx_row(tx: &depin_core::Transaction, r: &Receipt, height: u64, to: Option<(Address, String)>) -> Value {
+fn tx_row(
+    tx: &depin_core::Transaction,
+    r: &Receipt,
+    height: u64,
+    to: Option<(Address, String)>,
+) -> Value {
     json!({
         "hash": tx.hash(),
         "height": height,

@@ -176,7 +176,10 @@ pub fn render_economy(
     }
     let mut out = String::new();
     for (name, help, value) in rows {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
     }
     out
 }
@@ -189,8 +192,14 @@ mod tests {
     fn economy_gauges_name_every_value_once_with_help_and_type() {
         let text = render_economy(7, 123, None);
         assert!(text.contains("\ndepin_epoch 7\n"), "{text}");
-        assert!(text.contains("\ndepin_total_supply_base_units 123\n"), "{text}");
-        assert!(!text.contains("depin_last_epoch"), "no closed epoch yet: {text}");
+        assert!(
+            text.contains("\ndepin_total_supply_base_units 123\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("depin_last_epoch"),
+            "no closed epoch yet: {text}"
+        );
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(' ').next().unwrap();
             assert!(text.contains(&format!("# TYPE {name} gauge")), "{name}");
