@@ -308,7 +308,7 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
     let closed = loop {
         let s = api.get_ok("/v1/status");
         let closed = s["height"].as_u64().unwrap() / length;
-        if closed >= EPOCHS_WANTED + 1 {
+        if closed > EPOCHS_WANTED {
             let e = api.get_ok("/v1/epochs/latest");
             let refused = e["report_outcomes"]
                 .as_object()
@@ -398,7 +398,7 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
     browser.goto(&format!("{}/#/block/{height}", node.url));
     browser.wait_for(
         "the block page",
-        &format!("document.getElementById('blk').innerText.includes('transactions')"),
+        "document.getElementById('blk').innerText.includes('transactions')",
     );
     println!("explorer checked: {hexes} hexagons, device {device} refused {reasons}");
 }
