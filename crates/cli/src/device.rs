@@ -242,8 +242,45 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
             status["height"],
             info.fee_of(&status)
         );
+        if let DeviceCmd::Onboard { location, .. } = cmd
+            && let Some(cost) = onboarding_cost(client, location.is_some())?
+        {
+            println!("  {cost}");
+        }
     }
     Ok(())
+}
+
+/// What an onboarding cost on a network that prices its fees in credits: the onboarding fee,
+/// the location fee when a location was asserted, in credits and USD at the peg (`None` on a
+/// network without the demand module, whose fees are the tokens of `depin query fees`).
+fn onboarding_cost(client: &Client, located: bool) -> Result<Option<String>> {
+    let Some(o) = client.get_opt("/v1/oracle")? else {
+        return Ok(None);
+    };
+    let peg = o["credit_usd"]["raw"].as_u64().unwrap_or(0);
+    let usd = |credits: u64| {
+        // USD units are 10^-8 dollars.
+        let units = u128::from(credits) * u128::from(peg);
+        format!(
+            "${}.{:02}",
+            units / 100_000_000,
+            units % 100_000_000 / 1_000_000
+        )
+    };
+    let onboard = o["prices"]["onboard_fee_credits"].as_u64().unwrap_or(0);
+    let mut text = format!("cost: onboarding fee {onboard} credits ({})", usd(onboard));
+    if located {
+        let location = o["prices"]["location_fee_credits"].as_u64().unwrap_or(0);
+        text.push_str(&format!(
+            " + location fee {location} credits ({})",
+            usd(location)
+        ));
+    }
+    text.push_str(
+        ", burned; credits the owner lacked were bought with its tokens at the oracle's minting price",
+    );
+    Ok(Some(text))
 }
 
 fn print_devices(devices: &[Value], json_out: bool) -> Result<()> {

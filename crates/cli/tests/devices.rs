@@ -50,7 +50,8 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
 
     let out = depin(home, &onboard_spot1).ok("onboard spot1");
     assert!(
-        out.stdout.contains("onboarded device spot1"),
+        out.stdout.contains("onboarded device spot1")
+            && out.stdout.contains("cost: onboarding fee 4000000 credits ($40.00) + location fee 1000000 credits ($10.00)"),
         "{}",
         out.stdout
     );
