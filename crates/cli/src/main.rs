@@ -124,9 +124,66 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    let home = home_of(cli.home.as_deref());
+    let node = cli.node.clone();
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        let text = format!("{e:#}");
+        let text = match token_of(node.as_deref(), &home, &text) {
+            Some((decimals, symbol)) => with_tokens(&text, decimals, &symbol),
+            None => text,
+        };
+        eprintln!("error: {text}");
         std::process::exit(1);
+    }
+}
+
+/// The token's decimals and symbol, asked of the node only when `text` has amounts in base units
+/// to translate.
+fn token_of(node: Option<&str>, home: &depin_node::Home, text: &str) -> Option<(u8, String)> {
+    if !text.contains(" base units") {
+        return None;
+    }
+    let status = client_of(node, home).ok()?.get("/v1/status").ok()?;
+    let decimals = u8::try_from(status["token"]["decimals"].as_u64()?).ok()?;
+    Some((decimals, status["token"]["symbol"].as_str()?.to_string()))
+}
+
+/// `text` with each "N base units" followed by the same amount in tokens: "N base units (X DPN)".
+fn with_tokens(text: &str, decimals: u8, symbol: &str) -> String {
+    const UNIT: &str = " base units";
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(at) = rest.find(UNIT) {
+        let before = &rest[..at];
+        let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        out.push_str(&rest[..at + UNIT.len()]);
+        if digits > 0
+            && let Ok(n) = before[before.len() - digits..].parse::<u128>()
+        {
+            let tokens = depin_core::Amount(n).display(decimals);
+            out.push_str(&format!(" ({tokens} {symbol})"));
+        }
+        rest = &rest[at + UNIT.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_units_in_an_error_are_also_given_in_tokens() {
+        let text = "node refused (422 insufficient_funds): balance 1000000000000 base units is less than the 99999999000000 base units needed";
+        assert_eq!(
+            with_tokens(text, 6, "DPN"),
+            "node refused (422 insufficient_funds): balance 1000000000000 base units (1000000 DPN) is less than the 99999999000000 base units (99999999 DPN) needed"
+        );
+        assert_eq!(
+            with_tokens("fees in base units of DPN", 6, "DPN"),
+            "fees in base units of DPN"
+        );
     }
 }
 
