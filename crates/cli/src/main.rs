@@ -169,24 +169,6 @@ fn with_tokens(text: &str, decimals: u8, symbol: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base_units_in_an_error_are_also_given_in_tokens() {
-        let text = "node refused (422 insufficient_funds): balance 1000000000000 base units is less than the 99999999000000 base units needed";
-        assert_eq!(
-            with_tokens(text, 6, "DPN"),
-            "node refused (422 insufficient_funds): balance 1000000000000 base units (1000000 DPN) is less than the 99999999000000 base units (99999999 DPN) needed"
-        );
-        assert_eq!(
-            with_tokens("fees in base units of DPN", 6, "DPN"),
-            "fees in base units of DPN"
-        );
-    }
-}
-
 fn run(cli: Cli) -> Result<()> {
     let home = home_of(cli.home.as_deref());
     let client = || client_of(cli.node.as_deref(), &home);
@@ -210,5 +192,23 @@ fn run(cli: Cli) -> Result<()> {
         Command::Replay => replay::run(&home, cli.json),
         Command::Sim(args) => depin_sim::cli::run(args, cli.json),
         Command::Bench(cmd) => bench::run(cmd, cli.json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_units_in_an_error_are_also_given_in_tokens() {
+        let text = "node refused (422 insufficient_funds): balance 1000000000000 base units is less than the 99999999000000 base units needed";
+        assert_eq!(
+            with_tokens(text, 6, "DPN"),
+            "node refused (422 insufficient_funds): balance 1000000000000 base units (1000000 DPN) is less than the 99999999000000 base units (99999999 DPN) needed"
+        );
+        assert_eq!(
+            with_tokens("fees in base units of DPN", 6, "DPN"),
+            "fees in base units of DPN"
+        );
     }
 }
