@@ -225,16 +225,14 @@ impl Summaries {
                 .iter()
                 .filter(|(r, _)| **r != Role::Honest)
                 .map(|(r, v)| {
-                    format!(
-                        "{} {} earned {}",
-                        v.len(),
-                        r.plural(),
-                        tokens(v.iter().sum::<u128>())
-                    )
+                    let n = v.len();
+                    let mut v = v.clone();
+                    // Per device, as the honest figure beside it: a median each.
+                    format!("{n} {} {} each", r.plural(), tokens(median(&mut v)))
                 })
                 .collect();
             out.push(format!(
-                "   cheaters: {} (an honest hotspot's median: {})",
+                "   median earned per device: {}; an honest hotspot {}",
                 parts.join(", "),
                 tokens(honest)
             ));

@@ -132,7 +132,7 @@ fn cheaters_earn_little_and_their_reports_are_refused_for_the_right_reasons() {
     eprintln!("{}", lines.join("\n"));
     assert!(lines[0].starts_with(&format!("── epoch {last} closed at height")));
     assert!(
-        lines.iter().any(|l| l.contains("cheaters: 3 spoofers earned 0 DPN, 3 inflators earned 0 DPN, 4 ring members earned 0 DPN")),
+        lines.iter().any(|l| l.contains("median earned per device: 3 spoofers 0 DPN each, 3 inflators 0 DPN each, 4 ring members 0 DPN each; an honest hotspot")),
         "{lines:?}"
     );
 

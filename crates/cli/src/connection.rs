@@ -21,11 +21,16 @@ pub fn home_of(home: Option<&Path>) -> Home {
 }
 
 /// A client of the node: `--node`, else the URL a node running in `home` wrote, else the
-/// default local API.
-pub fn client_of(node: Option<&str>, home: &Home) -> Client {
+/// default local API. A `--node` without `http://` or `https://` is refused with the fix.
+pub fn client_of(node: Option<&str>, home: &Home) -> anyhow::Result<Client> {
+    if let Some(url) = node
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        anyhow::bail!("--node {url} is not a URL: add http:// (for example --node http://{url})");
+    }
     let url = node
         .map(str::to_string)
         .or_else(|| home.api_url())
         .unwrap_or_else(|| format!("http://{DEFAULT_API}"));
-    Client::new(&url)
+    Ok(Client::new(&url))
 }

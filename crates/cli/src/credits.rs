@@ -25,6 +25,11 @@ pub enum CreditsCmd {
         /// With --tokens: refuse rather than buy fewer credits than this.
         #[arg(long, requires = "tokens")]
         min_credits: Option<u128>,
+        /// With --credits or --usd: how many fewer credits than quoted to accept, in basis
+        /// points (100 = 1%), if the oracle's price moves between the quote and the block; the
+        /// purchase is refused below that.
+        #[arg(long, default_value_t = DEFAULT_SLIPPAGE_BPS, value_parser = clap::value_parser!(u32).range(0..=5_000))]
+        slippage_bps: u32,
         /// Key in --home that burns the tokens.
         #[arg(long, default_value = "faucet")]
         key: String,
@@ -39,6 +44,16 @@ pub enum CreditsCmd {
         #[arg(long, default_value = "faucet")]
         key: String,
     },
+}
+
+/// Credits a `--credits`/`--usd` purchase may come short of its quote by, basis points: the
+/// devnet's own price feed moves the price by about this much between a quote and its block.
+pub const DEFAULT_SLIPPAGE_BPS: u32 = 100;
+
+/// The fewest credits to accept for `quoted` with a tolerance of `bps` basis points (at least 1).
+fn with_slippage(quoted: u128, bps: u32) -> u128 {
+    let cut = quoted / 10_000 * u128::from(bps) + quoted % 10_000 * u128::from(bps) / 10_000;
+    quoted.saturating_sub(cut).max(1)
 }
 
 /// What to buy: exactly one of tokens to burn, credits wanted, or their USD value.
@@ -63,6 +78,7 @@ pub fn run(home: &Home, client: &Client, cmd: &CreditsCmd, json_out: bool) -> Re
             amount,
             to,
             min_credits,
+            slippage_bps,
             key,
         } => buy(
             home,
@@ -70,7 +86,7 @@ pub fn run(home: &Home, client: &Client, cmd: &CreditsCmd, json_out: bool) -> Re
             &info,
             amount,
             to.as_deref(),
-            *min_credits,
+            (*min_credits, *slippage_bps),
             key,
             json_out,
         ),
@@ -153,7 +169,7 @@ fn buy(
     info: &ChainInfo,
     amount: &BuyAmount,
     to: Option<&str>,
-    min_credits: Option<u128>,
+    (min_credits, slippage_bps): (Option<u128>, u32),
     key: &str,
     json_out: bool,
 ) -> Result<()> {
@@ -183,7 +199,7 @@ fn buy(
         (Some(credits), _) => {
             let minting = oracle.minting()?;
             let tokens = tokens_for_credits(credits, minting, info.decimals, oracle.peg)?;
-            (tokens, credits)
+            (tokens, with_slippage(credits, slippage_bps))
         }
         (None, Some(tokens)) => (
             Amount::parse(tokens, info.decimals)?,
@@ -225,7 +241,7 @@ fn buy(
             );
             if wanted.is_some() {
                 println!(
-                    "  {priced}; the ledger refuses rather than credit fewer, and credits more if the price rose by the block"
+                    "  {priced}; the ledger credits at its own quote in the block and refuses below {min_credits} (--slippage-bps {slippage_bps})"
                 );
             } else if min_credits > 0 {
                 println!(
@@ -303,7 +319,7 @@ pub fn show(home: &Home, client: &Client, who: &str, json_out: bool) -> Result<(
 
 /// `depin query usage DEVICE`: paid traffic in the epoch in progress.
 pub fn usage(home: &Home, client: &Client, device: &str, json_out: bool) -> Result<()> {
-    let address = resolve(home, device)?;
+    let address = crate::keys::resolve_device(home, client, device)?;
     let u = client.get(&format!("/v1/usage/{address}"))?;
     if json_out {
         println!("{u}");
@@ -333,4 +349,18 @@ pub fn usage(home: &Home, client: &Client, device: &str, json_out: bool) -> Resu
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slippage_takes_basis_points_off_the_quote_and_leaves_at_least_one_credit() {
+        assert_eq!(with_slippage(1_000_000, 100), 990_000);
+        assert_eq!(with_slippage(1_000_000, 0), 1_000_000);
+        assert_eq!(with_slippage(10, 5_000), 5);
+        assert_eq!(with_slippage(1, 100), 1);
+        assert_eq!(with_slippage(u128::MAX, 100), u128::MAX - u128::MAX / 100);
+    }
 }

@@ -107,6 +107,9 @@ fn centi(db: f64, what: &str) -> Result<i32> {
 
 pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Result<()> {
     let device_address = |who: &str| resolve(home, who);
+    // A device key this command created: removed again if the onboarding is refused, so a
+    // retry starts clean and no key of an unregistered device is left behind.
+    let mut created_key: Option<std::path::PathBuf> = None;
     let (key_name, action, done) = match cmd {
         DeviceCmd::Onboard {
             owner,
@@ -124,6 +127,7 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
                 Err(_) => {
                     let k = Keypair::generate();
                     home.save_key(device, &k)?;
+                    created_key = Some(home.keys_dir().join(format!("{device}.key")));
                     k
                 }
             };
@@ -219,13 +223,64 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
     };
     let info = chain_info(client)?;
     let key = home.load_key(&key_name)?;
-    if let Some(status) = send_action(
+    let sent = send_action(
         client, &info, &key, &key_name, action, None, false, json_out,
-    )? && !json_out
+    );
+    if let (Err(_), Some(path)) = (&sent, &created_key) {
+        let _ = std::fs::remove_file(path);
+    }
+    if let Some(status) = sent.map_err(|e| match &created_key {
+        Some(path) => e.context(format!(
+            "the device key it created, {}, was removed",
+            path.display()
+        )),
+        None => e,
+    })? && !json_out
     {
-        println!("{done} in block {}", status["height"]);
+        println!(
+            "{done} in block {} ({})",
+            status["height"],
+            info.fee_of(&status)
+        );
+        if let DeviceCmd::Onboard { location, .. } = cmd
+            && let Some(cost) = onboarding_cost(client, location.is_some())?
+        {
+            println!("  {cost}");
+        }
     }
     Ok(())
+}
+
+/// What an onboarding cost on a network that prices its fees in credits: the onboarding fee,
+/// the location fee when a location was asserted, in credits and USD at the peg (`None` on a
+/// network without the demand module, whose fees are the tokens of `depin query fees`).
+fn onboarding_cost(client: &Client, located: bool) -> Result<Option<String>> {
+    let Some(o) = client.get_opt("/v1/oracle")? else {
+        return Ok(None);
+    };
+    let peg = o["credit_usd"]["raw"].as_u64().unwrap_or(0);
+    let usd = |credits: u64| {
+        // USD units are 10^-8 dollars.
+        let units = u128::from(credits) * u128::from(peg);
+        format!(
+            "${}.{:02}",
+            units / 100_000_000,
+            units % 100_000_000 / 1_000_000
+        )
+    };
+    let onboard = o["prices"]["onboard_fee_credits"].as_u64().unwrap_or(0);
+    let mut text = format!("cost: onboarding fee {onboard} credits ({})", usd(onboard));
+    if located {
+        let location = o["prices"]["location_fee_credits"].as_u64().unwrap_or(0);
+        text.push_str(&format!(
+            " + location fee {location} credits ({})",
+            usd(location)
+        ));
+    }
+    text.push_str(
+        ", burned; credits the owner lacked were bought with its tokens at the oracle's minting price",
+    );
+    Ok(Some(text))
 }
 
 fn print_devices(devices: &[Value], json_out: bool) -> Result<()> {
@@ -273,7 +328,7 @@ pub fn rewards(
     json_out: bool,
 ) -> Result<()> {
     let info = chain_info(client)?;
-    let address = resolve(home, device)?;
+    let address = crate::keys::resolve_device(home, client, device)?;
     let r = client.get(&format!("/v1/rewards/{epoch}/{address}"))?;
     if json_out {
         println!("{r}");

@@ -14,14 +14,19 @@ use depin_agent::hotspot::parse_lat_lon;
 /// Options of `depin init`: the new network's genesis parameters.
 #[derive(clap::Args)]
 pub struct InitArgs {
+    /// Name of the network; every transaction signs it.
     #[arg(long, default_value = "depin-devnet")]
     chain_id: String,
+    /// Ticker of the native token.
     #[arg(long, default_value = "DPN")]
     symbol: String,
+    /// Decimals of the token: base units per whole token are 10^decimals.
     #[arg(long, default_value_t = 6)]
     decimals: u8,
+    /// Milliseconds between blocks.
     #[arg(long, default_value_t = 1000)]
     block_interval_ms: u64,
+    /// Blocks per epoch (rewards are paid at each epoch's last block).
     #[arg(long, default_value_t = 60)]
     epoch_length_blocks: u64,
     /// Whole tokens minted per epoch before the first halving.
@@ -86,6 +91,16 @@ const DEV_ACCOUNTS: [(&str, &str); 3] = [
 
 /// Runs `depin init`: writes the genesis and the keys to `home` and prints them.
 pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
+    create(home, args, json_out, true)
+}
+
+/// `depin init` as `depin devnet` runs it: the network is started right after, so no "start it
+/// with" hint.
+pub fn run_for_devnet(home: &Home, args: &InitArgs) -> Result<()> {
+    create(home, args, false, false)
+}
+
+fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Result<()> {
     if home.is_initialized() {
         if !args.force {
             bail!(depin_node::HomeError::AlreadyInitialized(
@@ -243,7 +258,9 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
         for (name, address) in &keys {
             println!("  key {name:<9} {address}");
         }
-        println!("Start it with: depin node --home {}", home.root().display());
+        if start_hint {
+            println!("Start it with: depin node --home {}", home.root().display());
+        }
     }
     Ok(())
 }

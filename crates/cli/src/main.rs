@@ -35,7 +35,7 @@ mod tx;
     about = "Run and use a depin network: a ledger that pays hardware for proven service."
 )]
 struct Cli {
-    /// Node home directory (genesis, keys, data).
+    /// Node home directory (genesis, keys, data) [default: ~/.depin].
     #[arg(long, global = true, env = "DEPIN_HOME")]
     home: Option<PathBuf>,
     /// URL of the node's API [default: the one a node in --home wrote, else http://127.0.0.1:8645].
@@ -124,10 +124,49 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    let home = home_of(cli.home.as_deref());
+    let node = cli.node.clone();
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        let text = format!("{e:#}");
+        let text = match token_of(node.as_deref(), &home, &text) {
+            Some((decimals, symbol)) => with_tokens(&text, decimals, &symbol),
+            None => text,
+        };
+        eprintln!("error: {text}");
         std::process::exit(1);
     }
+}
+
+/// The token's decimals and symbol, asked of the node only when `text` has amounts in base units
+/// to translate.
+fn token_of(node: Option<&str>, home: &depin_node::Home, text: &str) -> Option<(u8, String)> {
+    if !text.contains(" base units") {
+        return None;
+    }
+    let status = client_of(node, home).ok()?.get("/v1/status").ok()?;
+    let decimals = u8::try_from(status["token"]["decimals"].as_u64()?).ok()?;
+    Some((decimals, status["token"]["symbol"].as_str()?.to_string()))
+}
+
+/// `text` with each "N base units" followed by the same amount in tokens: "N base units (X DPN)".
+fn with_tokens(text: &str, decimals: u8, symbol: &str) -> String {
+    const UNIT: &str = " base units";
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(at) = rest.find(UNIT) {
+        let before = &rest[..at];
+        let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        out.push_str(&rest[..at + UNIT.len()]);
+        if digits > 0
+            && let Ok(n) = before[before.len() - digits..].parse::<u128>()
+        {
+            let tokens = depin_core::Amount(n).display(decimals);
+            out.push_str(&format!(" ({tokens} {symbol})"));
+        }
+        rest = &rest[at + UNIT.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -140,18 +179,36 @@ fn run(cli: Cli) -> Result<()> {
         Command::Init(args) => init::run(&home, args, cli.json),
         Command::Node(args) => serve::node(&home, args),
         Command::Devnet(args) => serve::devnet(&home, args),
-        Command::Device(cmd) => device::run(&home, &client(), cmd, cli.json),
-        Command::Credits(cmd) => credits::run(&home, &client(), cmd, cli.json),
-        Command::Oracle(cmd) => oracle::run(&home, &client(), cmd, cli.json),
-        Command::Compute(cmd) => compute::run(&home, &client(), cmd, cli.json),
-        Command::Map(cmd) => mapping::run(&home, &client(), cmd, cli.json),
-        Command::Storage(cmd) => storage::run(&home, &client(), cmd, cli.json),
-        Command::Agent(cmd) => agent::run(&home, &client(), cmd, cli.json),
+        Command::Device(cmd) => device::run(&home, &client()?, cmd, cli.json),
+        Command::Credits(cmd) => credits::run(&home, &client()?, cmd, cli.json),
+        Command::Oracle(cmd) => oracle::run(&home, &client()?, cmd, cli.json),
+        Command::Compute(cmd) => compute::run(&home, &client()?, cmd, cli.json),
+        Command::Map(cmd) => mapping::run(&home, &client()?, cmd, cli.json),
+        Command::Storage(cmd) => storage::run(&home, &client()?, cmd, cli.json),
+        Command::Agent(cmd) => agent::run(&home, &client()?, cmd, cli.json),
         Command::Keys(cmd) => keys::run(&home, cmd, cli.json),
-        Command::Tx(cmd) => tx::run(&home, &client(), cmd, cli.json),
-        Command::Query(cmd) => query::run(&home, &client(), cmd, cli.json),
+        Command::Tx(cmd) => tx::run(&home, &client()?, cmd, cli.json),
+        Command::Query(cmd) => query::run(&home, &client()?, cmd, cli.json),
         Command::Replay => replay::run(&home, cli.json),
         Command::Sim(args) => depin_sim::cli::run(args, cli.json),
         Command::Bench(cmd) => bench::run(cmd, cli.json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_units_in_an_error_are_also_given_in_tokens() {
+        let text = "node refused (422 insufficient_funds): balance 1000000000000 base units is less than the 99999999000000 base units needed";
+        assert_eq!(
+            with_tokens(text, 6, "DPN"),
+            "node refused (422 insufficient_funds): balance 1000000000000 base units (1000000 DPN) is less than the 99999999000000 base units (99999999 DPN) needed"
+        );
+        assert_eq!(
+            with_tokens("fees in base units of DPN", 6, "DPN"),
+            "fees in base units of DPN"
+        );
     }
 }

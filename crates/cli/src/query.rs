@@ -8,7 +8,6 @@ use depin_core::{Amount, Hash};
 use depin_node::Home;
 use serde_json::Value;
 
-use crate::keys::resolve;
 use crate::submit::chain_info;
 use crate::{credits, device};
 
@@ -22,9 +21,16 @@ pub enum QueryCmd {
     /// An account's balance and nonce (address or key name).
     Account { who: String },
     /// A block with its receipts [default: the latest].
-    Block { height: Option<u64> },
-    /// A transaction's status and receipt.
-    Tx { hash: String },
+    Block {
+        /// Block height, from 1 (the first block) to the chain's height [default: the latest].
+        #[arg(allow_hyphen_values = true)]
+        height: Option<String>,
+    },
+    /// A transaction's status, sender, action, recipient, amount, fee and receipt.
+    Tx {
+        /// The transaction's hash (64 hex digits), as `depin tx` printed it.
+        hash: String,
+    },
     /// Why a device earned what it earned in an epoch: units, scale, multipliers, share, amount
     /// and every rejected report with its reason.
     Rewards {
@@ -46,6 +52,16 @@ pub enum QueryCmd {
         /// Device address or key name.
         device: String,
     },
+}
+
+/// A block height typed on the command line, with an error that says what a height is.
+fn parse_height(text: &str) -> Result<u64> {
+    match text.parse::<u64>() {
+        Ok(h) if h >= 1 => Ok(h),
+        _ => bail!(
+            "'{text}' is not a block height: give a whole number from 1 (the first block) up to the chain's height (`depin query status`), or nothing for the latest block"
+        ),
+    }
 }
 
 /// An amount the API sends as a decimal string of base units (0 if absent).
@@ -111,7 +127,7 @@ pub fn run(home: &Home, client: &Client, cmd: &QueryCmd, json_out: bool) -> Resu
             }
         }
         QueryCmd::Account { who } => {
-            let address = resolve(home, who)?;
+            let address = crate::keys::resolve_device(home, client, who)?;
             let info = chain_info(client)?;
             let Some(a) = client.get_opt(&format!("/v1/accounts/{address}"))? else {
                 bail!(
@@ -133,7 +149,7 @@ pub fn run(home: &Home, client: &Client, cmd: &QueryCmd, json_out: bool) -> Resu
         }
         QueryCmd::Block { height } => {
             let path = match height {
-                Some(h) => format!("/v1/blocks/{h}"),
+                Some(h) => format!("/v1/blocks/{}", parse_height(h)?),
                 None => "/v1/blocks/latest".to_string(),
             };
             let Some(b) = client.get_opt(&path)? else {
@@ -186,7 +202,26 @@ pub fn run(home: &Home, client: &Client, cmd: &QueryCmd, json_out: bool) -> Resu
                 println!("tx       {hash}");
                 println!("status   {}", t["status"].as_str().unwrap_or("?"));
                 if t["status"] == "committed" {
+                    let info = chain_info(client)?;
+                    let tx = &t["tx"];
+                    let action = &tx["action"];
                     println!("block    {} (index {})", t["height"], t["index"]);
+                    println!("sender   {}", tx["signer"].as_str().unwrap_or("?"));
+                    println!("action   {}", action["type"].as_str().unwrap_or("?"));
+                    if let Some(to) = action["to"].as_str() {
+                        println!("to       {to}");
+                    }
+                    if action["amount"].is_string() {
+                        println!(
+                            "amount   {} {}",
+                            amount_of(&action["amount"]).display(info.decimals),
+                            info.symbol
+                        );
+                    }
+                    println!(
+                        "fee      {} {} (offered at most {})",
+                        t["fee"]["charged"], info.fee_unit, t["fee"]["max_fee"]
+                    );
                     let r = &t["receipt"];
                     if r["success"] == true {
                         println!("receipt  success");

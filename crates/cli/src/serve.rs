@@ -41,7 +41,7 @@ pub fn node(home: &Home, args: &NodeArgs) -> Result<()> {
 /// runs its node with simulated hotspots.
 pub fn devnet(home: &Home, args: &DevnetArgs) -> Result<()> {
     if !home.is_initialized() {
-        init::run(home, &InitArgs::defaults(), false)?;
+        init::run_for_devnet(home, &InitArgs::defaults())?;
     }
     serve(
         home,

@@ -20,8 +20,8 @@ pub enum TxCmd {
         /// Receiving address, or the name of a key in --home.
         #[arg(long)]
         to: String,
-        /// Whole tokens, e.g. 12.5.
-        #[arg(long)]
+        /// Whole tokens, e.g. 12.5 (up to the token's decimals).
+        #[arg(long, allow_hyphen_values = true)]
         amount: String,
         /// Nonce to use [default: the account's next nonce].
         #[arg(long)]
@@ -45,7 +45,7 @@ pub fn run(home: &Home, client: &Client, cmd: &TxCmd, json_out: bool) -> Result<
     let to_label = to;
     let to = resolve(home, to)?;
     let info = chain_info(client)?;
-    let amount = Amount::parse(amount, info.decimals)?;
+    let amount = parse_amount(amount, info.decimals, &info.symbol)?;
     let sent = send_action(
         client,
         &info,
@@ -69,4 +69,40 @@ pub fn run(home: &Home, client: &Client, cmd: &TxCmd, json_out: bool) -> Result<
         );
     }
     Ok(())
+}
+
+/// A positive amount of whole tokens, with an error that says what to type instead.
+fn parse_amount(text: &str, decimals: u8, symbol: &str) -> Result<Amount> {
+    if text.trim_start().starts_with('-') {
+        anyhow::bail!(
+            "--amount {text} is negative: give how many {symbol} to send as a positive number, e.g. --amount 12.5"
+        );
+    }
+    let amount = Amount::parse(text, decimals).map_err(|e| {
+        anyhow::anyhow!(
+            "--amount {text} is not an amount of {symbol}: {e} (give whole tokens with at most {decimals} decimals, e.g. --amount 12.5)"
+        )
+    })?;
+    if amount.is_zero() {
+        anyhow::bail!(
+            "--amount {text} is zero: give how many {symbol} to send, e.g. --amount 12.5"
+        );
+    }
+    Ok(amount)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_that_are_negative_zero_or_too_precise_are_refused_with_what_to_type() {
+        let e = parse_amount("-5", 6, "DPN").unwrap_err().to_string();
+        assert!(e.contains("negative") && e.contains("--amount 12.5"), "{e}");
+        let e = parse_amount("0", 6, "DPN").unwrap_err().to_string();
+        assert!(e.contains("zero"), "{e}");
+        let e = parse_amount("1.1234567", 6, "DPN").unwrap_err().to_string();
+        assert!(e.contains("at most 6 decimals"), "{e}");
+        assert_eq!(parse_amount("12.5", 6, "DPN").unwrap(), Amount(12_500_000));
+    }
 }

@@ -13,7 +13,8 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = dir.path();
     init_fast_home(home, 10);
-    let _node = NodeProcess::start(home);
+    let node = NodeProcess::start(home);
+    let api = node.api();
 
     // Fees are paid in credits: with neither credits nor an oracle price to buy them at, the
     // owner is told what to do.
@@ -34,6 +35,11 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
         "{}",
         refused.stderr
     );
+    // The device key the refused onboarding created is gone again (a retry starts clean).
+    assert!(
+        !home.join("keys/spot1.key").exists(),
+        "a refused onboarding left its device key behind"
+    );
     // Two of the three oracles `depin init` makes must agree (issue 12).
     depin(home, &["oracle", "price", "submit", "0.5"]).ok("oracle price");
     depin(
@@ -44,7 +50,8 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
 
     let out = depin(home, &onboard_spot1).ok("onboard spot1");
     assert!(
-        out.stdout.contains("onboarded device spot1"),
+        out.stdout.contains("onboarded device spot1")
+            && out.stdout.contains("cost: onboarding fee 4000000 credits ($40.00) + location fee 1000000 credits ($10.00)"),
         "{}",
         out.stdout
     );
@@ -94,6 +101,38 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
         "{}",
         refused.stderr
     );
+    assert!(!home.join("keys/spot2.key").exists());
+
+    // The explorer's views: the device under its cell, found by the first characters of its
+    // address (on the node and in the CLI), and a shortened address named as such.
+    let address = device["address"].as_str().unwrap().to_string();
+    let cells = api.get_ok("/v1/explorer/cells?res=7");
+    assert_eq!(cells["located_devices"], 1, "{cells}");
+    assert_eq!(cells["cells"][0]["devices"], 1, "{cells}");
+    assert_eq!(
+        cells["cells"][0]["outline"].as_array().map(Vec::len),
+        Some(6)
+    );
+    let far = api.get_ok("/v1/explorer/cells?res=7&west=-80&east=-70&south=40&north=41");
+    assert_eq!(far["cells_in_box"], 0, "{far}");
+    let found = api.get_ok(&format!("/v1/explorer/search?q={}", &address[..16]));
+    assert_eq!(found["kind"], "device", "{found}");
+    assert_eq!(found["address"], address.as_str());
+    let short = format!("{}…{}", &address[..12], &address[address.len() - 6..]);
+    let by_prefix = depin(home, &["query", "account", &short[..12]]).ok("a device's prefix");
+    assert!(by_prefix.stdout.contains(&address), "{}", by_prefix.stdout);
+    let typo = depin(
+        home,
+        &[
+            "tx", "transfer", "--from", "alice", "--to", &short, "--amount", "1",
+        ],
+    )
+    .failed("a transfer to a shortened address");
+    assert!(
+        typo.stderr.contains("incomplete address"),
+        "{}",
+        typo.stderr
+    );
     let refused = depin(
         home,
         &["device", "deny", "--governor", "alice", "--device", "spot1"],
@@ -124,4 +163,50 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
     assert!(human.stdout.contains("no scored work"), "{}", human.stdout);
     let future = depin(home, &["query", "epoch", "1000"]).failed("an epoch far ahead");
     assert!(future.stderr.contains("unknown_epoch"), "{}", future.stderr);
+    // The same, named by a shortened address as the devnet prints it.
+    depin(
+        home,
+        &["query", "rewards", "--epoch", "0", "--device", &short],
+    )
+    .ok("rewards of spot1 by a shortened address");
+
+    // History and the device's rewards per epoch, as the explorer's charts read them.
+    let history = api.get_ok("/v1/explorer/history?limit=10");
+    assert_eq!(history["epochs"][0]["epoch"], 0, "{history}");
+    assert_eq!(history["epochs"][0]["bootstrap_paid"], "0", "{history}");
+    let rewards = api.get_ok(&format!("/v1/explorer/devices/{address}/rewards?limit=5"));
+    assert_eq!(rewards["owner"], device["owner"]);
+    assert_eq!(rewards["denied"], true);
+    assert_eq!(rewards["rewards"][0]["epoch"], 0, "{rewards}");
+    let metrics = api.get("/metrics").unwrap().body;
+    assert!(
+        metrics.contains("\ndepin_last_epoch_devices_paid "),
+        "{metrics}"
+    );
+    // Command-line input the parser would refuse with a generic message.
+    let negative = depin(
+        home,
+        &[
+            "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "-5",
+        ],
+    )
+    .failed("a negative amount");
+    assert!(
+        negative.stderr.contains("is negative"),
+        "{}",
+        negative.stderr
+    );
+    let block = depin(home, &["query", "block", "-1"]).failed("block -1");
+    assert!(
+        block.stderr.contains("is not a block height"),
+        "{}",
+        block.stderr
+    );
+    let no_scheme =
+        depin(home, &["--node", "localhost:8645", "query", "status"]).failed("no http://");
+    assert!(
+        no_scheme.stderr.contains("add http://"),
+        "{}",
+        no_scheme.stderr
+    );
 }

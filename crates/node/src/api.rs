@@ -71,12 +71,20 @@ pub const ROUTES: &[&str] = &[
     "/v1/storage/providers/{device}",
     "/v1/storage/deals/{deal}",
     "/v1/storage/clients/{address}/deals",
+    "/v1/explorer/cells",
+    "/v1/explorer/history",
+    "/v1/explorer/devices/{address}/rewards",
+    "/v1/explorer/accounts/{address}/txs",
+    "/v1/explorer/search",
     "/v1/openapi.json",
     "/metrics",
 ];
 
 const OPENAPI: &str = include_str!("openapi.json");
 const EXPLORER: &str = include_str!("../../../web/explorer.html");
+/// The explorer's map reference: country borders and coastlines (Natural Earth 1:110m, public
+/// domain; made by `scripts/world-reference.py`), shipped so a node without internet draws them.
+const WORLD: &str = include_str!("../../../web/world.json");
 
 /// The router over a shared node, with the default [`ApiLimits`].
 pub fn router(node: Arc<Node>) -> Router {
@@ -88,6 +96,7 @@ pub fn router(node: Arc<Node>) -> Router {
 pub fn router_with_limits(node: Arc<Node>, limits: &ApiLimits) -> Router {
     let routes = Router::new()
         .route("/", get(landing))
+        .route("/explorer/world.json", get(world))
         .route("/v1/status", get(status))
         .route("/v1/fees", get(fees))
         .route("/v1/genesis", get(genesis))
@@ -99,6 +108,7 @@ pub fn router_with_limits(node: Arc<Node>, limits: &ApiLimits) -> Router {
         .route("/v1/blocks/{height}", get(block_at))
         .route("/v1/stream", get(stream))
         .merge(crate::economy_api::routes())
+        .merge(crate::explorer_api::routes())
         .merge(crate::modules::routes())
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
@@ -135,6 +145,16 @@ async fn wrong_method() -> ApiError {
 /// of every located device, served from `web/explorer.html` (embedded in the binary).
 async fn landing() -> Html<&'static str> {
     Html(EXPLORER)
+}
+
+async fn world() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        WORLD,
+    )
 }
 
 async fn status(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
@@ -465,34 +485,93 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        node.metrics.render(),
-    )
+async fn metrics(State(node): State<Arc<Node>>) -> ApiResult<impl IntoResponse> {
+    let text = blocking(move || {
+        use depin_core::economics::EconomyView;
+        let tip = node.tip();
+        let epoch = tip.height / node.params.epoch_length_blocks;
+        let view = snapshot(&node)?;
+        let last = epoch.checked_sub(1).and_then(|e| view.epoch_summary(e));
+        view.finish().map_err(ApiError::internal)?;
+        let mut text = node.metrics.render();
+        text.push_str(&crate::metrics::render_economy(
+            epoch,
+            tip.total_supply.0,
+            last.as_ref(),
+        ));
+        Ok(text)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every API path the explorer names (template parts `${...}` stand for one segment).
+    fn explorer_paths() -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = EXPLORER;
+        while let Some(at) = rest.find("/v1/") {
+            let tail = &rest[at..];
+            let mut path = String::new();
+            let mut chars = tail.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '$' && chars.peek() == Some(&'{') {
+                    for d in chars.by_ref() {
+                        if d == '}' {
+                            break;
+                        }
+                    }
+                    path.push('*');
+                    continue;
+                }
+                if matches!(c, '?' | '`' | '"' | '\'' | ' ' | '<' | ')') {
+                    break;
+                }
+                path.push(c);
+            }
+            out.push(path);
+            rest = &tail[4..];
+        }
+        out
+    }
+
+    fn served(path: &str) -> bool {
+        let segments: Vec<&str> = path.split('/').collect();
+        ROUTES.iter().any(|route| {
+            let r: Vec<&str> = route.split('/').collect();
+            r.len() == segments.len()
+                && r.iter()
+                    .zip(&segments)
+                    .all(|(r, s)| r == s || *s == "*" || (r.starts_with('{') && !s.is_empty()))
+        })
+    }
+
     #[test]
     fn the_explorer_reads_only_served_routes() {
-        let used = [
-            "/v1/status",
-            "/v1/epochs/latest",
-            "/v1/coverage/params",
-            "/v1/coverage/entropy",
-            "/v1/devices",
-            "/v1/stream",
-            "/v1/oracle",
-        ];
-        for route in used {
-            assert!(EXPLORER.contains(route), "the explorer uses {route}");
-            assert!(ROUTES.contains(&route), "{route} is served");
+        let used = explorer_paths();
+        assert!(used.len() > 20, "found {used:?}");
+        for path in &used {
+            assert!(
+                served(path),
+                "the explorer reads {path}, which is not served"
+            );
         }
+        for route in [
+            "/v1/explorer/cells",
+            "/v1/explorer/history",
+            "/v1/explorer/search",
+            "/v1/stream",
+            "/v1/rewards/*/*",
+        ] {
+            assert!(used.iter().any(|u| u == route), "the explorer uses {route}");
+        }
+        assert!(!served("/v1/explorer/nothing"));
         assert!(EXPLORER.contains("Coverage map"));
         assert!(EXPLORER.contains("Bootstrap and demand rewards"));
+        assert!(EXPLORER.contains("/explorer/world.json"));
     }
 
     #[test]

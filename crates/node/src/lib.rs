@@ -12,6 +12,7 @@ pub mod compute_api;
 pub mod coverage_api;
 pub mod demand_api;
 pub mod economy_api;
+pub mod explorer_api;
 pub mod home;
 pub mod limits;
 pub mod mapping_api;
@@ -46,15 +47,22 @@ pub struct RunConfig {
 pub enum RunError {
     #[error(transparent)]
     Home(#[from] HomeError),
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] depin_store::StoreError),
+    // `error` is not a `source`: the sentence says it once, and a caller printing the chain
+    // of causes does not repeat it.
     #[error(
-        "cannot listen on {addr}: {source}; is another node running? choose another port with --api"
+        "cannot listen on {addr}: {error}; is another node running? choose another port with --api"
     )]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    #[error(
+        "another depin node is running on {home} (its store is locked{}); stop it (Ctrl-C in its terminal), talk to it with the CLI as it is, or use another --home",
+        api.as_ref().map(|u| format!("; its API is at {u}")).unwrap_or_default()
+    )]
+    AlreadyRunning { home: String, api: Option<String> },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("the block driver stopped: {0}")]
@@ -82,13 +90,22 @@ pub async fn run(
             genesis: genesis.consensus.validator.to_string(),
         });
     }
-    let store = Arc::new(depin_store::Store::open(&home.prepare_db()?)?);
+    let store = match depin_store::Store::open(&home.prepare_db()?) {
+        Ok(store) => Arc::new(store),
+        Err(e) if e.is_locked() => {
+            return Err(RunError::AlreadyRunning {
+                home: home.root().display().to_string(),
+                api: home.api_url(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     let (node, producer) = Node::open(genesis, store, validator, config.mempool)?;
     let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await
-        .map_err(|source| RunError::Bind {
+        .map_err(|error| RunError::Bind {
             addr: config.api_addr,
-            source,
+            error,
         })?;
     let url = format!("http://{}", listener.local_addr()?);
     std::fs::write(home.api_url_path(), format!("{url}\n"))?;

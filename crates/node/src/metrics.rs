@@ -113,3 +113,96 @@ impl Metrics {
         out
     }
 }
+
+/// Gauges of the economy, read from the state when `/metrics` is scraped: the epoch in progress,
+/// the supply, and the last closed epoch's emission, payouts, burns and devices paid (amounts in
+/// base units; Prometheus reads them as floats, exact to 2^53).
+pub fn render_economy(
+    epoch: u64,
+    total_supply: u128,
+    last: Option<&depin_core::economics::EpochSummary>,
+) -> String {
+    let mut rows: Vec<(&str, &str, String)> = vec![
+        ("depin_epoch", "Epoch in progress.", epoch.to_string()),
+        (
+            "depin_total_supply_base_units",
+            "Tokens in existence, base units.",
+            total_supply.to_string(),
+        ),
+    ];
+    if let Some(s) = last {
+        let credits_burned = s
+            .credits_on_data
+            .saturating_add(s.credits_void)
+            .saturating_add(s.credits_on_fees);
+        rows.extend([
+            ("depin_last_epoch", "Last closed epoch.", s.epoch.to_string()),
+            (
+                "depin_last_epoch_emission_base_units",
+                "Emission of the last closed epoch, base units.",
+                s.emission.0.to_string(),
+            ),
+            (
+                "depin_last_epoch_bootstrap_paid_base_units",
+                "Paid to device owners from the bootstrap pools in the last closed epoch, base units.",
+                s.paid.0.to_string(),
+            ),
+            (
+                "depin_last_epoch_demand_paid_base_units",
+                "Paid to device owners from the demand pools in the last closed epoch, base units.",
+                s.demand_paid.0.to_string(),
+            ),
+            (
+                "depin_last_epoch_treasury_base_units",
+                "The treasury's share of the last closed epoch (dust excluded), base units.",
+                s.treasury.0.to_string(),
+            ),
+            (
+                "depin_last_epoch_tokens_burned_base_units",
+                "Tokens burned for credits in the last closed epoch, base units.",
+                s.tokens_burned.0.to_string(),
+            ),
+            (
+                "depin_last_epoch_credits_burned",
+                "Credits burned in the last closed epoch (data, void and fees).",
+                credits_burned.to_string(),
+            ),
+            (
+                "depin_last_epoch_devices_paid",
+                "Devices paid at the last close.",
+                s.devices_paid.to_string(),
+            ),
+        ]);
+    }
+    let mut out = String::new();
+    for (name, help, value) in rows {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn economy_gauges_name_every_value_once_with_help_and_type() {
+        let text = render_economy(7, 123, None);
+        assert!(text.contains("\ndepin_epoch 7\n"), "{text}");
+        assert!(
+            text.contains("\ndepin_total_supply_base_units 123\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("depin_last_epoch"),
+            "no closed epoch yet: {text}"
+        );
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = line.split(' ').next().unwrap();
+            assert!(text.contains(&format!("# TYPE {name} gauge")), "{name}");
+        }
+    }
+}

@@ -121,6 +121,21 @@ pub fn fan_chart(title: &str, bands: &[Band], markers: &[(u32, String)]) -> Stri
         r##"<polyline points="{}" fill="none" stroke="#1f4e8c" stroke-width="2"/>"##,
         line.trim_end()
     );
+    // Values on hover: a transparent column per drawn epoch with the median and band as its
+    // tooltip (a browser shows an SVG <title> on hover; the chart stays one static file).
+    let column = plot_w / idx.len().max(1) as f64;
+    for i in &idx {
+        let b = &bands[*i];
+        let _ = write!(
+            svg,
+            r##"<rect x="{:.1}" y="{TOP}" width="{:.1}" height="{plot_h}" fill="transparent"><title>epoch {i}: median {}, p10 {}, p90 {}</title></rect>"##,
+            x(*i as f64) - column / 2.0,
+            column,
+            hover_value(b.p50),
+            hover_value(b.p10),
+            hover_value(b.p90)
+        );
+    }
     for (step, label) in markers {
         if (*step as usize) < n {
             let px = x(f64::from(*step));
@@ -140,6 +155,21 @@ pub fn fan_chart(title: &str, bands: &[Band], markers: &[(u32, String)]) -> Stri
         WIDTH - RIGHT
     );
     svg
+}
+
+/// A value for a tooltip: four significant digits, thousands in full.
+fn hover_value(v: f64) -> String {
+    if !v.is_finite() {
+        return "none".into();
+    }
+    if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    }
 }
 
 /// A round axis range covering [lo, hi] and its tick step (1, 2 or 5 times a power of ten).
@@ -225,6 +255,11 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("<polygon") && svg.contains("<polyline"));
         assert!(svg.contains("Active &lt;suppliers&gt;") && svg.contains(">halving<"));
+        // Every drawn epoch has its values on hover.
+        assert!(
+            svg.contains("<title>epoch 10: median 15, p10 10, p90 20</title>"),
+            "{svg}"
+        );
         // A flat or empty series still yields a drawable axis.
         assert!(fan_chart("flat", &[Band::default(); 3], &[]).contains("<polyline"));
         assert!(fan_chart("none", &[], &[]).ends_with("</svg>"));

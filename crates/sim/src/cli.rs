@@ -130,10 +130,12 @@ pub fn run(args: &SimArgs, json: bool) -> Result<()> {
             );
         }
     }
-    println!(
-        "\nReport: {}  (also summary.json, percentiles.csv, charts/, runs/)",
-        args.out.join("report.html").display()
-    );
+    let report = args.out.join("report.html");
+    // A file URL opens from a terminal on every system (there is no `open` on Linux).
+    let url = std::fs::canonicalize(&report)
+        .map(|p| format!("file://{}", p.display()))
+        .unwrap_or_else(|_| report.display().to_string());
+    println!("\nReport: {url}  (also summary.json, percentiles.csv, charts/, runs/)");
     Ok(())
 }
 

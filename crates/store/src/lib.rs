@@ -52,8 +52,9 @@ const META_GENESIS_HASH: &str = "genesis_hash";
 /// What went wrong reading or writing the store.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    // Not a `source`: the message carries it, so a printed chain of causes says it once.
     #[error("database error: {0}")]
-    Db(#[from] redb::Error),
+    Db(redb::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(
@@ -64,6 +65,19 @@ pub enum StoreError {
     State(#[from] RestoreError),
     #[error("block {got} cannot be stored on top of height {height}")]
     OutOfOrder { height: u64, got: u64 },
+}
+
+impl StoreError {
+    /// The database file is held open by another process: another node runs on this home.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StoreError::Db(redb::Error::DatabaseAlreadyOpen))
+    }
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        StoreError::Db(e)
+    }
 }
 
 macro_rules! from_redb {

@@ -62,6 +62,18 @@ impl Fleet {
         let mut pending = Vec::new();
         let onboarded =
             onboarded_devices(&self.client, self.members.iter().map(|m| m.key.address()))?;
+        // A restarted fleet may have beaconed in the window in progress already: wait for the
+        // next one rather than have every first beacon refused `beacon_too_frequent`.
+        if !onboarded.is_empty() {
+            let listing = self.client.get(&format!("/v1/accounts/{owner}/devices"))?;
+            let last = listing["devices"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["last_beacon_window"].as_u64())
+                .max();
+            self.last_window = self.last_window.max(last);
+        }
         for m in &self.members {
             if onboarded.contains(&m.key.address()) {
                 continue;

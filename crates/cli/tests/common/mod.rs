@@ -194,13 +194,33 @@ impl NodeProcess {
     /// [`NodeProcess::start`], with `adjust` applied to the command first (a resource limit,
     /// say).
     pub fn start_with(home: &Path, adjust: impl FnOnce(&mut Command)) -> NodeProcess {
+        NodeProcess::start_command(home, &["node", "--api", "127.0.0.1:0"], adjust)
+    }
+
+    /// Starts `depin devnet --api 127.0.0.1:0 --hotspots <hotspots>` on `home` (the node with its
+    /// simulated agents) and waits until it listens.
+    pub fn start_devnet(home: &Path, hotspots: usize) -> NodeProcess {
+        let hotspots = hotspots.to_string();
+        NodeProcess::start_command(
+            home,
+            &["devnet", "--api", "127.0.0.1:0", "--hotspots", &hotspots],
+            |_| {},
+        )
+    }
+
+    /// Starts `depin <args>` (a command that runs a node) and waits until it listens.
+    pub fn start_command(
+        home: &Path,
+        args: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> NodeProcess {
         let url_file = home.join("api.url");
         match std::fs::remove_file(&url_file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => panic!("removing {}: {e}", url_file.display()),
         }
-        let mut command = depin_command(home, &["node", "--api", "127.0.0.1:0"]);
+        let mut command = depin_command(home, args);
         adjust(&mut command);
         let mut child = command.spawn().expect("spawning depin node");
         let log = Arc::new(Mutex::new(String::new()));
