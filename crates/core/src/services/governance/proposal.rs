@@ -35,8 +35,12 @@ pub fn outcome(
 ) -> Result<(), (&'static str, String)> {
     let decided = yes.checked_add(no).expect("votes are disjoint stake");
     let turnout = decided.checked_add(abstain).expect("votes are disjoint stake");
-    // turnout / eligible >= quorum / 10000, exactly: floor(turnout * 10000 / quorum) >= eligible.
-    if turnout.is_zero() || mul_div_floor(turnout.0, 10_000, u128::from(quorum_bps)) < eligible.0 {
+    // turnout >= eligible * quorum / 10000, exactly: turnout >= the ceiling of the right side
+    // (its floor, plus one when eligible * quorum leaves a remainder mod 10000).
+    let q = u128::from(quorum_bps);
+    let floor = mul_div_floor(eligible.0, q, 10_000);
+    let needed = floor + u128::from((eligible.0 % 10_000) * q % 10_000 != 0);
+    if turnout.is_zero() || turnout.0 < needed {
         return Err((
             "no_quorum",
             format!(
