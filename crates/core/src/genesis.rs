@@ -88,7 +88,10 @@ impl EconomicsGenesis {
         }
         Ok(EconomicsParams {
             emission: EmissionSchedule {
-                initial_per_epoch: tokens("economics.emission_per_epoch", &self.emission_per_epoch)?,
+                initial_per_epoch: tokens(
+                    "economics.emission_per_epoch",
+                    &self.emission_per_epoch,
+                )?,
                 halving_interval_epochs: self.halving_interval_epochs,
                 tail_per_epoch: tokens("economics.tail_per_epoch", &self.tail_per_epoch)?,
             },

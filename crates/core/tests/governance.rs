@@ -13,7 +13,9 @@ use depin_core::services::governance::actions::{
 };
 use depin_core::services::governance::proposal::outcome;
 use depin_core::services::governance::records::{GovernanceView, Status};
-use depin_core::services::governance::{GovernanceGenesis, SlashRule, slash_account, slash_validator, stake_escrow};
+use depin_core::services::governance::{
+    GovernanceGenesis, SlashRule, slash_account, slash_validator, stake_escrow,
+};
 use depin_core::{Action, Amount, Genesis, Hash, Keypair, Receipt, StateRead};
 use proptest::prelude::*;
 
@@ -90,8 +92,16 @@ fn to_height(net: &mut Net, height: u64) {
 
 fn escrow_holds_all_stake(net: &Net) {
     let t = net.state.stake_totals();
-    let escrow = net.state.account(&stake_escrow()).map(|a| a.balance).unwrap_or_default();
-    assert_eq!(escrow.0, t.bonded.0 + t.unbonding.0, "escrow = bonded + unbonding");
+    let escrow = net
+        .state
+        .account(&stake_escrow())
+        .map(|a| a.balance)
+        .unwrap_or_default();
+    assert_eq!(
+        escrow.0,
+        t.bonded.0 + t.unbonding.0,
+        "escrow = bonded + unbonding"
+    );
 }
 
 #[test]
@@ -102,12 +112,22 @@ fn stake_locks_unbonds_and_withdraws_with_reasons() {
     assert_eq!(code(&net.send(&s, lock(5_000))), "insufficient_funds");
     assert_eq!(net.send(&s, lock(300)), Receipt::Success);
     assert_eq!(net.state.stake_of(&s.address()).amount.0, 300 * UNIT);
-    let unbond = |t: u128| Action::from(UnbondStake { amount: Amount(t * UNIT) });
+    let unbond = |t: u128| {
+        Action::from(UnbondStake {
+            amount: Amount(t * UNIT),
+        })
+    };
     assert_eq!(code(&net.send(&s, unbond(301))), "stake_short");
-    assert_eq!(code(&net.send(&s, WithdrawStake {}.into())), "nothing_to_withdraw");
+    assert_eq!(
+        code(&net.send(&s, WithdrawStake {}.into())),
+        "nothing_to_withdraw"
+    );
     assert_eq!(net.send(&s, unbond(100)), Receipt::Success);
     let release = net.state.stake_of(&s.address()).unbonding[0].release_height;
-    assert_eq!(code(&net.send(&s, WithdrawStake {}.into())), "nothing_to_withdraw");
+    assert_eq!(
+        code(&net.send(&s, WithdrawStake {}.into())),
+        "nothing_to_withdraw"
+    );
     to_height(&mut net, release);
     let before = net.state.account(&s.address()).unwrap().balance.0;
     assert_eq!(net.send(&s, WithdrawStake {}.into()), Receipt::Success);
@@ -136,7 +156,10 @@ fn passed_change_applies_at_the_next_epoch_boundary_and_not_before() {
     for i in 0..3 {
         assert_eq!(net.send(&staker(i), lock(200)), Receipt::Success);
     }
-    assert_eq!(net.send(&staker(0), propose(economics_change(3_000))), Receipt::Success);
+    assert_eq!(
+        net.send(&staker(0), propose(economics_change(3_000))),
+        Receipt::Success
+    );
     let p = net.state.proposal(0).unwrap();
     assert_eq!(p.status, Status::Voting);
     assert_eq!(p.eligible.0, 600 * UNIT);
@@ -171,10 +194,16 @@ fn failed_proposal_changes_nothing() {
     }
     let params_before = net.state.params().clone();
     // No quorum: one third of the stake voting is below 3340 basis points.
-    assert_eq!(net.send(&staker(0), propose(economics_change(9_000))), Receipt::Success);
+    assert_eq!(
+        net.send(&staker(0), propose(economics_change(9_000))),
+        Receipt::Success
+    );
     assert_eq!(net.send(&staker(0), vote(0, Choice::Yes)), Receipt::Success);
     // Below threshold: a tie.
-    assert_eq!(net.send(&staker(1), propose(economics_change(8_000))), Receipt::Success);
+    assert_eq!(
+        net.send(&staker(1), propose(economics_change(8_000))),
+        Receipt::Success
+    );
     assert_eq!(net.send(&staker(1), vote(1, Choice::Yes)), Receipt::Success);
     assert_eq!(net.send(&staker(2), vote(1, Choice::No)), Receipt::Success);
     to_height(&mut net, 2 * EPOCH_BLOCKS + 1);
@@ -182,25 +211,40 @@ fn failed_proposal_changes_nothing() {
     assert!(matches!(status(0), Status::Rejected { ref code, .. } if code == "no_quorum"));
     assert!(matches!(status(1), Status::Rejected { ref code, .. } if code == "below_threshold"));
     assert_eq!(net.state.params(), &params_before);
-    assert_eq!(code(&net.send(&staker(2), vote(1, Choice::Yes))), "voting_closed");
-    assert_eq!(code(&net.send(&staker(2), vote(7, Choice::Yes))), "unknown_proposal");
+    assert_eq!(
+        code(&net.send(&staker(2), vote(1, Choice::Yes))),
+        "voting_closed"
+    );
+    assert_eq!(
+        code(&net.send(&staker(2), vote(7, Choice::Yes))),
+        "unknown_proposal"
+    );
 }
 
 #[test]
 fn stake_locked_after_a_proposal_opens_does_not_vote_on_it() {
     let mut net = Net::new(gov_genesis(|_| {}));
     assert_eq!(net.send(&staker(0), lock(100)), Receipt::Success);
-    assert_eq!(net.send(&staker(0), propose(economics_change(2_000))), Receipt::Success);
+    assert_eq!(
+        net.send(&staker(0), propose(economics_change(2_000))),
+        Receipt::Success
+    );
     // A whale borrows and locks just before voting: its stake is newer than the proposal.
     assert_eq!(net.send(&staker(1), lock(900)), Receipt::Success);
-    assert_eq!(code(&net.send(&staker(1), vote(0, Choice::Yes))), "no_voting_weight");
+    assert_eq!(
+        code(&net.send(&staker(1), vote(0, Choice::Yes))),
+        "no_voting_weight"
+    );
     assert_eq!(net.state.proposal(0).unwrap().yes, Amount::ZERO);
 }
 
 #[test]
 fn proposals_need_stake_a_valid_change_and_respect_the_open_limit() {
     let mut net = Net::new(gov_genesis(|g| g.max_open_proposals = 1));
-    assert_eq!(code(&net.send(&staker(0), propose(economics_change(2_000)))), "proposer_stake_short");
+    assert_eq!(
+        code(&net.send(&staker(0), propose(economics_change(2_000)))),
+        "proposer_stake_short"
+    );
     assert_eq!(net.send(&staker(0), lock(100)), Receipt::Success);
     // Checked by the module it changes: a governance section with a minority threshold.
     let mut bad = GovernanceGenesis::devnet();
@@ -211,15 +255,26 @@ fn proposals_need_stake_a_valid_change_and_respect_the_open_limit() {
     };
     let r = net.send(&staker(0), propose(change));
     assert_eq!(code(&r), "bad_change");
-    let Receipt::Rejected(why) = &r else { unreachable!() };
-    assert!(why.to_string().contains("governance.threshold_bps"), "{why}");
+    let Receipt::Rejected(why) = &r else {
+        unreachable!()
+    };
+    assert!(
+        why.to_string().contains("governance.threshold_bps"),
+        "{why}"
+    );
     let unknown = ProposalKind::ModuleParams {
         module: "weather".into(),
         section: "{}".into(),
     };
     assert_eq!(code(&net.send(&staker(0), propose(unknown))), "bad_change");
-    assert_eq!(code(&net.send(&staker(0), propose(economics_change(10_001)))), "bad_change");
-    assert_eq!(net.send(&staker(0), propose(economics_change(2_000))), Receipt::Success);
+    assert_eq!(
+        code(&net.send(&staker(0), propose(economics_change(10_001)))),
+        "bad_change"
+    );
+    assert_eq!(
+        net.send(&staker(0), propose(economics_change(2_000))),
+        Receipt::Success
+    );
     assert_eq!(
         code(&net.send(&staker(0), propose(economics_change(2_500)))),
         "too_many_open_proposals"
@@ -252,9 +307,25 @@ fn module_params_change_goes_through_the_module_check() {
     assert_eq!(net.send(&staker(0), vote(0, Choice::Yes)), Receipt::Success);
     assert_eq!(net.send(&staker(1), vote(0, Choice::Yes)), Receipt::Success);
     to_height(&mut net, EPOCH_BLOCKS);
-    assert_eq!(net.state.params().modules.governance.as_ref().unwrap().voting_period_blocks, 5);
+    assert_eq!(
+        net.state
+            .params()
+            .modules
+            .governance
+            .as_ref()
+            .unwrap()
+            .voting_period_blocks,
+        5
+    );
     net.block(vec![]);
-    let p = net.state.params().modules.governance.as_ref().unwrap().clone();
+    let p = net
+        .state
+        .params()
+        .modules
+        .governance
+        .as_ref()
+        .unwrap()
+        .clone();
     assert_eq!(p.voting_period_blocks, 7);
     assert_eq!(p.unbonding_blocks, 40);
     net.replays_identically();
@@ -271,7 +342,10 @@ fn emergency_key_enacts_at_the_boundary_and_is_marked() {
             change: economics_change(bps),
         })
     };
-    assert_eq!(code(&net.send(&staker(0), enact(2_000))), "not_emergency_key");
+    assert_eq!(
+        code(&net.send(&staker(0), enact(2_000))),
+        "not_emergency_key"
+    );
     assert_eq!(net.send(&governor(), enact(2_000)), Receipt::Success);
     let p = net.state.proposal(0).unwrap();
     assert!(p.emergency);
@@ -295,16 +369,39 @@ fn validator_slash_jail_and_unjail() {
     let delegate = Action::from(DelegateStake { validator: Some(v) });
     assert_eq!(net.send(&staker(0), delegate), Receipt::Success);
     assert_eq!(net.send(&staker(1), lock(300)), Receipt::Success);
-    assert_eq!(net.send(&staker(1), UnbondStake { amount: Amount(100 * UNIT) }.into()), Receipt::Success);
-    let treasury_before = net.state.account(&treasury().address()).map_or(0, |a| a.balance.0);
+    assert_eq!(
+        net.send(
+            &staker(1),
+            UnbondStake {
+                amount: Amount(100 * UNIT)
+            }
+            .into()
+        ),
+        Receipt::Success
+    );
+    let treasury_before = net
+        .state
+        .account(&treasury().address())
+        .map_or(0, |a| a.balance.0);
     let supply = net.state.meta().total_supply;
     let evidence = Hash::tagged("test-evidence", &[b"1"]);
     let h = net.state.height();
     let cut = slash_validator(&mut net.state, &v, evidence, h);
     assert_eq!(cut.0, 50 * UNIT, "10% of the 500 backing the validator");
-    assert_eq!(slash_validator(&mut net.state, &v, evidence, h), Amount::ZERO, "evidence slashes once");
-    assert_eq!(net.state.stake_of(&staker(0).address()).amount.0, 450 * UNIT);
-    assert_eq!(net.state.stake_of(&staker(1).address()).amount.0, 200 * UNIT, "not backing it");
+    assert_eq!(
+        slash_validator(&mut net.state, &v, evidence, h),
+        Amount::ZERO,
+        "evidence slashes once"
+    );
+    assert_eq!(
+        net.state.stake_of(&staker(0).address()).amount.0,
+        450 * UNIT
+    );
+    assert_eq!(
+        net.state.stake_of(&staker(1).address()).amount.0,
+        200 * UNIT,
+        "not backing it"
+    );
     assert_eq!(
         net.state.account(&treasury().address()).unwrap().balance.0,
         treasury_before + 50 * UNIT
@@ -312,15 +409,31 @@ fn validator_slash_jail_and_unjail() {
     assert_eq!(net.state.meta().total_supply, supply);
     assert_eq!(net.state.jail_of(&v).unwrap().reason, "equivocation");
     // A storage provider's own stake, bonded and unbonding, under its rule (1% in devnet).
-    let cut = slash_account(&mut net.state, &staker(1).address(), SlashRule::StorageDeal, Hash::tagged("deal", &[]), h);
+    let cut = slash_account(
+        &mut net.state,
+        &staker(1).address(),
+        SlashRule::StorageDeal,
+        Hash::tagged("deal", &[]),
+        h,
+    );
     assert_eq!(cut.0, 3 * UNIT);
     net.supply_is_consistent();
     escrow_holds_all_stake(&net);
     assert_eq!(net.state.slashes(10).len(), 2);
     // Downtime: below the limit nothing happens; past it a jail, and nothing slashed.
     let other = staker(2).address();
-    assert!(!depin_core::services::governance::note_downtime(&mut net.state, &other, 9, h));
-    assert!(depin_core::services::governance::note_downtime(&mut net.state, &other, 10, h));
+    assert!(!depin_core::services::governance::note_downtime(
+        &mut net.state,
+        &other,
+        9,
+        h
+    ));
+    assert!(depin_core::services::governance::note_downtime(
+        &mut net.state,
+        &other,
+        10,
+        h
+    ));
     assert_eq!(net.state.jail_of(&other).unwrap().reason, "downtime");
     assert_eq!(net.state.stake_totals().slashed.0, 53 * UNIT);
     // The only validator is jailed, but the set is never emptied.
@@ -334,7 +447,12 @@ fn unjail_waits_for_the_jail_period() {
     let s = staker(3);
     let h = net.state.height();
     // Jailed through the downtime rule (the devnet's limit is 500 missed blocks).
-    assert!(depin_core::services::governance::note_downtime(&mut net.state, &s.address(), 500, h));
+    assert!(depin_core::services::governance::note_downtime(
+        &mut net.state,
+        &s.address(),
+        500,
+        h
+    ));
     assert_eq!(code(&net.send(&s, Unjail {}.into())), "still_jailed");
     to_height(&mut net, h + 3);
     assert_eq!(net.send(&s, Unjail {}.into()), Receipt::Success);
@@ -347,7 +465,10 @@ fn validator_power_is_backing_stake_at_the_boundary() {
     let mut net = Net::new(gov_genesis(|_| {}));
     let v = validator().address();
     assert_eq!(net.send(&staker(0), lock(400)), Receipt::Success);
-    assert_eq!(net.send(&staker(0), DelegateStake { validator: Some(v) }.into()), Receipt::Success);
+    assert_eq!(
+        net.send(&staker(0), DelegateStake { validator: Some(v) }.into()),
+        Receipt::Success
+    );
     assert_eq!(net.state.validators()[0].power, 1);
     to_height(&mut net, EPOCH_BLOCKS + 1);
     assert_eq!(net.state.validators()[0].power, 400);

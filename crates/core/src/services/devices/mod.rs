@@ -250,7 +250,9 @@ fn release_bond(state: &mut State, device: &Address, to: Option<&Address>) {
 
 /// Puts `device` on the denylist or takes it off (a passed governance proposal).
 pub fn set_denied(state: &mut State, device: &Address, denied: bool) {
-    state.with_writer(Devices::ID, |s| s.put_raw(deny_key(device), denied.then(Vec::new)));
+    state.with_writer(Devices::ID, |s| {
+        s.put_raw(deny_key(device), denied.then(Vec::new))
+    });
 }
 
 /// Puts the pair `a`, `b` on the edge denylist or takes it off (a passed governance proposal).

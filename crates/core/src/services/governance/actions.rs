@@ -37,7 +37,11 @@ pub enum ProposalKind {
         fraud: bool,
     },
     /// Put a pair of devices on the edge denylist or take it off.
-    PairDenylist { a: Address, b: Address, denied: bool },
+    PairDenylist {
+        a: Address,
+        b: Address,
+        denied: bool,
+    },
     /// Pay `amount` base units from the treasury to `to`.
     TreasurySpend { to: Address, amount: Amount },
     /// The keys that may propose and sign blocks (their power is their backing stake).

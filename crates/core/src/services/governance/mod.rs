@@ -48,7 +48,9 @@ fn check_change_size(change: &ProposalKind) -> Result<(), Rejection> {
             too_long("module", module.len(), 64)?;
             too_long("section", section.len(), MAX_SECTION_BYTES)
         }
-        ProposalKind::Economics { section } => too_long("section", section.len(), MAX_SECTION_BYTES),
+        ProposalKind::Economics { section } => {
+            too_long("section", section.len(), MAX_SECTION_BYTES)
+        }
         _ => Ok(()),
     }
 }
@@ -62,7 +64,10 @@ impl Module for Governance {
     type Action = GovernanceAction;
     type Rejection = GovernanceRejection;
 
-    fn params(g: &GovernanceGenesis, network: &GenesisInfo) -> Result<GovernanceParams, FieldError> {
+    fn params(
+        g: &GovernanceGenesis,
+        network: &GenesisInfo,
+    ) -> Result<GovernanceParams, FieldError> {
         params::check(g, network)
     }
 
@@ -115,11 +120,12 @@ impl Module for Governance {
                 proposal::propose(state, tx.signer, &a.title, &a.change, false, tx.block)
                     .map(|_| ())
             }
-            GovernanceAction::Vote(a) => proposal::vote(state, tx.signer, a.proposal, a.choice, tx.block),
+            GovernanceAction::Vote(a) => {
+                proposal::vote(state, tx.signer, a.proposal, a.choice, tx.block)
+            }
             GovernanceAction::Unjail(_) => stake::unjail(state, tx.signer, tx.block),
             GovernanceAction::EmergencyEnact(a) => {
-                proposal::propose(state, tx.signer, &a.title, &a.change, true, tx.block)
-                    .map(|_| ())
+                proposal::propose(state, tx.signer, &a.title, &a.change, true, tx.block).map(|_| ())
             }
         }
     }

@@ -169,12 +169,13 @@ struct_codec!(GovernanceParams {
 
 /// Checks the section; errors name the field and say what is allowed.
 pub fn check(g: &GovernanceGenesis, network: &GenesisInfo) -> Result<GovernanceParams, FieldError> {
-    let min_proposal_stake = Amount::parse(&g.min_proposal_stake, network.decimals).map_err(|e| {
-        (
-            "governance.min_proposal_stake",
-            format!("{e}: whole tokens, e.g. \"100\""),
-        )
-    })?;
+    let min_proposal_stake =
+        Amount::parse(&g.min_proposal_stake, network.decimals).map_err(|e| {
+            (
+                "governance.min_proposal_stake",
+                format!("{e}: whole tokens, e.g. \"100\""),
+            )
+        })?;
     if min_proposal_stake.is_zero() {
         return Err((
             "governance.min_proposal_stake",
@@ -216,7 +217,10 @@ pub fn check(g: &GovernanceGenesis, network: &GenesisInfo) -> Result<GovernanceP
         ));
     }
     for (name, bps) in [
-        ("governance.slash_equivocation_bps", g.slash_equivocation_bps),
+        (
+            "governance.slash_equivocation_bps",
+            g.slash_equivocation_bps,
+        ),
         ("governance.slash_storage_bps", g.slash_storage_bps),
         ("governance.slash_compute_bps", g.slash_compute_bps),
         ("governance.slash_fraud_bps", g.slash_fraud_bps),
@@ -226,7 +230,10 @@ pub fn check(g: &GovernanceGenesis, network: &GenesisInfo) -> Result<GovernanceP
         }
     }
     if g.downtime_jail_blocks == 0 {
-        return Err(("governance.downtime_jail_blocks", "must be at least 1".into()));
+        return Err((
+            "governance.downtime_jail_blocks",
+            "must be at least 1".into(),
+        ));
     }
     if g.jail_blocks > MAX_UNBONDING_BLOCKS {
         return Err((

@@ -34,7 +34,9 @@ pub fn outcome(
     threshold_bps: u32,
 ) -> Result<(), (&'static str, String)> {
     let decided = yes.checked_add(no).expect("votes are disjoint stake");
-    let turnout = decided.checked_add(abstain).expect("votes are disjoint stake");
+    let turnout = decided
+        .checked_add(abstain)
+        .expect("votes are disjoint stake");
     // turnout >= eligible * quorum / 10000, exactly: turnout >= the ceiling of the right side
     // (its floor, plus one when eligible * quorum leaves a remainder mod 10000).
     let q = u128::from(quorum_bps);
@@ -109,8 +111,12 @@ pub fn check_change(state: &State, change: &ProposalKind) -> Result<Vec<u8>, Rej
             Ok(encoded)
         }
         ProposalKind::Economics { section } => {
-            let g: EconomicsGenesis = serde_json::from_str(section)
-                .map_err(|e| bad("economics", format!("is not a valid [economics] section: {e}")))?;
+            let g: EconomicsGenesis = serde_json::from_str(section).map_err(|e| {
+                bad(
+                    "economics",
+                    format!("is not a valid [economics] section: {e}"),
+                )
+            })?;
             let p = g
                 .params(state.params().decimals)
                 .map_err(|(field, why)| bad(field, why))?;
@@ -127,7 +133,10 @@ pub fn check_change(state: &State, change: &ProposalKind) -> Result<Vec<u8>, Rej
         }
         ProposalKind::OracleSet { .. } => {
             if state.params().modules.demand.is_none() {
-                return Err(bad("oracle", "needs a network that runs the demand service"));
+                return Err(bad(
+                    "oracle",
+                    "needs a network that runs the demand service",
+                ));
             }
             Ok(Vec::new())
         }
@@ -208,7 +217,10 @@ pub fn propose(
             },
         )
     } else {
-        (ctx.height.saturating_add(p.voting_period_blocks), Status::Voting)
+        (
+            ctx.height.saturating_add(p.voting_period_blocks),
+            Status::Voting,
+        )
     };
     let proposal = Proposal {
         id,
@@ -300,7 +312,14 @@ pub fn decide_due(state: &mut State, ctx: BlockContext) {
         state.put_raw(ends_key(ctx.height, id), None);
         let mut p = state.proposal(id).expect("indexed proposals exist");
         state.put_raw(open_by_key(&p.proposer, id), None);
-        p.status = match outcome(p.eligible, p.yes, p.no, p.abstain, p.quorum_bps, p.threshold_bps) {
+        p.status = match outcome(
+            p.eligible,
+            p.yes,
+            p.no,
+            p.abstain,
+            p.quorum_bps,
+            p.threshold_bps,
+        ) {
             Ok(()) => {
                 state.put_raw(queue_key(id), Some(Vec::new()));
                 Status::Passed {
@@ -364,7 +383,10 @@ fn apply(state: &mut State, p: &Proposal, ctx: BlockContext) -> Result<(), (&'st
         }
         ProposalKind::OracleSet { oracle, authorised } => {
             if state.params().modules.demand.is_none() {
-                return Err(("demand_off", "the network no longer runs the demand service".into()));
+                return Err((
+                    "demand_off",
+                    "the network no longer runs the demand service".into(),
+                ));
             }
             crate::services::demand::verify::apply_oracle(state, oracle, *authorised);
             Ok(())
@@ -394,7 +416,10 @@ fn apply(state: &mut State, p: &Proposal, ctx: BlockContext) -> Result<(), (&'st
                 .economics
                 .as_ref()
                 .map(|e| e.treasury)
-                .ok_or(("no_treasury", "the network has no [economics] treasury".to_string()))?;
+                .ok_or((
+                    "no_treasury",
+                    "the network has no [economics] treasury".to_string(),
+                ))?;
             let mut t = state.account(&treasury).copied().unwrap_or_default();
             if t.balance < *amount {
                 return Err((
@@ -406,10 +431,10 @@ fn apply(state: &mut State, p: &Proposal, ctx: BlockContext) -> Result<(), (&'st
                 ));
             }
             let mut r = state.account(to).copied().unwrap_or_default();
-            r.balance = r
-                .balance
-                .checked_add(*amount)
-                .ok_or(("balance_overflow", "the receiver's balance would overflow".to_string()))?;
+            r.balance = r.balance.checked_add(*amount).ok_or((
+                "balance_overflow",
+                "the receiver's balance would overflow".to_string(),
+            ))?;
             t.balance = t.balance.checked_sub(*amount).expect("checked");
             state.put_account(treasury, t);
             state.put_account(*to, r);

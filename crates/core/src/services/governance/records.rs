@@ -90,9 +90,9 @@ impl Stake {
 
     /// Bonded plus unbonding: what slashing can reach.
     pub fn slashable(&self) -> Amount {
-        self.unbonding
-            .iter()
-            .fold(self.amount, |a, u| a.checked_add(u.amount).expect("<= supply"))
+        self.unbonding.iter().fold(self.amount, |a, u| {
+            a.checked_add(u.amount).expect("<= supply")
+        })
     }
 }
 
@@ -345,7 +345,11 @@ pub fn proposal_prefix() -> Vec<u8> {
 }
 /// Index: proposal `id` closes its vote at `height`.
 pub fn ends_key(height: u64, id: u64) -> Vec<u8> {
-    module_key(Governance::ID, ENDS, &[&height.to_be_bytes(), &id.to_be_bytes()])
+    module_key(
+        Governance::ID,
+        ENDS,
+        &[&height.to_be_bytes(), &id.to_be_bytes()],
+    )
 }
 pub fn ends_prefix(height: u64) -> Vec<u8> {
     module_key(Governance::ID, ENDS, &[&height.to_be_bytes()])
@@ -381,7 +385,11 @@ pub fn slash_key(evidence: &Hash) -> Vec<u8> {
 }
 /// Slashes in order: (height, evidence).
 pub fn slash_log_key(height: u64, evidence: &Hash) -> Vec<u8> {
-    module_key(Governance::ID, SLASH_LOG, &[&height.to_be_bytes(), &evidence.0])
+    module_key(
+        Governance::ID,
+        SLASH_LOG,
+        &[&height.to_be_bytes(), &evidence.0],
+    )
 }
 pub fn slash_log_prefix() -> Vec<u8> {
     module_key(Governance::ID, SLASH_LOG, &[])

@@ -30,14 +30,22 @@ impl fmt::Display for GovernanceRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use GovernanceRejection::*;
         match self {
-            ZeroStake {} => write!(f, "the amount is zero; lock, unbond or spend a positive amount"),
+            ZeroStake {} => write!(
+                f,
+                "the amount is zero; lock, unbond or spend a positive amount"
+            ),
             StakeShort { staked, asked } => write!(
                 f,
                 "the account has {staked} base units bonded, less than the {asked} asked; unbond at most what is bonded"
             ),
-            NothingToWithdraw { next_release_height } => {
+            NothingToWithdraw {
+                next_release_height,
+            } => {
                 if *next_release_height == 0 {
-                    write!(f, "nothing is unbonding; unbond stake first, then withdraw it after the unbonding period")
+                    write!(
+                        f,
+                        "nothing is unbonding; unbond stake first, then withdraw it after the unbonding period"
+                    )
                 } else {
                     write!(
                         f,
@@ -62,7 +70,10 @@ impl fmt::Display for GovernanceRejection {
                 "the proposer already has {max} proposals in voting; wait until one of them closes"
             ),
             BadChange { field, why } => write!(f, "the proposed change is invalid: {field} {why}"),
-            UnknownProposal { id } => write!(f, "there is no proposal {id}; list them with `depin gov list`"),
+            UnknownProposal { id } => write!(
+                f,
+                "there is no proposal {id}; list them with `depin gov list`"
+            ),
             VotingClosed { id, end_height } => write!(
                 f,
                 "voting on proposal {id} closed at height {end_height}; its outcome is final"
@@ -80,7 +91,9 @@ impl fmt::Display for GovernanceRejection {
                 f,
                 "only the emergency key the genesis names may enact a change without a vote; make a proposal instead"
             ),
-            FieldTooLong { field, max } => write!(f, "{field} is longer than {max} bytes; shorten it"),
+            FieldTooLong { field, max } => {
+                write!(f, "{field} is longer than {max} bytes; shorten it")
+            }
         }
     }
 }

@@ -50,7 +50,8 @@ fn add_backing(state: &mut State, validator: &Address, delta: Amount, add: bool)
         let new = if add {
             old.checked_add(delta).expect("<= supply")
         } else {
-            old.checked_sub(delta).expect("backing includes the staker's bond")
+            old.checked_sub(delta)
+                .expect("backing includes the staker's bond")
         };
         if new.is_zero() {
             s.put_raw(backing_key(validator), None);
@@ -98,7 +99,9 @@ pub fn lock(
     put_stake(state, owner, &stake);
     add_backing(state, &backs, amount, true);
     set_backed(state, &backs, owner, true);
-    update_totals(state, |t| t.bonded = t.bonded.checked_add(amount).expect("<= supply"));
+    update_totals(state, |t| {
+        t.bonded = t.bonded.checked_add(amount).expect("<= supply")
+    });
     Ok(())
 }
 
@@ -178,7 +181,11 @@ pub fn unbond(
 }
 
 /// Returns every released unbonding of `owner` to its balance.
-pub fn withdraw(state: &mut State, owner: &Address, ctx: BlockContext) -> Result<Amount, Rejection> {
+pub fn withdraw(
+    state: &mut State,
+    owner: &Address,
+    ctx: BlockContext,
+) -> Result<Amount, Rejection> {
     let mut stake = state.stake_of(owner);
     let (released, kept): (Vec<Unbonding>, Vec<Unbonding>) = stake
         .unbonding
@@ -190,14 +197,17 @@ pub fn withdraw(state: &mut State, owner: &Address, ctx: BlockContext) -> Result
         }
         .into());
     }
-    let total = released
-        .iter()
-        .fold(Amount::ZERO, |a, u| a.checked_add(u.amount).expect("<= supply"));
+    let total = released.iter().fold(Amount::ZERO, |a, u| {
+        a.checked_add(u.amount).expect("<= supply")
+    });
     stake.unbonding = kept;
     move_balance(state, &stake_escrow(), owner, total);
     put_stake(state, owner, &stake);
     update_totals(state, |t| {
-        t.unbonding = t.unbonding.checked_sub(total).expect("unbonding includes it")
+        t.unbonding = t
+            .unbonding
+            .checked_sub(total)
+            .expect("unbonding includes it")
     });
     Ok(total)
 }
@@ -306,12 +316,7 @@ fn dispose(state: &mut State, amount: Amount, to: SlashTo) -> bool {
 }
 
 fn params(state: &State) -> Option<GovernanceParams> {
-    state
-        .params()
-        .modules
-        .governance
-        .as_deref()
-        .cloned()
+    state.params().modules.governance.as_deref().cloned()
 }
 
 fn record(state: &mut State, rec: &SlashRecord) {
@@ -396,7 +401,12 @@ pub fn slash_validator(
             height,
         },
     );
-    jail(state, validator, "equivocation", height.saturating_add(p.jail_blocks));
+    jail(
+        state,
+        validator,
+        "equivocation",
+        height.saturating_add(p.jail_blocks),
+    );
     amount
 }
 
@@ -415,14 +425,24 @@ fn jail(state: &mut State, validator: &Address, reason: &str, until_height: u64)
 /// A validator missed `missed_in_a_row` blocks in a row: past the downtime limit it is jailed
 /// (left out of the set from the next boundary), never slashed. Returns whether it was jailed.
 /// The consensus driver calls this from its liveness records.
-pub fn note_downtime(state: &mut State, validator: &Address, missed_in_a_row: u64, height: u64) -> bool {
+pub fn note_downtime(
+    state: &mut State,
+    validator: &Address,
+    missed_in_a_row: u64,
+    height: u64,
+) -> bool {
     let Some(p) = params(state) else {
         return false;
     };
     if missed_in_a_row < p.downtime_jail_blocks || state.jail_of(validator).is_some() {
         return false;
     }
-    jail(state, validator, "downtime", height.saturating_add(p.jail_blocks));
+    jail(
+        state,
+        validator,
+        "downtime",
+        height.saturating_add(p.jail_blocks),
+    );
     true
 }
 
