@@ -194,6 +194,8 @@ pub fn run(home: &Home, args: &InitArgs, json_out: bool) -> Result<()> {
             }),
             coverage,
             demand,
+            // Staking and proposals (issue 18); no emergency key.
+            governance: Some(depin_core::services::governance::GovernanceGenesis::devnet()),
             compute: (args.compute && with_demand)
                 .then(depin_core::modules::compute::ComputeGenesis::default),
             mapping: args.mapping.then(|| {

@@ -41,7 +41,7 @@ pub fn outcome(
     // (its floor, plus one when eligible * quorum leaves a remainder mod 10000).
     let q = u128::from(quorum_bps);
     let floor = mul_div_floor(eligible.0, q, 10_000);
-    let needed = floor + u128::from((eligible.0 % 10_000) * q % 10_000 != 0);
+    let needed = floor + u128::from(!((eligible.0 % 10_000) * q).is_multiple_of(10_000));
     if turnout.is_zero() || turnout.0 < needed {
         return Err((
             "no_quorum",
