@@ -209,6 +209,8 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
             }),
             coverage,
             demand,
+            // Staking and proposals (issue 18); no emergency key.
+            governance: Some(depin_core::services::governance::GovernanceGenesis::devnet()),
             compute: (args.compute && with_demand)
                 .then(depin_core::modules::compute::ComputeGenesis::default),
             mapping: args.mapping.then(|| {

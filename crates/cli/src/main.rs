@@ -17,6 +17,7 @@ mod compute;
 mod connection;
 mod credits;
 mod device;
+mod gov;
 mod init;
 mod keys;
 mod mapping;
@@ -91,6 +92,13 @@ enum Command {
     /// Street-level mapping: cell and area freshness, dashcams, bounties (mapping module).
     #[command(subcommand)]
     Map(mapping::MapCmd),
+    /// Proposals and votes: change parameters, the oracle set, denylists, the treasury and the
+    /// validator set (governance).
+    #[command(subcommand)]
+    Gov(gov::GovCmd),
+    /// Lock, delegate, unbond and withdraw stake (governance).
+    #[command(subcommand)]
+    Stake(gov::StakeCmd),
     /// Storage providers, offers and deals (storage module).
     #[command(subcommand)]
     Storage(storage::StorageCmd),
@@ -184,6 +192,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Oracle(cmd) => oracle::run(&home, &client()?, cmd, cli.json),
         Command::Compute(cmd) => compute::run(&home, &client()?, cmd, cli.json),
         Command::Map(cmd) => mapping::run(&home, &client()?, cmd, cli.json),
+        Command::Gov(cmd) => gov::run(&home, &client()?, cmd, cli.json),
+        Command::Stake(cmd) => gov::run_stake(&home, &client()?, cmd, cli.json),
         Command::Storage(cmd) => storage::run(&home, &client()?, cmd, cli.json),
         Command::Agent(cmd) => agent::run(&home, &client()?, cmd, cli.json),
         Command::Keys(cmd) => keys::run(&home, cmd, cli.json),

@@ -73,6 +73,39 @@ pub struct EconomicsGenesis {
     pub pool_weights: std::collections::BTreeMap<String, u32>,
 }
 
+impl EconomicsGenesis {
+    /// Checks the section and converts it (the genesis and governance's economics proposals);
+    /// the error names the field.
+    pub fn params(&self, decimals: u8) -> Result<EconomicsParams, crate::module::FieldError> {
+        let tokens = |name: &'static str, text: &str| {
+            Amount::parse(text, decimals).map_err(|err| (name, err.to_string()))
+        };
+        if self.treasury_bps > 10_000 {
+            return Err((
+                "economics.treasury_bps",
+                "is a share in basis points: 0 to 10000".into(),
+            ));
+        }
+        Ok(EconomicsParams {
+            emission: EmissionSchedule {
+                initial_per_epoch: tokens(
+                    "economics.emission_per_epoch",
+                    &self.emission_per_epoch,
+                )?,
+                halving_interval_epochs: self.halving_interval_epochs,
+                tail_per_epoch: tokens("economics.tail_per_epoch", &self.tail_per_epoch)?,
+            },
+            treasury: self.treasury,
+            treasury_bps: self.treasury_bps,
+            pool_weights: self
+                .pool_weights
+                .iter()
+                .map(|(n, w)| (n.clone(), *w))
+                .collect(),
+        })
+    }
+}
+
 fn zero_tokens() -> String {
     "0".into()
 }
@@ -301,29 +334,9 @@ impl Genesis {
         let Some(e) = &self.economics else {
             return Ok(None);
         };
-        let tokens = |name: &'static str, text: &str| {
-            Amount::parse(text, self.token.decimals).map_err(|err| field(name, err.to_string()))
-        };
-        if e.treasury_bps > 10_000 {
-            return Err(field(
-                "economics.treasury_bps",
-                "is a share in basis points: 0 to 10000",
-            ));
-        }
-        Ok(Some(EconomicsParams {
-            emission: EmissionSchedule {
-                initial_per_epoch: tokens("economics.emission_per_epoch", &e.emission_per_epoch)?,
-                halving_interval_epochs: e.halving_interval_epochs,
-                tail_per_epoch: tokens("economics.tail_per_epoch", &e.tail_per_epoch)?,
-            },
-            treasury: e.treasury,
-            treasury_bps: e.treasury_bps,
-            pool_weights: e
-                .pool_weights
-                .iter()
-                .map(|(n, w)| (n.clone(), *w))
-                .collect(),
-        }))
+        e.params(self.token.decimals)
+            .map(Some)
+            .map_err(|(name, why)| field(name, why))
     }
 
     /// The genesis balances in base units, with their total.

@@ -7,7 +7,8 @@
 //! at the close of an epoch the proven work of its devices. The ledger's one epoch close
 //! ([`crate::economics::close`]) turns that work, and the service users paid each device for,
 //! into exact payouts. Modules never import each other; they call the shared services in
-//! [`crate::services`] (device registry, denylist, fees in credits, governor checks).
+//! [`crate::services`] (device registry, denylist, fees in credits, governor checks, staking
+//! and governance).
 
 use std::fmt;
 
@@ -174,6 +175,11 @@ pub trait Module {
 
     /// After a block's transactions, before the epoch close if the block closes one.
     fn end_block(_state: &mut State, _ctx: BlockContext) {}
+
+    /// At the first block of `epoch` (from epoch 1), before any module's `begin_block`: where
+    /// changes decided during the last epoch take effect, so an epoch is paid under one set of
+    /// rules (governance applies passed proposals here).
+    fn epoch_start(_state: &mut State, _epoch: u64, _ctx: BlockContext) {}
 
     /// At the close of `epoch`: the proven work of the module's devices (proof modules only).
     /// The module may write its own explanations of the scores under its prefix.

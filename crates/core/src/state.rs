@@ -107,6 +107,7 @@ pub struct State {
     /// Values before the current block touched them, for [`State::rollback`].
     undo_accounts: BTreeMap<Address, Option<Account>>,
     undo_meta: Option<Meta>,
+    undo_params: Option<Params>,
     /// Module tables (devices, beacons, rewards...), keyed by raw bytes whose first byte names
     /// the table (see [`table`]).
     kv: BTreeMap<Vec<u8>, Vec<u8>>,
@@ -256,6 +257,7 @@ impl State {
             staged: Vec::new(),
             undo_accounts: BTreeMap::new(),
             undo_meta: None,
+            undo_params: None,
             kv: BTreeMap::new(),
             touched_kv: BTreeSet::new(),
             undo_kv: BTreeMap::new(),
@@ -322,6 +324,7 @@ impl State {
             staged: Vec::new(),
             undo_accounts: BTreeMap::new(),
             undo_meta: None,
+            undo_params: None,
             kv,
             touched_kv: BTreeSet::new(),
             undo_kv: BTreeMap::new(),
@@ -381,6 +384,16 @@ impl State {
         }
         self.touched.insert(StateKey::Meta);
         &mut self.meta
+    }
+
+    /// Replaces the parameters (a passed governance proposal, at an epoch boundary); the old
+    /// value is kept for rollback.
+    pub(crate) fn set_params(&mut self, params: Params) {
+        if self.undo_params.is_none() {
+            self.undo_params = Some(self.params.clone());
+        }
+        self.touched.insert(StateKey::Params);
+        self.params = params;
     }
 
     /// Records the burn of `amount` already taken from a balance: the supply falls by it.
@@ -491,6 +504,9 @@ impl State {
         if let Some(meta) = self.undo_meta.take() {
             self.meta = meta;
         }
+        if let Some(params) = self.undo_params.take() {
+            self.params = params;
+        }
         self.touched.clear();
         for (key, _) in std::mem::take(&mut self.staged) {
             let restored = self.current_value(&key);
@@ -541,9 +557,13 @@ impl State {
             }
             match StateKey::from_bytes(key).unwrap_or_else(|_| corrupt("key")) {
                 StateKey::Params => {
-                    // Parameters are fixed at genesis (governance will change them at epoch
-                    // boundaries through its own write).
-                    debug_assert_eq!(value.as_deref(), Some(&self.params.to_bytes()[..]));
+                    // Governance changes them at epoch boundaries.
+                    let params =
+                        Params::from_bytes(value.as_deref().unwrap_or_else(|| corrupt("params")))
+                            .unwrap_or_else(|_| corrupt("params"));
+                    if params != self.params {
+                        self.set_params(params);
+                    }
                 }
                 StateKey::Meta => {
                     let meta =
@@ -572,6 +592,7 @@ impl State {
         let root = self.stage();
         self.undo_accounts.clear();
         self.undo_meta = None;
+        self.undo_params = None;
         self.undo_kv.clear();
         (root, std::mem::take(&mut self.staged))
     }

@@ -140,6 +140,8 @@ enum Op {
     Pass(u8),
     /// One step of a compute job's life (see [`Run::compute_step`]).
     Compute(u8),
+    /// The owner locks, unbonds or withdraws stake, or its stake is slashed (governance).
+    Stake(u8, u128),
 }
 
 /// A network driven by [`Op`]s, remembering which hotspots are on it.
@@ -148,6 +150,7 @@ struct Run {
     coverage: bool,
     demand: bool,
     compute: bool,
+    governance: bool,
     /// Compute providers registered.
     providers: u8,
     /// Hotspots onboarded and not retired.
@@ -166,6 +169,7 @@ impl Run {
             coverage: p.coverage.is_some(),
             demand: p.demand.is_some(),
             compute: p.compute.is_some(),
+            governance: p.governance.is_some(),
             providers: 0,
             net,
             live: Vec::new(),
@@ -181,6 +185,7 @@ impl Run {
             "coverage" => self.coverage,
             "demand" => self.demand,
             "compute" => self.compute,
+            "governance" => self.governance,
             _ => true,
         };
         if on {
@@ -285,6 +290,38 @@ impl Run {
                 }
             }
             Op::Compute(step) => self.compute_step(step),
+            Op::Stake(step, tokens) => {
+                use depin_core::services::governance::actions::{
+                    LockStake, UnbondStake, WithdrawStake,
+                };
+                use depin_core::services::governance::{SlashRule, slash_account};
+                let a = match step % 4 {
+                    0 => Action::from(LockStake {
+                        amount: Amount(tokens),
+                    }),
+                    1 => Action::from(UnbondStake {
+                        amount: Amount(tokens / 2),
+                    }),
+                    2 => Action::from(WithdrawStake {}),
+                    _ => {
+                        // Slashed outside a transaction, as a module's or consensus' rule does.
+                        let h = self.net.state.height();
+                        let evidence =
+                            depin_core::Hash::tagged("modules-test", &[&h.to_be_bytes()]);
+                        slash_account(
+                            &mut self.net.state,
+                            &owner().address(),
+                            SlashRule::StorageDeal,
+                            evidence,
+                            h,
+                        );
+                        self.net.supply_is_consistent();
+                        return;
+                    }
+                };
+                let r = self.net.send(&owner(), a);
+                self.expect("governance", &r);
+            }
         }
     }
 
@@ -786,6 +823,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..SPOTS, any::<bool>()).prop_map(|(i, d)| Op::Deny(i, d)),
         1 => (1u8..30).prop_map(Op::Pass),
         3 => any::<u8>().prop_map(Op::Compute),
+        2 => (any::<u8>(), 1u128..500 * TOKEN).prop_map(|(s, t)| Op::Stake(s, t)),
     ]
 }
 
@@ -800,6 +838,7 @@ proptest! {
         coverage in any::<bool>(),
         demand in any::<bool>(),
         with_compute in any::<bool>(),
+        with_governance in any::<bool>(),
         weight in prop_oneof![Just(None), (0u32..3).prop_map(Some), (1u32..1_000).prop_map(Some)],
         remint_bps in 0u32..=10_000,
         ops in proptest::collection::vec(op(), 1..50),
@@ -809,6 +848,11 @@ proptest! {
         let compute_on = with_compute && demand;
         if compute_on {
             g.modules.compute = Some(compute_params());
+        }
+        if with_governance {
+            let mut gov = depin_core::services::governance::GovernanceGenesis::devnet();
+            gov.slash_storage_bps = 2_500;
+            g.modules.governance = Some(gov);
         }
         let mut run = Run::new(g);
         prop_assert_eq!((run.coverage, run.demand, run.compute), (coverage, demand, compute_on));

@@ -13,6 +13,7 @@ pub mod coverage_api;
 pub mod demand_api;
 pub mod economy_api;
 pub mod explorer_api;
+pub mod governance_api;
 pub mod home;
 pub mod limits;
 pub mod mapping_api;

@@ -9,7 +9,7 @@ use depin_store::Snapshot;
 use serde_json::Value;
 
 use crate::node::Node;
-use crate::{compute_api, coverage_api, demand_api, mapping_api, storage_api};
+use crate::{compute_api, coverage_api, demand_api, governance_api, mapping_api, storage_api};
 
 /// The routes of every module this node knows (a network that does not run one answers its
 /// routes with `<name>_disabled`).
@@ -20,6 +20,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .merge(compute_api::routes())
         .merge(mapping_api::routes())
         .merge(storage_api::routes())
+        .merge(governance_api::routes())
 }
 
 /// How module `module` scored a device's `shares` in `epoch`, for the reward view.

@@ -398,12 +398,19 @@ impl Store {
     }
 
     /// A consistent read view of the state as of the last committed block, read through the
-    /// same typed views execution uses ([`depin_core::StateRead`]).
+    /// same typed views execution uses ([`depin_core::StateRead`]). Its parameters are the
+    /// committed ones (governance changes them at epoch boundaries); `params` (the genesis')
+    /// only stand in for a store that has none yet.
     pub fn snapshot(&self, params: Params) -> Result<Snapshot, StoreError> {
         let tx = self.db.begin_read()?;
+        let table = tx.open_table(STATE)?;
+        let committed = table
+            .get(&depin_core::state::StateKey::Params.to_bytes()[..])?
+            .map(|v| Params::from_bytes(v.value()))
+            .transpose()?;
         Ok(Snapshot {
-            table: tx.open_table(STATE)?,
-            params,
+            table,
+            params: committed.unwrap_or(params),
             error: std::cell::RefCell::new(None),
         })
     }

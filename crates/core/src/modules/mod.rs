@@ -18,10 +18,11 @@ mod registry;
 pub mod storage;
 
 pub use registry::{
-    ModuleAction, ModuleParams, ModuleRejection, ModulesGenesis, NAMES, disabled_code, name_of,
+    ModuleAction, ModuleParams, ModuleRejection, ModulesGenesis, NAMES, check_section,
+    disabled_code, name_of,
 };
 pub(crate) use registry::{
-    begin_block, device_paid, device_retired, end_block, epoch_work, execute, init,
+    apply_params, begin_block, device_paid, device_retired, end_block, epoch_work, execute, init,
 };
 
 /// Re-exported for modules written before the seam moved to [`crate::module`].

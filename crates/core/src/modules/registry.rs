@@ -305,8 +305,51 @@ macro_rules! registry {
             }
         }
 
-        /// Every running module's hook before a block's transactions.
+        /// Parses a proposal's genesis section (JSON) for module `name` and checks it with the
+        /// module's own [`Module::params`]: the module's id and its parameters, encoded.
+        pub fn check_section(name: &str, section: &str, network: &GenesisInfo) -> Result<(u8, Vec<u8>), FieldError> {
+            $(if name == <$module as Module>::NAME {
+                let g: <$module as Module>::Genesis = serde_json::from_str(section)
+                    .map_err(|e| ("section", format!("is not a valid [{name}] section: {e}")))?;
+                let p = <$module as Module>::params(&g, network)?;
+                return Ok((<$module as Module>::ID, p.to_bytes()));
+            })*
+            Err(("module", format!("'{name}' is not a module of this build (it knows {})", NAMES.join(", "))))
+        }
+
+        /// Sets module `name`'s parameters from their encoding (a passed proposal, checked by
+        /// [`check_section`]); a module the network did not run is switched on and its initial
+        /// state written from `section`.
+        pub(crate) fn apply_params(state: &mut State, name: &str, section: &str, encoded: &[u8]) -> Result<(), String> {
+            $(if name == <$module as Module>::NAME {
+                let p = <<$module as Module>::Params as Decode>::from_bytes(encoded).map_err(|e| e.to_string())?;
+                let was_on = state.params().modules.$name.is_some();
+                let g: Option<<$module as Module>::Genesis> = if was_on {
+                    None
+                } else {
+                    Some(serde_json::from_str(section).map_err(|e| e.to_string())?)
+                };
+                let mut params = state.params().clone();
+                params.modules.$name = Some(Arc::new(p));
+                state.set_params(params);
+                if let Some(g) = g {
+                    state.with_writer(<$module as Module>::ID, |s| <$module as Module>::init(s, &g));
+                }
+                return Ok(());
+            })*
+            Err(format!("no module is named {name}"))
+        }
+
+        /// Every running module's hook before a block's transactions (after every running
+        /// module's `epoch_start` at an epoch's first block).
         pub(crate) fn begin_block(state: &mut State, ctx: BlockContext) {
+            let length = state.params().epoch_length_blocks;
+            if ctx.height > 1 && (ctx.height - 1).is_multiple_of(length) {
+                let epoch = (ctx.height - 1) / length;
+                $(if state.params().modules.$name.is_some() {
+                    state.with_writer(<$module as Module>::ID, |s| <$module as Module>::epoch_start(s, epoch, ctx));
+                })*
+            }
             $(if state.params().modules.$name.is_some() {
                 state.with_writer(<$module as Module>::ID, |s| <$module as Module>::begin_block(s, ctx));
             })*
@@ -355,4 +398,5 @@ registry! {
     storage: Storage = crate::modules::storage::Storage,
     mapping: Mapping = crate::modules::mapping::Mapping,
     compute: Compute = crate::modules::compute::Compute,
+    governance: Governance = crate::services::governance::Governance,
 }

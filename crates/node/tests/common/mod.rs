@@ -30,6 +30,23 @@ pub struct Running {
     _dir: tempfile::TempDir,
 }
 
+impl Running {
+    /// A node started by a test with its own genesis (see [`start`] for the pattern).
+    pub fn new(
+        addr: SocketAddr,
+        node: Arc<Node>,
+        thread: std::thread::JoinHandle<()>,
+        dir: tempfile::TempDir,
+    ) -> Running {
+        Running {
+            addr,
+            node,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         self.node.request_shutdown();

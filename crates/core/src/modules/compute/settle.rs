@@ -159,6 +159,27 @@ pub fn finish_slot(
         SlotFate::Abandoned => slot.bond * u128::from(p.abandon_penalty_bps) / 10_000,
         _ => 0,
     };
+    if fate == SlotFate::WrongResult
+        && let Some(d) = crate::services::devices::DevicesView::device_entry(&*state, &slot.device)
+    {
+        // A result proven wrong also costs its owner's stake, by the governance rule (nothing
+        // on a network without governance).
+        let evidence = Hash::tagged(
+            "depin/compute/wrong-result/v1",
+            &[
+                &job_id.to_be_bytes(),
+                &task_idx.to_be_bytes(),
+                &slot.device.0,
+            ],
+        );
+        crate::services::governance::slash_account(
+            state,
+            &d.owner,
+            crate::services::governance::SlashRule::ComputeResult,
+            evidence,
+            ctx.height,
+        );
+    }
     if forfeit > 0 {
         // Forfeited credits are burned: their cost basis goes with them.
         let cost = cost_share(provider.stake_cost, forfeit, provider.stake);

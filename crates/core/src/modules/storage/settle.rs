@@ -102,6 +102,21 @@ fn settle_period(
     state.put(epoch_proof_key(period, &deal.provider), &work);
     state.put(outcome_key(id, period), &outcome);
     if deal.faults > p.max_fault_periods {
+        // Terminated for failed proofs: the provider's owner's stake is slashed by the
+        // governance rule (nothing on a network without governance).
+        if let Some(d) =
+            crate::services::devices::DevicesView::device_entry(&*state, &deal.provider)
+        {
+            let evidence =
+                crate::crypto::Hash::tagged("depin/storage/terminated/v1", &[&id.to_be_bytes()]);
+            crate::services::governance::slash_account(
+                state,
+                &d.owner,
+                crate::services::governance::SlashRule::StorageDeal,
+                evidence,
+                ctx.height,
+            );
+        }
         close_deal(state, id, deal, DealStatus::TerminatedFaults);
     } else if period >= deal.end_period() {
         close_deal(state, id, deal, DealStatus::Ended);

@@ -139,20 +139,28 @@ pub fn minting_quote<S: StateRead>(
 pub fn set_oracle(state: &mut State, signer: &Address, a: &SetOracle) -> Result<(), Rejection> {
     let p = params(state)?;
     check_governor(p.governor, signer)?;
-    let key = oracle_key(&a.oracle);
-    match (a.authorised, state.contains(&key)) {
-        (true, false) => {
-            state.put(key, &OracleRecord::default());
-            // The oracle signs its own transactions, so it needs an account for its nonce.
-            if state.account(&a.oracle).is_none() {
-                state.put_account(a.oracle, Default::default());
-            }
-        }
-        (false, true) => state.put_raw(key, None),
-        // Already as asked: nothing to change.
-        _ => {}
-    }
+    apply_oracle(state, &a.oracle, a.authorised);
     Ok(())
+}
+
+/// Adds `oracle` to the oracle set or removes it (the governor's action, or a passed
+/// governance proposal); nothing changes if it is already as asked.
+pub fn apply_oracle(state: &mut State, oracle: &Address, authorised: bool) {
+    state.with_writer(super::Demand::ID, |state| {
+        let key = oracle_key(oracle);
+        match (authorised, state.contains(&key)) {
+            (true, false) => {
+                state.put(key, &OracleRecord::default());
+                // The oracle signs its own transactions, so it needs an account for its nonce.
+                if state.account(oracle).is_none() {
+                    state.put_account(*oracle, Default::default());
+                }
+            }
+            (false, true) => state.put_raw(key, None),
+            // Already as asked: nothing to change.
+            _ => {}
+        }
+    });
 }
 
 /// What a burn of tokens buys right now.

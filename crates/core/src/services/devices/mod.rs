@@ -248,6 +248,30 @@ fn release_bond(state: &mut State, device: &Address, to: Option<&Address>) {
     state.with_writer(Devices::ID, |s| s.put_raw(bond_key(device), None));
 }
 
+/// Puts `device` on the denylist or takes it off (a passed governance proposal).
+pub fn set_denied(state: &mut State, device: &Address, denied: bool) {
+    state.with_writer(Devices::ID, |s| {
+        s.put_raw(deny_key(device), denied.then(Vec::new))
+    });
+}
+
+/// Puts the pair `a`, `b` on the edge denylist or takes it off (a passed governance proposal).
+pub fn set_pair_denied(state: &mut State, a: &Address, b: &Address, denied: bool) {
+    state.with_writer(Devices::ID, |s| {
+        s.put_raw(pair_deny_key(a, b), denied.then(Vec::new))
+    });
+}
+
+/// Retires `device` for fraud and burns its bond (a passed governance proposal, as
+/// `forfeit_bond` is for the governor key); its owner, or `None` if it is not registered.
+pub fn forfeit(state: &mut State, device: &Address) -> Option<Address> {
+    let d = state.device_entry(device)?;
+    release_bond(state, device, None);
+    put_entry(state, device, None);
+    crate::modules::device_retired(state, d.module, device);
+    Some(d.owner)
+}
+
 /// The registry entry of `device`, which `owner` must own.
 pub fn owned(state: &State, owner: &Address, device: &Address) -> Result<DeviceEntry, Rejection> {
     let d = state

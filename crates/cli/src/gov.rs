@@ -1,0 +1,416 @@
+//! `depin gov ...` and `depin stake ...`: open proposals and vote on them, list and show them
+//! with their tallies; lock, delegate, unbond and withdraw stake.
+
+use anyhow::{Context, Result, bail};
+use depin_agent::client::Client;
+use depin_core::services::governance::actions::{
+    Choice, DelegateStake, EmergencyEnact, LockStake, ProposalKind, Propose, UnbondStake, Unjail,
+    Vote, WithdrawStake,
+};
+use depin_core::{Action, Amount};
+use depin_node::Home;
+use serde_json::Value;
+
+use crate::keys::resolve;
+use crate::submit::{chain_info, send_action};
+
+#[derive(clap::Subcommand)]
+pub enum GovCmd {
+    /// Open a proposal (needs the minimum stake), or enact one with --emergency.
+    Propose {
+        #[command(subcommand)]
+        change: ChangeCmd,
+        /// One line saying what the proposal does and why.
+        #[arg(long)]
+        title: String,
+        /// Proposer key in --home.
+        #[arg(long, default_value = "alice")]
+        key: String,
+        /// Enact without a vote (the genesis' emergency key only; devnets).
+        #[arg(long)]
+        emergency: bool,
+    },
+    /// Vote yes, no or abstain on an open proposal (a second vote replaces the first).
+    Vote {
+        proposal: u64,
+        /// yes, no or abstain.
+        choice: String,
+        /// Voter key in --home.
+        #[arg(long, default_value = "alice")]
+        key: String,
+    },
+    /// One proposal: its change, tally, state, explanation and votes.
+    Show { proposal: u64 },
+    /// The newest proposals with their tallies.
+    List,
+    /// Governance parameters (quorum, threshold, periods, slashing rules).
+    Params,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ChangeCmd {
+    /// New parameters for a module (or switch one on): its genesis section, a TOML or JSON file.
+    Params {
+        module: String,
+        section_file: String,
+    },
+    /// A new [economics] section (TOML or JSON file).
+    Economics { section_file: String },
+    /// Add a key to the oracle set (--authorised true) or remove it (false).
+    Oracle {
+        oracle: String,
+        #[arg(long, action = clap::ArgAction::Set, required = true)]
+        authorised: bool,
+    },
+    /// Put a device on the denylist (--denied true) or take it off; --fraud also retires it,
+    /// burns its bond and slashes its owner.
+    Denylist {
+        device: String,
+        #[arg(long, action = clap::ArgAction::Set, required = true)]
+        denied: bool,
+        #[arg(long)]
+        fraud: bool,
+    },
+    /// Put a pair of devices on the edge denylist or take it off.
+    PairDenylist {
+        a: String,
+        b: String,
+        #[arg(long, action = clap::ArgAction::Set, required = true)]
+        denied: bool,
+    },
+    /// Pay whole tokens from the treasury.
+    TreasurySpend { to: String, tokens: String },
+    /// The validator set (addresses or key names).
+    Validators {
+        #[arg(required = true)]
+        validators: Vec<String>,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum StakeCmd {
+    /// Lock whole tokens as stake (it votes on proposals opened after this block).
+    Lock {
+        tokens: String,
+        #[arg(long, default_value = "alice")]
+        key: String,
+    },
+    /// Back a validator with your stake (address or key name), or "self".
+    Delegate {
+        validator: String,
+        #[arg(long, default_value = "alice")]
+        key: String,
+    },
+    /// Start unbonding whole tokens (withdrawable after the unbonding period).
+    Unbond {
+        tokens: String,
+        #[arg(long, default_value = "alice")]
+        key: String,
+    },
+    /// Move released unbondings back to your balance.
+    Withdraw {
+        #[arg(long, default_value = "alice")]
+        key: String,
+    },
+    /// A jailed validator asks to come back.
+    Unjail {
+        #[arg(long, default_value = "validator")]
+        key: String,
+    },
+    /// An account's stake and voting weight (address or key name).
+    Show { who: String },
+}
+
+/// Reads a genesis section from a TOML or JSON file, as the JSON a proposal carries.
+fn section(path: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the section file {path}"))?;
+    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+        return Ok(v.to_string());
+    }
+    let v: toml::Value = toml::from_str(&text).with_context(|| {
+        format!("{path} is neither JSON nor TOML; write the module's genesis section, e.g. quorum_bps = 3340")
+    })?;
+    Ok(serde_json::to_string(&v)?)
+}
+
+fn tokens(text: &str, decimals: u8) -> Result<Amount> {
+    Amount::parse(text, decimals)
+        .with_context(|| format!("'{text}' is not an amount of whole tokens, e.g. 100 or 2.5"))
+}
+
+fn change(home: &Home, c: &ChangeCmd, decimals: u8) -> Result<ProposalKind> {
+    Ok(match c {
+        ChangeCmd::Params {
+            module,
+            section_file,
+        } => ProposalKind::ModuleParams {
+            module: module.clone(),
+            section: section(section_file)?,
+        },
+        ChangeCmd::Economics { section_file } => ProposalKind::Economics {
+            section: section(section_file)?,
+        },
+        ChangeCmd::Oracle { oracle, authorised } => ProposalKind::OracleSet {
+            oracle: resolve(home, oracle)?,
+            authorised: *authorised,
+        },
+        ChangeCmd::Denylist {
+            device,
+            denied,
+            fraud,
+        } => ProposalKind::Denylist {
+            device: resolve(home, device)?,
+            denied: *denied,
+            fraud: *fraud,
+        },
+        ChangeCmd::PairDenylist { a, b, denied } => ProposalKind::PairDenylist {
+            a: resolve(home, a)?,
+            b: resolve(home, b)?,
+            denied: *denied,
+        },
+        ChangeCmd::TreasurySpend { to, tokens: t } => ProposalKind::TreasurySpend {
+            to: resolve(home, to)?,
+            amount: tokens(t, decimals)?,
+        },
+        ChangeCmd::Validators { validators } => ProposalKind::ValidatorSet {
+            validators: validators
+                .iter()
+                .map(|v| resolve(home, v))
+                .collect::<Result<_>>()?,
+        },
+    })
+}
+
+fn send(
+    home: &Home,
+    client: &Client,
+    key_name: &str,
+    action: Action,
+    done: &str,
+    json_out: bool,
+) -> Result<()> {
+    let info = chain_info(client)?;
+    let key = home.load_key(key_name)?;
+    if let Some(status) = send_action(client, &info, &key, key_name, action, None, false, json_out)?
+        && !json_out
+    {
+        println!("{done} in block {}", status["height"]);
+    }
+    Ok(())
+}
+
+pub fn run(home: &Home, client: &Client, cmd: &GovCmd, json_out: bool) -> Result<()> {
+    match cmd {
+        GovCmd::Propose {
+            change: c,
+            title,
+            key,
+            emergency,
+        } => {
+            let info = chain_info(client)?;
+            let change = change(home, c, info.decimals)?;
+            let kind = change.name();
+            let action = if *emergency {
+                Action::from(EmergencyEnact {
+                    title: title.clone(),
+                    change,
+                })
+            } else {
+                Action::from(Propose {
+                    title: title.clone(),
+                    change,
+                })
+            };
+            send(
+                home,
+                client,
+                key,
+                action,
+                &format!("proposed a {kind} change"),
+                json_out,
+            )?;
+            if !json_out {
+                println!("see it with `depin gov list`");
+            }
+            Ok(())
+        }
+        GovCmd::Vote {
+            proposal,
+            choice,
+            key,
+        } => {
+            let c = match choice.as_str() {
+                "yes" => Choice::Yes,
+                "no" => Choice::No,
+                "abstain" => Choice::Abstain,
+                other => bail!("'{other}' is not a choice; vote yes, no or abstain"),
+            };
+            let action = Action::from(Vote {
+                proposal: *proposal,
+                choice: c,
+            });
+            send(
+                home,
+                client,
+                key,
+                action,
+                &format!("voted {choice} on proposal {proposal}"),
+                json_out,
+            )
+        }
+        GovCmd::Show { proposal } => {
+            let p = client.get(&format!("/v1/governance/proposals/{proposal}"))?;
+            if json_out {
+                println!("{p}");
+            } else {
+                print_proposal(&p);
+                for v in p["votes"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {} {} with {}",
+                        v["voter"].as_str().unwrap_or("?"),
+                        v["choice"].as_str().unwrap_or("?"),
+                        v["weight"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+            Ok(())
+        }
+        GovCmd::List => {
+            let l = client.get("/v1/governance/proposals")?;
+            if json_out {
+                println!("{l}");
+                return Ok(());
+            }
+            let list = l["proposals"].as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                println!("no proposals yet; open one with `depin gov propose ... --title ...`");
+            }
+            for p in &list {
+                print_proposal(p);
+            }
+            Ok(())
+        }
+        GovCmd::Params => {
+            let p = client.get("/v1/governance/params")?;
+            if json_out {
+                println!("{p}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&p["governance"])?);
+                if let Some(k) = p["emergency_key"]["address"].as_str() {
+                    println!("EMERGENCY KEY (devnet): {k} may enact changes without a vote");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_proposal(p: &Value) {
+    println!(
+        "#{} {} [{}] by {}: {}",
+        p["id"],
+        p["change"]["kind"].as_str().unwrap_or("?"),
+        p["status"]["state"].as_str().unwrap_or("?"),
+        p["proposer"].as_str().unwrap_or("?"),
+        p["title"].as_str().unwrap_or("")
+    );
+    println!(
+        "   yes {} no {} abstain {} of {} eligible",
+        p["yes"].as_str().unwrap_or("0"),
+        p["no"].as_str().unwrap_or("0"),
+        p["abstain"].as_str().unwrap_or("0"),
+        p["eligible"].as_str().unwrap_or("0")
+    );
+    println!("   {}", p["explanation"].as_str().unwrap_or(""));
+}
+
+pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -> Result<()> {
+    let decimals = || chain_info(client).map(|i| i.decimals);
+    match cmd {
+        StakeCmd::Lock { tokens: t, key } => {
+            let amount = tokens(t, decimals()?)?;
+            send(
+                home,
+                client,
+                key,
+                LockStake { amount }.into(),
+                &format!("locked {t} tokens"),
+                json_out,
+            )
+        }
+        StakeCmd::Delegate { validator, key } => {
+            let v = if validator == "self" {
+                None
+            } else {
+                Some(resolve(home, validator)?)
+            };
+            send(
+                home,
+                client,
+                key,
+                DelegateStake { validator: v }.into(),
+                &format!("stake now backs {validator}"),
+                json_out,
+            )
+        }
+        StakeCmd::Unbond { tokens: t, key } => {
+            let amount = tokens(t, decimals()?)?;
+            send(
+                home,
+                client,
+                key,
+                UnbondStake { amount }.into(),
+                &format!("started unbonding {t} tokens"),
+                json_out,
+            )
+        }
+        StakeCmd::Withdraw { key } => send(
+            home,
+            client,
+            key,
+            WithdrawStake {}.into(),
+            "withdrew released stake",
+            json_out,
+        ),
+        StakeCmd::Unjail { key } => send(
+            home,
+            client,
+            key,
+            Unjail {}.into(),
+            "asked to leave jail",
+            json_out,
+        ),
+        StakeCmd::Show { who } => {
+            let address = resolve(home, who)?;
+            let s = client.get(&format!("/v1/governance/stake/{address}"))?;
+            if json_out {
+                println!("{s}");
+            } else {
+                println!(
+                    "{address}: bonded {} (since height {}), backs {}, voting weight {} ({} devices)",
+                    s["bonded"].as_str().unwrap_or("0"),
+                    s["since_height"],
+                    s["backs"].as_str().unwrap_or("?"),
+                    s["voting_weight"].as_str().unwrap_or("0"),
+                    s["devices_counted"]
+                );
+                for u in s["unbonding"].as_array().into_iter().flatten() {
+                    println!(
+                        "  unbonding {} until height {}",
+                        u["amount"].as_str().unwrap_or("?"),
+                        u["release_height"]
+                    );
+                }
+                if !s["jail"].is_null() {
+                    println!(
+                        "  JAILED ({}) until height {}",
+                        s["jail"]["reason"].as_str().unwrap_or("?"),
+                        s["jail"]["until_height"]
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}

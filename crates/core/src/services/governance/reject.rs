@@ -1,0 +1,99 @@
+//! Why a staking, proposal or vote action was refused.
+
+use std::fmt;
+
+use crate::amount::Amount;
+use crate::crypto::Address;
+use crate::module::reasons;
+
+reasons! {
+    /// A refused governance action.
+    GovernanceRejection, "governance rejection";
+    0 => ZeroStake {} = "zero_stake",
+    1 => StakeShort { staked: Amount, asked: Amount } = "stake_short",
+    2 => NothingToWithdraw { next_release_height: u64 } = "nothing_to_withdraw",
+    3 => TooManyUnbondings { max: u32 } = "too_many_unbondings",
+    4 => NotAValidator { validator: Address } = "not_a_validator",
+    5 => ProposerStakeShort { weight: Amount, needed: Amount } = "proposer_stake_short",
+    6 => TooManyOpenProposals { max: u32 } = "too_many_open_proposals",
+    7 => BadChange { field: String, why: String } = "bad_change",
+    8 => UnknownProposal { id: u64 } = "unknown_proposal",
+    9 => VotingClosed { id: u64, end_height: u64 } = "voting_closed",
+    10 => NoVotingWeight { since_height: u64 } = "no_voting_weight",
+    11 => NotJailed {} = "not_jailed",
+    12 => StillJailed { until_height: u64 } = "still_jailed",
+    13 => NotEmergencyKey {} = "not_emergency_key",
+    14 => FieldTooLong { field: String, max: u32 } = "field_too_long",
+}
+
+impl fmt::Display for GovernanceRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use GovernanceRejection::*;
+        match self {
+            ZeroStake {} => write!(
+                f,
+                "the amount is zero; lock, unbond or spend a positive amount"
+            ),
+            StakeShort { staked, asked } => write!(
+                f,
+                "the account has {staked} base units bonded, less than the {asked} asked; unbond at most what is bonded"
+            ),
+            NothingToWithdraw {
+                next_release_height,
+            } => {
+                if *next_release_height == 0 {
+                    write!(
+                        f,
+                        "nothing is unbonding; unbond stake first, then withdraw it after the unbonding period"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "no unbonding stake is released yet; the next release is at height {next_release_height}"
+                    )
+                }
+            }
+            TooManyUnbondings { max } => write!(
+                f,
+                "the account already has {max} unbondings in flight; withdraw the released ones or wait for them"
+            ),
+            NotAValidator { validator } => write!(
+                f,
+                "{validator} is not a validator of this network; delegate to a key of the validator set, or to yourself"
+            ),
+            ProposerStakeShort { weight, needed } => write!(
+                f,
+                "the proposer's voting weight is {weight} base units, less than the {needed} a proposal needs; lock more stake first"
+            ),
+            TooManyOpenProposals { max } => write!(
+                f,
+                "the proposer already has {max} proposals in voting; wait until one of them closes"
+            ),
+            BadChange { field, why } => write!(f, "the proposed change is invalid: {field} {why}"),
+            UnknownProposal { id } => write!(
+                f,
+                "there is no proposal {id}; list them with `depin gov list`"
+            ),
+            VotingClosed { id, end_height } => write!(
+                f,
+                "voting on proposal {id} closed at height {end_height}; its outcome is final"
+            ),
+            NoVotingWeight { since_height } => write!(
+                f,
+                "the voter has no stake bonded before the proposal opened (at height {since_height}) and no device bonded before it: stake locked after a proposal opens does not vote on it"
+            ),
+            NotJailed {} => write!(f, "the validator is not jailed; there is nothing to undo"),
+            StillJailed { until_height } => write!(
+                f,
+                "the validator is jailed until height {until_height}; ask again from that height"
+            ),
+            NotEmergencyKey {} => write!(
+                f,
+                "only the emergency key the genesis names may enact a change without a vote; make a proposal instead"
+            ),
+            FieldTooLong { field, max } => {
+                write!(f, "{field} is longer than {max} bytes; shorten it")
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! HTTP endpoints of governance: its parameters (with the emergency key marked as such), the
+//! network's parameters in force, proposals with their tallies and a sentence on where each
+//! stands, an account's stake and voting weight, and the slashes.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use depin_core::services::governance::proposal::outcome;
+use depin_core::services::governance::records::GovernanceView;
+use depin_core::services::governance::stake::{is_member, voting_weight};
+use depin_core::services::governance::{GovernanceParams, Proposal, Status};
+use depin_core::{Address, StateRead};
+use depin_store::Snapshot;
+use serde_json::{Value, json};
+
+use crate::node::Node;
+use crate::reply::{ApiError, ApiResult, Path, blocking, parse_path, snapshot};
+
+/// Most proposals one list returns (the newest).
+pub const MAX_PROPOSALS_PER_QUERY: usize = 100;
+/// Most votes one proposal view lists.
+pub const MAX_VOTES_PER_QUERY: usize = 1_000;
+
+/// The module's routes (one line in [`crate::modules::routes`]).
+pub fn routes() -> Router<Arc<Node>> {
+    Router::new()
+        .route("/v1/governance/params", get(params))
+        .route("/v1/governance/proposals", get(proposals))
+        .route("/v1/governance/proposals/{id}", get(proposal))
+        .route("/v1/governance/stake/{address}", get(stake))
+        .route("/v1/governance/slashes", get(slashes))
+}
+
+fn governance(view: &Snapshot) -> ApiResult<GovernanceParams> {
+    view.params()
+        .modules
+        .governance
+        .as_deref()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "governance_disabled",
+                "this network's genesis has no [governance] section",
+            )
+        })
+}
+
+/// Where a proposal stands, in a sentence.
+pub fn explain(p: &Proposal, height: u64) -> String {
+    let turnout = p.yes.0 + p.no.0 + p.abstain.0;
+    match &p.status {
+        Status::Voting => {
+            let now = match outcome(
+                p.eligible,
+                p.yes,
+                p.no,
+                p.abstain,
+                p.quorum_bps,
+                p.threshold_bps,
+            ) {
+                Ok(()) => "would pass if it closed now".to_string(),
+                Err((code, why)) => format!("would fail now ({code}: {why})"),
+            };
+            format!(
+                "voting until height {} ({} blocks left): {turnout} of {} eligible base units voted; {now}",
+                p.voting_end_height,
+                p.voting_end_height.saturating_sub(height),
+                p.eligible.0
+            )
+        }
+        Status::Passed { effective_epoch } if p.emergency => format!(
+            "enacted by the emergency key without a vote; takes effect at the start of epoch {effective_epoch}"
+        ),
+        Status::Passed { effective_epoch } => format!(
+            "passed with {} yes, {} no, {} abstain of {} eligible; takes effect at the start of epoch {effective_epoch}",
+            p.yes.0, p.no.0, p.abstain.0, p.eligible.0
+        ),
+        Status::Rejected { code, why } => format!("rejected ({code}): {why}"),
+        Status::Applied { epoch, height } => {
+            format!("in force since height {height}, the first block of epoch {epoch}")
+        }
+        Status::Failed { code, why } => format!("passed but could not be applied ({code}): {why}"),
+    }
+}
+
+fn proposal_view(p: &Proposal, height: u64) -> Value {
+    let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
+    v["explanation"] = json!(explain(p, height));
+    v
+}
+
+pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        let view = snapshot(&node)?;
+        let g = governance(&view)?;
+        let in_force = serde_json::to_value(view.params()).map_err(ApiError::internal)?;
+        view.finish().map_err(ApiError::internal)?;
+        Ok(Json(json!({
+            "governance": g,
+            "emergency_key": g.emergency_key.map(|k| json!({
+                "address": k,
+                "emergency": true,
+                "note": "an emergency key (devnet): it enacts changes without a vote, at the next epoch boundary",
+            })),
+            "params_in_force": in_force,
+        })))
+    })
+    .await
+}
+
+pub async fn proposals(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        let view = snapshot(&node)?;
+        governance(&view)?;
+        let height = node.tip().height;
+        let list: Vec<Value> = view
+            .proposals(MAX_PROPOSALS_PER_QUERY)
+            .iter()
+            .map(|p| proposal_view(p, height))
+            .collect();
+        view.finish().map_err(ApiError::internal)?;
+        Ok(Json(json!({ "proposals": list })))
+    })
+    .await
+}
+
+pub async fn proposal(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        let id: u64 = parse_path(&id, "proposal")?;
+        let view = snapshot(&node)?;
+        governance(&view)?;
+        let p = view.proposal(id).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_proposal",
+                format!("there is no proposal {id}; list them at /v1/governance/proposals"),
+            )
+        })?;
+        let mut out = proposal_view(&p, node.tip().height);
+        let votes: Vec<Value> = view
+            .votes_on(id, MAX_VOTES_PER_QUERY)
+            .iter()
+            .map(|(voter, v)| json!({"voter": voter, "choice": v.choice, "weight": v.weight}))
+            .collect();
+        out["votes"] = json!(votes);
+        view.finish().map_err(ApiError::internal)?;
+        Ok(Json(out))
+    })
+    .await
+}
+
+pub async fn stake(
+    State(node): State<Arc<Node>>,
+    Path(address): Path<String>,
+) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        let address: Address = parse_path(&address, "address")?;
+        let view = snapshot(&node)?;
+        governance(&view)?;
+        let height = node.tip().height;
+        let s = view.stake_of(&address);
+        // The weight it would have on a proposal opened in the next block.
+        let (weight, devices) = voting_weight(&view, &address, height + 1, u64::MAX);
+        let out = json!({
+            "address": address,
+            "bonded": s.amount,
+            "backs": s.backs(&address),
+            "since_height": s.since_height,
+            "unbonding": s.unbonding,
+            "voting_weight": weight,
+            "devices_counted": devices.len(),
+            "validator": is_member(&view, &address),
+            "backing": view.backing_of(&address),
+            "jail": view.jail_of(&address),
+            "totals": view.stake_totals(),
+        });
+        view.finish().map_err(ApiError::internal)?;
+        Ok(Json(out))
+    })
+    .await
+}
+
+pub async fn slashes(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        let view = snapshot(&node)?;
+        governance(&view)?;
+        let list = view.slashes(MAX_PROPOSALS_PER_QUERY);
+        view.finish().map_err(ApiError::internal)?;
+        Ok(Json(json!({ "slashes": list })))
+    })
+    .await
+}
