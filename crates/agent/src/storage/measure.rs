@@ -14,7 +14,7 @@ use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenPa
 use depin_core::modules::ModulesGenesis;
 use depin_core::modules::storage::StorageView;
 use depin_core::modules::storage::actions::{
-    AddCollateral, DealTerms, DeclareRecovery, OpenDeal, RegisterProvider, SubmitStorageProof,
+    AddCollateral, DealTerms, DeclareRecovery, OpenDeal, RegisterProvider,
     sign_onboarding,
 };
 use depin_core::modules::storage::params::{GIB, preset};
@@ -452,16 +452,12 @@ pub fn measure(args: &MeasureArgs) -> Result<Vec<Row>> {
                         .find_map(|o| o.answer(&seed, p.challenges_per_window).ok().flatten());
                 }
                 if let Some(openings) = answer {
-                    txs.push(chain.tx(
-                        device,
-                        extra[d],
-                        Action::from(SubmitStorageProof {
-                            deal: id,
-                            period,
-                            openings,
-                        }),
-                    ));
-                    extra[d] += 1;
+                    for action in
+                        super::provider::proof_actions(id, period, held.tree.size, openings)
+                    {
+                        txs.push(chain.tx(device, extra[d], action));
+                        extra[d] += 1;
+                    }
                 }
             }
         }

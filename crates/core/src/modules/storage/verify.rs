@@ -24,8 +24,8 @@ use super::proof::{
     OpeningFault, challenge_seed, challenged_chunks, uniform_below, verify_opening,
 };
 use super::records::{
-    Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, client_deal_key,
-    deadline_key, deal_key, escrow_account, meta_key, provider_deal_key, provider_key, shard_key,
+    Answered, Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, client_deal_key,
+    answered_key, deadline_key, deal_key, escrow_account, meta_key, provider_deal_key, provider_key, shard_key,
 };
 use super::reject::{OPENING_LENGTH, OPENING_PATH, OPENING_ROOT, StorageRejection as R};
 use super::settle;
@@ -348,9 +348,16 @@ pub fn submit_proof(
     if deal.status == DealStatus::Faulty && deal.recovery != Some(a.period) {
         return Err(R::RecoveryNotDeclared { deal: a.deal }.into());
     }
-    if a.openings.len() != p.challenges_per_window as usize {
+    // The challenges are answered in order, in one proof or several (a transaction holds only
+    // a few openings of a large shard): this one answers the next `openings.len()`.
+    let done = state
+        .get::<Answered>(&answered_key(a.deal))
+        .filter(|r| r.period == a.period)
+        .map_or(0, |r| r.count);
+    let remaining = p.challenges_per_window - done;
+    if a.openings.is_empty() || a.openings.len() > remaining as usize {
         return Err(R::WrongChallengeCount {
-            expected: p.challenges_per_window,
+            expected: remaining,
             got: a.openings.len() as u32,
         }
         .into());
@@ -360,7 +367,8 @@ pub fn submit_proof(
         .expect("an open window has its entropy");
     let seed = challenge_seed(&entropy, signer, a.deal, a.period);
     let chunks = challenged_chunks(&seed, deal.size, p.challenges_per_window);
-    for (i, (chunk, opening)) in chunks.iter().zip(&a.openings).enumerate() {
+    let answered = chunks.iter().enumerate().skip(done as usize);
+    for ((i, chunk), opening) in answered.zip(&a.openings) {
         if let Err(fault) =
             verify_opening(&deal.root, deal.size, *chunk, &opening.chunk, &opening.path)
         {
@@ -377,6 +385,18 @@ pub fn submit_proof(
             .into());
         }
     }
+    let count = done + a.openings.len() as u32;
+    if count < p.challenges_per_window {
+        state.put(
+            answered_key(a.deal),
+            &Answered {
+                period: a.period,
+                count,
+            },
+        );
+        return Ok(());
+    }
+    state.put_raw(answered_key(a.deal), None);
     deal.proven_period = Some(a.period);
     state.put(deal_key(a.deal), &deal);
     Ok(())
