@@ -163,7 +163,9 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
 }
 
 fn credits_spent_on_data(client: &Client, who: &Keypair) -> u128 {
-    let v = client.get(&format!("/v1/credits/{}", who.address())).unwrap();
+    let v = client
+        .get(&format!("/v1/credits/{}", who.address()))
+        .unwrap();
     v["spent_on_data"]
         .as_str()
         .map(|s| s.parse().unwrap())

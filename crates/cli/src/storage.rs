@@ -335,20 +335,30 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             let key = home.load_key(client_name)?;
             let manifest =
                 depin_agent::storage::client::Manifest::load(&home.root().join("manifests"), id)?;
-            let (data, reports) = depin_agent::storage::client::get(&info.chain_id, &key, &manifest)?;
+            let (data, reports) =
+                depin_agent::storage::client::get(&info.chain_id, &key, &manifest)?;
             std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
             if json_out {
                 let shards: Vec<Value> = reports
                     .iter()
                     .map(|r| json!({"index": r.index, "provider": r.provider, "paid_bytes": r.paid, "failure": r.failure}))
                     .collect();
-                println!("{}", json!({"bytes": data.len(), "out": out, "shards": shards}));
+                println!(
+                    "{}",
+                    json!({"bytes": data.len(), "out": out, "shards": shards})
+                );
             } else {
                 println!("rebuilt {} B into {}", data.len(), out.display());
                 for r in &reports {
                     match &r.failure {
-                        None => println!("  shard {} from {}: {} B, paid", r.index, r.provider, r.paid),
-                        Some(why) => println!("  shard {} from {}: failed ({why}); {} B paid before", r.index, r.provider, r.paid),
+                        None => println!(
+                            "  shard {} from {}: {} B, paid",
+                            r.index, r.provider, r.paid
+                        ),
+                        Some(why) => println!(
+                            "  shard {} from {}: failed ({why}); {} B paid before",
+                            r.index, r.provider, r.paid
+                        ),
                     }
                 }
             }

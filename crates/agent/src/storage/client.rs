@@ -83,7 +83,8 @@ impl Manifest {
                 path.display()
             )
         })?;
-        serde_json::from_slice(&text).with_context(|| format!("{} is not a manifest", path.display()))
+        serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not a manifest", path.display()))
     }
 }
 
@@ -97,7 +98,11 @@ struct Candidate {
 
 /// The providers among `urls` that answer, are live on the ledger and have `shard_len` bytes
 /// free, most free first; each device once.
-fn candidates(node: &Client, urls: &[String], shard_len: u64) -> Result<(Vec<Candidate>, Vec<String>)> {
+fn candidates(
+    node: &Client,
+    urls: &[String],
+    shard_len: u64,
+) -> Result<(Vec<Candidate>, Vec<String>)> {
     let mut out: Vec<Candidate> = Vec::new();
     let mut skipped = Vec::new();
     for url in urls {
@@ -113,14 +118,18 @@ fn candidates(node: &Client, urls: &[String], shard_len: u64) -> Result<(Vec<Can
             continue;
         }
         let Some(p) = node.get_opt(&format!("/v1/storage/providers/{device}"))? else {
-            skipped.push(format!("{url}: {device} is not a registered storage provider"));
+            skipped.push(format!(
+                "{url}: {device} is not a registered storage provider"
+            ));
             continue;
         };
         let free = p["free_bytes"].as_u64().unwrap_or(0);
         if p["status"].as_str().is_some_and(|s| s != "active") {
             skipped.push(format!("{url}: provider {device} is {}", p["status"]));
         } else if free < shard_len {
-            skipped.push(format!("{url}: provider {device} has {free} bytes free, {shard_len} needed"));
+            skipped.push(format!(
+                "{url}: provider {device} has {free} bytes free, {shard_len} needed"
+            ));
         } else {
             out.push(Candidate {
                 url: url.clone(),
@@ -129,13 +138,23 @@ fn candidates(node: &Client, urls: &[String], shard_len: u64) -> Result<(Vec<Can
             });
         }
     }
-    out.sort_by(|a, b| b.free_bytes.cmp(&a.free_bytes).then(a.device.cmp(&b.device)));
+    out.sort_by(|a, b| {
+        b.free_bytes
+            .cmp(&a.free_bytes)
+            .then(a.device.cmp(&b.device))
+    });
     Ok((out, skipped))
 }
 
 /// Erasure-codes `data` and stores each shard with a distinct provider under a deal paid by
 /// `client`; returns the manifest (not yet saved).
-pub fn put(node: &Client, client: &Keypair, name: &str, data: &[u8], args: &PutArgs) -> Result<Manifest> {
+pub fn put(
+    node: &Client,
+    client: &Keypair,
+    name: &str,
+    data: &[u8],
+    args: &PutArgs,
+) -> Result<Manifest> {
     let (k, m) = (args.data_shards, args.parity_shards);
     let shards = erasure::encode(data, k, m)?;
     let shard_len = shards[0].len() as u64;
@@ -165,8 +184,14 @@ pub fn put(node: &Client, client: &Keypair, name: &str, data: &[u8], args: &PutA
     let mut entries = Vec::new();
     let mut txs = Vec::new();
     for (index, (shard, c)) in shards.iter().zip(&chosen).enumerate() {
-        let (terms, signature) =
-            upload_shard(&c.url, shard, &client.address(), args.periods, price, height + 100)?;
+        let (terms, signature) = upload_shard(
+            &c.url,
+            shard,
+            &client.address(),
+            args.periods,
+            price,
+            height + 100,
+        )?;
         let root = Hash(*blake3::hash(shard).as_bytes());
         if terms.root != root
             || terms.client != client.address()
@@ -175,7 +200,10 @@ pub fn put(node: &Client, client: &Keypair, name: &str, data: &[u8], args: &PutA
             || terms.periods != args.periods
             || terms.price_per_period != price
         {
-            bail!("the provider at {} signed other terms than asked: {terms:?}", c.url);
+            bail!(
+                "the provider at {} signed other terms than asked: {terms:?}",
+                c.url
+            );
         }
         txs.push(signer.sign(
             client,
@@ -213,7 +241,9 @@ pub fn put(node: &Client, client: &Keypair, name: &str, data: &[u8], args: &PutA
             ds.iter()
                 .filter(|d| {
                     d["root"].as_str().and_then(|r| r.parse::<Hash>().ok()) == Some(e.root)
-                        && d["provider"].as_str().and_then(|p| p.parse::<Address>().ok())
+                        && d["provider"]
+                            .as_str()
+                            .and_then(|p| p.parse::<Address>().ok())
                             == Some(e.provider)
                 })
                 .filter_map(|d| d["id"].as_u64())
@@ -235,7 +265,9 @@ fn wait_for_nonce(node: &Client, who: &Address, nonce: u64) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while node.nonce(who)?.unwrap_or(0) < nonce {
         if Instant::now() > deadline {
-            bail!("the deals were accepted but not committed within 60 s: check `depin storage deals`");
+            bail!(
+                "the deals were accepted but not committed within 60 s: check `depin storage deals`"
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -255,10 +287,18 @@ pub struct ShardReport {
 
 /// Retrieves shards of `manifest` (data shards first) until `k` are whole, paying each provider
 /// for the verified bytes it served, and rebuilds the file (checked against its root).
-pub fn get(chain_id: &str, client: &Keypair, manifest: &Manifest) -> Result<(Vec<u8>, Vec<ShardReport>)> {
+pub fn get(
+    chain_id: &str,
+    client: &Keypair,
+    manifest: &Manifest,
+) -> Result<(Vec<u8>, Vec<ShardReport>)> {
     let (k, m) = (manifest.data_shards, manifest.parity_shards);
     if manifest.shards.len() != k + m {
-        bail!("the manifest lists {} shards, not {}", manifest.shards.len(), k + m);
+        bail!(
+            "the manifest lists {} shards, not {}",
+            manifest.shards.len(),
+            k + m
+        );
     }
     let mut got: Vec<Option<Vec<u8>>> = vec![None; k + m];
     let mut reports = Vec::new();

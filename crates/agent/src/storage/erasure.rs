@@ -103,7 +103,12 @@ mod tests {
     /// Any `k` of the `k + m` shards rebuild the file, for awkward sizes; fewer do not.
     #[test]
     fn any_k_shards_rebuild_the_file() {
-        for (size, k, m) in [(1usize, 1, 1), (1000, 4, 2), (100_001, 3, 2), (65_536, 2, 2)] {
+        for (size, k, m) in [
+            (1usize, 1, 1),
+            (1000, 4, 2),
+            (100_001, 3, 2),
+            (65_536, 2, 2),
+        ] {
             let data: Vec<u8> = (0..size).map(|i| (i * 31 + i / 7) as u8).collect();
             let shards = encode(&data, k, m).unwrap();
             assert_eq!(shards.len(), k + m);
@@ -113,7 +118,11 @@ mod tests {
                 for j in 0..m {
                     got[(first + j) % (k + m)] = None;
                 }
-                assert_eq!(decode(k, m, size as u64, &got).unwrap(), data, "{size} {k} {m}");
+                assert_eq!(
+                    decode(k, m, size as u64, &got).unwrap(),
+                    data,
+                    "{size} {k} {m}"
+                );
             }
             let mut too_few: Vec<Option<Vec<u8>>> = shards.iter().cloned().map(Some).collect();
             for s in too_few.iter_mut().take(m + 1) {

@@ -14,8 +14,7 @@ use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenPa
 use depin_core::modules::ModulesGenesis;
 use depin_core::modules::storage::StorageView;
 use depin_core::modules::storage::actions::{
-    AddCollateral, DealTerms, DeclareRecovery, OpenDeal, RegisterProvider,
-    sign_onboarding,
+    AddCollateral, DealTerms, DeclareRecovery, OpenDeal, RegisterProvider, sign_onboarding,
 };
 use depin_core::modules::storage::params::{GIB, preset};
 use depin_core::modules::storage::proof::challenge_seed;
@@ -614,18 +613,5 @@ mod tests {
             dealer.spent > 0 && dealer.proven_periods == 12,
             "{dealer:?}"
         );
-    }
-}
-
-#[cfg(test)]
-mod print {
-    /// `cargo test -p depin-agent storage::measure::print -- --ignored --nocapture` prints the
-    /// default measurement (the table in docs/SECURITY.md comes from `depin agent storage
-    /// --measure`, which runs the same function in release).
-    #[test]
-    #[ignore]
-    fn default_measurement() {
-        let rows = super::measure(&super::MeasureArgs::default()).unwrap();
-        println!("{}", super::table(&rows));
     }
 }

@@ -256,7 +256,9 @@ fn handle(shared: &Shared, stream: &mut TcpStream) -> Result<Reply> {
         }
         _ => refuse(
             404,
-            format!("no route {method} {path}: the provider serves GET /v1/info, POST /v1/shards, /v1/retrieve and /v1/receipts"),
+            format!(
+                "no route {method} {path}: the provider serves GET /v1/info, POST /v1/shards, /v1/retrieve and /v1/receipts"
+            ),
         ),
     })
 }
@@ -266,11 +268,17 @@ fn handle(shared: &Shared, stream: &mut TcpStream) -> Result<Reply> {
 fn upload(shared: &Shared, target: &str, body: &[u8]) -> Result<Reply> {
     let param = |name: &str| {
         query(target, name).with_context(|| {
-            format!("the upload names no {name}: POST /v1/shards?client=&periods=&price=&valid_until=")
+            format!(
+                "the upload names no {name}: POST /v1/shards?client=&periods=&price=&valid_until="
+            )
         })
     };
-    let client: Address = param("client")?.parse().context("client is not an address")?;
-    let periods: u32 = param("periods")?.parse().context("periods is not a number")?;
+    let client: Address = param("client")?
+        .parse()
+        .context("client is not an address")?;
+    let periods: u32 = param("periods")?
+        .parse()
+        .context("periods is not a number")?;
     let price: u128 = param("price")?.parse().context("price is not a number")?;
     let valid_until: u64 = param("valid_until")?
         .parse()
@@ -289,7 +297,11 @@ fn upload(shared: &Shared, target: &str, body: &[u8]) -> Result<Reply> {
         valid_until_height: valid_until,
     };
     let signature = terms.sign(&shared.chain_id, &shared.cfg.device);
-    shared.trees.lock().expect("lock").insert(held.tree.root, held.tree);
+    shared
+        .trees
+        .lock()
+        .expect("lock")
+        .insert(held.tree.root, held.tree);
     Ok(json_reply(
         200,
         json!({"terms": terms, "provider_signature": signature}),
@@ -375,7 +387,10 @@ fn retrieve(shared: &Shared, req: &RetrieveRequest) -> Result<Reply> {
         ));
     }
     let Some((tree, path)) = shard_tree(shared, &req.root)? else {
-        return Ok(refuse(404, format!("this provider holds no shard {}", req.root)));
+        return Ok(refuse(
+            404,
+            format!("this provider holds no shard {}", req.root),
+        ));
     };
     let n = group_count(tree.size);
     if req.groups == 0 || req.groups > MAX_SEGMENT_GROUPS || req.first_group >= n {
@@ -499,7 +514,10 @@ pub fn provider_info(url: &str) -> Result<Address> {
         .with_context(|| format!("cannot reach the storage provider at {url}"))?;
     let (status, body) = read_reply(resp, MAX_JSON_BYTES)?;
     if status != 200 {
-        bail!("the provider at {url} answered {status}: {}", error_of(&body));
+        bail!(
+            "the provider at {url} answered {status}: {}",
+            error_of(&body)
+        );
     }
     let v: Value = serde_json::from_slice(&body)?;
     v["device"]
@@ -529,7 +547,10 @@ pub fn upload_shard(
         .with_context(|| format!("cannot reach the storage provider at {url}"))?;
     let (status, body) = read_reply(resp, MAX_JSON_BYTES)?;
     if status != 200 {
-        bail!("the provider at {url} refused the shard ({status}): {}", error_of(&body));
+        bail!(
+            "the provider at {url} refused the shard ({status}): {}",
+            error_of(&body)
+        );
     }
     let v: Value = serde_json::from_slice(&body)?;
     Ok((

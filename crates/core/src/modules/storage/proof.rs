@@ -420,7 +420,10 @@ mod tests {
                 let r = tree.group_range(g * GROUP_CHUNKS);
                 let group = &bytes[r.start as usize..r.end as usize];
                 let path = tree.group_path(g);
-                assert_eq!(verify_group(&tree.root, len as u64, g, group, &path), Ok(()));
+                assert_eq!(
+                    verify_group(&tree.root, len as u64, g, group, &path),
+                    Ok(())
+                );
                 let mut bad = group.to_vec();
                 bad[bad.len() / 2] ^= 1;
                 assert_eq!(
@@ -428,7 +431,9 @@ mod tests {
                     Err(OpeningFault::RootMismatch)
                 );
                 if n > 1 {
-                    assert!(verify_group(&tree.root, len as u64, (g + 1) % n, group, &path).is_err());
+                    assert!(
+                        verify_group(&tree.root, len as u64, (g + 1) % n, group, &path).is_err()
+                    );
                     assert!(
                         verify_group(&tree.root, len as u64, g, group, &path[..path.len() - 1])
                             .is_err()
@@ -457,85 +462,5 @@ mod tests {
         // 6 degrees of freedom: P(chi2 > 22.46) = 0.001.
         assert!(chi2 < 22_460, "chi2 x1000 = {chi2}, counts {counts:?}");
         assert_eq!(uniform_below(&seed, 0, 1), 0);
-    }
-}
-
-#[cfg(test)]
-mod cost {
-    use super::*;
-
-    /// The ledger's verification cost of one opening of a 1 GiB shard (a 1 KiB chunk and 20
-    /// path hashes), and of deriving its challenge: `cargo test --release -p depin-core --lib
-    /// storage::proof::cost -- --ignored --nocapture` (a measurement, not a check).
-    #[test]
-    #[ignore]
-    fn verification_cost() {
-        let size = 1u64 << 30;
-        let chunk = vec![7u8; CHUNK_BYTES as usize];
-        let path: Vec<Hash> = (0..20u8).map(|i| Hash([i; 32])).collect();
-        let root = Hash([9; 32]);
-        let rounds = 200_000u64;
-        let start = std::time::Instant::now();
-        for i in 0..rounds {
-            let index = (i * 7919) % (1 << 20);
-            assert!(verify_opening(&root, size, index, &chunk, &path).is_err());
-        }
-        let per = start.elapsed().as_secs_f64() / rounds as f64;
-        let seed = Hash([3; 32]);
-        let start = std::time::Instant::now();
-        for i in 0..rounds {
-            std::hint::black_box(uniform_below(&seed, i, 1 << 20));
-        }
-        let draw = start.elapsed().as_secs_f64() / rounds as f64;
-        println!(
-            "opening of a 1 GiB shard: {:.2} us ({:.0} openings/s); challenge draw {:.2} us",
-            per * 1e6,
-            1.0 / per,
-            draw * 1e6
-        );
-    }
-
-    /// Committing to a shard (the provider's 16 KiB-group tree) against plain BLAKE3 hashing of
-    /// the same bytes in the same run, and verifying real openings of that shard: `cargo test
-    /// --release -p depin-core --lib storage::proof::cost -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn commit_rate_against_raw_hashing() {
-        let data: Vec<u8> = (0..64u32 << 20).map(|i| (i ^ (i >> 11)) as u8).collect();
-        let mb = data.len() as f64 / 1e6;
-        let mut raw = f64::MAX;
-        let mut commit = f64::MAX;
-        let mut tree = None;
-        for _ in 0..3 {
-            let start = std::time::Instant::now();
-            std::hint::black_box(blake3::hash(&data));
-            raw = raw.min(start.elapsed().as_secs_f64());
-            let start = std::time::Instant::now();
-            tree = Some(ShardTree::build(&data));
-            commit = commit.min(start.elapsed().as_secs_f64());
-        }
-        let tree = tree.expect("built");
-        let seed = Hash([5; 32]);
-        let openings: Vec<(u64, Vec<u8>, Vec<Hash>)> = challenged_chunks(&seed, tree.size, 20_000)
-            .into_iter()
-            .map(|c| {
-                let r = tree.group_range(c);
-                let (chunk, path) = tree.open(c, &data[r.start as usize..r.end as usize]);
-                (c, chunk, path)
-            })
-            .collect();
-        let start = std::time::Instant::now();
-        for (c, chunk, path) in &openings {
-            verify_opening(&tree.root, tree.size, *c, chunk, path).expect("valid");
-        }
-        let verify = start.elapsed().as_secs_f64() / openings.len() as f64;
-        println!(
-            "64 MiB: raw BLAKE3 {:.0} MB/s, commit (ShardTree::build) {:.0} MB/s ({:.2}x raw); valid openings of a 64 MiB shard {:.2} us ({:.0}/s)",
-            mb / raw,
-            mb / commit,
-            raw / commit,
-            verify * 1e6,
-            1.0 / verify
-        );
     }
 }
