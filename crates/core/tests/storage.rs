@@ -692,30 +692,43 @@ fn a_proof_may_be_split_over_several_transactions_answered_in_order() {
             openings,
         })
     };
-    let distinct = whole[0] != whole[1];
-    if distinct {
-        // Out of order: the second opening does not answer the first challenge.
-        let r = net.send(&p, part(start, vec![whole[1].clone()]));
-        assert_eq!(storage_code(&r), "bad_opening");
+    // The window is five blocks long: two blocks of parts, in order within each block.
+    // First: the second opening out of order (it does not answer the first challenge), then
+    // the first.
+    let receipts = net.block(vec![
+        tx_at(&net, &p, 0, part(start, vec![whole[1].clone()])),
+        tx_at(&net, &p, 1, part(start, vec![whole[0].clone()])),
+    ]);
+    let same_chunk = whole[0] == whole[1];
+    if !same_chunk {
+        assert_eq!(storage_code(&receipts[0]), "bad_opening");
+        assert_eq!(receipts[1], Receipt::Success);
+        assert_eq!(
+            net.state.deal(deal).unwrap().proven_period,
+            None,
+            "one of two answered"
+        );
+        // Then: two openings when one is left, the first again, and the second.
+        let receipts = net.block(vec![
+            tx_at(
+                &net,
+                &p,
+                0,
+                part(start, vec![whole[1].clone(), whole[1].clone()]),
+            ),
+            tx_at(&net, &p, 1, part(start, vec![whole[0].clone()])),
+            tx_at(&net, &p, 2, part(start, vec![whole[1].clone()])),
+        ]);
+        let codes: Vec<&str> = receipts[..2].iter().map(storage_code).collect();
+        assert_eq!(codes, ["wrong_challenge_count", "bad_opening"]);
+        assert_eq!(receipts[2], Receipt::Success);
     }
-    assert_eq!(
-        net.send(&p, part(start, vec![whole[0].clone()])),
-        Receipt::Success
-    );
-    assert_eq!(net.state.deal(deal).unwrap().proven_period, None, "one of two answered");
-    let r = net.send(&p, part(start, vec![whole[1].clone(), whole[1].clone()]));
-    assert_eq!(storage_code(&r), "wrong_challenge_count", "one is left, not two");
-    if distinct {
-        let r = net.send(&p, part(start, vec![whole[0].clone()]));
-        assert_eq!(storage_code(&r), "bad_opening", "the first is answered already");
-    }
-    assert_eq!(
-        net.send(&p, part(start, vec![whole[1].clone()])),
-        Receipt::Success
-    );
     assert_eq!(net.state.deal(deal).unwrap().proven_period, Some(start));
     pass_window(&mut net, deal, start);
-    assert_eq!(net.state.outcomes(deal, start, 1)[0].1.kind, OutcomeKind::Proven);
+    assert_eq!(
+        net.state.outcomes(deal, start, 1)[0].1.kind,
+        OutcomeKind::Proven
+    );
 
     // Next period: only the first half arrives; the window settles it as a detected fault and
     // the half-answered record is gone.
