@@ -179,8 +179,7 @@ pub fn put(
         None => floor_of(&params, shard_len)?.saturating_mul(10),
     };
     let signer = Signer::fetch(node)?;
-    let mut nonce = node.nonce(&client.address())?.unwrap_or(0);
-    let first_nonce = nonce;
+    let first_nonce = node.nonce(&client.address())?.unwrap_or(0);
     let mut entries = Vec::new();
     let mut txs = Vec::new();
     for (index, (shard, c)) in shards.iter().zip(&chosen).enumerate() {
@@ -207,13 +206,12 @@ pub fn put(
         }
         txs.push(signer.sign(
             client,
-            nonce,
+            first_nonce + index as u64,
             Action::from(OpenDeal {
                 terms,
                 provider_signature: signature,
             }),
         ));
-        nonce += 1;
         entries.push(ShardEntry {
             index,
             root,

@@ -425,7 +425,8 @@ mod tests {
                     Ok(())
                 );
                 let mut bad = group.to_vec();
-                bad[bad.len() / 2] ^= 1;
+                let mid = bad.len() / 2;
+                bad[mid] ^= 1;
                 assert_eq!(
                     verify_group(&tree.root, len as u64, g, &bad, &path),
                     Err(OpeningFault::RootMismatch)
