@@ -16,7 +16,7 @@ use depin_core::modules::storage::actions::{
 };
 use depin_core::modules::storage::params::{GIB, preset};
 use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
-use depin_core::{Action, Amount, Keypair};
+use depin_core::{Action, Amount, Hash, Keypair};
 use depin_node::Home;
 
 const CHAIN_ID: &str = "depin-storage";
@@ -137,6 +137,7 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
         keep_per_mille: 1000,
         quiet: false,
         polls: 0,
+        serve: None,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -159,4 +160,179 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
         "{outcomes:?}"
     );
     assert_eq!(d["paid_credits"], "200");
+}
+
+fn credits_spent_on_data(client: &Client, who: &Keypair) -> u128 {
+    let v = client
+        .get(&format!("/v1/credits/{}", who.address()))
+        .unwrap();
+    v["spent_on_data"]
+        .as_str()
+        .map(|s| s.parse().unwrap())
+        .or_else(|| v["spent_on_data"].as_u64().map(u128::from))
+        .unwrap_or(0)
+}
+
+/// `put` erasure-codes a 3 MB file into 2 data + 2 parity shards with four provider agents (their
+/// retrieval servers on 127.0.0.1), one deal a shard; `get` rebuilds the same bytes with one
+/// provider gone and another serving a corrupted second segment, and the client pays exactly
+/// for the bytes it verified: the whole shards of the two honest providers and the first
+/// (verified) segment of the liar, nothing to the one that was gone.
+#[test]
+fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
+    use depin_agent::storage::client::{Manifest, PutArgs, get, put};
+    use depin_agent::storage::retrieval::{
+        MAX_SEGMENT_GROUPS, RetrievalServer, ServerConfig, shard_file,
+    };
+    use depin_core::modules::storage::proof::GROUP_BYTES;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = Home::new(dir.path());
+    let owner = Keypair::from_seed([2; 32]);
+    let oracle = Keypair::from_seed([4; 32]);
+    let buyer = Keypair::from_seed([5; 32]);
+    let devices: Vec<Keypair> = (0..4u8).map(|i| Keypair::from_seed([20 + i; 32])).collect();
+    let mut genesis = test_genesis(
+        CHAIN_ID,
+        &[
+            (owner.address(), "100000"),
+            (buyer.address(), "1000"),
+            (oracle.address(), "10"),
+        ],
+    );
+    let coverage = genesis.modules.coverage.as_mut().expect("coverage");
+    coverage.onboard_fee = "0".into();
+    coverage.location_fee = "0".into();
+    let demand = depin_core::services::demand::params::preset(vec![oracle.address()], None, 100);
+    let market = demand.to_params().expect("valid demand section");
+    genesis.modules.demand = Some(demand);
+    genesis.modules.storage = Some(preset(5));
+    let (url, _store) = start_network(&home, &genesis);
+    let client = Client::new(&url);
+    send(
+        &client,
+        &oracle,
+        Action::from(SubmitPrice {
+            price: TokenPrice(50_000_000),
+            observed_at_ms: depin_node::node::now_ms(),
+        }),
+    );
+    send(
+        &client,
+        &buyer,
+        Action::from(BuyCredits {
+            tokens: Amount(100_000_000),
+            min_credits: 0,
+            to: buyer.address(),
+        }),
+    );
+    let mut servers = Vec::new();
+    for (i, device) in devices.iter().enumerate() {
+        send(
+            &client,
+            &owner,
+            Action::from(RegisterProvider {
+                device: device.address(),
+                capacity_bytes: GIB,
+                device_signature: sign_onboarding(CHAIN_ID, &owner.address(), device),
+            }),
+        );
+        send(
+            &client,
+            &owner,
+            Action::from(AddCollateral {
+                device: device.address(),
+                amount: Amount(100_000_000),
+            }),
+        );
+        let server = RetrievalServer::start(
+            ServerConfig {
+                shards: dir.path().join(format!("provider-{i}")),
+                device: Arc::new(Keypair::from_seed(device.seed())),
+                node: url.clone(),
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .expect("retrieval server");
+        servers.push(Some(server));
+    }
+    let urls: Vec<String> = servers.iter().flatten().map(|s| s.url()).collect();
+
+    let data = generated(21, 3_000_000);
+    let args = PutArgs {
+        data_shards: 2,
+        parity_shards: 2,
+        periods: 2,
+        price: None,
+        providers: urls.clone(),
+    };
+    let manifest = put(&client, &buyer, "file.bin", &data, &args).expect("put");
+    assert_eq!(manifest.shards.len(), 4);
+    let shard_len = manifest.shards[0].size;
+    assert_eq!(shard_len, 1_500_032, "3 MB in two shards, 64-byte aligned");
+    let providers: std::collections::BTreeSet<_> =
+        manifest.shards.iter().map(|e| e.provider).collect();
+    assert_eq!(providers.len(), 4, "each shard with a distinct provider");
+    for e in &manifest.shards {
+        let d = client
+            .get(&format!("/v1/storage/deals/{}", e.deal.expect("deal id")))
+            .unwrap();
+        assert_eq!(d["status"], "active", "{d}");
+        assert_eq!(d["root"].as_str().unwrap().parse::<Hash>().unwrap(), e.root);
+    }
+    let saved = manifest.save(&dir.path().join("manifests")).unwrap();
+    assert_eq!(
+        Manifest::load(&dir.path().join("manifests"), &manifest.root.to_hex()).unwrap(),
+        manifest
+    );
+    assert!(saved.exists());
+
+    // Shard 0's provider goes offline; shard 1's provider's file is damaged in its second
+    // segment (its first segment still verifies).
+    let server_of = |url: &str| urls.iter().position(|u| u == url).unwrap();
+    let gone = server_of(&manifest.shards[0].url);
+    servers[gone].take().expect("running").stop();
+    let liar = server_of(&manifest.shards[1].url);
+    let liar_file = shard_file(
+        &dir.path().join(format!("provider-{liar}")),
+        &manifest.shards[1].root,
+    );
+    let mut bytes = std::fs::read(&liar_file).unwrap();
+    let segment = (MAX_SEGMENT_GROUPS * GROUP_BYTES) as usize;
+    bytes[segment + 100] ^= 0xff;
+    std::fs::write(&liar_file, &bytes).unwrap();
+
+    let spent_before = credits_spent_on_data(&client, &buyer);
+    let (got, reports) = get(CHAIN_ID, &buyer, &manifest).expect("get");
+    assert!(got == data, "the rebuilt file is byte-identical");
+    let paid: Vec<(usize, u64, bool)> = reports
+        .iter()
+        .map(|r| (r.index, r.paid, r.failure.is_none()))
+        .collect();
+    assert_eq!(
+        paid,
+        vec![
+            (0, 0, false),
+            (1, segment as u64, false),
+            (2, shard_len, true),
+            (3, shard_len, true)
+        ],
+        "{reports:?}"
+    );
+
+    // The three providers that served submit the receipts; the client pays exactly for the
+    // verified bytes, at the market's price per kB (each receipt rounded up on its own).
+    let cost = |bytes| market.receipt_cost(0, bytes).unwrap();
+    let expected = cost(segment as u64) + 2 * cost(shard_len);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while credits_spent_on_data(&client, &buyer) < spent_before + expected
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        credits_spent_on_data(&client, &buyer) - spent_before,
+        expected
+    );
 }

@@ -13,12 +13,15 @@
 //!   node's peak memory under concurrent maximum-size batches, against the bound of its limits;
 //! - [`epoch`]: the ledger closing one epoch of coverage rewards for a synthetic network of a
 //!   million hotspots in a real state, against reading their records once;
+//! - [`storage`]: proofs of storage: openings verified against the raw BLAKE3 rate, proof
+//!   transactions through real blocks, and the close of an epoch of 100,000 live shards;
 //! - [`driver`]: the block driver the coverage and usage benches share.
 
 pub mod coverage;
 pub mod driver;
 pub mod epoch;
 pub mod flood;
+pub mod storage;
 pub mod transfers;
 pub mod usage;
 

@@ -79,6 +79,14 @@ pub enum BenchCmd {
         #[arg(long, value_delimiter = ',', default_value = "decoded,verified")]
         burst_kinds: Vec<depin_bench::flood::BurstKind>,
     },
+    /// Proofs of storage: openings verified per second against the raw BLAKE3 rate, proof
+    /// transactions through real blocks, and the block closing an epoch of live shards.
+    Storage {
+        #[arg(long, default_value_t = 100_000)]
+        shards: usize,
+        #[arg(long, default_value_t = 100)]
+        providers: usize,
+    },
     /// The economic simulator: agent-steps per second and peak memory.
     Sim(depin_sim::cli::BenchArgs),
 }
@@ -161,6 +169,14 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             };
             flood(&cfg, json_out)
         }
+        BenchCmd::Storage { shards, providers } => storage(
+            &depin_bench::storage::StorageBench {
+                shards: *shards,
+                providers: *providers,
+                ..Default::default()
+            },
+            json_out,
+        ),
         BenchCmd::Sim(args) => depin_sim::cli::bench(args, json_out),
     }
 }
@@ -345,6 +361,40 @@ fn usage(cfg: &depin_bench::usage::UsageBench, json_out: bool) -> Result<()> {
             report.seconds,
             report.inner_verify_seconds,
             report.signing_seconds
+        );
+    }
+    Ok(())
+}
+
+/// `depin bench storage`.
+fn storage(cfg: &depin_bench::storage::StorageBench, json_out: bool) -> Result<()> {
+    if !json_out {
+        eprintln!(
+            "{} shards with {} providers: openings, deals, proofs through blocks, then the close...",
+            cfg.shards, cfg.providers
+        );
+    }
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let r = depin_bench::storage::run(cfg, dir.path()).map_err(anyhow::Error::msg)?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!(
+            "openings: {:.0}/s verified on one core ({:.0} B hashed each: {:.2}x the raw BLAKE3 rate of {:.0} MB/s); commit {:.0} MB/s ({:.2}x raw)",
+            r.proof_openings_verified_per_s,
+            r.bytes_hashed_per_opening,
+            r.openings_over_raw,
+            r.raw_blake3_mb_per_s,
+            r.commit_mb_per_s,
+            r.commit_over_raw
+        );
+        println!(
+            "blocks: {:.0} deals opened/s; {:.0} proof txs/s ({:.0} openings/s) admitted, executed and committed",
+            r.deals_opened_per_s, r.proof_txs_per_s, r.proof_openings_per_s_in_blocks
+        );
+        println!(
+            "close: {:.3} s for the block settling {} proven shards and closing the epoch; reading every deal once {:.3} s ({:.1}x)",
+            r.close_seconds, r.deals_proven, r.read_deals_seconds, r.close_over_read
         );
     }
     Ok(())

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use depin_agent::client::Client;
 use depin_agent::storage::HeldShard;
 use depin_core::modules::storage::actions::{
@@ -81,6 +81,43 @@ pub enum StorageCmd {
         client: String,
         /// The offer JSON (a file, or `-` for standard input).
         offer: PathBuf,
+    },
+    /// As a client: erasure-code FILE into k data + m parity shards, store each with a distinct
+    /// provider (uploaded to its retrieval server, one deal a shard, paid from the client's
+    /// credits) and keep a manifest under <home>/manifests; prints the file's id for `get`.
+    Put {
+        /// Client key name in --home (pays the deals).
+        #[arg(long)]
+        client: String,
+        /// The file to store.
+        file: PathBuf,
+        /// Retrieval server of a candidate provider (repeat); the distinct live ones with the
+        /// most free capacity are chosen.
+        #[arg(long = "provider", required = true)]
+        providers: Vec<String>,
+        /// Data shards: any this many rebuild the file.
+        #[arg(long, default_value_t = depin_agent::storage::erasure::DEFAULT_DATA_SHARDS)]
+        data_shards: usize,
+        /// Parity shards: this many providers may vanish or lie.
+        #[arg(long, default_value_t = depin_agent::storage::erasure::DEFAULT_PARITY_SHARDS)]
+        parity_shards: usize,
+        /// Periods (epochs) each deal runs.
+        #[arg(long, default_value_t = 10)]
+        periods: u32,
+        /// Price per period of each deal in credits [default: ten times the network's floor].
+        #[arg(long)]
+        price: Option<u128>,
+    },
+    /// As a client: retrieve a stored file (by the id `put` printed, or a manifest path) from
+    /// its providers, paying for the verified bytes, and rebuild it into --out.
+    Get {
+        /// Client key name in --home (pays the retrieval).
+        #[arg(long)]
+        client: String,
+        /// The file's id (BLAKE3 hash) or a manifest's path.
+        id: String,
+        #[arg(long, short = 'o')]
+        out: PathBuf,
     },
     /// As a provider's owner: quit a deal (its collateral pays the client).
     Terminate {
@@ -195,7 +232,7 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             let dir = shards.clone().unwrap_or_else(|| home.root().join("shards"));
             let held = HeldShard::on_disk(&dir, &data)?;
             let params = client.get("/v1/storage/params")?;
-            let floor = floor_of(&params, data.len() as u64)?;
+            let floor = depin_agent::storage::client::floor_of(&params, data.len() as u64)?;
             let terms = DealTerms {
                 client: resolve(home, client_name)?,
                 provider: device_key.address(),
@@ -237,6 +274,93 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             )?;
             if let (Some(s), false) = (status, json_out) {
                 println!("deal opened in block {}", s["height"]);
+            }
+            Ok(())
+        }
+        StorageCmd::Put {
+            client: client_name,
+            file,
+            providers,
+            data_shards,
+            parity_shards,
+            periods,
+            price,
+        } => {
+            let key = home.load_key(client_name)?;
+            let data =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let args = depin_agent::storage::client::PutArgs {
+                data_shards: *data_shards,
+                parity_shards: *parity_shards,
+                periods: *periods,
+                price: *price,
+                providers: providers.clone(),
+            };
+            let manifest = depin_agent::storage::client::put(client, &key, &name, &data, &args)?;
+            let path = manifest.save(&home.root().join("manifests"))?;
+            if json_out {
+                println!("{}", serde_json::to_value(&manifest)?);
+            } else {
+                println!(
+                    "stored {} ({} B) as {} + {} shards of {} B; id {}\nmanifest {}",
+                    file.display(),
+                    manifest.size,
+                    manifest.data_shards,
+                    manifest.parity_shards,
+                    manifest.shards[0].size,
+                    manifest.root,
+                    path.display()
+                );
+                for e in &manifest.shards {
+                    println!(
+                        "  shard {}  deal {}  provider {}  {}",
+                        e.index,
+                        e.deal.map_or("?".to_string(), |d| d.to_string()),
+                        e.provider,
+                        e.url
+                    );
+                }
+            }
+            Ok(())
+        }
+        StorageCmd::Get {
+            client: client_name,
+            id,
+            out,
+        } => {
+            let key = home.load_key(client_name)?;
+            let manifest =
+                depin_agent::storage::client::Manifest::load(&home.root().join("manifests"), id)?;
+            let (data, reports) =
+                depin_agent::storage::client::get(&info.chain_id, &key, &manifest)?;
+            std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
+            if json_out {
+                let shards: Vec<Value> = reports
+                    .iter()
+                    .map(|r| json!({"index": r.index, "provider": r.provider, "paid_bytes": r.paid, "failure": r.failure}))
+                    .collect();
+                println!(
+                    "{}",
+                    json!({"bytes": data.len(), "out": out, "shards": shards})
+                );
+            } else {
+                println!("rebuilt {} B into {}", data.len(), out.display());
+                for r in &reports {
+                    match &r.failure {
+                        None => println!(
+                            "  shard {} from {}: {} B, paid",
+                            r.index, r.provider, r.paid
+                        ),
+                        Some(why) => println!(
+                            "  shard {} from {}: failed ({why}); {} B paid before",
+                            r.index, r.provider, r.paid
+                        ),
+                    }
+                }
             }
             Ok(())
         }
@@ -307,17 +431,6 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             Ok(())
         }
     }
-}
-
-/// The price floor for a shard of `size` bytes, credits per period.
-fn floor_of(params: &Value, size: u64) -> Result<u128> {
-    let per_gib = params["storage"]["min_price_credits_per_gib"]
-        .as_u64()
-        .context("the node's storage parameters have no price floor")?;
-    if size == 0 {
-        bail!("an empty file cannot be a shard");
-    }
-    Ok((u128::from(per_gib) * u128::from(size)).div_ceil(1 << 30))
 }
 
 fn print_deal(d: &Value) {

@@ -584,15 +584,15 @@ fn proof_refusals() {
     assert_eq!(storage_code(&net.send(&p, ahead)), "window_not_open");
     run_to(&mut net, first);
     let good = proof(&net, &p, deal, start, &data);
-    let mut short = good.clone();
+    let mut long = good.clone();
     let mut wrong_path = good.clone();
     let mut wrong_len = good.clone();
     let mut wrong_byte = good.clone();
     if let Action::Module(depin_core::modules::ModuleAction::Storage(
         depin_core::modules::storage::actions::StorageAction::SubmitStorageProof(s),
-    )) = &mut short
+    )) = &mut long
     {
-        s.openings.pop();
+        s.openings.push(s.openings[0].clone());
     }
     let edit = |a: &mut Action, f: &dyn Fn(&mut Opening)| {
         if let Action::Module(depin_core::modules::ModuleAction::Storage(
@@ -614,7 +614,7 @@ fn proof_refusals() {
     // All in one block: the window is five blocks long.
     let txs = vec![
         tx_at(&net, &q, 0, good.clone()),
-        tx_at(&net, &p, 0, short),
+        tx_at(&net, &p, 0, long),
         tx_at(&net, &p, 1, wrong_path),
         tx_at(&net, &p, 2, wrong_len),
         tx_at(&net, &p, 3, wrong_byte),
@@ -659,6 +659,95 @@ fn proof_refusals() {
         openings: vec![],
     });
     assert_eq!(storage_code(&net.send(&p, late)), "window_closed");
+    net.replays_identically();
+}
+
+fn openings_of(a: Action) -> Vec<Opening> {
+    match a {
+        Action::Module(depin_core::modules::ModuleAction::Storage(
+            depin_core::modules::storage::actions::StorageAction::SubmitStorageProof(s),
+        )) => s.openings,
+        _ => panic!("not a proof"),
+    }
+}
+
+/// A window's challenges may be answered over several proof transactions (a transaction holds
+/// only a few openings of a large shard), in challenge order; the deal is proven when the last
+/// is answered, and a proof left unfinished when the window settles counts for nothing.
+#[test]
+fn a_proof_may_be_split_over_several_transactions_answered_in_order() {
+    let mut net = network(1);
+    let p = provider_key(0);
+    let data = shard(1, SHARD);
+    let deal = open(&mut net, &p, &data, 2);
+    let start = net.state.deal(deal).unwrap().start_period;
+    let (first, _) = window(&net, deal, start);
+    run_to(&mut net, first);
+    let whole = openings_of(proof(&net, &p, deal, start, &data));
+    assert_eq!(whole.len(), 2);
+    let part = |period: u64, openings: Vec<Opening>| {
+        Action::from(SubmitStorageProof {
+            deal,
+            period,
+            openings,
+        })
+    };
+    // The window is five blocks long: two blocks of parts, in order within each block.
+    // First: the second opening out of order (it does not answer the first challenge), then
+    // the first.
+    let receipts = net.block(vec![
+        tx_at(&net, &p, 0, part(start, vec![whole[1].clone()])),
+        tx_at(&net, &p, 1, part(start, vec![whole[0].clone()])),
+    ]);
+    let same_chunk = whole[0] == whole[1];
+    if !same_chunk {
+        assert_eq!(storage_code(&receipts[0]), "bad_opening");
+        assert_eq!(receipts[1], Receipt::Success);
+        assert_eq!(
+            net.state.deal(deal).unwrap().proven_period,
+            None,
+            "one of two answered"
+        );
+        // Then: two openings when one is left, the first again, and the second.
+        let receipts = net.block(vec![
+            tx_at(
+                &net,
+                &p,
+                0,
+                part(start, vec![whole[1].clone(), whole[1].clone()]),
+            ),
+            tx_at(&net, &p, 1, part(start, vec![whole[0].clone()])),
+            tx_at(&net, &p, 2, part(start, vec![whole[1].clone()])),
+        ]);
+        let codes: Vec<&str> = receipts[..2].iter().map(storage_code).collect();
+        assert_eq!(codes, ["wrong_challenge_count", "bad_opening"]);
+        assert_eq!(receipts[2], Receipt::Success);
+    }
+    assert_eq!(net.state.deal(deal).unwrap().proven_period, Some(start));
+    pass_window(&mut net, deal, start);
+    assert_eq!(
+        net.state.outcomes(deal, start, 1)[0].1.kind,
+        OutcomeKind::Proven
+    );
+
+    // Next period: only the first half arrives; the window settles it as a detected fault and
+    // the half-answered record is gone.
+    let next = start + 1;
+    let (first, _) = window(&net, deal, next);
+    run_to(&mut net, first);
+    let whole = openings_of(proof(&net, &p, deal, next, &data));
+    assert_eq!(
+        net.send(&p, part(next, vec![whole[0].clone()])),
+        Receipt::Success
+    );
+    let key = depin_core::modules::storage::records::answered_key(deal);
+    assert!(net.state.get_raw(&key).is_some());
+    pass_window(&mut net, deal, next);
+    assert_eq!(
+        net.state.outcomes(deal, next, 1)[0].1.kind,
+        OutcomeKind::DetectedFault
+    );
+    assert!(net.state.get_raw(&key).is_none());
     net.replays_identically();
 }
 

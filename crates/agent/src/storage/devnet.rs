@@ -126,6 +126,7 @@ pub fn run_devnet(
         keep_per_mille: 1000,
         quiet: true,
         polls: 0,
+        serve: None,
     };
     run(&args, url, &home, device, false)
 }

@@ -14,8 +14,7 @@ use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenPa
 use depin_core::modules::ModulesGenesis;
 use depin_core::modules::storage::StorageView;
 use depin_core::modules::storage::actions::{
-    AddCollateral, DealTerms, DeclareRecovery, OpenDeal, RegisterProvider, SubmitStorageProof,
-    sign_onboarding,
+    AddCollateral, DealTerms, DeclareRecovery, OpenDeal, RegisterProvider, sign_onboarding,
 };
 use depin_core::modules::storage::params::{GIB, preset};
 use depin_core::modules::storage::proof::challenge_seed;
@@ -452,16 +451,12 @@ pub fn measure(args: &MeasureArgs) -> Result<Vec<Row>> {
                         .find_map(|o| o.answer(&seed, p.challenges_per_window).ok().flatten());
                 }
                 if let Some(openings) = answer {
-                    txs.push(chain.tx(
-                        device,
-                        extra[d],
-                        Action::from(SubmitStorageProof {
-                            deal: id,
-                            period,
-                            openings,
-                        }),
-                    ));
-                    extra[d] += 1;
+                    for action in
+                        super::provider::proof_actions(id, period, held.tree.size, openings)
+                    {
+                        txs.push(chain.tx(device, extra[d], action));
+                        extra[d] += 1;
+                    }
                 }
             }
         }
@@ -618,18 +613,5 @@ mod tests {
             dealer.spent > 0 && dealer.proven_periods == 12,
             "{dealer:?}"
         );
-    }
-}
-
-#[cfg(test)]
-mod print {
-    /// `cargo test -p depin-agent storage::measure::print -- --ignored --nocapture` prints the
-    /// default measurement (the table in docs/SECURITY.md comes from `depin agent storage
-    /// --measure`, which runs the same function in release).
-    #[test]
-    #[ignore]
-    fn default_measurement() {
-        let rows = super::measure(&super::MeasureArgs::default()).unwrap();
-        println!("{}", super::table(&rows));
     }
 }

@@ -4,13 +4,19 @@
 //!
 //! - `shards.rs`: what a provider holds of a shard, and answering challenges from it;
 //! - `provider.rs`: the live provider following a node (`depin agent storage`);
+//! - `erasure.rs`: Reed-Solomon coding of a file into shards (`depin storage put` / `get`);
+//! - `retrieval.rs`: the provider's HTTP server (uploads, paid verified retrieval) and its client;
+//! - `client.rs`: `put` and `get` (distinct providers, one deal a shard, a manifest);
 //! - `devnet.rs`: the devnet's client and provider (deals for generated shards, then proofs);
 //! - `measure.rs`: honest and cheating providers on the real state machine, in process, and
 //!   what each earns (`depin agent storage --measure`).
 
+pub mod client;
 pub mod devnet;
+pub mod erasure;
 pub mod measure;
 pub mod provider;
+pub mod retrieval;
 pub mod shards;
 
 pub use measure::{Behaviour, MeasureArgs, Row, measure, table};

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use depin_core::modules::storage::actions::{DeclareFaults, DeclareRecovery, SubmitStorageProof};
+use depin_core::modules::storage::actions::{
+    DeclareFaults, DeclareRecovery, Opening, SubmitStorageProof,
+};
+use depin_core::modules::storage::params::openings_per_tx;
 use depin_core::modules::storage::proof::challenge_seed;
 use depin_core::{Action, Hash, Keypair, Transaction};
 use serde_json::{Value, json};
@@ -38,6 +41,10 @@ pub struct ProviderArgs {
     /// Stop after this many polls (0: run until stopped).
     #[arg(long, default_value_t = 0)]
     pub polls: u64,
+    /// Also run the retrieval server here (e.g. 127.0.0.1:7400): clients upload shards for new
+    /// deals (`depin storage put`) and retrieve them, paying per byte (`depin storage get`).
+    #[arg(long)]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 /// Loads every `<root>.shard` file of `dir`, keyed by root; a file whose bytes no longer hash to
@@ -62,6 +69,23 @@ pub fn load_shards(dir: &Path) -> Result<BTreeMap<Hash, Option<HeldShard>>> {
         out.insert(root, (held.tree.root == root).then_some(held));
     }
     Ok(out)
+}
+
+/// The proof of one deal's window as transactions' actions: as many openings in each as a
+/// transaction holds for a shard of `size` bytes, in challenge order (sent with consecutive
+/// nonces, they are answered in order).
+pub fn proof_actions(deal: u64, period: u64, size: u64, openings: Vec<Opening>) -> Vec<Action> {
+    let per = openings_per_tx(size) as usize;
+    openings
+        .chunks(per)
+        .map(|part| {
+            Action::from(SubmitStorageProof {
+                deal,
+                period,
+                openings: part.to_vec(),
+            })
+        })
+        .collect()
 }
 
 /// One look at the chain: the actions the provider `device` sends now (proofs in open windows,
@@ -112,11 +136,7 @@ pub fn actions_now(
                 .parse()?;
             let seed = challenge_seed(&entropy, &device.address(), id, period);
             if let Some(openings) = held.answer(&seed, k)? {
-                out.push(Action::from(SubmitStorageProof {
-                    deal: id,
-                    period,
-                    openings,
-                }));
+                out.extend(proof_actions(id, period, held.tree.size, openings));
             }
         }
     }
@@ -150,6 +170,24 @@ pub fn run(
     let poll_ms = args
         .poll_ms
         .unwrap_or(params["block_interval_ms"].as_u64().unwrap_or(1_000));
+    let _server = match args.serve {
+        Some(addr) => {
+            let device = Keypair::from_seed(device.seed());
+            let server = super::retrieval::RetrievalServer::start(
+                super::retrieval::ServerConfig {
+                    shards: dir.clone(),
+                    device: std::sync::Arc::new(device),
+                    node: base.to_string(),
+                },
+                addr,
+            )?;
+            if !args.quiet {
+                println!("serving shards on {}", server.url());
+            }
+            Some(server)
+        }
+        None => None,
+    };
     let mut polls = 0u64;
     // Proofs already sent in this run: the next look may come before their block.
     let mut sent = std::collections::BTreeSet::new();
@@ -166,10 +204,15 @@ pub fn run(
         let mut provider = client.get(&format!("/v1/storage/providers/{}", device.address()))?;
         provider["height"] = client.get("/v1/status")?["height"].clone();
         let mut actions = actions_now(&provider, device, k, &shards)?;
+        // A proof may be several actions of one (deal, period): all are sent, or none.
+        let before = sent.clone();
         actions.retain(|a| match a {
             Action::Module(depin_core::modules::ModuleAction::Storage(
                 depin_core::modules::storage::actions::StorageAction::SubmitStorageProof(p),
-            )) => sent.insert((p.deal, p.period)),
+            )) => {
+                sent.insert((p.deal, p.period));
+                !before.contains(&(p.deal, p.period))
+            }
             _ => true,
         });
         if !actions.is_empty() {

@@ -24,6 +24,9 @@ pub const PROOF_TX_OVERHEAD_BYTES: usize = 300;
 /// Largest collateral per GiB, base units (times a 64 GiB shard and a fee in basis points it
 /// stays below 2^128).
 pub const MAX_COLLATERAL_PER_GIB: u128 = 1 << 80;
+/// Most challenges per shard per window: at 64, a shard missing 5% of its chunks passes a window
+/// with probability 0.95^64 = 3.7%.
+pub const MAX_CHALLENGES: u32 = 64;
 /// Most deals one fault or recovery declaration names.
 pub const MAX_DECLARED_DEALS: usize = 64;
 
@@ -88,6 +91,15 @@ pub fn proof_tx_bytes(k: u32, size: u64) -> usize {
     PROOF_TX_OVERHEAD_BYTES + 4 + k as usize * opening
 }
 
+/// Openings of a `size`-byte shard one proof transaction holds (at least 1 on a valid network):
+/// a provider answers a window's challenges in `challenges_per_window / this` transactions,
+/// rounded up.
+pub fn openings_per_tx(size: u64) -> u32 {
+    let opening = proof_tx_bytes(2, size) - proof_tx_bytes(1, size);
+    let room = MAX_TX_BYTES.saturating_sub(proof_tx_bytes(0, size));
+    u32::try_from(room / opening).unwrap_or(u32::MAX).max(1)
+}
+
 impl StorageGenesis {
     /// Checks the section and converts it; errors name the field and what to do.
     pub fn to_params(
@@ -119,14 +131,14 @@ impl StorageGenesis {
             ));
         }
         if self.challenges_per_window == 0
-            || proof_tx_bytes(self.challenges_per_window, self.max_shard_bytes) > MAX_TX_BYTES
+            || self.challenges_per_window > MAX_CHALLENGES
+            || proof_tx_bytes(1, self.max_shard_bytes) > MAX_TX_BYTES
         {
             return Err((
                 "storage.challenges_per_window",
                 format!(
-                    "must be at least 1, and a proof of that many 1 KiB chunks of the largest shard ({} bytes with {} challenges) must fit a transaction ({MAX_TX_BYTES} bytes); lower it or max_shard_bytes",
-                    proof_tx_bytes(self.challenges_per_window, self.max_shard_bytes),
-                    self.challenges_per_window
+                    "must be between 1 and {MAX_CHALLENGES}, and one opening of the largest shard must fit a transaction ({} bytes; at most {MAX_TX_BYTES}): lower max_shard_bytes. A proof of more openings than one transaction holds is sent in several",
+                    proof_tx_bytes(1, self.max_shard_bytes)
                 ),
             ));
         }

@@ -121,17 +121,28 @@ pub fn verify_opening(
             got: path.len(),
         });
     }
-    if n == 1 {
-        return if blake3::hash(chunk).as_bytes() == &root.0 {
+    let cv = (n > 1).then(|| subtree_cv(index * CHUNK_BYTES, chunk));
+    climb(root, chunk, cv, index, n, path)
+}
+
+/// From a leaf (chunk or group) of a tree of `n` leaves up to the root: `leaf` is the leaf's
+/// bytes (hashed as the root when it is the only leaf), `cv` its chaining value otherwise, and
+/// `path` its siblings from the bottom up (its length already checked).
+fn climb(
+    root: &Hash,
+    leaf: &[u8],
+    cv: Option<ChainingValue>,
+    index: u64,
+    n: u64,
+    path: &[Hash],
+) -> Result<(), OpeningFault> {
+    let Some(mut cv) = cv else {
+        return if blake3::hash(leaf).as_bytes() == &root.0 {
             Ok(())
         } else {
             Err(OpeningFault::RootMismatch)
         };
-    }
-    let mut cv: ChainingValue = blake3::Hasher::new()
-        .set_input_offset(index * CHUNK_BYTES)
-        .update(chunk)
-        .finalize_non_root();
+    };
     let (mut idx, mut width) = (index, n);
     let mut siblings = path.iter();
     while width > 1 {
@@ -161,7 +172,47 @@ pub fn verify_opening(
         idx /= 2;
         width = width.div_ceil(2);
     }
-    unreachable!("a tree of two or more chunks ends in a root merge")
+    unreachable!("a tree of two or more leaves ends in a root merge")
+}
+
+/// 16 KiB chunk groups in a shard of `size` bytes (at least one).
+pub fn group_count(size: u64) -> u64 {
+    size.div_ceil(GROUP_BYTES).max(1)
+}
+
+/// Bytes of group `index` of a `size`-byte shard.
+pub fn group_len(size: u64, index: u64) -> u64 {
+    size.saturating_sub(index * GROUP_BYTES).min(GROUP_BYTES)
+}
+
+/// Checks that `bytes` are group `index` (16 KiB, shorter at the end) of the shard of `size`
+/// bytes whose BLAKE3 hash is `root`, given the sibling chaining values of the group from the
+/// group level up ([`ShardTree::group_path`]): what a retrieval client checks each group it is
+/// served against, bao-style, without the rest of the shard.
+pub fn verify_group(
+    root: &Hash,
+    size: u64,
+    index: u64,
+    bytes: &[u8],
+    path: &[Hash],
+) -> Result<(), OpeningFault> {
+    let n = group_count(size);
+    let expected = group_len(size, index);
+    if index >= n || bytes.len() as u64 != expected {
+        return Err(OpeningFault::WrongLength {
+            expected,
+            got: bytes.len() as u64,
+        });
+    }
+    let expected_path = path_len(n, index);
+    if path.len() != expected_path {
+        return Err(OpeningFault::WrongPathLength {
+            expected: expected_path,
+            got: path.len(),
+        });
+    }
+    let cv = (n > 1).then(|| subtree_cv(index * GROUP_BYTES, bytes));
+    climb(root, bytes, cv, index, n, path)
 }
 
 /// Sibling hashes on the path of chunk `index` among `n` chunks (a node carried up unchanged has
@@ -260,6 +311,14 @@ impl ShardTree {
         start..(start + GROUP_BYTES).min(self.size)
     }
 
+    /// The sibling chaining values of group `index` from the group level up (what
+    /// [`verify_group`] checks a served group with).
+    pub fn group_path(&self, index: u64) -> Vec<Hash> {
+        let mut path = Vec::new();
+        siblings(&self.levels, index as usize, &mut path);
+        path
+    }
+
     /// The opening of chunk `index` given the bytes of its group (`group` read from
     /// [`ShardTree::group_range`]): the chunk and its path.
     pub fn open(&self, index: u64, group: &[u8]) -> (Vec<u8>, Vec<Hash>) {
@@ -349,6 +408,42 @@ mod tests {
         }
     }
 
+    /// Every group of shards of awkward sizes verifies with its path against the plain BLAKE3
+    /// hash; a flipped byte, another group's place or a cut path does not.
+    #[test]
+    fn groups_verify_against_the_plain_blake3_hash() {
+        for len in [1usize, 16_384, 16_385, 40_000, 65_536, 300_001] {
+            let bytes = data(len);
+            let tree = ShardTree::build(&bytes);
+            let n = group_count(len as u64);
+            for g in 0..n {
+                let r = tree.group_range(g * GROUP_CHUNKS);
+                let group = &bytes[r.start as usize..r.end as usize];
+                let path = tree.group_path(g);
+                assert_eq!(
+                    verify_group(&tree.root, len as u64, g, group, &path),
+                    Ok(())
+                );
+                let mut bad = group.to_vec();
+                let mid = bad.len() / 2;
+                bad[mid] ^= 1;
+                assert_eq!(
+                    verify_group(&tree.root, len as u64, g, &bad, &path),
+                    Err(OpeningFault::RootMismatch)
+                );
+                if n > 1 {
+                    assert!(
+                        verify_group(&tree.root, len as u64, (g + 1) % n, group, &path).is_err()
+                    );
+                    assert!(
+                        verify_group(&tree.root, len as u64, g, group, &path[..path.len() - 1])
+                            .is_err()
+                    );
+                }
+            }
+        }
+    }
+
     /// Draws cover the range evenly (a chi-square bound with a fixed seed), including a range
     /// whose size does not divide 2^64.
     #[test]
@@ -368,85 +463,5 @@ mod tests {
         // 6 degrees of freedom: P(chi2 > 22.46) = 0.001.
         assert!(chi2 < 22_460, "chi2 x1000 = {chi2}, counts {counts:?}");
         assert_eq!(uniform_below(&seed, 0, 1), 0);
-    }
-}
-
-#[cfg(test)]
-mod cost {
-    use super::*;
-
-    /// The ledger's verification cost of one opening of a 1 GiB shard (a 1 KiB chunk and 20
-    /// path hashes), and of deriving its challenge: `cargo test --release -p depin-core --lib
-    /// storage::proof::cost -- --ignored --nocapture` (a measurement, not a check).
-    #[test]
-    #[ignore]
-    fn verification_cost() {
-        let size = 1u64 << 30;
-        let chunk = vec![7u8; CHUNK_BYTES as usize];
-        let path: Vec<Hash> = (0..20u8).map(|i| Hash([i; 32])).collect();
-        let root = Hash([9; 32]);
-        let rounds = 200_000u64;
-        let start = std::time::Instant::now();
-        for i in 0..rounds {
-            let index = (i * 7919) % (1 << 20);
-            assert!(verify_opening(&root, size, index, &chunk, &path).is_err());
-        }
-        let per = start.elapsed().as_secs_f64() / rounds as f64;
-        let seed = Hash([3; 32]);
-        let start = std::time::Instant::now();
-        for i in 0..rounds {
-            std::hint::black_box(uniform_below(&seed, i, 1 << 20));
-        }
-        let draw = start.elapsed().as_secs_f64() / rounds as f64;
-        println!(
-            "opening of a 1 GiB shard: {:.2} us ({:.0} openings/s); challenge draw {:.2} us",
-            per * 1e6,
-            1.0 / per,
-            draw * 1e6
-        );
-    }
-
-    /// Committing to a shard (the provider's 16 KiB-group tree) against plain BLAKE3 hashing of
-    /// the same bytes in the same run, and verifying real openings of that shard: `cargo test
-    /// --release -p depin-core --lib storage::proof::cost -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn commit_rate_against_raw_hashing() {
-        let data: Vec<u8> = (0..64u32 << 20).map(|i| (i ^ (i >> 11)) as u8).collect();
-        let mb = data.len() as f64 / 1e6;
-        let mut raw = f64::MAX;
-        let mut commit = f64::MAX;
-        let mut tree = None;
-        for _ in 0..3 {
-            let start = std::time::Instant::now();
-            std::hint::black_box(blake3::hash(&data));
-            raw = raw.min(start.elapsed().as_secs_f64());
-            let start = std::time::Instant::now();
-            tree = Some(ShardTree::build(&data));
-            commit = commit.min(start.elapsed().as_secs_f64());
-        }
-        let tree = tree.expect("built");
-        let seed = Hash([5; 32]);
-        let openings: Vec<(u64, Vec<u8>, Vec<Hash>)> = challenged_chunks(&seed, tree.size, 20_000)
-            .into_iter()
-            .map(|c| {
-                let r = tree.group_range(c);
-                let (chunk, path) = tree.open(c, &data[r.start as usize..r.end as usize]);
-                (c, chunk, path)
-            })
-            .collect();
-        let start = std::time::Instant::now();
-        for (c, chunk, path) in &openings {
-            verify_opening(&tree.root, tree.size, *c, chunk, path).expect("valid");
-        }
-        let verify = start.elapsed().as_secs_f64() / openings.len() as f64;
-        println!(
-            "64 MiB: raw BLAKE3 {:.0} MB/s, commit (ShardTree::build) {:.0} MB/s ({:.2}x raw); valid openings of a 64 MiB shard {:.2} us ({:.0}/s)",
-            mb / raw,
-            mb / commit,
-            raw / commit,
-            verify * 1e6,
-            1.0 / verify
-        );
     }
 }

@@ -225,6 +225,7 @@ const EPOCH_PROOF: u8 = 6;
 const OUTCOME: u8 = 7;
 const META: u8 = 8;
 const SHARD: u8 = 9;
+const ANSWERED: u8 = 10;
 
 pub fn provider_key(device: &Address) -> Vec<u8> {
     module_key(Storage::ID, PROVIDER, &[&device.0])
@@ -287,6 +288,18 @@ pub fn meta_key() -> Vec<u8> {
 /// The live deal of `provider` holding the shard `root` (one per provider and shard).
 pub fn shard_key(provider: &Address, root: &Hash) -> Vec<u8> {
     module_key(Storage::ID, SHARD, &[&provider.0, &root.0])
+}
+
+/// How many of a deal's challenges were answered so far in the window of `period` (a proof may
+/// be split over several transactions); removed when the last is answered or the window settles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answered {
+    pub period: u64,
+    pub count: u32,
+}
+
+pub fn answered_key(deal: u64) -> Vec<u8> {
+    module_key(Storage::ID, ANSWERED, &[&deal.to_be_bytes()])
 }
 
 /// A storage provider as the checks and the API see it: its registry entry and its record.
@@ -477,6 +490,10 @@ struct_codec!(PeriodOutcome {
     refunded_credits: u128,
     fee: Amount,
     height: u64,
+});
+struct_codec!(Answered {
+    period: u64,
+    count: u32,
 });
 struct_codec!(EpochProof {
     deals_proven: u32,

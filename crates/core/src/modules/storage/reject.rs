@@ -112,7 +112,7 @@ impl fmt::Display for StorageRejection {
             }
             WrongChallengeCount { expected, got } => write!(
                 f,
-                "{got} openings for {expected} challenges; answer every challenge, in order"
+                "{got} openings for the {expected} challenges still unanswered in this window; answer them in order, in one proof or several (at least one opening each)"
             ),
             BadOpening {
                 challenge,

@@ -12,9 +12,9 @@ use crate::state::{State, StateRead};
 
 use super::params::StorageParams;
 use super::records::{
-    Deal, DealStatus, EpochProof, OutcomeKind, PeriodOutcome, Provider, StorageView, deadline_key,
-    deadline_prefix, deal_key, epoch_proof_key, escrow_account, outcome_key, provider_key,
-    shard_key,
+    Deal, DealStatus, EpochProof, OutcomeKind, PeriodOutcome, Provider, StorageView, answered_key,
+    deadline_key, deadline_prefix, deal_key, epoch_proof_key, escrow_account, outcome_key,
+    provider_key, shard_key,
 };
 use super::verify::move_tokens;
 
@@ -48,6 +48,10 @@ fn settle_period(
     period: u64,
     ctx: BlockContext,
 ) {
+    // A proof left unfinished in this window counts for nothing.
+    if state.contains(&answered_key(id)) {
+        state.put_raw(answered_key(id), None);
+    }
     let kind = if deal.proven_period == Some(period) {
         OutcomeKind::Proven
     } else {

@@ -24,8 +24,9 @@ use super::proof::{
     OpeningFault, challenge_seed, challenged_chunks, uniform_below, verify_opening,
 };
 use super::records::{
-    Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, client_deal_key,
-    deadline_key, deal_key, escrow_account, meta_key, provider_deal_key, provider_key, shard_key,
+    Answered, Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, answered_key,
+    client_deal_key, deadline_key, deal_key, escrow_account, meta_key, provider_deal_key,
+    provider_key, shard_key,
 };
 use super::reject::{OPENING_LENGTH, OPENING_PATH, OPENING_ROOT, StorageRejection as R};
 use super::settle;
@@ -109,17 +110,28 @@ pub fn register(
     Ok(())
 }
 
+/// The provider `owner` moves a nonzero `amount` of collateral for.
+fn collateral_move(
+    state: &State,
+    owner: &Address,
+    device: &Address,
+    amount: Amount,
+) -> Result<ProviderView, Rejection> {
+    params(state)?;
+    let view = owned_provider(state, owner, device)?;
+    if amount.is_zero() {
+        return Err(Rejection::ZeroAmount);
+    }
+    Ok(view)
+}
+
 /// Locks more of the owner's tokens as the provider's collateral.
 pub fn add_collateral(
     state: &mut State,
     owner: &Address,
     a: &AddCollateral,
 ) -> Result<(), Rejection> {
-    params(state)?;
-    let view = owned_provider(state, owner, &a.device)?;
-    if a.amount.is_zero() {
-        return Err(Rejection::ZeroAmount);
-    }
+    let view = collateral_move(state, owner, &a.device, a.amount)?;
     let balance = state.account(owner).map(|x| x.balance).unwrap_or_default();
     if balance < a.amount {
         return Err(Rejection::InsufficientFunds {
@@ -140,11 +152,7 @@ pub fn withdraw_collateral(
     owner: &Address,
     a: &WithdrawCollateral,
 ) -> Result<(), Rejection> {
-    params(state)?;
-    let view = owned_provider(state, owner, &a.device)?;
-    if a.amount.is_zero() {
-        return Err(Rejection::ZeroAmount);
-    }
+    let view = collateral_move(state, owner, &a.device, a.amount)?;
     let free = view.record.free_collateral();
     if free < a.amount {
         return Err(R::CollateralLocked {
@@ -348,9 +356,16 @@ pub fn submit_proof(
     if deal.status == DealStatus::Faulty && deal.recovery != Some(a.period) {
         return Err(R::RecoveryNotDeclared { deal: a.deal }.into());
     }
-    if a.openings.len() != p.challenges_per_window as usize {
+    // The challenges are answered in order, in one proof or several (a transaction holds only
+    // a few openings of a large shard): this one answers the next `openings.len()`.
+    let done = state
+        .get::<Answered>(&answered_key(a.deal))
+        .filter(|r| r.period == a.period)
+        .map_or(0, |r| r.count);
+    let remaining = p.challenges_per_window - done;
+    if a.openings.is_empty() || a.openings.len() > remaining as usize {
         return Err(R::WrongChallengeCount {
-            expected: p.challenges_per_window,
+            expected: remaining,
             got: a.openings.len() as u32,
         }
         .into());
@@ -360,7 +375,8 @@ pub fn submit_proof(
         .expect("an open window has its entropy");
     let seed = challenge_seed(&entropy, signer, a.deal, a.period);
     let chunks = challenged_chunks(&seed, deal.size, p.challenges_per_window);
-    for (i, (chunk, opening)) in chunks.iter().zip(&a.openings).enumerate() {
+    let answered = chunks.iter().enumerate().skip(done as usize);
+    for ((i, chunk), opening) in answered.zip(&a.openings) {
         if let Err(fault) =
             verify_opening(&deal.root, deal.size, *chunk, &opening.chunk, &opening.path)
         {
@@ -376,6 +392,20 @@ pub fn submit_proof(
             }
             .into());
         }
+    }
+    let count = done + a.openings.len() as u32;
+    if count < p.challenges_per_window {
+        state.put(
+            answered_key(a.deal),
+            &Answered {
+                period: a.period,
+                count,
+            },
+        );
+        return Ok(());
+    }
+    if done > 0 {
+        state.put_raw(answered_key(a.deal), None);
     }
     deal.proven_period = Some(a.period);
     state.put(deal_key(a.deal), &deal);
@@ -406,6 +436,37 @@ fn check_declared_list(deals: &[u64]) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// A fault or recovery declaration: each named deal of `signer` has the field `mark` picks set
+/// to the period of its next window past the cutoff, after `check`; all the deals or none.
+fn declare(
+    state: &mut State,
+    signer: &Address,
+    deals: &[u64],
+    ctx: BlockContext,
+    check: impl Fn(u64, &Deal, u64) -> Result<(), Rejection>,
+    mark: impl Fn(&mut Deal) -> &mut Option<u64>,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    check_declared_list(deals)?;
+    let length = state.params().epoch_length_blocks;
+    let mut updated: Vec<(u64, Deal)> = Vec::with_capacity(deals.len());
+    for &id in deals {
+        let mut deal = provider_deal(state, signer, id)?;
+        let period = next_declarable_period(&p, length, &deal, ctx.height);
+        check(id, &deal, period)?;
+        let field = mark(&mut deal);
+        if *field == Some(period) || updated.iter().any(|(d, _)| *d == id) {
+            return Err(R::AlreadyDeclared { deal: id, period }.into());
+        }
+        *field = Some(period);
+        updated.push((id, deal));
+    }
+    for (id, deal) in updated {
+        state.put(deal_key(id), &deal);
+    }
+    Ok(())
+}
+
 /// Declares deals faulty for the provider's next window past the cutoff.
 pub fn declare_faults(
     state: &mut State,
@@ -413,13 +474,7 @@ pub fn declare_faults(
     a: &DeclareFaults,
     ctx: BlockContext,
 ) -> Result<(), Rejection> {
-    let p = params(state)?;
-    check_declared_list(&a.deals)?;
-    let length = state.params().epoch_length_blocks;
-    let mut updated = Vec::with_capacity(a.deals.len());
-    for &id in &a.deals {
-        let mut deal = provider_deal(state, signer, id)?;
-        let period = next_declarable_period(&p, length, &deal, ctx.height);
+    let live_then = |id: u64, deal: &Deal, period: u64| {
         if period > deal.end_period() {
             return Err(R::DealNotLive {
                 deal: id,
@@ -427,16 +482,11 @@ pub fn declare_faults(
             }
             .into());
         }
-        if deal.declared_fault == Some(period) || updated.iter().any(|(d, _)| *d == id) {
-            return Err(R::AlreadyDeclared { deal: id, period }.into());
-        }
-        deal.declared_fault = Some(period);
-        updated.push((id, deal));
-    }
-    for (id, deal) in updated {
-        state.put(deal_key(id), &deal);
-    }
-    Ok(())
+        Ok(())
+    };
+    declare(state, signer, &a.deals, ctx, live_then, |d| {
+        &mut d.declared_fault
+    })
 }
 
 /// Declares faulty deals to be proven again in the provider's next window past the cutoff.
@@ -446,26 +496,13 @@ pub fn declare_recovery(
     a: &DeclareRecovery,
     ctx: BlockContext,
 ) -> Result<(), Rejection> {
-    let p = params(state)?;
-    check_declared_list(&a.deals)?;
-    let length = state.params().epoch_length_blocks;
-    let mut updated = Vec::with_capacity(a.deals.len());
-    for &id in &a.deals {
-        let mut deal = provider_deal(state, signer, id)?;
+    let faulty = |id: u64, deal: &Deal, _period: u64| {
         if deal.status != DealStatus::Faulty {
             return Err(R::NotFaulty { deal: id }.into());
         }
-        let period = next_declarable_period(&p, length, &deal, ctx.height);
-        if deal.recovery == Some(period) || updated.iter().any(|(d, _)| *d == id) {
-            return Err(R::AlreadyDeclared { deal: id, period }.into());
-        }
-        deal.recovery = Some(period);
-        updated.push((id, deal));
-    }
-    for (id, deal) in updated {
-        state.put(deal_key(id), &deal);
-    }
-    Ok(())
+        Ok(())
+    };
+    declare(state, signer, &a.deals, ctx, faulty, |d| &mut d.recovery)
 }
 
 /// The provider's owner ends a live deal: the deal's collateral pays the client, the unspent

@@ -1,0 +1,338 @@
+//! The storage client behind `depin storage put` / `get`: a file is erasure-coded into `k + m`
+//! shards, each shard goes to a distinct registered provider with free capacity (uploaded to
+//! its retrieval server, which signs the deal terms), one deal is opened per shard, and a small
+//! manifest is kept; `get` retrieves shards (paid, each group checked against its shard's root)
+//! until `k` are whole and rebuilds the file, so up to `m` providers may be gone or lie.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use depin_core::modules::storage::actions::OpenDeal;
+use depin_core::{Action, Address, Hash, Keypair};
+use serde::{Deserialize, Serialize};
+
+use super::erasure;
+use super::retrieval::{Fetched, fetch_shard, provider_info, upload_shard};
+use crate::client::{Client, Signer};
+
+/// What `put` is asked for.
+#[derive(Clone, Debug)]
+pub struct PutArgs {
+    /// Data shards (`k`).
+    pub data_shards: usize,
+    /// Parity shards (`m`).
+    pub parity_shards: usize,
+    /// Periods (epochs) each deal runs.
+    pub periods: u32,
+    /// Price per period of each deal in credits; `None`: ten times the network's floor.
+    pub price: Option<u128>,
+    /// Retrieval servers of candidate providers (`http://host:port`).
+    pub providers: Vec<String>,
+}
+
+/// One shard of a stored file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardEntry {
+    /// Its place in the code: `0..k` data, `k..k+m` parity.
+    pub index: usize,
+    pub root: Hash,
+    pub size: u64,
+    pub provider: Address,
+    pub url: String,
+    /// The deal's id on the ledger.
+    pub deal: Option<u64>,
+}
+
+/// What `get` needs to find and rebuild a file: kept under `<home>/manifests/<root>.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub name: String,
+    /// BLAKE3 hash of the whole file (its id).
+    pub root: Hash,
+    pub size: u64,
+    pub data_shards: usize,
+    pub parity_shards: usize,
+    pub shards: Vec<ShardEntry>,
+}
+
+impl Manifest {
+    /// Where the manifest of the file `root` is kept under `dir`.
+    pub fn path(dir: &Path, root: &Hash) -> PathBuf {
+        dir.join(format!("{}.json", root.to_hex()))
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = Manifest::path(dir, &self.root);
+        std::fs::write(&path, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Loads a manifest by file root (under `dir`) or from a path.
+    pub fn load(dir: &Path, id: &str) -> Result<Manifest> {
+        let path = match id.parse::<Hash>() {
+            Ok(root) => Manifest::path(dir, &root),
+            Err(_) => PathBuf::from(id),
+        };
+        let text = std::fs::read(&path).with_context(|| {
+            format!(
+                "no manifest {}: give the file id `depin storage put` printed, or a manifest's path",
+                path.display()
+            )
+        })?;
+        serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not a manifest", path.display()))
+    }
+}
+
+/// A provider that may take a shard.
+#[derive(Clone, Debug)]
+struct Candidate {
+    url: String,
+    device: Address,
+    free_bytes: u64,
+}
+
+/// The providers among `urls` that answer, are live on the ledger and have `shard_len` bytes
+/// free, most free first; each device once.
+fn candidates(
+    node: &Client,
+    urls: &[String],
+    shard_len: u64,
+) -> Result<(Vec<Candidate>, Vec<String>)> {
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut skipped = Vec::new();
+    for url in urls {
+        let device = match provider_info(url) {
+            Ok(d) => d,
+            Err(e) => {
+                skipped.push(format!("{url}: {e:#}"));
+                continue;
+            }
+        };
+        if out.iter().any(|c| c.device == device) {
+            skipped.push(format!("{url}: provider {device} is listed twice"));
+            continue;
+        }
+        let Some(p) = node.get_opt(&format!("/v1/storage/providers/{device}"))? else {
+            skipped.push(format!(
+                "{url}: {device} is not a registered storage provider"
+            ));
+            continue;
+        };
+        let free = p["free_bytes"].as_u64().unwrap_or(0);
+        if p["status"].as_str().is_some_and(|s| s != "active") {
+            skipped.push(format!("{url}: provider {device} is {}", p["status"]));
+        } else if free < shard_len {
+            skipped.push(format!(
+                "{url}: provider {device} has {free} bytes free, {shard_len} needed"
+            ));
+        } else {
+            out.push(Candidate {
+                url: url.clone(),
+                device,
+                free_bytes: free,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        b.free_bytes
+            .cmp(&a.free_bytes)
+            .then(a.device.cmp(&b.device))
+    });
+    Ok((out, skipped))
+}
+
+/// Erasure-codes `data` and stores each shard with a distinct provider under a deal paid by
+/// `client`; returns the manifest (not yet saved).
+pub fn put(
+    node: &Client,
+    client: &Keypair,
+    name: &str,
+    data: &[u8],
+    args: &PutArgs,
+) -> Result<Manifest> {
+    let (k, m) = (args.data_shards, args.parity_shards);
+    let shards = erasure::encode(data, k, m)?;
+    let shard_len = shards[0].len() as u64;
+    let (chosen, skipped) = candidates(node, &args.providers, shard_len)?;
+    if chosen.len() < k + m {
+        bail!(
+            "{} shards need {} distinct live providers with {shard_len} bytes free; {} qualify{}. Pass more --provider URLs, or fewer --data-shards/--parity-shards",
+            k + m,
+            k + m,
+            chosen.len(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (left out: {})", skipped.join("; "))
+            }
+        );
+    }
+    let params = node.get("/v1/storage/params")?;
+    let height = params["height"].as_u64().unwrap_or(0);
+    let price = match args.price {
+        Some(p) => p,
+        None => floor_of(&params, shard_len)?.saturating_mul(10),
+    };
+    let signer = Signer::fetch(node)?;
+    let first_nonce = node.nonce(&client.address())?.unwrap_or(0);
+    let mut entries = Vec::new();
+    let mut txs = Vec::new();
+    for (index, (shard, c)) in shards.iter().zip(&chosen).enumerate() {
+        let (terms, signature) = upload_shard(
+            &c.url,
+            shard,
+            &client.address(),
+            args.periods,
+            price,
+            height + 100,
+        )?;
+        let root = Hash(*blake3::hash(shard).as_bytes());
+        if terms.root != root
+            || terms.client != client.address()
+            || terms.provider != c.device
+            || terms.size != shard_len
+            || terms.periods != args.periods
+            || terms.price_per_period != price
+        {
+            bail!(
+                "the provider at {} signed other terms than asked: {terms:?}",
+                c.url
+            );
+        }
+        txs.push(signer.sign(
+            client,
+            first_nonce + index as u64,
+            Action::from(OpenDeal {
+                terms,
+                provider_signature: signature,
+            }),
+        ));
+        entries.push(ShardEntry {
+            index,
+            root,
+            size: shard_len,
+            provider: c.device,
+            url: c.url.clone(),
+            deal: None,
+        });
+    }
+    for (e, verdict) in entries.iter().zip(node.submit(&txs)?) {
+        if let Err(r) = verdict {
+            bail!(
+                "the deal for shard {} with {} was refused: {} ({})",
+                e.index,
+                e.provider,
+                r.message,
+                r.code
+            );
+        }
+    }
+    wait_for_nonce(node, &client.address(), first_nonce + txs.len() as u64)?;
+    let listed = node.get(&format!("/v1/storage/clients/{}/deals", client.address()))?;
+    for e in &mut entries {
+        e.deal = listed["deals"].as_array().and_then(|ds| {
+            ds.iter()
+                .filter(|d| {
+                    d["root"].as_str().and_then(|r| r.parse::<Hash>().ok()) == Some(e.root)
+                        && d["provider"]
+                            .as_str()
+                            .and_then(|p| p.parse::<Address>().ok())
+                            == Some(e.provider)
+                })
+                .filter_map(|d| d["id"].as_u64())
+                .max()
+        });
+    }
+    Ok(Manifest {
+        version: 1,
+        name: name.to_string(),
+        root: Hash(*blake3::hash(data).as_bytes()),
+        size: data.len() as u64,
+        data_shards: k,
+        parity_shards: m,
+        shards: entries,
+    })
+}
+
+fn wait_for_nonce(node: &Client, who: &Address, nonce: u64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node.nonce(who)?.unwrap_or(0) < nonce {
+        if Instant::now() > deadline {
+            bail!(
+                "the deals were accepted but not committed within 60 s: check `depin storage deals`"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// How `get` went with one shard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardReport {
+    pub index: usize,
+    pub provider: Address,
+    /// Bytes signed for (paid to that provider once it submits the receipt).
+    pub paid: u64,
+    /// `None`: retrieved whole and verified; else why not.
+    pub failure: Option<String>,
+}
+
+/// Retrieves shards of `manifest` (data shards first) until `k` are whole, paying each provider
+/// for the verified bytes it served, and rebuilds the file (checked against its root).
+pub fn get(
+    chain_id: &str,
+    client: &Keypair,
+    manifest: &Manifest,
+) -> Result<(Vec<u8>, Vec<ShardReport>)> {
+    let (k, m) = (manifest.data_shards, manifest.parity_shards);
+    if manifest.shards.len() != k + m {
+        bail!(
+            "the manifest lists {} shards, not {}",
+            manifest.shards.len(),
+            k + m
+        );
+    }
+    let mut got: Vec<Option<Vec<u8>>> = vec![None; k + m];
+    let mut reports = Vec::new();
+    for e in &manifest.shards {
+        if got.iter().filter(|s| s.is_some()).count() >= k {
+            break;
+        }
+        let fetched = fetch_shard(&e.url, chain_id, client, &e.provider, &e.root, e.size);
+        let (paid, failure) = match fetched {
+            Fetched::Whole { bytes, paid } => {
+                got[e.index] = Some(bytes);
+                (paid, None)
+            }
+            Fetched::Failed { why, paid } => (paid, Some(why)),
+        };
+        reports.push(ShardReport {
+            index: e.index,
+            provider: e.provider,
+            paid,
+            failure,
+        });
+    }
+    let data = erasure::decode(k, m, manifest.size, &got)?;
+    if blake3::hash(&data).as_bytes() != &manifest.root.0 {
+        bail!("the rebuilt file does not hash to the manifest's root");
+    }
+    Ok((data, reports))
+}
+
+/// The price floor for a shard of `size` bytes, credits per period.
+pub fn floor_of(params: &serde_json::Value, size: u64) -> Result<u128> {
+    let per_gib = params["storage"]["min_price_credits_per_gib"]
+        .as_u64()
+        .context("the node's storage parameters have no price floor")?;
+    if size == 0 {
+        bail!("an empty file cannot be a shard");
+    }
+    Ok((u128::from(per_gib) * u128::from(size)).div_ceil(1 << 30))
+}
