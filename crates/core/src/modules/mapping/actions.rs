@@ -1,6 +1,7 @@
 //! What mapping transactions say: onboarding a dashcam (signed by its owner), a bundle of
 //! frames (signed by the dashcam's own key, uploaded by anyone: the owner's phone, a fleet
-//! server), and a bounty on cells (signed by the user who pays it).
+//! server), a bounty on cells (signed by the user who pays it), and a map user's payment for the
+//! cells it was served.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +10,7 @@ use crate::codec::{Decode, DecodeError, Encode, Reader, decode_sequence, struct_
 use crate::crypto::{Address, Hash, Keypair, Signature};
 use crate::module::actions;
 
-use super::params::{MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE};
+use super::params::{MAX_ACCESS_CELLS, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE};
 
 pub use crate::services::devices::{Location, onboarding_message, sign_onboarding};
 
@@ -19,6 +20,7 @@ actions! {
     0 => OnboardDashcam(OnboardDashcam),
     1 => SubmitBundle(SubmitBundle),
     2 => OpenBounty(OpenBounty),
+    3 => PayMapAccess(PayMapAccess),
 }
 
 /// Register a dashcam to the signer (its owner). The dashcam key co-signs, so nobody can claim
@@ -77,6 +79,17 @@ pub struct OpenBounty {
     pub passes: u8,
     /// Last capture time that claims, ms since the Unix epoch.
     pub until_ms: u64,
+}
+
+/// A map user pays for the cells it was served: `access_cell_credits` credits a cell are burned
+/// from the signer's credits and counted as paid service of the dashcam whose imagery is the
+/// cell's latest (so the demand pool pays the contributors whose frames are used). Cells the
+/// ledger has no payable imagery for are not charged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayMapAccess {
+    /// H3 cells at the mapping resolution, strictly ascending.
+    pub cells: Vec<u64>,
 }
 
 /// The bytes a dashcam signs for bundle `seq` on `chain_id`.
@@ -164,6 +177,21 @@ impl Decode for OpenBounty {
             amount: Amount::decode(r)?,
             passes: u8::decode(r)?,
             until_ms: u64::decode(r)?,
+        })
+    }
+}
+
+impl Encode for PayMapAccess {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.cells.encode(out);
+    }
+}
+
+impl Decode for PayMapAccess {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = r.length("map access cells", MAX_ACCESS_CELLS)?;
+        Ok(PayMapAccess {
+            cells: decode_sequence(r, len, "map access cells")?,
         })
     }
 }

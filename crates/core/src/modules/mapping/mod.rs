@@ -3,7 +3,8 @@
 //! the freshness of the H3 cells mapped, region by region, plus the bounties users escrow on
 //! cells they need mapped.
 //!
-//! - [`actions`]: what mapping transactions say (onboarding, frame bundles, bounties);
+//! - [`actions`]: what mapping transactions say (onboarding, frame bundles, bounties, map
+//!   access paid per cell served);
 //! - [`params`]: the genesis parameters (frame limits, freshness, bounties, regions);
 //! - [`records`]: what the module keeps in the state and the [`records::MappingView`] over it;
 //! - [`verify`]: every check, each with its [`MappingRejection`] or [`FrameFault`] reason;
@@ -65,6 +66,7 @@ impl Module for Mapping {
                 verify::submit_bundle(state, signer, b, tx.co_signed, ctx)
             }
             MappingAction::OpenBounty(a) => verify::open_bounty(state, signer, a, ctx),
+            MappingAction::PayMapAccess(a) => verify::pay_map_access(state, signer, a, ctx),
         }
     }
 
