@@ -88,13 +88,20 @@ fn recent_drive(net: &Net, start: Location, n: usize, tag: u64) -> Vec<Frame> {
     drive(start, net.time_ms - 1_000 * n as u64, n, 1_000, tag)
 }
 
+/// The network of [`net_with`]: bundles are signed for its genesis hash.
+fn test_network() -> depin_core::tx::Network {
+    mapping_genesis(|_| {}).network()
+}
+
+/// A bundle signed for the network of [`net_with`].
 fn bundle(c: &Keypair, seq: u64, frames: Vec<Frame>) -> Action {
-    Action::from(SubmitBundle::signed(CHAIN_ID, c, seq, frames))
+    Action::from(SubmitBundle::signed(&test_network(), c, seq, frames))
 }
 
 /// Submits a bundle signed and uploaded by the dashcam.
 fn submit(net: &mut Net, c: &Keypair, seq: u64, frames: Vec<Frame>) -> Receipt {
-    net.send(c, bundle(c, seq, frames))
+    let b = SubmitBundle::signed(&net.state.network(), c, seq, frames);
+    net.send(c, Action::from(b))
 }
 
 /// The verdicts of a dashcam's accepted bundle `seq`.
@@ -175,7 +182,7 @@ fn every_bundle_refusal_has_its_reason_code() {
         want.to_string()
     };
     // A signature by another key over the same bundle.
-    let mut forged = SubmitBundle::signed(CHAIN_ID, &cam(1), 1, good.clone());
+    let mut forged = SubmitBundle::signed(&net.state.network(), &cam(1), 1, good.clone());
     forged.device = c.address();
     seen.insert(check(
         &mut net,
@@ -183,6 +190,15 @@ fn every_bundle_refusal_has_its_reason_code() {
         &owner(),
         "bad_bundle_signature",
     ));
+    // Signed for another network with the same chain id (another genesis): the bundle message
+    // binds the genesis hash, as transactions do.
+    let other = depin_core::tx::Network {
+        chain_id: CHAIN_ID.into(),
+        genesis_hash: Hash::tagged("another genesis", &[]),
+    };
+    let elsewhere = SubmitBundle::signed(&other, &c, 1, good.clone());
+    let r = net.send(&c, Action::from(elsewhere));
+    assert_eq!(rejected(&r), "bad_bundle_signature", "{r:?}");
     seen.insert(check(&mut net, bundle(&c, 1, vec![]), &c, "empty_bundle"));
     let long = recent_drive(&net, BERLIN, 49, 3);
     seen.insert(check(&mut net, bundle(&c, 1, long), &c, "too_many_frames"));

@@ -908,7 +908,7 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
                     };
                     let t0 = run.net.time_ms - 31_000;
                     let frames = drive(north, t0, 30, 1_000, round * 10 + u64::from(i));
-                    let b = SubmitBundle::signed(CHAIN_ID, &cam(i), seq, frames);
+                    let b = SubmitBundle::signed(&run.net.state.network(), &cam(i), seq, frames);
                     run.net.tx(&cam(i), Action::from(b))
                 })
                 .collect();

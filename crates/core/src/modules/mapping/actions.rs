@@ -9,6 +9,7 @@ use crate::amount::Amount;
 use crate::codec::{Decode, DecodeError, Encode, Reader, decode_sequence, struct_codec};
 use crate::crypto::{Address, Hash, Keypair, Signature};
 use crate::module::actions;
+use crate::tx::Network;
 
 use super::params::{MAX_ACCESS_CELLS, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE};
 
@@ -92,15 +93,22 @@ pub struct PayMapAccess {
     pub cells: Vec<u64>,
 }
 
-/// The bytes a dashcam signs for bundle `seq` on `chain_id`.
-pub fn bundle_message(chain_id: &str, device: &Address, seq: u64, frames: &[Frame]) -> Vec<u8> {
+/// The bytes a dashcam signs for bundle `seq` on `network`: bound to its genesis hash, as
+/// transaction signatures are, so a bundle signed for one network (or a test network with the
+/// same chain id) is refused on another.
+pub fn bundle_message(network: &Network, device: &Address, seq: u64, frames: &[Frame]) -> Vec<u8> {
     let mut encoded = Vec::with_capacity(frames.len() * 63);
     for f in frames {
         f.encode(&mut encoded);
     }
     Hash::tagged(
-        "depin/mapping/bundle/v1",
-        &[chain_id.as_bytes(), &device.0, &seq.to_le_bytes(), &encoded],
+        "depin/mapping/bundle/v2",
+        &[
+            &network.genesis_hash.0,
+            &device.0,
+            &seq.to_le_bytes(),
+            &encoded,
+        ],
     )
     .0
     .to_vec()
@@ -108,9 +116,9 @@ pub fn bundle_message(chain_id: &str, device: &Address, seq: u64, frames: &[Fram
 
 impl SubmitBundle {
     /// A bundle signed by the dashcam key (client side).
-    pub fn signed(chain_id: &str, dashcam: &Keypair, seq: u64, frames: Vec<Frame>) -> Self {
+    pub fn signed(network: &Network, dashcam: &Keypair, seq: u64, frames: Vec<Frame>) -> Self {
         let device = dashcam.address();
-        let device_signature = dashcam.sign(&bundle_message(chain_id, &device, seq, &frames));
+        let device_signature = dashcam.sign(&bundle_message(network, &device, seq, &frames));
         SubmitBundle {
             device,
             seq,

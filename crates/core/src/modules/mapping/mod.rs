@@ -70,15 +70,19 @@ impl Module for Mapping {
         }
     }
 
-    fn co_signatures(
-        chain_id: &str,
+    fn network_co_signatures(
+        network: &crate::tx::Network,
         action: &MappingAction,
         out: &mut Vec<(Address, Vec<u8>, Signature)>,
     ) {
         if let MappingAction::SubmitBundle(b) = action {
-            let message = bundle_message(chain_id, &b.device, b.seq, &b.frames);
+            let message = bundle_message(network, &b.device, b.seq, &b.frames);
             out.push((b.device, message, b.device_signature));
         }
+    }
+
+    fn co_signature_count(action: &MappingAction) -> u64 {
+        u64::from(matches!(action, MappingAction::SubmitBundle(_)))
     }
 
     fn is_report(action: &MappingAction) -> bool {

@@ -89,7 +89,7 @@ fn check_bundle(
         .into());
     }
     if !co_signed {
-        let message = bundle_message(&state.params().chain_id, &b.device, b.seq, &b.frames);
+        let message = bundle_message(&state.network(), &b.device, b.seq, &b.frames);
         if !crypto::verify(&b.device, &message, &b.device_signature) {
             return Err(R::BadBundleSignature {}.into());
         }
