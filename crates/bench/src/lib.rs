@@ -13,12 +13,19 @@
 //!   node's peak memory under concurrent maximum-size batches, against the bound of its limits;
 //! - [`epoch`]: the ledger closing one epoch of coverage rewards for a synthetic network of a
 //!   million hotspots in a real state, against reading their records once;
-//! - [`driver`]: the block driver the coverage and usage benches share.
+//! - [`compute`]: compute tasks posted, claimed, committed, revealed and settled through real
+//!   blocks, and the epoch close of 100,000 proven providers, against raw signature
+//!   verification and reading the providers once;
+//! - [`mapping`]: dashcam frames checked and applied per second through real blocks, and the
+//!   epoch closes of a million freshly mapped cells (and of forgetting them);
+//! - [`driver`]: the block driver the coverage, usage and compute benches share.
 
+pub mod compute;
 pub mod coverage;
 pub mod driver;
 pub mod epoch;
 pub mod flood;
+pub mod mapping;
 pub mod transfers;
 pub mod usage;
 

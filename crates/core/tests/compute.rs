@@ -13,8 +13,8 @@ use depin_core::economics::EconomyView;
 use depin_core::modules::compute::actions::{
     AddStake, AnswerChallenge, Canary, ClaimTask, CloseJob, CommitResult, JudgeTasks, PostJob,
     ProcessorClass, RegisterProvider, RevealCanaries, RevealResult, SettleTask, Unit, VerifyMode,
-    WithdrawStake, canary_commitment, challenge_target, result_commitment, result_tag, sign_onboarding,
-    solve_challenge,
+    WithdrawStake, canary_commitment, challenge_target, result_commitment, result_tag,
+    sign_onboarding, solve_challenge,
 };
 use depin_core::modules::compute::fate::{SlotFate, TaskOutcome};
 use depin_core::modules::compute::params::CHALLENGE_NONCES;
@@ -671,7 +671,12 @@ fn spot_checks_catch_a_cheat_after_a_referee(w: &mut World) {
     };
     assert_eq!(w.act(&device(6), c), "success");
     w.pass(1);
-    for (i, r) in [(2, garbage(job, t)), (3, honest(job, t)), (4, honest(job, t)), (5, honest(job, t))] {
+    for (i, r) in [
+        (2, garbage(job, t)),
+        (3, honest(job, t)),
+        (4, honest(job, t)),
+        (5, honest(job, t)),
+    ] {
         assert_eq!(w.reveal(i, job, t, r), "success");
     }
     assert_eq!(w.reveal(6, job, t, honest(job, t)), "wrong_reveal");
@@ -1439,8 +1444,7 @@ fn market(mode: VerifyMode, strategies: [Play; 8], tasks: u32) -> ([Sheet; 8], u
                                 tag: majority(&tags).unwrap_or(result_tag(job, 0, &guess)),
                             };
                             assert_eq!(w.act(&device(i), c), "success");
-                        } else if let Some(r) = answer(strategies[i as usize], job, 0, &revealed)
-                        {
+                        } else if let Some(r) = answer(strategies[i as usize], job, 0, &revealed) {
                             assert_eq!(w.commit(i, job, 0, r), "success");
                         }
                     }

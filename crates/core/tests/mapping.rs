@@ -419,8 +419,14 @@ fn map_users_pay_the_contributors_of_the_cells_they_are_served() {
     let mut fees = net.last_fee;
     assert_eq!(own_credits(&net, &user), before - 5 * price - fees);
     use depin_core::services::demand::records::DemandView;
-    assert_eq!(net.state.usage(epoch, &cam(0).address()).unwrap().credits, 3 * price);
-    assert_eq!(net.state.usage(epoch, &cam(1).address()).unwrap().credits, 2 * price);
+    assert_eq!(
+        net.state.usage(epoch, &cam(0).address()).unwrap().credits,
+        3 * price
+    );
+    assert_eq!(
+        net.state.usage(epoch, &cam(1).address()).unwrap().credits,
+        2 * price
+    );
     let t = MappingView::tally(&net.state, epoch, &cam(0).address()).unwrap();
     assert_eq!((t.cells_served, t.access_credits), (3, 3 * price));
 
@@ -439,19 +445,34 @@ fn map_users_pay_the_contributors_of_the_cells_they_are_served() {
     fees += check(&mut net, &user, pay_access(vec![]), "access_cells");
     let descending = vec![c0[0].max(c0[1]), c0[0].min(c0[1])];
     fees += check(&mut net, &user, pay_access(descending), "access_cells");
-    fees += check(&mut net, &user, pay_access(vec![c0[0], c0[0]]), "access_cells");
+    fees += check(
+        &mut net,
+        &user,
+        pay_access(vec![c0[0], c0[0]]),
+        "access_cells",
+    );
     fees += check(
         &mut net,
         &user,
         pay_access(vec![BERLIN.cell(11).unwrap()]),
         "access_bad_cell",
     );
-    fees += check(&mut net, &user, pay_access(vec![unmapped]), "nothing_served");
+    fees += check(
+        &mut net,
+        &user,
+        pay_access(vec![unmapped]),
+        "nothing_served",
+    );
     // A user without credits is refused by the demand service.
     let r = net.send(&router(), pay_access(vec![c0[0]]));
     assert_eq!(code(&r), "insufficient_credits");
     let mut closed = demand_net(0, |m| m.access_cell_credits = 0);
-    check(&mut closed, &user, pay_access(vec![c0[0]]), "access_not_sold");
+    check(
+        &mut closed,
+        &user,
+        pay_access(vec![c0[0]]),
+        "access_not_sold",
+    );
     assert_eq!(own_credits(&net, &user), before - 5 * price - fees);
     assert_eq!(seen, ACCESS_CODES.iter().copied().collect::<BTreeSet<_>>());
 
@@ -471,7 +492,10 @@ fn map_users_pay_the_contributors_of_the_cells_they_are_served() {
     epoch_is_conserved(&s);
     assert_eq!(counter(&s, "mapping", "cells_served"), 5);
     let reward = net.state.reward(epoch, &cam(0).address()).expect("paid");
-    assert!(reward.demand.0 > 0, "the map user's credits pay the contributor: {reward:?}");
+    assert!(
+        reward.demand.0 > 0,
+        "the map user's credits pay the contributor: {reward:?}"
+    );
     net.replays_identically();
 }
 

@@ -896,7 +896,10 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
             until_ms: run.net.time_ms + 3_600_000,
         });
         assert_eq!(run.net.send(&fleet(), bounty), Receipt::Success);
-        assert_eq!(run.net.send(&fleet(), buy(TOKEN, &fleet())), Receipt::Success);
+        assert_eq!(
+            run.net.send(&fleet(), buy(TOKEN, &fleet())),
+            Receipt::Success
+        );
         for round in 0..12u64 {
             run.apply(&Op::Window);
             let seq = round + 1;
@@ -951,7 +954,12 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
     };
     assert!(s.iter().any(|e| counter(e, "mapping", "frames_paid") > 0));
     assert!(s.iter().any(|e| counter(e, "mapping", "bounty_paid") > 0));
-    assert!(s.iter().map(|e| counter(e, "mapping", "cells_served")).sum::<u64>() >= 12);
+    assert!(
+        s.iter()
+            .map(|e| counter(e, "mapping", "cells_served"))
+            .sum::<u64>()
+            >= 12
+    );
     assert_eq!(
         s.iter()
             .map(|e| counter(e, "mapping", "bounties_ended"))

@@ -530,7 +530,11 @@ pub fn commit(
         VerifyMode::Redundant { .. } | VerifyMode::SpotCheck { .. }
     ) && task.referees_called.is_none()
     {
-        let mut tags = task.slots.iter().filter(|s| s.active()).filter_map(|s| s.tag);
+        let mut tags = task
+            .slots
+            .iter()
+            .filter(|s| s.active())
+            .filter_map(|s| s.tag);
         let first = tags.next();
         if tags.any(|t| Some(t) != first) {
             task.referees_called = Some(ctx.height);

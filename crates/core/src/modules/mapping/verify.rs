@@ -24,7 +24,8 @@ use super::actions::{
 };
 use super::geo::distance_mm;
 use super::params::{
-    MAPPING_RESOLUTION, MAX_ACCESS_CELLS, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE, MappingParams, Placement,
+    MAPPING_RESOLUTION, MAX_ACCESS_CELLS, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE, MappingParams,
+    Placement,
 };
 use super::records::{
     Bounty, BundleRecord, CellRecord, Claim, Dashcam, Fix, ImageSeen, MappingView, Sighting, Tally,
@@ -572,9 +573,7 @@ pub fn pay_map_access(
     if price == 0 {
         return Err(R::AccessNotSold {}.into());
     }
-    if a.cells.is_empty()
-        || a.cells.len() > MAX_ACCESS_CELLS
-        || !a.cells.is_sorted_by(|x, y| x < y)
+    if a.cells.is_empty() || a.cells.len() > MAX_ACCESS_CELLS || !a.cells.is_sorted_by(|x, y| x < y)
     {
         return Err(R::AccessCells {
             count: a.cells.len().min(u32::MAX as usize) as u32,
@@ -612,7 +611,10 @@ pub fn pay_map_access(
         hold::release(state, &device, part, ctx);
         let mut tally: Tally = state.get(&tally_key(epoch, &device)).unwrap_or_default();
         tally.cells_served = tally.cells_served.saturating_add(cells);
-        tally.access_credits = tally.access_credits.checked_add(credits).expect("<= credits");
+        tally.access_credits = tally
+            .access_credits
+            .checked_add(credits)
+            .expect("<= credits");
         state.put(tally_key(epoch, &device), &tally);
     }
     debug_assert_eq!(held, Held::default(), "every credit held was paid");
