@@ -96,6 +96,19 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 3)]
         closes: usize,
     },
+    /// Dashcam frames checked and applied per second through real blocks, and the epoch closes
+    /// of about a million freshly mapped cells (and of forgetting them a month later).
+    Mapping {
+        /// Lanes driven side by side, 15 m apart.
+        #[arg(long, default_value_t = 1_200)]
+        lanes: usize,
+        /// Dashcams one after another in each lane.
+        #[arg(long, default_value_t = 4)]
+        cars_per_lane: usize,
+        /// Rounds: each dashcam uploads one bundle of 48 frames per round.
+        #[arg(long, default_value_t = 9)]
+        rounds: usize,
+    },
     /// The economic simulator: agent-steps per second and peak memory.
     Sim(depin_sim::cli::BenchArgs),
 }
@@ -195,8 +208,74 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             };
             compute(&cfg, json_out)
         }
+        BenchCmd::Mapping {
+            lanes,
+            cars_per_lane,
+            rounds,
+        } => {
+            let cfg = depin_bench::mapping::MappingBench {
+                lanes: *lanes,
+                cars_per_lane: *cars_per_lane,
+                rounds: *rounds,
+                ..Default::default()
+            };
+            mapping(&cfg, json_out)
+        }
         BenchCmd::Sim(args) => depin_sim::cli::bench(args, json_out),
     }
+}
+
+/// `depin bench mapping`.
+fn mapping(cfg: &depin_bench::mapping::MappingBench, json_out: bool) -> Result<()> {
+    if cfg.lanes == 0 || cfg.cars_per_lane == 0 || cfg.rounds == 0 {
+        anyhow::bail!("--lanes, --cars-per-lane and --rounds must be at least 1");
+    }
+    if !json_out {
+        eprintln!(
+            "{} dashcams in {} lanes, {} rounds of 48-frame bundles, then two epoch closes...",
+            cfg.lanes * cfg.cars_per_lane,
+            cfg.lanes,
+            cfg.rounds
+        );
+    }
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let r = depin_bench::mapping::run(cfg, dir.path()).map_err(anyhow::Error::msg)?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    for (i, x) in r.rounds.iter().enumerate() {
+        println!(
+            "round {i}: {} frames in {} bundles, {:.0} frames/s ({} blocks, {:.2} s); raw verification {:.0}/s, H3 indexing {:.0}/s",
+            x.frames,
+            x.bundles,
+            x.frames_per_s,
+            x.blocks,
+            x.seconds,
+            x.raw_verify_per_s,
+            x.cell_index_per_s
+        );
+    }
+    println!(
+        "median: {:.0} frames/s; bundles reach {:.3} of raw batch signature verification ({:.0}/s on {} cores) and frames {:.3} of H3 indexing alone ({:.0}/s)",
+        r.frames_per_s,
+        r.ratio_to_raw_verify,
+        r.raw_verify_per_s,
+        r.cores,
+        r.ratio_to_cell_index,
+        r.cell_index_per_s
+    );
+    println!(
+        "{} fresh cells ({} frames flagged): epoch close {:.3} s, the close forgetting {} cells a month later {:.3} s; reading every cell once {:.3} s (close x{:.1})",
+        r.fresh_cells,
+        r.frames_flagged,
+        r.close_seconds,
+        r.cells_forgotten,
+        r.forget_close_seconds,
+        r.read_cells_seconds,
+        r.close_vs_read
+    );
+    Ok(())
 }
 
 /// `depin bench compute`.
