@@ -67,9 +67,9 @@ fn honest_dashcams_are_paid_and_a_replayer_is_flagged_on_a_real_node() {
     let mut fleet = Fleet::new(&args, BERLIN, now - 15 * 60_000 - 5_000);
     let mut bundles = Vec::new();
     for _ in 0..15 * 60 {
-        bundles.extend(fleet.tick(chain_id));
+        bundles.extend(fleet.tick(&network));
     }
-    bundles.extend(fleet.flush(chain_id));
+    bundles.extend(fleet.flush(&network));
 
     let onboard: Vec<Transaction> = fleet
         .members

@@ -13,14 +13,21 @@
 //!   node's peak memory under concurrent maximum-size batches, against the bound of its limits;
 //! - [`epoch`]: the ledger closing one epoch of coverage rewards for a synthetic network of a
 //!   million hotspots in a real state, against reading their records once;
+//! - [`compute`]: compute tasks posted, claimed, committed, revealed and settled through real
+//!   blocks, and the epoch close of 100,000 proven providers, against raw signature
+//!   verification and reading the providers once;
+//! - [`mapping`]: dashcam frames checked and applied per second through real blocks, and the
+//!   epoch closes of a million freshly mapped cells (and of forgetting them);
 //! - [`storage`]: proofs of storage: openings verified against the raw BLAKE3 rate, proof
 //!   transactions through real blocks, and the close of an epoch of 100,000 live shards;
-//! - [`driver`]: the block driver the coverage and usage benches share.
+//! - [`driver`]: the block driver the coverage, usage, compute and storage benches share.
 
+pub mod compute;
 pub mod coverage;
 pub mod driver;
 pub mod epoch;
 pub mod flood;
+pub mod mapping;
 pub mod storage;
 pub mod transfers;
 pub mod usage;

@@ -87,6 +87,36 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 100)]
         providers: usize,
     },
+    /// Compute tasks posted, claimed, committed, revealed and settled per second through real
+    /// blocks, and the epoch close of a network of proven providers.
+    Compute {
+        /// Providers taking the market's tasks.
+        #[arg(long, default_value_t = 2048)]
+        market_providers: usize,
+        /// Jobs of 1,024 tasks per round.
+        #[arg(long, default_value_t = 16)]
+        jobs_per_round: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Providers in the network whose epoch close is timed.
+        #[arg(long, default_value_t = 100_000)]
+        close_providers: usize,
+        #[arg(long, default_value_t = 3)]
+        closes: usize,
+    },
+    /// Dashcam frames checked and applied per second through real blocks, and the epoch closes
+    /// of about a million freshly mapped cells (and of forgetting them a month later).
+    Mapping {
+        /// Lanes driven side by side, 15 m apart.
+        #[arg(long, default_value_t = 1_200)]
+        lanes: usize,
+        /// Dashcams one after another in each lane.
+        #[arg(long, default_value_t = 4)]
+        cars_per_lane: usize,
+        /// Rounds: each dashcam uploads one bundle of 48 frames per round.
+        #[arg(long, default_value_t = 9)]
+        rounds: usize,
+    },
     /// The economic simulator: agent-steps per second and peak memory.
     Sim(depin_sim::cli::BenchArgs),
 }
@@ -177,8 +207,145 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             },
             json_out,
         ),
+        BenchCmd::Compute {
+            market_providers,
+            jobs_per_round,
+            rounds,
+            close_providers,
+            closes,
+        } => {
+            let cfg = depin_bench::compute::ComputeBench {
+                market_providers: *market_providers,
+                jobs_per_round: *jobs_per_round,
+                rounds: *rounds,
+                close_providers: *close_providers,
+                closes: *closes,
+                ..Default::default()
+            };
+            compute(&cfg, json_out)
+        }
+        BenchCmd::Mapping {
+            lanes,
+            cars_per_lane,
+            rounds,
+        } => {
+            let cfg = depin_bench::mapping::MappingBench {
+                lanes: *lanes,
+                cars_per_lane: *cars_per_lane,
+                rounds: *rounds,
+                ..Default::default()
+            };
+            mapping(&cfg, json_out)
+        }
         BenchCmd::Sim(args) => depin_sim::cli::bench(args, json_out),
     }
+}
+
+/// `depin bench mapping`.
+fn mapping(cfg: &depin_bench::mapping::MappingBench, json_out: bool) -> Result<()> {
+    if cfg.lanes == 0 || cfg.cars_per_lane == 0 || cfg.rounds == 0 {
+        anyhow::bail!("--lanes, --cars-per-lane and --rounds must be at least 1");
+    }
+    if !json_out {
+        eprintln!(
+            "{} dashcams in {} lanes, {} rounds of 48-frame bundles, then two epoch closes...",
+            cfg.lanes * cfg.cars_per_lane,
+            cfg.lanes,
+            cfg.rounds
+        );
+    }
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let r = depin_bench::mapping::run(cfg, dir.path()).map_err(anyhow::Error::msg)?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    for (i, x) in r.rounds.iter().enumerate() {
+        println!(
+            "round {i}: {} frames in {} bundles, {:.0} frames/s ({} blocks, {:.2} s); raw verification {:.0}/s, H3 indexing {:.0}/s",
+            x.frames,
+            x.bundles,
+            x.frames_per_s,
+            x.blocks,
+            x.seconds,
+            x.raw_verify_per_s,
+            x.cell_index_per_s
+        );
+    }
+    println!(
+        "median: {:.0} frames/s; bundles reach {:.3} of raw batch signature verification ({:.0}/s on {} cores) and frames {:.3} of H3 indexing alone ({:.0}/s)",
+        r.frames_per_s,
+        r.ratio_to_raw_verify,
+        r.raw_verify_per_s,
+        r.cores,
+        r.ratio_to_cell_index,
+        r.cell_index_per_s
+    );
+    println!(
+        "{} fresh cells ({} frames flagged): epoch close {:.3} s, the close forgetting {} cells a month later {:.3} s; reading every cell once {:.3} s (close x{:.1})",
+        r.fresh_cells,
+        r.frames_flagged,
+        r.close_seconds,
+        r.cells_forgotten,
+        r.forget_close_seconds,
+        r.read_cells_seconds,
+        r.close_vs_read
+    );
+    Ok(())
+}
+
+/// `depin bench compute`.
+fn compute(cfg: &depin_bench::compute::ComputeBench, json_out: bool) -> Result<()> {
+    if cfg.rounds == 0 || cfg.closes == 0 || cfg.jobs_per_round == 0 || cfg.market_providers == 0 {
+        anyhow::bail!(
+            "--rounds, --closes, --jobs-per-round and --market-providers must be at least 1"
+        );
+    }
+    if !json_out {
+        eprintln!(
+            "registering {} providers, {} rounds of {} jobs of 1,024 tasks on {} of them, then {} epoch closes...",
+            cfg.close_providers.max(cfg.market_providers),
+            cfg.rounds,
+            cfg.jobs_per_round,
+            cfg.market_providers,
+            cfg.closes
+        );
+    }
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let r = depin_bench::compute::run(cfg, dir.path()).map_err(anyhow::Error::msg)?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    for (i, x) in r.rounds.iter().enumerate() {
+        println!(
+            "round {i}: {} tasks, {:.0} task state changes/s, {:.0} tx/s ({} blocks, {:.2} s); raw verification {:.0}/s",
+            x.tasks,
+            x.state_changes_per_s,
+            x.transactions_per_s,
+            x.blocks,
+            x.seconds,
+            x.raw_verify_per_s
+        );
+    }
+    println!(
+        "median: {:.0} task state changes/s, {:.0} compute tx/s = {:.3} of raw batch signature verification ({:.0}/s on {} cores)",
+        r.state_changes_per_s,
+        r.transactions_per_s,
+        r.ratio_to_raw_verify,
+        r.raw_verify_per_s,
+        r.cores
+    );
+    println!(
+        "epoch close of {} proven providers: median {:.3} s ({:?}); reading every provider once {:.3} s (x{:.1}); {} devices paid",
+        r.providers_proven,
+        r.close_seconds,
+        r.close_seconds_each,
+        r.read_providers_seconds,
+        r.close_vs_read,
+        r.devices_paid
+    );
+    Ok(())
 }
 
 /// `depin bench flood`.

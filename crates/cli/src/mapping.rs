@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use depin_agent::client::Client;
-use depin_core::modules::mapping::actions::OpenBounty;
+use depin_core::modules::mapping::actions::{OpenBounty, PayMapAccess};
 use depin_core::{Action, Amount};
 use depin_node::Home;
 use serde_json::Value;
@@ -55,6 +55,16 @@ pub enum MapCmd {
     },
     /// An open bounty by id.
     ShowBounty { id: u64 },
+    /// Pay, as a map user, for the cells you were served: each cell with payable imagery costs
+    /// the network's price in credits, paid to the dashcam whose imagery is the cell's latest.
+    Pay {
+        /// H3 cells in hex (resolution 12), comma-separated, at most 256.
+        #[arg(long, value_delimiter = ',', required = true)]
+        cells: Vec<String>,
+        /// Key in --home that pays (it needs credits: `depin credits buy`).
+        #[arg(long, default_value = "alice")]
+        key: String,
+    },
 }
 
 pub fn run(home: &Home, client: &Client, cmd: &MapCmd, json_out: bool) -> Result<()> {
@@ -88,13 +98,7 @@ pub fn run(home: &Home, client: &Client, cmd: &MapCmd, json_out: bool) -> Result
             let now_ms = status["block_time_ms"]
                 .as_u64()
                 .context("the node's status has no block time")?;
-            let cells = cells
-                .iter()
-                .map(|c| {
-                    u64::from_str_radix(c.trim_start_matches("0x"), 16)
-                        .with_context(|| format!("'{c}' is not an H3 cell in hex"))
-                })
-                .collect::<Result<Vec<u64>>>()?;
+            let cells = parse_cells(cells)?;
             if *hours == 0 {
                 bail!("--hours must be at least 1");
             }
@@ -111,6 +115,22 @@ pub fn run(home: &Home, client: &Client, cmd: &MapCmd, json_out: bool) -> Result
             }
             Ok(())
         }
+        MapCmd::Pay { cells, key } => {
+            let info = chain_info(client)?;
+            let mut cells = parse_cells(cells)?;
+            cells.sort_unstable();
+            cells.dedup();
+            let count = cells.len();
+            let signer = home.load_key(key)?;
+            let action = Action::from(PayMapAccess { cells });
+            send_action(client, &info, &signer, key, action, None, false, json_out)?;
+            if !json_out {
+                println!(
+                    "paid for the cells with imagery among {count} (see `depin query credits {key}`)"
+                );
+            }
+            Ok(())
+        }
         MapCmd::ShowBounty { id } => {
             let v = client.get(&format!("/v1/mapping/bounties/{id}"))?;
             show(&v, json_out, |v| {
@@ -118,6 +138,17 @@ pub fn run(home: &Home, client: &Client, cmd: &MapCmd, json_out: bool) -> Result
             })
         }
     }
+}
+
+/// H3 cells given in hex.
+fn parse_cells(cells: &[String]) -> Result<Vec<u64>> {
+    cells
+        .iter()
+        .map(|c| {
+            u64::from_str_radix(c.trim_start_matches("0x"), 16)
+                .with_context(|| format!("'{c}' is not an H3 cell in hex (e.g. 8c1f1d48a4a6bff)"))
+        })
+        .collect()
 }
 
 fn show(v: &Value, json_out: bool, human: impl Fn(&Value)) -> Result<()> {

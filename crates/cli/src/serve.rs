@@ -30,6 +30,10 @@ pub struct DevnetArgs {
     /// disputed spot-check needs five owners, so four honest ones and the cheater.
     #[arg(long, default_value_t = 4)]
     compute_providers: u32,
+    /// Simulated dashcams driving around the mapping region on a network made with
+    /// `depin init --mapping` (0: none).
+    #[arg(long, default_value_t = 4)]
+    dashcams: usize,
 }
 
 /// Runs `depin node`: the node until Ctrl-C.
@@ -46,13 +50,13 @@ pub fn devnet(home: &Home, args: &DevnetArgs) -> Result<()> {
     serve(
         home,
         &args.node,
-        Some((args.hotspots, args.compute_providers)),
+        Some((args.hotspots, args.compute_providers, args.dashcams)),
     )
 }
 
-/// Runs the node; `devnet` is the number of simulated hotspots to start with it (`None`: a
-/// plain node).
-fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32)>) -> Result<()> {
+/// Runs the node; `devnet` is the number of simulated hotspots, compute providers and dashcams
+/// to start with it (`None`: a plain node).
+fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let config = RunConfig {
         api_addr: args.api,
@@ -70,7 +74,13 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32)>) -> Result<(
             home.db_path().display()
         );
         println!("API listening on {url}  (explorer page at {url}/, metrics at {url}/metrics)");
-        if let Some((hotspots, compute_providers)) = devnet {
+        if let Some((hotspots, compute_providers, dashcams)) = devnet {
+            if dashcams > 0
+                && node.params.modules.mapping.is_some()
+                && let Ok(funder) = home.load_key("faucet")
+            {
+                depin_agent::dashcam::devnet::spawn(url.to_string(), funder, dashcams);
+            }
             if compute_providers > 0
                 && node.params.modules.compute.is_some()
                 && let (Ok(funder), Ok(requester)) = (home.load_key("faucet"), home.load_key("alice"))

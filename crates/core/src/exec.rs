@@ -236,7 +236,7 @@ fn execute_all(
         Signatures::AlreadyVerified => vec![true; txs.len()],
         Signatures::Verify => crate::tx::verify_signatures(&state.meta().genesis_hash, txs),
     };
-    let co_signed = crate::tx::verify_co_signatures(&state.params().chain_id, txs);
+    let co_signed = crate::tx::verify_co_signatures(&state.network(), txs);
     let ctx = BlockContext {
         height: state.height() + 1,
         time_ms,

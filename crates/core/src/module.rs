@@ -144,6 +144,17 @@ pub trait Module {
     ) {
     }
 
+    /// [`Module::co_signatures`] with the whole network: a module whose co-signed messages bind
+    /// the genesis hash (as transaction signatures do) overrides this one instead, and
+    /// [`Module::co_signature_count`] with it.
+    fn network_co_signatures(
+        network: &crate::tx::Network,
+        action: &Self::Action,
+        out: &mut Vec<(Address, Vec<u8>, Signature)>,
+    ) {
+        Self::co_signatures(&network.chain_id, action, out);
+    }
+
     /// How many signatures [`Module::co_signatures`] would add for this action (for the
     /// transaction's weight; the default builds them and counts).
     fn co_signature_count(action: &Self::Action) -> u64 {

@@ -319,13 +319,13 @@ pub fn verify_signatures(genesis_hash: &Hash, txs: &[Transaction]) -> Vec<bool> 
 /// [`crate::module::Module::co_signatures`]): true when there are none or all verify. Checked together
 /// with batch verification, about twice as fast as one by one; a `false` is exact (the batch
 /// falls back to checking each), and the action's own check then names the bad signature.
-pub fn verify_co_signatures(chain_id: &str, txs: &[Transaction]) -> Vec<bool> {
+pub fn verify_co_signatures(network: &Network, txs: &[Transaction]) -> Vec<bool> {
     let mut items: Vec<(Address, Vec<u8>, Signature)> = Vec::new();
     let mut owners: Vec<usize> = Vec::new();
     for (i, tx) in txs.iter().enumerate() {
         if let Action::Module(m) = &tx.action {
             let before = items.len();
-            m.co_signatures(chain_id, &mut items);
+            m.co_signatures(network, &mut items);
             owners.extend(std::iter::repeat_n(i, items.len() - before));
         }
     }

@@ -13,8 +13,8 @@ use depin_core::economics::EconomyView;
 use depin_core::modules::compute::actions::{
     AddStake, AnswerChallenge, Canary, ClaimTask, CloseJob, CommitResult, JudgeTasks, PostJob,
     ProcessorClass, RegisterProvider, RevealCanaries, RevealResult, SettleTask, Unit, VerifyMode,
-    WithdrawStake, canary_commitment, challenge_target, result_commitment, sign_onboarding,
-    solve_challenge,
+    WithdrawStake, canary_commitment, challenge_target, result_commitment, result_tag,
+    sign_onboarding, solve_challenge,
 };
 use depin_core::modules::compute::fate::{SlotFate, TaskOutcome};
 use depin_core::modules::compute::params::CHALLENGE_NONCES;
@@ -197,6 +197,7 @@ impl World {
                 job,
                 task,
                 commitment,
+                tag: result_tag(job, task, &result),
             },
         )
     }
@@ -535,6 +536,19 @@ fn redundant_mode_pays_the_majority_after_a_referee_round(w: &mut World) {
     w.work(1, job, 0, garbage(job, 0));
     w.work(2, job, 0, garbage(job, 0));
     w.work(3, job, 0, honest(job, 0));
+    // The tags disagree: referees are called at the commit, before any result is revealed, so
+    // they work blind; reveals stay shut until they have committed.
+    let t = w.task(job, 0);
+    assert!(t.referees_called.is_some() && t.outcome.is_none());
+    assert!(t.slots.iter().all(|s| s.result.is_none()));
+    assert_eq!(w.reveal(3, job, 0, honest(job, 0)), "reveals_not_open");
+    assert_eq!(w.stake(3), s3, "the honest dissenter keeps its stake");
+    w.open_up();
+    for i in [0, 4, 5, 6] {
+        w.work(i, job, 0, honest(job, 0));
+    }
+    assert_eq!(w.claim(7, job, 0), "own_job");
+    w.pass(1);
     for (i, r) in [
         (1, garbage(job, 0)),
         (2, garbage(job, 0)),
@@ -542,15 +556,6 @@ fn redundant_mode_pays_the_majority_after_a_referee_round(w: &mut World) {
     ] {
         assert_eq!(w.reveal(i, job, 0, r), "success");
     }
-    // The dissenter is not outvoted yet: referees are called, nobody paid or slashed.
-    let t = w.task(job, 0);
-    assert!(t.referees_called.is_some() && t.outcome.is_none());
-    assert_eq!(w.stake(3), s3, "the honest dissenter keeps its stake");
-    w.open_up();
-    for i in [0, 4, 5, 6] {
-        w.work(i, job, 0, honest(job, 0));
-    }
-    assert_eq!(w.claim(7, job, 0), "own_job");
     for i in [0, 4, 5] {
         assert_eq!(w.reveal(i, job, 0, honest(job, 0)), "success");
     }
@@ -587,18 +592,19 @@ fn redundant_mode_without_majority_slashes_nobody(w: &mut World) {
     w.open_up();
     w.work(1, job, 0, honest(job, 0));
     w.work(2, job, 0, garbage(job, 0));
-    assert_eq!(w.reveal(1, job, 0, honest(job, 0)), "success");
-    assert_eq!(w.reveal(2, job, 0, garbage(job, 0)), "success");
     // Three referees for two replicas: two answers of 2-2-1, no strict majority of five.
     w.open_up();
     let answers = [
+        (1, honest(job, 0)),
+        (2, garbage(job, 0)),
         (3, Hash::tagged("third", &[])),
         (4, garbage(job, 0)),
         (5, honest(job, 0)),
     ];
-    for (i, r) in answers {
-        w.work(i, job, 0, r);
+    for (i, r) in &answers[2..] {
+        w.work(*i, job, 0, *r);
     }
+    w.pass(1);
     for (i, r) in answers {
         assert_eq!(w.reveal(i, job, 0, r), "success");
     }
@@ -644,19 +650,45 @@ fn spot_checks_catch_a_cheat_after_a_referee(w: &mut World) {
     assert_eq!(w.reveal(2, job, t, garbage(job, t)), "reveals_not_open");
     w.open_up();
     w.work(3, job, t, honest(job, t));
-    assert_eq!(w.reveal(2, job, t, garbage(job, t)), "success");
-    assert_eq!(w.reveal(3, job, t, honest(job, t)), "success");
+    // The checker's tag disagrees: referees are called before anything is revealed.
     assert!(w.task(job, t).referees_called.is_some());
+    assert_eq!(w.reveal(2, job, t, garbage(job, t)), "reveals_not_open");
     w.open_up();
-    for i in [4, 5, 6] {
+    for i in [4, 5] {
         w.work(i, job, t, honest(job, t));
     }
-    for i in [4, 5, 6] {
-        assert_eq!(w.reveal(i, job, t, honest(job, t)), "success");
+    // A lazy referee copies the checker's tag; it cannot know the result it stands for, so its
+    // commitment is over a guess, and the result revealed later does not open it.
+    let copied = w.task(job, t).slots[1].tag.unwrap();
+    assert_eq!(copied, result_tag(job, t, &honest(job, t)));
+    assert_eq!(w.claim(6, job, t), "success");
+    let guess = garbage(job, t);
+    let c = CommitResult {
+        job,
+        task: t,
+        commitment: result_commitment(job, t, &device(6).address(), &guess, &salt(6)),
+        tag: copied,
+    };
+    assert_eq!(w.act(&device(6), c), "success");
+    w.pass(1);
+    for (i, r) in [
+        (2, garbage(job, t)),
+        (3, honest(job, t)),
+        (4, honest(job, t)),
+        (5, honest(job, t)),
+    ] {
+        assert_eq!(w.reveal(i, job, t, r), "success");
     }
+    assert_eq!(w.reveal(6, job, t, honest(job, t)), "wrong_reveal");
+    assert_eq!(w.reveal(6, job, t, guess), "wrong_reveal");
+    let s6 = w.stake(6);
+    w.pass(test_params().reveal_timeout_blocks + 1);
+    assert_eq!(w.act(&owner_of(0), SettleTask { job, task: t }), "success");
     assert_eq!(w.fate(job, t, 2), SlotFate::WrongResult);
     assert_eq!(w.fate(job, t, 3), SlotFate::Paid);
     assert_eq!(w.fate(job, t, 4), SlotFate::Paid);
+    assert_eq!(w.fate(job, t, 6), SlotFate::NotRevealed);
+    assert!(w.stake(6) < s6, "the copier forfeits its bond");
     // Picked with no checker before the deadline: unpaid, unslashed, refunded.
     let t = spot_task(w, job, 5, true, |t| honest(job, t));
     let s5 = w.stake(5);
@@ -1099,6 +1131,7 @@ fn garbage_provider(rounds: u32) -> (u32, u128, u128) {
                             job,
                             task: t,
                             commitment,
+                            tag: result_tag(job, t, &result(job, t)),
                         }),
                     ]
                 })
@@ -1131,15 +1164,17 @@ fn garbage_provider(rounds: u32) -> (u32, u128, u128) {
             w.open_up();
             let a = commits(1, &check, honest);
             w.batch(&device(1), a);
-            let a = reveals(0, &check, garbage);
-            w.batch(&device(0), a);
-            let a = reveals(1, &check, honest);
-            w.batch(&device(1), a);
+            // The checker's tags disagree: referees are called before anything is revealed.
             w.open_up();
             for i in 2..5 {
                 let a = commits(i, &check, honest);
                 w.batch(&device(i), a);
             }
+            w.pass(1);
+            let a = reveals(0, &check, garbage);
+            w.batch(&device(0), a);
+            let a = reveals(1, &check, honest);
+            w.batch(&device(1), a);
             for i in 2..5 {
                 let a = reveals(i, &check, honest);
                 w.batch(&device(i), a);
@@ -1299,8 +1334,9 @@ enum Play {
     Garbage,
     /// Sybil identities of one operator: all return the same wrong answer.
     Collude,
-    /// Never computes: copies the most common revealed result when there is one (referee
-    /// slots), else answers garbage.
+    /// Copies instead of computing on referee slots: no result is revealed before referees
+    /// commit, so it copies the most common committed tag, commits over a guess, and reveals
+    /// the majority's result once it is shown; honest on every other slot.
     Copy,
     /// Claims and never commits.
     Abandon,
@@ -1325,17 +1361,7 @@ fn answer(s: Play, job: u64, task: u32, revealed: &[Hash]) -> Option<Hash> {
         Play::Honest => Some(honest(job, task)),
         Play::Garbage => Some(garbage(job, task)),
         Play::Collude => Some(Hash::tagged("collude", &[&job.to_le_bytes()])),
-        Play::Copy if revealed.is_empty() => Some(honest(job, task)),
-        Play::Copy => {
-            let mut best: Option<(usize, Hash)> = None;
-            for h in revealed {
-                let n = revealed.iter().filter(|x| *x == h).count();
-                if best.is_none_or(|(m, _)| n > m) {
-                    best = Some((n, *h));
-                }
-            }
-            Some(best.map_or(garbage(job, task), |(_, h)| h))
-        }
+        Play::Copy => Some(majority(revealed).unwrap_or(honest(job, task))),
         Play::Abandon => None,
     }
 }
@@ -1395,10 +1421,30 @@ fn market(mode: VerifyMode, strategies: [Play; 8], tasks: u32) -> ([Sheet; 8], u
                 };
                 if let Some(i) = taker {
                     let revealed: Vec<Hash> = t.slots.iter().filter_map(|s| s.result).collect();
+                    assert!(
+                        revealed.is_empty() || role != Role::Referee,
+                        "referees claim before any result is revealed"
+                    );
+                    let tags: Vec<Hash> = t
+                        .slots
+                        .iter()
+                        .filter(|s| s.active())
+                        .filter_map(|s| s.tag)
+                        .collect();
                     if w.claim(i, job, 0) == "success" {
                         claimed = true;
                         sheets[i as usize].slots += 1;
-                        if let Some(r) = answer(strategies[i as usize], job, 0, &revealed) {
+                        if strategies[i as usize] == Play::Copy && role == Role::Referee {
+                            let guess = garbage(job, 0);
+                            let d = device(i).address();
+                            let c = CommitResult {
+                                job,
+                                task: 0,
+                                commitment: result_commitment(job, 0, &d, &guess, &salt(i)),
+                                tag: majority(&tags).unwrap_or(result_tag(job, 0, &guess)),
+                            };
+                            assert_eq!(w.act(&device(i), c), "success");
+                        } else if let Some(r) = answer(strategies[i as usize], job, 0, &revealed) {
                             assert_eq!(w.commit(i, job, 0, r), "success");
                         }
                     }
@@ -1416,9 +1462,10 @@ fn market(mode: VerifyMode, strategies: [Play; 8], tasks: u32) -> ([Sheet; 8], u
                     let i = index_of(&s.device).unwrap();
                     let revealed: Vec<Hash> = t.slots.iter().filter_map(|s| s.result).collect();
                     let r = answer(strategies[i as usize], job, 0, &revealed).unwrap();
-                    // A copier commits before it sees: its commitment is what it reveals.
-                    let r = if strategies[i as usize] == Play::Copy {
-                        find_committed(&w, job, i, s.commitment.unwrap()).unwrap_or(r)
+                    // A copier on a referee slot reveals the majority it now sees (refused:
+                    // its commitment was fixed before), else what it committed to.
+                    let r = if strategies[i as usize] == Play::Copy && s.role != Role::Referee {
+                        honest(job, 0)
                     } else {
                         r
                     };
@@ -1458,16 +1505,16 @@ fn market(mode: VerifyMode, strategies: [Play; 8], tasks: u32) -> ([Sheet; 8], u
     (sheets, wrong_paid)
 }
 
-/// The result a copier committed to (it commits the majority hash it saw, or garbage).
-fn find_committed(w: &World, job: u64, i: u8, commitment: Hash) -> Option<Hash> {
-    let d = device(i).address();
-    let t = w.task(job, 0);
-    let mut candidates: Vec<Hash> = t.slots.iter().filter_map(|s| s.result).collect();
-    candidates.push(garbage(job, 0));
-    candidates.push(honest(job, 0));
-    candidates
-        .into_iter()
-        .find(|r| result_commitment(job, 0, &d, r, &salt(i)) == commitment)
+/// The most common of `hashes` (the first of the most common), if any.
+fn majority(hashes: &[Hash]) -> Option<Hash> {
+    let mut best: Option<(usize, Hash)> = None;
+    for h in hashes {
+        let n = hashes.iter().filter(|x| *x == h).count();
+        if best.is_none_or(|(m, _)| n > m) {
+            best = Some((n, *h));
+        }
+    }
+    best.map(|(_, h)| h)
 }
 
 /// Prints one row of the table and returns (cheaters' net per slot, honest net per slot).
@@ -1548,7 +1595,7 @@ fn cheaters_earn_less_per_slot_than_honest_providers_at_the_defaults() {
         .fold((0u64, 0i128), |(s, n), x| (s + x.slots, n + x.net()));
     let c = sheets[1];
     eprintln!(
-        "| copier (copies the revealed majority on referee slots, else honest), redundant 3 | {} | {} | {} | {hs} | {hn} | {} | {wrong} of {tasks} |",
+        "| copier (copies the majority tag on referee slots, else honest), redundant 3 | {} | {} | {} | {hs} | {hn} | {} | {wrong} of {tasks} |",
         c.slots,
         c.net(),
         c.net() / i128::from(c.slots.max(1) as u32),
@@ -1625,6 +1672,7 @@ fn self_dealing_returns_at_most_the_tokens_burned() {
                         job,
                         task: t,
                         commitment: result_commitment(job, t, &d, &r, &salt(1)),
+                        tag: result_tag(job, t, &r),
                     }),
                 ]
             })

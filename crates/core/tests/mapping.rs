@@ -14,7 +14,7 @@ use depin_core::genesis::Allocation;
 use depin_core::module::Module;
 use depin_core::modules::coverage::preset::BERLIN;
 use depin_core::modules::mapping::actions::{
-    Frame, Location, OnboardDashcam, OpenBounty, SubmitBundle, sign_onboarding,
+    Frame, Location, OnboardDashcam, OpenBounty, PayMapAccess, SubmitBundle, sign_onboarding,
 };
 use depin_core::modules::mapping::params::RegionGenesis;
 use depin_core::modules::mapping::preset::{self, DAY_MS};
@@ -88,13 +88,20 @@ fn recent_drive(net: &Net, start: Location, n: usize, tag: u64) -> Vec<Frame> {
     drive(start, net.time_ms - 1_000 * n as u64, n, 1_000, tag)
 }
 
+/// The network of [`net_with`]: bundles are signed for its genesis hash.
+fn test_network() -> depin_core::tx::Network {
+    mapping_genesis(|_| {}).network()
+}
+
+/// A bundle signed for the network of [`net_with`].
 fn bundle(c: &Keypair, seq: u64, frames: Vec<Frame>) -> Action {
-    Action::from(SubmitBundle::signed(CHAIN_ID, c, seq, frames))
+    Action::from(SubmitBundle::signed(&test_network(), c, seq, frames))
 }
 
 /// Submits a bundle signed and uploaded by the dashcam.
 fn submit(net: &mut Net, c: &Keypair, seq: u64, frames: Vec<Frame>) -> Receipt {
-    net.send(c, bundle(c, seq, frames))
+    let b = SubmitBundle::signed(&net.state.network(), c, seq, frames);
+    net.send(c, Action::from(b))
 }
 
 /// The verdicts of a dashcam's accepted bundle `seq`.
@@ -175,7 +182,7 @@ fn every_bundle_refusal_has_its_reason_code() {
         want.to_string()
     };
     // A signature by another key over the same bundle.
-    let mut forged = SubmitBundle::signed(CHAIN_ID, &cam(1), 1, good.clone());
+    let mut forged = SubmitBundle::signed(&net.state.network(), &cam(1), 1, good.clone());
     forged.device = c.address();
     seen.insert(check(
         &mut net,
@@ -183,6 +190,15 @@ fn every_bundle_refusal_has_its_reason_code() {
         &owner(),
         "bad_bundle_signature",
     ));
+    // Signed for another network with the same chain id (another genesis): the bundle message
+    // binds the genesis hash, as transactions do.
+    let other = depin_core::tx::Network {
+        chain_id: CHAIN_ID.into(),
+        genesis_hash: Hash::tagged("another genesis", &[]),
+    };
+    let elsewhere = SubmitBundle::signed(&other, &c, 1, good.clone());
+    let r = net.send(&c, Action::from(elsewhere));
+    assert_eq!(rejected(&r), "bad_bundle_signature", "{r:?}");
     seen.insert(check(&mut net, bundle(&c, 1, vec![]), &c, "empty_bundle"));
     let long = recent_drive(&net, BERLIN, 49, 3);
     seen.insert(check(&mut net, bundle(&c, 1, long), &c, "too_many_frames"));
@@ -316,9 +332,170 @@ fn every_bundle_refusal_has_its_reason_code() {
 
     let all: BTreeSet<String> = MappingRejection::CODES
         .iter()
+        .filter(|c| !ACCESS_CODES.contains(c))
         .map(|c| c.to_string())
         .collect();
     assert_eq!(seen, all, "every bundle and bounty refusal is exercised");
+    net.replays_identically();
+}
+
+/// The refusals of `pay_map_access`, exercised by `map_users_pay_the_contributors_...`.
+const ACCESS_CODES: [&str; 4] = [
+    "access_not_sold",
+    "access_cells",
+    "access_bad_cell",
+    "nothing_served",
+];
+
+/// A mapping network with `[demand]`: fees and map access in credits; the owner and the map
+/// user (the funder) hold credits, and dashcams `0..n` are onboarded.
+fn demand_net(n: u8, edit: impl FnOnce(&mut MappingGenesis)) -> Net {
+    let mut m = section();
+    m.onboard_fee = "0".into();
+    edit(&mut m);
+    let mut net = Net::new(demand_genesis(1, |g| {
+        g.modules.mapping = Some(m);
+        g.allocations.push(Allocation {
+            address: funder().address(),
+            amount: "1000".into(),
+        });
+    }));
+    let a = price_action(&net, HALF_DOLLAR);
+    assert_eq!(net.send(&oracle(0), a), Receipt::Success);
+    for k in [owner(), funder()] {
+        assert_eq!(net.send(&k, buy(10 * TOKEN, &k)), Receipt::Success);
+    }
+    for i in 0..n {
+        onboard(&mut net, &cam(i));
+    }
+    net
+}
+
+fn own_credits(net: &Net, k: &Keypair) -> u128 {
+    use depin_core::services::demand::records::DemandView;
+    net.state.credits(&k.address()).map_or(0, |c| c.own)
+}
+
+fn pay_access(cells: Vec<u64>) -> Action {
+    Action::from(PayMapAccess { cells })
+}
+
+/// Map users pay per cell served: each cell's price goes to the dashcam whose imagery is the
+/// cell's latest, as its paid service, and the close pays its owner from the demand pool.
+#[test]
+fn map_users_pay_the_contributors_of_the_cells_they_are_served() {
+    let mut net = demand_net(2, |_| {});
+    let price = u128::from(preset::single_region(BERLIN).access_cell_credits);
+    let d0 = recent_drive(&net, BERLIN, 20, 11);
+    let d1 = recent_drive(&net, HAMBURG, 20, 12);
+    assert_eq!(submit(&mut net, &cam(0), 1, d0), Receipt::Success);
+    assert_eq!(submit(&mut net, &cam(1), 1, d1), Receipt::Success);
+    let valid = |net: &Net, i: u8| -> Vec<u64> {
+        let mut c: Vec<u64> = verdicts(net, &cam(i), 1)
+            .iter()
+            .filter(|v| v.fault.is_none())
+            .map(|v| v.cell)
+            .collect();
+        c.dedup();
+        c
+    };
+    let (c0, c1) = (valid(&net, 0), valid(&net, 1));
+    assert!(c0.len() >= 3 && c1.len() >= 2);
+    // Two kilometres north of the Berlin drive: in the open region, never mapped.
+    let unmapped = Location {
+        lat_udeg: BERLIN.lat_udeg + 20_000,
+        lon_udeg: BERLIN.lon_udeg,
+    }
+    .cell(12)
+    .unwrap();
+    let mut served: Vec<u64> = c0[..3].iter().chain(&c1[..2]).copied().collect();
+    served.push(unmapped);
+    served.sort_unstable();
+    let user = funder();
+    let before = own_credits(&net, &user);
+    let epoch = net.state.height() / EPOCH_BLOCKS;
+    assert_eq!(net.send(&user, pay_access(served)), Receipt::Success);
+    // Five cells served with imagery; the unmapped one is not charged (fees are in credits).
+    let mut fees = net.last_fee;
+    assert_eq!(own_credits(&net, &user), before - 5 * price - fees);
+    use depin_core::services::demand::records::DemandView;
+    assert_eq!(
+        net.state.usage(epoch, &cam(0).address()).unwrap().credits,
+        3 * price
+    );
+    assert_eq!(
+        net.state.usage(epoch, &cam(1).address()).unwrap().credits,
+        2 * price
+    );
+    let t = MappingView::tally(&net.state, epoch, &cam(0).address()).unwrap();
+    assert_eq!((t.cells_served, t.access_credits), (3, 3 * price));
+
+    // Refusals, each with its code and sentence; nothing is charged.
+    let mut seen = BTreeSet::new();
+    let mut check = |net: &mut Net, signer: &Keypair, a: Action, want: &'static str| {
+        let r = net.send(signer, a);
+        assert_eq!(code(&r), want, "{r:?}");
+        let Receipt::Rejected(why) = &r else {
+            unreachable!()
+        };
+        assert!(!why.to_string().is_empty());
+        seen.insert(want);
+        net.last_fee
+    };
+    fees += check(&mut net, &user, pay_access(vec![]), "access_cells");
+    let descending = vec![c0[0].max(c0[1]), c0[0].min(c0[1])];
+    fees += check(&mut net, &user, pay_access(descending), "access_cells");
+    fees += check(
+        &mut net,
+        &user,
+        pay_access(vec![c0[0], c0[0]]),
+        "access_cells",
+    );
+    fees += check(
+        &mut net,
+        &user,
+        pay_access(vec![BERLIN.cell(11).unwrap()]),
+        "access_bad_cell",
+    );
+    fees += check(
+        &mut net,
+        &user,
+        pay_access(vec![unmapped]),
+        "nothing_served",
+    );
+    // A user without credits is refused by the demand service.
+    let r = net.send(&router(), pay_access(vec![c0[0]]));
+    assert_eq!(code(&r), "insufficient_credits");
+    let mut closed = demand_net(0, |m| m.access_cell_credits = 0);
+    check(
+        &mut closed,
+        &user,
+        pay_access(vec![c0[0]]),
+        "access_not_sold",
+    );
+    assert_eq!(own_credits(&net, &user), before - 5 * price - fees);
+    assert_eq!(seen, ACCESS_CODES.iter().copied().collect::<BTreeSet<_>>());
+
+    // A retired dashcam's cells are no longer charged.
+    let retire = Action::from(RetireDevice {
+        device: cam(1).address(),
+    });
+    assert_eq!(net.send(&owner(), retire), Receipt::Success);
+    assert_eq!(
+        code(&net.send(&user, pay_access(vec![c1[0]]))),
+        "nothing_served"
+    );
+
+    let closed_epoch = close_epoch(&mut net);
+    assert_eq!(closed_epoch, epoch);
+    let s = net.state.epoch_summary(epoch).unwrap();
+    epoch_is_conserved(&s);
+    assert_eq!(counter(&s, "mapping", "cells_served"), 5);
+    let reward = net.state.reward(epoch, &cam(0).address()).expect("paid");
+    assert!(
+        reward.demand.0 > 0,
+        "the map user's credits pay the contributor: {reward:?}"
+    );
     net.replays_identically();
 }
 

@@ -378,6 +378,7 @@ impl Run {
                             job,
                             task: t,
                             commitment,
+                            tag: compute::result_tag(job, t, &result(t)),
                         }),
                     ));
                 }
@@ -902,7 +903,9 @@ fn every_module_set_s_genesis_round_trips_through_toml() {
 #[test]
 fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
     use common::mapping::{cam, cells_of, drive};
-    use depin_core::modules::mapping::actions::{OnboardDashcam, OpenBounty, SubmitBundle};
+    use depin_core::modules::mapping::actions::{
+        OnboardDashcam, OpenBounty, PayMapAccess, SubmitBundle,
+    };
     use depin_core::modules::mapping::{preset as map_preset, records::escrow_account};
 
     let mut g = module_genesis(true, true, None, 2_500);
@@ -939,6 +942,10 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
             until_ms: run.net.time_ms + 3_600_000,
         });
         assert_eq!(run.net.send(&fleet(), bounty), Receipt::Success);
+        assert_eq!(
+            run.net.send(&fleet(), buy(TOKEN, &fleet())),
+            Receipt::Success
+        );
         for round in 0..12u64 {
             run.apply(&Op::Window);
             let seq = round + 1;
@@ -950,13 +957,31 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
                     };
                     let t0 = run.net.time_ms - 31_000;
                     let frames = drive(north, t0, 30, 1_000, round * 10 + u64::from(i));
-                    let b = SubmitBundle::signed(CHAIN_ID, &cam(i), seq, frames);
+                    let b = SubmitBundle::signed(&run.net.state.network(), &cam(i), seq, frames);
                     run.net.tx(&cam(i), Action::from(b))
                 })
                 .collect();
+            let drove = drive(
+                depin_core::modules::mapping::actions::Location {
+                    lat_udeg: preset::BERLIN.lat_udeg + i32::from((round % 3) as u8) * 3_000,
+                    ..preset::BERLIN
+                },
+                run.net.time_ms - 31_000,
+                30,
+                1_000,
+                round * 10 + round % 3,
+            );
             for r in run.net.block(txs) {
                 assert_eq!(r, Receipt::Success);
             }
+            // A map user pays in credits for cells it was served: paid service of the dashcams
+            // whose imagery they show.
+            let mut served = cells_of(&drove);
+            served.sort_unstable();
+            served.dedup();
+            served.truncate(8);
+            let pay = Action::from(PayMapAccess { cells: served });
+            assert_eq!(run.net.send(&fleet(), pay), Receipt::Success);
             run.apply(&Op::Traffic {
                 payer: 0,
                 device: (round % 3) as u8,
@@ -975,6 +1000,12 @@ fn a_mapping_coverage_and_demand_network_conserves_money_with_bounties() {
     };
     assert!(s.iter().any(|e| counter(e, "mapping", "frames_paid") > 0));
     assert!(s.iter().any(|e| counter(e, "mapping", "bounty_paid") > 0));
+    assert!(
+        s.iter()
+            .map(|e| counter(e, "mapping", "cells_served"))
+            .sum::<u64>()
+            >= 12
+    );
     assert_eq!(
         s.iter()
             .map(|e| counter(e, "mapping", "bounties_ended"))

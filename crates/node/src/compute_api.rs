@@ -77,6 +77,7 @@ fn slot_view(s: &Slot) -> Value {
         "claimed_height": s.claimed_height,
         "bond": s.bond.to_string(),
         "commitment": s.commitment,
+        "tag": s.tag,
         "committed_height": s.committed_height,
         "result": s.result,
         "revealed_height": s.revealed_height,

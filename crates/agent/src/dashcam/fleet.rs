@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 
 use depin_core::modules::mapping::actions::{Frame, Location, SubmitBundle};
 use depin_core::modules::mapping::params::MAX_FRAMES_PER_BUNDLE;
+use depin_core::tx::Network;
 use depin_core::{Hash, Keypair};
 
 use super::args::DashcamArgs;
@@ -211,7 +212,7 @@ impl Fleet {
 
     /// Advances every source one second; returns the bundles that filled up, signed, with
     /// the member each belongs to.
-    pub fn tick(&mut self, chain_id: &str) -> Vec<(usize, SubmitBundle)> {
+    pub fn tick(&mut self, network: &Network) -> Vec<(usize, SubmitBundle)> {
         self.clock_s += 1;
         let t = self.clock_s;
         let mut frames: Vec<(usize, Frame)> = Vec::new();
@@ -329,27 +330,27 @@ impl Fleet {
             let member = &mut self.members[m];
             member.pending.push(f);
             if member.pending.len() >= MAX_FRAMES_PER_BUNDLE {
-                out.push((m, Self::seal(member, chain_id)));
+                out.push((m, Self::seal(member, network)));
             }
         }
         out
     }
 
     /// Every member's frames not yet bundled, as bundles.
-    pub fn flush(&mut self, chain_id: &str) -> Vec<(usize, SubmitBundle)> {
+    pub fn flush(&mut self, network: &Network) -> Vec<(usize, SubmitBundle)> {
         let mut out = Vec::new();
         for (m, member) in self.members.iter_mut().enumerate() {
             if !member.pending.is_empty() {
-                out.push((m, Self::seal(member, chain_id)));
+                out.push((m, Self::seal(member, network)));
             }
         }
         out
     }
 
-    fn seal(member: &mut Member, chain_id: &str) -> SubmitBundle {
+    fn seal(member: &mut Member, network: &Network) -> SubmitBundle {
         member.seq += 1;
         let frames = std::mem::take(&mut member.pending);
-        SubmitBundle::signed(chain_id, &member.key, member.seq, frames)
+        SubmitBundle::signed(network, &member.key, member.seq, frames)
     }
 
     pub fn center(&self) -> Location {

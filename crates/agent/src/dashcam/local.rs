@@ -133,10 +133,10 @@ pub fn measure(args: &DashcamArgs) -> Result<BTreeMap<Role, RoleOutcome>> {
     for minute in 0..minutes {
         let mut ready = Vec::new();
         for _ in 0..60 {
-            ready.extend(fleet.tick(CHAIN_ID));
+            ready.extend(fleet.tick(&network));
         }
         if minute + 1 == minutes {
-            ready.extend(fleet.flush(CHAIN_ID));
+            ready.extend(fleet.flush(&network));
         }
         let mut roles = Vec::with_capacity(ready.len());
         let txs: Vec<Transaction> = ready

@@ -6,10 +6,12 @@
 //! The parts: `args.rs` (what `depin agent dashcam` is asked for), `roads.rs` (the street grid
 //! and routes), `car.rs` (a car, its driver and its dashcam), `fleet.rs` (every dashcam of a
 //! run and what each uploads), `local.rs` (a run on an in-process ledger that measures what
-//! each kind earns), `node.rs` (a run against a node); `seeded.rs` is their randomness.
+//! each kind earns), `node.rs` (a run against a node), `devnet.rs` (the dashcams `depin devnet`
+//! starts); `seeded.rs` is their randomness.
 
 mod args;
 mod car;
+pub mod devnet;
 mod fleet;
 mod local;
 mod node;

@@ -46,7 +46,6 @@ pub fn run(args: &DashcamArgs, node_url: &str, owner: &Keypair, json_out: bool) 
     }
     let client = Client::new(node_url);
     let signer = Signer::fetch(&client)?;
-    let chain_id = signer.network.chain_id.clone();
     let params = client
         .get("/v1/mapping/params")
         .context("the network must run the mapping module (a [mapping] genesis section)")?;
@@ -65,9 +64,9 @@ pub fn run(args: &DashcamArgs, node_url: &str, owner: &Keypair, json_out: bool) 
             std::thread::sleep(wait);
         }
         let done = args.minutes.is_some_and(|m| fleet.clock_s + 1 >= m * 60);
-        let mut ready = fleet.tick(&chain_id);
+        let mut ready = fleet.tick(&signer.network);
         if done {
-            ready.extend(fleet.flush(&chain_id));
+            ready.extend(fleet.flush(&signer.network));
         }
         if !ready.is_empty() {
             let txs: Vec<Transaction> = ready

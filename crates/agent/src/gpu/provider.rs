@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use depin_core::modules::compute::actions::{
     AnswerChallenge, ClaimTask, CommitResult, ProcessorClass, RegisterProvider, RevealResult,
-    challenge_digest, challenge_target, result_commitment, sign_onboarding,
+    challenge_digest, challenge_target, result_commitment, result_tag, sign_onboarding,
 };
 use depin_core::modules::compute::params::CHALLENGE_NONCES;
 use depin_core::services::demand::actions::BuyCredits;
@@ -33,8 +33,10 @@ pub enum Behaviour {
     /// Sybils of one operator: every member returns the same wrong hash, hoping to be each
     /// other's checkers and referees.
     Collude,
-    /// Renders nothing when others' results are already revealed (referee slots): copies the
-    /// most common one.
+    /// Renders nothing when others' commitments are visible (verifying and referee slots):
+    /// copies their most common result tag and commits over a guess. Results are never
+    /// revealed before every slot has committed (blind referees), so it cannot open the tag and
+    /// forfeits its bond.
     Copy,
     /// Claims as many tasks as its stake allows and never commits (locks capacity).
     Abandon,
@@ -353,7 +355,14 @@ impl Fleet {
     }
 
     /// The result a member returns for a task, and whether it rendered it (real work).
-    fn result_for(&self, spec: &SceneSpec, job: u64, task: u32, revealed: &[Hash]) -> Result<Hash> {
+    /// The result to commit to, and the tag to send when it is not the result's own (a copier's).
+    fn result_for(
+        &self,
+        spec: &SceneSpec,
+        job: u64,
+        task: u32,
+        tags: &[Hash],
+    ) -> Result<(Hash, Option<Hash>)> {
         let garbage = || {
             Hash::tagged(
                 "depin/agent/compute/garbage",
@@ -377,28 +386,31 @@ impl Fleet {
                 u16::from_le_bytes([roll.0[0], roll.0[1]]) % 10_000 < self.args.garbage_bps
             }
             Behaviour::Collude => {
-                return Ok(Hash::tagged(
-                    "depin/agent/compute/collude",
-                    &[&job.to_le_bytes(), &task.to_le_bytes()],
+                return Ok((
+                    Hash::tagged(
+                        "depin/agent/compute/collude",
+                        &[&job.to_le_bytes(), &task.to_le_bytes()],
+                    ),
+                    None,
                 ));
             }
-            Behaviour::Copy if !revealed.is_empty() => {
+            Behaviour::Copy if !tags.is_empty() => {
                 let mut counts: BTreeMap<Hash, usize> = BTreeMap::new();
-                for h in revealed {
+                for h in tags {
                     *counts.entry(*h).or_default() += 1;
                 }
                 let best = counts.iter().max_by_key(|(_, n)| **n).map(|(h, _)| *h);
-                return Ok(best.expect("non-empty"));
+                return Ok((garbage(), best));
             }
             _ => false,
         };
         if cheat {
-            return Ok(garbage());
+            return Ok((garbage(), None));
         }
         let ppm = render(spec, task);
         let hash = frame_hash(&ppm);
         outputs::store(&self.out, &hash, &ppm)?;
-        Ok(hash)
+        Ok((hash, None))
     }
 
     /// One round: challenges, claims, commitments and reveals, sent together.
@@ -468,10 +480,10 @@ impl Fleet {
                     let mine = slots
                         .iter()
                         .find(|s| s["device"] == device.as_str() && s["fate"] == "pending");
-                    let revealed: Vec<Hash> = slots
+                    let tags: Vec<Hash> = slots
                         .iter()
-                        .filter(|s| s["fate"] == "pending")
-                        .filter_map(|s| s["result"].as_str()?.parse().ok())
+                        .filter(|s| s["fate"] == "pending" && s["device"] != device.as_str())
+                        .filter_map(|s| s["tag"].as_str()?.parse().ok())
                         .collect();
                     match mine {
                         None => {
@@ -489,7 +501,7 @@ impl Fleet {
                             if self.args.behaviour == Behaviour::Abandon {
                                 continue;
                             }
-                            let result = self.result_for(&spec, id, t, &revealed)?;
+                            let (result, copied) = self.result_for(&spec, id, t, &tags)?;
                             let salt = Hash::tagged(
                                 "salt",
                                 &[
@@ -506,6 +518,7 @@ impl Fleet {
                                     job: id,
                                     task: t,
                                     commitment: result_commitment(id, t, &d, &result, &salt),
+                                    tag: copied.unwrap_or(result_tag(id, t, &result)),
                                 }),
                             ));
                         }

@@ -54,9 +54,9 @@ macro_rules! registry {
             }
 
             /// The signatures the action carries besides the signer's.
-            pub fn co_signatures(&self, chain_id: &str, out: &mut Vec<(Address, Vec<u8>, Signature)>) {
+            pub fn co_signatures(&self, network: &crate::tx::Network, out: &mut Vec<(Address, Vec<u8>, Signature)>) {
                 match self {
-                    $(ModuleAction::$variant(a) => <$module as Module>::co_signatures(chain_id, a, out),)*
+                    $(ModuleAction::$variant(a) => <$module as Module>::network_co_signatures(network, a, out),)*
                 }
             }
 

@@ -166,13 +166,16 @@ pub struct ClaimTask {
     pub task: u32,
 }
 
-/// Commit to a result without showing it: [`result_commitment`] (device key).
+/// Commit to a result without showing it: [`result_commitment`] (device key), and its
+/// [`result_tag`], which lets the ledger see a disagreement (and call referees) before any
+/// result is revealed, so referees commit blind.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommitResult {
     pub job: u64,
     pub task: u32,
     pub commitment: Hash,
+    pub tag: Hash,
 }
 
 /// Show the committed result (device key), once every slot of the task is committed.
@@ -260,6 +263,19 @@ pub fn result_commitment(
             &result.0,
             &salt.0,
         ],
+    )
+}
+
+/// A result's tag: the same for every provider with the same result, so the ledger compares
+/// tags at commit time and calls referees before anything is revealed. It does not show the
+/// result: a referee who copies a tag cannot reveal a result matching it without the output
+/// (its own [`result_commitment`] was fixed before any result was revealed). Outputs must
+/// carry entropy: a task whose answer can be guessed from a few candidates leaks it through
+/// the tag.
+pub fn result_tag(job: u64, task: u32, result: &Hash) -> Hash {
+    Hash::tagged(
+        "depin/compute/tag/v1",
+        &[&job.to_le_bytes(), &task.to_le_bytes(), &result.0],
     )
 }
 
@@ -392,6 +408,7 @@ struct_codec!(CommitResult {
     job: u64,
     task: u32,
     commitment: Hash,
+    tag: Hash,
 });
 struct_codec!(RevealResult {
     job: u64,

@@ -9,14 +9,14 @@
 //! - [`fate`]: what became of each slot and task, with its code and sentence;
 //! - [`verify`]: every check, then the state change;
 //! - [`settle`]: verification modes, timeouts and the money each verdict moves;
-//! - [`credits`]: escrow and stake held out of credit balances, payments as paid service;
+//!   escrow, stake and payments go through the demand service's holds
+//!   ([`crate::services::demand::hold`]);
 //! - [`epoch`]: block entropy, and the epoch's shares for proven capacity.
 //!
 //! The protocol, its design decisions and the attacks measured against it are in
 //! `docs/COMPUTE.md`.
 
 pub mod actions;
-pub mod credits;
 pub mod epoch;
 pub mod fate;
 pub mod params;

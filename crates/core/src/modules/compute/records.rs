@@ -140,6 +140,8 @@ pub struct Slot {
     #[serde(with = "crate::amount::u128_string")]
     pub bond: u128,
     pub commitment: Option<Hash>,
+    /// The committed result's [`result_tag`](super::actions::result_tag).
+    pub tag: Option<Hash>,
     pub committed_height: Option<u64>,
     pub result: Option<Hash>,
     pub revealed_height: Option<u64>,
@@ -461,6 +463,7 @@ struct_codec!(Slot {
     claimed_height: u64,
     bond: u128,
     commitment: Option<Hash>,
+    tag: Option<Hash>,
     committed_height: Option<u64>,
     result: Option<Hash>,
     revealed_height: Option<u64>,

@@ -163,7 +163,7 @@ impl fmt::Display for ComputeRejection {
             ),
             WrongReveal {} => write!(
                 f,
-                "the result and salt do not hash to this slot's commitment"
+                "the result and salt do not hash to this slot's commitment and tag: reveal the result committed to"
             ),
             AlreadyRevealed {} => write!(f, "this slot's result is already revealed"),
             NotRequester { requester } => {

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 
 use crate::crypto::{Address, Hash};
 use crate::module::BlockContext;
+use crate::services::demand::hold::{self, Held};
 use crate::services::demand::records::cost_share;
 use crate::state::State;
 
 use super::actions::{VerifyMode, referees_for};
-use super::credits;
 use super::fate::{SlotFate, TaskOutcome};
 use super::params::ComputeParams;
 use super::records::{
@@ -204,11 +204,13 @@ pub fn finish_slot(
             let earned = pay - fee;
             provider.record.verified += 1;
             provider.record.earned += earned;
-            credits::pay_device(
+            hold::release(
                 state,
                 &slot.device,
-                earned,
-                cost.checked_sub(fee_cost).expect("a share"),
+                Held {
+                    credits: earned,
+                    cost: cost.checked_sub(fee_cost).expect("a share"),
+                },
                 ctx,
             );
             bump_totals(state, |t| {
@@ -283,11 +285,9 @@ pub fn resolve_majority(
         *votes.entry(s.result.expect("revealed")).or_default() += 1;
         n += 1;
     }
-    if votes.len() > 1 && task.referees_called.is_none() {
-        // A dissenter is never outvoted without a second opinion.
-        task.referees_called = Some(ctx.height);
-        return;
-    }
+    // A dissenter is never outvoted without a second opinion: different results have different
+    // tags, and differing tags called referees at commit time, before anything was revealed.
+    debug_assert!(votes.len() == 1 || task.referees_called.is_some());
     let winner = votes.iter().find(|(_, c)| **c * 2 > n).map(|(h, _)| *h);
     for slot in task.slots.iter_mut().filter(|s| s.active()) {
         let fate = match winner {

@@ -10,6 +10,7 @@ use crate::crypto::Address;
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
 use crate::services::demand::Demand;
+use crate::services::demand::hold::{self, Held};
 use crate::services::devices::{self, DeviceEntry};
 use crate::services::fees::{self, FeeKind};
 use crate::state::State;
@@ -18,9 +19,8 @@ use super::Compute;
 use super::actions::{
     AddStake, AnswerChallenge, ClaimTask, CloseJob, CommitResult, JudgeTasks, PostJob,
     RegisterProvider, RevealCanaries, RevealResult, SettleTask, VerifyMode, WithdrawStake,
-    canary_commitment, challenge_digest, challenge_target, result_commitment,
+    canary_commitment, challenge_digest, challenge_target, result_commitment, result_tag,
 };
-use super::credits;
 use super::fate::{SlotFate, TaskOutcome};
 use super::params::{
     CHALLENGE_NONCES, ComputeParams, MAX_APPROVE_BATCH, MAX_BENCHMARK, MAX_CANARIES,
@@ -108,7 +108,7 @@ pub fn register(
     }
     // The fee and the stake both come from credits held, so both are checked before either moves.
     let fee = onboard_fee_credits(state);
-    let held = credits::own(state, owner);
+    let held = hold::own(state, owner);
     let total = a.stake.checked_add(fee).ok_or(R::EscrowOverflow {})?;
     if held < total {
         return Err(R::InsufficientCredits {
@@ -119,7 +119,7 @@ pub fn register(
     }
     let fee_plan = fees::plan(state, owner, &[FeeKind::Onboard], Amount::ZERO, ctx)?;
     fees::pay(state, owner, fee_plan, ctx)?;
-    let stake_cost = credits::hold(state, owner, a.stake);
+    let stake_cost = hold::hold(state, owner, a.stake).cost;
     devices::register(state, owner, &a.device, Compute::ID, None, ctx);
     state.put(
         provider_key(&a.device),
@@ -153,7 +153,7 @@ pub fn add_stake(state: &mut State, owner: &Address, a: &AddStake) -> Result<(),
     if a.credits == 0 {
         return Err(R::ZeroCredits {}.into());
     }
-    let held = credits::own(state, owner);
+    let held = hold::own(state, owner);
     if held < a.credits {
         return Err(R::InsufficientCredits {
             balance: held,
@@ -165,7 +165,7 @@ pub fn add_stake(state: &mut State, owner: &Address, a: &AddStake) -> Result<(),
         .stake
         .checked_add(a.credits)
         .ok_or(R::EscrowOverflow {})?;
-    let cost = credits::hold(state, owner, a.credits);
+    let cost = hold::hold(state, owner, a.credits).cost;
     provider.stake = stake;
     provider.stake_cost = provider.stake_cost.checked_add(cost).expect("<= supply");
     provider.owner = *owner;
@@ -221,7 +221,14 @@ pub fn withdraw_stake(
     provider.stake_cost = provider.stake_cost.checked_sub(cost).expect("a share");
     provider.owner = *signer;
     state.put(provider_key(&a.device), &provider);
-    credits::release(state, signer, a.credits, cost);
+    hold::refund(
+        state,
+        signer,
+        Held {
+            credits: a.credits,
+            cost,
+        },
+    );
     bump_totals(state, |t| t.unstaked += a.credits);
     Ok(())
 }
@@ -293,7 +300,7 @@ pub fn post_job(
         .and_then(|pay| pay.checked_mul(u128::from(a.tasks)))
         .and_then(|x| x.checked_mul(u128::from(a.mode.max_executions())))
         .ok_or(R::EscrowOverflow {})?;
-    let held = credits::own(state, requester);
+    let held = hold::own(state, requester);
     if held < escrow {
         return Err(R::InsufficientCredits {
             balance: held,
@@ -302,7 +309,7 @@ pub fn post_job(
         .into());
     }
     let id = state.next_job_id();
-    let escrow_cost = credits::hold(state, requester, escrow);
+    let escrow_cost = hold::hold(state, requester, escrow).cost;
     state.put(next_job_key(), &(id + 1));
     state.put(
         job_key(id),
@@ -449,6 +456,7 @@ pub fn claim(
         claimed_height: ctx.height,
         bond,
         commitment: None,
+        tag: None,
         committed_height: None,
         result: None,
         revealed_height: None,
@@ -513,7 +521,25 @@ pub fn commit(
         .into());
     }
     slot.commitment = Some(a.commitment);
+    slot.tag = Some(a.tag);
     slot.committed_height = Some(ctx.height);
+    // Blind referees: a disagreement shows in the tags, so referees are called now, before any
+    // result is revealed (reveals wait for every slot the task needs, referees included).
+    if matches!(
+        job.mode,
+        VerifyMode::Redundant { .. } | VerifyMode::SpotCheck { .. }
+    ) && task.referees_called.is_none()
+    {
+        let mut tags = task
+            .slots
+            .iter()
+            .filter(|s| s.active())
+            .filter_map(|s| s.tag);
+        let first = tags.next();
+        if tags.any(|t| Some(t) != first) {
+            task.referees_called = Some(ctx.height);
+        }
+    }
     put_task(state, a.job, a.task, &task);
     Ok(())
 }
@@ -540,7 +566,9 @@ pub fn reveal(
     if reveals_open(state, a.job, &job, a.task, &task, ctx.height).is_none() {
         return Err(R::RevealsNotOpen { task: a.task }.into());
     }
-    if result_commitment(a.job, a.task, device, &a.result, &a.salt) != commitment {
+    if result_commitment(a.job, a.task, device, &a.result, &a.salt) != commitment
+        || slot.tag != Some(result_tag(a.job, a.task, &a.result))
+    {
         return Err(R::WrongReveal {}.into());
     }
     let slot = &mut task.slots[i];
@@ -743,7 +771,14 @@ pub fn close_job(state: &mut State, a: &CloseJob, ctx: BlockContext) -> Result<(
     // Tasks nobody claimed settle as expired without a record.
     job.settled = job.tasks;
     let refund = job.escrow;
-    credits::release(state, &job.requester, refund, job.escrow_cost);
+    hold::refund(
+        state,
+        &job.requester,
+        Held {
+            credits: refund,
+            cost: job.escrow_cost,
+        },
+    );
     job.refunded += refund;
     job.escrow = 0;
     job.escrow_cost = Amount::ZERO;

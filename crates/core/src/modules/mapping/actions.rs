@@ -1,6 +1,7 @@
 //! What mapping transactions say: onboarding a dashcam (signed by its owner), a bundle of
 //! frames (signed by the dashcam's own key, uploaded by anyone: the owner's phone, a fleet
-//! server), and a bounty on cells (signed by the user who pays it).
+//! server), a bounty on cells (signed by the user who pays it), and a map user's payment for the
+//! cells it was served.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,8 +9,9 @@ use crate::amount::Amount;
 use crate::codec::{Decode, DecodeError, Encode, Reader, decode_sequence, struct_codec};
 use crate::crypto::{Address, Hash, Keypair, Signature};
 use crate::module::actions;
+use crate::tx::Network;
 
-use super::params::{MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE};
+use super::params::{MAX_ACCESS_CELLS, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE};
 
 pub use crate::services::devices::{Location, onboarding_message, sign_onboarding};
 
@@ -19,6 +21,7 @@ actions! {
     0 => OnboardDashcam(OnboardDashcam),
     1 => SubmitBundle(SubmitBundle),
     2 => OpenBounty(OpenBounty),
+    3 => PayMapAccess(PayMapAccess),
 }
 
 /// Register a dashcam to the signer (its owner). The dashcam key co-signs, so nobody can claim
@@ -79,15 +82,33 @@ pub struct OpenBounty {
     pub until_ms: u64,
 }
 
-/// The bytes a dashcam signs for bundle `seq` on `chain_id`.
-pub fn bundle_message(chain_id: &str, device: &Address, seq: u64, frames: &[Frame]) -> Vec<u8> {
+/// A map user pays for the cells it was served: `access_cell_credits` credits a cell are burned
+/// from the signer's credits and counted as paid service of the dashcam whose imagery is the
+/// cell's latest (so the demand pool pays the contributors whose frames are used). Cells the
+/// ledger has no payable imagery for are not charged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayMapAccess {
+    /// H3 cells at the mapping resolution, strictly ascending.
+    pub cells: Vec<u64>,
+}
+
+/// The bytes a dashcam signs for bundle `seq` on `network`: bound to its genesis hash, as
+/// transaction signatures are, so a bundle signed for one network (or a test network with the
+/// same chain id) is refused on another.
+pub fn bundle_message(network: &Network, device: &Address, seq: u64, frames: &[Frame]) -> Vec<u8> {
     let mut encoded = Vec::with_capacity(frames.len() * 63);
     for f in frames {
         f.encode(&mut encoded);
     }
     Hash::tagged(
-        "depin/mapping/bundle/v1",
-        &[chain_id.as_bytes(), &device.0, &seq.to_le_bytes(), &encoded],
+        "depin/mapping/bundle/v2",
+        &[
+            &network.genesis_hash.0,
+            &device.0,
+            &seq.to_le_bytes(),
+            &encoded,
+        ],
     )
     .0
     .to_vec()
@@ -95,9 +116,9 @@ pub fn bundle_message(chain_id: &str, device: &Address, seq: u64, frames: &[Fram
 
 impl SubmitBundle {
     /// A bundle signed by the dashcam key (client side).
-    pub fn signed(chain_id: &str, dashcam: &Keypair, seq: u64, frames: Vec<Frame>) -> Self {
+    pub fn signed(network: &Network, dashcam: &Keypair, seq: u64, frames: Vec<Frame>) -> Self {
         let device = dashcam.address();
-        let device_signature = dashcam.sign(&bundle_message(chain_id, &device, seq, &frames));
+        let device_signature = dashcam.sign(&bundle_message(network, &device, seq, &frames));
         SubmitBundle {
             device,
             seq,
@@ -164,6 +185,21 @@ impl Decode for OpenBounty {
             amount: Amount::decode(r)?,
             passes: u8::decode(r)?,
             until_ms: u64::decode(r)?,
+        })
+    }
+}
+
+impl Encode for PayMapAccess {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.cells.encode(out);
+    }
+}
+
+impl Decode for PayMapAccess {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = r.length("map access cells", MAX_ACCESS_CELLS)?;
+        Ok(PayMapAccess {
+            cells: decode_sequence(r, len, "map access cells")?,
         })
     }
 }

@@ -32,6 +32,7 @@ struct Counters {
     bounty_returned: u128,
     bounties_ended: u64,
     cells_forgotten: u64,
+    cells_served: u64,
 }
 
 /// The owner to pay for a dashcam's work, if it may still be paid (registered here, not denied).
@@ -61,6 +62,7 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64, ctx: BlockContext) -> Ep
         n.bundles += u64::from(t.bundles);
         n.frames_paid += u64::from(t.frames_paid);
         n.frames_flagged += u64::from(t.frames_flagged);
+        n.cells_served += u64::from(t.cells_served);
         let Some(owner) = payable(state, device) else {
             continue;
         };
@@ -92,6 +94,7 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64, ctx: BlockContext) -> Ep
         ("bounty_returned".to_string(), saturate(n.bounty_returned)),
         ("bounties_ended".to_string(), n.bounties_ended),
         ("cells_forgotten".to_string(), n.cells_forgotten),
+        ("cells_served".to_string(), n.cells_served),
     ];
     EpochWork { devices, counters }
 }

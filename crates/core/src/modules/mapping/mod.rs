@@ -3,7 +3,8 @@
 //! the freshness of the H3 cells mapped, region by region, plus the bounties users escrow on
 //! cells they need mapped.
 //!
-//! - [`actions`]: what mapping transactions say (onboarding, frame bundles, bounties);
+//! - [`actions`]: what mapping transactions say (onboarding, frame bundles, bounties, map
+//!   access paid per cell served);
 //! - [`params`]: the genesis parameters (frame limits, freshness, bounties, regions);
 //! - [`records`]: what the module keeps in the state and the [`records::MappingView`] over it;
 //! - [`verify`]: every check, each with its [`MappingRejection`] or [`FrameFault`] reason;
@@ -65,18 +66,23 @@ impl Module for Mapping {
                 verify::submit_bundle(state, signer, b, tx.co_signed, ctx)
             }
             MappingAction::OpenBounty(a) => verify::open_bounty(state, signer, a, ctx),
+            MappingAction::PayMapAccess(a) => verify::pay_map_access(state, signer, a, ctx),
         }
     }
 
-    fn co_signatures(
-        chain_id: &str,
+    fn network_co_signatures(
+        network: &crate::tx::Network,
         action: &MappingAction,
         out: &mut Vec<(Address, Vec<u8>, Signature)>,
     ) {
         if let MappingAction::SubmitBundle(b) = action {
-            let message = bundle_message(chain_id, &b.device, b.seq, &b.frames);
+            let message = bundle_message(network, &b.device, b.seq, &b.frames);
             out.push((b.device, message, b.device_signature));
         }
+    }
+
+    fn co_signature_count(action: &MappingAction) -> u64 {
+        u64::from(matches!(action, MappingAction::SubmitBundle(_)))
     }
 
     fn is_report(action: &MappingAction) -> bool {

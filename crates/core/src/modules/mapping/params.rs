@@ -24,6 +24,10 @@ pub const MAX_FRAMES_PER_BUNDLE: usize = 48;
 pub const MAX_BOUNTY_CELLS: usize = 256;
 /// Largest perceptual-hash distance a genesis may call a near duplicate, bits of 64.
 pub const MAX_PHASH_BITS: u32 = 32;
+/// Most cells one `pay_map_access` pays for.
+pub const MAX_ACCESS_CELLS: usize = 256;
+/// Highest price of one cell served, credits.
+pub const MAX_ACCESS_CELL_CREDITS: u64 = 100_000_000;
 
 /// Limits of the per-frame checks, the same in the genesis file and in the state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +129,11 @@ pub struct MappingGenesis {
     pub freshness: FreshnessRules,
     pub bounties: BountyRules,
     pub regions: Vec<RegionGenesis>,
+    /// Credits a map user burns for each cell it is served (`pay_map_access`), paid to the
+    /// dashcam whose imagery is the cell's latest as its paid service; 0: map access is not
+    /// sold on this network.
+    #[serde(default)]
+    pub access_cell_credits: u64,
 }
 
 /// The mapping parameters the ledger keeps in its state.
@@ -135,6 +144,8 @@ pub struct MappingParams {
     pub freshness: FreshnessRules,
     pub bounties: BountyRules,
     pub regions: Vec<Region>,
+    /// Credits per cell served to a map user (0: not sold).
+    pub access_cell_credits: u64,
 }
 
 /// Where a frame's cell lies.
@@ -225,6 +236,12 @@ impl MappingGenesis {
                 "max_clock_skew_ms, same_pass_ms and max_frame_gap_ms must be at most a day".into(),
             ));
         }
+        if self.access_cell_credits > MAX_ACCESS_CELL_CREDITS {
+            return Err((
+                "mapping.access_cell_credits",
+                format!("must be at most {MAX_ACCESS_CELL_CREDITS} credits a cell"),
+            ));
+        }
         if r.phashes_per_cell > 64 {
             return Err((
                 "mapping.freshness.phashes_per_cell",
@@ -312,6 +329,7 @@ impl MappingGenesis {
             freshness: self.freshness.clone(),
             bounties: self.bounties.clone(),
             regions,
+            access_cell_credits: self.access_cell_credits,
         })
     }
 }
@@ -404,6 +422,7 @@ struct_codec!(MappingParams {
     freshness: FreshnessRules,
     bounties: BountyRules,
     regions: Vec<Region>,
+    access_cell_credits: u64,
 });
 
 #[cfg(test)]

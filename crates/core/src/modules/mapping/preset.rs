@@ -54,6 +54,8 @@ pub fn single_region(center: Location) -> MappingGenesis {
             max_duration_ms: 30 * DAY_MS,
             max_passes: 4,
         },
+        // $0.0005 a cell at $0.00001 a credit: about $0.025 a road-kilometre.
+        access_cell_credits: 50,
         regions: vec![RegionGenesis {
             name: "city".into(),
             h3_cells: city_cells(center),

@@ -99,6 +99,12 @@ pub struct Tally {
     pub frames_flagged: u32,
     /// Bounty parts claimed this epoch, base units (paid at the close).
     pub bounty: Amount,
+    /// Cells map users paid for this epoch whose latest imagery is this dashcam's.
+    pub cells_served: u32,
+    /// Credits those map users paid for them (the dashcam's paid service, see the demand
+    /// service's usage records).
+    #[serde(with = "crate::amount::u128_string")]
+    pub access_credits: u128,
 }
 
 /// Tokens escrowed on cells until `until_ms`.
@@ -431,6 +437,8 @@ struct_codec!(Tally {
     frames_paid: u32,
     frames_flagged: u32,
     bounty: Amount,
+    cells_served: u32,
+    access_credits: u128,
 });
 struct_codec!(Bounty {
     funder: Address,

@@ -22,6 +22,10 @@ reasons! {
     10 => BountyPeriod { duration_ms: u64, max_ms: u64 } = "bounty_period",
     11 => BountyPasses { passes: u8, max: u8 } = "bounty_passes",
     12 => BountyTooSmall { amount: u128, parts: u64 } = "bounty_too_small",
+    13 => AccessNotSold {} = "access_not_sold",
+    14 => AccessCells { count: u32, max: u32 } = "access_cells",
+    15 => AccessBadCell { cell: u64 } = "access_bad_cell",
+    16 => NothingServed {} = "nothing_served",
 }
 
 reasons! {
@@ -109,6 +113,22 @@ impl fmt::Display for MappingRejection {
             BountyTooSmall { amount, parts } => write!(
                 f,
                 "{amount} base units cannot pay {parts} parts (cells times passes) at least one base unit each"
+            ),
+            AccessNotSold {} => write!(
+                f,
+                "this network does not sell map access (mapping.access_cell_credits is 0)"
+            ),
+            AccessCells { count, max } => write!(
+                f,
+                "a map access payment names 1 to {max} distinct cells in ascending order, not {count} (or not ascending); split larger areas into several payments"
+            ),
+            AccessBadCell { cell } => write!(
+                f,
+                "{cell:x} is not an H3 cell at the mapping resolution; pay for the resolution-12 cells you were served"
+            ),
+            NothingServed {} => write!(
+                f,
+                "none of these cells has imagery from a dashcam that can be paid (never mapped, forgotten, or its dashcam retired or denied); nothing was charged"
             ),
         }
     }

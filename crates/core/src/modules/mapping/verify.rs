@@ -13,15 +13,19 @@ use crate::amount::Amount;
 use crate::crypto::{self, Address};
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
+use crate::services::demand::hold::{self, Held};
 use crate::services::devices::{self, DeviceRejection, Location};
 use crate::services::fees::{self, FeeKind};
 use crate::state::{State, StateRead};
 
 use super::Mapping;
-use super::actions::{Frame, OnboardDashcam, OpenBounty, SubmitBundle, bundle_message};
+use super::actions::{
+    Frame, OnboardDashcam, OpenBounty, PayMapAccess, SubmitBundle, bundle_message,
+};
 use super::geo::distance_mm;
 use super::params::{
-    MAPPING_RESOLUTION, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE, MappingParams, Placement,
+    MAPPING_RESOLUTION, MAX_ACCESS_CELLS, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE, MappingParams,
+    Placement,
 };
 use super::records::{
     Bounty, BundleRecord, CellRecord, Claim, Dashcam, Fix, ImageSeen, MappingView, Sighting, Tally,
@@ -86,7 +90,7 @@ fn check_bundle(
         .into());
     }
     if !co_signed {
-        let message = bundle_message(&state.params().chain_id, &b.device, b.seq, &b.frames);
+        let message = bundle_message(&state.network(), &b.device, b.seq, &b.frames);
         if !crypto::verify(&b.device, &message, &b.device_signature) {
             return Err(R::BadBundleSignature {}.into());
         }
@@ -551,5 +555,68 @@ pub fn open_bounty(
             claimed_parts: 0,
         },
     );
+    Ok(())
+}
+
+/// A map user pays for the cells it was served: each cell whose latest imagery comes from a
+/// dashcam that can still be paid costs `access_cell_credits`, held from the user's credits and
+/// released as that dashcam's paid service (the demand service's usage record, paid from the
+/// mapping module's demand pool at the close). Other cells are not charged.
+pub fn pay_map_access(
+    state: &mut State,
+    user: &Address,
+    a: &PayMapAccess,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    let price = u128::from(p.access_cell_credits);
+    if price == 0 {
+        return Err(R::AccessNotSold {}.into());
+    }
+    if a.cells.is_empty() || a.cells.len() > MAX_ACCESS_CELLS || !a.cells.is_sorted_by(|x, y| x < y)
+    {
+        return Err(R::AccessCells {
+            count: a.cells.len().min(u32::MAX as usize) as u32,
+            max: MAX_ACCESS_CELLS as u32,
+        }
+        .into());
+    }
+    if let Some(&cell) = a.cells.iter().find(|&&c| {
+        !h3o::CellIndex::try_from(c).is_ok_and(|c| u8::from(c.resolution()) == MAPPING_RESOLUTION)
+    }) {
+        return Err(R::AccessBadCell { cell }.into());
+    }
+    // Who is paid for each cell: the dashcam of its latest valid frame, if still payable.
+    let mut served: std::collections::BTreeMap<Address, u32> = std::collections::BTreeMap::new();
+    for &cell in &a.cells {
+        let Some(record) = state.cell(cell) else {
+            continue;
+        };
+        let device = record.last_device;
+        if devices::usable(state, &device).is_ok_and(|e| e.module == Mapping::ID) {
+            *served.entry(device).or_default() += 1;
+        }
+    }
+    let count: u32 = served.values().sum();
+    if count == 0 {
+        return Err(R::NothingServed {}.into());
+    }
+    let total = price * u128::from(count);
+    hold::check_hold(state, user, total)?;
+    let mut held = hold::hold(state, user, total);
+    let epoch = ctx.epoch(state.params().epoch_length_blocks);
+    for (device, cells) in served {
+        let part = held.take(price * u128::from(cells));
+        let credits = part.credits;
+        hold::release(state, &device, part, ctx);
+        let mut tally: Tally = state.get(&tally_key(epoch, &device)).unwrap_or_default();
+        tally.cells_served = tally.cells_served.saturating_add(cells);
+        tally.access_credits = tally
+            .access_credits
+            .checked_add(credits)
+            .expect("<= credits");
+        state.put(tally_key(epoch, &device), &tally);
+    }
+    debug_assert_eq!(held, Held::default(), "every credit held was paid");
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Credits held for a service paid over time (a storage deal): taken from the payer's credits
-//! when the service is agreed, released to the device that delivered each paid period (where they
+//! Credits held for a service paid over time (a storage deal, a compute job's escrow, a compute
+//! provider's stake): taken from the payer's credits when the service is agreed, released to the device that delivered each paid period (where they
 //! count as that device's paid service at the epoch's close, like a usage receipt), and refunded
 //! to the payer for periods not delivered.
 //!
@@ -42,12 +42,17 @@ impl Held {
     }
 }
 
+/// The credits `account` holds of its own (what a hold can take).
+pub fn own<R: StateRead>(state: &R, account: &Address) -> u128 {
+    state.credits(account).map_or(0, |c| c.own)
+}
+
 /// Checks that `payer` can have `credits` of its own credits held (changes nothing).
 pub fn check_hold(state: &State, payer: &Address, credits: u128) -> Result<(), Rejection> {
     if state.params().modules.demand.is_none() {
         return Err(Rejection::ModuleDisabled { module: Demand::ID });
     }
-    let balance = state.credits(payer).map_or(0, |c| c.own);
+    let balance = own(state, payer);
     if balance < credits {
         return Err(R::InsufficientCredits {
             balance,
@@ -97,7 +102,7 @@ pub fn release(state: &mut State, device: &Address, held: Held, ctx: BlockContex
         let key = usage_key(epoch, device);
         let mut used: DeviceUsage = state.get(&key).unwrap_or_default();
         used.credits = used.credits.checked_add(held.credits).expect("<= credits");
-        used.receipts += 1;
+        used.receipts = used.receipts.saturating_add(1);
         used.token_cost = used.token_cost.checked_add(held.cost).expect("<= supply");
         state.put(key, &used);
         let mut tally = state.tally(epoch);
@@ -105,7 +110,7 @@ pub fn release(state: &mut State, device: &Address, held: Held, ctx: BlockContex
             .credits_on_data
             .checked_add(held.credits)
             .expect("<= credits");
-        tally.receipts += 1;
+        tally.receipts = tally.receipts.saturating_add(1);
         state.put(tally_key(epoch), &tally);
     })
 }

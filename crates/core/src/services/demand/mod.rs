@@ -108,6 +108,13 @@ mod tests {
 
     use super::actions::UsageReceipt;
 
+    fn network(chain_id: &str) -> crate::tx::Network {
+        crate::tx::Network {
+            chain_id: chain_id.into(),
+            genesis_hash: crate::crypto::Hash([0; 32]),
+        }
+    }
+
     /// A usage receipt's payer and device signatures are checked in the block's batch with
     /// every other transaction's, and each verdict is exact.
     #[test]
@@ -127,20 +134,14 @@ mod tests {
             Action::from(good),
         ]
         .into_iter()
-        .map(|a| {
-            let network = crate::tx::Network {
-                chain_id: "depin-test".into(),
-                genesis_hash: crate::crypto::Hash([0; 32]),
-            };
-            Transaction::sign(&network, &payer, 0, 100, a)
-        })
+        .map(|a| Transaction::sign(&network("depin-test"), &payer, 0, 100, a))
         .collect();
         assert_eq!(
-            verify_co_signatures("depin-test", &txs),
+            verify_co_signatures(&network("depin-test"), &txs),
             vec![true, false, true, true]
         );
         assert_eq!(
-            verify_co_signatures("depin-other", &txs[..1]),
+            verify_co_signatures(&network("depin-other"), &txs[..1]),
             vec![false],
             "receipts are bound to their chain"
         );

@@ -1,0 +1,487 @@
+//! Mapping benchmark: dashcam frames checked and applied per second through real blocks
+//! (bundles signed by each dashcam, admitted to the mempool, executed with every frame check and
+//! committed durably), and the epoch close of a network that freshly mapped about a million
+//! resolution-12 cells, then the close that forgets them.
+//!
+//! Dashcams drive north in parallel lanes 15 m apart (closer than a cell is wide, so every cell
+//! of the area is mapped) at 10 m/s, one keyframe a second with a distinct image and perceptual
+//! hash, so every frame passes every check. Each round every dashcam uploads one bundle of 48
+//! frames (48 s of driving). Signing (the dashcam's bundle signature and the transaction's) is
+//! the dashcams' work, done before each round and not timed.
+//!
+//! Compared against, in the same run: the raw batch verification rate of the round's
+//! signatures on all cores (each bundle carries two: the transaction's and the dashcam's), and
+//! the rate of computing each frame's H3 cell alone on all cores (the one piece of a frame check
+//! that is not integer arithmetic on a few fields). The closes are compared against reading
+//! every mapped cell's record once from the same state.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use depin_core::crypto::{self, Hash};
+use depin_core::economics::EconomyView;
+use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::modules::mapping::actions::{
+    Frame, Location, OnboardDashcam, SubmitBundle, bundle_message, sign_onboarding,
+};
+use depin_core::modules::mapping::params::{MAX_FRAMES_PER_BUNDLE, RegionGenesis};
+use depin_core::modules::mapping::preset::{self, DAY_MS};
+use depin_core::modules::mapping::records::MappingView;
+use depin_core::{Action, Address, Genesis, Keypair, Signature, Transaction};
+use depin_node::mempool::{MempoolLimits, VERIFY_CHUNK};
+use depin_node::node::Node;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::driver::Driver;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct MappingBench {
+    /// Lanes driven side by side, 15 m apart.
+    pub lanes: usize,
+    /// Dashcams one after another in each lane, `lane_km` / `cars_per_lane` apart.
+    pub cars_per_lane: usize,
+    /// Rounds: each dashcam uploads one bundle of 48 frames per round.
+    pub rounds: usize,
+    pub max_block_txs: u32,
+}
+
+impl Default for MappingBench {
+    fn default() -> Self {
+        // 1,200 lanes 15 m apart (18 km), each driven 17.3 km (4 cars, 9 rounds of 480 m):
+        // about 311 km², a million cells of 307 m².
+        MappingBench {
+            lanes: 1_200,
+            cars_per_lane: 4,
+            rounds: 9,
+            max_block_txs: 50_000,
+        }
+    }
+}
+
+/// One round: every dashcam's bundle.
+#[derive(Clone, Debug, Serialize)]
+pub struct MappingRound {
+    pub frames: u64,
+    pub bundles: u64,
+    pub seconds: f64,
+    pub frames_per_s: f64,
+    pub blocks: u64,
+    /// Raw batch verification of the round's signatures on all cores, per second.
+    pub raw_verify_per_s: f64,
+    /// H3 cells of the round's frames computed on all cores, per second.
+    pub cell_index_per_s: f64,
+}
+
+/// Results, printed as JSON by `depin bench mapping --json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MappingReport {
+    /// Median over the rounds of frames checked, applied and committed per second.
+    pub frames_per_s: f64,
+    /// Median over the rounds of the raw signature verification rate (all cores).
+    pub raw_verify_per_s: f64,
+    /// `bundles per second x 2 / raw_verify_per_s`: the share of the machine's signature
+    /// verification the bundles reach (two signatures each).
+    pub ratio_to_raw_verify: f64,
+    /// Median over the rounds of the H3 indexing rate of frames alone (all cores).
+    pub cell_index_per_s: f64,
+    /// `frames_per_s / cell_index_per_s`.
+    pub ratio_to_cell_index: f64,
+    pub rounds: Vec<MappingRound>,
+    /// Distinct resolution-12 cells the frames fall in (every one fresh: never mapped before).
+    pub fresh_cells: u64,
+    /// Frames the ledger flagged (0: every bench frame passes).
+    pub frames_flagged: u64,
+    /// The block closing the epoch of the drives.
+    pub close_seconds: f64,
+    /// The close a month later that forgets every cell and image (memory windows passed).
+    pub forget_close_seconds: f64,
+    pub cells_forgotten: u64,
+    /// Reading every mapped cell's record once from the same state.
+    pub read_cells_seconds: f64,
+    /// `close_seconds / read_cells_seconds`.
+    pub close_vs_read: f64,
+    pub dashcams: usize,
+    /// Seconds spent signing (not timed).
+    pub signing_seconds: f64,
+    pub cores: usize,
+}
+
+/// Blocks per epoch: every round fits in the first epoch.
+const EPOCH_BLOCKS: u64 = 2_000;
+/// Lane spacing, micro-degrees of longitude at Berlin (about 15 m).
+const LANE_UDEG: i32 = 222;
+/// Northward step a second at 10 m/s, micro-degrees of latitude (10.02 m).
+const STEP_UDEG: i32 = 90;
+const SPEED_CMS: u16 = 1_000;
+/// Capture time of the first frame, ms.
+const T0_MS: u64 = 1_000_000;
+const DEVICES_PER_OWNER: usize = 1_000;
+
+fn seeded(tag: u8, i: usize) -> Keypair {
+    let mut seed = [tag; 32];
+    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    Keypair::from_seed(seed)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[v.len() / 2]
+}
+
+/// Frame `k` (from the start of the run) of dashcam `car`.
+fn frame(car: usize, start: Location, k: usize) -> Frame {
+    let tag = Hash::tagged(
+        "depin/bench/mapping/frame",
+        &[&(car as u64).to_le_bytes(), &(k as u64).to_le_bytes()],
+    );
+    Frame {
+        time_ms: T0_MS + 1_000 * k as u64,
+        lat_udeg: start.lat_udeg + STEP_UDEG * k as i32,
+        lon_udeg: start.lon_udeg,
+        speed_cms: SPEED_CMS,
+        heading_cdeg: 0,
+        satellites: 12,
+        hdop_centi: 90,
+        image: tag,
+        phash: u64::from_le_bytes(tag.0[8..16].try_into().expect("8 bytes")),
+    }
+}
+
+/// Runs the benchmark with its database in `dir`.
+pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
+    let lanes = cfg.lanes.max(1);
+    let per_lane = cfg.cars_per_lane.max(1);
+    let rounds = cfg.rounds.max(1);
+    let n = lanes * per_lane;
+    let frames_per_round = MAX_FRAMES_PER_BUNDLE;
+    // Each car drives `rounds` bundles; the cars of a lane start that far apart.
+    let car_span_udeg = STEP_UDEG * (frames_per_round * rounds) as i32;
+    let center = depin_core::modules::coverage::preset::BERLIN;
+    let west = center.lon_udeg - LANE_UDEG * (lanes as i32) / 2;
+    let south = center.lat_udeg - car_span_udeg * (per_lane as i32) / 2;
+    let start_of = |car: usize| Location {
+        lat_udeg: south + car_span_udeg * (car % per_lane) as i32,
+        lon_udeg: west + LANE_UDEG * (car / per_lane) as i32,
+    };
+
+    let validator = Keypair::from_seed([0xb0; 32]);
+    let treasury = Keypair::from_seed([0xb1; 32]);
+    let owners: Vec<Keypair> = (0..n.div_ceil(DEVICES_PER_OWNER))
+        .map(|i| seeded(0xb2, i))
+        .collect();
+    let cams: Vec<Keypair> = (0..n).into_par_iter().map(|i| seeded(0xb3, i)).collect();
+
+    let mut mapping = preset::single_region(center);
+    mapping.onboard_fee = "0".into();
+    // The resolution-4 cells around the centre (about 120 km across): every lane inside.
+    let c4 = h3o::LatLng::new(center.lat_deg(), center.lon_deg())
+        .map_err(|e| e.to_string())?
+        .to_cell(h3o::Resolution::Four);
+    mapping.regions = vec![RegionGenesis {
+        name: "bench".into(),
+        h3_cells: c4
+            .grid_disk::<Vec<_>>(1)
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        weight: 1,
+        closed: false,
+    }];
+    let genesis = Genesis {
+        chain_id: "depin-bench-mapping".into(),
+        genesis_time_ms: 0,
+        token: TokenParams {
+            symbol: "DPN".into(),
+            decimals: 6,
+        },
+        consensus: ConsensusParams {
+            block_interval_ms: 1000,
+            epoch_length_blocks: EPOCH_BLOCKS,
+            max_block_txs: cfg.max_block_txs,
+            validator: validator.address(),
+        },
+        allocations: owners
+            .iter()
+            .map(|o| Allocation {
+                address: o.address(),
+                amount: "1".into(),
+            })
+            .collect(),
+        economics: Some(EconomicsGenesis {
+            emission_per_epoch: "1000".into(),
+            halving_interval_epochs: 0,
+            tail_per_epoch: "0".into(),
+            treasury: treasury.address(),
+            treasury_bps: 1000,
+            pool_weights: Default::default(),
+        }),
+        fees: None,
+        modules: depin_core::modules::ModulesGenesis {
+            mapping: Some(mapping),
+            ..Default::default()
+        },
+    };
+    let store =
+        Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
+    let limits = MempoolLimits {
+        max_txs: 1_000_000,
+        max_bytes: 1 << 31,
+        ..MempoolLimits::default()
+    };
+    let network = genesis.network();
+    let chain_id = network.chain_id.clone();
+    let (node, mut producer) =
+        Node::open(genesis, store, validator, limits).map_err(|e| e.to_string())?;
+    let mut chain = Driver {
+        node: &node,
+        producer: &mut producer,
+        time_ms: 1_000,
+        blocks: 0,
+    };
+    let sign =
+        |key: &Keypair, nonce: u64, action: Action| crate::sign(&network, key, nonce, action);
+
+    let t = Instant::now();
+    let onboard: Vec<Transaction> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let owner = &owners[i / DEVICES_PER_OWNER];
+            let a = Action::from(OnboardDashcam {
+                device: cams[i].address(),
+                device_signature: sign_onboarding(&chain_id, &owner.address(), &cams[i]),
+            });
+            sign(owner, (i % DEVICES_PER_OWNER) as u64, a)
+        })
+        .collect();
+    let mut signing = t.elapsed().as_secs_f64();
+    chain.settle(onboard, "a dashcam onboarding")?;
+
+    let mut reports = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        let t = Instant::now();
+        let bundles: Vec<(SubmitBundle, Transaction)> = (0..n)
+            .into_par_iter()
+            .map(|car| {
+                let start = start_of(car);
+                let frames: Vec<Frame> = (r * frames_per_round..(r + 1) * frames_per_round)
+                    .map(|k| frame(car, start, k))
+                    .collect();
+                let b = SubmitBundle::signed(&network, &cams[car], r as u64 + 1, frames);
+                let tx = sign(&cams[car], r as u64, Action::from(b.clone()));
+                (b, tx)
+            })
+            .collect();
+        signing += t.elapsed().as_secs_f64();
+        let (bundles, txs): (Vec<SubmitBundle>, Vec<Transaction>) = bundles.into_iter().unzip();
+        let raw_verify_per_s = raw_verify_rate(&network, &txs, &bundles);
+        let frames: Vec<Vec<Frame>> = bundles.into_iter().map(|b| b.frames).collect();
+        let cell_index_per_s = cell_index_rate(&frames);
+        // Block times follow the drive: the round's last frame is a second old.
+        let round_end = T0_MS + 1_000 * ((r + 1) * frames_per_round) as u64;
+        chain.time_ms = chain.time_ms.max(round_end);
+        let blocks = chain.blocks;
+        let t = Instant::now();
+        chain.settle(txs, "a bench bundle")?;
+        let seconds = t.elapsed().as_secs_f64();
+        let count = (n * frames_per_round) as u64;
+        reports.push(MappingRound {
+            frames: count,
+            bundles: n as u64,
+            seconds,
+            frames_per_s: count as f64 / seconds,
+            blocks: chain.blocks - blocks,
+            raw_verify_per_s,
+            cell_index_per_s,
+        });
+    }
+    let state = chain.producer.state();
+    if state.height() + 1 >= EPOCH_BLOCKS {
+        return Err("the rounds did not fit in the first epoch: use fewer dashcams".into());
+    }
+    // Every frame's cell, from the ledger's own records of the dashcams' bundles.
+    let mut cells: Vec<u64> = (0..n)
+        .into_par_iter()
+        .flat_map_iter(|car| {
+            let address = cams[car].address();
+            state
+                .bundles(0, &address, usize::MAX)
+                .into_iter()
+                .flat_map(|(_, b)| b.verdicts.into_iter().map(|v| v.cell))
+        })
+        .collect();
+    let framed = cells.len() as u64;
+    cells.par_sort_unstable();
+    cells.dedup();
+    if framed != (n * frames_per_round * rounds) as u64 {
+        return Err(format!(
+            "the ledger recorded {framed} frames of the bundles sent"
+        ));
+    }
+    let t = Instant::now();
+    let found = cells
+        .iter()
+        .filter(|c| black_box(state.cell(**c)).is_some())
+        .count();
+    let read_cells_seconds = t.elapsed().as_secs_f64();
+    if found != cells.len() {
+        return Err(format!("{found} of {} cells have a record", cells.len()));
+    }
+
+    // The close of the drives' epoch.
+    while chain.producer.state().height() + 1 < EPOCH_BLOCKS {
+        chain.produce()?;
+    }
+    let t = Instant::now();
+    chain.produce()?;
+    let close_seconds = t.elapsed().as_secs_f64();
+    let summary = chain
+        .producer
+        .state()
+        .epoch_summary(0)
+        .ok_or("the timed block did not close epoch 0")?;
+    let counter = |s: &depin_core::economics::EpochSummary, name: &str| {
+        s.module("mapping")
+            .and_then(|m| m.counters.iter().find(|(c, _)| c == name).map(|(_, v)| *v))
+            .unwrap_or(0)
+    };
+    let frames_flagged = counter(&summary, "frames_flagged");
+    if counter(&summary, "frames_paid") + frames_flagged != framed {
+        return Err("the close did not count every frame".into());
+    }
+
+    // A month later: the close that forgets every cell and image.
+    chain.time_ms += 31 * DAY_MS;
+    while chain.producer.state().height() + 1 < 2 * EPOCH_BLOCKS {
+        chain.produce()?;
+    }
+    let t = Instant::now();
+    chain.produce()?;
+    let forget_close_seconds = t.elapsed().as_secs_f64();
+    let summary = chain
+        .producer
+        .state()
+        .epoch_summary(1)
+        .ok_or("the timed block did not close epoch 1")?;
+    let cells_forgotten = counter(&summary, "cells_forgotten");
+
+    let fps: Vec<f64> = reports.iter().map(|r| r.frames_per_s).collect();
+    let bps: Vec<f64> = reports
+        .iter()
+        .map(|r| r.bundles as f64 / r.seconds)
+        .collect();
+    let raw: Vec<f64> = reports.iter().map(|r| r.raw_verify_per_s).collect();
+    let idx: Vec<f64> = reports.iter().map(|r| r.cell_index_per_s).collect();
+    Ok(MappingReport {
+        frames_per_s: median(&fps),
+        raw_verify_per_s: median(&raw),
+        ratio_to_raw_verify: median(&bps) * 2.0 / median(&raw),
+        cell_index_per_s: median(&idx),
+        ratio_to_cell_index: median(&fps) / median(&idx),
+        rounds: reports,
+        fresh_cells: cells.len() as u64,
+        frames_flagged,
+        close_seconds,
+        forget_close_seconds,
+        cells_forgotten,
+        read_cells_seconds,
+        close_vs_read: close_seconds / read_cells_seconds,
+        dashcams: n,
+        signing_seconds: signing,
+        cores: rayon::current_num_threads(),
+    })
+}
+
+/// Raw batch verification of the round's signatures (each transaction's and each bundle's) on
+/// all cores, signatures per second, the messages made first.
+fn raw_verify_rate(
+    network: &depin_core::tx::Network,
+    txs: &[Transaction],
+    bundles: &[SubmitBundle],
+) -> f64 {
+    let messages: Vec<(Vec<u8>, Vec<u8>)> = txs
+        .par_iter()
+        .zip(bundles)
+        .map(|(tx, b)| {
+            (
+                tx.signing_bytes(&network.genesis_hash),
+                bundle_message(network, &b.device, b.seq, &b.frames),
+            )
+        })
+        .collect();
+    let items: Vec<(&Address, &[u8], &Signature)> = txs
+        .iter()
+        .zip(bundles)
+        .zip(&messages)
+        .flat_map(|((tx, b), (m, bm))| {
+            [
+                (&tx.signer, m.as_slice(), &tx.signature),
+                (&b.device, bm.as_slice(), &b.device_signature),
+            ]
+        })
+        .collect();
+    let t = Instant::now();
+    let ok: usize = items
+        .par_chunks(VERIFY_CHUNK)
+        .map(|c| crypto::verify_many(c).iter().filter(|v| **v).count())
+        .sum();
+    let rate = items.len() as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(ok, items.len(), "the bench signatures verify");
+    rate
+}
+
+/// H3 resolution-12 cells of every frame, on all cores, per second.
+fn cell_index_rate(frames: &[Vec<Frame>]) -> f64 {
+    let t = Instant::now();
+    let count: usize = frames
+        .par_iter()
+        .map(|b| {
+            b.iter()
+                .filter(|f| {
+                    black_box(
+                        Location {
+                            lat_udeg: f.lat_udeg,
+                            lon_udeg: f.lon_udeg,
+                        }
+                        .cell(12),
+                    )
+                    .is_some()
+                })
+                .count()
+        })
+        .sum();
+    count as f64 / t.elapsed().as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bench_frame_passes_every_check_and_is_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = MappingBench {
+            lanes: 6,
+            cars_per_lane: 2,
+            rounds: 2,
+            max_block_txs: 1_000,
+        };
+        let r = run(&cfg, dir.path()).unwrap();
+        assert_eq!(r.frames_flagged, 0, "{r:?}");
+        assert_eq!(r.rounds[0].frames, 12 * 48);
+        // Lanes 15 m apart, 10 m steps, cells of 307 m²: about a fresh cell every two frames.
+        let frames = 12 * 48 * 2;
+        assert!(
+            r.fresh_cells * 3 > frames && r.fresh_cells < frames,
+            "{r:?}"
+        );
+        assert_eq!(r.cells_forgotten, r.fresh_cells);
+    }
+}
