@@ -26,6 +26,7 @@ mod replay;
 mod serve;
 mod storage;
 mod submit;
+mod testnet;
 mod tx;
 
 #[derive(Parser)]
