@@ -232,6 +232,7 @@ pub fn run(cfg: &ComputeBench, dir: &Path) -> Result<ComputeReport, String> {
             epoch_length_blocks: EPOCH_BLOCKS,
             max_block_txs: cfg.max_block_txs,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations,
         economics: Some(EconomicsGenesis {

@@ -116,6 +116,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
             epoch_length_blocks: BEACON_INTERVAL_BLOCKS * 10_000,
             max_block_txs: cfg.max_block_txs,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations: vec![Allocation {
             address: owner.address(),

@@ -418,6 +418,7 @@ impl Network {
                 epoch_length_blocks: 3600,
                 max_block_txs: 10_000,
                 validator: validator.address(),
+                validators: Vec::new(),
             },
             allocations: honest
                 .iter()

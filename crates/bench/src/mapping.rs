@@ -207,6 +207,7 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
             epoch_length_blocks: EPOCH_BLOCKS,
             max_block_txs: cfg.max_block_txs,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations: owners
             .iter()

@@ -200,6 +200,7 @@ pub fn run(cfg: &StorageBench, dir: &Path) -> Result<StorageReport, String> {
             epoch_length_blocks: EPOCH_BLOCKS,
             max_block_txs: cfg.max_block_txs,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations,
         economics: Some(EconomicsGenesis {

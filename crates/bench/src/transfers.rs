@@ -108,6 +108,7 @@ pub fn run(
             epoch_length_blocks: 3600,
             max_block_txs: cfg.max_block_txs,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations: keys
             .iter()

@@ -150,6 +150,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
             epoch_length_blocks: 40_000,
             max_block_txs: cfg.max_block_txs,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations,
         economics: Some(EconomicsGenesis {

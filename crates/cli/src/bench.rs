@@ -119,11 +119,38 @@ pub enum BenchCmd {
     },
     /// The economic simulator: agent-steps per second and peak memory.
     Sim(depin_sim::cli::BenchArgs),
+    /// A BFT network (commonware simplex) of N validators in this process on 127.0.0.1:
+    /// finalized transfers per second and submission-to-commit latency, beside the solo
+    /// driver's transfer rate measured in the same run.
+    Bft {
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Length of each measured phase (BFT, then solo).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Transfers offered per second to the BFT network.
+        #[arg(long, default_value_t = 10_000)]
+        offered_per_s: u64,
+        #[arg(long, default_value_t = 100)]
+        block_interval_ms: u64,
+    },
 }
 
 /// Runs `depin bench ...`.
 pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
     match cmd {
+        BenchCmd::Bft {
+            validators,
+            seconds,
+            offered_per_s,
+            block_interval_ms,
+        } => bft(
+            *validators,
+            *seconds,
+            *offered_per_s,
+            *block_interval_ms,
+            json_out,
+        ),
         BenchCmd::Transfers {
             seconds,
             senders,
@@ -584,6 +611,68 @@ fn epoch(cfg: &depin_bench::epoch::EpochBench, json_out: bool) -> Result<()> {
             cfg.devices,
             report["seconds"].as_f64().unwrap_or(f64::NAN)
         );
+    }
+    Ok(())
+}
+
+/// `depin bench bft`: the BFT network, then the solo driver on the same machine.
+fn bft(
+    validators: usize,
+    seconds: u64,
+    offered_per_s: u64,
+    block_interval_ms: u64,
+    json_out: bool,
+) -> Result<()> {
+    if !(1..=32).contains(&validators) {
+        anyhow::bail!("--validators {validators}: run 1 to 32 validators in one process");
+    }
+    let cfg = depin_bft::bench::BftBench {
+        validators,
+        seconds,
+        offered_per_s,
+        block_interval_ms,
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    if !json_out {
+        eprintln!(
+            "running {validators} validators for {seconds} s, {offered_per_s} transfers/s offered..."
+        );
+    }
+    let report = depin_bft::bench::run(&cfg, dir.path()).map_err(anyhow::Error::msg)?;
+    let solo_cfg = depin_bench::transfers::TransferBench {
+        seconds,
+        txs: 1_000_000,
+        block_interval_ms,
+        ..Default::default()
+    };
+    let solo_dir = tempfile::tempdir().context("creating a temporary directory")?;
+    if !json_out {
+        eprintln!("running the solo driver for {seconds} s...");
+    }
+    let solo = depin_bench::transfers::run(&solo_cfg, solo_dir.path(), &|_, _, _| {})
+        .map_err(anyhow::Error::msg)?;
+    let ratio = report.tx_per_s / solo.tx_per_s;
+    if json_out {
+        println!(
+            "{}",
+            serde_json::json!({"bft": report, "solo_tx_per_s": solo.tx_per_s, "bft_to_solo": ratio})
+        );
+    } else {
+        println!("validators            {}", report.validators);
+        println!(
+            "finalized transfers/s {:.0} (offered {})",
+            report.tx_per_s, report.offered_per_s
+        );
+        println!("finality p50          {:.1} ms", report.finality_p50_ms);
+        println!("finality p99          {:.1} ms", report.finality_p99_ms);
+        println!("blocks                {}", report.blocks);
+        println!("app hashes agree      {}", report.app_hashes_agree);
+        println!(
+            "solo transfers/s      {:.0} (same machine, same run)",
+            solo.tx_per_s
+        );
+        println!("BFT / solo            {ratio:.2}");
     }
     Ok(())
 }

@@ -63,6 +63,14 @@ pub struct InitArgs {
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
+    /// Validators of a BFT network (commonware simplex): 1 is a solo network; N > 1 writes N
+    /// validator keys into the genesis, this home as validator 0 and a home per other
+    /// validator under <home>/validators/ (docs/GUIDE.md).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=128))]
+    pub validators: u16,
+    /// First p2p port of a BFT network on 127.0.0.1 (validator i listens on this + i).
+    #[arg(long, default_value_t = crate::testnet::DEFAULT_P2P_PORT)]
+    pub p2p_port: u16,
 }
 
 impl InitArgs {
@@ -107,7 +115,9 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
                 home.root().to_path_buf()
             ));
         }
-        for sub in ["data", "keys"] {
+        // A BFT network's other homes, engine journal and peer list go too.
+        let _ = std::fs::remove_file(home.root().join(depin_bft::run::PEERS_FILE));
+        for sub in ["data", "keys", "validators", "consensus"] {
             let p = home.root().join(sub);
             if p.exists() {
                 std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
@@ -175,7 +185,8 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
             decay_epochs,
         )
     });
-    let genesis = Genesis {
+    let others: Vec<Keypair> = (1..args.validators).map(|_| Keypair::generate()).collect();
+    let mut genesis = Genesis {
         chain_id: args.chain_id.clone(),
         genesis_time_ms: depin_node::node::now_ms(),
         token: TokenParams {
@@ -187,6 +198,7 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
             epoch_length_blocks: args.epoch_length_blocks,
             max_block_txs: 20_000,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations,
         economics: Some(EconomicsGenesis {
@@ -225,6 +237,12 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
             }),
         },
     };
+    if !others.is_empty() {
+        genesis.consensus.validators = std::iter::once(&validator)
+            .chain(&others)
+            .map(Keypair::address)
+            .collect();
+    }
     genesis
         .validate()
         .context("the init options make an invalid genesis")?;
@@ -240,6 +258,9 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
     }
     for (name, key, _) in &dev {
         home.save_key(name, key)?;
+    }
+    if !others.is_empty() {
+        crate::testnet::write_homes(home, &genesis, &validator, &others, args.p2p_port)?;
     }
     if json_out {
         let keys: Vec<Value> = keys
@@ -260,7 +281,9 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
         for (name, address) in &keys {
             println!("  key {name:<9} {address}");
         }
-        if start_hint {
+        if !others.is_empty() {
+            crate::testnet::print_homes(home, &genesis);
+        } else if start_hint {
             println!("Start it with: depin node --home {}", home.root().display());
         }
     }

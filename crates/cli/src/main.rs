@@ -27,6 +27,7 @@ mod replay;
 mod serve;
 mod storage;
 mod submit;
+mod testnet;
 mod tx;
 
 #[derive(Parser)]

@@ -34,6 +34,10 @@ pub struct DevnetArgs {
     /// `depin init --mapping` (0: none).
     #[arg(long, default_value_t = 4)]
     dashcams: usize,
+    /// Validators of a new network (BFT on commonware simplex when above 1): the others run as
+    /// child processes on 127.0.0.1, each with its own API.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=128))]
+    validators: u16,
 }
 
 /// Runs `depin node`: the node until Ctrl-C.
@@ -45,7 +49,9 @@ pub fn node(home: &Home, args: &NodeArgs) -> Result<()> {
 /// runs its node with simulated hotspots.
 pub fn devnet(home: &Home, args: &DevnetArgs) -> Result<()> {
     if !home.is_initialized() {
-        init::run_for_devnet(home, &InitArgs::defaults())?;
+        let mut init_args = InitArgs::defaults();
+        init_args.validators = args.validators;
+        init::run_for_devnet(home, &init_args)?;
     }
     serve(
         home,
@@ -65,7 +71,7 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> R
     };
     let home_arg = home.root().display().to_string();
     let depin = command_name();
-    runtime.block_on(depin_node::run(home, config, |url, node| {
+    let ready = |url: &str, node: &std::sync::Arc<depin_node::Node>| {
         let tip = node.tip();
         println!(
             "depin node '{}' at height {} (store: {})",
@@ -83,7 +89,8 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> R
             }
             if compute_providers > 0
                 && node.params.modules.compute.is_some()
-                && let (Ok(funder), Ok(requester)) = (home.load_key("faucet"), home.load_key("alice"))
+                && let (Ok(funder), Ok(requester)) =
+                    (home.load_key("faucet"), home.load_key("alice"))
             {
                 depin_agent::gpu::devnet::spawn(
                     url.to_string(),
@@ -120,9 +127,17 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> R
             if node.params.modules.storage.is_some()
                 && let (Ok(owner), Ok(payer)) = (home.load_key("faucet"), home.load_key("alice"))
             {
-                println!("Starting a storage provider and a client storing 3 shards (docs/STORAGE.md).");
+                println!(
+                    "Starting a storage provider and a client storing 3 shards (docs/STORAGE.md)."
+                );
                 let device = depin_core::Keypair::generate();
-                depin_agent::storage::devnet::spawn(url.to_string(), home.root().to_path_buf(), owner, payer, device);
+                depin_agent::storage::devnet::spawn(
+                    url.to_string(),
+                    home.root().to_path_buf(),
+                    owner,
+                    payer,
+                    device,
+                );
             }
             println!();
             println!("Try, in another terminal:");
@@ -133,7 +148,9 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> R
             println!("  {depin} --home {home_arg} query epoch           # last epoch's rewards");
             println!("  {depin} --home {home_arg} device list --owner faucet");
             if node.params.modules.demand.is_some() {
-                println!("  {depin} --home {home_arg} oracle price show      # the ledger's token price");
+                println!(
+                    "  {depin} --home {home_arg} oracle price show      # the ledger's token price"
+                );
                 println!("  {depin} --home {home_arg} credits buy --usd 10 --key alice");
                 println!("  {depin} --home {home_arg} query credits alice");
             }
@@ -143,7 +160,19 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> R
                 "Ctrl-C stops the node; run `depin devnet` again to continue where it stopped."
             );
         }
-    }))?;
+    };
+    if crate::testnet::is_bft(home)? {
+        // A BFT validator runs on commonware's own tokio runtime; `devnet` starts the others.
+        drop(runtime);
+        let _others = match devnet {
+            Some(_) => Some(crate::testnet::start_others(home)?),
+            None => None,
+        };
+        let peers = depin_bft::run::load_peers(home)?;
+        depin_bft::run::run_validator(home, &peers, config, ready)?;
+    } else {
+        runtime.block_on(depin_node::run(home, config, ready))?;
+    }
     println!("node stopped cleanly");
     Ok(())
 }

@@ -31,8 +31,8 @@ pub struct Header {
     /// The base fee this block charged its transactions (millionths of a fee unit per weight
     /// unit): what a paying transaction cost is `ceil(base_fee * weight / 10^6)`.
     pub base_fee: u64,
-    /// What the consensus engine records with the block (for a BFT driver: its view and the
-    /// hash of the parent's finalization certificate, so a light client can follow finality);
+    /// What the consensus engine records with the block (for the BFT driver: its epoch, view
+    /// and parent view, so a light client can match it with a finalization certificate);
     /// empty for the solo driver. Hex in JSON.
     #[serde(with = "hex_bytes")]
     pub consensus: Vec<u8>,

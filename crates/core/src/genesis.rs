@@ -15,6 +15,8 @@ use crate::tx::MAX_CHAIN_ID_BYTES;
 
 /// Shortest block interval a network may choose, in milliseconds.
 pub const MIN_BLOCK_INTERVAL_MS: u64 = 10;
+/// Most validators a genesis may name (a simplex vote set is signed and checked per validator).
+pub const MAX_GENESIS_VALIDATORS: usize = 128;
 
 /// A genesis file: everything a node needs to start a network at height 0.
 ///
@@ -150,6 +152,10 @@ pub struct ConsensusParams {
     pub max_block_txs: u32,
     /// The key that proposes and signs blocks in solo mode.
     pub validator: Address,
+    /// A validator set for a BFT network (power 1 each); empty for a solo network, whose set
+    /// is `validator` alone. Each is an account key that also signs consensus votes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<Address>,
 }
 
 /// Tokens an account holds at genesis.
@@ -267,6 +273,22 @@ impl Genesis {
         }
         if c.epoch_length_blocks == 0 {
             return Err(field("consensus.epoch_length_blocks", "must be at least 1"));
+        }
+        if c.validators.len() > MAX_GENESIS_VALIDATORS {
+            return Err(field(
+                "consensus.validators",
+                format!(
+                    "names {} validators; at most {MAX_GENESIS_VALIDATORS} are allowed",
+                    c.validators.len()
+                ),
+            ));
+        }
+        let distinct: BTreeSet<&Address> = c.validators.iter().collect();
+        if distinct.len() != c.validators.len() {
+            return Err(field(
+                "consensus.validators",
+                "names a validator twice; list each validator key once",
+            ));
         }
         if c.max_block_txs == 0 || c.max_block_txs as usize > crate::block::MAX_BLOCK_TXS_LIMIT {
             return Err(field(
@@ -392,6 +414,7 @@ impl Genesis {
                 epoch_length_blocks: 60,
                 max_block_txs: 1000,
                 validator,
+                validators: Vec::new(),
             },
             allocations: allocations
                 .iter()
@@ -424,6 +447,10 @@ impl Genesis {
         }
         if let Some(d) = &self.modules.devices {
             d.denylist.encode(&mut bytes);
+        }
+        // Only a BFT genesis has a set: a solo genesis keeps the hash it always had.
+        if !self.consensus.validators.is_empty() {
+            self.consensus.validators.encode(&mut bytes);
         }
         Hash::tagged("depin/genesis", &[&bytes])
     }

@@ -269,11 +269,20 @@ impl State {
                 .insert(address, Account { balance, nonce: 0 });
             state.touched.insert(StateKey::Account(address));
         }
-        let solo = vec![Validator {
-            address: genesis.consensus.validator,
-            power: 1,
-        }];
-        state.put(validators_key(), &solo);
+        let set: Vec<Validator> = if genesis.consensus.validators.is_empty() {
+            vec![Validator {
+                address: genesis.consensus.validator,
+                power: 1,
+            }]
+        } else {
+            genesis
+                .consensus
+                .validators
+                .iter()
+                .map(|&address| Validator { address, power: 1 })
+                .collect()
+        };
+        state.put(validators_key(), &set);
         crate::modules::init(&mut state, &genesis.modules);
         // Born committed: a block refused right after genesis must roll back to this, not to
         // an empty tree. The store persists it from `entries()`.

@@ -62,6 +62,7 @@ fn genesis() -> Genesis {
             epoch_length_blocks: 60,
             max_block_txs: MAX_BLOCK_TXS,
             validator: validator().address(),
+            validators: Vec::new(),
         },
         allocations: (0..FUNDED)
             .map(|i| Allocation {

@@ -44,6 +44,7 @@ pub const ROUTES: &[&str] = &[
     "/v1/accounts/{address}",
     "/v1/blocks/latest",
     "/v1/blocks/{height}",
+    "/v1/blocks/{height}/certificate",
     "/v1/stream",
     "/v1/coverage/params",
     "/v1/coverage/entropy",
@@ -111,6 +112,7 @@ pub fn router_with_limits(node: Arc<Node>, limits: &ApiLimits) -> Router {
         .route("/v1/accounts/{address}", get(account))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{height}", get(block_at))
+        .route("/v1/blocks/{height}/certificate", get(block_certificate))
         .route("/v1/stream", get(stream))
         .merge(crate::economy_api::routes())
         .merge(crate::explorer_api::routes())
@@ -461,6 +463,45 @@ async fn block_at(
     .await
 }
 
+/// The finalization certificate a committed block is final through (BFT networks).
+async fn block_certificate(
+    State(node): State<Arc<Node>>,
+    Path(height): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    blocking(move || {
+        let height: u64 = parse_path(&height, "height")?;
+        let tip = node.tip().height;
+        let found = if height == 0 || height > tip {
+            None
+        } else {
+            node.store
+                .certificate_from(height)
+                .map_err(ApiError::internal)?
+        };
+        let Some((certified, certificate)) = found else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_certificate",
+                format!(
+                    "no finalization certificate covers height {height}: the chain is at height {tip}, and only a BFT network's validators keep certificates (a solo node's blocks are final when committed)"
+                ),
+            ));
+        };
+        let block = node
+            .store
+            .header(certified)
+            .map_err(ApiError::internal)?
+            .map(|h| h.hash());
+        Ok(Json(json!({
+            "height": height,
+            "certified_height": certified,
+            "certified_block": block,
+            "certificate": hex::encode(certificate),
+        })))
+    })
+    .await
+}
+
 async fn stream(
     State(node): State<Arc<Node>>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
@@ -631,6 +672,7 @@ mod tests {
                 epoch_length_blocks: 10,
                 max_block_txs: 10,
                 validator: validator.address(),
+                validators: Vec::new(),
             },
             allocations: vec![],
             economics: None,

@@ -62,6 +62,16 @@ impl Producer {
         )
     }
 
+    /// Whether `hash` is a pending block.
+    pub fn is_pending(&self, hash: &Hash) -> bool {
+        self.ledger.is_pending(hash)
+    }
+
+    /// The address this node proposes blocks as.
+    pub fn address(&self) -> Address {
+        self.key.address()
+    }
+
     /// Checks a block another validator proposed and keeps it pending.
     pub fn verify(&mut self, block: &Block) -> Result<Hash, BlockError> {
         self.ledger.verify(block, Signatures::Verify)

@@ -152,6 +152,7 @@ mod tests {
                 epoch_length_blocks: 10,
                 max_block_txs: 10,
                 validator: named.address(),
+                validators: Vec::new(),
             },
             allocations: vec![],
             economics: None,

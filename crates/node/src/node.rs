@@ -51,6 +51,9 @@ pub struct Node {
     pub tip: RwLock<ChainTip>,
     pub events: broadcast::Sender<Arc<BlockEvent>>,
     pub metrics: Metrics,
+    /// Transactions `submit` admitted, for a BFT driver to pass on to the other validators
+    /// (nobody listens in solo mode, and nothing is sent then).
+    pub admitted: broadcast::Sender<Arc<Vec<Transaction>>>,
     shutdown: AtomicBool,
     /// Flips to true on shutdown, so long-lived streams end and graceful shutdown can finish.
     stopping: tokio::sync::watch::Sender<bool>,
@@ -77,6 +80,7 @@ impl Node {
             base_fee: state.meta().base_fee,
         };
         let (events, _) = broadcast::channel(256);
+        let (admitted, _) = broadcast::channel(1024);
         let node = Node {
             genesis_hash: genesis.hash(),
             params: genesis.params(),
@@ -86,6 +90,7 @@ impl Node {
             tip: RwLock::new(tip),
             events,
             metrics: Metrics::default(),
+            admitted,
             shutdown: AtomicBool::new(false),
             stopping: tokio::sync::watch::channel(false).0,
         };
@@ -97,8 +102,33 @@ impl Node {
         self.tip.read().expect("tip lock").clone()
     }
 
-    /// Verifies and admits a batch of transactions; one verdict each, in order.
+    /// Verifies and admits a batch of transactions; one verdict each, in order. What is admitted
+    /// is announced on [`Node::admitted`] for a BFT driver to gossip.
     pub fn submit(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, Rejection>> {
+        if self.admitted.receiver_count() == 0 {
+            return self.admit(txs);
+        }
+        let copies = txs.clone();
+        let verdicts = self.admit(txs);
+        let admitted: Vec<Transaction> = copies
+            .into_iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| v.is_ok())
+            .map(|(tx, _)| tx)
+            .collect();
+        if !admitted.is_empty() {
+            let _ = self.admitted.send(Arc::new(admitted));
+        }
+        verdicts
+    }
+
+    /// Admits transactions another validator gossiped: checked exactly like [`Node::submit`],
+    /// and not announced again (every validator gossips only what its own clients sent).
+    pub fn submit_gossiped(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, Rejection>> {
+        self.admit(txs)
+    }
+
+    fn admit(&self, txs: Vec<Transaction>) -> Vec<Result<Hash, Rejection>> {
         let verdicts = verify_batch(&self.params.chain_id, &self.genesis_hash, &txs);
         let verdicts = match self.check_fees(&txs, verdicts) {
             Ok(v) => v,

@@ -71,6 +71,7 @@ fn genesis() -> Genesis {
             epoch_length_blocks: 10,
             max_block_txs: 1000,
             validator: validator().address(),
+            validators: Vec::new(),
         },
         allocations: vec![
             Allocation {

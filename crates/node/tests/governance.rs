@@ -51,6 +51,7 @@ fn genesis() -> Genesis {
             epoch_length_blocks: 12,
             max_block_txs: 100,
             validator: Keypair::from_seed([3; 32]).address(),
+            validators: Vec::new(),
         },
         allocations: (0..2)
             .map(|i| Allocation {

@@ -37,6 +37,9 @@ const REPORTS: TableDefinition<([u8; 32], u64, u32), ()> = TableDefinition::new(
 const REPORT_OUTCOMES: TableDefinition<(u64, &str), u64> = TableDefinition::new("report_outcomes");
 /// Chain position and identity.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Finalization certificates of a BFT network (encoded by the engine), by the height of the
+/// block each names; its ancestors are final through it.
+const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
 
 /// State entries as (key, value) pairs.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
@@ -279,6 +282,35 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Keeps the finalization certificate of the committed block at `height` (a BFT driver
+    /// writes it after the block's commit; a crash in between leaves the block final through
+    /// the next certificate).
+    pub fn put_certificate(&self, height: u64, certificate: &[u8]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(CERTIFICATES)?.insert(height, certificate)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The first certificate at or above `height` and the height of the block it names: the
+    /// block at `height` is final through it (it is that block or a descendant).
+    pub fn certificate_from(&self, height: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(CERTIFICATES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut range = table.range(height..)?;
+        match range.next() {
+            Some(entry) => {
+                let (h, bytes) = entry?;
+                Ok(Some((h.value(), bytes.value().to_vec())))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Height of the last committed block (0 before the first).

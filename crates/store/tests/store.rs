@@ -17,6 +17,7 @@ fn genesis(validator: &Keypair, rich: &Keypair) -> Genesis {
             epoch_length_blocks: 10,
             max_block_txs: 100,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations: vec![Allocation {
             address: rich.address(),

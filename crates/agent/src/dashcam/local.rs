@@ -49,6 +49,7 @@ fn genesis(center: Location, owner: &Keypair, validator: &Keypair) -> Genesis {
             epoch_length_blocks: EPOCH_BLOCKS,
             max_block_txs: 100_000,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations: vec![Allocation {
             address: owner.address(),

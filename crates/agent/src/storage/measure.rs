@@ -195,6 +195,7 @@ fn genesis(funded: &[Address], oracle: &Keypair, validator: &Keypair) -> Genesis
             epoch_length_blocks: EPOCH_BLOCKS,
             max_block_txs: 10_000,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations: funded
             .iter()

@@ -36,6 +36,7 @@ pub fn test_genesis(chain_id: &str, allocations: &[(Address, &str)]) -> Genesis 
             epoch_length_blocks: EPOCH_BLOCKS,
             max_block_txs: 20_000,
             validator: validator().address(),
+            validators: Vec::new(),
         },
         allocations: allocations
             .iter()

@@ -256,6 +256,7 @@ fn ledger_at_boundary(network: &Network, validator: &Keypair) -> State {
             epoch_length_blocks: EPOCH_LENGTH_BLOCKS,
             max_block_txs: 1000,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations: Vec::new(),
         economics: Some(EconomicsGenesis {

@@ -82,6 +82,7 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
             epoch_length_blocks: EPOCH_BLOCKS,
             max_block_txs: 1000,
             validator: validator().address(),
+            validators: Vec::new(),
         },
         allocations: vec![
             Allocation {

@@ -71,6 +71,7 @@ pub fn genesis() -> Genesis {
             epoch_length_blocks: 10,
             max_block_txs: 100,
             validator: validator.address(),
+            validators: Vec::new(),
         },
         allocations: vec![Allocation {
             address: funded().address(),

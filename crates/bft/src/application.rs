@@ -1,0 +1,700 @@
+//! The application simplex drives: it proposes and verifies blocks through the ledger's driver
+//! interface, relays blocks and transactions to the other validators, fetches blocks it misses,
+//! and commits blocks (then fans out like the solo driver) only once a finalization covers them.
+//!
+//! One actor owns the chain ([`Producer`]); the engine talks to it through a [`Mailbox`], which
+//! implements simplex's `Automaton`, `Relay` and `Reporter`. Requests that cannot be answered
+//! yet (a block not received, a parent not verified) wait in the actor and are retried when
+//! blocks arrive: a verification is never refused for missing data, only for a block that is
+//! invalid for its round.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use commonware_actor::Feedback;
+use commonware_consensus::simplex::Plan;
+use commonware_consensus::simplex::types::Activity;
+use commonware_consensus::{Automaton, CertifiableAutomaton, Relay, Reporter, Viewable};
+use commonware_p2p::{Receiver, Recipients, Sender};
+use commonware_runtime::{Clock, Handle, IoBuf, Spawner};
+use commonware_utils::channel::{mpsc, oneshot};
+use depin_core::{Block, Hash, Transaction};
+use depin_node::chain::Producer;
+use depin_node::node::Node;
+use tracing::{debug, error, warn};
+
+use crate::wire::{BlockMessage, decode_txs, encode_txs};
+use crate::{Context, Digest, Finalization, PublicKey, Scheme, address, consensus_record, digest};
+
+/// How often requests for missing blocks are sent again while still missing.
+pub const RETRY_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Committed blocks remembered by hash, to answer peers that ask without a height hint.
+const RECENT_COMMITTED: usize = 4096;
+
+/// Committed blocks recalled by hash at startup.
+const RESTART_RECALL_BLOCKS: u64 = 256;
+
+/// Most blocks held that are neither committed nor within reach of the finalized tip; beyond
+/// it, blocks far above the tip are dropped (a peer can send them again when asked).
+const MAX_HELD_BLOCKS: usize = 100_000;
+
+/// What the engine (through the mailbox) asks of the application.
+pub enum Message {
+    Propose {
+        context: Context,
+        response: oneshot::Sender<Digest>,
+    },
+    Verify {
+        context: Context,
+        payload: Digest,
+        response: oneshot::Sender<bool>,
+    },
+    Broadcast {
+        payload: Digest,
+        plan: Plan<PublicKey>,
+    },
+    Finalized(Box<Finalization>),
+    Fault(Fault),
+}
+
+/// Evidence the engine found of a validator signing two conflicting messages in one view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub validator: PublicKey,
+    pub view: u64,
+    pub kind: FaultKind,
+    /// The engine's encoded evidence (both signed messages).
+    pub evidence: Vec<u8>,
+}
+
+/// Which two messages conflicted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    ConflictingNotarize,
+    ConflictingFinalize,
+    NullifyFinalize,
+}
+
+/// The engine's handle on the application.
+#[derive(Clone)]
+pub struct Mailbox {
+    sender: mpsc::UnboundedSender<Message>,
+    /// The epoch's participants in the engine's order (sorted), to name a faulty signer.
+    participants: Arc<Vec<PublicKey>>,
+}
+
+impl Mailbox {
+    fn send(&self, message: Message) -> bool {
+        self.sender.send(message).is_ok()
+    }
+}
+
+impl Automaton for Mailbox {
+    type Context = Context;
+    type Digest = Digest;
+
+    async fn propose(&mut self, context: Context) -> oneshot::Receiver<Digest> {
+        let (response, receiver) = oneshot::channel();
+        self.send(Message::Propose { context, response });
+        receiver
+    }
+
+    async fn verify(&mut self, context: Context, payload: Digest) -> oneshot::Receiver<bool> {
+        let (response, receiver) = oneshot::channel();
+        self.send(Message::Verify {
+            context,
+            payload,
+            response,
+        });
+        receiver
+    }
+}
+
+/// Certification is the default (always certify): a verified block is final once finalized.
+impl CertifiableAutomaton for Mailbox {}
+
+impl Relay for Mailbox {
+    type Digest = Digest;
+    type PublicKey = PublicKey;
+    type Plan = Plan<PublicKey>;
+
+    fn broadcast(&mut self, payload: Digest, plan: Plan<PublicKey>) -> Feedback {
+        if self.send(Message::Broadcast { payload, plan }) {
+            Feedback::Ok
+        } else {
+            Feedback::Closed
+        }
+    }
+}
+
+impl Reporter for Mailbox {
+    type Activity = Activity<Scheme, Digest>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        use commonware_codec::Encode;
+        use commonware_consensus::simplex::types::Attributable;
+        let participants = &self.participants;
+        let fault = |signer: commonware_utils::Participant, view: u64, kind, evidence: Vec<u8>| {
+            let index = usize::try_from(signer.get()).ok()?;
+            Some(Message::Fault(Fault {
+                validator: participants.get(index)?.clone(),
+                view,
+                kind,
+                evidence,
+            }))
+        };
+        let message = match activity {
+            Activity::Finalization(f) => Some(Message::Finalized(Box::new(f))),
+            Activity::ConflictingNotarize(c) => fault(
+                c.signer(),
+                c.view().get(),
+                FaultKind::ConflictingNotarize,
+                c.encode().to_vec(),
+            ),
+            Activity::ConflictingFinalize(c) => fault(
+                c.signer(),
+                c.view().get(),
+                FaultKind::ConflictingFinalize,
+                c.encode().to_vec(),
+            ),
+            Activity::NullifyFinalize(c) => fault(
+                c.signer(),
+                c.view().get(),
+                FaultKind::NullifyFinalize,
+                c.encode().to_vec(),
+            ),
+            _ => None,
+        };
+        let Some(message) = message else {
+            return Feedback::Ok;
+        };
+        if self.send(message) {
+            Feedback::Ok
+        } else {
+            Feedback::Closed
+        }
+    }
+}
+
+/// What a running application shows to its owner (tests, the bench, the API).
+#[derive(Default)]
+pub struct Shared {
+    /// Equivocation evidence the engine reported, in the order seen.
+    pub faults: Mutex<Vec<Fault>>,
+}
+
+/// A verification waiting for its block or the block's ancestors.
+struct Waiter {
+    context: Context,
+    hash: Hash,
+    response: oneshot::Sender<bool>,
+}
+
+/// The actor that owns the chain for one validator.
+pub struct Actor<E: Clock + Spawner> {
+    context: E,
+    node: Arc<Node>,
+    producer: Producer,
+    mailbox: mpsc::UnboundedReceiver<Message>,
+    shared: Arc<Shared>,
+    /// Blocks heard of and not committed, by hash (pending in the ledger or not).
+    blocks: BTreeMap<Hash, Block>,
+    waiting: Vec<Waiter>,
+    /// Proposals held until the block interval since their parent has passed (ms, Unix).
+    delayed: Vec<(u64, Context, oneshot::Sender<Digest>)>,
+    /// The highest-view finalization not yet committed: its view, block and certificate.
+    target: Option<(u64, Hash, Vec<u8>)>,
+    /// Blocks asked of peers, with the height hint sent.
+    missing: BTreeMap<Hash, u64>,
+    /// Hash and height of recently committed blocks (oldest first).
+    recent: VecDeque<(Hash, u64)>,
+    recent_set: BTreeSet<Hash>,
+}
+
+impl<E: Clock + Spawner> Actor<E> {
+    /// An actor over the node's chain, and the mailbox to hand the engine.
+    pub fn new(
+        context: E,
+        node: Arc<Node>,
+        producer: Producer,
+        participants: Vec<PublicKey>,
+    ) -> (Self, Mailbox, Arc<Shared>) {
+        let (sender, mailbox) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        let mut actor = Actor {
+            context,
+            node,
+            producer,
+            mailbox,
+            shared: shared.clone(),
+            blocks: BTreeMap::new(),
+            waiting: Vec::new(),
+            delayed: Vec::new(),
+            target: None,
+            missing: BTreeMap::new(),
+            recent: VecDeque::new(),
+            recent_set: BTreeSet::new(),
+        };
+        // The last committed blocks, so a finalization the engine replays after a restart is
+        // recognised as done.
+        let height = actor.producer.state().height();
+        for h in height.saturating_sub(RESTART_RECALL_BLOCKS - 1).max(1)..=height {
+            match actor.node.store.header(h) {
+                Ok(Some(header)) => actor.remember(header.hash(), h),
+                Ok(None) => {}
+                Err(e) => error!("reading header {h} at startup: {e}"),
+            }
+        }
+        let mut participants = participants;
+        participants.sort();
+        let mailbox = Mailbox {
+            sender,
+            participants: Arc::new(participants),
+        };
+        (actor, mailbox, shared)
+    }
+
+    /// Runs the actor on the block channel and the transaction channel until the engine's
+    /// mailbox closes or a channel fails.
+    pub fn start<BS, BR, TS, TR>(self, blocks: (BS, BR), txs: (TS, TR)) -> Handle<()>
+    where
+        BS: Sender<PublicKey = PublicKey>,
+        BR: Receiver<PublicKey = PublicKey>,
+        TS: Sender<PublicKey = PublicKey>,
+        TR: Receiver<PublicKey = PublicKey>,
+    {
+        let context = self.context.child("actor");
+        context.spawn(move |_| self.run(blocks, txs))
+    }
+
+    async fn run<BS, BR, TS, TR>(
+        mut self,
+        (mut block_out, mut block_in): (BS, BR),
+        (mut tx_out, mut tx_in): (TS, TR),
+    ) where
+        BS: Sender<PublicKey = PublicKey>,
+        BR: Receiver<PublicKey = PublicKey>,
+        TS: Sender<PublicKey = PublicKey>,
+        TR: Receiver<PublicKey = PublicKey>,
+    {
+        let mut admitted = self.node.admitted.subscribe();
+        let mut next_retry = self.context.current() + RETRY_INTERVAL;
+        loop {
+            let wake = self.wake_at(next_retry);
+            // Biased: branches are polled in order, so a seeded simulation replays exactly.
+            tokio::select! {
+                biased;
+                message = self.mailbox.recv() => {
+                    let Some(message) = message else { return };
+                    self.handle(message, &mut block_out);
+                }
+                received = block_in.recv() => {
+                    let Ok((from, bytes)) = received else { return };
+                    self.on_block_message(from, bytes.as_ref(), &mut block_out);
+                }
+                received = tx_in.recv() => {
+                    let Ok((from, bytes)) = received else { return };
+                    match decode_txs(bytes.as_ref()) {
+                        Ok(txs) => {
+                            self.node.submit_gossiped(txs);
+                        }
+                        Err(e) => warn!(?from, "undecodable transaction gossip: {e}"),
+                    }
+                }
+                batch = admitted.recv() => {
+                    match batch {
+                        Ok(txs) => {
+                            let _ = tx_out.send(Recipients::All, IoBuf::from(encode_txs(&txs)), false);
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            warn!("{n} batches of admitted transactions were not gossiped (too many at once)");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+                () = self.context.sleep_until(wake) => {
+                    if self.context.current() >= next_retry {
+                        next_retry = self.context.current() + RETRY_INTERVAL;
+                        self.request_missing(&mut block_out);
+                    }
+                }
+            }
+            self.progress(&mut block_out);
+        }
+    }
+
+    fn handle(&mut self, message: Message, out: &mut impl Sender<PublicKey = PublicKey>) {
+        match message {
+            Message::Propose { context, response } => self.propose(context, response),
+            Message::Verify {
+                context,
+                payload,
+                response,
+            } => self.waiting.push(Waiter {
+                context,
+                hash: crate::hash(&payload),
+                response,
+            }),
+            Message::Broadcast { payload, plan } => {
+                let hash = crate::hash(&payload);
+                let Some(block) = self.blocks.get(&hash) else {
+                    debug!(%hash, "asked to broadcast a block no longer held");
+                    return;
+                };
+                let recipients = match plan {
+                    Plan::Forward { recipients, .. } => recipients,
+                    _ => Recipients::All,
+                };
+                let bytes = BlockMessage::Block(Box::new(block.clone())).to_bytes();
+                let _ = out.send(recipients, IoBuf::from(bytes), true);
+            }
+            Message::Finalized(f) => {
+                use commonware_codec::Encode;
+                let view = f.proposal.round.view().get();
+                if self.target.as_ref().is_none_or(|(v, _, _)| view > *v) {
+                    let hash = crate::hash(&f.proposal.payload);
+                    if !self.recent_set.contains(&hash) {
+                        self.target = Some((view, hash, f.encode().to_vec()));
+                    }
+                }
+            }
+            Message::Fault(fault) => {
+                warn!(validator = ?fault.validator, view = fault.view, kind = ?fault.kind, "equivocation seen");
+                self.shared.faults.lock().expect("faults lock").push(fault);
+            }
+        }
+    }
+
+    /// When the loop must wake next: for the next retry or the first held proposal.
+    fn wake_at(&self, next_retry: SystemTime) -> SystemTime {
+        self.delayed
+            .iter()
+            .map(|(at, _, _)| UNIX_EPOCH + Duration::from_millis(*at))
+            .fold(next_retry, SystemTime::min)
+    }
+
+    /// Takes a proposal request: held until the block interval since its parent has passed
+    /// (simplex would otherwise propose as fast as votes travel), then built.
+    fn propose(&mut self, context: Context, response: oneshot::Sender<Digest>) {
+        let parent = crate::hash(&context.parent.1);
+        let parent_time = if parent == self.producer.state().last_block_hash() {
+            Some(self.producer.state().meta().last_block_time_ms)
+        } else {
+            self.blocks.get(&parent).map(|b| b.header.time_ms)
+        };
+        if let Some(t) = parent_time {
+            let ready = t.saturating_add(self.node.params.block_interval_ms);
+            if unix_ms(self.context.current()) < ready {
+                self.delayed.push((ready, context, response));
+                return;
+            }
+        }
+        self.build(context, response);
+    }
+
+    /// Builds the held proposals whose time has come.
+    fn release_delayed(&mut self) {
+        let now = unix_ms(self.context.current());
+        let delayed = std::mem::take(&mut self.delayed);
+        for (at, context, response) in delayed {
+            if response.is_closed() {
+                continue;
+            }
+            if at <= now {
+                self.build(context, response);
+            } else {
+                self.delayed.push((at, context, response));
+            }
+        }
+    }
+
+    /// Builds a block on the parent the engine names, as this validator.
+    fn build(&mut self, context: Context, response: oneshot::Sender<Digest>) {
+        let parent = crate::hash(&context.parent.1);
+        if !self.ensure_executable(parent) {
+            // The parent is not here yet: declining lets the view time out rather than block.
+            debug!(%parent, "cannot propose: parent not available");
+            return;
+        }
+        if address(&context.leader) != self.producer.address() {
+            warn!("asked to propose in a view this validator does not lead");
+            return;
+        }
+        let in_ancestors = self.ancestor_txs(parent);
+        let space = self.node.block_space(self.producer.state().meta().base_fee);
+        let txs: Vec<Transaction> = self
+            .node
+            .mempool
+            .lock()
+            .expect("mempool lock")
+            .reap(space)
+            .into_iter()
+            .filter(|tx| !in_ancestors.contains(&tx.hash()))
+            .collect();
+        let time_ms = unix_ms(self.context.current());
+        match self
+            .producer
+            .propose(parent, txs, time_ms, consensus_record(&context))
+        {
+            Ok(block) => {
+                let hash = block.hash();
+                self.blocks.insert(hash, block);
+                let _ = response.send(digest(&hash));
+            }
+            Err(e) => error!("building a block on {parent} failed: {e}"),
+        }
+    }
+
+    /// Hashes of the transactions in the held blocks from `parent` back to the finalized block.
+    fn ancestor_txs(&self, parent: Hash) -> BTreeSet<Hash> {
+        let finalized = self.producer.state().last_block_hash();
+        let mut out = BTreeSet::new();
+        let mut at = parent;
+        while at != finalized {
+            let Some(block) = self.blocks.get(&at) else {
+                break;
+            };
+            out.extend(block.txs.iter().map(Transaction::hash));
+            at = block.header.parent;
+        }
+        out
+    }
+
+    /// Whether a block can be executed on `hash`: it is the finalized block or pending in the
+    /// ledger, or its held ancestors can be verified into the ledger now. Asks peers for the
+    /// first missing ancestor otherwise.
+    fn ensure_executable(&mut self, hash: Hash) -> bool {
+        let finalized = self.producer.state().last_block_hash();
+        let mut chain = Vec::new();
+        let mut at = hash;
+        while at != finalized && !self.producer.is_pending(&at) {
+            let Some(block) = self.blocks.get(&at) else {
+                let hint = chain
+                    .last()
+                    .and_then(|h: &Hash| self.blocks.get(h))
+                    .map_or(0, |b| b.header.height.saturating_sub(1));
+                self.missing.entry(at).or_insert(hint);
+                return false;
+            };
+            if block.header.height <= self.producer.state().height() {
+                // On a branch that can no longer be finalized.
+                return false;
+            }
+            chain.push(at);
+            at = block.header.parent;
+        }
+        for hash in chain.into_iter().rev() {
+            let block = self.blocks.get(&hash).expect("walked above").clone();
+            if let Err(e) = self.producer.verify(&block) {
+                warn!(%hash, "an ancestor does not verify: {e}");
+                self.blocks.remove(&hash);
+                return false;
+            }
+        }
+        true
+    }
+
+    fn on_block_message(
+        &mut self,
+        from: PublicKey,
+        bytes: &[u8],
+        out: &mut impl Sender<PublicKey = PublicKey>,
+    ) {
+        match BlockMessage::from_bytes(bytes) {
+            Ok(BlockMessage::Block(block)) => {
+                let hash = block.hash();
+                self.missing.remove(&hash);
+                if block.header.height <= self.producer.state().height()
+                    || self.blocks.contains_key(&hash)
+                {
+                    return;
+                }
+                if self.blocks.len() >= MAX_HELD_BLOCKS {
+                    warn!(%hash, "holding too many blocks; dropping one from {from}");
+                    return;
+                }
+                self.blocks.insert(hash, *block);
+            }
+            Ok(BlockMessage::Request { hash, height }) => {
+                if let Some(block) = self.find_block(&hash, height) {
+                    let bytes = BlockMessage::Block(Box::new(block)).to_bytes();
+                    let _ = out.send(Recipients::One(from), IoBuf::from(bytes), false);
+                }
+            }
+            Err(e) => warn!(?from, "undecodable block message: {e}"),
+        }
+    }
+
+    /// A block by hash: held, or committed (found through the height hint or the recent list).
+    fn find_block(&self, hash: &Hash, height: u64) -> Option<Block> {
+        if let Some(block) = self.blocks.get(hash) {
+            return Some(block.clone());
+        }
+        let height = if height == 0 {
+            self.recent.iter().find(|(h, _)| h == hash)?.1
+        } else {
+            height
+        };
+        match self.node.store.block(height) {
+            Ok(Some(block)) if block.hash() == *hash => Some(block),
+            Ok(_) => None,
+            Err(e) => {
+                error!("reading block {height} to serve a peer: {e}");
+                None
+            }
+        }
+    }
+
+    fn request_missing(&mut self, out: &mut impl Sender<PublicKey = PublicKey>) {
+        for (hash, height) in &self.missing {
+            let bytes = BlockMessage::Request {
+                hash: *hash,
+                height: *height,
+            }
+            .to_bytes();
+            let _ = out.send(Recipients::All, IoBuf::from(bytes), false);
+        }
+    }
+
+    /// Commits what a finalization covers, then answers the verifications that can be answered.
+    fn progress(&mut self, out: &mut impl Sender<PublicKey = PublicKey>) {
+        let asked_before = self.missing.len();
+        self.advance_finality();
+        self.release_delayed();
+        let waiting = std::mem::take(&mut self.waiting);
+        for waiter in waiting {
+            if let Some(waiter) = self.try_verify(waiter) {
+                self.waiting.push(waiter);
+            }
+        }
+        if self.missing.len() > asked_before {
+            self.request_missing(out);
+        }
+    }
+
+    /// Answers a verification if its block and ancestors are here; gives it back otherwise.
+    fn try_verify(&mut self, waiter: Waiter) -> Option<Waiter> {
+        if waiter.response.is_closed() {
+            return None;
+        }
+        let Some(block) = self.blocks.get(&waiter.hash) else {
+            if self.recent_set.contains(&waiter.hash) {
+                let _ = waiter.response.send(true);
+                return None;
+            }
+            self.missing.entry(waiter.hash).or_insert(0);
+            return Some(waiter);
+        };
+        let context = &waiter.context;
+        let header = &block.header;
+        // The block must be the one this round asks about: on the parent the engine names,
+        // by the round's leader, recording the round.
+        let valid_for_round = header.parent == crate::hash(&context.parent.1)
+            && header.proposer == address(&context.leader)
+            && header.consensus == consensus_record(context);
+        if !valid_for_round {
+            let _ = waiter.response.send(false);
+            return None;
+        }
+        if header.height <= self.producer.state().height() {
+            // A branch that can no longer be finalized: no verdict will ever be needed.
+            return None;
+        }
+        let parent = header.parent;
+        let block = block.clone();
+        if !self.ensure_executable(parent) {
+            return Some(waiter);
+        }
+        let verdict = match self.producer.verify(&block) {
+            Ok(_) => true,
+            Err(e) => {
+                warn!(hash = %waiter.hash, "refusing a proposal: {e}");
+                self.blocks.remove(&waiter.hash);
+                false
+            }
+        };
+        let _ = waiter.response.send(verdict);
+        None
+    }
+
+    /// Commits the blocks from the finalized tip up to the finalization target, in order.
+    fn advance_finality(&mut self) {
+        let Some((_, target, _)) = self.target.clone() else {
+            return;
+        };
+        let finalized = self.producer.state().last_block_hash();
+        let height = self.producer.state().height();
+        let mut chain = Vec::new();
+        let mut at = target;
+        let mut hint = 0;
+        while at != finalized {
+            let Some(block) = self.blocks.get(&at) else {
+                self.missing.entry(at).or_insert(hint);
+                return;
+            };
+            if block.header.height <= height {
+                let committed = self.node.store.header(block.header.height);
+                if !matches!(committed, Ok(Some(ref h)) if h.hash() == at) {
+                    error!(%target, "a finalized block does not descend from the committed chain");
+                }
+                self.target = None;
+                return;
+            }
+            chain.push(at);
+            hint = block.header.height - 1;
+            at = block.header.parent;
+        }
+        for hash in chain.into_iter().rev() {
+            let started = Instant::now();
+            if !self.producer.is_pending(&hash) {
+                let block = self.blocks.get(&hash).expect("walked above").clone();
+                if let Err(e) = self.producer.verify(&block) {
+                    error!(%hash, "a finalized block does not verify: {e}");
+                    self.target = None;
+                    return;
+                }
+            }
+            let committed = match self.producer.finalize(&hash) {
+                Ok(c) => c,
+                Err(e) => {
+                    error!(%hash, "committing a finalized block failed, stopping: {e}");
+                    self.node.request_shutdown();
+                    self.target = None;
+                    return;
+                }
+            };
+            let h = committed.block.header.height;
+            if hash == target {
+                let (_, _, certificate) = self.target.take().expect("set above");
+                if let Err(e) = self.node.store.put_certificate(h, &certificate) {
+                    error!("storing the finalization certificate of block {h}: {e}");
+                }
+            }
+            self.node
+                .on_finalized(&committed, self.producer.state(), started);
+            self.remember(hash, h);
+        }
+        // Blocks at or below the committed height can no longer be finalized.
+        let height = self.producer.state().height();
+        self.blocks.retain(|_, b| b.header.height > height);
+        self.missing.retain(|h, _| !self.recent_set.contains(h));
+    }
+
+    fn remember(&mut self, hash: Hash, height: u64) {
+        self.recent.push_back((hash, height));
+        self.recent_set.insert(hash);
+        if self.recent.len() > RECENT_COMMITTED
+            && let Some((old, _)) = self.recent.pop_front()
+        {
+            self.recent_set.remove(&old);
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch of a runtime time (the proposer's block time).
+fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

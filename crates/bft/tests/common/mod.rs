@@ -1,0 +1,394 @@
+//! A 4-validator network on the deterministic runtime and simulated network, with one fault,
+//! transactions flowing, and the invariants every run must keep.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use commonware_consensus::simplex::mocks::conflicter::{self, Conflicter};
+use commonware_cryptography::Blake3;
+use commonware_p2p::simulated::{self, Link, Network, Oracle};
+use commonware_runtime::{Clock, Quota, Runner, Supervisor, deterministic};
+use commonware_utils::ordered::Set;
+use depin_bft::engine::{self, Channels, Running, Timeouts};
+use depin_bft::{NAMESPACE, PublicKey, Scheme, consensus_key};
+use depin_core::{Action, Amount, Genesis, Hash, Keypair, Transaction};
+use depin_node::mempool::MempoolLimits;
+use depin_node::node::Node;
+use depin_store::Store;
+
+/// Which validator misbehaves, and how.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// Validator 3 is stopped at `FAULT_AT` and restarted from its store at `HEAL_AT`.
+    CrashRestart,
+    /// Validator 3 is cut off from the others at `FAULT_AT` and reconnected at `HEAL_AT`.
+    Partition,
+    /// Validator 3 signs two conflicting votes for every vote it sees (the engine's mock).
+    Equivocate,
+}
+
+/// What a run ended with (equal for equal seeds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The height every honest validator reached.
+    pub height: u64,
+    /// The block hash at that height.
+    pub tip: Hash,
+    /// Transactions committed.
+    pub committed_txs: usize,
+    /// Equivocations the honest validators reported.
+    pub faults_seen: usize,
+}
+
+pub const VALIDATORS: usize = 4;
+const FAULT_AT: Duration = Duration::from_secs(3);
+const HEAL_AT: Duration = Duration::from_secs(8);
+/// After healing, every honest validator must commit this many more blocks...
+const BLOCKS_AFTER_HEAL: u64 = 10;
+/// ...within this much simulated time.
+const PROGRESS_BOUND: Duration = Duration::from_secs(20);
+const SENDERS: u8 = 6;
+const TX_INTERVAL: Duration = Duration::from_millis(150);
+
+fn validator_key(i: usize) -> Keypair {
+    Keypair::from_seed([100 + i as u8; 32])
+}
+
+fn sender_key(i: u8) -> Keypair {
+    Keypair::from_seed([10 + i; 32])
+}
+
+pub fn genesis() -> Genesis {
+    let allocations: Vec<_> = (0..SENDERS)
+        .map(|i| (sender_key(i).address(), "1000"))
+        .collect();
+    let allocations: Vec<_> = allocations.iter().map(|(a, s)| (*a, *s)).collect();
+    let mut g = Genesis::solo("bft-sim", validator_key(0).address(), &allocations);
+    g.consensus.validators = (0..VALIDATORS)
+        .map(|i| validator_key(i).address())
+        .collect();
+    g.consensus.block_interval_ms = 100;
+    g.consensus.epoch_length_blocks = 20;
+    g
+}
+
+/// One honest validator: its store (kept across a restart), its node and its running tasks.
+struct Honest {
+    index: usize,
+    key: Keypair,
+    store: Arc<Store>,
+    node: Arc<Node>,
+    running: Option<Running>,
+    _dir: tempfile::TempDir,
+}
+
+fn quota() -> Quota {
+    Quota::per_second(std::num::NonZeroU32::new(10_000).expect("nonzero"))
+}
+
+async fn channels(
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    me: &PublicKey,
+) -> Channels<simulated::Sender<PublicKey, deterministic::Context>, simulated::Receiver<PublicKey>>
+{
+    let control = oracle.control(me.clone());
+    let mut regs = Vec::new();
+    for channel in [
+        engine::VOTES,
+        engine::CERTIFICATES,
+        engine::RESOLVER,
+        engine::BLOCKS,
+        engine::TXS,
+    ] {
+        regs.push(control.register(channel, quota()).await.expect("register"));
+    }
+    let mut regs = regs.into_iter();
+    Channels {
+        votes: regs.next().unwrap(),
+        certificates: regs.next().unwrap(),
+        resolver: regs.next().unwrap(),
+        blocks: regs.next().unwrap(),
+        txs: regs.next().unwrap(),
+    }
+}
+
+fn start_honest(
+    context: &deterministic::Context,
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    v: &mut Honest,
+    incarnation: u32,
+    channels: Channels<
+        simulated::Sender<PublicKey, deterministic::Context>,
+        simulated::Receiver<PublicKey>,
+    >,
+) {
+    let (node, producer) = Node::open(
+        genesis(),
+        v.store.clone(),
+        Keypair::from_seed(v.key.seed()),
+        MempoolLimits::default(),
+    )
+    .expect("open the node");
+    v.node = node.clone();
+    let me = depin_bft::public_key(&v.key.address()).unwrap();
+    let running = engine::start(
+        context
+            .child("validator")
+            .with_attribute("id", format!("{}-{incarnation}", v.index)),
+        node,
+        producer,
+        &v.key,
+        &format!("validator-{}", v.key.address()),
+        Timeouts::default(),
+        oracle.control(me),
+        channels,
+    )
+    .expect("start the validator");
+    v.running = Some(running);
+}
+
+fn link() -> Link {
+    Link {
+        latency: Duration::from_millis(30),
+        jitter: Duration::from_millis(20),
+        success_rate: commonware_utils::probability!(0.95),
+    }
+}
+
+async fn connect(oracle: &Oracle<PublicKey, deterministic::Context>, a: &PublicKey, b: &PublicKey) {
+    oracle.add_link(a.clone(), b.clone(), link()).await.unwrap();
+    oracle.add_link(b.clone(), a.clone(), link()).await.unwrap();
+}
+
+async fn disconnect(
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    a: &PublicKey,
+    b: &PublicKey,
+) {
+    let _ = oracle.remove_link(a.clone(), b.clone()).await;
+    let _ = oracle.remove_link(b.clone(), a.clone()).await;
+}
+
+/// Runs one seed with one fault and checks the invariants; panics naming what broke.
+pub fn simulate(seed: u64, fault: Fault) -> Report {
+    let cfg = deterministic::Config::new()
+        .with_seed(seed)
+        .with_start_time(UNIX_EPOCH + Duration::from_secs(1))
+        .with_timeout(Some(Duration::from_secs(300)));
+    let executor = deterministic::Runner::new(cfg);
+    executor.start(|context| async move { run(context, seed, fault).await })
+}
+
+async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report {
+    let keys: Vec<Keypair> = (0..VALIDATORS).map(validator_key).collect();
+    let pks: Vec<PublicKey> = keys
+        .iter()
+        .map(|k| depin_bft::public_key(&k.address()).unwrap())
+        .collect();
+    let (network, oracle) = Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: depin_bft::wire::MAX_MESSAGE_BYTES as u32,
+            max_peers_per_set: NonZeroUsize::new(VALIDATORS).unwrap(),
+            disconnect_on_block: false,
+            tracked_peer_sets: NonZeroUsize::new(1).unwrap(),
+        },
+        pks.clone(),
+    )
+    .await;
+    network.start();
+    for i in 0..VALIDATORS {
+        for j in i + 1..VALIDATORS {
+            connect(&oracle, &pks[i], &pks[j]).await;
+        }
+    }
+
+    let byzantine = matches!(fault, Fault::Equivocate).then_some(VALIDATORS - 1);
+    let mut honest: BTreeMap<usize, Honest> = BTreeMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        let chans = channels(&oracle, &pks[i]).await;
+        if Some(i) == byzantine {
+            let set = Set::try_from(pks.clone()).unwrap();
+            let scheme = Scheme::signer(NAMESPACE, set, consensus_key(key)).unwrap();
+            let conflicter = Conflicter::<_, _, Blake3>::new(
+                context.child("byzantine"),
+                conflicter::Config { scheme },
+            );
+            conflicter.start(chans.votes);
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
+        let (node, _) = Node::open(
+            genesis(),
+            store.clone(),
+            Keypair::from_seed(key.seed()),
+            MempoolLimits::default(),
+        )
+        .expect("open");
+        let mut v = Honest {
+            index: i,
+            key: Keypair::from_seed(key.seed()),
+            store,
+            node,
+            running: None,
+            _dir: dir,
+        };
+        start_honest(&context, &oracle, &mut v, 0, chans);
+        honest.insert(i, v);
+    }
+
+    // Transactions: each sender pays a neighbour every few ticks, submitted to a rotating
+    // honest validator (which gossips them to the others).
+    let network_id = genesis().network();
+    let mut nonces = [0u64; SENDERS as usize];
+    let mut submitted: Vec<Hash> = Vec::new();
+    let entry_points: Vec<usize> = honest.keys().copied().collect();
+    let mut tick = 0u64;
+    let mut faulted = false;
+    let mut healed = false;
+    let mut height_at_heal = 0;
+    let target = loop {
+        let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
+        if !faulted && now >= FAULT_AT {
+            faulted = true;
+            match fault {
+                Fault::CrashRestart => {
+                    let v = honest.get_mut(&3).unwrap();
+                    let running = v.running.take().unwrap();
+                    running.engine.abort();
+                    running.application.abort();
+                }
+                Fault::Partition => {
+                    for j in 0..3 {
+                        disconnect(&oracle, &pks[3], &pks[j]).await;
+                    }
+                }
+                Fault::Equivocate => {}
+            }
+        }
+        if faulted && !healed && now >= HEAL_AT {
+            healed = true;
+            match fault {
+                Fault::CrashRestart => {
+                    let chans = channels(&oracle, &pks[3]).await;
+                    let v = honest.get_mut(&3).unwrap();
+                    start_honest(&context, &oracle, v, 1, chans);
+                }
+                Fault::Partition => {
+                    for j in 0..3 {
+                        connect(&oracle, &pks[3], &pks[j]).await;
+                    }
+                }
+                Fault::Equivocate => {}
+            }
+            height_at_heal = honest.values().map(|v| v.node.tip().height).max().unwrap();
+        }
+        if healed {
+            let lowest = honest.values().map(|v| v.node.tip().height).min().unwrap();
+            if lowest >= height_at_heal + BLOCKS_AFTER_HEAL {
+                break lowest;
+            }
+            assert!(
+                now < HEAL_AT + PROGRESS_BOUND,
+                "seed {seed} {fault:?}: honest validators at heights {:?}, not all past {} \
+                 within {PROGRESS_BOUND:?} of healing",
+                honest
+                    .values()
+                    .map(|v| v.node.tip().height)
+                    .collect::<Vec<_>>(),
+                height_at_heal + BLOCKS_AFTER_HEAL
+            );
+        }
+        if tick.is_multiple_of(2) && now < HEAL_AT + Duration::from_secs(2) {
+            let s = (tick / 2 % SENDERS as u64) as u8;
+            let to = sender_key((s + 1) % SENDERS).address();
+            let tx = Transaction::sign(
+                &network_id,
+                &sender_key(s),
+                nonces[s as usize],
+                1_000_000,
+                Action::Transfer {
+                    to,
+                    amount: Amount(1 + tick as u128),
+                },
+            );
+            let entry = entry_points[(tick as usize / 2) % entry_points.len()];
+            let v = &honest[&entry];
+            let crashed = matches!(fault, Fault::CrashRestart) && v.running.is_none();
+            if !crashed && v.node.submit(vec![tx.clone()])[0].is_ok() {
+                nonces[s as usize] += 1;
+                submitted.push(tx.hash());
+            }
+        }
+        tick += 1;
+        context.sleep(TX_INTERVAL).await;
+    };
+
+    check_agreement(seed, fault, &honest, target, &submitted)
+}
+
+/// No two honest validators differ on a block or app hash up to `height`; every committed
+/// transaction has the same receipt on all of them.
+fn check_agreement(
+    seed: u64,
+    fault: Fault,
+    honest: &BTreeMap<usize, Honest>,
+    height: u64,
+    submitted: &[Hash],
+) -> Report {
+    let reference = honest.values().next().unwrap();
+    for h in 1..=height {
+        let block = reference.store.block(h).unwrap().expect("committed");
+        for (i, v) in honest {
+            let other = v.store.block(h).unwrap().expect("committed");
+            assert_eq!(
+                other.hash(),
+                block.hash(),
+                "seed {seed} {fault:?}: validator {i} finalized another block at height {h}"
+            );
+            assert_eq!(
+                v.store.header(h).unwrap().unwrap().app_hash,
+                block.header.app_hash,
+                "seed {seed} {fault:?}: validator {i} has another app hash at height {h}"
+            );
+        }
+    }
+    let mut committed = 0;
+    for hash in submitted {
+        let Some(tx) = reference.store.transaction(hash).unwrap() else {
+            continue;
+        };
+        if tx.height > height {
+            continue;
+        }
+        committed += 1;
+        for (i, v) in honest {
+            let other = v.store.transaction(hash).unwrap().unwrap_or_else(|| {
+                panic!("seed {seed} {fault:?}: validator {i} lost committed transaction {hash}")
+            });
+            assert_eq!(
+                (other.height, other.index, other.receipt.hash()),
+                (tx.height, tx.index, tx.receipt.hash()),
+                "seed {seed} {fault:?}: validator {i} has another receipt for {hash}"
+            );
+        }
+    }
+    assert!(
+        committed > 0,
+        "seed {seed} {fault:?}: no transaction was committed"
+    );
+    let faults_seen = honest
+        .values()
+        .filter_map(|v| v.running.as_ref())
+        .map(|r| r.shared.faults.lock().unwrap().len())
+        .sum();
+    Report {
+        height,
+        tip: reference.store.block(height).unwrap().unwrap().hash(),
+        committed_txs: committed,
+        faults_seen,
+    }
+}

@@ -1,0 +1,151 @@
+//! Four `depin node` processes of one BFT network (commonware simplex) on 127.0.0.1:
+//! transactions flow, one validator is SIGKILLed and restarted, the others keep finalizing,
+//! and the restarted one catches up to the same blocks and app hashes.
+
+mod common;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Api, NodeProcess, depin, wait_for};
+use depin_core::{Action, Amount, Keypair, Transaction};
+use depin_node::Home;
+use serde_json::Value;
+
+/// Bound on each wait for the network to reach a height.
+const PROGRESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Four consecutive free ports on 127.0.0.1 (checked by binding them).
+fn free_ports() -> u16 {
+    for _ in 0..100 {
+        let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if first > 65_000 {
+            continue;
+        }
+        let taken: Vec<_> = (0..4)
+            .map(|i| TcpListener::bind((Ipv4Addr::LOCALHOST, first + i)))
+            .collect();
+        if taken.iter().all(Result::is_ok) {
+            return first;
+        }
+    }
+    panic!("no four consecutive free ports on 127.0.0.1");
+}
+
+fn height(api: &Api) -> u64 {
+    api.get_ok("/v1/status")["height"].as_u64().expect("height")
+}
+
+fn block(api: &Api, h: u64) -> Value {
+    api.get_ok(&format!("/v1/blocks/{h}"))
+}
+
+fn wait_height(apis: &[Api], at_least: u64, what: &str) {
+    wait_for(what, PROGRESS_TIMEOUT, || {
+        apis.iter().all(|a| height(a) >= at_least).then_some(())
+    });
+}
+
+fn transfer(api: &Api, from: &Keypair, nonce: u64, to: &Keypair) -> String {
+    let tx = Transaction::sign(
+        &api.network(),
+        from,
+        nonce,
+        1_000_000_000,
+        Action::Transfer {
+            to: to.address(),
+            amount: Amount(1_000 + nonce as u128),
+        },
+    );
+    let reply = api.must_post_json("/v1/tx", &serde_json::to_value(&tx).unwrap());
+    assert_eq!(reply.status, 202, "submitting: {}", reply.body);
+    tx.hash().to_string()
+}
+
+#[test]
+fn a_killed_validator_restarts_and_catches_up_while_the_others_finalize() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let port = free_ports();
+    depin(
+        home,
+        &[
+            "init",
+            "--validators",
+            "4",
+            "--p2p-port",
+            &port.to_string(),
+            "--block-interval-ms",
+            "200",
+        ],
+    )
+    .ok("depin init --validators 4");
+    let homes: Vec<PathBuf> = std::iter::once(home.to_path_buf())
+        .chain((1..4).map(|i| home.join("validators").join(format!("v{i}"))))
+        .collect();
+    let mut nodes: Vec<NodeProcess> = homes.iter().map(|h| NodeProcess::start(h)).collect();
+    let apis: Vec<Api> = nodes.iter().map(NodeProcess::api).collect();
+    wait_height(&apis, 3, "all four validators to finalize 3 blocks");
+
+    // Transactions flow through every validator's API (each gossips to the others).
+    let faucet = Home::new(home).load_key("faucet").unwrap();
+    let bob = Home::new(home).load_key("bob").unwrap();
+    let mut nonce = 0;
+    let mut hashes = Vec::new();
+    for i in 0..8 {
+        hashes.push(transfer(&apis[i % 4], &faucet, nonce, &bob));
+        nonce += 1;
+    }
+    for h in &hashes {
+        apis[0].wait_committed(h);
+    }
+
+    // SIGKILL validator 3; the other three keep finalizing, transactions still commit.
+    nodes[3].kill_hard();
+    let at_kill = height(&apis[0]);
+    let mut after = Vec::new();
+    for i in 0..6 {
+        after.push(transfer(&apis[i % 3], &faucet, nonce, &bob));
+        nonce += 1;
+    }
+    wait_height(
+        &apis[..3],
+        at_kill + 10,
+        "the three others to finalize 10 more blocks",
+    );
+    for h in &after {
+        apis[1].wait_committed(h);
+    }
+
+    // Restarted from its store and journal, it fetches what it missed and agrees.
+    nodes[3] = NodeProcess::start(&homes[3]);
+    let restarted = nodes[3].api();
+    let target = height(&apis[0]) + 3;
+    let mut all = apis[..3].to_vec();
+    all.push(restarted.clone());
+    wait_height(&all, target, "the restarted validator to catch up");
+    for h in 1..=target {
+        let reference = block(&apis[0], h);
+        let other = block(&restarted, h);
+        assert_eq!(
+            other["hash"], reference["hash"],
+            "height {h}: the restarted validator has another block"
+        );
+        assert_eq!(
+            other["header"]["app_hash"], reference["header"]["app_hash"],
+            "height {h}: another app hash"
+        );
+    }
+    for h in hashes.iter().chain(&after) {
+        let doc = restarted.get_ok(&format!("/v1/tx/{h}"));
+        assert_eq!(
+            doc["status"], "committed",
+            "{h} on the restarted validator: {doc}"
+        );
+    }
+}
