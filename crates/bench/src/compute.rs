@@ -136,6 +136,9 @@ const MARKET_STAKE: u128 = 2_000_000;
 const MIN_STAKE: u128 = 10;
 /// Onboarding fee, credits.
 const ONBOARD_FEE: u64 = 1_000;
+/// Credits set aside per device (and a thousand times that for the requester) for transaction
+/// fees, which a device's owner pays: a few credits a transaction.
+const FEE_RESERVE: u128 = 20_000;
 /// Devices per owner.
 const DEVICES_PER_OWNER: usize = 1_000;
 /// Base units of one whole token (6 decimals).
@@ -186,14 +189,17 @@ pub fn run(cfg: &ComputeBench, dir: &Path) -> Result<ComputeReport, String> {
     let stake_of = |i: usize| if i < m { MARKET_STAKE } else { MIN_STAKE };
 
     // Credits each owner needs: its devices' stakes and onboarding fees; tokens to buy them.
+    // Plus the fees of every transaction their devices send (a device's fees are paid by its
+    // owner, in credits): a reserve per device far above what the run spends.
     let mut owner_credits = vec![0u128; owners_count];
     for i in 0..n {
-        owner_credits[owner_of(i)] += stake_of(i) + u128::from(ONBOARD_FEE);
+        owner_credits[owner_of(i)] += stake_of(i) + u128::from(ONBOARD_FEE) + FEE_RESERVE;
     }
     let tokens_for = |credits: u128| credits.div_ceil(CREDITS_PER_TOKEN) + 1;
     let rounds = cfg.rounds.max(1);
     let requester_credits =
-        PRICE * u128::from(TASKS_PER_JOB) * (cfg.jobs_per_round * (rounds + 1)) as u128;
+        PRICE * u128::from(TASKS_PER_JOB) * (cfg.jobs_per_round * (rounds + 1)) as u128
+            + FEE_RESERVE * 1_000;
 
     let mut demand = params::preset(vec![oracle.address()], None, 100);
     demand.onboard_fee_credits = ONBOARD_FEE;
