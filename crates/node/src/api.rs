@@ -188,7 +188,7 @@ async fn status(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
         "accounts": tip.accounts,
         "mempool": {"txs": pending, "bytes": pending_bytes},
         "base_fee": tip.base_fee,
-        "fee_unit": fee_unit(p),
+        "fee_unit": fee_unit(&node.live_params()),
     }))
 }
 

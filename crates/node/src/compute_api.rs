@@ -25,8 +25,8 @@ pub const MAX_JOBS_PER_QUERY: usize = 200;
 /// Most of a provider's slots one view lists (the most recent).
 pub const MAX_PROVIDER_TASKS: usize = 200;
 
-fn compute(node: &Node) -> ApiResult<&ComputeParams> {
-    node.params.modules.compute.as_deref().ok_or_else(|| {
+fn compute(node: &Node) -> ApiResult<Arc<ComputeParams>> {
+    node.live_params().modules.compute.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "compute_disabled",
@@ -52,6 +52,7 @@ pub fn routes() -> Router<Arc<Node>> {
 pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     blocking(move || {
         let p = compute(&node)?;
+        let p = &*p;
         let view = snapshot(&node)?;
         let totals = view.totals();
         let next_job = view.next_job_id();
@@ -200,7 +201,7 @@ pub async fn job(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiRe
 /// JSON view of a provider, with its reputation explained.
 pub fn provider_view(node: &Node, view: &Snapshot, address: &Address) -> Option<Value> {
     let p = view.provider(address)?;
-    let params = node.params.modules.compute.as_deref()?;
+    let params = node.live_params().modules.compute.clone()?;
     let epoch = node.tip().height / node.params.epoch_length_blocks;
     let owner = view.device_entry(address).map_or(p.owner, |e| e.owner);
     let mut tasks = view.provider_tasks(address, usize::MAX);
@@ -221,7 +222,7 @@ pub fn provider_view(node: &Node, view: &Snapshot, address: &Address) -> Option<
         "owner": owner,
         "class": p.class,
         "benchmark": p.benchmark,
-        "tier": proven_tier(params, &p, epoch),
+        "tier": proven_tier(&params, &p, epoch),
         "proven_epoch": p.proven_epoch,
         "retired": p.retired,
         "stake": p.stake.to_string(),

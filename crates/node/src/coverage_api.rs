@@ -25,8 +25,8 @@ pub const MAX_DEVICES_PER_QUERY: usize = 10_000;
 /// Largest ring radius a cell query accepts.
 pub const MAX_RING_K: u32 = 50;
 
-fn coverage(node: &Node) -> ApiResult<&CoverageParams> {
-    node.params.modules.coverage.as_deref().ok_or_else(|| {
+fn coverage(node: &Node) -> ApiResult<Arc<CoverageParams>> {
+    node.live_params().modules.coverage.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "coverage_disabled",
@@ -77,6 +77,7 @@ pub fn explain_score(view: &Snapshot, epoch: u64, device: &Address, shares: u128
 
 pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     let p = coverage(&node)?;
+    let p = &*p;
     let mut view = serde_json::to_value(p).map_err(internal)?;
     // H3 indices exceed 2^53, which JSON readers in browsers cannot hold: give them as hex.
     for (i, region) in p.regions.iter().enumerate() {
@@ -94,6 +95,7 @@ pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
 pub async fn entropy(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     blocking(move || {
         let p = coverage(&node)?;
+        let p = &*p;
         let height = node.tip().height;
         let interval = p.rules.beacon_interval_blocks;
         let window = p.window_of_height(height + 1);
@@ -122,7 +124,7 @@ pub async fn entropy(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
 pub fn device_view(node: &Node, view: &Snapshot, address: &Address, d: &Device) -> Value {
     let denied = view.is_denied(address);
     let region = node
-        .params
+        .live_params()
         .modules
         .coverage
         .as_ref()

@@ -34,8 +34,8 @@ pub const MAX_DELEGATIONS_PER_QUERY: usize = 10_000;
 pub const MAX_ORACLES_PER_QUERY: usize = 1_000;
 
 /// The demand parameters, or 404 `demand_disabled` on a network without a `[demand]` section.
-pub fn demand(node: &Node) -> ApiResult<&MarketParams> {
-    node.params.modules.demand.as_deref().ok_or_else(|| {
+pub fn demand(node: &Node) -> ApiResult<Arc<MarketParams>> {
+    node.live_params().modules.demand.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "demand_disabled",
@@ -73,6 +73,7 @@ fn page<T>(mut entries: Vec<T>, limit: usize) -> (Vec<T>, bool) {
 pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     blocking(move || {
         let p = demand(&node)?;
+        let p = &*p;
         let tip = node.tip();
         let now_ms = tip.time_ms;
         let view = snapshot(&node)?;
@@ -149,6 +150,7 @@ pub async fn credits(
 ) -> ApiResult<Json<Value>> {
     blocking(move || {
         let p = demand(&node)?;
+        let p = &*p;
         let address: Address = parse_path(&address, "address")?;
         let height = node.tip().height;
         let view = snapshot(&node)?;
@@ -190,6 +192,7 @@ pub async fn usage(
 ) -> ApiResult<Json<Value>> {
     blocking(move || {
         let p = demand(&node)?;
+        let p = &*p;
         let device: Address = parse_path(&device, "address")?;
         let length = node.params.epoch_length_blocks;
         // The next block belongs to epoch `tip / length` (block `length` closes epoch 0).

@@ -29,7 +29,7 @@ pub const MAX_CELLS_PER_QUERY: usize = 20_000;
 pub const MAX_EPOCHS_PER_QUERY: u64 = 64;
 
 fn mapping(node: &Node) -> ApiResult<Arc<MappingParams>> {
-    node.params.modules.mapping.clone().ok_or_else(|| {
+    node.live_params().modules.mapping.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "mapping_disabled",

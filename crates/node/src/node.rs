@@ -45,7 +45,12 @@ pub struct BlockEvent {
 pub struct Node {
     pub genesis: Genesis,
     pub genesis_hash: Hash,
+    /// The parameters of the genesis: what governance cannot change (chain id, token, block
+    /// interval, epoch length, fees) is read here; module and economics parameters that
+    /// proposals change are read through [`Node::live_params`].
     pub params: Params,
+    /// The parameters in force as of the last committed block.
+    live: RwLock<Arc<Params>>,
     pub store: Arc<Store>,
     pub mempool: Mutex<Mempool>,
     pub tip: RwLock<ChainTip>,
@@ -60,6 +65,12 @@ pub struct Node {
 }
 
 impl Node {
+    /// The parameters in force as of the last committed block (governance changes module and
+    /// economics parameters at epoch boundaries).
+    pub fn live_params(&self) -> Arc<Params> {
+        self.live.read().expect("params lock").clone()
+    }
+
     /// Opens the store, loads (or creates) the chain, and returns the shared handle with the
     /// block producer that must drive it.
     pub fn open(
@@ -81,9 +92,11 @@ impl Node {
         };
         let (events, _) = broadcast::channel(256);
         let (admitted, _) = broadcast::channel(1024);
+        let live = RwLock::new(Arc::new(state.params().clone()));
         let node = Node {
             genesis_hash: genesis.hash(),
             params: genesis.params(),
+            live,
             genesis,
             store,
             mempool: Mutex::new(Mempool::new(limits, tip.height)),
@@ -247,6 +260,10 @@ impl Node {
     /// metric).
     pub fn on_finalized(&self, committed: &Committed, state: &depin_core::State, started: Instant) {
         let block = &committed.block;
+        if **self.live.read().expect("params lock") != *state.params() {
+            // A governance change took effect at this block.
+            *self.live.write().expect("params lock") = Arc::new(state.params().clone());
+        }
         {
             let mut pool = self.mempool.lock().expect("mempool lock");
             pool.on_block(block.header.height, committed.nonces.iter().copied());

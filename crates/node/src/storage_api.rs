@@ -22,8 +22,8 @@ use crate::reply::{ApiError, ApiResult, Path, Query, blocking, parse_path, snaps
 /// Most deals or outcomes one listing returns.
 pub const MAX_DEALS_PER_QUERY: usize = 1_000;
 
-fn storage(node: &Node) -> ApiResult<&StorageParams> {
-    node.params.modules.storage.as_deref().ok_or_else(|| {
+fn storage(node: &Node) -> ApiResult<Arc<StorageParams>> {
+    node.live_params().modules.storage.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "storage_disabled",
@@ -62,6 +62,7 @@ pub fn explain_work(view: &Snapshot, epoch: u64, device: &Address, shares: u128)
 
 pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     let p = storage(&node)?;
+    let p = &*p;
     Ok(Json(json!({
         "chain_id": node.params.chain_id,
         "epoch_length_blocks": node.params.epoch_length_blocks,
@@ -75,6 +76,7 @@ pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
 /// entropy once the window is open), and its outcomes with a sentence each.
 fn deal_view(node: &Node, view: &Snapshot, id: u64, d: &Deal) -> ApiResult<Value> {
     let p = storage(node)?;
+    let p = &*p;
     let length = node.params.epoch_length_blocks;
     let height = node.tip().height;
     let period = height / length;

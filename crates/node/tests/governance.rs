@@ -1,5 +1,6 @@
 //! Governance on a real node: stakers vote a reward change through and the next epoch is paid
-//! under it (visible in the epoch summary); a proposal that fails changes nothing.
+//! under it (visible in the epoch summary); a proposal that fails changes nothing; a module's
+//! voted parameters are what its API serves from the boundary on.
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{READ_BOUND, Running, get, send};
 use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::modules::coverage::preset;
 use depin_core::services::governance::GovernanceGenesis;
 use depin_core::services::governance::actions::{Choice, LockStake, ProposalKind, Propose, Vote};
 use depin_core::{Action, Amount, Genesis, Keypair, Transaction};
@@ -64,7 +66,15 @@ fn genesis() -> Genesis {
         modules: Default::default(),
     };
     g.modules.governance = Some(gov);
+    g.modules.coverage = Some(coverage(12));
     g
+}
+
+/// The coverage section with `reciprocity_windows`.
+fn coverage(reciprocity_windows: u64) -> depin_core::modules::coverage::CoverageGenesis {
+    let mut c = preset::single_region(preset::BERLIN, 4);
+    c.rules.reciprocity_windows = reciprocity_windows;
+    c
 }
 
 fn start() -> Running {
@@ -212,4 +222,42 @@ fn a_voted_reward_change_pays_the_next_epoch_and_a_failed_one_changes_nothing() 
     assert_eq!(treasury(&after), 500 * UNIT);
     let list = get(addr, "/v1/governance/proposals").json();
     assert_eq!(list["proposals"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn a_voted_module_change_is_what_the_module_api_serves() {
+    let node = start();
+    let addr = node.addr;
+    let windows = |v: &Value| v["coverage"]["rules"]["reciprocity_windows"].as_u64();
+    assert_eq!(windows(&get(addr, "/v1/coverage/params").json()), Some(12));
+    for i in 0..2 {
+        let lock = LockStake {
+            amount: Amount(300 * UNIT),
+        };
+        submit(addr, &staker(i), 0, lock.into());
+    }
+    for i in 0..2 {
+        nonce_is(addr, &staker(i), 1);
+    }
+    let propose = Propose {
+        title: "reciprocity over 20 windows".into(),
+        change: ProposalKind::ModuleParams {
+            module: "coverage".into(),
+            section: serde_json::to_string(&coverage(20)).unwrap(),
+        },
+    };
+    submit(addr, &staker(0), 1, propose.into());
+    nonce_is(addr, &staker(0), 2);
+    for (i, nonce) in [(0, 2), (1, 1)] {
+        let vote = Vote {
+            proposal: 0,
+            choice: Choice::Yes,
+        };
+        submit(addr, &staker(i), nonce, vote.into());
+    }
+    wait_for(addr, "/v1/governance/proposals/0", |v| {
+        v["status"]["state"] == "applied"
+    });
+    // Agents read their rules here: the node serves the parameters in force, not the genesis'.
+    assert_eq!(windows(&get(addr, "/v1/coverage/params").json()), Some(20));
 }
