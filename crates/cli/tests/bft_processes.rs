@@ -13,8 +13,22 @@ use depin_core::{Action, Amount, Keypair, Transaction};
 use depin_node::Home;
 use serde_json::Value;
 
-/// Bound on each wait for the network to reach a height.
+/// Bound on each wait for the network to reach a height, or a transaction to commit.
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Waits until `api` shows `hash` committed. A validator may not know a transaction another
+/// validator admitted until its gossip arrives or the block holding it is finalized there, so
+/// "unknown" is a state to wait through here, not an error.
+fn wait_committed(api: &Api, hash: &str) {
+    wait_for(
+        &format!("tx {hash} to be committed at {}", api.base),
+        PROGRESS_TIMEOUT,
+        || {
+            let reply = api.get(&format!("/v1/tx/{hash}")).ok()?;
+            (reply.status == 200 && reply.json()["status"] == "committed").then_some(())
+        },
+    );
+}
 
 /// Four consecutive free ports on 127.0.0.1 (checked by binding them).
 fn free_ports() -> u16 {
@@ -102,7 +116,7 @@ fn a_killed_validator_restarts_and_catches_up_while_the_others_finalize() {
         nonce += 1;
     }
     for h in &hashes {
-        apis[0].wait_committed(h);
+        wait_committed(&apis[0], h);
     }
 
     // SIGKILL validator 3; the other three keep finalizing, transactions still commit.
@@ -119,7 +133,7 @@ fn a_killed_validator_restarts_and_catches_up_while_the_others_finalize() {
         "the three others to finalize 10 more blocks",
     );
     for h in &after {
-        apis[1].wait_committed(h);
+        wait_committed(&apis[1], h);
     }
 
     // Restarted from its store and journal, it fetches what it missed and agrees.
