@@ -192,19 +192,7 @@ pub fn measure(args: &AttackArgs, node_url: &str, owner: Keypair) -> Result<Atta
     if args.epochs == 0 {
         bail!("--epochs 0 measures nothing; pass 1 or more");
     }
-    let mut hotspots = HotspotArgs {
-        hotspots: args.hotspots,
-        center: None,
-        radius_m: args.radius_m,
-        seed: args.seed,
-        spoofers: 0,
-        inflators: 0,
-        ring: 0,
-        forgers: 0,
-        spread_ring: 0,
-        decoys: 0,
-        windows: None,
-    };
+    let mut hotspots = HotspotArgs::honest(args.hotspots, args.radius_m, args.seed);
     match args.strategy.role() {
         Role::Forger => hotspots.forgers = attackers,
         Role::SpreadRing => hotspots.spread_ring = attackers,

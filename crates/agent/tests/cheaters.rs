@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{start_network, test_genesis};
+use common::{earnings_over, start_network, test_genesis};
 use std::collections::{BTreeMap, BTreeSet};
 
-use depin_agent::epoch_summary::{Summaries, earnings};
+use depin_agent::epoch_summary::Summaries;
 use depin_agent::hotspot::{Fleet, HotspotArgs, Role};
 use depin_core::Keypair;
 use depin_node::Home;
@@ -20,43 +20,19 @@ fn cheaters_earn_little_and_their_reports_are_refused_for_the_right_reasons() {
     let (url, _) = start_network(&home, &genesis);
 
     let args = HotspotArgs {
-        hotspots: 25,
-        center: None,
-        radius_m: 8_000.0,
-        seed: 5,
         spoofers: 3,
         inflators: 3,
         ring: 4,
-        forgers: 0,
-        spread_ring: 0,
-        decoys: 0,
-        windows: None,
+        ..HotspotArgs::honest(25, 8_000.0, 5)
     };
     let mut fleet = Fleet::new(&args, &url, owner).expect("fleet");
     fleet.onboard().expect("onboarding");
-    let first = fleet.current_epoch().expect("epoch") + 1;
     // Past the grace period (3 windows), then two whole epochs.
-    let last = first + 2;
-    while fleet.current_epoch().expect("epoch") <= last {
-        fleet.run_window().expect("a window");
-    }
-
-    let mut total: BTreeMap<Role, Vec<u128>> = BTreeMap::new();
-    for epoch in first + 1..=last {
-        for (role, amounts) in earnings(&fleet, epoch).expect("earnings") {
-            let t = total.entry(role).or_insert_with(|| vec![0; amounts.len()]);
-            for (i, a) in amounts.into_iter().enumerate() {
-                t[i] += a;
-            }
-        }
-    }
+    let (first, last, total) = earnings_over(&mut fleet, 2);
     let mut honest = total[&Role::Honest].clone();
     honest.sort_unstable();
     let median = honest[honest.len() / 2];
-    eprintln!(
-        "earnings by role over epochs {}..={last}: {total:?}",
-        first + 1
-    );
+    eprintln!("earnings by role over epochs {first}..={last}: {total:?}");
     assert!(median > 0, "honest hotspots earn");
     // The bound: a cheater earns only through reports the ledger accepts. Every witness report
     // of a cheater is refused (spoofers too far, inflators stronger than free space, the ring too
@@ -138,7 +114,7 @@ fn cheaters_earn_little_and_their_reports_are_refused_for_the_right_reasons() {
 
     let mut accepted = 0u64;
     let mut refused = 0u64;
-    for epoch in first + 1..=last {
+    for epoch in first..=last {
         let e = fleet
             .client()
             .get(&format!("/v1/epochs/{epoch}"))

@@ -45,19 +45,7 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
     let (url, store) = start_network(&home, &genesis);
     let started = Instant::now();
 
-    let hotspot_args = HotspotArgs {
-        hotspots: 6,
-        center: None,
-        radius_m: 3_000.0,
-        seed: 5,
-        spoofers: 0,
-        inflators: 0,
-        ring: 0,
-        forgers: 0,
-        spread_ring: 0,
-        decoys: 0,
-        windows: None,
-    };
+    let hotspot_args = HotspotArgs::honest(6, 3_000.0, 5);
     // Without a price the ledger cannot burn the owner's tokens for the onboarding fees, and
     // the agent says what to do.
     let mut hotspots = Fleet::new(&hotspot_args, &url, Keypair::from_seed([2; 32])).expect("fleet");

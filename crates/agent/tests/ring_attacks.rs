@@ -5,10 +5,8 @@
 
 mod common;
 
-use common::{start_network, test_genesis};
-use std::collections::BTreeMap;
+use common::{earnings_over, start_network, test_genesis};
 
-use depin_agent::epoch_summary::earnings;
 use depin_agent::hotspot::{Fleet, HotspotArgs, Role};
 use depin_core::Keypair;
 use depin_node::Home;
@@ -22,40 +20,20 @@ fn fake_hotspots_earn_only_what_they_witness_of_each_other() {
     let (url, _) = start_network(&home, &genesis);
 
     let args = HotspotArgs {
-        hotspots: 25,
-        center: None,
-        radius_m: 8_000.0,
-        seed: 9,
-        spoofers: 0,
-        inflators: 0,
-        ring: 0,
         forgers: 6,
         spread_ring: 6,
-        decoys: 0,
-        windows: None,
+        ..HotspotArgs::honest(25, 8_000.0, 9)
     };
     let mut fleet = Fleet::new(&args, &url, owner).expect("fleet");
     fleet.onboard().expect("onboarding");
-    let first = fleet.current_epoch().expect("epoch") + 1;
-    let last = first + 2;
-    while fleet.current_epoch().expect("epoch") <= last {
-        fleet.run_window().expect("a window");
-    }
-    let mut total: BTreeMap<Role, Vec<u128>> = BTreeMap::new();
-    for epoch in first + 1..=last {
-        for (role, amounts) in earnings(&fleet, epoch).expect("earnings") {
-            let t = total.entry(role).or_insert_with(|| vec![0; amounts.len()]);
-            for (i, a) in amounts.into_iter().enumerate() {
-                t[i] += a;
-            }
-        }
-    }
+    // Past the grace period (3 windows), then two whole epochs.
+    let (first, last, total) = earnings_over(&mut fleet, 2);
     let sum = |r: Role| total.get(&r).map_or(0, |v| v.iter().sum::<u128>());
     let all: u128 = total.values().flatten().sum();
     let share = |r: Role| sum(r) * 1_000_000 / all.max(1);
     eprintln!(
         "coverage rewards over epochs {}..={last}: honest {} ppm, forgers {} ppm, spread ring {} ppm; by device {total:?}",
-        first + 1,
+        first,
         share(Role::Honest),
         share(Role::Forger),
         share(Role::SpreadRing)

@@ -21,12 +21,11 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use depin_core::crypto::{self, Hash};
 use depin_core::economics::{EconomyView, TokenPrice};
-use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::genesis::Allocation;
 use depin_core::modules::compute::actions::{
     AnswerChallenge, ClaimTask, CloseJob, CommitResult, JudgeTasks, PostJob, ProcessorClass,
     RegisterProvider, RevealResult, Unit, VerifyMode, challenge_target, result_commitment,
@@ -37,13 +36,13 @@ use depin_core::modules::compute::{ComputeGenesis, ComputeView};
 use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
 use depin_core::services::demand::params;
 use depin_core::services::devices::DevicesView;
-use depin_core::{Action, Address, Amount, Genesis, Keypair, Signature, Transaction};
-use depin_node::mempool::{MempoolLimits, VERIFY_CHUNK};
-use depin_node::node::Node;
+use depin_core::{Action, Address, Amount, Keypair, Signature, Transaction};
+use depin_node::mempool::VERIFY_CHUNK;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::driver::Driver;
+use crate::{median, seeded};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -147,12 +146,6 @@ const TOKEN: u128 = 1_000_000;
 const CREDITS_PER_TOKEN: u128 = 50_000;
 const PRICE_HALF_DOLLAR: u64 = 50_000_000;
 
-fn seeded(tag: u8, i: usize) -> Keypair {
-    let mut seed = [tag; 32];
-    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    Keypair::from_seed(seed)
-}
-
 /// The honest result of a task (what the providers computed off chain).
 fn result_of(job: u64, task: u32) -> Hash {
     Hash::tagged(
@@ -163,15 +156,6 @@ fn result_of(job: u64, task: u32) -> Hash {
 
 fn salt_of(device: &Address) -> Hash {
     Hash::tagged("depin/bench/compute/salt", &[&device.0])
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[v.len() / 2]
 }
 
 /// Runs the benchmark with its database in `dir`.
@@ -226,47 +210,23 @@ pub fn run(cfg: &ComputeBench, dir: &Path) -> Result<ComputeReport, String> {
         address: oracle.address(),
         amount: "10".into(),
     });
-    let genesis = Genesis {
-        chain_id: "depin-bench-compute".into(),
-        genesis_time_ms: 0,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 1000,
-            epoch_length_blocks: EPOCH_BLOCKS,
-            max_block_txs: cfg.max_block_txs,
-            validator: validator.address(),
-            validators: Vec::new(),
-        },
+    let genesis = crate::BenchNetwork {
+        name: "compute",
+        epoch_length_blocks: EPOCH_BLOCKS,
+        max_block_txs: cfg.max_block_txs,
+        validator: validator.address(),
+        treasury: treasury.address(),
         allocations,
-        economics: Some(EconomicsGenesis {
-            emission_per_epoch: "1000".into(),
-            halving_interval_epochs: 0,
-            tail_per_epoch: "0".into(),
-            treasury: treasury.address(),
-            treasury_bps: 1000,
-            pool_weights: Default::default(),
-        }),
-        fees: None,
         modules: depin_core::modules::ModulesGenesis {
             demand: Some(demand),
             compute: Some(compute.clone()),
             ..Default::default()
         },
-    };
-    let store =
-        Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
-    let limits = MempoolLimits {
-        max_txs: 2_000_000,
-        max_bytes: 1 << 31,
-        ..MempoolLimits::default()
-    };
+    }
+    .genesis();
     let network = genesis.network();
     let chain_id = network.chain_id.clone();
-    let (node, mut producer) =
-        Node::open(genesis, store, validator, limits).map_err(|e| e.to_string())?;
+    let (node, mut producer) = crate::open_node(genesis, dir, validator, 2_000_000, 1 << 31)?;
     let mut chain = Driver {
         node: &node,
         producer: &mut producer,

@@ -8,19 +8,16 @@
 //! parallel between timed phases and not counted.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
-use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::genesis::Allocation;
 use depin_core::modules::coverage::actions::{
     Beacon, DeviceKind, Location, OnboardDevice, Witness, beacon_channel, beacon_commitment,
     beacon_payload, sign_beacon, sign_onboarding, witness_commitment,
 };
 use depin_core::modules::coverage::preset;
 use depin_core::modules::coverage::radio::{Link, great_circle_distance_m};
-use depin_core::{Action, Genesis, Keypair, Transaction};
-use depin_node::mempool::MempoolLimits;
-use depin_node::node::Node;
+use depin_core::{Action, Keypair, Transaction};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -103,48 +100,23 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
     coverage.location_fee = "0".into();
     // Nobody is new for long in a bench that measures steady state.
     coverage.rules.reciprocity_grace_windows = 2;
-    let genesis = Genesis {
-        chain_id: "depin-bench-coverage".into(),
-        genesis_time_ms: 0,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 1000,
-            // No epoch ends inside the measured windows: this bench is about reports.
-            epoch_length_blocks: BEACON_INTERVAL_BLOCKS * 10_000,
-            max_block_txs: cfg.max_block_txs,
-            validator: validator.address(),
-            validators: Vec::new(),
-        },
+    let genesis = crate::BenchNetwork {
+        name: "coverage",
+        // No epoch ends inside the measured windows: this bench is about reports.
+        epoch_length_blocks: BEACON_INTERVAL_BLOCKS * 10_000,
+        max_block_txs: cfg.max_block_txs,
+        validator: validator.address(),
+        treasury: treasury.address(),
         allocations: vec![Allocation {
             address: owner.address(),
             amount: "1000".into(),
         }],
-        economics: Some(EconomicsGenesis {
-            emission_per_epoch: "1000".into(),
-            halving_interval_epochs: 0,
-            tail_per_epoch: "0".into(),
-            treasury: treasury.address(),
-            treasury_bps: 1000,
-            pool_weights: Default::default(),
-        }),
-        fees: None,
         modules: depin_core::modules::ModulesGenesis {
-            storage: None,
             coverage: Some(coverage),
-            demand: None,
             ..Default::default()
         },
-    };
-    let store =
-        Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
-    let limits = MempoolLimits {
-        max_txs: 1_000_000,
-        max_bytes: 1 << 30,
-        ..MempoolLimits::default()
-    };
+    }
+    .genesis();
     let network = genesis.network();
     let chain_id = network.chain_id.clone();
     let params = genesis.params();
@@ -153,8 +125,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
         .coverage
         .clone()
         .expect("the bench genesis has coverage");
-    let (node, mut producer) =
-        Node::open(genesis, store, validator, limits).map_err(|e| e.to_string())?;
+    let (node, mut producer) = crate::open_node(genesis, dir, validator, 1_000_000, 1 << 30)?;
     let mut chain = Driver {
         node: &node,
         producer: &mut producer,

@@ -17,25 +17,24 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use depin_core::crypto::{self, Hash};
 use depin_core::economics::EconomyView;
-use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::genesis::Allocation;
 use depin_core::modules::mapping::actions::{
     Frame, Location, OnboardDashcam, SubmitBundle, bundle_message, sign_onboarding,
 };
 use depin_core::modules::mapping::params::{MAX_FRAMES_PER_BUNDLE, RegionGenesis};
 use depin_core::modules::mapping::preset::{self, DAY_MS};
 use depin_core::modules::mapping::records::MappingView;
-use depin_core::{Action, Address, Genesis, Keypair, Signature, Transaction};
-use depin_node::mempool::{MempoolLimits, VERIFY_CHUNK};
-use depin_node::node::Node;
+use depin_core::{Action, Address, Keypair, Signature, Transaction};
+use depin_node::mempool::VERIFY_CHUNK;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::driver::Driver;
+use crate::{median, seeded};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -121,21 +120,6 @@ const SPEED_CMS: u16 = 1_000;
 const T0_MS: u64 = 1_000_000;
 const DEVICES_PER_OWNER: usize = 1_000;
 
-fn seeded(tag: u8, i: usize) -> Keypair {
-    let mut seed = [tag; 32];
-    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    Keypair::from_seed(seed)
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[v.len() / 2]
-}
-
 /// Frame `k` (from the start of the run) of dashcam `car`.
 fn frame(car: usize, start: Location, k: usize) -> Frame {
     let tag = Hash::tagged(
@@ -195,20 +179,12 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
         weight: 1,
         closed: false,
     }];
-    let genesis = Genesis {
-        chain_id: "depin-bench-mapping".into(),
-        genesis_time_ms: 0,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 1000,
-            epoch_length_blocks: EPOCH_BLOCKS,
-            max_block_txs: cfg.max_block_txs,
-            validator: validator.address(),
-            validators: Vec::new(),
-        },
+    let genesis = crate::BenchNetwork {
+        name: "mapping",
+        epoch_length_blocks: EPOCH_BLOCKS,
+        max_block_txs: cfg.max_block_txs,
+        validator: validator.address(),
+        treasury: treasury.address(),
         allocations: owners
             .iter()
             .map(|o| Allocation {
@@ -216,31 +192,15 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
                 amount: "1".into(),
             })
             .collect(),
-        economics: Some(EconomicsGenesis {
-            emission_per_epoch: "1000".into(),
-            halving_interval_epochs: 0,
-            tail_per_epoch: "0".into(),
-            treasury: treasury.address(),
-            treasury_bps: 1000,
-            pool_weights: Default::default(),
-        }),
-        fees: None,
         modules: depin_core::modules::ModulesGenesis {
             mapping: Some(mapping),
             ..Default::default()
         },
-    };
-    let store =
-        Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
-    let limits = MempoolLimits {
-        max_txs: 1_000_000,
-        max_bytes: 1 << 31,
-        ..MempoolLimits::default()
-    };
+    }
+    .genesis();
     let network = genesis.network();
     let chain_id = network.chain_id.clone();
-    let (node, mut producer) =
-        Node::open(genesis, store, validator, limits).map_err(|e| e.to_string())?;
+    let (node, mut producer) = crate::open_node(genesis, dir, validator, 1_000_000, 1 << 31)?;
     let mut chain = Driver {
         node: &node,
         producer: &mut producer,

@@ -5,11 +5,10 @@
 //! reading every deal record once from the same state.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use depin_core::economics::TokenPrice;
-use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::genesis::Allocation;
 use depin_core::modules::storage::actions::{
     AddCollateral, DealTerms, OpenDeal, Opening, RegisterProvider, SubmitStorageProof,
     sign_onboarding,
@@ -21,9 +20,7 @@ use depin_core::modules::storage::proof::{
 use depin_core::modules::storage::records::{StorageView, deal_key};
 use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
 use depin_core::services::demand::params;
-use depin_core::{Action, Amount, Genesis, Hash, Keypair, StateRead, Transaction};
-use depin_node::mempool::MempoolLimits;
-use depin_node::node::Node;
+use depin_core::{Action, Amount, Hash, Keypair, StateRead, Transaction};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -188,47 +185,23 @@ pub fn run(cfg: &StorageBench, dir: &Path) -> Result<StorageReport, String> {
         address: c.address(),
         amount: "1000".into(),
     }));
-    let genesis = Genesis {
-        chain_id: "depin-bench-storage".into(),
-        genesis_time_ms: 0,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 1000,
-            epoch_length_blocks: EPOCH_BLOCKS,
-            max_block_txs: cfg.max_block_txs,
-            validator: validator.address(),
-            validators: Vec::new(),
-        },
+    let genesis = crate::BenchNetwork {
+        name: "storage",
+        epoch_length_blocks: EPOCH_BLOCKS,
+        max_block_txs: cfg.max_block_txs,
+        validator: validator.address(),
+        treasury: treasury.address(),
         allocations,
-        economics: Some(EconomicsGenesis {
-            emission_per_epoch: "1000".into(),
-            halving_interval_epochs: 0,
-            tail_per_epoch: "0".into(),
-            treasury: treasury.address(),
-            treasury_bps: 1000,
-            pool_weights: Default::default(),
-        }),
-        fees: None,
         modules: depin_core::modules::ModulesGenesis {
             storage: Some(storage),
             demand: Some(demand),
             ..Default::default()
         },
-    };
-    let store =
-        Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
-    let limits = MempoolLimits {
-        max_txs: 1_000_000,
-        max_bytes: 1 << 30,
-        ..MempoolLimits::default()
-    };
+    }
+    .genesis();
     let network = genesis.network();
     let chain_id = network.chain_id.clone();
-    let (node, mut producer) =
-        Node::open(genesis, store, validator, limits).map_err(|e| e.to_string())?;
+    let (node, mut producer) = crate::open_node(genesis, dir, validator, 1_000_000, 1 << 30)?;
     let mut chain = Driver {
         node: &node,
         producer: &mut producer,

@@ -11,20 +11,18 @@
 //! mempool verifies envelopes), to show what batching them would gain.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use depin_core::crypto::{self, verify_many};
 use depin_core::economics::TokenPrice;
-use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
+use depin_core::genesis::Allocation;
 use depin_core::modules::coverage::actions::{DeviceKind, OnboardDevice, sign_onboarding};
 use depin_core::modules::coverage::preset;
 use depin_core::services::demand::actions::{BuyCredits, SubmitPrice, UsageReceipt};
 use depin_core::services::demand::params;
 use depin_core::services::demand::records::DemandView;
-use depin_core::{Action, Address, Amount, Genesis, Keypair, Signature, Transaction};
-use depin_node::mempool::{MempoolLimits, VERIFY_CHUNK};
-use depin_node::node::Node;
+use depin_core::{Action, Address, Amount, Keypair, Signature, Transaction};
+use depin_node::mempool::VERIFY_CHUNK;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -137,45 +135,21 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
         address: oracle.address(),
         amount: "10".into(),
     });
-    let genesis = Genesis {
-        chain_id: "depin-bench-usage".into(),
-        genesis_time_ms: 0,
-        token: TokenParams {
-            symbol: "DPN".into(),
-            decimals: 6,
-        },
-        consensus: ConsensusParams {
-            block_interval_ms: 1000,
-            // No epoch ends inside the run: this bench is about receipts.
-            epoch_length_blocks: 40_000,
-            max_block_txs: cfg.max_block_txs,
-            validator: validator.address(),
-            validators: Vec::new(),
-        },
+    let genesis = crate::BenchNetwork {
+        name: "usage",
+        // No epoch ends inside the run: this bench is about receipts.
+        epoch_length_blocks: 40_000,
+        max_block_txs: cfg.max_block_txs,
+        validator: validator.address(),
+        treasury: treasury.address(),
         allocations,
-        economics: Some(EconomicsGenesis {
-            emission_per_epoch: "1000".into(),
-            halving_interval_epochs: 0,
-            tail_per_epoch: "0".into(),
-            treasury: treasury.address(),
-            treasury_bps: 1000,
-            pool_weights: Default::default(),
-        }),
-        fees: None,
         modules: depin_core::modules::ModulesGenesis {
-            storage: None,
             coverage: Some(coverage),
             demand: Some(demand),
             ..Default::default()
         },
-    };
-    let store =
-        Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
-    let limits = MempoolLimits {
-        max_txs: 1_000_000,
-        max_bytes: 1 << 30,
-        ..MempoolLimits::default()
-    };
+    }
+    .genesis();
     let network = genesis.network();
     let chain_id = network.chain_id.clone();
     let market = genesis
@@ -184,8 +158,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
         .demand
         .clone()
         .expect("the bench genesis has demand");
-    let (node, mut producer) =
-        Node::open(genesis, store, validator, limits).map_err(|e| e.to_string())?;
+    let (node, mut producer) = crate::open_node(genesis, dir, validator, 1_000_000, 1 << 30)?;
     let mut chain = Driver {
         node: &node,
         producer: &mut producer,

@@ -74,6 +74,24 @@ pub const MAX_FLEET: usize = 5_000;
 pub const RADIUS_RANGE_M: std::ops::RangeInclusive<f64> = 1_000.0..=100_000.0;
 
 impl HotspotArgs {
+    /// `hotspots` honest hotspots within `radius_m` of the default centre, placed by `seed`, with
+    /// no cheater of any kind: the start of every fleet a test or an attack adds cheaters to.
+    pub fn honest(hotspots: usize, radius_m: f64, seed: u64) -> Self {
+        Self {
+            hotspots,
+            center: None,
+            radius_m,
+            seed,
+            spoofers: 0,
+            inflators: 0,
+            ring: 0,
+            forgers: 0,
+            spread_ring: 0,
+            decoys: 0,
+            windows: None,
+        }
+    }
+
     /// Hotspots of every kind together.
     pub fn total(&self) -> usize {
         self.hotspots

@@ -90,3 +90,33 @@ pub fn start_node(home: &Home) -> (String, Arc<depin_store::Store>) {
     rx.recv_timeout(Duration::from_secs(30))
         .expect("the node starts")
 }
+
+/// Runs `fleet` (already onboarded) through the rest of this epoch, past the grace period, and
+/// `epochs` whole epochs more; returns the first and last epoch counted and what each role's
+/// devices earned over them (index by device, as [`earnings`] orders them).
+#[allow(dead_code)] // used by the attack tests, not by every binary that includes this module
+pub fn earnings_over(
+    fleet: &mut depin_agent::hotspot::Fleet,
+    epochs: u64,
+) -> (
+    u64,
+    u64,
+    std::collections::BTreeMap<depin_agent::hotspot::Role, Vec<u128>>,
+) {
+    let first = fleet.current_epoch().expect("epoch") + 1;
+    let last = first + epochs;
+    while fleet.current_epoch().expect("epoch") <= last {
+        fleet.run_window().expect("a window");
+    }
+    let mut total: std::collections::BTreeMap<_, Vec<u128>> = Default::default();
+    for epoch in first + 1..=last {
+        for (role, amounts) in depin_agent::epoch_summary::earnings(fleet, epoch).expect("earnings")
+        {
+            let t = total.entry(role).or_insert_with(|| vec![0; amounts.len()]);
+            for (i, a) in amounts.into_iter().enumerate() {
+                t[i] += a;
+            }
+        }
+    }
+    (first + 1, last, total)
+}
