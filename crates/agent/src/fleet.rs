@@ -321,6 +321,19 @@ impl IotFleet {
         }
     }
 
+    /// Sends traffic only through the hotspots `keep` accepts (a payer that pays only its own
+    /// devices, or only others'), routing every sensor again; an error if none is left.
+    pub fn only_through(&mut self, keep: impl Fn(&Address) -> bool) -> Result<()> {
+        for h in &mut self.hotspots {
+            h.dropped |= !keep(&h.key.address());
+        }
+        if self.hotspots.iter().all(|h| h.dropped) {
+            bail!("no onboarded hotspot of the fleet is left to carry traffic");
+        }
+        self.route();
+        Ok(())
+    }
+
     /// The key that pays the receipts: the router if there is one, else the operator.
     pub fn payer(&self) -> &Keypair {
         self.router.as_ref().unwrap_or(&self.operator)

@@ -126,7 +126,12 @@ pub fn run(home: &Home, client: &Client, cmd: &AgentCmd, json_out: bool) -> Resu
         }
         AgentCmd::Attack { owner, args } => {
             let key = home.load_key(owner)?;
-            depin_agent::attack::run(args, client.base(), &key, json_out)
+            let oracles = args
+                .oracle_keys
+                .iter()
+                .map(|name| home.load_key(name))
+                .collect::<Result<Vec<_>, _>>()?;
+            depin_agent::attack::run(args, client.base(), &key, &oracles, json_out)
         }
         AgentCmd::Oracle { key, args } => {
             let key = home.load_key(key)?;

@@ -3,7 +3,11 @@
 //! forger can only forge reports of beacons it knows of), and measured from the node's own
 //! reward explanations: the attackers' share of the fleet's coverage rewards each epoch, what
 //! the honest hotspots kept (earnings, density scale), which devices the ledger flagged, what
-//! the attack cost and what it returns over 30 epochs at the measured rate.
+//! the attack cost and what it returns over 30 epochs at the measured rate. The oracle and
+//! self-dealing attacks ([`oracle`], [`self_deal`]) measure what their own targets say.
+
+pub mod oracle;
+pub mod self_deal;
 
 use std::collections::BTreeMap;
 
@@ -28,15 +32,22 @@ pub enum Strategy {
     /// Decoys asserted about 150 m from honest hotspots, kept active by witnessing each other,
     /// to cut the honest hotspots' density scale.
     DensityGrief,
+    /// Colluding oracle keys report, every block, the highest price that keeps minting open,
+    /// and an accomplice buys credits at the inflated minting price.
+    OracleSpike,
+    /// An owner pays its own hotspots for made-up traffic beside honest demand.
+    SelfDeal,
 }
 
 impl Strategy {
-    /// The fleet role that carries out the strategy.
-    pub fn role(self) -> Role {
+    /// The fleet role that carries out the strategy (`None`: honest hotspots only, the attack
+    /// is on the market).
+    pub fn role(self) -> Option<Role> {
         match self {
-            Strategy::ForgeWitness | Strategy::CrowdOut => Role::Forger,
-            Strategy::SpreadRing => Role::SpreadRing,
-            Strategy::DensityGrief => Role::Decoy,
+            Strategy::ForgeWitness | Strategy::CrowdOut => Some(Role::Forger),
+            Strategy::SpreadRing => Some(Role::SpreadRing),
+            Strategy::DensityGrief => Some(Role::Decoy),
+            Strategy::OracleSpike | Strategy::SelfDeal => None,
         }
     }
 
@@ -45,6 +56,8 @@ impl Strategy {
         match self {
             // More than a beacon keeps reports of (64 by default): every place can be filled.
             Strategy::CrowdOut => 72,
+            // Of the honest hotspots, the self-dealer's.
+            Strategy::SelfDeal => 4,
             _ => 8,
         }
     }
@@ -71,6 +84,44 @@ pub struct AttackArgs {
     /// Seed of keys and placement (a different seed gives a different, fresh fleet).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// oracle-spike: oracle keys in --home the ring lies with (repeat for each colluder).
+    #[arg(long = "oracle-key")]
+    pub oracle_keys: Vec<String>,
+    /// oracle-spike: blocks the ring lies in (the accomplice buys credits in each).
+    #[arg(long, default_value_t = 20)]
+    pub rounds: u64,
+    /// oracle-spike: whole tokens the accomplice burns for credits each round.
+    #[arg(long, default_value_t = 1)]
+    pub burn_tokens: u64,
+    /// self-deal: whole tokens given to the honest payer and to the self-dealer's payer.
+    #[arg(long, default_value_t = 2_000)]
+    pub payer_tokens: u64,
+    /// self-deal: packets a minute each of the honest payer's 40 sensors sends.
+    #[arg(long, default_value_t = 600.0)]
+    pub honest_ppm: f64,
+    /// self-deal: packets a minute each of the self-dealer's 40 made-up sensors sends.
+    #[arg(long, default_value_t = 3_000.0)]
+    pub self_ppm: f64,
+}
+
+impl AttackArgs {
+    /// Arguments for `strategy` with every default of the command line.
+    pub fn new(strategy: Strategy) -> AttackArgs {
+        AttackArgs {
+            strategy,
+            attackers: None,
+            hotspots: 25,
+            radius_m: 8_000.0,
+            epochs: 2,
+            seed: 7,
+            oracle_keys: Vec::new(),
+            rounds: 20,
+            burn_tokens: 1,
+            payer_tokens: 2_000,
+            honest_ppm: 600.0,
+            self_ppm: 3_000.0,
+        }
+    }
 }
 
 /// One measured epoch.
@@ -166,7 +217,7 @@ impl AttackReport {
     }
 }
 
-fn amount(v: &Value) -> u128 {
+pub(crate) fn amount(v: &Value) -> u128 {
     v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
@@ -194,10 +245,13 @@ pub fn measure(args: &AttackArgs, node_url: &str, owner: Keypair) -> Result<Atta
     }
     let mut hotspots = HotspotArgs::honest(args.hotspots, args.radius_m, args.seed);
     match args.strategy.role() {
-        Role::Forger => hotspots.forgers = attackers,
-        Role::SpreadRing => hotspots.spread_ring = attackers,
-        Role::Decoy => hotspots.decoys = attackers,
-        other => unreachable!("no strategy uses {other:?}"),
+        Some(Role::Forger) => hotspots.forgers = attackers,
+        Some(Role::SpreadRing) => hotspots.spread_ring = attackers,
+        Some(Role::Decoy) => hotspots.decoys = attackers,
+        other => bail!(
+            "{:?} is not a fleet attack ({other:?}); `depin agent attack` runs it with its own measure",
+            args.strategy
+        ),
     }
     if args.hotspots == 0 {
         bail!("--hotspots 0 leaves nothing to attack; pass 1 or more honest hotspots");
@@ -295,8 +349,55 @@ fn measure_epoch(fleet: &Fleet, epoch: u64) -> Result<EpochRow> {
     })
 }
 
-/// `depin agent attack`: measures and prints the report (JSON with `--json`).
-pub fn run(args: &AttackArgs, node_url: &str, owner: &Keypair, json: bool) -> Result<()> {
+/// `depin agent attack`: measures and prints the report (JSON with `--json`). `oracles` are the
+/// keys of `--oracle-key` (oracle-spike only).
+pub fn run(
+    args: &AttackArgs,
+    node_url: &str,
+    owner: &Keypair,
+    oracles: &[Keypair],
+    json: bool,
+) -> Result<()> {
+    let print = |table: String, value: serde_json::Result<String>| -> Result<()> {
+        if json {
+            println!("{}", value?);
+        } else {
+            print!("{table}");
+        }
+        Ok(())
+    };
+    match args.strategy {
+        Strategy::OracleSpike => {
+            if !json {
+                println!(
+                    "{} colluding oracle(s) lying for {} blocks; the accomplice burns {} token(s) a block",
+                    oracles.len(),
+                    args.rounds,
+                    args.burn_tokens
+                );
+            }
+            let genesis = crate::market::genesis(&crate::client::Client::new(node_url))?;
+            let burn = Amount(
+                u128::from(args.burn_tokens) * 10u128.pow(u32::from(genesis.token.decimals)),
+            );
+            let r = oracle::measure(node_url, oracles, owner, args.rounds, burn)?;
+            return print(r.table(), serde_json::to_string(&r));
+        }
+        Strategy::SelfDeal => {
+            let own = args
+                .attackers
+                .unwrap_or_else(|| args.strategy.default_attackers());
+            if !json {
+                println!(
+                    "onboarding {} honest hotspots ({own} of them the self-dealer's) and two payers, then measuring {} epoch(s) (several minutes on a devnet)",
+                    args.hotspots, args.epochs
+                );
+            }
+            let r = self_deal::measure(args, node_url, Keypair::from_seed(owner.seed()), own)?;
+            return print(r.table(), serde_json::to_string(&r));
+        }
+        _ => {}
+    }
     if !json {
         println!(
             "onboarding {} honest hotspots and the attackers, then measuring {} epoch(s) (several minutes on a devnet)",
