@@ -123,6 +123,13 @@ fn two_colluding_oracles_of_three_move_the_minting_price_at_most_the_stated_boun
         "minting {worst} bps over honest: {r:?}"
     );
     assert!(r.credit_gain_bps() <= r.bound_bps, "{r:?}");
+    // The honest oracle reports a steady $0.50 and the ledger keeps it at that: the ring cannot
+    // drag it along (it did while the move bound followed the median, and walked the minting
+    // price from $0.50 to $1.43 in 24 blocks).
+    for round in &r.rounds {
+        assert_eq!(round.honest, Some(50_000_000), "{round:?}");
+        assert!(round.minting <= 56_250_000, "{round:?}");
+    }
 }
 
 #[test]

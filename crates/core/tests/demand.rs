@@ -134,9 +134,9 @@ fn the_ledger_mints_at_the_conservative_side_of_the_median_and_needs_a_quorum() 
 }
 
 /// Oracle safety (issue 12): with the preset's three oracles, one report of `u64::MAX` (which
-/// used to make onboarding fees one base unit) is recorded at +10% of the median and does not
-/// move it; two colluding oracles move it by at most 10% per report; and when the fresh prices
-/// spread over 20% around their median no credits are minted.
+/// used to make onboarding fees one base unit) is recorded at +10% of its oracle's own price and
+/// does not move the median; two colluding oracles move it by at most 10% per report; and when
+/// the fresh prices spread over 20% around their median no credits are minted.
 #[test]
 fn one_oracle_moves_the_price_at_most_the_bound_and_a_split_stops_minting() {
     let mut net = Net::new(demand_genesis(3, |_| {}));
@@ -179,6 +179,80 @@ fn one_oracle_moves_the_price_at_most_the_bound_and_a_split_stops_minting() {
     let a = net.onboard_action_by(&fleet(), &hotspot(1), "EU868", Some(preset::BERLIN));
     assert_eq!(code(&net.send(&fleet(), a)), "price_unreliable");
     net.supply_is_consistent();
+}
+
+/// The attack `depin agent attack --strategy oracle-spike` found: while the move bound was
+/// taken from the median, two colluders of three who held the median dragged the honest
+/// oracle's reports along (each clamped to 10% of the ring's median), so the breaker never saw a
+/// disagreement and the price walked 10% a block. Bounded by each oracle's own price, the honest
+/// price stays where it is reported and the ring is stopped within the breaker's bound.
+#[test]
+fn a_colluding_majority_cannot_drag_the_honest_price_and_the_breaker_stops_its_walk() {
+    let mut net = Net::new(demand_genesis(3, |_| {}));
+    for i in 0..3 {
+        let a = price_action(&net, HALF_DOLLAR);
+        assert_eq!(net.send(&oracle(i), a), Receipt::Success);
+    }
+    let mut refused = None;
+    for round in 0..6 {
+        for i in 0..2 {
+            let a = price_action(&net, u64::MAX);
+            assert_eq!(net.send(&oracle(i), a), Receipt::Success);
+        }
+        let honest = price_action(&net, HALF_DOLLAR);
+        assert_eq!(net.send(&oracle(2), honest), Receipt::Success);
+        let recorded = net
+            .state
+            .oracles(3)
+            .into_iter()
+            .find(|(a, _)| *a == oracle(2).address())
+            .and_then(|(_, o)| o.latest)
+            .unwrap();
+        assert_eq!(
+            recorded.price.0, HALF_DOLLAR,
+            "the honest price is not dragged"
+        );
+        let q = net.state.quote(net.time_ms).unwrap();
+        // Whatever the ring holds, credits are minted at most 12.5% above the honest price.
+        match net.send(&fleet(), buy(TOKEN, &fleet())) {
+            Receipt::Success => assert!(
+                u128::from(q.minting.0) * 10_000 <= u128::from(HALF_DOLLAR) * 11_250,
+                "round {round}: minting at {q:?}"
+            ),
+            r => {
+                assert_eq!(code(&r), "price_unreliable");
+                refused.get_or_insert(round);
+            }
+        }
+    }
+    assert_eq!(refused, Some(2), "the third +10% opens the spread past 20%");
+    net.supply_is_consistent();
+}
+
+/// With four oracles one liar is left out of the breaker's spread (fewer than a third), so it
+/// cannot stop minting alone; two can.
+#[test]
+fn one_liar_of_four_cannot_stop_minting_two_can() {
+    let mut net = Net::new(demand_genesis(4, |_| {}));
+    for i in 0..4 {
+        let a = price_action(&net, HALF_DOLLAR);
+        assert_eq!(net.send(&oracle(i), a), Receipt::Success);
+    }
+    for _ in 0..5 {
+        let a = price_action(&net, u64::MAX);
+        assert_eq!(net.send(&oracle(0), a), Receipt::Success);
+    }
+    assert_eq!(net.send(&fleet(), buy(TOKEN, &fleet())), Receipt::Success);
+    let q = net.state.quote(net.time_ms).unwrap();
+    assert_eq!(q.median.0, HALF_DOLLAR);
+    for _ in 0..5 {
+        let a = price_action(&net, u64::MAX);
+        assert_eq!(net.send(&oracle(1), a), Receipt::Success);
+    }
+    assert_eq!(
+        code(&net.send(&fleet(), buy(TOKEN, &fleet()))),
+        "price_unreliable"
+    );
 }
 
 #[test]

@@ -174,7 +174,8 @@ fn oracle_now(client: &Client) -> Result<OracleNow> {
 
 /// The highest price the ring can report so that, with every colluder at it and the honest
 /// prices as they are, the fresh prices spread at most `spread_bps` around their median: a
-/// binary search over what one report may move (`move_bps` of the median).
+/// binary search up to what one report may move (`move_bps` of `median`, the price the
+/// ledger bounds the report by).
 fn best_lie(honest: &[u64], colluders: usize, median: u64, move_bps: u32, spread_bps: u32) -> u64 {
     let ceiling = if move_bps == 0 {
         median.saturating_mul(2)
@@ -194,7 +195,8 @@ fn best_lie(honest: &[u64], colluders: usize, median: u64, move_bps: u32, spread
             window.iter().map(|p| p.0).min().unwrap_or(0),
             window.iter().map(|p| p.0).max().unwrap_or(0),
         );
-        u128::from(high - low) * 10_000 / u128::from(q.median.0).max(1) <= u128::from(spread_bps)
+        (u128::from(high - low) * 10_000).div_ceil(u128::from(q.median.0).max(1))
+            <= u128::from(spread_bps)
     };
     let (mut lo, mut hi) = (median.min(ceiling), ceiling);
     if opens(hi) {
@@ -296,7 +298,15 @@ pub fn measure(
                 now.height
             );
         };
-        let lie = best_lie(&honest, ring.len(), median, move_bps, spread_bps);
+        // The ledger bounds a report by its oracle's own fresh price (else by the median).
+        let own = now
+            .fresh
+            .iter()
+            .filter(|(a, _)| ring.contains(a))
+            .map(|(_, p)| *p)
+            .min()
+            .unwrap_or(median);
+        let lie = best_lie(&honest, ring.len(), own, move_bps, spread_bps);
         last_observed = now_ms().max(last_observed + 1);
         let prices: Vec<Transaction> = colluders
             .iter()

@@ -77,7 +77,7 @@ pub fn submit_price(
         }
         .into());
     }
-    let price = bounded_move(state, &p, a.price, ctx.time_ms);
+    let price = bounded_move(state, &p, record.latest, a.price, ctx.time_ms);
     state.put(
         oracle_key(signer),
         &OracleRecord {
@@ -91,22 +91,51 @@ pub fn submit_price(
     Ok(())
 }
 
-/// `price` held within `max_price_move_bps` of the current median (when there is one): one
-/// report, however wild (`u64::MAX`), moves the price by at most that much.
-fn bounded_move(state: &State, p: &MarketParams, price: TokenPrice, now_ms: u64) -> TokenPrice {
-    let Some(quote) = state.quote(now_ms).filter(|_| p.max_price_move_bps > 0) else {
+/// `price` held within `max_price_move_bps` of the oracle's own latest fresh price, or of the
+/// current median when it has none (a new or returning oracle): one report, however wild
+/// (`u64::MAX`), moves its oracle's price, and so the median, by at most that much.
+///
+/// The bound follows the oracle's own price, not the median, so that colluders who hold the
+/// median cannot drag honest reports toward it: an honest oracle's price stays what it reports,
+/// and the circuit breaker ([`minting_quote`]) sees the disagreement (issue 12; a ring of two of
+/// three oracles walked the median 10% a block while it was the reference).
+fn bounded_move(
+    state: &State,
+    p: &MarketParams,
+    own: Option<PriceReport>,
+    price: TokenPrice,
+    now_ms: u64,
+) -> TokenPrice {
+    if p.max_price_move_bps == 0 {
         return price;
+    }
+    let reference = match own.filter(|r| r.is_fresh(p, now_ms)) {
+        Some(r) => r.price,
+        None => match state.quote(now_ms) {
+            Some(q) => q.median,
+            None => return price,
+        },
     };
-    let median = u128::from(quote.median.0);
+    let reference = u128::from(reference.0);
     let bps = u128::from(p.max_price_move_bps);
-    let low = median * (10_000 - bps) / 10_000;
-    let high = median * (10_000 + bps) / 10_000;
+    let low = reference * (10_000 - bps) / 10_000;
+    let high = reference * (10_000 + bps) / 10_000;
     let bounded = u128::from(price.0).clamp(low.max(1), high);
     TokenPrice(u64::try_from(bounded).unwrap_or(u64::MAX))
 }
 
-/// The quote credits may be minted at: there is one, and the fresh prices agree within
-/// `max_price_spread_bps` of their median (the circuit breaker).
+/// How many fresh prices at each end the circuit breaker leaves out of its spread: the most
+/// liars `n` oracles tolerate (`(n - 1) / 3`, fewer than a third), so that so few cannot stop
+/// minting by lying alone, while any larger disagreement does stop it. With three oracles
+/// none is left out: one liar of three can stop minting (fail-safe: nothing is minted at a
+/// price in dispute) until governance removes it.
+pub fn breaker_trim(fresh: usize) -> usize {
+    fresh.saturating_sub(1) / 3
+}
+
+/// The quote credits may be minted at: there is one, and the fresh prices (less the
+/// [`breaker_trim`] highest and lowest) agree within `max_price_spread_bps` of their median (the
+/// circuit breaker).
 pub fn minting_quote<S: StateRead>(
     state: &S,
     p: &MarketParams,
@@ -122,8 +151,16 @@ pub fn minting_quote<S: StateRead>(
                 .filter(|r| r.is_fresh(p, now_ms))
                 .map(|r| u128::from(r.price.0))
         };
-        let (low, high) = (fresh().min().unwrap_or(0), fresh().max().unwrap_or(0));
-        let spread = (high - low) * 10_000 / u128::from(quote.median.0).max(1);
+        let mut prices: Vec<u128> = fresh().collect();
+        prices.sort_unstable();
+        let trim = breaker_trim(prices.len());
+        let kept = &prices[trim..prices.len() - trim];
+        let (low, high) = (
+            kept.first().copied().unwrap_or(0),
+            kept.last().copied().unwrap_or(0),
+        );
+        // Rounded up, so that a spread a hair over the bound is over it.
+        let spread = ((high - low) * 10_000).div_ceil(u128::from(quote.median.0).max(1));
         let spread_bps = u64::try_from(spread).unwrap_or(u64::MAX);
         if spread_bps > u64::from(p.max_price_spread_bps) {
             return Err(R::PriceUnreliable {
