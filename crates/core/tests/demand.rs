@@ -734,7 +734,11 @@ impl Dealing<'_> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    // 24 cases in CI (about 40 s in debug); `DEPIN_SELF_DEAL_CASES=1000` for a longer search.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("DEPIN_SELF_DEAL_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(24),
+        ..ProptestConfig::default()
+    })]
 
     /// A self-dealer (two keys: one buys credits, some for the other, bought for it or
     /// delegated) routes paid traffic through its own hotspots, beside honest hotspots that
