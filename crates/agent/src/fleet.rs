@@ -80,17 +80,8 @@ impl FleetArgs {
     /// The coverage fleet the packets go through, as `depin agent hotspot` lays it out.
     pub fn coverage(&self) -> HotspotArgs {
         HotspotArgs {
-            hotspots: self.hotspots,
             center: self.center,
-            radius_m: self.radius_m,
-            seed: self.hotspot_seed,
-            spoofers: 0,
-            inflators: 0,
-            ring: 0,
-            forgers: 0,
-            spread_ring: 0,
-            decoys: 0,
-            windows: None,
+            ..HotspotArgs::honest(self.hotspots, self.radius_m, self.hotspot_seed)
         }
     }
 

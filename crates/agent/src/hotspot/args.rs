@@ -145,19 +145,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_refused_with_what_to_pass() {
-        let ok = HotspotArgs {
-            hotspots: 10,
-            center: None,
-            radius_m: 8_000.0,
-            seed: 1,
-            spoofers: 0,
-            inflators: 0,
-            ring: 0,
-            forgers: 0,
-            spread_ring: 0,
-            decoys: 0,
-            windows: None,
-        };
+        let ok = HotspotArgs::honest(10, 8_000.0, 1);
         assert!(ok.check().is_ok());
         let cases = [
             (
