@@ -104,7 +104,7 @@ pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
             "emergency_key": g.emergency_key.map(|k| json!({
                 "address": k,
                 "emergency": true,
-                "note": "an emergency key (devnet): it enacts changes without a vote, at the next epoch boundary",
+                "note": "an emergency key (devnet): the one key that may change the denylists and the oracle set directly, and enact any change without a vote at the next epoch boundary; everyone else proposes",
             })),
             "params_in_force": in_force,
         })))
