@@ -191,7 +191,16 @@ pub async fn slashes(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     blocking(move || {
         let view = snapshot(&node)?;
         governance(&view)?;
-        let list = view.slashes(MAX_PROPOSALS_PER_QUERY);
+        let decimals = view.params().decimals;
+        let list: Vec<Value> = view
+            .slashes(MAX_PROPOSALS_PER_QUERY)
+            .iter()
+            .map(|s| {
+                let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
+                v["explanation"] = json!(s.explain(decimals));
+                v
+            })
+            .collect();
         view.finish().map_err(ApiError::internal)?;
         Ok(Json(json!({ "slashes": list })))
     })
