@@ -96,10 +96,14 @@ impl InitArgs {
 const DEVICE_BOND: &str = "5000";
 
 /// Dev accounts every new network starts with, and their whole-token balances.
-const DEV_ACCOUNTS: [(&str, &str); 3] = [
+const DEV_ACCOUNTS: [(&str, &str); 5] = [
     ("faucet", "1000000000"),
     ("alice", "1000000"),
     ("bob", "1000000"),
+    // The stakeholders of `depin devnet`'s scripted proposal (keys of their own, so the script
+    // never races the guide's commands for alice's or bob's nonce).
+    ("staker1", "1000000"),
+    ("staker2", "1000000"),
 ];
 
 /// Runs `depin init`: writes the genesis and the keys to `home` and prints them.
