@@ -167,7 +167,7 @@ impl PriceFeed {
         let address = key.address();
         if !oracle.oracles.contains(&address) {
             bail!(
-                "{address} is not an oracle of network '{chain_id}' (its oracles now: {}); sign with the oracle key `depin init` created (--key oracle), or have the governor authorise this one (`depin oracle set {address} --authorised true`)",
+                "{address} is not an oracle of network '{chain_id}' (its oracles now: {}); sign with the oracle key `depin init` created (--key oracle), or have it authorised by an `oracle_set` proposal (`depin gov propose oracle ...`) or the devnet's emergency key (`depin oracle set {address} --authorised true`)",
                 oracle
                     .oracles
                     .iter()

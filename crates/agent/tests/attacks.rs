@@ -82,7 +82,6 @@ fn market_network(
     coverage.location_fee = "0".into();
     let mut d = depin_core::services::demand::params::preset(
         oracles.iter().map(Keypair::address).collect(),
-        None,
         100,
     );
     demand(&mut d);

@@ -72,7 +72,6 @@ fn a_spot_checked_job_renders_correct_frames_and_the_cheater_is_slashed() {
     genesis.modules.coverage = None;
     genesis.modules.demand = Some(depin_core::services::demand::params::preset(
         vec![oracle.address()],
-        None,
         100,
     ));
     genesis.modules.compute = Some(ComputeGenesis {

@@ -39,7 +39,6 @@ fn hotspots_that_carry_paid_traffic_earn_demand_rewards_and_the_fleet_pays_exact
     coverage.location_fee = "0".into();
     genesis.modules.demand = Some(depin_core::services::demand::params::preset(
         vec![oracle.address()],
-        None,
         100,
     ));
     let (url, store) = start_network(&home, &genesis);

@@ -59,7 +59,6 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
     coverage.location_fee = "0".into();
     genesis.modules.demand = Some(depin_core::services::demand::params::preset(
         vec![oracle.address()],
-        None,
         100,
     ));
     genesis.modules.storage = Some(preset(5));
@@ -204,7 +203,7 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
     let coverage = genesis.modules.coverage.as_mut().expect("coverage");
     coverage.onboard_fee = "0".into();
     coverage.location_fee = "0".into();
-    let demand = depin_core::services::demand::params::preset(vec![oracle.address()], None, 100);
+    let demand = depin_core::services::demand::params::preset(vec![oracle.address()], 100);
     let market = demand.to_params().expect("valid demand section");
     genesis.modules.demand = Some(demand);
     genesis.modules.storage = Some(preset(5));

@@ -185,7 +185,7 @@ pub fn run(cfg: &ComputeBench, dir: &Path) -> Result<ComputeReport, String> {
         PRICE * u128::from(TASKS_PER_JOB) * (cfg.jobs_per_round * (rounds + 1)) as u128
             + FEE_RESERVE * 1_000;
 
-    let mut demand = params::preset(vec![oracle.address()], None, 100);
+    let mut demand = params::preset(vec![oracle.address()], 100);
     demand.onboard_fee_credits = ONBOARD_FEE;
     let compute = ComputeGenesis {
         // The capacity challenge at its cheapest (benchmark 1, one hash a score): the close's

@@ -170,7 +170,7 @@ pub fn run(cfg: &StorageBench, dir: &Path) -> Result<StorageReport, String> {
 
     let storage = preset(EPOCH_BLOCKS);
     let challenges = storage.challenges_per_window;
-    let demand = params::preset(vec![oracle.address()], None, 100);
+    let demand = params::preset(vec![oracle.address()], 100);
     let mut allocations = vec![
         Allocation {
             address: owner.address(),

@@ -118,7 +118,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
     // With a [demand] section fees are paid in credits.
     coverage.onboard_fee = "0".into();
     coverage.location_fee = "0".into();
-    let demand = params::preset(vec![oracle.address()], None, 100);
+    let demand = params::preset(vec![oracle.address()], 100);
     // The owner pays the onboarding fees in credits, bought by burning tokens on the way.
     let onboard_usd = demand.onboard_fee_credits as f64 * 0.000_01;
     let owner_tokens = (n as f64 * onboard_usd / 0.5 * 2.0).ceil() as u64 + 1;

@@ -73,10 +73,12 @@ pub enum DeviceCmd {
         #[arg(long)]
         device: String,
     },
-    /// Put a device on the denylist, or take it off with --undo (governor key only).
+    /// Put a device on the denylist, or take it off with --undo (the network's emergency key
+    /// only; anyone else proposes it: `depin gov propose denylist`).
     Deny {
-        #[arg(long, default_value = "governor")]
-        governor: String,
+        /// The emergency key ([governance] emergency_key) in --home.
+        #[arg(long, default_value = "emergency")]
+        key: String,
         #[arg(long)]
         device: String,
         #[arg(long)]
@@ -189,12 +191,8 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
             }),
             format!("retired {device}"),
         ),
-        DeviceCmd::Deny {
-            governor,
-            device,
-            undo,
-        } => (
-            governor.clone(),
+        DeviceCmd::Deny { key, device, undo } => (
+            key.clone(),
             Action::from(SetDenylist {
                 device: device_address(device)?,
                 denied: !undo,

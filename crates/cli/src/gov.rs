@@ -298,7 +298,9 @@ pub fn run(home: &Home, client: &Client, cmd: &GovCmd, json_out: bool) -> Result
             } else {
                 println!("{}", serde_json::to_string_pretty(&p["governance"])?);
                 if let Some(k) = p["emergency_key"]["address"].as_str() {
-                    println!("EMERGENCY KEY (devnet): {k} may enact changes without a vote");
+                    println!(
+                        "EMERGENCY KEY (devnet): {k} may change the denylists and the oracle set directly and enact any change without a vote"
+                    );
                 }
             }
             Ok(())

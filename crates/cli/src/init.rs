@@ -60,6 +60,11 @@ pub struct InitArgs {
     /// Add the storage module (needs demand; its proving windows are --beacon-interval-blocks).
     #[arg(long)]
     storage: bool,
+    /// Leave the emergency key out: the denylists and the oracle set then change only by
+    /// proposal and vote (`depin gov propose`). By default a devnet names one (the `emergency`
+    /// key), shown as such by `depin gov params` and /v1/governance/params.
+    #[arg(long)]
+    no_emergency_key: bool,
     /// Overwrite an existing network in --home (its data is deleted).
     #[arg(long)]
     force: bool,
@@ -86,15 +91,19 @@ impl InitArgs {
 }
 
 /// Tokens every device locks while active on a new network (returned when it retires, burned if
-/// the governor forfeits it): about 50 epochs of what one of a hundred hotspots earns from the
+/// it is removed for fraud): about 50 epochs of what one of a hundred hotspots earns from the
 /// default emission, so a ring forfeited within that loses money (docs/SECURITY.md).
 const DEVICE_BOND: &str = "5000";
 
 /// Dev accounts every new network starts with, and their whole-token balances.
-const DEV_ACCOUNTS: [(&str, &str); 3] = [
+const DEV_ACCOUNTS: [(&str, &str); 5] = [
     ("faucet", "1000000000"),
     ("alice", "1000000"),
     ("bob", "1000000"),
+    // The stakeholders of `depin devnet`'s scripted proposal (keys of their own, so the script
+    // never races the guide's commands for alice's or bob's nonce).
+    ("staker1", "1000000"),
+    ("staker2", "1000000"),
 ];
 
 /// Runs `depin init`: writes the genesis and the keys to `home` and prints them.
@@ -139,14 +148,17 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
         keys.push((name.to_string(), key.address()));
     }
     let treasury = Keypair::generate();
-    let governor = Keypair::generate();
     keys.push(("treasury".to_string(), treasury.address()));
-    keys.push(("governor".to_string(), governor.address()));
-    // The governor signs denylist changes, so it needs an account for its nonce and its fees.
-    allocations.push(Allocation {
-        address: governor.address(),
-        amount: "100".into(),
-    });
+    // The devnet's emergency key (issue 18): the one key that may change the denylists and the
+    // oracle set without a proposal. It signs, so it needs an account for its nonce and fees.
+    let emergency = (!args.no_emergency_key).then(Keypair::generate);
+    if let Some(e) = &emergency {
+        keys.push(("emergency".to_string(), e.address()));
+        allocations.push(Allocation {
+            address: e.address(),
+            amount: "100".into(),
+        });
+    }
     let oracle = Keypair::generate();
     let with_demand = !args.no_coverage && !args.no_demand;
     let coverage = (!args.no_coverage).then(|| {
@@ -181,7 +193,6 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
         let [second, third] = depin_agent::devnet::extra_oracles(&oracle);
         depin_core::services::demand::params::preset(
             vec![oracle.address(), second.address(), third.address()],
-            Some(governor.address()),
             decay_epochs,
         )
     });
@@ -214,15 +225,18 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
             storage: (args.storage && with_demand)
                 .then(|| depin_core::modules::storage::params::preset(args.beacon_interval_blocks)),
             devices: Some(depin_core::services::devices::DevicesGenesis {
-                governor: Some(governor.address()),
+                governor: None,
                 denylist: Vec::new(),
                 // A cost to every identity (issue 12): locked while the device is active.
                 bond: Some(DEVICE_BOND.into()),
             }),
             coverage,
             demand,
-            // Staking and proposals (issue 18); no emergency key.
-            governance: Some(depin_core::services::governance::GovernanceGenesis::devnet()),
+            // Staking and proposals (issue 18), with the devnet's emergency key unless left out.
+            governance: Some(depin_core::services::governance::GovernanceGenesis {
+                emergency_key: emergency.as_ref().map(Keypair::address),
+                ..depin_core::services::governance::GovernanceGenesis::devnet()
+            }),
             compute: (args.compute && with_demand)
                 .then(depin_core::modules::compute::ComputeGenesis::default),
             mapping: args.mapping.then(|| {
@@ -249,7 +263,9 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
     home.write_genesis(&genesis)?;
     home.save_key("validator", &validator)?;
     home.save_key("treasury", &treasury)?;
-    home.save_key("governor", &governor)?;
+    if let Some(e) = &emergency {
+        home.save_key("emergency", e)?;
+    }
     if genesis.modules.demand.is_some() {
         home.save_key("oracle", &oracle)?;
         let [second, third] = depin_agent::devnet::extra_oracles(&oracle);

@@ -18,6 +18,7 @@ mod connection;
 mod credits;
 mod device;
 mod gov;
+mod gov_devnet;
 mod init;
 mod keys;
 mod mapping;

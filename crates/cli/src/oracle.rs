@@ -1,5 +1,5 @@
 //! `depin oracle ...`: submit the token's USD price as an oracle, show the ledger's quote, and
-//! change the oracle set as the demand governor.
+//! change the oracle set with the network's emergency key (devnets; otherwise by proposal).
 
 use anyhow::Result;
 use depin_agent::client::Client;
@@ -17,16 +17,17 @@ pub enum OracleCmd {
     /// Submit or show the token's USD price.
     #[command(subcommand)]
     Price(PriceCmd),
-    /// Authorise a key as an oracle, or remove it (demand governor key only).
+    /// Authorise a key as an oracle, or remove it (the network's emergency key only; anyone
+    /// else proposes it: `depin gov propose oracle`).
     Set {
         /// Oracle: address or key name.
         oracle: String,
         /// true to authorise, false to remove.
         #[arg(long, action = clap::ArgAction::Set, required = true)]
         authorised: bool,
-        /// Governor key in --home.
-        #[arg(long, default_value = "governor")]
-        governor: String,
+        /// The emergency key ([governance] emergency_key) in --home.
+        #[arg(long, default_value = "emergency")]
+        key: String,
     },
 }
 
@@ -72,9 +73,9 @@ pub fn run(home: &Home, client: &Client, cmd: &OracleCmd, json_out: bool) -> Res
         OracleCmd::Set {
             oracle,
             authorised,
-            governor,
+            key,
         } => (
-            governor.clone(),
+            key.clone(),
             Action::from(SetOracle {
                 oracle: resolve(home, oracle)?,
                 authorised: *authorised,

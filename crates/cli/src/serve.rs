@@ -139,6 +139,12 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> R
                     device,
                 );
             }
+            if node.params.modules.governance.is_some() && node.params.economics.is_some() {
+                println!(
+                    "Governance: staker1 and staker2 lock stake, staker1 proposes a treasury share 5 points higher, both vote yes; it applies at the next epoch (docs/GOVERNANCE.md)."
+                );
+                crate::gov_devnet::spawn(url.to_string(), home.clone());
+            }
             println!();
             println!("Try, in another terminal:");
             println!("  {depin} --home {home_arg} query status");
@@ -153,6 +159,11 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> R
                 );
                 println!("  {depin} --home {home_arg} credits buy --usd 10 --key alice");
                 println!("  {depin} --home {home_arg} query credits alice");
+            }
+            if node.params.modules.governance.is_some() {
+                println!(
+                    "  {depin} --home {home_arg} gov list              # proposals and tallies"
+                );
             }
             println!("  curl -N {url}/v1/stream      # live blocks");
             println!();

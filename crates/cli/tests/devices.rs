@@ -1,5 +1,5 @@
 //! Devices through the real binary: onboard (fees in credits, bought at the oracle price), show,
-//! list by owner and by H3 cell, denylist by the governor only, refusals that name the reason,
+//! list by owner and by H3 cell, denylist by the emergency key only, refusals that name the reason,
 //! and epoch summaries and reward explanations.
 
 mod common;
@@ -81,7 +81,7 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
     .ok("list by cell");
     assert_eq!(by_cell.json()[0]["address"], device["address"]);
 
-    // Another region's location, and a denylist change by someone who is not the governor.
+    // Another region's location, and a denylist change by someone who is not the emergency key.
     let refused = depin(
         home,
         &[
@@ -135,15 +135,15 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
     );
     let refused = depin(
         home,
-        &["device", "deny", "--governor", "alice", "--device", "spot1"],
+        &["device", "deny", "--key", "alice", "--device", "spot1"],
     )
     .failed("deny by alice");
     assert!(
-        refused.stderr.contains("not_governor"),
+        refused.stderr.contains("not_emergency_key"),
         "{}",
         refused.stderr
     );
-    depin(home, &["device", "deny", "--device", "spot1"]).ok("deny by the governor");
+    depin(home, &["device", "deny", "--device", "spot1"]).ok("deny by the emergency key");
     let shown = depin(home, &["--json", "device", "show", "spot1"]).ok("show spot1");
     assert_eq!(shown.json()[0]["denied"], true);
 

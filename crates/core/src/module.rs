@@ -7,7 +7,7 @@
 //! at the close of an epoch the proven work of its devices. The ledger's one epoch close
 //! ([`crate::economics::close`]) turns that work, and the service users paid each device for,
 //! into exact payouts. Modules never import each other; they call the shared services in
-//! [`crate::services`] (device registry, denylist, fees in credits, governor checks, staking
+//! [`crate::services`] (device registry, denylist, fees in credits, the emergency-key check, staking
 //! and governance).
 
 use std::fmt;

@@ -43,8 +43,9 @@ pub enum Rejection {
     MempoolFull,
     /// The action belongs to a module this network does not run (by its wire id).
     ModuleDisabled { module: u8 },
-    /// The signer is not the key allowed to make this change.
-    NotGovernor,
+    /// The signer is not the network's emergency key, the one key that may make a governed
+    /// change (denylist, oracle set) directly instead of by proposal.
+    NotEmergencyKey,
     /// An action failed one of its module's checks.
     Module(ModuleRejection),
     /// The transaction's `max_fee` is below what its weight costs at the current base fee.
@@ -73,7 +74,7 @@ impl Rejection {
             Rejection::Duplicate => "duplicate",
             Rejection::MempoolFull => "mempool_full",
             Rejection::ModuleDisabled { module } => disabled_code(*module),
-            Rejection::NotGovernor => "not_governor",
+            Rejection::NotEmergencyKey => "not_emergency_key",
             Rejection::Module(r) => r.code(),
             Rejection::FeeTooLow { .. } => "fee_too_low",
             Rejection::TooHeavy { .. } => "too_heavy",
@@ -125,7 +126,7 @@ impl Rejection {
             Rejection::Duplicate => 11,
             Rejection::MempoolFull => 12,
             Rejection::ModuleDisabled { .. } => 13,
-            Rejection::NotGovernor => 14,
+            Rejection::NotEmergencyKey => 14,
             Rejection::Module(_) => 15,
             Rejection::FeeTooLow { .. } => 16,
             Rejection::TooHeavy { .. } => 17,
@@ -196,9 +197,9 @@ impl fmt::Display for Rejection {
                 ),
                 None => write!(f, "this network runs no module with id {module}"),
             },
-            Rejection::NotGovernor => write!(
+            Rejection::NotEmergencyKey => write!(
                 f,
-                "only the governor key named in the genesis may make this change"
+                "only the network's emergency key ([governance] emergency_key, for devnets) may make this change directly; anyone else proposes it and stakers vote (`depin gov propose denylist|pair-denylist|oracle ...`)"
             ),
             Rejection::Module(r) => r.fmt(f),
             Rejection::FeeTooLow { offered, needed } => write!(
@@ -262,7 +263,7 @@ impl Encode for Rejection {
                 payer.encode(out);
                 fee.encode(out);
             }
-            Rejection::NotGovernor
+            Rejection::NotEmergencyKey
             | Rejection::BadSignature
             | Rejection::ZeroAmount
             | Rejection::BalanceOverflow
@@ -314,7 +315,7 @@ impl Decode for Rejection {
             13 => Rejection::ModuleDisabled {
                 module: u8::decode(r)?,
             },
-            14 => Rejection::NotGovernor,
+            14 => Rejection::NotEmergencyKey,
             15 => Rejection::Module(ModuleRejection::decode(r)?),
             16 => Rejection::FeeTooLow {
                 offered: u64::decode(r)?,

@@ -375,7 +375,7 @@ fn reports_need_a_known_capable_allowed_located_device() {
         device: hotspot(3).address(),
         denied: true,
     });
-    assert_eq!(code(&net.send(&owner(), deny.clone())), "not_governor");
+    assert_eq!(code(&net.send(&owner(), deny.clone())), "not_emergency_key");
     assert_eq!(net.send(&governor(), deny), Receipt::Success);
     assert_eq!(
         code(&net.send(&hotspot(3), beacon(&hotspot(3), w, &e, 0))),
@@ -716,7 +716,10 @@ fn a_bond_is_locked_returned_on_retire_and_burned_when_forfeited() {
     let forfeit = Action::from(ForfeitBond {
         device: hotspot(2).address(),
     });
-    assert_eq!(code(&net.send(&owner(), forfeit.clone())), "not_governor");
+    assert_eq!(
+        code(&net.send(&owner(), forfeit.clone())),
+        "not_emergency_key"
+    );
     let burned = net.state.meta().burned;
     assert_eq!(net.send(&governor(), forfeit.clone()), Receipt::Success);
     assert_eq!(
@@ -791,7 +794,7 @@ fn a_denied_pair_cannot_witness_each_other() {
             denied,
         })
     };
-    assert_eq!(code(&net.send(&owner(), pair(true))), "not_governor");
+    assert_eq!(code(&net.send(&owner(), pair(true))), "not_emergency_key");
     assert_eq!(net.send(&governor(), pair(true)), Receipt::Success);
     let report = witness(&hotspot(1), &hotspot(2), A, b_loc(), w, &e, sent);
     let r = net.send(&hotspot(2), Action::from(report.clone()));

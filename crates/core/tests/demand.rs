@@ -78,7 +78,7 @@ fn oracle_checks_each_refuse_with_their_own_code() {
         oracle: oracle(5).address(),
         authorised: true,
     });
-    assert_eq!(code(&net.send(&fleet(), add.clone())), "not_governor");
+    assert_eq!(code(&net.send(&fleet(), add.clone())), "not_emergency_key");
     assert_eq!(net.send(&governor(), add), Receipt::Success);
     let a = price_action(&net, HALF_DOLLAR);
     assert_eq!(net.send(&oracle(5), a), Receipt::Success);

@@ -205,7 +205,7 @@ fn every_rejection() -> Vec<Rejection> {
         Rejection::Duplicate,
         Rejection::MempoolFull,
         Rejection::ModuleDisabled { module: 9 },
-        Rejection::NotGovernor,
+        Rejection::NotEmergencyKey,
         Rejection::from(DeviceRejection::NotOwner {
             device: a,
             owner: key(5).address(),

@@ -7,6 +7,8 @@ mod common;
 use common::*;
 use depin_core::economics::records::EconomyView;
 use depin_core::genesis::{Allocation, EconomicsGenesis};
+use depin_core::services::demand::records::DemandView;
+use depin_core::services::devices::DevicesView;
 use depin_core::services::governance::actions::{
     Choice, DelegateStake, EmergencyEnact, LockStake, ProposalKind, Propose, UnbondStake, Unjail,
     Vote, WithdrawStake,
@@ -495,7 +497,6 @@ fn fraud_denylist_proposal_forfeits_and_slashes() {
     assert_eq!(net.send(&staker(1), vote(0, Choice::Yes)), Receipt::Success);
     let burned = net.state.meta().burned;
     to_height(&mut net, EPOCH_BLOCKS + 1);
-    use depin_core::services::devices::DevicesView;
     assert!(net.state.is_denied(&device.address()));
     assert!(net.state.device_entry(&device.address()).is_none());
     assert_eq!(net.state.stake_of(&owner().address()).amount.0, 80 * UNIT);
@@ -588,4 +589,111 @@ proptest! {
         let got = outcome(Amount(eligible), Amount(yes), Amount(no), Amount(abstain), quorum, threshold);
         prop_assert_eq!(got.is_ok(), quorum_met && threshold_met);
     }
+}
+
+/// The governor keys of before are gone (issue 18): a genesis naming `[devices] governor` or
+/// `[demand] governor` is refused with a sentence saying what to write instead, and nothing
+/// else about the genesis has to change.
+#[test]
+fn old_governor_keys_are_refused_with_what_to_change() {
+    use depin_core::services::demand::params::preset;
+    let k = governor().address();
+    let devices = gov_genesis(|_| {});
+    let mut old = devices.clone();
+    old.modules.devices.as_mut().unwrap().governor = Some(k);
+    let err = old.validate().unwrap_err().to_string();
+    assert!(err.contains("devices.governor"), "{err}");
+    assert!(err.contains(&format!("emergency_key = \"{k}\"")), "{err}");
+    let mut old = devices.clone();
+    let mut demand = preset(vec![oracle(0).address()], 4);
+    demand.governor = Some(k);
+    old.modules.demand = Some(demand);
+    let err = old.validate().unwrap_err().to_string();
+    assert!(err.contains("demand.governor"), "{err}");
+    assert!(err.contains("[governance]"), "{err}");
+    devices
+        .validate()
+        .expect("the same genesis without a governor is valid");
+}
+
+/// Without an emergency key, nobody changes the denylists or the oracle set directly (the key
+/// that used to be the governor included); a proposal voted through does it at the next epoch
+/// boundary. With one, that key alone may (and only it).
+#[test]
+fn governed_changes_go_through_proposals_and_the_emergency_key_is_the_only_shortcut() {
+    let mut net = Net::new(demand_genesis(1, |g| {
+        for i in 0..3 {
+            g.allocations.push(Allocation {
+                address: staker(i).address(),
+                amount: "1000".into(),
+            });
+        }
+        let gov = g.modules.governance.as_mut().unwrap();
+        gov.emergency_key = None;
+        gov.voting_period_blocks = 5;
+        gov.min_proposal_stake = "50".into();
+    }));
+    let device = hotspot(7).address();
+    let new_oracle = oracle(3).address();
+    let deny = Action::from(depin_core::services::devices::SetDenylist {
+        device,
+        denied: true,
+    });
+    let set_oracle = Action::from(depin_core::services::demand::actions::SetOracle {
+        oracle: new_oracle,
+        authorised: true,
+    });
+    for key in [governor(), staker(0)] {
+        assert_eq!(code(&net.send(&key, deny.clone())), "not_emergency_key");
+        assert_eq!(
+            code(&net.send(&key, set_oracle.clone())),
+            "not_emergency_key"
+        );
+    }
+    for i in 0..3 {
+        assert_eq!(net.send(&staker(i), lock(200)), Receipt::Success);
+    }
+    let changes = [
+        ProposalKind::Denylist {
+            device,
+            denied: true,
+            fraud: false,
+        },
+        ProposalKind::OracleSet {
+            oracle: new_oracle,
+            authorised: true,
+        },
+    ];
+    for (id, change) in changes.into_iter().enumerate() {
+        assert_eq!(net.send(&staker(0), propose(change)), Receipt::Success);
+        for i in 0..2 {
+            assert_eq!(
+                net.send(&staker(i), vote(id as u64, Choice::Yes)),
+                Receipt::Success
+            );
+        }
+    }
+    let end = net.state.proposal(1).unwrap().voting_end_height;
+    to_height(&mut net, end);
+    assert_eq!(
+        net.state.proposal(1).unwrap().status,
+        Status::Passed { effective_epoch: 1 }
+    );
+    let is_oracle = |net: &Net| net.state.oracles(100).iter().any(|(a, _)| *a == new_oracle);
+    // Not before the boundary.
+    to_height(&mut net, EPOCH_BLOCKS);
+    assert!(!net.state.is_denied(&device));
+    assert!(!is_oracle(&net));
+    net.block(vec![]);
+    assert!(net.state.is_denied(&device));
+    assert!(is_oracle(&net));
+    net.replays_identically();
+
+    // With an emergency key, that key alone changes them directly, at once.
+    let mut net = Net::new(demand_genesis(1, |_| {}));
+    assert_eq!(code(&net.send(&owner(), deny.clone())), "not_emergency_key");
+    assert_eq!(net.send(&governor(), deny), Receipt::Success);
+    assert!(net.state.is_denied(&device));
+    assert_eq!(net.send(&governor(), set_oracle), Receipt::Success);
+    assert!(is_oracle(&net));
 }

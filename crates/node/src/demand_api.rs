@@ -30,7 +30,7 @@ pub fn routes() -> Router<Arc<Node>> {
 
 /// Most delegations one credits query lists.
 pub const MAX_DELEGATIONS_PER_QUERY: usize = 10_000;
-/// Most oracles `/v1/oracle` lists (the set is governed and small; this bounds a bad governor).
+/// Most oracles `/v1/oracle` lists (the set is governed and small; this bounds a bad proposal).
 pub const MAX_ORACLES_PER_QUERY: usize = 1_000;
 
 /// The demand parameters, or 404 `demand_disabled` on a network without a `[demand]` section.
@@ -81,6 +81,7 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
             view.oracles(MAX_ORACLES_PER_QUERY.saturating_add(1)),
             MAX_ORACLES_PER_QUERY,
         );
+        let emergency_key = depin_core::services::authority::emergency_key(&view);
         view.finish().map_err(internal)?;
         let quote = quote_from(p, oracles.iter().map(|(_, o)| o), now_ms);
         let fresh = oracles
@@ -123,7 +124,7 @@ pub async fn oracle(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
             "min_oracle_prices": p.min_oracle_prices,
             "price_window_ms": p.price_window_ms,
             "price_max_age_ms": p.price_max_age_ms,
-            "governor": p.governor,
+            "emergency_key": emergency_key,
             "oracles": listed,
             "truncated": truncated,
             "credit_usd": usd_view(p.credit_peg.0),

@@ -104,7 +104,7 @@ pub async fn params(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
             "emergency_key": g.emergency_key.map(|k| json!({
                 "address": k,
                 "emergency": true,
-                "note": "an emergency key (devnet): it enacts changes without a vote, at the next epoch boundary",
+                "note": "an emergency key (devnet): the one key that may change the denylists and the oracle set directly, and enact any change without a vote at the next epoch boundary; everyone else proposes",
             })),
             "params_in_force": in_force,
         })))
@@ -191,7 +191,16 @@ pub async fn slashes(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
     blocking(move || {
         let view = snapshot(&node)?;
         governance(&view)?;
-        let list = view.slashes(MAX_PROPOSALS_PER_QUERY);
+        let decimals = view.params().decimals;
+        let list: Vec<Value> = view
+            .slashes(MAX_PROPOSALS_PER_QUERY)
+            .iter()
+            .map(|s| {
+                let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
+                v["explanation"] = json!(s.explain(decimals));
+                v
+            })
+            .collect();
         view.finish().map_err(ApiError::internal)?;
         Ok(Json(json!({ "slashes": list })))
     })

@@ -68,7 +68,7 @@ pub fn status_of(r: &Rejection) -> StatusCode {
         | Rejection::ZeroAmount
         | Rejection::BalanceOverflow
         | Rejection::ModuleDisabled { .. }
-        | Rejection::NotGovernor
+        | Rejection::NotEmergencyKey
         | Rejection::FeeTooLow { .. }
         | Rejection::TooHeavy { .. }
         | Rejection::FeeUnpaid { .. }

@@ -94,12 +94,8 @@ fn genesis() -> Genesis {
         fees: None,
         modules: ModulesGenesis {
             storage: None,
-            devices: Some(DevicesGenesis {
-                governor: Some(owner().address()),
-                denylist: Vec::new(),
-                bond: None,
-            }),
-            demand: Some(params::preset(vec![oracle().address()], None, 4)),
+            devices: Some(DevicesGenesis::default()),
+            demand: Some(params::preset(vec![oracle().address()], 4)),
             coverage: Some({
                 let mut c = preset::single_region(preset::BERLIN, 5);
                 c.onboard_fee = "0".into();

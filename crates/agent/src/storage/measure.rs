@@ -180,7 +180,7 @@ fn key(tag: u8, i: u8) -> Keypair {
 }
 
 fn genesis(funded: &[Address], oracle: &Keypair, validator: &Keypair) -> Genesis {
-    let mut demand = demand_params::preset(vec![oracle.address()], None, 4);
+    let mut demand = demand_params::preset(vec![oracle.address()], 4);
     demand.price_window_ms = 100_000_000;
     demand.price_max_age_ms = 100_000_000;
     Genesis {

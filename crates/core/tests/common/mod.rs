@@ -23,6 +23,7 @@ use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
 use depin_core::services::demand::params;
 use depin_core::services::devices::DevicesGenesis;
 use depin_core::services::fees::charge;
+use depin_core::services::governance::GovernanceGenesis;
 use depin_core::{
     Action, Amount, Block, Genesis, Hash, Keypair, Receipt, Signatures, State, Transaction,
     apply_block, build_block,
@@ -105,10 +106,12 @@ pub fn genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
         fees: None,
         modules: ModulesGenesis {
             storage: None,
-            devices: Some(DevicesGenesis {
-                governor: Some(governor().address()),
-                denylist: Vec::new(),
-                bond: None,
+            devices: Some(DevicesGenesis::default()),
+            // The governor() key is the network's emergency key: the one key that may change
+            // the denylists and the oracle set without a proposal.
+            governance: Some(GovernanceGenesis {
+                emergency_key: Some(governor().address()),
+                ..GovernanceGenesis::devnet()
             }),
             demand: None,
             coverage: Some(coverage),
@@ -498,7 +501,6 @@ pub fn demand_genesis(oracles: u8, edit: impl FnOnce(&mut Genesis)) -> Genesis {
         c.location_fee = "0".into();
         g.modules.demand = Some(params::preset(
             (0..oracles).map(|i| oracle(i).address()).collect(),
-            Some(governor().address()),
             4,
         ));
         g.allocations.push(Allocation {

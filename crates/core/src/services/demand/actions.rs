@@ -18,7 +18,7 @@ pub struct SubmitPrice {
     pub observed_at_ms: u64,
 }
 
-/// Add a key to the oracle set or remove one (signed by the demand governor).
+/// Add a key to the oracle set or remove one (signed by the emergency key; otherwise an `oracle_set` proposal).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetOracle {

@@ -20,7 +20,8 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 30_000;
 pub struct DemandGenesis {
     /// Keys allowed to submit token/USD prices.
     pub oracles: Vec<Address>,
-    /// The key that may add or remove oracles later (none: the set is fixed).
+    /// No longer accepted (refused with what to write instead): the oracle set is changed by
+    /// `oracle_set` proposals, and the one shortcut is `[governance] emergency_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governor: Option<Address>,
     /// Fresh prices needed before the ledger quotes a price at all.
@@ -70,9 +71,8 @@ fn one() -> u32 {
 /// The demand parameters the ledger keeps in its state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketParams {
-    /// The oracle set at genesis (the live set is in the state; the governor changes it).
+    /// The oracle set at genesis (the live set is in the state; governance changes it).
     pub oracles: Vec<Address>,
-    pub governor: Option<Address>,
     pub min_oracle_prices: u32,
     pub price_window_ms: u64,
     pub price_max_age_ms: u64,
@@ -102,6 +102,12 @@ impl DemandGenesis {
     /// Checks the section and converts it; errors name the field and what to do.
     pub fn to_params(&self) -> Result<MarketParams, (&'static str, String)> {
         let err = |name: &'static str, why: &str| Err((name, why.to_string()));
+        if let Some(key) = self.governor {
+            return Err((
+                "demand.governor",
+                crate::services::devices::retired_governor(&key),
+            ));
+        }
         if self.oracles.is_empty() {
             return err(
                 "demand.oracles",
@@ -169,7 +175,6 @@ impl DemandGenesis {
         }
         Ok(MarketParams {
             oracles: self.oracles.clone(),
-            governor: self.governor,
             min_oracle_prices: self.min_oracle_prices,
             price_window_ms: self.price_window_ms,
             price_max_age_ms: self.price_max_age_ms,
@@ -194,15 +199,11 @@ impl DemandGenesis {
 /// needed; a price is fresh for 10 minutes and refused when observed over 2 minutes before its
 /// block; one report moves the median at most 10%; no credits are minted while the fresh
 /// prices spread over 20% around their median.
-pub fn preset(
-    oracles: Vec<Address>,
-    governor: Option<Address>,
-    decay_epochs: u64,
-) -> DemandGenesis {
+pub fn preset(oracles: Vec<Address>, decay_epochs: u64) -> DemandGenesis {
     let min_oracle_prices = if oracles.len() >= 3 { 2 } else { 1 };
     DemandGenesis {
         oracles,
-        governor,
+        governor: None,
         min_oracle_prices,
         price_window_ms: 600_000,
         price_max_age_ms: 120_000,
@@ -226,7 +227,6 @@ pub fn preset(
 
 struct_codec!(MarketParams {
     oracles: Vec<Address>,
-    governor: Option<Address>,
     min_oracle_prices: u32,
     price_window_ms: u64,
     price_max_age_ms: u64,
@@ -250,7 +250,7 @@ mod tests {
     use crate::crypto::Keypair;
 
     fn sample() -> DemandGenesis {
-        preset(vec![Keypair::from_seed([3; 32]).address()], None, 100)
+        preset(vec![Keypair::from_seed([3; 32]).address()], 100)
     }
 
     #[test]

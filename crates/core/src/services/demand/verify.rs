@@ -11,7 +11,7 @@ use crate::crypto::{self, Address};
 use crate::economics::{OraclePrice, TokenPrice, credits_for_burn, tokens_for_credits};
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
-use crate::services::authority::check_governor;
+use crate::services::authority::check_emergency_key;
 use crate::services::devices::{self, DeviceRejection};
 use crate::state::{State, StateRead};
 
@@ -172,15 +172,15 @@ pub fn minting_quote<S: StateRead>(
     Ok(quote)
 }
 
-/// Adds or removes an oracle (governor only).
+/// Adds or removes an oracle (the emergency key only; otherwise an `oracle_set` proposal).
 pub fn set_oracle(state: &mut State, signer: &Address, a: &SetOracle) -> Result<(), Rejection> {
-    let p = params(state)?;
-    check_governor(p.governor, signer)?;
+    params(state)?;
+    check_emergency_key(state, signer)?;
     apply_oracle(state, &a.oracle, a.authorised);
     Ok(())
 }
 
-/// Adds `oracle` to the oracle set or removes it (the governor's action, or a passed
+/// Adds `oracle` to the oracle set or removes it (the emergency key's action, or a passed
 /// governance proposal); nothing changes if it is already as asked.
 pub fn apply_oracle(state: &mut State, oracle: &Address, authorised: bool) {
     state.with_writer(super::Demand::ID, |state| {

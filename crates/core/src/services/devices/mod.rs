@@ -16,7 +16,7 @@ use crate::crypto::{self, Address, Signature};
 use crate::genesis::GenesisInfo;
 use crate::module::{BlockContext, FieldError, Module, TxContext, actions};
 use crate::rejection::Rejection;
-use crate::services::authority::check_governor;
+use crate::services::authority::check_emergency_key;
 use crate::state::{State, StateRead};
 
 pub use records::{
@@ -31,19 +31,22 @@ use reject::DeviceRejection as R;
 /// The registry as a module of the ledger (it runs on every network).
 pub struct Devices;
 
-/// The `[devices]` section of a genesis file (optional: the defaults are no governor and an
-/// empty denylist).
+/// The `[devices]` section of a genesis file (optional: the defaults are no bond and an empty
+/// denylist).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DevicesGenesis {
-    /// The key allowed to change the denylist (governance comes later).
+    /// No longer accepted (refused with what to write instead): the denylist is changed by
+    /// governance proposals, and the one shortcut is `[governance] emergency_key`. Kept only so
+    /// that an old genesis naming a governor gets that sentence, not a parser's "unknown field".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governor: Option<Address>,
     /// Devices denied from the start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denylist: Vec<Address>,
     /// Tokens locked per device while it is active (whole tokens): returned to its owner when it
-    /// retires, burned when the governor forfeits it (`forfeit_bond`). A cost to every identity.
+    /// retires, burned when it is removed for fraud (a `denylist` proposal with `fraud`, or the
+    /// emergency key's `forfeit_bond`). A cost to every identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bond: Option<String>,
 }
@@ -51,7 +54,6 @@ pub struct DevicesGenesis {
 /// The registry's parameters as the ledger keeps them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicesParams {
-    pub governor: Option<Address>,
     /// Tokens locked per device, base units.
     pub bond: Amount,
 }
@@ -71,7 +73,8 @@ pub struct RetireDevice {
     pub device: Address,
 }
 
-/// Retire a device for fraud and burn its bond (signed by the governor): the evidence is in the
+/// Retire a device for fraud and burn its bond (signed by the emergency key; otherwise a
+/// `denylist` proposal with `fraud`): the evidence is in the
 /// ledger's ring signals and the device's refused reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,7 +82,8 @@ pub struct ForfeitBond {
     pub device: Address,
 }
 
-/// Put a pair of devices on the edge denylist or take it off (signed by the governor): their
+/// Put a pair of devices on the edge denylist or take it off (signed by the emergency key;
+/// otherwise a `pair_denylist` proposal): their
 /// reports of each other are refused, while each stays free to work with everyone else (the
 /// answer to a pair whose signals are inconsistent over time, or a suspected collusion).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +94,8 @@ pub struct SetPairDenylist {
     pub denied: bool,
 }
 
-/// Put a device on the denylist or take it off (signed by the governor).
+/// Put a device on the denylist or take it off (signed by the emergency key; otherwise a
+/// `denylist` proposal).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetDenylist {
@@ -99,7 +104,7 @@ pub struct SetDenylist {
 }
 
 actions! {
-    /// The registry's actions; the device's owner (or the governor) signs them.
+    /// The registry's actions; the device's owner (or the emergency key) signs them.
     DevicesAction, "devices action";
     0 => TransferDevice(TransferDevice),
     1 => RetireDevice(RetireDevice),
@@ -122,6 +127,9 @@ impl Module for Devices {
     }
 
     fn params(g: &DevicesGenesis, network: &GenesisInfo) -> Result<DevicesParams, FieldError> {
+        if let Some(key) = g.governor {
+            return Err(("devices.governor", retired_governor(&key)));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for d in &g.denylist {
             if !seen.insert(d) {
@@ -133,10 +141,7 @@ impl Module for Devices {
                 .map_err(|e| ("devices.bond", format!("{e}: whole tokens, e.g. \"100\"")))?,
             None => Amount::ZERO,
         };
-        Ok(DevicesParams {
-            governor: g.governor,
-            bond,
-        })
+        Ok(DevicesParams { bond })
     }
 
     fn init(state: &mut State, g: &DevicesGenesis) {
@@ -165,13 +170,13 @@ impl Module for Devices {
                 Ok(())
             }
             DevicesAction::SetPairDenylist(a) => {
-                check_governor(governor(state), tx.signer)?;
+                check_emergency_key(state, tx.signer)?;
                 let key = pair_deny_key(&a.a, &a.b);
                 state.put_raw(key, a.denied.then(Vec::new));
                 Ok(())
             }
             DevicesAction::ForfeitBond(a) => {
-                check_governor(governor(state), tx.signer)?;
+                check_emergency_key(state, tx.signer)?;
                 let d = state
                     .device_entry(&a.device)
                     .ok_or(R::UnknownDevice { device: a.device })?;
@@ -181,7 +186,7 @@ impl Module for Devices {
                 Ok(())
             }
             DevicesAction::SetDenylist(a) => {
-                check_governor(governor(state), tx.signer)?;
+                check_emergency_key(state, tx.signer)?;
                 state.put_raw(deny_key(&a.device), a.denied.then(Vec::new));
                 Ok(())
             }
@@ -189,13 +194,12 @@ impl Module for Devices {
     }
 }
 
-fn governor(state: &State) -> Option<Address> {
-    state
-        .params()
-        .modules
-        .devices
-        .as_ref()
-        .and_then(|p| p.governor)
+/// What an old genesis naming a per-module governor key must change (see docs/DECISIONS.md:
+/// refused rather than mapped to the emergency key, so nobody keeps a shortcut unknowingly).
+pub fn retired_governor(key: &Address) -> String {
+    format!(
+        "governor keys are gone: the denylists and the oracle set are changed by governance proposals. Remove this line; to keep {key} as a devnet's shortcut, name it once as `emergency_key = \"{key}\"` under [governance] (that section must be present)"
+    )
 }
 
 /// The bond a new device locks on this network.
@@ -263,7 +267,7 @@ pub fn set_pair_denied(state: &mut State, a: &Address, b: &Address, denied: bool
 }
 
 /// Retires `device` for fraud and burns its bond (a passed governance proposal, as
-/// `forfeit_bond` is for the governor key); its owner, or `None` if it is not registered.
+/// `forfeit_bond` is for the emergency key); its owner, or `None` if it is not registered.
 pub fn forfeit(state: &mut State, device: &Address) -> Option<Address> {
     let d = state.device_entry(device)?;
     release_bond(state, device, None);
@@ -376,10 +380,7 @@ pub fn set_location(state: &mut State, device: &Address, location: Option<Assert
     put_entry(state, device, Some(&entry));
 }
 
-struct_codec!(DevicesParams {
-    governor: Option<Address>,
-    bond: Amount,
-});
+struct_codec!(DevicesParams { bond: Amount });
 struct_codec!(ForfeitBond { device: Address });
 struct_codec!(SetPairDenylist {
     a: Address,

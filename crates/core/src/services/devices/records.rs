@@ -130,7 +130,7 @@ pub fn deny_prefix() -> Vec<u8> {
 pub trait DevicesView {
     fn device_entry(&self, device: &Address) -> Option<DeviceEntry>;
     fn is_denied(&self, device: &Address) -> bool;
-    /// Whether the governor denied the pair `a`, `b` (either order).
+    /// Whether governance (or the emergency key) denied the pair `a`, `b` (either order).
     fn is_pair_denied(&self, a: &Address, b: &Address) -> bool;
     /// Devices of `owner`, in address order, at most `limit`.
     fn devices_of(&self, owner: &Address, limit: usize) -> Vec<Address>;

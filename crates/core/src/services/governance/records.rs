@@ -288,6 +288,47 @@ pub struct SlashRecord {
     pub burned: bool,
     pub height: u64,
 }
+impl SlashRecord {
+    /// Why the stake was slashed and where the tokens went, in a sentence (the API's
+    /// `explanation`); `decimals` of the network's token.
+    pub fn explain(&self, decimals: u8) -> String {
+        let why = match self.rule {
+            SlashRule::Equivocation => {
+                "the validator it backs signed two different blocks at one height (equivocation evidence from consensus)"
+            }
+            SlashRule::StorageDeal => {
+                "its storage deal was terminated for failed proofs: the provider missed more proving periods in a row than the deal allows"
+            }
+            SlashRule::ComputeResult => {
+                "its compute result was proven wrong: the verifiers' replicas of the task agreed on another output"
+            }
+            SlashRule::DeviceFraud => {
+                "its device was removed for fraud by a passed denylist proposal"
+            }
+        };
+        let rule = match self.rule {
+            SlashRule::Equivocation => "slash_equivocation_bps",
+            SlashRule::StorageDeal => "slash_storage_bps",
+            SlashRule::ComputeResult => "slash_compute_bps",
+            SlashRule::DeviceFraud => "slash_fraud_bps",
+        };
+        format!(
+            "{} tokens of {}'s stake slashed at height {} ({} = {} bps): {why}; evidence {}; the tokens were {}",
+            self.amount.display(decimals),
+            self.offender,
+            self.height,
+            rule,
+            self.bps,
+            self.evidence,
+            if self.burned {
+                "burned"
+            } else {
+                "sent to the treasury"
+            }
+        )
+    }
+}
+
 struct_codec!(SlashRecord {
     offender: Address,
     rule: SlashRule,

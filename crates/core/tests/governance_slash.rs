@@ -1,0 +1,303 @@
+//! Slashing end to end (issue 18): a storage provider whose deal is terminated for failed
+//! proofs, and a compute provider whose result the referees prove wrong, lose the governance
+//! stake of the account that owns them, by the rule the parameters set, once per evidence;
+//! the supply and the stake escrow balance to the base unit, and the slash record explains why.
+
+mod common;
+
+use common::storage::*;
+use common::*;
+use depin_core::genesis::Allocation;
+use depin_core::modules::compute::actions::{
+    ClaimTask, CommitResult, PostJob, ProcessorClass, RegisterProvider, RevealResult, Unit,
+    VerifyMode, result_commitment, result_tag, sign_onboarding,
+};
+use depin_core::modules::compute::fate::{SlotFate, TaskOutcome};
+use depin_core::modules::compute::{ComputeGenesis, ComputeView};
+use depin_core::modules::storage::StorageView;
+use depin_core::modules::storage::actions::AddCollateral;
+use depin_core::modules::storage::params::GIB;
+use depin_core::modules::storage::records::DealStatus;
+use depin_core::services::governance::actions::LockStake;
+use depin_core::services::governance::records::GovernanceView;
+use depin_core::services::governance::{SlashRecord, SlashRule, stake_escrow};
+use depin_core::{Action, Amount, Genesis, Hash, Keypair, Receipt};
+
+/// Tokens every slashed owner locks as stake.
+const STAKED: u128 = 400;
+/// The slash rules of these networks: a quarter of the owner's stake.
+const SLASH_BPS: u32 = 2_500;
+
+fn lock(net: &mut Net, who: &Keypair, tokens: u128) {
+    let a = Action::from(LockStake {
+        amount: Amount(tokens * TOKEN),
+    });
+    assert_eq!(net.send(who, a), Receipt::Success);
+}
+
+fn slashing(g: &mut Genesis) {
+    let gov = g.modules.governance.as_mut().unwrap();
+    gov.slash_storage_bps = SLASH_BPS;
+    gov.slash_compute_bps = SLASH_BPS;
+}
+
+/// The sum of balances is the supply, and the stake escrow holds exactly the stake.
+fn conserved(net: &Net) {
+    net.supply_is_consistent();
+    let t = net.state.stake_totals();
+    let escrow = net
+        .state
+        .account(&stake_escrow())
+        .map_or(0, |a| a.balance.0);
+    assert_eq!(
+        escrow,
+        t.bonded.0 + t.unbonding.0,
+        "escrow = bonded + unbonding"
+    );
+}
+
+/// Checks that `who` was slashed once, by `rule`, a quarter of [`STAKED`], burned, and that
+/// the record's explanation says why; returns the record.
+fn slashed_once(net: &Net, who: &Keypair, rule: SlashRule, why: &str) -> SlashRecord {
+    let records: Vec<SlashRecord> = net
+        .state
+        .slashes(100)
+        .into_iter()
+        .filter(|s| s.offender == who.address())
+        .collect();
+    assert_eq!(records.len(), 1, "one slash per evidence: {records:?}");
+    let s = records[0].clone();
+    assert_eq!((s.rule, s.bps, s.burned), (rule, SLASH_BPS, true));
+    assert_eq!(s.amount.0, STAKED * TOKEN * u128::from(SLASH_BPS) / 10_000);
+    assert_eq!(
+        net.state.stake_of(&who.address()).amount.0,
+        STAKED * TOKEN - s.amount.0,
+        "the cut comes off the owner's bonded stake"
+    );
+    let text = s.explain(net.state.params().decimals);
+    assert!(text.contains(why), "{text}");
+    assert!(text.contains("100 tokens"), "{text}");
+    assert!(text.contains("burned"), "{text}");
+    s
+}
+
+/// A storage deal missed past the fault limit is terminated and its provider's owner loses a
+/// quarter of its stake, once; an honest provider of the same owner on another deal changes
+/// nothing more. The supply falls by exactly the slash (it is burned).
+#[test]
+fn a_terminated_storage_deal_slashes_its_provider_s_owner() {
+    let mut net = Net::new(demand_genesis(1, |g| {
+        with_storage(g);
+        slashing(g);
+    }));
+    let a = price_action(&net, HALF_DOLLAR);
+    assert_eq!(net.send(&oracle(0), a), Receipt::Success);
+    assert_eq!(
+        net.send(&fleet(), buy(1_000 * TOKEN, &fleet())),
+        Receipt::Success
+    );
+    let p = provider_key(0);
+    assert_eq!(
+        net.send(&owner(), register_action(&p, GIB)),
+        Receipt::Success
+    );
+    let collateral = Action::from(AddCollateral {
+        device: p.address(),
+        amount: Amount(100 * TOKEN),
+    });
+    assert_eq!(net.send(&owner(), collateral), Receipt::Success);
+    lock(&mut net, &owner(), STAKED);
+    let data = shard(3, 40_000);
+    let deal = net.state.storage_meta().next_deal;
+    let t = terms(&net, &fleet(), &p, &data, 10);
+    assert_eq!(net.send(&fleet(), open_action(t, &p)), Receipt::Success);
+    conserved(&net);
+    let burned = net.state.meta().burned.0;
+    let start = net.state.deal(deal).unwrap().start_period;
+    // Four missed periods: the limit is three in a row.
+    for period in start..start + 4 {
+        let (_, last) = window(&net, deal, period);
+        while net.state.height() < last {
+            net.block(vec![]);
+            conserved(&net);
+        }
+    }
+    assert_eq!(
+        net.state.deal(deal).unwrap().status,
+        DealStatus::TerminatedFaults
+    );
+    let s = slashed_once(
+        &net,
+        &owner(),
+        SlashRule::StorageDeal,
+        "storage deal was terminated for failed proofs",
+    );
+    assert_eq!(
+        s.evidence,
+        Hash::tagged("depin/storage/terminated/v1", &[&deal.to_be_bytes()])
+    );
+    // Nothing else burned tokens meanwhile (empty blocks; the terminated deal pays the client
+    // its collateral, a transfer): the burn counter rose by the slash.
+    assert_eq!(net.state.meta().burned.0 - burned, s.amount.0);
+    // More blocks do not slash the same deal again.
+    for _ in 0..2 * WINDOW {
+        net.block(vec![]);
+    }
+    slashed_once(&net, &owner(), SlashRule::StorageDeal, "failed proofs");
+    conserved(&net);
+    net.replays_identically();
+}
+
+fn provider_owner(i: u8) -> Keypair {
+    Keypair::from_seed([60 + i; 32])
+}
+fn gpu(i: u8) -> Keypair {
+    Keypair::from_seed([90 + i; 32])
+}
+fn requester() -> Keypair {
+    Keypair::from_seed([50; 32])
+}
+fn salt(i: u8) -> Hash {
+    Hash::tagged("salt", &[&[i]])
+}
+
+/// Two replicas disagree, three referees side with the honest one: the garbage provider's
+/// result is proven wrong (`wrong_result`) and its owner loses a quarter of its stake, while
+/// the honest providers' owners (also staked) lose nothing.
+#[test]
+fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
+    const PROVIDERS: u8 = 5;
+    let compute = ComputeGenesis {
+        bond_multiple: 10,
+        min_spot_check_bps: 1_000,
+        work_fee_bps: 500,
+        stake_per_score_credits: 100,
+        tier_min_benchmark: vec![1, 10, 100],
+        claim_timeout_blocks: 4,
+        reveal_timeout_blocks: 4,
+        approval_timeout_blocks: 6,
+        max_job_blocks: 200,
+        abandon_penalty_bps: 1_000,
+        challenge_window_blocks: 3,
+        challenge_hashes_per_score: 4,
+    };
+    let mut net = Net::new(demand_genesis(1, |g| {
+        g.modules.compute = Some(compute.clone());
+        g.modules.demand.as_mut().unwrap().onboard_fee_credits = 10_000;
+        for key in std::iter::once(requester()).chain((0..PROVIDERS).map(provider_owner)) {
+            g.allocations.push(Allocation {
+                address: key.address(),
+                amount: "1000".into(),
+            });
+        }
+        slashing(g);
+    }));
+    let a = price_action(&net, HALF_DOLLAR);
+    assert_eq!(net.send(&oracle(0), a), Receipt::Success);
+    for key in std::iter::once(requester()).chain((0..PROVIDERS).map(provider_owner)) {
+        assert_eq!(net.send(&key, buy(20 * TOKEN, &key)), Receipt::Success);
+    }
+    for i in 0..PROVIDERS {
+        let owner = provider_owner(i);
+        lock(&mut net, &owner, STAKED);
+        let r = RegisterProvider {
+            device: gpu(i).address(),
+            class: ProcessorClass::Gpu,
+            benchmark: 10,
+            stake: 200_000,
+            device_signature: sign_onboarding(CHAIN_ID, &owner.address(), &gpu(i)),
+        };
+        assert_eq!(net.send(&owner, r.into()), Receipt::Success);
+    }
+    let job = net.state.next_job_id();
+    let post = PostJob {
+        spec_hash: Hash::tagged("spec", &[]),
+        tasks: 1,
+        unit: Unit::Frame,
+        units_per_task: 1,
+        price_per_unit: 1_000,
+        deadline_height: net.state.height() + 100,
+        min_tier: 0,
+        mode: VerifyMode::Redundant { replicas: 2 },
+        canary_commitment: None,
+    };
+    assert_eq!(net.send(&requester(), post.into()), Receipt::Success);
+    let honest = Hash::tagged("output", &[&job.to_le_bytes()]);
+    let garbage = Hash::tagged("garbage", &[&job.to_le_bytes()]);
+    let answers = [
+        (0, honest),
+        (1, garbage),
+        (2, honest),
+        (3, honest),
+        (4, honest),
+    ];
+    let open_up = |net: &mut Net| {
+        for _ in 0..=compute.claim_timeout_blocks {
+            net.block(vec![]);
+        }
+    };
+    // The two replicas, then (their tags disagree) three referees; slots after the first are
+    // assigned, and open to anyone once the claim timeout passes.
+    for (round, range) in [(0, 0..2), (1, 2..5)] {
+        open_up(&mut net);
+        for (i, result) in &answers[range] {
+            let d = gpu(*i);
+            let claim = ClaimTask { job, task: 0 };
+            assert_eq!(net.send(&d, claim.into()), Receipt::Success, "claim {i}");
+            let commit = CommitResult {
+                job,
+                task: 0,
+                commitment: result_commitment(job, 0, &d.address(), result, &salt(*i)),
+                tag: result_tag(job, 0, result),
+            };
+            assert_eq!(net.send(&d, commit.into()), Receipt::Success, "commit {i}");
+        }
+        if round == 0 {
+            assert!(net.state.task(job, 0).unwrap().referees_called.is_some());
+        }
+    }
+    net.block(vec![]);
+    let burned = net.state.meta().burned.0;
+    for (i, result) in answers {
+        let reveal = RevealResult {
+            job,
+            task: 0,
+            result,
+            salt: salt(i),
+        };
+        assert_eq!(
+            net.send(&gpu(i), reveal.into()),
+            Receipt::Success,
+            "reveal {i}"
+        );
+        conserved(&net);
+    }
+    let task = net.state.task(job, 0).unwrap();
+    assert_eq!(task.outcome, Some(TaskOutcome::Verified));
+    let fate = |i: u8| {
+        task.slots
+            .iter()
+            .find(|s| s.device == gpu(i).address())
+            .map(|s| s.fate)
+            .unwrap()
+    };
+    assert_eq!(fate(1), SlotFate::WrongResult);
+    let s = slashed_once(
+        &net,
+        &provider_owner(1),
+        SlashRule::ComputeResult,
+        "compute result was proven wrong",
+    );
+    for i in [0, 2, 3, 4] {
+        assert_ne!(fate(i), SlotFate::WrongResult);
+        assert_eq!(
+            net.state.stake_of(&provider_owner(i).address()).amount.0,
+            STAKED * TOKEN,
+            "an honest provider's owner keeps its stake"
+        );
+    }
+    // The reveals' fees are in credits (demand runs): only the slash burned tokens.
+    assert_eq!(net.state.meta().burned.0 - burned, s.amount.0);
+    conserved(&net);
+    net.replays_identically();
+}
