@@ -439,8 +439,8 @@ impl<E: Clock + Spawner> Actor<E> {
     /// (which pays its fee), once per offender and round, on networks that run governance
     /// (where slashing lives).
     fn report(&mut self, report: &ReportEquivocation) {
-        use depin_core::services::governance::evidence::evidence_hash;
         use depin_core::services::governance::GovernanceView;
+        use depin_core::services::governance::evidence::evidence_hash;
         use depin_core::services::governance::records::slash_key;
         let state = self.producer.state();
         if state.params().modules.governance.is_none() {
@@ -461,9 +461,16 @@ impl<E: Clock + Spawner> Actor<E> {
         let base_fee = state.meta().base_fee;
         let network = self.node.genesis.network();
         let action = depin_core::Action::from(report.clone());
-        let draft = Transaction::sign(&network, self.producer.key(), nonce, u64::MAX, action.clone());
+        let draft = Transaction::sign(
+            &network,
+            self.producer.key(),
+            nonce,
+            u64::MAX,
+            action.clone(),
+        );
         // Twice today's fee for its weight: room for the base fee to rise before it lands.
-        let max_fee = depin_core::services::fees::fee_for(base_fee, draft.weight()).saturating_mul(2);
+        let max_fee =
+            depin_core::services::fees::fee_for(base_fee, draft.weight()).saturating_mul(2);
         let tx = Transaction::sign(&network, self.producer.key(), nonce, max_fee, action);
         match self.node.submit(vec![tx]).pop() {
             Some(Ok(hash)) => {

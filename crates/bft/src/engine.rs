@@ -18,8 +18,8 @@ use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
-use commonware_utils::channel::mpsc;
 use commonware_utils::NonZeroDuration;
+use commonware_utils::channel::mpsc;
 use depin_core::{Address, Keypair};
 use depin_node::chain::Producer;
 use depin_node::node::Node;
@@ -28,8 +28,8 @@ use tracing::error;
 
 use crate::application::{Actor, EpochStart, Mailboxes, Shared};
 use crate::{
-    NAMESPACE, PublicKey, Scheme, consensus_key, digest, parse_record, participants_of,
-    public_key, set_hash,
+    NAMESPACE, PublicKey, Scheme, consensus_key, digest, parse_record, participants_of, public_key,
+    set_hash,
 };
 
 /// The p2p channel numbers a validator registers, in this order.
@@ -256,8 +256,11 @@ impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
     {
         let (mux, mut votes) = Muxer::new(context.child("votes"), votes.0, votes.1);
         mux.start();
-        let (mux, mut certificates) =
-            Muxer::new(context.child("certificates"), certificates.0, certificates.1);
+        let (mux, mut certificates) = Muxer::new(
+            context.child("certificates"),
+            certificates.0,
+            certificates.1,
+        );
         mux.start();
         let (mux, mut resolver) = Muxer::new(context.child("resolver"), resolver.0, resolver.1);
         mux.start();
@@ -344,9 +347,7 @@ impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
             forward: ForwardPolicy::SilentVoters,
         };
         let engine = Engine::new(
-            context
-                .child("engine")
-                .with_attribute("epoch", epoch.epoch),
+            context.child("engine").with_attribute("epoch", epoch.epoch),
             cfg,
         );
         Ok(engine.start(votes, certificates, resolver))

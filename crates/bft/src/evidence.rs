@@ -2,10 +2,10 @@
 //! ledger's `ReportEquivocation` action, which checks the same signatures over the same bytes
 //! on chain and slashes the signer.
 
+use commonware_codec::{Buf, Copying};
 use commonware_codec::{Read, ReadExt, varint::UInt};
 use commonware_consensus::simplex::types::Proposal;
 use commonware_consensus::types::Round;
-use commonware_codec::{Buf, Copying};
 use depin_core::services::governance::evidence::{ReportEquivocation, SignedVote, VoteKind};
 use depin_core::{Address, Hash, Signature};
 
@@ -39,7 +39,11 @@ fn read_vote(buf: &mut impl Buf, kind: VoteKind) -> Option<(Round, SignedVote)> 
 
 /// The ledger action reporting `validator` for the engine's encoded conflicting votes (`None`
 /// if they do not read as two votes of one round).
-pub fn report_of(validator: Address, kind: FaultKind, encoded: &[u8]) -> Option<ReportEquivocation> {
+pub fn report_of(
+    validator: Address,
+    kind: FaultKind,
+    encoded: &[u8],
+) -> Option<ReportEquivocation> {
     let (first, second) = match kind {
         FaultKind::ConflictingNotarize => (VoteKind::Notarize, VoteKind::Notarize),
         FaultKind::ConflictingFinalize => (VoteKind::Finalize, VoteKind::Finalize),
@@ -131,7 +135,11 @@ mod tests {
                 other.payload.0[0] ^= 1;
                 if other.kind != VoteKind::Nullify {
                     let msg = signed_bytes(r.epoch, r.view, &other);
-                    assert!(!depin_core::crypto::verify(&key.address(), &msg, &vote.signature));
+                    assert!(!depin_core::crypto::verify(
+                        &key.address(),
+                        &msg,
+                        &vote.signature
+                    ));
                 }
             }
             assert!(report_of(key.address(), kind, &bytes[..bytes.len() - 1]).is_none());

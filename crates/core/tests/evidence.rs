@@ -94,7 +94,10 @@ fn conflicting_votes_slash_and_jail_once_per_round() {
         450 * UNIT,
         "10% of the stake backing the validator"
     );
-    assert_eq!(net.state.jail_of(&v.address()).unwrap().reason, "equivocation");
+    assert_eq!(
+        net.state.jail_of(&v.address()).unwrap().reason,
+        "equivocation"
+    );
     let slashes = net.state.slashes(10);
     assert_eq!(slashes.len(), 1);
     assert_eq!(slashes[0].rule, SlashRule::Equivocation);
@@ -153,7 +156,10 @@ fn forged_or_harmless_evidence_is_refused_with_a_reason() {
         first: n1.clone(),
         second: n2.clone(),
     };
-    assert_eq!(code(&net.send(&reporter(), moved.into())), "evidence_bad_signature");
+    assert_eq!(
+        code(&net.send(&reporter(), moved.into())),
+        "evidence_bad_signature"
+    );
     // A payload changed after signing.
     let mut changed = n2.clone();
     changed.payload = Hash([9; 32]);
@@ -218,5 +224,8 @@ fn evidence_needs_governance() {
         first: a,
         second: b,
     };
-    assert_eq!(code(&net.send(&reporter(), r.into())), "governance_disabled");
+    assert_eq!(
+        code(&net.send(&reporter(), r.into())),
+        "governance_disabled"
+    );
 }

@@ -588,7 +588,11 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
             let g = 0;
             let tx = Transaction::sign(&network_id, &governor(), nonces[g], 1_000_000, enact);
             let results = nodes[&(tick as usize % VALIDATORS)].node.submit(vec![tx]);
-            assert!(results[0].is_ok(), "seed {seed}: enacting set {enacted}: {:?}", results[0]);
+            assert!(
+                results[0].is_ok(),
+                "seed {seed}: enacting set {enacted}: {:?}",
+                results[0]
+            );
             nonces[g] += 1;
         } else if tick.is_multiple_of(2) {
             // Senders 1.. pay their neighbours (sender 0 is the governor, its nonces above).
@@ -624,7 +628,8 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
             "seed {seed}: validator {i} entered other epochs"
         );
     }
-    let index_of = |a: &depin_core::Address| (0..VALIDATORS).find(|i| validator_key(*i).address() == *a);
+    let index_of =
+        |a: &depin_core::Address| (0..VALIDATORS).find(|i| validator_key(*i).address() == *a);
     let mut proposers: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
     let store = &nodes[&0].store;
     for h in 1..=target {
@@ -657,13 +662,7 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
     );
     let epochs = reference
         .iter()
-        .map(|e| {
-            (
-                e.epoch,
-                e.participants.len(),
-                e.height,
-            )
-        })
+        .map(|e| (e.epoch, e.participants.len(), e.height))
         .collect();
     Reconfigured {
         report,

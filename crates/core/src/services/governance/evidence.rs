@@ -137,11 +137,12 @@ pub fn evidence_hash(validator: &Address, epoch: u64, view: u64) -> Hash {
 /// Why two votes are not a conflict, if they are not.
 fn not_conflicting(a: &SignedVote, b: &SignedVote) -> Option<&'static str> {
     use VoteKind::*;
-    let nullify_clean = |v: &SignedVote| {
-        v.kind != Nullify || (v.parent_view == 0 && v.payload == Hash::ZERO)
-    };
+    let nullify_clean =
+        |v: &SignedVote| v.kind != Nullify || (v.parent_view == 0 && v.payload == Hash::ZERO);
     if !nullify_clean(a) || !nullify_clean(b) {
-        return Some("a nullify vote names no proposal: its parent_view must be 0 and its payload zeros");
+        return Some(
+            "a nullify vote names no proposal: its parent_view must be 0 and its payload zeros",
+        );
     }
     match (a.kind, b.kind) {
         (Notarize, Notarize) | (Finalize, Finalize) => {
@@ -178,10 +179,7 @@ pub fn report(state: &mut State, a: &ReportEquivocation, height: u64) -> Result<
             &signed_bytes(a.epoch, a.view, vote),
             &vote.signature,
         ) {
-            return Err(R::BadVoteSignature {
-                vote: which.into(),
-            }
-            .into());
+            return Err(R::BadVoteSignature { vote: which.into() }.into());
         }
     }
     let evidence = evidence_hash(&a.validator, a.epoch, a.view);
