@@ -86,6 +86,8 @@ fn conflicting_votes_slash_and_jail_once_per_round() {
     let mut net = gov_net();
     let v = validator();
     let supply = net.state.meta().total_supply;
+    let balance = |net: &Net| net.state.account(&reporter().address()).unwrap().balance.0;
+    let before = balance(&net);
     let a = vote(&v, 2, 9, VoteKind::Notarize, 8, 1);
     let b = vote(&v, 2, 9, VoteKind::Notarize, 8, 2);
     assert_eq!(net.send(&reporter(), report(a, b)), Receipt::Success);
@@ -103,10 +105,12 @@ fn conflicting_votes_slash_and_jail_once_per_round() {
     assert_eq!(slashes[0].rule, SlashRule::Equivocation);
     assert_eq!(slashes[0].evidence, evidence_hash(&v.address(), 2, 9));
     assert_eq!(slashes[0].amount.0, 50 * UNIT);
+    let fee = before - balance(&net);
+    assert!(fee > 0, "the reporter pays the fee");
     assert_eq!(
         net.state.meta().total_supply.0,
-        supply.0 - 50 * UNIT,
-        "slashed tokens are burned (devnet rule)"
+        supply.0 - 50 * UNIT - fee,
+        "slashed tokens are burned (devnet rule), and so is the fee"
     );
     net.supply_is_consistent();
 
