@@ -59,8 +59,8 @@ pub fn report_of(
         validator,
         epoch: round_a.epoch().get(),
         view: round_a.view().get(),
-        first,
-        second,
+        first: Box::new(first),
+        second: Box::new(second),
     })
 }
 
@@ -125,7 +125,7 @@ mod tests {
         for (kind, bytes) in cases {
             let r = report_of(key.address(), kind, &bytes).expect("reads");
             assert_eq!((r.epoch, r.view), (3, 9));
-            for vote in [&r.first, &r.second] {
+            for vote in [&*r.first, &*r.second] {
                 let msg = signed_bytes(r.epoch, r.view, vote);
                 assert!(
                     depin_core::crypto::verify(&key.address(), &msg, &vote.signature),

@@ -75,8 +75,8 @@ fn report(first: SignedVote, second: SignedVote) -> Action {
         validator: validator().address(),
         epoch: 2,
         view: 9,
-        first,
-        second,
+        first: Box::new(first),
+        second: Box::new(second),
     }
     .into()
 }
@@ -129,8 +129,8 @@ fn conflicting_votes_slash_and_jail_once_per_round() {
         validator: v.address(),
         epoch: 2,
         view: 10,
-        first: e,
-        second: f,
+        first: Box::new(e),
+        second: Box::new(f),
     };
     assert_eq!(net.send(&reporter(), other_round.into()), Receipt::Success);
     assert_eq!(net.state.stake_of(&staker().address()).amount.0, 405 * UNIT);
@@ -157,8 +157,8 @@ fn forged_or_harmless_evidence_is_refused_with_a_reason() {
         validator: v.address(),
         epoch: 2,
         view: 10,
-        first: n1.clone(),
-        second: n2.clone(),
+        first: Box::new(n1.clone()),
+        second: Box::new(n2.clone()),
     };
     assert_eq!(
         code(&net.send(&reporter(), moved.into())),
@@ -197,8 +197,8 @@ fn forged_or_harmless_evidence_is_refused_with_a_reason() {
         validator: outsider.address(),
         epoch: 2,
         view: 9,
-        first: o1,
-        second: o2,
+        first: Box::new(o1),
+        second: Box::new(o2),
     };
     assert_eq!(
         code(&net.send(&reporter(), not_validator.into())),
@@ -225,8 +225,8 @@ fn evidence_needs_governance() {
         validator: v.address(),
         epoch: 0,
         view: 1,
-        first: a,
-        second: b,
+        first: Box::new(a),
+        second: Box::new(b),
     };
     assert_eq!(
         code(&net.send(&reporter(), r.into())),

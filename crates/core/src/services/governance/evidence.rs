@@ -83,16 +83,17 @@ pub struct ReportEquivocation {
     pub validator: Address,
     pub epoch: u64,
     pub view: u64,
-    pub first: SignedVote,
-    pub second: SignedVote,
+    /// Boxed: two signatures would make every `Action` this large.
+    pub first: Box<SignedVote>,
+    pub second: Box<SignedVote>,
 }
 
 struct_codec!(ReportEquivocation {
     validator: Address,
     epoch: u64,
     view: u64,
-    first: SignedVote,
-    second: SignedVote,
+    first: Box<SignedVote>,
+    second: Box<SignedVote>,
 });
 
 /// A commonware varint (LEB128: seven bits a byte, low bits first).
@@ -173,7 +174,7 @@ pub fn report(state: &mut State, a: &ReportEquivocation, height: u64) -> Result<
         }
         .into());
     }
-    for (which, vote) in [("first", &a.first), ("second", &a.second)] {
+    for (which, vote) in [("first", &*a.first), ("second", &*a.second)] {
         if !verify(
             &a.validator,
             &signed_bytes(a.epoch, a.view, vote),
