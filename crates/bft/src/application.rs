@@ -19,13 +19,17 @@ use commonware_consensus::{Automaton, CertifiableAutomaton, Relay, Reporter, Vie
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, IoBuf, Spawner};
 use commonware_utils::channel::{mpsc, oneshot};
-use depin_core::{Block, Hash, Transaction};
+use depin_core::services::governance::evidence::ReportEquivocation;
+use depin_core::{Block, Hash, StateRead, Transaction};
 use depin_node::chain::Producer;
 use depin_node::node::Node;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::wire::{BlockMessage, decode_txs, encode_txs};
-use crate::{Context, Digest, Finalization, PublicKey, Scheme, address, consensus_record, digest};
+use crate::{
+    Context, Digest, Finalization, PublicKey, Scheme, address, consensus_record, digest,
+    participants_of, set_hash,
+};
 
 /// How often requests for missing blocks are sent again while still missing.
 pub const RETRY_INTERVAL: Duration = Duration::from_millis(250);
@@ -67,6 +71,8 @@ pub struct Fault {
     pub kind: FaultKind,
     /// The engine's encoded evidence (both signed messages).
     pub evidence: Vec<u8>,
+    /// The same, as the ledger action that records it on chain.
+    pub report: Option<ReportEquivocation>,
 }
 
 /// Which two messages conflicted.
@@ -75,6 +81,37 @@ pub enum FaultKind {
     ConflictingNotarize,
     ConflictingFinalize,
     NullifyFinalize,
+}
+
+/// One consensus epoch: the validator set an engine runs with and the block it builds on.
+/// The set changes only between epochs: the block after which the ledger's validator set
+/// differs from the epoch's participants is the epoch's last, and the next epoch's engine
+/// starts on it with the new set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochStart {
+    pub epoch: u64,
+    /// The participants in the engine's (sorted) order.
+    pub participants: Vec<PublicKey>,
+    /// The block the epoch builds on: its engine's genesis payload.
+    pub genesis: Hash,
+    /// That block's height.
+    pub height: u64,
+}
+
+/// Makes the mailbox each epoch's engine talks to the one application through.
+#[derive(Clone)]
+pub struct Mailboxes {
+    sender: mpsc::UnboundedSender<Message>,
+}
+
+impl Mailboxes {
+    /// The mailbox for an epoch's engine (it names faulty signers from the epoch's set).
+    pub fn for_epoch(&self, epoch: &EpochStart) -> Mailbox {
+        Mailbox {
+            sender: self.sender.clone(),
+            participants: Arc::new(epoch.participants.clone()),
+        }
+    }
 }
 
 /// The engine's handle on the application.
@@ -138,11 +175,14 @@ impl Reporter for Mailbox {
         let participants = &self.participants;
         let fault = |signer: commonware_utils::Participant, view: u64, kind, evidence: Vec<u8>| {
             let index = usize::try_from(signer.get()).ok()?;
+            let validator = participants.get(index)?.clone();
+            let report = crate::evidence::report_of(address(&validator), kind, &evidence);
             Some(Message::Fault(Fault {
-                validator: participants.get(index)?.clone(),
+                validator,
                 view,
                 kind,
                 evidence,
+                report,
             }))
         };
         let message = match activity {
@@ -183,6 +223,8 @@ impl Reporter for Mailbox {
 pub struct Shared {
     /// Equivocation evidence the engine reported, in the order seen.
     pub faults: Mutex<Vec<Fault>>,
+    /// The epochs this validator entered, the first it started in first.
+    pub epochs: Mutex<Vec<EpochStart>>,
 }
 
 /// A verification waiting for its block or the block's ancestors.
@@ -199,36 +241,60 @@ pub struct Actor<E: Clock + Spawner> {
     producer: Producer,
     mailbox: mpsc::UnboundedReceiver<Message>,
     shared: Arc<Shared>,
+    /// The epochs whose engines may still ask (the current one and the one before it): their
+    /// participants and set hash.
+    epochs: BTreeMap<u64, (Vec<PublicKey>, Hash)>,
+    /// The epoch the committed chain is in.
+    current: u64,
+    /// Where the start of each new epoch is announced (to the engine supervisor).
+    epoch_out: mpsc::UnboundedSender<EpochStart>,
     /// Blocks heard of and not committed, by hash (pending in the ledger or not).
     blocks: BTreeMap<Hash, Block>,
     waiting: Vec<Waiter>,
     /// Proposals held until the block interval since their parent has passed (ms, Unix).
     delayed: Vec<(u64, Context, oneshot::Sender<Digest>)>,
-    /// The highest-view finalization not yet committed: its view, block and certificate.
-    target: Option<(u64, Hash, Vec<u8>)>,
+    /// The latest finalization not yet committed: its (epoch, view), block and certificate.
+    target: Option<((u64, u64), Hash, Vec<u8>)>,
     /// Blocks asked of peers, with the height hint sent.
     missing: BTreeMap<Hash, u64>,
     /// Hash and height of recently committed blocks (oldest first).
     recent: VecDeque<(Hash, u64)>,
     recent_set: BTreeSet<Hash>,
+    /// Equivocations already reported on chain by this validator.
+    reported: BTreeSet<Hash>,
+    /// The next nonce for this validator's own transactions (evidence reports).
+    next_nonce: u64,
 }
 
 impl<E: Clock + Spawner> Actor<E> {
-    /// An actor over the node's chain, and the mailbox to hand the engine.
+    /// An actor over the node's chain starting in epoch `start`, and what makes the mailboxes
+    /// to hand each epoch's engine. New epochs are announced on `epoch_out`.
     pub fn new(
         context: E,
         node: Arc<Node>,
         producer: Producer,
-        participants: Vec<PublicKey>,
-    ) -> (Self, Mailbox, Arc<Shared>) {
+        start: EpochStart,
+        epoch_out: mpsc::UnboundedSender<EpochStart>,
+    ) -> (Self, Mailboxes, Arc<Shared>) {
         let (sender, mailbox) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
+        shared
+            .epochs
+            .lock()
+            .expect("epochs lock")
+            .push(start.clone());
         let mut actor = Actor {
             context,
             node,
             producer,
             mailbox,
             shared: shared.clone(),
+            epochs: BTreeMap::from([(
+                start.epoch,
+                (start.participants.clone(), set_hash(&start.participants)),
+            )]),
+            current: start.epoch,
+            epoch_out,
             blocks: BTreeMap::new(),
             waiting: Vec::new(),
             delayed: Vec::new(),
@@ -236,6 +302,8 @@ impl<E: Clock + Spawner> Actor<E> {
             missing: BTreeMap::new(),
             recent: VecDeque::new(),
             recent_set: BTreeSet::new(),
+            reported: BTreeSet::new(),
+            next_nonce: 0,
         };
         // The last committed blocks, so a finalization the engine replays after a restart is
         // recognised as done.
@@ -247,13 +315,7 @@ impl<E: Clock + Spawner> Actor<E> {
                 Err(e) => error!("reading header {h} at startup: {e}"),
             }
         }
-        let mut participants = participants;
-        participants.sort();
-        let mailbox = Mailbox {
-            sender,
-            participants: Arc::new(participants),
-        };
-        (actor, mailbox, shared)
+        (actor, Mailboxes { sender }, shared)
     }
 
     /// Runs the actor on the block channel and the transaction channel until the engine's
@@ -352,18 +414,71 @@ impl<E: Clock + Spawner> Actor<E> {
             }
             Message::Finalized(f) => {
                 use commonware_codec::Encode;
-                let view = f.proposal.round.view().get();
-                if self.target.as_ref().is_none_or(|(v, _, _)| view > *v) {
+                let round = (
+                    f.proposal.round.epoch().get(),
+                    f.proposal.round.view().get(),
+                );
+                if self.target.as_ref().is_none_or(|(r, _, _)| round > *r) {
                     let hash = crate::hash(&f.proposal.payload);
                     if !self.recent_set.contains(&hash) {
-                        self.target = Some((view, hash, f.encode().to_vec()));
+                        self.target = Some((round, hash, f.encode().to_vec()));
                     }
                 }
             }
             Message::Fault(fault) => {
                 warn!(validator = ?fault.validator, view = fault.view, kind = ?fault.kind, "equivocation seen");
+                if let Some(report) = &fault.report {
+                    self.report(report);
+                }
                 self.shared.faults.lock().expect("faults lock").push(fault);
             }
+        }
+    }
+
+    /// Records equivocation evidence on chain: a transaction signed by this validator's key
+    /// (which pays its fee), once per offender and round, on networks that run governance
+    /// (where slashing lives).
+    fn report(&mut self, report: &ReportEquivocation) {
+        use depin_core::services::governance::GovernanceView;
+        use depin_core::services::governance::evidence::evidence_hash;
+        use depin_core::services::governance::records::slash_key;
+        let state = self.producer.state();
+        if state.params().modules.governance.is_none() {
+            return;
+        }
+        let evidence = evidence_hash(&report.validator, report.epoch, report.view);
+        // A jailed validator leaves the set at the next boundary: more reports of it would
+        // only cost fees (the ledger would take them, one slash per round).
+        if state.jail_of(&report.validator).is_some()
+            || state.contains(&slash_key(&evidence))
+            || !self.reported.insert(evidence)
+        {
+            return;
+        }
+        let me = self.producer.address();
+        let committed = state.account(&me).map_or(0, |a| a.nonce);
+        let nonce = self.next_nonce.max(committed);
+        let base_fee = state.meta().base_fee;
+        let network = self.node.genesis.network();
+        let action = depin_core::Action::from(report.clone());
+        let draft = Transaction::sign(
+            &network,
+            self.producer.key(),
+            nonce,
+            u64::MAX,
+            action.clone(),
+        );
+        // Twice today's fee for its weight: room for the base fee to rise before it lands.
+        let max_fee =
+            depin_core::services::fees::fee_for(base_fee, draft.weight()).saturating_mul(2);
+        let tx = Transaction::sign(&network, self.producer.key(), nonce, max_fee, action);
+        match self.node.submit(vec![tx]).pop() {
+            Some(Ok(hash)) => {
+                self.next_nonce = nonce + 1;
+                info!(%hash, validator = %report.validator, view = report.view, "equivocation evidence submitted");
+            }
+            Some(Err(e)) => warn!("equivocation evidence not admitted: {e}"),
+            None => {}
         }
     }
 
@@ -379,6 +494,15 @@ impl<E: Clock + Spawner> Actor<E> {
     /// (simplex would otherwise propose as fast as votes travel), then built.
     fn propose(&mut self, context: Context, response: oneshot::Sender<Digest>) {
         let parent = crate::hash(&context.parent.1);
+        let epoch = context.round.epoch().get();
+        if self.ensure_executable(parent) && self.ends_epoch(epoch, parent) == Some(true) {
+            // The epoch's last block, proposed again (so it can be finalized in a later view
+            // when its own view did not finalize it), at most once a block interval.
+            let ready =
+                unix_ms(self.context.current()).saturating_add(self.node.params.block_interval_ms);
+            self.delayed.push((ready, context, response));
+            return;
+        }
         let parent_time = if parent == self.producer.state().last_block_hash() {
             Some(self.producer.state().meta().last_block_time_ms)
         } else {
@@ -418,6 +542,15 @@ impl<E: Clock + Spawner> Actor<E> {
             debug!(%parent, "cannot propose: parent not available");
             return;
         }
+        let epoch = context.round.epoch().get();
+        let Some(set) = self.epochs.get(&epoch).map(|(_, set)| *set) else {
+            debug!(epoch, "asked to propose in an epoch that is over");
+            return;
+        };
+        if self.ends_epoch(epoch, parent) == Some(true) {
+            let _ = response.send(context.parent.1);
+            return;
+        }
         if address(&context.leader) != self.producer.address() {
             warn!("asked to propose in a view this validator does not lead");
             return;
@@ -436,7 +569,7 @@ impl<E: Clock + Spawner> Actor<E> {
         let time_ms = unix_ms(self.context.current());
         match self
             .producer
-            .propose(parent, txs, time_ms, consensus_record(&context))
+            .propose(parent, txs, time_ms, consensus_record(&context, &set))
         {
             Ok(block) => {
                 let hash = block.hash();
@@ -460,6 +593,15 @@ impl<E: Clock + Spawner> Actor<E> {
             at = block.header.parent;
         }
         out
+    }
+
+    /// Whether `hash` (executable) is the last block of `epoch`: the validator set after it
+    /// differs from the epoch's participants. `None` for an epoch no longer tracked or a
+    /// block that is neither finalized nor pending.
+    fn ends_epoch(&self, epoch: u64, hash: Hash) -> Option<bool> {
+        let (participants, _) = self.epochs.get(&epoch)?;
+        let after = self.producer.validators_at(&hash)?;
+        Some(participants_of(after.iter().map(|v| &v.address)) != *participants)
     }
 
     /// Whether a block can be executed on `hash`: it is the finalized block or pending in the
@@ -579,6 +721,23 @@ impl<E: Clock + Spawner> Actor<E> {
         if waiter.response.is_closed() {
             return None;
         }
+        let parent = crate::hash(&waiter.context.parent.1);
+        if waiter.hash == parent {
+            // A block proposed again in a later view: only an epoch's last block may be.
+            let verdict = if self.recent_set.contains(&parent)
+                && parent != self.producer.state().last_block_hash()
+            {
+                // Committed and built on already: finalizing it again changes nothing.
+                true
+            } else {
+                if !self.ensure_executable(parent) {
+                    return Some(waiter);
+                }
+                self.ends_epoch(waiter.context.round.epoch().get(), parent) == Some(true)
+            };
+            let _ = waiter.response.send(verdict);
+            return None;
+        }
         let Some(block) = self.blocks.get(&waiter.hash) else {
             if self.recent_set.contains(&waiter.hash) {
                 let _ = waiter.response.send(true);
@@ -588,12 +747,16 @@ impl<E: Clock + Spawner> Actor<E> {
             return Some(waiter);
         };
         let context = &waiter.context;
+        let Some((_, set)) = self.epochs.get(&context.round.epoch().get()) else {
+            // An engine of an epoch that is over: no verdict is needed any more.
+            return None;
+        };
         let header = &block.header;
         // The block must be the one this round asks about: on the parent the engine names,
         // by the round's leader, recording the round.
         let valid_for_round = header.parent == crate::hash(&context.parent.1)
             && header.proposer == address(&context.leader)
-            && header.consensus == consensus_record(context);
+            && header.consensus == consensus_record(context, set);
         if !valid_for_round {
             let _ = waiter.response.send(false);
             return None;
@@ -606,6 +769,12 @@ impl<E: Clock + Spawner> Actor<E> {
         let block = block.clone();
         if !self.ensure_executable(parent) {
             return Some(waiter);
+        }
+        if self.ends_epoch(context.round.epoch().get(), parent) != Some(false) {
+            // Nothing follows an epoch's last block in that epoch (the next epoch's engine
+            // builds on it, with the new set).
+            let _ = waiter.response.send(false);
+            return None;
         }
         let verdict = match self.producer.verify(&block) {
             Ok(_) => true,
@@ -675,11 +844,55 @@ impl<E: Clock + Spawner> Actor<E> {
             self.node
                 .on_finalized(&committed, self.producer.state(), started);
             self.remember(hash, h);
+            self.end_epoch_after(hash);
         }
         // Blocks at or below the committed height can no longer be finalized.
         let height = self.producer.state().height();
         self.blocks.retain(|_, b| b.header.height > height);
         self.missing.retain(|h, _| !self.recent_set.contains(h));
+    }
+
+    /// After committing `hash`: if the validator set changed, the epoch ends with this block
+    /// and the next one (with the new set) starts on it.
+    fn end_epoch_after(&mut self, hash: Hash) {
+        let now = participants_of(
+            self.producer
+                .state()
+                .validators()
+                .iter()
+                .map(|v| &v.address),
+        );
+        let Some((participants, _)) = self.epochs.get(&self.current) else {
+            return;
+        };
+        if now == *participants {
+            return;
+        }
+        let next = EpochStart {
+            epoch: self.current + 1,
+            participants: now,
+            genesis: hash,
+            height: self.producer.state().height(),
+        };
+        info!(
+            epoch = next.epoch,
+            validators = next.participants.len(),
+            height = self.producer.state().height(),
+            "the validator set changed: a new epoch starts"
+        );
+        self.epochs.insert(
+            next.epoch,
+            (next.participants.clone(), set_hash(&next.participants)),
+        );
+        self.current = next.epoch;
+        let keep_from = self.current.saturating_sub(1);
+        self.epochs.retain(|e, _| *e >= keep_from);
+        self.shared
+            .epochs
+            .lock()
+            .expect("epochs lock")
+            .push(next.clone());
+        let _ = self.epoch_out.send(next);
     }
 
     fn remember(&mut self, hash: Hash, height: u64) {

@@ -1,7 +1,9 @@
-//! Wires one validator: the application actor over the node's chain, and a simplex engine, on
-//! any commonware runtime and network (five channels: votes, certificates, the engine's
-//! resolver, blocks, transactions).
+//! Wires one validator: the application actor over the node's chain, and a simplex engine for
+//! each epoch (the validator set changes only between epochs), on any commonware runtime and
+//! network (five channels: votes, certificates, the engine's resolver, blocks, transactions;
+//! the first three split by epoch).
 
+use std::collections::VecDeque;
 use std::num::{NonZeroU16, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,18 +13,24 @@ use commonware_consensus::simplex::config::{Config, Floor, ForwardPolicy, SkipBu
 use commonware_consensus::simplex::elector::RoundRobin;
 use commonware_consensus::types::{Epoch, ViewDelta};
 use commonware_cryptography::Sha256;
+use commonware_p2p::utils::mux::Muxer;
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
 use commonware_utils::NonZeroDuration;
+use commonware_utils::channel::mpsc;
 use depin_core::{Address, Keypair};
 use depin_node::chain::Producer;
 use depin_node::node::Node;
 use rand_core::CryptoRng;
+use tracing::error;
 
-use crate::application::{Actor, Shared};
-use crate::{NAMESPACE, PublicKey, Scheme, consensus_key, digest, public_key};
+use crate::application::{Actor, EpochStart, Mailboxes, Shared};
+use crate::{
+    NAMESPACE, PublicKey, Scheme, consensus_key, digest, parse_record, participants_of, public_key,
+    set_hash,
+};
 
 /// The p2p channel numbers a validator registers, in this order.
 pub const VOTES: u64 = 0;
@@ -58,16 +66,16 @@ impl Default for Timeouts {
 /// Why a validator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("validator {0} is not in the validator set; start it with a key the genesis names")]
-    NotAValidator(Address),
     #[error("validator address {0} is not an ed25519 public key")]
     BadValidatorKey(Address),
     #[error("the validator set is empty or names a validator twice")]
     BadSet,
+    #[error("reading the committed chain to find the consensus epoch: {0}")]
+    Store(#[from] depin_store::StoreError),
 }
 
-/// A started validator: the engine's and the application's tasks, and what the application
-/// shows (certificates, faults).
+/// A started validator: the engine supervisor's and the application's tasks, and what the
+/// application shows (epochs entered, faults).
 pub struct Running {
     pub engine: Handle<()>,
     pub application: Handle<()>,
@@ -98,9 +106,71 @@ pub fn participants(validators: &[Address]) -> Result<Vec<PublicKey>, StartError
     Ok(keys)
 }
 
-/// Starts a validator on `context`: the application over `producer`'s chain and a simplex
-/// engine for the validator set in the chain's state. The engine keeps its journal in storage
-/// partitions named after `partition`.
+/// The epoch a validator (re)starts in, from its committed chain: the epoch of its last
+/// block's consensus record, or the next one when the set in state no longer matches the set
+/// that record names (the last block ended its epoch). An empty chain, or one whose last block
+/// a solo driver produced, starts epoch 0 on its last block.
+pub fn current_epoch(node: &Node, producer: &Producer) -> Result<EpochStart, StartError> {
+    use depin_core::StateRead;
+    let state = producer.state();
+    let participants = participants_of(state.validators().iter().map(|v| &v.address));
+    if participants.is_empty() {
+        return Err(StartError::BadSet);
+    }
+    let height = state.height();
+    let last = match height {
+        0 => None,
+        h => node.store.header(h)?,
+    };
+    let Some(last) = last else {
+        return Ok(EpochStart {
+            epoch: 0,
+            participants,
+            genesis: node.genesis_hash,
+            height: 0,
+        });
+    };
+    let Some(record) = parse_record(&last.consensus) else {
+        return Ok(EpochStart {
+            epoch: 0,
+            participants,
+            genesis: last.hash(),
+            height,
+        });
+    };
+    if record.set != set_hash(&participants) {
+        return Ok(EpochStart {
+            epoch: record.epoch + 1,
+            participants,
+            genesis: last.hash(),
+            height,
+        });
+    }
+    // Still in the last block's epoch: it builds on the parent of the epoch's first block.
+    let mut genesis = last.parent;
+    let mut h = height - 1;
+    while h > 0 {
+        let Some(header) = node.store.header(h)? else {
+            break;
+        };
+        if parse_record(&header.consensus).is_none_or(|r| r.epoch != record.epoch) {
+            break;
+        }
+        genesis = header.parent;
+        h -= 1;
+    }
+    Ok(EpochStart {
+        epoch: record.epoch,
+        participants,
+        genesis,
+        height: h,
+    })
+}
+
+/// Starts a validator on `context`: the application over `producer`'s chain and a supervisor
+/// that runs a simplex engine for each epoch (the set in state changes only between epochs).
+/// A validator outside an epoch's set follows it without voting. Engines keep their journals
+/// in storage partitions named after `partition` and the epoch.
 #[allow(clippy::too_many_arguments)]
 pub fn start<E, B, S, R>(
     context: E,
@@ -118,55 +188,15 @@ where
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
 {
-    use depin_core::StateRead;
-    let validators: Vec<Address> = producer
-        .state()
-        .validators()
-        .iter()
-        .map(|v| v.address)
-        .collect();
-    if !validators.contains(&key.address()) {
-        return Err(StartError::NotAValidator(key.address()));
-    }
-    let keys = participants(&validators)?;
-    let set =
-        commonware_utils::ordered::Set::try_from(keys.clone()).map_err(|_| StartError::BadSet)?;
-    let scheme = Scheme::signer(NAMESPACE, set, consensus_key(key))
-        .ok_or(StartError::NotAValidator(key.address()))?;
-    let genesis = digest(&node.genesis_hash);
-    let (actor, mailbox, shared) = Actor::new(context.child("application"), node, producer, keys);
-    let cfg = Config {
-        scheme,
-        elector: RoundRobin::<Sha256>::default(),
-        blocker,
-        automaton: mailbox.clone(),
-        relay: mailbox.clone(),
-        reporter: mailbox,
-        track_historical_votes: false,
-        strategy: Sequential,
-        partition: partition.to_string(),
-        mailbox_size: NonZeroUsize::new(1024).expect("nonzero"),
-        epoch: Epoch::new(0),
-        floor: Floor::Genesis(genesis),
-        replay_buffer: NonZeroUsize::new(1 << 20).expect("nonzero"),
-        write_buffer: NonZeroUsize::new(1 << 20).expect("nonzero"),
-        page_cache: CacheRef::new(
-            NonZeroU16::new(4096).expect("nonzero"),
-            NonZeroUsize::new(64).expect("nonzero"),
-        ),
-        leader_timeout: timeouts.leader,
-        certification_timeout: timeouts.certification,
-        timeout_retry: timeouts.retry,
-        view_retention: ViewDelta::new(64),
-        skip: SkipPolicy::Enabled {
-            timeout: timeouts.retry + timeouts.certification,
-            budget: SkipBudget::Participants,
-        },
-        fetch_timeout: NonZeroDuration::new(timeouts.fetch).expect("a fetch timeout above zero"),
-        fetch_retry_delay: Duration::from_millis(100),
-        forward: ForwardPolicy::SilentVoters,
-    };
-    let engine = Engine::new(context.child("engine"), cfg);
+    let first = current_epoch(&node, &producer)?;
+    let (epoch_out, epoch_in) = mpsc::unbounded_channel();
+    let (actor, mailboxes, shared) = Actor::new(
+        context.child("application"),
+        node,
+        producer,
+        first.clone(),
+        epoch_out,
+    );
     let Channels {
         votes,
         certificates,
@@ -175,10 +205,151 @@ where
         txs,
     } = channels;
     let application = actor.start(blocks, txs);
-    let engine = engine.start(votes, certificates, resolver);
+    let epochs = Epochs {
+        signer: consensus_key(key),
+        partition: partition.to_string(),
+        timeouts,
+        blocker,
+        mailboxes,
+    };
+    let engine = context.child("epochs").spawn(move |context| {
+        epochs.supervise(context, first, epoch_in, votes, certificates, resolver)
+    });
     Ok(Running {
         engine,
         application,
         shared,
     })
+}
+
+/// What the supervisor needs to start each epoch's engine.
+struct Epochs<B> {
+    signer: commonware_cryptography::ed25519::PrivateKey,
+    partition: String,
+    timeouts: Timeouts,
+    blocker: B,
+    mailboxes: Mailboxes,
+}
+
+/// The most epochs whose engines run at once: the current one, and the one before it so a
+/// validator that has not yet seen the previous epoch's last block finalized can still get
+/// it from its peers.
+const RUNNING_EPOCHS: usize = 2;
+
+impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
+    /// Runs an engine for `first`, then for each epoch the application announces; the three
+    /// consensus channels are split by epoch so engines of two epochs never see each other's
+    /// messages.
+    #[allow(clippy::too_many_arguments)]
+    async fn supervise<E, S, R>(
+        self,
+        context: E,
+        first: EpochStart,
+        mut next: mpsc::UnboundedReceiver<EpochStart>,
+        votes: (S, R),
+        certificates: (S, R),
+        resolver: (S, R),
+    ) where
+        E: Clock + CryptoRng + Spawner + Storage + Metrics,
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+    {
+        let (mux, mut votes) = Muxer::new(context.child("votes"), votes.0, votes.1);
+        mux.start();
+        let (mux, mut certificates) = Muxer::new(
+            context.child("certificates"),
+            certificates.0,
+            certificates.1,
+        );
+        mux.start();
+        let (mux, mut resolver) = Muxer::new(context.child("resolver"), resolver.0, resolver.1);
+        mux.start();
+        let mut running: VecDeque<Handle<()>> = VecDeque::new();
+        let mut epoch = first;
+        loop {
+            let channels = (
+                votes.register(epoch.epoch).await,
+                certificates.register(epoch.epoch).await,
+                resolver.register(epoch.epoch).await,
+            );
+            let (Ok(v), Ok(c), Ok(r)) = channels else {
+                error!(
+                    epoch = epoch.epoch,
+                    "cannot open the epoch's consensus channels; stopping consensus"
+                );
+                return;
+            };
+            match self.start_epoch(&context, &epoch, v, c, r) {
+                Ok(handle) => running.push_back(handle),
+                Err(e) => error!(epoch = epoch.epoch, "cannot start the epoch's engine: {e}"),
+            }
+            while running.len() > RUNNING_EPOCHS {
+                if let Some(old) = running.pop_front() {
+                    old.abort();
+                }
+            }
+            match next.recv().await {
+                Some(e) => epoch = e,
+                // The application stopped: so does consensus (this returns, its engines end).
+                None => return,
+            }
+        }
+    }
+
+    fn start_epoch<E, S, R>(
+        &self,
+        context: &E,
+        epoch: &EpochStart,
+        votes: (S, R),
+        certificates: (S, R),
+        resolver: (S, R),
+    ) -> Result<Handle<()>, StartError>
+    where
+        E: Clock + CryptoRng + Spawner + Storage + Metrics,
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+    {
+        let set = commonware_utils::ordered::Set::try_from(epoch.participants.clone())
+            .map_err(|_| StartError::BadSet)?;
+        // Outside the set, the engine follows the epoch's certificates without voting.
+        let scheme = Scheme::signer(NAMESPACE, set.clone(), self.signer.clone())
+            .unwrap_or_else(|| Scheme::verifier(NAMESPACE, set));
+        let cfg = Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker: self.blocker.clone(),
+            automaton: self.mailboxes.for_epoch(epoch),
+            relay: self.mailboxes.for_epoch(epoch),
+            reporter: self.mailboxes.for_epoch(epoch),
+            track_historical_votes: false,
+            strategy: Sequential,
+            partition: format!("{}-epoch-{}", self.partition, epoch.epoch),
+            mailbox_size: NonZeroUsize::new(1024).expect("nonzero"),
+            epoch: Epoch::new(epoch.epoch),
+            floor: Floor::Genesis(digest(&epoch.genesis)),
+            replay_buffer: NonZeroUsize::new(1 << 20).expect("nonzero"),
+            write_buffer: NonZeroUsize::new(1 << 20).expect("nonzero"),
+            page_cache: CacheRef::new(
+                NonZeroU16::new(4096).expect("nonzero"),
+                NonZeroUsize::new(64).expect("nonzero"),
+            ),
+            leader_timeout: self.timeouts.leader,
+            certification_timeout: self.timeouts.certification,
+            timeout_retry: self.timeouts.retry,
+            view_retention: ViewDelta::new(64),
+            skip: SkipPolicy::Enabled {
+                timeout: self.timeouts.retry + self.timeouts.certification,
+                budget: SkipBudget::Participants,
+            },
+            fetch_timeout: NonZeroDuration::new(self.timeouts.fetch)
+                .expect("a fetch timeout above zero"),
+            fetch_retry_delay: Duration::from_millis(100),
+            forward: ForwardPolicy::SilentVoters,
+        };
+        let engine = Engine::new(
+            context.child("engine").with_attribute("epoch", epoch.epoch),
+            cfg,
+        );
+        Ok(engine.start(votes, certificates, resolver))
+    }
 }

@@ -11,6 +11,7 @@
 pub mod application;
 pub mod bench;
 pub mod engine;
+pub mod evidence;
 pub mod run;
 pub mod wire;
 
@@ -30,8 +31,9 @@ pub type Finalization = commonware_consensus::simplex::types::Finalization<Schem
 pub type Context = commonware_consensus::simplex::types::Context<Digest, PublicKey>;
 
 /// The namespace every consensus signature is domain-separated by, so a vote can never be
-/// replayed as a transaction signature (or the reverse) although both use the same key.
-pub const NAMESPACE: &[u8] = b"depin/simplex/v1";
+/// replayed as a transaction signature (or the reverse) although both use the same key. The
+/// ledger checks equivocation evidence under the same one.
+pub const NAMESPACE: &[u8] = depin_core::services::governance::evidence::CONSENSUS_NAMESPACE;
 
 /// The consensus private key of an account key: the same ed25519 secret.
 pub fn consensus_key(key: &Keypair) -> commonware_cryptography::ed25519::PrivateKey {
@@ -52,6 +54,16 @@ pub fn address(key: &PublicKey) -> Address {
     Address(bytes.try_into().expect("an ed25519 public key is 32 bytes"))
 }
 
+/// The consensus participants of a validator set, in the engine's (sorted) order. An address
+/// that is not an ed25519 public key could never sign a vote and is left out (every validator
+/// leaves it out alike).
+pub fn participants_of<'a>(validators: impl Iterator<Item = &'a Address>) -> Vec<PublicKey> {
+    let mut keys: Vec<PublicKey> = validators.filter_map(public_key).collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 /// The digest simplex orders for a block hash.
 pub fn digest(hash: &Hash) -> Digest {
     commonware_cryptography::blake3::Digest(hash.0)
@@ -62,13 +74,48 @@ pub fn hash(digest: &Digest) -> Hash {
     Hash(digest.0)
 }
 
+/// The hash a block's consensus record names its validator set by: the participants' keys in
+/// the engine's (sorted) order.
+pub fn set_hash(participants: &[PublicKey]) -> Hash {
+    let keys: Vec<&[u8]> = participants.iter().map(|k| k.as_ref()).collect();
+    Hash::tagged("depin/bft/validator-set/v1", &keys)
+}
+
+/// Length of a BFT block's consensus record.
+pub const RECORD_BYTES: usize = 56;
+
 /// What a BFT block records in its header's `consensus` field: the epoch, the view it was
-/// proposed in and its parent's view, so a light client holding the block and a finalization
-/// certificate can match them (24 bytes, big-endian).
-pub fn consensus_record(context: &Context) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24);
+/// proposed in, its parent's view and the hash of the validator set that runs the epoch, so a
+/// light client holding the block and a finalization certificate can match them, and a
+/// restarting validator can tell which epoch its last block belongs to (56 bytes, big-endian).
+pub fn consensus_record(context: &Context, set: &Hash) -> Vec<u8> {
+    let mut out = Vec::with_capacity(RECORD_BYTES);
     out.extend_from_slice(&context.round.epoch().get().to_be_bytes());
     out.extend_from_slice(&context.round.view().get().to_be_bytes());
     out.extend_from_slice(&context.parent.0.get().to_be_bytes());
+    out.extend_from_slice(&set.0);
     out
+}
+
+/// A block's consensus record, read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub epoch: u64,
+    pub view: u64,
+    pub parent_view: u64,
+    pub set: Hash,
+}
+
+/// Reads a consensus record (`None` for anything else, such as a solo block's empty record).
+pub fn parse_record(bytes: &[u8]) -> Option<Record> {
+    if bytes.len() != RECORD_BYTES {
+        return None;
+    }
+    let word = |i: usize| u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    Some(Record {
+        epoch: word(0),
+        view: word(1),
+        parent_view: word(2),
+        set: Hash(bytes[24..].try_into().expect("32 bytes")),
+    })
 }

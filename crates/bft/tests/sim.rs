@@ -3,7 +3,8 @@
 //! restarted, partitioned and healed, or equivocating). Each run checks that honest
 //! validators never disagree on a block or an app hash, that committed transactions keep
 //! their receipts everywhere, and that every honest validator makes progress within a bounded
-//! simulated time after the fault heals.
+//! simulated time after the fault heals. One more scenario changes the validator set at epoch
+//! boundaries: a solo network grows to four validators, then one leaves.
 //!
 //! `DEPIN_BFT_SIM_SEEDS=1000 cargo test -p depin-bft --release --test sim -- --nocapture`
 //! runs more seeds than CI's one per scenario.
@@ -43,6 +44,18 @@ fn an_equivocating_validator_is_caught_and_the_others_agree() {
             report.faults_seen > 0,
             "seed {seed}: the conflicting votes were never reported"
         );
+        // Recorded on chain: validator 3 is slashed and jailed, and left out of the set at the
+        // next epoch boundary (the honest three run the next epoch).
+        assert_eq!(
+            report.slashed,
+            vec![(3, true)],
+            "seed {seed}: the equivocator is slashed and jailed, nobody else"
+        );
+        assert!(
+            report.epochs.iter().any(|(_, n)| *n == 3),
+            "seed {seed}: the equivocator was never left out: epochs {:?}",
+            report.epochs
+        );
         println!("equivocation seed {seed}: {report:?}");
     }
 }
@@ -52,4 +65,19 @@ fn the_same_seed_gives_the_same_chain() {
     let a = simulate(7, Fault::Partition);
     let b = simulate(7, Fault::Partition);
     assert_eq!(a, b);
+}
+
+#[test]
+fn a_solo_network_grows_to_four_validators_then_one_leaves() {
+    for seed in 0..seeds() {
+        let run = common::reconfigure(seed);
+        let sizes: Vec<usize> = run.epochs.iter().map(|(_, n, _)| *n).collect();
+        assert_eq!(
+            sizes,
+            common::SETS.iter().map(|s| s.len()).collect::<Vec<_>>(),
+            "seed {seed}: epochs {:?}",
+            run.epochs
+        );
+        println!("reconfigure seed {seed}: {run:?}");
+    }
 }

@@ -79,9 +79,12 @@ pub fn print_homes(home: &Home, genesis: &Genesis) {
     );
 }
 
-/// Whether the network in `home` is a BFT network (its genesis lists validators).
+/// Whether the node in `home` runs the BFT driver (its genesis lists validators, or it has a peer list).
 pub fn is_bft(home: &Home) -> Result<bool> {
-    Ok(!home.genesis()?.consensus.validators.is_empty())
+    // A solo genesis with a peer list runs on the BFT driver too (one validator at first), so
+    // governance can grow its set at an epoch boundary.
+    Ok(!home.genesis()?.consensus.validators.is_empty()
+        || home.root().join(depin_bft::run::PEERS_FILE).is_file())
 }
 
 /// The other validators of a local BFT network, started as child processes of this binary;

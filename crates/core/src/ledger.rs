@@ -64,6 +64,27 @@ impl Ledger {
         self.pending.len()
     }
 
+    /// The addresses of the validator set as of `hash` (the finalized block or a pending one):
+    /// the last write to the set on the pending chain down to `hash`, or the finalized state's.
+    /// `None` when `hash` is neither. A BFT driver ends its engine's epoch at a block after
+    /// which this differs from the set the engine runs with.
+    pub fn validators_at(&self, hash: &Hash) -> Option<Vec<crate::state::Validator>> {
+        use crate::codec::Decode;
+        let key = crate::state::validators_key();
+        let finalized = self.finalized();
+        let mut at = *hash;
+        while at != finalized {
+            let p = self.pending.get(&at)?;
+            if let Some((_, value)) = p.applied.writes.iter().rev().find(|(k, _)| *k == key) {
+                return Some(value.as_deref().map_or_else(Vec::new, |v| {
+                    Vec::from_bytes(v).expect("the ledger writes a decodable validator set")
+                }));
+            }
+            at = p.block.header.parent;
+        }
+        Some(crate::StateRead::validators(&self.state))
+    }
+
     /// The receipts and app hash of a pending block.
     pub fn pending_applied(&self, hash: &Hash) -> Option<&Applied> {
         self.pending.get(hash).map(|p| &p.applied)

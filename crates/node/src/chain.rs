@@ -67,6 +67,16 @@ impl Producer {
         self.ledger.is_pending(hash)
     }
 
+    /// The validator set as of the finalized block or a pending one (`None` for neither).
+    pub fn validators_at(&self, hash: &Hash) -> Option<Vec<depin_core::state::Validator>> {
+        self.ledger.validators_at(hash)
+    }
+
+    /// This node's key (a BFT validator signs its equivocation reports with it).
+    pub fn key(&self) -> &Keypair {
+        &self.key
+    }
+
     /// The address this node proposes blocks as.
     pub fn address(&self) -> Address {
         self.key.address()

@@ -334,6 +334,17 @@ pub fn spawn_solo_driver(
                     node.request_shutdown();
                     return Err(e);
                 }
+                let set = depin_core::StateRead::validators(producer.state());
+                if set.len() != 1 || set[0].address != producer.address() {
+                    // Governance changed the set: one node alone must not go on producing.
+                    tracing::error!(
+                        "the validator set now has {} validators; the solo driver stops: run this \
+                         node as a BFT validator with the others (a peers.toml in its home)",
+                        set.len()
+                    );
+                    node.request_shutdown();
+                    return Ok(());
+                }
                 // A block that took longer than the interval is followed at once, not by a burst.
                 next = (next + interval).max(Instant::now());
             }

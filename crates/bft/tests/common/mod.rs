@@ -9,10 +9,12 @@ use std::time::{Duration, UNIX_EPOCH};
 use commonware_consensus::simplex::mocks::conflicter::{self, Conflicter};
 use commonware_cryptography::Blake3;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
+use commonware_p2p::utils::mux::Muxer;
 use commonware_runtime::{Clock, Quota, Runner, Supervisor, deterministic};
 use commonware_utils::ordered::Set;
 use depin_bft::engine::{self, Channels, Running, Timeouts};
 use depin_bft::{NAMESPACE, PublicKey, Scheme, consensus_key};
+use depin_core::services::governance::GovernanceView;
 use depin_core::{Action, Amount, Genesis, Hash, Keypair, Transaction};
 use depin_node::mempool::MempoolLimits;
 use depin_node::node::Node;
@@ -40,6 +42,11 @@ pub struct Report {
     pub committed_txs: usize,
     /// Equivocations the honest validators reported.
     pub faults_seen: usize,
+    /// Validators slashed on chain (from recorded evidence), by index, and whether each is
+    /// jailed.
+    pub slashed: Vec<(usize, bool)>,
+    /// Epochs the first honest validator entered, with their participant counts.
+    pub epochs: Vec<(u64, usize)>,
 }
 
 pub const VALIDATORS: usize = 4;
@@ -60,9 +67,18 @@ fn sender_key(i: u8) -> Keypair {
     Keypair::from_seed([10 + i; 32])
 }
 
+/// The emergency key of the reconfiguration scenario's governance.
+fn governor() -> Keypair {
+    sender_key(0)
+}
+
+/// The simulated network's genesis: four validators (with balances, to pay for the evidence
+/// they report), six senders, and governance (slashing; the emergency key changes the set in
+/// the reconfiguration scenario).
 pub fn genesis() -> Genesis {
     let allocations: Vec<_> = (0..SENDERS)
         .map(|i| (sender_key(i).address(), "1000"))
+        .chain((0..VALIDATORS).map(|i| (validator_key(i).address(), "1000")))
         .collect();
     let allocations: Vec<_> = allocations.iter().map(|(a, s)| (*a, *s)).collect();
     let mut g = Genesis::solo("bft-sim", validator_key(0).address(), &allocations);
@@ -71,12 +87,24 @@ pub fn genesis() -> Genesis {
         .collect();
     g.consensus.block_interval_ms = 100;
     g.consensus.epoch_length_blocks = 20;
+    let mut gov = depin_core::services::governance::GovernanceGenesis::devnet();
+    gov.emergency_key = Some(governor().address());
+    g.modules.governance = Some(gov);
+    g
+}
+
+/// A solo network's genesis (validator 0 alone, no `validators` list), with the same
+/// governance.
+pub fn solo_genesis() -> Genesis {
+    let mut g = genesis();
+    g.consensus.validators = Vec::new();
     g
 }
 
 /// One honest validator: its store (kept across a restart), its node and its running tasks.
 struct Honest {
     index: usize,
+    genesis: Genesis,
     key: Keypair,
     store: Arc<Store>,
     node: Arc<Node>,
@@ -125,7 +153,7 @@ fn start_honest(
     >,
 ) {
     let (node, producer) = Node::open(
-        genesis(),
+        v.genesis.clone(),
         v.store.clone(),
         Keypair::from_seed(v.key.seed()),
         MempoolLimits::default(),
@@ -216,7 +244,11 @@ async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report
                 context.child("byzantine"),
                 conflicter::Config { scheme },
             );
-            conflicter.start(chans.votes);
+            // Votes travel on a channel split by epoch: the mock votes in epoch 0.
+            let (mux, mut votes) =
+                Muxer::new(context.child("byzantine_mux"), chans.votes.0, chans.votes.1);
+            mux.start();
+            conflicter.start(votes.register(0).await.unwrap());
             continue;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -230,6 +262,7 @@ async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report
         .expect("open");
         let mut v = Honest {
             index: i,
+            genesis: genesis(),
             key: Keypair::from_seed(key.seed()),
             store,
             node,
@@ -250,6 +283,12 @@ async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report
     let mut faulted = false;
     let mut healed = false;
     let mut height_at_heal = 0;
+    // The equivocator's evidence lands in the first ledger epoch; the run goes on past the
+    // second boundary, where the jailed validator must have left the set.
+    let min_height = match fault {
+        Fault::Equivocate => 2 * genesis().consensus.epoch_length_blocks + 2,
+        _ => 0,
+    };
     let target = loop {
         let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
         if !faulted && now >= FAULT_AT {
@@ -288,7 +327,7 @@ async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report
         }
         if healed {
             let lowest = honest.values().map(|v| v.node.tip().height).min().unwrap();
-            if lowest >= height_at_heal + BLOCKS_AFTER_HEAL {
+            if lowest >= height_at_heal + BLOCKS_AFTER_HEAL && lowest >= min_height {
                 break lowest;
             }
             assert!(
@@ -327,14 +366,14 @@ async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report
         context.sleep(TX_INTERVAL).await;
     };
 
-    check_agreement(seed, fault, &honest, target, &submitted)
+    check_agreement(seed, &format!("{fault:?}"), &honest, target, &submitted)
 }
 
 /// No two honest validators differ on a block or app hash up to `height`; every committed
 /// transaction has the same receipt on all of them.
 fn check_agreement(
     seed: u64,
-    fault: Fault,
+    fault: &str,
     honest: &BTreeMap<usize, Honest>,
     height: u64,
     submitted: &[Hash],
@@ -347,12 +386,12 @@ fn check_agreement(
             assert_eq!(
                 other.hash(),
                 block.hash(),
-                "seed {seed} {fault:?}: validator {i} finalized another block at height {h}"
+                "seed {seed} {fault}: validator {i} finalized another block at height {h}"
             );
             assert_eq!(
                 v.store.header(h).unwrap().unwrap().app_hash,
                 block.header.app_hash,
-                "seed {seed} {fault:?}: validator {i} has another app hash at height {h}"
+                "seed {seed} {fault}: validator {i} has another app hash at height {h}"
             );
         }
     }
@@ -367,28 +406,275 @@ fn check_agreement(
         committed += 1;
         for (i, v) in honest {
             let other = v.store.transaction(hash).unwrap().unwrap_or_else(|| {
-                panic!("seed {seed} {fault:?}: validator {i} lost committed transaction {hash}")
+                panic!("seed {seed} {fault}: validator {i} lost committed transaction {hash}")
             });
             assert_eq!(
                 (other.height, other.index, other.receipt.hash()),
                 (tx.height, tx.index, tx.receipt.hash()),
-                "seed {seed} {fault:?}: validator {i} has another receipt for {hash}"
+                "seed {seed} {fault}: validator {i} has another receipt for {hash}"
             );
         }
     }
     assert!(
         committed > 0,
-        "seed {seed} {fault:?}: no transaction was committed"
+        "seed {seed} {fault}: no transaction was committed"
     );
     let faults_seen = honest
         .values()
         .filter_map(|v| v.running.as_ref())
         .map(|r| r.shared.faults.lock().unwrap().len())
         .sum();
+    let view = reference
+        .store
+        .snapshot(reference.node.params.clone())
+        .unwrap();
+    let mut slashed: Vec<(usize, bool)> = view
+        .slashes(100)
+        .iter()
+        .filter_map(|s| (0..VALIDATORS).find(|i| validator_key(*i).address() == s.offender))
+        .map(|i| (i, view.jail_of(&validator_key(i).address()).is_some()))
+        .collect();
+    slashed.dedup();
+    let epochs = reference
+        .running
+        .as_ref()
+        .map(|r| {
+            r.shared
+                .epochs
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|e| (e.epoch, e.participants.len()))
+                .collect()
+        })
+        .unwrap_or_default();
     Report {
         height,
         tip: reference.store.block(height).unwrap().unwrap().hash(),
         committed_txs: committed,
         faults_seen,
+        slashed,
+        epochs,
+    }
+}
+
+/// The validator sets of the reconfiguration scenario, by validator index: a solo network
+/// (validator 0) grows to four validators, then validator 3 is removed.
+pub const SETS: [&[usize]; 3] = [&[0], &[0, 1, 2, 3], &[0, 1, 2]];
+
+/// Blocks every validator must commit in an epoch before the next change is submitted (and
+/// after the last one before the run ends).
+const BLOCKS_PER_STAGE: u64 = 8;
+
+/// Simulated time within which the whole reconfiguration run must be done.
+const RECONFIGURE_BOUND: Duration = Duration::from_secs(60);
+
+/// What the reconfiguration run ended with (equal for equal seeds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reconfigured {
+    pub report: Report,
+    /// Each epoch entered: its number, its participant count and the height it built on.
+    pub epochs: Vec<(u64, usize, u64)>,
+    /// For each epoch, the validators (by index) that proposed one of its blocks.
+    pub proposers: BTreeMap<u64, Vec<usize>>,
+}
+
+/// Runs the reconfiguration scenario for one seed: four nodes on a lossy network, the
+/// genesis a solo network's with validator 0 alone; the emergency key enacts the set
+/// `SETS[1]` (all four), and once every node runs it and has committed blocks in it, `SETS[2]`
+/// (validator 3 leaves and keeps following). Checks agreement on every block, app hash and
+/// receipt, that every node entered the same epochs at the same blocks, and that each epoch's
+/// blocks were proposed only by its set.
+pub fn reconfigure(seed: u64) -> Reconfigured {
+    let cfg = deterministic::Config::new()
+        .with_seed(seed)
+        .with_start_time(UNIX_EPOCH + Duration::from_secs(1))
+        .with_timeout(Some(Duration::from_secs(300)));
+    let executor = deterministic::Runner::new(cfg);
+    executor.start(|context| async move { run_reconfigure(context, seed).await })
+}
+
+async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfigured {
+    let keys: Vec<Keypair> = (0..VALIDATORS).map(validator_key).collect();
+    let pks: Vec<PublicKey> = keys
+        .iter()
+        .map(|k| depin_bft::public_key(&k.address()).unwrap())
+        .collect();
+    let (network, oracle) = Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: depin_bft::wire::MAX_MESSAGE_BYTES as u32,
+            max_peers_per_set: NonZeroUsize::new(VALIDATORS).unwrap(),
+            disconnect_on_block: false,
+            tracked_peer_sets: NonZeroUsize::new(1).unwrap(),
+        },
+        pks.clone(),
+    )
+    .await;
+    network.start();
+    for i in 0..VALIDATORS {
+        for j in i + 1..VALIDATORS {
+            connect(&oracle, &pks[i], &pks[j]).await;
+        }
+    }
+    let mut nodes: BTreeMap<usize, Honest> = BTreeMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        let chans = channels(&oracle, &pks[i]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
+        let (node, _) = Node::open(
+            solo_genesis(),
+            store.clone(),
+            Keypair::from_seed(key.seed()),
+            MempoolLimits::default(),
+        )
+        .expect("open");
+        let mut v = Honest {
+            index: i,
+            genesis: solo_genesis(),
+            store,
+            node,
+            key: Keypair::from_seed(key.seed()),
+            running: None,
+            _dir: dir,
+        };
+        start_honest(&context, &oracle, &mut v, 0, chans);
+        nodes.insert(i, v);
+    }
+
+    let network_id = solo_genesis().network();
+    let mut nonces = [0u64; SENDERS as usize];
+    let mut submitted: Vec<Hash> = Vec::new();
+    // The set to enact next (index into SETS) and the stage's starting heights.
+    let mut enacted = 0;
+    let mut tick = 0u64;
+    let epochs_of = |v: &Honest| {
+        v.running
+            .as_ref()
+            .unwrap()
+            .shared
+            .epochs
+            .lock()
+            .unwrap()
+            .clone()
+    };
+    let target = loop {
+        let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
+        assert!(
+            now < RECONFIGURE_BOUND,
+            "seed {seed}: not done within {RECONFIGURE_BOUND:?}: heights {:?}, epochs {:?}",
+            nodes
+                .values()
+                .map(|v| v.node.tip().height)
+                .collect::<Vec<_>>(),
+            nodes
+                .values()
+                .map(|v| epochs_of(v).len())
+                .collect::<Vec<_>>()
+        );
+        // Every node must be in the epoch of the set enacted last, with enough blocks in it.
+        let settled = nodes.values().all(|v| {
+            let epochs = epochs_of(v);
+            let last = epochs.last().unwrap();
+            epochs.len() == enacted + 1 && v.node.tip().height >= last.height + BLOCKS_PER_STAGE
+        });
+        if settled {
+            if enacted + 1 == SETS.len() {
+                break nodes.values().map(|v| v.node.tip().height).min().unwrap();
+            }
+            enacted += 1;
+            let validators = SETS[enacted]
+                .iter()
+                .map(|i| validator_key(*i).address())
+                .collect();
+            let enact = Action::from(depin_core::services::governance::actions::EmergencyEnact {
+                title: format!("validator set {enacted}"),
+                change: depin_core::services::governance::ProposalKind::ValidatorSet { validators },
+            });
+            let g = 0;
+            let tx = Transaction::sign(&network_id, &governor(), nonces[g], 1_000_000, enact);
+            // To validator 0, in every set: a transaction gossiped once can be lost on a lossy
+            // link, and in the solo epoch validator 0 is the only proposer.
+            let results = nodes[&0].node.submit(vec![tx]);
+            assert!(
+                results[0].is_ok(),
+                "seed {seed}: enacting set {enacted}: {:?}",
+                results[0]
+            );
+            nonces[g] += 1;
+        } else if tick.is_multiple_of(2) {
+            // Senders 1.. pay their neighbours (sender 0 is the governor, its nonces above).
+            let s = (1 + tick / 2 % (SENDERS as u64 - 1)) as u8;
+            let to = sender_key(s % (SENDERS - 1) + 1).address();
+            let tx = Transaction::sign(
+                &network_id,
+                &sender_key(s),
+                nonces[s as usize],
+                1_000_000,
+                Action::Transfer {
+                    to,
+                    amount: Amount(1 + tick as u128),
+                },
+            );
+            let v = &nodes[&((tick as usize / 2) % VALIDATORS)];
+            if v.node.submit(vec![tx.clone()])[0].is_ok() {
+                nonces[s as usize] += 1;
+                submitted.push(tx.hash());
+            }
+        }
+        tick += 1;
+        context.sleep(TX_INTERVAL).await;
+    };
+
+    let report = check_agreement(seed, "reconfigure", &nodes, target, &submitted);
+    // The same epochs, entered at the same blocks, everywhere.
+    let reference = epochs_of(&nodes[&0]);
+    for (i, v) in &nodes {
+        assert_eq!(
+            epochs_of(v),
+            reference,
+            "seed {seed}: validator {i} entered other epochs"
+        );
+    }
+    let index_of =
+        |a: &depin_core::Address| (0..VALIDATORS).find(|i| validator_key(*i).address() == *a);
+    let mut proposers: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    let store = &nodes[&0].store;
+    for h in 1..=target {
+        let header = store.header(h).unwrap().unwrap();
+        let record = depin_bft::parse_record(&header.consensus)
+            .unwrap_or_else(|| panic!("seed {seed}: block {h} has no consensus record"));
+        let who = index_of(&header.proposer).expect("a validator proposed");
+        let list = proposers.entry(record.epoch).or_default();
+        if !list.contains(&who) {
+            list.push(who);
+            list.sort();
+        }
+    }
+    for (epoch, who) in &proposers {
+        let set = SETS[*epoch as usize];
+        assert!(
+            who.iter().all(|i| set.contains(i)),
+            "seed {seed}: epoch {epoch} (set {set:?}) has blocks proposed by {who:?}"
+        );
+    }
+    assert_eq!(
+        proposers.keys().copied().collect::<Vec<_>>(),
+        vec![0, 1, 2],
+        "seed {seed}: blocks in every epoch"
+    );
+    assert!(
+        proposers[&1].len() > 1,
+        "seed {seed}: only {:?} proposed in the four-validator epoch",
+        proposers[&1]
+    );
+    let epochs = reference
+        .iter()
+        .map(|e| (e.epoch, e.participants.len(), e.height))
+        .collect();
+    Reconfigured {
+        report,
+        epochs,
+        proposers,
     }
 }

@@ -287,4 +287,5 @@ actions! {
     5 => Vote(Vote),
     6 => Unjail(Unjail),
     7 => EmergencyEnact(EmergencyEnact),
+    8 => ReportEquivocation(super::evidence::ReportEquivocation),
 }

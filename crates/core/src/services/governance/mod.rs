@@ -8,6 +8,7 @@
 //! modules never import each other. See docs/GOVERNANCE.md.
 
 pub mod actions;
+pub mod evidence;
 pub mod params;
 pub mod proposal;
 pub mod records;
@@ -90,6 +91,8 @@ impl Module for Governance {
             // A vote scans the voter's devices; a proposal parses and checks a section.
             GovernanceAction::Vote(_) => 2_000,
             GovernanceAction::Propose(_) | GovernanceAction::EmergencyEnact(_) => 20_000,
+            // Two vote signatures to check.
+            GovernanceAction::ReportEquivocation(_) => 2 * crate::tx::SIGNATURE_WEIGHT,
             _ => 0,
         }
     }
@@ -124,6 +127,7 @@ impl Module for Governance {
                 proposal::vote(state, tx.signer, a.proposal, a.choice, tx.block)
             }
             GovernanceAction::Unjail(_) => stake::unjail(state, tx.signer, tx.block),
+            GovernanceAction::ReportEquivocation(a) => evidence::report(state, a, tx.block.height),
             GovernanceAction::EmergencyEnact(a) => {
                 proposal::propose(state, tx.signer, &a.title, &a.change, true, tx.block).map(|_| ())
             }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::amount::Amount;
-use crate::crypto::Address;
+use crate::crypto::{Address, Hash};
 use crate::module::reasons;
 
 reasons! {
@@ -24,6 +24,10 @@ reasons! {
     12 => StillJailed { until_height: u64 } = "still_jailed",
     13 => NotEmergencyKey {} = "not_emergency_key",
     14 => FieldTooLong { field: String, max: u32 } = "field_too_long",
+    15 => NotConflicting { why: String } = "evidence_not_conflicting",
+    16 => BadVoteSignature { vote: String } = "evidence_bad_signature",
+    17 => EvidenceRecorded { evidence: Hash } = "evidence_recorded",
+    18 => OffenderNotAValidator { validator: Address } = "evidence_not_a_validator",
 }
 
 impl fmt::Display for GovernanceRejection {
@@ -94,6 +98,22 @@ impl fmt::Display for GovernanceRejection {
             FieldTooLong { field, max } => {
                 write!(f, "{field} is longer than {max} bytes; shorten it")
             }
+            NotConflicting { why } => write!(
+                f,
+                "the two votes are not an equivocation: {why}; report two votes of one round that cannot both be honest"
+            ),
+            BadVoteSignature { vote } => write!(
+                f,
+                "the {vote} vote's signature does not verify for the validator over the consensus engine's signed bytes; report the votes exactly as the engine received them"
+            ),
+            EvidenceRecorded { evidence } => write!(
+                f,
+                "equivocation {evidence} of this validator in this round is already recorded and slashed; nothing more to do"
+            ),
+            OffenderNotAValidator { validator } => write!(
+                f,
+                "{validator} is not in the current validator set; evidence is taken while the offender is a validator"
+            ),
         }
     }
 }
