@@ -105,7 +105,7 @@ pub enum BenchCmd {
         closes: usize,
     },
     /// Dashcam frames checked and applied per second through real blocks, and the epoch closes
-    /// of about a million freshly mapped cells (and of forgetting them a month later).
+    /// of about a million freshly mapped cells (and the blocks forgetting them a month later).
     Mapping {
         /// Lanes driven side by side, 15 m apart.
         #[arg(long, default_value_t = 1_200)]
@@ -309,12 +309,14 @@ fn mapping(cfg: &depin_bench::mapping::MappingBench, json_out: bool) -> Result<(
         r.cell_index_per_s
     );
     println!(
-        "{} fresh cells ({} frames flagged): epoch close {:.3} s, the close forgetting {} cells a month later {:.3} s; reading every cell once {:.3} s (close x{:.1})",
+        "{} fresh cells ({} frames flagged): epoch close {:.3} s; a month later {} blocks forgot {} cells and their images in {:.3} s (slowest block {:.3} s); reading every cell once {:.3} s (close x{:.1})",
         r.fresh_cells,
         r.frames_flagged,
         r.close_seconds,
+        r.forget_blocks,
         r.cells_forgotten,
-        r.forget_close_seconds,
+        r.forget_seconds,
+        r.forget_block_max_seconds,
         r.read_cells_seconds,
         r.close_vs_read
     );

@@ -893,6 +893,84 @@ fn cells_and_images_are_forgotten_after_the_memory_window() {
     net.replays_identically();
 }
 
+/// Forgetting is spread over blocks: one block forgets at most `FORGET_PER_BLOCK` entries
+/// (an age-index entry counted with the most it can list), the next ones the rest.
+#[test]
+fn forgetting_a_backlog_is_bounded_per_block() {
+    use depin_core::modules::mapping::epoch::FORGET_PER_BLOCK;
+    use depin_core::modules::mapping::params::MAX_FRAMES_PER_BUNDLE;
+    let per_block = FORGET_PER_BLOCK / (MAX_FRAMES_PER_BUNDLE + 1);
+    let mut net = net_with(1);
+    // One-frame bundles, all in one block: one age-index entry (one image, one cell) each.
+    let n = 2 * per_block + 3;
+    let frames = recent_drive(&net, BERLIN, n, 1);
+    let txs: Vec<_> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let b = SubmitBundle::signed(&net.state.network(), &cam(0), i as u64 + 1, vec![*f]);
+            net.tx_at(&cam(0), i as u64, Action::from(b))
+        })
+        .collect();
+    assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
+    let cells: BTreeSet<u64> = (1..=n as u64)
+        .map(|seq| verdicts(&net, &cam(0), seq)[0].cell)
+        .collect();
+    let remembered = |net: &Net| {
+        cells
+            .iter()
+            .filter(|c| net.state.cell(**c).is_some())
+            .count()
+    };
+    let images = |net: &Net| {
+        frames
+            .iter()
+            .filter(|f| net.state.image(&f.image).is_some())
+            .count()
+    };
+    assert_eq!((remembered(&net), images(&net)), (cells.len(), n));
+    // A day a block until the image memory (3 days) has passed: then `per_block` a block.
+    while images(&net) == n {
+        net.time_ms += DAY_MS;
+        net.block(vec![]);
+    }
+    assert_eq!(images(&net), n - per_block);
+    net.block(vec![]);
+    assert_eq!(images(&net), 3);
+    net.block(vec![]);
+    assert_eq!(images(&net), 0);
+    // The cells (30 days): the first block past the window forgets those of `per_block`
+    // bundles (two frames a cell: about half of them), the next blocks the rest.
+    assert_eq!(remembered(&net), cells.len());
+    while remembered(&net) == cells.len() {
+        net.time_ms += DAY_MS;
+        net.block(vec![]);
+    }
+    let left = remembered(&net);
+    assert!(
+        left > 3 && left < cells.len() - 1,
+        "{left} of {}",
+        cells.len()
+    );
+    net.block(vec![]);
+    // The last three bundles' cells (a cell they share with earlier ones is gone already).
+    assert!(remembered(&net) <= 3, "{}", remembered(&net));
+    net.block(vec![]);
+    assert_eq!(remembered(&net), 0);
+    let last = close_epoch(&mut net);
+    let forgotten: u64 = (0..=last)
+        .map(|e| {
+            counter(
+                &net.state.epoch_summary(e).unwrap(),
+                "mapping",
+                "cells_forgotten",
+            )
+        })
+        .sum();
+    assert_eq!(forgotten, cells.len() as u64);
+    net.replays_identically();
+}
+
 #[test]
 fn a_bundle_signed_by_the_dashcam_may_be_uploaded_by_anyone_once() {
     let mut net = net_with(1);

@@ -1,20 +1,21 @@
 //! The end of an epoch for the mapping module: bounty claims are paid from escrow (or returned
 //! to their funders if the dashcam was retired or denied), ended bounties refund what nobody
-//! claimed and their rounding, each dashcam's freshness is turned into shares through the
-//! region pools, and what the ledger no longer needs is forgotten.
+//! claimed and their rounding, and each dashcam's freshness is turned into shares through the
+//! region pools. What the ledger no longer needs is forgotten at the end of each block, a
+//! bounded number of entries at a time.
 
 use crate::amount::Amount;
 use crate::codec::Decode;
-use crate::crypto::Address;
+use crate::crypto::{Address, Hash};
 use crate::module::{BlockContext, DeviceWork, EpochWork, address_suffix};
 use crate::services::devices::DevicesView;
 use crate::state::{State, StateRead};
 
-use super::params::MappingParams;
+use super::params::{MAX_FRAMES_PER_BUNDLE, MappingParams};
 use super::records::{
     Bounty, Claim, MappingView, Tally, bounty_cell_key, bounty_end_range, bounty_key,
-    bundle_prefix, cell_age_range, cell_key, claim_prefix, dashcam_key, escrow_account,
-    image_age_range, image_key, tally_prefix,
+    bundles_before, cell_age_range, cell_key, claim_prefix, dashcam_key, escrow_account,
+    forgotten_key, image_age_range, image_key, tallies_before, tally_prefix,
 };
 use super::verify::move_tokens;
 
@@ -85,7 +86,12 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64, ctx: BlockContext) -> Ep
             })
         })
         .collect();
-    forget(state, &p, epoch, ctx.time_ms, &mut n);
+    // Counted by the end of each block of the epoch, this one included.
+    let forgotten_key = forgotten_key(epoch);
+    n.cells_forgotten = state.get(&forgotten_key).unwrap_or(0);
+    if n.cells_forgotten > 0 {
+        state.put_raw(forgotten_key, None);
+    }
     let counters = vec![
         ("bundles".to_string(), n.bundles),
         ("frames_paid".to_string(), n.frames_paid),
@@ -172,27 +178,64 @@ fn end_bounties(state: &mut State, now_ms: u64, n: &mut Counters) {
     }
 }
 
-/// Forgets cells not seen for the memory window, images older than the image memory, and the
-/// bundle records and tallies that fell out of the history.
-fn forget(state: &mut State, p: &MappingParams, epoch: u64, now_ms: u64, n: &mut Counters) {
-    let before = now_ms.saturating_sub(p.freshness.memory_ms);
+/// Entries the end of one block forgets at most (cells, images, bundle records and tallies
+/// together, with their age-index entries). Forgetting a month of mapping at one close took
+/// 19 s for 380,651 cells (docs/BENCHMARKS.md); spread over blocks, no block pays more than
+/// this, and drains the backlog of a burst over the following blocks.
+/// Forgetting late changes no payout: a cell past `memory_ms` is fully fresh whether it is
+/// remembered or not, and an image remembered longer only refuses a copy longer.
+pub const FORGET_PER_BLOCK: usize = 8_192;
+
+/// After a block's transactions: forgets, oldest first and at most [`FORGET_PER_BLOCK`]
+/// entries, the cells not seen for the memory window, the images older than the image memory,
+/// and the bundle records and tallies that fell out of the history.
+pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
+    let Some(p) = state.params().modules.mapping.clone() else {
+        return;
+    };
+    let epoch = ctx.epoch(state.params().epoch_length_blocks);
+    let mut budget = FORGET_PER_BLOCK;
+    // Each age-index entry lists at most a bundle's frames: it and its list fit the budget.
+    let per_entry = MAX_FRAMES_PER_BUNDLE + 1;
+    let before = ctx.time_ms.saturating_sub(p.freshness.memory_ms);
     let (from, to) = cell_age_range(before);
-    for (key, _) in state.scan(&from, &to, usize::MAX) {
-        let cell = u64::from_be_bytes(key[key.len() - 8..].try_into().expect("8 bytes"));
-        state.put_raw(cell_key(cell), None);
+    let mut forgotten = 0u64;
+    for (key, value) in state.scan(&from, &to, budget / per_entry) {
+        let listed = Vec::<u64>::from_bytes(&value).expect("written");
+        budget -= 1 + listed.len();
+        for cell in listed {
+            // Mapped again since: a later bundle's entry lists it.
+            if state.cell(cell).is_some_and(|c| c.last_mapped_ms < before) {
+                state.put_raw(cell_key(cell), None);
+                forgotten += 1;
+            }
+        }
         state.put_raw(key, None);
-        n.cells_forgotten += 1;
     }
-    let (from, to) = image_age_range(now_ms.saturating_sub(p.freshness.image_memory_ms));
-    for (key, _) in state.scan(&from, &to, usize::MAX) {
-        let mut image = [0u8; 32];
-        image.copy_from_slice(&key[key.len() - 32..]);
-        state.put_raw(image_key(&crate::crypto::Hash(image)), None);
+    if forgotten > 0 {
+        let key = forgotten_key(epoch);
+        let count: u64 = state.get(&key).unwrap_or(0);
+        state.put(key, &(count + forgotten));
+    }
+    let image_before = ctx.time_ms.saturating_sub(p.freshness.image_memory_ms);
+    let (from, to) = image_age_range(image_before);
+    for (key, value) in state.scan(&from, &to, budget / per_entry) {
+        let listed = Vec::<Hash>::from_bytes(&value).expect("written");
+        budget -= 1 + listed.len();
+        // Each listed image was first shown by this bundle, and a later frame showing it was
+        // refused as a duplicate while this entry stood: the image entry is this bundle's.
+        for image in listed {
+            state.put_raw(image_key(&image), None);
+        }
         state.put_raw(key, None);
     }
+    // The records of epochs before `epoch - history_epochs` (the current epoch's tallies are
+    // never among them: the close still reads them).
     if let Some(old) = epoch.checked_sub(p.freshness.history_epochs) {
-        for prefix in [bundle_prefix(old, None), tally_prefix(old)] {
-            for (key, _) in state.scan_prefix(&prefix, usize::MAX) {
+        for (from, to) in [bundles_before(old), tallies_before(old)] {
+            let stale = state.scan(&from, &to, budget);
+            budget -= stale.len();
+            for (key, _) in stale {
                 state.put_raw(key, None);
             }
         }

@@ -8,7 +8,8 @@
 //! - [`params`]: the genesis parameters (frame limits, freshness, bounties, regions);
 //! - [`records`]: what the module keeps in the state and the [`records::MappingView`] over it;
 //! - [`verify`]: every check, each with its [`MappingRejection`] or [`FrameFault`] reason;
-//! - [`epoch`]: the close: bounty payouts and refunds, region pools into shares, forgetting;
+//! - [`epoch`]: the close (bounty payouts and refunds, region pools into shares) and the
+//!   bounded forgetting at the end of each block;
 //! - [`geo`]: integer distances between frames; [`preset`]: a ready-made section.
 
 pub mod actions;
@@ -87,6 +88,10 @@ impl Module for Mapping {
 
     fn is_report(action: &MappingAction) -> bool {
         matches!(action, MappingAction::SubmitBundle(_))
+    }
+
+    fn end_block(state: &mut State, ctx: BlockContext) {
+        epoch::end_block(state, ctx);
     }
 
     fn epoch_work(state: &mut State, epoch: u64, ctx: BlockContext) -> EpochWork {

@@ -3,8 +3,9 @@
 //! hashes), recent image hashes, each bundle's verdicts, each epoch's tallies, and bounties.
 //!
 //! Growth is bounded: cells not seen for `memory_ms` and image hashes older than
-//! `image_memory_ms` are forgotten (age indexes find them at each close), bundle records and
-//! tallies older than `history_epochs` epochs are dropped, claims are settled at the close of the epoch they were made in, and a bounty is
+//! `image_memory_ms` are forgotten (per-bundle age indexes find them at the end of each block,
+//! a bounded number at a time), bundle records and tallies older than `history_epochs` epochs
+//! are dropped, claims are settled at the close of the epoch they were made in, and a bounty is
 //! removed when it ends. What stays grows with the number of dashcams (one record each).
 
 use serde::{Deserialize, Serialize};
@@ -148,6 +149,7 @@ const BOUNTY_CELL: u8 = 8;
 const BOUNTY_END: u8 = 9;
 const CLAIM: u8 = 10;
 const NEXT_BOUNTY: u8 = 11;
+const FORGOTTEN: u8 = 12;
 
 pub fn dashcam_key(device: &Address) -> Vec<u8> {
     module_key(Mapping::ID, DASHCAM, &[&device.0])
@@ -162,15 +164,19 @@ pub fn cell_range(from: u64, to: u64) -> (Vec<u8>, Vec<u8>) {
     (cell_key(from), cell_key(to))
 }
 
-pub fn cell_age_key(last_mapped_ms: u64, cell: u64) -> Vec<u8> {
+/// The age index of cells: a bundle's entry lists the cells whose latest frame it brought,
+/// under the bundle's last capture time. Once that time is past the memory window, each listed
+/// cell not mapped again since is forgotten. One entry per bundle, not one per cell: a cell
+/// mapped again gets no delete and insert of its age entry, only the newer bundle's listing.
+pub fn cell_age_key(last_ms: u64, device: &Address, seq: u64) -> Vec<u8> {
     module_key(
         Mapping::ID,
         CELL_AGE,
-        &[&last_mapped_ms.to_be_bytes(), &cell.to_be_bytes()],
+        &[&last_ms.to_be_bytes(), &device.0, &seq.to_be_bytes()],
     )
 }
 
-/// Age-index keys of cells last mapped before `before_ms`.
+/// Age-index entries of bundles whose last frame was captured before `before_ms`.
 pub fn cell_age_range(before_ms: u64) -> (Vec<u8>, Vec<u8>) {
     (
         module_key(Mapping::ID, CELL_AGE, &[]),
@@ -182,11 +188,18 @@ pub fn image_key(image: &Hash) -> Vec<u8> {
     module_key(Mapping::ID, IMAGE, &[&image.0])
 }
 
-pub fn image_age_key(time_ms: u64, image: &Hash) -> Vec<u8> {
-    module_key(Mapping::ID, IMAGE_AGE, &[&time_ms.to_be_bytes(), &image.0])
+/// The age index of images: a bundle's entry lists the images its valid frames showed first,
+/// under the bundle's last capture time (no earlier than any of its frames, so an image is
+/// never forgotten before `image_memory_ms` after its own frame).
+pub fn image_age_key(last_ms: u64, device: &Address, seq: u64) -> Vec<u8> {
+    module_key(
+        Mapping::ID,
+        IMAGE_AGE,
+        &[&last_ms.to_be_bytes(), &device.0, &seq.to_be_bytes()],
+    )
 }
 
-/// Age-index keys of images first seen before `before_ms`.
+/// Age-index entries of bundles whose last frame was captured before `before_ms`.
 pub fn image_age_range(before_ms: u64) -> (Vec<u8>, Vec<u8>) {
     (
         module_key(Mapping::ID, IMAGE_AGE, &[]),
@@ -214,6 +227,28 @@ pub fn tally_key(epoch: u64, device: &Address) -> Vec<u8> {
     module_key(Mapping::ID, TALLY, &[&epoch.to_be_bytes(), &device.0])
 }
 
+/// Bundle records of the epochs before `epoch`.
+pub fn bundles_before(epoch: u64) -> (Vec<u8>, Vec<u8>) {
+    (
+        module_key(Mapping::ID, BUNDLE, &[]),
+        module_key(Mapping::ID, BUNDLE, &[&epoch.to_be_bytes()]),
+    )
+}
+
+/// Tallies of the epochs before `epoch`.
+pub fn tallies_before(epoch: u64) -> (Vec<u8>, Vec<u8>) {
+    (
+        module_key(Mapping::ID, TALLY, &[]),
+        module_key(Mapping::ID, TALLY, &[&epoch.to_be_bytes()]),
+    )
+}
+
+/// Cells forgotten so far in `epoch` (a `u64`, summed by the ends of its blocks and cleared by
+/// its close into the summary's `cells_forgotten`).
+pub fn forgotten_key(epoch: u64) -> Vec<u8> {
+    module_key(Mapping::ID, FORGOTTEN, &[&epoch.to_be_bytes()])
+}
+
 /// Tallies of `epoch`.
 pub fn tally_prefix(epoch: u64) -> Vec<u8> {
     module_key(Mapping::ID, TALLY, &[&epoch.to_be_bytes()])
@@ -229,6 +264,13 @@ pub fn bounty_cell_key(cell: u64, id: u64) -> Vec<u8> {
         BOUNTY_CELL,
         &[&cell.to_be_bytes(), &id.to_be_bytes()],
     )
+}
+
+/// Whether any cell has an open bounty.
+pub fn any_bounty_cells(state: &impl StateRead) -> bool {
+    !state
+        .scan_prefix(&module_key(Mapping::ID, BOUNTY_CELL, &[]), 1)
+        .is_empty()
 }
 
 /// Open bounties on `cell`.

@@ -7,10 +7,11 @@
 //! says why in the bundle's record, the others earn the freshness of their cell and may claim
 //! bounties.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::amount::Amount;
-use crate::crypto::{self, Address};
+use crate::crypto::{self, Address, Hash};
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
 use crate::services::demand::hold::{self, Held};
@@ -29,8 +30,9 @@ use super::params::{
 };
 use super::records::{
     Bounty, BundleRecord, CellRecord, Claim, Dashcam, Fix, ImageSeen, MappingView, Sighting, Tally,
-    Verdict, bounty_cell_key, bounty_end_key, bounty_key, bundle_key, cell_age_key, cell_key,
-    claim_key, dashcam_key, escrow_account, image_age_key, image_key, next_bounty_key, tally_key,
+    Verdict, any_bounty_cells, bounty_cell_key, bounty_end_key, bounty_key, bundle_key,
+    cell_age_key, cell_key, claim_key, dashcam_key, escrow_account, image_age_key, image_key,
+    next_bounty_key, tally_key,
 };
 use super::reject::{FrameFault as F, MappingRejection as R};
 
@@ -229,15 +231,59 @@ pub fn freshness_ppm(
     (u128::from(elapsed.min(full)) * u128::from(FULL_WEIGHT_PPM) / u128::from(full)) as u32
 }
 
+/// The cell records a bundle reads and writes, kept while its frames are judged and written
+/// once at its end: consecutive frames share cells and neighbours, so a bundle of 48 frames
+/// reads and writes each cell's record once instead of once per frame. Every read of a cell
+/// record while a bundle is judged goes through it, so the verdicts are those of writing each
+/// frame at once.
+#[derive(Default)]
+struct Cells {
+    records: BTreeMap<u64, Option<CellRecord>>,
+    /// Cells whose record this bundle changed.
+    dirty: Vec<u64>,
+    /// Cells whose latest frame is now this bundle's (the age index finds them through it).
+    latest: Vec<u64>,
+    /// Images this bundle's valid frames showed first.
+    images: Vec<Hash>,
+}
+
+impl Cells {
+    fn get(&mut self, state: &State, cell: u64) -> Option<&CellRecord> {
+        self.records
+            .entry(cell)
+            .or_insert_with(|| state.cell(cell))
+            .as_ref()
+    }
+
+    /// Writes the changed records, and the bundle's entries in the cell and image age indexes.
+    fn write(mut self, state: &mut State, device: &Address, seq: u64, last_ms: u64) {
+        self.dirty.sort_unstable();
+        self.dirty.dedup();
+        for cell in &self.dirty {
+            if let Some(Some(record)) = self.records.get(cell) {
+                state.put(cell_key(*cell), record);
+            }
+        }
+        self.latest.sort_unstable();
+        self.latest.dedup();
+        if !self.latest.is_empty() {
+            state.put(cell_age_key(last_ms, device, seq), &self.latest);
+        }
+        if !self.images.is_empty() {
+            state.put(image_age_key(last_ms, device, seq), &self.images);
+        }
+    }
+}
+
 /// Where a frame stands once its motion is known: region, exact duplicates, and near
 /// duplicates in its cell or a neighbouring one.
 fn check_place(
     state: &State,
+    cells: &mut Cells,
     p: &MappingParams,
     device: &Address,
     f: &Frame,
     cell: u64,
-    record: Option<&CellRecord>,
 ) -> Result<u16, F> {
     let region = match p.place(cell) {
         Placement::Open(i) => i,
@@ -253,17 +299,13 @@ fn check_place(
     }
     // The cell and its six neighbours: a copy nudged a metre over a cell's edge is still a
     // copy (the agent's replayer escaped an own-cell-only check on one frame in nine).
-    let neighbours: Vec<CellRecord> = h3o::CellIndex::try_from(cell)
-        .map(|c| {
-            c.grid_disk::<Vec<_>>(1)
-                .into_iter()
-                .map(u64::from)
-                .filter(|&n| n != cell)
-                .filter_map(|n| state.cell(n))
-                .collect()
-        })
-        .unwrap_or_default();
-    for c in record.into_iter().chain(neighbours.iter()) {
+    let Ok(index) = h3o::CellIndex::try_from(cell) else {
+        return Ok(region);
+    };
+    for near in index.grid_disk::<Vec<_>>(1) {
+        let Some(c) = cells.get(state, u64::from(near)) else {
+            continue;
+        };
         for s in &c.recent {
             let bits = phash_distance(s.phash, f.phash);
             let same_pass =
@@ -293,6 +335,9 @@ pub fn submit_bundle(
     let device = b.device;
     let mut tally: Tally = state.tally(epoch, &device).unwrap_or_default();
     let mut verdicts = Vec::with_capacity(b.frames.len());
+    let mut cells = Cells::default();
+    // Bounty claims are looked up per frame only while some cell has an open bounty.
+    let bounties = any_bounty_cells(state);
     for f in &b.frames {
         let cell = Location {
             lat_udeg: f.lat_udeg,
@@ -300,7 +345,10 @@ pub fn submit_bundle(
         }
         .cell(MAPPING_RESOLUTION)
         .expect("coordinates were range-checked");
-        let verdict = match judge_frame(state, &p, &mut cam, &device, f, cell, epoch, &mut tally) {
+        let judged = judge_frame(
+            state, &mut cells, &p, &mut cam, &device, f, cell, epoch, &mut tally, bounties,
+        );
+        let verdict = match judged {
             Ok(weight_ppm) => Verdict {
                 cell,
                 weight_ppm,
@@ -322,6 +370,7 @@ pub fn submit_bundle(
         verdicts.push(verdict);
     }
     let (first_ms, last_ms) = (b.frames[0].time_ms, b.frames[b.frames.len() - 1].time_ms);
+    cells.write(state, &device, b.seq, last_ms);
     cam.last_seq = Some(b.seq);
     cam.last_frame_ms = last_ms;
     cam.bundles = cam.bundles.saturating_add(1);
@@ -346,6 +395,7 @@ pub fn submit_bundle(
 #[allow(clippy::too_many_arguments)]
 fn judge_frame(
     state: &mut State,
+    cells: &mut Cells,
     p: &MappingParams,
     cam: &mut Dashcam,
     device: &Address,
@@ -353,6 +403,7 @@ fn judge_frame(
     cell: u64,
     epoch: u64,
     tally: &mut Tally,
+    bounties: bool,
 ) -> Result<u32, F> {
     let still = check_motion(p, f, cam.trusted.as_ref())?;
     cam.trusted = Some(Fix {
@@ -367,36 +418,40 @@ fn judge_frame(
             step_mm,
         });
     }
-    let record = state.cell(cell);
-    let region = check_place(state, p, device, f, cell, record.as_ref())?;
-    let weight = freshness_ppm(p, record.as_ref(), device, f.time_ms);
-    remember(state, p, device, f, cell, record);
+    let region = check_place(state, cells, p, device, f, cell)?;
+    let weight = freshness_ppm(p, cells.get(state, cell), device, f.time_ms);
+    remember(state, cells, p, device, f, cell);
     match tally.regions.binary_search_by_key(&region, |(r, _)| *r) {
         Ok(i) => tally.regions[i].1 = tally.regions[i].1.saturating_add(u64::from(weight)),
         Err(i) => tally.regions.insert(i, (region, u64::from(weight))),
     }
-    claim_bounties(state, device, f, cell, epoch, tally);
+    if bounties {
+        claim_bounties(state, device, f, cell, epoch, tally);
+    }
     Ok(weight)
 }
 
-/// Records a valid frame: the cell's freshness and recent hashes, and the image.
+/// Records a valid frame: the cell's freshness and recent hashes (written with the bundle),
+/// and the image.
 fn remember(
     state: &mut State,
+    cells: &mut Cells,
     p: &MappingParams,
     device: &Address,
     f: &Frame,
     cell: u64,
-    record: Option<CellRecord>,
 ) {
-    let mut c = record.unwrap_or(CellRecord {
+    cells.get(state, cell);
+    let slot = cells.records.get_mut(&cell).expect("read just above");
+    let c = slot.get_or_insert_with(|| CellRecord {
         last_mapped_ms: 0,
         last_device: *device,
         recent: Vec::new(),
     });
-    let old_age = (c.last_mapped_ms > 0 || !c.recent.is_empty()).then_some(c.last_mapped_ms);
     if f.time_ms > c.last_mapped_ms {
         c.last_mapped_ms = f.time_ms;
         c.last_device = *device;
+        cells.latest.push(cell);
     }
     if c.recent.len() >= p.freshness.phashes_per_cell as usize {
         c.recent.remove(0);
@@ -406,13 +461,7 @@ fn remember(
         time_ms: f.time_ms,
         phash: f.phash,
     });
-    if old_age != Some(c.last_mapped_ms) {
-        if let Some(old) = old_age {
-            state.put_raw(cell_age_key(old, cell), None);
-        }
-        state.put_raw(cell_age_key(c.last_mapped_ms, cell), Some(Vec::new()));
-    }
-    state.put(cell_key(cell), &c);
+    cells.dirty.push(cell);
     state.put(
         image_key(&f.image),
         &ImageSeen {
@@ -420,7 +469,7 @@ fn remember(
             time_ms: f.time_ms,
         },
     );
-    state.put_raw(image_age_key(f.time_ms, &f.image), Some(Vec::new()));
+    cells.images.push(f.image);
 }
 
 /// A valid frame claims a pass of every open bounty on its cell that it is in time for, that
