@@ -54,9 +54,10 @@ pub fn explain_work(view: &Snapshot, epoch: u64, device: &Address, shares: u128)
         "faults_declared": work.faults_declared,
         "faults_detected": work.faults_detected,
         "credits_paid": work.credits_paid.to_string(),
+        "credits_verified": work.credits_verified.to_string(),
         "fees": work.fees,
         "shares": shares.to_string(),
-        "explanation": "shares are the credits clients paid for the periods this provider proved (client-paid storage, weighted by its price); fees are collateral paid to clients for faulty periods",
+        "explanation": "shares are the credits verified clients (holding a governed verified-data allowance) paid for the periods this provider proved; credits of other clients count only as paid service (the demand pool); fees are collateral paid to clients for faulty periods",
     })
 }
 
@@ -189,8 +190,14 @@ pub async fn client_deals(
             .iter()
             .filter_map(|&id| view.deal(id).map(|d| deal_view(&node, &view, id, &d)))
             .collect::<ApiResult<Vec<Value>>>()?;
+        let p = storage(&node)?;
+        let allowance = json!({
+            "granted_bytes": p.allowance(&client),
+            "used_bytes": view.allowance_used(&client),
+            "explanation": "a verified-data allowance (granted in the [storage] section, by genesis or a governance proposal) makes a deal earn bootstrap shares; each deal uses its shard's size once when it opens",
+        });
         view.finish().map_err(internal)?;
-        Ok(Json(json!({"client": client, "deals": deals})))
+        Ok(Json(json!({"client": client, "allowance": allowance, "deals": deals})))
     })
     .await
 }

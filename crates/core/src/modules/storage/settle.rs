@@ -83,6 +83,9 @@ fn settle_period(
         work.deals_proven += 1;
         work.bytes_proven = work.bytes_proven.saturating_add(deal.size);
         work.credits_paid += share.credits;
+        if deal.verified {
+            work.credits_verified += share.credits;
+        }
     } else {
         hold::refund(state, &deal.client, share);
         outcome.refunded_credits = share.credits;

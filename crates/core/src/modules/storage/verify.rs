@@ -24,7 +24,7 @@ use super::proof::{
     OpeningFault, challenge_seed, challenged_chunks, uniform_below, verify_opening,
 };
 use super::records::{
-    Answered, Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, answered_key,
+    Answered, Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, answered_key, allowance_used_key,
     client_deal_key, deadline_key, deal_key, escrow_account, meta_key, provider_deal_key,
     provider_key, shard_key,
 };
@@ -268,6 +268,15 @@ pub fn open_deal(
     let id = meta.next_deal;
     meta.next_deal += 1;
     state.put(meta_key(), &meta);
+    // A client with a verified-data allowance left for this shard uses it: the deal earns
+    // bootstrap shares. Any other deal is paid and counts as demand only.
+    let used = state.allowance_used(client);
+    let verified = used
+        .checked_add(t.size)
+        .is_some_and(|after| after <= p.allowance(client));
+    if verified {
+        state.put(allowance_used_key(client), &(used + t.size));
+    }
     let deal = Deal {
         client: *client,
         provider: t.provider,
@@ -289,6 +298,7 @@ pub fn open_deal(
         declared_fault: None,
         recovery: None,
         opened_height: ctx.height,
+        verified,
     };
     state.put(deal_key(id), &deal);
     state.put_raw(deadline_key(record.deadline, id), Some(Vec::new()));
