@@ -92,8 +92,9 @@ pub enum StorageCmd {
         /// The file to store.
         file: PathBuf,
         /// Retrieval server of a candidate provider (repeat); the distinct live ones with the
-        /// most free capacity are chosen.
-        #[arg(long = "provider", required = true)]
+        /// most free capacity are chosen [default: every provider that announced a retrieval
+        /// URL on the ledger].
+        #[arg(long = "provider")]
         providers: Vec<String>,
         /// Data shards: any this many rebuild the file.
         #[arg(long, default_value_t = depin_agent::storage::erasure::DEFAULT_DATA_SHARDS)]
@@ -336,7 +337,7 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             let manifest =
                 depin_agent::storage::client::Manifest::load(&home.root().join("manifests"), id)?;
             let (data, reports) =
-                depin_agent::storage::client::get(&info.chain_id, &key, &manifest)?;
+                depin_agent::storage::client::get(client, &info.chain_id, &key, &manifest)?;
             std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
             if json_out {
                 let shards: Vec<Value> = reports

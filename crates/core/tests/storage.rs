@@ -11,7 +11,7 @@ use depin_core::amount::Amount;
 use depin_core::economics::EconomyView;
 use depin_core::modules::storage::actions::{
     AddCollateral, DealTerms, DeclareFaults, DeclareRecovery, OpenDeal, Opening,
-    SubmitStorageProof, TerminateDeal, WithdrawCollateral,
+    SetEndpoint, SubmitStorageProof, TerminateDeal, WithdrawCollateral,
 };
 use depin_core::modules::storage::params::{GIB, VerifiedClient, preset};
 use depin_core::services::governance::GovernanceGenesis;
@@ -921,6 +921,54 @@ fn storage_needs_the_demand_service() {
     };
     let err = err.to_string();
     assert!(err.contains("storage"), "{err}");
+}
+
+/// A provider announces its retrieval URL on the ledger (device or owner), clients list the
+/// providers that have one, a bad URL is refused with the reason, an empty one withdraws it,
+/// and a retired provider's is removed.
+#[test]
+fn providers_announce_their_retrieval_endpoints() {
+    let mut net = network(2);
+    let (p0, p1) = (provider_key(0), provider_key(1));
+    let set = |device: &Keypair, url: &str| {
+        Action::from(SetEndpoint {
+            device: device.address(),
+            url: url.into(),
+        })
+    };
+    assert_eq!(net.send(&p0, set(&p0, "http://127.0.0.1:7100")), Receipt::Success);
+    assert_eq!(net.send(&owner(), set(&p1, "https://p1.example:443")), Receipt::Success);
+    assert_eq!(
+        net.state.endpoint(&p0.address()).as_deref(),
+        Some("http://127.0.0.1:7100")
+    );
+    let mut listed = net.state.endpoints(None, 10);
+    listed.sort();
+    let mut expected = vec![
+        (p0.address(), "http://127.0.0.1:7100".to_string()),
+        (p1.address(), "https://p1.example:443".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(net.state.endpoints(Some(&expected[0].0), 10), expected[1..]);
+    for bad in ["ftp://x", "http://", "http://a b", &format!("http://{}", "a".repeat(200))] {
+        let r = net.send(&p0, set(&p0, bad));
+        assert_eq!(storage_code(&r), "bad_endpoint", "{bad}");
+    }
+    // Someone else's provider, and a device of no storage provider.
+    assert_eq!(code(&net.send(&p1, set(&p0, "http://x"))), "not_device_owner");
+    assert_eq!(code(&net.send(&client(), set(&client(), "http://x"))), "wrong_module");
+    assert_eq!(net.send(&p0, set(&p0, "")), Receipt::Success);
+    assert_eq!(net.state.endpoint(&p0.address()), None);
+    let r = net.send(
+        &owner(),
+        Action::from(RetireDevice {
+            device: p1.address(),
+        }),
+    );
+    assert_eq!(r, Receipt::Success);
+    assert!(net.state.endpoints(None, 10).is_empty());
+    net.replays_identically();
 }
 
 #[test]

@@ -27,7 +27,8 @@ pub struct PutArgs {
     pub periods: u32,
     /// Price per period of each deal in credits; `None`: ten times the network's floor.
     pub price: Option<u128>,
-    /// Retrieval servers of candidate providers (`http://host:port`).
+    /// Retrieval servers of candidate providers (`http://host:port`); empty: every provider
+    /// that announced one on the ledger.
     pub providers: Vec<String>,
 }
 
@@ -146,6 +147,33 @@ fn candidates(
     Ok((out, skipped))
 }
 
+/// Most announced providers `put` reads from the ledger.
+const MAX_ANNOUNCED: usize = 10_000;
+
+/// The retrieval URLs storage providers announced on the ledger, in device order.
+pub fn announced(node: &Client) -> Result<Vec<(Address, String)>> {
+    let mut out = Vec::new();
+    let mut after: Option<Address> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/v1/storage/endpoints?limit=1000&after={a}"),
+            None => "/v1/storage/endpoints?limit=1000".to_string(),
+        };
+        let page = node.get(&path)?;
+        let list = page["providers"].as_array().cloned().unwrap_or_default();
+        for p in &list {
+            let device: Address = serde_json::from_value(p["device"].clone())
+                .context("an endpoint listing without a device")?;
+            let url = p["url"].as_str().unwrap_or_default().to_string();
+            out.push((device, url));
+            after = Some(device);
+        }
+        if list.len() < 1000 || out.len() >= MAX_ANNOUNCED {
+            return Ok(out);
+        }
+    }
+}
+
 /// Erasure-codes `data` and stores each shard with a distinct provider under a deal paid by
 /// `client`; returns the manifest (not yet saved).
 pub fn put(
@@ -158,10 +186,15 @@ pub fn put(
     let (k, m) = (args.data_shards, args.parity_shards);
     let shards = erasure::encode(data, k, m)?;
     let shard_len = shards[0].len() as u64;
-    let (chosen, skipped) = candidates(node, &args.providers, shard_len)?;
+    let urls = if args.providers.is_empty() {
+        announced(node)?.into_iter().map(|(_, url)| url).collect()
+    } else {
+        args.providers.clone()
+    };
+    let (chosen, skipped) = candidates(node, &urls, shard_len)?;
     if chosen.len() < k + m {
         bail!(
-            "{} shards need {} distinct live providers with {shard_len} bytes free; {} qualify{}. Pass more --provider URLs, or fewer --data-shards/--parity-shards",
+            "{} shards need {} distinct live providers with {shard_len} bytes free; {} qualify{}. Wait for more providers to announce a retrieval URL, pass --provider URLs, or use fewer --data-shards/--parity-shards",
             k + m,
             k + m,
             chosen.len(),
@@ -286,6 +319,7 @@ pub struct ShardReport {
 /// Retrieves shards of `manifest` (data shards first) until `k` are whole, paying each provider
 /// for the verified bytes it served, and rebuilds the file (checked against its root).
 pub fn get(
+    node: &Client,
     chain_id: &str,
     client: &Keypair,
     manifest: &Manifest,
@@ -304,14 +338,32 @@ pub fn get(
         if got.iter().filter(|s| s.is_some()).count() >= k {
             break;
         }
-        let fetched = fetch_shard(&e.url, chain_id, client, &e.provider, &e.root, e.size);
-        let (paid, failure) = match fetched {
-            Fetched::Whole { bytes, paid } => {
-                got[e.index] = Some(bytes);
-                (paid, None)
+        // Where the provider says it serves now (the ledger), then where it did at `put`.
+        let mut urls = Vec::new();
+        if let Ok(Some(p)) = node.get_opt(&format!("/v1/storage/providers/{}", e.provider))
+            && let Some(url) = p["endpoint"].as_str()
+        {
+            urls.push(url.to_string());
+        }
+        if !urls.contains(&e.url) {
+            urls.push(e.url.clone());
+        }
+        let mut paid = 0;
+        let mut failure = None;
+        for url in &urls {
+            match fetch_shard(url, chain_id, client, &e.provider, &e.root, e.size) {
+                Fetched::Whole { bytes, paid: p } => {
+                    got[e.index] = Some(bytes);
+                    paid += p;
+                    failure = None;
+                    break;
+                }
+                Fetched::Failed { why, paid: p } => {
+                    paid += p;
+                    failure = Some(format!("{url}: {why}"));
+                }
             }
-            Fetched::Failed { why, paid } => (paid, Some(why)),
-        };
+        }
         reports.push(ShardReport {
             index: e.index,
             provider: e.provider,

@@ -233,6 +233,7 @@ const META: u8 = 8;
 const SHARD: u8 = 9;
 const ANSWERED: u8 = 10;
 const ALLOWANCE_USED: u8 = 11;
+const ENDPOINT: u8 = 12;
 
 pub fn provider_key(device: &Address) -> Vec<u8> {
     module_key(Storage::ID, PROVIDER, &[&device.0])
@@ -314,6 +315,11 @@ pub fn allowance_used_key(client: &Address) -> Vec<u8> {
     module_key(Storage::ID, ALLOWANCE_USED, &[&client.0])
 }
 
+/// The retrieval URL a provider announced.
+pub fn endpoint_key(device: &Address) -> Vec<u8> {
+    module_key(Storage::ID, ENDPOINT, &[&device.0])
+}
+
 /// A storage provider as the checks and the API see it: its registry entry and its record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderView {
@@ -341,6 +347,11 @@ pub trait StorageView {
     fn storage_meta(&self) -> StorageMeta;
     /// Bytes of its verified-data allowance `client` has used.
     fn allowance_used(&self, client: &Address) -> u64;
+    /// The retrieval URL `device` announced.
+    fn endpoint(&self, device: &Address) -> Option<String>;
+    /// Providers with an announced retrieval URL, by device address after `after` (exclusive),
+    /// at most `limit`.
+    fn endpoints(&self, after: Option<&Address>, limit: usize) -> Vec<(Address, String)>;
 }
 
 fn ids_after(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<u64> {
@@ -409,6 +420,30 @@ impl<R: StateRead> StorageView for R {
 
     fn allowance_used(&self, client: &Address) -> u64 {
         self.get(&allowance_used_key(client)).unwrap_or(0)
+    }
+
+    fn endpoint(&self, device: &Address) -> Option<String> {
+        self.get(&endpoint_key(device))
+    }
+
+    fn endpoints(&self, after: Option<&Address>, limit: usize) -> Vec<(Address, String)> {
+        let prefix = module_key(Storage::ID, ENDPOINT, &[]);
+        let start = match after {
+            Some(a) => {
+                let mut k = endpoint_key(a);
+                k.push(0);
+                k
+            }
+            None => prefix.clone(),
+        };
+        self.scan(&start, &end_of(&prefix), limit)
+            .into_iter()
+            .map(|(k, v)| {
+                let device = Address(k[k.len() - 32..].try_into().expect("32 bytes"));
+                let url = String::from_bytes(&v).expect("the ledger wrote it");
+                (device, url)
+            })
+            .collect()
     }
 }
 

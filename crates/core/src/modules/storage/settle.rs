@@ -181,6 +181,7 @@ pub(crate) fn retire_provider(state: &mut State, device: &Address) {
     let Some(provider) = state.get::<Provider>(&provider_key(device)) else {
         return;
     };
+    state.put_raw(super::records::endpoint_key(device), None);
     let ids = state.provider_deals(device, 0, usize::MAX);
     for id in ids {
         let deal = state.deal(id).expect("indexed deals exist");

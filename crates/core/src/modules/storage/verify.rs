@@ -17,7 +17,7 @@ use crate::state::{State, StateRead};
 use super::Storage;
 use super::actions::{
     AddCollateral, DeclareFaults, DeclareRecovery, OpenDeal, RegisterProvider, SubmitStorageProof,
-    TerminateDeal, WithdrawCollateral,
+    SetEndpoint, TerminateDeal, WithdrawCollateral, endpoint_problem,
 };
 use super::params::{MAX_DECLARED_DEALS, StorageParams};
 use super::proof::{
@@ -25,7 +25,7 @@ use super::proof::{
 };
 use super::records::{
     Answered, Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, answered_key, allowance_used_key,
-    client_deal_key, deadline_key, deal_key, escrow_account, meta_key, provider_deal_key,
+    client_deal_key, deadline_key, deal_key, endpoint_key, escrow_account, meta_key, provider_deal_key,
     provider_key, shard_key,
 };
 use super::reject::{OPENING_LENGTH, OPENING_PATH, OPENING_ROOT, StorageRejection as R};
@@ -305,6 +305,26 @@ pub fn open_deal(
     state.put_raw(provider_deal_key(&t.provider, id), Some(Vec::new()));
     state.put_raw(client_deal_key(client, id), Some(Vec::new()));
     state.put(shard_key(&t.provider, &t.root), &id);
+    Ok(())
+}
+
+/// A provider announces or withdraws its retrieval URL (signed by its device or its owner).
+pub fn set_endpoint(state: &mut State, signer: &Address, a: &SetEndpoint) -> Result<(), Rejection> {
+    params(state)?;
+    if *signer == a.device {
+        state.provider(&a.device).ok_or_else(|| not_storage(&a.device))?;
+    } else {
+        owned_provider(state, signer, &a.device)?;
+    }
+    if let Some(why) = endpoint_problem(&a.url) {
+        return Err(R::BadEndpoint { why }.into());
+    }
+    let key = endpoint_key(&a.device);
+    if a.url.is_empty() {
+        state.put_raw(key, None);
+    } else {
+        state.put(key, &a.url);
+    }
     Ok(())
 }
 
