@@ -12,7 +12,7 @@ use depin_agent::storage::provider::{ProviderArgs, run};
 use depin_agent::storage::{HeldShard, generated};
 use depin_core::economics::TokenPrice;
 use depin_core::modules::storage::actions::{
-    AddCollateral, DealTerms, OpenDeal, RegisterProvider, sign_onboarding,
+    AddCollateral, DealTerms, OpenDeal, RegisterProvider, SetEndpoint, sign_onboarding,
 };
 use depin_core::modules::storage::params::{GIB, preset};
 use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
@@ -138,6 +138,8 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
         quiet: false,
         polls: 0,
         serve: None,
+        // Announced on the ledger without serving here (a proxy in front, say).
+        announce: Some("http://127.0.0.1:7999".into()),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -160,6 +162,10 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
         "{outcomes:?}"
     );
     assert_eq!(d["paid_credits"], "200");
+    let p = client
+        .get(&format!("/v1/storage/providers/{}", device.address()))
+        .unwrap();
+    assert_eq!(p["endpoint"], "http://127.0.0.1:7999", "{p}");
 }
 
 fn credits_spent_on_data(client: &Client, who: &Keypair) -> u128 {
@@ -255,9 +261,20 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
             "127.0.0.1:0".parse().unwrap(),
         )
         .expect("retrieval server");
+        // Announced on the ledger: `put` finds the providers there, without URLs.
+        send(
+            &client,
+            &owner,
+            Action::from(SetEndpoint {
+                device: device.address(),
+                url: server.url(),
+            }),
+        );
         servers.push(Some(server));
     }
     let urls: Vec<String> = servers.iter().flatten().map(|s| s.url()).collect();
+    let announced = depin_agent::storage::client::announced(&client).unwrap();
+    assert_eq!(announced.len(), 4, "{announced:?}");
 
     let data = generated(21, 3_000_000);
     let args = PutArgs {
@@ -265,7 +282,7 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         parity_shards: 2,
         periods: 2,
         price: None,
-        providers: urls.clone(),
+        providers: Vec::new(),
     };
     let manifest = put(&client, &buyer, "file.bin", &data, &args).expect("put");
     assert_eq!(manifest.shards.len(), 4);
@@ -304,7 +321,7 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
     std::fs::write(&liar_file, &bytes).unwrap();
 
     let spent_before = credits_spent_on_data(&client, &buyer);
-    let (got, reports) = get(CHAIN_ID, &buyer, &manifest).expect("get");
+    let (got, reports) = get(&client, CHAIN_ID, &buyer, &manifest).expect("get");
     assert!(got == data, "the rebuilt file is byte-identical");
     let paid: Vec<(usize, u64, bool)> = reports
         .iter()

@@ -293,7 +293,11 @@ pub fn measure(args: &MeasureArgs) -> Result<Vec<Row>> {
     // The honest client holds a verified-data allowance; the self-dealer's key only if asked.
     let mut verified = vec![client.address()];
     if args.self_deal_verified {
-        verified.extend(actors.iter().filter_map(|a| a.client.as_ref().map(|c| c.address())));
+        verified.extend(
+            actors
+                .iter()
+                .filter_map(|a| a.client.as_ref().map(|c| c.address())),
+        );
     }
     let g = genesis(&funded, &oracle, &validator, &verified);
     let mut chain = Chain {
@@ -666,19 +670,32 @@ mod tests {
         );
     }
 
-    /// The same self-dealer holding an allowance (every paid deal earning bootstrap, as before
-    /// allowances) turns its burn into a multiple of itself, and takes the honest providers'
-    /// bootstrap: what the allowance rule removed.
+    /// The best self-dealer (a second key paying its provider 10,000 times the floor for data
+    /// generated from seeds) on the default network of `depin agent storage --measure`: holding
+    /// an allowance (every paid deal earning bootstrap, the rule before allowances) it turns its
+    /// burn into many times itself and takes the honest providers' bootstrap; without one it
+    /// gets back at most what it burned. Prints both tables (`-- --nocapture`).
     #[test]
     fn a_self_dealer_with_an_allowance_buys_the_bootstrap_pool() {
-        let open = measure(&small(true)).unwrap();
-        let closed = measure(&small(false)).unwrap();
+        let args = |self_deal_verified| MeasureArgs {
+            self_deal_price_multiple: 10_000,
+            self_deal_verified,
+            ..MeasureArgs::default()
+        };
+        let open = measure(&args(true)).unwrap();
+        let closed = measure(&args(false)).unwrap();
+        println!(
+            "with an allowance (--self-deal-verified):\n{}",
+            table(&open)
+        );
+        println!("without:\n{}", table(&closed));
         let row = |rows: &[Row], b| rows.iter().find(|r| r.behaviour == b).unwrap().clone();
         let (with, without) = (
             row(&open, Behaviour::SelfDealer),
             row(&closed, Behaviour::SelfDealer),
         );
-        assert!(with.rewards > 2 * with.spent, "{with:?}");
+        assert!(with.rewards > 10 * with.spent, "{with:?}");
+        assert!(without.spent > 0, "{without:?}");
         assert!(without.rewards <= without.spent, "{without:?}");
         assert!(
             row(&open, Behaviour::Honest).rewards < row(&closed, Behaviour::Honest).rewards,
