@@ -10,18 +10,18 @@ use common::*;
 use depin_core::amount::Amount;
 use depin_core::economics::EconomyView;
 use depin_core::modules::storage::actions::{
-    AddCollateral, DealTerms, DeclareFaults, DeclareRecovery, OpenDeal, Opening,
-    SetEndpoint, SubmitStorageProof, TerminateDeal, WithdrawCollateral,
+    AddCollateral, DealTerms, DeclareFaults, DeclareRecovery, OpenDeal, Opening, SetEndpoint,
+    SubmitStorageProof, TerminateDeal, WithdrawCollateral,
 };
 use depin_core::modules::storage::params::{GIB, VerifiedClient, preset};
-use depin_core::services::governance::GovernanceGenesis;
-use depin_core::services::governance::actions::{Choice, LockStake, ProposalKind, Propose, Vote};
 use depin_core::modules::storage::proof::{challenge_seed, challenged_chunks};
 use depin_core::modules::storage::records::{DealStatus, OutcomeKind, escrow_account};
 use depin_core::modules::storage::{StorageRejection, StorageView};
 use depin_core::services::demand::DemandView;
 use depin_core::services::demand::actions::UsageReceipt;
 use depin_core::services::devices::RetireDevice;
+use depin_core::services::governance::GovernanceGenesis;
+use depin_core::services::governance::actions::{Choice, LockStake, ProposalKind, Propose, Vote};
 use depin_core::{Action, Genesis, Hash, Keypair, Receipt, Transaction};
 use proptest::prelude::*;
 
@@ -556,7 +556,10 @@ fn only_deals_backed_by_a_verified_allowance_earn_bootstrap_shares() {
         "its demand share is at most what its clients burned"
     );
     let proof_of = net.state.epoch_proof(period, &p0.address()).unwrap();
-    assert_eq!((proof_of.credits_paid, proof_of.credits_verified), (2 * price, 0));
+    assert_eq!(
+        (proof_of.credits_paid, proof_of.credits_verified),
+        (2 * price, 0)
+    );
 
     // After the grant the stranger's next deal is verified.
     let next = open_by(&mut net, &stranger, &p1, &data[3]);
@@ -936,8 +939,14 @@ fn providers_announce_their_retrieval_endpoints() {
             url: url.into(),
         })
     };
-    assert_eq!(net.send(&p0, set(&p0, "http://127.0.0.1:7100")), Receipt::Success);
-    assert_eq!(net.send(&owner(), set(&p1, "https://p1.example:443")), Receipt::Success);
+    assert_eq!(
+        net.send(&p0, set(&p0, "http://127.0.0.1:7100")),
+        Receipt::Success
+    );
+    assert_eq!(
+        net.send(&owner(), set(&p1, "https://p1.example:443")),
+        Receipt::Success
+    );
     assert_eq!(
         net.state.endpoint(&p0.address()).as_deref(),
         Some("http://127.0.0.1:7100")
@@ -951,13 +960,24 @@ fn providers_announce_their_retrieval_endpoints() {
     expected.sort();
     assert_eq!(listed, expected);
     assert_eq!(net.state.endpoints(Some(&expected[0].0), 10), expected[1..]);
-    for bad in ["ftp://x", "http://", "http://a b", &format!("http://{}", "a".repeat(200))] {
+    for bad in [
+        "ftp://x",
+        "http://",
+        "http://a b",
+        &format!("http://{}", "a".repeat(200)),
+    ] {
         let r = net.send(&p0, set(&p0, bad));
         assert_eq!(storage_code(&r), "bad_endpoint", "{bad}");
     }
     // Someone else's provider, and a device of no storage provider.
-    assert_eq!(code(&net.send(&p1, set(&p0, "http://x"))), "not_device_owner");
-    assert_eq!(code(&net.send(&client(), set(&client(), "http://x"))), "wrong_module");
+    assert_eq!(
+        code(&net.send(&p1, set(&p0, "http://x"))),
+        "not_device_owner"
+    );
+    assert_eq!(
+        code(&net.send(&client(), set(&client(), "http://x"))),
+        "wrong_module"
+    );
     assert_eq!(net.send(&p0, set(&p0, "")), Receipt::Success);
     assert_eq!(net.state.endpoint(&p0.address()), None);
     let r = net.send(

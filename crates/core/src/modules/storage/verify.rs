@@ -16,17 +16,17 @@ use crate::state::{State, StateRead};
 
 use super::Storage;
 use super::actions::{
-    AddCollateral, DeclareFaults, DeclareRecovery, OpenDeal, RegisterProvider, SubmitStorageProof,
-    SetEndpoint, TerminateDeal, WithdrawCollateral, endpoint_problem,
+    AddCollateral, DeclareFaults, DeclareRecovery, OpenDeal, RegisterProvider, SetEndpoint,
+    SubmitStorageProof, TerminateDeal, WithdrawCollateral, endpoint_problem,
 };
 use super::params::{MAX_DECLARED_DEALS, StorageParams};
 use super::proof::{
     OpeningFault, challenge_seed, challenged_chunks, uniform_below, verify_opening,
 };
 use super::records::{
-    Answered, Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, answered_key, allowance_used_key,
-    client_deal_key, deadline_key, deal_key, endpoint_key, escrow_account, meta_key, provider_deal_key,
-    provider_key, shard_key,
+    Answered, Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView,
+    allowance_used_key, answered_key, client_deal_key, deadline_key, deal_key, endpoint_key,
+    escrow_account, meta_key, provider_deal_key, provider_key, shard_key,
 };
 use super::reject::{OPENING_LENGTH, OPENING_PATH, OPENING_ROOT, StorageRejection as R};
 use super::settle;
@@ -312,7 +312,9 @@ pub fn open_deal(
 pub fn set_endpoint(state: &mut State, signer: &Address, a: &SetEndpoint) -> Result<(), Rejection> {
     params(state)?;
     if *signer == a.device {
-        state.provider(&a.device).ok_or_else(|| not_storage(&a.device))?;
+        state
+            .provider(&a.device)
+            .ok_or_else(|| not_storage(&a.device))?;
     } else {
         owned_provider(state, signer, &a.device)?;
     }
