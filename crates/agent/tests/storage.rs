@@ -12,7 +12,7 @@ use depin_agent::storage::provider::{ProviderArgs, run};
 use depin_agent::storage::{HeldShard, generated};
 use depin_core::economics::TokenPrice;
 use depin_core::modules::storage::actions::{
-    AddCollateral, DealTerms, OpenDeal, RegisterProvider, sign_onboarding,
+    AddCollateral, DealTerms, OpenDeal, RegisterProvider, SetEndpoint, sign_onboarding,
 };
 use depin_core::modules::storage::params::{GIB, preset};
 use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
@@ -137,6 +137,8 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
         quiet: false,
         polls: 0,
         serve: None,
+        // Announced on the ledger without serving here (a proxy in front, say).
+        announce: Some("http://127.0.0.1:7999".into()),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -159,6 +161,10 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
         "{outcomes:?}"
     );
     assert_eq!(d["paid_credits"], "200");
+    let p = client
+        .get(&format!("/v1/storage/providers/{}", device.address()))
+        .unwrap();
+    assert_eq!(p["endpoint"], "http://127.0.0.1:7999", "{p}");
 }
 
 fn credits_spent_on_data(client: &Client, who: &Keypair) -> u128 {
@@ -179,10 +185,11 @@ fn credits_spent_on_data(client: &Client, who: &Keypair) -> u128 {
 /// (verified) segment of the liar, nothing to the one that was gone.
 #[test]
 fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
-    use depin_agent::storage::client::{Manifest, PutArgs, get, put};
+    use depin_agent::storage::client::{Manifest, PutArgs, get, put, repair};
     use depin_agent::storage::retrieval::{
         MAX_SEGMENT_GROUPS, RetrievalServer, ServerConfig, shard_file,
     };
+    use depin_core::modules::storage::actions::TerminateDeal;
     use depin_core::modules::storage::proof::GROUP_BYTES;
     use std::sync::Arc;
 
@@ -191,7 +198,8 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
     let owner = Keypair::from_seed([2; 32]);
     let oracle = Keypair::from_seed([4; 32]);
     let buyer = Keypair::from_seed([5; 32]);
-    let devices: Vec<Keypair> = (0..4u8).map(|i| Keypair::from_seed([20 + i; 32])).collect();
+    // Four providers take the shards; a fifth is the spare a repair moves a shard to.
+    let devices: Vec<Keypair> = (0..5u8).map(|i| Keypair::from_seed([20 + i; 32])).collect();
     let mut genesis = test_genesis(
         CHAIN_ID,
         &[
@@ -206,7 +214,10 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
     let demand = depin_core::services::demand::params::preset(vec![oracle.address()], 100);
     let market = demand.to_params().expect("valid demand section");
     genesis.modules.demand = Some(demand);
-    genesis.modules.storage = Some(preset(5));
+    // Nobody proves in this test: no deal may be terminated for faults before the repair.
+    let mut storage = preset(5);
+    storage.max_fault_periods = 1_000;
+    genesis.modules.storage = Some(storage);
     let (url, _store) = start_network(&home, &genesis);
     let client = Client::new(&url);
     send(
@@ -254,17 +265,28 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
             "127.0.0.1:0".parse().unwrap(),
         )
         .expect("retrieval server");
+        // Announced on the ledger: `put` finds the providers there, without URLs.
+        send(
+            &client,
+            &owner,
+            Action::from(SetEndpoint {
+                device: device.address(),
+                url: server.url(),
+            }),
+        );
         servers.push(Some(server));
     }
     let urls: Vec<String> = servers.iter().flatten().map(|s| s.url()).collect();
+    let announced = depin_agent::storage::client::announced(&client).unwrap();
+    assert_eq!(announced.len(), 5, "{announced:?}");
 
     let data = generated(21, 3_000_000);
     let args = PutArgs {
         data_shards: 2,
         parity_shards: 2,
-        periods: 2,
+        periods: 20,
         price: None,
-        providers: urls.clone(),
+        providers: Vec::new(),
     };
     let manifest = put(&client, &buyer, "file.bin", &data, &args).expect("put");
     assert_eq!(manifest.shards.len(), 4);
@@ -303,7 +325,7 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
     std::fs::write(&liar_file, &bytes).unwrap();
 
     let spent_before = credits_spent_on_data(&client, &buyer);
-    let (got, reports) = get(CHAIN_ID, &buyer, &manifest).expect("get");
+    let (got, reports) = get(&client, CHAIN_ID, &buyer, &manifest).expect("get");
     assert!(got == data, "the rebuilt file is byte-identical");
     let paid: Vec<(usize, u64, bool)> = reports
         .iter()
@@ -334,4 +356,31 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         credits_spent_on_data(&client, &buyer) - spent_before,
         expected
     );
+
+    // Shard 0's provider quits its deal: `repair` rebuilds the file from the others, re-encodes
+    // shard 0 (same root) and places it with the one provider the file did not use.
+    let quit = manifest.shards[0].deal.expect("deal id");
+    send(&client, &owner, Action::from(TerminateDeal { deal: quit }));
+    let spare = devices
+        .iter()
+        .map(Keypair::address)
+        .find(|d| manifest.shards.iter().all(|e| e.provider != *d))
+        .expect("one provider is unused");
+    let (repaired, fixed) = repair(&client, CHAIN_ID, &buyer, &manifest, &args).expect("repair");
+    assert_eq!(fixed, vec![0]);
+    assert_eq!(repaired.shards[0].provider, spare);
+    assert_eq!(repaired.shards[0].root, manifest.shards[0].root);
+    assert_eq!(repaired.shards[1..], manifest.shards[1..]);
+    let d = client
+        .get(&format!(
+            "/v1/storage/deals/{}",
+            repaired.shards[0].deal.expect("new deal")
+        ))
+        .unwrap();
+    assert_eq!(d["status"], "active", "{d}");
+    // Nothing more to repair; the repaired file is whole again from its live deals.
+    let (_, none) = repair(&client, CHAIN_ID, &buyer, &repaired, &args).expect("repair");
+    assert!(none.is_empty());
+    let (again, _) = get(&client, CHAIN_ID, &buyer, &repaired).expect("get after repair");
+    assert!(again == data, "the repaired file rebuilds");
 }

@@ -92,8 +92,9 @@ pub enum StorageCmd {
         /// The file to store.
         file: PathBuf,
         /// Retrieval server of a candidate provider (repeat); the distinct live ones with the
-        /// most free capacity are chosen.
-        #[arg(long = "provider", required = true)]
+        /// most free capacity are chosen [default: every provider that announced a retrieval
+        /// URL on the ledger].
+        #[arg(long = "provider")]
         providers: Vec<String>,
         /// Data shards: any this many rebuild the file.
         #[arg(long, default_value_t = depin_agent::storage::erasure::DEFAULT_DATA_SHARDS)]
@@ -118,6 +119,26 @@ pub enum StorageCmd {
         id: String,
         #[arg(long, short = 'o')]
         out: PathBuf,
+    },
+    /// As a client: move the shards of a stored file whose deal was terminated to providers
+    /// the file does not use yet (rebuilt from the other shards, a new deal each), and update
+    /// its manifest.
+    Repair {
+        /// Client key name in --home (pays the retrieval and the new deals).
+        #[arg(long)]
+        client: String,
+        /// The file's id (BLAKE3 hash) or a manifest's path.
+        id: String,
+        /// Retrieval server of a candidate provider (repeat) [default: every provider that
+        /// announced a retrieval URL on the ledger].
+        #[arg(long = "provider")]
+        providers: Vec<String>,
+        /// Periods (epochs) each new deal runs.
+        #[arg(long, default_value_t = 10)]
+        periods: u32,
+        /// Price per period of each new deal in credits [default: ten times the floor].
+        #[arg(long)]
+        price: Option<u128>,
     },
     /// As a provider's owner: quit a deal (its collateral pays the client).
     Terminate {
@@ -327,6 +348,52 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             }
             Ok(())
         }
+        StorageCmd::Repair {
+            client: client_name,
+            id,
+            providers,
+            periods,
+            price,
+        } => {
+            let key = home.load_key(client_name)?;
+            let dir = home.root().join("manifests");
+            let manifest = depin_agent::storage::client::Manifest::load(&dir, id)?;
+            let args = depin_agent::storage::client::PutArgs {
+                data_shards: manifest.data_shards,
+                parity_shards: manifest.parity_shards,
+                periods: *periods,
+                price: *price,
+                providers: providers.clone(),
+            };
+            let (repaired, fixed) = depin_agent::storage::client::repair(
+                client,
+                &info.chain_id,
+                &key,
+                &manifest,
+                &args,
+            )?;
+            let path = repaired.save(&dir)?;
+            if json_out {
+                println!("{}", json!({"repaired": fixed, "manifest": repaired}));
+            } else if fixed.is_empty() {
+                println!(
+                    "every shard of {} has a live or ended deal: nothing to repair",
+                    repaired.root
+                );
+            } else {
+                for &i in &fixed {
+                    let e = &repaired.shards[i];
+                    println!(
+                        "shard {i} moved to provider {} ({}), deal {}",
+                        e.provider,
+                        e.url,
+                        e.deal.map_or("?".to_string(), |d| d.to_string())
+                    );
+                }
+                println!("manifest {}", path.display());
+            }
+            Ok(())
+        }
         StorageCmd::Get {
             client: client_name,
             id,
@@ -336,7 +403,7 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             let manifest =
                 depin_agent::storage::client::Manifest::load(&home.root().join("manifests"), id)?;
             let (data, reports) =
-                depin_agent::storage::client::get(&info.chain_id, &key, &manifest)?;
+                depin_agent::storage::client::get(client, &info.chain_id, &key, &manifest)?;
             std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
             if json_out {
                 let shards: Vec<Value> = reports

@@ -1048,6 +1048,12 @@ fn a_network_with_coverage_demand_and_storage_conserves_money_and_pays_both_modu
 
     let mut g = module_genesis(true, true, None, 2_500);
     with_storage(&mut g);
+    // The fleet's deal earns storage's bootstrap pool only with a verified-data allowance.
+    g.modules.storage.as_mut().unwrap().verified_clients =
+        vec![depin_core::modules::storage::params::VerifiedClient {
+            client: fleet().address(),
+            allowance_bytes: 1 << 30,
+        }];
     let mut run = Run::new(g);
     run.apply(&Op::Price(HALF_DOLLAR));
     for _ in 0..4 {

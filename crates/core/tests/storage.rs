@@ -10,25 +10,32 @@ use common::*;
 use depin_core::amount::Amount;
 use depin_core::economics::EconomyView;
 use depin_core::modules::storage::actions::{
-    AddCollateral, DealTerms, DeclareFaults, DeclareRecovery, OpenDeal, Opening,
+    AddCollateral, DealTerms, DeclareFaults, DeclareRecovery, OpenDeal, Opening, SetEndpoint,
     SubmitStorageProof, TerminateDeal, WithdrawCollateral,
 };
-use depin_core::modules::storage::params::GIB;
+use depin_core::modules::storage::params::{GIB, VerifiedClient, preset};
 use depin_core::modules::storage::proof::{challenge_seed, challenged_chunks};
 use depin_core::modules::storage::records::{DealStatus, OutcomeKind, escrow_account};
 use depin_core::modules::storage::{StorageRejection, StorageView};
 use depin_core::services::demand::DemandView;
 use depin_core::services::demand::actions::UsageReceipt;
 use depin_core::services::devices::RetireDevice;
+use depin_core::services::governance::GovernanceGenesis;
+use depin_core::services::governance::actions::{Choice, LockStake, ProposalKind, Propose, Vote};
 use depin_core::{Action, Genesis, Hash, Keypair, Receipt, Transaction};
 use proptest::prelude::*;
 
 /// A shard of 40 chunks: big enough for paths, small enough for fast tests.
 const SHARD: usize = 40_000;
 
+/// The storage test network; the test client holds a verified-data allowance of 1 GiB.
 fn storage_genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
     demand_genesis(1, |g| {
         with_storage(g);
+        g.modules.storage.as_mut().unwrap().verified_clients = vec![VerifiedClient {
+            client: client().address(),
+            allowance_bytes: GIB,
+        }];
         edit(g)
     })
 }
@@ -413,6 +420,154 @@ fn a_retired_provider_s_deals_are_terminated_in_the_clients_favour() {
     );
 }
 
+fn staker(i: u8) -> Keypair {
+    Keypair::from_seed([100 + i; 32])
+}
+
+/// Self-dealing: deals of a client without a verified-data allowance are paid and count as the
+/// provider's demand, but earn no bootstrap shares (so a provider paying itself through a second
+/// key gets back at most its demand share, never more than it burned); an allowance is used
+/// once per shard byte, and governance grants one with the ordinary module-parameter proposal
+/// (the `[storage]` section listing the client), after which that client's deals earn shares.
+#[test]
+fn only_deals_backed_by_a_verified_allowance_earn_bootstrap_shares() {
+    let mut net = Net::new(storage_genesis(|g| {
+        g.modules.storage.as_mut().unwrap().verified_clients[0].allowance_bytes = SHARD as u64;
+        for i in 0..2 {
+            g.allocations.push(depin_core::genesis::Allocation {
+                address: staker(i).address(),
+                amount: "1000".into(),
+            });
+        }
+        let mut gov = GovernanceGenesis::devnet();
+        gov.voting_period_blocks = 5;
+        gov.min_proposal_stake = "50".into();
+        g.modules.governance = Some(gov);
+    }));
+    let a = price_action(&net, HALF_DOLLAR);
+    assert_eq!(net.send(&oracle(0), a), Receipt::Success);
+    let stranger = router();
+    for who in [client(), router()] {
+        assert_eq!(net.send(&who, buy(TOKEN / 2, &who)), Receipt::Success);
+    }
+    let (p0, p1) = (provider_key(0), provider_key(1));
+    for p in [&p0, &p1] {
+        register(&mut net, p, GIB);
+        let r = net.send(
+            &owner(),
+            Action::from(AddCollateral {
+                device: p.address(),
+                amount: Amount(10 * TOKEN),
+            }),
+        );
+        assert_eq!(r, Receipt::Success);
+    }
+    let open_by = |net: &mut Net, who: &Keypair, p: &Keypair, data: &[u8]| {
+        let id = net.state.storage_meta().next_deal;
+        let t = terms(net, who, p, data, 3);
+        assert_eq!(net.send(who, open_action(t, p)), Receipt::Success);
+        id
+    };
+    let data: Vec<Vec<u8>> = (0..4).map(|i| shard(20 + i, SHARD)).collect();
+    // The verified client's first shard uses its whole allowance; its second is unverified.
+    let verified = open_by(&mut net, &client(), &p1, &data[0]);
+    let over = open_by(&mut net, &client(), &p0, &data[1]);
+    let unverified = open_by(&mut net, &stranger, &p0, &data[2]);
+    let flags: Vec<bool> = [verified, over, unverified]
+        .iter()
+        .map(|&d| net.state.deal(d).unwrap().verified)
+        .collect();
+    assert_eq!(flags, [true, false, false]);
+    assert_eq!(net.state.allowance_used(&client().address()), SHARD as u64);
+    assert_eq!(net.state.allowance_used(&stranger.address()), 0);
+
+    // Governance grants the stranger an allowance through a module-parameter proposal.
+    let mut listed = vec![
+        VerifiedClient {
+            client: client().address(),
+            allowance_bytes: SHARD as u64,
+        },
+        VerifiedClient {
+            client: stranger.address(),
+            allowance_bytes: GIB,
+        },
+    ];
+    listed.sort_by_key(|v| v.client);
+    let mut g = preset(WINDOW);
+    g.verified_clients = listed;
+    let change = ProposalKind::ModuleParams {
+        module: "storage".into(),
+        section: serde_json::to_string(&g).unwrap(),
+    };
+    for i in 0..2 {
+        let lock = Action::from(LockStake {
+            amount: Amount(200 * TOKEN),
+        });
+        assert_eq!(net.send(&staker(i), lock), Receipt::Success);
+    }
+    let id = 0;
+    let propose = Action::from(Propose {
+        title: "verified data: the stranger's archive".into(),
+        change,
+    });
+    assert_eq!(net.send(&staker(0), propose), Receipt::Success);
+    for i in 0..2 {
+        let vote = Action::from(Vote {
+            proposal: id,
+            choice: Choice::Yes,
+        });
+        assert_eq!(net.send(&staker(i), vote), Receipt::Success);
+    }
+    let period = net.state.deal(verified).unwrap().start_period;
+    run_to(&mut net, period * EPOCH_BLOCKS + 1);
+    let section = net.state.params().modules.storage.clone().unwrap();
+    assert_eq!(section.allowance(&stranger.address()), GIB, "granted");
+    assert_eq!(section.allowance(&client().address()), SHARD as u64);
+
+    // Proven in the period: every deal is paid, only the verified one earns shares.
+    let mut windows: Vec<(u64, u64, &Keypair, &[u8])> = [
+        (verified, &p1, &data[0][..]),
+        (over, &p0, &data[1][..]),
+        (unverified, &p0, &data[2][..]),
+    ]
+    .into_iter()
+    .map(|(d, p, bytes)| (window(&net, d, period).0, d, p, bytes))
+    .collect();
+    windows.sort_by_key(|w| w.0);
+    for (first, deal, p, bytes) in windows {
+        run_to(&mut net, first);
+        let a = proof(&net, p, deal, period, bytes);
+        assert_eq!(net.send(p, a), Receipt::Success);
+    }
+    run_to(&mut net, (period + 1) * EPOCH_BLOCKS);
+    let price = net.state.deal(verified).unwrap().price_per_period;
+    let r1 = net.state.reward(period, &p1.address()).unwrap();
+    assert_eq!((r1.shares, r1.credits), (price, price));
+    assert!(!r1.bootstrap.is_zero());
+    let r0 = net.state.reward(period, &p0.address()).unwrap();
+    assert_eq!(
+        (r0.shares, r0.credits),
+        (0, 2 * price),
+        "paid and counted as demand, but no bootstrap shares"
+    );
+    assert!(r0.bootstrap.is_zero());
+    assert!(
+        r0.demand <= r0.credits_value,
+        "its demand share is at most what its clients burned"
+    );
+    let proof_of = net.state.epoch_proof(period, &p0.address()).unwrap();
+    assert_eq!(
+        (proof_of.credits_paid, proof_of.credits_verified),
+        (2 * price, 0)
+    );
+
+    // After the grant the stranger's next deal is verified.
+    let next = open_by(&mut net, &stranger, &p1, &data[3]);
+    assert!(net.state.deal(next).unwrap().verified);
+    assert_eq!(net.state.allowance_used(&stranger.address()), SHARD as u64);
+    net.replays_identically();
+}
+
 // Every reason code.
 
 #[test]
@@ -769,6 +924,96 @@ fn storage_needs_the_demand_service() {
     };
     let err = err.to_string();
     assert!(err.contains("storage"), "{err}");
+}
+
+/// A provider announces its retrieval URL on the ledger (device or owner), clients list the
+/// providers that have one, a bad URL is refused with the reason, an empty one withdraws it,
+/// and a retired provider's is removed.
+#[test]
+fn providers_announce_their_retrieval_endpoints() {
+    let mut net = network(2);
+    let (p0, p1) = (provider_key(0), provider_key(1));
+    let set = |device: &Keypair, url: &str| {
+        Action::from(SetEndpoint {
+            device: device.address(),
+            url: url.into(),
+        })
+    };
+    assert_eq!(
+        net.send(&p0, set(&p0, "http://127.0.0.1:7100")),
+        Receipt::Success
+    );
+    assert_eq!(
+        net.send(&owner(), set(&p1, "https://p1.example:443")),
+        Receipt::Success
+    );
+    assert_eq!(
+        net.state.endpoint(&p0.address()).as_deref(),
+        Some("http://127.0.0.1:7100")
+    );
+    let mut listed = net.state.endpoints(None, 10);
+    listed.sort();
+    let mut expected = vec![
+        (p0.address(), "http://127.0.0.1:7100".to_string()),
+        (p1.address(), "https://p1.example:443".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(net.state.endpoints(Some(&expected[0].0), 10), expected[1..]);
+    for bad in [
+        "ftp://x",
+        "http://",
+        "http://a b",
+        &format!("http://{}", "a".repeat(200)),
+    ] {
+        let r = net.send(&p0, set(&p0, bad));
+        assert_eq!(storage_code(&r), "bad_endpoint", "{bad}");
+    }
+    // Someone else's provider, and a device of no storage provider.
+    assert_eq!(
+        code(&net.send(&p1, set(&p0, "http://x"))),
+        "not_device_owner"
+    );
+    assert_eq!(
+        code(&net.send(&client(), set(&client(), "http://x"))),
+        "wrong_module"
+    );
+    assert_eq!(net.send(&p0, set(&p0, "")), Receipt::Success);
+    assert_eq!(net.state.endpoint(&p0.address()), None);
+    let r = net.send(
+        &owner(),
+        Action::from(RetireDevice {
+            device: p1.address(),
+        }),
+    );
+    assert_eq!(r, Receipt::Success);
+    assert!(net.state.endpoints(None, 10).is_empty());
+    net.replays_identically();
+}
+
+#[test]
+fn verified_clients_are_listed_once_each_in_address_order() {
+    let entry = |k: &Keypair| VerifiedClient {
+        client: k.address(),
+        allowance_bytes: GIB,
+    };
+    let mut listed = vec![entry(&client()), entry(&router())];
+    listed.sort_by_key(|v| v.client);
+    for bad in [
+        vec![listed[1].clone(), listed[0].clone()],
+        vec![listed[0].clone(), listed[0].clone()],
+    ] {
+        let g = storage_genesis(|g| g.modules.storage.as_mut().unwrap().verified_clients = bad);
+        let Err(err) = depin_core::State::genesis(&g) else {
+            panic!("an unsorted or repeated allowance list must be refused");
+        };
+        assert!(
+            err.to_string().contains("storage.verified_clients"),
+            "{err}"
+        );
+    }
+    let g = storage_genesis(|g| g.modules.storage.as_mut().unwrap().verified_clients = listed);
+    assert!(depin_core::State::genesis(&g).is_ok());
 }
 
 /// A shard missing a fraction `f` of its chunks passes `k` challenges with probability

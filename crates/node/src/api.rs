@@ -77,6 +77,7 @@ pub const ROUTES: &[&str] = &[
     "/v1/storage/providers/{device}",
     "/v1/storage/deals/{deal}",
     "/v1/storage/clients/{address}/deals",
+    "/v1/storage/endpoints",
     "/v1/explorer/cells",
     "/v1/explorer/history",
     "/v1/explorer/devices/{address}/rewards",

@@ -43,6 +43,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/v1/storage/providers/{device}", get(provider))
         .route("/v1/storage/deals/{deal}", get(deal))
         .route("/v1/storage/clients/{address}/deals", get(client_deals))
+        .route("/v1/storage/endpoints", get(endpoints))
 }
 
 /// How a provider's shares were earned in `epoch` (the `score` of a reward view).
@@ -54,9 +55,10 @@ pub fn explain_work(view: &Snapshot, epoch: u64, device: &Address, shares: u128)
         "faults_declared": work.faults_declared,
         "faults_detected": work.faults_detected,
         "credits_paid": work.credits_paid.to_string(),
+        "credits_verified": work.credits_verified.to_string(),
         "fees": work.fees,
         "shares": shares.to_string(),
-        "explanation": "shares are the credits clients paid for the periods this provider proved (client-paid storage, weighted by its price); fees are collateral paid to clients for faulty periods",
+        "explanation": "shares are the credits verified clients (holding a governed verified-data allowance) paid for the periods this provider proved; credits of other clients count only as paid service (the demand pool); fees are collateral paid to clients for faulty periods",
     })
 }
 
@@ -132,10 +134,12 @@ pub async fn provider(
             .iter()
             .filter_map(|&id| view.deal(id).map(|d| deal_view(&node, &view, id, &d)))
             .collect::<ApiResult<Vec<Value>>>()?;
+        let endpoint = view.endpoint(&device);
         view.finish().map_err(internal)?;
         let mut out = serde_json::to_value(&p).map_err(internal)?;
         out["free_collateral"] = json!(p.record.free_collateral());
         out["free_bytes"] = json!(p.record.free_bytes());
+        out["endpoint"] = json!(endpoint);
         out["deals"] = json!(deals);
         Ok(Json(out))
     })
@@ -174,6 +178,50 @@ pub struct Page {
     limit: Option<usize>,
 }
 
+/// A page of the endpoint listing: devices after `after` (a device address).
+#[derive(Deserialize)]
+pub struct EndpointPage {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Storage providers that announced a retrieval URL, with their free bytes and collateral (what
+/// a client needs to place shards without being told where providers are).
+pub async fn endpoints(
+    State(node): State<Arc<Node>>,
+    Query(page): Query<EndpointPage>,
+) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        storage(&node)?;
+        let after: Option<Address> = page
+            .after
+            .as_deref()
+            .map(|a| parse_path(a, "after"))
+            .transpose()?;
+        let view = snapshot(&node)?;
+        let limit = page.limit.unwrap_or(100).min(MAX_DEALS_PER_QUERY);
+        let providers: Vec<Value> = view
+            .endpoints(after.as_ref(), limit)
+            .into_iter()
+            .filter_map(|(device, url)| {
+                let p = view.provider(&device)?;
+                Some(json!({
+                    "device": device,
+                    "url": url,
+                    "free_bytes": p.record.free_bytes(),
+                    "free_collateral": p.record.free_collateral(),
+                }))
+            })
+            .collect();
+        view.finish().map_err(internal)?;
+        Ok(Json(json!({
+            "providers": providers,
+            "explanation": "storage providers that announced a retrieval URL (set_endpoint), by device address; page on with ?after=<last device>",
+        })))
+    })
+    .await
+}
+
 pub async fn client_deals(
     State(node): State<Arc<Node>>,
     Path(address): Path<String>,
@@ -189,8 +237,14 @@ pub async fn client_deals(
             .iter()
             .filter_map(|&id| view.deal(id).map(|d| deal_view(&node, &view, id, &d)))
             .collect::<ApiResult<Vec<Value>>>()?;
+        let p = storage(&node)?;
+        let allowance = json!({
+            "granted_bytes": p.allowance(&client),
+            "used_bytes": view.allowance_used(&client),
+            "explanation": "a verified-data allowance (granted in the [storage] section, by genesis or a governance proposal) makes a deal earn bootstrap shares; each deal uses its shard's size once when it opens",
+        });
         view.finish().map_err(internal)?;
-        Ok(Json(json!({"client": client, "deals": deals})))
+        Ok(Json(json!({"client": client, "allowance": allowance, "deals": deals})))
     })
     .await
 }

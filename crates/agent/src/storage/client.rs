@@ -27,7 +27,8 @@ pub struct PutArgs {
     pub periods: u32,
     /// Price per period of each deal in credits; `None`: ten times the network's floor.
     pub price: Option<u128>,
-    /// Retrieval servers of candidate providers (`http://host:port`).
+    /// Retrieval servers of candidate providers (`http://host:port`); empty: every provider
+    /// that announced one on the ledger.
     pub providers: Vec<String>,
 }
 
@@ -146,6 +147,42 @@ fn candidates(
     Ok((out, skipped))
 }
 
+/// Most announced providers `put` reads from the ledger.
+const MAX_ANNOUNCED: usize = 10_000;
+
+/// The retrieval URLs storage providers announced on the ledger, in device order.
+pub fn announced(node: &Client) -> Result<Vec<(Address, String)>> {
+    let mut out = Vec::new();
+    let mut after: Option<Address> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/v1/storage/endpoints?limit=1000&after={a}"),
+            None => "/v1/storage/endpoints?limit=1000".to_string(),
+        };
+        let page = node.get(&path)?;
+        let list = page["providers"].as_array().cloned().unwrap_or_default();
+        for p in &list {
+            let device: Address = serde_json::from_value(p["device"].clone())
+                .context("an endpoint listing without a device")?;
+            let url = p["url"].as_str().unwrap_or_default().to_string();
+            out.push((device, url));
+            after = Some(device);
+        }
+        if list.len() < 1000 || out.len() >= MAX_ANNOUNCED {
+            return Ok(out);
+        }
+    }
+}
+
+/// The servers to place shards with: `--provider` URLs if given, else every announced one.
+fn candidate_urls(node: &Client, args: &PutArgs) -> Result<Vec<String>> {
+    if args.providers.is_empty() {
+        Ok(announced(node)?.into_iter().map(|(_, url)| url).collect())
+    } else {
+        Ok(args.providers.clone())
+    }
+}
+
 /// Erasure-codes `data` and stores each shard with a distinct provider under a deal paid by
 /// `client`; returns the manifest (not yet saved).
 pub fn put(
@@ -158,10 +195,11 @@ pub fn put(
     let (k, m) = (args.data_shards, args.parity_shards);
     let shards = erasure::encode(data, k, m)?;
     let shard_len = shards[0].len() as u64;
-    let (chosen, skipped) = candidates(node, &args.providers, shard_len)?;
+    let urls = candidate_urls(node, args)?;
+    let (chosen, skipped) = candidates(node, &urls, shard_len)?;
     if chosen.len() < k + m {
         bail!(
-            "{} shards need {} distinct live providers with {shard_len} bytes free; {} qualify{}. Pass more --provider URLs, or fewer --data-shards/--parity-shards",
+            "{} shards need {} distinct live providers with {shard_len} bytes free; {} qualify{}. Wait for more providers to announce a retrieval URL, pass --provider URLs, or use fewer --data-shards/--parity-shards",
             k + m,
             k + m,
             chosen.len(),
@@ -173,21 +211,48 @@ pub fn put(
         );
     }
     let params = node.get("/v1/storage/params")?;
-    let height = params["height"].as_u64().unwrap_or(0);
     let price = match args.price {
         Some(p) => p,
         None => floor_of(&params, shard_len)?.saturating_mul(10),
     };
+    let placed: Vec<(usize, &[u8])> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, s.as_slice()))
+        .collect();
+    let entries = place(node, client, &placed, &chosen, args.periods, price)?;
+    Ok(Manifest {
+        version: 1,
+        name: name.to_string(),
+        root: Hash(*blake3::hash(data).as_bytes()),
+        size: data.len() as u64,
+        data_shards: k,
+        parity_shards: m,
+        shards: entries,
+    })
+}
+
+/// Uploads each `(index, shard)` to the candidate beside it, checks the terms its provider
+/// signed, opens all the deals in one batch and returns the manifest entries with their deal ids.
+fn place(
+    node: &Client,
+    client: &Keypair,
+    shards: &[(usize, &[u8])],
+    chosen: &[Candidate],
+    periods: u32,
+    price: u128,
+) -> Result<Vec<ShardEntry>> {
+    let height = node.get("/v1/status")?["height"].as_u64().unwrap_or(0);
     let signer = Signer::fetch(node)?;
     let first_nonce = node.nonce(&client.address())?.unwrap_or(0);
     let mut entries = Vec::new();
     let mut txs = Vec::new();
-    for (index, (shard, c)) in shards.iter().zip(&chosen).enumerate() {
+    for (&(index, shard), c) in shards.iter().zip(chosen) {
         let (terms, signature) = upload_shard(
             &c.url,
             shard,
             &client.address(),
-            args.periods,
+            periods,
             price,
             height + 100,
         )?;
@@ -195,8 +260,8 @@ pub fn put(
         if terms.root != root
             || terms.client != client.address()
             || terms.provider != c.device
-            || terms.size != shard_len
-            || terms.periods != args.periods
+            || terms.size != shard.len() as u64
+            || terms.periods != periods
             || terms.price_per_period != price
         {
             bail!(
@@ -206,7 +271,7 @@ pub fn put(
         }
         txs.push(signer.sign(
             client,
-            first_nonce + index as u64,
+            first_nonce + txs.len() as u64,
             Action::from(OpenDeal {
                 terms,
                 provider_signature: signature,
@@ -215,7 +280,7 @@ pub fn put(
         entries.push(ShardEntry {
             index,
             root,
-            size: shard_len,
+            size: shard.len() as u64,
             provider: c.device,
             url: c.url.clone(),
             deal: None,
@@ -248,15 +313,78 @@ pub fn put(
                 .max()
         });
     }
-    Ok(Manifest {
-        version: 1,
-        name: name.to_string(),
-        root: Hash(*blake3::hash(data).as_bytes()),
-        size: data.len() as u64,
-        data_shards: k,
-        parity_shards: m,
-        shards: entries,
-    })
+    Ok(entries)
+}
+
+/// Re-places the shards of `manifest` whose deal was terminated (the provider failed past the
+/// fault limit, quit, or retired) onto providers the file does not use yet: the file is
+/// rebuilt from `k` whole shards (paid as in [`get`]), re-encoded (the code is deterministic,
+/// so each lost shard has the same bytes and root), uploaded and a new deal opened. Returns
+/// the updated manifest and the repaired indexes (none if every deal is live or ended).
+pub fn repair(
+    node: &Client,
+    chain_id: &str,
+    client: &Keypair,
+    manifest: &Manifest,
+    args: &PutArgs,
+) -> Result<(Manifest, Vec<usize>)> {
+    let mut lost = Vec::new();
+    for e in &manifest.shards {
+        let Some(id) = e.deal else {
+            lost.push(e.index);
+            continue;
+        };
+        let d = node.get(&format!("/v1/storage/deals/{id}"))?;
+        if d["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("terminated"))
+        {
+            lost.push(e.index);
+        }
+    }
+    if lost.is_empty() {
+        return Ok((manifest.clone(), lost));
+    }
+    let (data, _) = get(node, chain_id, client, manifest)?;
+    let shards = erasure::encode(&data, manifest.data_shards, manifest.parity_shards)?;
+    for &i in &lost {
+        if blake3::hash(&shards[i]).as_bytes() != &manifest.shards[i].root.0 {
+            bail!(
+                "shard {i} re-encoded to another root than the manifest's; was the manifest written by another version?"
+            );
+        }
+    }
+    let shard_len = shards[0].len() as u64;
+    let urls = candidate_urls(node, args)?;
+    let (candidates, skipped) = candidates(node, &urls, shard_len)?;
+    let fresh: Vec<Candidate> = candidates
+        .into_iter()
+        .filter(|c| manifest.shards.iter().all(|e| e.provider != c.device))
+        .collect();
+    if fresh.len() < lost.len() {
+        bail!(
+            "{} shards to repair need as many live providers the file does not use yet, with {shard_len} bytes free; {} qualify{}",
+            lost.len(),
+            fresh.len(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (left out: {})", skipped.join("; "))
+            }
+        );
+    }
+    let price = match args.price {
+        Some(p) => p,
+        None => floor_of(&node.get("/v1/storage/params")?, shard_len)?.saturating_mul(10),
+    };
+    let placed: Vec<(usize, &[u8])> = lost.iter().map(|&i| (i, shards[i].as_slice())).collect();
+    let entries = place(node, client, &placed, &fresh, args.periods, price)?;
+    let mut repaired = manifest.clone();
+    for e in entries {
+        let i = e.index;
+        repaired.shards[i] = e;
+    }
+    Ok((repaired, lost))
 }
 
 fn wait_for_nonce(node: &Client, who: &Address, nonce: u64) -> Result<()> {
@@ -286,6 +414,7 @@ pub struct ShardReport {
 /// Retrieves shards of `manifest` (data shards first) until `k` are whole, paying each provider
 /// for the verified bytes it served, and rebuilds the file (checked against its root).
 pub fn get(
+    node: &Client,
     chain_id: &str,
     client: &Keypair,
     manifest: &Manifest,
@@ -304,14 +433,32 @@ pub fn get(
         if got.iter().filter(|s| s.is_some()).count() >= k {
             break;
         }
-        let fetched = fetch_shard(&e.url, chain_id, client, &e.provider, &e.root, e.size);
-        let (paid, failure) = match fetched {
-            Fetched::Whole { bytes, paid } => {
-                got[e.index] = Some(bytes);
-                (paid, None)
+        // Where the provider says it serves now (the ledger), then where it did at `put`.
+        let mut urls = Vec::new();
+        if let Ok(Some(p)) = node.get_opt(&format!("/v1/storage/providers/{}", e.provider))
+            && let Some(url) = p["endpoint"].as_str()
+        {
+            urls.push(url.to_string());
+        }
+        if !urls.contains(&e.url) {
+            urls.push(e.url.clone());
+        }
+        let mut paid = 0;
+        let mut failure = None;
+        for url in &urls {
+            match fetch_shard(url, chain_id, client, &e.provider, &e.root, e.size) {
+                Fetched::Whole { bytes, paid: p } => {
+                    got[e.index] = Some(bytes);
+                    paid += p;
+                    failure = None;
+                    break;
+                }
+                Fetched::Failed { why, paid: p } => {
+                    paid += p;
+                    failure = Some(format!("{url}: {why}"));
+                }
             }
-            Fetched::Failed { why, paid } => (paid, Some(why)),
-        };
+        }
         reports.push(ShardReport {
             index: e.index,
             provider: e.provider,

@@ -127,6 +127,7 @@ pub fn run_devnet(
         quiet: true,
         polls: 0,
         serve: None,
+        announce: None,
     };
     run(&args, url, &home, device, false)
 }

@@ -16,7 +16,7 @@ use depin_core::modules::storage::StorageView;
 use depin_core::modules::storage::actions::{
     AddCollateral, DealTerms, DeclareRecovery, OpenDeal, RegisterProvider, sign_onboarding,
 };
-use depin_core::modules::storage::params::{GIB, preset};
+use depin_core::modules::storage::params::{GIB, VerifiedClient, preset};
 use depin_core::modules::storage::proof::challenge_seed;
 use depin_core::modules::storage::records::DealStatus;
 use depin_core::services::demand::DemandView;
@@ -58,10 +58,22 @@ pub struct MeasureArgs {
     /// Periods the slow provider is offline (from the second period), then it recovers.
     #[arg(long, default_value_t = 2)]
     pub offline_periods: u64,
-    /// Size of each of the self-dealer's generated shards, KiB (it opens as many deals as the
-    /// honest client does per provider, at the price floor).
+    /// Size of each of the self-dealer's generated shards, KiB.
     #[arg(long, default_value_t = 4096)]
     pub self_deal_kib: u64,
+    /// Deals the self-dealer's second key opens with its provider (many small deals or a few
+    /// large ones: the shares follow the credits either way).
+    #[arg(long, default_value_t = 3)]
+    pub self_deal_deals: u32,
+    /// Price the self-dealer pays itself, multiples of the floor: its lever, since its own
+    /// credits come back as rewards.
+    #[arg(long, default_value_t = 1)]
+    pub self_deal_price_multiple: u128,
+    /// The self-dealer's paying key holds a verified-data allowance for its deals (governance
+    /// was fooled into granting one): what the rule allowed before allowances, when every
+    /// paid deal earned bootstrap shares.
+    #[arg(long)]
+    pub self_deal_verified: bool,
     /// Price the honest client pays, multiples of the floor.
     #[arg(long, default_value_t = 10)]
     pub price_multiple: u128,
@@ -76,6 +88,9 @@ impl Default for MeasureArgs {
             keep_per_mille: 900,
             offline_periods: 2,
             self_deal_kib: 4096,
+            self_deal_deals: 3,
+            self_deal_price_multiple: 1,
+            self_deal_verified: false,
             price_multiple: 10,
         }
     }
@@ -95,7 +110,8 @@ pub enum Behaviour {
     Outsourcer,
     /// Two providers of one owner, given the same shard by a naive client, storing one copy.
     SybilPair,
-    /// Pays itself (through a second key) the floor price for data it generates from a seed.
+    /// Pays itself (through a second key) for data it generates from a seed, storing only the
+    /// seeds.
     SelfDealer,
 }
 
@@ -179,7 +195,22 @@ fn key(tag: u8, i: u8) -> Keypair {
     Keypair::from_seed(seed)
 }
 
-fn genesis(funded: &[Address], oracle: &Keypair, validator: &Keypair) -> Genesis {
+fn genesis(
+    funded: &[Address],
+    oracle: &Keypair,
+    validator: &Keypair,
+    verified: &[Address],
+) -> Genesis {
+    let mut storage = preset(WINDOW_BLOCKS);
+    // Each verified client gets 1 TiB, as a governance proposal would grant.
+    storage.verified_clients = verified
+        .iter()
+        .map(|&client| VerifiedClient {
+            client,
+            allowance_bytes: 1024 * GIB,
+        })
+        .collect();
+    storage.verified_clients.sort_by_key(|v| v.client);
     let mut demand = demand_params::preset(vec![oracle.address()], 4);
     demand.price_window_ms = 100_000_000;
     demand.price_max_age_ms = 100_000_000;
@@ -214,7 +245,7 @@ fn genesis(funded: &[Address], oracle: &Keypair, validator: &Keypair) -> Genesis
         }),
         modules: ModulesGenesis {
             demand: Some(demand),
-            storage: Some(preset(WINDOW_BLOCKS)),
+            storage: Some(storage),
             ..Default::default()
         },
         fees: None,
@@ -259,7 +290,16 @@ pub fn measure(args: &MeasureArgs) -> Result<Vec<Row>> {
         funded.push(a.owner.address());
         funded.extend(a.client.as_ref().map(|c| c.address()));
     }
-    let g = genesis(&funded, &oracle, &validator);
+    // The honest client holds a verified-data allowance; the self-dealer's key only if asked.
+    let mut verified = vec![client.address()];
+    if args.self_deal_verified {
+        verified.extend(
+            actors
+                .iter()
+                .filter_map(|a| a.client.as_ref().map(|c| c.address())),
+        );
+    }
+    let g = genesis(&funded, &oracle, &validator, &verified);
     let mut chain = Chain {
         state: State::genesis(&g)?,
         time_ms: g.genesis_time_ms,
@@ -312,24 +352,28 @@ pub fn measure(args: &MeasureArgs) -> Result<Vec<Row>> {
     // Deals.
     let mut shard_seed = 0u64;
     for actor in actors.iter_mut() {
-        let (payer, size, multiple) = match (&actor.client, actor.behaviour) {
-            (Some(c), _) => (
+        let (payer, size, multiple, deals) = match &actor.client {
+            Some(c) => (
                 Keypair::from_seed(c.seed()),
                 (args.self_deal_kib * 1024) as usize,
-                1,
+                args.self_deal_price_multiple,
+                args.self_deal_deals,
             ),
-            (None, _) => (
+            None => (
                 Keypair::from_seed(client.seed()),
                 shard_bytes,
                 args.price_multiple,
+                args.deals,
             ),
         };
         if let Some(c) = &actor.client {
             // Credits for exactly its deals (the rest is refunded at the end and not counted),
             // and 100 for its transactions' fees.
-            let credits =
-                p.price_floor(size as u64) * u128::from(args.deals) * u128::from(args.epochs + 1)
-                    + 100;
+            let credits = p.price_floor(size as u64)
+                * multiple
+                * u128::from(deals)
+                * u128::from(args.epochs + 1)
+                + 100;
             let tokens = depin_core::economics::tokens_for_credits(
                 credits,
                 depin_core::economics::TokenPrice(PRICE),
@@ -354,7 +398,7 @@ pub fn measure(args: &MeasureArgs) -> Result<Vec<Row>> {
             actor.client_bought_tokens = tokens.0;
             actor.client_credits_bought = chain.state.credits(&c.address()).map_or(0, |b| b.own);
         }
-        for _ in 0..args.deals {
+        for _ in 0..deals {
             shard_seed += 1;
             let data = generated(shard_seed, size);
             let held = match actor.behaviour {
@@ -564,25 +608,33 @@ pub fn table(rows: &[Row]) -> String {
 mod tests {
     use super::*;
 
-    /// Each cheater gets what it deserves: the honest provider proves everything; the deleter
-    /// is caught in some windows and pays fees; the slow provider recovers; the outsourcer with
-    /// nobody to copy from is terminated; the self-dealer's measured return is reported.
-    #[test]
-    fn each_behaviour_gets_the_outcome_it_deserves() {
-        let args = MeasureArgs {
+    fn small(self_deal_verified: bool) -> MeasureArgs {
+        MeasureArgs {
             epochs: 6,
             deals: 2,
             shard_kib: 64,
             keep_per_mille: 500,
             offline_periods: 2,
-            self_deal_kib: 256,
+            self_deal_kib: 64,
+            self_deal_deals: 4,
+            self_deal_price_multiple: 1_000,
+            self_deal_verified,
             price_multiple: 10,
-        };
-        let rows = measure(&args).unwrap();
+        }
+    }
+
+    /// Each cheater gets what it deserves: the honest provider proves everything; the deleter
+    /// is caught in some windows and pays fees; the slow provider recovers; the outsourcer with
+    /// nobody to copy from is terminated; the self-dealer without an allowance gets back at
+    /// most what it burned.
+    #[test]
+    fn each_behaviour_gets_the_outcome_it_deserves() {
+        let rows = measure(&small(false)).unwrap();
         let row = |b| rows.iter().find(|r| r.behaviour == b).unwrap();
         let honest = row(Behaviour::Honest);
         assert_eq!((honest.proven_periods, honest.faulty_periods), (12, 0));
         assert_eq!(honest.fees, 0);
+        assert!(honest.rewards > 0);
         let deleter = row(Behaviour::Deleter);
         assert!(
             deleter.faulty_periods > 0 && deleter.fees > 0,
@@ -609,10 +661,45 @@ mod tests {
         assert_eq!(pair.proven_periods, 24, "one copy answers both deals");
         assert_eq!(pair.stored_bytes * 2, pair.deal_bytes);
         let dealer = row(Behaviour::SelfDealer);
-        assert_eq!(dealer.stored_bytes, 16, "it keeps two seeds");
+        assert_eq!(dealer.stored_bytes, 32, "it keeps four seeds");
+        assert_eq!(dealer.proven_periods, 24, "{dealer:?}");
+        assert!(dealer.spent > 0, "{dealer:?}");
         assert!(
-            dealer.spent > 0 && dealer.proven_periods == 12,
-            "{dealer:?}"
+            dealer.rewards <= dealer.spent,
+            "without an allowance its return is its demand share, at most what it burned: {dealer:?}"
+        );
+    }
+
+    /// The best self-dealer (a second key paying its provider 10,000 times the floor for data
+    /// generated from seeds) on the default network of `depin agent storage --measure`: holding
+    /// an allowance (every paid deal earning bootstrap, the rule before allowances) it turns its
+    /// burn into many times itself and takes the honest providers' bootstrap; without one it
+    /// gets back at most what it burned. Prints both tables (`-- --nocapture`).
+    #[test]
+    fn a_self_dealer_with_an_allowance_buys_the_bootstrap_pool() {
+        let args = |self_deal_verified| MeasureArgs {
+            self_deal_price_multiple: 10_000,
+            self_deal_verified,
+            ..MeasureArgs::default()
+        };
+        let open = measure(&args(true)).unwrap();
+        let closed = measure(&args(false)).unwrap();
+        println!(
+            "with an allowance (--self-deal-verified):\n{}",
+            table(&open)
+        );
+        println!("without:\n{}", table(&closed));
+        let row = |rows: &[Row], b| rows.iter().find(|r| r.behaviour == b).unwrap().clone();
+        let (with, without) = (
+            row(&open, Behaviour::SelfDealer),
+            row(&closed, Behaviour::SelfDealer),
+        );
+        assert!(with.rewards > 10 * with.spent, "{with:?}");
+        assert!(without.spent > 0, "{without:?}");
+        assert!(without.rewards <= without.spent, "{without:?}");
+        assert!(
+            row(&open, Behaviour::Honest).rewards < row(&closed, Behaviour::Honest).rewards,
+            "the honest provider loses what the self-dealer takes"
         );
     }
 }

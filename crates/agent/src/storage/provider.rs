@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use depin_core::modules::storage::actions::{
-    DeclareFaults, DeclareRecovery, Opening, SubmitStorageProof,
+    DeclareFaults, DeclareRecovery, Opening, SetEndpoint, SubmitStorageProof,
 };
 use depin_core::modules::storage::params::openings_per_tx;
 use depin_core::modules::storage::proof::challenge_seed;
@@ -45,6 +45,10 @@ pub struct ProviderArgs {
     /// deals (`depin storage put`) and retrieve them, paying per byte (`depin storage get`).
     #[arg(long)]
     pub serve: Option<std::net::SocketAddr>,
+    /// The retrieval URL to announce on the ledger (clients find providers there) [default:
+    /// the --serve address, `http://ADDR`]; `none` announces nothing.
+    #[arg(long)]
+    pub announce: Option<String>,
 }
 
 /// Loads every `<root>.shard` file of `dir`, keyed by root; a file whose bytes no longer hash to
@@ -170,7 +174,7 @@ pub fn run(
     let poll_ms = args
         .poll_ms
         .unwrap_or(params["block_interval_ms"].as_u64().unwrap_or(1_000));
-    let _server = match args.serve {
+    let server = match args.serve {
         Some(addr) => {
             let device = Keypair::from_seed(device.seed());
             let server = super::retrieval::RetrievalServer::start(
@@ -188,6 +192,20 @@ pub fn run(
         }
         None => None,
     };
+    let announce = match (args.announce.as_deref(), &server) {
+        (Some("none"), _) => None,
+        (Some(url), _) => Some(url.to_string()),
+        (None, Some(s)) => Some(s.url()),
+        (None, None) => None,
+    };
+    if let Some(url) = &announce
+        && let Some(why) = depin_core::modules::storage::actions::endpoint_problem(url)
+    {
+        anyhow::bail!("--announce {url}: the URL {why}");
+    }
+    // The poll at which the announcement was last sent (resent if the ledger still differs ten
+    // polls later).
+    let mut announced_at: Option<u64> = None;
     let mut polls = 0u64;
     // Proofs already sent in this run: the next look may come before their block.
     let mut sent = std::collections::BTreeSet::new();
@@ -204,6 +222,16 @@ pub fn run(
         let mut provider = client.get(&format!("/v1/storage/providers/{}", device.address()))?;
         provider["height"] = client.get("/v1/status")?["height"].clone();
         let mut actions = actions_now(&provider, device, k, &shards)?;
+        if let Some(url) = &announce
+            && provider["endpoint"].as_str() != Some(url.as_str())
+            && announced_at.is_none_or(|at| polls >= at + 10)
+        {
+            announced_at = Some(polls);
+            actions.push(Action::from(SetEndpoint {
+                device: device.address(),
+                url: url.clone(),
+            }));
+        }
         // A proof may be several actions of one (deal, period): all are sent, or none.
         let before = sent.clone();
         actions.retain(|a| match a {

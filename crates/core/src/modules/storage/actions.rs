@@ -24,7 +24,11 @@ actions! {
     5 => DeclareFaults(DeclareFaults),
     6 => DeclareRecovery(DeclareRecovery),
     7 => TerminateDeal(TerminateDeal),
+    8 => SetEndpoint(SetEndpoint),
 }
+
+/// Longest retrieval URL a provider may announce, bytes.
+pub const MAX_ENDPOINT_BYTES: usize = 200;
 
 /// Register a storage provider (a device) to the signer, with its capacity. The device key
 /// co-signs, as for every device. Collateral is added with [`AddCollateral`] (the same block
@@ -145,6 +149,42 @@ pub struct TerminateDeal {
     pub deal: u64,
 }
 
+/// A provider announces (or, with an empty URL, withdraws) the URL of its retrieval server,
+/// signed by the provider's device or its owner: clients find live providers and where to
+/// fetch a deal's shard from the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetEndpoint {
+    pub device: Address,
+    /// `http://` or `https://`, at most [`MAX_ENDPOINT_BYTES`] printable ASCII characters
+    /// without spaces; empty to withdraw.
+    pub url: String,
+}
+
+/// Why `url` is not an endpoint a provider may announce, if it is not.
+pub fn endpoint_problem(url: &str) -> Option<String> {
+    if url.is_empty() {
+        return None;
+    }
+    if url.len() > MAX_ENDPOINT_BYTES {
+        return Some(format!(
+            "is {} bytes, above {MAX_ENDPOINT_BYTES}",
+            url.len()
+        ));
+    }
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some("has a space, a control or a non-ASCII character".into());
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        None => Some("does not start with http:// or https://".into()),
+        Some("") => Some("names no host".into()),
+        Some(_) => None,
+    }
+}
+
 /// Bytes as a hex string in JSON.
 mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -213,3 +253,7 @@ struct_codec!(SubmitStorageProof {
 struct_codec!(DeclareFaults { deals: Vec<u64> });
 struct_codec!(DeclareRecovery { deals: Vec<u64> });
 struct_codec!(TerminateDeal { deal: u64 });
+struct_codec!(SetEndpoint {
+    device: Address,
+    url: String,
+});

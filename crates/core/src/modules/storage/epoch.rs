@@ -47,12 +47,14 @@ pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
     }
 }
 
-/// Each provider's shares for `epoch`: the credits clients paid for the periods it proved, that
-/// is proven bytes x time weighted by the price the client paid for them. Raw bytes would let a
-/// self-dealer buy shares at the price floor with data it generates (measured in
-/// `docs/STORAGE.md`: 0.002 tokens bought 77% of the pool); by payment, a share of the pool costs
-/// what honest clients pay for theirs. Providers retired or denied before the close earn nothing;
-/// their records stay as the explanation.
+/// Each provider's shares for `epoch`: the credits verified clients (those with a governed
+/// verified-data allowance) paid for the periods it proved, that is proven bytes x time weighted
+/// by the price paid. Raw bytes would let a self-dealer buy shares at the price floor with data
+/// it generates (0.002 tokens bought 77% of the pool); credits of any client still let it buy
+/// them through a second key while the bootstrap pool is worth more than the paid demand
+/// (measured in `docs/STORAGE.md`, "Self-dealing"). Deals of other clients earn only their demand
+/// share, which is never more than the tokens burned for them. Providers retired or denied
+/// before the close earn nothing; their records stay as the explanation.
 pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
     let mut devices = Vec::new();
     let mut totals = EpochProof::default();
@@ -66,7 +68,7 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
         totals.faults_declared += work.faults_declared;
         totals.faults_detected += work.faults_detected;
         providers += 1;
-        if work.credits_paid == 0 || state.is_denied(&device) {
+        if work.credits_verified == 0 || state.is_denied(&device) {
             continue;
         }
         let Some(entry) = state.device_entry(&device) else {
@@ -75,7 +77,7 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64) -> EpochWork {
         devices.push(DeviceWork {
             device,
             owner: entry.owner,
-            shares: work.credits_paid,
+            shares: work.credits_verified,
         });
     }
     let counters = vec![

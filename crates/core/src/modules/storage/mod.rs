@@ -79,6 +79,7 @@ impl Module for Storage {
             StorageAction::DeclareFaults(a) => verify::declare_faults(state, signer, a, ctx),
             StorageAction::DeclareRecovery(a) => verify::declare_recovery(state, signer, a, ctx),
             StorageAction::TerminateDeal(a) => verify::terminate(state, signer, a),
+            StorageAction::SetEndpoint(a) => verify::set_endpoint(state, signer, a),
         }
     }
 

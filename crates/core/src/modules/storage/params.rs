@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
 use crate::codec::struct_codec;
+use crate::crypto::Address;
 use crate::economics::payout::BPS_DENOMINATOR;
 use crate::tx::MAX_TX_BYTES;
 
@@ -29,6 +30,25 @@ pub const MAX_COLLATERAL_PER_GIB: u128 = 1 << 80;
 pub const MAX_CHALLENGES: u32 = 64;
 /// Most deals one fault or recovery declaration names.
 pub const MAX_DECLARED_DEALS: usize = 64;
+/// Most clients with a verified-data allowance (a governance proposal's section is at most
+/// 16 KiB, about 120 entries; a genesis may list more).
+pub const MAX_VERIFIED_CLIENTS: usize = 1_000;
+
+/// A client whose deals earn bootstrap rewards (like Filecoin Plus's DataCap): granted in the
+/// genesis or by a governance proposal that replaces the `[storage]` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifiedClient {
+    pub client: Address,
+    /// Bytes of shards its deals may place as verified, in total over the network's life
+    /// (each deal uses its shard's size once, when it opens).
+    pub allowance_bytes: u64,
+}
+
+struct_codec!(VerifiedClient {
+    client: Address,
+    allowance_bytes: u64,
+});
 
 /// The `[storage]` section of a genesis file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +83,12 @@ pub struct StorageGenesis {
     /// A deal faulty for more consecutive periods than this is terminated: its collateral pays
     /// the client and its unspent escrow is refunded.
     pub max_fault_periods: u32,
+    /// Clients whose deals earn the bootstrap pool, each with its allowance, sorted by address
+    /// without repeats. Deals of other clients are paid and count as demand, but earn no
+    /// bootstrap shares: a provider paying itself through a second key gets back at most what
+    /// it burned (docs/STORAGE.md, "Self-dealing").
+    #[serde(default)]
+    pub verified_clients: Vec<VerifiedClient>,
 }
 
 /// The storage parameters the ledger keeps in its state.
@@ -83,6 +109,8 @@ pub struct StorageParams {
     pub max_fault_periods: u32,
     /// Windows per period (the epoch length over `window_blocks`).
     pub deadlines: u64,
+    /// Clients with a verified-data allowance, sorted by address.
+    pub verified_clients: Vec<VerifiedClient>,
 }
 
 /// Bytes of a proof transaction with `k` openings of a shard of `size` bytes, at most.
@@ -182,6 +210,22 @@ impl StorageGenesis {
                 "is too large: collateral per GiB times the largest shard must stay far below 2^128".into(),
             ));
         }
+        if self.verified_clients.len() > MAX_VERIFIED_CLIENTS {
+            return Err((
+                "storage.verified_clients",
+                format!("lists more than {MAX_VERIFIED_CLIENTS} clients: merge or drop some"),
+            ));
+        }
+        if self
+            .verified_clients
+            .windows(2)
+            .any(|w| w[0].client >= w[1].client)
+        {
+            return Err((
+                "storage.verified_clients",
+                "must be sorted by client address, each client once: list each client's allowance in one entry".into(),
+            ));
+        }
         Ok(StorageParams {
             onboard_fee: tokens("storage.onboard_fee", &self.onboard_fee)?,
             window_blocks: self.window_blocks,
@@ -196,6 +240,7 @@ impl StorageGenesis {
             detected_fault_fee_bps: self.detected_fault_fee_bps,
             max_fault_periods: self.max_fault_periods,
             deadlines: epoch_length_blocks / self.window_blocks,
+            verified_clients: self.verified_clients.clone(),
         })
     }
 }
@@ -227,6 +272,13 @@ impl StorageParams {
         };
         Amount(collateral.0 * u128::from(bps) / u128::from(BPS_DENOMINATOR))
     }
+
+    /// The verified-data allowance granted to `client`, bytes (0 if none).
+    pub fn allowance(&self, client: &Address) -> u64 {
+        self.verified_clients
+            .binary_search_by(|v| v.client.cmp(client))
+            .map_or(0, |i| self.verified_clients[i].allowance_bytes)
+    }
 }
 
 struct_codec!(StorageParams {
@@ -243,6 +295,7 @@ struct_codec!(StorageParams {
     detected_fault_fee_bps: u32,
     max_fault_periods: u32,
     deadlines: u64,
+    verified_clients: Vec<VerifiedClient>,
 });
 
 /// A storage section for a network with `[demand]` and epochs divisible by `window_blocks`:
@@ -263,5 +316,6 @@ pub fn preset(window_blocks: u64) -> StorageGenesis {
         declared_fault_fee_bps: 100,
         detected_fault_fee_bps: 500,
         max_fault_periods: 3,
+        verified_clients: Vec::new(),
     }
 }

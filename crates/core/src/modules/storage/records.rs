@@ -119,6 +119,9 @@ pub struct Deal {
     /// Period in which the provider declared it will prove a faulty deal again.
     pub recovery: Option<u64>,
     pub opened_height: u64,
+    /// Opened by a client with a verified-data allowance (which it used): its proven periods
+    /// earn bootstrap shares; other deals earn only their demand share.
+    pub verified: bool,
 }
 
 impl Deal {
@@ -201,9 +204,12 @@ pub struct EpochProof {
     pub bytes_proven: u64,
     pub faults_declared: u32,
     pub faults_detected: u32,
-    /// Credits released to it for proven periods: its shares.
+    /// Credits released to it for proven periods (its paid service).
     #[serde(with = "crate::amount::u128_string")]
     pub credits_paid: u128,
+    /// The part of `credits_paid` released for verified deals: its bootstrap shares.
+    #[serde(with = "crate::amount::u128_string")]
+    pub credits_verified: u128,
     /// Collateral it paid to clients in fees, base units.
     pub fees: Amount,
 }
@@ -226,6 +232,8 @@ const OUTCOME: u8 = 7;
 const META: u8 = 8;
 const SHARD: u8 = 9;
 const ANSWERED: u8 = 10;
+const ALLOWANCE_USED: u8 = 11;
+const ENDPOINT: u8 = 12;
 
 pub fn provider_key(device: &Address) -> Vec<u8> {
     module_key(Storage::ID, PROVIDER, &[&device.0])
@@ -302,6 +310,16 @@ pub fn answered_key(deal: u64) -> Vec<u8> {
     module_key(Storage::ID, ANSWERED, &[&deal.to_be_bytes()])
 }
 
+/// Bytes of its verified-data allowance a client has used (deals opened as verified).
+pub fn allowance_used_key(client: &Address) -> Vec<u8> {
+    module_key(Storage::ID, ALLOWANCE_USED, &[&client.0])
+}
+
+/// The retrieval URL a provider announced.
+pub fn endpoint_key(device: &Address) -> Vec<u8> {
+    module_key(Storage::ID, ENDPOINT, &[&device.0])
+}
+
 /// A storage provider as the checks and the API see it: its registry entry and its record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderView {
@@ -327,6 +345,13 @@ pub trait StorageView {
     /// A provider's proven work in an epoch.
     fn epoch_proof(&self, epoch: u64, device: &Address) -> Option<EpochProof>;
     fn storage_meta(&self) -> StorageMeta;
+    /// Bytes of its verified-data allowance `client` has used.
+    fn allowance_used(&self, client: &Address) -> u64;
+    /// The retrieval URL `device` announced.
+    fn endpoint(&self, device: &Address) -> Option<String>;
+    /// Providers with an announced retrieval URL, by device address after `after` (exclusive),
+    /// at most `limit`.
+    fn endpoints(&self, after: Option<&Address>, limit: usize) -> Vec<(Address, String)>;
 }
 
 fn ids_after(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<u64> {
@@ -391,6 +416,34 @@ impl<R: StateRead> StorageView for R {
 
     fn storage_meta(&self) -> StorageMeta {
         self.get(&meta_key()).unwrap_or_default()
+    }
+
+    fn allowance_used(&self, client: &Address) -> u64 {
+        self.get(&allowance_used_key(client)).unwrap_or(0)
+    }
+
+    fn endpoint(&self, device: &Address) -> Option<String> {
+        self.get(&endpoint_key(device))
+    }
+
+    fn endpoints(&self, after: Option<&Address>, limit: usize) -> Vec<(Address, String)> {
+        let prefix = module_key(Storage::ID, ENDPOINT, &[]);
+        let start = match after {
+            Some(a) => {
+                let mut k = endpoint_key(a);
+                k.push(0);
+                k
+            }
+            None => prefix.clone(),
+        };
+        self.scan(&start, &end_of(&prefix), limit)
+            .into_iter()
+            .map(|(k, v)| {
+                let device = Address(k[k.len() - 32..].try_into().expect("32 bytes"));
+                let url = String::from_bytes(&v).expect("the ledger wrote it");
+                (device, url)
+            })
+            .collect()
     }
 }
 
@@ -483,6 +536,7 @@ struct_codec!(Deal {
     declared_fault: Option<u64>,
     recovery: Option<u64>,
     opened_height: u64,
+    verified: bool,
 });
 struct_codec!(PeriodOutcome {
     kind: OutcomeKind,
@@ -501,6 +555,7 @@ struct_codec!(EpochProof {
     faults_declared: u32,
     faults_detected: u32,
     credits_paid: u128,
+    credits_verified: u128,
     fees: Amount,
 });
 struct_codec!(StorageMeta { next_deal: u64 });

@@ -42,6 +42,7 @@ reasons! {
     24 => RecoveryNotDeclared { deal: u64 } = "recovery_not_declared",
     26 => WrongClient {} = "wrong_client",
     25 => AmountOverflow {} = "amount_overflow",
+    27 => BadEndpoint { why: String } = "bad_endpoint",
 }
 
 impl fmt::Display for StorageRejection {
@@ -160,6 +161,10 @@ impl fmt::Display for StorageRejection {
             AmountOverflow {} => write!(
                 f,
                 "the deal's total price or collateral does not fit the ledger's amounts"
+            ),
+            BadEndpoint { why } => write!(
+                f,
+                "the retrieval URL {why}; announce an http:// or https:// URL of at most 200 printable ASCII characters without spaces (an empty URL withdraws it)"
             ),
         }
     }

@@ -83,6 +83,9 @@ fn settle_period(
         work.deals_proven += 1;
         work.bytes_proven = work.bytes_proven.saturating_add(deal.size);
         work.credits_paid += share.credits;
+        if deal.verified {
+            work.credits_verified += share.credits;
+        }
     } else {
         hold::refund(state, &deal.client, share);
         outcome.refunded_credits = share.credits;
@@ -178,6 +181,7 @@ pub(crate) fn retire_provider(state: &mut State, device: &Address) {
     let Some(provider) = state.get::<Provider>(&provider_key(device)) else {
         return;
     };
+    state.put_raw(super::records::endpoint_key(device), None);
     let ids = state.provider_deals(device, 0, usize::MAX);
     for id in ids {
         let deal = state.deal(id).expect("indexed deals exist");

@@ -16,17 +16,17 @@ use crate::state::{State, StateRead};
 
 use super::Storage;
 use super::actions::{
-    AddCollateral, DeclareFaults, DeclareRecovery, OpenDeal, RegisterProvider, SubmitStorageProof,
-    TerminateDeal, WithdrawCollateral,
+    AddCollateral, DeclareFaults, DeclareRecovery, OpenDeal, RegisterProvider, SetEndpoint,
+    SubmitStorageProof, TerminateDeal, WithdrawCollateral, endpoint_problem,
 };
 use super::params::{MAX_DECLARED_DEALS, StorageParams};
 use super::proof::{
     OpeningFault, challenge_seed, challenged_chunks, uniform_below, verify_opening,
 };
 use super::records::{
-    Answered, Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView, answered_key,
-    client_deal_key, deadline_key, deal_key, escrow_account, meta_key, provider_deal_key,
-    provider_key, shard_key,
+    Answered, Deal, DealStatus, Provider, ProviderView, StorageMeta, StorageView,
+    allowance_used_key, answered_key, client_deal_key, deadline_key, deal_key, endpoint_key,
+    escrow_account, meta_key, provider_deal_key, provider_key, shard_key,
 };
 use super::reject::{OPENING_LENGTH, OPENING_PATH, OPENING_ROOT, StorageRejection as R};
 use super::settle;
@@ -268,6 +268,15 @@ pub fn open_deal(
     let id = meta.next_deal;
     meta.next_deal += 1;
     state.put(meta_key(), &meta);
+    // A client with a verified-data allowance left for this shard uses it: the deal earns
+    // bootstrap shares. Any other deal is paid and counts as demand only.
+    let used = state.allowance_used(client);
+    let verified = used
+        .checked_add(t.size)
+        .is_some_and(|after| after <= p.allowance(client));
+    if verified {
+        state.put(allowance_used_key(client), &(used + t.size));
+    }
     let deal = Deal {
         client: *client,
         provider: t.provider,
@@ -289,12 +298,35 @@ pub fn open_deal(
         declared_fault: None,
         recovery: None,
         opened_height: ctx.height,
+        verified,
     };
     state.put(deal_key(id), &deal);
     state.put_raw(deadline_key(record.deadline, id), Some(Vec::new()));
     state.put_raw(provider_deal_key(&t.provider, id), Some(Vec::new()));
     state.put_raw(client_deal_key(client, id), Some(Vec::new()));
     state.put(shard_key(&t.provider, &t.root), &id);
+    Ok(())
+}
+
+/// A provider announces or withdraws its retrieval URL (signed by its device or its owner).
+pub fn set_endpoint(state: &mut State, signer: &Address, a: &SetEndpoint) -> Result<(), Rejection> {
+    params(state)?;
+    if *signer == a.device {
+        state
+            .provider(&a.device)
+            .ok_or_else(|| not_storage(&a.device))?;
+    } else {
+        owned_provider(state, signer, &a.device)?;
+    }
+    if let Some(why) = endpoint_problem(&a.url) {
+        return Err(R::BadEndpoint { why }.into());
+    }
+    let key = endpoint_key(&a.device);
+    if a.url.is_empty() {
+        state.put_raw(key, None);
+    } else {
+        state.put(key, &a.url);
+    }
     Ok(())
 }
 
