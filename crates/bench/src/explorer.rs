@@ -73,12 +73,11 @@ pub fn run(cfg: &ExplorerBench, dir: &Path) -> Result<ExplorerReport, String> {
     let net = network::generate(cfg.devices, cfg.seed, windows_per_epoch);
     let validator = Keypair::from_seed([0xe1; 32]);
     let genesis = bench_genesis(&net, &validator);
-    let store = Arc::new(
-        depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?,
-    );
+    let store =
+        Arc::new(depin_store::Store::open(&dir.join("bench.redb")).map_err(|e| e.to_string())?);
     let mut state = store.load_or_init(&genesis).map_err(|e| e.to_string())?;
     let commit = |state: &mut depin_core::State,
-                      extra: Vec<(Vec<u8>, Option<Vec<u8>>)>|
+                  extra: Vec<(Vec<u8>, Option<Vec<u8>>)>|
      -> Result<(), String> {
         let time_ms = (state.height() + 1) * BLOCK_INTERVAL_MS;
         let (block, mut applied) =
@@ -133,7 +132,9 @@ pub fn run(cfg: &ExplorerBench, dir: &Path) -> Result<ExplorerReport, String> {
     let mut located = 0;
     for _ in 0..cfg.requests.max(1) {
         let t = Instant::now();
-        let view = store.snapshot(node.live_params().as_ref().clone()).map_err(|e| e.to_string())?;
+        let view = store
+            .snapshot(node.live_params().as_ref().clone())
+            .map_err(|e| e.to_string())?;
         located = std::hint::black_box(view.scan(&from, &to, usize::MAX)).len();
         view.finish().map_err(|e| e.to_string())?;
         reads.push(t.elapsed().as_secs_f64() * 1e3);
@@ -181,10 +182,16 @@ pub fn run(cfg: &ExplorerBench, dir: &Path) -> Result<ExplorerReport, String> {
         )
     };
     let fixed: Vec<(&str, String)> = vec![
-        ("map, whole world (res 2, cached aggregate)", "/v1/explorer/cells?res=2".into()),
+        (
+            "map, whole world (res 2, cached aggregate)",
+            "/v1/explorer/cells?res=2".into(),
+        ),
         ("map, region (res 6, cached aggregate)", city(6, 1.0)),
         ("map, city (res 8, cached aggregate)", city(8, 0.15)),
-        ("epoch history (charts)", "/v1/explorer/history?limit=500".into()),
+        (
+            "epoch history (charts)",
+            "/v1/explorer/history?limit=500".into(),
+        ),
         ("device page: device", format!("/v1/devices/{device}")),
         (
             "device page: rewards per epoch",
@@ -198,14 +205,23 @@ pub fn run(cfg: &ExplorerBench, dir: &Path) -> Result<ExplorerReport, String> {
             "search by a 24-character device prefix",
             format!("/v1/explorer/search?q={}", &device_text[..24]),
         ),
-        ("hexagon click: devices in a cell", format!("/v1/devices?cell={cell}&k=0")),
+        (
+            "hexagon click: devices in a cell",
+            format!("/v1/devices?cell={cell}&k=0"),
+        ),
         ("account page: account", format!("/v1/accounts/{owner}")),
-        ("account page: devices", format!("/v1/accounts/{owner}/devices")),
+        (
+            "account page: devices",
+            format!("/v1/accounts/{owner}/devices"),
+        ),
         (
             "account page: transactions (last 2,000 blocks)",
             format!("/v1/explorer/accounts/{owner}/txs?blocks=2000"),
         ),
-        ("block page", format!("/v1/blocks/{}", CLOSED_EPOCH * EPOCH_LENGTH_BLOCKS)),
+        (
+            "block page",
+            format!("/v1/blocks/{}", CLOSED_EPOCH * EPOCH_LENGTH_BLOCKS),
+        ),
     ];
     let mut endpoints = Vec::new();
     // A map request after a new block: the aggregate is rebuilt (the cache keeps six per
@@ -271,7 +287,8 @@ pub fn run(cfg: &ExplorerBench, dir: &Path) -> Result<ExplorerReport, String> {
 /// Anything but `200 OK` is an error naming the path.
 fn get(addr: SocketAddr, path: &str) -> Result<(f64, Vec<u8>), String> {
     let t = Instant::now();
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(120)))
         .map_err(|e| e.to_string())?;
     write!(
@@ -280,7 +297,8 @@ fn get(addr: SocketAddr, path: &str) -> Result<(f64, Vec<u8>), String> {
     )
     .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    s.read_to_end(&mut out).map_err(|e| format!("{path}: {e}"))?;
+    s.read_to_end(&mut out)
+        .map_err(|e| format!("{path}: {e}"))?;
     let ms = t.elapsed().as_secs_f64() * 1e3;
     let head_end = out
         .windows(4)
