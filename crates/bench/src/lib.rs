@@ -26,6 +26,7 @@ pub mod compute;
 pub mod coverage;
 pub mod driver;
 pub mod epoch;
+pub mod explorer;
 pub mod flood;
 pub mod mapping;
 pub mod storage;

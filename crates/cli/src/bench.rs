@@ -49,6 +49,18 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// The explorer's map and page endpoints over HTTP against a real node holding a large
+    /// coverage network after an epoch close: median time and bytes per endpoint, against
+    /// reading the devices' cell index once.
+    Explorer {
+        #[arg(long, default_value_t = 100_000)]
+        devices: usize,
+        /// Requests per endpoint (the median is reported).
+        #[arg(long, default_value_t = 21)]
+        requests: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Honest transfers' latency through a real node flooded with junk, oversized, badly
     /// signed and slowloris requests (against the same node quiet), and the node's peak memory
     /// under concurrent maximum-size batches.
@@ -201,6 +213,18 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
                 seed: *seed,
             };
             epoch(&cfg, json_out)
+        }
+        BenchCmd::Explorer {
+            devices,
+            requests,
+            seed,
+        } => {
+            let cfg = depin_bench::explorer::ExplorerBench {
+                devices: *devices,
+                seed: *seed,
+                requests: *requests,
+            };
+            explorer(&cfg, json_out)
         }
         BenchCmd::Flood {
             seconds,
@@ -612,6 +636,37 @@ fn epoch(cfg: &depin_bench::epoch::EpochBench, json_out: bool) -> Result<()> {
             "one epoch of {} hotspots scored and paid in {:.3} s (density scaling included)",
             cfg.devices,
             report["seconds"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    Ok(())
+}
+
+/// `depin bench explorer`.
+fn explorer(cfg: &depin_bench::explorer::ExplorerBench, json_out: bool) -> Result<()> {
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    if !json_out {
+        eprintln!(
+            "building a node with {} hotspots after an epoch close, then {} requests per endpoint...",
+            cfg.devices, cfg.requests
+        );
+    }
+    let report = depin_bench::explorer::run(cfg, dir.path()).map_err(anyhow::Error::msg)?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} devices ({} located); reading the cell index once: {:.1} ms (median of {})",
+        report.devices, report.located, report.read_index_ms, report.requests
+    );
+    println!(
+        "{:<62} {:>10} {:>10} {:>10} {:>9}",
+        "endpoint", "median ms", "max ms", "bytes", "x read"
+    );
+    for e in &report.endpoints {
+        println!(
+            "{:<62} {:>10.2} {:>10.2} {:>10} {:>9.2}",
+            e.what, e.median_ms, e.max_ms, e.bytes, e.vs_read_index
         );
     }
     Ok(())

@@ -112,6 +112,7 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
     // A device key this command created: removed again if the onboarding is refused, so a
     // retry starts clean and no key of an unregistered device is left behind.
     let mut created_key: Option<std::path::PathBuf> = None;
+    let mut onboarded: Option<depin_core::Address> = None;
     let (key_name, action, done) = match cmd {
         DeviceCmd::Onboard {
             owner,
@@ -133,6 +134,7 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
                     k
                 }
             };
+            onboarded = Some(device_key.address());
             let action = Action::from(OnboardDevice {
                 device: device_key.address(),
                 kind: if *data_only {
@@ -244,6 +246,17 @@ pub fn run(home: &Home, client: &Client, cmd: &DeviceCmd, json_out: bool) -> Res
             && let Some(cost) = onboarding_cost(client, location.is_some())?
         {
             println!("  {cost}");
+        }
+        if let Some(device) = &onboarded
+            && let Some(bond) = client.get_opt(&format!("/v1/devices/{device}"))?
+            && let Some(base) = bond["bond"].as_str()
+        {
+            let amount = depin_core::Amount(base.parse().unwrap_or(0));
+            println!(
+                "  bond: {} {} locked from the owner while the device is active (returned when it retires, burned if governance forfeits it)",
+                amount.display(info.decimals),
+                info.symbol
+            );
         }
     }
     Ok(())

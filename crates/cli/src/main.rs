@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use connection::{client_of, home_of};
 
@@ -125,9 +125,83 @@ fn quit_quietly_on_closed_pipe() {
     }
 }
 
+/// Commands that never talk to a node's API: `--node`, `--max-fee` and `--tip` mean nothing to
+/// them (`node` and `devnet` serve their own API at `--api`).
+const OFFLINE_COMMANDS: [&str; 7] = ["init", "node", "devnet", "keys", "replay", "sim", "bench"];
+
+/// The global options only commands that talk to a node use.
+const CLIENT_OPTIONS: [(&str, &str); 3] = [
+    ("node", "--node"),
+    ("max_fee", "--max-fee"),
+    ("tip", "--tip"),
+];
+
+/// The command tree, with the client options hidden from the help of offline commands: each
+/// of those defines its own hidden copy (same id, flag and type), which clap then propagates to
+/// its subcommands in place of the listed global one.
+fn command() -> clap::Command {
+    use clap::{Arg, value_parser};
+    fn hidden(c: clap::Command) -> clap::Command {
+        c.arg(
+            Arg::new("node")
+                .long("node")
+                .global(true)
+                .hide(true)
+                .env("DEPIN_NODE"),
+        )
+        .arg(
+            Arg::new("max_fee")
+                .long("max-fee")
+                .global(true)
+                .hide(true)
+                .env("DEPIN_MAX_FEE")
+                .value_parser(value_parser!(u64)),
+        )
+        .arg(
+            Arg::new("tip")
+                .long("tip")
+                .global(true)
+                .hide(true)
+                .default_value("0")
+                .value_parser(value_parser!(u64)),
+        )
+    }
+    let mut cmd = Cli::command();
+    for name in OFFLINE_COMMANDS {
+        cmd = cmd.mut_subcommand(name, hidden);
+    }
+    cmd
+}
+
+/// Parses the command line; a client option typed on an offline command is an error saying so
+/// (from the environment, `DEPIN_NODE` and the like, it is ignored there).
+fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    if let Some(name) = matches
+        .subcommand_name()
+        .filter(|n| OFFLINE_COMMANDS.contains(n))
+    {
+        for (id, flag) in CLIENT_OPTIONS {
+            if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                let hint = if matches!(name, "node" | "devnet") {
+                    format!("; its own API address is `depin {name} --api`")
+                } else {
+                    String::new()
+                };
+                return Err(cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("{flag} is for commands that talk to a node, and `depin {name}` does not{hint}"),
+                ));
+            }
+        }
+    }
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
+
 fn main() {
     quit_quietly_on_closed_pipe();
-    let cli = Cli::parse();
+    let cli = parse(std::env::args_os()).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -210,6 +284,65 @@ fn run(cli: Cli) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn help_of(path: &[&str]) -> String {
+        let mut cmd = command();
+        cmd.build();
+        let mut c = &mut cmd;
+        for name in path {
+            c = c.find_subcommand_mut(name).expect("a subcommand");
+        }
+        c.render_help().to_string()
+    }
+
+    #[test]
+    fn client_options_are_listed_only_where_they_work() {
+        for offline in [
+            &["init"][..],
+            &["devnet"],
+            &["keys", "list"],
+            &["sim"],
+            &["bench", "epoch"],
+        ] {
+            let help = help_of(offline);
+            for flag in ["--node", "--max-fee", "--tip"] {
+                assert!(!help.contains(flag), "{offline:?} lists {flag}:\n{help}");
+            }
+            assert!(help.contains("--home"), "{offline:?}");
+        }
+        for client in [
+            &["query", "status"][..],
+            &["tx", "transfer"],
+            &["device", "onboard"],
+        ] {
+            assert!(help_of(client).contains("--node"), "{client:?}");
+        }
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let err = parse(args(&["depin", "devnet", "--node", "http://127.0.0.1:1"]))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("--node is for commands that talk to a node, and `depin devnet` does not; its own API address is `depin devnet --api`"),
+            "{err}"
+        );
+        assert!(
+            parse(args(&[
+                "depin", "sim", "x.toml", "--out", "o", "--tip", "3"
+            ]))
+            .is_err()
+        );
+        assert!(
+            parse(args(&[
+                "depin",
+                "--node",
+                "http://127.0.0.1:1",
+                "query",
+                "status"
+            ]))
+            .is_ok()
+        );
+    }
 
     #[test]
     fn base_units_in_an_error_are_also_given_in_tokens() {

@@ -51,7 +51,8 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
     let out = depin(home, &onboard_spot1).ok("onboard spot1");
     assert!(
         out.stdout.contains("onboarded device spot1")
-            && out.stdout.contains("cost: onboarding fee 4000000 credits ($40.00) + location fee 1000000 credits ($10.00)"),
+            && out.stdout.contains("cost: onboarding fee 4000000 credits ($40.00) + location fee 1000000 credits ($10.00)")
+            && out.stdout.contains("bond: 5000 DPN locked from the owner while the device is active"),
         "{}",
         out.stdout
     );
@@ -67,6 +68,8 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
     assert_eq!(device["region"], "EU868");
     assert_eq!(device["kind"], "hotspot");
     assert_eq!(device["denied"], false);
+    // The bond `depin init` sets (5,000 tokens of 6 decimals) is locked for it.
+    assert_eq!(device["bond"], "5000000000", "{device}");
     let cell = device["cell"]
         .as_str()
         .expect("an asserted device has a cell")

@@ -1,7 +1,8 @@
 //! The explorer in a real browser: a devnet with simulated hotspots, headless Chromium driven
 //! over the DevTools protocol, and checks that the map draws hexagons, the charts have data,
-//! search finds a device, and a device page shows its rewards and its refused reports with their
-//! reasons. Screenshots of the run are written to `docs/explorer*.png`.
+//! search finds a device, a device page shows its rewards and its refused reports with their
+//! reasons, and the governance pages show proposals (tally, quorum, threshold, when the change
+//! takes effect) with the emergency key marked. Screenshots of the run are written to `docs/explorer*.png`.
 //!
 //! It needs a `chromium` on the PATH (or `CHROMIUM=/path`), so it is `#[ignore]`d in a plain
 //! `cargo test`; `scripts/test` installs Debian's `chromium` (`scripts/install-test-deps`) and
@@ -302,8 +303,48 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
         ],
     )
     .ok("depin init");
+    // alice is the genesis' emergency key, so the explorer has one to mark.
+    let alice = depin(home, &["--json", "keys", "show", "alice"])
+        .ok("alice's address")
+        .json()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let genesis_path = home.join("genesis.toml");
+    let mut genesis: toml::Table = std::fs::read_to_string(&genesis_path)
+        .unwrap()
+        .parse()
+        .unwrap();
+    genesis
+        .get_mut("governance")
+        .and_then(|g| g.as_table_mut())
+        .expect("the devnet genesis has a [governance] section")
+        .insert("emergency_key".into(), toml::Value::String(alice.clone()));
+    std::fs::write(&genesis_path, toml::to_string(&genesis).unwrap()).unwrap();
     let node = NodeProcess::start_devnet(home, 60);
     let api = node.api();
+    // One proposal put to a vote, one enacted by the emergency key.
+    depin(home, &["stake", "lock", "200", "--key", "alice"]).ok("stake lock");
+    let spend = ["gov", "propose", "treasury-spend", "bob", "1"];
+    depin(
+        home,
+        &[
+            &spend[..],
+            &["--title", "one token to bob", "--key", "alice"],
+        ]
+        .concat(),
+    )
+    .ok("a proposal");
+    depin(home, &["gov", "vote", "0", "yes", "--key", "alice"]).ok("a vote");
+    depin(
+        home,
+        &[
+            &spend[..],
+            &["--title", "bob, now", "--emergency", "--key", "alice"],
+        ]
+        .concat(),
+    )
+    .ok("an emergency change");
     let deadline = Instant::now() + EPOCHS_TIMEOUT;
     let closed = loop {
         let s = api.get_ok("/v1/status");
@@ -391,6 +432,10 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
         "the reward's explanation",
         &format!("document.getElementById('explain').innerText.includes('Epoch {epoch}')"),
     );
+    browser.wait_for(
+        "the device's bond",
+        "document.getElementById('bond')?.innerText.includes('locked while active')",
+    );
     browser.screenshot(&docs().join("explorer-device.png"));
 
     // A block page lists its transactions with links.
@@ -400,5 +445,39 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
         "the block page",
         "document.getElementById('blk').innerText.includes('transactions')",
     );
-    println!("explorer checked: {hexes} hexagons, device {device} refused {reasons}");
+
+    // Governance: the list, a voted proposal's page, and the emergency key marked as such.
+    browser.goto(&format!("{}/#/governance", node.url));
+    let listed = browser.wait_for(
+        "the proposals list",
+        "document.querySelectorAll('#proposals tr[data-proposal]').length >= 2 ? document.querySelectorAll('#proposals tr[data-proposal]').length : null",
+    );
+    browser.wait_for(
+        "the emergency key marked",
+        &format!("document.getElementById('emergencykey')?.innerText.includes('Emergency key') && document.getElementById('emergencykey').innerText.includes('{alice}')"),
+    );
+    browser.wait_for(
+        "the emergency change marked in the list",
+        "document.querySelector('#proposals tr[data-proposal=\"1\"]')?.innerText.includes('emergency key')",
+    );
+    browser.goto(&format!("{}/#/proposal/0", node.url));
+    browser.wait_for(
+        "the proposal's tally, quorum, threshold and when it takes effect",
+        "(() => { const t = document.getElementById('prop')?.innerText || ''; \
+         return /yes [1-9]/.test(document.getElementById('tally')?.innerText || '') && t.includes('quorum') \
+         && t.includes('threshold') && t.includes('takes effect') && t.includes('from the treasury to'); })()",
+    );
+    browser.wait_for(
+        "the voter",
+        &format!("document.getElementById('votes').innerText.includes('{alice}')"),
+    );
+    browser.screenshot(&docs().join("explorer-proposal.png"));
+    browser.goto(&format!("{}/#/proposal/1", node.url));
+    browser.wait_for(
+        "the emergency proposal marked",
+        "document.getElementById('emergency')?.innerText.includes('emergency key')",
+    );
+    println!(
+        "explorer checked: {hexes} hexagons, device {device} refused {reasons}, {listed} proposals"
+    );
 }

@@ -148,6 +148,12 @@ pub fn device_view(node: &Node, view: &Snapshot, address: &Address, d: &Device) 
         "location_height": d.location_height,
         "last_beacon_window": d.last_beacon_window,
         "last_witness_window": d.last_witness_window,
+        // Tokens locked for it while it is active (base units); none on a network without bonds.
+        "bond": depin_core::StateRead::get::<depin_core::Amount>(
+            view,
+            &depin_core::services::devices::bond_key(address),
+        )
+        .map(|b| b.0.to_string()),
     })
 }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::kpi::{KPI_COUNT, Kpi};
-use crate::run::RunResult;
+use crate::run::{PAYBACK_BINS, RunResult, payback_bin_epochs};
 
 /// The three percentiles of a fan chart.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -71,6 +71,46 @@ pub struct Summary {
     /// Every indicator's mean over the steps of a run, over runs.
     #[serde(serialize_with = "in_order")]
     pub run_mean: Vec<(String, Band)>,
+    /// What each run added up to over all its steps, over runs.
+    pub totals: Totals,
+    /// How long suppliers took to pay back, all runs pooled.
+    pub payback: PaybackDistribution,
+}
+
+/// Money over a whole run (sums over its steps), each as a band over runs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub minted_tokens: Band,
+    pub burned_tokens: Band,
+    /// Minted minus burned: what the supply grew by.
+    pub net_minted_tokens: Band,
+    pub treasury_tokens: Band,
+    pub bootstrap_tokens: Band,
+    pub demand_tokens: Band,
+    /// Bootstrap's part of the suppliers' pools (bootstrap + demand) over the run.
+    pub bootstrap_share: Band,
+    pub demand_share: Band,
+    /// What users spent on the service (USD at each step's price).
+    pub users_spend_usd: Band,
+    /// All suppliers' revenue and cost (hardware and operating) over the run, USD.
+    pub supplier_revenue_usd: Band,
+    pub supplier_cost_usd: Band,
+    /// Revenue divided by cost.
+    pub revenue_over_cost: Band,
+    /// Suppliers who joined at some point.
+    pub ever_joined: Band,
+}
+
+/// Payback times of the suppliers who ever joined, pooled over runs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PaybackDistribution {
+    /// Width of a bin in epochs; bin `i` holds paybacks of `i * bin_epochs` to
+    /// `(i + 1) * bin_epochs - 1` epochs.
+    pub bin_epochs: u32,
+    /// Share of the suppliers who ever joined, per bin.
+    pub shares: Vec<f64>,
+    /// Share of the suppliers who ever joined that never paid back.
+    pub never: f64,
 }
 
 /// A list of named bands as a JSON object, keys in indicator order.
@@ -111,7 +151,73 @@ pub fn summarise(runs: &[RunResult], fans: &[Vec<Band>]) -> Summary {
             (k.name().to_string(), b)
         })
         .collect();
+    let sum = |r: &RunResult, k: Kpi| -> f64 {
+        r.rows.iter().map(|row| f64::from(row[k as usize])).sum()
+    };
+    let last = |r: &RunResult, k: Kpi| -> f64 {
+        r.rows.last().map_or(0.0, |row| f64::from(row[k as usize]))
+    };
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    let band_of = |f: &dyn Fn(&RunResult) -> f64| -> Band {
+        let mut v: Vec<f64> = runs.iter().map(f).filter(|v| v.is_finite()).collect();
+        if v.is_empty() {
+            Band {
+                p10: f64::NAN,
+                p50: f64::NAN,
+                p90: f64::NAN,
+            }
+        } else {
+            band(&mut v)
+        }
+    };
+    let pools = |r: &RunResult| (sum(r, Kpi::BootstrapPool), sum(r, Kpi::DemandPool));
+    let totals = Totals {
+        minted_tokens: band_of(&|r| sum(r, Kpi::MintedTokens)),
+        burned_tokens: band_of(&|r| sum(r, Kpi::BurnedTokens)),
+        net_minted_tokens: band_of(&|r| sum(r, Kpi::MintedTokens) - sum(r, Kpi::BurnedTokens)),
+        treasury_tokens: band_of(&|r| sum(r, Kpi::Treasury)),
+        bootstrap_tokens: band_of(&|r| pools(r).0),
+        demand_tokens: band_of(&|r| pools(r).1),
+        bootstrap_share: band_of(&|r| {
+            let (b, d) = pools(r);
+            ratio(b, b + d)
+        }),
+        demand_share: band_of(&|r| {
+            let (b, d) = pools(r);
+            ratio(d, b + d)
+        }),
+        users_spend_usd: band_of(&|r| sum(r, Kpi::DemandUsd)),
+        supplier_revenue_usd: band_of(&|r| last(r, Kpi::RevenueTotalUsd)),
+        supplier_cost_usd: band_of(&|r| last(r, Kpi::CostTotalUsd)),
+        revenue_over_cost: band_of(&|r| {
+            ratio(last(r, Kpi::RevenueTotalUsd), last(r, Kpi::CostTotalUsd))
+        }),
+        ever_joined: band_of(&|r| f64::from(r.summary.ever_joined)),
+    };
+    let mut pooled = [0u64; PAYBACK_BINS];
+    let mut joined = 0u64;
+    for r in runs {
+        joined += u64::from(r.summary.ever_joined);
+        for (slot, c) in pooled.iter_mut().zip(r.summary.payback_histogram) {
+            *slot += u64::from(c);
+        }
+    }
+    let paid: u64 = pooled.iter().sum();
+    let share = |c: u64| {
+        if joined > 0 {
+            c as f64 / joined as f64
+        } else {
+            0.0
+        }
+    };
+    let payback = PaybackDistribution {
+        bin_epochs: payback_bin_epochs(steps as u32),
+        shares: pooled.iter().map(|c| share(*c)).collect(),
+        never: share(joined.saturating_sub(paid)),
+    };
     Summary {
+        totals,
+        payback,
         runs: n as u32,
         steps: steps as u32,
         supply_collapse_probability: runs.iter().filter(|r| r.summary.collapsed).count() as f64

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::aggregate::Band;
+use crate::kpi::Unit;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 300.0;
@@ -14,9 +15,10 @@ const BOTTOM: f64 = 40.0;
 /// Most points drawn per line; longer series are thinned evenly (percentiles, not averages).
 const MAX_POINTS: usize = 400;
 
-/// An SVG fan chart of `bands` (one per step) titled `title`; `markers` are steps to flag with a
-/// vertical dashed line and a label (scheduled events).
-pub fn fan_chart(title: &str, bands: &[Band], markers: &[(u32, String)]) -> String {
+/// An SVG fan chart of `bands` (one per step) titled `title`, values written in `unit`;
+/// `markers` are steps to flag with a vertical dashed line and a label (scheduled events). The
+/// last epoch's median and band are written above the plot, so the chart reads without hovering.
+pub fn fan_chart(title: &str, unit: Unit, bands: &[Band], markers: &[(u32, String)]) -> String {
     let n = bands.len().max(1);
     let finite = |v: f64| if v.is_finite() { Some(v) } else { None };
     let lo = bands
@@ -74,7 +76,7 @@ pub fn fan_chart(title: &str, bands: &[Band], markers: &[(u32, String)]) -> Stri
             WIDTH - RIGHT,
             LEFT - 6.0,
             py + 4.0,
-            format_tick(v, step)
+            format_tick(v, step, unit)
         );
         v += step;
     }
@@ -131,9 +133,9 @@ pub fn fan_chart(title: &str, bands: &[Band], markers: &[(u32, String)]) -> Stri
             r##"<rect x="{:.1}" y="{TOP}" width="{:.1}" height="{plot_h}" fill="transparent"><title>epoch {i}: median {}, p10 {}, p90 {}</title></rect>"##,
             x(*i as f64) - column / 2.0,
             column,
-            hover_value(b.p50),
-            hover_value(b.p10),
-            hover_value(b.p90)
+            hover_value(b.p50, unit),
+            hover_value(b.p10, unit),
+            hover_value(b.p90, unit)
         );
     }
     for (step, label) in markers {
@@ -149,18 +151,262 @@ pub fn fan_chart(title: &str, bands: &[Band], markers: &[(u32, String)]) -> Stri
             );
         }
     }
+    let end = match bands.last() {
+        Some(b) => format!(
+            "epoch {}: {} ({} to {})",
+            bands.len() - 1,
+            format_value(b.p50, unit),
+            format_value(b.p10, unit),
+            format_value(b.p90, unit)
+        ),
+        None => "no data".into(),
+    };
     let _ = write!(
         svg,
-        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/><text x="{:.1}" y="20" text-anchor="end" fill="#555">median, p10-p90 band</text></svg>"##,
-        WIDTH - RIGHT
+        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/><text x="{:.1}" y="20" text-anchor="end" fill="#1f4e8c" font-weight="bold">{}</text><text x="6" y="{:.1}" fill="#777">line: median; band: p10 to p90</text></svg>"##,
+        WIDTH - RIGHT,
+        escape(&end),
+        HEIGHT - 6.0
     );
     svg
 }
 
+/// Colours of the series of a comparison chart, in order.
+const SERIES: [&str; 8] = [
+    "#1f4e8c", "#c0392b", "#27864a", "#8e44ad", "#d68910", "#17808f", "#6d4c41", "#555555",
+];
+
+/// An SVG chart comparing several series (one median per step each), with a legend that gives
+/// each series' last value in text.
+pub fn lines_chart(title: &str, unit: Unit, series: &[(String, Vec<f64>)]) -> String {
+    let legend_h = 16.0 * series.len() as f64;
+    let height = HEIGHT + legend_h;
+    let n = series
+        .iter()
+        .map(|(_, v)| v.len())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let values = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite());
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (lo, hi) = if lo.is_finite() {
+        (lo.min(0.0), hi.max(lo))
+    } else {
+        (0.0, 1.0)
+    };
+    let (y_min, y_max, step) = nice_range(lo, hi);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x = |t: f64| LEFT + plot_w * t / (n.saturating_sub(1).max(1)) as f64;
+    let y = |v: f64| {
+        let v = if v.is_finite() { v } else { y_min };
+        TOP + plot_h * (1.0 - (v - y_min) / (y_max - y_min))
+    };
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" font-size="11"><rect width="{WIDTH}" height="{height}" fill="#ffffff"/><text x="{LEFT}" y="20" font-size="14" font-weight="bold" fill="#222">{}</text><text x="{:.1}" y="20" text-anchor="end" fill="#555">medians</text>"##,
+        escape(title),
+        WIDTH - RIGHT
+    );
+    let mut v = y_min;
+    while v <= y_max + step * 1e-9 {
+        let py = y(v);
+        let _ = write!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
+            WIDTH - RIGHT,
+            LEFT - 6.0,
+            py + 4.0,
+            format_tick(v, step, unit)
+        );
+        v += step;
+    }
+    let x_step = nice_step((n.max(2) - 1) as f64 / 6.0).max(1.0);
+    let mut t = 0.0;
+    while t <= (n - 1) as f64 + 1e-9 {
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
+            x(t),
+            TOP + plot_h + 16.0,
+            t as u64
+        );
+        t += x_step;
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">epoch</text><rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>"##,
+        LEFT + plot_w / 2.0,
+        HEIGHT - 8.0
+    );
+    let stride = n.div_ceil(MAX_POINTS).max(1);
+    for (i, (label, values)) in series.iter().enumerate() {
+        let colour = SERIES[i % SERIES.len()];
+        let mut line = String::new();
+        let mut idx: Vec<usize> = (0..values.len()).step_by(stride).collect();
+        if values.len() > 1 && idx.last() != Some(&(values.len() - 1)) {
+            idx.push(values.len() - 1);
+        }
+        for t in idx {
+            let _ = write!(line, "{:.1},{:.1} ", x(t as f64), y(values[t]));
+        }
+        let _ = write!(
+            svg,
+            r##"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"##,
+            line.trim_end()
+        );
+        let ly = HEIGHT + 16.0 * i as f64 + 4.0;
+        let last = values.last().copied().unwrap_or(f64::NAN);
+        let _ = write!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="3"/><text x="{:.1}" y="{:.1}" fill="#222">{}: {} at epoch {}</text>"##,
+            ly - 4.0,
+            LEFT + 18.0,
+            ly - 4.0,
+            LEFT + 24.0,
+            ly,
+            escape(label),
+            format_value(last, unit),
+            values.len().saturating_sub(1)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// An SVG bar chart of shares (0 to 1) with each bar's percentage written on it.
+pub fn share_bars(title: &str, bars: &[(String, f64)]) -> String {
+    let n = bars.len().max(1) as f64;
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM - 14.0;
+    let top = bars.iter().map(|(_, v)| *v).fold(0.0f64, f64::max);
+    let (_, y_max, _) = nice_range(0.0, top.max(0.01));
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="11"><rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/><text x="{LEFT}" y="20" font-size="14" font-weight="bold" fill="#222">{}</text>"##,
+        escape(title)
+    );
+    let slot = plot_w / n;
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let h = if v.is_finite() {
+            plot_h * v / y_max
+        } else {
+            0.0
+        };
+        let bx = LEFT + slot * i as f64 + slot * 0.1;
+        let by = TOP + 14.0 + plot_h - h;
+        let _ = write!(
+            svg,
+            r##"<rect x="{bx:.1}" y="{by:.1}" width="{:.1}" height="{h:.1}" fill="#4a7fc1"/><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#222">{}</text><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
+            slot * 0.8,
+            bx + slot * 0.4,
+            by - 3.0,
+            format_value(*v, Unit::Percent),
+            bx + slot * 0.4,
+            TOP + 14.0 + plot_h + 14.0,
+            escape(label)
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<line x1="{LEFT}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#999"/></svg>"##,
+        TOP + 14.0 + plot_h,
+        WIDTH - RIGHT,
+        TOP + 14.0 + plot_h
+    );
+    svg
+}
+
+/// A value for people: shares as percentages, dollars with `$`, large numbers with k/M/B.
+pub fn format_value(v: f64, unit: Unit) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    match unit {
+        Unit::Percent => {
+            let p = v * 100.0;
+            if p.abs() >= 10.0 || p == 0.0 {
+                format!("{p:.0}%")
+            } else if p.abs() >= 1.0 {
+                format!("{p:.1}%")
+            } else {
+                format!("{p:.2}%")
+            }
+        }
+        Unit::Usd => {
+            let sign = if v < 0.0 { "-" } else { "" };
+            format!("{sign}${}", magnitude(v.abs()))
+        }
+        Unit::Count if v.abs() >= 100.0 && v.abs() < 1e6 => grouped(v.round()),
+        Unit::Tokens | Unit::Count => magnitude_signed(v),
+        Unit::Ratio => {
+            if v.abs() >= 100.0 {
+                magnitude_signed(v)
+            } else {
+                format!("{v:.2}")
+            }
+        }
+    }
+}
+
+/// A whole number with thousands separated by commas: 12,345.
+fn grouped(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 { format!("-{out}") } else { out }
+}
+
+fn magnitude_signed(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", magnitude(-v))
+    } else {
+        magnitude(v)
+    }
+}
+
+/// A non-negative number with three significant digits and a k/M/B suffix.
+fn magnitude(a: f64) -> String {
+    let (scaled, suffix) = if a >= 1e9 {
+        (a / 1e9, "B")
+    } else if a >= 1e6 {
+        (a / 1e6, "M")
+    } else if a >= 1e3 {
+        (a / 1e3, "k")
+    } else {
+        (a, "")
+    };
+    let digits = if scaled >= 100.0 || (suffix.is_empty() && scaled == scaled.trunc()) {
+        0
+    } else if scaled >= 10.0 {
+        1
+    } else if scaled >= 0.01 || scaled == 0.0 {
+        2
+    } else {
+        4
+    };
+    format!("{scaled:.digits$}{suffix}")
+}
+
 /// A value for a tooltip: four significant digits, thousands in full.
-fn hover_value(v: f64) -> String {
+fn hover_value(v: f64, unit: Unit) -> String {
     if !v.is_finite() {
         return "none".into();
+    }
+    if unit == Unit::Percent {
+        return format!("{:.2}%", v * 100.0);
     }
     if v.abs() >= 1000.0 {
         format!("{v:.0}")
@@ -202,8 +448,18 @@ fn nice_step(raw: f64) -> f64 {
     nice * power
 }
 
-/// A tick label: k/M/B suffixes for large values, enough decimals for small steps.
-fn format_tick(v: f64, step: f64) -> String {
+/// A tick label: k/M/B suffixes for large values, enough decimals for small steps, shares as
+/// percentages.
+fn format_tick(v: f64, step: f64, unit: Unit) -> String {
+    if unit == Unit::Percent {
+        let s = step * 100.0;
+        let decimals = if s >= 1.0 {
+            0
+        } else {
+            (-s.log10().floor()) as usize
+        };
+        return format!("{:.decimals$}%", v * 100.0);
+    }
     let a = v.abs();
     let (scaled, suffix, s) = if a >= 1e9 {
         (v / 1e9, "B", step / 1e9)
@@ -219,7 +475,12 @@ fn format_tick(v: f64, step: f64) -> String {
     } else {
         (-s.log10().floor()) as usize
     };
-    format!("{scaled:.decimals$}{suffix}")
+    let text = format!("{scaled:.decimals$}{suffix}");
+    if unit == Unit::Usd {
+        format!("${text}")
+    } else {
+        text
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -237,9 +498,29 @@ mod tests {
     fn ticks_are_round() {
         assert_eq!(nice_range(0.0, 9.3), (0.0, 10.0, 2.0));
         assert_eq!(nice_range(0.13, 0.87).2, 0.2);
-        assert_eq!(format_tick(25_000.0, 5_000.0), "25k");
-        assert_eq!(format_tick(0.25, 0.05), "0.25");
-        assert_eq!(format_tick(2_000_000.0, 500_000.0), "2.0M");
+        assert_eq!(format_tick(25_000.0, 5_000.0, Unit::Count), "25k");
+        assert_eq!(format_tick(0.25, 0.05, Unit::Ratio), "0.25");
+        assert_eq!(format_tick(2_000_000.0, 500_000.0, Unit::Tokens), "2.0M");
+        assert_eq!(format_tick(0.25, 0.05, Unit::Percent), "25%");
+        assert_eq!(format_tick(0.025, 0.005, Unit::Percent), "2.5%");
+        assert_eq!(format_tick(2_000_000.0, 500_000.0, Unit::Usd), "$2.0M");
+    }
+
+    #[test]
+    fn values_read_as_people_write_them() {
+        assert_eq!(format_value(0.253, Unit::Percent), "25%");
+        assert_eq!(format_value(0.0253, Unit::Percent), "2.5%");
+        assert_eq!(format_value(-0.4, Unit::Percent), "-40%");
+        assert_eq!(format_value(1_234_567.0, Unit::Usd), "$1.23M");
+        assert_eq!(format_value(-12.5, Unit::Usd), "-$12.5");
+        assert_eq!(format_value(0.004, Unit::Usd), "$0.0040");
+        assert_eq!(format_value(98_765.0, Unit::Tokens), "98.8k");
+        assert_eq!(format_value(3_000.0, Unit::Count), "3,000");
+        assert_eq!(format_value(123_456.4, Unit::Count), "123,456");
+        assert_eq!(format_value(2_500_000.0, Unit::Count), "2.50M");
+        assert_eq!(format_value(42.0, Unit::Count), "42");
+        assert_eq!(format_value(0.42, Unit::Ratio), "0.42");
+        assert_eq!(format_value(f64::NAN, Unit::Usd), "-");
     }
 
     #[test]
@@ -251,7 +532,12 @@ mod tests {
                 p90: f64::from(t) * 2.0,
             })
             .collect();
-        let svg = fan_chart("Active <suppliers>", &bands, &[(20, "halving".into())]);
+        let svg = fan_chart(
+            "Active <suppliers>",
+            Unit::Count,
+            &bands,
+            &[(20, "halving".into())],
+        );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("<polygon") && svg.contains("<polyline"));
         assert!(svg.contains("Active &lt;suppliers&gt;") && svg.contains(">halving<"));
@@ -260,8 +546,29 @@ mod tests {
             svg.contains("<title>epoch 10: median 15, p10 10, p90 20</title>"),
             "{svg}"
         );
+        // The last epoch's values are written, not only on hover.
+        assert!(svg.contains(">epoch 49: 73.5 (49 to 98)<"), "{svg}");
         // A flat or empty series still yields a drawable axis.
-        assert!(fan_chart("flat", &[Band::default(); 3], &[]).contains("<polyline"));
-        assert!(fan_chart("none", &[], &[]).ends_with("</svg>"));
+        assert!(fan_chart("flat", Unit::Count, &[Band::default(); 3], &[]).contains("<polyline"));
+        assert!(fan_chart("none", Unit::Count, &[], &[]).ends_with("</svg>"));
+    }
+
+    #[test]
+    fn comparison_and_bar_charts_write_their_values() {
+        let svg = lines_chart(
+            "Token price",
+            Unit::Usd,
+            &[
+                ("base".into(), vec![1.0, 2.0]),
+                ("crash".into(), vec![1.0, 0.5]),
+            ],
+        );
+        assert!(
+            svg.contains(">base: $2 at epoch 1<") && svg.contains(">crash: $0.50 at epoch 1<"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        let bars = share_bars("Payback", &[("0-9".into(), 0.25), ("10-19".into(), 0.5)]);
+        assert!(bars.contains(">25%<") && bars.contains(">50%<") && bars.contains(">10-19<"));
     }
 }

@@ -7,8 +7,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::chart::format_value;
 use crate::engine::{Options, run_point};
-use crate::kpi::Kpi;
+use crate::kpi::{Kpi, Unit};
 use crate::report::{html_report, point_dir, summary_file, write_point_files};
 use crate::scenario::{self, Loaded};
 
@@ -129,6 +130,18 @@ pub fn run(args: &SimArgs, json: bool) -> Result<()> {
                 short(v("p90"))
             );
         }
+        let t = &s["totals"];
+        let m = |k: &str| t[k]["p50"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "  over the run (medians): minted {} and burned {} tokens, {} to the treasury; bootstrap {} and demand {} of suppliers' rewards; suppliers' revenue {} against cost {}",
+            format_value(m("minted_tokens"), Unit::Tokens),
+            format_value(m("burned_tokens"), Unit::Tokens),
+            format_value(m("treasury_tokens"), Unit::Tokens),
+            format_value(m("bootstrap_share"), Unit::Percent),
+            format_value(m("demand_share"), Unit::Percent),
+            format_value(m("supplier_revenue_usd"), Unit::Usd),
+            format_value(m("supplier_cost_usd"), Unit::Usd),
+        );
     }
     let report = args.out.join("report.html");
     // A file URL opens from a terminal on every system (there is no `open` on Linux).

@@ -25,10 +25,28 @@ pub enum Kpi {
     LosingMoneyShare,
     SupplierRoi,
     InProfitShare,
+    MarketCapUsd,
+    RevenueTotalUsd,
+    CostTotalUsd,
+}
+
+/// How an indicator's values are written for people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// People, units of demand: plain numbers with k/M/B.
+    Count,
+    /// Shares and rates: 0.25 is written 25%.
+    Percent,
+    /// US dollars: $1.2M.
+    Usd,
+    /// Tokens: 1.2M DPN-style amounts with k/M/B.
+    Tokens,
+    /// A plain ratio (burn/mint, mean quality): 0.42.
+    Ratio,
 }
 
 /// Number of indicators.
-pub const KPI_COUNT: usize = 22;
+pub const KPI_COUNT: usize = 25;
 
 /// One step's indicators, indexed by `Kpi as usize`.
 pub type Row = [f64; KPI_COUNT];
@@ -57,6 +75,9 @@ impl Kpi {
         Kpi::LosingMoneyShare,
         Kpi::SupplierRoi,
         Kpi::InProfitShare,
+        Kpi::MarketCapUsd,
+        Kpi::RevenueTotalUsd,
+        Kpi::CostTotalUsd,
     ];
 
     /// Column name in CSV and key in JSON.
@@ -67,6 +88,36 @@ impl Kpi {
     /// What it measures, with its unit.
     pub fn title(self) -> &'static str {
         self.describe().1
+    }
+
+    /// How its values read: shares as percentages, money with its currency.
+    pub fn unit(self) -> Unit {
+        match self {
+            Kpi::Coverage
+            | Kpi::InflationAnnual
+            | Kpi::BootstrapShare
+            | Kpi::LosingMoneyShare
+            | Kpi::SupplierRoi
+            | Kpi::InProfitShare => Unit::Percent,
+            Kpi::DemandUsd
+            | Kpi::PriceUsd
+            | Kpi::RevenuePerSupplierUsd
+            | Kpi::MarketCapUsd
+            | Kpi::RevenueTotalUsd
+            | Kpi::CostTotalUsd => Unit::Usd,
+            Kpi::SupplyTokens
+            | Kpi::MintedTokens
+            | Kpi::BurnedTokens
+            | Kpi::DemandPool
+            | Kpi::BootstrapPool
+            | Kpi::Treasury => Unit::Tokens,
+            Kpi::ServiceQuality | Kpi::BurnMintRatio => Unit::Ratio,
+            Kpi::ActiveSuppliers
+            | Kpi::Joins
+            | Kpi::Exits
+            | Kpi::PotentialDemand
+            | Kpi::ServedDemand => Unit::Count,
+        }
     }
 
     fn describe(self) -> (&'static str, &'static str) {
@@ -104,6 +155,15 @@ impl Kpi {
             Kpi::InProfitShare => (
                 "in_profit_share",
                 "Suppliers (ever joined) whose revenue covers their cost (share)",
+            ),
+            Kpi::MarketCapUsd => ("market_cap_usd", "Market cap (supply x price, USD)"),
+            Kpi::RevenueTotalUsd => (
+                "revenue_total_usd",
+                "Suppliers' revenue so far (all suppliers, USD)",
+            ),
+            Kpi::CostTotalUsd => (
+                "cost_total_usd",
+                "Suppliers' cost so far (hardware and operating, USD)",
             ),
         }
     }

@@ -11,18 +11,22 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::aggregate::{Band, Summary};
-use crate::chart::fan_chart;
+use crate::chart::{fan_chart, format_value, lines_chart, share_bars};
 use crate::engine::Outcome;
-use crate::kpi::Kpi;
+use crate::kpi::{Kpi, Unit};
 use crate::scenario::{Event, Loaded, Point, Scenario};
 
 /// Indicators drawn as fan charts and shown in the report's table, in that order.
-pub const CHARTED: [Kpi; 12] = [
+pub const CHARTED: [Kpi; 16] = [
     Kpi::ActiveSuppliers,
     Kpi::Coverage,
     Kpi::ServedDemand,
     Kpi::PriceUsd,
+    Kpi::MarketCapUsd,
     Kpi::SupplyTokens,
+    Kpi::MintedTokens,
+    Kpi::BurnedTokens,
+    Kpi::Treasury,
     Kpi::InflationAnnual,
     Kpi::BurnMintRatio,
     Kpi::DemandPool,
@@ -86,7 +90,7 @@ pub fn write_point_files(dir: &Path, sc: &Scenario, outcome: &Outcome) -> Result
     write(&dir.join("percentiles.csv"), &csv)?;
     let marks = markers(sc);
     for k in CHARTED {
-        let svg = fan_chart(k.title(), &outcome.fans[k as usize], &marks);
+        let svg = fan_chart(k.title(), k.unit(), &outcome.fans[k as usize], &marks);
         write(&dir.join("charts").join(format!("{}.svg", k.name())), &svg)?;
     }
     Ok(())
@@ -171,34 +175,133 @@ pub fn summary_file<'a>(
     }
 }
 
-fn fmt(v: f64) -> String {
-    if !v.is_finite() {
-        return "-".into();
-    }
-    let a = v.abs();
-    if a >= 1e9 {
-        format!("{:.2}B", v / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.2}M", v / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.1}k", v / 1e3)
-    } else if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.4}")
-    }
-}
-
-fn band_cells(b: &Band) -> String {
+fn band_cells(b: &Band, unit: Unit) -> String {
     format!(
         "<td>{}</td><td><b>{}</b></td><td>{}</td>",
-        fmt(b.p10),
-        fmt(b.p50),
-        fmt(b.p90)
+        format_value(b.p10, unit),
+        format_value(b.p50, unit),
+        format_value(b.p90, unit)
     )
 }
+
+/// One labelled row of a p10/p50/p90 table.
+fn band_row(h: &mut String, label: &str, b: &Band, unit: Unit) {
+    let _ = write!(h, "<tr><td>{}</td>{}</tr>", esc(label), band_cells(b, unit));
+}
+
+/// A cell of the side-by-side table: the median, and the band under it.
+fn compare_cell(b: &Band, unit: Unit) -> String {
+    format!(
+        "<td><b>{}</b><br><small>{} to {}</small></td>",
+        format_value(b.p50, unit),
+        format_value(b.p10, unit),
+        format_value(b.p90, unit)
+    )
+}
+
+/// The metrics of the side-by-side table and the money table: label, unit, band.
+fn money_rows(s: &Summary) -> Vec<(&'static str, Unit, Band)> {
+    let t = &s.totals;
+    vec![
+        ("Tokens minted over the run", Unit::Tokens, t.minted_tokens),
+        ("Tokens burned over the run", Unit::Tokens, t.burned_tokens),
+        (
+            "Net new tokens (minted minus burned)",
+            Unit::Tokens,
+            t.net_minted_tokens,
+        ),
+        (
+            "Bootstrap rewards (tokens)",
+            Unit::Tokens,
+            t.bootstrap_tokens,
+        ),
+        ("Demand rewards (tokens)", Unit::Tokens, t.demand_tokens),
+        (
+            "Bootstrap share of suppliers' rewards",
+            Unit::Percent,
+            t.bootstrap_share,
+        ),
+        (
+            "Demand share of suppliers' rewards",
+            Unit::Percent,
+            t.demand_share,
+        ),
+        ("To the treasury (tokens)", Unit::Tokens, t.treasury_tokens),
+        (
+            "Total supply at the last epoch",
+            Unit::Tokens,
+            s.at_end(Kpi::SupplyTokens),
+        ),
+        (
+            "Token price at the last epoch",
+            Unit::Usd,
+            s.at_end(Kpi::PriceUsd),
+        ),
+        (
+            "Market cap at the last epoch",
+            Unit::Usd,
+            s.at_end(Kpi::MarketCapUsd),
+        ),
+        ("Users' spend over the run", Unit::Usd, t.users_spend_usd),
+        (
+            "Suppliers' revenue over the run",
+            Unit::Usd,
+            t.supplier_revenue_usd,
+        ),
+        (
+            "Suppliers' cost over the run (hardware and operating)",
+            Unit::Usd,
+            t.supplier_cost_usd,
+        ),
+        (
+            "Suppliers' revenue / cost",
+            Unit::Ratio,
+            t.revenue_over_cost,
+        ),
+    ]
+}
+
+/// Supplier outcomes: label, unit, band.
+fn supplier_rows(s: &Summary) -> Vec<(&'static str, Unit, Band)> {
+    let mut rows = vec![
+        (
+            "Peak active suppliers",
+            Unit::Count,
+            s.peak_active_suppliers,
+        ),
+        (
+            "Active suppliers at the last epoch",
+            Unit::Count,
+            s.at_end(Kpi::ActiveSuppliers),
+        ),
+        (
+            "Suppliers who ever joined",
+            Unit::Count,
+            s.totals.ever_joined,
+        ),
+        (
+            "Share of them who paid back their costs",
+            Unit::Percent,
+            s.paid_back_share,
+        ),
+    ];
+    if let Some(b) = s.payback_steps {
+        rows.push(("Median payback of those who did (epochs)", Unit::Count, b));
+    }
+    rows
+}
+
+/// Indicators compared side by side as charts when a file has several points.
+const COMPARED: [Kpi; 8] = [
+    Kpi::ActiveSuppliers,
+    Kpi::PriceUsd,
+    Kpi::MarketCapUsd,
+    Kpi::SupplyTokens,
+    Kpi::BurnMintRatio,
+    Kpi::BootstrapShare,
+    Kpi::RevenuePerSupplierUsd,
+    Kpi::InProfitShare,
+];
 
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -217,12 +320,13 @@ pub fn html_report(loaded: &Loaded, outcomes: &[Outcome]) -> String {
 <style>body{{font-family:Helvetica,Arial,sans-serif;max-width:1340px;margin:24px auto;padding:0 16px;color:#222}}
 table{{border-collapse:collapse;margin:8px 0 20px}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}
 th{{background:#f3f5f8}}td:first-child,th:first-child{{text-align:left}}.charts{{display:flex;flex-wrap:wrap;gap:8px}}
-.meta td{{text-align:left}}code{{background:#f3f5f8;padding:1px 4px}}</style></head><body>
+.meta td{{text-align:left}}code{{background:#f3f5f8;padding:1px 4px}}
+td:first-child{{min-width:240px}}.cmp{{font-size:13px}}.cmp th{{font-weight:normal;min-width:110px}}small{{color:#666}}.scroll{{overflow-x:auto}}</style></head><body>
 <h1>depin sim: {name}</h1><p>{desc}</p>
 <table class="meta"><tr><td>scenario file</td><td><code>{file}</code></td></tr>
 <tr><td>BLAKE3 of the file</td><td><code>{hash}</code></td></tr>
 <tr><td>seed, runs, steps, agents</td><td>{seed}, {runs} runs, {steps} epochs of {days} days, {pop} potential suppliers</td></tr></table>
-<p>Bands are the 10th to 90th percentile across runs; the line is the median. Each step is one reward epoch.</p>"#,
+<p>Every value is the median over runs with the 10th and 90th percentiles beside it (p10, p90); charts draw the band between them and the median as a line, with the last epoch's values written above. Each step is one reward epoch. Shares are percentages; money in tokens or US dollars at each epoch's price.</p>"#,
         name = esc(&m.name),
         desc = esc(&m.description),
         file = esc(&loaded.origin),
@@ -234,34 +338,7 @@ th{{background:#f3f5f8}}td:first-child,th:first-child{{text-align:left}}.charts{
         pop = base.suppliers.population,
     );
     if loaded.points.len() > 1 {
-        h.push_str("<h2>Sweep: medians across runs</h2><table><tr><th>point</th><th>collapse probability</th>");
-        for k in [
-            Kpi::ActiveSuppliers,
-            Kpi::PriceUsd,
-            Kpi::SupplyTokens,
-            Kpi::SupplierRoi,
-        ] {
-            let _ = write!(h, "<th>{} (end)</th>", esc(k.title()));
-        }
-        h.push_str("</tr>");
-        for (i, (p, o)) in loaded.points.iter().zip(outcomes).enumerate() {
-            let _ = write!(
-                h,
-                "<tr><td><a href=\"#point-{i}\">{}</a></td><td>{}</td>",
-                esc(&p.label()),
-                fmt(o.summary.supply_collapse_probability)
-            );
-            for k in [
-                Kpi::ActiveSuppliers,
-                Kpi::PriceUsd,
-                Kpi::SupplyTokens,
-                Kpi::SupplierRoi,
-            ] {
-                let _ = write!(h, "<td>{}</td>", fmt(o.summary.at_end(k).p50));
-            }
-            h.push_str("</tr>");
-        }
-        h.push_str("</table>");
+        compare_section(&mut h, loaded, outcomes);
     }
     for (i, (p, o)) in loaded.points.iter().zip(outcomes).enumerate() {
         point_section(&mut h, i, p, o);
@@ -270,45 +347,142 @@ th{{background:#f3f5f8}}td:first-child,th:first-child{{text-align:left}}.charts{
     h
 }
 
+/// The points side by side: one column each, medians with their band, then the medians of a
+/// few indicators over time on shared axes.
+fn compare_section(h: &mut String, loaded: &Loaded, outcomes: &[Outcome]) {
+    h.push_str("<h2>Side by side</h2><p>Each column is one point of the sweep, run with the same seeds. Cells give the median over runs and, below it, the 10th to 90th percentile.</p><div class=\"scroll\"><table class=\"cmp\"><tr><th></th>");
+    for (i, p) in loaded.points.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<th><a href=\"#point-{i}\">{}</a></th>",
+            esc(&p.label()).replace(", ", ",<br>")
+        );
+    }
+    h.push_str("</tr>");
+    let _ = write!(h, "<tr><td>Probability of supply collapse</td>");
+    for o in outcomes {
+        let _ = write!(
+            h,
+            "<td><b>{}</b></td>",
+            format_value(o.summary.supply_collapse_probability, Unit::Percent)
+        );
+    }
+    h.push_str("</tr>");
+    let rows: Vec<Vec<(&str, Unit, Band)>> = outcomes
+        .iter()
+        .map(|o| {
+            let mut r = supplier_rows(&o.summary);
+            r.truncate(4);
+            r.extend(money_rows(&o.summary));
+            r
+        })
+        .collect();
+    for (j, (label, unit, _)) in rows[0].iter().enumerate() {
+        let _ = write!(h, "<tr><td>{}</td>", esc(label));
+        for r in &rows {
+            h.push_str(&compare_cell(&r[j].2, *unit));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table></div><div class=\"charts\">");
+    for k in COMPARED {
+        let series: Vec<(String, Vec<f64>)> = loaded
+            .points
+            .iter()
+            .zip(outcomes)
+            .map(|(p, o)| {
+                (
+                    p.label(),
+                    o.fans[k as usize].iter().map(|b| b.p50).collect(),
+                )
+            })
+            .collect();
+        h.push_str(&lines_chart(k.title(), k.unit(), &series));
+    }
+    h.push_str("</div>");
+}
+
+/// Medians at five epochs of the run, so the trend reads without a chart.
+fn over_time(h: &mut String, o: &Outcome) {
+    let steps = o.summary.steps as usize;
+    if steps == 0 {
+        return;
+    }
+    let mut at: Vec<usize> = [0, steps / 4, steps / 2, 3 * steps / 4, steps - 1].to_vec();
+    at.dedup();
+    h.push_str("<h3>Over time (medians)</h3><table><tr><th>epoch</th>");
+    for t in &at {
+        let _ = write!(h, "<th>{t}</th>");
+    }
+    h.push_str("</tr>");
+    for k in CHARTED {
+        let _ = write!(h, "<tr><td>{}</td>", esc(k.title()));
+        for t in &at {
+            let _ = write!(
+                h,
+                "<td>{}</td>",
+                format_value(o.fans[k as usize][*t].p50, k.unit())
+            );
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+}
+
 fn point_section(h: &mut String, i: usize, p: &Point, o: &Outcome) {
     let s = &o.summary;
     let _ = write!(h, "<h2 id=\"point-{i}\">{}</h2>", esc(&p.label()));
-    h.push_str("<table><tr><th>KPI</th><th>p10</th><th>p50</th><th>p90</th></tr>");
+    h.push_str("<h3>Money</h3><table><tr><th></th><th>p10</th><th>p50</th><th>p90</th></tr>");
+    for (label, unit, b) in money_rows(s) {
+        band_row(h, label, &b, unit);
+    }
+    h.push_str(
+        "</table><h3>Suppliers</h3><table><tr><th></th><th>p10</th><th>p50</th><th>p90</th></tr>",
+    );
     let _ = write!(
         h,
         "<tr><td>Probability of supply collapse (active suppliers below {} of peak)</td><td colspan=3><b>{}</b></td></tr>",
-        p.scenario.kpi.collapse_fraction,
-        fmt(s.supply_collapse_probability)
+        format_value(p.scenario.kpi.collapse_fraction, Unit::Percent),
+        format_value(s.supply_collapse_probability, Unit::Percent)
     );
-    if let Some(b) = &s.payback_steps {
-        let _ = write!(
-            h,
-            "<tr><td>Median payback of suppliers who paid back (epochs)</td>{}</tr>",
-            band_cells(b)
-        );
+    for (label, unit, b) in supplier_rows(s) {
+        band_row(h, label, &b, unit);
     }
-    let _ = write!(
-        h,
-        "<tr><td>Share of suppliers who ever paid back their costs</td>{}</tr>",
-        band_cells(&s.paid_back_share)
-    );
-    let _ = write!(
-        h,
-        "<tr><td>Peak active suppliers</td>{}</tr>",
-        band_cells(&s.peak_active_suppliers)
+    h.push_str("</table>");
+    let w = s.payback.bin_epochs;
+    let mut bars: Vec<(String, f64)> = s
+        .payback
+        .shares
+        .iter()
+        .enumerate()
+        .map(|(b, share)| {
+            let from = b as u32 * w;
+            let label = if b + 1 == s.payback.shares.len() {
+                format!("{from}+")
+            } else {
+                format!("{from}-{}", from + w - 1)
+            };
+            (label, *share)
+        })
+        .collect();
+    bars.push(("never".into(), s.payback.never));
+    h.push_str("<div class=\"charts\">");
+    h.push_str(&share_bars(
+        "Epochs from joining to paying back (share of suppliers who joined, all runs)",
+        &bars,
+    ));
+    h.push_str("</div>");
+    over_time(h, o);
+    h.push_str(
+        "<h3>At the last epoch</h3><table><tr><th></th><th>p10</th><th>p50</th><th>p90</th></tr>",
     );
     for k in CHARTED {
-        let _ = write!(
-            h,
-            "<tr><td>{} at the last epoch</td>{}</tr>",
-            esc(k.title()),
-            band_cells(&s.at_end(k))
-        );
+        band_row(h, k.title(), &s.at_end(k), k.unit());
     }
     h.push_str("</table><div class=\"charts\">");
     let marks = markers(&p.scenario);
     for k in CHARTED {
-        h.push_str(&fan_chart(k.title(), &o.fans[k as usize], &marks));
+        h.push_str(&fan_chart(k.title(), k.unit(), &o.fans[k as usize], &marks));
     }
     h.push_str("</div>");
 }

@@ -107,6 +107,9 @@ pub struct RunSummary {
     /// Share of suppliers (ever joined) who earned back their costs at some step.
     pub paid_back_share: f64,
     pub ever_joined: u32,
+    /// Suppliers who paid back, by epochs from joining to paying back, in bins of
+    /// [`payback_bin_epochs`] (the last bin also holds anything longer).
+    pub payback_histogram: [u32; PAYBACK_BINS],
 }
 
 /// A finished run: one row of indicators per step (as f32: they feed percentiles and charts).
@@ -451,12 +454,20 @@ pub fn simulate(
         } else {
             0.0
         };
+        row[Kpi::MarketCapUsd as usize] = tok(ledger.supply) * price_before;
+        row[Kpi::RevenueTotalUsd as usize] = total_revenue_usd;
+        row[Kpi::CostTotalUsd as usize] = total_cost_usd;
         if let Some(w) = csv.as_deref_mut() {
             write_row(w, step, &row, [ledger.supply, minted, burned])?;
         }
         rows.push(row.map(|v| v as f32));
     }
 
+    let mut payback_histogram = [0u32; PAYBACK_BINS];
+    let bin_epochs = payback_bin_epochs(steps);
+    for p in &paybacks {
+        payback_histogram[((p / bin_epochs) as usize).min(PAYBACK_BINS - 1)] += 1;
+    }
     let median_payback_steps = if paybacks.is_empty() {
         None
     } else {
@@ -476,8 +487,17 @@ pub fn simulate(
                 0.0
             },
             ever_joined,
+            payback_histogram,
         },
     })
+}
+
+/// Bins of the payback histogram: payback times from 0 to the run's length in equal widths.
+pub const PAYBACK_BINS: usize = 12;
+
+/// Width in epochs of one payback bin for a run of `steps` epochs.
+pub fn payback_bin_epochs(steps: u32) -> u32 {
+    steps.div_ceil(PAYBACK_BINS as u32).max(1)
 }
 
 /// `v` as a float from its two 64-bit halves: a u128 conversion is a library call, and this one

@@ -347,3 +347,94 @@ fn bench_runs_at_a_small_size() {
     )
     .unwrap();
 }
+
+/// The report states money in absolute terms and compares points side by side in text: the
+/// totals are the runs' own CSV sums, shares add up, and no value needs hovering to read.
+#[test]
+fn the_report_gives_absolute_money_shares_and_points_side_by_side() {
+    let grid = format!(
+        "{}\n[sweep]\nmode = \"grid\"\n[sweep.values]\n\"economics.remint_bps\" = [0, 10000]\n",
+        baseline_text()
+    );
+    let mut loaded = load_text(&grid, "grid").unwrap();
+    shrink(&mut loaded, 120, 3);
+    for p in &mut loaded.points {
+        p.scenario.scenario.steps = 90;
+    }
+    let out = temp_dir("report-money");
+    let summary = simulate_to(&loaded, &out, 2, true).unwrap();
+    let decimals = loaded.points[0].scenario.token.decimals;
+    for (i, point) in summary["points"].as_array().unwrap().iter().enumerate() {
+        let totals = &point["summary"]["totals"];
+        // Minted over the run, per run, from the exact base units of its CSV.
+        let mut minted: Vec<f64> = (0..3)
+            .map(|run| {
+                let text = std::fs::read_to_string(
+                    out.join(format!("point-{i:03}/runs/run-{run:04}.csv")),
+                )
+                .unwrap();
+                let mut lines = text.lines();
+                let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+                let m = header
+                    .iter()
+                    .position(|h| *h == "minted_base_units")
+                    .unwrap();
+                lines
+                    .map(|l| l.split(',').nth(m).unwrap().parse::<u128>().unwrap())
+                    .sum::<u128>() as f64
+                    / 10f64.powi(i32::from(decimals))
+            })
+            .collect();
+        minted.sort_by(f64::total_cmp);
+        let p50 = totals["minted_tokens"]["p50"].as_f64().unwrap();
+        assert!(
+            (p50 - minted[1]).abs() <= 1e-4 * minted[1],
+            "point {i}: summary says {p50} minted, the CSVs {}",
+            minted[1]
+        );
+        assert!(p50 > 0.0);
+        let b = totals["bootstrap_share"]["p50"].as_f64().unwrap();
+        let d = totals["demand_share"]["p50"].as_f64().unwrap();
+        assert!(b > 0.0 && d >= 0.0 && b + d <= 1.0 + 1e-9, "{b} + {d}");
+        let payback = &point["summary"]["payback"];
+        let shares: f64 = payback["shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .sum::<f64>()
+            + payback["never"].as_f64().unwrap();
+        assert!(
+            (shares - 1.0).abs() < 1e-9,
+            "payback shares sum to {shares}"
+        );
+        let revenue = totals["supplier_revenue_usd"]["p50"].as_f64().unwrap();
+        let cost = totals["supplier_cost_usd"]["p50"].as_f64().unwrap();
+        assert!(revenue > 0.0 && cost > 0.0);
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for text in [
+        "<h2>Side by side</h2>",
+        "economics.remint_bps=0</a></th>",
+        "economics.remint_bps=10000</a></th>",
+        "Tokens minted over the run",
+        "Tokens burned over the run",
+        "Bootstrap share of suppliers&#39; rewards",
+        "To the treasury (tokens)",
+        "Market cap at the last epoch",
+        "Suppliers&#39; revenue / cost",
+        "Epochs from joining to paying back",
+        "<h3>Over time (medians)</h3>",
+        ">never<",
+    ] {
+        assert!(
+            html.contains(&text.replace("&#39;", "'")),
+            "report.html has {text}"
+        );
+    }
+    // Shares are written as percentages, dollars with their sign.
+    assert!(html.contains("%</b>") && html.contains("<b>$"));
+    // Every chart writes its last value in text.
+    assert!(html.contains(">epoch 89: "));
+    let _ = std::fs::remove_dir_all(&out);
+}

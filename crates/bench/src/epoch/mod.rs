@@ -85,14 +85,14 @@ pub struct EpochReport {
 }
 
 /// Blocks per epoch and per beacon window of the bench network (4 windows an epoch).
-const EPOCH_LENGTH_BLOCKS: u64 = 8;
-const BEACON_INTERVAL_BLOCKS: u64 = 2;
+pub(crate) const EPOCH_LENGTH_BLOCKS: u64 = 8;
+pub(crate) const BEACON_INTERVAL_BLOCKS: u64 = 2;
 /// The epoch the timed block closes: late enough that 8 epochs of activity history are real.
-const CLOSED_EPOCH: u64 = 8;
+pub(crate) const CLOSED_EPOCH: u64 = 8;
 /// Emission per epoch, whole tokens: a large network's daily emission, all to coverage.
 const EMISSION_TOKENS: u128 = 20_000;
 const DECIMALS: u8 = 8;
-const BLOCK_INTERVAL_MS: u64 = 1000;
+pub(crate) const BLOCK_INTERVAL_MS: u64 = 1000;
 
 /// Runs the benchmark.
 pub fn run(cfg: &EpochBench) -> EpochReport {
@@ -239,12 +239,33 @@ fn scoring_only(network: &Network) -> ScoringOnly {
 /// A ledger with `network` onboarded and its beacons reported, one block before the end of
 /// [`CLOSED_EPOCH`].
 fn ledger_at_boundary(network: &Network, validator: &Keypair) -> State {
+    let genesis = bench_genesis(network, validator);
+    let mut state = State::genesis(&genesis).expect("the bench genesis is valid");
+    // Earlier epochs close empty: the network joins just before the closed epoch's last block.
+    while state.height() + 1 < (CLOSED_EPOCH + 1) * EPOCH_LENGTH_BLOCKS {
+        let time_ms = (state.height() + 1) * BLOCK_INTERVAL_MS;
+        build_block(
+            &mut state,
+            Vec::new(),
+            time_ms,
+            validator,
+            Signatures::Verify,
+        );
+    }
+    let (hotspots, beacons) = bench_records(network);
+    put_coverage_network(&mut state, &hotspots, &beacons);
+    state
+}
+
+/// The bench network's genesis: coverage in one region holding the network's cells, no fees,
+/// the whole emission to coverage.
+pub(crate) fn bench_genesis(network: &Network, validator: &Keypair) -> Genesis {
     let treasury = Keypair::from_seed([0xe2; 32]);
     let mut coverage = preset::single_region(preset::BERLIN, BEACON_INTERVAL_BLOCKS);
     coverage.onboard_fee = "0".into();
     coverage.location_fee = "0".into();
     coverage.regions[0].h3_cells = network.region_cells();
-    let genesis = Genesis {
+    Genesis {
         chain_id: "depin-bench-epoch".into(),
         genesis_time_ms: 0,
         token: TokenParams {
@@ -274,20 +295,11 @@ fn ledger_at_boundary(network: &Network, validator: &Keypair) -> State {
             coverage: Some(coverage),
             ..Default::default()
         },
-    };
-    let mut state = State::genesis(&genesis).expect("the bench genesis is valid");
-    // Earlier epochs close empty: the network joins just before the closed epoch's last block.
-    while state.height() + 1 < (CLOSED_EPOCH + 1) * EPOCH_LENGTH_BLOCKS {
-        let time_ms = (state.height() + 1) * BLOCK_INTERVAL_MS;
-        build_block(
-            &mut state,
-            Vec::new(),
-            time_ms,
-            validator,
-            Signatures::Verify,
-        );
     }
+}
 
+/// The network's hotspots and the closed epoch's beacons as the state writer takes them.
+pub(crate) fn bench_records(network: &Network) -> (Vec<BenchHotspot>, Vec<BenchBeacon>) {
     let hotspots: Vec<BenchHotspot> = network
         .hotspots
         .iter()
@@ -316,8 +328,7 @@ fn ledger_at_boundary(network: &Network, validator: &Keypair) -> State {
             witnesses: b.witnesses.iter().map(|&w| address(w)).collect(),
         })
         .collect();
-    put_coverage_network(&mut state, &hotspots, &beacons);
-    state
+    (hotspots, beacons)
 }
 
 #[cfg(test)]
