@@ -12,7 +12,7 @@ use depin_core::services::governance::evidence::{
 };
 use depin_core::services::governance::records::GovernanceView;
 use depin_core::services::governance::{GovernanceGenesis, SlashRule};
-use depin_core::{Action, Amount, Hash, Keypair, Receipt, StateRead};
+use depin_core::{Action, Amount, Hash, Keypair, Receipt};
 
 const UNIT: u128 = 1_000_000;
 
