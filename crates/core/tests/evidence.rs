@@ -213,6 +213,8 @@ fn forged_or_harmless_evidence_is_refused_with_a_reason() {
 #[test]
 fn evidence_needs_governance() {
     let mut net = Net::new(genesis(|g| {
+        // Test networks run governance by default; this one does not.
+        g.modules.governance = None;
         g.allocations.push(Allocation {
             address: reporter().address(),
             amount: "1000".into(),
