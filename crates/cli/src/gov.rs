@@ -20,14 +20,15 @@ pub enum GovCmd {
     Propose {
         #[command(subcommand)]
         change: ChangeCmd,
-        /// One line saying what the proposal does and why.
-        #[arg(long)]
-        title: String,
+        /// One line saying what the proposal does and why (required; before or after the
+        /// change).
+        #[arg(long, global = true)]
+        title: Option<String>,
         /// Proposer key in --home.
-        #[arg(long, default_value = "alice")]
+        #[arg(long, default_value = "alice", global = true)]
         key: String,
         /// Enact without a vote (the genesis' emergency key only; devnets).
-        #[arg(long)]
+        #[arg(long, global = true)]
         emergency: bool,
     },
     /// Vote yes, no or abstain on an open proposal (a second vote replaces the first).
@@ -208,6 +209,11 @@ pub fn run(home: &Home, client: &Client, cmd: &GovCmd, json_out: bool) -> Result
             key,
             emergency,
         } => {
+            let Some(title) = title else {
+                bail!(
+                    "a proposal needs --title: one line saying what it does and why, e.g. --title \"treasury 20%\""
+                );
+            };
             let info = chain_info(client)?;
             let change = change(home, c, info.decimals)?;
             let kind = change.name();
