@@ -156,8 +156,25 @@ fn honest_dashcams_are_paid_and_a_replayer_is_flagged_on_a_real_node() {
     let frame = &b["bundles"][0]["frames"][5];
     assert_eq!(frame["flagged"], "near_duplicate", "{frame}");
     assert!(frame["why"].as_str().unwrap().contains("looks like"));
-    // What a map user sees of the area and of one cell the honest cars mapped.
-    let cell = frame["cell"].as_str().unwrap().to_string();
+    // What a map user sees of the area and of one cell the honest cars mapped: a paid frame's
+    // cell (a replayed frame is flagged for looking like one in the same hex, which need not be
+    // the same cell).
+    let honest = roles
+        .iter()
+        .position(|r| *r == Role::Honest)
+        .expect("an honest car");
+    let hb = client
+        .get(&format!(
+            "/v1/mapping/dashcams/{}/bundles?epoch={epoch}",
+            fleet.members[honest].key.address()
+        ))
+        .expect("bundles");
+    let cell = hb["bundles"][0]["frames"]
+        .as_array()
+        .and_then(|frames| frames.iter().find(|f| f["flagged"].is_null()))
+        .and_then(|f| f["cell"].as_str())
+        .expect("an honest car's paid frame")
+        .to_string();
     let c = client
         .get(&format!("/v1/mapping/cells/{cell}"))
         .expect("cell");
