@@ -199,17 +199,25 @@ async fn disconnect(
     let _ = oracle.remove_link(b.clone(), a.clone()).await;
 }
 
-/// Runs one seed with one fault and checks the invariants; panics naming what broke.
-pub fn simulate(seed: u64, fault: Fault) -> Report {
-    let cfg = deterministic::Config::new()
-        .with_seed(seed)
-        .with_start_time(UNIX_EPOCH + Duration::from_secs(1))
-        .with_timeout(Some(Duration::from_secs(300)));
-    let executor = deterministic::Runner::new(cfg);
-    executor.start(|context| async move { run(context, seed, fault).await })
+/// The deterministic runtime of one seed (simulated time from 1 s after the Unix epoch, at most
+/// 300 simulated seconds).
+fn runner(seed: u64) -> deterministic::Runner {
+    deterministic::Runner::new(
+        deterministic::Config::new()
+            .with_seed(seed)
+            .with_start_time(UNIX_EPOCH + Duration::from_secs(1))
+            .with_timeout(Some(Duration::from_secs(300))),
+    )
 }
 
-async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report {
+/// The validators' keys and public keys, on a simulated network where every pair is linked.
+async fn mesh(
+    context: &deterministic::Context,
+) -> (
+    Vec<Keypair>,
+    Vec<PublicKey>,
+    Oracle<PublicKey, deterministic::Context>,
+) {
     let keys: Vec<Keypair> = (0..VALIDATORS).map(validator_key).collect();
     let pks: Vec<PublicKey> = keys
         .iter()
@@ -232,6 +240,17 @@ async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report
             connect(&oracle, &pks[i], &pks[j]).await;
         }
     }
+    (keys, pks, oracle)
+}
+
+/// Runs one seed with one fault and checks the invariants; panics naming what broke.
+pub fn simulate(seed: u64, fault: Fault) -> Report {
+    let executor = runner(seed);
+    executor.start(|context| async move { run(context, seed, fault).await })
+}
+
+async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report {
+    let (keys, pks, oracle) = mesh(&context).await;
 
     let byzantine = matches!(fault, Fault::Equivocate).then_some(VALIDATORS - 1);
     let mut honest: BTreeMap<usize, Honest> = BTreeMap::new();
@@ -486,37 +505,12 @@ pub struct Reconfigured {
 /// receipt, that every node entered the same epochs at the same blocks, and that each epoch's
 /// blocks were proposed only by its set.
 pub fn reconfigure(seed: u64) -> Reconfigured {
-    let cfg = deterministic::Config::new()
-        .with_seed(seed)
-        .with_start_time(UNIX_EPOCH + Duration::from_secs(1))
-        .with_timeout(Some(Duration::from_secs(300)));
-    let executor = deterministic::Runner::new(cfg);
+    let executor = runner(seed);
     executor.start(|context| async move { run_reconfigure(context, seed).await })
 }
 
 async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfigured {
-    let keys: Vec<Keypair> = (0..VALIDATORS).map(validator_key).collect();
-    let pks: Vec<PublicKey> = keys
-        .iter()
-        .map(|k| depin_bft::public_key(&k.address()).unwrap())
-        .collect();
-    let (network, oracle) = Network::new_with_peers(
-        context.child("network"),
-        simulated::Config {
-            max_size: depin_bft::wire::MAX_MESSAGE_BYTES as u32,
-            max_peers_per_set: NonZeroUsize::new(VALIDATORS).unwrap(),
-            disconnect_on_block: false,
-            tracked_peer_sets: NonZeroUsize::new(1).unwrap(),
-        },
-        pks.clone(),
-    )
-    .await;
-    network.start();
-    for i in 0..VALIDATORS {
-        for j in i + 1..VALIDATORS {
-            connect(&oracle, &pks[i], &pks[j]).await;
-        }
-    }
+    let (keys, pks, oracle) = mesh(&context).await;
     let mut nodes: BTreeMap<usize, Honest> = BTreeMap::new();
     for (i, key) in keys.iter().enumerate() {
         let chans = channels(&oracle, &pks[i]).await;
