@@ -7,7 +7,7 @@ use depin_core::services::governance::actions::{
     Choice, DelegateStake, EmergencyEnact, LockStake, ProposalKind, Propose, UnbondStake, Unjail,
     Vote, WithdrawStake,
 };
-use depin_core::{Action, Amount};
+use depin_core::{Action, Address, Amount};
 use depin_node::Home;
 use serde_json::Value;
 
@@ -191,14 +191,54 @@ fn send(
     done: &str,
     json_out: bool,
 ) -> Result<()> {
+    send_status(home, client, key_name, action, done, json_out).map(drop)
+}
+
+/// [`send`], returning the transaction's status (`None` with `--json`, which prints it).
+fn send_status(
+    home: &Home,
+    client: &Client,
+    key_name: &str,
+    action: Action,
+    done: &str,
+    json_out: bool,
+) -> Result<Option<Value>> {
     let info = chain_info(client)?;
     let key = home.load_key(key_name)?;
-    if let Some(status) = send_action(client, &info, &key, key_name, action, None, false, json_out)?
+    let status = send_action(client, &info, &key, key_name, action, None, false, json_out)?;
+    if let Some(status) = &status
         && !json_out
     {
         println!("{done} in block {}", status["height"]);
     }
-    Ok(())
+    Ok(status)
+}
+
+/// The id of the proposal `proposer` opened (or enacted) with `title` in the block at
+/// `height`: read back from the ledger, since other proposals may land in the same blocks.
+pub fn proposal_opened(
+    client: &Client,
+    proposer: &Address,
+    height: u64,
+    title: &str,
+) -> Result<u64> {
+    let listed = client.get("/v1/governance/proposals")?;
+    let proposer = proposer.to_string();
+    listed["proposals"]
+        .as_array()
+        .and_then(|list| {
+            list.iter()
+                .filter(|p| {
+                    p["proposer"] == proposer.as_str()
+                        && p["created_height"] == height
+                        && p["title"] == title
+                })
+                .filter_map(|p| p["id"].as_u64())
+                .max()
+        })
+        .with_context(|| {
+            format!("no proposal \"{title}\" by {proposer} in block {height} is listed")
+        })
 }
 
 pub fn run(home: &Home, client: &Client, cmd: &GovCmd, json_out: bool) -> Result<()> {
@@ -228,16 +268,21 @@ pub fn run(home: &Home, client: &Client, cmd: &GovCmd, json_out: bool) -> Result
                     change,
                 })
             };
-            send(
+            let status = send_status(
                 home,
                 client,
                 key,
                 action,
-                &format!("proposed a {kind} change"),
+                &format!("proposed a change ({kind})"),
                 json_out,
             )?;
-            if !json_out {
-                println!("see it with `depin gov list`");
+            if let Some(status) = status
+                && !json_out
+                && let Some(height) = status["height"].as_u64()
+            {
+                let proposer = home.load_key(key)?.address();
+                let id = proposal_opened(client, &proposer, height, title)?;
+                println!("proposal #{id}: see it with `depin gov show {id}`");
             }
             Ok(())
         }

@@ -11,6 +11,7 @@ use depin_core::services::governance::actions::{Choice, LockStake, ProposalKind,
 use depin_core::{Action, Amount};
 use depin_node::Home;
 
+use crate::gov::proposal_opened;
 use crate::submit::{chain_info, send_action};
 
 /// Whole tokens each stakeholder locks: together more than the device bonds a devnet's
@@ -93,7 +94,10 @@ fn run(client: &Client, home: &Home) -> Result<()> {
     });
     let status = send_action(client, &info, &one, "staker1", propose, None, false, false)?
         .context("the proposal's status")?;
-    let id = last_proposal(client)?;
+    let height = status["height"]
+        .as_u64()
+        .context("the proposal's block height")?;
+    let id = proposal_opened(client, &one.address(), height, &title)?;
     let p = client.get(&format!("/v1/governance/proposals/{id}"))?;
     println!(
         "governance: staker1 proposed #{id} \"{title}\" in block {} (economics.treasury_bps {from} -> {}); staker1 and staker2 locked {STAKE_TOKENS} {} each and vote yes; the vote ends at height {}",
@@ -135,15 +139,6 @@ fn run(client: &Client, home: &Home) -> Result<()> {
         applied["status"]["epoch"],
     );
     Ok(())
-}
-
-/// The id of the newest proposal.
-fn last_proposal(client: &Client) -> Result<u64> {
-    let listed = client.get("/v1/governance/proposals")?;
-    listed["proposals"]
-        .as_array()
-        .and_then(|p| p.iter().filter_map(|p| p["id"].as_u64()).max())
-        .context("the proposal is not listed")
 }
 
 fn wait_for(client: &Client, what: &str, done: impl Fn(&Client) -> Result<bool>) -> Result<()> {

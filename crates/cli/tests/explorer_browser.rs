@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{NodeProcess, depin};
+use common::{NodeProcess, Output, depin};
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
 
@@ -326,25 +326,31 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
     // One proposal put to a vote, one enacted by the emergency key.
     depin(home, &["stake", "lock", "200", "--key", "alice"]).ok("stake lock");
     let spend = ["gov", "propose", "treasury-spend", "bob", "1"];
-    depin(
-        home,
-        &[
-            &spend[..],
-            &["--title", "one token to bob", "--key", "alice"],
-        ]
-        .concat(),
-    )
-    .ok("a proposal");
-    depin(home, &["gov", "vote", "0", "yes", "--key", "alice"]).ok("a vote");
-    depin(
-        home,
-        &[
-            &spend[..],
-            &["--title", "bob, now", "--emergency", "--key", "alice"],
-        ]
-        .concat(),
-    )
-    .ok("an emergency change");
+    // The devnet's own scripted proposal may land between these, so each id is the one
+    // `gov propose` prints.
+    let voted = proposal_id(
+        &depin(
+            home,
+            &[
+                &spend[..],
+                &["--title", "one token to bob", "--key", "alice"],
+            ]
+            .concat(),
+        )
+        .ok("a proposal"),
+    );
+    depin(home, &["gov", "vote", &voted, "yes", "--key", "alice"]).ok("a vote");
+    let emergency = proposal_id(
+        &depin(
+            home,
+            &[
+                &spend[..],
+                &["--title", "bob, now", "--emergency", "--key", "alice"],
+            ]
+            .concat(),
+        )
+        .ok("an emergency change"),
+    );
     let deadline = Instant::now() + EPOCHS_TIMEOUT;
     let closed = loop {
         let s = api.get_ok("/v1/status");
@@ -458,9 +464,9 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
     );
     browser.wait_for(
         "the emergency change marked in the list",
-        "document.querySelector('#proposals tr[data-proposal=\"1\"]')?.innerText.includes('emergency key')",
+        &format!("document.querySelector('#proposals tr[data-proposal=\"{emergency}\"]')?.innerText.includes('emergency key')"),
     );
-    browser.goto(&format!("{}/#/proposal/0", node.url));
+    browser.goto(&format!("{}/#/proposal/{voted}", node.url));
     browser.wait_for(
         "the proposal's tally, quorum, threshold and when it takes effect",
         "(() => { const t = document.getElementById('prop')?.innerText || ''; \
@@ -472,7 +478,7 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
         &format!("document.getElementById('votes').innerText.includes('{alice}')"),
     );
     browser.screenshot(&docs().join("explorer-proposal.png"));
-    browser.goto(&format!("{}/#/proposal/1", node.url));
+    browser.goto(&format!("{}/#/proposal/{emergency}", node.url));
     browser.wait_for(
         "the emergency proposal marked",
         "document.getElementById('emergency')?.innerText.includes('emergency key')",
@@ -480,4 +486,15 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
     println!(
         "explorer checked: {hexes} hexagons, device {device} refused {reasons}, {listed} proposals"
     );
+}
+
+/// The id in `proposal #N: ...`, as `depin gov propose` prints it.
+fn proposal_id(out: &Output) -> String {
+    out.stdout
+        .split("proposal #")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .filter(|id| id.parse::<u64>().is_ok())
+        .unwrap_or_else(|| panic!("gov propose printed no proposal id: {}", out.stdout))
+        .to_string()
 }
