@@ -25,7 +25,7 @@ use depin_node::chain::Producer;
 use depin_node::node::Node;
 use tracing::{debug, error, info, warn};
 
-use crate::wire::{BlockMessage, decode_txs, encode_txs};
+use crate::wire::{self, BlockMessage, decode_txs, encode_txs};
 use crate::{
     Context, Digest, Finalization, PublicKey, Scheme, address, consensus_record, digest,
     participants_of, set_hash,
@@ -43,6 +43,13 @@ const RESTART_RECALL_BLOCKS: u64 = 256;
 /// Most blocks held that are neither committed nor within reach of the finalized tip; beyond
 /// it, blocks far above the tip are dropped (a peer can send them again when asked).
 const MAX_HELD_BLOCKS: usize = 100_000;
+
+/// Fewest transactions a proposal may be capped to, however slow this validator measured.
+const MIN_PROPOSAL_TXS: usize = 256;
+/// Time budget of one proposal's execution when the block interval is shorter.
+const MIN_BUILD_BUDGET_MS: u64 = 100;
+/// The build speed assumed before this validator has measured its own (µs per transaction).
+const INITIAL_BUILD_US_PER_TX: u64 = 100;
 
 /// What the engine (through the mailbox) asks of the application.
 pub enum Message {
@@ -65,6 +72,7 @@ pub enum Message {
 
 /// Evidence the engine found of a validator signing two conflicting messages in one view.
 #[derive(Clone, Debug, PartialEq, Eq)]
+
 pub struct Fault {
     pub validator: PublicKey,
     pub view: u64,
@@ -253,6 +261,9 @@ pub struct Actor<E: Clock + Spawner> {
     waiting: Vec<Waiter>,
     /// Proposals held until the block interval since their parent has passed (ms, Unix).
     delayed: Vec<(u64, Context, oneshot::Sender<Digest>)>,
+    /// Microseconds per transaction this validator took to build its recent proposals
+    /// (smoothed): it sizes the next proposal (see [`Actor::proposal_cap`]).
+    build_us_per_tx: u64,
     /// The latest finalization not yet committed: its (epoch, view), block and certificate.
     target: Option<((u64, u64), Hash, Vec<u8>)>,
     /// Blocks asked of peers, with the height hint sent.
@@ -298,6 +309,7 @@ impl<E: Clock + Spawner> Actor<E> {
             blocks: BTreeMap::new(),
             waiting: Vec::new(),
             delayed: Vec::new(),
+            build_us_per_tx: INITIAL_BUILD_US_PER_TX,
             target: None,
             missing: BTreeMap::new(),
             recent: VecDeque::new(),
@@ -367,8 +379,19 @@ impl<E: Clock + Spawner> Actor<E> {
                 }
                 batch = admitted.recv() => {
                     match batch {
-                        Ok(txs) => {
-                            let _ = tx_out.send(Recipients::All, IoBuf::from(encode_txs(&txs)), false);
+                        Ok(first) => {
+                            // Coalesce what else is waiting into one message, so the gossip
+                            // rate stays far under the channel's per-peer quota.
+                            let mut txs = first.to_vec();
+                            while txs.len() < wire::MAX_GOSSIP_TXS {
+                                match admitted.try_recv() {
+                                    Ok(more) => txs.extend_from_slice(&more),
+                                    Err(_) => break,
+                                }
+                            }
+                            for chunk in txs.chunks(wire::MAX_GOSSIP_TXS) {
+                                let _ = tx_out.send(Recipients::All, IoBuf::from(encode_txs(chunk)), false);
+                            }
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                             warn!("{n} batches of admitted transactions were not gossiped (too many at once)");
@@ -556,7 +579,8 @@ impl<E: Clock + Spawner> Actor<E> {
             return;
         }
         let in_ancestors = self.ancestor_txs(parent);
-        let space = self.node.block_space(self.producer.state().meta().base_fee);
+        let mut space = self.node.block_space(self.producer.state().meta().base_fee);
+        space.max_txs = space.max_txs.min(self.proposal_cap());
         let txs: Vec<Transaction> = self
             .node
             .mempool
@@ -567,17 +591,33 @@ impl<E: Clock + Spawner> Actor<E> {
             .filter(|tx| !in_ancestors.contains(&tx.hash()))
             .collect();
         let time_ms = unix_ms(self.context.current());
+        let count = txs.len() as u64;
+        let started = std::time::Instant::now();
         match self
             .producer
             .propose(parent, txs, time_ms, consensus_record(&context, &set))
         {
             Ok(block) => {
+                if count >= 64 {
+                    let sample = (started.elapsed().as_micros() as u64 / count).max(1);
+                    self.build_us_per_tx = (self.build_us_per_tx * 3 + sample) / 4;
+                }
                 let hash = block.hash();
                 self.blocks.insert(hash, block);
                 let _ = response.send(digest(&hash));
             }
             Err(e) => error!("building a block on {parent} failed: {e}"),
         }
+    }
+
+    /// Most transactions this validator puts in its next proposal: what it can execute in one
+    /// block interval at its recent speed (every validator executes each block, and one that
+    /// takes longer than the leader timeout is skipped, its work wasted, while the pool grows
+    /// and the next proposal is larger still: under a flood the network stalled). Local timing
+    /// only sizes what this proposer offers; what a valid block is does not change.
+    fn proposal_cap(&self) -> usize {
+        let budget_us = self.node.params.block_interval_ms.max(MIN_BUILD_BUDGET_MS) * 1000;
+        ((budget_us / self.build_us_per_tx.max(1)) as usize).max(MIN_PROPOSAL_TXS)
     }
 
     /// Hashes of the transactions in the held blocks from `parent` back to the finalized block.
@@ -593,6 +633,21 @@ impl<E: Clock + Spawner> Actor<E> {
             at = block.header.parent;
         }
         out
+    }
+
+    /// Verifies a block into the ledger's pending blocks, without checking again the
+    /// signatures this node's mempool already verified (most of a proposal's transactions
+    /// reached every validator by gossip before the block did).
+    fn verify_block(&mut self, block: &Block) -> Result<Hash, depin_core::BlockError> {
+        let known: Vec<bool> = {
+            let pool = self.node.mempool.lock().expect("mempool lock");
+            block
+                .txs
+                .iter()
+                .map(|tx| pool.contains(&tx.hash()))
+                .collect()
+        };
+        self.producer.verify_known(block, &known)
     }
 
     /// Whether `hash` (executable) is the last block of `epoch`: the validator set after it
@@ -629,7 +684,7 @@ impl<E: Clock + Spawner> Actor<E> {
         }
         for hash in chain.into_iter().rev() {
             let block = self.blocks.get(&hash).expect("walked above").clone();
-            if let Err(e) = self.producer.verify(&block) {
+            if let Err(e) = self.verify_block(&block) {
                 warn!(%hash, "an ancestor does not verify: {e}");
                 self.blocks.remove(&hash);
                 return false;
@@ -776,7 +831,7 @@ impl<E: Clock + Spawner> Actor<E> {
             let _ = waiter.response.send(false);
             return None;
         }
-        let verdict = match self.producer.verify(&block) {
+        let verdict = match self.verify_block(&block) {
             Ok(_) => true,
             Err(e) => {
                 warn!(hash = %waiter.hash, "refusing a proposal: {e}");
@@ -819,7 +874,7 @@ impl<E: Clock + Spawner> Actor<E> {
             let started = Instant::now();
             if !self.producer.is_pending(&hash) {
                 let block = self.blocks.get(&hash).expect("walked above").clone();
-                if let Err(e) = self.producer.verify(&block) {
+                if let Err(e) = self.verify_block(&block) {
                     error!(%hash, "a finalized block does not verify: {e}");
                     self.target = None;
                     return;

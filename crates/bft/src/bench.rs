@@ -208,14 +208,15 @@ pub fn run(cfg: &BftBench, dir: &Path) -> Result<BftReport, String> {
                 me,
                 NonZeroUsize::new(cfg.validators).expect("nonzero"),
                 wire::MAX_MESSAGE_BYTES as u32,
-                NonZeroUsize::new(4096).expect("nonzero"),
+                NonZeroUsize::new(wire::P2P_MAILBOX).expect("nonzero"),
             );
             let ctx = context.child("validator").with_attribute("index", i);
             let (mut net, mut oracle) = lookup::Network::new(ctx.child("p2p"), p2p);
             let directory: Map<PublicKey, PeerAddress> =
                 peers.clone().try_into().map_err(|_| "duplicate peers")?;
             let _ = oracle.track(0, directory);
-            let quota = Quota::per_second(NonZeroU32::new(100_000).expect("nonzero"));
+            let quota =
+                Quota::per_second(NonZeroU32::new(wire::CHANNEL_RATE_PER_S).expect("nonzero"));
             let channels = Channels {
                 votes: net.register(engine::VOTES, quota),
                 certificates: net.register(engine::CERTIFICATES, quota),

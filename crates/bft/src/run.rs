@@ -21,9 +21,6 @@ use depin_node::{Home, RunConfig, api, node, server};
 use crate::engine::{self, Channels, Timeouts};
 use crate::{NAMESPACE, PublicKey, consensus_key, public_key, wire};
 
-/// Messages a peer may send per second on one channel.
-const CHANNEL_RATE_PER_S: u32 = 10_000;
-
 /// One validator of the network and where its p2p listens.
 #[derive(Clone, Debug)]
 pub struct Peer {
@@ -105,11 +102,11 @@ pub fn run_validator(
             me,
             peer_count,
             wire::MAX_MESSAGE_BYTES as u32,
-            NonZeroUsize::new(4096).expect("nonzero"),
+            NonZeroUsize::new(wire::P2P_MAILBOX).expect("nonzero"),
         );
         let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p);
         let _ = oracle.track(0, directory);
-        let quota = Quota::per_second(NonZeroU32::new(CHANNEL_RATE_PER_S).expect("nonzero"));
+        let quota = Quota::per_second(NonZeroU32::new(wire::CHANNEL_RATE_PER_S).expect("nonzero"));
         let channels = Channels {
             votes: network.register(engine::VOTES, quota),
             certificates: network.register(engine::CERTIFICATES, quota),

@@ -8,6 +8,17 @@ use depin_core::{Block, Decode, DecodeError, Encode, Hash, Transaction};
 /// allow (`fees.max_block_bytes` defaults to 4 MiB) with its header and framing.
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
+/// Slots in the p2p router's own mailbox (the channels' slots are added to it).
+pub const P2P_MAILBOX: usize = 1024;
+
+/// Messages a peer may send per second on one channel. commonware preallocates a mailbox of
+/// this many slots per peer for every channel (about 1 KiB each) when a network starts, so the
+/// rate sets a validator's resident memory: at 100,000 the four validators of `depin bench
+/// bft` took 17.5 GiB and the machine swapped until consensus stalled. Transaction gossip is
+/// coalesced into messages of up to [`MAX_GOSSIP_TXS`], so a few hundred messages a second
+/// per peer carry any rate the ledger can execute.
+pub const CHANNEL_RATE_PER_S: u32 = 1024;
+
 /// Most transactions in one gossip message.
 pub const MAX_GOSSIP_TXS: usize = 4096;
 

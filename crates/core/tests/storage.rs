@@ -297,6 +297,9 @@ fn a_shard_faulty_past_the_limit_is_terminated_and_its_collateral_pays_the_clien
     let collateral = d.collateral;
     let client_credits = credits(&net, &client());
     let client_tokens = balance(&net, &client().address());
+    assert!(d.verified);
+    let size = d.size;
+    assert_eq!(net.state.allowance_used(&client().address()), size);
     // Four missed periods: the limit is three in a row.
     for period in d.start_period..d.start_period + 4 {
         pass_window(&mut net, deal, period);
@@ -323,8 +326,12 @@ fn a_shard_faulty_past_the_limit_is_terminated_and_its_collateral_pays_the_clien
     // A terminated deal takes no more proofs or declarations.
     let r = net.send(&p, Action::from(DeclareFaults { deals: vec![deal] }));
     assert_eq!(storage_code(&r), "deal_not_live");
-    // Repair: the same shard goes to another provider.
+    // The client was not served: the bytes return to its verified-data allowance.
+    assert_eq!(net.state.allowance_used(&client().address()), 0);
+    // Repair: the same shard goes to another provider, verified again.
     let repaired = open(&mut net, &q, &data, 2);
+    assert!(net.state.deal(repaired).unwrap().verified);
+    assert_eq!(net.state.allowance_used(&client().address()), size);
     let start = net.state.deal(repaired).unwrap().start_period;
     assert_eq!(
         prove(&mut net, &q, repaired, start, &data),

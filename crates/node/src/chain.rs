@@ -44,7 +44,8 @@ impl Producer {
     }
 
     /// Proposes a block of `txs` on `parent` (the finalized block or a pending one), signed by
-    /// this node's key, and keeps it pending.
+    /// this node's key, and keeps it pending. The transactions come from this node's mempool,
+    /// which verified their signatures.
     pub fn propose(
         &mut self,
         parent: Hash,
@@ -58,7 +59,7 @@ impl Producer {
             time_ms,
             &self.key,
             consensus,
-            Signatures::Verify,
+            Signatures::AlreadyVerified,
         )
     }
 
@@ -85,6 +86,32 @@ impl Producer {
     /// Checks a block another validator proposed and keeps it pending.
     pub fn verify(&mut self, block: &Block) -> Result<Hash, BlockError> {
         self.ledger.verify(block, Signatures::Verify)
+    }
+
+    /// [`Producer::verify`], without checking again the signatures of the transactions this
+    /// node already verified (`known[i]` for the block's transaction `i`: its mempool admitted
+    /// that transaction; a hash covers the signature, so the same hash is the same verified
+    /// bytes). The others are verified in parallel batches first; if one fails, the block is
+    /// verified in full, as a replay would, so the receipts are the same either way.
+    pub fn verify_known(&mut self, block: &Block, known: &[bool]) -> Result<Hash, BlockError> {
+        let unknown: Vec<Transaction> = block
+            .txs
+            .iter()
+            .zip(known.iter().chain(std::iter::repeat(&false)))
+            .filter(|(_, known)| !**known)
+            .map(|(tx, _)| tx.clone())
+            .collect();
+        let genesis_hash = self.state().meta().genesis_hash;
+        let signatures = if unknown.is_empty()
+            || crate::mempool::verify_signatures_parallel(&genesis_hash, &unknown)
+                .into_iter()
+                .all(|ok| ok)
+        {
+            Signatures::AlreadyVerified
+        } else {
+            Signatures::Verify
+        };
+        self.ledger.verify(block, signatures)
     }
 
     /// Forgets a pending block.

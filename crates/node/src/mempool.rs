@@ -59,16 +59,21 @@ pub fn verify_batch(
 ) -> Vec<Result<(), Rejection>> {
     let mut verdicts: Vec<Result<(), Rejection>> =
         txs.iter().map(|tx| tx.check_admission(chain_id)).collect();
-    let signature_ok: Vec<bool> = txs
-        .par_chunks(VERIFY_CHUNK)
-        .flat_map_iter(|chunk| verify_signatures(genesis_hash, chunk))
-        .collect();
+    let signature_ok = verify_signatures_parallel(genesis_hash, txs);
     for (verdict, ok) in verdicts.iter_mut().zip(signature_ok) {
         if verdict.is_ok() && !ok {
             *verdict = Err(Rejection::BadSignature);
         }
     }
     verdicts
+}
+
+/// One verdict per transaction on its signer's signature, in parallel batches of
+/// [`VERIFY_CHUNK`] (the same rule as the ledger's: a batch that fails is checked one by one).
+pub fn verify_signatures_parallel(genesis_hash: &Hash, txs: &[Transaction]) -> Vec<bool> {
+    txs.par_chunks(VERIFY_CHUNK)
+        .flat_map_iter(|chunk| verify_signatures(genesis_hash, chunk))
+        .collect()
 }
 
 /// What a block may hold, and the base fee it charges.

@@ -167,6 +167,15 @@ pub(crate) fn close_deal(state: &mut State, id: u64, mut deal: Deal, status: Dea
     provider.deals -= 1;
     state.put(provider_key(&deal.provider), &provider);
     deal.collateral = Amount::ZERO;
+    if deal.verified && status != DealStatus::Ended {
+        // Terminated early, the client was not served: the bytes return to its verified-data
+        // allowance, so repairing the shard onto another provider is verified again.
+        let used = state.allowance_used(&deal.client);
+        state.put(
+            super::records::allowance_used_key(&deal.client),
+            &used.saturating_sub(deal.size),
+        );
+    }
     let rest = deal.escrow.take(deal.escrow.credits);
     hold::refund(state, &deal.client, rest);
     deal.status = status;
