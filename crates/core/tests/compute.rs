@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::compute::*;
 use common::*;
 use depin_core::economics::EconomyView;
 use depin_core::modules::compute::actions::{
@@ -37,49 +38,6 @@ const STAKE: u128 = 200_000;
 /// Providers the tests use, at most.
 const PROVIDERS: u8 = 8;
 
-fn requester() -> Keypair {
-    Keypair::from_seed([50; 32])
-}
-fn owner_of(i: u8) -> Keypair {
-    Keypair::from_seed([60 + i; 32])
-}
-fn device(i: u8) -> Keypair {
-    Keypair::from_seed([90 + i; 32])
-}
-
-/// The compute parameters of the tests: short timeouts, a cheap challenge.
-fn test_params() -> ComputeGenesis {
-    ComputeGenesis {
-        bond_multiple: 10,
-        min_spot_check_bps: 1_000,
-        work_fee_bps: 500,
-        stake_per_score_credits: 100,
-        tier_min_benchmark: vec![1, 10, 100],
-        claim_timeout_blocks: 4,
-        reveal_timeout_blocks: 4,
-        approval_timeout_blocks: 6,
-        max_job_blocks: 200,
-        abandon_penalty_bps: 1_000,
-        challenge_window_blocks: 3,
-        challenge_hashes_per_score: 4,
-    }
-}
-
-/// The demand test network with `[compute]`, a small onboarding fee, and every key funded.
-fn compute_genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
-    demand_genesis(1, |g| {
-        g.modules.compute = Some(test_params());
-        g.modules.demand.as_mut().unwrap().onboard_fee_credits = 10_000;
-        for key in std::iter::once(requester()).chain((0..PROVIDERS).map(owner_of)) {
-            g.allocations.push(depin_core::genesis::Allocation {
-                address: key.address(),
-                amount: "1000".into(),
-            });
-        }
-        edit(g)
-    })
-}
-
 /// A compute network with its keys' credits bought, recording every code its actions got.
 struct World {
     net: Net,
@@ -92,7 +50,7 @@ impl World {
     }
 
     fn with(edit: impl FnOnce(&mut Genesis)) -> World {
-        let mut net = Net::new(compute_genesis(edit));
+        let mut net = Net::new(compute_genesis(PROVIDERS, edit));
         let a = price_action(&net, HALF_DOLLAR);
         assert_eq!(net.send(&oracle(0), a), Receipt::Success);
         let mut w = World {
@@ -1086,7 +1044,7 @@ fn an_epoch_pays_proven_capacity_and_paid_work_and_replays_identically() {
 
 #[test]
 fn without_a_demand_section_the_genesis_is_refused() {
-    let mut g = compute_genesis(|_| {});
+    let mut g = compute_genesis(PROVIDERS, |_| {});
     g.modules.demand = None;
     let Err(err) = depin_core::State::genesis(&g) else {
         panic!("a compute network without demand was accepted");

@@ -333,6 +333,76 @@ fn module_params_change_goes_through_the_module_check() {
     net.replays_identically();
 }
 
+/// The typed path tools without a ledger state take (the economic simulator's scheduled
+/// changes): `check_change_on` and `params_after` on the parameters give exactly the parameters
+/// the ledger runs under after the same proposals apply at the boundary, and a change the
+/// ledger refuses when it is proposed is refused by `check_change_on` with the same rejection.
+#[test]
+fn parameters_after_a_change_are_what_the_ledger_applies() {
+    use depin_core::services::demand::params::preset;
+    use depin_core::services::governance::{check_change_on, params_after};
+    let mut genesis = gov_genesis(|_| {});
+    genesis.modules.demand = Some(preset(vec![governor().address()], 100));
+    let c = genesis.modules.coverage.as_mut().unwrap();
+    (c.onboard_fee, c.location_fee) = ("0".into(), "0".into());
+    let mut net = Net::new(genesis);
+    let mut demand = preset(vec![governor().address()], 100);
+    (demand.remint_bps, demand.demand_cap_bps) = (2_000, 8_000);
+    demand.bootstrap.floor_bps = 3_000;
+    let changes = [
+        economics_change(2_500),
+        ProposalKind::ModuleParams {
+            module: "demand".into(),
+            section: serde_json::to_string(&demand).unwrap(),
+        },
+    ];
+    let before = net.state.params().clone();
+    let mut expected = before.clone();
+    for change in &changes {
+        let encoded = check_change_on(&before, change).unwrap();
+        expected = params_after(&expected, change, &encoded).unwrap().unwrap();
+        let enact = EmergencyEnact {
+            title: "typed".into(),
+            change: change.clone(),
+        };
+        assert_eq!(net.send(&governor(), enact.into()), Receipt::Success);
+    }
+    assert_ne!(expected, before);
+    to_height(&mut net, EPOCH_BLOCKS + 1);
+    assert_eq!(net.state.params(), &expected);
+    let d = net.state.params().modules.demand.clone().unwrap();
+    assert_eq!((d.remint_bps, d.demand_cap_bps), (2_000, 8_000));
+    assert_eq!(treasury_bps(&net), 2_500);
+
+    // Refused alike: a re-mint and cap that let self-dealing pay.
+    demand.demand_cap_bps = 10_000;
+    let refused = ProposalKind::ModuleParams {
+        module: "demand".into(),
+        section: serde_json::to_string(&demand).unwrap(),
+    };
+    let why = check_change_on(net.state.params(), &refused).unwrap_err();
+    assert_eq!(why.code(), "bad_change");
+    assert!(
+        why.to_string()
+            .contains("remint_bps + demand_cap_bps is 12000"),
+        "{why}"
+    );
+    for i in 0..2 {
+        assert_eq!(net.send(&staker(i), lock(200)), Receipt::Success);
+    }
+    assert_eq!(
+        net.send(&staker(0), propose(refused)),
+        Receipt::Rejected(why)
+    );
+    // Other kinds change the state, not parameters.
+    let pair = ProposalKind::PairDenylist {
+        a: staker(0).address(),
+        b: staker(1).address(),
+        denied: true,
+    };
+    assert_eq!(params_after(net.state.params(), &pair, &[]), Ok(None));
+}
+
 /// The emergency key enacts without a vote (at the next boundary) and the proposal says so;
 /// anyone else is refused.
 #[test]

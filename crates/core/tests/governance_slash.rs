@@ -5,15 +5,15 @@
 
 mod common;
 
+use common::compute::*;
 use common::storage::*;
 use common::*;
-use depin_core::genesis::Allocation;
+use depin_core::modules::compute::ComputeView;
 use depin_core::modules::compute::actions::{
     ClaimTask, CommitResult, PostJob, ProcessorClass, RegisterProvider, RevealResult, Unit,
     VerifyMode, result_commitment, result_tag, sign_onboarding,
 };
 use depin_core::modules::compute::fate::{SlotFate, TaskOutcome};
-use depin_core::modules::compute::{ComputeGenesis, ComputeView};
 use depin_core::modules::storage::StorageView;
 use depin_core::modules::storage::actions::AddCollateral;
 use depin_core::modules::storage::params::GIB;
@@ -148,15 +148,6 @@ fn a_terminated_storage_deal_slashes_its_provider_s_owner() {
     net.replays_identically();
 }
 
-fn provider_owner(i: u8) -> Keypair {
-    Keypair::from_seed([60 + i; 32])
-}
-fn gpu(i: u8) -> Keypair {
-    Keypair::from_seed([90 + i; 32])
-}
-fn requester() -> Keypair {
-    Keypair::from_seed([50; 32])
-}
 fn salt(i: u8) -> Hash {
     Hash::tagged("salt", &[&[i]])
 }
@@ -167,45 +158,22 @@ fn salt(i: u8) -> Hash {
 #[test]
 fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
     const PROVIDERS: u8 = 5;
-    let compute = ComputeGenesis {
-        bond_multiple: 10,
-        min_spot_check_bps: 1_000,
-        work_fee_bps: 500,
-        stake_per_score_credits: 100,
-        tier_min_benchmark: vec![1, 10, 100],
-        claim_timeout_blocks: 4,
-        reveal_timeout_blocks: 4,
-        approval_timeout_blocks: 6,
-        max_job_blocks: 200,
-        abandon_penalty_bps: 1_000,
-        challenge_window_blocks: 3,
-        challenge_hashes_per_score: 4,
-    };
-    let mut net = Net::new(demand_genesis(1, |g| {
-        g.modules.compute = Some(compute.clone());
-        g.modules.demand.as_mut().unwrap().onboard_fee_credits = 10_000;
-        for key in std::iter::once(requester()).chain((0..PROVIDERS).map(provider_owner)) {
-            g.allocations.push(Allocation {
-                address: key.address(),
-                amount: "1000".into(),
-            });
-        }
-        slashing(g);
-    }));
+    let compute = test_params();
+    let mut net = Net::new(compute_genesis(PROVIDERS, slashing));
     let a = price_action(&net, HALF_DOLLAR);
     assert_eq!(net.send(&oracle(0), a), Receipt::Success);
-    for key in std::iter::once(requester()).chain((0..PROVIDERS).map(provider_owner)) {
+    for key in std::iter::once(requester()).chain((0..PROVIDERS).map(owner_of)) {
         assert_eq!(net.send(&key, buy(20 * TOKEN, &key)), Receipt::Success);
     }
     for i in 0..PROVIDERS {
-        let owner = provider_owner(i);
+        let owner = owner_of(i);
         lock(&mut net, &owner, STAKED);
         let r = RegisterProvider {
-            device: gpu(i).address(),
+            device: device(i).address(),
             class: ProcessorClass::Gpu,
             benchmark: 10,
             stake: 200_000,
-            device_signature: sign_onboarding(CHAIN_ID, &owner.address(), &gpu(i)),
+            device_signature: sign_onboarding(CHAIN_ID, &owner.address(), &device(i)),
         };
         assert_eq!(net.send(&owner, r.into()), Receipt::Success);
     }
@@ -241,7 +209,7 @@ fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
     for (round, range) in [(0, 0..2), (1, 2..5)] {
         open_up(&mut net);
         for (i, result) in &answers[range] {
-            let d = gpu(*i);
+            let d = device(*i);
             let claim = ClaimTask { job, task: 0 };
             assert_eq!(net.send(&d, claim.into()), Receipt::Success, "claim {i}");
             let commit = CommitResult {
@@ -266,7 +234,7 @@ fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
             salt: salt(i),
         };
         assert_eq!(
-            net.send(&gpu(i), reveal.into()),
+            net.send(&device(i), reveal.into()),
             Receipt::Success,
             "reveal {i}"
         );
@@ -277,21 +245,21 @@ fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
     let fate = |i: u8| {
         task.slots
             .iter()
-            .find(|s| s.device == gpu(i).address())
+            .find(|s| s.device == device(i).address())
             .map(|s| s.fate)
             .unwrap()
     };
     assert_eq!(fate(1), SlotFate::WrongResult);
     let s = slashed_once(
         &net,
-        &provider_owner(1),
+        &owner_of(1),
         SlashRule::ComputeResult,
         "compute result was proven wrong",
     );
     for i in [0, 2, 3, 4] {
         assert_ne!(fate(i), SlotFate::WrongResult);
         assert_eq!(
-            net.state.stake_of(&provider_owner(i).address()).amount.0,
+            net.state.stake_of(&owner_of(i).address()).amount.0,
             STAKED * TOKEN,
             "an honest provider's owner keeps its stake"
         );

@@ -14,6 +14,89 @@ const TOP: f64 = 34.0;
 const BOTTOM: f64 = 40.0;
 /// Most points drawn per line; longer series are thinned evenly (percentiles, not averages).
 const MAX_POINTS: usize = 400;
+const PLOT_W: f64 = WIDTH - LEFT - RIGHT;
+const PLOT_H: f64 = HEIGHT - TOP - BOTTOM;
+
+/// The plot area of a chart over `n` epochs: where an epoch and a value are drawn, and the
+/// grid, ticks and frame around them (shared by the fan and comparison charts).
+struct Axes {
+    n: usize,
+    y_min: f64,
+    y_max: f64,
+    /// Between y ticks.
+    step: f64,
+}
+
+impl Axes {
+    /// Axes over `n` epochs with a round y range covering `[lo, hi]`.
+    fn new(n: usize, lo: f64, hi: f64) -> Axes {
+        let (y_min, y_max, step) = nice_range(lo, hi);
+        Axes {
+            n,
+            y_min,
+            y_max,
+            step,
+        }
+    }
+
+    fn x(&self, t: f64) -> f64 {
+        LEFT + PLOT_W * t / (self.n.saturating_sub(1).max(1)) as f64
+    }
+
+    /// A value's height; a missing value (not finite) sits on the axis.
+    fn y(&self, v: f64) -> f64 {
+        let v = if v.is_finite() { v } else { self.y_min };
+        TOP + PLOT_H * (1.0 - (v - self.y_min) / (self.y_max - self.y_min))
+    }
+
+    /// The horizontal grid with y ticks in `unit`, about six x ticks on round epochs, the
+    /// `epoch` label and the plot's frame.
+    fn write(&self, svg: &mut String, unit: Unit) {
+        let mut v = self.y_min;
+        while v <= self.y_max + self.step * 1e-9 {
+            let py = self.y(v);
+            let _ = write!(
+                svg,
+                r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
+                WIDTH - RIGHT,
+                LEFT - 6.0,
+                py + 4.0,
+                format_tick(v, self.step, unit)
+            );
+            v += self.step;
+        }
+        let last = (self.n.max(1) - 1) as f64;
+        let x_step = nice_step((self.n.max(2) - 1) as f64 / 6.0).max(1.0);
+        let mut t = 0.0;
+        while t <= last + 1e-9 {
+            let px = self.x(t);
+            let _ = write!(
+                svg,
+                r##"<line x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}" stroke="#999"/><text x="{px:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
+                TOP + PLOT_H,
+                TOP + PLOT_H + 4.0,
+                TOP + PLOT_H + 16.0,
+                t as u64
+            );
+            t += x_step;
+        }
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">epoch</text><rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}" fill="none" stroke="#999"/>"##,
+            LEFT + PLOT_W / 2.0,
+            HEIGHT - 6.0
+        );
+    }
+}
+
+/// The points drawn of a series of `len`: every `stride`-th, and the last.
+fn drawn(len: usize, stride: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..len).step_by(stride).collect();
+    if len > 1 && idx.last() != Some(&(len - 1)) {
+        idx.push(len - 1);
+    }
+    idx
+}
 
 /// An SVG fan chart of `bands` (one per step) titled `title`, values written in `unit`;
 /// `markers` are steps to flag with a vertical dashed line and a label (scheduled events). The
@@ -41,20 +124,9 @@ pub fn fan_chart(title: &str, unit: Unit, bands: &[Band], markers: &[(u32, Strin
     } else {
         (0.0, 1.0)
     };
-    let (y_min, y_max, step) = nice_range(lo, hi);
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
-    let x = |t: f64| LEFT + plot_w * t / (n.saturating_sub(1).max(1)) as f64;
-    let y = |v: f64| {
-        let v = if v.is_finite() { v } else { y_min };
-        TOP + plot_h * (1.0 - (v - y_min) / (y_max - y_min))
-    };
-    let stride = n.div_ceil(MAX_POINTS).max(1);
-    let mut idx: Vec<usize> = (0..n).step_by(stride).collect();
-    if idx.last() != Some(&(n - 1)) {
-        idx.push(n - 1);
-    }
-    let idx: Vec<usize> = idx.into_iter().filter(|i| *i < bands.len()).collect();
+    let axes = Axes::new(n, lo, hi);
+    let (x, y) = (|t: f64| axes.x(t), |v: f64| axes.y(v));
+    let idx = drawn(bands.len(), n.div_ceil(MAX_POINTS).max(1));
 
     let mut svg = String::new();
     let _ = write!(
@@ -66,41 +138,7 @@ pub fn fan_chart(title: &str, unit: Unit, bands: &[Band], markers: &[(u32, Strin
         r##"<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/><text x="{LEFT}" y="20" font-size="14" font-weight="bold" fill="#222">{}</text>"##,
         escape(title)
     );
-    // Horizontal grid and y ticks.
-    let mut v = y_min;
-    while v <= y_max + step * 1e-9 {
-        let py = y(v);
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
-            WIDTH - RIGHT,
-            LEFT - 6.0,
-            py + 4.0,
-            format_tick(v, step, unit)
-        );
-        v += step;
-    }
-    // X ticks: about six, on round step numbers.
-    let x_step = nice_step((n.max(2) - 1) as f64 / 6.0).max(1.0);
-    let mut t = 0.0;
-    while t <= (n - 1) as f64 + 1e-9 {
-        let px = x(t);
-        let _ = write!(
-            svg,
-            r##"<line x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}" stroke="#999"/><text x="{px:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
-            TOP + plot_h,
-            TOP + plot_h + 4.0,
-            TOP + plot_h + 16.0,
-            t as u64
-        );
-        t += x_step;
-    }
-    let _ = write!(
-        svg,
-        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">epoch</text>"##,
-        LEFT + plot_w / 2.0,
-        HEIGHT - 6.0
-    );
+    axes.write(&mut svg, unit);
     // Band: p90 left to right, then p10 right to left.
     let mut band = String::new();
     for i in &idx {
@@ -125,12 +163,12 @@ pub fn fan_chart(title: &str, unit: Unit, bands: &[Band], markers: &[(u32, Strin
     );
     // Values on hover: a transparent column per drawn epoch with the median and band as its
     // tooltip (a browser shows an SVG <title> on hover; the chart stays one static file).
-    let column = plot_w / idx.len().max(1) as f64;
+    let column = PLOT_W / idx.len().max(1) as f64;
     for i in &idx {
         let b = &bands[*i];
         let _ = write!(
             svg,
-            r##"<rect x="{:.1}" y="{TOP}" width="{:.1}" height="{plot_h}" fill="transparent"><title>epoch {i}: median {}, p10 {}, p90 {}</title></rect>"##,
+            r##"<rect x="{:.1}" y="{TOP}" width="{:.1}" height="{PLOT_H}" fill="transparent"><title>epoch {i}: median {}, p10 {}, p90 {}</title></rect>"##,
             x(*i as f64) - column / 2.0,
             column,
             hover_value(b.p50, unit),
@@ -144,7 +182,7 @@ pub fn fan_chart(title: &str, unit: Unit, bands: &[Band], markers: &[(u32, Strin
             let _ = write!(
                 svg,
                 r##"<line x1="{px:.1}" y1="{TOP}" x2="{px:.1}" y2="{:.1}" stroke="#c0392b" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="#c0392b">{}</text>"##,
-                TOP + plot_h,
+                TOP + PLOT_H,
                 px + 3.0,
                 TOP + 10.0,
                 escape(label)
@@ -163,7 +201,7 @@ pub fn fan_chart(title: &str, unit: Unit, bands: &[Band], markers: &[(u32, Strin
     };
     let _ = write!(
         svg,
-        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/><text x="{:.1}" y="20" text-anchor="end" fill="#1f4e8c" font-weight="bold">{}</text><text x="6" y="{:.1}" fill="#777">line: median; band: p10 to p90</text></svg>"##,
+        r##"<text x="{:.1}" y="20" text-anchor="end" fill="#1f4e8c" font-weight="bold">{}</text><text x="6" y="{:.1}" fill="#777">line: median; band: p10 to p90</text></svg>"##,
         WIDTH - RIGHT,
         escape(&end),
         HEIGHT - 6.0
@@ -199,14 +237,7 @@ pub fn lines_chart(title: &str, unit: Unit, series: &[(String, Vec<f64>)]) -> St
     } else {
         (0.0, 1.0)
     };
-    let (y_min, y_max, step) = nice_range(lo, hi);
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
-    let x = |t: f64| LEFT + plot_w * t / (n.saturating_sub(1).max(1)) as f64;
-    let y = |v: f64| {
-        let v = if v.is_finite() { v } else { y_min };
-        TOP + plot_h * (1.0 - (v - y_min) / (y_max - y_min))
-    };
+    let axes = Axes::new(n, lo, hi);
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -214,47 +245,13 @@ pub fn lines_chart(title: &str, unit: Unit, series: &[(String, Vec<f64>)]) -> St
         escape(title),
         WIDTH - RIGHT
     );
-    let mut v = y_min;
-    while v <= y_max + step * 1e-9 {
-        let py = y(v);
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
-            WIDTH - RIGHT,
-            LEFT - 6.0,
-            py + 4.0,
-            format_tick(v, step, unit)
-        );
-        v += step;
-    }
-    let x_step = nice_step((n.max(2) - 1) as f64 / 6.0).max(1.0);
-    let mut t = 0.0;
-    while t <= (n - 1) as f64 + 1e-9 {
-        let _ = write!(
-            svg,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
-            x(t),
-            TOP + plot_h + 16.0,
-            t as u64
-        );
-        t += x_step;
-    }
-    let _ = write!(
-        svg,
-        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">epoch</text><rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>"##,
-        LEFT + plot_w / 2.0,
-        HEIGHT - 8.0
-    );
+    axes.write(&mut svg, unit);
     let stride = n.div_ceil(MAX_POINTS).max(1);
     for (i, (label, values)) in series.iter().enumerate() {
         let colour = SERIES[i % SERIES.len()];
         let mut line = String::new();
-        let mut idx: Vec<usize> = (0..values.len()).step_by(stride).collect();
-        if values.len() > 1 && idx.last() != Some(&(values.len() - 1)) {
-            idx.push(values.len() - 1);
-        }
-        for t in idx {
-            let _ = write!(line, "{:.1},{:.1} ", x(t as f64), y(values[t]));
+        for t in drawn(values.len(), stride) {
+            let _ = write!(line, "{:.1},{:.1} ", axes.x(t as f64), axes.y(values[t]));
         }
         let _ = write!(
             svg,

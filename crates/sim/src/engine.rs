@@ -38,7 +38,7 @@ pub struct Outcome {
 
 /// Runs every Monte Carlo run of `sc` and aggregates them.
 pub fn run_point(sc: &Scenario, options: &Options<'_>) -> Result<Outcome> {
-    let economics = sc.economics.to_core(sc.token.decimals)?;
+    let economics = sc.economics_plan()?;
     if let Some(dir) = &options.csv_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output directory {}", dir.display()))?;
@@ -67,7 +67,7 @@ pub fn run_point(sc: &Scenario, options: &Options<'_>) -> Result<Outcome> {
 
 fn simulate_to_csv(
     sc: &Scenario,
-    economics: &crate::scenario::CoreEconomics,
+    economics: &crate::scenario::EconomicsPlan,
     run: u32,
     dir: &Path,
 ) -> Result<RunResult> {

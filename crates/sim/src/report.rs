@@ -14,7 +14,7 @@ use crate::aggregate::{Band, Summary};
 use crate::chart::{fan_chart, format_value, lines_chart, share_bars};
 use crate::engine::Outcome;
 use crate::kpi::{Kpi, Unit};
-use crate::scenario::{Event, Loaded, Point, Scenario};
+use crate::scenario::{Decided, Event, GovernanceChange, Loaded, Point, Scenario, Vote};
 
 /// Indicators drawn as fan charts and shown in the report's table, in that order.
 pub const CHARTED: [Kpi; 16] = [
@@ -56,10 +56,14 @@ pub fn markers(sc: &Scenario) -> Vec<(u32, String)> {
             e += interval;
         }
     }
-    for event in &sc.events {
+    let plan = sc.economics_plan().ok();
+    for (i, event) in sc.events.iter().enumerate() {
         let label = match event {
             Event::Halving { .. } => "halving",
-            Event::Governance { .. } => "governance",
+            Event::Governance { .. } => match plan.as_ref().and_then(|p| p.decided(i)) {
+                Some(Decided::Rejected { .. }) => "proposal rejected",
+                _ => "governance",
+            },
             Event::PriceShock { .. } => "price shock",
             Event::DemandShock { .. } => "demand shock",
         };
@@ -67,6 +71,60 @@ pub fn markers(sc: &Scenario) -> Vec<(u32, String)> {
     }
     m.sort();
     m
+}
+
+/// A scheduled governance change and what the ledger's code made of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct GovernanceRecord<'a> {
+    pub step: u32,
+    /// The ledger proposals it was made into (`economics`, `module_params`).
+    pub proposals: Vec<&'static str>,
+    pub set: &'a GovernanceChange,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vote: Option<Vote>,
+    /// `applied` (in force from `step`) or `rejected` (nothing changed).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// Every governance event of `sc` in the order they apply, with its outcome.
+pub fn governance_log(sc: &Scenario) -> Vec<GovernanceRecord<'_>> {
+    let Ok(plan) = sc.economics_plan() else {
+        return Vec::new();
+    };
+    let mut out: Vec<GovernanceRecord<'_>> = sc
+        .events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, event)| {
+            let Event::Governance { step, set, vote } = event else {
+                return None;
+            };
+            let (outcome, code, why) = match plan.decided(i)? {
+                Decided::Applied { .. } => ("applied", None, None),
+                Decided::Rejected { code, why } => ("rejected", Some(*code), Some(why.clone())),
+            };
+            Some(GovernanceRecord {
+                step: *step,
+                proposals: sc
+                    .economics
+                    .proposals(set)
+                    .iter()
+                    .map(|k| k.name())
+                    .collect(),
+                set,
+                vote: *vote,
+                outcome,
+                code,
+                why,
+            })
+        })
+        .collect();
+    out.sort_by_key(|r| r.step);
+    out
 }
 
 /// Writes a point's percentiles CSV and fan charts into `dir`.
@@ -126,6 +184,9 @@ pub struct PointSummary<'a> {
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Directory of the point's files, relative to the output directory.
     pub dir: String,
+    /// The scheduled governance changes and their outcomes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub governance: Vec<GovernanceRecord<'a>>,
     pub summary: &'a Summary,
 }
 
@@ -157,6 +218,7 @@ pub fn summary_file<'a>(
             } else {
                 format!("point-{i:03}")
             },
+            governance: governance_log(&p.scenario),
             summary: &o.summary,
         })
         .collect();
@@ -402,6 +464,49 @@ fn compare_section(h: &mut String, loaded: &Loaded, outcomes: &[Outcome]) {
     h.push_str("</div>");
 }
 
+/// The scheduled governance changes: what each set, the vote, and what the ledger's code
+/// decided.
+fn governance_table(h: &mut String, sc: &Scenario) {
+    let log = governance_log(sc);
+    if log.is_empty() {
+        return;
+    }
+    h.push_str("<h3>Governance</h3><p>Each change goes through the ledger's own check and application of a proposal; a vote is decided by the ledger's quorum and threshold rule.</p><table><tr><th>from epoch</th><th>change</th><th>vote</th><th>outcome</th></tr>");
+    for r in log {
+        let set = serde_json::to_value(r.set)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let vote = match r.vote {
+            Some(v) => format!(
+                "{} turnout, {} yes",
+                format_value(f64::from(v.turnout_bps) / 1e4, Unit::Percent),
+                format_value(f64::from(v.yes_bps) / 1e4, Unit::Percent)
+            ),
+            None => "enacted".into(),
+        };
+        let outcome = match (&r.code, &r.why) {
+            (Some(code), Some(why)) => format!("rejected ({code}): {why}; nothing changed"),
+            _ => "applied".into(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{} <small>({})</small></td><td>{}</td><td>{}</td></tr>",
+            r.step,
+            esc(&set),
+            r.proposals.join(", "),
+            vote,
+            esc(&outcome)
+        );
+    }
+    h.push_str("</table>");
+}
+
 /// Medians at five epochs of the run, so the trend reads without a chart.
 fn over_time(h: &mut String, o: &Outcome) {
     let steps = o.summary.steps as usize;
@@ -449,6 +554,7 @@ fn point_section(h: &mut String, i: usize, p: &Point, o: &Outcome) {
         band_row(h, label, &b, unit);
     }
     h.push_str("</table>");
+    governance_table(h, &p.scenario);
     let w = s.payback.bin_epochs;
     let mut bars: Vec<(String, f64)> = s
         .payback

@@ -19,7 +19,7 @@ use depin_core::economics::{
 
 use crate::kpi::{KPI_COUNT, Kpi, Row};
 use crate::rng::{Purpose, SETUP_STEP, Stream, threshold};
-use crate::scenario::{CoreEconomics, Event, Pricing, Scenario};
+use crate::scenario::{Decided, EconomicsPlan, Event, Pricing, Scenario};
 
 /// Integer weight of a quality (or quality x traffic) of 1.0 in the payout shares.
 const WEIGHT_SCALE: f64 = 10_000.0;
@@ -127,10 +127,11 @@ struct Ledger {
     burned: u128,
 }
 
-/// Runs scenario `sc` once as run number `run`, writing its per-step CSV to `csv` if given.
+/// Runs scenario `sc` once as run number `run` under its economics as the ledger runs them
+/// (`plan`: [`Scenario::economics_plan`]), writing its per-step CSV to `csv` if given.
 pub fn simulate(
     sc: &Scenario,
-    economics: &CoreEconomics,
+    plan: &EconomicsPlan,
     run: u32,
     mut csv: Option<&mut dyn Write>,
 ) -> Result<RunResult> {
@@ -146,9 +147,8 @@ pub fn simulate(
     let n = s.population as usize;
 
     let mut pop = Population::new(sc, run_key);
-    let mut schedule: EmissionSchedule = economics.schedule.clone();
-    let mut params = economics.params;
-    let mut econ_section = sc.economics.clone();
+    let mut schedule: EmissionSchedule = plan.initial.schedule.clone();
+    let mut params = plan.initial.params;
     let genesis = sc.genesis_supply().0;
     let mut ledger = Ledger {
         genesis,
@@ -194,23 +194,29 @@ pub fn simulate(
 
     for step in 0..steps {
         let epoch = u64::from(step);
-        for event in sc.events.iter().filter(|e| e.step() == step) {
+        for (index, event) in sc.events.iter().enumerate() {
+            if event.step() != step {
+                continue;
+            }
             match event {
                 Event::Halving { .. } => {
                     schedule.initial_per_epoch = Amount(schedule.initial_per_epoch.0 >> 1);
                     schedule.tail_per_epoch = Amount(schedule.tail_per_epoch.0 >> 1);
                 }
-                Event::Governance { set, .. } => {
-                    econ_section = econ_section.changed(set);
-                    let core = econ_section.to_core(decimals)?;
-                    params = core.params;
-                    // A change to the emission replaces the schedule, earlier halving events
-                    // included: governance sets the new emission outright.
-                    if set.emission_per_epoch.is_some()
-                        || set.halving_interval_epochs.is_some()
-                        || set.tail_per_epoch.is_some()
+                // Decided by the ledger's code when the scenario was loaded; a proposal the
+                // stakers voted down changes nothing.
+                Event::Governance { .. } => {
+                    if let Some(Decided::Applied {
+                        economics,
+                        emission_changed,
+                    }) = plan.decided(index)
                     {
-                        schedule = core.schedule;
+                        params = economics.params;
+                        // A change to the emission replaces the schedule, earlier halving
+                        // events included: governance sets the new emission outright.
+                        if *emission_changed {
+                            schedule = economics.schedule.clone();
+                        }
                     }
                 }
                 Event::PriceShock { factor, .. } => price = (price * factor).max(1e-8),

@@ -8,7 +8,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use depin_core::amount::Amount;
-use depin_core::economics::{BootstrapDecay, CreditPeg, DemandParams, EmissionSchedule};
+use depin_core::economics::{BootstrapDecay, DemandParams, EmissionSchedule};
+use depin_core::genesis::{EconomicsGenesis, Genesis, GenesisError, Params};
+use depin_core::services::demand::params::{DemandGenesis, preset};
+use depin_core::services::governance::{GovernanceGenesis, ProposalKind};
+use depin_core::{Address, Hash};
 use serde::{Deserialize, Serialize};
 
 use crate::distribution::Distribution;
@@ -30,6 +34,8 @@ pub struct Scenario {
     pub suppliers: Suppliers,
     pub demand: Demand,
     pub market: Market,
+    #[serde(default)]
+    pub governance: Voting,
     #[serde(default)]
     pub events: Vec<Event>,
     #[serde(default)]
@@ -203,8 +209,16 @@ fn half() -> f64 {
 pub enum Event {
     /// Halves the emission (and its tail) from this step on, on top of the schedule.
     Halving { step: u32 },
-    /// Governance changes economics parameters from this step on.
-    Governance { step: u32, set: GovernanceChange },
+    /// Governance changes economics parameters from this step on: the change goes through
+    /// the ledger's own check and typed application of a proposal (an `economics` proposal for
+    /// the emission and treasury fields, a `module_params` proposal of the demand service for
+    /// the others). With `vote`, the stakers' vote decides it by the ledger's rule first.
+    Governance {
+        step: u32,
+        set: GovernanceChange,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vote: Option<Vote>,
+    },
     /// The token price is multiplied by `factor` (0.3: a 70% crash).
     PriceShock { step: u32, factor: f64 },
     /// Demand (potential units) is multiplied by `factor`.
@@ -226,16 +240,57 @@ impl Event {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GovernanceChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emission_per_epoch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub halving_interval_epochs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tail_per_epoch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub treasury_bps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub remint_bps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub demand_cap_bps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub credit_usd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bootstrap_start_bps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bootstrap_floor_bps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bootstrap_decay_epochs: Option<u64>,
+}
+
+/// How the stakers voted on a scheduled proposal, as shares of the stake that could vote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vote {
+    /// Share of the eligible stake that voted, basis points.
+    pub turnout_bps: u32,
+    /// Share of the votes that were yes (the rest no), basis points.
+    pub yes_bps: u32,
+}
+
+/// `[governance]`: how the ledger decides a scheduled proposal's vote (as a genesis file's
+/// `[governance]`; the other fields of that section do not matter to the simulator).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Voting {
+    /// Share of the eligible stake that must vote, basis points.
+    pub quorum_bps: u32,
+    /// Yes must be more than this share of yes and no, basis points (5000 to 9999).
+    pub threshold_bps: u32,
+}
+
+impl Default for Voting {
+    fn default() -> Self {
+        let devnet = GovernanceGenesis::devnet();
+        Voting {
+            quorum_bps: devnet.quorum_bps,
+            threshold_bps: devnet.threshold_bps,
+        }
+    }
 }
 
 /// `[kpi]`: definitions behind the summary.
@@ -272,11 +327,74 @@ pub enum SweepMode {
     Zip,
 }
 
-/// The economics a run starts with, as depin-core types.
+/// The economics a run is paid under, as depin-core types.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoreEconomics {
     pub schedule: EmissionSchedule,
     pub params: DemandParams,
+}
+
+impl CoreEconomics {
+    /// The emission schedule and demand parameters in a network's ledger parameters (one
+    /// with `[economics]` and the demand service, as [`Scenario::network`] builds).
+    pub fn of(p: &Params) -> CoreEconomics {
+        let e = p
+            .economics
+            .as_ref()
+            .expect("the simulated network has [economics]");
+        let d = p
+            .modules
+            .demand
+            .as_deref()
+            .expect("the simulated network runs the demand service");
+        CoreEconomics {
+            schedule: e.emission.clone(),
+            params: DemandParams {
+                treasury_bps: e.treasury_bps,
+                remint_bps: d.remint_bps,
+                demand_cap_bps: d.demand_cap_bps,
+                bootstrap: d.bootstrap,
+                credit_peg: d.credit_peg,
+            },
+        }
+    }
+}
+
+/// What a scheduled `governance` event does, decided when the scenario is loaded (the same in
+/// every run).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decided {
+    /// In force from the event's step: the economics after the change, and whether it set the
+    /// emission (which then replaces the schedule, earlier halving events included).
+    Applied {
+        economics: CoreEconomics,
+        emission_changed: bool,
+    },
+    /// The stakers' vote did not pass it, so nothing changed: the ledger's reason code and
+    /// sentence.
+    Rejected { code: &'static str, why: String },
+}
+
+/// The scenario's economics as the ledger runs them: where a run starts, and what each
+/// governance event does.
+#[derive(Clone, Debug)]
+pub struct EconomicsPlan {
+    pub initial: CoreEconomics,
+    /// One entry per event of `events`, in the file's order: `None` for the other kinds.
+    pub decided: Vec<Option<Decided>>,
+}
+
+impl EconomicsPlan {
+    /// What the event `index` of the scenario decided, if it is a governance event.
+    pub fn decided(&self, index: usize) -> Option<&Decided> {
+        self.decided.get(index).and_then(Option::as_ref)
+    }
+}
+
+/// An address of the simulated network that no key signs for: the simulator needs the
+/// ledger's parameters, never its accounts.
+fn sim_address(role: &str) -> Address {
+    Address(Hash::tagged("depin/sim/address", &[role.as_bytes()]).0)
 }
 
 fn bad(field: &str, value: impl std::fmt::Display, what: &str) -> anyhow::Error {
@@ -288,60 +406,31 @@ fn tokens(field: &str, text: &str, decimals: u8) -> Result<Amount> {
 }
 
 impl Economics {
-    /// The emission schedule and demand parameters this section describes.
-    pub fn to_core(&self, decimals: u8) -> Result<CoreEconomics> {
-        let params = DemandParams {
+    /// The emission and treasury fields as a genesis file's `[economics]` section.
+    pub fn economics_section(&self) -> EconomicsGenesis {
+        EconomicsGenesis {
+            emission_per_epoch: self.emission_per_epoch.clone(),
+            halving_interval_epochs: self.halving_interval_epochs,
+            tail_per_epoch: self.tail_per_epoch.clone(),
+            treasury: sim_address("treasury"),
             treasury_bps: self.treasury_bps,
-            remint_bps: self.remint_bps,
-            demand_cap_bps: self.demand_cap_bps,
-            bootstrap: BootstrapDecay {
-                start_bps: self.bootstrap_start_bps,
-                floor_bps: self.bootstrap_floor_bps,
-                decay_epochs: self.bootstrap_decay_epochs,
-            },
-            credit_peg: CreditPeg::parse(&self.credit_usd).map_err(|e| {
-                bad(
-                    "economics.credit_usd",
-                    format!("{:?}", self.credit_usd),
-                    &e.to_string(),
-                )
-            })?,
+            pool_weights: Default::default(),
+        }
+    }
+
+    /// The demand fields as the demand service's `[demand]` section: the ledger's preset (one
+    /// oracle) with this credit peg, re-mint, cap and bootstrap decay.
+    pub fn demand_section(&self) -> DemandGenesis {
+        let mut d = preset(vec![sim_address("oracle")], self.bootstrap_decay_epochs);
+        d.credit_usd = self.credit_usd.clone();
+        d.remint_bps = self.remint_bps;
+        d.demand_cap_bps = self.demand_cap_bps;
+        d.bootstrap = BootstrapDecay {
+            start_bps: self.bootstrap_start_bps,
+            floor_bps: self.bootstrap_floor_bps,
+            decay_epochs: self.bootstrap_decay_epochs,
         };
-        let share = "a share in basis points: 0 to 10000";
-        for (field, value) in [
-            ("treasury_bps", self.treasury_bps),
-            ("remint_bps", self.remint_bps),
-            ("bootstrap_start_bps", self.bootstrap_start_bps),
-        ] {
-            if value > 10_000 {
-                return Err(bad(&format!("economics.{field}"), value, share));
-            }
-        }
-        if self.bootstrap_floor_bps > self.bootstrap_start_bps {
-            return Err(bad(
-                "economics.bootstrap_floor_bps",
-                self.bootstrap_floor_bps,
-                &format!(
-                    "must not exceed economics.bootstrap_start_bps ({}): the bootstrap share decays toward its floor",
-                    self.bootstrap_start_bps
-                ),
-            ));
-        }
-        if let Some(why) = params.invalid() {
-            bail!("economics: {why}");
-        }
-        Ok(CoreEconomics {
-            schedule: EmissionSchedule {
-                initial_per_epoch: tokens(
-                    "economics.emission_per_epoch",
-                    &self.emission_per_epoch,
-                    decimals,
-                )?,
-                halving_interval_epochs: self.halving_interval_epochs,
-                tail_per_epoch: tokens("economics.tail_per_epoch", &self.tail_per_epoch, decimals)?,
-            },
-            params,
-        })
+        d
     }
 
     /// This section with a governance change applied.
@@ -363,6 +452,68 @@ impl Economics {
             bootstrap_decay_epochs
         );
         e
+    }
+
+    /// The ledger proposals that make change `c` from this section: an `economics` proposal
+    /// when it sets an emission or treasury field, a `module_params` proposal of the demand
+    /// service when it sets a demand field; each carries the whole section, as on the ledger.
+    pub fn proposals(&self, c: &GovernanceChange) -> Vec<ProposalKind> {
+        let next = self.changed(c);
+        let mut out = Vec::new();
+        if c.sets_emission() || c.treasury_bps.is_some() {
+            out.push(ProposalKind::Economics {
+                section: serde_json::to_string(&next.economics_section())
+                    .expect("a section serializes"),
+            });
+        }
+        if c.sets_demand() {
+            out.push(ProposalKind::ModuleParams {
+                module: "demand".into(),
+                section: serde_json::to_string(&next.demand_section())
+                    .expect("a section serializes"),
+            });
+        }
+        out
+    }
+}
+
+impl GovernanceChange {
+    /// Whether the change sets the emission schedule.
+    pub fn sets_emission(&self) -> bool {
+        self.emission_per_epoch.is_some()
+            || self.halving_interval_epochs.is_some()
+            || self.tail_per_epoch.is_some()
+    }
+
+    /// Whether the change sets a field of the demand service's section.
+    pub fn sets_demand(&self) -> bool {
+        self.remint_bps.is_some()
+            || self.demand_cap_bps.is_some()
+            || self.credit_usd.is_some()
+            || self.bootstrap_start_bps.is_some()
+            || self.bootstrap_floor_bps.is_some()
+            || self.bootstrap_decay_epochs.is_some()
+    }
+}
+
+impl Vote {
+    /// Notional stake that could vote, base units: shares of shares in basis points of it are
+    /// exact.
+    const ELIGIBLE: u128 = 100_000_000;
+
+    /// The ledger's decision on this vote (`governance::proposal::outcome`, the rule a
+    /// proposal is decided by when its vote ends): `Err` is the reason code and sentence.
+    pub fn decide(&self, voting: &Voting) -> Result<(), (&'static str, String)> {
+        let voted = Self::ELIGIBLE * u128::from(self.turnout_bps) / 10_000;
+        let yes = voted * u128::from(self.yes_bps) / 10_000;
+        depin_core::services::governance::proposal::outcome(
+            Amount(Self::ELIGIBLE),
+            Amount(yes),
+            Amount(voted - yes),
+            Amount::ZERO,
+            voting.quorum_bps,
+            voting.threshold_bps,
+        )
     }
 }
 
@@ -427,8 +578,6 @@ impl Scenario {
             1e10,
             "must be between 0.00000001 and 10^10 USD",
         )?;
-        let mut economics = self.economics.clone();
-        economics.to_core(self.token.decimals)?;
         if self.oracle.window_steps == 0 {
             return Err(bad(
                 "oracle.window_steps",
@@ -568,11 +717,23 @@ impl Scenario {
                 ));
             }
             match event {
-                Event::Governance { set, .. } => {
-                    economics = economics.changed(set);
-                    economics
-                        .to_core(self.token.decimals)
-                        .with_context(|| format!("after governance event events[{i}]"))?;
+                Event::Governance { set, vote, .. } => {
+                    if !set.sets_emission() && !set.sets_demand() && set.treasury_bps.is_none() {
+                        bail!(
+                            "events[{i}].set names no field: name at least one [economics] field to change, e.g. set = {{ treasury_bps = 1500 }}"
+                        );
+                    }
+                    if let Some(v) = vote {
+                        for (f, value) in [("turnout_bps", v.turnout_bps), ("yes_bps", v.yes_bps)] {
+                            if value > 10_000 {
+                                return Err(bad(
+                                    &field(&format!("vote.{f}")),
+                                    value,
+                                    "a share in basis points: 0 to 10000",
+                                ));
+                            }
+                        }
+                    }
                 }
                 Event::PriceShock { factor, .. } | Event::DemandShock { factor, .. } => {
                     check_range(
@@ -593,7 +754,129 @@ impl Scenario {
             1.0,
             "a fraction of the peak: 0 to 1",
         )?;
+        self.economics_plan()?;
         Ok(())
+    }
+
+    /// The genesis of the network the scenario simulates: its token, `[economics]`, the demand
+    /// service's `[demand]` (from the demand fields of the scenario's `[economics]`) and
+    /// `[governance]` with the scenario's quorum and threshold.
+    pub fn genesis(&self) -> Genesis {
+        let mut g = Genesis::solo("depin-sim", sim_address("validator"), &[]);
+        g.token.decimals = self.token.decimals;
+        g.economics = Some(self.economics.economics_section());
+        g.modules.demand = Some(self.economics.demand_section());
+        g.modules.governance = Some(GovernanceGenesis {
+            quorum_bps: self.governance.quorum_bps,
+            threshold_bps: self.governance.threshold_bps,
+            ..GovernanceGenesis::devnet()
+        });
+        g
+    }
+
+    /// The simulated network's parameters as the ledger holds them, checked by the ledger's
+    /// own genesis rules: a network the ledger would refuse is refused, naming the scenario's
+    /// fields, with the ledger's sentence.
+    pub fn network(&self) -> Result<Params> {
+        let g = self.genesis();
+        g.validate().map_err(|e| match &e {
+            GenesisError::Field { field, .. } => {
+                anyhow::anyhow!("{}: the ledger refuses it: {e}", self.named(field))
+            }
+            _ => anyhow::anyhow!("the ledger refuses the simulated network: {e}"),
+        })?;
+        Ok(g.params())
+    }
+
+    /// The scenario's fields (with their values) behind a field of the ledger's genesis.
+    fn named(&self, ledger_field: &str) -> String {
+        let e = &self.economics;
+        match ledger_field {
+            "economics.emission_per_epoch" => {
+                format!("economics.emission_per_epoch = {:?}", e.emission_per_epoch)
+            }
+            "economics.tail_per_epoch" => {
+                format!("economics.tail_per_epoch = {:?}", e.tail_per_epoch)
+            }
+            "economics.treasury_bps" => format!("economics.treasury_bps = {}", e.treasury_bps),
+            "demand.credit_usd" => format!("economics.credit_usd = {:?}", e.credit_usd),
+            "demand.remint_bps" | "demand.demand_cap_bps" => format!(
+                "economics.remint_bps = {}, economics.demand_cap_bps = {}",
+                e.remint_bps, e.demand_cap_bps
+            ),
+            "demand.bootstrap" => format!(
+                "economics.bootstrap_start_bps = {}, economics.bootstrap_floor_bps = {}",
+                e.bootstrap_start_bps, e.bootstrap_floor_bps
+            ),
+            "governance.quorum_bps" => {
+                format!("governance.quorum_bps = {}", self.governance.quorum_bps)
+            }
+            "governance.threshold_bps" => {
+                format!(
+                    "governance.threshold_bps = {}",
+                    self.governance.threshold_bps
+                )
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The economics a run starts with and what each governance event does, by the ledger's
+    /// code: each event's change is made into the ledger's proposals ([`Economics::proposals`]),
+    /// checked by `governance::check_change_on` on the parameters in force (as a proposal is when
+    /// it is made), decided by the stakers' vote if the event has one, and applied by
+    /// `governance::params_after` (as a passed proposal is at an epoch boundary). Events apply
+    /// in step order, events of one step in the file's order. A change the ledger refuses is an
+    /// error naming the event, with the ledger's reason code and sentence.
+    pub fn economics_plan(&self) -> Result<EconomicsPlan> {
+        use depin_core::services::governance::{check_change_on, params_after};
+        let mut params = self.network()?;
+        let initial = CoreEconomics::of(&params);
+        let mut section = self.economics.clone();
+        let mut decided = vec![None; self.events.len()];
+        let mut order: Vec<usize> = (0..self.events.len()).collect();
+        order.sort_by_key(|i| self.events[*i].step());
+        for i in order {
+            let Event::Governance { step, set, vote } = &self.events[i] else {
+                continue;
+            };
+            let proposals = section.proposals(set);
+            let mut encoded = Vec::with_capacity(proposals.len());
+            for change in &proposals {
+                encoded.push(check_change_on(&params, change).map_err(|r| {
+                    anyhow::anyhow!(
+                        "events[{i}] (governance at step {step}): the ledger refuses the {} proposal ({}): {r}",
+                        change.name(),
+                        r.code()
+                    )
+                })?);
+            }
+            let outcome = match vote {
+                Some(v) => v.decide(&self.governance),
+                None => Ok(()),
+            };
+            decided[i] = Some(match outcome {
+                Ok(()) => {
+                    for (change, bytes) in proposals.iter().zip(&encoded) {
+                        params = params_after(&params, change, bytes)
+                            .map_err(|(code, why)| {
+                                anyhow::anyhow!(
+                                    "events[{i}] (governance at step {step}): the ledger could not apply the {} change ({code}): {why}",
+                                    change.name()
+                                )
+                            })?
+                            .expect("economics and module_params changes have parameters");
+                    }
+                    section = section.changed(set);
+                    Decided::Applied {
+                        economics: CoreEconomics::of(&params),
+                        emission_changed: set.sets_emission(),
+                    }
+                }
+                Err((code, why)) => Decided::Rejected { code, why },
+            });
+        }
+        Ok(EconomicsPlan { initial, decided })
     }
 
     /// The genesis supply in base units (validated).

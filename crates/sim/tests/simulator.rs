@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use depin_core::Keypair;
+use depin_core::services::demand::params::preset;
 use depin_sim::cli::{BenchArgs, bench, simulate_to};
 use depin_sim::engine::{Options, run_point};
 use depin_sim::kpi::Kpi;
@@ -249,12 +251,12 @@ fn a_crash_hurts_suppliers_less_when_credits_are_pegged() {
 #[test]
 fn sweeps_expand_grid_and_zip_including_initial_state() {
     let grid = format!(
-        "{}\n[sweep]\nmode = \"grid\"\n[sweep.values]\n\"economics.remint_bps\" = [0, 5000, 10000]\n\"suppliers.initial_active\" = [10, 100]\n",
+        "{}\n[sweep]\nmode = \"grid\"\n[sweep.values]\n\"economics.remint_bps\" = [0, 1000, 2000]\n\"suppliers.initial_active\" = [10, 100]\n",
         baseline_text()
     );
     let loaded = load_text(&grid, "grid").unwrap();
     assert_eq!(loaded.points.len(), 6);
-    assert_eq!(loaded.points[5].scenario.economics.remint_bps, 10_000);
+    assert_eq!(loaded.points[5].scenario.economics.remint_bps, 2_000);
     assert_eq!(loaded.points[5].scenario.suppliers.initial_active, 100);
     assert_eq!(
         loaded.points[0].label(),
@@ -353,7 +355,7 @@ fn bench_runs_at_a_small_size() {
 #[test]
 fn the_report_gives_absolute_money_shares_and_points_side_by_side() {
     let grid = format!(
-        "{}\n[sweep]\nmode = \"grid\"\n[sweep.values]\n\"economics.remint_bps\" = [0, 10000]\n",
+        "{}\n[[events]]\nkind = \"governance\"\nstep = 30\nset = {{ treasury_bps = 5000 }}\nvote = {{ turnout_bps = 5000, yes_bps = 5000 }}\n[sweep]\nmode = \"grid\"\n[sweep.values]\n\"economics.remint_bps\" = [0, 2000]\n",
         baseline_text()
     );
     let mut loaded = load_text(&grid, "grid").unwrap();
@@ -412,11 +414,21 @@ fn the_report_gives_absolute_money_shares_and_points_side_by_side() {
         let cost = totals["supplier_cost_usd"]["p50"].as_f64().unwrap();
         assert!(revenue > 0.0 && cost > 0.0);
     }
+    // The tie voted down: listed with the ledger's reason, and nothing changed.
+    let g = &summary["points"][1]["governance"][0];
+    assert_eq!(
+        (&g["step"], &g["outcome"], &g["code"]),
+        (&30.into(), &"rejected".into(), &"below_threshold".into())
+    );
+    assert_eq!(g["proposals"][0], "economics");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     for text in [
         "<h2>Side by side</h2>",
         "economics.remint_bps=0</a></th>",
-        "economics.remint_bps=10000</a></th>",
+        "economics.remint_bps=2000</a></th>",
+        "<h3>Governance</h3>",
+        "rejected (below_threshold): 25000000 yes against 25000000 no is not more than the threshold of 5000 basis points; nothing changed",
+        ">proposal rejected<",
         "Tokens minted over the run",
         "Tokens burned over the run",
         "Bootstrap share of suppliers&#39; rewards",
@@ -437,4 +449,148 @@ fn the_report_gives_absolute_money_shares_and_points_side_by_side() {
     // Every chart writes its last value in text.
     assert!(html.contains(">epoch 89: "));
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The ledger's sentence for a `[demand]` section with `cap` (and the baseline's re-mint and
+/// bootstrap), straight from depin-core.
+fn ledger_refusal(remint: u32, cap: u32) -> String {
+    let mut d = preset(vec![Keypair::from_seed([1; 32]).address()], 730);
+    (d.remint_bps, d.demand_cap_bps) = (remint, cap);
+    d.to_params().unwrap_err().1
+}
+
+#[test]
+fn economics_and_scheduled_changes_are_checked_by_the_ledger() {
+    let base = baseline_text();
+    // A network the ledger would refuse at genesis is refused, naming the scenario's fields,
+    // with the ledger's own sentence.
+    let e = error_of(&base.replace("demand_cap_bps = 8000", "demand_cap_bps = 30000"));
+    assert!(
+        e.contains(
+            "economics.remint_bps = 2000, economics.demand_cap_bps = 30000: the ledger refuses it"
+        ),
+        "{e}"
+    );
+    assert!(e.contains(&ledger_refusal(2_000, 30_000)), "{e}");
+    let e = error_of(&base.replace("demand_cap_bps = 8000", "demand_cap_bps = 9000"));
+    assert!(e.contains(&ledger_refusal(2_000, 9_000)), "{e}");
+    assert!(e.contains("remint_bps + demand_cap_bps is 11000"), "{e}");
+
+    // A scheduled change the ledger would refuse as a proposal is refused with the proposal's
+    // reason code and sentence (the cap alone raised to 1x with the re-mint still on).
+    let e = error_of(&format!(
+        "{base}\n[[events]]\nkind = \"governance\"\nstep = 10\nset = {{ demand_cap_bps = 10000 }}\n"
+    ));
+    assert!(
+        e.contains("events[0] (governance at step 10): the ledger refuses the module_params proposal (bad_change)"),
+        "{e}"
+    );
+    assert!(e.contains(&ledger_refusal(2_000, 10_000)), "{e}");
+    // Checked on the parameters in force at that step: after an earlier change ended the
+    // re-mint, the same cap is accepted.
+    load_text(
+        &format!(
+            "{base}\n[[events]]\nkind = \"governance\"\nstep = 20\nset = {{ demand_cap_bps = 10000 }}\n[[events]]\nkind = \"governance\"\nstep = 10\nset = {{ remint_bps = 0 }}\n"
+        ),
+        "in order",
+    )
+    .unwrap();
+    let e = error_of(&format!(
+        "{base}\n[[events]]\nkind = \"governance\"\nstep = 10\nset = {{ emission_per_epoch = \"1.0000001\" }}\n"
+    ));
+    assert!(
+        e.contains("the ledger refuses the economics proposal (bad_change)")
+            && e.contains("economics.emission_per_epoch"),
+        "{e}"
+    );
+    let e = error_of(&format!(
+        "{base}\n[[events]]\nkind = \"governance\"\nstep = 10\nset = {{}}\n"
+    ));
+    assert!(e.contains("events[0].set names no field"), "{e}");
+    let e = error_of(&format!(
+        "{base}\n[[events]]\nkind = \"governance\"\nstep = 10\nset = {{ treasury_bps = 1500 }}\nvote = {{ turnout_bps = 12000, yes_bps = 1 }}\n"
+    ));
+    assert!(e.contains("events[0].vote.turnout_bps = 12000"), "{e}");
+    let e = error_of(&format!(
+        "{base}\n[governance]\nquorum_bps = 3340\nthreshold_bps = 4000\n"
+    ));
+    assert!(
+        e.contains("governance.threshold_bps = 4000: the ledger refuses it")
+            && e.contains("so a minority never passes a change"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_voted_down_proposal_changes_nothing_and_a_passed_one_applies_from_its_step() {
+    use depin_sim::scenario::{Decided, Event, Vote};
+    let text = std::fs::read_to_string(scenarios_dir().join("weak-demand.toml")).unwrap();
+    let mut loaded = load_text(&text, "weak-demand.toml").unwrap();
+    shrink(&mut loaded, 200, 4);
+    let sc = &mut loaded.points[0].scenario;
+    sc.scenario.steps = 450;
+    let plan = sc.economics_plan().unwrap();
+    // Doubling the emission at 200: 40% turnout, 35% yes, below the threshold.
+    match plan.decided(0) {
+        Some(Decided::Rejected { code, why }) => {
+            assert_eq!(*code, "below_threshold");
+            assert!(
+                why.contains("is not more than the threshold of 5000 basis points"),
+                "{why}"
+            );
+        }
+        other => panic!("the emission proposal is voted down: {other:?}"),
+    }
+    // Moving the re-mint into the cap at 400 passes; everything else stays as it was.
+    match plan.decided(1) {
+        Some(Decided::Applied {
+            economics,
+            emission_changed,
+        }) => {
+            assert!(!emission_changed);
+            assert_eq!(economics.schedule, plan.initial.schedule);
+            assert_eq!(
+                (economics.params.remint_bps, economics.params.demand_cap_bps),
+                (0, 10_000)
+            );
+            let mut expected = plan.initial.params;
+            (expected.remint_bps, expected.demand_cap_bps) = (0, 10_000);
+            assert_eq!(economics.params, expected);
+        }
+        other => panic!("the demand proposal passes: {other:?}"),
+    }
+    let voted_down = run(sc);
+
+    // The voted-down proposal changed nothing: the run is the same without it.
+    let mut without = sc.clone();
+    without.events.remove(0);
+    without.validate().unwrap();
+    let without = run(&without);
+    assert_eq!(voted_down.fans, without.fans);
+
+    // Had it passed, the emission doubles from epoch 200 and not before.
+    let mut passed = sc.clone();
+    let Event::Governance { vote, .. } = &mut passed.events[0] else {
+        panic!("events[0] is the emission proposal")
+    };
+    *vote = Some(Vote {
+        turnout_bps: 4_000,
+        yes_bps: 6_000,
+    });
+    passed.validate().unwrap();
+    let passed = run(&passed);
+    for t in 0..200 {
+        assert_eq!(
+            p50(&passed, Kpi::MintedTokens, t),
+            p50(&voted_down, Kpi::MintedTokens, t),
+            "epoch {t}"
+        );
+    }
+    let minted = |o: &depin_sim::engine::Outcome| p50(o, Kpi::MintedTokens, 200);
+    assert!(
+        minted(&passed) > 1.5 * minted(&voted_down),
+        "minted at epoch 200: {} passed vs {} voted down",
+        minted(&passed),
+        minted(&voted_down)
+    );
 }

@@ -19,7 +19,7 @@ pub mod storage;
 
 pub use registry::{
     ModuleAction, ModuleParams, ModuleRejection, ModulesGenesis, NAMES, check_section,
-    disabled_code, name_of,
+    disabled_code, name_of, with_module_params,
 };
 pub(crate) use registry::{
     apply_params, begin_block, device_paid, device_retired, end_block, epoch_work, execute, init,

@@ -321,21 +321,31 @@ macro_rules! registry {
         /// [`check_section`]); a module the network did not run is switched on and its initial
         /// state written from `section`.
         pub(crate) fn apply_params(state: &mut State, name: &str, section: &str, encoded: &[u8]) -> Result<(), String> {
+            let params = with_module_params(state.params(), name, encoded)?;
             $(if name == <$module as Module>::NAME {
-                let p = <<$module as Module>::Params as Decode>::from_bytes(encoded).map_err(|e| e.to_string())?;
-                let was_on = state.params().modules.$name.is_some();
-                let g: Option<<$module as Module>::Genesis> = if was_on {
+                let g: Option<<$module as Module>::Genesis> = if state.params().modules.$name.is_some() {
                     None
                 } else {
                     Some(serde_json::from_str(section).map_err(|e| e.to_string())?)
                 };
-                let mut params = state.params().clone();
-                params.modules.$name = Some(Arc::new(p));
                 state.set_params(params);
                 if let Some(g) = g {
                     state.with_writer(<$module as Module>::ID, |s| <$module as Module>::init(s, &g));
                 }
                 return Ok(());
+            })*
+            Err(format!("no module is named {name}"))
+        }
+
+        /// `params` with module `name`'s parameters decoded from `encoded` (what
+        /// [`check_section`] returned): the typed change a passed proposal makes, without the
+        /// state (the economic simulator applies its scheduled changes with it).
+        pub fn with_module_params(params: &crate::genesis::Params, name: &str, encoded: &[u8]) -> Result<crate::genesis::Params, String> {
+            $(if name == <$module as Module>::NAME {
+                let p = <<$module as Module>::Params as Decode>::from_bytes(encoded).map_err(|e| e.to_string())?;
+                let mut params = params.clone();
+                params.modules.$name = Some(Arc::new(p));
+                return Ok(params);
             })*
             Err(format!("no module is named {name}"))
         }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod compute;
 pub mod mapping;
 pub mod storage;
 

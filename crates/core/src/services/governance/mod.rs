@@ -8,6 +8,7 @@
 //! modules never import each other. See docs/GOVERNANCE.md.
 
 pub mod actions;
+pub mod change;
 pub mod evidence;
 pub mod params;
 pub mod proposal;
@@ -21,6 +22,7 @@ use crate::rejection::Rejection;
 use crate::state::State;
 
 pub use actions::{Choice, GovernanceAction, ProposalKind};
+pub use change::{check_change, check_change_on, params_after};
 pub use params::{GovernanceGenesis, GovernanceParams, SlashTo};
 pub use records::{GovernanceView, Proposal, SlashRecord, SlashRule, Stake, Status, stake_escrow};
 pub use reject::GovernanceRejection;

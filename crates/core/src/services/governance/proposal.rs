@@ -3,16 +3,15 @@
 //! epoch is always paid under one set of rules.
 
 use crate::amount::Amount;
-use crate::codec::{Decode, Encode};
 use crate::crypto::{Address, Hash};
 use crate::economics::payout::mul_div_floor;
-use crate::genesis::{EconomicsGenesis, EconomicsParams, GenesisInfo};
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
 use crate::state::{State, StateRead, Validator, table, validators_key};
 
 use super::Governance;
-use super::actions::{Choice, MAX_VALIDATORS, ProposalKind};
+use super::actions::{Choice, ProposalKind};
+use super::change::{check_change, params_after};
 use super::params::GovernanceParams;
 use super::records::{
     GovernanceView, Proposal, SlashRule, Status, VoteRecord, candidates_key, device_vote_key,
@@ -72,104 +71,6 @@ fn governance_params(state: &State) -> GovernanceParams {
         .as_deref()
         .cloned()
         .expect("governance runs when its actions or hooks do")
-}
-
-fn bad(field: &str, why: impl Into<String>) -> Rejection {
-    R::BadChange {
-        field: field.into(),
-        why: why.into(),
-    }
-    .into()
-}
-
-/// What a module's check may know of this network now (with `enabling` among its modules).
-fn network_info(state: &State, enabling: Option<&str>) -> GenesisInfo {
-    let p = state.params();
-    let mut modules = p.modules.enabled();
-    if let Some(name) = enabling
-        && let Some(n) = crate::modules::NAMES.iter().find(|n| **n == name)
-        && !modules.contains(n)
-    {
-        modules.push(n);
-    }
-    GenesisInfo {
-        decimals: p.decimals,
-        epoch_length_blocks: p.epoch_length_blocks,
-        has_economics: p.economics.is_some(),
-        modules,
-    }
-}
-
-/// Checks a change against the module it changes; the typed parameters, encoded, for
-/// parameter changes (empty for the other kinds).
-pub fn check_change(state: &State, change: &ProposalKind) -> Result<Vec<u8>, Rejection> {
-    match change {
-        ProposalKind::ModuleParams { module, section } => {
-            let info = network_info(state, Some(module));
-            let (_, encoded) = crate::modules::check_section(module, section, &info)
-                .map_err(|(field, why)| bad(field, why))?;
-            Ok(encoded)
-        }
-        ProposalKind::Economics { section } => {
-            let g: EconomicsGenesis = serde_json::from_str(section).map_err(|e| {
-                bad(
-                    "economics",
-                    format!("is not a valid [economics] section: {e}"),
-                )
-            })?;
-            let p = g
-                .params(state.params().decimals)
-                .map_err(|(field, why)| bad(field, why))?;
-            let proof = state.params().modules.proof_modules();
-            for (name, _) in &p.pool_weights {
-                if !proof.contains(&name.as_str()) {
-                    return Err(bad(
-                        "economics.pool_weights",
-                        format!("'{name}' is not a proof module this network runs"),
-                    ));
-                }
-            }
-            Ok(p.to_bytes())
-        }
-        ProposalKind::OracleSet { .. } => {
-            if state.params().modules.demand.is_none() {
-                return Err(bad(
-                    "oracle",
-                    "needs a network that runs the demand service",
-                ));
-            }
-            Ok(Vec::new())
-        }
-        ProposalKind::Denylist { .. } => Ok(Vec::new()),
-        ProposalKind::PairDenylist { a, b, .. } => {
-            if a == b {
-                return Err(bad("b", "must be another device than a"));
-            }
-            Ok(Vec::new())
-        }
-        ProposalKind::TreasurySpend { amount, .. } => {
-            if state.params().economics.is_none() {
-                return Err(bad("to", "needs a network with an [economics] treasury"));
-            }
-            if amount.is_zero() {
-                return Err(bad("amount", "must be more than 0"));
-            }
-            Ok(Vec::new())
-        }
-        ProposalKind::ValidatorSet { validators } => {
-            if validators.is_empty() || validators.len() > MAX_VALIDATORS as usize {
-                return Err(bad(
-                    "validators",
-                    format!("must name 1 to {MAX_VALIDATORS} keys"),
-                ));
-            }
-            let distinct: std::collections::BTreeSet<_> = validators.iter().collect();
-            if distinct.len() != validators.len() {
-                return Err(bad("validators", "names a key twice; list each once"));
-            }
-            Ok(Vec::new())
-        }
-    }
 }
 
 /// Opens a proposal by `proposer` (or, `emergency`, enacts one by the emergency key: passed
@@ -374,11 +275,9 @@ fn apply(state: &mut State, p: &Proposal, ctx: BlockContext) -> Result<(), (&'st
                 .map_err(|why| ("bad_params", why))
         }
         ProposalKind::Economics { .. } => {
-            let e = EconomicsParams::from_bytes(&p.encoded)
-                .map_err(|e| ("bad_params", e.to_string()))?;
-            let mut params = state.params().clone();
-            params.economics = Some(e);
-            state.set_params(params);
+            let next = params_after(state.params(), &p.change, &p.encoded)?
+                .expect("an economics change has parameters");
+            state.set_params(next);
             Ok(())
         }
         ProposalKind::OracleSet { oracle, authorised } => {
