@@ -28,7 +28,7 @@ use depin_core::modules::mapping::actions::{
 };
 use depin_core::modules::mapping::params::{MAX_FRAMES_PER_BUNDLE, RegionGenesis};
 use depin_core::modules::mapping::preset::{self, DAY_MS};
-use depin_core::modules::mapping::records::{MappingView, cell_age_range, image_age_range};
+use depin_core::modules::mapping::records::{MappingView, cell_age_range};
 use depin_core::state::StateRead;
 use depin_core::{Action, Address, Keypair, Signature, Transaction};
 use depin_node::mempool::VERIFY_CHUNK;
@@ -98,10 +98,10 @@ pub struct MappingReport {
     pub frames_flagged: u64,
     /// The block closing the epoch of the drives.
     pub close_seconds: f64,
-    /// A month later (memory windows passed) the blocks of the next epoch forget every cell and
-    /// image, at most `FORGET_PER_BLOCK` entries each: the slowest of those blocks.
+    /// A month later (the memory window passed) the blocks of the next epoch forget every cell,
+    /// at most `FORGET_PER_BLOCK` entries each: the slowest of those blocks.
     pub forget_block_max_seconds: f64,
-    /// The blocks until the age indexes were empty, and their total time.
+    /// The blocks until the age index was empty, and their total time.
     pub forget_blocks: u64,
     pub forget_seconds: f64,
     pub cells_forgotten: u64,
@@ -324,17 +324,16 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
         return Err("the close did not count every frame".into());
     }
 
-    // A month later: the blocks that forget every cell and image, a bounded number each.
+    // A month later: the blocks that forget every cell, a bounded number each.
     chain.time_ms += 31 * DAY_MS;
     let (mut forget_block_max_seconds, mut forget_blocks, mut forget_seconds) = (0f64, 0u64, 0f64);
     let remembering = |state: &depin_core::State| {
-        let (from, _) = cell_age_range(0);
-        let (_, to) = image_age_range(u64::MAX);
+        let (from, to) = cell_age_range(u64::MAX);
         !state.scan(&from, &to, 1).is_empty()
     };
     while remembering(chain.producer.state()) {
         if chain.producer.state().height() + 1 >= 2 * EPOCH_BLOCKS {
-            return Err("the epoch ended before every cell and image was forgotten".into());
+            return Err("the epoch ended before every cell was forgotten".into());
         }
         let t = Instant::now();
         chain.produce()?;

@@ -333,7 +333,7 @@ fn mapping(cfg: &depin_bench::mapping::MappingBench, json_out: bool) -> Result<(
         r.cell_index_per_s
     );
     println!(
-        "{} fresh cells ({} frames flagged): epoch close {:.3} s; a month later {} blocks forgot {} cells and their images in {:.3} s (slowest block {:.3} s); reading every cell once {:.3} s (close x{:.1})",
+        "{} fresh cells ({} frames flagged): epoch close {:.3} s; a month later {} blocks forgot {} cells in {:.3} s (slowest block {:.3} s); reading every cell once {:.3} s (close x{:.1})",
         r.fresh_cells,
         r.frames_flagged,
         r.close_seconds,

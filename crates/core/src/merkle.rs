@@ -83,7 +83,14 @@ impl StateTree {
         let bucket = &mut self.buckets[b];
         match value {
             Some(v) => {
-                bucket.insert(key.to_vec(), Hash::tagged("depin/state-leaf", &[key, v]));
+                let leaf = Hash::tagged("depin/state-leaf", &[key, v]);
+                // An existing key's leaf is replaced in place: no copy of the key.
+                match bucket.get_mut(key) {
+                    Some(slot) => *slot = leaf,
+                    None => {
+                        bucket.insert(key.to_vec(), leaf);
+                    }
+                }
             }
             None => {
                 bucket.remove(key);

@@ -111,11 +111,22 @@ pub struct State {
     /// Module tables (devices, beacons, rewards...), keyed by raw bytes whose first byte names
     /// the table (see [`table`]).
     kv: BTreeMap<Vec<u8>, Vec<u8>>,
-    touched_kv: BTreeSet<Vec<u8>>,
-    undo_kv: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Module table entries changed since the last commit: the value before the first change
+    /// (for [`State::rollback`]), and whether the entry changed since the last
+    /// [`State::stage`] (what the next stage folds into the tree). One map for both, so a
+    /// write costs one lookup and at most one key copy.
+    undo_kv: BTreeMap<Vec<u8>, KvUndo>,
     /// The first key byte the code running now may write: the module being dispatched, or
     /// [`table::LEDGER`] for the ledger itself.
     writer: u8,
+}
+
+/// A module table entry's value before the current block changed it, and whether it changed
+/// since the last stage.
+#[derive(Clone)]
+struct KvUndo {
+    old: Option<Vec<u8>>,
+    unstaged: bool,
 }
 
 /// First bytes of state keys. 0-2 are the typed tables of [`StateKey`]; [`LEDGER`] holds the
@@ -259,7 +270,6 @@ impl State {
             undo_meta: None,
             undo_params: None,
             kv: BTreeMap::new(),
-            touched_kv: BTreeSet::new(),
             undo_kv: BTreeMap::new(),
             writer: table::LEDGER,
         };
@@ -335,7 +345,6 @@ impl State {
             undo_meta: None,
             undo_params: None,
             kv,
-            touched_kv: BTreeSet::new(),
             undo_kv: BTreeMap::new(),
             writer: table::LEDGER,
         })
@@ -472,13 +481,28 @@ impl State {
             self.writer
         );
         let old = match value {
-            Some(v) => self.kv.insert(key.clone(), v),
+            // An existing entry is replaced in place: no copy of its key.
+            Some(v) => match self.kv.get_mut(&key) {
+                Some(slot) => Some(std::mem::replace(slot, v)),
+                None => self.kv.insert(key.clone(), v),
+            },
             None => self.kv.remove(&key),
         };
-        if !self.undo_kv.contains_key(&key) {
-            self.undo_kv.insert(key.clone(), old);
+        self.note_kv_change(key, old);
+    }
+
+    /// Remembers that `key` changed (its value before was `old`): the first change since the
+    /// last commit keeps `old` for rollback, and the entry waits for the next stage.
+    fn note_kv_change(&mut self, key: Vec<u8>, old: Option<Vec<u8>>) {
+        match self.undo_kv.entry(key) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(KvUndo {
+                    old,
+                    unstaged: true,
+                });
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().unstaged = true,
         }
-        self.touched_kv.insert(key);
     }
 
     /// Encodes and writes a module table entry.
@@ -497,13 +521,12 @@ impl State {
 
     /// Undoes every change since the last commit, staged or not.
     pub fn rollback(&mut self) {
-        for (key, old) in std::mem::take(&mut self.undo_kv) {
-            match old {
+        for (key, undo) in std::mem::take(&mut self.undo_kv) {
+            match undo.old {
                 Some(v) => self.kv.insert(key, v),
                 None => self.kv.remove(&key),
             };
         }
-        self.touched_kv.clear();
         for (address, old) in std::mem::take(&mut self.undo_accounts) {
             match old {
                 Some(a) => self.accounts.insert(address, a),
@@ -532,10 +555,12 @@ impl State {
             self.tree.set(&key_bytes, value.as_deref());
             self.staged.push((key_bytes, value));
         }
-        for key in std::mem::take(&mut self.touched_kv) {
-            let value = self.kv.get(&key).cloned();
-            self.tree.set(&key, value.as_deref());
-            self.staged.push((key, value));
+        let (kv, tree, staged) = (&self.kv, &mut self.tree, &mut self.staged);
+        for (key, undo) in self.undo_kv.iter_mut().filter(|(_, u)| u.unstaged) {
+            undo.unstaged = false;
+            let value = kv.get(key).cloned();
+            tree.set(key, value.as_deref());
+            staged.push((key.clone(), value));
         }
         self.tree.root()
     }
@@ -560,8 +585,7 @@ impl State {
                     Some(v) => self.kv.insert(key.clone(), v.clone()),
                     None => self.kv.remove(key),
                 };
-                self.undo_kv.entry(key.clone()).or_insert(old);
-                self.touched_kv.insert(key.clone());
+                self.note_kv_change(key.clone(), old);
                 continue;
             }
             match StateKey::from_bytes(key).unwrap_or_else(|_| corrupt("key")) {
@@ -624,7 +648,7 @@ impl State {
     /// The commitment to the whole state as of the last commit.
     pub fn app_hash(&mut self) -> Hash {
         debug_assert!(
-            self.touched.is_empty() && self.touched_kv.is_empty() && self.staged.is_empty(),
+            self.touched.is_empty() && self.undo_kv.is_empty() && self.staged.is_empty(),
             "app_hash asked with uncommitted changes"
         );
         self.tree.root()

@@ -10,8 +10,9 @@ use common::storage::*;
 use common::*;
 use depin_core::modules::compute::ComputeView;
 use depin_core::modules::compute::actions::{
-    ClaimTask, CommitResult, PostJob, ProcessorClass, RegisterProvider, RevealResult, Unit,
-    VerifyMode, result_commitment, result_tag, sign_onboarding,
+    Canary, ClaimTask, CommitResult, PostJob, ProcessorClass, RegisterProvider, RevealCanaries,
+    RevealResult, Unit, VerifyMode, canary_commitment, result_commitment, result_tag,
+    sign_onboarding,
 };
 use depin_core::modules::compute::fate::{SlotFate, TaskOutcome};
 use depin_core::modules::storage::StorageView;
@@ -152,20 +153,16 @@ fn salt(i: u8) -> Hash {
     Hash::tagged("salt", &[&[i]])
 }
 
-/// Two replicas disagree, three referees side with the honest one: the garbage provider's
-/// result is proven wrong (`wrong_result`) and its owner loses a quarter of its stake, while
-/// the honest providers' owners (also staked) lose nothing.
-#[test]
-fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
-    const PROVIDERS: u8 = 5;
-    let compute = test_params();
-    let mut net = Net::new(compute_genesis(PROVIDERS, slashing));
+/// A network with compute and slashing, its price set, the requester and `providers` owners
+/// holding credits, each owner staked and running one GPU provider.
+fn compute_net(providers: u8) -> Net {
+    let mut net = Net::new(compute_genesis(providers, slashing));
     let a = price_action(&net, HALF_DOLLAR);
     assert_eq!(net.send(&oracle(0), a), Receipt::Success);
-    for key in std::iter::once(requester()).chain((0..PROVIDERS).map(owner_of)) {
+    for key in std::iter::once(requester()).chain((0..providers).map(owner_of)) {
         assert_eq!(net.send(&key, buy(20 * TOKEN, &key)), Receipt::Success);
     }
-    for i in 0..PROVIDERS {
+    for i in 0..providers {
         let owner = owner_of(i);
         lock(&mut net, &owner, STAKED);
         let r = RegisterProvider {
@@ -177,6 +174,17 @@ fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
         };
         assert_eq!(net.send(&owner, r.into()), Receipt::Success);
     }
+    net
+}
+
+/// Two replicas disagree, three referees side with the honest one: the garbage provider's
+/// result is proven wrong (`wrong_result`) and its owner loses a quarter of its stake, while
+/// the honest providers' owners (also staked) lose nothing.
+#[test]
+fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
+    const PROVIDERS: u8 = 5;
+    let compute = test_params();
+    let mut net = compute_net(PROVIDERS);
     let job = net.state.next_job_id();
     let post = PostJob {
         spec_hash: Hash::tagged("spec", &[]),
@@ -266,6 +274,105 @@ fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
     }
     // The reveals' fees are in credits (demand runs): only the slash burned tokens.
     assert_eq!(net.state.meta().burned.0 - burned, s.amount.0);
+    conserved(&net);
+    net.replays_identically();
+}
+
+/// A canary job: provider 1 returns garbage on the task whose answer the requester knew, and
+/// provider 0 does its task right. Revealing the canaries proves provider 1 wrong
+/// (`canary_failed`): its bond is forfeited and its owner loses a quarter of its stake, once,
+/// like a result outvoted after referees; the honest provider's owner keeps all of its stake.
+/// Credits, the supply and the stake escrow balance throughout.
+#[test]
+fn a_failed_canary_slashes_its_provider_s_owner() {
+    let mut net = compute_net(2);
+    let known = Hash::tagged("known answer", &[]);
+    let canaries = vec![Canary {
+        task: 1,
+        result: known,
+    }];
+    let job_salt = Hash::tagged("requester salt", &[]);
+    let job = net.state.next_job_id();
+    let post = PostJob {
+        spec_hash: Hash::tagged("spec", &[]),
+        tasks: 2,
+        unit: Unit::Frame,
+        units_per_task: 1,
+        price_per_unit: 1_000,
+        deadline_height: net.state.height() + 100,
+        min_tier: 0,
+        mode: VerifyMode::Canary,
+        canary_commitment: Some(canary_commitment(&job_salt, &canaries)),
+    };
+    assert_eq!(net.send(&requester(), post.into()), Receipt::Success);
+    let honest = Hash::tagged("output", &[&job.to_le_bytes()]);
+    let garbage = Hash::tagged("garbage", &[&job.to_le_bytes()]);
+    // Provider 0 does task 0 right; provider 1 returns garbage on task 1, the canary.
+    let work = [(0u8, 0u32, honest), (1, 1, garbage)];
+    for (i, task, result) in work {
+        let d = device(i);
+        let claim = ClaimTask { job, task };
+        assert_eq!(net.send(&d, claim.into()), Receipt::Success, "claim {i}");
+        let commit = CommitResult {
+            job,
+            task,
+            commitment: result_commitment(job, task, &d.address(), &result, &salt(i)),
+            tag: result_tag(job, task, &result),
+        };
+        assert_eq!(net.send(&d, commit.into()), Receipt::Success, "commit {i}");
+    }
+    net.block(vec![]);
+    for (i, task, result) in work {
+        let reveal = RevealResult {
+            job,
+            task,
+            result,
+            salt: salt(i),
+        };
+        assert_eq!(net.send(&device(i), reveal.into()), Receipt::Success);
+        conserved(&net);
+    }
+    assert!(net.state.slashes(100).is_empty(), "nothing proven yet");
+    let burned = net.state.meta().burned.0;
+    let reveal = RevealCanaries {
+        job,
+        salt: job_salt,
+        canaries,
+    };
+    assert_eq!(net.send(&requester(), reveal.into()), Receipt::Success);
+    let task = net.state.task(job, 1).unwrap();
+    assert_eq!(task.outcome, Some(TaskOutcome::Failed));
+    assert_eq!(task.slots[0].fate, SlotFate::CanaryFailed);
+    let s = slashed_once(
+        &net,
+        &owner_of(1),
+        SlashRule::ComputeResult,
+        "differed from the known answer of a canary task",
+    );
+    assert_eq!(
+        s.evidence,
+        Hash::tagged(
+            "depin/compute/canary-failed/v1",
+            &[
+                &job.to_be_bytes(),
+                &1u32.to_be_bytes(),
+                &device(1).address().0
+            ]
+        )
+    );
+    assert_eq!(
+        net.state.stake_of(&owner_of(0).address()).amount.0,
+        STAKED * TOKEN,
+        "the honest provider's owner keeps its stake"
+    );
+    // The reveal's fee is in credits (demand runs): only the slash burned tokens.
+    assert_eq!(net.state.meta().burned.0 - burned, s.amount.0);
+    conserved(&net);
+    // More blocks, and the honest task's approval by timeout, slash nobody again.
+    for _ in 0..8 {
+        net.block(vec![]);
+    }
+    slashed_once(&net, &owner_of(1), SlashRule::ComputeResult, "canary task");
     conserved(&net);
     net.replays_identically();
 }

@@ -159,13 +159,19 @@ pub fn finish_slot(
         SlotFate::Abandoned => slot.bond * u128::from(p.abandon_penalty_bps) / 10_000,
         _ => 0,
     };
-    if fate == SlotFate::WrongResult
+    let proven_wrong = match fate {
+        SlotFate::WrongResult => Some("depin/compute/wrong-result/v1"),
+        SlotFate::CanaryFailed => Some("depin/compute/canary-failed/v1"),
+        _ => None,
+    };
+    if let Some(tag) = proven_wrong
         && let Some(d) = crate::services::devices::DevicesView::device_entry(&*state, &slot.device)
     {
-        // A result proven wrong also costs its owner's stake, by the governance rule (nothing
-        // on a network without governance).
+        // A result proven wrong (outvoted after referees, or differing from a canary's known
+        // answer) also costs its owner's stake, by the governance rule (nothing on a network
+        // without governance). The evidence names the slot, so each is slashed once.
         let evidence = Hash::tagged(
-            "depin/compute/wrong-result/v1",
+            tag,
             &[
                 &job_id.to_be_bytes(),
                 &task_idx.to_be_bytes(),

@@ -6,7 +6,7 @@
 
 use crate::amount::Amount;
 use crate::codec::Decode;
-use crate::crypto::{Address, Hash};
+use crate::crypto::Address;
 use crate::module::{BlockContext, DeviceWork, EpochWork, address_suffix};
 use crate::services::devices::DevicesView;
 use crate::state::{State, StateRead};
@@ -15,7 +15,7 @@ use super::params::{MAX_FRAMES_PER_BUNDLE, MappingParams};
 use super::records::{
     Bounty, Claim, MappingView, Tally, bounty_cell_key, bounty_end_range, bounty_key,
     bundles_before, cell_age_range, cell_key, claim_prefix, dashcam_key, escrow_account,
-    forgotten_key, image_age_range, image_key, tallies_before, tally_prefix,
+    forgotten_key, tallies_before, tally_prefix,
 };
 use super::verify::move_tokens;
 
@@ -178,17 +178,17 @@ fn end_bounties(state: &mut State, now_ms: u64, n: &mut Counters) {
     }
 }
 
-/// Entries the end of one block forgets at most (cells, images, bundle records and tallies
-/// together, with their age-index entries). Forgetting a month of mapping at one close took
+/// Entries the end of one block forgets at most (cells, bundle records and tallies together,
+/// with their age-index entries). Forgetting a month of mapping at one close took
 /// 19 s for 380,651 cells (docs/BENCHMARKS.md); spread over blocks, no block pays more than
 /// this, and drains the backlog of a burst over the following blocks.
 /// Forgetting late changes no payout: a cell past `memory_ms` is fully fresh whether it is
-/// remembered or not, and an image remembered longer only refuses a copy longer.
+/// remembered or not.
 pub const FORGET_PER_BLOCK: usize = 8_192;
 
 /// After a block's transactions: forgets, oldest first and at most [`FORGET_PER_BLOCK`]
-/// entries, the cells not seen for the memory window, the images older than the image memory,
-/// and the bundle records and tallies that fell out of the history.
+/// entries, the cells not seen for the memory window (with their perceptual hashes and image
+/// fingerprints), and the bundle records and tallies that fell out of the history.
 pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
     let Some(p) = state.params().modules.mapping.clone() else {
         return;
@@ -216,18 +216,6 @@ pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
         let key = forgotten_key(epoch);
         let count: u64 = state.get(&key).unwrap_or(0);
         state.put(key, &(count + forgotten));
-    }
-    let image_before = ctx.time_ms.saturating_sub(p.freshness.image_memory_ms);
-    let (from, to) = image_age_range(image_before);
-    for (key, value) in state.scan(&from, &to, budget / per_entry) {
-        let listed = Vec::<Hash>::from_bytes(&value).expect("written");
-        budget -= 1 + listed.len();
-        // Each listed image was first shown by this bundle, and a later frame showing it was
-        // refused as a duplicate while this entry stood: the image entry is this bundle's.
-        for image in listed {
-            state.put_raw(image_key(&image), None);
-        }
-        state.put_raw(key, None);
     }
     // The records of epochs before `epoch - history_epochs` (the current epoch's tallies are
     // never among them: the close still reads them).

@@ -63,21 +63,17 @@ pub struct FrameRules {
     pub max_clock_skew_ms: u64,
 }
 
-/// How freshness is paid and how long the ledger remembers cells and images.
+/// How freshness is paid and how long the ledger remembers cells.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FreshnessRules {
     /// A cell's weight grows linearly with the time since it was last mapped and is full after
     /// this long, ms (Hivemapper: 7 days).
     pub full_after_ms: u64,
-    /// Cells and image hashes not seen for this long are forgotten (a cell then counts as
-    /// never mapped, an image as new), ms; at least `full_after_ms` and the upload window.
+    /// Cells not seen for this long are forgotten with their perceptual hashes and image
+    /// fingerprints (the cell then counts as never mapped), ms; at least `full_after_ms` and the
+    /// upload window.
     pub memory_ms: u64,
-    /// Image hashes are remembered for this long (exact copies later are still near
-    /// duplicates of the cell's remembered perceptual hashes), ms; at least the upload window
-    /// and at most `memory_ms`. The image index is the largest table: one entry per valid frame
-    /// of this window.
-    pub image_memory_ms: u64,
     /// Epochs of bundle records and per-device tallies kept for queries.
     pub history_epochs: u64,
     /// Perceptual hashes remembered per cell (the most recent ones).
@@ -216,12 +212,6 @@ impl MappingGenesis {
             return Err((
                 "mapping.freshness.memory_ms",
                 "must be at least full_after_ms and frames.upload_window_ms: a cell forgotten before it is fully fresh again would pay twice".into(),
-            ));
-        }
-        if r.image_memory_ms < f.upload_window_ms || r.image_memory_ms > r.memory_ms {
-            return Err((
-                "mapping.freshness.image_memory_ms",
-                "must be at least frames.upload_window_ms and at most memory_ms".into(),
             ));
         }
         if r.memory_ms > 3_650 * DAY_MS || self.bounties.max_duration_ms > 3_650 * DAY_MS {
@@ -402,7 +392,6 @@ struct_codec!(FrameRules {
 struct_codec!(FreshnessRules {
     full_after_ms: u64,
     memory_ms: u64,
-    image_memory_ms: u64,
     history_epochs: u64,
     phashes_per_cell: u32,
 });
@@ -474,10 +463,6 @@ mod tests {
                 "mapping.frames.near_duplicate_bits",
             ),
             (|g| g.freshness.memory_ms = 1, "mapping.freshness.memory_ms"),
-            (
-                |g| g.freshness.image_memory_ms = 1,
-                "mapping.freshness.image_memory_ms",
-            ),
             (|g| g.regions.clear(), "mapping.regions"),
             (
                 |g| g.regions[0].h3_cells = vec!["nope".into()],

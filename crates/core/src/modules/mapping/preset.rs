@@ -46,7 +46,6 @@ pub fn single_region(center: Location) -> MappingGenesis {
         freshness: FreshnessRules {
             full_after_ms: 7 * DAY_MS,
             memory_ms: 30 * DAY_MS,
-            image_memory_ms: 3 * DAY_MS,
             history_epochs: 64,
             phashes_per_cell: 16,
         },

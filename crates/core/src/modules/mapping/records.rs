@@ -1,10 +1,10 @@
 //! What the mapping module keeps in the state, with the layout of its keys: each dashcam's
 //! sequence and last trusted fix, each recently mapped cell (freshness, recent perceptual
-//! hashes), recent image hashes, each bundle's verdicts, each epoch's tallies, and bounties.
+//! hashes and image fingerprints), each bundle's verdicts, each epoch's tallies, and bounties.
 //!
-//! Growth is bounded: cells not seen for `memory_ms` and image hashes older than
-//! `image_memory_ms` are forgotten (per-bundle age indexes find them at the end of each block,
-//! a bounded number at a time), bundle records and tallies older than `history_epochs` epochs
+//! Growth is bounded: cells not seen for `memory_ms` are forgotten (a per-bundle age index
+//! finds them at the end of each block, a bounded number at a time), bundle records and
+//! tallies older than `history_epochs` epochs
 //! are dropped, claims are settled at the close of the epoch they were made in, and a bounty is
 //! removed when it ends. What stays grows with the number of dashcams (one record each).
 
@@ -43,13 +43,24 @@ pub struct Dashcam {
     pub frames_flagged: u64,
 }
 
-/// A dashcam's valid frame in a cell, remembered for near-duplicate checks and as the cell's
+/// A dashcam's valid frame in a cell, remembered for the duplicate checks and as the cell's
 /// recent contributors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sighting {
     pub device: Address,
     pub time_ms: u64,
     pub phash: u64,
+    /// [`image_fingerprint`] of the frame's image hash: a later frame nearby showing the same
+    /// image is an exact copy.
+    pub image: u64,
+}
+
+/// The part of an image hash a [`Sighting`] keeps: its first 8 bytes. Two different images a
+/// cell and its neighbours remember share one by chance with probability below 2^-57; a copier
+/// who wants a match copies the whole hash, and one who wants none makes a new hash, either
+/// way the full hash adds nothing.
+pub fn image_fingerprint(image: &Hash) -> u64 {
+    u64::from_le_bytes(image.0[..8].try_into().expect("8 bytes"))
 }
 
 /// A recently mapped cell.
@@ -60,13 +71,6 @@ pub struct CellRecord {
     pub last_device: Address,
     /// The latest valid frames (at most `phashes_per_cell`), oldest first.
     pub recent: Vec<Sighting>,
-}
-
-/// The first valid frame of an image hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageSeen {
-    pub device: Address,
-    pub time_ms: u64,
 }
 
 /// The verdict on one frame of an accepted bundle.
@@ -140,8 +144,7 @@ pub struct Claim {
 const DASHCAM: u8 = 0;
 const CELL: u8 = 1;
 const CELL_AGE: u8 = 2;
-const IMAGE: u8 = 3;
-const IMAGE_AGE: u8 = 4;
+// 3 and 4 held the global image index and its age index until session 23 (see DECISIONS.md).
 const BUNDLE: u8 = 5;
 const TALLY: u8 = 6;
 const BOUNTY: u8 = 7;
@@ -181,29 +184,6 @@ pub fn cell_age_range(before_ms: u64) -> (Vec<u8>, Vec<u8>) {
     (
         module_key(Mapping::ID, CELL_AGE, &[]),
         module_key(Mapping::ID, CELL_AGE, &[&before_ms.to_be_bytes()]),
-    )
-}
-
-pub fn image_key(image: &Hash) -> Vec<u8> {
-    module_key(Mapping::ID, IMAGE, &[&image.0])
-}
-
-/// The age index of images: a bundle's entry lists the images its valid frames showed first,
-/// under the bundle's last capture time (no earlier than any of its frames, so an image is
-/// never forgotten before `image_memory_ms` after its own frame).
-pub fn image_age_key(last_ms: u64, device: &Address, seq: u64) -> Vec<u8> {
-    module_key(
-        Mapping::ID,
-        IMAGE_AGE,
-        &[&last_ms.to_be_bytes(), &device.0, &seq.to_be_bytes()],
-    )
-}
-
-/// Age-index entries of bundles whose last frame was captured before `before_ms`.
-pub fn image_age_range(before_ms: u64) -> (Vec<u8>, Vec<u8>) {
-    (
-        module_key(Mapping::ID, IMAGE_AGE, &[]),
-        module_key(Mapping::ID, IMAGE_AGE, &[&before_ms.to_be_bytes()]),
     )
 }
 
@@ -354,7 +334,6 @@ pub trait MappingView {
     fn cell(&self, cell: u64) -> Option<CellRecord>;
     /// Recently mapped cells among the resolution-12 descendants of `parent`, at most `limit`.
     fn cells_under(&self, parent: u64, limit: usize) -> Vec<(u64, CellRecord)>;
-    fn image(&self, image: &Hash) -> Option<ImageSeen>;
     /// A device's bundles accepted in `epoch`, by sequence number.
     fn bundles(&self, epoch: u64, device: &Address, limit: usize) -> Vec<(u64, BundleRecord)>;
     fn tally(&self, epoch: u64, device: &Address) -> Option<Tally>;
@@ -396,10 +375,6 @@ impl<R: StateRead> MappingView for R {
                 (cell, record)
             })
             .collect()
-    }
-
-    fn image(&self, image: &Hash) -> Option<ImageSeen> {
-        self.get(&image_key(image))
     }
 
     fn bundles(&self, epoch: u64, device: &Address, limit: usize) -> Vec<(u64, BundleRecord)> {
@@ -451,15 +426,12 @@ struct_codec!(Sighting {
     device: Address,
     time_ms: u64,
     phash: u64,
+    image: u64,
 });
 struct_codec!(CellRecord {
     last_mapped_ms: u64,
     last_device: Address,
     recent: Vec<Sighting>,
-});
-struct_codec!(ImageSeen {
-    device: Address,
-    time_ms: u64,
 });
 struct_codec!(Verdict {
     cell: u64,

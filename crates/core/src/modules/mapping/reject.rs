@@ -187,7 +187,7 @@ impl fmt::Display for FrameFault {
             ),
             DuplicateImage { first } => write!(
                 f,
-                "this exact image was already submitted by {first}; an image is paid once"
+                "this exact image was already submitted in this cell or next to it by {first}; an image is paid once"
             ),
             NearDuplicate { other, bits } => write!(
                 f,

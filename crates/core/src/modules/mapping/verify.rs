@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::amount::Amount;
-use crate::crypto::{self, Address, Hash};
+use crate::crypto::{self, Address};
 use crate::module::{BlockContext, Module};
 use crate::rejection::Rejection;
 use crate::services::demand::hold::{self, Held};
@@ -29,10 +29,10 @@ use super::params::{
     Placement,
 };
 use super::records::{
-    Bounty, BundleRecord, CellRecord, Claim, Dashcam, Fix, ImageSeen, MappingView, Sighting, Tally,
-    Verdict, any_bounty_cells, bounty_cell_key, bounty_end_key, bounty_key, bundle_key,
-    cell_age_key, cell_key, claim_key, dashcam_key, escrow_account, image_age_key, image_key,
-    next_bounty_key, tally_key,
+    Bounty, BundleRecord, CellRecord, Claim, Dashcam, Fix, MappingView, Sighting, Tally, Verdict,
+    any_bounty_cells, bounty_cell_key, bounty_end_key, bounty_key, bundle_key, cell_age_key,
+    cell_key, claim_key, dashcam_key, escrow_account, image_fingerprint, next_bounty_key,
+    tally_key,
 };
 use super::reject::{FrameFault as F, MappingRejection as R};
 
@@ -243,8 +243,6 @@ struct Cells {
     dirty: Vec<u64>,
     /// Cells whose latest frame is now this bundle's (the age index finds them through it).
     latest: Vec<u64>,
-    /// Images this bundle's valid frames showed first.
-    images: Vec<Hash>,
 }
 
 impl Cells {
@@ -255,7 +253,7 @@ impl Cells {
             .as_ref()
     }
 
-    /// Writes the changed records, and the bundle's entries in the cell and image age indexes.
+    /// Writes the changed records, and the bundle's entry in the cell age index.
     fn write(mut self, state: &mut State, device: &Address, seq: u64, last_ms: u64) {
         self.dirty.sort_unstable();
         self.dirty.dedup();
@@ -269,14 +267,12 @@ impl Cells {
         if !self.latest.is_empty() {
             state.put(cell_age_key(last_ms, device, seq), &self.latest);
         }
-        if !self.images.is_empty() {
-            state.put(image_age_key(last_ms, device, seq), &self.images);
-        }
     }
 }
 
-/// Where a frame stands once its motion is known: region, exact duplicates, and near
-/// duplicates in its cell or a neighbouring one.
+/// Where a frame stands once its motion is known: region, then exact and near duplicates among
+/// the frames its cell and the six neighbouring ones remember (an exact copy anywhere in the
+/// neighbourhood wins over a near one).
 fn check_place(
     state: &State,
     cells: &mut Cells,
@@ -294,31 +290,33 @@ fn check_place(
         }
         Placement::Outside => return Err(F::OutsideRegions {}),
     };
-    if let Some(seen) = state.image(&f.image) {
-        return Err(F::DuplicateImage { first: seen.device });
-    }
     // The cell and its six neighbours: a copy nudged a metre over a cell's edge is still a
     // copy (the agent's replayer escaped an own-cell-only check on one frame in nine).
     let Ok(index) = h3o::CellIndex::try_from(cell) else {
         return Ok(region);
     };
+    let image = image_fingerprint(&f.image);
+    let mut near_duplicate = None;
     for near in index.grid_disk::<Vec<_>>(1) {
         let Some(c) = cells.get(state, u64::from(near)) else {
             continue;
         };
         for s in &c.recent {
+            if s.image == image {
+                return Err(F::DuplicateImage { first: s.device });
+            }
             let bits = phash_distance(s.phash, f.phash);
             let same_pass =
                 s.device == *device && f.time_ms.abs_diff(s.time_ms) <= p.frames.same_pass_ms;
-            if bits <= p.frames.near_duplicate_bits && !same_pass {
-                return Err(F::NearDuplicate {
+            if bits <= p.frames.near_duplicate_bits && !same_pass && near_duplicate.is_none() {
+                near_duplicate = Some(F::NearDuplicate {
                     other: s.device,
                     bits,
                 });
             }
         }
     }
-    Ok(region)
+    near_duplicate.map_or(Ok(region), Err)
 }
 
 /// Accepts a bundle of frames from a dashcam, uploaded by `uploader`.
@@ -431,8 +429,8 @@ fn judge_frame(
     Ok(weight)
 }
 
-/// Records a valid frame: the cell's freshness and recent hashes (written with the bundle),
-/// and the image.
+/// Records a valid frame: the cell's freshness, recent perceptual hashes and image
+/// fingerprints (written with the bundle).
 fn remember(
     state: &mut State,
     cells: &mut Cells,
@@ -460,16 +458,9 @@ fn remember(
         device: *device,
         time_ms: f.time_ms,
         phash: f.phash,
+        image: image_fingerprint(&f.image),
     });
     cells.dirty.push(cell);
-    state.put(
-        image_key(&f.image),
-        &ImageSeen {
-            device: *device,
-            time_ms: f.time_ms,
-        },
-    );
-    cells.images.push(f.image);
 }
 
 /// A valid frame claims a pass of every open bounty on its cell that it is in time for, that

@@ -300,7 +300,7 @@ impl SlashRecord {
                 "its storage deal was terminated for failed proofs: the provider missed more proving periods in a row than the deal allows"
             }
             SlashRule::ComputeResult => {
-                "its compute result was proven wrong: the verifiers' replicas of the task agreed on another output"
+                "its compute result was proven wrong: the verifiers' replicas of the task agreed on another output, or it differed from the known answer of a canary task"
             }
             SlashRule::DeviceFraud => {
                 "its device was removed for fraud by a passed denylist proposal"
