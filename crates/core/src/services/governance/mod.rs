@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod evidence;
+pub mod liveness;
 pub mod params;
 pub mod proposal;
 pub mod records;
