@@ -23,6 +23,7 @@ use depin_core::services::governance::evidence::ReportEquivocation;
 use depin_core::{Block, Hash, StateRead, Transaction};
 use depin_node::chain::Producer;
 use depin_node::node::Node;
+use rand_core::CryptoRng;
 use tracing::{debug, error, info, warn};
 
 use crate::wire::{self, BlockMessage, decode_txs, encode_txs};
@@ -50,6 +51,17 @@ const MIN_PROPOSAL_TXS: usize = 256;
 const MIN_BUILD_BUDGET_MS: u64 = 100;
 /// The build speed assumed before this validator has measured its own (µs per transaction).
 const INITIAL_BUILD_US_PER_TX: u64 = 100;
+
+/// How long a validator goes without committing a block (and without a finalization to
+/// commit) before it asks its peers for a certificate to catch up with.
+pub const SYNC_AFTER: Duration = Duration::from_secs(2);
+
+/// Most certificates a peer looks at, past the last one of the asked epoch it found by
+/// searching, to answer a catch-up request.
+const SYNC_SCAN: usize = 64;
+
+/// How often a validator that waits for the chain before its first epoch asks its peers.
+pub const HOLD_RETRY: Duration = Duration::from_secs(1);
 
 /// What the engine (through the mailbox) asks of the application.
 pub enum Message {
@@ -243,7 +255,7 @@ struct Waiter {
 }
 
 /// The actor that owns the chain for one validator.
-pub struct Actor<E: Clock + Spawner> {
+pub struct Actor<E: Clock + Spawner + CryptoRng> {
     context: E,
     node: Arc<Node>,
     producer: Producer,
@@ -275,16 +287,29 @@ pub struct Actor<E: Clock + Spawner> {
     reported: BTreeSet<Hash>,
     /// The next nonce for this validator's own transactions (evidence reports).
     next_nonce: u64,
+    /// When a block was last committed (or the actor started), and when peers were last asked
+    /// for a certificate to catch up with.
+    last_progress: SystemTime,
+    last_sync: SystemTime,
+    /// Waiting for the chain before the first epoch: this validator's committed chain ends at
+    /// genesis or at a block a solo driver produced, and the set there is one validator that
+    /// is not this one. That chain may go on with more solo blocks (fetched from peers and
+    /// committed on that validator's signature) before consensus epoch 0 starts on its last
+    /// one, so no engine runs until a peer shows where the chain is (see [`Actor::release`]).
+    holding: bool,
 }
 
-impl<E: Clock + Spawner> Actor<E> {
+impl<E: Clock + Spawner + CryptoRng> Actor<E> {
     /// An actor over the node's chain starting in epoch `start`, and what makes the mailboxes
     /// to hand each epoch's engine. New epochs are announced on `epoch_out`.
+    /// With `holding`, no epoch is announced until a peer shows where the chain is (the
+    /// first epoch may start later than `start`).
     pub fn new(
         context: E,
         node: Arc<Node>,
         producer: Producer,
         start: EpochStart,
+        holding: bool,
         epoch_out: mpsc::UnboundedSender<EpochStart>,
     ) -> (Self, Mailboxes, Arc<Shared>) {
         let (sender, mailbox) = mpsc::unbounded_channel();
@@ -316,7 +341,11 @@ impl<E: Clock + Spawner> Actor<E> {
             recent_set: BTreeSet::new(),
             reported: BTreeSet::new(),
             next_nonce: 0,
+            last_progress: UNIX_EPOCH,
+            last_sync: UNIX_EPOCH,
+            holding,
         };
+        actor.last_progress = actor.context.current();
         // The last committed blocks, so a finalization the engine replays after a restart is
         // recognised as done.
         let height = actor.producer.state().height();
@@ -403,6 +432,7 @@ impl<E: Clock + Spawner> Actor<E> {
                     if self.context.current() >= next_retry {
                         next_retry = self.context.current() + RETRY_INTERVAL;
                         self.request_missing(&mut block_out);
+                        self.ask_to_sync(&mut block_out);
                     }
                 }
             }
@@ -435,19 +465,7 @@ impl<E: Clock + Spawner> Actor<E> {
                 let bytes = BlockMessage::Block(Box::new(block.clone())).to_bytes();
                 let _ = out.send(recipients, IoBuf::from(bytes), true);
             }
-            Message::Finalized(f) => {
-                use commonware_codec::Encode;
-                let round = (
-                    f.proposal.round.epoch().get(),
-                    f.proposal.round.view().get(),
-                );
-                if self.target.as_ref().is_none_or(|(r, _, _)| round > *r) {
-                    let hash = crate::hash(&f.proposal.payload);
-                    if !self.recent_set.contains(&hash) {
-                        self.target = Some((round, hash, f.encode().to_vec()));
-                    }
-                }
-            }
+            Message::Finalized(f) => self.on_finalization(&f),
             Message::Fault(fault) => {
                 warn!(validator = ?fault.validator, view = fault.view, kind = ?fault.kind, "equivocation seen");
                 if let Some(report) = &fault.report {
@@ -700,27 +718,382 @@ impl<E: Clock + Spawner> Actor<E> {
         out: &mut impl Sender<PublicKey = PublicKey>,
     ) {
         match BlockMessage::from_bytes(bytes) {
-            Ok(BlockMessage::Block(block)) => {
-                let hash = block.hash();
-                self.missing.remove(&hash);
-                if block.header.height <= self.producer.state().height()
-                    || self.blocks.contains_key(&hash)
-                {
-                    return;
-                }
-                if self.blocks.len() >= MAX_HELD_BLOCKS {
-                    warn!(%hash, "holding too many blocks; dropping one from {from}");
-                    return;
-                }
-                self.blocks.insert(hash, *block);
-            }
-            Ok(BlockMessage::Request { hash, height }) => {
-                if let Some(block) = self.find_block(&hash, height) {
-                    let bytes = BlockMessage::Block(Box::new(block)).to_bytes();
-                    let _ = out.send(Recipients::One(from), IoBuf::from(bytes), false);
+            Ok(BlockMessage::Block(block)) => self.hold(&from, *block),
+            Ok(BlockMessage::Blocks(blocks)) => {
+                for block in blocks {
+                    self.hold(&from, block);
                 }
             }
+            Ok(BlockMessage::Request {
+                hash,
+                height,
+                count,
+            }) => {
+                let blocks = self.find_blocks(&hash, height, count);
+                let message = match <[Block; 1]>::try_from(blocks) {
+                    Ok([block]) => BlockMessage::Block(Box::new(block)),
+                    Err(blocks) if blocks.is_empty() => return,
+                    Err(blocks) => BlockMessage::Blocks(blocks),
+                };
+                let _ = out.send(
+                    Recipients::One(from),
+                    IoBuf::from(message.to_bytes()),
+                    false,
+                );
+            }
+            Ok(BlockMessage::Sync {
+                epoch,
+                from: height,
+            }) => {
+                if let Some(answer) = self.answer_sync(epoch, height) {
+                    let _ = out.send(Recipients::One(from), IoBuf::from(answer.to_bytes()), false);
+                }
+            }
+            Ok(BlockMessage::Certified {
+                height,
+                certificate,
+            }) => self.on_certified(&from, height, &certificate),
+            Ok(BlockMessage::Tip { height, hash }) => self.on_tip(&from, height, hash),
             Err(e) => warn!(?from, "undecodable block message: {e}"),
+        }
+    }
+
+    /// Keeps a block a peer sent (unless committed already, held, or too many are held).
+    fn hold(&mut self, from: &PublicKey, block: Block) {
+        let hash = block.hash();
+        self.missing.remove(&hash);
+        if block.header.height <= self.producer.state().height() || self.blocks.contains_key(&hash)
+        {
+            return;
+        }
+        if self.blocks.len() >= MAX_HELD_BLOCKS {
+            warn!(%hash, "holding too many blocks; dropping one from {from}");
+            return;
+        }
+        self.blocks.insert(hash, block);
+    }
+
+    /// The block `hash` and up to `count - 1` of its ancestors, highest first, stopping at
+    /// the first one not here and before the answer would pass half the message limit.
+    fn find_blocks(&self, hash: &Hash, height: u64, count: u64) -> Vec<Block> {
+        let mut out: Vec<Block> = Vec::new();
+        let mut bytes = 0usize;
+        let (mut at, mut hint) = (*hash, height);
+        while (out.len() as u64) < count.clamp(1, crate::wire::MAX_BATCH) {
+            let Some(block) = self.find_block(&at, hint) else {
+                break;
+            };
+            let size = block
+                .txs
+                .iter()
+                .map(Transaction::encoded_len)
+                .sum::<usize>()
+                + 1024;
+            bytes = bytes.saturating_add(size);
+            if !out.is_empty() && bytes > crate::wire::MAX_MESSAGE_BYTES / 2 {
+                break;
+            }
+            (at, hint) = (block.header.parent, block.header.height.saturating_sub(1));
+            out.push(block);
+            if hint == 0 {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Asks the peers for a certificate to catch up with, when nothing was committed for
+    /// [`SYNC_AFTER`] and no finalization waits to be committed: the others may have moved
+    /// past this validator's epoch and stopped its engine, so no finalization of it would
+    /// ever come through consensus.
+    fn ask_to_sync(&mut self, out: &mut impl Sender<PublicKey = PublicKey>) {
+        let now = self.context.current();
+        let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
+        if self.holding {
+            if since(self.last_sync) < HOLD_RETRY {
+                return;
+            }
+        } else if self.target.is_some()
+            || since(self.last_progress) < SYNC_AFTER
+            || since(self.last_sync) < SYNC_AFTER
+        {
+            return;
+        }
+        self.last_sync = now;
+        let message = BlockMessage::Sync {
+            epoch: self.current,
+            from: self.producer.state().height() + 1,
+        };
+        let _ = out.send(Recipients::All, IoBuf::from(message.to_bytes()), false);
+    }
+
+    /// What to answer a peer in `epoch` that asks to catch up from height `from`: the solo
+    /// blocks from there if the chain has them, else a certificate of the epoch to catch up
+    /// with, or, when it is level with this validator's chain and that chain ends at a solo
+    /// block (or genesis) that epoch 0 runs on, where the chain is.
+    fn answer_sync(&self, epoch: u64, from: u64) -> Option<BlockMessage> {
+        let tip = self.producer.state().height();
+        if from == 0 || self.holding {
+            return None;
+        }
+        if from <= tip && self.epoch_at(from).is_none() {
+            let mut blocks = Vec::new();
+            let mut h = from;
+            while h <= tip && (blocks.len() as u64) < crate::wire::MAX_BATCH {
+                match self.node.store.block(h) {
+                    Ok(Some(b)) if crate::parse_record(&b.header.consensus).is_none() => {
+                        blocks.push(b)
+                    }
+                    _ => break,
+                }
+                h += 1;
+            }
+            return Some(BlockMessage::Blocks(blocks));
+        }
+        if from == tip + 1 && self.current == 0 && (tip == 0 || self.epoch_at(tip).is_none()) {
+            return Some(BlockMessage::Tip {
+                height: tip,
+                hash: self.producer.state().last_block_hash(),
+            });
+        }
+        self.certificate_for(epoch, from)
+            .map(|(height, certificate)| BlockMessage::Certified {
+                height,
+                certificate,
+            })
+    }
+
+    /// The validator whose word a holding validator takes on where a solo chain ends: the
+    /// proposer of its last committed block, or genesis's one validator.
+    fn solo_authority(&self) -> Option<depin_core::Address> {
+        let height = self.producer.state().height();
+        if height == 0 {
+            let c = &self.node.genesis.consensus;
+            return match c.validators.as_slice() {
+                [] => Some(c.validator),
+                [one] => Some(*one),
+                _ => None,
+            };
+        }
+        let header = self.node.store.header(height).ok()??;
+        Some(header.proposer)
+    }
+
+    /// A peer says where its chain is. A holding validator level with it starts epoch 0 on
+    /// its own last block, if the peer is the validator that produced that block (or
+    /// genesis's one validator).
+    fn on_tip(&mut self, from: &PublicKey, height: u64, hash: Hash) {
+        if !self.holding
+            || height != self.producer.state().height()
+            || hash != self.producer.state().last_block_hash()
+            || self.solo_authority() != Some(address(from))
+        {
+            return;
+        }
+        self.release();
+    }
+
+    /// Stops holding: consensus epoch 0 starts on the committed chain's last block with the
+    /// set in state, and its engine is started.
+    fn release(&mut self) {
+        let state = self.producer.state();
+        let start = EpochStart {
+            epoch: 0,
+            participants: participants_of(state.validators().iter().map(|v| &v.address)),
+            genesis: state.last_block_hash(),
+            height: state.height(),
+        };
+        info!(
+            height = start.height,
+            validators = start.participants.len(),
+            "the chain's solo blocks end here: consensus epoch 0 starts on this block"
+        );
+        self.holding = false;
+        self.current = 0;
+        self.epochs = BTreeMap::from([(
+            0,
+            (start.participants.clone(), set_hash(&start.participants)),
+        )]);
+        {
+            let mut epochs = self.shared.epochs.lock().expect("epochs lock");
+            epochs.clear();
+            epochs.push(start.clone());
+        }
+        let _ = self.epoch_out.send(start);
+    }
+
+    /// While holding: commits the held solo blocks that extend the committed chain, each on
+    /// the signature of the one validator of the set it was produced under (only a chain
+    /// whose set is one validator has solo blocks; the ledger checks the proposer is that
+    /// validator and its signature).
+    fn commit_solo(&mut self) {
+        while self.holding {
+            let state = self.producer.state();
+            if participants_of(state.validators().iter().map(|v| &v.address)).len() != 1 {
+                return;
+            }
+            let tip = state.last_block_hash();
+            let Some(block) = self
+                .blocks
+                .values()
+                .find(|b| {
+                    b.header.parent == tip && crate::parse_record(&b.header.consensus).is_none()
+                })
+                .cloned()
+            else {
+                return;
+            };
+            let hash = block.hash();
+            self.blocks.remove(&hash);
+            let started = Instant::now();
+            if let Err(e) = self.producer.verify(&block) {
+                warn!(%hash, "a solo block from a peer does not verify: {e}");
+                return;
+            }
+            let committed = match self.producer.finalize(&hash) {
+                Ok(c) => c,
+                Err(e) => {
+                    error!(%hash, "committing a solo block failed, stopping: {e}");
+                    self.node.request_shutdown();
+                    return;
+                }
+            };
+            let h = committed.block.header.height;
+            self.node
+                .on_finalized(&committed, self.producer.state(), started);
+            self.remember(hash, h);
+            self.last_progress = self.context.current();
+            // More may follow: ask again at once.
+            self.last_sync = UNIX_EPOCH;
+            let participants = participants_of(
+                self.producer
+                    .state()
+                    .validators()
+                    .iter()
+                    .map(|v| &v.address),
+            );
+            self.epochs = BTreeMap::from([(0, (participants.clone(), set_hash(&participants)))]);
+            let mut epochs = self.shared.epochs.lock().expect("epochs lock");
+            epochs.clear();
+            epochs.push(EpochStart {
+                epoch: 0,
+                participants,
+                genesis: hash,
+                height: h,
+            });
+        }
+    }
+
+    /// The consensus epoch a committed block belongs to (`None` for a solo block).
+    fn epoch_at(&self, height: u64) -> Option<u64> {
+        let header = self.node.store.header(height).ok()??;
+        crate::parse_record(&header.consensus).map(|r| r.epoch)
+    }
+
+    /// A certificate a peer in `epoch` at height `from - 1` can check and catch up with: of
+    /// the last committed block of `epoch` (found by bisection, epochs only grow with height)
+    /// when one is stored for it, else the highest of the epoch among the next
+    /// [`SYNC_SCAN`] stored at or above `from`.
+    fn certificate_for(&self, epoch: u64, from: u64) -> Option<(u64, Vec<u8>)> {
+        let tip = self.producer.state().height();
+        if from == 0 || from > tip || self.epoch_at(from) != Some(epoch) {
+            return None;
+        }
+        let (mut low, mut high) = (from, tip);
+        while low < high {
+            let mid = low + (high - low).div_ceil(2);
+            if self.epoch_at(mid).is_some_and(|e| e <= epoch) {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        let read = |h: u64| match self.node.store.certificate_from(h) {
+            Ok(found) => found,
+            Err(e) => {
+                error!("reading a certificate to answer a catch-up request: {e}");
+                None
+            }
+        };
+        if let Some((h, certificate)) = read(low)
+            && h == low
+        {
+            return Some((h, certificate));
+        }
+        let mut best = None;
+        let mut at = from;
+        for _ in 0..SYNC_SCAN {
+            let Some((h, certificate)) = read(at) else {
+                break;
+            };
+            if h > low {
+                break;
+            }
+            best = Some((h, certificate));
+            at = h + 1;
+        }
+        best
+    }
+
+    /// A peer's answer to a catch-up request: a finalization certificate of a block of this
+    /// validator's epoch. Checked against the epoch's set; if it is good, the block becomes
+    /// the finalization target and the blocks up to it are fetched (many per round trip).
+    fn on_certified(&mut self, from: &PublicKey, height: u64, certificate: &[u8]) {
+        use commonware_codec::{Copying, Read};
+        use commonware_cryptography::certificate::Verifier as _;
+        if height <= self.producer.state().height() {
+            return;
+        }
+        let Some((participants, _)) = self.epochs.get(&self.current) else {
+            return;
+        };
+        let Ok(set) = commonware_utils::ordered::Set::try_from(participants.clone()) else {
+            return;
+        };
+        let scheme = Scheme::verifier(crate::NAMESPACE, set);
+        let mut buf = Copying(certificate);
+        let finalization =
+            match Finalization::read_cfg(&mut buf, &scheme.certificate_codec_config()) {
+                Ok(f) if buf.0.is_empty() => f,
+                _ => {
+                    warn!(?from, "an undecodable catch-up certificate");
+                    return;
+                }
+            };
+        if finalization.proposal.round.epoch().get() != self.current {
+            debug!(?from, "a catch-up certificate of another epoch");
+            return;
+        }
+        if !finalization.verify(&mut self.context, &scheme, &commonware_parallel::Sequential) {
+            warn!(
+                ?from,
+                "a catch-up certificate that does not verify for the epoch's set"
+            );
+            return;
+        }
+        if self.holding {
+            // Epoch 0 has blocks past this validator's last one, and they are certified by
+            // the set in its state: its chain's solo blocks are over.
+            self.release();
+        }
+        let hash = crate::hash(&finalization.proposal.payload);
+        info!(height, %hash, epoch = self.current, "catching up to a certified block");
+        self.missing.entry(hash).or_insert(height);
+        self.on_finalization(&finalization);
+    }
+
+    /// Takes a finalization as the commit target if it is newer than the one held.
+    fn on_finalization(&mut self, f: &Finalization) {
+        use commonware_codec::Encode;
+        let round = (
+            f.proposal.round.epoch().get(),
+            f.proposal.round.view().get(),
+        );
+        if self.target.as_ref().is_none_or(|(r, _, _)| round > *r) {
+            let hash = crate::hash(&f.proposal.payload);
+            if !self.recent_set.contains(&hash) {
+                self.target = Some((round, hash, f.encode().to_vec()));
+            }
         }
     }
 
@@ -744,11 +1117,18 @@ impl<E: Clock + Spawner> Actor<E> {
         }
     }
 
+    /// Asks the peers for every missing block, with as many of its ancestors as the
+    /// committed chain lacks below it (up to [`crate::wire::MAX_BATCH`] per round trip).
     fn request_missing(&mut self, out: &mut impl Sender<PublicKey = PublicKey>) {
+        let committed = self.producer.state().height();
         for (hash, height) in &self.missing {
+            let count = height
+                .saturating_sub(committed)
+                .clamp(1, crate::wire::MAX_BATCH);
             let bytes = BlockMessage::Request {
                 hash: *hash,
                 height: *height,
+                count,
             }
             .to_bytes();
             let _ = out.send(Recipients::All, IoBuf::from(bytes), false);
@@ -758,6 +1138,7 @@ impl<E: Clock + Spawner> Actor<E> {
     /// Commits what a finalization covers, then answers the verifications that can be answered.
     fn progress(&mut self, out: &mut impl Sender<PublicKey = PublicKey>) {
         let asked_before = self.missing.len();
+        self.commit_solo();
         self.advance_finality();
         self.release_delayed();
         let waiting = std::mem::take(&mut self.waiting);
@@ -898,6 +1279,7 @@ impl<E: Clock + Spawner> Actor<E> {
             }
             self.node
                 .on_finalized(&committed, self.producer.state(), started);
+            self.last_progress = self.context.current();
             self.remember(hash, h);
             self.end_epoch_after(hash);
         }

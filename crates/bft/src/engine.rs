@@ -189,14 +189,17 @@ where
     R: Receiver<PublicKey = PublicKey>,
 {
     let first = current_epoch(&node, &producer)?;
+    let holding = must_wait_for_the_chain(&producer, &first, key);
     let (epoch_out, epoch_in) = mpsc::unbounded_channel();
     let (actor, mailboxes, shared) = Actor::new(
         context.child("application"),
         node,
         producer,
         first.clone(),
+        holding,
         epoch_out,
     );
+    let first = (!holding).then_some(first);
     let Channels {
         votes,
         certificates,
@@ -222,6 +225,17 @@ where
     })
 }
 
+/// Whether a validator must learn where the chain is before its first epoch: its chain ends
+/// at genesis or at a solo-produced block (epoch 0 would start there), and the set there is
+/// one validator that is not this one. That validator may have produced more blocks with the
+/// solo driver since, and epoch 0 starts on the last of them; so this one fetches them first
+/// and starts epoch 0 where a peer shows the chain is (`application::Actor::release`).
+fn must_wait_for_the_chain(producer: &Producer, first: &EpochStart, key: &Keypair) -> bool {
+    first.epoch == 0
+        && first.genesis == producer.state().last_block_hash()
+        && matches!(first.participants.as_slice(), [one] if crate::address(one) != key.address())
+}
+
 /// What the supervisor needs to start each epoch's engine.
 struct Epochs<B> {
     signer: commonware_cryptography::ed25519::PrivateKey,
@@ -237,14 +251,14 @@ struct Epochs<B> {
 const RUNNING_EPOCHS: usize = 2;
 
 impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
-    /// Runs an engine for `first`, then for each epoch the application announces; the three
-    /// consensus channels are split by epoch so engines of two epochs never see each other's
-    /// messages.
+    /// Runs an engine for `first` (or, when `None`, for the first epoch the application
+    /// announces), then for each epoch the application announces; the three consensus
+    /// channels are split by epoch so engines of two epochs never see each other's messages.
     #[allow(clippy::too_many_arguments)]
     async fn supervise<E, S, R>(
         self,
         context: E,
-        first: EpochStart,
+        first: Option<EpochStart>,
         mut next: mpsc::UnboundedReceiver<EpochStart>,
         votes: (S, R),
         certificates: (S, R),
@@ -265,7 +279,13 @@ impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
         let (mux, mut resolver) = Muxer::new(context.child("resolver"), resolver.0, resolver.1);
         mux.start();
         let mut running: VecDeque<Handle<()>> = VecDeque::new();
-        let mut epoch = first;
+        let mut epoch = match first {
+            Some(epoch) => epoch,
+            None => match next.recv().await {
+                Some(epoch) => epoch,
+                None => return,
+            },
+        };
         loop {
             let channels = (
                 votes.register(epoch.epoch).await,

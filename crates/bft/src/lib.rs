@@ -16,6 +16,7 @@ pub mod run;
 pub mod wire;
 
 use commonware_codec::DecodeExt;
+use depin_core::services::governance::liveness;
 use depin_core::{Address, Hash, Keypair};
 
 /// A validator's consensus identity (the same ed25519 key as its account: see DECISIONS.md).
@@ -75,47 +76,71 @@ pub fn hash(digest: &Digest) -> Hash {
 }
 
 /// The hash a block's consensus record names its validator set by: the participants' keys in
-/// the engine's (sorted) order.
+/// the engine's (sorted) order (the ledger computes the same from its set:
+/// [`depin_core::services::governance::liveness::set_hash`]).
 pub fn set_hash(participants: &[PublicKey]) -> Hash {
-    let keys: Vec<&[u8]> = participants.iter().map(|k| k.as_ref()).collect();
-    Hash::tagged("depin/bft/validator-set/v1", &keys)
+    let addresses: Vec<Address> = participants.iter().map(address).collect();
+    liveness::set_hash(&addresses)
 }
 
-/// Length of a BFT block's consensus record.
-pub const RECORD_BYTES: usize = 56;
+pub use depin_core::services::governance::liveness::{RECORD_BYTES, Record, parse_record};
 
 /// What a BFT block records in its header's `consensus` field: the epoch, the view it was
 /// proposed in, its parent's view and the hash of the validator set that runs the epoch, so a
-/// light client holding the block and a finalization certificate can match them, and a
-/// restarting validator can tell which epoch its last block belongs to (56 bytes, big-endian).
+/// light client holding the block and a finalization certificate can match them, a
+/// restarting validator can tell which epoch its last block belongs to, and the ledger can
+/// count the turns the chain skipped (downtime) from the block alone (56 bytes, big-endian).
 pub fn consensus_record(context: &Context, set: &Hash) -> Vec<u8> {
-    let mut out = Vec::with_capacity(RECORD_BYTES);
-    out.extend_from_slice(&context.round.epoch().get().to_be_bytes());
-    out.extend_from_slice(&context.round.view().get().to_be_bytes());
-    out.extend_from_slice(&context.parent.0.get().to_be_bytes());
-    out.extend_from_slice(&set.0);
-    out
-}
-
-/// A block's consensus record, read back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Record {
-    pub epoch: u64,
-    pub view: u64,
-    pub parent_view: u64,
-    pub set: Hash,
-}
-
-/// Reads a consensus record (`None` for anything else, such as a solo block's empty record).
-pub fn parse_record(bytes: &[u8]) -> Option<Record> {
-    if bytes.len() != RECORD_BYTES {
-        return None;
+    Record {
+        epoch: context.round.epoch().get(),
+        view: context.round.view().get(),
+        parent_view: context.parent.0.get(),
+        set: *set,
     }
-    let word = |i: usize| u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    Some(Record {
-        epoch: word(0),
-        view: word(1),
-        parent_view: word(2),
-        set: Hash(bytes[24..].try_into().expect("32 bytes")),
-    })
+    .to_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use commonware_consensus::simplex::elector::{Config as ElectorConfig, Elector, RoundRobin};
+    use commonware_consensus::types::{Epoch, Round, View};
+    use commonware_cryptography::Sha256;
+    use commonware_utils::ordered::Set;
+    use depin_core::services::governance::liveness;
+
+    use super::*;
+
+    /// The ledger counts downtime with its own copy of the engine's leader rotation and key
+    /// order: both must be the engine's, for every set size, epoch and view.
+    #[test]
+    fn the_ledgers_leader_rotation_is_the_engines() {
+        for n in 1..=7u8 {
+            let addresses: Vec<Address> = (0..n)
+                .map(|i| Keypair::from_seed([i.wrapping_mul(37).wrapping_add(n); 32]).address())
+                .collect();
+            let keys = participants_of(addresses.iter());
+            let ledger_order = liveness::participants(addresses.iter());
+            assert_eq!(
+                keys.iter().map(address).collect::<Vec<_>>(),
+                ledger_order,
+                "the same participants in the same order"
+            );
+            assert_eq!(set_hash(&keys), liveness::set_hash(&ledger_order));
+            let set = Set::try_from(keys.clone()).expect("distinct keys");
+            let elector =
+                <RoundRobin<Sha256> as ElectorConfig<Scheme>>::build(RoundRobin::default(), &set);
+            for epoch in 0..5u64 {
+                for view in 1..40u64 {
+                    let round = Round::new(Epoch::new(epoch), View::new(view));
+                    let engine = Elector::<Scheme>::elect(&elector, round, ());
+                    let engine = usize::try_from(engine.get()).unwrap();
+                    assert_eq!(
+                        liveness::leader_index(epoch, view, keys.len()),
+                        engine,
+                        "n {n}, epoch {epoch}, view {view}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! What validators send each other beside consensus votes: blocks (proposed, forwarded, or
-//! answering a request), requests for a block they miss, and gossiped transactions.
+//! answering a request), requests for blocks they miss (a block and up to [`MAX_BATCH`] - 1 of
+//! its ancestors per round trip), requests for a finalization certificate to catch up from an
+//! epoch whose engines the others have stopped, and gossiped transactions.
 
 use depin_core::codec::{Reader, decode_sequence};
 use depin_core::{Block, Decode, DecodeError, Encode, Hash, Transaction};
@@ -22,18 +24,44 @@ pub const CHANNEL_RATE_PER_S: u32 = 1024;
 /// Most transactions in one gossip message.
 pub const MAX_GOSSIP_TXS: usize = 4096;
 
+/// Most blocks one request asks for (a block and its ancestors) and one answer carries.
+pub const MAX_BATCH: u64 = 64;
+
+/// Largest finalization certificate a catch-up answer carries (an ed25519 certificate of
+/// 100 validators is about 6.5 KiB).
+pub const MAX_CERTIFICATE_BYTES: usize = 64 << 10;
+
 /// A message on the block channel.
 #[derive(Clone, Debug, PartialEq)]
 pub enum BlockMessage {
     /// A block: a proposal, a forward, or the answer to a request.
     Block(Box<Block>),
-    /// "Send me the block with this hash." `height` is a hint (0 when unknown) that lets the
-    /// peer find a committed block in its store.
-    Request { hash: Hash, height: u64 },
+    /// "Send me the block with this hash, and up to `count - 1` of its ancestors below it."
+    /// `height` is a hint (0 when unknown) that lets the peer find a committed block in its
+    /// store.
+    Request { hash: Hash, height: u64, count: u64 },
+    /// Several blocks at once: a block and its ancestors (the answer to a request for more
+    /// than one), or the committed blocks of a solo-produced chain from a height up.
+    Blocks(Vec<Block>),
+    /// "I am in consensus epoch `epoch` with blocks up to `from - 1` committed: send me the
+    /// finalization certificate of the highest block of that epoch you have one for." Sent by a
+    /// validator that stopped making progress (the others may have stopped that epoch's
+    /// engines).
+    Sync { epoch: u64, from: u64 },
+    /// The answer: the encoded finalization certificate of the block at `height`.
+    Certified { height: u64, certificate: Vec<u8> },
+    /// The answer of a validator whose committed chain ends at a block a solo driver produced
+    /// (or at genesis) and that runs consensus epoch 0 on it: "the chain is at `height`, block
+    /// `hash`; epoch 0 starts there".
+    Tip { height: u64, hash: Hash },
 }
 
 const TAG_BLOCK: u8 = 0;
 const TAG_REQUEST: u8 = 1;
+const TAG_BLOCKS: u8 = 2;
+const TAG_SYNC: u8 = 3;
+const TAG_CERTIFIED: u8 = 4;
+const TAG_TIP: u8 = 5;
 
 impl BlockMessage {
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -43,10 +71,41 @@ impl BlockMessage {
                 out.push(TAG_BLOCK);
                 block.encode(&mut out);
             }
-            BlockMessage::Request { hash, height } => {
+            BlockMessage::Request {
+                hash,
+                height,
+                count,
+            } => {
                 out.push(TAG_REQUEST);
                 hash.encode(&mut out);
                 height.encode(&mut out);
+                count.encode(&mut out);
+            }
+            BlockMessage::Blocks(blocks) => {
+                out.push(TAG_BLOCKS);
+                depin_core::codec::encode_len(blocks.len(), &mut out);
+                for block in blocks {
+                    block.encode(&mut out);
+                }
+            }
+            BlockMessage::Sync { epoch, from } => {
+                out.push(TAG_SYNC);
+                epoch.encode(&mut out);
+                from.encode(&mut out);
+            }
+            BlockMessage::Certified {
+                height,
+                certificate,
+            } => {
+                out.push(TAG_CERTIFIED);
+                height.encode(&mut out);
+                depin_core::codec::encode_len(certificate.len(), &mut out);
+                out.extend_from_slice(certificate);
+            }
+            BlockMessage::Tip { height, hash } => {
+                out.push(TAG_TIP);
+                height.encode(&mut out);
+                hash.encode(&mut out);
             }
         }
         out
@@ -67,6 +126,27 @@ impl BlockMessage {
             TAG_REQUEST => BlockMessage::Request {
                 hash: Hash::decode(&mut r)?,
                 height: u64::decode(&mut r)?,
+                count: u64::decode(&mut r)?,
+            },
+            TAG_BLOCKS => {
+                let len = r.length("blocks", MAX_BATCH as usize)?;
+                BlockMessage::Blocks(decode_sequence(&mut r, len, "blocks")?)
+            }
+            TAG_SYNC => BlockMessage::Sync {
+                epoch: u64::decode(&mut r)?,
+                from: u64::decode(&mut r)?,
+            },
+            TAG_CERTIFIED => {
+                let height = u64::decode(&mut r)?;
+                let len = r.length("certificate", MAX_CERTIFICATE_BYTES)?;
+                BlockMessage::Certified {
+                    height,
+                    certificate: r.take(len, "certificate")?.to_vec(),
+                }
+            }
+            TAG_TIP => BlockMessage::Tip {
+                height: u64::decode(&mut r)?,
+                hash: Hash::decode(&mut r)?,
             },
             tag => {
                 return Err(DecodeError::InvalidTag {
@@ -108,8 +188,30 @@ mod tests {
         let m = BlockMessage::Request {
             hash: Hash([7; 32]),
             height: 42,
+            count: 9,
         };
         assert_eq!(BlockMessage::from_bytes(&m.to_bytes()).unwrap(), m);
+        let sync = BlockMessage::Sync { epoch: 3, from: 77 };
+        assert_eq!(BlockMessage::from_bytes(&sync.to_bytes()).unwrap(), sync);
+        let certified = BlockMessage::Certified {
+            height: 76,
+            certificate: vec![1, 2, 3],
+        };
+        assert_eq!(
+            BlockMessage::from_bytes(&certified.to_bytes()).unwrap(),
+            certified
+        );
+        let tip = BlockMessage::Tip {
+            height: 5,
+            hash: Hash([1; 32]),
+        };
+        assert_eq!(BlockMessage::from_bytes(&tip.to_bytes()).unwrap(), tip);
+        let empty = BlockMessage::Blocks(Vec::new());
+        assert_eq!(BlockMessage::from_bytes(&empty.to_bytes()).unwrap(), empty);
+        // A batch longer than the limit is refused before anything is decoded.
+        let mut too_many = vec![TAG_BLOCKS];
+        depin_core::codec::encode_len(MAX_BATCH as usize + 1, &mut too_many);
+        assert!(BlockMessage::from_bytes(&too_many).is_err());
         assert!(BlockMessage::from_bytes(&[9]).is_err());
         let mut long = m.to_bytes();
         long.push(0);

@@ -81,3 +81,57 @@ fn a_solo_network_grows_to_four_validators_then_one_leaves() {
         println!("reconfigure seed {seed}: {run:?}");
     }
 }
+
+#[test]
+fn a_crashed_validator_is_jailed_for_downtime_and_catches_up_epochs_later() {
+    for seed in 0..seeds() {
+        let run = common::downtime(seed);
+        assert_eq!(run.jailed.1, "downtime", "seed {seed}");
+        assert!(
+            run.report.slashed.is_empty(),
+            "seed {seed}: downtime is never slashed: {:?}",
+            run.report.slashed
+        );
+        let sizes: Vec<usize> = run.epochs.iter().map(|(_, n, _)| *n).collect();
+        assert_eq!(
+            sizes[..3],
+            [4, 3, 4],
+            "seed {seed}: out of the set, then back: epochs {:?}",
+            run.epochs
+        );
+        // It restarted in epoch 0 and went through every epoch the others entered since,
+        // at the same blocks.
+        assert_eq!(run.restarted_epochs[0].0, 0, "seed {seed}");
+        for e in &run.restarted_epochs[1..] {
+            assert!(
+                run.epochs.contains(e),
+                "seed {seed}: the restarted validator entered {e:?}, the others {:?}",
+                run.epochs
+            );
+        }
+        assert!(
+            run.restarted_epochs.len() >= 3,
+            "seed {seed}: caught up over two epoch switches: {:?}",
+            run.restarted_epochs
+        );
+        println!("downtime seed {seed}: {run:?}");
+    }
+}
+
+#[test]
+fn a_solo_driven_chain_hands_over_to_four_validators_at_the_boundary() {
+    for seed in 0..seeds() {
+        let run = common::handoff(seed);
+        assert_eq!(
+            run.epochs,
+            vec![(0, 4, run.last_solo)],
+            "seed {seed}: epoch 0 starts on the last solo block with the four validators"
+        );
+        assert!(
+            run.proposers.len() > 1,
+            "seed {seed}: only {:?} proposed after the hand-off",
+            run.proposers
+        );
+        println!("handoff seed {seed}: {run:?}");
+    }
+}

@@ -4,7 +4,7 @@ use thiserror::Error;
 
 use crate::amount::Amount;
 use crate::block::{Block, Header, MAX_CONSENSUS_BYTES, Receipt};
-use crate::crypto::{Hash, Keypair};
+use crate::crypto::{Address, Hash, Keypair};
 use crate::genesis::Params;
 use crate::merkle::list_root;
 use crate::module::{BlockContext, TxContext};
@@ -230,7 +230,7 @@ fn execute_all(
     txs: &[Transaction],
     weights: &[u64],
     signatures: Signatures,
-    time_ms: u64,
+    (time_ms, proposer, consensus): (u64, &Address, &[u8]),
 ) -> Vec<Receipt> {
     let verdicts: Vec<bool> = match signatures {
         Signatures::AlreadyVerified => vec![true; txs.len()],
@@ -242,6 +242,9 @@ fn execute_all(
         time_ms,
     };
     let base_fee = state.meta().base_fee;
+    // Downtime the consensus record shows, on the parent's validator set (before an epoch's
+    // first block can change it).
+    crate::services::governance::liveness::note_block(state, proposer, consensus, ctx.height);
     crate::modules::begin_block(state, ctx);
     let receipts = txs
         .iter()
@@ -317,7 +320,13 @@ pub fn stage_block(
     );
     let tx_hashes: Vec<Hash> = txs.iter().map(Transaction::hash).collect();
     let base_fee = state.meta().base_fee;
-    let receipts = execute_all(state, &txs, &weights, signatures, time_ms);
+    let receipts = execute_all(
+        state,
+        &txs,
+        &weights,
+        signatures,
+        (time_ms, &proposer.address(), &consensus),
+    );
     advance(state, height, time_ms);
     let app_hash = state.stage();
     let header = Header {
@@ -417,7 +426,13 @@ pub fn check_block(
     if list_root(&tx_hashes) != h.tx_root {
         return Err(BlockError::TxRoot);
     }
-    let receipts = execute_all(state, &block.txs, &weights, signatures, h.time_ms);
+    let receipts = execute_all(
+        state,
+        &block.txs,
+        &weights,
+        signatures,
+        (h.time_ms, &h.proposer, &h.consensus),
+    );
     let receipts_root = Receipt::root(&receipts);
     if receipts_root != h.receipts_root {
         state.rollback();

@@ -338,8 +338,14 @@ pub fn spawn_solo_driver(
                 if set.len() != 1 || set[0].address != producer.address() {
                     // Governance changed the set: one node alone must not go on producing.
                     tracing::error!(
-                        "the validator set now has {} validators; the solo driver stops: run this \
-                         node as a BFT validator with the others (a peers.toml in its home)",
+                        "the validator set changed after block {}: it now has {} validators, so \
+                         this solo node stops producing. To go on as one of them, write a \
+                         peers.toml (every validator's address and p2p port) into this node's \
+                         home and start it again: it runs the BFT driver from this block. Start \
+                         each new validator from the same genesis with the same peers.toml: it \
+                         fetches these blocks from this node, then all of them go on together \
+                         (docs/GUIDE.md, \"From one validator to several\")",
+                        producer.state().height(),
                         set.len()
                     );
                     node.request_shutdown();

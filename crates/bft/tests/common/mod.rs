@@ -14,6 +14,7 @@ use commonware_runtime::{Clock, Quota, Runner, Supervisor, deterministic};
 use commonware_utils::ordered::Set;
 use depin_bft::engine::{self, Channels, Running, Timeouts};
 use depin_bft::{NAMESPACE, PublicKey, Scheme, consensus_key};
+use depin_core::StateRead;
 use depin_core::services::governance::GovernanceView;
 use depin_core::{Action, Amount, Genesis, Hash, Keypair, Transaction};
 use depin_node::mempool::MempoolLimits;
@@ -669,6 +670,406 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
     Reconfigured {
         report,
         epochs,
+        proposers,
+    }
+}
+
+/// Turns in a row a validator may miss before it is jailed, in the downtime scenario.
+pub const DOWNTIME_LIMIT: u64 = 4;
+
+/// The downtime scenario's genesis: the four-validator network, jailing after
+/// [`DOWNTIME_LIMIT`] missed turns, for 10 blocks.
+pub fn downtime_genesis() -> Genesis {
+    let mut g = genesis();
+    let gov = g
+        .modules
+        .governance
+        .as_mut()
+        .expect("the simulated network runs governance");
+    gov.downtime_jail_blocks = DOWNTIME_LIMIT;
+    gov.jail_blocks = 10;
+    g
+}
+
+/// Simulated time within which the whole downtime run must be done.
+const DOWNTIME_BOUND: Duration = Duration::from_secs(150);
+
+/// What the downtime run ended with (equal for equal seeds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Downtime {
+    pub report: Report,
+    /// The height validator 3 was jailed at, and the reason recorded.
+    pub jailed: (u64, String),
+    /// The epochs validator 0 entered: number, participant count, height built on.
+    pub epochs: Vec<(u64, usize, u64)>,
+    /// The height the others were at when validator 3 restarted, and the epochs it entered.
+    pub restarted_at: u64,
+    pub restarted_epochs: Vec<(u64, usize, u64)>,
+}
+
+/// Runs the downtime scenario for one seed: four validators on a lossy network; validator 3
+/// crashes; the chain skips its turns and jails it (for downtime: nothing slashed); it leaves
+/// the set at the next boundary (an epoch of three); its unjail (signed with its key,
+/// submitted elsewhere while it is still down) brings it back into the set at the boundary
+/// after (an epoch of four, which the other three carry alone); only then does it restart,
+/// more than one epoch behind, and it must catch up to the same blocks and app hashes.
+pub fn downtime(seed: u64) -> Downtime {
+    let executor = runner(seed);
+    executor.start(|context| async move { run_downtime(context, seed).await })
+}
+
+async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
+    let (keys, pks, oracle) = mesh(&context).await;
+    let mut nodes: BTreeMap<usize, Honest> = BTreeMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        let chans = channels(&oracle, &pks[i]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
+        let (node, _) = Node::open(
+            downtime_genesis(),
+            store.clone(),
+            Keypair::from_seed(key.seed()),
+            MempoolLimits::default(),
+        )
+        .expect("open");
+        let mut v = Honest {
+            index: i,
+            genesis: downtime_genesis(),
+            store,
+            node,
+            key: Keypair::from_seed(key.seed()),
+            running: None,
+            _dir: dir,
+        };
+        start_honest(&context, &oracle, &mut v, 0, chans);
+        nodes.insert(i, v);
+    }
+    let epochs_of = |v: &Honest| -> Vec<(u64, usize, u64)> {
+        v.running
+            .as_ref()
+            .map(|r| {
+                r.shared
+                    .epochs
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|e| (e.epoch, e.participants.len(), e.height))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let crashed = validator_key(3).address();
+    let network_id = downtime_genesis().network();
+    let mut nonces = [0u64; SENDERS as usize];
+    let mut submitted: Vec<Hash> = Vec::new();
+    let mut jailed: Option<(u64, String)> = None;
+    let mut unjail_sent = false;
+    let mut restarted_at = None;
+    let mut tick = 0u64;
+    let target = loop {
+        let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
+        let heights: Vec<u64> = nodes.values().map(|v| v.node.tip().height).collect();
+        assert!(
+            now < DOWNTIME_BOUND,
+            "seed {seed}: not done within {DOWNTIME_BOUND:?}: heights {heights:?}, jailed \
+             {jailed:?}, unjail sent {unjail_sent}, restarted at {restarted_at:?}, epochs {:?}",
+            nodes.values().map(epochs_of).collect::<Vec<_>>()
+        );
+        let view = nodes[&0]
+            .store
+            .snapshot(nodes[&0].node.params.clone())
+            .unwrap();
+        if now >= FAULT_AT && nodes[&3].running.is_some() && restarted_at.is_none() {
+            let running = nodes.get_mut(&3).unwrap().running.take().unwrap();
+            running.engine.abort();
+            running.application.abort();
+        }
+        if jailed.is_none()
+            && let Some(jail) = view.jail_of(&crashed)
+        {
+            jailed = Some((jail.until_height - 10, jail.reason.clone()));
+        }
+        // Once it is out of the set (the others run an epoch of three) and its jail is over.
+        let out_of_the_set = (0..3).all(|i| {
+            epochs_of(&nodes[&i])
+                .last()
+                .is_some_and(|(_, n, _)| *n == VALIDATORS - 1)
+        });
+        if let Some((at, _)) = &jailed
+            && !unjail_sent
+            && out_of_the_set
+            && nodes[&0].node.tip().height >= at + 10
+        {
+            // Signed with the crashed validator's key, submitted through validator 0.
+            let nonce = view.read_account(&crashed).map_or(0, |a| a.nonce);
+            let tx = Transaction::sign(
+                &network_id,
+                &validator_key(3),
+                nonce,
+                1_000_000,
+                Action::from(depin_core::services::governance::actions::Unjail {}),
+            );
+            let result = nodes[&0].node.submit(vec![tx]);
+            assert!(result[0].is_ok(), "seed {seed}: unjail: {:?}", result[0]);
+            unjail_sent = true;
+        }
+        // Restart once the others run an epoch of four again (with it back in the set) and
+        // have committed blocks in it: two epoch switches it has not seen.
+        if unjail_sent && restarted_at.is_none() {
+            let back = (0..3).all(|i| {
+                let epochs = epochs_of(&nodes[&i]);
+                epochs.len() >= 3
+                    && epochs.last().is_some_and(|(_, n, h)| {
+                        *n == VALIDATORS && nodes[&i].node.tip().height >= h + 3
+                    })
+            });
+            if back {
+                restarted_at = Some(heights[..3].iter().copied().max().unwrap());
+                let chans = channels(&oracle, &pks[3]).await;
+                start_honest(&context, &oracle, nodes.get_mut(&3).unwrap(), 1, chans);
+            }
+        }
+        if let Some(at) = restarted_at {
+            let lowest = heights.iter().copied().min().unwrap();
+            if lowest >= at + BLOCKS_AFTER_HEAL {
+                break lowest;
+            }
+        }
+        if tick.is_multiple_of(2) {
+            let s = (1 + tick / 2 % (SENDERS as u64 - 1)) as u8;
+            let to = sender_key(s % (SENDERS - 1) + 1).address();
+            let tx = Transaction::sign(
+                &network_id,
+                &sender_key(s),
+                nonces[s as usize],
+                1_000_000,
+                Action::Transfer {
+                    to,
+                    amount: Amount(1 + tick as u128),
+                },
+            );
+            let v = &nodes[&((tick as usize / 2) % 3)];
+            if v.node.submit(vec![tx.clone()])[0].is_ok() {
+                nonces[s as usize] += 1;
+                submitted.push(tx.hash());
+            }
+        }
+        tick += 1;
+        context.sleep(TX_INTERVAL).await;
+    };
+    let report = check_agreement(seed, "downtime", &nodes, target, &submitted);
+    Downtime {
+        report,
+        jailed: jailed.expect("jailed before the run ended"),
+        epochs: epochs_of(&nodes[&0]),
+        restarted_at: restarted_at.expect("restarted before the run ended"),
+        restarted_epochs: epochs_of(&nodes[&3]),
+    }
+}
+
+/// Simulated time within which the hand-off run must be done.
+const HANDOFF_BOUND: Duration = Duration::from_secs(90);
+
+/// What the hand-off run ended with (equal for equal seeds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handoff {
+    pub report: Report,
+    /// The last block the solo driver produced (the set changed after it).
+    pub last_solo: u64,
+    /// The epochs every node entered (the same on all).
+    pub epochs: Vec<(u64, usize, u64)>,
+    /// The validators (by index) that proposed the blocks after the hand-off.
+    pub proposers: Vec<usize>,
+}
+
+/// Runs the hand-off scenario for one seed: validator 0 runs a solo network with the solo
+/// driver (`Node::produce_block`, as `depin node` does without a peer list) while validators
+/// 1..3 start on the BFT driver from genesis (they wait: the chain's one validator is not on
+/// the network). The emergency key enacts the four-validator set; at the boundary the solo
+/// driver stops, and validator 0 restarts on the BFT driver from its store. The others fetch
+/// the solo blocks from it, start consensus epoch 0 on its last one, and all four go on.
+pub fn handoff(seed: u64) -> Handoff {
+    let executor = runner(seed);
+    executor.start(|context| async move { run_handoff(context, seed).await })
+}
+
+async fn run_handoff(context: deterministic::Context, seed: u64) -> Handoff {
+    let (keys, pks, oracle) = mesh(&context).await;
+    let mut nodes: BTreeMap<usize, Honest> = BTreeMap::new();
+    let mut solo = None;
+    for (i, key) in keys.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
+        let (node, producer) = Node::open(
+            solo_genesis(),
+            store.clone(),
+            Keypair::from_seed(key.seed()),
+            MempoolLimits::default(),
+        )
+        .expect("open");
+        let mut v = Honest {
+            index: i,
+            genesis: solo_genesis(),
+            store,
+            node,
+            key: Keypair::from_seed(key.seed()),
+            running: None,
+            _dir: dir,
+        };
+        if i == 0 {
+            solo = Some(producer);
+        } else {
+            let chans = channels(&oracle, &pks[i]).await;
+            start_honest(&context, &oracle, &mut v, 0, chans);
+        }
+        nodes.insert(i, v);
+    }
+    let network_id = solo_genesis().network();
+    let interval = Duration::from_millis(solo_genesis().consensus.block_interval_ms);
+    let mut nonces = [0u64; SENDERS as usize];
+    let mut submitted: Vec<Hash> = Vec::new();
+    // The solo driver, block by block, until the set in state is no longer validator 0 alone.
+    let mut producer = solo.unwrap();
+    let me = validator_key(0).address();
+    let mut enacted = false;
+    let mut tick = 0u64;
+    loop {
+        let now_ms = context
+            .current()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        nodes[&0].node.produce_block(&mut producer, now_ms).unwrap();
+        let set = depin_core::StateRead::validators(producer.state());
+        if set.len() != 1 || set[0].address != me {
+            break;
+        }
+        if !enacted && producer.state().height() >= 5 {
+            let validators = SETS[1]
+                .iter()
+                .map(|i| validator_key(*i).address())
+                .collect();
+            let enact = Action::from(depin_core::services::governance::actions::EmergencyEnact {
+                title: "four validators".into(),
+                change: depin_core::services::governance::ProposalKind::ValidatorSet { validators },
+            });
+            let tx = Transaction::sign(&network_id, &governor(), 0, 1_000_000, enact);
+            assert!(nodes[&0].node.submit(vec![tx]).pop().unwrap().is_ok());
+            nonces[0] = 1;
+            enacted = true;
+        }
+        if tick.is_multiple_of(2) {
+            let s = (1 + tick / 2 % (SENDERS as u64 - 1)) as u8;
+            let tx = Transaction::sign(
+                &network_id,
+                &sender_key(s),
+                nonces[s as usize],
+                1_000_000,
+                Action::Transfer {
+                    to: sender_key(s % (SENDERS - 1) + 1).address(),
+                    amount: Amount(1 + tick as u128),
+                },
+            );
+            if nodes[&0].node.submit(vec![tx.clone()])[0].is_ok() {
+                nonces[s as usize] += 1;
+                submitted.push(tx.hash());
+            }
+        }
+        tick += 1;
+        context.sleep(interval).await;
+        assert!(
+            producer.state().height() < 200,
+            "seed {seed}: the set change never took effect"
+        );
+    }
+    let last_solo = producer.state().height();
+    drop(producer);
+    // Validator 0 goes on as a BFT validator with the same store.
+    let chans = channels(&oracle, &pks[0]).await;
+    start_honest(&context, &oracle, nodes.get_mut(&0).unwrap(), 1, chans);
+    let epochs_of = |v: &Honest| -> Vec<(u64, usize, u64)> {
+        v.running
+            .as_ref()
+            .unwrap()
+            .shared
+            .epochs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| (e.epoch, e.participants.len(), e.height))
+            .collect()
+    };
+    let target = loop {
+        let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
+        let heights: Vec<u64> = nodes.values().map(|v| v.node.tip().height).collect();
+        assert!(
+            now < HANDOFF_BOUND,
+            "seed {seed}: not done within {HANDOFF_BOUND:?}: heights {heights:?} (last solo \
+             block {last_solo}), epochs {:?}",
+            nodes.values().map(epochs_of).collect::<Vec<_>>()
+        );
+        let lowest = heights.iter().copied().min().unwrap();
+        if lowest >= last_solo + BLOCKS_PER_STAGE + 4 {
+            break lowest;
+        }
+        if tick.is_multiple_of(2) {
+            let s = (1 + tick / 2 % (SENDERS as u64 - 1)) as u8;
+            let tx = Transaction::sign(
+                &network_id,
+                &sender_key(s),
+                nonces[s as usize],
+                1_000_000,
+                Action::Transfer {
+                    to: sender_key(s % (SENDERS - 1) + 1).address(),
+                    amount: Amount(1 + tick as u128),
+                },
+            );
+            if nodes[&((tick as usize / 2) % VALIDATORS)]
+                .node
+                .submit(vec![tx.clone()])[0]
+                .is_ok()
+            {
+                nonces[s as usize] += 1;
+                submitted.push(tx.hash());
+            }
+        }
+        tick += 1;
+        context.sleep(TX_INTERVAL).await;
+    };
+    let report = check_agreement(seed, "handoff", &nodes, target, &submitted);
+    let reference = epochs_of(&nodes[&0]);
+    for (i, v) in &nodes {
+        assert_eq!(
+            epochs_of(v),
+            reference,
+            "seed {seed}: validator {i} entered other epochs"
+        );
+    }
+    let store = &nodes[&0].store;
+    let mut proposers = Vec::new();
+    for h in 1..=target {
+        let header = store.header(h).unwrap().unwrap();
+        let record = depin_bft::parse_record(&header.consensus);
+        if h <= last_solo {
+            assert!(record.is_none(), "seed {seed}: solo block {h} has a record");
+            assert_eq!(header.proposer, me);
+        } else {
+            let record =
+                record.unwrap_or_else(|| panic!("seed {seed}: BFT block {h} has no record"));
+            assert_eq!(record.epoch, 0, "seed {seed}: block {h}");
+            let who = (0..VALIDATORS)
+                .find(|i| validator_key(*i).address() == header.proposer)
+                .unwrap();
+            if !proposers.contains(&who) {
+                proposers.push(who);
+                proposers.sort();
+            }
+        }
+    }
+    Handoff {
+        report,
+        last_solo,
+        epochs: reference,
         proposers,
     }
 }

@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod change;
 pub mod evidence;
+pub mod liveness;
 pub mod params;
 pub mod proposal;
 pub mod records;

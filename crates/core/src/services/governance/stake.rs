@@ -17,8 +17,8 @@ use super::Governance;
 use super::params::{GovernanceParams, SlashTo};
 use super::records::{
     GovernanceView, Jail, MAX_UNBONDINGS, SlashRecord, SlashRule, Stake, Totals, Unbonding,
-    backed_key, backed_prefix, backing_key, device_vote_key, jail_key, slash_key, slash_log_key,
-    stake_escrow, stake_key, totals_key,
+    backed_key, backed_prefix, backing_key, candidates_key, device_vote_key, jail_key, slash_key,
+    slash_log_key, stake_escrow, stake_key, totals_key,
 };
 use super::reject::GovernanceRejection as R;
 
@@ -410,7 +410,18 @@ pub fn slash_validator(
     amount
 }
 
+/// Records the set's membership as governance's candidates if governance never wrote one:
+/// jailed members sit out of the set written at each boundary, and without a membership kept
+/// apart from that set a validator that unjails would never come back.
+fn keep_membership(state: &mut State) {
+    if state.candidates().is_none() {
+        let members: Vec<Address> = state.validators().iter().map(|v| v.address).collect();
+        state.with_writer(Governance::ID, |s| s.put(candidates_key(), &members));
+    }
+}
+
 fn jail(state: &mut State, validator: &Address, reason: &str, until_height: u64) {
+    keep_membership(state);
     state.with_writer(Governance::ID, |s| {
         s.put(
             jail_key(validator),
