@@ -113,6 +113,81 @@ struct Honest {
     _dir: tempfile::TempDir,
 }
 
+impl Honest {
+    /// Validator `index` with `key` on a fresh store for `genesis`, not started yet; its
+    /// chain writer for a solo driver (the BFT driver opens its own when started).
+    fn open(
+        index: usize,
+        key: &Keypair,
+        genesis: Genesis,
+    ) -> (Honest, depin_node::chain::Producer) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
+        let (node, producer) = Node::open(
+            genesis.clone(),
+            store.clone(),
+            Keypair::from_seed(key.seed()),
+            MempoolLimits::default(),
+        )
+        .expect("open");
+        let v = Honest {
+            index,
+            genesis,
+            key: Keypair::from_seed(key.seed()),
+            store,
+            node,
+            running: None,
+            _dir: dir,
+        };
+        (v, producer)
+    }
+}
+
+/// The epochs `v` entered: number, participant count, height built on (none while stopped).
+fn epochs(v: &Honest) -> Vec<(u64, usize, u64)> {
+    v.running
+        .as_ref()
+        .map(|r| {
+            r.shared
+                .epochs
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|e| (e.epoch, e.participants.len(), e.height))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// On even ticks, a sender (1.., the governor being sender 0) pays its neighbour through
+/// `node`; an admitted transfer advances the sender's nonce and is recorded as submitted.
+fn send_transfer(
+    node: &Node,
+    network_id: &depin_core::tx::Network,
+    tick: u64,
+    nonces: &mut [u64],
+    submitted: &mut Vec<Hash>,
+) {
+    if !tick.is_multiple_of(2) {
+        return;
+    }
+    let s = (1 + tick / 2 % (SENDERS as u64 - 1)) as u8;
+    let tx = Transaction::sign(
+        network_id,
+        &sender_key(s),
+        nonces[s as usize],
+        1_000_000,
+        Action::Transfer {
+            to: sender_key(s % (SENDERS - 1) + 1).address(),
+            amount: Amount(1 + tick as u128),
+        },
+    );
+    if node.submit(vec![tx.clone()])[0].is_ok() {
+        nonces[s as usize] += 1;
+        submitted.push(tx.hash());
+    }
+}
+
 fn quota() -> Quota {
     Quota::per_second(std::num::NonZeroU32::new(10_000).expect("nonzero"))
 }
@@ -271,24 +346,7 @@ async fn run(context: deterministic::Context, seed: u64, fault: Fault) -> Report
             conflicter.start(votes.register(0).await.unwrap());
             continue;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
-        let (node, _) = Node::open(
-            genesis(),
-            store.clone(),
-            Keypair::from_seed(key.seed()),
-            MempoolLimits::default(),
-        )
-        .expect("open");
-        let mut v = Honest {
-            index: i,
-            genesis: genesis(),
-            key: Keypair::from_seed(key.seed()),
-            store,
-            node,
-            running: None,
-            _dir: dir,
-        };
+        let (mut v, _) = Honest::open(i, key, genesis());
         start_honest(&context, &oracle, &mut v, 0, chans);
         honest.insert(i, v);
     }
@@ -515,24 +573,7 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
     let mut nodes: BTreeMap<usize, Honest> = BTreeMap::new();
     for (i, key) in keys.iter().enumerate() {
         let chans = channels(&oracle, &pks[i]).await;
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
-        let (node, _) = Node::open(
-            solo_genesis(),
-            store.clone(),
-            Keypair::from_seed(key.seed()),
-            MempoolLimits::default(),
-        )
-        .expect("open");
-        let mut v = Honest {
-            index: i,
-            genesis: solo_genesis(),
-            store,
-            node,
-            key: Keypair::from_seed(key.seed()),
-            running: None,
-            _dir: dir,
-        };
+        let (mut v, _) = Honest::open(i, key, solo_genesis());
         start_honest(&context, &oracle, &mut v, 0, chans);
         nodes.insert(i, v);
     }
@@ -597,25 +638,10 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
                 results[0]
             );
             nonces[g] += 1;
-        } else if tick.is_multiple_of(2) {
+        } else {
             // Senders 1.. pay their neighbours (sender 0 is the governor, its nonces above).
-            let s = (1 + tick / 2 % (SENDERS as u64 - 1)) as u8;
-            let to = sender_key(s % (SENDERS - 1) + 1).address();
-            let tx = Transaction::sign(
-                &network_id,
-                &sender_key(s),
-                nonces[s as usize],
-                1_000_000,
-                Action::Transfer {
-                    to,
-                    amount: Amount(1 + tick as u128),
-                },
-            );
             let v = &nodes[&((tick as usize / 2) % VALIDATORS)];
-            if v.node.submit(vec![tx.clone()])[0].is_ok() {
-                nonces[s as usize] += 1;
-                submitted.push(tx.hash());
-            }
+            send_transfer(&v.node, &network_id, tick, &mut nonces, &mut submitted);
         }
         tick += 1;
         context.sleep(TX_INTERVAL).await;
@@ -723,41 +749,11 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
     let mut nodes: BTreeMap<usize, Honest> = BTreeMap::new();
     for (i, key) in keys.iter().enumerate() {
         let chans = channels(&oracle, &pks[i]).await;
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
-        let (node, _) = Node::open(
-            downtime_genesis(),
-            store.clone(),
-            Keypair::from_seed(key.seed()),
-            MempoolLimits::default(),
-        )
-        .expect("open");
-        let mut v = Honest {
-            index: i,
-            genesis: downtime_genesis(),
-            store,
-            node,
-            key: Keypair::from_seed(key.seed()),
-            running: None,
-            _dir: dir,
-        };
+        let (mut v, _) = Honest::open(i, key, downtime_genesis());
         start_honest(&context, &oracle, &mut v, 0, chans);
         nodes.insert(i, v);
     }
-    let epochs_of = |v: &Honest| -> Vec<(u64, usize, u64)> {
-        v.running
-            .as_ref()
-            .map(|r| {
-                r.shared
-                    .epochs
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .map(|e| (e.epoch, e.participants.len(), e.height))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let epochs_of = epochs;
     let crashed = validator_key(3).address();
     let network_id = downtime_genesis().network();
     let mut nonces = [0u64; SENDERS as usize];
@@ -835,25 +831,8 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
                 break lowest;
             }
         }
-        if tick.is_multiple_of(2) {
-            let s = (1 + tick / 2 % (SENDERS as u64 - 1)) as u8;
-            let to = sender_key(s % (SENDERS - 1) + 1).address();
-            let tx = Transaction::sign(
-                &network_id,
-                &sender_key(s),
-                nonces[s as usize],
-                1_000_000,
-                Action::Transfer {
-                    to,
-                    amount: Amount(1 + tick as u128),
-                },
-            );
-            let v = &nodes[&((tick as usize / 2) % 3)];
-            if v.node.submit(vec![tx.clone()])[0].is_ok() {
-                nonces[s as usize] += 1;
-                submitted.push(tx.hash());
-            }
-        }
+        let v = &nodes[&((tick as usize / 2) % 3)];
+        send_transfer(&v.node, &network_id, tick, &mut nonces, &mut submitted);
         tick += 1;
         context.sleep(TX_INTERVAL).await;
     };
@@ -898,24 +877,7 @@ async fn run_handoff(context: deterministic::Context, seed: u64) -> Handoff {
     let mut nodes: BTreeMap<usize, Honest> = BTreeMap::new();
     let mut solo = None;
     for (i, key) in keys.iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("chain.redb")).unwrap());
-        let (node, producer) = Node::open(
-            solo_genesis(),
-            store.clone(),
-            Keypair::from_seed(key.seed()),
-            MempoolLimits::default(),
-        )
-        .expect("open");
-        let mut v = Honest {
-            index: i,
-            genesis: solo_genesis(),
-            store,
-            node,
-            key: Keypair::from_seed(key.seed()),
-            running: None,
-            _dir: dir,
-        };
+        let (mut v, producer) = Honest::open(i, key, solo_genesis());
         if i == 0 {
             solo = Some(producer);
         } else {
@@ -958,23 +920,13 @@ async fn run_handoff(context: deterministic::Context, seed: u64) -> Handoff {
             nonces[0] = 1;
             enacted = true;
         }
-        if tick.is_multiple_of(2) {
-            let s = (1 + tick / 2 % (SENDERS as u64 - 1)) as u8;
-            let tx = Transaction::sign(
-                &network_id,
-                &sender_key(s),
-                nonces[s as usize],
-                1_000_000,
-                Action::Transfer {
-                    to: sender_key(s % (SENDERS - 1) + 1).address(),
-                    amount: Amount(1 + tick as u128),
-                },
-            );
-            if nodes[&0].node.submit(vec![tx.clone()])[0].is_ok() {
-                nonces[s as usize] += 1;
-                submitted.push(tx.hash());
-            }
-        }
+        send_transfer(
+            &nodes[&0].node,
+            &network_id,
+            tick,
+            &mut nonces,
+            &mut submitted,
+        );
         tick += 1;
         context.sleep(interval).await;
         assert!(
@@ -987,18 +939,7 @@ async fn run_handoff(context: deterministic::Context, seed: u64) -> Handoff {
     // Validator 0 goes on as a BFT validator with the same store.
     let chans = channels(&oracle, &pks[0]).await;
     start_honest(&context, &oracle, nodes.get_mut(&0).unwrap(), 1, chans);
-    let epochs_of = |v: &Honest| -> Vec<(u64, usize, u64)> {
-        v.running
-            .as_ref()
-            .unwrap()
-            .shared
-            .epochs
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| (e.epoch, e.participants.len(), e.height))
-            .collect()
-    };
+    let epochs_of = epochs;
     let target = loop {
         let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
         let heights: Vec<u64> = nodes.values().map(|v| v.node.tip().height).collect();
@@ -1012,27 +953,8 @@ async fn run_handoff(context: deterministic::Context, seed: u64) -> Handoff {
         if lowest >= last_solo + BLOCKS_PER_STAGE + 4 {
             break lowest;
         }
-        if tick.is_multiple_of(2) {
-            let s = (1 + tick / 2 % (SENDERS as u64 - 1)) as u8;
-            let tx = Transaction::sign(
-                &network_id,
-                &sender_key(s),
-                nonces[s as usize],
-                1_000_000,
-                Action::Transfer {
-                    to: sender_key(s % (SENDERS - 1) + 1).address(),
-                    amount: Amount(1 + tick as u128),
-                },
-            );
-            if nodes[&((tick as usize / 2) % VALIDATORS)]
-                .node
-                .submit(vec![tx.clone()])[0]
-                .is_ok()
-            {
-                nonces[s as usize] += 1;
-                submitted.push(tx.hash());
-            }
-        }
+        let v = &nodes[&((tick as usize / 2) % VALIDATORS)];
+        send_transfer(&v.node, &network_id, tick, &mut nonces, &mut submitted);
         tick += 1;
         context.sleep(TX_INTERVAL).await;
     };
