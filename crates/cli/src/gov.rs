@@ -183,19 +183,9 @@ fn change(home: &Home, c: &ChangeCmd, decimals: u8) -> Result<ProposalKind> {
     })
 }
 
+/// Signs and sends `action` with `key_name`, printing `done` and the block; the transaction's
+/// status (`None` with `--json`, which prints it).
 fn send(
-    home: &Home,
-    client: &Client,
-    key_name: &str,
-    action: Action,
-    done: &str,
-    json_out: bool,
-) -> Result<()> {
-    send_status(home, client, key_name, action, done, json_out).map(drop)
-}
-
-/// [`send`], returning the transaction's status (`None` with `--json`, which prints it).
-fn send_status(
     home: &Home,
     client: &Client,
     key_name: &str,
@@ -268,7 +258,7 @@ pub fn run(home: &Home, client: &Client, cmd: &GovCmd, json_out: bool) -> Result
                     change,
                 })
             };
-            let status = send_status(
+            let status = send(
                 home,
                 client,
                 key,
@@ -309,6 +299,7 @@ pub fn run(home: &Home, client: &Client, cmd: &GovCmd, json_out: bool) -> Result
                 &format!("voted {choice} on proposal {proposal}"),
                 json_out,
             )
+            .map(drop)
         }
         GovCmd::Show { proposal } => {
             let p = client.get(&format!("/v1/governance/proposals/{proposal}"))?;
@@ -391,6 +382,7 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
                 &format!("locked {t} tokens"),
                 json_out,
             )
+            .map(drop)
         }
         StakeCmd::Delegate { validator, key } => {
             let v = if validator == "self" {
@@ -406,6 +398,7 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
                 &format!("stake now backs {validator}"),
                 json_out,
             )
+            .map(drop)
         }
         StakeCmd::Unbond { tokens: t, key } => {
             let amount = tokens(t, decimals()?)?;
@@ -417,6 +410,7 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
                 &format!("started unbonding {t} tokens"),
                 json_out,
             )
+            .map(drop)
         }
         StakeCmd::Withdraw { key } => send(
             home,
@@ -425,7 +419,8 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
             WithdrawStake {}.into(),
             "withdrew released stake",
             json_out,
-        ),
+        )
+        .map(drop),
         StakeCmd::Unjail { key } => send(
             home,
             client,
@@ -433,7 +428,8 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
             Unjail {}.into(),
             "asked to leave jail",
             json_out,
-        ),
+        )
+        .map(drop),
         StakeCmd::Show { who } => {
             let address = resolve(home, who)?;
             let s = client.get(&format!("/v1/governance/stake/{address}"))?;

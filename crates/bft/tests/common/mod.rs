@@ -188,6 +188,25 @@ fn send_transfer(
     }
 }
 
+/// Opens every validator of `keys` on a fresh store for `genesis` and starts each on the BFT
+/// driver.
+async fn start_all(
+    context: &deterministic::Context,
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    keys: &[Keypair],
+    pks: &[PublicKey],
+    genesis: Genesis,
+) -> BTreeMap<usize, Honest> {
+    let mut nodes = BTreeMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        let chans = channels(oracle, &pks[i]).await;
+        let (mut v, _) = Honest::open(i, key, genesis.clone());
+        start_honest(context, oracle, &mut v, 0, chans);
+        nodes.insert(i, v);
+    }
+    nodes
+}
+
 fn quota() -> Quota {
     Quota::per_second(std::num::NonZeroU32::new(10_000).expect("nonzero"))
 }
@@ -570,13 +589,7 @@ pub fn reconfigure(seed: u64) -> Reconfigured {
 
 async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfigured {
     let (keys, pks, oracle) = mesh(&context).await;
-    let mut nodes: BTreeMap<usize, Honest> = BTreeMap::new();
-    for (i, key) in keys.iter().enumerate() {
-        let chans = channels(&oracle, &pks[i]).await;
-        let (mut v, _) = Honest::open(i, key, solo_genesis());
-        start_honest(&context, &oracle, &mut v, 0, chans);
-        nodes.insert(i, v);
-    }
+    let nodes = start_all(&context, &oracle, &keys, &pks, solo_genesis()).await;
 
     let network_id = solo_genesis().network();
     let mut nonces = [0u64; SENDERS as usize];
@@ -746,13 +759,7 @@ pub fn downtime(seed: u64) -> Downtime {
 
 async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
     let (keys, pks, oracle) = mesh(&context).await;
-    let mut nodes: BTreeMap<usize, Honest> = BTreeMap::new();
-    for (i, key) in keys.iter().enumerate() {
-        let chans = channels(&oracle, &pks[i]).await;
-        let (mut v, _) = Honest::open(i, key, downtime_genesis());
-        start_honest(&context, &oracle, &mut v, 0, chans);
-        nodes.insert(i, v);
-    }
+    let mut nodes = start_all(&context, &oracle, &keys, &pks, downtime_genesis()).await;
     let epochs_of = epochs;
     let crashed = validator_key(3).address();
     let network_id = downtime_genesis().network();
