@@ -207,6 +207,20 @@ async fn start_all(
     nodes
 }
 
+/// The epochs every node entered, checked to be the same, entered at the same blocks,
+/// everywhere.
+fn same_epochs(seed: u64, nodes: &BTreeMap<usize, Honest>) -> Vec<(u64, usize, u64)> {
+    let reference = epochs(&nodes[&0]);
+    for (i, v) in nodes {
+        assert_eq!(
+            epochs(v),
+            reference,
+            "seed {seed}: validator {i} entered other epochs"
+        );
+    }
+    reference
+}
+
 fn quota() -> Quota {
     Quota::per_second(std::num::NonZeroU32::new(10_000).expect("nonzero"))
 }
@@ -597,16 +611,7 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
     // The set to enact next (index into SETS) and the stage's starting heights.
     let mut enacted = 0;
     let mut tick = 0u64;
-    let epochs_of = |v: &Honest| {
-        v.running
-            .as_ref()
-            .unwrap()
-            .shared
-            .epochs
-            .lock()
-            .unwrap()
-            .clone()
-    };
+    let epochs_of = epochs;
     let target = loop {
         let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
         assert!(
@@ -625,7 +630,7 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
         let settled = nodes.values().all(|v| {
             let epochs = epochs_of(v);
             let last = epochs.last().unwrap();
-            epochs.len() == enacted + 1 && v.node.tip().height >= last.height + BLOCKS_PER_STAGE
+            epochs.len() == enacted + 1 && v.node.tip().height >= last.2 + BLOCKS_PER_STAGE
         });
         if settled {
             if enacted + 1 == SETS.len() {
@@ -661,15 +666,7 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
     };
 
     let report = check_agreement(seed, "reconfigure", &nodes, target, &submitted);
-    // The same epochs, entered at the same blocks, everywhere.
-    let reference = epochs_of(&nodes[&0]);
-    for (i, v) in &nodes {
-        assert_eq!(
-            epochs_of(v),
-            reference,
-            "seed {seed}: validator {i} entered other epochs"
-        );
-    }
+    let reference = same_epochs(seed, &nodes);
     let index_of =
         |a: &depin_core::Address| (0..VALIDATORS).find(|i| validator_key(*i).address() == *a);
     let mut proposers: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
@@ -702,10 +699,7 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
         "seed {seed}: only {:?} proposed in the four-validator epoch",
         proposers[&1]
     );
-    let epochs = reference
-        .iter()
-        .map(|e| (e.epoch, e.participants.len(), e.height))
-        .collect();
+    let epochs = reference;
     Reconfigured {
         report,
         epochs,
@@ -966,14 +960,7 @@ async fn run_handoff(context: deterministic::Context, seed: u64) -> Handoff {
         context.sleep(TX_INTERVAL).await;
     };
     let report = check_agreement(seed, "handoff", &nodes, target, &submitted);
-    let reference = epochs_of(&nodes[&0]);
-    for (i, v) in &nodes {
-        assert_eq!(
-            epochs_of(v),
-            reference,
-            "seed {seed}: validator {i} entered other epochs"
-        );
-    }
+    let reference = same_epochs(seed, &nodes);
     let store = &nodes[&0].store;
     let mut proposers = Vec::new();
     for h in 1..=target {
