@@ -224,8 +224,9 @@ pub fn run(cfg: &ExplorerBench, dir: &Path) -> Result<ExplorerReport, String> {
         ),
     ];
     let mut endpoints = Vec::new();
-    // A map request after a new block: the aggregate is rebuilt (the cache keeps six per
-    // height and resolution, so cycling eleven resolutions always misses).
+    // A map request after a block that moved a device (or closed an epoch): the aggregate is
+    // rebuilt (the cache keeps six, per cell-index version, epoch and resolution, so cycling
+    // eleven resolutions always misses).
     let mut cold = Vec::new();
     let mut cold_bytes = Vec::new();
     for i in 0..cfg.requests.max(1) {
@@ -235,7 +236,7 @@ pub fn run(cfg: &ExplorerBench, dir: &Path) -> Result<ExplorerReport, String> {
         cold_bytes.push(body.len() as f64);
     }
     endpoints.push(EndpointReport {
-        what: "map after a new block (aggregate rebuilt over every device)".into(),
+        what: "map after a device moved (aggregate rebuilt over every device)".into(),
         path: city(0, 0.15).replace("res=0", "res=0..10"),
         median_ms: crate::median(&cold),
         max_ms: cold.iter().copied().fold(0.0, f64::max),

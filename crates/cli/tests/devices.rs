@@ -48,6 +48,10 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
     )
     .ok("oracle price");
 
+    // The map before any device: none located. Its aggregate is cached until a block changes
+    // the cell index, so the onboarding below must show on the map at once.
+    let before = api.get_ok("/v1/explorer/cells?res=7");
+    assert_eq!(before["located_devices"], 0, "{before}");
     let out = depin(home, &onboard_spot1).ok("onboard spot1");
     assert!(
         out.stdout.contains("onboarded device spot1")
@@ -116,6 +120,21 @@ fn a_device_is_onboarded_listed_denied_and_its_epoch_explained() {
         cells["cells"][0]["outline"].as_array().map(Vec::len),
         Some(6)
     );
+    // Blocks that move no device keep the aggregate: the same one is served (built at the
+    // same height) until the cell index changes or an epoch closes.
+    let built = cells["height"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while api.get_ok("/v1/status")["height"].as_u64().unwrap() < built + 2 {
+        assert!(std::time::Instant::now() < deadline, "no new blocks");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let again = api.get_ok("/v1/explorer/cells?res=7");
+    if again["epoch"] == cells["epoch"] {
+        assert_eq!(
+            again["height"], cells["height"],
+            "rebuilt without a change: {again}"
+        );
+    }
     let far = api.get_ok("/v1/explorer/cells?res=7&west=-80&east=-70&south=40&north=41");
     assert_eq!(far["cells_in_box"], 0, "{far}");
     let found = api.get_ok(&format!("/v1/explorer/search?q={}", &address[..16]));

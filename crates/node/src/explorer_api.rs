@@ -71,6 +71,8 @@ struct CellTotals {
 
 /// One resolution's aggregate at one height.
 struct Aggregate {
+    /// The node's cell-index version it was built at (see [`Node::cell_index_version`]).
+    version: u64,
     height: u64,
     resolution: u8,
     cells: BTreeMap<u64, CellTotals>,
@@ -86,11 +88,13 @@ pub struct Aggregates {
 }
 
 impl Aggregates {
-    fn get(&self, height: u64, resolution: u8) -> Option<Arc<Aggregate>> {
+    /// An aggregate still valid: no device moved since it was built and it counts the last
+    /// closed epoch's earnings (blocks that change neither do not rebuild it).
+    fn get(&self, version: u64, epoch: Option<u64>, resolution: u8) -> Option<Arc<Aggregate>> {
         let built = self.built.lock().expect("aggregates lock");
         built
             .iter()
-            .find(|a| a.height == height && a.resolution == resolution)
+            .find(|a| a.version == version && a.epoch == epoch && a.resolution == resolution)
             .cloned()
     }
 
@@ -107,6 +111,9 @@ impl Aggregates {
 /// earned in the last closed epoch.
 fn aggregate(node: &Node, resolution: u8) -> ApiResult<Aggregate> {
     let res = h3o::Resolution::try_from(resolution).map_err(internal)?;
+    // Read before the snapshot: a block committed in between only makes this aggregate
+    // newer than its version says, and the next request rebuilds it.
+    let version = node.cell_index_version();
     let height = node.tip().height;
     let view = snapshot(node)?;
     let (from, to) = cell_range(0, u64::MAX);
@@ -145,6 +152,7 @@ fn aggregate(node: &Node, resolution: u8) -> ApiResult<Aggregate> {
         located += 1;
     }
     Ok(Aggregate {
+        version,
         height,
         resolution,
         cells,
@@ -205,8 +213,8 @@ pub async fn cells(
         ));
     }
     blocking(move || {
-        let height = node.tip().height;
-        let agg = match cache.get(height, resolution) {
+        let epoch = (node.tip().height / node.params.epoch_length_blocks).checked_sub(1);
+        let agg = match cache.get(node.cell_index_version(), epoch, resolution) {
             Some(a) => a,
             None => {
                 let a = Arc::new(aggregate(&node, resolution)?);

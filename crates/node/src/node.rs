@@ -1,7 +1,7 @@
 //! The running node: shared handle, solo block driver, and startup/shutdown.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -60,6 +60,9 @@ pub struct Node {
     /// (nobody listens in solo mode, and nothing is sent then).
     pub admitted: broadcast::Sender<Arc<Vec<Transaction>>>,
     shutdown: AtomicBool,
+    /// Counts the committed blocks that changed the devices' cell index (a device located,
+    /// moved or gone): the explorer's map aggregates stay valid while it does not move.
+    cell_index_version: AtomicU64,
     /// Flips to true on shutdown, so long-lived streams end and graceful shutdown can finish.
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -105,6 +108,7 @@ impl Node {
             metrics: Metrics::default(),
             admitted,
             shutdown: AtomicBool::new(false),
+            cell_index_version: AtomicU64::new(0),
             stopping: tokio::sync::watch::channel(false).0,
         };
         Metrics::set(&node.metrics.height, node.tip().height);
@@ -235,6 +239,11 @@ impl Node {
         let _ = rx.wait_for(|stopping| *stopping).await;
     }
 
+    /// How many committed blocks (since this node started) changed the devices' cell index.
+    pub fn cell_index_version(&self) -> u64 {
+        self.cell_index_version.load(Ordering::SeqCst)
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::SeqCst)
     }
@@ -263,6 +272,16 @@ impl Node {
         if **self.live.read().expect("params lock") != *state.params() {
             // A governance change took effect at this block.
             *self.live.write().expect("params lock") = Arc::new(state.params().clone());
+        }
+        let (cells, _) = depin_core::services::devices::cell_range(0, 0);
+        let cell_prefix = &cells[..cells.len() - 8];
+        if committed
+            .applied
+            .writes
+            .iter()
+            .any(|(key, _)| key.starts_with(cell_prefix))
+        {
+            self.cell_index_version.fetch_add(1, Ordering::SeqCst);
         }
         {
             let mut pool = self.mempool.lock().expect("mempool lock");
