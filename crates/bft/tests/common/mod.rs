@@ -546,19 +546,10 @@ fn check_agreement(
         .map(|i| (i, view.jail_of(&validator_key(i).address()).is_some()))
         .collect();
     slashed.dedup();
-    let epochs = reference
-        .running
-        .as_ref()
-        .map(|r| {
-            r.shared
-                .epochs
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|e| (e.epoch, e.participants.len()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let epochs = epochs(reference)
+        .into_iter()
+        .map(|(epoch, participants, _)| (epoch, participants))
+        .collect();
     Report {
         height,
         tip: reference.store.block(height).unwrap().unwrap().hash(),
