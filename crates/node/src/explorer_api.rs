@@ -107,6 +107,12 @@ impl Aggregates {
     }
 }
 
+/// The last epoch closed at `height` (`None` before the first close): whose earnings the map
+/// shows.
+fn last_closed_epoch(node: &Node, height: u64) -> Option<u64> {
+    (height / node.params.epoch_length_blocks).checked_sub(1)
+}
+
 /// Every located device counted under its parent cell at `resolution`, with what the devices
 /// earned in the last closed epoch.
 fn aggregate(node: &Node, resolution: u8) -> ApiResult<Aggregate> {
@@ -119,7 +125,7 @@ fn aggregate(node: &Node, resolution: u8) -> ApiResult<Aggregate> {
     let (from, to) = cell_range(0, u64::MAX);
     let entries = view.scan(&from, &to, MAX_AGGREGATED_DEVICES.saturating_add(1));
     let truncated = entries.len() > MAX_AGGREGATED_DEVICES;
-    let epoch = (height / node.params.epoch_length_blocks).checked_sub(1);
+    let epoch = last_closed_epoch(node, height);
     let earned: BTreeMap<Address, u128> = match epoch {
         Some(e) => view
             .epoch_rewards(e)
@@ -213,7 +219,7 @@ pub async fn cells(
         ));
     }
     blocking(move || {
-        let epoch = (node.tip().height / node.params.epoch_length_blocks).checked_sub(1);
+        let epoch = last_closed_epoch(&node, node.tip().height);
         let agg = match cache.get(node.cell_index_version(), epoch, resolution) {
             Some(a) => a,
             None => {
