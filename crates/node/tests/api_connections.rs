@@ -104,9 +104,7 @@ fn a_body_that_never_arrives_is_refused_at_the_request_timeout() {
     let node = start(MempoolLimits::default(), limits);
     // A head that promises a body, then a few bytes of it and silence: the request is in
     // flight (it holds a concurrency permit) until the request timeout ends it.
-    let mut slow = begin_upload(node.addr, 1000);
-    slow.write_all(b"{\"chain_id\"").expect("a first body byte");
-    let a = answer_of(slow);
+    let a = answer_of(stalled_upload(node.addr));
     assert_eq!(a.status, 503, "{}", String::from_utf8_lossy(&a.body));
     assert_eq!(a.error_code(), "timeout");
     assert!(
@@ -127,19 +125,18 @@ fn requests_past_the_concurrency_limit_are_refused_busy_not_queued() {
     };
     let node = start(MempoolLimits::default(), limits);
     // Two uploads that send their head and the body's first bytes, then stall: in flight, each
-    // holding a permit, as in the request-timeout test (a head alone was not always enough for
-    // the node to start the request when the tests ran side by side).
-    let held: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut s = begin_upload(node.addr, 1000);
-            s.write_all(b"{\"chain_id\"").expect("a first body byte");
-            s
-        })
-        .collect();
-    // The node takes the two permits once it has read their heads; until then a request may
-    // still be served, so ask until one is refused (bounded by READ_BOUND).
+    // holding a permit, as in the request-timeout test. The node starts them in no set order,
+    // so one of them may meet a permit held for a moment by this test's own probe below and be
+    // refused itself; such an upload is opened again, until both hold a permit and a probe is
+    // refused (all bounded by READ_BOUND).
+    let mut held: Vec<TcpStream> = (0..2).map(|_| stalled_upload(node.addr)).collect();
     let started = Instant::now();
     let refused = loop {
+        for s in held.iter_mut() {
+            if answered(s) {
+                *s = stalled_upload(node.addr);
+            }
+        }
         let a = common::get(node.addr, "/v1/status");
         if a.status == 503 {
             break a;
@@ -167,4 +164,20 @@ fn requests_past_the_concurrency_limit_are_refused_busy_not_queued() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// An upload that sends its head and the body's first bytes, then stalls.
+fn stalled_upload(addr: std::net::SocketAddr) -> TcpStream {
+    let mut s = begin_upload(addr, 1000);
+    s.write_all(b"{\"chain_id\"").expect("a first body byte");
+    s
+}
+
+/// Whether the node has answered (or closed) `s`, looking without waiting.
+fn answered(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).expect("nonblocking");
+    let mut byte = [0u8; 1];
+    let seen = !matches!(s.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    s.set_nonblocking(false).expect("blocking");
+    seen
 }
