@@ -185,7 +185,9 @@ fn credits_spent_on_data(client: &Client, who: &Keypair) -> u128 {
 /// (verified) segment of the liar, nothing to the one that was gone.
 #[test]
 fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
-    use depin_agent::storage::client::{Manifest, PutArgs, get, put, repair};
+    use depin_agent::storage::client::{
+        Manifest, PutArgs, Repair, get, get_and_repair, lost_shards, put, repair,
+    };
     use depin_agent::storage::retrieval::{
         MAX_SEGMENT_GROUPS, RetrievalServer, ServerConfig, shard_file,
     };
@@ -308,6 +310,11 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         manifest
     );
     assert!(saved.exists());
+    assert_eq!(
+        Manifest::load(&dir.path().join("manifests"), &manifest.name).unwrap(),
+        manifest,
+        "a stored file is found by the name it was stored under"
+    );
 
     // Shard 0's provider goes offline; shard 1's provider's file is damaged in its second
     // segment (its first segment still verifies).
@@ -357,8 +364,9 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         expected
     );
 
-    // Shard 0's provider quits its deal: `repair` rebuilds the file from the others, re-encodes
-    // shard 0 (same root) and places it with the one provider the file did not use.
+    // Shard 0's provider quits its deal: the next `get` rebuilds the file from the others, then
+    // re-encodes shard 0 (same root) from the bytes in hand and places it with the one provider
+    // the file did not use (`depin storage get` repairs by default).
     let quit = manifest.shards[0].deal.expect("deal id");
     send(&client, &owner, Action::from(TerminateDeal { deal: quit }));
     let spare = devices
@@ -366,7 +374,16 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         .map(Keypair::address)
         .find(|d| manifest.shards.iter().all(|e| e.provider != *d))
         .expect("one provider is unused");
-    let (repaired, fixed) = repair(&client, CHAIN_ID, &buyer, &manifest, &args).expect("repair");
+    assert_eq!(lost_shards(&client, &manifest).unwrap(), vec![0]);
+    let (rebuilt, _, outcome) =
+        get_and_repair(&client, CHAIN_ID, &buyer, &manifest, &args).expect("get and repair");
+    assert!(
+        rebuilt == data,
+        "the file rebuilds while a deal is terminated"
+    );
+    let Repair::Done(repaired, fixed) = outcome else {
+        panic!("the terminated shard was not repaired: {outcome:?}");
+    };
     assert_eq!(fixed, vec![0]);
     assert_eq!(repaired.shards[0].provider, spare);
     assert_eq!(repaired.shards[0].root, manifest.shards[0].root);

@@ -109,17 +109,27 @@ pub enum StorageCmd {
         #[arg(long)]
         price: Option<u128>,
     },
-    /// As a client: retrieve a stored file (by the id `put` printed, or a manifest path) from
-    /// its providers, paying for the verified bytes, and rebuild it into --out.
+    /// As a client: retrieve a stored file (by the id `put` printed, the name it stored, or a
+    /// manifest path) from its providers, paying for the verified bytes, and rebuild it into
+    /// --out; then move any shard whose deal was terminated to a new provider (as `repair`, from
+    /// the bytes just rebuilt) and update the manifest.
     Get {
-        /// Client key name in --home (pays the retrieval).
+        /// Client key name in --home (pays the retrieval and any repair's new deals).
         #[arg(long)]
         client: String,
-        /// The file's id (BLAKE3 hash) or a manifest's path.
+        /// The file's id (BLAKE3 hash), the name it was stored under, or a manifest's path.
         id: String,
         #[arg(long, short = 'o')]
         out: PathBuf,
+        /// Only retrieve: leave shards whose deal was terminated where they are.
+        #[arg(long)]
+        no_repair: bool,
+        /// Periods (epochs) each repaired shard's new deal runs.
+        #[arg(long, default_value_t = 10)]
+        periods: u32,
     },
+    /// As a client: the files stored from this home (their manifests under <home>/manifests).
+    Files,
     /// As a client: move the shards of a stored file whose deal was terminated to providers
     /// the file does not use yet (rebuilt from the other shards, a new deal each), and update
     /// its manifest.
@@ -127,7 +137,7 @@ pub enum StorageCmd {
         /// Client key name in --home (pays the retrieval and the new deals).
         #[arg(long)]
         client: String,
-        /// The file's id (BLAKE3 hash) or a manifest's path.
+        /// The file's id (BLAKE3 hash), the name it was stored under, or a manifest's path.
         id: String,
         /// Retrieval server of a candidate provider (repeat) [default: every provider that
         /// announced a retrieval URL on the ledger].
@@ -174,6 +184,10 @@ fn key_or_new(home: &Home, name: &str) -> Result<Keypair> {
 }
 
 pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Result<()> {
+    if let StorageCmd::Files = cmd {
+        // The home's own manifests: no node needed.
+        return files(home, json_out);
+    }
     let info = chain_info(client)?;
     let send = |key_name: &str, action: Action| -> Result<Option<Value>> {
         let key = home.load_key(key_name)?;
@@ -381,15 +395,7 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
                     repaired.root
                 );
             } else {
-                for &i in &fixed {
-                    let e = &repaired.shards[i];
-                    println!(
-                        "shard {i} moved to provider {} ({}), deal {}",
-                        e.provider,
-                        e.url,
-                        e.deal.map_or("?".to_string(), |d| d.to_string())
-                    );
-                }
+                print_moved(&repaired, &fixed);
                 println!("manifest {}", path.display());
             }
             Ok(())
@@ -398,21 +404,44 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             client: client_name,
             id,
             out,
+            no_repair,
+            periods,
         } => {
+            use depin_agent::storage::client::{self as storage_client, Manifest, Repair};
             let key = home.load_key(client_name)?;
-            let manifest =
-                depin_agent::storage::client::Manifest::load(&home.root().join("manifests"), id)?;
-            let (data, reports) =
-                depin_agent::storage::client::get(client, &info.chain_id, &key, &manifest)?;
+            let dir = home.root().join("manifests");
+            let manifest = Manifest::load(&dir, id)?;
+            let (data, reports, repair) = if *no_repair {
+                let (data, reports) = storage_client::get(client, &info.chain_id, &key, &manifest)?;
+                (data, reports, Repair::NotNeeded)
+            } else {
+                let args = storage_client::PutArgs {
+                    data_shards: manifest.data_shards,
+                    parity_shards: manifest.parity_shards,
+                    periods: *periods,
+                    price: None,
+                    providers: Vec::new(),
+                };
+                storage_client::get_and_repair(client, &info.chain_id, &key, &manifest, &args)?
+            };
             std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
+            let saved = match &repair {
+                Repair::Done(repaired, _) => Some(repaired.save(&dir)?),
+                _ => None,
+            };
             if json_out {
                 let shards: Vec<Value> = reports
                     .iter()
                     .map(|r| json!({"index": r.index, "provider": r.provider, "paid_bytes": r.paid, "failure": r.failure}))
                     .collect();
+                let repair = match &repair {
+                    Repair::NotNeeded => Value::Null,
+                    Repair::Done(m, fixed) => json!({"repaired": fixed, "manifest": m}),
+                    Repair::Failed(lost, why) => json!({"lost": lost, "error": why}),
+                };
                 println!(
                     "{}",
-                    json!({"bytes": data.len(), "out": out, "shards": shards})
+                    json!({"bytes": data.len(), "out": out, "shards": shards, "repair": repair})
                 );
             } else {
                 println!("rebuilt {} B into {}", data.len(), out.display());
@@ -428,9 +457,23 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
                         ),
                     }
                 }
+                match &repair {
+                    Repair::NotNeeded => {}
+                    Repair::Done(repaired, fixed) => {
+                        print_moved(repaired, fixed);
+                        if let Some(path) = saved {
+                            println!("manifest {}", path.display());
+                        }
+                    }
+                    Repair::Failed(lost, why) => println!(
+                        "the deals of shards {lost:?} were terminated and could not be moved yet ({why}); the file is still whole from the others: run `depin storage repair {}` when more providers are live",
+                        manifest.root
+                    ),
+                }
             }
             Ok(())
         }
+        StorageCmd::Files => files(home, json_out),
         StorageCmd::Terminate { owner, deal } => {
             send(owner, Action::from(TerminateDeal { deal: *deal }))?;
             if !json_out {
@@ -500,6 +543,37 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
     }
 }
 
+/// `depin storage files`: the files stored from `home`.
+fn files(home: &Home, json_out: bool) -> Result<()> {
+    let files = depin_agent::storage::client::Manifest::list(&home.root().join("manifests"))?;
+    if json_out {
+        println!("{}", serde_json::to_value(&files)?);
+    } else if files.is_empty() {
+        println!("no files stored from this home yet: `depin storage put FILE --client KEY`");
+    } else {
+        for m in &files {
+            println!(
+                "{}  {} B  {} + {} shards  id {}",
+                m.name, m.size, m.data_shards, m.parity_shards, m.root
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Says where each repaired shard of `repaired` went.
+fn print_moved(repaired: &depin_agent::storage::client::Manifest, fixed: &[usize]) {
+    for &i in fixed {
+        let e = &repaired.shards[i];
+        println!(
+            "shard {i} moved to provider {} ({}), deal {}",
+            e.provider,
+            e.url,
+            e.deal.map_or("?".to_string(), |d| d.to_string())
+        );
+    }
+}
+
 fn print_deal(d: &Value) {
     println!(
         "deal {:>5}  {:<22} {} B  periods {}..={}  price {} credits  proven {}  faulty {}  escrow {}  collateral {}  client {}",
@@ -549,5 +623,29 @@ mod tests {
             "500",
         ]);
         assert!(parsed.is_ok());
+        let get = Cli::try_parse_from([
+            "depin",
+            "storage",
+            "get",
+            "notes.txt",
+            "--client",
+            "alice",
+            "-o",
+            "out.txt",
+            "--no-repair",
+        ]);
+        assert!(
+            matches!(
+                get,
+                Ok(Cli {
+                    command: Cmd::Storage(super::StorageCmd::Get {
+                        no_repair: true,
+                        ..
+                    })
+                })
+            ),
+            "get with --no-repair"
+        );
+        assert!(Cli::try_parse_from(["depin", "storage", "files"]).is_ok());
     }
 }

@@ -72,20 +72,61 @@ impl Manifest {
         Ok(path)
     }
 
-    /// Loads a manifest by file root (under `dir`) or from a path.
+    /// Loads a manifest by file root (under `dir`), by the name the file was stored under (when
+    /// one manifest under `dir` has it), or from a path.
     pub fn load(dir: &Path, id: &str) -> Result<Manifest> {
         let path = match id.parse::<Hash>() {
             Ok(root) => Manifest::path(dir, &root),
-            Err(_) => PathBuf::from(id),
+            Err(_) => {
+                let named: Vec<Manifest> = Manifest::list(dir)?
+                    .into_iter()
+                    .filter(|m| m.name == id)
+                    .collect();
+                match named.as_slice() {
+                    [one] => return Ok(one.clone()),
+                    [] => PathBuf::from(id),
+                    several => bail!(
+                        "{} stored files are named {id}: give one's id instead ({})",
+                        several.len(),
+                        several
+                            .iter()
+                            .map(|m| m.root.to_hex())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            }
         };
         let text = std::fs::read(&path).with_context(|| {
             format!(
-                "no manifest {}: give the file id `depin storage put` printed, or a manifest's path",
+                "no manifest {}: give the file id `depin storage put` printed, the name it stored, or a manifest's path (`depin storage files` lists them)",
                 path.display()
             )
         })?;
         serde_json::from_slice(&text)
             .with_context(|| format!("{} is not a manifest", path.display()))
+    }
+
+    /// Every manifest under `dir` (none if it does not exist), by name then id; files that are
+    /// not manifests are left out.
+    pub fn list(dir: &Path) -> Result<Vec<Manifest>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "json")
+                && let Ok(text) = std::fs::read(&path)
+                && let Ok(m) = serde_json::from_slice::<Manifest>(&text)
+            {
+                out.push(m);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.root.cmp(&b.root)));
+        Ok(out)
     }
 }
 
@@ -316,18 +357,9 @@ fn place(
     Ok(entries)
 }
 
-/// Re-places the shards of `manifest` whose deal was terminated (the provider failed past the
-/// fault limit, quit, or retired) onto providers the file does not use yet: the file is
-/// rebuilt from `k` whole shards (paid as in [`get`]), re-encoded (the code is deterministic,
-/// so each lost shard has the same bytes and root), uploaded and a new deal opened. Returns
-/// the updated manifest and the repaired indexes (none if every deal is live or ended).
-pub fn repair(
-    node: &Client,
-    chain_id: &str,
-    client: &Keypair,
-    manifest: &Manifest,
-    args: &PutArgs,
-) -> Result<(Manifest, Vec<usize>)> {
+/// The indexes of `manifest`'s shards whose deal was terminated (the provider failed past the
+/// fault limit, quit, or retired), or never opened: the shards [`replace`] moves.
+pub fn lost_shards(node: &Client, manifest: &Manifest) -> Result<Vec<usize>> {
     let mut lost = Vec::new();
     for e in &manifest.shards {
         let Some(id) = e.deal else {
@@ -342,12 +374,42 @@ pub fn repair(
             lost.push(e.index);
         }
     }
+    Ok(lost)
+}
+
+/// Re-places the shards of `manifest` whose deal was terminated onto providers the file does
+/// not use yet: the file is rebuilt from `k` whole shards (paid as in [`get`]), re-encoded and
+/// placed by [`replace`]. Returns the updated manifest and the repaired indexes (none if every
+/// deal is live or ended).
+pub fn repair(
+    node: &Client,
+    chain_id: &str,
+    client: &Keypair,
+    manifest: &Manifest,
+    args: &PutArgs,
+) -> Result<(Manifest, Vec<usize>)> {
+    let lost = lost_shards(node, manifest)?;
     if lost.is_empty() {
         return Ok((manifest.clone(), lost));
     }
     let (data, _) = get(node, chain_id, client, manifest)?;
-    let shards = erasure::encode(&data, manifest.data_shards, manifest.parity_shards)?;
-    for &i in &lost {
+    let repaired = replace(node, client, manifest, &data, &lost, args)?;
+    Ok((repaired, lost))
+}
+
+/// Places the `lost` shards of `manifest`, re-encoded from the whole file `data` (the code is
+/// deterministic, so each lost shard has the same bytes and root), with live providers the file
+/// does not use yet, a new deal each; returns the updated manifest.
+pub fn replace(
+    node: &Client,
+    client: &Keypair,
+    manifest: &Manifest,
+    data: &[u8],
+    lost: &[usize],
+    args: &PutArgs,
+) -> Result<Manifest> {
+    let shards = erasure::encode(data, manifest.data_shards, manifest.parity_shards)?;
+    for &i in lost {
         if blake3::hash(&shards[i]).as_bytes() != &manifest.shards[i].root.0 {
             bail!(
                 "shard {i} re-encoded to another root than the manifest's; was the manifest written by another version?"
@@ -384,7 +446,41 @@ pub fn repair(
         let i = e.index;
         repaired.shards[i] = e;
     }
-    Ok((repaired, lost))
+    Ok(repaired)
+}
+
+/// What [`get_and_repair`] did after rebuilding the file.
+#[derive(Debug)]
+pub enum Repair {
+    /// Every shard's deal is live or ended.
+    NotNeeded,
+    /// These shards were moved; the manifest is the updated one.
+    Done(Manifest, Vec<usize>),
+    /// These shards' deals were terminated but could not be moved (why); the file was still
+    /// rebuilt, and `depin storage repair` may be run later.
+    Failed(Vec<usize>, String),
+}
+
+/// [`get`], then, with the file in hand (no second retrieval), [`replace`] of every shard whose
+/// deal was terminated, so a client that reads its file also keeps it stored at full strength.
+pub fn get_and_repair(
+    node: &Client,
+    chain_id: &str,
+    client: &Keypair,
+    manifest: &Manifest,
+    args: &PutArgs,
+) -> Result<(Vec<u8>, Vec<ShardReport>, Repair)> {
+    let (data, reports) = get(node, chain_id, client, manifest)?;
+    let lost = lost_shards(node, manifest)?;
+    let repair = if lost.is_empty() {
+        Repair::NotNeeded
+    } else {
+        match replace(node, client, manifest, &data, &lost, args) {
+            Ok(m) => Repair::Done(m, lost),
+            Err(e) => Repair::Failed(lost, format!("{e:#}")),
+        }
+    };
+    Ok((data, reports, repair))
 }
 
 fn wait_for_nonce(node: &Client, who: &Address, nonce: u64) -> Result<()> {
@@ -482,4 +578,59 @@ pub fn floor_of(params: &serde_json::Value, size: u64) -> Result<u128> {
         bail!("an empty file cannot be a shard");
     }
     Ok((u128::from(per_gib) * u128::from(size)).div_ceil(1 << 30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(name: &str, byte: u8) -> Manifest {
+        Manifest {
+            version: 1,
+            name: name.to_string(),
+            root: Hash([byte; 32]),
+            size: 10,
+            data_shards: 4,
+            parity_shards: 2,
+            shards: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_manifest_is_found_by_id_by_a_unique_name_or_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = manifest("a.txt", 1);
+        let b1 = manifest("b.txt", 2);
+        let b2 = manifest("b.txt", 3);
+        let path = a.save(dir.path()).unwrap();
+        b1.save(dir.path()).unwrap();
+        b2.save(dir.path()).unwrap();
+        std::fs::write(dir.path().join("notes.json"), b"{}").unwrap();
+        assert_eq!(Manifest::load(dir.path(), &a.root.to_hex()).unwrap(), a);
+        assert_eq!(Manifest::load(dir.path(), "a.txt").unwrap(), a);
+        assert_eq!(
+            Manifest::load(dir.path(), path.to_str().unwrap()).unwrap(),
+            a
+        );
+        let twice = Manifest::load(dir.path(), "b.txt").unwrap_err().to_string();
+        assert!(twice.contains("2 stored files are named b.txt"), "{twice}");
+        assert!(twice.contains(&b1.root.to_hex()) && twice.contains(&b2.root.to_hex()));
+        let none = format!("{:#}", Manifest::load(dir.path(), "c.txt").unwrap_err());
+        assert!(none.contains("depin storage files"), "{none}");
+        let listed: Vec<String> = Manifest::list(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(
+            listed,
+            ["a.txt", "b.txt", "b.txt"],
+            "manifests only, by name"
+        );
+        assert!(
+            Manifest::list(&dir.path().join("missing"))
+                .unwrap()
+                .is_empty()
+        );
+    }
 }
