@@ -250,3 +250,179 @@ pub fn addresses(fleet: &Fleet) -> BTreeMap<Role, Vec<Address>> {
     }
     out
 }
+
+/// A devnet agent's own key, derived from the faucet's: the same on every run of one devnet,
+/// so a restarted devnet finds its devices and funds again.
+pub fn agent_key(faucet: &Keypair, label: &str) -> Keypair {
+    Keypair::from_seed(Hash::tagged("depin/devnet/agent", &[&faucet.seed(), label.as_bytes()]).0)
+}
+
+/// Gives each `(account, whole tokens)` holding less than half of its amount that amount, from
+/// `faucet`, in one batch of consecutive nonces, and waits for the block. The module agents are
+/// funded this way before the hotspots start onboarding with the faucet's key, so no two
+/// agents ever race for one nonce.
+pub fn fund(client: &Client, faucet: &Keypair, wants: &[(Address, u128)]) -> Result<()> {
+    let signer = client::Signer::fetch(client)?;
+    let decimals = client.get("/v1/status")?["token"]["decimals"]
+        .as_u64()
+        .unwrap_or(0) as u32;
+    let whole = 10u128.pow(decimals);
+    let mut nonce = client.nonce(&faucet.address())?.unwrap_or(0);
+    let mut txs = Vec::new();
+    for (to, tokens) in wants {
+        let held: u128 = client
+            .get_opt(&format!("/v1/accounts/{to}"))?
+            .and_then(|a| a["balance"].as_str().and_then(|b| b.parse().ok()))
+            .unwrap_or(0);
+        if held >= tokens * whole / 2 {
+            continue;
+        }
+        txs.push(signer.sign(
+            faucet,
+            nonce,
+            Action::Transfer {
+                to: *to,
+                amount: Amount(tokens * whole),
+            },
+        ));
+        nonce += 1;
+    }
+    if txs.is_empty() {
+        return Ok(());
+    }
+    let height = blocks::height(client)?;
+    let mut hashes = Vec::new();
+    for verdict in client.submit(&txs)? {
+        match verdict {
+            Ok(h) => hashes.push(h),
+            Err(e) => bail!("funding the devnet's agents: {} ({})", e.message, e.code),
+        }
+    }
+    let mut follower = blocks::Follower::from(height + 1);
+    for outcome in blocks::await_outcomes(client, &mut follower, &hashes, |_| {})? {
+        match outcome {
+            Some(Ok(())) => {}
+            Some(Err(e)) => bail!("funding the devnet's agents: {} ({})", e.message, e.code),
+            None => bail!("funding the devnet's agents: a transfer is not in a block after 30 s"),
+        }
+    }
+    Ok(())
+}
+
+/// What `depin devnet` runs beside its node (the caller leaves at 0 the agents of a module the
+/// network does not have).
+pub struct Plan {
+    /// Simulated hotspots (coverage), with their cheaters and IoT fleet.
+    pub hotspots: usize,
+    /// Honest compute providers (with one garbage provider and a requester).
+    pub compute_providers: u32,
+    /// Dashcams driving the mapping region.
+    pub dashcams: usize,
+    /// Storage providers with a client that stores a file and reads it back each epoch.
+    pub storage_providers: usize,
+    /// The network's home: the agents keep their files under it.
+    pub home: std::path::PathBuf,
+}
+
+/// Whole tokens the faucet gives each module's agents before they start. Each of the compute fleet's owners gets 200 tokens for credits plus the device bond (5,000 on
+/// a network `depin init` made): five owners.
+const COMPUTE_FUNDER_TOKENS: u128 = 30_000;
+const COMPUTE_REQUESTER_TOKENS: u128 = 1_000;
+/// Per storage provider: the device bond (5,000 on a network `depin init` made), 1,000 of
+/// collateral, and fees.
+const STORAGE_OWNER_TOKENS_PER_PROVIDER: u128 = 6_100;
+const STORAGE_CLIENT_TOKENS: u128 = 2_000;
+/// Covers each dashcam's onboarding bond (5,000 on a network `depin init` made) and fees.
+const DASHCAM_TOKENS_PER_CAR: u128 = 5_100;
+
+/// Starts all of the devnet's agents on a background thread, in an order in which none of them
+/// waits on another's nonce: the price feed (the credits every module needs are bought at its
+/// price), one funding batch from the faucet for the module agents' own keys, the storage,
+/// mapping and compute agents, and last the hotspots, which onboard with the faucet's key.
+pub fn spawn_all(node_url: String, faucet: Keypair, oracle: Option<Keypair>, plan: Plan) {
+    std::thread::Builder::new()
+        .name("devnet".into())
+        .spawn(move || {
+            if let Err(e) = start_all(&node_url, faucet, oracle, &plan)
+                && !client::is_unreachable(&e)
+            {
+                println!("devnet agents stopped: {e:#}");
+            }
+        })
+        .expect("spawning the devnet thread");
+}
+
+fn start_all(node_url: &str, faucet: Keypair, oracle: Option<Keypair>, plan: &Plan) -> Result<()> {
+    let client = Client::new(node_url);
+    if market::oracle(&client)?.is_some() {
+        start_price_feed(node_url, oracle)?;
+    }
+    let compute = (plan.compute_providers > 0).then(|| {
+        (
+            agent_key(&faucet, "compute"),
+            agent_key(&faucet, "requester"),
+        )
+    });
+    let storage = (plan.storage_providers > 0).then(|| {
+        (
+            agent_key(&faucet, "storage"),
+            agent_key(&faucet, "storage-client"),
+        )
+    });
+    let dashcams = plan.dashcams > 0;
+    let mut wants = Vec::new();
+    if let Some((funder, requester)) = &compute {
+        wants.push((funder.address(), COMPUTE_FUNDER_TOKENS));
+        wants.push((requester.address(), COMPUTE_REQUESTER_TOKENS));
+    }
+    if let Some((owner, client_key)) = &storage {
+        let providers = plan.storage_providers as u128;
+        wants.push((
+            owner.address(),
+            STORAGE_OWNER_TOKENS_PER_PROVIDER * providers,
+        ));
+        wants.push((client_key.address(), STORAGE_CLIENT_TOKENS));
+    }
+    if dashcams {
+        wants.push((
+            crate::dashcam::devnet::owner_key().address(),
+            DASHCAM_TOKENS_PER_CAR * plan.dashcams as u128,
+        ));
+    }
+    fund(&client, &faucet, &wants)?;
+    if let Some((owner, client_key)) = storage {
+        println!(
+            "Starting {} storage providers and a client that stores a file across them and reads it back each epoch (docs/STORAGE.md).",
+            plan.storage_providers
+        );
+        crate::storage::devnet::spawn(
+            node_url.to_string(),
+            plan.home.clone(),
+            owner,
+            client_key,
+            plan.storage_providers,
+        );
+    }
+    if dashcams {
+        // Funded above: its own key, never the faucet's.
+        crate::dashcam::devnet::spawn(
+            node_url.to_string(),
+            agent_key(&faucet, "unused"),
+            plan.dashcams,
+        );
+    }
+    if let Some((funder, requester)) = compute {
+        crate::gpu::devnet::spawn(
+            node_url.to_string(),
+            funder,
+            requester,
+            plan.home.join("compute"),
+            plan.compute_providers,
+        );
+    }
+    if plan.hotspots > 0 {
+        // The price feed runs already: the hotspots find its price.
+        spawn_with_oracle(node_url.to_string(), faucet, None, plan.hotspots);
+    }
+    Ok(())
+}

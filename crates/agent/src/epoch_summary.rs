@@ -215,6 +215,7 @@ impl Summaries {
                 tokens(amount(&e["dust"])),
             )),
         }
+        out.extend(module_lines(e, &tokens));
         let mut by_role: EarningsByRole = BTreeMap::new();
         for r in &rewards {
             by_role.entry(r.role).or_default().push(r.amount);
@@ -238,5 +239,65 @@ impl Summaries {
             ));
         }
         Ok(out)
+    }
+}
+
+/// One line per module other than coverage (whose line is the hotspots' above): its pool, what
+/// it paid and to how many devices, and the module's own counters, as the ledger reported them.
+fn module_lines(e: &Value, tokens: &dyn Fn(u128) -> String) -> Vec<String> {
+    e["modules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["module"] != "coverage")
+        .map(|m| {
+            let counters: Vec<String> = m["counters"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
+                .map(|(k, n)| format!("{} {n}", k.replace('_', " ")))
+                .collect();
+            format!(
+                "   {}: pool {}, {} devices paid {} (bootstrap {}, demand {}) · {}",
+                m["module"].as_str().unwrap_or("?"),
+                tokens(amount(&m["pool"])),
+                m["devices_paid"],
+                tokens(amount(&m["paid"]) + amount(&m["demand_paid"])),
+                tokens(amount(&m["paid"])),
+                tokens(amount(&m["demand_paid"])),
+                if counters.is_empty() {
+                    "no activity".to_string()
+                } else {
+                    counters.join(", ")
+                }
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_module_but_coverage_gets_a_line_with_its_counters() {
+        let e = serde_json::json!({"modules": [
+            {"module": "coverage", "pool": "5", "paid": "5", "demand_paid": "0", "devices_paid": 3,
+             "counters": {"beacons": 4}},
+            {"module": "storage", "pool": "2125000000", "paid": "1000000", "demand_paid": "581",
+             "devices_paid": 1, "counters": {"deals_proven": 3, "bytes_proven": 786432, "faults_detected": 0}},
+            {"module": "mapping", "pool": "7", "paid": "0", "demand_paid": "0", "devices_paid": 0,
+             "counters": {"bundles": 0}},
+        ]});
+        let tokens = |base: u128| format!("{} DPN", Amount(base).display(6));
+        let lines = module_lines(&e, &tokens);
+        assert_eq!(
+            lines,
+            [
+                "   storage: pool 2125 DPN, 1 devices paid 1.000581 DPN (bootstrap 1 DPN, demand 0.000581 DPN) · bytes proven 786432, deals proven 3",
+                "   mapping: pool 0.000007 DPN, 0 devices paid 0 DPN (bootstrap 0 DPN, demand 0 DPN) · no activity",
+            ]
+        );
     }
 }

@@ -52,14 +52,14 @@ pub struct InitArgs {
     no_demand: bool,
     /// Add the compute module (GPU/CPU jobs paid in credits; needs the demand module).
     #[arg(long)]
-    compute: bool,
+    pub compute: bool,
     /// Add the street-level mapping module (a region around the centre); dashcams come from
     /// `depin agent dashcam`.
     #[arg(long)]
-    mapping: bool,
+    pub mapping: bool,
     /// Add the storage module (needs demand; its proving windows are --beacon-interval-blocks).
     #[arg(long)]
-    storage: bool,
+    pub storage: bool,
     /// Leave the emergency key out: the denylists and the oracle set then change only by
     /// proposal and vote (`depin gov propose`). By default a devnet names one (the `emergency`
     /// key), shown as such by `depin gov params` and /v1/governance/params.

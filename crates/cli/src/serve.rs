@@ -22,22 +22,38 @@ pub struct NodeArgs {
 pub struct DevnetArgs {
     #[command(flatten)]
     node: NodeArgs,
-    /// Simulated hotspots started around the network's city (0: none).
-    #[arg(long, default_value_t = 300)]
-    hotspots: usize,
-    /// Honest compute providers started (with a garbage provider and a requester posting a
-    /// render job each epoch) on a network made with `depin init --compute` (0: none). A
-    /// disputed spot-check needs five owners, so four honest ones and the cheater.
-    #[arg(long, default_value_t = 4)]
-    compute_providers: u32,
-    /// Simulated dashcams driving around the mapping region on a network made with
-    /// `depin init --mapping` (0: none).
-    #[arg(long, default_value_t = 4)]
-    dashcams: usize,
+    #[command(flatten)]
+    agents: Agents,
+    /// A new network gets only the coverage, demand and governance modules (by default a devnet
+    /// runs all four proof modules: coverage, storage, mapping and compute).
+    #[arg(long)]
+    coverage_only: bool,
     /// Validators of a new network (BFT on commonware simplex when above 1): the others run as
     /// child processes on 127.0.0.1, each with its own API.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=128))]
     validators: u16,
+}
+
+/// The simulated devices `depin devnet` starts beside its node (a module's only if the network
+/// has that module).
+#[derive(clap::Args)]
+pub struct Agents {
+    /// Simulated hotspots started around the network's city (0: none).
+    #[arg(long, default_value_t = 300)]
+    hotspots: usize,
+    /// Honest compute providers started (with a garbage provider and a requester posting a
+    /// render job each epoch; 0: none). A disputed spot-check needs five owners, so four honest
+    /// ones and the cheater.
+    #[arg(long, default_value_t = 4)]
+    compute_providers: u32,
+    /// Simulated dashcams driving around the mapping region (0: none).
+    #[arg(long, default_value_t = 4)]
+    dashcams: usize,
+    /// Storage providers, with a client storing a sample file across them and reading it back
+    /// each epoch (0: none). `depin storage put` places 4 data + 2 parity shards on distinct
+    /// providers, and a repair needs one more.
+    #[arg(long, default_value_t = 7)]
+    storage_providers: usize,
 }
 
 /// Runs `depin node`: the node until Ctrl-C.
@@ -45,24 +61,21 @@ pub fn node(home: &Home, args: &NodeArgs) -> Result<()> {
     serve(home, args, None)
 }
 
-/// Runs `depin devnet`: creates a network with the `init` defaults if `home` has none, then
-/// runs its node with simulated hotspots.
+/// Runs `depin devnet`: creates a network with the `init` defaults and every proof module if
+/// `home` has none, then runs its node with simulated devices.
 pub fn devnet(home: &Home, args: &DevnetArgs) -> Result<()> {
     if !home.is_initialized() {
         let mut init_args = InitArgs::defaults();
         init_args.validators = args.validators;
+        let all = !args.coverage_only;
+        (init_args.storage, init_args.mapping, init_args.compute) = (all, all, all);
         init::run_for_devnet(home, &init_args)?;
     }
-    serve(
-        home,
-        &args.node,
-        Some((args.hotspots, args.compute_providers, args.dashcams)),
-    )
+    serve(home, &args.node, Some(&args.agents))
 }
 
-/// Runs the node; `devnet` is the number of simulated hotspots, compute providers and dashcams
-/// to start with it (`None`: a plain node).
-fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> Result<()> {
+/// Runs the node; `devnet` is the simulated devices to start with it (`None`: a plain node).
+fn serve(home: &Home, args: &NodeArgs, devnet: Option<&Agents>) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let config = RunConfig {
         api_addr: args.api,
@@ -80,64 +93,47 @@ fn serve(home: &Home, args: &NodeArgs, devnet: Option<(usize, u32, usize)>) -> R
             home.db_path().display()
         );
         println!("API listening on {url}  (explorer page at {url}/, metrics at {url}/metrics)");
-        if let Some((hotspots, compute_providers, dashcams)) = devnet {
-            if dashcams > 0
-                && node.params.modules.mapping.is_some()
-                && let Ok(funder) = home.load_key("faucet")
-            {
-                depin_agent::dashcam::devnet::spawn(url.to_string(), funder, dashcams);
-            }
-            if compute_providers > 0
-                && node.params.modules.compute.is_some()
-                && let (Ok(funder), Ok(requester)) =
-                    (home.load_key("faucet"), home.load_key("alice"))
-            {
-                depin_agent::gpu::devnet::spawn(
-                    url.to_string(),
-                    funder,
-                    requester,
-                    home.root().join("compute"),
-                    compute_providers,
-                );
-            }
-            if hotspots > 0 && node.params.modules.coverage.is_some() {
-                match home.load_key("faucet") {
-                    Ok(owner) => {
+        if let Some(agents) = devnet {
+            let modules = &node.params.modules;
+            let plan = depin_agent::devnet::Plan {
+                hotspots: if modules.coverage.is_some() {
+                    agents.hotspots
+                } else {
+                    0
+                },
+                compute_providers: if modules.compute.is_some() {
+                    agents.compute_providers
+                } else {
+                    0
+                },
+                dashcams: if modules.mapping.is_some() {
+                    agents.dashcams
+                } else {
+                    0
+                },
+                storage_providers: if modules.storage.is_some() {
+                    agents.storage_providers
+                } else {
+                    0
+                },
+                home: home.root().to_path_buf(),
+            };
+            match home.load_key("faucet") {
+                Ok(faucet) => {
+                    if plan.hotspots > 0 {
                         println!(
-                            "Starting {hotspots} simulated hotspots around the network's city; a summary follows each epoch ({} blocks).",
-                            node.params.epoch_length_blocks
-                        );
-                        let oracle = node
-                            .params
-                            .modules
-                            .demand
-                            .is_some()
-                            .then(|| home.load_key("oracle").ok())
-                            .flatten();
-                        depin_agent::devnet::spawn_with_oracle(
-                            url.to_string(),
-                            owner,
-                            oracle,
-                            hotspots,
+                            "Starting {} simulated hotspots around the network's city; a summary follows each epoch ({} blocks).",
+                            plan.hotspots, node.params.epoch_length_blocks
                         );
                     }
-                    Err(e) => println!("no simulated hotspots: {e}"),
+                    let oracle = modules
+                        .demand
+                        .is_some()
+                        .then(|| home.load_key("oracle").ok())
+                        .flatten();
+                    depin_agent::devnet::spawn_all(url.to_string(), faucet, oracle, plan);
                 }
-            }
-            if node.params.modules.storage.is_some()
-                && let (Ok(owner), Ok(payer)) = (home.load_key("faucet"), home.load_key("alice"))
-            {
-                println!(
-                    "Starting a storage provider and a client storing 3 shards (docs/STORAGE.md)."
-                );
-                let device = depin_core::Keypair::generate();
-                depin_agent::storage::devnet::spawn(
-                    url.to_string(),
-                    home.root().to_path_buf(),
-                    owner,
-                    payer,
-                    device,
-                );
+                Err(e) => println!("no simulated devices: {e}"),
             }
             if node.params.modules.governance.is_some() && node.params.economics.is_some() {
                 println!(

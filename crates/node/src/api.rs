@@ -190,6 +190,14 @@ async fn status(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
         "mempool": {"txs": pending, "bytes": pending_bytes},
         "base_fee": tip.base_fee,
         "fee_unit": fee_unit(&node.live_params()),
+        // Tokens every new device locks while active (base units; "0" without bonds).
+        "device_bond": node
+            .live_params()
+            .modules
+            .devices
+            .as_ref()
+            .map_or(0, |d| d.bond.0)
+            .to_string(),
     }))
 }
 

@@ -81,15 +81,11 @@ fn drive(
     let mut cheat = Fleet::new(&args(1, 102, Behaviour::Garbage, dir), node_url, dir)?;
     // Credits need the oracle's price: wait for it.
     let started = Instant::now();
-    while honest
-        .setup(funder)
-        .and_then(|()| cheat.setup(funder))
-        .is_err()
-    {
+    while let Err(e) = honest.setup(funder).and_then(|()| cheat.setup(funder)) {
         if started.elapsed() > Duration::from_secs(120) {
-            anyhow::bail!(
-                "no oracle price after two minutes: compute providers could not buy their stake"
-            );
+            return Err(e.context(
+                "the compute providers could not register in two minutes (funds, oracle price)",
+            ));
         }
         std::thread::sleep(Duration::from_secs(2));
     }

@@ -265,6 +265,11 @@ impl Fleet {
             .as_u64()
             .unwrap_or(0) as u32;
         let tokens = u128::from(self.args.fund_tokens) * 10u128.pow(decimals);
+        // Each provider is a device of the shared registry: its owner also locks the bond.
+        let bond: u128 = self.client.get("/v1/status")?["device_bond"]
+            .as_str()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(0);
         for m in &self.members {
             if self
                 .client
@@ -277,7 +282,7 @@ impl Fleet {
                 dup(funder),
                 Action::Transfer {
                     to: m.owner.address(),
-                    amount: Amount(tokens),
+                    amount: Amount(tokens + bond),
                 },
             ));
             register.push((
