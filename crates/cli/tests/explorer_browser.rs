@@ -300,6 +300,10 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
             &length.to_string(),
             "--beacon-interval-blocks",
             "5",
+            // Every module, so each panel has live data to show.
+            "--storage",
+            "--mapping",
+            "--compute",
         ],
     )
     .ok("depin init");
@@ -321,7 +325,25 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
         .expect("the devnet genesis has a [governance] section")
         .insert("emergency_key".into(), toml::Value::String(alice.clone()));
     std::fs::write(&genesis_path, toml::to_string(&genesis).unwrap()).unwrap();
-    let node = NodeProcess::start_devnet(home, 60);
+    // The fewest agents that exercise each module: 6 storage providers take a file's 4 + 2
+    // shards, 2 dashcams drive, 4 honest GPU providers and a cheater render a job.
+    let node = NodeProcess::start_command(
+        home,
+        &[
+            "devnet",
+            "--api",
+            "127.0.0.1:0",
+            "--hotspots",
+            "60",
+            "--storage-providers",
+            "6",
+            "--dashcams",
+            "2",
+            "--compute-providers",
+            "4",
+        ],
+        |_| {},
+    );
     let api = node.api();
     // One proposal put to a vote, one enacted by the emergency key.
     depin(home, &["stake", "lock", "200", "--key", "alice"]).ok("stake lock");
@@ -411,6 +433,27 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
         "document.getElementById('epoch').innerText.includes('devices paid')",
     );
     browser.screenshot(&docs().join("explorer.png"));
+
+    // The module panels show each module's live state and its last epoch.
+    browser.goto(&format!("{}/", node.url));
+    for (what, condition) in [
+        (
+            "storage providers with their deals",
+            "document.querySelectorAll('section[data-module=storage] tr.provider').length >= 6",
+        ),
+        (
+            "compute jobs with what they delivered",
+            "[...document.querySelectorAll('section[data-module=compute] tr.job')].some((r) => / of \\d+ frames/.test(r.innerText))",
+        ),
+        (
+            "each module's last epoch",
+            "['storage', 'mapping', 'compute'].every((m) => document.querySelector(`[data-module-epoch=${m}]`)?.innerText.includes('devices paid'))",
+        ),
+    ] {
+        browser.wait_for(what, condition);
+    }
+    browser.eval("document.querySelector('section[data-module=storage]').scrollIntoView(); true");
+    browser.screenshot(&docs().join("explorer-modules.png"));
 
     // Search by the first characters of the device's address finds its page.
     let prefix = &device[..24];

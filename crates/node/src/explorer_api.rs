@@ -385,6 +385,12 @@ pub async fn device_rewards(
                 None => json!({"epoch": e, "amount": "0", "bootstrap": "0", "demand": "0", "credits": "0", "shares": "0"}),
             })
             .collect();
+        // Tokens the registry holds for it while it is active (any module's device).
+        let bond = depin_core::StateRead::get::<depin_core::Amount>(
+            &view,
+            &depin_core::services::devices::bond_key(&device),
+        )
+        .map(|b| b.0.to_string());
         view.finish().map_err(internal)?;
         let Some(entry) = entry else {
             return Err(ApiError::new(
@@ -401,6 +407,7 @@ pub async fn device_rewards(
             "cell": entry.location.and_then(|a| h3o::CellIndex::try_from(a.cell).ok()).map(|c| c.to_string()),
             "onboarded_height": entry.onboarded_height,
             "denied": denied,
+            "bond": bond,
             "rewards": rows,
         })))
     })
