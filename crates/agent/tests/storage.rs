@@ -375,8 +375,25 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         .find(|d| manifest.shards.iter().all(|e| e.provider != *d))
         .expect("one provider is unused");
     assert_eq!(lost_shards(&client, &manifest).unwrap(), vec![0]);
+    // Progress: bytes retrieved of the k shards needed, then bytes uploaded of the repair.
+    let seen = std::cell::RefCell::new(Vec::new());
     let (rebuilt, _, outcome) =
-        get_and_repair(&client, CHAIN_ID, &buyer, &manifest, &args).expect("get and repair");
+        get_and_repair(&client, CHAIN_ID, &buyer, &manifest, &args, &|d, t| {
+            seen.borrow_mut().push((d, t))
+        })
+        .expect("get and repair");
+    let k = manifest.data_shards as u64;
+    assert_eq!(
+        seen.into_inner(),
+        [
+            (1..=k)
+                .map(|i| (i * shard_len, k * shard_len))
+                .collect::<Vec<_>>(),
+            vec![(shard_len, shard_len)],
+        ]
+        .concat(),
+        "each shard retrieved, then the one repaired"
+    );
     assert!(
         rebuilt == data,
         "the file rebuilds while a deal is terminated"

@@ -335,7 +335,16 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
                 price: *price,
                 providers: providers.clone(),
             };
-            let manifest = depin_agent::storage::client::put(client, &key, &name, &data, &args)?;
+            let bar = shard_bar(json_out, "uploading");
+            let manifest = depin_agent::storage::client::put_with(
+                client,
+                &key,
+                &name,
+                &data,
+                &args,
+                &|done, total| bar.show(done, total),
+            )?;
+            bar.done();
             let path = manifest.save(&home.root().join("manifests"))?;
             if json_out {
                 println!("{}", serde_json::to_value(&manifest)?);
@@ -411,8 +420,11 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             let key = home.load_key(client_name)?;
             let dir = home.root().join("manifests");
             let manifest = Manifest::load(&dir, id)?;
+            let bar = shard_bar(json_out, "retrieving");
+            let progress = |done, total| bar.show(done, total);
             let (data, reports, repair) = if *no_repair {
-                let (data, reports) = storage_client::get(client, &info.chain_id, &key, &manifest)?;
+                let (data, reports) =
+                    storage_client::get_with(client, &info.chain_id, &key, &manifest, &progress)?;
                 (data, reports, Repair::NotNeeded)
             } else {
                 let args = storage_client::PutArgs {
@@ -422,8 +434,16 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
                     price: None,
                     providers: Vec::new(),
                 };
-                storage_client::get_and_repair(client, &info.chain_id, &key, &manifest, &args)?
+                storage_client::get_and_repair(
+                    client,
+                    &info.chain_id,
+                    &key,
+                    &manifest,
+                    &args,
+                    &progress,
+                )?
             };
+            bar.done();
             std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
             let saved = match &repair {
                 Repair::Done(repaired, _) => Some(repaired.save(&dir)?),
@@ -540,6 +560,37 @@ pub fn run(home: &Home, client: &Client, cmd: &StorageCmd, json_out: bool) -> Re
             }
             Ok(())
         }
+    }
+}
+
+/// A progress bar on standard error for the bytes of shards moved (drawn only on a terminal,
+/// never with --json).
+struct ShardBar(indicatif::ProgressBar);
+
+fn shard_bar(json_out: bool, what: &'static str) -> ShardBar {
+    if json_out {
+        return ShardBar(indicatif::ProgressBar::hidden());
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>10} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec})",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(what);
+    ShardBar(bar)
+}
+
+impl ShardBar {
+    fn show(&self, done: u64, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+
+    fn done(&self) {
+        self.0.finish_and_clear();
     }
 }
 

@@ -224,6 +224,13 @@ fn candidate_urls(node: &Client, args: &PutArgs) -> Result<Vec<String>> {
     }
 }
 
+/// Told `(bytes moved, bytes to move)` after each shard `put`, `get` or a repair uploads or
+/// retrieves (for a progress bar).
+pub type Progress<'a> = &'a dyn Fn(u64, u64);
+
+/// A [`Progress`] that shows nothing.
+pub fn quiet(_: u64, _: u64) {}
+
 /// Erasure-codes `data` and stores each shard with a distinct provider under a deal paid by
 /// `client`; returns the manifest (not yet saved).
 pub fn put(
@@ -232,6 +239,18 @@ pub fn put(
     name: &str,
     data: &[u8],
     args: &PutArgs,
+) -> Result<Manifest> {
+    put_with(node, client, name, data, args, &quiet)
+}
+
+/// [`put`], telling `progress` after each shard is uploaded.
+pub fn put_with(
+    node: &Client,
+    client: &Keypair,
+    name: &str,
+    data: &[u8],
+    args: &PutArgs,
+    progress: Progress,
 ) -> Result<Manifest> {
     let (k, m) = (args.data_shards, args.parity_shards);
     let shards = erasure::encode(data, k, m)?;
@@ -261,7 +280,15 @@ pub fn put(
         .enumerate()
         .map(|(i, s)| (i, s.as_slice()))
         .collect();
-    let entries = place(node, client, &placed, &chosen, args.periods, price)?;
+    let entries = place(
+        node,
+        client,
+        &placed,
+        &chosen,
+        args.periods,
+        price,
+        progress,
+    )?;
     Ok(Manifest {
         version: 1,
         name: name.to_string(),
@@ -282,7 +309,10 @@ fn place(
     chosen: &[Candidate],
     periods: u32,
     price: u128,
+    progress: Progress,
 ) -> Result<Vec<ShardEntry>> {
+    let total: u64 = shards.iter().map(|(_, s)| s.len() as u64).sum();
+    let mut done = 0u64;
     let height = node.get("/v1/status")?["height"].as_u64().unwrap_or(0);
     let signer = Signer::fetch(node)?;
     let first_nonce = node.nonce(&client.address())?.unwrap_or(0);
@@ -297,6 +327,8 @@ fn place(
             price,
             height + 100,
         )?;
+        done += shard.len() as u64;
+        progress(done, total);
         let root = Hash(*blake3::hash(shard).as_bytes());
         if terms.root != root
             || terms.client != client.address()
@@ -393,7 +425,7 @@ pub fn repair(
         return Ok((manifest.clone(), lost));
     }
     let (data, _) = get(node, chain_id, client, manifest)?;
-    let repaired = replace(node, client, manifest, &data, &lost, args)?;
+    let repaired = replace(node, client, manifest, &data, &lost, args, &quiet)?;
     Ok((repaired, lost))
 }
 
@@ -407,6 +439,7 @@ pub fn replace(
     data: &[u8],
     lost: &[usize],
     args: &PutArgs,
+    progress: Progress,
 ) -> Result<Manifest> {
     let shards = erasure::encode(data, manifest.data_shards, manifest.parity_shards)?;
     for &i in lost {
@@ -440,7 +473,7 @@ pub fn replace(
         None => floor_of(&node.get("/v1/storage/params")?, shard_len)?.saturating_mul(10),
     };
     let placed: Vec<(usize, &[u8])> = lost.iter().map(|&i| (i, shards[i].as_slice())).collect();
-    let entries = place(node, client, &placed, &fresh, args.periods, price)?;
+    let entries = place(node, client, &placed, &fresh, args.periods, price, progress)?;
     let mut repaired = manifest.clone();
     for e in entries {
         let i = e.index;
@@ -469,13 +502,14 @@ pub fn get_and_repair(
     client: &Keypair,
     manifest: &Manifest,
     args: &PutArgs,
+    progress: Progress,
 ) -> Result<(Vec<u8>, Vec<ShardReport>, Repair)> {
-    let (data, reports) = get(node, chain_id, client, manifest)?;
+    let (data, reports) = get_with(node, chain_id, client, manifest, progress)?;
     let lost = lost_shards(node, manifest)?;
     let repair = if lost.is_empty() {
         Repair::NotNeeded
     } else {
-        match replace(node, client, manifest, &data, &lost, args) {
+        match replace(node, client, manifest, &data, &lost, args, progress) {
             Ok(m) => Repair::Done(m, lost),
             Err(e) => Repair::Failed(lost, format!("{e:#}")),
         }
@@ -515,6 +549,17 @@ pub fn get(
     client: &Keypair,
     manifest: &Manifest,
 ) -> Result<(Vec<u8>, Vec<ShardReport>)> {
+    get_with(node, chain_id, client, manifest, &quiet)
+}
+
+/// [`get`], telling `progress` after each whole shard is retrieved (of the `k` needed).
+pub fn get_with(
+    node: &Client,
+    chain_id: &str,
+    client: &Keypair,
+    manifest: &Manifest,
+    progress: Progress,
+) -> Result<(Vec<u8>, Vec<ShardReport>)> {
     let (k, m) = (manifest.data_shards, manifest.parity_shards);
     if manifest.shards.len() != k + m {
         bail!(
@@ -524,6 +569,8 @@ pub fn get(
         );
     }
     let mut got: Vec<Option<Vec<u8>>> = vec![None; k + m];
+    let total = manifest.shards.first().map_or(0, |e| e.size) * k as u64;
+    let mut done = 0u64;
     let mut reports = Vec::new();
     for e in &manifest.shards {
         if got.iter().filter(|s| s.is_some()).count() >= k {
@@ -544,7 +591,9 @@ pub fn get(
         for url in &urls {
             match fetch_shard(url, chain_id, client, &e.provider, &e.root, e.size) {
                 Fetched::Whole { bytes, paid: p } => {
+                    done += bytes.len() as u64;
                     got[e.index] = Some(bytes);
+                    progress(done.min(total), total);
                     paid += p;
                     failure = None;
                     break;

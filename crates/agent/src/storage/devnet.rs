@@ -12,7 +12,7 @@ use depin_core::modules::storage::actions::{AddCollateral, RegisterProvider, sig
 use depin_core::services::demand::actions::BuyCredits;
 use depin_core::{Action, Amount, Hash, Keypair};
 
-use super::client::{Manifest, PutArgs, Repair, announced, get_and_repair, put};
+use super::client::{Manifest, PutArgs, Repair, announced, get_and_repair, put, quiet};
 use super::erasure::{DEFAULT_DATA_SHARDS, DEFAULT_PARITY_SHARDS};
 use super::provider::{ProviderArgs, run};
 use super::shards::generated;
@@ -224,7 +224,8 @@ pub fn run_devnet(
             return Ok(());
         }
         last_epoch = epoch;
-        let (data, reports, repair) = get_and_repair(&client, &chain_id, key, &manifest, &args)?;
+        let (data, reports, repair) =
+            get_and_repair(&client, &chain_id, key, &manifest, &args, &quiet)?;
         let served: u64 = reports.iter().map(|r| r.paid).sum();
         let failed = reports.iter().filter(|r| r.failure.is_some()).count();
         let repaired = match repair {
