@@ -201,7 +201,9 @@ pub trait Module {
     /// A device of this module was marked active (paid shares) when an epoch closed.
     fn device_paid(_state: &mut State, _device: &Address, _epoch: u64) {}
 
-    /// A device of this module left the registry (retired): drop what the module keeps for it.
+    /// A device of this module leaves the registry: drop what the module keeps for it. Retired by
+    /// its owner, the registry entry (with the owner) is still readable here; removed for fraud
+    /// (a forfeited bond), it is already gone.
     fn device_retired(_state: &mut State, _device: &Address) {}
 }
 

@@ -405,6 +405,11 @@ fn a_retired_provider_s_deals_are_terminated_in_the_clients_favour() {
     let supply = net.state.meta().total_supply;
     let escrow_before = balance(&net, &escrow_account());
     let owner_before = balance(&net, &owner().address());
+    let bond = depin_core::StateRead::get::<depin_core::Amount>(
+        &net.state,
+        &depin_core::services::devices::bond_key(&p.address()),
+    )
+    .map_or(0, |b| b.0);
     let r = net.send(
         &owner(),
         Action::from(RetireDevice {
@@ -418,12 +423,47 @@ fn a_retired_provider_s_deals_are_terminated_in_the_clients_favour() {
     );
     assert_eq!(balance(&net, &escrow_account()), 0);
     let free = escrow_before - d.collateral.0;
-    // The owner's tokens that went were burned for the retire transaction's fee.
-    let fee_tokens = owner_before - balance(&net, &owner().address());
+    assert!(free > 0, "the provider had free collateral");
+    // Only the retire transaction's fee (if paid in tokens) left the supply; the free
+    // collateral and the device bond went back to the owner who retired it.
+    let fee_tokens = supply.0 - net.state.meta().total_supply.0;
     assert_eq!(
-        net.state.meta().total_supply.0,
-        supply.0 - free - fee_tokens,
-        "free collateral of a retired provider is burned (withdraw it first)"
+        balance(&net, &owner().address()),
+        owner_before - fee_tokens + free + bond,
+        "the free collateral and the bond of a provider its owner retired go back to the owner"
+    );
+
+    // A provider removed for fraud (the emergency key forfeits its bond) has no owner to
+    // return anything to: its free collateral is burned with the bond.
+    let q = provider_key(1);
+    register(&mut net, &q, GIB);
+    let r = net.send(
+        &owner(),
+        Action::from(AddCollateral {
+            device: q.address(),
+            amount: Amount(100 * TOKEN),
+        }),
+    );
+    assert_eq!(r, Receipt::Success);
+    let burned = net.state.meta().burned.0;
+    let owner_before = balance(&net, &owner().address());
+    let governor_before = balance(&net, &governor().address());
+    let forfeit = Action::from(depin_core::services::devices::ForfeitBond {
+        device: q.address(),
+    });
+    assert_eq!(net.send(&governor(), forfeit), Receipt::Success);
+    assert_eq!(
+        balance(&net, &owner().address()),
+        owner_before,
+        "nothing goes back to the owner"
+    );
+    // The emergency key's fee (in tokens: it holds no credits) is burned beside them.
+    let fee_tokens = governor_before - balance(&net, &governor().address());
+    assert!(fee_tokens < TOKEN, "only a fee");
+    assert_eq!(
+        net.state.meta().burned.0 - burned,
+        100 * TOKEN + bond + fee_tokens,
+        "the free collateral and the bond are burned"
     );
 }
 

@@ -184,9 +184,12 @@ pub(crate) fn close_deal(state: &mut State, id: u64, mut deal: Deal, status: Dea
     state.put(deal_key(id), &deal);
 }
 
-/// A retired provider's live deals are terminated (their collateral pays the clients) and its
-/// free collateral, which no owner can be found for any more, is burned.
+/// A retired provider's live deals are terminated (their collateral pays the clients); its free
+/// collateral goes back to its owner when the owner retired it, and is burned when it was
+/// removed for fraud (the registry then names no owner).
 pub(crate) fn retire_provider(state: &mut State, device: &Address) {
+    let owner =
+        crate::services::devices::DevicesView::device_entry(&*state, device).map(|d| d.owner);
     let Some(provider) = state.get::<Provider>(&provider_key(device)) else {
         return;
     };
@@ -207,7 +210,14 @@ pub(crate) fn retire_provider(state: &mut State, device: &Address) {
             .expect("holds the collateral");
         a.balance = a.balance.checked_sub(free).expect("holds it");
         state.put_account(escrow_account(), a);
-        state.burn_supply(free);
+        match owner {
+            Some(owner) => {
+                let mut o = state.account(&owner).copied().unwrap_or_default();
+                o.balance = o.balance.checked_add(free).expect("below the total supply");
+                state.put_account(owner, o);
+            }
+            None => state.burn_supply(free),
+        }
     }
     state.put_raw(provider_key(device), None);
 }

@@ -165,8 +165,11 @@ impl Module for Devices {
             DevicesAction::RetireDevice(a) => {
                 let d = owned(state, tx.signer, &a.device)?;
                 release_bond(state, &a.device, Some(&d.owner));
-                put_entry(state, &a.device, None);
+                // The module's hook runs while the registry still names the owner, so what it
+                // holds for the device can go back to them; after a forfeiture (below) it
+                // finds no entry.
                 crate::modules::device_retired(state, d.module, &a.device);
+                put_entry(state, &a.device, None);
                 Ok(())
             }
             DevicesAction::SetPairDenylist(a) => {
