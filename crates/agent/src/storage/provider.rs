@@ -134,10 +134,12 @@ pub fn actions_now(
         if let (true, true, Some(held)) = (may_prove, open, held)
             && d["proven_period"].as_u64() != Some(period)
         {
-            let entropy: Hash = w["entropy"]
-                .as_str()
-                .context("open window entropy")?
-                .parse()?;
+            // The provider was read a block before the height: its window's entropy is not in
+            // that read yet; the next look has it.
+            let Some(entropy) = w["entropy"].as_str() else {
+                continue;
+            };
+            let entropy: Hash = entropy.parse()?;
             let seed = challenge_seed(&entropy, &device.address(), id, period);
             if let Some(openings) = held.answer(&seed, k)? {
                 out.extend(proof_actions(id, period, held.tree.size, openings));
@@ -153,6 +155,16 @@ pub fn actions_now(
         out.push(Action::from(DeclareRecovery { deals: recovered }));
     }
     Ok(out)
+}
+
+/// Takes a refused proof out of `sent`, so the next look sends it again while its window lasts.
+fn forget_proof(sent: &mut std::collections::BTreeSet<(u64, u64)>, action: &Action) {
+    if let Action::Module(depin_core::modules::ModuleAction::Storage(
+        depin_core::modules::storage::actions::StorageAction::SubmitStorageProof(p),
+    )) = action
+    {
+        sent.remove(&(p.deal, p.period));
+    }
 }
 
 /// Runs the provider `device` against the node at `base` until stopped (or `args.polls`).
@@ -209,58 +221,83 @@ pub fn run(
     let mut polls = 0u64;
     // Proofs already sent in this run: the next look may come before their block.
     let mut sent = std::collections::BTreeSet::new();
+    let mut last_error = String::new();
     loop {
-        let mut shards = load_shards(&dir)?;
-        if args.keep_per_mille < 1000 {
-            for held in shards.values_mut().flatten() {
-                if let super::shards::Bytes::Disk(path) = &held.bytes {
-                    let data = std::fs::read(path)?;
-                    *held = HeldShard::partial(data, args.keep_per_mille);
+        // One look at the chain; a failed one (the node busy, a file being written) is told once
+        // and the next look tries again: only a node that is gone ends the agent.
+        let look = (|| -> Result<()> {
+            let mut shards = load_shards(&dir)?;
+            if args.keep_per_mille < 1000 {
+                for held in shards.values_mut().flatten() {
+                    if let super::shards::Bytes::Disk(path) = &held.bytes {
+                        let data = std::fs::read(path)?;
+                        *held = HeldShard::partial(data, args.keep_per_mille);
+                    }
                 }
             }
-        }
-        let mut provider = client.get(&format!("/v1/storage/providers/{}", device.address()))?;
-        provider["height"] = client.get("/v1/status")?["height"].clone();
-        let mut actions = actions_now(&provider, device, k, &shards)?;
-        if let Some(url) = &announce
-            && provider["endpoint"].as_str() != Some(url.as_str())
-            && announced_at.is_none_or(|at| polls >= at + 10)
-        {
-            announced_at = Some(polls);
-            actions.push(Action::from(SetEndpoint {
-                device: device.address(),
-                url: url.clone(),
-            }));
-        }
-        // A proof may be several actions of one (deal, period): all are sent, or none.
-        let before = sent.clone();
-        actions.retain(|a| match a {
-            Action::Module(depin_core::modules::ModuleAction::Storage(
-                depin_core::modules::storage::actions::StorageAction::SubmitStorageProof(p),
-            )) => {
-                sent.insert((p.deal, p.period));
-                !before.contains(&(p.deal, p.period))
+            let mut provider =
+                client.get(&format!("/v1/storage/providers/{}", device.address()))?;
+            provider["height"] = client.get("/v1/status")?["height"].clone();
+            let mut actions = actions_now(&provider, device, k, &shards)?;
+            if let Some(url) = &announce
+                && provider["endpoint"].as_str() != Some(url.as_str())
+                && announced_at.is_none_or(|at| polls >= at + 10)
+            {
+                announced_at = Some(polls);
+                actions.push(Action::from(SetEndpoint {
+                    device: device.address(),
+                    url: url.clone(),
+                }));
             }
-            _ => true,
-        });
-        if !actions.is_empty() {
-            let mut nonce = client.nonce(&device.address())?.unwrap_or(0);
-            let txs: Vec<Transaction> = actions
-                .into_iter()
-                .map(|a| {
-                    let tx = signer.sign(device, nonce, a);
-                    nonce += 1;
-                    tx
-                })
-                .collect();
-            let verdicts = client.submit(&txs)?;
-            for (tx, v) in txs.iter().zip(verdicts) {
-                let kind = serde_json::to_value(&tx.action)?["type"].clone();
-                match v {
-                    Ok(_) if args.quiet => {}
-                    Ok(hash) if json_out => println!("{}", json!({"sent": kind, "hash": hash})),
-                    Ok(hash) => println!("sent {} {hash}", kind.as_str().unwrap_or("?")),
-                    Err(e) => eprintln!("refused {}: {} ({})", kind, e.message, e.code),
+            // A proof may be several actions of one (deal, period): all are sent, or none.
+            let before = sent.clone();
+            actions.retain(|a| match a {
+                Action::Module(depin_core::modules::ModuleAction::Storage(
+                    depin_core::modules::storage::actions::StorageAction::SubmitStorageProof(p),
+                )) => {
+                    sent.insert((p.deal, p.period));
+                    !before.contains(&(p.deal, p.period))
+                }
+                _ => true,
+            });
+            if !actions.is_empty() {
+                let mut nonce = client.nonce(&device.address())?.unwrap_or(0);
+                let txs: Vec<Transaction> = actions
+                    .into_iter()
+                    .map(|a| {
+                        let tx = signer.sign(device, nonce, a);
+                        nonce += 1;
+                        tx
+                    })
+                    .collect();
+                let verdicts = client.submit(&txs)?;
+                for (tx, v) in txs.iter().zip(verdicts) {
+                    let kind = serde_json::to_value(&tx.action)?["type"].clone();
+                    match v {
+                        Ok(_) if args.quiet => {}
+                        Ok(hash) if json_out => println!("{}", json!({"sent": kind, "hash": hash})),
+                        Ok(hash) => println!("sent {} {hash}", kind.as_str().unwrap_or("?")),
+                        // A nonce taken by a transaction still pending (an announcement, or the
+                        // previous look's proof): sent again at the next look, once that one is
+                        // in a block. (The proof was marked sent, and its window missed.)
+                        Err(e) if e.code == "duplicate" => forget_proof(&mut sent, &tx.action),
+                        Err(e) => {
+                            forget_proof(&mut sent, &tx.action);
+                            eprintln!("refused {}: {} ({})", kind, e.message, e.code);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })();
+        match look {
+            Ok(()) => last_error.clear(),
+            Err(e) if crate::client::is_unreachable(&e) => return Err(e),
+            Err(e) => {
+                let text = format!("{e:#}");
+                if text != last_error {
+                    eprintln!("storage provider {}: {text}; retrying", device.address());
+                    last_error = text;
                 }
             }
         }
