@@ -309,8 +309,8 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         .expect("retrieval server");
         // Announced on the ledger: `put` finds the providers there, without URLs.
         send(
-            &client,
-            &owner,
+            client,
+            owner,
             Action::from(SetEndpoint {
                 device: device.address(),
                 url: server.url(),
@@ -319,7 +319,7 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         servers.push(Some(server));
     }
     let urls: Vec<String> = servers.iter().flatten().map(|s| s.url()).collect();
-    let announced = depin_agent::storage::client::announced(&client).unwrap();
+    let announced = depin_agent::storage::client::announced(client).unwrap();
     assert_eq!(announced.len(), 5, "{announced:?}");
 
     let data = generated(21, 3_000_000);
@@ -330,7 +330,7 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         price: None,
         providers: Vec::new(),
     };
-    let manifest = put(&client, &buyer, "file.bin", &data, &args).expect("put");
+    let manifest = put(client, buyer, "file.bin", &data, &args).expect("put");
     assert_eq!(manifest.shards.len(), 4);
     let shard_len = manifest.shards[0].size;
     assert_eq!(shard_len, 1_500_032, "3 MB in two shards, 64-byte aligned");
@@ -371,8 +371,8 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
     bytes[segment + 100] ^= 0xff;
     std::fs::write(&liar_file, &bytes).unwrap();
 
-    let spent_before = credits_spent_on_data(&client, &buyer);
-    let (got, reports) = get(&client, CHAIN_ID, &buyer, &manifest).expect("get");
+    let spent_before = credits_spent_on_data(client, buyer);
+    let (got, reports) = get(client, CHAIN_ID, buyer, &manifest).expect("get");
     assert!(got == data, "the rebuilt file is byte-identical");
     let paid: Vec<(usize, u64, bool)> = reports
         .iter()
@@ -394,13 +394,13 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
     let cost = |bytes| market.receipt_cost(0, bytes).unwrap();
     let expected = cost(segment as u64) + 2 * cost(shard_len);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while credits_spent_on_data(&client, &buyer) < spent_before + expected
+    while credits_spent_on_data(client, buyer) < spent_before + expected
         && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        credits_spent_on_data(&client, &buyer) - spent_before,
+        credits_spent_on_data(client, buyer) - spent_before,
         expected
     );
 
@@ -408,17 +408,17 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
     // re-encodes shard 0 (same root) from the bytes in hand and places it with the one provider
     // the file did not use (`depin storage get` repairs by default).
     let quit = manifest.shards[0].deal.expect("deal id");
-    send(&client, &owner, Action::from(TerminateDeal { deal: quit }));
+    send(client, owner, Action::from(TerminateDeal { deal: quit }));
     let spare = devices
         .iter()
         .map(Keypair::address)
         .find(|d| manifest.shards.iter().all(|e| e.provider != *d))
         .expect("one provider is unused");
-    assert_eq!(lost_shards(&client, &manifest).unwrap(), vec![0]);
+    assert_eq!(lost_shards(client, &manifest).unwrap(), vec![0]);
     // Progress: bytes retrieved of the k shards needed, then bytes uploaded of the repair.
     let seen = std::cell::RefCell::new(Vec::new());
     let (rebuilt, _, outcome) =
-        get_and_repair(&client, CHAIN_ID, &buyer, &manifest, &args, &|d, t| {
+        get_and_repair(client, CHAIN_ID, buyer, &manifest, &args, &|d, t| {
             seen.borrow_mut().push((d, t))
         })
         .expect("get and repair");
@@ -453,9 +453,9 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
         .unwrap();
     assert_eq!(d["status"], "active", "{d}");
     // Nothing more to repair; the repaired file is whole again from its live deals.
-    let (_, none) = repair(&client, CHAIN_ID, &buyer, &repaired, &args).expect("repair");
+    let (_, none) = repair(client, CHAIN_ID, buyer, &repaired, &args).expect("repair");
     assert!(none.is_empty());
-    let (again, _) = get(&client, CHAIN_ID, &buyer, &repaired).expect("get after repair");
+    let (again, _) = get(client, CHAIN_ID, buyer, &repaired).expect("get after repair");
     assert!(again == data, "the repaired file rebuilds");
 }
 
