@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use common::compute::*;
 use common::*;
@@ -1252,8 +1252,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     /// Whatever providers and requesters do (claim, commit right or wrong, reveal or withhold,
-    /// abandon, judge, settle, close), every credit is accounted for after every block, and
-    /// each job's escrow is exactly paid, refunded or still held.
+    /// abandon, judge, settle, close, reveal canaries true or false and the referee rounds
+    /// they call), every credit is accounted for after every block, and each job's escrow is
+    /// exactly paid, refunded or still held.
     #[test]
     fn credits_are_conserved_under_random_activity(ops in prop::collection::vec(op(), 1..60)) {
         let mut w = World::new();
@@ -1265,13 +1266,41 @@ proptest! {
             VerifyMode::Redundant { replicas: 3 },
             VerifyMode::SpotCheck { rate_bps: 5_000 },
             VerifyMode::Approval,
+            // Canary jobs: task 0 is the canary, with a true answer or (a griefer) a false one.
+            VerifyMode::Canary,
+            VerifyMode::Canary,
         ];
         let mut jobs = Vec::new();
+        // Each canary job's salt and canaries, revealed by `Op::Canaries`.
+        let mut canary_jobs: BTreeMap<u64, (Hash, Vec<Canary>)> = BTreeMap::new();
         for op in ops {
             match op {
                 Op::Post(m) => {
-                    let id = w.post(modes[m as usize % modes.len()], 3);
+                    let k = m as usize % modes.len();
+                    let id = w.net.state.next_job_id();
+                    let salt = Hash::tagged("canary salt", &[&id.to_le_bytes()]);
+                    let canaries = vec![Canary {
+                        task: 0,
+                        result: if k == 4 { honest(id, 0) } else { Hash::tagged("a lie", &[]) },
+                    }];
+                    let (c, id) = w.post_as(|a| {
+                        a.mode = modes[k];
+                        a.tasks = 3;
+                        if a.mode == VerifyMode::Canary {
+                            a.canary_commitment = Some(canary_commitment(&salt, &canaries));
+                        }
+                    });
+                    prop_assert_eq!(c, "success");
+                    if modes[k] == VerifyMode::Canary {
+                        canary_jobs.insert(id, (salt, canaries));
+                    }
                     jobs.push(id);
+                }
+                Op::Canaries(j) if !jobs.is_empty() => {
+                    let job = jobs[j as usize % jobs.len()];
+                    if let Some((salt, canaries)) = canary_jobs.get(&job).cloned() {
+                        w.act(&requester(), RevealCanaries { job, salt, canaries });
+                    }
                 }
                 Op::Claim(i, j, t) if !jobs.is_empty() => {
                     let job = jobs[j as usize % jobs.len()];
@@ -1331,6 +1360,7 @@ enum Op {
     Settle(u8, u8),
     Close(u8),
     Pass(u8),
+    Canaries(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -1345,6 +1375,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u8>(), any::<u8>()).prop_map(|(j, t)| Op::Settle(j, t)),
         1 => any::<u8>().prop_map(Op::Close),
         1 => (1u8..8).prop_map(Op::Pass),
+        1 => any::<u8>().prop_map(Op::Canaries),
     ]
 }
 
