@@ -75,7 +75,8 @@ pub struct AttackArgs {
     /// The attack to run.
     #[arg(long, value_enum)]
     pub strategy: Strategy,
-    /// Attacking hotspots [default: 8; crowd-out: 72, more than a beacon keeps reports of].
+    /// Attacking hotspots [default: 8; crowd-out: 72, more than a beacon keeps reports of];
+    /// canary-grief: griefing jobs [default: 3].
     #[arg(long)]
     pub attackers: Option<usize>,
     /// Honest hotspots simulated beside them: the attack's targets.

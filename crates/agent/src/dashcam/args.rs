@@ -53,7 +53,7 @@ pub struct DashcamArgs {
     pub spoofers: usize,
     /// Percent of its time a spoofer spends in its never-mapped cells; the rest it "drives"
     /// the mapped city (a spoofer adapting to the ledger's bound on freshness per pass). It
-    /// goes quiet for three minutes at each switch, so the jump is never implausible.
+    /// goes quiet for six minutes at each switch, so the jump is never implausible.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub spoof_fresh_pct: u32,
     /// With --local: the network's `pass_rate_margin_pct` (0: no bound on freshness per
