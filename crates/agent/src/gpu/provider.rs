@@ -275,6 +275,16 @@ impl Fleet {
             .as_u64()
             .unwrap_or(0) as u32;
         let tokens = u128::from(self.args.fund_tokens) * 10u128.pow(decimals);
+        // The registry's bond per device (whole tokens in the genesis) stays in tokens: each
+        // owner gets it on top of what it turns into credits.
+        let bond = crate::market::genesis(&self.client)?
+            .modules
+            .devices
+            .and_then(|d| d.bond)
+            .map(|b| Amount::parse(&b, decimals as u8))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("the genesis device bond does not parse: {e}"))?
+            .map_or(0, |a| a.0);
         for m in &self.members {
             if self
                 .client
@@ -287,7 +297,7 @@ impl Fleet {
                 dup(funder),
                 Action::Transfer {
                     to: m.owner.address(),
-                    amount: Amount(tokens),
+                    amount: Amount(tokens + bond),
                 },
             ));
             register.push((
