@@ -205,3 +205,63 @@ fn a_spot_checked_job_renders_correct_frames_and_the_cheater_is_slashed() {
         "escrow is paid or refunded: {job}"
     );
 }
+
+/// A requester commits false canary answers on three jobs beside four honest providers (the
+/// `canary-grief` attack): every time, two of the honest providers are assigned as referees,
+/// re-run the canary and agree with the provider, so the canary task ends `canary_disproved`:
+/// the honest providers forfeit nothing and nobody is slashed, and the griefer pays the
+/// provider and both referees for each job.
+#[test]
+fn a_griefing_requester_costs_honest_providers_nothing_once_referees_re_run_its_canary() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = Home::new(dir.path());
+    let funder = Keypair::from_seed([2; 32]);
+    let oracle = Keypair::from_seed([4; 32]);
+    let mut genesis = test_genesis(
+        CHAIN,
+        &[(funder.address(), "100000"), (oracle.address(), "10")],
+    );
+    genesis.modules.coverage = None;
+    genesis.modules.demand = Some(depin_core::services::demand::params::preset(
+        vec![oracle.address()],
+        100,
+    ));
+    genesis.modules.compute = Some(ComputeGenesis {
+        claim_timeout_blocks: 10,
+        reveal_timeout_blocks: 10,
+        approval_timeout_blocks: 50,
+        challenge_window_blocks: 3,
+        ..ComputeGenesis::default()
+    });
+    let (url, _store) = start_network(&home, &genesis);
+    let mut feed = PriceFeed::new(
+        &FeedArgs {
+            every_blocks: 2,
+            ..FeedArgs::default()
+        },
+        &url,
+        oracle,
+    )
+    .expect("feed");
+    feed.first_price().expect("the first price is accepted");
+    oracle_feed::spawn(feed);
+    let mut args = depin_agent::attack::AttackArgs::new(depin_agent::attack::Strategy::CanaryGrief);
+    args.seed = 11;
+    let report = depin_agent::attack::canary_grief::measure(&args, &url, &funder, 3, dir.path())
+        .expect("the attack runs");
+    eprint!("{}", report.table());
+    assert_eq!(report.jobs.len(), 3);
+    for j in &report.jobs {
+        assert_eq!(j.canary_outcome, "canary_disproved", "{j:?}");
+        assert_eq!(j.fates, ["paid", "paid", "paid"], "{j:?}");
+        assert_eq!(j.requester_paid, 3 * 10_000, "{j:?}");
+    }
+    assert_eq!(report.honest_forfeited, 0);
+    assert_eq!(report.governance_slashes, 0);
+    // Paid for three executions a job, less the work fee burned.
+    assert!(
+        report.honest_earned > 0 && report.honest_earned <= 9 * 10_000,
+        "{report:?}"
+    );
+    assert!(report.requester_spent >= 9 * 10_000, "{report:?}");
+}

@@ -59,6 +59,9 @@ fn honest_dashcams_are_paid_and_a_replayer_is_flagged_on_a_real_node() {
         farm: 0,
         parked: 0,
         teleporters: 0,
+        spoofers: 0,
+        spoof_fresh_pct: 100,
+        pass_rate_margin_pct: None,
         minutes: Some(15),
         local: false,
     };
@@ -224,4 +227,182 @@ fn resolution8_parent(cell: u64) -> u64 {
         p |= 0b111 << ((15 - d) * 3);
     }
     p
+}
+
+/// What each dashcam of `fleet` earned in epochs `from..` on the node, base units.
+fn earned_since(client: &Client, fleet: &Fleet, from: u64) -> Vec<u128> {
+    fleet
+        .members
+        .iter()
+        .map(|m| {
+            let d = client
+                .get(&format!("/v1/mapping/dashcams/{}", m.key.address()))
+                .expect("a dashcam");
+            d["epochs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|ep| ep["epoch"].as_u64().is_some_and(|e| e >= from))
+                .map(|ep| {
+                    ep["reward"]
+                        .as_str()
+                        .map_or(0, |r| r.parse::<u128>().unwrap())
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// Three honest cars map a small city for 20 minutes; in the next epochs they drive it 10
+/// more minutes beside a GPS spoofer filing a desk drive of never-mapped cells (consistent
+/// kinematics, plausible GNSS, fabricated images). Returns the spoofer's earnings per
+/// dashcam over the honest cars' in those epochs, and the freshness the close capped.
+fn spoofer_vs_honest_on_a_node(margin_pct: u32) -> (f64, u64) {
+    let chain_id = "depin-spoofer";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = Home::new(dir.path());
+    let owner = Keypair::from_seed([2; 32]);
+    let mut genesis = test_genesis(chain_id, &[(owner.address(), "100000")]);
+    let mut mapping = preset::single_region(BERLIN);
+    mapping.freshness.pass_rate_margin_pct = margin_pct;
+    genesis.modules.mapping = Some(mapping);
+    let (url, _) = start_network(&home, &genesis);
+    let network = genesis.network();
+    let client = Client::new(&url);
+    let args = DashcamArgs {
+        cars: 3,
+        center: None,
+        radius_m: 450.0,
+        block_m: 150.0,
+        seed: 9,
+        replayers: 0,
+        replay_lag_s: 300,
+        replay_bits: 3,
+        desk: 0,
+        farm: 0,
+        parked: 0,
+        teleporters: 0,
+        spoofers: 1,
+        spoof_fresh_pct: 100,
+        pass_rate_margin_pct: None,
+        minutes: Some(30),
+        local: false,
+    };
+    let now = depin_node::node::now_ms();
+    let mut fleet = Fleet::new(&args, BERLIN, now - 30 * 60_000 - 5_000);
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for s in 0..30 * 60 {
+        let ready = fleet.tick(&network);
+        if s < 20 * 60 {
+            before.extend(ready)
+        } else {
+            after.extend(ready)
+        }
+    }
+    after.extend(fleet.flush(&network));
+    let spoofer = fleet
+        .members
+        .iter()
+        .position(|m| m.role == Role::Spoofer)
+        .expect("a spoofer");
+    // The spoofer files only in the second phase.
+    before.retain(|(m, _)| *m != spoofer);
+    let onboard: Vec<Transaction> = fleet
+        .members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let a = Action::from(OnboardDashcam {
+                device: m.key.address(),
+                device_signature: sign_onboarding(chain_id, &owner.address(), &m.key),
+            });
+            sign_tx(&network, &owner, i as u64, a)
+        })
+        .collect();
+    assert!(
+        client
+            .submit(&onboard)
+            .expect("submits")
+            .iter()
+            .all(|r| r.is_ok())
+    );
+    for m in &fleet.members {
+        wait_for("onboarding", || {
+            client.nonce(&m.key.address()).expect("reads").is_some()
+        });
+    }
+    let mut nonces = vec![0u64; fleet.members.len()];
+    let mut send = |bundles: &[(usize, depin_core::modules::mapping::actions::SubmitBundle)]| {
+        let txs: Vec<Transaction> = bundles
+            .iter()
+            .map(|(m, b)| {
+                let tx = sign_tx(
+                    &network,
+                    &fleet.members[*m].key,
+                    nonces[*m],
+                    Action::from(b.clone()),
+                );
+                nonces[*m] += 1;
+                tx
+            })
+            .collect();
+        let verdicts = client.submit(&txs).expect("submits");
+        assert!(verdicts.iter().all(|r| r.is_ok()), "{verdicts:?}");
+        for (m, n) in nonces.iter().enumerate() {
+            wait_for("the bundles", || {
+                client
+                    .nonce(&fleet.members[m].key.address())
+                    .expect("reads")
+                    == Some(*n)
+            });
+        }
+    };
+    send(&before);
+    let height = || {
+        client.get("/v1/status").expect("status")["height"]
+            .as_u64()
+            .unwrap()
+    };
+    // The second phase starts in a fresh epoch.
+    let next = (height() / common::EPOCH_BLOCKS + 1) * common::EPOCH_BLOCKS;
+    wait_for("the close", || height() > next);
+    let from = height() / common::EPOCH_BLOCKS;
+    send(&after);
+    let last = (height() / common::EPOCH_BLOCKS + 1) * common::EPOCH_BLOCKS;
+    wait_for("the close", || height() > last);
+    let earned = earned_since(&client, &fleet, from);
+    let honest: Vec<u128> = earned
+        .iter()
+        .zip(&fleet.members)
+        .filter(|(_, m)| m.role == Role::Honest)
+        .map(|(e, _)| *e)
+        .collect();
+    let honest_mean = honest.iter().sum::<u128>() as f64 / honest.len() as f64;
+    assert!(honest_mean > 0.0, "{earned:?}");
+    let mut capped = 0;
+    for e in from..=last / common::EPOCH_BLOCKS {
+        if let Some(s) = client.get_opt(&format!("/v1/epochs/{e}")).expect("reads") {
+            capped += s["modules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["module"] == "mapping")
+                .filter_map(|m| m["counters"]["freshness_capped"].as_u64())
+                .sum::<u64>();
+        }
+    }
+    (earned[spoofer] as f64 / honest_mean, capped)
+}
+
+#[test]
+fn a_gps_spoofer_of_never_mapped_cells_is_held_to_the_fleet_s_pay_per_pass_on_a_real_node() {
+    let (unbounded, none) = spoofer_vs_honest_on_a_node(0);
+    let (bounded, capped) = spoofer_vs_honest_on_a_node(150);
+    eprintln!(
+        "spoofer / honest per dashcam: {unbounded:.2} without the bound, {bounded:.2} with it ({capped} ppm capped)"
+    );
+    assert_eq!(none, 0);
+    assert!(capped > 0);
+    assert!(unbounded > 2.0, "{unbounded}");
+    assert!(bounded < unbounded / 2.0, "{bounded} vs {unbounded}");
 }

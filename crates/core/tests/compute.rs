@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use common::compute::*;
 use common::*;
@@ -709,26 +709,94 @@ fn canaries_catch_a_cheat_on_the_whole_job(w: &mut World) {
         w.act(&requester(), reveal(job_salt, canaries.clone())),
         "success"
     );
+    // The honest task waits for the approval timeout (anyone may settle it then).
+    assert_eq!(
+        w.act(&owner_of(0), SettleTask { job, task: 2 }),
+        "nothing_to_settle"
+    );
+    // Not on the requester's word: two referees re-run the canary task first.
+    let t = w.task(job, 1);
+    assert!(t.referees_called.is_some() && t.outcome.is_none());
+    assert_eq!(w.fate(job, 1, 1), SlotFate::Pending);
+    assert_eq!(w.job(job).disputed, vec![owner_of(1).address()]);
+    assert_eq!(
+        w.act(&requester(), reveal(job_salt, canaries.clone())),
+        "canaries_already_revealed"
+    );
+    w.open_up();
+    w.work(3, job, 1, answer(1));
+    w.work(4, job, 1, answer(1));
+    w.pass(1);
+    assert_eq!(w.reveal(3, job, 1, answer(1)), "success");
+    assert_eq!(w.task(job, 1).outcome, None, "one referee still to reveal");
+    assert_eq!(w.reveal(4, job, 1, answer(1)), "success");
+    assert_eq!(w.task(job, 1).outcome, Some(TaskOutcome::Failed));
     assert_eq!(w.fate(job, 1, 1), SlotFate::CanaryFailed);
+    assert_eq!(w.fate(job, 1, 3), SlotFate::Paid);
+    assert_eq!(w.stake(1), s1 - 10 * PRICE);
+    assert_eq!(w.job(job).caught, vec![owner_of(1).address()]);
+    assert!(w.job(job).disputed.is_empty());
+    // Caught: its other result of the job is withheld, and the honest task is approved by
+    // the timeout (anyone may settle them).
+    w.pass(7);
+    assert_eq!(w.act(&owner_of(0), SettleTask { job, task: 0 }), "success");
     assert_eq!(
         w.fate(job, 0, 1),
         SlotFate::Withheld,
         "caught: unpaid on the whole job"
     );
-    assert_eq!(w.stake(1), s1 - 10 * PRICE);
-    assert_eq!(w.job(job).caught, vec![owner_of(1).address()]);
-    assert_eq!(
-        w.act(&requester(), reveal(job_salt, canaries)),
-        "canaries_already_revealed"
-    );
-    // The honest task is approved by the timeout (anyone may settle it).
-    assert_eq!(
-        w.act(&owner_of(0), SettleTask { job, task: 2 }),
-        "nothing_to_settle"
-    );
-    w.pass(7);
     assert_eq!(w.act(&owner_of(0), SettleTask { job, task: 2 }), "success");
     assert_eq!(w.fate(job, 2, 2), SlotFate::Paid);
+    credits_balance(&w.net);
+}
+
+/// A griefing requester commits a false answer for its canary: the referees agree with the
+/// provider, who is paid and keeps its bond (`canary_disproved`); the requester's escrow pays
+/// the referees.
+fn a_false_canary_answer_is_disproved_by_referees(w: &mut World) {
+    let canaries = vec![Canary {
+        task: 0,
+        result: Hash::tagged("a false answer", &[]),
+    }];
+    let job_salt = Hash::tagged("griefer salt", &[]);
+    let (c, job) = w.post_as(|a| {
+        a.mode = VerifyMode::Canary;
+        a.canary_commitment = Some(canary_commitment(&job_salt, &canaries));
+        a.tasks = 1;
+    });
+    assert_eq!(c, "success");
+    assert_eq!(
+        w.job(job).escrow,
+        3 * PRICE,
+        "a canary job escrows its referees too"
+    );
+    w.work(5, job, 0, honest(job, 0));
+    w.pass(1);
+    assert_eq!(w.reveal(5, job, 0, honest(job, 0)), "success");
+    let s5 = w.stake(5);
+    let reveal = RevealCanaries {
+        job,
+        salt: job_salt,
+        canaries,
+    };
+    assert_eq!(w.act(&requester(), reveal), "success");
+    w.open_up();
+    w.work(0, job, 0, honest(job, 0));
+    w.work(6, job, 0, honest(job, 0));
+    w.pass(1);
+    assert_eq!(w.reveal(0, job, 0, honest(job, 0)), "success");
+    assert_eq!(w.reveal(6, job, 0, honest(job, 0)), "success");
+    assert_eq!(w.task(job, 0).outcome, Some(TaskOutcome::CanaryDisproved));
+    for i in [5, 0, 6] {
+        assert_eq!(w.fate(job, 0, i), SlotFate::Paid);
+    }
+    assert_eq!(w.stake(5), s5, "the provider keeps its bond");
+    assert!(w.job(job).caught.is_empty());
+    assert_eq!(
+        w.job(job).paid,
+        3 * PRICE,
+        "the griefer paid for the referees"
+    );
     credits_balance(&w.net);
 }
 
@@ -938,6 +1006,7 @@ fn all_scenarios() -> World {
     spot_checks_catch_a_cheat_after_a_referee(&mut w);
     verifying_slots_are_assigned_from_entropy(&mut w);
     canaries_catch_a_cheat_on_the_whole_job(&mut w);
+    a_false_canary_answer_is_disproved_by_referees(&mut w);
     approval_mode_pays_on_approval_or_silence_and_rejects_without_slashing(&mut w);
     timeouts_return_abandoned_and_withheld_work(&mut w);
     the_capacity_challenge_is_checked(&mut w);
@@ -1183,8 +1252,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     /// Whatever providers and requesters do (claim, commit right or wrong, reveal or withhold,
-    /// abandon, judge, settle, close), every credit is accounted for after every block, and
-    /// each job's escrow is exactly paid, refunded or still held.
+    /// abandon, judge, settle, close, reveal canaries true or false and the referee rounds
+    /// they call), every credit is accounted for after every block, and each job's escrow is
+    /// exactly paid, refunded or still held.
     #[test]
     fn credits_are_conserved_under_random_activity(ops in prop::collection::vec(op(), 1..60)) {
         let mut w = World::new();
@@ -1196,13 +1266,41 @@ proptest! {
             VerifyMode::Redundant { replicas: 3 },
             VerifyMode::SpotCheck { rate_bps: 5_000 },
             VerifyMode::Approval,
+            // Canary jobs: task 0 is the canary, with a true answer or (a griefer) a false one.
+            VerifyMode::Canary,
+            VerifyMode::Canary,
         ];
         let mut jobs = Vec::new();
+        // Each canary job's salt and canaries, revealed by `Op::Canaries`.
+        let mut canary_jobs: BTreeMap<u64, (Hash, Vec<Canary>)> = BTreeMap::new();
         for op in ops {
             match op {
                 Op::Post(m) => {
-                    let id = w.post(modes[m as usize % modes.len()], 3);
+                    let k = m as usize % modes.len();
+                    let id = w.net.state.next_job_id();
+                    let salt = Hash::tagged("canary salt", &[&id.to_le_bytes()]);
+                    let canaries = vec![Canary {
+                        task: 0,
+                        result: if k == 4 { honest(id, 0) } else { Hash::tagged("a lie", &[]) },
+                    }];
+                    let (c, id) = w.post_as(|a| {
+                        a.mode = modes[k];
+                        a.tasks = 3;
+                        if a.mode == VerifyMode::Canary {
+                            a.canary_commitment = Some(canary_commitment(&salt, &canaries));
+                        }
+                    });
+                    prop_assert_eq!(c, "success");
+                    if modes[k] == VerifyMode::Canary {
+                        canary_jobs.insert(id, (salt, canaries));
+                    }
                     jobs.push(id);
+                }
+                Op::Canaries(j) if !jobs.is_empty() => {
+                    let job = jobs[j as usize % jobs.len()];
+                    if let Some((salt, canaries)) = canary_jobs.get(&job).cloned() {
+                        w.act(&requester(), RevealCanaries { job, salt, canaries });
+                    }
                 }
                 Op::Claim(i, j, t) if !jobs.is_empty() => {
                     let job = jobs[j as usize % jobs.len()];
@@ -1262,6 +1360,7 @@ enum Op {
     Settle(u8, u8),
     Close(u8),
     Pass(u8),
+    Canaries(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -1276,6 +1375,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u8>(), any::<u8>()).prop_map(|(j, t)| Op::Settle(j, t)),
         1 => any::<u8>().prop_map(Op::Close),
         1 => (1u8..8).prop_map(Op::Pass),
+        1 => any::<u8>().prop_map(Op::Canaries),
     ]
 }
 

@@ -278,18 +278,44 @@ fn a_compute_result_proven_wrong_slashes_its_provider_s_owner() {
     net.replays_identically();
 }
 
-/// A canary job: provider 1 returns garbage on the task whose answer the requester knew, and
-/// provider 0 does its task right. Revealing the canaries proves provider 1 wrong
-/// (`canary_failed`): its bond is forfeited and its owner loses a quarter of its stake, once,
-/// like a result outvoted after referees; the honest provider's owner keeps all of its stake.
-/// Credits, the supply and the stake escrow balance throughout.
-#[test]
-fn a_failed_canary_slashes_its_provider_s_owner() {
-    let mut net = compute_net(2);
-    let known = Hash::tagged("known answer", &[]);
+/// Claims and commits `result` on `task` for each provider `i` (past the claim timeout, so
+/// assigned slots are open to anyone).
+fn referees_work(net: &mut Net, job: u64, task: u32, providers: &[u8], result: Hash) {
+    for _ in 0..=test_params().claim_timeout_blocks {
+        net.block(vec![]);
+    }
+    for &i in providers {
+        let d = device(i);
+        let claim = ClaimTask { job, task };
+        assert_eq!(net.send(&d, claim.into()), Receipt::Success, "claim {i}");
+        let commit = CommitResult {
+            job,
+            task,
+            commitment: result_commitment(job, task, &d.address(), &result, &salt(i)),
+            tag: result_tag(job, task, &result),
+        };
+        assert_eq!(net.send(&d, commit.into()), Receipt::Success, "commit {i}");
+    }
+    net.block(vec![]);
+    for &i in providers {
+        let reveal = RevealResult {
+            job,
+            task,
+            result,
+            salt: salt(i),
+        };
+        assert_eq!(net.send(&device(i), reveal.into()), Receipt::Success);
+        conserved(net);
+    }
+}
+
+/// A canary job on which provider 1 answers `given` for the canary task 1 whose answer the
+/// requester committed as `answer`, and provider 0 does task 0 right; the canaries are
+/// revealed. Returns the job.
+fn canary_job(net: &mut Net, given: Hash, answer: Hash) -> u64 {
     let canaries = vec![Canary {
         task: 1,
-        result: known,
+        result: answer,
     }];
     let job_salt = Hash::tagged("requester salt", &[]);
     let job = net.state.next_job_id();
@@ -306,9 +332,7 @@ fn a_failed_canary_slashes_its_provider_s_owner() {
     };
     assert_eq!(net.send(&requester(), post.into()), Receipt::Success);
     let honest = Hash::tagged("output", &[&job.to_le_bytes()]);
-    let garbage = Hash::tagged("garbage", &[&job.to_le_bytes()]);
-    // Provider 0 does task 0 right; provider 1 returns garbage on task 1, the canary.
-    let work = [(0u8, 0u32, honest), (1, 1, garbage)];
+    let work = [(0u8, 0u32, honest), (1, 1, given)];
     for (i, task, result) in work {
         let d = device(i);
         let claim = ClaimTask { job, task };
@@ -330,19 +354,88 @@ fn a_failed_canary_slashes_its_provider_s_owner() {
             salt: salt(i),
         };
         assert_eq!(net.send(&device(i), reveal.into()), Receipt::Success);
-        conserved(&net);
+        conserved(net);
     }
-    assert!(net.state.slashes(100).is_empty(), "nothing proven yet");
-    let burned = net.state.meta().burned.0;
     let reveal = RevealCanaries {
         job,
         salt: job_salt,
         canaries,
     };
     assert_eq!(net.send(&requester(), reveal.into()), Receipt::Success);
+    // Nobody is slashed on the requester's word: referees re-run the canary task first.
+    let task = net.state.task(job, 1).unwrap();
+    assert!(
+        task.referees_called.is_some() && task.outcome.is_none(),
+        "{task:?}"
+    );
+    assert!(net.state.slashes(100).is_empty(), "nothing proven yet");
+    conserved(net);
+    job
+}
+
+/// A griefing requester commits a false answer for a canary task that provider 1 does right:
+/// the referees re-run it and agree with the provider, so the task ends `canary_disproved`,
+/// the provider is paid and keeps its bond, and nobody's governance stake is slashed; the
+/// requester's escrow paid the referees.
+#[test]
+fn a_false_canary_answer_slashes_nobody_once_referees_agree_with_the_provider() {
+    let mut net = compute_net(4);
+    let truth = Hash::tagged("the real frame", &[]);
+    let job = canary_job(&mut net, truth, Hash::tagged("a false answer", &[]));
+    let bond_before = ComputeView::provider(&net.state, &device(1).address())
+        .unwrap()
+        .stake;
+    referees_work(&mut net, job, 1, &[2, 3], truth);
+    let task = net.state.task(job, 1).unwrap();
+    assert_eq!(task.outcome, Some(TaskOutcome::CanaryDisproved));
+    assert!(
+        task.slots.iter().all(|s| s.fate == SlotFate::Paid),
+        "{task:?}"
+    );
+    assert_eq!(
+        ComputeView::provider(&net.state, &device(1).address())
+            .unwrap()
+            .stake,
+        bond_before
+    );
+    assert!(net.state.slashes(100).is_empty());
+    for i in 0..4 {
+        assert_eq!(
+            net.state.stake_of(&owner_of(i).address()).amount.0,
+            STAKED * TOKEN
+        );
+    }
+    let j = net.state.job(job).unwrap();
+    assert_eq!(
+        j.paid,
+        3 * 1_000,
+        "the provider and two referees, from the escrow"
+    );
+    assert!(j.caught.is_empty() && j.disputed.is_empty());
+    conserved(&net);
+    net.replays_identically();
+}
+
+/// A canary job: provider 1 returns garbage on the task whose answer the requester knew, and
+/// provider 0 does its task right. Revealing the canaries calls referees; once they agree with
+/// the requester, provider 1 is proven wrong (`canary_failed`): its bond is forfeited and its
+/// owner loses a quarter of its stake, once, like a result outvoted after referees; the honest
+/// providers' owners keep all of their stake. Credits, the supply and the stake escrow balance
+/// throughout.
+#[test]
+fn a_failed_canary_slashes_its_provider_s_owner() {
+    let mut net = compute_net(4);
+    let known = Hash::tagged("known answer", &[]);
+    let job = canary_job(&mut net, Hash::tagged("garbage", &[]), known);
+    let burned = net.state.meta().burned.0;
+    referees_work(&mut net, job, 1, &[2, 3], known);
     let task = net.state.task(job, 1).unwrap();
     assert_eq!(task.outcome, Some(TaskOutcome::Failed));
     assert_eq!(task.slots[0].fate, SlotFate::CanaryFailed);
+    assert!(
+        task.slots[1..].iter().all(|s| s.fate == SlotFate::Paid),
+        "referees paid"
+    );
     let s = slashed_once(
         &net,
         &owner_of(1),
@@ -360,11 +453,13 @@ fn a_failed_canary_slashes_its_provider_s_owner() {
             ]
         )
     );
-    assert_eq!(
-        net.state.stake_of(&owner_of(0).address()).amount.0,
-        STAKED * TOKEN,
-        "the honest provider's owner keeps its stake"
-    );
+    for i in [0, 2, 3] {
+        assert_eq!(
+            net.state.stake_of(&owner_of(i).address()).amount.0,
+            STAKED * TOKEN,
+            "an honest provider's owner keeps its stake"
+        );
+    }
     // The reveal's fee is in credits (demand runs): only the slash burned tokens.
     assert_eq!(net.state.meta().burned.0 - burned, s.amount.0);
     conserved(&net);

@@ -895,8 +895,9 @@ fn cells_are_forgotten_after_the_memory_window() {
         .filter(|k| k[0] == Mapping::ID)
         .collect();
     let tables: BTreeSet<u8> = left.iter().map(|k| k[1]).collect();
-    // 0: dashcams, 5: bundle records and 6: tallies (kept for `history_epochs`).
-    assert_eq!(tables, BTreeSet::from([0, 5, 6]), "{left:?}");
+    // 0: dashcams, 5: bundle records, 6: tallies and 13: the close's pass medians (kept for
+    // `history_epochs`).
+    assert_eq!(tables, BTreeSet::from([0, 5, 6, 13]), "{left:?}");
     // The drive's images are forgotten with their cells: the same images again, a month
     // later, are new.
     let again: Vec<_> = recent_drive(&net, BERLIN, 10, 1)
@@ -1002,6 +1003,141 @@ fn a_teleporting_spoofer_is_flagged_until_it_could_have_driven_there() {
         judged(&mut net, &cam(0), 2, frames),
         ["implausible_jump"; 10]
     );
+}
+
+/// A place `north_udeg` north and `east_m` metres east of Berlin.
+fn near_berlin(north_udeg: i32, east_m: f64) -> Location {
+    let m_per_udeg_lon = 0.11132 * BERLIN.lat_deg().to_radians().cos();
+    Location {
+        lat_udeg: BERLIN.lat_udeg + north_udeg,
+        lon_udeg: BERLIN.lon_udeg + (east_m / m_per_udeg_lon).round() as i32,
+    }
+}
+
+/// One epoch of three drives of 48 frames: two honest cars drive half over streets mapped in
+/// the epoch before and half over new ones; a spoofer files 48 frames of never-mapped cells
+/// only. Returns the network, the epoch, and the (freshness, passes) of the three tallies.
+fn pass_bound_epoch(margin_pct: u32) -> (Net, u64, [(u64, u64); 3]) {
+    let signed = |net: &Net, c: &Keypair, frames: Vec<Frame>| {
+        let b = SubmitBundle::signed(&net.state.network(), c, 1, frames);
+        net.tx(c, Action::from(b))
+    };
+    let mut net = Net::new(mapping_genesis(|g| {
+        let m = g.modules.mapping.as_mut().expect("mapping");
+        m.freshness.pass_rate_margin_pct = margin_pct;
+    }));
+    for i in 0..5 {
+        onboard(&mut net, &cam(i));
+    }
+    // The epoch before: cams 3 and 4 map two streets (470 m each, 2.2 km apart).
+    let txs = vec![
+        signed(
+            &net,
+            &cam(3),
+            recent_drive(&net, near_berlin(0, 0.0), 48, 1),
+        ),
+        signed(
+            &net,
+            &cam(4),
+            recent_drive(&net, near_berlin(20_000, 0.0), 48, 2),
+        ),
+    ];
+    let r = net.block(txs);
+    assert!(r.iter().all(|r| *r == Receipt::Success), "{r:?}");
+    close_epoch(&mut net);
+    // This epoch: the cars start 240 m along those streets and drive 240 m past their ends.
+    let txs = vec![
+        signed(
+            &net,
+            &cam(0),
+            recent_drive(&net, near_berlin(0, 240.0), 48, 3),
+        ),
+        signed(
+            &net,
+            &cam(1),
+            recent_drive(&net, near_berlin(20_000, 240.0), 48, 4),
+        ),
+        signed(
+            &net,
+            &cam(2),
+            recent_drive(&net, near_berlin(40_000, 0.0), 48, 5),
+        ),
+    ];
+    assert!(net.block(txs).iter().all(|r| *r == Receipt::Success));
+    let epoch = net.state.height() / EPOCH_BLOCKS;
+    let tallies = [0, 1, 2].map(|i| {
+        let t = net.state.tally(epoch, &cam(i).address()).expect("a tally");
+        assert_eq!((t.regions.len(), t.passes.len()), (1, 1), "{t:?}");
+        (t.regions[0].1, t.passes[0].1)
+    });
+    assert_eq!(close_epoch(&mut net), epoch);
+    (net, epoch, tallies)
+}
+
+#[test]
+fn freshness_per_pass_is_bounded_by_the_region_s_median() {
+    let (net, epoch, t) = pass_bound_epoch(150);
+    let [(w0, p0), (w1, p1), (w2, p2)] = t;
+    // Each frame's pass: about one in two frames enters a new cell at 10 m/s.
+    assert!(
+        (20..=36).contains(&p2) && p0.abs_diff(p2) <= 3 && p1.abs_diff(p2) <= 3,
+        "{t:?}"
+    );
+    // The spoofer's every pass is a full cell; the cars' half of theirs.
+    assert_eq!(w2, p2 * 1_000_000, "{t:?}");
+    assert!(w0 * 10 < w2 * 6 && w1 * 10 < w2 * 6, "{t:?}");
+    // The median freshness per pass, weighted by passes: the spoofer is above both cars, so
+    // the median is the car with more freshness per pass if the cars' passes reach half.
+    let mut rates = [(w0, p0), (w1, p1), (w2, p2)];
+    rates.sort_by(|a, b| {
+        (u128::from(a.0) * u128::from(b.1)).cmp(&(u128::from(b.0) * u128::from(a.1)))
+    });
+    let total = p0 + p1 + p2;
+    let median = if 2 * rates[0].1 >= total {
+        rates[0]
+    } else if 2 * (rates[0].1 + rates[1].1) >= total {
+        rates[1]
+    } else {
+        rates[2]
+    };
+    let bound =
+        |p: u64| (u128::from(p) * u128::from(median.0) * 150 / (u128::from(median.1) * 100)) as u64;
+    let counted: Vec<u64> = [(w0, p0), (w1, p1), (w2, p2)]
+        .iter()
+        .map(|&(w, p)| w.min(bound(p)))
+        .collect();
+    assert_eq!(counted[..2], [w0, w1], "the cars are within the bound");
+    assert!(counted[2] < w2, "the spoofer is capped: {counted:?} {t:?}");
+    let medians = net.state.pass_medians(epoch);
+    assert_eq!(medians.len(), 1);
+    assert_eq!((medians[0].weight, medians[0].passes), median);
+    assert_eq!(medians[0].capped, w2 - counted[2]);
+    let s = net.state.epoch_summary(epoch).unwrap();
+    assert_eq!(
+        counter(&s, "mapping", "freshness_capped"),
+        w2 - counted[2],
+        "{s:?}"
+    );
+    epoch_is_conserved(&s);
+    // Rewards follow the counted freshness, to the rounding of the shares.
+    let r: Vec<u128> = (0..3)
+        .map(|i| net.state.reward(epoch, &cam(i).address()).unwrap().amount.0)
+        .collect();
+    for i in 0..2 {
+        let lhs = r[2] * u128::from(counted[i]);
+        let rhs = r[i] * u128::from(counted[2]);
+        assert!(
+            lhs.abs_diff(rhs) <= u128::from(counted[i] + counted[2]),
+            "{r:?} {counted:?}"
+        );
+    }
+    // Without the bound the spoofer would be paid its whole freshness.
+    let (net, epoch, t) = pass_bound_epoch(0);
+    let [(w0, _), _, (w2, _)] = t;
+    assert!(net.state.pass_medians(epoch).is_empty());
+    let r0 = net.state.reward(epoch, &cam(0).address()).unwrap().amount.0;
+    let r2 = net.state.reward(epoch, &cam(2).address()).unwrap().amount.0;
+    assert!((r2 * u128::from(w0)).abs_diff(r0 * u128::from(w2)) <= u128::from(w0 + w2));
 }
 
 proptest! {

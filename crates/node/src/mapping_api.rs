@@ -56,7 +56,23 @@ pub fn routes() -> Router<Arc<Node>> {
 /// How a dashcam's shares were scored in `epoch` (the `score` of a reward view).
 pub fn explain_score(view: &Snapshot, epoch: u64, device: &Address, shares: u128) -> Value {
     let t = view.tally(epoch, device).unwrap_or_default();
-    tally_view(node_regions(view).as_deref(), &t, shares)
+    let regions = node_regions(view);
+    let mut v = tally_view(regions.as_deref(), &t, shares);
+    // The bound on freshness per pass the close applied in each region.
+    let medians: Vec<Value> = view
+        .pass_medians(epoch)
+        .iter()
+        .map(|m| {
+            json!({
+                "region": regions.as_ref().and_then(|n| n.get(m.region as usize)).cloned(),
+                "median_freshness_ppm": m.weight,
+                "median_passes": m.passes,
+                "capped_ppm": m.capped,
+            })
+        })
+        .collect();
+    v["pass_medians"] = json!(medians);
+    v
 }
 
 fn node_regions(view: &Snapshot) -> Option<Vec<String>> {
@@ -71,7 +87,11 @@ fn tally_view(regions: Option<&[String]>, t: &Tally, shares: u128) -> Value {
         .iter()
         .map(|(r, w)| {
             let name = regions.and_then(|n| n.get(*r as usize)).cloned();
-            json!({"region": name, "freshness_ppm": w})
+            let passes = t
+                .passes
+                .binary_search_by_key(r, |(x, _)| *x)
+                .map_or(0, |i| t.passes[i].1);
+            json!({"region": name, "freshness_ppm": w, "passes": passes})
         })
         .collect();
     json!({

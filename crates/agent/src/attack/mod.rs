@@ -6,6 +6,7 @@
 //! the attack cost and what it returns over 30 epochs at the measured rate. The oracle and
 //! self-dealing attacks ([`oracle`], [`self_deal`]) measure what their own targets say.
 
+pub mod canary_grief;
 pub mod oracle;
 pub mod self_deal;
 
@@ -37,6 +38,9 @@ pub enum Strategy {
     OracleSpike,
     /// An owner pays its own hotspots for made-up traffic beside honest demand.
     SelfDeal,
+    /// A compute requester commits false canary answers so that honest providers' correct
+    /// results fail its canaries (issue 15); `--attackers` griefing jobs.
+    CanaryGrief,
 }
 
 impl Strategy {
@@ -47,7 +51,7 @@ impl Strategy {
             Strategy::ForgeWitness | Strategy::CrowdOut => Some(Role::Forger),
             Strategy::SpreadRing => Some(Role::SpreadRing),
             Strategy::DensityGrief => Some(Role::Decoy),
-            Strategy::OracleSpike | Strategy::SelfDeal => None,
+            Strategy::OracleSpike | Strategy::SelfDeal | Strategy::CanaryGrief => None,
         }
     }
 
@@ -58,6 +62,8 @@ impl Strategy {
             Strategy::CrowdOut => 72,
             // Of the honest hotspots, the self-dealer's.
             Strategy::SelfDeal => 4,
+            // Griefing jobs, one after another.
+            Strategy::CanaryGrief => 3,
             _ => 8,
         }
     }
@@ -69,7 +75,8 @@ pub struct AttackArgs {
     /// The attack to run.
     #[arg(long, value_enum)]
     pub strategy: Strategy,
-    /// Attacking hotspots [default: 8; crowd-out: 72, more than a beacon keeps reports of].
+    /// Attacking hotspots [default: 8; crowd-out: 72, more than a beacon keeps reports of];
+    /// canary-grief: griefing jobs [default: 3].
     #[arg(long)]
     pub attackers: Option<usize>,
     /// Honest hotspots simulated beside them: the attack's targets.
@@ -394,6 +401,20 @@ pub fn run(
                 );
             }
             let r = self_deal::measure(args, node_url, Keypair::from_seed(owner.seed()), own)?;
+            return print(r.table(), serde_json::to_string(&r));
+        }
+        Strategy::CanaryGrief => {
+            let jobs = args
+                .attackers
+                .unwrap_or_else(|| args.strategy.default_attackers());
+            if !json {
+                println!(
+                    "registering {} honest compute providers, then posting {jobs} canary job(s) with false answers",
+                    canary_grief::HONEST_PROVIDERS
+                );
+            }
+            let dir = std::env::temp_dir().join(format!("depin-canary-grief-{}", args.seed));
+            let r = canary_grief::measure(args, node_url, owner, jobs, &dir)?;
             return print(r.table(), serde_json::to_string(&r));
         }
         _ => {}

@@ -46,6 +46,20 @@ pub struct DashcamArgs {
     /// GPS spoofers jumping 2 km every two minutes while driving.
     #[arg(long, default_value_t = 0)]
     pub teleporters: usize,
+    /// GPS spoofers (issue 14's best lie): desk drives with consistent kinematics, plausible
+    /// GNSS and fabricated images, each on its own street grid in never-mapped cells beside
+    /// the city, where every pass is worth a full cell.
+    #[arg(long, default_value_t = 0)]
+    pub spoofers: usize,
+    /// Percent of its time a spoofer spends in its never-mapped cells; the rest it "drives"
+    /// the mapped city (a spoofer adapting to the ledger's bound on freshness per pass). It
+    /// goes quiet for six minutes at each switch, so the jump is never implausible.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub spoof_fresh_pct: u32,
+    /// With --local: the network's `pass_rate_margin_pct` (0: no bound on freshness per
+    /// pass) [default: the preset's].
+    #[arg(long)]
+    pub pass_rate_margin_pct: Option<u32>,
     /// Minutes of driving to simulate [default: run until stopped; 120 with --local].
     #[arg(long)]
     pub minutes: Option<u64>,
@@ -57,11 +71,19 @@ pub struct DashcamArgs {
 
 /// Most dashcams one process simulates.
 pub const MAX_DASHCAMS: usize = 2_000;
+/// Most spoofers (two rings of six areas around the city).
+pub const MAX_SPOOFERS: usize = 12;
 
 impl DashcamArgs {
     /// Dashcams of every kind together.
     pub fn total(&self) -> usize {
-        self.cars + self.replayers + self.desk + self.farm + self.parked + self.teleporters
+        self.cars
+            + self.replayers
+            + self.desk
+            + self.farm
+            + self.parked
+            + self.teleporters
+            + self.spoofers
     }
 
     /// Refuses arguments that cannot make a run, saying what to pass instead.
@@ -69,7 +91,7 @@ impl DashcamArgs {
         let total = self.total();
         if total == 0 {
             bail!(
-                "nothing to simulate: pass --cars N (and optionally --replayers, --desk, --farm, --parked, --teleporters)"
+                "nothing to simulate: pass --cars N (and optionally --replayers, --desk, --farm, --parked, --teleporters, --spoofers)"
             );
         }
         if total > MAX_DASHCAMS {
@@ -87,6 +109,20 @@ impl DashcamArgs {
             bail!(
                 "--radius-m {} must be at least one block (--block-m) and at most 50 km",
                 self.radius_m
+            );
+        }
+        if self.spoofers > MAX_SPOOFERS {
+            bail!(
+                "--spoofers {} is more than {MAX_SPOOFERS}: each spoofer needs its own never-mapped area around the city",
+                self.spoofers
+            );
+        }
+        if self.spoof_fresh_pct > 100 {
+            bail!("--spoof-fresh-pct is a percentage: 0 to 100");
+        }
+        if self.pass_rate_margin_pct.is_some() && !self.local {
+            bail!(
+                "--pass-rate-margin-pct sets the in-process network's parameter: use it with --local (a node's is in its genesis)"
             );
         }
         if self.replay_bits > 64 {
@@ -114,6 +150,9 @@ mod tests {
             farm: 0,
             parked: 0,
             teleporters: 0,
+            spoofers: 0,
+            spoof_fresh_pct: 100,
+            pass_rate_margin_pct: None,
             minutes: Some(10),
             local: true,
         }
@@ -131,6 +170,21 @@ mod tests {
                     ..args()
                 },
                 "--cars 1",
+            ),
+            (
+                DashcamArgs {
+                    spoofers: 13,
+                    ..args()
+                },
+                "--spoofers",
+            ),
+            (
+                DashcamArgs {
+                    local: false,
+                    pass_rate_margin_pct: Some(0),
+                    ..args()
+                },
+                "--local",
             ),
             (
                 DashcamArgs {

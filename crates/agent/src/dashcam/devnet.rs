@@ -37,6 +37,9 @@ pub fn devnet_args(cars: usize) -> DashcamArgs {
         farm: 0,
         parked: 0,
         teleporters: 0,
+        spoofers: 0,
+        spoof_fresh_pct: 100,
+        pass_rate_margin_pct: None,
         minutes: None,
         local: false,
     }

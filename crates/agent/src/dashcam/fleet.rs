@@ -9,7 +9,14 @@
 //! - **farm**: one real car whose drive is split, bundle by bundle, among many cheap identities;
 //! - **parked**: a camera in a parked car claiming a slow crawl (0.6 m/s) while GNSS noise
 //!   wanders its position;
-//! - **teleporter**: a GPS spoofer that drives but jumps 2 km every two minutes.
+//! - **teleporter**: a GPS spoofer that drives but jumps 2 km every two minutes;
+//! - **spoofer**: the best lie the ledger's checks leave (issue 14): it never drives. It
+//!   files a desk drive on its own street grid in never-mapped cells beside the city (a full
+//!   cell's freshness a pass), with a driver's kinematics, consumer GNSS quality and noise,
+//!   and fabricated images (unique hashes, perceptual hashes of no real scene). With
+//!   `spoof_fresh_pct` below 100 it spends the rest of its time "driving" the mapped city, to
+//!   add passes against the ledger's bound on freshness per pass; it goes quiet for
+//!   [`SPOOF_SWITCH_S`] at each switch, so the jump is reachable at 40 m/s and never flagged.
 
 use std::collections::VecDeque;
 
@@ -33,6 +40,7 @@ pub enum Role {
     Farm,
     Parked,
     Teleporter,
+    Spoofer,
 }
 
 impl Role {
@@ -44,6 +52,7 @@ impl Role {
             Role::Farm => "farm",
             Role::Parked => "parked",
             Role::Teleporter => "teleporter",
+            Role::Spoofer => "spoofer",
         }
     }
 }
@@ -89,6 +98,34 @@ enum Source {
         error: (f64, f64),
         seed: u64,
     },
+    Spoofer {
+        member: usize,
+        /// A desk drive on the spoofer's own grid of never-mapped cells, and one on the city's.
+        fresh: Car,
+        city: Car,
+        /// Seconds of each [`SPOOF_PERIOD_S`] spent in the fresh cells.
+        fresh_s: u64,
+    },
+}
+
+/// A spoofer that mixes fresh cells and the city switches every this many seconds.
+pub const SPOOF_PERIOD_S: u64 = 3_600;
+/// Seconds a switching spoofer files nothing, so the jump (at most about 14 km, from the city
+/// to the second ring) is reachable at the ledger's 40 m/s.
+pub const SPOOF_SWITCH_S: u64 = 360;
+
+/// Where spoofer `k`'s never-mapped grid is centred, and its half-width: rings of six areas
+/// around the city's grid, none overlapping it or each other.
+pub fn spoof_area(center: Location, city_radius_m: f64, k: usize) -> (Location, f64) {
+    let own = 1.5 * city_radius_m;
+    let ring = (k / 6) as f64;
+    let distance =
+        (city_radius_m + own + 500.0).max(2.0 * own + 500.0) + ring * (2.0 * own + 500.0);
+    let angle = (k % 6) as f64 * std::f64::consts::PI / 3.0 + ring * std::f64::consts::PI / 6.0;
+    (
+        offset(center, distance * angle.sin(), distance * angle.cos()),
+        own,
+    )
 }
 
 /// Every dashcam of a run.
@@ -199,6 +236,20 @@ impl Fleet {
                 teleport: true,
             });
         }
+        for k in 0..args.spoofers {
+            let m = add(&mut members, Role::Spoofer);
+            let (at, own) = spoof_area(center, args.radius_m, k);
+            sources.push(Source::Spoofer {
+                member: m,
+                fresh: Car::new(
+                    mix(&[seed, 500, k as u64]),
+                    Grid::new(own, args.block_m),
+                    at,
+                ),
+                city: car(4_000 + k as u64),
+                fresh_s: u64::from(args.spoof_fresh_pct.min(100)) * SPOOF_PERIOD_S / 100,
+            });
+        }
         Fleet {
             members,
             sources,
@@ -257,6 +308,34 @@ impl Fleet {
                     }
                 }
                 Source::Replay { .. } => {}
+                Source::Spoofer {
+                    member,
+                    fresh,
+                    city,
+                    fresh_s,
+                } => {
+                    // Both desk drives go on, second by second; only the current one is filed.
+                    let (a, b) = (fresh.tick(self.start_ms), city.tick(self.start_ms));
+                    let phase = (t - 1) % SPOOF_PERIOD_S;
+                    let in_fresh = phase < *fresh_s;
+                    let mixing = *fresh_s > 0 && *fresh_s < SPOOF_PERIOD_S;
+                    // Quiet after each switch, as if through a tunnel.
+                    let settling = mixing
+                        && (phase < SPOOF_SWITCH_S
+                            || (phase >= *fresh_s && phase < *fresh_s + SPOOF_SWITCH_S));
+                    let seed = if in_fresh { fresh.seed } else { city.seed };
+                    if let Some(mut f) = if in_fresh { a } else { b }
+                        && !settling
+                    {
+                        // Fabricated pictures: unique hashes, no real scene behind them.
+                        f.image = Hash::tagged(
+                            "depin/agent/dashcam/spoofed",
+                            &[&seed.to_le_bytes(), &t.to_le_bytes()],
+                        );
+                        f.phash = mix(&[seed, 600, t]);
+                        frames.push((*member, f));
+                    }
+                }
                 Source::Parked {
                     member,
                     at,

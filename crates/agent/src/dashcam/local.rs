@@ -34,9 +34,17 @@ fn sign_tx(network: &Network, key: &Keypair, nonce: u64, action: Action) -> Tran
     Transaction::sign(network, key, nonce, MAX_FEE, action)
 }
 
-fn genesis(center: Location, owner: &Keypair, validator: &Keypair) -> Genesis {
+fn genesis(
+    center: Location,
+    owner: &Keypair,
+    validator: &Keypair,
+    pass_rate_margin_pct: Option<u32>,
+) -> Genesis {
     let mut mapping = preset::single_region(center);
     mapping.onboard_fee = "1".into();
+    if let Some(margin) = pass_rate_margin_pct {
+        mapping.freshness.pass_rate_margin_pct = margin;
+    }
     Genesis {
         chain_id: CHAIN_ID.into(),
         genesis_time_ms: GENESIS_MS,
@@ -82,6 +90,8 @@ pub struct RoleOutcome {
     pub frames_paid: u64,
     /// Sum of freshness weights, in fully fresh cells.
     pub fresh_cells: f64,
+    /// Passes (valid frames entering a cell the dashcam had not just mapped).
+    pub passes: u64,
     pub flagged: BTreeMap<&'static str, u64>,
     pub bundles_refused: BTreeMap<&'static str, u64>,
     /// Base units.
@@ -96,7 +106,12 @@ pub fn measure(args: &DashcamArgs) -> Result<BTreeMap<Role, RoleOutcome>> {
         .unwrap_or(depin_core::modules::coverage::preset::BERLIN);
     let owner = Keypair::from_seed([7; 32]);
     let validator = Keypair::from_seed([8; 32]);
-    let mut state = State::genesis(&genesis(center, &owner, &validator))?;
+    let mut state = State::genesis(&genesis(
+        center,
+        &owner,
+        &validator,
+        args.pass_rate_margin_pct,
+    ))?;
     let network = state.network();
     let mut fleet = Fleet::new(args, center, GENESIS_MS);
     let mut time_ms = GENESIS_MS;
@@ -175,6 +190,9 @@ pub fn measure(args: &DashcamArgs) -> Result<BTreeMap<Role, RoleOutcome>> {
             if let Some(r) = state.reward(e, &device) {
                 o.earned += r.amount.0;
             }
+            if let Some(t) = state.tally(e, &device) {
+                o.passes += t.passes.iter().map(|(_, n)| n).sum::<u64>();
+            }
             for (_, b) in state.bundles(e, &device, usize::MAX) {
                 for v in &b.verdicts {
                     match &v.fault {
@@ -204,6 +222,8 @@ pub fn report(outcomes: &BTreeMap<Role, RoleOutcome>) -> Value {
                 "frames": o.frames,
                 "frames_paid": o.frames_paid,
                 "fresh_cells": (o.fresh_cells * 10.0).round() / 10.0,
+                "passes": o.passes,
+                "fresh_per_pass": if o.passes > 0 { (o.fresh_cells / o.passes as f64 * 1000.0).round() / 1000.0 } else { 0.0 },
                 "flagged": o.flagged,
                 "bundles_refused": o.bundles_refused,
                 "earned_tokens": o.earned as f64 / 1e6,
@@ -219,18 +239,20 @@ pub fn report(outcomes: &BTreeMap<Role, RoleOutcome>) -> Value {
 pub fn print_table(outcomes: &BTreeMap<Role, RoleOutcome>) {
     let report = report(outcomes);
     println!(
-        "{:<11} {:>5} {:>7} {:>7} {:>8} {:>11} {:>9}  flagged",
-        "role", "cams", "frames", "paid", "fresh", "tokens/cam", "vs honest"
+        "{:<11} {:>5} {:>7} {:>7} {:>7} {:>8} {:>8} {:>11} {:>9}  flagged",
+        "role", "cams", "frames", "paid", "passes", "fresh", "per pass", "tokens/cam", "vs honest"
     );
     for r in report["roles"].as_array().into_iter().flatten() {
         let n = |k: &str| r[k].as_f64().unwrap_or(0.0);
         println!(
-            "{:<11} {:>5} {:>7} {:>7} {:>8.1} {:>11.3} {:>9.2}  {}",
+            "{:<11} {:>5} {:>7} {:>7} {:>7} {:>8.1} {:>8.3} {:>11.3} {:>9.2}  {}",
             r["role"].as_str().unwrap_or(""),
             n("dashcams"),
             n("frames"),
             n("frames_paid"),
+            n("passes"),
             n("fresh_cells"),
+            n("fresh_per_pass"),
             n("earned_per_dashcam_tokens"),
             n("vs_honest_per_dashcam"),
             r["flagged"]
@@ -256,6 +278,9 @@ mod tests {
             farm: 0,
             parked: 0,
             teleporters: 0,
+            spoofers: 0,
+            spoof_fresh_pct: 100,
+            pass_rate_margin_pct: None,
             minutes: Some(20),
             local: true,
         };
@@ -309,5 +334,33 @@ mod tests {
         let h = &one[&Role::Honest];
         assert!(f.flagged.values().sum::<u64>() * 20 < f.frames, "{f:?}");
         assert!(f.fresh_cells < h.fresh_cells * 1.6, "{f:?} vs {h:?}");
+    }
+
+    #[test]
+    fn a_spoofer_of_never_mapped_cells_is_held_to_the_fleet_s_pay_per_pass() {
+        // A small city its cars map within the hour, and a spoofer filing a desk drive on a
+        // grid of never-mapped cells beside it.
+        let per_dashcam =
+            |o: &BTreeMap<Role, RoleOutcome>, r: Role| o[&r].earned as f64 / o[&r].dashcams as f64;
+        let ratio = |margin: u32, fresh_pct: u32| {
+            let o = run(|a| {
+                a.cars = 3;
+                a.radius_m = 600.0;
+                a.spoofers = 1;
+                a.spoof_fresh_pct = fresh_pct;
+                a.pass_rate_margin_pct = Some(margin);
+                // One whole epoch (the onboarding takes the first block): a last epoch of a
+                // few blocks would split a whole epoch's pool among a minute's frames.
+                a.minutes = Some(59);
+            });
+            let s = &o[&Role::Spoofer];
+            assert!(s.flagged.values().sum::<u64>() * 100 < s.frames, "{s:?}");
+            per_dashcam(&o, Role::Spoofer) / per_dashcam(&o, Role::Honest)
+        };
+        let unbounded = ratio(0, 100);
+        let bounded = ratio(150, 100);
+        eprintln!("spoofer / honest: {unbounded:.2} unbounded, {bounded:.2} bounded");
+        assert!(unbounded > 2.0, "{unbounded}");
+        assert!(bounded < 1.6, "{bounded}");
     }
 }

@@ -212,6 +212,16 @@ impl Fleet {
         })
     }
 
+    /// The fleet's provider devices.
+    pub fn devices(&self) -> Vec<Address> {
+        self.members.iter().map(|m| m.device.address()).collect()
+    }
+
+    /// The fleet's owners (one per provider).
+    pub fn owners(&self) -> Vec<Address> {
+        self.members.iter().map(|m| m.owner.address()).collect()
+    }
+
     fn sign(&self, key: &Keypair, nonce: u64, action: Action) -> Transaction {
         self.signer.sign(key, nonce, action)
     }

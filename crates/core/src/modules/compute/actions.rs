@@ -90,7 +90,9 @@ impl VerifyMode {
                 u32::from(*replicas) + u32::from(referees_for(*replicas))
             }
             VerifyMode::SpotCheck { .. } => 2 + u32::from(referees_for(2)),
-            VerifyMode::Canary | VerifyMode::Approval => 1,
+            // A failed canary is re-run by referees before anyone is slashed.
+            VerifyMode::Canary => 1 + u32::from(referees_for(1)),
+            VerifyMode::Approval => 1,
         }
     }
 }

@@ -70,7 +70,7 @@ fates! {
     0 => Pending = "pending", "the slot is claimed and its result not yet settled",
     1 => Paid = "paid", "the result was verified and paid from the job's escrow; the bond was released",
     2 => WrongResult = "wrong_result", "the result differed from the verified majority (after referees re-ran the task); the bond was forfeited and the requester refunded",
-    3 => CanaryFailed = "canary_failed", "the result differed from the answer the requester knew for this canary task; the bond was forfeited and the provider is unpaid for the rest of the job",
+    3 => CanaryFailed = "canary_failed", "the result differed from the answer the requester knew for this canary task, and the referees who re-ran the task agreed with the requester; the bond was forfeited and the provider is unpaid for the rest of the job",
     4 => NotRevealed = "not_revealed", "the result was committed but not revealed within the reveal timeout; a withheld result is treated as a wrong one and the bond was forfeited",
     5 => Abandoned = "abandoned", "the claim expired without a commitment; the task returned to the pool and a share of the bond (abandon_penalty_bps) was forfeited",
     6 => Rejected = "rejected", "the requester rejected the result; the task was re-opened, the bond released, and the result unpaid (a rejection is not proof of a wrong result, so no stake is lost)",
@@ -88,4 +88,5 @@ fates! {
     4 => RejectedOut = "rejected_out", "the requester rejected the task's result too many times: the task was refunded",
     5 => Withheld = "withheld", "the task's provider was caught on a canary of this job: the result is unpaid and the requester refunded",
     6 => Failed = "failed", "the task's result was wrong and its provider slashed: the requester was refunded",
+    7 => CanaryDisproved = "canary_disproved", "the requester's committed answer for this canary task was wrong: the referees who re-ran the task agreed with the provider, who was paid and not slashed; the requester's escrow paid the referees",
 }

@@ -107,6 +107,10 @@ pub struct Job {
     pub closed: bool,
     /// Owners caught with a wrong canary: unpaid for the rest of the job.
     pub caught: Vec<Address>,
+    /// Owners whose result differs from a canary answer while referees re-run the task: their
+    /// other results of the job wait for the verdict.
+    #[serde(default)]
+    pub disputed: Vec<Address>,
 }
 
 impl Job {
@@ -455,6 +459,7 @@ struct_codec!(Job {
     delivered: u32,
     closed: bool,
     caught: Vec<Address>,
+    disputed: Vec<Address>,
 });
 struct_codec!(Slot {
     device: Address,

@@ -313,6 +313,11 @@ pub fn resolve_majority(
 
 /// Canary and approval modes: the verdict on a revealed single result (`approve`: the
 /// requester's approval, or its timeout).
+///
+/// A result that differs from a canary's committed answer is not slashed on the requester's
+/// word: the first time, referees are called to re-run the task (assigned from the entropy of
+/// this block, after both the result and the answer were committed) and the provider's other
+/// results of the job wait; once the referees have revealed, [`resolve_canary`] decides.
 pub fn judge_single(
     state: &mut State,
     p: &ComputeParams,
@@ -322,28 +327,113 @@ pub fn judge_single(
     task_idx: u32,
     task: &mut Task,
 ) {
-    let Some(slot) = task
+    let Some(i) = task
         .slots
-        .iter_mut()
-        .find(|s| s.active() && s.result.is_some())
+        .iter()
+        .position(|s| s.active() && s.role == Role::Primary && s.result.is_some())
     else {
         return;
     };
+    let owner = task.slots[i].owner;
     let canary = job
         .canaries
         .as_ref()
         .and_then(|c| c.iter().find(|c| c.task == task_idx).copied());
     let (fate, outcome) = match canary {
-        Some(c) if Some(c.result) != slot.result => {
-            if !job.caught.contains(&slot.owner) {
-                job.caught.push(slot.owner);
+        _ if job.caught.contains(&owner) => (SlotFate::Withheld, TaskOutcome::Withheld),
+        Some(c) if Some(c.result) != task.slots[i].result => {
+            if task.referees_called.is_none() {
+                task.referees_called = Some(ctx.height);
+                if !job.disputed.contains(&owner) {
+                    job.disputed.push(owner);
+                }
+            } else {
+                resolve_canary(state, p, ctx, job_id, job, task_idx, task, &c.result, false);
             }
-            (SlotFate::CanaryFailed, TaskOutcome::Failed)
+            return;
         }
-        _ if job.caught.contains(&slot.owner) => (SlotFate::Withheld, TaskOutcome::Withheld),
+        // Another result of an owner whose canary is being re-run waits for the verdict.
+        _ if job.disputed.contains(&owner) => return,
         _ => (SlotFate::Paid, TaskOutcome::Verified),
     };
-    finish_slot(state, p, ctx, job_id, job, task_idx, slot, fate);
+    finish_slot(
+        state,
+        p,
+        ctx,
+        job_id,
+        job,
+        task_idx,
+        &mut task.slots[i],
+        fate,
+    );
+    settle_task(job, task, outcome);
+}
+
+/// A disputed canary once its referees have revealed (or a referee's withheld reveal was just
+/// forfeited: `withheld`): the strict majority of the provider and the referees decides.
+/// - it is the provider's result: the requester's answer was wrong, the provider is paid and
+///   not slashed (`canary_disproved`), and the referees with it are paid from the escrow;
+/// - it is the requester's answer: the provider is caught (`canary_failed`: bond forfeited,
+///   its owner's stake slashed, its other results of the job withheld);
+/// - it is a third result: the provider's result is outvoted (`wrong_result`);
+/// - no strict majority: nobody is paid or slashed (`no_majority`).
+///
+/// Referees outside the majority forfeit their bonds, as in a redundant task's referee round.
+#[allow(clippy::too_many_arguments)]
+pub fn resolve_canary(
+    state: &mut State,
+    p: &ComputeParams,
+    ctx: BlockContext,
+    job_id: u64,
+    job: &mut Job,
+    task_idx: u32,
+    task: &mut Task,
+    answer: &Hash,
+    withheld: bool,
+) {
+    let complete =
+        withheld || reveals_open(state, job_id, job, task_idx, task, ctx.height + 1).is_some();
+    if !complete
+        || task.outcome.is_some()
+        || task.slots.iter().any(|s| s.active() && s.result.is_none())
+    {
+        return;
+    }
+    let Some(primary) = task
+        .slots
+        .iter()
+        .find(|s| s.active() && s.role == Role::Primary)
+        .map(|s| (s.owner, s.result))
+    else {
+        return;
+    };
+    let mut votes: BTreeMap<Hash, u32> = BTreeMap::new();
+    let mut n = 0u32;
+    for s in task.slots.iter().filter(|s| s.active()) {
+        *votes.entry(s.result.expect("revealed")).or_default() += 1;
+        n += 1;
+    }
+    let winner = votes.iter().find(|(_, c)| **c * 2 > n).map(|(h, _)| *h);
+    let (owner, result) = primary;
+    let caught = winner.is_some() && winner == Some(*answer);
+    for slot in task.slots.iter_mut().filter(|s| s.active()) {
+        let fate = match winner {
+            Some(w) if slot.result == Some(w) => SlotFate::Paid,
+            Some(_) if slot.role == Role::Primary && caught => SlotFate::CanaryFailed,
+            Some(_) => SlotFate::WrongResult,
+            None => SlotFate::Released,
+        };
+        finish_slot(state, p, ctx, job_id, job, task_idx, slot, fate);
+    }
+    job.disputed.retain(|o| *o != owner);
+    if caught && !job.caught.contains(&owner) {
+        job.caught.push(owner);
+    }
+    let outcome = match winner {
+        Some(w) if Some(w) == result => TaskOutcome::CanaryDisproved,
+        Some(_) => TaskOutcome::Failed,
+        None => TaskOutcome::NoMajority,
+    };
     settle_task(job, task, outcome);
 }
 
@@ -380,6 +470,16 @@ pub fn apply_timeouts(
         changed = true;
     }
     match job.mode {
+        VerifyMode::Canary if withheld && task.referees_called.is_some() => {
+            // A referee withheld its reveal: the results revealed decide.
+            if let Some(c) = job
+                .canaries
+                .as_ref()
+                .and_then(|c| c.iter().find(|c| c.task == task_idx).copied())
+            {
+                resolve_canary(state, p, ctx, job_id, job, task_idx, task, &c.result, true);
+            }
+        }
         VerifyMode::Approval | VerifyMode::Canary => {
             let due = task.slots.iter().any(|s| {
                 s.active()

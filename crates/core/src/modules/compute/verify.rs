@@ -334,6 +334,7 @@ pub fn post_job(
             delivered: 0,
             closed: false,
             caught: Vec::new(),
+            disputed: Vec::new(),
         },
     );
     bump_totals(state, |t| {
@@ -579,6 +580,10 @@ pub fn reveal(
         VerifyMode::Redundant { .. } | VerifyMode::SpotCheck { .. }
     ) {
         resolve_majority(state, &p, ctx, a.job, &mut job, a.task, &mut task, false);
+        state.put(job_key(a.job), &job);
+    } else if job.mode == VerifyMode::Canary && task.referees_called.is_some() {
+        // A referee of a disputed canary revealed: the verdict once all have.
+        judge_single(state, &p, ctx, a.job, &mut job, a.task, &mut task);
         state.put(job_key(a.job), &job);
     }
     put_task(state, a.job, a.task, &task);

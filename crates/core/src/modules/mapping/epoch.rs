@@ -4,6 +4,8 @@
 //! region pools. What the ledger no longer needs is forgotten at the end of each block, a
 //! bounded number of entries at a time.
 
+use std::collections::BTreeMap;
+
 use crate::amount::Amount;
 use crate::codec::Decode;
 use crate::crypto::Address;
@@ -13,9 +15,9 @@ use crate::state::{State, StateRead};
 
 use super::params::{MAX_FRAMES_PER_BUNDLE, MappingParams};
 use super::records::{
-    Bounty, Claim, MappingView, Tally, bounty_cell_key, bounty_end_range, bounty_key,
+    Bounty, Claim, MappingView, PassMedian, Tally, bounty_cell_key, bounty_end_range, bounty_key,
     bundles_before, cell_age_range, cell_key, claim_prefix, dashcam_key, escrow_account,
-    forgotten_key, tallies_before, tally_prefix,
+    forgotten_key, pass_median_key, tallies_before, tally_prefix,
 };
 use super::verify::move_tokens;
 
@@ -34,6 +36,8 @@ struct Counters {
     bounties_ended: u64,
     cells_forgotten: u64,
     cells_served: u64,
+    /// Freshness (ppm) not paid because a dashcam's freshness per pass was above the bound.
+    freshness_capped: u64,
 }
 
 /// The owner to pay for a dashcam's work, if it may still be paid (registered here, not denied).
@@ -57,8 +61,6 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64, ctx: BlockContext) -> Ep
         .map(|(k, v)| (address_suffix(&k), Tally::from_bytes(&v).expect("written")))
         .collect();
     let mut workers = Vec::with_capacity(tallies.len());
-    // Sum of freshness per region, over dashcams that can be paid.
-    let mut region_sums = vec![0u128; p.regions.len()];
     for (device, t) in &tallies {
         n.bundles += u64::from(t.bundles);
         n.frames_paid += u64::from(t.frames_paid);
@@ -67,18 +69,29 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64, ctx: BlockContext) -> Ep
         let Some(owner) = payable(state, device) else {
             continue;
         };
-        for &(region, weight) in &t.regions {
+        workers.push((*device, owner, t));
+    }
+    // Each dashcam's freshness per region, bounded per pass by the region's median.
+    let worked: Vec<&Tally> = workers.iter().map(|(_, _, t)| *t).collect();
+    let (counted, medians) = bound_per_pass(&p, &worked, &mut n.freshness_capped);
+    if !medians.is_empty() {
+        state.put(pass_median_key(epoch), &medians);
+    }
+    // Sum of freshness per region, over dashcams that can be paid.
+    let mut region_sums = vec![0u128; p.regions.len()];
+    for regions in &counted {
+        for &(region, weight) in regions {
             // A region the parameters no longer have (none can be removed today) pays nothing.
             if let Some(sum) = region_sums.get_mut(region as usize) {
                 *sum += u128::from(weight);
             }
         }
-        workers.push((*device, owner, t));
     }
     let devices = workers
         .into_iter()
-        .filter_map(|(device, owner, t)| {
-            let shares = shares(&p, &region_sums, t);
+        .zip(&counted)
+        .filter_map(|((device, owner, _), regions)| {
+            let shares = shares(&p, &region_sums, regions);
             (shares > 0).then_some(DeviceWork {
                 device,
                 owner,
@@ -101,6 +114,7 @@ pub(crate) fn epoch_work(state: &mut State, epoch: u64, ctx: BlockContext) -> Ep
         ("bounties_ended".to_string(), n.bounties_ended),
         ("cells_forgotten".to_string(), n.cells_forgotten),
         ("cells_served".to_string(), n.cells_served),
+        ("freshness_capped".to_string(), n.freshness_capped),
     ];
     EpochWork { devices, counters }
 }
@@ -109,13 +123,13 @@ fn saturate(v: u128) -> u64 {
     v.min(u128::from(u64::MAX)) as u64
 }
 
-/// A dashcam's shares: in each region, its part of the region's freshness (to 10^-12) times
-/// the region's weight. The close splits the module's pool by shares, so each region with
-/// work gets the pool times its weight over the weights of the regions with work, and within
-/// it each dashcam its part of the freshness; the rounding down here is at most one share per
-/// region and goes to the treasury with the close's dust.
-pub fn shares(p: &MappingParams, region_sums: &[u128], t: &Tally) -> u128 {
-    t.regions
+/// A dashcam's shares: in each region, its part of the region's (counted) freshness (to
+/// 10^-12) times the region's weight. The close splits the module's pool by shares, so each
+/// region with work gets the pool times its weight over the weights of the regions with work,
+/// and within it each dashcam its part of the freshness; the rounding down here is at most one
+/// share per region and goes to the treasury with the close's dust.
+pub fn shares(p: &MappingParams, region_sums: &[u128], regions: &[(u16, u64)]) -> u128 {
+    regions
         .iter()
         .map(|&(region, weight)| {
             let (Some(&total), Some(r)) = (
@@ -132,6 +146,85 @@ pub fn shares(p: &MappingParams, region_sums: &[u128], t: &Tally) -> u128 {
             part * u128::from(r.weight)
         })
         .sum()
+}
+
+/// The freshness of each tally that the close pays, per region: at most
+/// `pass_rate_margin_pct` percent of the region's median freshness per pass, times the
+/// dashcam's passes there. The median is weighted by passes: sort the dashcams of the region
+/// by freshness per pass and take the one at which half of all passes are reached. Returns the
+/// counted freshness of every tally (in order) and the medians (with what they capped), and
+/// adds the capped freshness to `capped`.
+///
+/// Why: a desk drive (or a GPS spoofer) chooses where it "drives", so it picks never-mapped
+/// and stale cells, where every pass is worth a full cell; honest drivers pass mapped and
+/// unmapped cells alike. Bounding the pay per pass takes away the choice of cells, so a made-up
+/// drive earns at most the margin over what the region's drivers earn per pass (section 4 of
+/// docs/MAPPING.md has the measurement and what it leaves open).
+pub fn bound_per_pass(
+    p: &MappingParams,
+    tallies: &[&Tally],
+    capped: &mut u64,
+) -> (Vec<Vec<(u16, u64)>>, Vec<PassMedian>) {
+    let mut counted: Vec<Vec<(u16, u64)>> = tallies.iter().map(|t| t.regions.clone()).collect();
+    let margin = u128::from(p.freshness.pass_rate_margin_pct);
+    if margin == 0 {
+        return (counted, Vec::new());
+    }
+    // Per region: (tally index, position in its regions, freshness, passes).
+    let mut by_region: BTreeMap<u16, Vec<(usize, usize, u64, u64)>> = BTreeMap::new();
+    for (i, t) in tallies.iter().enumerate() {
+        for (k, &(region, weight)) in t.regions.iter().enumerate() {
+            let passes = t
+                .passes
+                .binary_search_by_key(&region, |(r, _)| *r)
+                .map_or(0, |j| t.passes[j].1);
+            by_region
+                .entry(region)
+                .or_default()
+                .push((i, k, weight, passes));
+        }
+    }
+    let mut medians = Vec::with_capacity(by_region.len());
+    for (region, mut entries) in by_region {
+        // Freshness per pass, compared exactly: w1 / p1 < w2 / p2 iff w1 p2 < w2 p1 (u64
+        // products fit a u128). A tally with freshness has passes (a pass's first frame is
+        // the one that earns); one without passes sorts last and is never the median.
+        entries.retain(|e| e.3 > 0);
+        entries.sort_by(|x, y| {
+            (u128::from(x.2) * u128::from(y.3))
+                .cmp(&(u128::from(y.2) * u128::from(x.3)))
+                .then(x.0.cmp(&y.0))
+        });
+        let total: u128 = entries.iter().map(|e| u128::from(e.3)).sum();
+        let mut reached = 0u128;
+        let Some(&(_, _, median_weight, median_passes)) = entries.iter().find(|e| {
+            reached += u128::from(e.3);
+            reached * 2 >= total
+        }) else {
+            continue;
+        };
+        let mut region_capped = 0u64;
+        for &(i, k, weight, passes) in &entries {
+            // The median has passes (entries without were dropped); a product too large for
+            // a u128 bounds nothing.
+            let bound = (u128::from(passes) * u128::from(median_weight))
+                .checked_mul(margin)
+                .map_or(u128::MAX, |x| x / (u128::from(median_passes) * 100));
+            if u128::from(weight) > bound {
+                let bound = bound as u64;
+                counted[i][k].1 = bound;
+                region_capped = region_capped.saturating_add(weight - bound);
+            }
+        }
+        *capped = capped.saturating_add(region_capped);
+        medians.push(PassMedian {
+            region,
+            weight: median_weight,
+            passes: median_passes,
+            capped: region_capped,
+        });
+    }
+    (counted, medians)
 }
 
 /// Pays the bounty parts claimed in `epoch` out of escrow.
@@ -227,6 +320,12 @@ pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
                 state.put_raw(key, None);
             }
         }
+        // The medians go with the tallies they were measured on.
+        if let Some(before) = old.checked_sub(1)
+            && state.contains(&pass_median_key(before))
+        {
+            state.put_raw(pass_median_key(before), None);
+        }
     }
 }
 
@@ -235,5 +334,59 @@ pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
 pub(crate) fn forget_device(state: &mut State, device: &Address) {
     if state.contains(&dashcam_key(device)) {
         state.put_raw(dashcam_key(device), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::coverage::preset::BERLIN;
+    use crate::modules::mapping::preset;
+
+    fn params(margin: u32) -> MappingParams {
+        let mut g = preset::single_region(BERLIN);
+        g.freshness.pass_rate_margin_pct = margin;
+        g.to_params(6).expect("valid")
+    }
+
+    fn tally(weight: u64, passes: u64) -> Tally {
+        Tally {
+            regions: vec![(0, weight)],
+            passes: vec![(0, passes)],
+            ..Tally::default()
+        }
+    }
+
+    #[test]
+    fn the_median_is_weighted_by_passes_so_a_swarm_of_small_identities_cannot_set_it() {
+        // One car with 100 passes at half a cell each, ten identities with 10 passes of full
+        // cells each: half of all passes are the car's, so the car is the median.
+        let mut tallies = vec![tally(50_000_000, 100)];
+        tallies.extend((0..10).map(|_| tally(10_000_000, 10)));
+        let refs: Vec<&Tally> = tallies.iter().collect();
+        let mut capped = 0;
+        let (counted, medians) = bound_per_pass(&params(150), &refs, &mut capped);
+        // Each identity: 10 passes x 0.5 x 150 % = 7.5 cells.
+        assert_eq!(counted[0], vec![(0, 50_000_000)]);
+        assert!(counted[1..].iter().all(|c| *c == vec![(0, 7_500_000)]));
+        assert_eq!(capped, 10 * 2_500_000);
+        assert_eq!(
+            medians,
+            vec![PassMedian {
+                region: 0,
+                weight: 50_000_000,
+                passes: 100,
+                capped: 25_000_000
+            }]
+        );
+        // A dashcam alone in its region is its own median: never capped.
+        let alone = [tally(7, 3)];
+        let (counted, _) = bound_per_pass(&params(100), &[&alone[0]], &mut capped);
+        assert_eq!(counted[0], vec![(0, 7)]);
+        // Without a margin nothing is bounded and nothing is recorded.
+        let mut none = 0;
+        let (counted, medians) = bound_per_pass(&params(0), &refs, &mut none);
+        assert_eq!(counted[1], vec![(0, 10_000_000)]);
+        assert!(medians.is_empty() && none == 0);
     }
 }

@@ -78,6 +78,17 @@ pub struct FreshnessRules {
     pub history_epochs: u64,
     /// Perceptual hashes remembered per cell (the most recent ones).
     pub phashes_per_cell: u32,
+    /// A dashcam is paid per region at most this percentage of the region's median freshness
+    /// per pass (pass-weighted median over the epoch's dashcams), times its passes: a desk
+    /// drive that picks only never-mapped or stale cells earns at most this much more per
+    /// pass than the fleet (docs/MAPPING.md, section 4). 0: no bound; else 100 to 10,000.
+    #[serde(default = "default_pass_rate_margin_pct")]
+    pub pass_rate_margin_pct: u32,
+}
+
+/// The preset's `pass_rate_margin_pct`, also taken by a genesis file that does not state it.
+pub fn default_pass_rate_margin_pct() -> u32 {
+    150
 }
 
 /// Limits of bounties.
@@ -230,6 +241,12 @@ impl MappingGenesis {
             return Err((
                 "mapping.access_cell_credits",
                 format!("must be at most {MAX_ACCESS_CELL_CREDITS} credits a cell"),
+            ));
+        }
+        if r.pass_rate_margin_pct != 0 && !(100..=10_000).contains(&r.pass_rate_margin_pct) {
+            return Err((
+                "mapping.freshness.pass_rate_margin_pct",
+                "must be 0 (no bound) or between 100 and 10000 (percent of the region's median freshness per pass)".into(),
             ));
         }
         if r.phashes_per_cell > 64 {
@@ -394,6 +411,7 @@ struct_codec!(FreshnessRules {
     memory_ms: u64,
     history_epochs: u64,
     phashes_per_cell: u32,
+    pass_rate_margin_pct: u32,
 });
 struct_codec!(BountyRules {
     max_duration_ms: u64,

@@ -48,6 +48,7 @@ pub fn single_region(center: Location) -> MappingGenesis {
             memory_ms: 30 * DAY_MS,
             history_epochs: 64,
             phashes_per_cell: 16,
+            pass_rate_margin_pct: super::params::default_pass_rate_margin_pct(),
         },
         bounties: BountyRules {
             max_duration_ms: 30 * DAY_MS,

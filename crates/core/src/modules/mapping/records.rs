@@ -110,6 +110,24 @@ pub struct Tally {
     /// service's usage records).
     #[serde(with = "crate::amount::u128_string")]
     pub access_credits: u128,
+    /// (region index, passes), by region index: valid frames that entered a cell this dashcam
+    /// had not just mapped (the first frame of each pass through a cell). The close bounds the
+    /// freshness a dashcam is paid per pass by the region's median (`pass_rate_margin_pct`).
+    #[serde(default)]
+    pub passes: Vec<(u16, u64)>,
+}
+
+/// The freshness per pass the close measured in each region of an epoch: the pass-weighted
+/// median dashcam's freshness and passes, and the cap it set (kept for the reward view's
+/// explanation, forgotten with the epoch's tallies).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassMedian {
+    pub region: u16,
+    /// The median dashcam's freshness (ppm) and passes in the region.
+    pub weight: u64,
+    pub passes: u64,
+    /// Freshness the close stopped paying in the region (ppm), over every capped dashcam.
+    pub capped: u64,
 }
 
 /// Tokens escrowed on cells until `until_ms`.
@@ -153,6 +171,7 @@ const BOUNTY_END: u8 = 9;
 const CLAIM: u8 = 10;
 const NEXT_BOUNTY: u8 = 11;
 const FORGOTTEN: u8 = 12;
+const PASS_MEDIAN: u8 = 13;
 
 pub fn dashcam_key(device: &Address) -> Vec<u8> {
     module_key(Mapping::ID, DASHCAM, &[&device.0])
@@ -227,6 +246,11 @@ pub fn tallies_before(epoch: u64) -> (Vec<u8>, Vec<u8>) {
 /// its close into the summary's `cells_forgotten`).
 pub fn forgotten_key(epoch: u64) -> Vec<u8> {
     module_key(Mapping::ID, FORGOTTEN, &[&epoch.to_be_bytes()])
+}
+
+/// The per-region pass medians of `epoch`'s close.
+pub fn pass_median_key(epoch: u64) -> Vec<u8> {
+    module_key(Mapping::ID, PASS_MEDIAN, &[&epoch.to_be_bytes()])
 }
 
 /// Tallies of `epoch`.
@@ -337,6 +361,9 @@ pub trait MappingView {
     /// A device's bundles accepted in `epoch`, by sequence number.
     fn bundles(&self, epoch: u64, device: &Address, limit: usize) -> Vec<(u64, BundleRecord)>;
     fn tally(&self, epoch: u64, device: &Address) -> Option<Tally>;
+    /// What the close of `epoch` measured per region: the median freshness per pass and the
+    /// freshness it capped.
+    fn pass_medians(&self, epoch: u64) -> Vec<PassMedian>;
     fn bounty(&self, id: u64) -> Option<Bounty>;
     /// Open bounties on `cell`, with the dashcams that claimed a pass.
     fn bounties_on(&self, cell: u64) -> Vec<(u64, Vec<Address>)>;
@@ -390,6 +417,10 @@ impl<R: StateRead> MappingView for R {
 
     fn tally(&self, epoch: u64, device: &Address) -> Option<Tally> {
         self.get(&tally_key(epoch, device))
+    }
+
+    fn pass_medians(&self, epoch: u64) -> Vec<PassMedian> {
+        self.get(&pass_median_key(epoch)).unwrap_or_default()
     }
 
     fn bounty(&self, id: u64) -> Option<Bounty> {
@@ -453,6 +484,13 @@ struct_codec!(Tally {
     bounty: Amount,
     cells_served: u32,
     access_credits: u128,
+    passes: Vec<(u16, u64)>,
+});
+struct_codec!(PassMedian {
+    region: u16,
+    weight: u64,
+    passes: u64,
+    capped: u64,
 });
 struct_codec!(Bounty {
     funder: Address,

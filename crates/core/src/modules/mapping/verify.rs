@@ -231,6 +231,28 @@ pub fn freshness_ppm(
     (u128::from(elapsed.min(full)) * u128::from(FULL_WEIGHT_PPM) / u128::from(full)) as u32
 }
 
+/// Whether a valid frame starts a new pass through its cell: the cell was not last mapped by
+/// this dashcam within `same_pass_ms` (the frames that earn nothing as the same pass are not
+/// passes either). The close bounds the freshness paid per pass.
+pub fn new_pass(
+    p: &MappingParams,
+    cell: Option<&CellRecord>,
+    device: &Address,
+    time_ms: u64,
+) -> bool {
+    cell.is_none_or(|c| {
+        c.last_device != *device || time_ms.saturating_sub(c.last_mapped_ms) > p.frames.same_pass_ms
+    })
+}
+
+/// Adds `amount` to a region's entry of a per-region list kept sorted by region.
+fn add_to_region(list: &mut Vec<(u16, u64)>, region: u16, amount: u64) {
+    match list.binary_search_by_key(&region, |(r, _)| *r) {
+        Ok(i) => list[i].1 = list[i].1.saturating_add(amount),
+        Err(i) => list.insert(i, (region, amount)),
+    }
+}
+
 /// The cell records a bundle reads and writes, kept while its frames are judged and written
 /// once at its end: consecutive frames share cells and neighbours, so a bundle of 48 frames
 /// reads and writes each cell's record once instead of once per frame. Every read of a cell
@@ -417,11 +439,13 @@ fn judge_frame(
         });
     }
     let region = check_place(state, cells, p, device, f, cell)?;
-    let weight = freshness_ppm(p, cells.get(state, cell), device, f.time_ms);
+    let record = cells.get(state, cell);
+    let weight = freshness_ppm(p, record, device, f.time_ms);
+    let pass = new_pass(p, record, device, f.time_ms);
     remember(state, cells, p, device, f, cell);
-    match tally.regions.binary_search_by_key(&region, |(r, _)| *r) {
-        Ok(i) => tally.regions[i].1 = tally.regions[i].1.saturating_add(u64::from(weight)),
-        Err(i) => tally.regions.insert(i, (region, u64::from(weight))),
+    add_to_region(&mut tally.regions, region, u64::from(weight));
+    if pass {
+        add_to_region(&mut tally.passes, region, 1);
     }
     if bounties {
         claim_bounties(state, device, f, cell, epoch, tally);
