@@ -23,6 +23,40 @@ fn sign_tx(network: &Network, key: &Keypair, nonce: u64, action: Action) -> Tran
     Transaction::sign(network, key, nonce, 1_000_000, action)
 }
 
+/// Onboards every member of `fleet` (signed by `owner`, nonces from 0) and waits for each.
+fn onboard_fleet(
+    client: &Client,
+    network: &Network,
+    owner: &Keypair,
+    chain_id: &str,
+    fleet: &Fleet,
+) {
+    let onboard: Vec<Transaction> = fleet
+        .members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let a = Action::from(OnboardDashcam {
+                device: m.key.address(),
+                device_signature: sign_onboarding(chain_id, &owner.address(), &m.key),
+            });
+            sign_tx(network, owner, i as u64, a)
+        })
+        .collect();
+    assert!(
+        client
+            .submit(&onboard)
+            .expect("submits")
+            .iter()
+            .all(|r| r.is_ok())
+    );
+    for m in &fleet.members {
+        wait_for("onboarding", || {
+            client.nonce(&m.key.address()).expect("reads").is_some()
+        });
+    }
+}
+
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
@@ -74,30 +108,7 @@ fn honest_dashcams_are_paid_and_a_replayer_is_flagged_on_a_real_node() {
     }
     bundles.extend(fleet.flush(&network));
 
-    let onboard: Vec<Transaction> = fleet
-        .members
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let a = Action::from(OnboardDashcam {
-                device: m.key.address(),
-                device_signature: sign_onboarding(chain_id, &owner.address(), &m.key),
-            });
-            sign_tx(&network, &owner, i as u64, a)
-        })
-        .collect();
-    assert!(
-        client
-            .submit(&onboard)
-            .expect("submits")
-            .iter()
-            .all(|r| r.is_ok())
-    );
-    for m in &fleet.members {
-        wait_for("onboarding", || {
-            client.nonce(&m.key.address()).expect("reads").is_some()
-        });
-    }
+    onboard_fleet(&client, &network, &owner, chain_id, &fleet);
     let mut nonces = vec![0u64; fleet.members.len()];
     let txs: Vec<Transaction> = bundles
         .iter()
@@ -307,30 +318,7 @@ fn spoofer_vs_honest_on_a_node(margin_pct: u32) -> (f64, u64) {
         .expect("a spoofer");
     // The spoofer files only in the second phase.
     before.retain(|(m, _)| *m != spoofer);
-    let onboard: Vec<Transaction> = fleet
-        .members
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let a = Action::from(OnboardDashcam {
-                device: m.key.address(),
-                device_signature: sign_onboarding(chain_id, &owner.address(), &m.key),
-            });
-            sign_tx(&network, &owner, i as u64, a)
-        })
-        .collect();
-    assert!(
-        client
-            .submit(&onboard)
-            .expect("submits")
-            .iter()
-            .all(|r| r.is_ok())
-    );
-    for m in &fleet.members {
-        wait_for("onboarding", || {
-            client.nonce(&m.key.address()).expect("reads").is_some()
-        });
-    }
+    onboard_fleet(&client, &network, &owner, chain_id, &fleet);
     let mut nonces = vec![0u64; fleet.members.len()];
     let mut send = |bundles: &[(usize, depin_core::modules::mapping::actions::SubmitBundle)]| {
         let txs: Vec<Transaction> = bundles
