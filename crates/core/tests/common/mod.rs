@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod bft;
 pub mod compute;
 pub mod mapping;
 pub mod storage;
