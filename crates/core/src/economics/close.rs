@@ -584,7 +584,12 @@ mod tests {
                 epoch, Amount(emission), Amount(burned), treasury_bps, 0, demand, &totals,
             )
             .unwrap();
-            prop_assert_eq!(plan.treasury, without.treasury, "the treasury's share does not move");
+            // The treasury's share does not move; only the dust of the module-weight split (less
+            // than one base unit a module) can, as the suppliers' part it splits is smaller.
+            prop_assert!(
+                plan.treasury.0.abs_diff(without.treasury.0) < modules.len().max(1) as u128,
+                "the treasury's share does not move"
+            );
             if treasury_bps + validator_bps <= 10_000 {
                 prop_assert_eq!(
                     plan.validators.0,
