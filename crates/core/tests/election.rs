@@ -86,7 +86,10 @@ fn election_genesis(edit: impl FnOnce(&mut Genesis)) -> Genesis {
 fn chain(edit: impl FnOnce(&mut Genesis)) -> Bft {
     Bft::new(
         election_genesis(edit),
-        (0..4).map(v).chain((0..6).map(c)).chain([staker(), governor()]),
+        (0..4)
+            .map(v)
+            .chain((0..6).map(c))
+            .chain([staker(), governor()]),
     )
 }
 
@@ -154,17 +157,27 @@ fn to_height(bft: &mut Bft, height: u64) {
 fn delegations_move_the_set_at_the_next_boundary_and_not_before() {
     let mut bft = chain(|_| {});
     let genesis_set: BTreeSet<Address> = (0..4).map(|i| v(i).address()).collect();
-    declare(&mut bft, &[(0, 100), (1, 110), (2, 120), (3, 130), (4, 140)]);
+    declare(
+        &mut bft,
+        &[(0, 100), (1, 110), (2, 120), (3, 130), (4, 140)],
+    );
     to_height(&mut bft, EPOCH);
     assert_eq!(set(&bft), genesis_set, "the set changes only at a boundary");
     to_height(&mut bft, EPOCH + 1);
     assert_eq!(set(&bft), addresses(1..5), "the top four by backing");
     let e = bft.state().last_election().unwrap();
-    assert_eq!((e.epoch, e.height, e.qualified, e.seats), (1, EPOCH + 1, 5, 4));
+    assert_eq!(
+        (e.epoch, e.height, e.qualified, e.seats),
+        (1, EPOCH + 1, 5, 4)
+    );
     let order: Vec<Address> = [4, 3, 2, 1].iter().map(|i| c(*i).address()).collect();
     assert_eq!(e.elected, order, "ranked by backing");
     assert!(e.kept.is_none());
-    assert_eq!(bft.participants.len(), 4, "the consensus epoch runs the elected set");
+    assert_eq!(
+        bft.participants.len(),
+        4,
+        "the consensus epoch runs the elected set"
+    );
     assert!(
         bft.participants.iter().all(|p| addresses(1..5).contains(p)),
         "the driver's participants are the elected set"
@@ -195,8 +208,15 @@ fn delegations_move_the_set_at_the_next_boundary_and_not_before() {
         assert_eq!(set(&bft), addresses(1..5), "not before the boundary");
     }
     to_height(&mut bft, 2 * EPOCH + 1);
-    assert_eq!(set(&bft), addresses([0, 2, 3, 4]), "c0 in, c1 (least backed) out");
-    assert_eq!(bft.state().last_election().unwrap().elected[0], c(0).address());
+    assert_eq!(
+        set(&bft),
+        addresses([0, 2, 3, 4]),
+        "c0 in, c1 (least backed) out"
+    );
+    assert_eq!(
+        bft.state().last_election().unwrap().elected[0],
+        c(0).address()
+    );
     // The new set proposes.
     let proposers: BTreeSet<Address> = (0..8)
         .map(|_| bft.next_block(&BTreeSet::new(), Vec::new()).header.proposer)
@@ -232,7 +252,11 @@ fn jailed_and_under_bonded_candidates_are_never_elected() {
     block(&mut bft, vec![t]);
     assert_eq!(bft.state().backing_of(&c(5).address()), Amount(550 * TOKEN));
     to_height(&mut bft, EPOCH + 1);
-    assert_eq!(set(&bft), addresses(1..5), "c5 is under-bonded, c0 least backed");
+    assert_eq!(
+        set(&bft),
+        addresses(1..5),
+        "c5 is under-bonded, c0 least backed"
+    );
     assert_eq!(bft.state().last_election().unwrap().qualified, 5);
 
     // c4 (the best backed member) goes down until it is jailed for downtime.
@@ -251,7 +275,10 @@ fn jailed_and_under_bonded_candidates_are_never_elected() {
         assert!(!bft.participants.contains(&c(4).address()));
         assert!(!bft.participants.contains(&c(5).address()));
     }
-    assert!(bft.state().slashes(10).is_empty(), "downtime is never slashed");
+    assert!(
+        bft.state().slashes(10).is_empty(),
+        "downtime is never slashed"
+    );
 }
 
 #[test]
@@ -260,7 +287,11 @@ fn too_few_candidates_keep_the_set_with_the_reason_recorded() {
     let genesis_set: BTreeSet<Address> = (0..4).map(|i| v(i).address()).collect();
     declare(&mut bft, &[(0, 100), (1, 100), (2, 100)]);
     to_height(&mut bft, EPOCH + 1);
-    assert_eq!(set(&bft), genesis_set, "three qualify for a set that needs four");
+    assert_eq!(
+        set(&bft),
+        genesis_set,
+        "three qualify for a set that needs four"
+    );
     let e = bft.state().last_election().unwrap();
     assert_eq!(e.qualified, 3);
     assert!(e.elected.is_empty());
@@ -289,12 +320,7 @@ fn too_few_candidates_keep_the_set_with_the_reason_recorded() {
 /// driver model: (produced, skipped).
 type Turns = BTreeMap<Address, (u64, u64)>;
 
-fn run_counting(
-    bft: &mut Bft,
-    to: u64,
-    mut down: impl FnMut(&Address) -> bool,
-    turns: &mut Turns,
-) {
+fn run_counting(bft: &mut Bft, to: u64, mut down: impl FnMut(&Address) -> bool, turns: &mut Turns) {
     while bft.state().height() < to {
         let block = bft.next_block_with(&mut down, Vec::new());
         turns.entry(block.header.proposer).or_default().0 += 1;
@@ -323,8 +349,14 @@ fn paid_by_the_rule(bft: &Bft, epoch: u64, turns: &Turns, pool: u128) {
     assert_eq!(summary.validator_paid.0, paid);
     let earned = mul_div_floor(pool, produced, all);
     assert_eq!(summary.validator_forfeited.0, pool - earned);
-    assert!(earned - paid < turns.len() as u128, "dust below one unit a validator");
-    assert_eq!(bft.state().sum_of_balances(), bft.state().meta().total_supply);
+    assert!(
+        earned - paid < turns.len() as u128,
+        "dust below one unit a validator"
+    );
+    assert_eq!(
+        bft.state().sum_of_balances(),
+        bft.state().meta().total_supply
+    );
 }
 
 #[test]
@@ -380,7 +412,11 @@ fn rewards_follow_produced_turns_and_a_validator_down_half_its_turns_earns_half(
     // Validators are paid into their balances; the supply grows by what was minted.
     for (a, b) in &before {
         let now = bft.state().account(a).unwrap().balance.0;
-        assert_eq!(now - b, reward(a), "{a} got exactly its reward (no fees paid)");
+        assert_eq!(
+            now - b,
+            reward(a),
+            "{a} got exactly its reward (no fees paid)"
+        );
     }
     let summary = bft.state().epoch_summary(2).unwrap();
     assert_eq!(
@@ -394,7 +430,10 @@ fn rewards_follow_produced_turns_and_a_validator_down_half_its_turns_earns_half(
 #[test]
 fn parameter_changes_by_proposal_apply_at_the_boundary() {
     let mut bft = chain(|_| {});
-    declare(&mut bft, &[(0, 100), (1, 110), (2, 120), (3, 130), (4, 140)]);
+    declare(
+        &mut bft,
+        &[(0, 100), (1, 110), (2, 120), (3, 130), (4, 140)],
+    );
     to_height(&mut bft, EPOCH + 1);
     let section = GovernanceGenesis {
         max_validators: 3,
@@ -439,7 +478,10 @@ fn validator_set_proposals_give_way_to_the_election() {
     };
     let why = check_change_on(bft.state().params(), &change).unwrap_err();
     assert_eq!(why.code(), "bad_change");
-    assert!(why.to_string().contains("elects its validator set"), "{why}");
+    assert!(
+        why.to_string().contains("elects its validator set"),
+        "{why}"
+    );
 
     // Election off (genesis), switched on by a change enacted before a validator-set change:
     // at the boundary the first applies, the second fails, and the set is elected.
@@ -497,9 +539,16 @@ fn a_solo_validator_earns_the_whole_share_and_keeps_its_seat() {
         "every turn of a solo epoch is the validator's, produced"
     );
     let r = net.state.validator_rewards(0);
-    assert_eq!((r[0].produced, r[0].skipped, r[0].amount.0), (EPOCH, 0, POOL));
     assert_eq!(
-        net.state.validators().iter().map(|v| v.address).collect::<Vec<_>>(),
+        (r[0].produced, r[0].skipped, r[0].amount.0),
+        (EPOCH, 0, POOL)
+    );
+    assert_eq!(
+        net.state
+            .validators()
+            .iter()
+            .map(|v| v.address)
+            .collect::<Vec<_>>(),
         vec![me],
         "no candidate: the one validator stays"
     );
@@ -535,7 +584,10 @@ fn a_candidacy_needs_a_self_bond_and_a_minimum() {
     assert_eq!(net.send(&c(0), lock(99)), depin_core::Receipt::Success);
     assert_eq!(code(net.send(&c(0), candidate(true))), "self_bond_short");
     assert_eq!(net.send(&c(0), lock(1)), depin_core::Receipt::Success);
-    assert_eq!(net.send(&c(0), candidate(true)), depin_core::Receipt::Success);
+    assert_eq!(
+        net.send(&c(0), candidate(true)),
+        depin_core::Receipt::Success
+    );
     assert_eq!(code(net.send(&c(0), candidate(true))), "already_candidate");
     // Anyone may now back the candidate, though it is not (yet) a validator.
     assert_eq!(net.send(&staker(), lock(10)), depin_core::Receipt::Success);
@@ -548,7 +600,10 @@ fn a_candidacy_needs_a_self_bond_and_a_minimum() {
         validator: Some(c(1).address()),
     });
     assert_eq!(code(net.send(&staker(), to_c1)), "not_a_validator");
-    assert_eq!(net.send(&c(0), candidate(false)), depin_core::Receipt::Success);
+    assert_eq!(
+        net.send(&c(0), candidate(false)),
+        depin_core::Receipt::Success
+    );
     assert!(net.state.candidacy_of(&c(0).address()).is_none());
 }
 
@@ -561,8 +616,14 @@ fn election_parameters_are_checked() {
         assert!(err.contains(field), "{err}");
     };
     refused(|g| g.max_validators = 101, "governance.max_validators");
-    refused(|g| g.min_validator_bond = "0".into(), "governance.min_validator_bond");
-    refused(|g| g.validator_reward_bps = 9_001, "governance.validator_reward_bps");
+    refused(
+        |g| g.min_validator_bond = "0".into(),
+        "governance.min_validator_bond",
+    );
+    refused(
+        |g| g.validator_reward_bps = 9_001,
+        "governance.validator_reward_bps",
+    );
     // With treasury 10%, 90% is the most the validators' share can be.
     let mut g = election_genesis(|_| {});
     g.modules.governance.as_mut().unwrap().validator_reward_bps = 9_000;

@@ -73,7 +73,9 @@ pub fn pay_validators(pool: Amount, turns: &[(Address, u64, u64)]) -> ValidatorP
         dust: earned
             .checked_sub(total_paid)
             .expect("the floors of the parts are at most the floor of the sum"),
-        forfeited: pool.checked_sub(earned).expect("earned is a share of the pool"),
+        forfeited: pool
+            .checked_sub(earned)
+            .expect("earned is a share of the pool"),
         paid,
         total_paid,
     }

@@ -13,9 +13,7 @@ use crate::state::{State, StateRead};
 
 use super::Governance;
 use super::params::GovernanceParams;
-use super::records::{
-    Election, GovernanceView, candidates_key, election_key, last_election_key,
-};
+use super::records::{Election, GovernanceView, candidates_key, election_key, last_election_key};
 use super::stake::{MAX_CANDIDATES, self_bond};
 
 /// The smallest set that tolerates one faulty validator under BFT (`3f + 1` with `f = 1`): an
@@ -44,8 +42,10 @@ impl Standing {
 /// The qualified candidates in rank order (most backing first, then by address), and how many
 /// qualified: the first `seats` of them are elected.
 pub fn rank(candidates: &[Standing], min_bond: Amount, seats: u32) -> (Vec<Address>, u32) {
-    let mut qualified: Vec<&Standing> =
-        candidates.iter().filter(|c| c.qualifies(min_bond)).collect();
+    let mut qualified: Vec<&Standing> = candidates
+        .iter()
+        .filter(|c| c.qualifies(min_bond))
+        .collect();
     qualified.sort_by(|a, b| b.backing.cmp(&a.backing).then(a.address.cmp(&b.address)));
     let n = u32::try_from(qualified.len()).expect("at most MAX_CANDIDATES");
     let elected = qualified
@@ -60,7 +60,7 @@ pub fn rank(candidates: &[Standing], min_bond: Amount, seats: u32) -> (Vec<Addre
 /// [`MIN_BFT_VALIDATORS`], or the current size if smaller (a growing network never shrinks),
 /// and at least one.
 pub fn seats_needed(current: usize) -> usize {
-    current.min(MIN_BFT_VALIDATORS).max(1)
+    current.clamp(1, MIN_BFT_VALIDATORS)
 }
 
 /// Every declared candidate's standing, in address order.
