@@ -129,7 +129,8 @@ pub struct RewardRecord {
 
 const EPOCH: u8 = 0;
 const REWARD: u8 = 1;
-const VALIDATOR_REWARD: u8 = 2;
+/// (`2` is the validator set, `[3, 2]`, in `state.rs`.)
+const VALIDATOR_REWARD: u8 = 3;
 
 fn key(t: u8, parts: &[&[u8]]) -> Vec<u8> {
     crate::module::module_key(table::LEDGER, t, parts)
