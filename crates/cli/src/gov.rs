@@ -536,12 +536,14 @@ fn print_validators(v: &Value) {
     if candidates.is_empty() {
         println!("no candidates declared (`depin stake candidate --key <name>`)");
     } else {
-        println!("candidates (rank, address, backing, self-bond):");
+        println!("candidates (rank, address, backing and self-bond in base units):");
         for c in &candidates {
             let rank = c["rank"]
                 .as_u64()
                 .map_or("-".to_string(), |r| r.to_string());
-            let state = if c["jailed"] == Value::Bool(true) {
+            let state = if v["election"] != Value::Bool(true) {
+                "declared (this network does not elect its set)"
+            } else if c["jailed"] == Value::Bool(true) {
                 "jailed"
             } else if c["qualifies"] != Value::Bool(true) {
                 "self-bond below the minimum"
