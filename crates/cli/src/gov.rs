@@ -4,8 +4,8 @@
 use anyhow::{Context, Result, bail};
 use depin_agent::client::Client;
 use depin_core::services::governance::actions::{
-    Choice, DelegateStake, EmergencyEnact, LockStake, ProposalKind, Propose, UnbondStake, Unjail,
-    Vote, WithdrawStake,
+    Candidate, Choice, DelegateStake, EmergencyEnact, LockStake, ProposalKind, Propose,
+    UnbondStake, Unjail, Vote, WithdrawStake,
 };
 use depin_core::{Action, Address, Amount};
 use depin_node::Home;
@@ -120,6 +120,18 @@ pub enum StakeCmd {
     },
     /// An account's stake and voting weight (address or key name).
     Show { who: String },
+    /// Declare the key a validator candidate (its address is the consensus key its node runs
+    /// with; it needs `min_validator_bond` locked and not delegated), or --withdraw.
+    Candidate {
+        #[arg(long, default_value = "validator")]
+        key: String,
+        /// Withdraw the candidacy (it leaves the set at the next election).
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// The validator set, the candidates with their backing, and who the next epoch boundary
+    /// elects if stake stays as it is.
+    Validators,
 }
 
 /// Reads a genesis section from a TOML or JSON file, as the JSON a proposal carries.
@@ -430,6 +442,31 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
             json_out,
         )
         .map(drop),
+        StakeCmd::Candidate { key, withdraw } => send(
+            home,
+            client,
+            key,
+            Candidate {
+                candidate: !withdraw,
+            }
+            .into(),
+            if *withdraw {
+                "withdrew the validator candidacy (it leaves the set at the next election)"
+            } else {
+                "declared a validator candidate (see `depin stake validators`)"
+            },
+            json_out,
+        )
+        .map(drop),
+        StakeCmd::Validators => {
+            let v = client.get("/v1/governance/validators")?;
+            if json_out {
+                println!("{v}");
+            } else {
+                print_validators(&v);
+            }
+            Ok(())
+        }
         StakeCmd::Show { who } => {
             let address = resolve(home, who)?;
             let s = client.get(&format!("/v1/governance/stake/{address}"))?;
@@ -461,5 +498,73 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
             }
             Ok(())
         }
+    }
+}
+
+fn print_validators(v: &Value) {
+    let text = |x: &Value| {
+        x.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| x.to_string())
+    };
+    println!("validator set:");
+    for m in v["validators"].as_array().into_iter().flatten() {
+        let t = &m["turns_this_epoch"];
+        println!(
+            "  {}  power {}  turns this epoch: {} produced, {} skipped{}",
+            text(&m["address"]),
+            m["power"],
+            t["produced"],
+            t["skipped"],
+            if m["jail"].is_null() { "" } else { "  JAILED" }
+        );
+    }
+    if v["election"] != Value::Bool(true) {
+        println!("no election (max_validators = 0): the set changes by validator-set proposals");
+    } else {
+        println!(
+            "election: {} seats, candidates need {} base units bonded to themselves",
+            v["max_validators"],
+            text(&v["min_validator_bond"])
+        );
+    }
+    println!(
+        "validators' share of the emission: {} bps",
+        v["validator_reward_bps"]
+    );
+    let candidates = v["candidates"].as_array().cloned().unwrap_or_default();
+    if candidates.is_empty() {
+        println!("no candidates declared (`depin stake candidate --key <name>`)");
+    } else {
+        println!("candidates (rank, address, backing and self-bond in base units):");
+        for c in &candidates {
+            let rank = c["rank"]
+                .as_u64()
+                .map_or("-".to_string(), |r| r.to_string());
+            let state = if v["election"] != Value::Bool(true) {
+                "declared (this network does not elect its set)"
+            } else if c["jailed"] == Value::Bool(true) {
+                "jailed"
+            } else if c["qualifies"] != Value::Bool(true) {
+                "self-bond below the minimum"
+            } else if c["elected_next"] == Value::Bool(true) {
+                "elected next"
+            } else {
+                "not elected"
+            };
+            println!(
+                "  {rank:>3}  {}  backing {}  self-bond {}  {state}",
+                text(&c["address"]),
+                text(&c["backing"]),
+                text(&c["self_bond"])
+            );
+        }
+    }
+    if let Some(kept) = v["next"]["kept"].as_object() {
+        println!(
+            "next boundary keeps the set ({}): {}",
+            text(&kept["code"]),
+            text(&kept["why"])
+        );
     }
 }

@@ -35,7 +35,8 @@ pub struct InitArgs {
     /// Epochs between emission halvings (0: none).
     #[arg(long, default_value_t = 1440)]
     halving_interval_epochs: u64,
-    /// Treasury's share of each epoch's emission, basis points.
+    /// Treasury's share of each epoch's emission, basis points (at most 9400: the validators
+    /// take 600).
     #[arg(long, default_value_t = 1000)]
     treasury_bps: u32,
     /// Blocks per proof-of-coverage beacon window (must divide the epoch length).
@@ -77,6 +78,9 @@ pub struct InitArgs {
     #[arg(long, default_value_t = crate::testnet::DEFAULT_P2P_PORT)]
     pub p2p_port: u16,
 }
+
+/// The validators' share of each epoch's emission in a new genesis, basis points.
+pub const VALIDATOR_REWARD_BPS: u32 = 600;
 
 impl InitArgs {
     /// The `init` defaults, as declared on the flags above.
@@ -235,6 +239,10 @@ fn create(home: &Home, args: &InitArgs, json_out: bool, start_hint: bool) -> Res
             // Staking and proposals (issue 18), with the devnet's emergency key unless left out.
             governance: Some(depin_core::services::governance::GovernanceGenesis {
                 emergency_key: emergency.as_ref().map(Keypair::address),
+                // 6% of the emission to the validators for the turns they produce (Helium's
+                // consensus group got 6%; docs/DECISIONS.md). The election stays off
+                // (`max_validators = 0`) so the devnet's set changes by the emergency key.
+                validator_reward_bps: VALIDATOR_REWARD_BPS,
                 ..depin_core::services::governance::GovernanceGenesis::devnet()
             }),
             compute: (args.compute && with_demand)

@@ -1,14 +1,18 @@
 //! The ledger's end of an epoch: it asks every proof module for its devices' proven work and the
 //! demand service for what users paid each device for, runs the economy's one close
-//! ([`crate::economics::close`]) over them, mints the payouts to owners and the treasury, and
-//! records the summary and each device's reward.
+//! ([`crate::economics::close`]) over them, mints the payouts to owners, validators (for the
+//! leader turns they produced) and the treasury, and records the summary, each device's reward
+//! and each validator's.
 
 use std::collections::BTreeMap;
 
 use crate::amount::Amount;
 use crate::crypto::Address;
 use crate::economics::close::{ModuleTotals, plan_epoch};
-use crate::economics::records::{EpochSummary, ModuleSummary, RewardRecord, epoch_key, reward_key};
+use crate::economics::records::{
+    EpochSummary, ModuleSummary, RewardRecord, epoch_key, reward_key, validator_reward_key,
+};
+use crate::economics::validators::pay_validators;
 use crate::module::{BlockContext, EpochWork};
 use crate::services::demand::epoch::{PaidService, take_epoch};
 use crate::state::State;
@@ -34,6 +38,12 @@ fn close(state: &mut State, epoch: u64, ctx: BlockContext) {
         .as_ref()
         .map_or(Amount::ZERO, |e| e.emission.at(epoch));
     let treasury_bps = economics.as_ref().map_or(10_000, |e| e.treasury_bps);
+    let validator_bps = state
+        .params()
+        .modules
+        .governance
+        .as_ref()
+        .map_or(0, |g| g.validator_reward_bps);
     let work: Vec<(u8, &'static str, EpochWork)> = crate::modules::epoch_work(state, epoch, ctx);
     let paid: Option<PaidService> = take_epoch(state, epoch, ctx.time_ms);
 
@@ -105,6 +115,7 @@ fn close(state: &mut State, epoch: u64, ctx: BlockContext) {
         emission,
         tokens_burned,
         treasury_bps,
+        validator_bps,
         rules.as_ref(),
         &totals,
     )
@@ -124,7 +135,20 @@ fn close(state: &mut State, epoch: u64, ctx: BlockContext) {
         sums.1 = sums.1.checked_add(r.demand).expect("bounded");
         holders[payee.module] += 1;
     }
-    let settled = plan.settle(&module_paid, &holders);
+    let turns: Vec<(Address, u64, u64)> = crate::services::governance::liveness::take_turns(state)
+        .into_iter()
+        .map(|(v, t)| (v, t.produced, t.skipped))
+        .collect();
+    let validators = pay_validators(plan.validators, &turns);
+    let settled = plan.settle(&module_paid, &holders, &validators);
+    if !validators.pool.is_zero() {
+        for v in &validators.paid {
+            if !v.amount.is_zero() {
+                state.mint_to(&v.validator, v.amount);
+            }
+            state.put(validator_reward_key(epoch, &v.validator), v);
+        }
+    }
 
     for (device, payee) in &payees {
         let r = &payee.record;
@@ -197,6 +221,9 @@ fn close(state: &mut State, epoch: u64, ctx: BlockContext) {
         demand_paid: sum(|m| m.demand_paid),
         dust: settled.dust,
         unminted: settled.unminted,
+        validator_pool: validators.pool,
+        validator_paid: validators.total_paid,
+        validator_forfeited: validators.forfeited,
         devices_paid: modules.iter().map(|m| m.devices_paid).sum(),
         total_shares: modules.iter().map(|m| m.total_shares).sum(),
         modules,

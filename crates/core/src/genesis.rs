@@ -50,6 +50,9 @@ pub struct GenesisInfo {
     pub decimals: u8,
     pub epoch_length_blocks: u64,
     pub has_economics: bool,
+    /// The treasury's share of the emission, basis points, when the network has `[economics]`
+    /// (governance checks the validators' share against it).
+    pub treasury_bps: Option<u32>,
     /// Names of the modules the genesis has sections for.
     pub modules: Vec<&'static str>,
 }
@@ -335,6 +338,7 @@ impl Genesis {
             decimals: self.token.decimals,
             epoch_length_blocks: self.consensus.epoch_length_blocks,
             has_economics: self.economics.is_some(),
+            treasury_bps: self.economics.as_ref().map(|e| e.treasury_bps),
             modules: self.modules.present(),
         }
     }

@@ -7,19 +7,16 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::bft::Bft;
 use common::*;
 use depin_core::genesis::Allocation;
 use depin_core::services::governance::GovernanceGenesis;
 use depin_core::services::governance::actions::Unjail;
 use depin_core::services::governance::liveness::{
-    RECORD_BYTES, Record, leader_index, missed_in_a_row, parse_record, participants, set_hash,
-    skipped_turns,
+    RECORD_BYTES, Record, leader_index, missed_in_a_row, parse_record, skipped_turns,
 };
 use depin_core::services::governance::records::GovernanceView;
-use depin_core::{
-    Action, Address, Block, Genesis, Hash, Keypair, Ledger, Signatures, State, StateRead,
-    Transaction,
-};
+use depin_core::{Action, Address, Genesis, Hash, Keypair, Ledger, State, Transaction};
 use proptest::prelude::*;
 
 const LIMIT: u64 = 3;
@@ -52,105 +49,13 @@ fn bft_genesis(validators: u8) -> Genesis {
     })
 }
 
-/// A chain driven the way the BFT driver drives it: views rotate over the participants, a down
-/// leader's view is skipped, every block records (epoch, view, parent view, set), and the
-/// consensus epoch moves on when the set in state changes. Every block is also verified by a
-/// second ledger.
-struct Bft {
-    genesis: Genesis,
-    ledger: Ledger,
-    replica: Ledger,
-    keys: BTreeMap<Address, Keypair>,
-    epoch: u64,
-    view: u64,
-    parent_view: u64,
-    participants: Vec<Address>,
-    time_ms: u64,
-    /// Skipped views by leader, counted view by view (the model the ledger's count must match).
-    skipped: Vec<Address>,
+/// The chain of `validators` validators the BFT driver would drive.
+fn bft(validators: u8) -> Bft {
+    Bft::new(bft_genesis(validators), (0..validators).map(validator_key))
 }
 
-impl Bft {
-    fn new(validators: u8) -> Bft {
-        let genesis = bft_genesis(validators);
-        let state = State::genesis(&genesis).unwrap();
-        let participants = participants(state.validators().iter().map(|v| &v.address));
-        Bft {
-            time_ms: genesis.genesis_time_ms,
-            ledger: Ledger::new(state),
-            replica: Ledger::new(State::genesis(&genesis).unwrap()),
-            genesis,
-            keys: (0..validators)
-                .map(|i| (validator_key(i).address(), validator_key(i)))
-                .collect(),
-            epoch: 0,
-            view: 0,
-            parent_view: 0,
-            participants,
-            skipped: Vec::new(),
-        }
-    }
-
-    fn state(&self) -> &State {
-        self.ledger.state()
-    }
-
-    /// Runs views until a leader not in `down` proposes a block of `txs`; returns it.
-    fn next_block(&mut self, down: &BTreeSet<Address>, txs: Vec<Transaction>) -> Block {
-        self.skipped.clear();
-        loop {
-            self.view += 1;
-            let leader =
-                self.participants[leader_index(self.epoch, self.view, self.participants.len())];
-            if down.contains(&leader) {
-                self.skipped.push(leader);
-                continue;
-            }
-            let record = Record {
-                epoch: self.epoch,
-                view: self.view,
-                parent_view: self.parent_view,
-                set: set_hash(&self.participants),
-            };
-            self.time_ms += 1_000;
-            let block = self
-                .ledger
-                .propose(
-                    self.ledger.finalized(),
-                    txs,
-                    self.time_ms,
-                    &self.keys[&leader],
-                    record.to_bytes(),
-                    Signatures::Verify,
-                )
-                .unwrap();
-            let done = self.ledger.finalize(&block.hash()).unwrap();
-            self.replica.verify(&block, Signatures::Verify).unwrap();
-            let again = self.replica.finalize(&block.hash()).unwrap();
-            assert_eq!(done.applied.app_hash, again.applied.app_hash);
-            self.parent_view = self.view;
-            let now = participants(self.state().validators().iter().map(|v| &v.address));
-            if now != self.participants {
-                self.epoch += 1;
-                self.view = 0;
-                self.parent_view = 0;
-                self.participants = now;
-            }
-            return block;
-        }
-    }
-
-    fn unjail_tx(&self, who: &Address) -> Transaction {
-        let key = &self.keys[who];
-        let nonce = self.state().account(who).map_or(0, |a| a.nonce);
-        Transaction::sign(
-            &self.genesis.network(),
-            key,
-            nonce,
-            MAX_FEE,
-            Action::from(Unjail {}),
-        )
-    }
+fn unjail_tx(bft: &Bft, who: &Address) -> Transaction {
+    bft.tx(who, Action::from(Unjail {}))
 }
 
 /// A validator that stops proposing is jailed after `LIMIT` skipped turns (not before), nothing
@@ -158,7 +63,7 @@ impl Bft {
 /// it is back in the set and proposing.
 #[test]
 fn a_silent_validator_is_jailed_not_slashed_and_can_come_back() {
-    let mut bft = Bft::new(4);
+    let mut bft = bft(4);
     let supply = bft.state().meta().total_supply;
     let gone = bft.participants[2];
     let balance = bft.state().account(&gone).unwrap().balance;
@@ -209,7 +114,7 @@ fn a_silent_validator_is_jailed_not_slashed_and_can_come_back() {
     while bft.state().height() < jail.until_height {
         bft.next_block(&everyone, Vec::new());
     }
-    let tx = bft.unjail_tx(&gone);
+    let tx = unjail_tx(&bft, &gone);
     let block = bft.next_block(&everyone, vec![tx.clone()]);
     assert!(block.txs.iter().any(|t| t.hash() == tx.hash()));
     assert!(bft.state().jail_of(&gone).is_none(), "unjailed");
@@ -240,7 +145,7 @@ fn solo_blocks_and_networks_without_governance_count_nothing() {
     for i in 0..4 {
         assert_eq!(missed_in_a_row(&net.state, &validator_key(i).address()), 0);
     }
-    let mut bft = Bft::new(4);
+    let mut bft = bft(4);
     let mut g = bft_genesis(4);
     g.modules.governance = None;
     bft.ledger = Ledger::new(State::genesis(&g).unwrap());
@@ -265,7 +170,7 @@ proptest! {
     fn jails_follow_the_skipped_turns_view_by_view(
         downs in proptest::collection::vec(proptest::option::of(0usize..4), 30..70),
     ) {
-        let mut bft = Bft::new(4);
+        let mut bft = bft(4);
         let supply = bft.state().meta().total_supply;
         let mut run: BTreeMap<Address, u64> = BTreeMap::new();
         let mut jailed: BTreeSet<Address> = BTreeSet::new();

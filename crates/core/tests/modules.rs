@@ -522,7 +522,7 @@ fn closed_epochs(run: &Run, epochs: u64) -> Vec<EpochSummary> {
         assert!(s.demand_pool <= s.demand_cap, "{s:?}");
         let names: Vec<&str> = s.modules.iter().map(|m| m.module.as_str()).collect();
         assert_eq!(names, proof);
-        let mut pools = s.treasury.0;
+        let mut pools = s.treasury.0 + s.validator_pool.0;
         for m in &s.modules {
             assert_eq!(m.bootstrap_pool.0 + m.demand_pool.0, m.pool.0, "{m:?}");
             assert!(
@@ -533,13 +533,17 @@ fn closed_epochs(run: &Run, epochs: u64) -> Vec<EpochSummary> {
         }
         if s.modules.iter().all(|m| m.weight == 0) {
             // No proof module, or none with weight: the suppliers' share has nobody to go to.
+            // (The solo validator produced every turn: its pay leaves no dust and forfeits nothing.)
             assert_eq!((s.paid, s.demand_paid, s.dust), Default::default());
-            assert_eq!(s.unminted.0, s.emission.0 + s.reminted.0 - s.treasury.0);
+            assert_eq!(
+                s.unminted.0,
+                s.emission.0 + s.reminted.0 - s.treasury.0 - s.validator_paid.0
+            );
         } else {
             assert_eq!(
                 pools,
                 s.emission.0 + s.reminted.0,
-                "the treasury and the module pools split the epoch's rewards: {s:?}"
+                "the treasury, the validators and the module pools split the epoch's rewards: {s:?}"
             );
         }
         if !run.demand {
@@ -548,7 +552,7 @@ fn closed_epochs(run: &Run, epochs: u64) -> Vec<EpochSummary> {
                 (Amount::ZERO, Amount::ZERO, None)
             );
         }
-        minted += s.paid.0 + s.demand_paid.0 + s.dust.0 + s.treasury.0;
+        minted += s.paid.0 + s.demand_paid.0 + s.validator_paid.0 + s.dust.0 + s.treasury.0;
         out.push(s);
     }
     assert_eq!(
@@ -837,15 +841,17 @@ fn op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
-    /// Whichever modules run, whatever happens on the network and however the suppliers' share
-    /// is weighted: tokens are conserved after every block, every epoch mints exactly its
-    /// emission and re-mint or leaves them unminted, and every token minted is in a summary.
+    /// Whichever modules run, whatever happens on the network, however the suppliers' share is
+    /// weighted and whatever the validators' share: tokens are conserved after every block,
+    /// every epoch mints exactly its emission and re-mint or leaves them unminted, and every
+    /// token minted is in a summary.
     #[test]
     fn money_is_conserved_whatever_modules_run(
         coverage in any::<bool>(),
         demand in any::<bool>(),
         with_compute in any::<bool>(),
         with_governance in any::<bool>(),
+        validator_bps in prop_oneof![Just(0u32), 1u32..=9_000],
         weight in prop_oneof![Just(None), (0u32..3).prop_map(Some), (1u32..1_000).prop_map(Some)],
         remint_bps in 0u32..=10_000,
         ops in proptest::collection::vec(op(), 1..50),
@@ -860,6 +866,8 @@ proptest! {
             let mut gov = depin_core::services::governance::GovernanceGenesis::devnet();
             gov.slash_storage_bps = 2_500;
             gov.emergency_key = Some(governor().address());
+            // The validators' share of the emission (with the treasury's 10%, at most 90%).
+            gov.validator_reward_bps = validator_bps;
             g.modules.governance = Some(gov);
         } else {
             g.modules.governance = None;
@@ -875,6 +883,10 @@ proptest! {
         let epochs = run.finish(2);
         let summaries = closed_epochs(&run, epochs);
         for s in &summaries {
+            let share = s.emission.0 * u128::from(validator_bps) / 10_000;
+            prop_assert_eq!(s.validator_pool.0, if with_governance { share } else { 0 });
+            // The solo validator produced every turn of the epoch: it is paid the whole share.
+            prop_assert_eq!(s.validator_paid, s.validator_pool);
             let weights: Vec<u32> = s.modules.iter().map(|m| m.weight).collect();
             let mut expected = if coverage { vec![weight.unwrap_or(1)] } else { vec![] };
             if compute_on {

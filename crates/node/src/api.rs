@@ -73,6 +73,7 @@ pub const ROUTES: &[&str] = &[
     "/v1/governance/proposals/{id}",
     "/v1/governance/stake/{address}",
     "/v1/governance/slashes",
+    "/v1/governance/validators",
     "/v1/storage/params",
     "/v1/storage/providers/{device}",
     "/v1/storage/deals/{deal}",

@@ -1,6 +1,7 @@
 //! HTTP endpoints of governance: its parameters (with the emergency key marked as such), the
 //! network's parameters in force, proposals with their tallies and a sentence on where each
-//! stands, an account's stake and voting weight, and the slashes.
+//! stands, an account's stake and voting weight, the slashes, and the validator set with its
+//! candidates and who the next boundary would elect.
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/v1/governance/proposals/{id}", get(proposal))
         .route("/v1/governance/stake/{address}", get(stake))
         .route("/v1/governance/slashes", get(slashes))
+        .route("/v1/governance/validators", get(validators))
 }
 
 fn governance(view: &Snapshot) -> ApiResult<GovernanceParams> {
@@ -203,6 +205,67 @@ pub async fn slashes(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
             .collect();
         view.finish().map_err(ApiError::internal)?;
         Ok(Json(json!({ "slashes": list })))
+    })
+    .await
+}
+
+/// The validator set in force, the election's parameters and last outcome, every declared
+/// candidate with its self-bond, backing and rank, who the next boundary would elect if stake
+/// stayed as it is, and each validator's turns in the reward epoch so far.
+pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
+    use depin_core::services::governance::election::{decide, standings};
+    use depin_core::services::governance::liveness::turns_of;
+    blocking(move || {
+        let view = snapshot(&node)?;
+        let g = governance(&view)?;
+        let set = view.validators();
+        let all = standings(&view);
+        let next = (g.max_validators > 0).then(|| decide(&all, &g, set.len()));
+        let candidates: Vec<Value> = all
+            .iter()
+            .map(|c| {
+                let rank = next
+                    .as_ref()
+                    .and_then(|o| o.elected.iter().position(|a| *a == c.address));
+                json!({
+                    "address": c.address,
+                    "self_bond": c.self_bond,
+                    "backing": c.backing,
+                    "jailed": c.jailed,
+                    "qualifies": c.qualifies(g.min_validator_bond),
+                    "since_height": view.candidacy_of(&c.address).map(|d| d.since_height),
+                    "rank": rank.map(|r| r + 1),
+                    "elected_next": rank.is_some() && next.as_ref().is_some_and(|o| o.kept.is_none()),
+                })
+            })
+            .collect();
+        let members: Vec<Value> = set
+            .iter()
+            .map(|v| {
+                json!({
+                    "address": v.address,
+                    "power": v.power,
+                    "turns_this_epoch": turns_of(&view, &v.address),
+                    "jail": view.jail_of(&v.address),
+                })
+            })
+            .collect();
+        let out = json!({
+            "election": g.max_validators > 0,
+            "max_validators": g.max_validators,
+            "min_validator_bond": g.min_validator_bond,
+            "validator_reward_bps": g.validator_reward_bps,
+            "validators": members,
+            "candidates": candidates,
+            "next": next.map(|o| json!({
+                "qualified": o.qualified,
+                "elected": if o.kept.is_none() { o.elected } else { Vec::new() },
+                "kept": o.kept.map(|(code, why)| json!({"code": code, "why": why})),
+            })),
+            "last_election": view.last_election(),
+        });
+        view.finish().map_err(ApiError::internal)?;
+        Ok(Json(out))
     })
     .await
 }

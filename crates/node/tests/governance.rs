@@ -1,6 +1,7 @@
 //! Governance on a real node: stakers vote a reward change through and the next epoch is paid
 //! under it (visible in the epoch summary); a proposal that fails changes nothing; a module's
-//! voted parameters are what its API serves from the boundary on.
+//! voted parameters are what its API serves from the boundary on; the validators' endpoint lists
+//! a candidate, and each epoch pays the validator its share.
 
 mod common;
 
@@ -11,7 +12,9 @@ use common::{READ_BOUND, Running, get, send};
 use depin_core::genesis::{Allocation, ConsensusParams, EconomicsGenesis, TokenParams};
 use depin_core::modules::coverage::preset;
 use depin_core::services::governance::GovernanceGenesis;
-use depin_core::services::governance::actions::{Choice, LockStake, ProposalKind, Propose, Vote};
+use depin_core::services::governance::actions::{
+    Candidate, Choice, LockStake, ProposalKind, Propose, Vote,
+};
 use depin_core::{Action, Amount, Genesis, Keypair, Transaction};
 use depin_node::{ApiLimits, Home, MempoolLimits, RunConfig};
 use serde_json::Value;
@@ -41,6 +44,8 @@ fn genesis() -> Genesis {
     gov.voting_period_blocks = 4;
     gov.unbonding_blocks = 4;
     gov.min_proposal_stake = "10".into();
+    // 5% of the emission to the validators (the treasury proposals below stay within 95%).
+    gov.validator_reward_bps = 500;
     let mut g = Genesis {
         chain_id: "gov-node-test".into(),
         genesis_time_ms: 0,
@@ -260,4 +265,49 @@ fn a_voted_module_change_is_what_the_module_api_serves() {
     });
     // Agents read their rules here: the node serves the parameters in force, not the genesis'.
     assert_eq!(windows(&get(addr, "/v1/coverage/params").json()), Some(20));
+}
+
+/// `/v1/governance/validators` lists a declared candidate with its backing (the election is off
+/// on this network: the solo validator keeps the set), the solo validator's turns are counted,
+/// and every epoch pays it the whole validators' share (5% of 1,000 tokens): every turn of a
+/// solo epoch is its own.
+#[test]
+fn the_validators_endpoint_lists_candidates_and_each_epoch_pays_the_validator() {
+    let node = start();
+    let addr = node.addr;
+    let lock = LockStake {
+        amount: Amount(100 * UNIT),
+    };
+    submit(addr, &staker(0), 0, lock.into());
+    nonce_is(addr, &staker(0), 1);
+    submit(addr, &staker(0), 1, Candidate { candidate: true }.into());
+    nonce_is(addr, &staker(0), 2);
+    let v = get(addr, "/v1/governance/validators").json();
+    assert_eq!(v["election"], false, "{v}");
+    assert_eq!(v["validator_reward_bps"], 500);
+    let me = serde_json::to_value(staker(0).address()).unwrap();
+    let c = &v["candidates"][0];
+    assert_eq!(c["address"], me, "{v}");
+    assert_eq!(
+        c["backing"],
+        serde_json::to_value(Amount(100 * UNIT)).unwrap()
+    );
+    assert_eq!(c["qualifies"], true);
+    assert_eq!(c["elected_next"], false, "no election: {v}");
+    let validator = serde_json::to_value(Keypair::from_seed([3; 32]).address()).unwrap();
+    assert_eq!(v["validators"][0]["address"], validator);
+    assert!(v["validators"][0]["turns_this_epoch"]["produced"].as_u64() > Some(0));
+    let e = wait_for(addr, "/v1/epochs/0", |_| true);
+    let s = if e["summary"].is_null() {
+        &e
+    } else {
+        &e["summary"]
+    };
+    let pool = serde_json::to_value(Amount(50 * UNIT)).unwrap();
+    assert_eq!(s["validator_pool"], pool, "{e}");
+    assert_eq!(s["validator_paid"], pool, "{e}");
+    assert_eq!(
+        s["validator_forfeited"],
+        serde_json::to_value(Amount::ZERO).unwrap()
+    );
 }

@@ -13,8 +13,8 @@ use std::io::Write;
 use anyhow::{Context, Result, ensure};
 use depin_core::amount::Amount;
 use depin_core::economics::{
-    DemandRules, EmissionSchedule, EpochPlan, ModuleTotals, ProRata, TokenPrice, credits_for_burn,
-    oracle_price, plan_epoch, token_value_of_credits, tokens_for_credits,
+    DemandRules, EmissionSchedule, EpochPlan, ModuleTotals, ProRata, TokenPrice, ValidatorPayout,
+    credits_for_burn, oracle_price, plan_epoch, token_value_of_credits, tokens_for_credits,
 };
 
 use crate::kpi::{KPI_COUNT, Kpi, Row};
@@ -319,6 +319,8 @@ pub fn simulate(
             emission,
             tokens_burned,
             params.treasury_bps,
+            // No validator share: the simulator models suppliers and users, not validators.
+            0,
             Some(&DemandRules {
                 remint_bps: params.remint_bps,
                 demand_cap_bps: params.demand_cap_bps,
@@ -380,6 +382,7 @@ pub fn simulate(
         let settled = plan.settle(
             &[(Amount(paid_bootstrap), Amount(paid_demand))],
             &[u64::from(active)],
+            &ValidatorPayout::default(),
         );
         let treasury = settled.to_treasury.0;
         let minted = settled.minted.0;
@@ -588,7 +591,7 @@ mod tests {
             total_shares: 1,
             ..ModuleTotals::default()
         };
-        let pools = plan_epoch(0, Amount(100), Amount::ZERO, 1_000, None, &[totals]).unwrap();
+        let pools = plan_epoch(0, Amount(100), Amount::ZERO, 1_000, 0, None, &[totals]).unwrap();
         let mut ledger = Ledger {
             genesis: 1_000,
             supply: 1_000,

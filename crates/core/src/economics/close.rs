@@ -1,5 +1,6 @@
 //! The one epoch close for the whole economy: emission (plus the re-mint of burned tokens), then
-//! the treasury's share, then one supplier pool per proof module by weight, then per module the
+//! the treasury's share, then the validators' share of the emission (paid for produced leader
+//! turns, [`super::validators`]), then one supplier pool per proof module by weight, then per module the
 //! demand pool (following what users paid its devices) and the decaying bootstrap pool
 //! (following proven work), each paid exactly, with the dust to the treasury.
 //!
@@ -7,16 +8,18 @@
 //! [`EpochPlan::settle`]: the ledger over its devices, the simulator over its agents.
 //!
 //! Invariants, asserted in [`EpochPlan::settle`] and property-tested:
-//! - `treasury + Σ module pools + unassigned == emission + reminted`;
+//! - `treasury + validators + Σ module pools + unassigned == emission + reminted`;
 //! - per module `bootstrap + demand == pool`, and `demand <= demand_cap`;
-//! - `minted + unminted == emission + reminted`, where minted is every payout plus the treasury
-//!   and its dust, and unminted is every pool nobody could be paid from.
+//! - `minted + unminted == emission + reminted`, where minted is every payout (devices and
+//!   validators) plus the treasury and its dust, and unminted is every pool nobody could be paid
+//!   from plus what validators forfeited for skipped turns.
 
 use serde::{Deserialize, Serialize};
 
 use super::credits::{CreditError, remint};
 use super::demand::BootstrapDecay;
-use super::payout::{BPS_DENOMINATOR, ProRata, pro_rata, split_bps};
+use super::payout::{BPS_DENOMINATOR, ProRata, mul_div_floor, pro_rata, split_bps};
+use super::validators::ValidatorPayout;
 use crate::amount::Amount;
 
 /// The demand side's rules for the close (genesis parameters of the demand service).
@@ -114,6 +117,9 @@ pub struct EpochPlan {
     pub reminted: Amount,
     /// The treasury's share (before the rounding dust of the payouts joins it).
     pub treasury: Amount,
+    /// The validators' share: `validator_bps` of the emission (not of the re-mint, which
+    /// returns users' burns to suppliers), taken from the suppliers' part.
+    pub validators: Amount,
     /// Per proof module, in the order given.
     pub modules: Vec<ModulePools>,
     /// The suppliers' rewards no module could take (a network with no proof module): never
@@ -137,13 +143,16 @@ pub struct EpochSettlement {
 }
 
 /// Plans epoch `epoch`'s pools: `emission` plus the re-mint of `tokens_burned`, the treasury's
-/// `treasury_bps`, the rest split by module weight, and per module the demand and bootstrap
-/// pools. Without demand rules every module pool is bootstrap.
+/// `treasury_bps`, the validators' `validator_bps` of the emission, the rest split by module
+/// weight, and per module the demand and bootstrap pools. Without demand rules every module
+/// pool is bootstrap. With `validator_bps` 0 the pools are exactly those of a network without
+/// validator rewards.
 pub fn plan_epoch(
     epoch: u64,
     emission: Amount,
     tokens_burned: Amount,
     treasury_bps: u32,
+    validator_bps: u32,
     demand: Option<&DemandRules>,
     modules: &[ModuleTotals],
 ) -> Result<EpochPlan, CreditError> {
@@ -153,6 +162,16 @@ pub fn plan_epoch(
         .ok_or(CreditError::Overflow)?;
     let parts = split_bps(rewards, &[treasury_bps, BPS_DENOMINATOR - treasury_bps]);
     let (mut treasury, suppliers) = (parts[0], parts[1]);
+    // The suppliers' part is at least `(10000 - treasury_bps)` of the emission (the split's
+    // remainder is theirs), so within `treasury_bps + validator_bps <= 10000` (checked at
+    // genesis and by proposals) the minimum never binds; it keeps the split whole regardless.
+    let validators = Amount(mul_div_floor(
+        emission.0,
+        u128::from(validator_bps.min(BPS_DENOMINATOR)),
+        u128::from(BPS_DENOMINATOR),
+    ))
+    .min(suppliers);
+    let suppliers = Amount(suppliers.0 - validators.0);
     let weights: Vec<(usize, u128)> = modules
         .iter()
         .enumerate()
@@ -180,6 +199,7 @@ pub fn plan_epoch(
         emission,
         reminted,
         treasury,
+        validators,
         modules,
         unassigned,
     })
@@ -223,20 +243,39 @@ fn module_pools(
 
 impl EpochPlan {
     /// Accounts for what was paid from each module's pools (`(bootstrap, demand)` per module,
-    /// in plan order): a pool with no shares (or no demand weight) is left unminted, the
-    /// rounding dust of the others goes to the treasury.
+    /// in plan order) and from the validators' pool: a pool with no shares (or no demand
+    /// weight) is left unminted, like the validators' forfeited turns; the rounding dust of the
+    /// others goes to the treasury.
     ///
     /// # Panics
     /// If a pool paid more than it holds, paid something with no shares, or left more dust
     /// than one base unit per share-holder could: the payout code is wrong, and minting on
     /// would break the supply.
-    pub fn settle(&self, paid: &[(Amount, Amount)], holders: &[u64]) -> EpochSettlement {
+    pub fn settle(
+        &self,
+        paid: &[(Amount, Amount)],
+        holders: &[u64],
+        validators: &ValidatorPayout,
+    ) -> EpochSettlement {
         assert_eq!(paid.len(), self.modules.len(), "one payment per module");
+        assert_eq!(
+            validators.pool, self.validators,
+            "the validators were paid from this plan's pool"
+        );
+        assert_eq!(
+            validators
+                .total_paid
+                .plus(validators.dust)
+                .plus(validators.forfeited),
+            validators.pool,
+            "the validator pool balances"
+        );
         let mut out = EpochSettlement {
-            unminted: self.unassigned,
+            unminted: self.unassigned.plus(validators.forfeited),
+            dust: validators.dust,
             ..EpochSettlement::default()
         };
-        let mut paid_total = Amount::ZERO;
+        let mut paid_total = validators.total_paid;
         for ((m, &(b, d)), &n) in self.modules.iter().zip(paid).zip(holders) {
             let (b_unminted, b_dust) = settle_pool(m.bootstrap, b, m.totals.total_shares, n);
             let (d_unminted, d_dust) = settle_pool(m.demand, d, m.totals.total_demand_weight, n);
@@ -320,8 +359,8 @@ mod tests {
 
     #[test]
     fn a_network_with_no_proof_module_mints_only_the_treasury() {
-        let plan = plan_epoch(0, Amount(1_000), Amount::ZERO, 1_000, None, &[]).unwrap();
-        let s = plan.settle(&[], &[]);
+        let plan = plan_epoch(0, Amount(1_000), Amount::ZERO, 1_000, 0, None, &[]).unwrap();
+        let s = plan.settle(&[], &[], &ValidatorPayout::default());
         assert_eq!(s.to_treasury, Amount(100));
         assert_eq!(s.unminted, Amount(900));
     }
@@ -338,6 +377,7 @@ mod tests {
             20,
             Amount(10_000),
             Amount::ZERO,
+            0,
             0,
             Some(&rules()),
             &[totals],
@@ -374,6 +414,7 @@ mod tests {
             Amount(1_000_000_000),
             Amount(burned),
             treasury_bps,
+            0,
             Some(rules),
             &totals,
         )
@@ -433,6 +474,7 @@ mod tests {
             Amount(1_000_000_000),
             Amount(burned),
             treasury_bps,
+            0,
             Some(rules),
             &totals,
         )
@@ -503,20 +545,25 @@ mod tests {
             prop_assert!(gain <= x as i128, "gained {} for a burn of {}", gain, x);
         }
 
-        /// Across any set of proof modules, weights, work, demand and treasury share, the close
-        /// mints exactly its emission and re-mint or leaves them unminted, each module's pools
-        /// sum to its part, and no demand pool exceeds its cap.
+        /// Across any set of proof modules, weights, work, demand, treasury and validator
+        /// shares and validator turns, the close mints exactly its emission and re-mint or
+        /// leaves them unminted (emission + re-mint = treasury + validator pool + module pools +
+        /// unassigned; each pool = paid + dust + unminted), each module's pools sum to its
+        /// part, no demand pool exceeds its cap, and the validators' pool is exactly their
+        /// share of the emission when the shares fit.
         #[test]
         fn the_close_conserves_money_across_any_module_set(
             emission in 0u128..1_000_000_000_000,
             burned in 0u128..1_000_000_000,
             treasury_bps in 0u32..=10_000,
+            validator_bps in prop_oneof![Just(0u32), 0u32..=10_000],
             epoch in 0u64..40,
             with_demand in any::<bool>(),
             modules in proptest::collection::vec(
                 (0u32..5, proptest::collection::vec((0u128..1_000_000, 0u128..1_000_000), 0..8)),
                 0..5,
             ),
+            turns in proptest::collection::vec((0u64..1_000, 0u64..1_000), 0..6),
         ) {
             let rules = rules();
             let demand = with_demand.then_some(&rules);
@@ -529,9 +576,27 @@ mod tests {
                     total_demand_weight: devs.iter().map(|d| d.1).sum(),
                 })
                 .collect();
-            let plan = plan_epoch(epoch, Amount(emission), Amount(burned), treasury_bps, demand, &totals)
-                .unwrap();
-            let mut split = plan.treasury.plus(plan.unassigned);
+            let plan = plan_epoch(
+                epoch, Amount(emission), Amount(burned), treasury_bps, validator_bps, demand, &totals,
+            )
+            .unwrap();
+            let without = plan_epoch(
+                epoch, Amount(emission), Amount(burned), treasury_bps, 0, demand, &totals,
+            )
+            .unwrap();
+            // The treasury's share does not move; only the dust of the module-weight split (less
+            // than one base unit a module) can, as the suppliers' part it splits is smaller.
+            prop_assert!(
+                plan.treasury.0.abs_diff(without.treasury.0) < modules.len().max(1) as u128,
+                "the treasury's share does not move"
+            );
+            if treasury_bps + validator_bps <= 10_000 {
+                prop_assert_eq!(
+                    plan.validators.0,
+                    mul_div_floor(emission, u128::from(validator_bps), 10_000)
+                );
+            }
+            let mut split = plan.treasury.plus(plan.unassigned).plus(plan.validators);
             for m in &plan.modules {
                 prop_assert_eq!(m.bootstrap.plus(m.demand), m.pool);
                 prop_assert!(m.demand <= m.demand_cap || m.demand.is_zero());
@@ -541,9 +606,20 @@ mod tests {
             let devices: Vec<Vec<(u128, u128)>> = modules.iter().map(|(_, d)| d.clone()).collect();
             let holders: Vec<u64> = devices.iter().map(|d| d.len() as u64).collect();
             let (paid, total) = pay(&plan, &devices);
-            let s = plan.settle(&paid, &holders);
-            prop_assert_eq!(s.minted, total.plus(s.to_treasury));
+            let rows: Vec<(crate::crypto::Address, u64, u64)> = turns
+                .iter()
+                .enumerate()
+                .map(|(i, (p, s))| (crate::crypto::Address([i as u8; 32]), *p, *s))
+                .collect();
+            let v = super::super::validators::pay_validators(plan.validators, &rows);
+            let s = plan.settle(&paid, &holders, &v);
+            prop_assert_eq!(s.minted, total.plus(v.total_paid).plus(s.to_treasury));
             prop_assert_eq!(s.minted.plus(s.unminted), Amount(emission).plus(plan.reminted));
+            if validator_bps == 0 {
+                // 0 is exactly the close without validators.
+                let s0 = without.settle(&paid, &holders, &ValidatorPayout::default());
+                prop_assert_eq!(s, s0);
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod demand;
 pub mod emission;
 pub mod payout;
 pub mod records;
+pub mod validators;
 
 pub use close::{DemandRules, EpochPlan, EpochSettlement, ModulePools, ModuleTotals, plan_epoch};
 pub use credits::{
@@ -23,3 +24,4 @@ pub use demand::{
 pub use emission::EmissionSchedule;
 pub use payout::{Payout, ProRata, mul_div_floor, pro_rata, split_bps};
 pub use records::{EconomyView, EpochSummary, ModuleSummary, RewardRecord};
+pub use validators::{ValidatorPay, ValidatorPayout, pay_validators};

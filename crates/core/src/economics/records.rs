@@ -79,8 +79,14 @@ pub struct EpochSummary {
     pub demand_paid: Amount,
     /// Left over by the pro-rata roundings; goes to the treasury.
     pub dust: Amount,
-    /// Not minted because nobody could be paid from it.
+    /// Not minted because nobody could be paid from it (including `validator_forfeited`).
     pub unminted: Amount,
+    /// The validators' share of the emission (`validator_reward_bps`).
+    pub validator_pool: Amount,
+    /// Paid to validators for the leader turns they produced.
+    pub validator_paid: Amount,
+    /// The validators' pool's part of skipped turns: not minted.
+    pub validator_forfeited: Amount,
     pub devices_paid: u64,
     #[serde(with = "crate::amount::u128_string")]
     pub total_shares: u128,
@@ -123,6 +129,8 @@ pub struct RewardRecord {
 
 const EPOCH: u8 = 0;
 const REWARD: u8 = 1;
+/// (`2` is the validator set, `[3, 2]`, in `state.rs`.)
+const VALIDATOR_REWARD: u8 = 3;
 
 fn key(t: u8, parts: &[&[u8]]) -> Vec<u8> {
     crate::module::module_key(table::LEDGER, t, parts)
@@ -134,6 +142,11 @@ pub fn epoch_key(epoch: u64) -> Vec<u8> {
 
 pub fn reward_key(epoch: u64, device: &Address) -> Vec<u8> {
     key(REWARD, &[&epoch.to_be_bytes(), &device.0])
+}
+
+/// A validator's turns and reward in `epoch`.
+pub fn validator_reward_key(epoch: u64, validator: &Address) -> Vec<u8> {
+    key(VALIDATOR_REWARD, &[&epoch.to_be_bytes(), &validator.0])
 }
 
 /// The reward records of `epoch` (from, to).
@@ -150,6 +163,8 @@ pub trait EconomyView {
     fn reward(&self, epoch: u64, device: &Address) -> Option<RewardRecord>;
     /// Every reward record of `epoch`, in device order.
     fn epoch_rewards(&self, epoch: u64) -> Vec<(Address, RewardRecord)>;
+    /// Every validator's turns and reward in `epoch`, in address order.
+    fn validator_rewards(&self, epoch: u64) -> Vec<crate::economics::ValidatorPay>;
 }
 
 impl<R: StateRead> EconomyView for R {
@@ -169,6 +184,14 @@ impl<R: StateRead> EconomyView for R {
                 let record = crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it");
                 (crate::module::address_suffix(&k), record)
             })
+            .collect()
+    }
+
+    fn validator_rewards(&self, epoch: u64) -> Vec<crate::economics::ValidatorPay> {
+        let from = key(VALIDATOR_REWARD, &[&epoch.to_be_bytes()]);
+        self.scan_prefix(&from, usize::MAX)
+            .into_iter()
+            .map(|(_, v)| crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it"))
             .collect()
     }
 }
@@ -211,6 +234,9 @@ struct_codec!(EpochSummary {
     demand_paid: Amount,
     dust: Amount,
     unminted: Amount,
+    validator_pool: Amount,
+    validator_paid: Amount,
+    validator_forfeited: Amount,
     devices_paid: u64,
     total_shares: u128,
     modules: Vec<ModuleSummary>,

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod bft;
 pub mod compute;
 pub mod mapping;
 pub mod storage;
@@ -470,9 +471,14 @@ pub fn counter(s: &EpochSummary, module: &str, name: &str) -> u64 {
 /// An epoch's emission and re-mint are paid, kept as dust for the treasury, or not minted.
 pub fn epoch_is_conserved(s: &EpochSummary) {
     assert_eq!(
-        s.paid.0 + s.demand_paid.0 + s.dust.0 + s.treasury.0 + s.unminted.0,
+        s.paid.0 + s.demand_paid.0 + s.validator_paid.0 + s.dust.0 + s.treasury.0 + s.unminted.0,
         s.emission.0 + s.reminted.0,
-        "emission and re-mint are paid, kept as dust for the treasury, or not minted: {s:?}"
+        "emission and re-mint are paid (devices, validators), kept as dust for the treasury, or not minted: {s:?}"
+    );
+    assert!(
+        s.validator_paid.0 + s.validator_forfeited.0 <= s.validator_pool.0
+            && s.validator_forfeited <= s.unminted,
+        "the validators' pool: {s:?}"
     );
 }
 

@@ -1,5 +1,6 @@
 //! Governance's actions: staking (lock, delegate, unbond, withdraw), proposals and votes, a
-//! jailed validator's request to come back, and a devnet's emergency enactment.
+//! validator candidacy, a jailed validator's request to come back, and a devnet's emergency
+//! enactment.
 
 use serde::{Deserialize, Serialize};
 
@@ -235,6 +236,16 @@ pub struct Vote {
 #[serde(deny_unknown_fields)]
 pub struct Unjail {}
 
+/// The signer declares itself a validator candidate (`candidate: true`; its address is the
+/// consensus key its node runs with) or withdraws the declaration (`false`). Where the network
+/// elects its set (`max_validators > 0`), candidates are ranked by backing at each epoch
+/// boundary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Candidate {
+    pub candidate: bool,
+}
+
 /// The genesis' emergency key enacts a change without a vote, at the next epoch boundary.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +267,7 @@ struct_codec!(Vote {
     proposal: u64,
     choice: Choice,
 });
+struct_codec!(Candidate { candidate: bool });
 struct_codec!(EmergencyEnact {
     title: String,
     change: ProposalKind,
@@ -288,4 +300,5 @@ actions! {
     6 => Unjail(Unjail),
     7 => EmergencyEnact(EmergencyEnact),
     8 => ReportEquivocation(super::evidence::ReportEquivocation),
+    9 => Candidate(Candidate),
 }

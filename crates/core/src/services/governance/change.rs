@@ -31,6 +31,7 @@ fn network_info(p: &Params, enabling: Option<&str>) -> GenesisInfo {
         decimals: p.decimals,
         epoch_length_blocks: p.epoch_length_blocks,
         has_economics: p.economics.is_some(),
+        treasury_bps: p.economics.as_ref().map(|e| e.treasury_bps),
         modules,
     }
 }
@@ -60,6 +61,17 @@ pub fn check_change_on(p: &Params, change: &ProposalKind) -> Result<Vec<u8>, Rej
             let e = g
                 .params(p.decimals)
                 .map_err(|(field, why)| bad(field, why))?;
+            if let Some(g) = &p.modules.governance
+                && u64::from(e.treasury_bps) + u64::from(g.validator_reward_bps) > 10_000
+            {
+                return Err(bad(
+                    "economics.treasury_bps",
+                    format!(
+                        "plus governance.validator_reward_bps ({}) is more than 10000 basis points of the emission; lower one of them",
+                        g.validator_reward_bps
+                    ),
+                ));
+            }
             let proof = p.modules.proof_modules();
             for (name, _) in &e.pool_weights {
                 if !proof.contains(&name.as_str()) {
@@ -97,6 +109,17 @@ pub fn check_change_on(p: &Params, change: &ProposalKind) -> Result<Vec<u8>, Rej
             Ok(Vec::new())
         }
         ProposalKind::ValidatorSet { validators } => {
+            if let Some(g) = &p.modules.governance
+                && g.max_validators > 0
+            {
+                return Err(bad(
+                    "validators",
+                    format!(
+                        "cannot be set by proposal: this network elects its validator set from stake at each epoch boundary (max_validators = {}); declare candidacy and back candidates with stake, or propose a governance change of max_validators or min_validator_bond",
+                        g.max_validators
+                    ),
+                ));
+            }
             if validators.is_empty() || validators.len() > MAX_VALIDATORS as usize {
                 return Err(bad(
                     "validators",

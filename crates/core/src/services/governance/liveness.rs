@@ -25,6 +25,58 @@ pub const RECORD_BYTES: usize = 56;
 /// Table of the missed-turn counters under governance's prefix (kept apart from the tables
 /// in `records.rs`, which count up from 0).
 const MISSED: u8 = 64;
+/// Table of each validator's leader turns in the reward epoch so far (cleared at its close).
+const TURNS: u8 = 65;
+
+/// A validator's leader turns in one reward epoch: blocks it proposed, and views it led that
+/// the chain skipped. Validator rewards follow `produced` over every turn of the epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Turns {
+    pub produced: u64,
+    pub skipped: u64,
+}
+crate::codec::struct_codec!(Turns {
+    produced: u64,
+    skipped: u64,
+});
+
+fn turns_key(validator: &Address) -> Vec<u8> {
+    module_key(Governance::ID, TURNS, &[&validator.0])
+}
+
+/// `validator`'s turns in the reward epoch so far.
+pub fn turns_of<S: StateRead>(state: &S, validator: &Address) -> Turns {
+    state.get(&turns_key(validator)).unwrap_or_default()
+}
+
+fn add_turns(state: &mut State, validator: &Address, produced: u64, skipped: u64) {
+    let mut t = turns_of(&*state, validator);
+    t.produced = t.produced.saturating_add(produced);
+    t.skipped = t.skipped.saturating_add(skipped);
+    state.with_writer(Governance::ID, |s| s.put(turns_key(validator), &t));
+}
+
+/// Every validator's turns in the reward epoch that closes now, in address order; the counters
+/// start again from zero.
+pub fn take_turns(state: &mut State) -> Vec<(Address, Turns)> {
+    let prefix = module_key(Governance::ID, TURNS, &[]);
+    let rows: Vec<(Address, Turns)> = state
+        .scan_prefix(&prefix, usize::MAX)
+        .iter()
+        .map(|(k, v)| {
+            (
+                crate::module::address_suffix(k),
+                <Turns as crate::codec::Decode>::from_bytes(v).expect("written by the ledger"),
+            )
+        })
+        .collect();
+    state.with_writer(Governance::ID, |s| {
+        for (a, _) in &rows {
+            s.put_raw(turns_key(a), None);
+        }
+    });
+    rows
+}
 
 /// What a BFT block records in its header's `consensus` field (56 bytes, big-endian): the
 /// consensus epoch, the view it was proposed in, its parent's view and the hash of the
@@ -134,9 +186,11 @@ fn put_missed(state: &mut State, validator: &Address, missed: u64) {
 /// Counts the downtime a block shows, before its transactions run (so on its parent's
 /// validator set, the set its epoch runs with): every participant that led a view the chain
 /// skipped since the parent gets those turns added to its count in a row and is jailed once
-/// the count reaches `downtime_jail_blocks`; the proposer's count is cleared. Does nothing on a
-/// network without governance, for a block without a consensus record (the solo driver's), or
-/// for a record naming another set than the one in state. Returns who was jailed.
+/// the count reaches `downtime_jail_blocks`; the proposer's count is cleared. The reward
+/// epoch's [`Turns`] get the proposer's produced turn and everyone's skipped ones. Does nothing
+/// on a network without governance or for a record naming another set than the one in state;
+/// a block without a consensus record (the solo driver's) is only a produced turn of its
+/// proposer. Returns who was jailed.
 pub fn note_block(
     state: &mut State,
     proposer: &Address,
@@ -148,6 +202,9 @@ pub fn note_block(
         return jailed;
     }
     let Some(record) = parse_record(consensus) else {
+        // A solo block: its one validator's turn, which it produced (a solo chain that is down
+        // makes no blocks at all, so there is no skipped turn to see).
+        add_turns(state, proposer, 1, 0);
         return jailed;
     };
     let set = participants(state.validators().iter().map(|v| &v.address));
@@ -155,7 +212,11 @@ pub fn note_block(
         return jailed;
     }
     let turns = skipped_turns(record.epoch, record.parent_view, record.view, set.len());
+    add_turns(state, proposer, 1, 0);
     for (validator, skipped) in set.iter().zip(turns) {
+        if skipped > 0 {
+            add_turns(state, validator, 0, skipped);
+        }
         // The proposer just got a block in: it is live, whatever it missed before.
         if skipped == 0 || validator == proposer {
             continue;

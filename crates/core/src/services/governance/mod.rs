@@ -1,5 +1,6 @@
 //! Staking and on-ledger governance, a shared service: tokens locked as voting weight and
-//! validator backing, proposals that change any module's parameters (checked by that module),
+//! validator backing, the validator set elected from stake, validator rewards for produced
+//! turns, proposals that change any module's parameters (checked by that module),
 //! the economics, the oracle set, the denylists, the treasury and the validator set, applied at
 //! epoch boundaries; and slashing of the stake behind proven misbehaviour.
 //!
@@ -9,6 +10,7 @@
 
 pub mod actions;
 pub mod change;
+pub mod election;
 pub mod evidence;
 pub mod liveness;
 pub mod params;
@@ -25,7 +27,10 @@ use crate::state::State;
 pub use actions::{Choice, GovernanceAction, ProposalKind};
 pub use change::{check_change, check_change_on, params_after};
 pub use params::{GovernanceGenesis, GovernanceParams, SlashTo};
-pub use records::{GovernanceView, Proposal, SlashRecord, SlashRule, Stake, Status, stake_escrow};
+pub use records::{
+    Candidacy, Election, GovernanceView, Proposal, SlashRecord, SlashRule, Stake, Status,
+    stake_escrow,
+};
 pub use reject::GovernanceRejection;
 pub use stake::{note_downtime, slash_account, slash_validator};
 
@@ -130,6 +135,9 @@ impl Module for Governance {
                 proposal::vote(state, tx.signer, a.proposal, a.choice, tx.block)
             }
             GovernanceAction::Unjail(_) => stake::unjail(state, tx.signer, tx.block),
+            GovernanceAction::Candidate(a) => {
+                stake::set_candidate(state, tx.signer, a.candidate, &p, tx.block)
+            }
             GovernanceAction::ReportEquivocation(a) => evidence::report(state, a, tx.block.height),
             GovernanceAction::EmergencyEnact(a) => {
                 proposal::propose(state, tx.signer, &a.title, &a.change, true, tx.block).map(|_| ())

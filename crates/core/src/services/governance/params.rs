@@ -10,6 +10,8 @@ use crate::crypto::Address;
 use crate::genesis::GenesisInfo;
 use crate::module::FieldError;
 
+use super::actions::MAX_VALIDATORS;
+
 /// Where slashed tokens go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,6 +83,17 @@ pub struct GovernanceGenesis {
     /// Blocks a jailed validator waits before it may ask to come back (`unjail`).
     #[serde(default = "default_jail")]
     pub jail_blocks: u64,
+    /// Seats of the validator set chosen from stake at each epoch boundary (the top candidates
+    /// by backing); 0: no election, membership comes from `validator_set` proposals.
+    #[serde(default)]
+    pub max_validators: u32,
+    /// Own stake (whole tokens) a candidate must have bonded to itself to be elected.
+    #[serde(default = "zero_tokens")]
+    pub min_validator_bond: String,
+    /// Share of each epoch's emission paid to the validators for the leader turns they
+    /// produced, basis points (0: none, the emission is split as without validators).
+    #[serde(default)]
+    pub validator_reward_bps: u32,
     /// A key that may enact a change without a vote (at the next epoch boundary, like a passed
     /// proposal). For devnets: the API marks it as an emergency key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +111,9 @@ fn default_downtime() -> u64 {
 }
 fn default_jail() -> u64 {
     100
+}
+fn zero_tokens() -> String {
+    "0".into()
 }
 
 impl GovernanceGenesis {
@@ -118,6 +134,9 @@ impl GovernanceGenesis {
             slash_to: SlashTo::Burn,
             downtime_jail_blocks: 500,
             jail_blocks: 100,
+            max_validators: 0,
+            min_validator_bond: "0".into(),
+            validator_reward_bps: 0,
             emergency_key: None,
         }
     }
@@ -147,6 +166,11 @@ pub struct GovernanceParams {
     pub slash_to: SlashTo,
     pub downtime_jail_blocks: u64,
     pub jail_blocks: u64,
+    /// 0: no election.
+    pub max_validators: u32,
+    /// Base units of self-bond a candidate needs.
+    pub min_validator_bond: Amount,
+    pub validator_reward_bps: u32,
     pub emergency_key: Option<Address>,
 }
 
@@ -164,6 +188,9 @@ struct_codec!(GovernanceParams {
     slash_to: SlashTo,
     downtime_jail_blocks: u64,
     jail_blocks: u64,
+    max_validators: u32,
+    min_validator_bond: Amount,
+    validator_reward_bps: u32,
     emergency_key: Option<Address>,
 });
 
@@ -241,6 +268,43 @@ pub fn check(g: &GovernanceGenesis, network: &GenesisInfo) -> Result<GovernanceP
             format!("must be at most {MAX_UNBONDING_BLOCKS}"),
         ));
     }
+    if g.max_validators > MAX_VALIDATORS {
+        return Err((
+            "governance.max_validators",
+            format!("must be 0 (no election) to {MAX_VALIDATORS}"),
+        ));
+    }
+    let min_validator_bond =
+        Amount::parse(&g.min_validator_bond, network.decimals).map_err(|e| {
+            (
+                "governance.min_validator_bond",
+                format!("{e}: whole tokens, e.g. \"10000\""),
+            )
+        })?;
+    if g.max_validators > 0 && min_validator_bond.is_zero() {
+        return Err((
+            "governance.min_validator_bond",
+            "must be more than 0 when max_validators elects the set, or a validator would risk no stake of its own"
+                .into(),
+        ));
+    }
+    if g.validator_reward_bps > 0 {
+        let Some(treasury_bps) = network.treasury_bps else {
+            return Err((
+                "governance.validator_reward_bps",
+                "needs an [economics] section: the validators' share is a share of its emission; set it to 0 or add [economics]"
+                    .into(),
+            ));
+        };
+        if u64::from(g.validator_reward_bps) + u64::from(treasury_bps) > 10_000 {
+            return Err((
+                "governance.validator_reward_bps",
+                format!(
+                    "plus economics.treasury_bps ({treasury_bps}) is more than 10000 basis points of the emission; lower one of them"
+                ),
+            ));
+        }
+    }
     Ok(GovernanceParams {
         min_proposal_stake,
         max_open_proposals: g.max_open_proposals,
@@ -255,6 +319,9 @@ pub fn check(g: &GovernanceGenesis, network: &GenesisInfo) -> Result<GovernanceP
         slash_to: g.slash_to,
         downtime_jail_blocks: g.downtime_jail_blocks,
         jail_blocks: g.jail_blocks,
+        max_validators: g.max_validators,
+        min_validator_bond,
+        validator_reward_bps: g.validator_reward_bps,
         emergency_key: g.emergency_key,
     })
 }

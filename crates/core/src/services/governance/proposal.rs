@@ -265,7 +265,7 @@ pub fn apply_due(state: &mut State, epoch: u64, ctx: BlockContext) {
         };
         state.with_writer(Governance::ID, |s| s.put(proposal_key(id), &p));
     }
-    refresh_validators(state);
+    refresh_validators(state, epoch, ctx);
 }
 
 fn apply(state: &mut State, p: &Proposal, ctx: BlockContext) -> Result<(), (&'static str, String)> {
@@ -340,25 +340,45 @@ fn apply(state: &mut State, p: &Proposal, ctx: BlockContext) -> Result<(), (&'st
             Ok(())
         }
         ProposalKind::ValidatorSet { validators } => {
+            let seats = governance_params(state).max_validators;
+            if seats > 0 {
+                return Err((
+                    "election_on",
+                    format!(
+                        "the network elects its validator set from stake (max_validators = {seats}); the set was not changed"
+                    ),
+                ));
+            }
             state.with_writer(Governance::ID, |s| s.put(candidates_key(), validators));
             Ok(())
         }
     }
 }
 
-/// The validator set from the governed membership: jailed members sit out (unless none would
-/// be left), and each one's power is its backing stake in whole tokens (at least 1).
-pub fn refresh_validators(state: &mut State) {
-    let members: Vec<Address> = match state.candidates() {
-        Some(c) => c,
-        None => state.validators().iter().map(|v| v.address).collect(),
+/// The validator set at the first block of `epoch`: elected from stake where the network
+/// elects it (`max_validators > 0`, [`super::election`]); otherwise, or when too few candidates
+/// qualify, from the governed membership, jailed members sitting out (unless none would be
+/// left). Each one's power is its backing stake in whole tokens (at least 1).
+pub fn refresh_validators(state: &mut State, epoch: u64, ctx: BlockContext) {
+    let p = governance_params(state);
+    let active = match (p.max_validators > 0)
+        .then(|| super::election::elect(state, &p, epoch, ctx))
+        .flatten()
+    {
+        Some(elected) => elected,
+        None => {
+            let members: Vec<Address> = match state.candidates() {
+                Some(c) => c,
+                None => state.validators().iter().map(|v| v.address).collect(),
+            };
+            let free: Vec<Address> = members
+                .iter()
+                .filter(|m| state.jail_of(m).is_none())
+                .copied()
+                .collect();
+            if free.is_empty() { members } else { free }
+        }
     };
-    let free: Vec<Address> = members
-        .iter()
-        .filter(|m| state.jail_of(m).is_none())
-        .copied()
-        .collect();
-    let active = if free.is_empty() { members } else { free };
     let unit = 10u128.pow(u32::from(state.params().decimals));
     let set: Vec<Validator> = active
         .iter()

@@ -30,6 +30,8 @@ const SLASH: u8 = 10;
 const JAIL: u8 = 11;
 const CANDIDATES: u8 = 12;
 const SLASH_LOG: u8 = 13;
+const CANDIDACY: u8 = 14;
+const ELECTION: u8 = 15;
 
 /// Stake on its way out: slashable, not voting, withdrawable from `release_height`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,6 +354,73 @@ struct_codec!(Jail {
     reason: String,
 });
 
+/// An account that declared itself a validator candidate: its address is the consensus key its
+/// node signs blocks and votes with (the declaration, signed by it, proves it holds the key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidacy {
+    /// Height of the declaration.
+    pub since_height: u64,
+}
+struct_codec!(Candidacy { since_height: u64 });
+
+/// What an epoch boundary's election did: how many candidates qualified, and either the set it
+/// chose or why it kept the set before it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Election {
+    pub epoch: u64,
+    pub height: u64,
+    /// Candidates that qualified (declared, not jailed, self-bond at least the minimum).
+    pub qualified: u32,
+    /// `max_validators` at the boundary.
+    pub seats: u32,
+    /// The set it chose (empty when it kept the set before).
+    pub elected: Vec<Address>,
+    /// Why the set before was kept (a reason code and a sentence), if it was.
+    pub kept: Option<(String, String)>,
+}
+
+impl Encode for Election {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.epoch.encode(out);
+        self.height.encode(out);
+        self.qualified.encode(out);
+        self.seats.encode(out);
+        self.elected.encode(out);
+        self.kept.is_some().encode(out);
+        if let Some((code, why)) = &self.kept {
+            code.encode(out);
+            why.encode(out);
+        }
+    }
+}
+
+impl Decode for Election {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let epoch = Decode::decode(r)?;
+        let height = Decode::decode(r)?;
+        let qualified = Decode::decode(r)?;
+        let seats = Decode::decode(r)?;
+        let n = r.length("elected", super::actions::MAX_VALIDATORS as usize)?;
+        let mut elected = Vec::with_capacity(n);
+        for _ in 0..n {
+            elected.push(Address::decode(r)?);
+        }
+        let kept = if bool::decode(r)? {
+            Some((Decode::decode(r)?, Decode::decode(r)?))
+        } else {
+            None
+        };
+        Ok(Election {
+            epoch,
+            height,
+            qualified,
+            seats,
+            elected,
+            kept,
+        })
+    }
+}
+
 /// The account every bonded and unbonding token is held in (no key signs for it).
 pub fn stake_escrow() -> Address {
     Address(Hash::tagged("depin/governance/stake-escrow/v1", &[]).0)
@@ -446,6 +515,26 @@ pub fn candidates_key() -> Vec<u8> {
     module_key(Governance::ID, CANDIDATES, &[])
 }
 
+/// `candidate` declared itself a validator candidate.
+pub fn candidacy_key(candidate: &Address) -> Vec<u8> {
+    module_key(Governance::ID, CANDIDACY, &[&candidate.0])
+}
+pub fn candidacy_prefix() -> Vec<u8> {
+    module_key(Governance::ID, CANDIDACY, &[])
+}
+/// How many candidacies are declared.
+pub fn candidacy_count_key() -> Vec<u8> {
+    module_key(Governance::ID, TOTALS, &[b"candidacies"])
+}
+/// The election at the start of `epoch`.
+pub fn election_key(epoch: u64) -> Vec<u8> {
+    module_key(Governance::ID, ELECTION, &[&epoch.to_be_bytes()])
+}
+/// The latest election's epoch.
+pub fn last_election_key() -> Vec<u8> {
+    module_key(Governance::ID, TOTALS, &[b"election"])
+}
+
 /// Read access to governance's records, in the executing state or a store snapshot.
 pub trait GovernanceView {
     fn stake_of(&self, owner: &Address) -> Stake;
@@ -459,6 +548,11 @@ pub trait GovernanceView {
     /// Slashes from the oldest, at most `limit`.
     fn slashes(&self, limit: usize) -> Vec<SlashRecord>;
     fn candidates(&self) -> Option<Vec<Address>>;
+    fn candidacy_of(&self, who: &Address) -> Option<Candidacy>;
+    /// Declared candidates in address order, at most `limit`.
+    fn candidacies(&self, limit: usize) -> Vec<(Address, Candidacy)>;
+    /// The latest boundary's election, if the network elects its set.
+    fn last_election(&self) -> Option<Election>;
 }
 
 impl<R: StateRead> GovernanceView for R {
@@ -515,5 +609,26 @@ impl<R: StateRead> GovernanceView for R {
 
     fn candidates(&self) -> Option<Vec<Address>> {
         self.get(&candidates_key())
+    }
+
+    fn candidacy_of(&self, who: &Address) -> Option<Candidacy> {
+        self.get(&candidacy_key(who))
+    }
+
+    fn candidacies(&self, limit: usize) -> Vec<(Address, Candidacy)> {
+        self.scan_prefix(&candidacy_prefix(), limit)
+            .iter()
+            .map(|(k, v)| {
+                (
+                    address_suffix(k),
+                    Candidacy::from_bytes(v).expect("written by the ledger"),
+                )
+            })
+            .collect()
+    }
+
+    fn last_election(&self) -> Option<Election> {
+        let epoch: u64 = self.get(&last_election_key())?;
+        self.get(&election_key(epoch))
     }
 }

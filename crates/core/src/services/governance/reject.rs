@@ -28,6 +28,10 @@ reasons! {
     16 => BadVoteSignature { vote: String } = "evidence_bad_signature",
     17 => EvidenceRecorded { evidence: Hash } = "evidence_recorded",
     18 => OffenderNotAValidator { validator: Address } = "evidence_not_a_validator",
+    19 => AlreadyCandidate {} = "already_candidate",
+    20 => NotACandidate {} = "not_a_candidate",
+    21 => SelfBondShort { bonded: Amount, needed: Amount } = "self_bond_short",
+    22 => TooManyCandidates { max: u32 } = "too_many_candidates",
 }
 
 impl fmt::Display for GovernanceRejection {
@@ -63,7 +67,7 @@ impl fmt::Display for GovernanceRejection {
             ),
             NotAValidator { validator } => write!(
                 f,
-                "{validator} is not a validator of this network; delegate to a key of the validator set, or to yourself"
+                "{validator} is neither a validator nor a validator candidate of this network; delegate to a key of the validator set, a declared candidate, or to yourself"
             ),
             ProposerStakeShort { weight, needed } => write!(
                 f,
@@ -109,6 +113,22 @@ impl fmt::Display for GovernanceRejection {
             EvidenceRecorded { evidence } => write!(
                 f,
                 "equivocation {evidence} of this validator in this round is already recorded and slashed; nothing more to do"
+            ),
+            AlreadyCandidate {} => write!(
+                f,
+                "the account is already a validator candidate; see `depin stake validators`"
+            ),
+            NotACandidate {} => write!(
+                f,
+                "the account is not a validator candidate; there is no candidacy to withdraw"
+            ),
+            SelfBondShort { bonded, needed } => write!(
+                f,
+                "the account has {bonded} base units bonded to itself, less than the {needed} a candidate needs (min_validator_bond, and at least 1); lock more stake without delegating it first"
+            ),
+            TooManyCandidates { max } => write!(
+                f,
+                "{max} candidates are already declared, the most an election ranks; back one of them with `depin stake delegate`, or wait until one withdraws"
             ),
             OffenderNotAValidator { validator } => write!(
                 f,

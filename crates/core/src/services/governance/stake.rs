@@ -16,14 +16,17 @@ use crate::state::{State, StateRead};
 use super::Governance;
 use super::params::{GovernanceParams, SlashTo};
 use super::records::{
-    GovernanceView, Jail, MAX_UNBONDINGS, SlashRecord, SlashRule, Stake, Totals, Unbonding,
-    backed_key, backed_prefix, backing_key, candidates_key, device_vote_key, jail_key, slash_key,
-    slash_log_key, stake_escrow, stake_key, totals_key,
+    Candidacy, GovernanceView, Jail, MAX_UNBONDINGS, SlashRecord, SlashRule, Stake, Totals,
+    Unbonding, backed_key, backed_prefix, backing_key, candidacy_count_key, candidacy_key,
+    candidates_key, device_vote_key, jail_key, slash_key, slash_log_key, stake_escrow, stake_key,
+    totals_key,
 };
 use super::reject::GovernanceRejection as R;
 
 /// Most devices whose bonds one vote counts (an owner's devices in address order).
 pub const MAX_DEVICES_PER_VOTE: usize = 1_000;
+/// Most validator candidacies declared at once: the most an election ranks at a boundary.
+pub const MAX_CANDIDATES: u32 = 1_000;
 
 fn move_balance(state: &mut State, from: &Address, to: &Address, amount: Amount) {
     let mut f = state.account(from).copied().unwrap_or_default();
@@ -105,7 +108,8 @@ pub fn lock(
     Ok(())
 }
 
-/// Moves `owner`'s backing to `validator` (`None`: itself), which must be a validator.
+/// Moves `owner`'s backing to `validator` (`None`: itself), which must be a validator or a
+/// declared candidate.
 pub fn delegate(
     state: &mut State,
     owner: &Address,
@@ -114,6 +118,7 @@ pub fn delegate(
     if let Some(v) = validator
         && v != *owner
         && !is_member(state, &v)
+        && state.candidacy_of(&v).is_none()
     {
         return Err(R::NotAValidator { validator: v }.into());
     }
@@ -128,6 +133,65 @@ pub fn delegate(
         set_backed(state, &new, owner, true);
     }
     put_stake(state, owner, &stake);
+    Ok(())
+}
+
+/// The stake `who` has bonded to itself (not delegated): what a candidate risks of its own.
+pub fn self_bond<S: StateRead>(state: &S, who: &Address) -> Amount {
+    let stake = state.stake_of(who);
+    if stake.validator.is_none() {
+        stake.amount
+    } else {
+        Amount::ZERO
+    }
+}
+
+/// `who` declares itself a validator candidate (`on`) or withdraws. A declaration needs a
+/// self-bond of at least `min_validator_bond` (and at least one base unit), so filling the
+/// [`MAX_CANDIDATES`] places costs locked stake; a withdrawal takes effect at the next
+/// election.
+pub fn set_candidate(
+    state: &mut State,
+    who: &Address,
+    on: bool,
+    p: &GovernanceParams,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let declared = state.candidacy_of(who).is_some();
+    let count: u32 = state.get(&candidacy_count_key()).unwrap_or(0);
+    if !on {
+        if !declared {
+            return Err(R::NotACandidate {}.into());
+        }
+        state.with_writer(Governance::ID, |s| {
+            s.put_raw(candidacy_key(who), None);
+            s.put(candidacy_count_key(), &(count - 1));
+        });
+        return Ok(());
+    }
+    if declared {
+        return Err(R::AlreadyCandidate {}.into());
+    }
+    let bonded = self_bond(&*state, who);
+    let needed = p.min_validator_bond.max(Amount(1));
+    if bonded < needed {
+        return Err(R::SelfBondShort { bonded, needed }.into());
+    }
+    if count >= MAX_CANDIDATES {
+        return Err(R::TooManyCandidates {
+            max: MAX_CANDIDATES,
+        }
+        .into());
+    }
+    state.with_writer(Governance::ID, |s| {
+        s.put(
+            candidacy_key(who),
+            &Candidacy {
+                since_height: ctx.height,
+            },
+        );
+        s.put(candidacy_count_key(), &(count + 1));
+    });
     Ok(())
 }
 
