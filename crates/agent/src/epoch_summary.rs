@@ -201,16 +201,18 @@ impl Summaries {
             Some(line) => {
                 out.push(line);
                 out.push(format!(
-                    "   rewards: bootstrap {}, demand {} to owners, {} to the treasury (+{} dust) · top: {top_text}",
+                    "   rewards: bootstrap {}, demand {} to owners, {}{} to the treasury (+{} dust) · top: {top_text}",
                     tokens(amount(&e["paid"])),
                     tokens(amount(&e["demand_paid"])),
+                    validators_text(e, &tokens),
                     tokens(amount(&e["treasury"])),
                     tokens(amount(&e["dust"])),
                 ));
             }
             None => out.push(format!(
-                "   paid {} to owners, {} to the treasury (+{} dust) · top: {top_text}",
+                "   paid {} to owners, {}{} to the treasury (+{} dust) · top: {top_text}",
                 tokens(amount(&e["paid"])),
+                validators_text(e, &tokens),
                 tokens(amount(&e["treasury"])),
                 tokens(amount(&e["dust"])),
             )),
@@ -240,6 +242,24 @@ impl Summaries {
         }
         Ok(out)
     }
+}
+
+/// What the validators were paid for the blocks they produced (and what their skipped turns
+/// forfeited), followed by ", "; empty on a network without a validators' share.
+fn validators_text(e: &Value, tokens: &dyn Fn(u128) -> String) -> String {
+    if amount(&e["validator_pool"]) == 0 {
+        return String::new();
+    }
+    let forfeited = amount(&e["validator_forfeited"]);
+    format!(
+        "{} to validators{}, ",
+        tokens(amount(&e["validator_paid"])),
+        if forfeited > 0 {
+            format!(" ({} forfeited for skipped turns)", tokens(forfeited))
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// One line per module other than coverage (whose line is the hotspots' above): its pool, what
