@@ -10,7 +10,7 @@ use commonware_consensus::simplex::mocks::conflicter::{self, Conflicter};
 use commonware_cryptography::Blake3;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_p2p::utils::mux::Muxer;
-use commonware_runtime::{Clock, Quota, Runner, Supervisor, deterministic};
+use commonware_runtime::{Clock, Quota, Runner, Storage, Supervisor, deterministic};
 use commonware_utils::ordered::Set;
 use depin_bft::engine::{self, Channels, Running, Timeouts};
 use depin_bft::{NAMESPACE, PublicKey, Scheme, consensus_key};
@@ -221,6 +221,55 @@ fn same_epochs(seed: u64, nodes: &BTreeMap<usize, Honest>) -> Vec<(u64, usize, u
     reference
 }
 
+/// The epochs, of those `v` entered, whose engine journal is still in storage.
+async fn journals(context: &deterministic::Context, v: &Honest) -> Vec<u64> {
+    let mut kept = Vec::new();
+    for (epoch, _, _) in epochs(v) {
+        let partition = format!("{}-epoch-{epoch}", partition_of(&v.key));
+        if context.scan(&partition).await.is_ok() {
+            kept.push(epoch);
+        }
+    }
+    kept
+}
+
+/// Checks that `v` keeps no engine journal but those of the two epochs whose engines run (the
+/// current one and the one before it), and, if it votes in the current epoch, that one's (so
+/// the check cannot pass by looking in the wrong place).
+async fn only_running_journals(seed: u64, context: &deterministic::Context, v: &Honest) {
+    let me = depin_bft::public_key(&v.key.address()).unwrap();
+    let votes = v.running.as_ref().is_some_and(|r| {
+        r.shared
+            .epochs
+            .lock()
+            .unwrap()
+            .last()
+            .is_some_and(|e| e.participants.contains(&me))
+    });
+    let entered: Vec<u64> = epochs(v).iter().map(|(e, _, _)| *e).collect();
+    let running = &entered[entered.len().saturating_sub(2)..];
+    let kept = journals(context, v).await;
+    assert!(
+        kept.iter().all(|e| running.contains(e)),
+        "seed {seed}: validator {} entered epochs {entered:?} and keeps the journals of \
+         {kept:?}; only those of the last two may be left",
+        v.index
+    );
+    if votes {
+        let current = entered.last().expect("an epoch");
+        assert!(
+            kept.contains(current),
+            "seed {seed}: validator {} has no journal of its current epoch {current}",
+            v.index
+        );
+    }
+}
+
+/// The storage partition names of a validator's engine journals start with this.
+fn partition_of(key: &Keypair) -> String {
+    format!("validator-{}", key.address())
+}
+
 fn quota() -> Quota {
     Quota::per_second(std::num::NonZeroU32::new(10_000).expect("nonzero"))
 }
@@ -277,7 +326,7 @@ fn start_honest(
         node,
         producer,
         &v.key,
-        &format!("validator-{}", v.key.address()),
+        &partition_of(&v.key),
         Timeouts::default(),
         oracle.control(me),
         channels,
@@ -658,6 +707,9 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
 
     let report = check_agreement(seed, "reconfigure", &nodes, target, &submitted);
     let reference = same_epochs(seed, &nodes);
+    for v in nodes.values() {
+        only_running_journals(seed, &context, v).await;
+    }
     let index_of =
         |a: &depin_core::Address| (0..VALIDATORS).find(|i| validator_key(*i).address() == *a);
     let mut proposers: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
@@ -812,6 +864,12 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
                     })
             });
             if back {
+                // The others no longer keep epoch 0's journal: what it needs to catch up
+                // from epoch 0 must come from their block stores.
+                for i in 0..3 {
+                    only_running_journals(seed, &context, &nodes[&i]).await;
+                    assert!(!journals(&context, &nodes[&i]).await.contains(&0));
+                }
                 restarted_at = Some(heights[..3].iter().copied().max().unwrap());
                 let chans = channels(&oracle, &pks[3]).await;
                 start_honest(&context, &oracle, nodes.get_mut(&3).unwrap(), 1, chans);
@@ -829,6 +887,9 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
         context.sleep(TX_INTERVAL).await;
     };
     let report = check_agreement(seed, "downtime", &nodes, target, &submitted);
+    for v in nodes.values() {
+        only_running_journals(seed, &context, v).await;
+    }
     Downtime {
         report,
         jailed: jailed.expect("jailed before the run ended"),
