@@ -812,21 +812,41 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
     let mut submitted: Vec<Hash> = Vec::new();
     let mut jailed: Option<(u64, String)> = None;
     let mut unjail_sent = false;
+    let mut unjail_hash = None;
     let mut restarted_at = None;
     let mut tick = 0u64;
     let target = loop {
         let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
         let heights: Vec<u64> = nodes.values().map(|v| v.node.tip().height).collect();
-        assert!(
-            now < DOWNTIME_BOUND,
-            "seed {seed}: not done within {DOWNTIME_BOUND:?}: heights {heights:?}, jailed \
-             {jailed:?}, unjail sent {unjail_sent}, restarted at {restarted_at:?}, epochs {:?}",
-            nodes.values().map(epochs_of).collect::<Vec<_>>()
-        );
         let view = nodes[&0]
             .store
             .snapshot(nodes[&0].node.params.clone())
             .unwrap();
+        assert!(
+            now < DOWNTIME_BOUND,
+            "seed {seed}: not done within {DOWNTIME_BOUND:?}: heights {heights:?}, jailed \
+             {jailed:?}, unjail sent {unjail_sent}, restarted at {restarted_at:?}, epochs {:?}; \
+             the unjail: {:?}, in the mempools of 0..3: {:?}; jail now {:?}; candidates {:?}; \
+             set {:?}",
+            nodes.values().map(epochs_of).collect::<Vec<_>>(),
+            unjail_hash.map(|h| nodes[&0]
+                .store
+                .transaction(&h)
+                .unwrap()
+                .map(|t| (t.height, t.receipt))),
+            unjail_hash.map(|h| (0..3)
+                .map(|i| nodes[&i].node.mempool.lock().unwrap().contains(&h))
+                .collect::<Vec<_>>()),
+            view.jail_of(&crashed),
+            depin_core::services::governance::GovernanceView::candidates(&view).map(|c| c
+                .iter()
+                .map(|a| (0..VALIDATORS).find(|i| validator_key(*i).address() == *a))
+                .collect::<Vec<_>>()),
+            view.validators()
+                .iter()
+                .map(|v| (0..VALIDATORS).find(|i| validator_key(*i).address() == v.address))
+                .collect::<Vec<_>>(),
+        );
         if now >= FAULT_AT && nodes[&3].running.is_some() && restarted_at.is_none() {
             let running = nodes.get_mut(&3).unwrap().running.take().unwrap();
             running.engine.abort();
@@ -857,6 +877,7 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
                 1_000_000,
                 Action::from(depin_core::services::governance::actions::Unjail {}),
             );
+            unjail_hash = Some(tx.hash());
             let result = nodes[&0].node.submit(vec![tx]);
             assert!(result[0].is_ok(), "seed {seed}: unjail: {:?}", result[0]);
             unjail_sent = true;
