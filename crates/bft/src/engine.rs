@@ -170,7 +170,8 @@ pub fn current_epoch(node: &Node, producer: &Producer) -> Result<EpochStart, Sta
 /// Starts a validator on `context`: the application over `producer`'s chain and a supervisor
 /// that runs a simplex engine for each epoch (the set in state changes only between epochs).
 /// A validator outside an epoch's set follows it without voting. Engines keep their journals
-/// in storage partitions named after `partition` and the epoch.
+/// in storage partitions named after `partition` and the epoch, deleted once the epoch's
+/// engine has stopped for good.
 #[allow(clippy::too_many_arguments)]
 pub fn start<E, B, S, R>(
     context: E,
