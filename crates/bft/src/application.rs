@@ -1285,8 +1285,40 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
         }
         // Blocks at or below the committed height can no longer be finalized.
         let height = self.producer.state().height();
-        self.blocks.retain(|_, b| b.header.height > height);
+        let mut orphaned = Vec::new();
+        self.blocks.retain(|hash, b| {
+            let keep = b.header.height > height;
+            if !keep && !self.recent_set.contains(hash) {
+                orphaned.append(&mut std::mem::take(&mut b.txs));
+            }
+            keep
+        });
+        self.readmit(orphaned);
         self.missing.retain(|h, _| !self.recent_set.contains(h));
+    }
+
+    /// Gives the mempool back the transactions of blocks that will never be finalized. The
+    /// mempool forgets what a proposal took from it once the next block commits (in solo mode
+    /// that block held them), so a transaction this validator put in a proposal that was not
+    /// finalized, or left out of one because a pending ancestor held it, was lost: a client
+    /// that submitted it once never saw it committed (simulation seed 15 of the downtime
+    /// scenario lost an unjail this way). Admitted again with every check: those committed
+    /// meanwhile are refused (nonce used), those still held are duplicates.
+    fn readmit(&self, txs: Vec<Transaction>) {
+        if txs.is_empty() {
+            return;
+        }
+        let offered = txs.len();
+        let back = self
+            .node
+            .submit_gossiped(txs)
+            .iter()
+            .filter(|v| v.is_ok())
+            .count();
+        debug!(
+            offered,
+            back, "transactions of blocks that were not finalized went back to the mempool"
+        );
     }
 
     /// After committing `hash`: if the validator set changed, the epoch ends with this block

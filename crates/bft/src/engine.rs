@@ -24,7 +24,7 @@ use depin_core::{Address, Keypair};
 use depin_node::chain::Producer;
 use depin_node::node::Node;
 use rand_core::CryptoRng;
-use tracing::error;
+use tracing::{debug, error, warn};
 
 use crate::application::{Actor, EpochStart, Mailboxes, Shared};
 use crate::{
@@ -170,7 +170,8 @@ pub fn current_epoch(node: &Node, producer: &Producer) -> Result<EpochStart, Sta
 /// Starts a validator on `context`: the application over `producer`'s chain and a supervisor
 /// that runs a simplex engine for each epoch (the set in state changes only between epochs).
 /// A validator outside an epoch's set follows it without voting. Engines keep their journals
-/// in storage partitions named after `partition` and the epoch.
+/// in storage partitions named after `partition` and the epoch, deleted once the epoch's
+/// engine has stopped for good.
 #[allow(clippy::too_many_arguments)]
 pub fn start<E, B, S, R>(
     context: E,
@@ -236,6 +237,47 @@ fn must_wait_for_the_chain(producer: &Producer, first: &EpochStart, key: &Keypai
         && matches!(first.participants.as_slice(), [one] if crate::address(one) != key.address())
 }
 
+/// The storage partition of an epoch's engine journal (`prefix` is the validator's).
+fn journal(prefix: &str, epoch: u64) -> String {
+    format!("{prefix}-epoch-{epoch}")
+}
+
+/// Deletes the journal of an epoch whose engine has stopped for good: an epoch's engine stops
+/// when the engine of the epoch two after it starts, and never starts again (a restart starts
+/// only the epoch of the committed chain). What a peer that is behind needs of that epoch is
+/// in the block store: its blocks and the finalization certificate of its last block (see
+/// DECISIONS.md "Old epochs' journals"). Returns whether there was a journal to delete.
+async fn remove_journal<E: Storage>(context: &E, prefix: &str, epoch: u64) -> bool {
+    let partition = journal(prefix, epoch);
+    match context.remove(&partition, None).await {
+        Ok(()) => {
+            debug!(epoch, "deleted the consensus journal of a finished epoch");
+            true
+        }
+        Err(commonware_runtime::Error::PartitionMissing(_)) => false,
+        Err(e) => {
+            warn!(
+                epoch,
+                %partition,
+                "cannot delete the consensus journal of a finished epoch; nothing reads it any \
+                 more, so its directory can be deleted by hand: {e}"
+            );
+            false
+        }
+    }
+}
+
+/// Deletes the journals of the epochs before `epoch`, newest first, until one is not there:
+/// they are deleted in epoch order, so only those a stopped process had not deleted yet are
+/// left, directly below the epoch it restarts in.
+async fn remove_journals_below<E: Storage>(context: &E, prefix: &str, epoch: u64) {
+    for old in (0..epoch).rev() {
+        if !remove_journal(context, prefix, old).await {
+            break;
+        }
+    }
+}
+
 /// What the supervisor needs to start each epoch's engine.
 struct Epochs<B> {
     signer: commonware_cryptography::ed25519::PrivateKey,
@@ -278,7 +320,7 @@ impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
         mux.start();
         let (mux, mut resolver) = Muxer::new(context.child("resolver"), resolver.0, resolver.1);
         mux.start();
-        let mut running: VecDeque<Handle<()>> = VecDeque::new();
+        let mut running: VecDeque<(u64, Handle<()>)> = VecDeque::new();
         let mut epoch = match first {
             Some(epoch) => epoch,
             None => match next.recv().await {
@@ -286,6 +328,9 @@ impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
                 None => return,
             },
         };
+        // No engine of an earlier epoch will run in this process: their journals (left by an
+        // earlier run of the validator) go.
+        remove_journals_below(&context, &self.partition, epoch.epoch).await;
         loop {
             let channels = (
                 votes.register(epoch.epoch).await,
@@ -300,12 +345,16 @@ impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
                 return;
             };
             match self.start_epoch(&context, &epoch, v, c, r) {
-                Ok(handle) => running.push_back(handle),
+                Ok(handle) => running.push_back((epoch.epoch, handle)),
                 Err(e) => error!(epoch = epoch.epoch, "cannot start the epoch's engine: {e}"),
             }
             while running.len() > RUNNING_EPOCHS {
-                if let Some(old) = running.pop_front() {
+                if let Some((old_epoch, old)) = running.pop_front() {
                     old.abort();
+                    // Resolves once the engine's task is dropped (its actors are aborted with
+                    // it and never polled again), so nothing writes to the journal after this.
+                    let _ = old.await;
+                    remove_journal(&context, &self.partition, old_epoch).await;
                 }
             }
             match next.recv().await {
@@ -343,7 +392,7 @@ impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
             reporter: self.mailboxes.for_epoch(epoch),
             track_historical_votes: false,
             strategy: Sequential,
-            partition: format!("{}-epoch-{}", self.partition, epoch.epoch),
+            partition: journal(&self.partition, epoch.epoch),
             mailbox_size: NonZeroUsize::new(1024).expect("nonzero"),
             epoch: Epoch::new(epoch.epoch),
             floor: Floor::Genesis(digest(&epoch.genesis)),

@@ -13,16 +13,19 @@ mod common;
 
 use common::{Fault, simulate};
 
-fn seeds() -> u64 {
-    std::env::var("DEPIN_BFT_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
+/// Seeds 0..N with `DEPIN_BFT_SIM_SEEDS=N` (1 by default); `DEPIN_BFT_SIM_SEED=S` replays
+/// seed S alone.
+fn seeds() -> std::ops::Range<u64> {
+    let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    match var("DEPIN_BFT_SIM_SEED") {
+        Some(seed) => seed..seed + 1,
+        None => 0..var("DEPIN_BFT_SIM_SEEDS").unwrap_or(1),
+    }
 }
 
 #[test]
 fn a_crashed_validator_restarts_and_catches_up() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let report = simulate(seed, Fault::CrashRestart);
         println!("crash seed {seed}: {report:?}");
     }
@@ -30,7 +33,7 @@ fn a_crashed_validator_restarts_and_catches_up() {
 
 #[test]
 fn a_partitioned_validator_heals_and_catches_up() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let report = simulate(seed, Fault::Partition);
         println!("partition seed {seed}: {report:?}");
     }
@@ -38,7 +41,7 @@ fn a_partitioned_validator_heals_and_catches_up() {
 
 #[test]
 fn an_equivocating_validator_is_caught_and_the_others_agree() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let report = simulate(seed, Fault::Equivocate);
         assert!(
             report.faults_seen > 0,
@@ -69,7 +72,7 @@ fn the_same_seed_gives_the_same_chain() {
 
 #[test]
 fn a_solo_network_grows_to_four_validators_then_one_leaves() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let run = common::reconfigure(seed);
         let sizes: Vec<usize> = run.epochs.iter().map(|(_, n, _)| *n).collect();
         assert_eq!(
@@ -84,7 +87,7 @@ fn a_solo_network_grows_to_four_validators_then_one_leaves() {
 
 #[test]
 fn a_crashed_validator_is_jailed_for_downtime_and_catches_up_epochs_later() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let run = common::downtime(seed);
         assert_eq!(run.jailed.1, "downtime", "seed {seed}");
         assert!(
@@ -120,7 +123,7 @@ fn a_crashed_validator_is_jailed_for_downtime_and_catches_up_epochs_later() {
 
 #[test]
 fn a_solo_driven_chain_hands_over_to_four_validators_at_the_boundary() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let run = common::handoff(seed);
         assert_eq!(
             run.epochs,

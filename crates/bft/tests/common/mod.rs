@@ -10,7 +10,7 @@ use commonware_consensus::simplex::mocks::conflicter::{self, Conflicter};
 use commonware_cryptography::Blake3;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_p2p::utils::mux::Muxer;
-use commonware_runtime::{Clock, Quota, Runner, Supervisor, deterministic};
+use commonware_runtime::{Clock, Quota, Runner, Storage, Supervisor, deterministic};
 use commonware_utils::ordered::Set;
 use depin_bft::engine::{self, Channels, Running, Timeouts};
 use depin_bft::{NAMESPACE, PublicKey, Scheme, consensus_key};
@@ -221,6 +221,67 @@ fn same_epochs(seed: u64, nodes: &BTreeMap<usize, Honest>) -> Vec<(u64, usize, u
     reference
 }
 
+/// The epochs, of those `v` entered, whose engine journal is still in storage.
+async fn journals(context: &deterministic::Context, v: &Honest) -> Vec<u64> {
+    let mut kept = Vec::new();
+    for (epoch, _, _) in epochs(v) {
+        let partition = format!("{}-epoch-{epoch}", partition_of(&v.key));
+        if context.scan(&partition).await.is_ok() {
+            kept.push(epoch);
+        }
+    }
+    kept
+}
+
+/// Checks that `v` keeps no engine journal but those of the two epochs whose engines run (the
+/// current one and the one before it). With `voted`, `v` has voted in its current epoch (it
+/// is in its set and the epoch has finalized blocks), so its engine has started (the older
+/// journal is gone) and that epoch's journal must be there
+/// (the check cannot pass by looking in the wrong place); an engine that has not voted yet
+/// may not have written its journal.
+async fn only_running_journals(
+    seed: u64,
+    context: &deterministic::Context,
+    v: &Honest,
+    voted: bool,
+) {
+    let me = depin_bft::public_key(&v.key.address()).unwrap();
+    let in_set = v.running.as_ref().is_some_and(|r| {
+        r.shared
+            .epochs
+            .lock()
+            .unwrap()
+            .last()
+            .is_some_and(|e| e.participants.contains(&me))
+    });
+    let votes = voted && in_set;
+    let entered: Vec<u64> = epochs(v).iter().map(|(e, _, _)| *e).collect();
+    // Without `voted`, the newest epoch may have been entered a moment ago: the supervisor
+    // deletes the journal of the epoch two before it once it starts that epoch's engine.
+    let keep = if voted { 2 } else { 3 };
+    let running = &entered[entered.len().saturating_sub(keep)..];
+    let kept = journals(context, v).await;
+    assert!(
+        kept.iter().all(|e| running.contains(e)),
+        "seed {seed}: validator {} entered epochs {entered:?} and keeps the journals of \
+         {kept:?}; only those of the last two may be left",
+        v.index
+    );
+    if votes {
+        let current = entered.last().expect("an epoch");
+        assert!(
+            kept.contains(current),
+            "seed {seed}: validator {} has no journal of its current epoch {current}",
+            v.index
+        );
+    }
+}
+
+/// The storage partition names of a validator's engine journals start with this.
+fn partition_of(key: &Keypair) -> String {
+    format!("validator-{}", key.address())
+}
+
 fn quota() -> Quota {
     Quota::per_second(std::num::NonZeroU32::new(10_000).expect("nonzero"))
 }
@@ -277,7 +338,7 @@ fn start_honest(
         node,
         producer,
         &v.key,
-        &format!("validator-{}", v.key.address()),
+        &partition_of(&v.key),
         Timeouts::default(),
         oracle.control(me),
         channels,
@@ -658,6 +719,9 @@ async fn run_reconfigure(context: deterministic::Context, seed: u64) -> Reconfig
 
     let report = check_agreement(seed, "reconfigure", &nodes, target, &submitted);
     let reference = same_epochs(seed, &nodes);
+    for v in nodes.values() {
+        only_running_journals(seed, &context, v, true).await;
+    }
     let index_of =
         |a: &depin_core::Address| (0..VALIDATORS).find(|i| validator_key(*i).address() == *a);
     let mut proposers: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
@@ -752,21 +816,41 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
     let mut submitted: Vec<Hash> = Vec::new();
     let mut jailed: Option<(u64, String)> = None;
     let mut unjail_sent = false;
+    let mut unjail_hash = None;
     let mut restarted_at = None;
     let mut tick = 0u64;
     let target = loop {
         let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
         let heights: Vec<u64> = nodes.values().map(|v| v.node.tip().height).collect();
-        assert!(
-            now < DOWNTIME_BOUND,
-            "seed {seed}: not done within {DOWNTIME_BOUND:?}: heights {heights:?}, jailed \
-             {jailed:?}, unjail sent {unjail_sent}, restarted at {restarted_at:?}, epochs {:?}",
-            nodes.values().map(epochs_of).collect::<Vec<_>>()
-        );
         let view = nodes[&0]
             .store
             .snapshot(nodes[&0].node.params.clone())
             .unwrap();
+        assert!(
+            now < DOWNTIME_BOUND,
+            "seed {seed}: not done within {DOWNTIME_BOUND:?}: heights {heights:?}, jailed \
+             {jailed:?}, unjail sent {unjail_sent}, restarted at {restarted_at:?}, epochs {:?}; \
+             the unjail: {:?}, in the mempools of 0..3: {:?}; jail now {:?}; candidates {:?}; \
+             set {:?}",
+            nodes.values().map(epochs_of).collect::<Vec<_>>(),
+            unjail_hash.map(|h| nodes[&0]
+                .store
+                .transaction(&h)
+                .unwrap()
+                .map(|t| (t.height, t.receipt))),
+            unjail_hash.map(|h| (0..3)
+                .map(|i| nodes[&i].node.mempool.lock().unwrap().contains(&h))
+                .collect::<Vec<_>>()),
+            view.jail_of(&crashed),
+            depin_core::services::governance::GovernanceView::candidates(&view).map(|c| c
+                .iter()
+                .map(|a| (0..VALIDATORS).find(|i| validator_key(*i).address() == *a))
+                .collect::<Vec<_>>()),
+            view.validators()
+                .iter()
+                .map(|v| (0..VALIDATORS).find(|i| validator_key(*i).address() == v.address))
+                .collect::<Vec<_>>(),
+        );
         if now >= FAULT_AT && nodes[&3].running.is_some() && restarted_at.is_none() {
             let running = nodes.get_mut(&3).unwrap().running.take().unwrap();
             running.engine.abort();
@@ -797,6 +881,7 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
                 1_000_000,
                 Action::from(depin_core::services::governance::actions::Unjail {}),
             );
+            unjail_hash = Some(tx.hash());
             let result = nodes[&0].node.submit(vec![tx]);
             assert!(result[0].is_ok(), "seed {seed}: unjail: {:?}", result[0]);
             unjail_sent = true;
@@ -812,6 +897,12 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
                     })
             });
             if back {
+                // The others no longer keep epoch 0's journal: what it needs to catch up
+                // from epoch 0 must come from their block stores.
+                for i in 0..3 {
+                    only_running_journals(seed, &context, &nodes[&i], true).await;
+                    assert!(!journals(&context, &nodes[&i]).await.contains(&0));
+                }
                 restarted_at = Some(heights[..3].iter().copied().max().unwrap());
                 let chans = channels(&oracle, &pks[3]).await;
                 start_honest(&context, &oracle, nodes.get_mut(&3).unwrap(), 1, chans);
@@ -829,6 +920,10 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
         context.sleep(TX_INTERVAL).await;
     };
     let report = check_agreement(seed, "downtime", &nodes, target, &submitted);
+    // The run may end just after an epoch switch, before the new epoch's engine has voted.
+    for v in nodes.values() {
+        only_running_journals(seed, &context, v, false).await;
+    }
     Downtime {
         report,
         jailed: jailed.expect("jailed before the run ended"),

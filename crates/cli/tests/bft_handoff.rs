@@ -1,0 +1,278 @@
+//! A solo network handed over to four validators with real `depin` processes on 127.0.0.1,
+//! following docs/GUIDE.md "From one validator to several" step by step: a solo node runs,
+//! three new homes get the same genesis and a validator key each (`depin keys new`), the
+//! emergency key enacts the four-validator set (`depin gov propose validators ...
+//! --emergency`), the solo node stops at the boundary with its message, every home gets the
+//! same `peers.toml`, the new validators start, the old node starts again, and all four reach
+//! the same blocks and app hashes and keep committing transfers.
+
+mod common;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Api, NodeProcess, depin, wait_for};
+use depin_core::{Action, Amount, Keypair, Transaction};
+use depin_node::Home;
+use serde_json::Value;
+
+/// Bound on each wait for the network to reach a height, or a transaction to commit.
+const PROGRESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Blocks per ledger epoch of the test network: the set enacted in one epoch takes effect at
+/// the first block of the next.
+const EPOCH_BLOCKS: &str = "10";
+
+/// Four consecutive free ports on 127.0.0.1 (checked by binding them).
+fn free_ports() -> u16 {
+    for _ in 0..100 {
+        let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if first > 65_000 {
+            continue;
+        }
+        let taken: Vec<_> = (0..4)
+            .map(|i| TcpListener::bind((Ipv4Addr::LOCALHOST, first + i)))
+            .collect();
+        if taken.iter().all(Result::is_ok) {
+            return first;
+        }
+    }
+    panic!("no four consecutive free ports on 127.0.0.1");
+}
+
+fn height(api: &Api) -> u64 {
+    api.get_ok("/v1/status")["height"].as_u64().expect("height")
+}
+
+fn block(api: &Api, h: u64) -> Value {
+    api.get_ok(&format!("/v1/blocks/{h}"))
+}
+
+fn wait_height(apis: &[Api], at_least: u64, what: &str) {
+    wait_for(what, PROGRESS_TIMEOUT, || {
+        apis.iter().all(|a| height(a) >= at_least).then_some(())
+    });
+}
+
+/// Waits until `api` shows `hash` committed (a validator may learn of a transaction another
+/// one admitted only when its block is finalized, so "unknown" is waited through).
+fn wait_committed(api: &Api, hash: &str) {
+    wait_for(
+        &format!("tx {hash} to be committed at {}", api.base),
+        PROGRESS_TIMEOUT,
+        || {
+            let reply = api.get(&format!("/v1/tx/{hash}")).ok()?;
+            (reply.status == 200 && reply.json()["status"] == "committed").then_some(())
+        },
+    );
+}
+
+fn transfer(api: &Api, from: &Keypair, nonce: u64, to: &Keypair) -> String {
+    let tx = Transaction::sign(
+        &api.network(),
+        from,
+        nonce,
+        1_000_000_000,
+        Action::Transfer {
+            to: to.address(),
+            amount: Amount(1_000 + u128::from(nonce)),
+        },
+    );
+    let reply = api.must_post_json("/v1/tx", &serde_json::to_value(&tx).unwrap());
+    assert_eq!(reply.status, 202, "submitting: {}", reply.body);
+    tx.hash().to_string()
+}
+
+/// The address `depin keys new` printed ("NAME ADDRESS").
+fn printed_address(stdout: &str) -> String {
+    stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("`keys new` printed no address: {stdout}"))
+        .to_string()
+}
+
+/// The height the solo node's stop message names ("... changed after block N: ...").
+fn last_solo_block(log: &str) -> u64 {
+    let marker = "the validator set changed after block ";
+    let at = log
+        .find(marker)
+        .unwrap_or_else(|| panic!("the solo node stopped without its message:\n{log}"));
+    log[at + marker.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no block number in the stop message:\n{log}"))
+}
+
+/// A `peers.toml` as GUIDE.md shows it: one `[[peer]]` per validator.
+fn peers_toml(validators: &[(String, u16)]) -> String {
+    validators
+        .iter()
+        .map(|(address, port)| {
+            format!("[[peer]]\naddress = \"{address}\"\np2p = \"127.0.0.1:{port}\"\n\n")
+        })
+        .collect()
+}
+
+#[test]
+fn a_solo_node_hands_over_to_four_validators_as_the_guide_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let solo = dir.path().join("solo");
+    // A solo network (`depin init`, `depin node`, no peers.toml), with short epochs so the set
+    // change takes effect within seconds.
+    depin(
+        &solo,
+        &[
+            "init",
+            "--block-interval-ms",
+            "200",
+            "--epoch-length-blocks",
+            EPOCH_BLOCKS,
+            "--beacon-interval-blocks",
+            "5",
+        ],
+    )
+    .ok("depin init");
+    let mut solo_node = NodeProcess::start(&solo);
+    let solo_api = solo_node.api();
+    let faucet = Home::new(&solo).load_key("faucet").unwrap();
+    let bob = Home::new(&solo).load_key("bob").unwrap();
+    let mut nonce = 0;
+    let mut hashes = Vec::new();
+    for _ in 0..3 {
+        hashes.push(transfer(&solo_api, &faucet, nonce, &bob));
+        nonce += 1;
+    }
+
+    // New validators: a home each with the same genesis and its own validator key.
+    let mut homes: Vec<PathBuf> = vec![solo.clone()];
+    let mut addresses = vec![];
+    for i in 1..=3 {
+        let home = dir.path().join(format!("v{i}"));
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::copy(solo.join("genesis.toml"), home.join("genesis.toml")).unwrap();
+        let out = depin(&home, &["keys", "new", "validator"]).ok("depin keys new validator");
+        addresses.push(printed_address(&out.stdout));
+        homes.push(home);
+    }
+
+    // The change, enacted at once by the emergency key (a devnet's), to take effect at the
+    // next ledger epoch's first block.
+    let mut propose = vec!["gov", "propose", "validators", "validator"];
+    propose.extend(addresses.iter().map(String::as_str));
+    propose.extend([
+        "--title",
+        "four validators",
+        "--key",
+        "emergency",
+        "--emergency",
+    ]);
+    depin(&solo, &propose).ok("depin gov propose validators ... --emergency");
+    for h in &hashes {
+        wait_committed(&solo_api, h);
+    }
+
+    // At the boundary the solo node stops, saying after which block and what to do.
+    let status = solo_node
+        .exited_within(PROGRESS_TIMEOUT)
+        .unwrap_or_else(|| panic!("the solo node did not stop at the boundary"));
+    let log = solo_node.log();
+    assert!(
+        status.success(),
+        "the solo node stopped with {status}:\n{log}"
+    );
+    let last_solo = last_solo_block(&log);
+    assert!(
+        log.contains("it now has 4 validators") && log.contains("peers.toml"),
+        "the stop message says how many validators and what to do:\n{log}"
+    );
+    drop(solo_node);
+
+    // The same peers.toml in every home.
+    let port = free_ports();
+    let solo_address = Home::new(&solo).load_key("validator").unwrap().address();
+    let mut peers = vec![(solo_address.to_string(), port)];
+    for (i, a) in addresses.iter().enumerate() {
+        peers.push((a.clone(), port + 1 + i as u16));
+    }
+    let peers = peers_toml(&peers);
+    for home in &homes {
+        std::fs::write(home.join("peers.toml"), &peers).unwrap();
+    }
+
+    // The new validators first (they wait for the chain), then the old node again.
+    let mut nodes: Vec<NodeProcess> = homes[1..].iter().map(|h| NodeProcess::start(h)).collect();
+    nodes.insert(0, NodeProcess::start(&solo));
+    let apis: Vec<Api> = nodes.iter().map(NodeProcess::api).collect();
+    wait_height(
+        &apis,
+        last_solo + 3,
+        "all four validators to finalize blocks after the last solo block",
+    );
+
+    // They keep committing transfers, submitted through every validator's API.
+    let mut after = Vec::new();
+    for api in apis.iter().cycle().take(8) {
+        after.push(transfer(api, &faucet, nonce, &bob));
+        nonce += 1;
+    }
+    for h in &after {
+        for api in &apis {
+            wait_committed(api, h);
+        }
+    }
+    let target = apis.iter().map(height).max().unwrap() + 2;
+    wait_height(
+        &apis,
+        target,
+        "all four validators to reach the same height",
+    );
+
+    // The same blocks and app hashes everywhere; the solo blocks by the solo validator, and
+    // the blocks after them by more than one of the four.
+    let mut proposers = std::collections::BTreeSet::new();
+    for h in 1..=target {
+        let reference = block(&apis[0], h);
+        for (i, api) in apis.iter().enumerate().skip(1) {
+            let other = block(api, h);
+            assert_eq!(
+                other["hash"], reference["hash"],
+                "height {h}: validator {i} has another block"
+            );
+            assert_eq!(
+                other["header"]["app_hash"], reference["header"]["app_hash"],
+                "height {h}: validator {i} has another app hash"
+            );
+        }
+        let proposer = reference["header"]["proposer"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if h <= last_solo {
+            assert_eq!(proposer, solo_address.to_string(), "solo block {h}");
+        } else {
+            proposers.insert(proposer);
+        }
+    }
+    assert!(
+        proposers.len() > 1,
+        "only {proposers:?} proposed after the hand-off at block {last_solo}"
+    );
+    for h in hashes.iter().chain(&after) {
+        for api in &apis {
+            let doc = api.get_ok(&format!("/v1/tx/{h}"));
+            assert_eq!(doc["status"], "committed", "{h} at {}: {doc}", api.base);
+        }
+    }
+    println!(
+        "handed over after solo block {last_solo}; blocks 1..={target} agree on all four; \
+         proposers after the hand-off: {}",
+        proposers.len()
+    );
+}
