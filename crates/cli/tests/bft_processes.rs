@@ -4,17 +4,12 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
-use std::time::Duration;
 
+use common::validators::{PROGRESS_TIMEOUT, block, free_ports, height, wait_height};
 use common::{Api, NodeProcess, depin, wait_for};
 use depin_core::{Action, Amount, Keypair, Transaction};
 use depin_node::Home;
-use serde_json::Value;
-
-/// Bound on each wait for the network to reach a height, or a transaction to commit.
-const PROGRESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Waits until `api` shows `hash` committed. A validator may not know a transaction another
 /// validator admitted until its gossip arrives or the block holding it is finalized there, so
@@ -28,41 +23,6 @@ fn wait_committed(api: &Api, hash: &str) {
             (reply.status == 200 && reply.json()["status"] == "committed").then_some(())
         },
     );
-}
-
-/// Four consecutive free ports on 127.0.0.1 (checked by binding them).
-fn free_ports() -> u16 {
-    for _ in 0..100 {
-        let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if first > 65_000 {
-            continue;
-        }
-        let taken: Vec<_> = (0..4)
-            .map(|i| TcpListener::bind((Ipv4Addr::LOCALHOST, first + i)))
-            .collect();
-        if taken.iter().all(Result::is_ok) {
-            return first;
-        }
-    }
-    panic!("no four consecutive free ports on 127.0.0.1");
-}
-
-fn height(api: &Api) -> u64 {
-    api.get_ok("/v1/status")["height"].as_u64().expect("height")
-}
-
-fn block(api: &Api, h: u64) -> Value {
-    api.get_ok(&format!("/v1/blocks/{h}"))
-}
-
-fn wait_height(apis: &[Api], at_least: u64, what: &str) {
-    wait_for(what, PROGRESS_TIMEOUT, || {
-        apis.iter().all(|a| height(a) >= at_least).then_some(())
-    });
 }
 
 fn transfer(api: &Api, from: &Keypair, nonce: u64, to: &Keypair) -> String {

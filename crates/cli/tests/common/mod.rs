@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod validators;
+
 /// The binary under test.
 pub const DEPIN: &str = env!("CARGO_BIN_EXE_depin");
 /// Base units per whole token in the networks `depin init` makes (6 decimals).
