@@ -10,43 +10,15 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::validators::{PROGRESS_TIMEOUT, block, free_ports, height, wait_height};
-use common::{Api, NodeProcess, depin, wait_for};
-use depin_core::{Action, Amount, Keypair, Transaction};
+use common::validators::{
+    PROGRESS_TIMEOUT, block, free_ports, height, transfer, wait_committed, wait_height,
+};
+use common::{Api, NodeProcess, depin};
 use depin_node::Home;
 
 /// Blocks per ledger epoch of the test network: the set enacted in one epoch takes effect at
 /// the first block of the next.
 const EPOCH_BLOCKS: &str = "10";
-
-/// Waits until `api` shows `hash` committed (a validator may learn of a transaction another
-/// one admitted only when its block is finalized, so "unknown" is waited through).
-fn wait_committed(api: &Api, hash: &str) {
-    wait_for(
-        &format!("tx {hash} to be committed at {}", api.base),
-        PROGRESS_TIMEOUT,
-        || {
-            let reply = api.get(&format!("/v1/tx/{hash}")).ok()?;
-            (reply.status == 200 && reply.json()["status"] == "committed").then_some(())
-        },
-    );
-}
-
-fn transfer(api: &Api, from: &Keypair, nonce: u64, to: &Keypair) -> String {
-    let tx = Transaction::sign(
-        &api.network(),
-        from,
-        nonce,
-        1_000_000_000,
-        Action::Transfer {
-            to: to.address(),
-            amount: Amount(1_000 + u128::from(nonce)),
-        },
-    );
-    let reply = api.must_post_json("/v1/tx", &serde_json::to_value(&tx).unwrap());
-    assert_eq!(reply.status, 202, "submitting: {}", reply.body);
-    tx.hash().to_string()
-}
 
 /// The address `depin keys new` printed ("NAME ADDRESS").
 fn printed_address(stdout: &str) -> String {

@@ -6,40 +6,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::validators::{PROGRESS_TIMEOUT, block, free_ports, height, wait_height};
-use common::{Api, NodeProcess, depin, wait_for};
-use depin_core::{Action, Amount, Keypair, Transaction};
+use common::validators::{block, free_ports, height, transfer, wait_committed, wait_height};
+use common::{Api, NodeProcess, depin};
 use depin_node::Home;
-
-/// Waits until `api` shows `hash` committed. A validator may not know a transaction another
-/// validator admitted until its gossip arrives or the block holding it is finalized there, so
-/// "unknown" is a state to wait through here, not an error.
-fn wait_committed(api: &Api, hash: &str) {
-    wait_for(
-        &format!("tx {hash} to be committed at {}", api.base),
-        PROGRESS_TIMEOUT,
-        || {
-            let reply = api.get(&format!("/v1/tx/{hash}")).ok()?;
-            (reply.status == 200 && reply.json()["status"] == "committed").then_some(())
-        },
-    );
-}
-
-fn transfer(api: &Api, from: &Keypair, nonce: u64, to: &Keypair) -> String {
-    let tx = Transaction::sign(
-        &api.network(),
-        from,
-        nonce,
-        1_000_000_000,
-        Action::Transfer {
-            to: to.address(),
-            amount: Amount(1_000 + nonce as u128),
-        },
-    );
-    let reply = api.must_post_json("/v1/tx", &serde_json::to_value(&tx).unwrap());
-    assert_eq!(reply.status, 202, "submitting: {}", reply.body);
-    tx.hash().to_string()
-}
 
 #[test]
 fn a_killed_validator_restarts_and_catches_up_while_the_others_finalize() {

@@ -1,9 +1,11 @@
 //! What the multi-validator process tests share: free consecutive ports for a validator set's
-//! p2p listeners, and reading heights and blocks off each validator's API.
+//! p2p listeners, reading heights and blocks off each validator's API, and sending transfers
+//! and waiting for them.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
 
+use depin_core::{Action, Amount, Keypair, Transaction};
 use serde_json::Value;
 
 use super::{Api, wait_for};
@@ -44,4 +46,34 @@ pub fn wait_height(apis: &[Api], at_least: u64, what: &str) {
     wait_for(what, PROGRESS_TIMEOUT, || {
         apis.iter().all(|a| height(a) >= at_least).then_some(())
     });
+}
+
+/// Waits until `api` shows `hash` committed (a validator may learn of a transaction another
+/// one admitted only when its block is finalized, so "unknown" is waited through).
+pub fn wait_committed(api: &Api, hash: &str) {
+    wait_for(
+        &format!("tx {hash} to be committed at {}", api.base),
+        PROGRESS_TIMEOUT,
+        || {
+            let reply = api.get(&format!("/v1/tx/{hash}")).ok()?;
+            (reply.status == 200 && reply.json()["status"] == "committed").then_some(())
+        },
+    );
+}
+
+/// Submits a transfer of `1,000 + nonce` base units from `from` to `to` through `api`; its hash.
+pub fn transfer(api: &Api, from: &Keypair, nonce: u64, to: &Keypair) -> String {
+    let tx = Transaction::sign(
+        &api.network(),
+        from,
+        nonce,
+        1_000_000_000,
+        Action::Transfer {
+            to: to.address(),
+            amount: Amount(1_000 + u128::from(nonce)),
+        },
+    );
+    let reply = api.must_post_json("/v1/tx", &serde_json::to_value(&tx).unwrap());
+    assert_eq!(reply.status, 202, "submitting: {}", reply.body);
+    tx.hash().to_string()
 }
