@@ -149,32 +149,7 @@ fn fund_operator(fleet: &Fleet, owner: &Keypair, operator: &Address) -> Result<(
     if held >= FLEET_OPERATOR_FUNDING * whole / 10 {
         return Ok(());
     }
-    let from = owner.address();
-    let nonce = client
-        .nonce(&from)?
-        .with_context(|| format!("the owner {from} has no account on this network"))?;
-    let height = blocks::height(client)?;
-    let tx = fleet.signer.sign(
-        owner,
-        nonce,
-        Action::Transfer {
-            to: *operator,
-            amount: Amount(FLEET_OPERATOR_FUNDING * whole),
-        },
-    );
-    let hash = match client.submit(&[tx])?.pop().context("no verdict")? {
-        Ok(h) => h,
-        Err(e) => bail!("funding the fleet operator: {} ({})", e.message, e.code),
-    };
-    let mut follower = blocks::Follower::from(height + 1);
-    match blocks::await_outcomes(client, &mut follower, &[hash], |_| {})?
-        .pop()
-        .flatten()
-    {
-        Some(Ok(())) => Ok(()),
-        Some(Err(e)) => bail!("funding the fleet operator: {} ({})", e.message, e.code),
-        None => bail!("funding the fleet operator: the transfer is not in a block after 30 s"),
-    }
+    fund(client, owner, &[(*operator, FLEET_OPERATOR_FUNDING)])
 }
 
 /// Runs the devnet's IoT fleet on its own thread, quietly: its traffic shows in the epoch
@@ -287,23 +262,29 @@ pub fn fund(client: &Client, faucet: &Keypair, wants: &[(Address, u128)]) -> Res
         ));
         nonce += 1;
     }
+    commit_all(client, &txs).context("funding the devnet's agents")
+}
+
+/// Submits `txs` together and waits for their block; fails with the node's reason for the
+/// first one refused (at admission or in the block).
+pub(crate) fn commit_all(client: &Client, txs: &[depin_core::Transaction]) -> Result<()> {
     if txs.is_empty() {
         return Ok(());
     }
     let height = blocks::height(client)?;
     let mut hashes = Vec::new();
-    for verdict in client.submit(&txs)? {
+    for verdict in client.submit(txs)? {
         match verdict {
             Ok(h) => hashes.push(h),
-            Err(e) => bail!("funding the devnet's agents: {} ({})", e.message, e.code),
+            Err(e) => bail!("{} ({})", e.message, e.code),
         }
     }
     let mut follower = blocks::Follower::from(height + 1);
     for outcome in blocks::await_outcomes(client, &mut follower, &hashes, |_| {})? {
         match outcome {
             Some(Ok(())) => {}
-            Some(Err(e)) => bail!("funding the devnet's agents: {} ({})", e.message, e.code),
-            None => bail!("funding the devnet's agents: a transfer is not in a block after 30 s"),
+            Some(Err(e)) => bail!("{} ({})", e.message, e.code),
+            None => bail!("a transaction is not in a block after 30 s"),
         }
     }
     Ok(())

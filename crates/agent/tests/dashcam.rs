@@ -57,6 +57,32 @@ fn onboard_fleet(
     }
 }
 
+/// Signs each `(member, bundle)` with that member's key at its next nonce in `nonces` and
+/// submits them all; every one must be admitted.
+fn submit_bundles(
+    client: &Client,
+    network: &Network,
+    fleet: &Fleet,
+    nonces: &mut [u64],
+    bundles: &[(usize, depin_core::modules::mapping::actions::SubmitBundle)],
+) {
+    let txs: Vec<Transaction> = bundles
+        .iter()
+        .map(|(m, b)| {
+            let tx = sign_tx(
+                network,
+                &fleet.members[*m].key,
+                nonces[*m],
+                Action::from(b.clone()),
+            );
+            nonces[*m] += 1;
+            tx
+        })
+        .collect();
+    let verdicts = client.submit(&txs).expect("submits");
+    assert!(verdicts.iter().all(|r| r.is_ok()), "{verdicts:?}");
+}
+
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
@@ -110,21 +136,7 @@ fn honest_dashcams_are_paid_and_a_replayer_is_flagged_on_a_real_node() {
 
     onboard_fleet(&client, &network, &owner, chain_id, &fleet);
     let mut nonces = vec![0u64; fleet.members.len()];
-    let txs: Vec<Transaction> = bundles
-        .iter()
-        .map(|(m, b)| {
-            let tx = sign_tx(
-                &network,
-                &fleet.members[*m].key,
-                nonces[*m],
-                Action::from(b.clone()),
-            );
-            nonces[*m] += 1;
-            tx
-        })
-        .collect();
-    let verdicts = client.submit(&txs).expect("submits");
-    assert!(verdicts.iter().all(|r| r.is_ok()), "{verdicts:?}");
+    submit_bundles(&client, &network, &fleet, &mut nonces, &bundles);
 
     let dashcam = |m: usize| -> Value {
         client
@@ -321,21 +333,7 @@ fn spoofer_vs_honest_on_a_node(margin_pct: u32) -> (f64, u64) {
     onboard_fleet(&client, &network, &owner, chain_id, &fleet);
     let mut nonces = vec![0u64; fleet.members.len()];
     let mut send = |bundles: &[(usize, depin_core::modules::mapping::actions::SubmitBundle)]| {
-        let txs: Vec<Transaction> = bundles
-            .iter()
-            .map(|(m, b)| {
-                let tx = sign_tx(
-                    &network,
-                    &fleet.members[*m].key,
-                    nonces[*m],
-                    Action::from(b.clone()),
-                );
-                nonces[*m] += 1;
-                tx
-            })
-            .collect();
-        let verdicts = client.submit(&txs).expect("submits");
-        assert!(verdicts.iter().all(|r| r.is_ok()), "{verdicts:?}");
+        submit_bundles(&client, &network, &fleet, &mut nonces, bundles);
         for (m, n) in nonces.iter().enumerate() {
             wait_for("the bundles", || {
                 client

@@ -16,7 +16,6 @@ use super::client::{Manifest, PutArgs, Repair, announced, get_and_repair, put, q
 use super::erasure::{DEFAULT_DATA_SHARDS, DEFAULT_PARITY_SHARDS};
 use super::provider::{ProviderArgs, run};
 use super::shards::generated;
-use crate::blocks::{self, Follower};
 use crate::client::{self, Client, Signer};
 
 /// The name and size of the file the devnet's client stores.
@@ -55,23 +54,7 @@ fn send_all(client: &Client, signer: &Signer, key: &Keypair, actions: Vec<Action
         .enumerate()
         .map(|(i, a)| signer.sign(key, first + i as u64, a))
         .collect();
-    let height = blocks::height(client)?;
-    let mut hashes = Vec::new();
-    for verdict in client.submit(&txs)? {
-        match verdict {
-            Ok(h) => hashes.push(h),
-            Err(e) => bail!("{} ({})", e.message, e.code),
-        }
-    }
-    let mut follower = Follower::from(height + 1);
-    for outcome in blocks::await_outcomes(client, &mut follower, &hashes, |_| {})? {
-        match outcome {
-            Some(Ok(())) => {}
-            Some(Err(e)) => bail!("{} ({})", e.message, e.code),
-            None => bail!("a transaction is not in a block after 30 s"),
-        }
-    }
-    Ok(())
+    crate::devnet::commit_all(client, &txs)
 }
 
 /// Registers the providers `devices` of `owner` that are not yet (capacity and collateral).
