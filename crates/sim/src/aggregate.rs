@@ -85,6 +85,8 @@ pub struct Totals {
     /// Minted minus burned: what the supply grew by.
     pub net_minted_tokens: Band,
     pub treasury_tokens: Band,
+    /// Paid to validators for the blocks they produced.
+    pub validators_tokens: Band,
     pub bootstrap_tokens: Band,
     pub demand_tokens: Band,
     /// Bootstrap's part of the suppliers' pools (bootstrap + demand) over the run.
@@ -176,6 +178,7 @@ pub fn summarise(runs: &[RunResult], fans: &[Vec<Band>]) -> Summary {
         burned_tokens: band_of(&|r| sum(r, Kpi::BurnedTokens)),
         net_minted_tokens: band_of(&|r| sum(r, Kpi::MintedTokens) - sum(r, Kpi::BurnedTokens)),
         treasury_tokens: band_of(&|r| sum(r, Kpi::Treasury)),
+        validators_tokens: band_of(&|r| sum(r, Kpi::ValidatorsPaid)),
         bootstrap_tokens: band_of(&|r| pools(r).0),
         demand_tokens: band_of(&|r| pools(r).1),
         bootstrap_share: band_of(&|r| {

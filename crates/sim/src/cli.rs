@@ -133,10 +133,11 @@ pub fn run(args: &SimArgs, json: bool) -> Result<()> {
         let t = &s["totals"];
         let m = |k: &str| t[k]["p50"].as_f64().unwrap_or(f64::NAN);
         println!(
-            "  over the run (medians): minted {} and burned {} tokens, {} to the treasury; bootstrap {} and demand {} of suppliers' rewards; suppliers' revenue {} against cost {}",
+            "  over the run (medians): minted {} and burned {} tokens, {} to the treasury, {} to validators; bootstrap {} and demand {} of suppliers' rewards; suppliers' revenue {} against cost {}",
             format_value(m("minted_tokens"), Unit::Tokens),
             format_value(m("burned_tokens"), Unit::Tokens),
             format_value(m("treasury_tokens"), Unit::Tokens),
+            format_value(m("validators_tokens"), Unit::Tokens),
             format_value(m("bootstrap_share"), Unit::Percent),
             format_value(m("demand_share"), Unit::Percent),
             format_value(m("supplier_revenue_usd"), Unit::Usd),

@@ -20,6 +20,7 @@ pub enum Kpi {
     DemandPool,
     BootstrapPool,
     Treasury,
+    ValidatorsPaid,
     BootstrapShare,
     RevenuePerSupplierUsd,
     LosingMoneyShare,
@@ -46,7 +47,7 @@ pub enum Unit {
 }
 
 /// Number of indicators.
-pub const KPI_COUNT: usize = 25;
+pub const KPI_COUNT: usize = 26;
 
 /// One step's indicators, indexed by `Kpi as usize`.
 pub type Row = [f64; KPI_COUNT];
@@ -70,6 +71,7 @@ impl Kpi {
         Kpi::DemandPool,
         Kpi::BootstrapPool,
         Kpi::Treasury,
+        Kpi::ValidatorsPaid,
         Kpi::BootstrapShare,
         Kpi::RevenuePerSupplierUsd,
         Kpi::LosingMoneyShare,
@@ -110,7 +112,8 @@ impl Kpi {
             | Kpi::BurnedTokens
             | Kpi::DemandPool
             | Kpi::BootstrapPool
-            | Kpi::Treasury => Unit::Tokens,
+            | Kpi::Treasury
+            | Kpi::ValidatorsPaid => Unit::Tokens,
             Kpi::ServiceQuality | Kpi::BurnMintRatio => Unit::Ratio,
             Kpi::ActiveSuppliers
             | Kpi::Joins
@@ -139,6 +142,7 @@ impl Kpi {
             Kpi::DemandPool => ("demand_pool_tokens", "Demand pool (tokens/step)"),
             Kpi::BootstrapPool => ("bootstrap_pool_tokens", "Bootstrap pool (tokens/step)"),
             Kpi::Treasury => ("treasury_tokens", "Treasury incl. dust (tokens/step)"),
+            Kpi::ValidatorsPaid => ("validators_tokens", "Paid to validators (tokens/step)"),
             Kpi::BootstrapShare => ("bootstrap_target_share", "Bootstrap target share"),
             Kpi::RevenuePerSupplierUsd => (
                 "revenue_per_supplier_usd",

@@ -289,6 +289,7 @@ fn money_rows(s: &Summary) -> Vec<(&'static str, Unit, Band)> {
             t.demand_share,
         ),
         ("To the treasury (tokens)", Unit::Tokens, t.treasury_tokens),
+        ("To validators (tokens)", Unit::Tokens, t.validators_tokens),
         (
             "Total supply at the last epoch",
             Unit::Tokens,

@@ -13,8 +13,8 @@ use std::io::Write;
 use anyhow::{Context, Result, ensure};
 use depin_core::amount::Amount;
 use depin_core::economics::{
-    DemandRules, EmissionSchedule, EpochPlan, ModuleTotals, ProRata, TokenPrice, ValidatorPayout,
-    credits_for_burn, oracle_price, plan_epoch, token_value_of_credits, tokens_for_credits,
+    DemandRules, EmissionSchedule, EpochPlan, ModuleTotals, ProRata, TokenPrice, credits_for_burn,
+    oracle_price, pay_validators, plan_epoch, token_value_of_credits, tokens_for_credits,
 };
 
 use crate::kpi::{KPI_COUNT, Kpi, Row};
@@ -149,6 +149,8 @@ pub fn simulate(
     let mut pop = Population::new(sc, run_key);
     let mut schedule: EmissionSchedule = plan.initial.schedule.clone();
     let mut params = plan.initial.params;
+    let mut validator_bps = plan.initial.validator_bps;
+    let turns = sc.governance.validator_turns();
     let genesis = sc.genesis_supply().0;
     let mut ledger = Ledger {
         genesis,
@@ -171,8 +173,8 @@ pub fn simulate(
         .map(|q| f64::from(*q))
         .sum();
     let first = schedule.at(0).0 as f64 / base_units_per_token;
-    let mut bootstrap_rate =
-        first * (1.0 - f64::from(params.treasury_bps) / 1e4) / initial_q.max(1.0);
+    let to_others = f64::from(params.treasury_bps + validator_bps) / 1e4;
+    let mut bootstrap_rate = first * (1.0 - to_others).max(0.0) / initial_q.max(1.0);
     let mut demand_rate = 0.0f64;
     let alpha = s.expectation_smoothing;
     let act_threshold = threshold(s.act_probability);
@@ -212,6 +214,7 @@ pub fn simulate(
                     }) = plan.decided(index)
                     {
                         params = economics.params;
+                        validator_bps = economics.validator_bps;
                         // A change to the emission replaces the schedule, earlier halving
                         // events included: governance sets the new emission outright.
                         if *emission_changed {
@@ -319,8 +322,7 @@ pub fn simulate(
             emission,
             tokens_burned,
             params.treasury_bps,
-            // No validator share: the simulator models suppliers and users, not validators.
-            0,
+            validator_bps,
             Some(&DemandRules {
                 remint_bps: params.remint_bps,
                 demand_cap_bps: params.demand_cap_bps,
@@ -379,10 +381,11 @@ pub fn simulate(
 
         // 5. Conservation: the close settles every pool (a pool nobody holds a share of is not
         // minted, rounding dust goes to the treasury), and supply follows the flows.
+        let validators = pay_validators(plan.validators, &turns);
         let settled = plan.settle(
             &[(Amount(paid_bootstrap), Amount(paid_demand))],
             &[u64::from(active)],
-            &ValidatorPayout::default(),
+            &validators,
         );
         let treasury = settled.to_treasury.0;
         let minted = settled.minted.0;
@@ -442,6 +445,7 @@ pub fn simulate(
         row[Kpi::DemandPool as usize] = tok(pools.demand.0);
         row[Kpi::BootstrapPool as usize] = tok(pools.bootstrap.0);
         row[Kpi::Treasury as usize] = tok(treasury);
+        row[Kpi::ValidatorsPaid as usize] = tok(validators.total_paid.0);
         row[Kpi::BootstrapShare as usize] = f64::from(pools.bootstrap_bps) / 1e4;
         row[Kpi::RevenuePerSupplierUsd as usize] = if active > 0 {
             step_revenue_usd / f64::from(active)
@@ -536,7 +540,7 @@ fn check_step(
         .map(|m| m.bootstrap.0 + m.demand.0)
         .sum();
     ensure!(
-        plan.treasury.0 + plan.unassigned.0 + pools == rewards,
+        plan.treasury.0 + plan.validators.0 + plan.unassigned.0 + pools == rewards,
         "pools do not sum to emission + re-mint"
     );
     ensure!(

@@ -272,8 +272,9 @@ pub struct Vote {
     pub yes_bps: u32,
 }
 
-/// `[governance]`: how the ledger decides a scheduled proposal's vote (as a genesis file's
-/// `[governance]`; the other fields of that section do not matter to the simulator).
+/// `[governance]`: how the ledger decides a scheduled proposal's vote, and what it pays the
+/// validators (as a genesis file's `[governance]`; its other fields do not matter to the
+/// simulator).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Voting {
@@ -281,6 +282,53 @@ pub struct Voting {
     pub quorum_bps: u32,
     /// Yes must be more than this share of yes and no, basis points (5000 to 9999).
     pub threshold_bps: u32,
+    /// Share of each epoch's emission paid to the validators for the blocks they produce,
+    /// basis points, as the ledger's `governance.validator_reward_bps` (`depin init` sets 600).
+    /// 0 (the default) leaves the whole emission to suppliers and the treasury.
+    #[serde(default)]
+    pub validator_reward_bps: u32,
+    /// Validators sharing that pay, each leading an equal share of an epoch's turns.
+    #[serde(default = "default_validators")]
+    pub validators: u32,
+    /// Share of its turns each validator produces a block in, basis points; the pay of the
+    /// skipped turns is not minted, as on the ledger.
+    #[serde(default = "full_uptime")]
+    pub validator_uptime_bps: u32,
+}
+
+fn default_validators() -> u32 {
+    4
+}
+
+fn full_uptime() -> u32 {
+    10_000
+}
+
+/// Turns (blocks) a simulated epoch has; the ledger pays validators by the turns they produced
+/// out of all turns, so only the proportions matter.
+const TURNS_PER_EPOCH: u64 = 10_000;
+
+/// Most validators a scenario may name (each gets a share of an epoch's turns).
+const MAX_VALIDATORS: u32 = 1_000;
+
+impl Voting {
+    /// The epoch's turns as the ledger's close counts them: (validator, produced, skipped),
+    /// every validator leading an equal share (the remainder to the first ones) and producing
+    /// `validator_uptime_bps` of it.
+    pub fn validator_turns(&self) -> Vec<(Address, u64, u64)> {
+        let n = u64::from(self.validators.max(1));
+        (0..n)
+            .map(|i| {
+                let led = TURNS_PER_EPOCH / n + u64::from(i < TURNS_PER_EPOCH % n);
+                let produced = led * u64::from(self.validator_uptime_bps) / 10_000;
+                (
+                    sim_address(&format!("validator-{i}")),
+                    produced,
+                    led - produced,
+                )
+            })
+            .collect()
+    }
 }
 
 impl Default for Voting {
@@ -289,6 +337,9 @@ impl Default for Voting {
         Voting {
             quorum_bps: devnet.quorum_bps,
             threshold_bps: devnet.threshold_bps,
+            validator_reward_bps: devnet.validator_reward_bps,
+            validators: default_validators(),
+            validator_uptime_bps: full_uptime(),
         }
     }
 }
@@ -332,6 +383,8 @@ pub enum SweepMode {
 pub struct CoreEconomics {
     pub schedule: EmissionSchedule,
     pub params: DemandParams,
+    /// The validators' share of the emission (`governance.validator_reward_bps`).
+    pub validator_bps: u32,
 }
 
 impl CoreEconomics {
@@ -356,6 +409,11 @@ impl CoreEconomics {
                 bootstrap: d.bootstrap,
                 credit_peg: d.credit_peg,
             },
+            validator_bps: p
+                .modules
+                .governance
+                .as_ref()
+                .map_or(0, |g| g.validator_reward_bps),
         }
     }
 }
@@ -747,6 +805,21 @@ impl Scenario {
                 Event::Halving { .. } => {}
             }
         }
+        let g = &self.governance;
+        if g.validators == 0 || g.validators > MAX_VALIDATORS {
+            return Err(bad(
+                "governance.validators",
+                g.validators,
+                &format!("validators sharing the block pay: 1 to {MAX_VALIDATORS}"),
+            ));
+        }
+        if g.validator_uptime_bps > 10_000 {
+            return Err(bad(
+                "governance.validator_uptime_bps",
+                g.validator_uptime_bps,
+                "a share of turns in basis points: 0 to 10000",
+            ));
+        }
         check_range(
             "kpi.collapse_fraction",
             self.kpi.collapse_fraction,
@@ -769,6 +842,7 @@ impl Scenario {
         g.modules.governance = Some(GovernanceGenesis {
             quorum_bps: self.governance.quorum_bps,
             threshold_bps: self.governance.threshold_bps,
+            validator_reward_bps: self.governance.validator_reward_bps,
             ..GovernanceGenesis::devnet()
         });
         g
@@ -811,6 +885,10 @@ impl Scenario {
             "governance.quorum_bps" => {
                 format!("governance.quorum_bps = {}", self.governance.quorum_bps)
             }
+            "governance.validator_reward_bps" => format!(
+                "governance.validator_reward_bps = {}, economics.treasury_bps = {}",
+                self.governance.validator_reward_bps, e.treasury_bps
+            ),
             "governance.threshold_bps" => {
                 format!(
                     "governance.threshold_bps = {}",

@@ -594,3 +594,55 @@ fn a_voted_down_proposal_changes_nothing_and_a_passed_one_applies_from_its_step(
         minted(&voted_down)
     );
 }
+
+#[test]
+fn validators_are_paid_their_share_of_the_emission_for_the_turns_they_produce() {
+    let with = |governance: &str| {
+        let mut loaded = load_text(
+            &format!("{}\n[governance]\n{governance}\n", baseline_text()),
+            "baseline.toml",
+        )
+        .unwrap();
+        shrink(&mut loaded, 150, 2);
+        loaded.points[0].scenario.scenario.steps = 3;
+        run(&loaded.points[0].scenario)
+    };
+    let voting = "quorum_bps = 3340\nthreshold_bps = 5000";
+    let none = with(voting);
+    let paid = with(&format!(
+        "{voting}\nvalidator_reward_bps = 600\nvalidators = 3\nvalidator_uptime_bps = 9000"
+    ));
+    // 30,000 tokens emitted at step 0: 6% (1,800) is the validators' pool. Of an epoch's 10,000
+    // turns the three led 3,334, 3,333 and 3,333 and produced 90% of each, rounded down (3,000,
+    // 2,999, 2,999), so 1,800 x 8,998 / 10,000 = 1,619.64 tokens are paid.
+    let to_validators = p50(&paid, Kpi::ValidatorsPaid, 0);
+    assert!(
+        (1_619.63..=1_619.65).contains(&to_validators),
+        "{to_validators}"
+    );
+    assert_eq!(p50(&none, Kpi::ValidatorsPaid, 0), 0.0);
+    // The share comes out of the suppliers' bootstrap pool, not out of the treasury's.
+    let pool = |o: &depin_sim::engine::Outcome| p50(o, Kpi::BootstrapPool, 0);
+    assert!(
+        (pool(&none) - pool(&paid) - 1_800.0).abs() < 1.0,
+        "{} vs {}",
+        pool(&none),
+        pool(&paid)
+    );
+    assert_eq!(p50(&none, Kpi::Treasury, 0), p50(&paid, Kpi::Treasury, 0));
+    // The skipped turns' 180.36 tokens are not minted.
+    assert!(
+        (p50(&none, Kpi::MintedTokens, 0) - p50(&paid, Kpi::MintedTokens, 0) - 180.36).abs() < 0.01
+    );
+
+    let base = format!("{}\n[governance]\n{voting}\n", baseline_text());
+    let e = error_of(&format!("{base}validator_reward_bps = 9500\n"));
+    assert!(
+        e.contains("governance.validator_reward_bps = 9500, economics.treasury_bps = 1000"),
+        "{e}"
+    );
+    let e = error_of(&format!("{base}validators = 0\n"));
+    assert!(e.contains("governance.validators = 0"), "{e}");
+    let e = error_of(&format!("{base}validator_uptime_bps = 10001\n"));
+    assert!(e.contains("governance.validator_uptime_bps = 10001"), "{e}");
+}
