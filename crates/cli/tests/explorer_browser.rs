@@ -2,7 +2,8 @@
 //! over the DevTools protocol, and checks that the map draws hexagons, the charts have data,
 //! search finds a device, a device page shows its rewards and its refused reports with their
 //! reasons, and the governance pages show proposals (tally, quorum, threshold, when the change
-//! takes effect) with the emergency key marked. Screenshots of the run are written to `docs/explorer*.png`.
+//! takes effect) with the emergency key marked, and the validator set (turns this epoch) with a
+//! declared candidate. Screenshots of the run are written to `docs/explorer*.png`.
 //!
 //! It needs a `chromium` on the PATH (or `CHROMIUM=/path`), so it is `#[ignore]`d in a plain
 //! `cargo test`; `scripts/test` installs Debian's `chromium` (`scripts/install-test-deps`) and
@@ -347,6 +348,7 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
     let api = node.api();
     // One proposal put to a vote, one enacted by the emergency key.
     depin(home, &["stake", "lock", "200", "--key", "alice"]).ok("stake lock");
+    depin(home, &["stake", "candidate", "--key", "alice"]).ok("a validator candidacy");
     let spend = ["gov", "propose", "treasury-spend", "bob", "1"];
     // The devnet's own scripted proposal may land between these, so each id is the one
     // `gov propose` prints.
@@ -508,6 +510,14 @@ fn the_explorer_draws_the_map_charts_search_and_device_pages_in_chromium() {
     browser.wait_for(
         "the emergency change marked in the list",
         &format!("document.querySelector('#proposals tr[data-proposal=\"{emergency}\"]')?.innerText.includes('emergency key')"),
+    );
+    browser.wait_for(
+        "the validator set with its turns",
+        "document.querySelector('#validators tr[data-validator]')?.innerText.includes('produced')",
+    );
+    browser.wait_for(
+        "alice standing as a candidate",
+        &format!("document.querySelector('#candidates tr[data-candidate]')?.innerText.includes('{alice}')"),
     );
     browser.goto(&format!("{}/#/proposal/{voted}", node.url));
     browser.wait_for(
