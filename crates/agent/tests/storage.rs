@@ -139,6 +139,7 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
         serve: None,
         // Announced on the ledger without serving here (a proxy in front, say).
         announce: Some("http://127.0.0.1:7999".into()),
+        max_pending_bytes: depin_agent::storage::retrieval::DEFAULT_MAX_PENDING_BYTES,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -303,6 +304,7 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
                 shards: dir.path().join(format!("provider-{i}")),
                 device: Arc::new(Keypair::from_seed(device.seed())),
                 node: url.clone(),
+                max_pending_bytes: depin_agent::storage::retrieval::DEFAULT_MAX_PENDING_BYTES,
             },
             "127.0.0.1:0".parse().unwrap(),
         )
@@ -492,6 +494,7 @@ fn a_provider_that_loses_its_file_goes_faulty_is_terminated_and_get_repairs_the_
             polls: 0,
             serve: Some("127.0.0.1:0".parse().unwrap()),
             announce: None,
+            max_pending_bytes: depin_agent::storage::retrieval::DEFAULT_MAX_PENDING_BYTES,
         };
         // Ends when the node goes away with the test.
         std::thread::spawn(move || run(&args, &url, &home, &device, false));
@@ -590,4 +593,114 @@ fn a_provider_that_loses_its_file_goes_faulty_is_terminated_and_get_repairs_the_
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Nobody can park bytes on a provider's disk: the agent's server keeps an upload only while the
+/// offer it signed for it lasts (at most `MAX_OFFER_BLOCKS`, whatever the uploader asks), the
+/// agent deletes an upload whose deal never opened once its offer expired and keeps the one
+/// whose deal opened, and uploads still waiting for deals are bounded: one past the bound is
+/// refused (507) with what to do, and accepted once the earlier one expired.
+#[test]
+fn uploads_whose_deals_never_open_are_deleted_when_their_offers_expire_and_are_bounded() {
+    use depin_agent::storage::retrieval::{
+        MAX_OFFER_BLOCKS, pending_file, pending_uploads, shard_file, upload_shard,
+    };
+
+    let net = storage_net(5, 1_000);
+    let StorageNet {
+        ref dir,
+        ref url,
+        ref client,
+        ref buyer,
+        ref devices,
+        ..
+    } = net;
+    let shards = dir.path().join("agent-pending");
+    let args = ProviderArgs {
+        shards: Some(shards.clone()),
+        poll_ms: Some(100),
+        keep_per_mille: 1000,
+        quiet: true,
+        polls: 0,
+        serve: Some("127.0.0.1:0".parse().unwrap()),
+        announce: None,
+        max_pending_bytes: 150_000,
+    };
+    let device = Keypair::from_seed(devices[0].seed());
+    let (node, home) = (url.clone(), dir.path().to_path_buf());
+    // Ends when the node goes away with the test.
+    std::thread::spawn(move || run(&args, &node, &home, &device, false));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let server = loop {
+        let listed = depin_agent::storage::client::announced(client).unwrap();
+        if let Some((_, url)) = listed.iter().find(|(d, _)| *d == devices[0].address()) {
+            break url.clone();
+        }
+        assert!(Instant::now() < deadline, "the agent did not announce");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let height = || {
+        client.get("/v1/status").unwrap()["height"]
+            .as_u64()
+            .unwrap()
+    };
+    let me = buyer.address();
+
+    // Abandoned: its offer lasts 3 blocks and no deal opens on it.
+    let abandoned = generated(41, 100_000);
+    let at = height();
+    let (terms, _) = upload_shard(&server, &abandoned, &me, 5, 100, at + 3).expect("upload");
+    let abandoned_root = terms.root;
+    assert!(shard_file(&shards, &abandoned_root).exists());
+    assert!(pending_file(&shards, &abandoned_root).exists());
+
+    // Past the bound: 100,000 + 100,000 bytes waiting > 150,000.
+    let refused = generated(42, 100_000);
+    let e = format!(
+        "{:#}",
+        upload_shard(&server, &refused, &me, 5, 100, height() + 3).unwrap_err()
+    );
+    assert!(
+        e.contains("507") && e.contains("have not opened") && e.contains("150000"),
+        "{e}"
+    );
+
+    // Asked for a million blocks, signed for at most MAX_OFFER_BLOCKS; its deal opens.
+    let kept = generated(43, 40_000);
+    let asked_at = height();
+    let (terms, provider_signature) =
+        upload_shard(&server, &kept, &me, 2, 100, asked_at + 1_000_000).expect("upload");
+    assert!(
+        terms.valid_until_height <= height() + MAX_OFFER_BLOCKS
+            && terms.valid_until_height >= asked_at + MAX_OFFER_BLOCKS,
+        "{terms:?}"
+    );
+    let kept_root = terms.root;
+    send(
+        client,
+        buyer,
+        Action::from(OpenDeal {
+            terms,
+            provider_signature,
+        }),
+    );
+
+    // The agent's looks settle both: the abandoned upload is deleted once its offer expired,
+    // the opened deal's shard stays and is no longer waiting.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pending_uploads(&shards).unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still waiting: {:?} at height {}",
+            pending_uploads(&shards).unwrap(),
+            height()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(height() > at + 3, "deleted only after the offer expired");
+    assert!(!shard_file(&shards, &abandoned_root).exists());
+    assert!(shard_file(&shards, &kept_root).exists());
+
+    // With nothing waiting, the refused upload fits.
+    upload_shard(&server, &refused, &me, 5, 100, height() + 3).expect("accepted now");
 }

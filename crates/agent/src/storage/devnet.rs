@@ -97,6 +97,7 @@ fn spawn_provider(url: String, home: PathBuf, dir: PathBuf, device: Keypair) {
                 polls: 0,
                 serve: Some("127.0.0.1:0".parse().expect("an address")),
                 announce: None,
+                max_pending_bytes: super::retrieval::DEFAULT_MAX_PENDING_BYTES,
             };
             if let Err(e) = run(&args, &url, &home, &device, false)
                 && !client::is_unreachable(&e)

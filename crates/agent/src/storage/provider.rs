@@ -49,6 +49,10 @@ pub struct ProviderArgs {
     /// the --serve address, `http://ADDR`]; `none` announces nothing.
     #[arg(long)]
     pub announce: Option<String>,
+    /// Most bytes of uploaded shards whose deals have not opened yet that the server keeps
+    /// (uploads past it are refused until earlier ones open or their offers expire).
+    #[arg(long, default_value_t = super::retrieval::DEFAULT_MAX_PENDING_BYTES)]
+    pub max_pending_bytes: u64,
 }
 
 /// Loads every `<root>.shard` file of `dir`, keyed by root; a file whose bytes no longer hash to
@@ -167,6 +171,36 @@ fn forget_proof(sent: &mut std::collections::BTreeSet<(u64, u64)>, action: &Acti
     }
 }
 
+/// Deals the agent reads per request (the API's most).
+const DEALS_PER_PAGE: usize = 1_000;
+
+/// The provider record of `device` with every one of its deals, page after page (the API
+/// returns at most [`DEALS_PER_PAGE`] at once; a provider proves all of them, not the first
+/// page's).
+pub fn read_provider(client: &Client, device: &depin_core::Address) -> Result<Value> {
+    let mut after = 0u64;
+    let mut deals = Vec::new();
+    let mut record: Option<Value> = None;
+    loop {
+        let page = client.get(&format!(
+            "/v1/storage/providers/{device}?after={after}&limit={DEALS_PER_PAGE}"
+        ))?;
+        let part = page["deals"].as_array().cloned().unwrap_or_default();
+        let full = part.len() >= DEALS_PER_PAGE;
+        if let Some(last) = part.last() {
+            after = last["id"].as_u64().context("a deal without an id")? + 1;
+        }
+        deals.extend(part);
+        record.get_or_insert(page);
+        if !full {
+            break;
+        }
+    }
+    let mut record = record.expect("read at least once");
+    record["deals"] = Value::Array(deals);
+    Ok(record)
+}
+
 /// Runs the provider `device` against the node at `base` until stopped (or `args.polls`).
 pub fn run(
     args: &ProviderArgs,
@@ -194,6 +228,7 @@ pub fn run(
                     shards: dir.clone(),
                     device: std::sync::Arc::new(device),
                     node: base.to_string(),
+                    max_pending_bytes: args.max_pending_bytes,
                 },
                 addr,
             )?;
@@ -235,9 +270,28 @@ pub fn run(
                     }
                 }
             }
-            let mut provider =
-                client.get(&format!("/v1/storage/providers/{}", device.address()))?;
+            // Read before the provider: every deal opened by this height is in the read.
+            let settled_at = client.get("/v1/status")?["height"].as_u64().unwrap_or(0);
+            let mut provider = read_provider(&client, &device.address())?;
             provider["height"] = client.get("/v1/status")?["height"].clone();
+            let roots: std::collections::BTreeSet<Hash> = provider["deals"]
+                .as_array()
+                .map(|deals| {
+                    deals
+                        .iter()
+                        .filter_map(|d| d["root"].as_str()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for gone in super::retrieval::drop_unopened(&dir, &roots, settled_at)? {
+                shards.remove(&gone.root);
+                if !args.quiet {
+                    println!(
+                        "deleted the upload {} ({} bytes): no deal opened on it by height {}, when its offer expired",
+                        gone.root, gone.size, gone.valid_until
+                    );
+                }
+            }
             let mut actions = actions_now(&provider, device, k, &shards)?;
             if let Some(url) = &announce
                 && provider["endpoint"].as_str() != Some(url.as_str())

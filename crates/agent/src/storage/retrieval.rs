@@ -47,6 +47,11 @@ const MAX_HEAD_BYTES: u64 = 8 * 1024;
 const MAX_JSON_BYTES: u64 = 64 * 1024;
 /// Sessions with no request for this long have their last receipt submitted, milliseconds.
 const SESSION_IDLE_MS: u64 = 30_000;
+/// Longest an offer stays valid, blocks: an upload whose deal has not opened by then is
+/// deleted ([`drop_unopened`]), so nobody can park bytes on a provider's disk for longer.
+pub const MAX_OFFER_BLOCKS: u64 = 1_000;
+/// Default bound on the bytes of uploads whose deals have not opened yet.
+pub const DEFAULT_MAX_PENDING_BYTES: u64 = 1 << 30;
 
 /// A retrieval request: groups `first_group .. first_group + groups` of the shard `root`, in the
 /// session (`payer`, `session_ms`), with the client's receipt for what it was served before.
@@ -67,6 +72,9 @@ pub struct ServerConfig {
     pub device: Arc<Keypair>,
     /// The node the provider submits receipts to (`http://host:port`).
     pub node: String,
+    /// Most bytes of uploads whose deals have not opened yet that the server keeps; an upload
+    /// past it is refused (507) until earlier ones open or expire.
+    pub max_pending_bytes: u64,
 }
 
 #[derive(Default)]
@@ -180,6 +188,7 @@ fn respond(stream: &mut TcpStream, status: u16, kind: &str, body: &[u8]) -> std:
         200 => "OK",
         402 => "Payment Required",
         404 => "Not Found",
+        507 => "Insufficient Storage",
         _ => "Bad Request",
     };
     write!(
@@ -286,7 +295,42 @@ fn upload(shared: &Shared, target: &str, body: &[u8]) -> Result<Reply> {
     if body.is_empty() {
         return Ok(refuse(400, "an empty shard cannot be stored".into()));
     }
-    let held = HeldShard::on_disk(&shared.cfg.shards, body)?;
+    let height = Client::new(&shared.cfg.node).get("/v1/status")?["height"]
+        .as_u64()
+        .context("the node's status has no height")?;
+    if valid_until < height {
+        return Ok(refuse(
+            400,
+            format!(
+                "valid_until {valid_until} is already past: the chain is at height {height}; ask for a later height"
+            ),
+        ));
+    }
+    // The offer, and so the wait for its deal, lasts at most MAX_OFFER_BLOCKS.
+    let valid_until = valid_until.min(height.saturating_add(MAX_OFFER_BLOCKS));
+    let dir = &shared.cfg.shards;
+    let root = Hash(*blake3::hash(body).as_bytes());
+    let waiting: u64 = pending_uploads(dir)?
+        .iter()
+        .filter(|p| p.root != root)
+        .map(|p| p.size)
+        .sum();
+    let max = shared.cfg.max_pending_bytes;
+    if waiting.saturating_add(body.len() as u64) > max {
+        return Ok(refuse(
+            507,
+            format!(
+                "this provider already holds {waiting} bytes of uploads whose deals have not opened (it keeps at most {max}): open the deals of earlier uploads, or try again once their offers expire (at most {MAX_OFFER_BLOCKS} blocks)"
+            ),
+        ));
+    }
+    let held = HeldShard::on_disk(dir, body)?;
+    // Kept only until the offer expires, unless a deal opens on it (the provider agent's
+    // looks delete it then, or forget the mark once the deal is on the ledger).
+    let mark = pending_file(dir, &held.tree.root);
+    let until = read_pending(&mark).map_or(valid_until, |u| u.max(valid_until));
+    std::fs::write(&mark, until.to_string())
+        .with_context(|| format!("writing {}", mark.display()))?;
     let terms = DealTerms {
         client,
         provider: shared.cfg.device.address(),
@@ -702,4 +746,77 @@ fn verify_segment(
 /// The shard file `root` under `dir` (where uploads are kept).
 pub fn shard_file(dir: &Path, root: &Hash) -> PathBuf {
     dir.join(format!("{}.shard", root.to_hex()))
+}
+
+/// The mark beside an uploaded shard whose deal has not opened yet: the height its offer is
+/// valid until.
+pub fn pending_file(dir: &Path, root: &Hash) -> PathBuf {
+    dir.join(format!("{}.pending", root.to_hex()))
+}
+
+fn read_pending(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// An uploaded shard waiting for its deal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub root: Hash,
+    pub size: u64,
+    /// The offer's last height; 0 if the mark could not be read (treated as expired).
+    pub valid_until: u64,
+}
+
+/// Every upload of `dir` still waiting for its deal.
+pub fn pending_uploads(dir: &Path) -> Result<Vec<PendingUpload>> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let Some(root) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".pending"))
+            .and_then(|hex| hex.parse::<Hash>().ok())
+        else {
+            continue;
+        };
+        let size = std::fs::metadata(shard_file(dir, &root)).map_or(0, |m| m.len());
+        out.push(PendingUpload {
+            root,
+            size,
+            valid_until: read_pending(&path).unwrap_or(0),
+        });
+    }
+    out.sort_by_key(|p| p.root);
+    Ok(out)
+}
+
+/// Settles the uploads of `dir` waiting for a deal, given the roots of every deal the ledger
+/// has for this provider (read at or after `height`): an upload whose deal opened keeps its
+/// shard and loses its mark; one whose offer expired before `height` (no deal can open on it
+/// any more) is deleted. Returns the deleted ones.
+pub fn drop_unopened(
+    dir: &Path,
+    deal_roots: &std::collections::BTreeSet<Hash>,
+    height: u64,
+) -> Result<Vec<PendingUpload>> {
+    let mut dropped = Vec::new();
+    for p in pending_uploads(dir)? {
+        let mark = pending_file(dir, &p.root);
+        if deal_roots.contains(&p.root) {
+            std::fs::remove_file(&mark).with_context(|| format!("removing {}", mark.display()))?;
+        } else if p.valid_until < height {
+            let shard = shard_file(dir, &p.root);
+            if shard.exists() {
+                std::fs::remove_file(&shard)
+                    .with_context(|| format!("removing {}", shard.display()))?;
+            }
+            std::fs::remove_file(&mark).with_context(|| format!("removing {}", mark.display()))?;
+            dropped.push(p);
+        }
+    }
+    Ok(dropped)
 }
