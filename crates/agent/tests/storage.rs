@@ -704,3 +704,57 @@ fn uploads_whose_deals_never_open_are_deleted_when_their_offers_expire_and_are_b
     // With nothing waiting, the refused upload fits.
     upload_shard(&server, &refused, &me, 5, 100, height() + 3).expect("accepted now");
 }
+
+/// The agent reads all of a provider's deals, page after page: before, it read the API's first
+/// page (100) and never proved a deal past it.
+#[test]
+fn the_provider_agent_reads_every_page_of_its_deals() {
+    use depin_agent::storage::provider::read_provider_in_pages;
+
+    let net = storage_net(5, 1_000);
+    let device = &net.devices[0];
+    let height = net.client.get("/v1/status").unwrap()["height"]
+        .as_u64()
+        .unwrap();
+    let signer = depin_agent::client::Signer::fetch(&net.client).unwrap();
+    let first = net.client.nonce(&net.buyer.address()).unwrap().unwrap_or(0);
+    let txs: Vec<_> = (0..12u64)
+        .map(|i| {
+            let data = generated(100 + i, 2_000);
+            let terms = DealTerms {
+                client: net.buyer.address(),
+                provider: device.address(),
+                root: HeldShard::in_memory(data.clone()).tree.root,
+                size: data.len() as u64,
+                periods: 2,
+                price_per_period: 100,
+                valid_until_height: height + 100,
+            };
+            let provider_signature = terms.sign(CHAIN_ID, device);
+            signer.sign(
+                &net.buyer,
+                first + i,
+                Action::from(OpenDeal {
+                    terms,
+                    provider_signature,
+                }),
+            )
+        })
+        .collect();
+    for verdict in net.client.submit(&txs).unwrap() {
+        assert!(verdict.is_ok(), "{verdict:?}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while net.client.nonce(&net.buyer.address()).unwrap().unwrap_or(0) < first + 12 {
+        assert!(Instant::now() < deadline, "the deals did not open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let p = read_provider_in_pages(&net.client, &device.address(), 5).unwrap();
+    let ids: Vec<u64> = p["deals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, (0..12).collect::<Vec<u64>>(), "{p}");
+}

@@ -178,15 +178,24 @@ const DEALS_PER_PAGE: usize = 1_000;
 /// returns at most [`DEALS_PER_PAGE`] at once; a provider proves all of them, not the first
 /// page's).
 pub fn read_provider(client: &Client, device: &depin_core::Address) -> Result<Value> {
+    read_provider_in_pages(client, device, DEALS_PER_PAGE)
+}
+
+/// [`read_provider`], `per_page` deals a request.
+pub fn read_provider_in_pages(
+    client: &Client,
+    device: &depin_core::Address,
+    per_page: usize,
+) -> Result<Value> {
     let mut after = 0u64;
     let mut deals = Vec::new();
     let mut record: Option<Value> = None;
     loop {
         let page = client.get(&format!(
-            "/v1/storage/providers/{device}?after={after}&limit={DEALS_PER_PAGE}"
+            "/v1/storage/providers/{device}?after={after}&limit={per_page}"
         ))?;
         let part = page["deals"].as_array().cloned().unwrap_or_default();
-        let full = part.len() >= DEALS_PER_PAGE;
+        let full = part.len() >= per_page.max(1);
         if let Some(last) = part.last() {
             after = last["id"].as_u64().context("a deal without an id")? + 1;
         }
