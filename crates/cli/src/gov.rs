@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use depin_agent::client::Client;
 use depin_core::services::governance::actions::{
     Candidate, Choice, DelegateStake, EmergencyEnact, LockStake, ProposalKind, Propose,
-    UnbondStake, Unjail, Vote, WithdrawStake,
+    SetCommission, UnbondStake, Unjail, Vote, WithdrawStake,
 };
 use depin_core::{Action, Address, Amount};
 use depin_node::Home;
@@ -129,9 +129,64 @@ pub enum StakeCmd {
         #[arg(long)]
         withdraw: bool,
     },
+    /// Set the commission a validator (or candidate) keeps of its pay, in percent ("10" or
+    /// "2.5%"); the rest is shared with the stake backing it. A cut applies to this epoch's
+    /// pay, a raise from the epoch after next.
+    Commission {
+        percent: String,
+        #[arg(long, default_value = "validator")]
+        key: String,
+    },
     /// The validator set, the candidates with their backing, and who the next epoch boundary
     /// elects if stake stays as it is.
     Validators,
+}
+
+/// A validator's commission as `stake validators` prints it.
+fn commission_text(c: &Value, exposed: &Value) -> String {
+    let pct = |bps: u64| format!("{}.{:02}%", bps / 100, bps % 100);
+    let bps = c["bps"].as_u64().unwrap_or(10_000);
+    let mut out = if c["set"] == Value::Bool(true) {
+        format!("commission {}", pct(bps))
+    } else {
+        "keeps its whole pay (no commission set)".to_string()
+    };
+    if let (Some(next), Some(from)) = (c["next"]["bps"].as_u64(), c["next"]["from_epoch"].as_u64())
+        && next != bps
+    {
+        out.push_str(&format!(", {} from epoch {from}", pct(next)));
+    }
+    if let Some(n) = exposed.as_u64() {
+        out.push_str(&format!(", {n} backers share the next pay"));
+    }
+    out
+}
+
+/// A percentage with at most two decimals ("10", "2.5%", "0.25") in basis points.
+fn percent_bps(text: &str) -> Result<u32> {
+    let t = text.trim().trim_end_matches('%');
+    let bad = || {
+        anyhow::anyhow!(
+            "{text:?} is not a percentage: give 0 to 100 with at most two decimals, e.g. 10 or 2.5%"
+        )
+    };
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if whole.is_empty()
+        || frac.len() > 2
+        || !(whole.chars().chain(frac.chars())).all(|c| c.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let whole: u32 = whole.parse().map_err(|_| bad())?;
+    let frac: u32 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    let bps = whole
+        .checked_mul(100)
+        .and_then(|w| w.checked_add(frac))
+        .ok_or_else(bad)?;
+    if bps > 10_000 {
+        return Err(bad());
+    }
+    Ok(bps)
 }
 
 /// Reads a genesis section from a TOML or JSON file, as the JSON a proposal carries.
@@ -458,6 +513,25 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
             json_out,
         )
         .map(drop),
+        StakeCmd::Commission { percent, key } => {
+            let bps = percent_bps(percent)?;
+            send(
+                home,
+                client,
+                key,
+                SetCommission {
+                    commission_bps: bps,
+                }
+                .into(),
+                &format!(
+                    "set the commission to {}.{:02}% (a cut applies to this epoch's pay, a raise from the epoch after next; see `depin stake validators`)",
+                    bps / 100,
+                    bps % 100
+                ),
+                json_out,
+            )
+            .map(drop)
+        }
         StakeCmd::Validators => {
             let v = client.get("/v1/governance/validators")?;
             if json_out {
@@ -488,6 +562,24 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
                         u["release_height"]
                     );
                 }
+                if let Some(r) = s["last_backer_reward"].as_object() {
+                    println!(
+                        "  paid {} base units at the close of epoch {} as a backer of {}",
+                        r["amount"].as_str().unwrap_or("0"),
+                        r["epoch"],
+                        r["validator"].as_str().unwrap_or("?")
+                    );
+                }
+                if s["backs"].as_str() != Some(address.to_string().as_str()) {
+                    println!(
+                        "  {}",
+                        if s["exposed_for_next_pay"] == Value::Bool(true) {
+                            "shares the validator's next pay (in its exposure)"
+                        } else {
+                            "not in the validator's exposure yet: shares its pay from the epoch after the next close"
+                        }
+                    );
+                }
                 if !s["jail"].is_null() {
                     println!(
                         "  JAILED ({}) until height {}",
@@ -511,11 +603,12 @@ fn print_validators(v: &Value) {
     for m in v["validators"].as_array().into_iter().flatten() {
         let t = &m["turns_this_epoch"];
         println!(
-            "  {}  power {}  turns this epoch: {} produced, {} skipped{}",
+            "  {}  power {}  turns this epoch: {} produced, {} skipped  {}{}",
             text(&m["address"]),
             m["power"],
             t["produced"],
             t["skipped"],
+            commission_text(&m["commission"], &m["exposed_backers"]),
             if m["jail"].is_null() { "" } else { "  JAILED" }
         );
     }
@@ -566,5 +659,23 @@ fn print_validators(v: &Value) {
             text(&kept["code"]),
             text(&kept["why"])
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_bps;
+
+    #[test]
+    fn percentages_become_basis_points_and_bad_ones_say_what_to_give() {
+        assert_eq!(percent_bps("10").unwrap(), 1_000);
+        assert_eq!(percent_bps("2.5%").unwrap(), 250);
+        assert_eq!(percent_bps("0.25").unwrap(), 25);
+        assert_eq!(percent_bps("100%").unwrap(), 10_000);
+        assert_eq!(percent_bps("0").unwrap(), 0);
+        for bad in ["", "%", "101", "2.555", "-1", "ten", ".5", "4294967296"] {
+            let e = percent_bps(bad).map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains("0 to 100"), "{bad:?}: {e}");
+        }
     }
 }

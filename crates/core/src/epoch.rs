@@ -142,12 +142,20 @@ fn close(state: &mut State, epoch: u64, ctx: BlockContext) {
     let validators = pay_validators(plan.validators, &turns);
     let settled = plan.settle(&module_paid, &holders, &validators);
     if !validators.pool.is_zero() {
+        use crate::services::governance::rewards;
         for v in &validators.paid {
             if !v.amount.is_zero() {
-                state.mint_to(&v.validator, v.amount);
+                // Its commission and its own share to it, the rest to the stake backing it.
+                rewards::pay_validator(state, epoch, &v.validator, v.amount);
             }
             state.put(validator_reward_key(epoch, &v.validator), v);
         }
+        // Who shares the next epoch's pay: the stake backing each validator now.
+        let set: Vec<Address> = crate::state::StateRead::validators(&*state)
+            .iter()
+            .map(|v| v.address)
+            .collect();
+        rewards::expose(state, &set);
     }
 
     for (device, payee) in &payees {

@@ -170,6 +170,22 @@ pub async fn stake(
         let s = view.stake_of(&address);
         // The weight it would have on a proposal opened in the next block.
         let (weight, devices) = voting_weight(&view, &address, height + 1, u64::MAX);
+        // What the validator it backs paid it at the last close, and whether its stake is in
+        // the exposure that shares the next one.
+        use depin_core::services::governance::rewards::{exposure_of, split_of};
+        let backs = s.backs(&address);
+        let length = view.params().epoch_length_blocks.max(1);
+        let last_epoch = (height / length).checked_sub(1);
+        let last_reward = last_epoch.and_then(|e| {
+            let split = split_of(&view, e, &backs)?;
+            let paid = split.backers.iter().find(|b| b.staker == address)?;
+            Some(json!({"epoch": e, "validator": backs, "amount": paid.amount}))
+        });
+        let exposed = backs != address
+            && exposure_of(&view, &backs)
+                .backers
+                .iter()
+                .any(|b| b.staker == address);
         let out = json!({
             "address": address,
             "bonded": s.amount,
@@ -180,6 +196,8 @@ pub async fn stake(
             "devices_counted": devices.len(),
             "validator": is_member(&view, &address),
             "backing": view.backing_of(&address),
+            "last_backer_reward": last_reward,
+            "exposed_for_next_pay": exposed,
             "jail": view.jail_of(&address),
             "totals": view.stake_totals(),
         });
@@ -221,6 +239,17 @@ pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>>
         let set = view.validators();
         let all = standings(&view);
         let next = (g.max_validators > 0).then(|| decide(&all, &g, set.len()));
+        use depin_core::services::governance::rewards::{
+            commission_at, commission_record, exposure_of,
+        };
+        let epoch = node.tip().height / view.params().epoch_length_blocks.max(1);
+        let commission = |a: &Address| {
+            json!({
+                "bps": commission_at(&view, a, epoch),
+                "set": commission_record(&view, a).is_some(),
+                "next": commission_record(&view, a).and_then(|c| c.next),
+            })
+        };
         let candidates: Vec<Value> = all
             .iter()
             .map(|c| {
@@ -235,6 +264,7 @@ pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>>
                     "qualifies": c.qualifies(g.min_validator_bond),
                     "since_height": view.candidacy_of(&c.address).map(|d| d.since_height),
                     "rank": rank.map(|r| r + 1),
+                    "commission": commission(&c.address),
                     "elected_next": rank.is_some() && next.as_ref().is_some_and(|o| o.kept.is_none()),
                 })
             })
@@ -247,6 +277,8 @@ pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>>
                     "power": v.power,
                     "turns_this_epoch": turns_of(&view, &v.address),
                     "jail": view.jail_of(&v.address),
+                    "commission": commission(&v.address),
+                    "exposed_backers": exposure_of(&view, &v.address).backers.len(),
                 })
             })
             .collect();

@@ -246,6 +246,15 @@ pub struct Candidate {
     pub candidate: bool,
 }
 
+/// A validator or candidate sets the commission it keeps of its pay, basis points (the rest is
+/// shared with the stake backing it). A cut applies from this epoch's pay, a raise from the
+/// epoch after next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetCommission {
+    pub commission_bps: u32,
+}
+
 /// The genesis' emergency key enacts a change without a vote, at the next epoch boundary.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -268,6 +277,9 @@ struct_codec!(Vote {
     choice: Choice,
 });
 struct_codec!(Candidate { candidate: bool });
+struct_codec!(SetCommission {
+    commission_bps: u32
+});
 struct_codec!(EmergencyEnact {
     title: String,
     change: ProposalKind,
@@ -301,4 +313,5 @@ actions! {
     7 => EmergencyEnact(EmergencyEnact),
     8 => ReportEquivocation(super::evidence::ReportEquivocation),
     9 => Candidate(Candidate),
+    10 => SetCommission(SetCommission),
 }

@@ -17,6 +17,7 @@ pub mod params;
 pub mod proposal;
 pub mod records;
 pub mod reject;
+pub mod rewards;
 pub mod stake;
 
 use crate::genesis::GenesisInfo;
@@ -137,6 +138,9 @@ impl Module for Governance {
             GovernanceAction::Unjail(_) => stake::unjail(state, tx.signer, tx.block),
             GovernanceAction::Candidate(a) => {
                 stake::set_candidate(state, tx.signer, a.candidate, &p, tx.block)
+            }
+            GovernanceAction::SetCommission(a) => {
+                rewards::set_commission(state, tx.signer, a.commission_bps, tx.block)
             }
             GovernanceAction::ReportEquivocation(a) => evidence::report(state, a, tx.block.height),
             GovernanceAction::EmergencyEnact(a) => {

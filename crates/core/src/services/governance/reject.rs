@@ -32,6 +32,8 @@ reasons! {
     20 => NotACandidate {} = "not_a_candidate",
     21 => SelfBondShort { bonded: Amount, needed: Amount } = "self_bond_short",
     22 => TooManyCandidates { max: u32 } = "too_many_candidates",
+    23 => CommissionTooHigh { bps: u32 } = "commission_too_high",
+    24 => NotValidatorOrCandidate {} = "not_validator_or_candidate",
 }
 
 impl fmt::Display for GovernanceRejection {
@@ -129,6 +131,14 @@ impl fmt::Display for GovernanceRejection {
             TooManyCandidates { max } => write!(
                 f,
                 "{max} candidates are already declared, the most an election ranks; back one of them with `depin stake delegate`, or wait until one withdraws"
+            ),
+            CommissionTooHigh { bps } => write!(
+                f,
+                "a commission of {bps} basis points is more than the whole pay (10000); set 0 to 10000"
+            ),
+            NotValidatorOrCandidate {} => write!(
+                f,
+                "only a validator or a declared candidate has a commission; declare a candidacy first (`depin stake candidate`)"
             ),
             OffenderNotAValidator { validator } => write!(
                 f,
