@@ -570,7 +570,8 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
                         r["validator"].as_str().unwrap_or("?")
                     );
                 }
-                if s["backs"].as_str() != Some(address.to_string().as_str()) {
+                let bonded = s["bonded"].as_str().is_some_and(|b| b != "0");
+                if bonded && s["backs"].as_str() != Some(address.to_string().as_str()) {
                     println!(
                         "  {}",
                         if s["exposed_for_next_pay"] == Value::Bool(true) {
