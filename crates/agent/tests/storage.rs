@@ -4,11 +4,13 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{start_network, test_genesis};
 use depin_agent::client::Client;
 use depin_agent::storage::provider::{ProviderArgs, run};
+use depin_agent::storage::retrieval::DEFAULT_MAX_PENDING_BYTES;
 use depin_agent::storage::{HeldShard, generated};
 use depin_core::economics::TokenPrice;
 use depin_core::modules::storage::actions::{
@@ -139,7 +141,7 @@ fn the_provider_agent_proves_a_shard_it_keeps_on_disk_in_every_window() {
         serve: None,
         // Announced on the ledger without serving here (a proxy in front, say).
         announce: Some("http://127.0.0.1:7999".into()),
-        max_pending_bytes: depin_agent::storage::retrieval::DEFAULT_MAX_PENDING_BYTES,
+        max_pending_bytes: DEFAULT_MAX_PENDING_BYTES,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -273,6 +275,42 @@ fn storage_net(window_blocks: u64, max_fault_periods: u32) -> StorageNet {
     }
 }
 
+/// Runs the provider agent of `device` (until the node goes away with the test): it proves in
+/// each window from `shards` and serves on 127.0.0.1, announcing its URL.
+fn spawn_serving_agent(
+    net: &StorageNet,
+    device: &Keypair,
+    shards: PathBuf,
+    max_pending_bytes: u64,
+) {
+    let args = ProviderArgs {
+        shards: Some(shards),
+        poll_ms: Some(100),
+        keep_per_mille: 1000,
+        quiet: true,
+        polls: 0,
+        serve: Some("127.0.0.1:0".parse().unwrap()),
+        announce: None,
+        max_pending_bytes,
+    };
+    let (url, home) = (net.url.clone(), net.dir.path().to_path_buf());
+    let device = Keypair::from_seed(device.seed());
+    std::thread::spawn(move || run(&args, &url, &home, &device, false));
+}
+
+/// The retrieval URL `device` announced on the ledger, once it has.
+fn announced_url(client: &Client, device: &Keypair) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = depin_agent::storage::client::announced(client).unwrap();
+        if let Some((_, url)) = listed.iter().find(|(d, _)| *d == device.address()) {
+            return url.clone();
+        }
+        assert!(Instant::now() < deadline, "the agent did not announce");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
     use depin_agent::storage::client::{
@@ -304,7 +342,7 @@ fn put_and_get_survive_a_dead_and_a_lying_provider_and_pay_exactly() {
                 shards: dir.path().join(format!("provider-{i}")),
                 device: Arc::new(Keypair::from_seed(device.seed())),
                 node: url.clone(),
-                max_pending_bytes: depin_agent::storage::retrieval::DEFAULT_MAX_PENDING_BYTES,
+                max_pending_bytes: DEFAULT_MAX_PENDING_BYTES,
             },
             "127.0.0.1:0".parse().unwrap(),
         )
@@ -476,7 +514,6 @@ fn a_provider_that_loses_its_file_goes_faulty_is_terminated_and_get_repairs_the_
     let net = storage_net(20, 3);
     let StorageNet {
         ref dir,
-        ref url,
         ref client,
         ref buyer,
         ref devices,
@@ -484,29 +521,11 @@ fn a_provider_that_loses_its_file_goes_faulty_is_terminated_and_get_repairs_the_
     } = net;
     // Every provider runs the agent: it proves in each window and serves (announcing its URL).
     for (i, device) in devices.iter().enumerate() {
-        let (url, home) = (url.clone(), dir.path().to_path_buf());
-        let device = Keypair::from_seed(device.seed());
-        let args = ProviderArgs {
-            shards: Some(dir.path().join(format!("agent-{i}"))),
-            poll_ms: Some(100),
-            keep_per_mille: 1000,
-            quiet: true,
-            polls: 0,
-            serve: Some("127.0.0.1:0".parse().unwrap()),
-            announce: None,
-            max_pending_bytes: depin_agent::storage::retrieval::DEFAULT_MAX_PENDING_BYTES,
-        };
-        // Ends when the node goes away with the test.
-        std::thread::spawn(move || run(&args, &url, &home, &device, false));
+        let shards = dir.path().join(format!("agent-{i}"));
+        spawn_serving_agent(&net, device, shards, DEFAULT_MAX_PENDING_BYTES);
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while depin_agent::storage::client::announced(client)
-        .unwrap()
-        .len()
-        < devices.len()
-    {
-        assert!(Instant::now() < deadline, "the agents did not announce");
-        std::thread::sleep(Duration::from_millis(100));
+    for device in devices {
+        announced_url(client, device);
     }
     let data = generated(31, 3_000_000);
     let args = PutArgs {
@@ -609,36 +628,14 @@ fn uploads_whose_deals_never_open_are_deleted_when_their_offers_expire_and_are_b
     let net = storage_net(5, 1_000);
     let StorageNet {
         ref dir,
-        ref url,
         ref client,
         ref buyer,
         ref devices,
         ..
     } = net;
     let shards = dir.path().join("agent-pending");
-    let args = ProviderArgs {
-        shards: Some(shards.clone()),
-        poll_ms: Some(100),
-        keep_per_mille: 1000,
-        quiet: true,
-        polls: 0,
-        serve: Some("127.0.0.1:0".parse().unwrap()),
-        announce: None,
-        max_pending_bytes: 150_000,
-    };
-    let device = Keypair::from_seed(devices[0].seed());
-    let (node, home) = (url.clone(), dir.path().to_path_buf());
-    // Ends when the node goes away with the test.
-    std::thread::spawn(move || run(&args, &node, &home, &device, false));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let server = loop {
-        let listed = depin_agent::storage::client::announced(client).unwrap();
-        if let Some((_, url)) = listed.iter().find(|(d, _)| *d == devices[0].address()) {
-            break url.clone();
-        }
-        assert!(Instant::now() < deadline, "the agent did not announce");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    spawn_serving_agent(&net, &devices[0], shards.clone(), 150_000);
+    let server = announced_url(client, &devices[0]);
     let height = || {
         client.get("/v1/status").unwrap()["height"]
             .as_u64()
