@@ -141,10 +141,7 @@ pub enum StoreError {
     #[error(
         "block {height} is committed, but applying the pending state writes to the state table failed ({error}); restart the node to finish it"
     )]
-    Checkpoint {
-        height: u64,
-        error: Box<StoreError>,
-    },
+    Checkpoint { height: u64, error: Box<StoreError> },
 }
 
 impl StoreError {
@@ -281,13 +278,12 @@ impl View {
         to: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Entries, StoreError> {
-        let base = self
-            .table
-            .range::<&[u8]>((from, to))?
-            .map(|e| -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let base = self.table.range::<&[u8]>((from, to))?.map(
+            |e| -> Result<(Vec<u8>, Vec<u8>), StoreError> {
                 let (k, v) = e?;
                 Ok((k.value().to_vec(), v.value().to_vec()))
-            });
+            },
+        );
         pending::merge_with_base(base, pending::Merged::new(&self.layers, from, to), limit)
     }
 }
@@ -505,15 +501,12 @@ impl Store {
             let mut pending = self.lock_pending();
             pending.bytes += layer.bytes();
             pending.layers.push(Arc::new(layer));
-            pending.layers.len() as u64 >= self.policy.blocks
-                || pending.bytes >= self.policy.bytes
+            pending.layers.len() as u64 >= self.policy.blocks || pending.bytes >= self.policy.bytes
         };
         if due {
-            self.checkpoint().map_err(|e| {
-                StoreError::Checkpoint {
-                    height: h,
-                    error: Box::new(e),
-                }
+            self.checkpoint().map_err(|e| StoreError::Checkpoint {
+                height: h,
+                error: Box::new(e),
             })?;
         }
         Ok(())
@@ -573,7 +566,11 @@ impl Store {
         }
         tx.commit()?;
         let mut pending = self.lock_pending();
-        let done = pending.layers.iter().take_while(|l| l.height <= top).count();
+        let done = pending
+            .layers
+            .iter()
+            .take_while(|l| l.height <= top)
+            .count();
         let freed: usize = pending.layers.drain(..done).map(|l| l.bytes()).sum();
         pending.bytes -= freed;
         Ok(())

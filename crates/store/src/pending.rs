@@ -135,11 +135,15 @@ impl Layer {
     fn bounds(&self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> (usize, usize) {
         let lo = match from {
             Bound::Included(f) => self.index.partition_point(|s| slice(&self.blob, s.key) < f),
-            Bound::Excluded(f) => self.index.partition_point(|s| slice(&self.blob, s.key) <= f),
+            Bound::Excluded(f) => self
+                .index
+                .partition_point(|s| slice(&self.blob, s.key) <= f),
             Bound::Unbounded => 0,
         };
         let hi = match to {
-            Bound::Included(t) => self.index.partition_point(|s| slice(&self.blob, s.key) <= t),
+            Bound::Included(t) => self
+                .index
+                .partition_point(|s| slice(&self.blob, s.key) <= t),
             Bound::Excluded(t) => self.index.partition_point(|s| slice(&self.blob, s.key) < t),
             Bound::Unbounded => self.index.len(),
         };
@@ -253,7 +257,10 @@ mod tests {
     #[test]
     fn newer_blocks_win_and_deletes_hide_the_base() {
         let layers = vec![
-            layer(1, &[(b"a", Some(b"1")), (b"c", Some(b"1")), (b"d", Some(b"1"))]),
+            layer(
+                1,
+                &[(b"a", Some(b"1")), (b"c", Some(b"1")), (b"d", Some(b"1"))],
+            ),
             layer(2, &[(b"a", None), (b"c", Some(b"2")), (b"e", Some(b"2"))]),
         ];
         let base: Vec<Result<_, ()>> = vec![
@@ -273,7 +280,10 @@ mod tests {
             let k = &e.as_ref().unwrap().0;
             k.as_slice() >= &b"b"[..] && k.as_slice() < &b"e"[..]
         });
-        assert_eq!(merge_with_base(base_bd, some, 2).unwrap(), want[..2].to_vec());
+        assert_eq!(
+            merge_with_base(base_bd, some, 2).unwrap(),
+            want[..2].to_vec()
+        );
     }
 
     #[test]
@@ -281,7 +291,10 @@ mod tests {
         let set: WriteSet = vec![(b"key".to_vec(), Some(b"value".to_vec()))];
         let blob = Layer::encode(&set);
         for cut in 0..blob.len() {
-            assert!(Layer::parse(1, blob[..cut].to_vec()).is_err(), "cut at {cut}");
+            assert!(
+                Layer::parse(1, blob[..cut].to_vec()).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut padded = blob.clone();
         padded.push(0);

@@ -328,7 +328,10 @@ fn a_sigkill_at_any_point_of_commits_and_checkpoints_loses_no_block() {
         let (last, _) = reported.last().unwrap().clone();
         assert!(store.height().unwrap() >= last, "round {round}");
         for (h, hash) in &reported {
-            let header = store.header(*h).unwrap().expect("a reported block is stored");
+            let header = store
+                .header(*h)
+                .unwrap()
+                .expect("a reported block is stored");
             assert_eq!(&header.app_hash.to_string(), hash, "block {h}");
         }
         assert_eq!(state.app_hash(), store.app_hash().unwrap());
