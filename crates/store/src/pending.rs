@@ -204,7 +204,7 @@ pub(crate) fn merge_with_base<E>(
     base: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), E>>,
     pending: Merged<'_>,
     limit: usize,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, E> {
+) -> Result<crate::Entries, E> {
     let mut out = Vec::new();
     let mut base = base.peekable();
     let mut pending = pending.peekable();
@@ -212,7 +212,7 @@ pub(crate) fn merge_with_base<E>(
         let order = match (base.peek(), pending.peek()) {
             (None, None) => break,
             (Some(Err(_)), _) => {
-                return Err(base.next().expect("peeked").err().expect("an error"));
+                return Err(base.next().expect("peeked").expect_err("an error"));
             }
             (Some(Ok(_)), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,

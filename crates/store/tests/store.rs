@@ -145,7 +145,7 @@ fn transfers(
 }
 
 /// Every state entry the store answers, through each of its read paths.
-fn reads(store: &Store, probe: &depin_core::Address) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>) {
+fn reads(store: &Store, probe: &depin_core::Address) -> (depin_store::Entries, Vec<u8>) {
     let all = store.state_prefix(&[], usize::MAX).unwrap();
     let ranged = store.state_range(&[0], &[0xff], usize::MAX).unwrap();
     assert_eq!(all, ranged);
