@@ -15,6 +15,8 @@ use depin_core::{Action, Address, Amount, Encode, Keypair, Transaction};
 use depin_node::Home;
 use serde_json::{Value, json};
 
+/// The store's checkpoint interval in blocks (`depin_store::CheckpointPolicy::BLOCKS_VAR`).
+const CHECKPOINT_BLOCKS_VAR: &str = "DEPIN_STORE_CHECKPOINT_BLOCKS";
 /// How long transactions flow before the kill.
 const FLOW: Duration = Duration::from_millis(1500);
 /// Most transactions the API submitter sends.
@@ -255,7 +257,11 @@ fn kill_dash_nine_while_transactions_flow_loses_nothing_committed() {
     let home = dir.path();
     init_home(home, 100);
     let keys = Home::new(home);
-    let mut node = NodeProcess::start(home);
+    // A checkpoint of the store's pending state writes every other block, so the kill lands in
+    // commits and checkpoints alike, with pending sets to restore.
+    let mut node = NodeProcess::start_with(home, |c| {
+        c.env(CHECKPOINT_BLOCKS_VAR, "2");
+    });
     let api = node.api();
     let status = api.get_ok("/v1/status");
     let network = api.network();
@@ -365,7 +371,9 @@ fn kill_dash_nine_while_transactions_flow_loses_nothing_committed() {
     assert!(refused.is_empty(), "refused inside blocks: {refused:#?}");
 
     // Restart on the same home: a killed node leaves a stale api.url, so it gets a new one.
-    let mut node = NodeProcess::start(home);
+    let mut node = NodeProcess::start_with(home, |c| {
+        c.env(CHECKPOINT_BLOCKS_VAR, "2");
+    });
     let api = node.api();
     let restart_height = api.height();
     assert!(

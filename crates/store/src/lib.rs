@@ -2,14 +2,26 @@
 //! per block.
 //!
 //! Each block is written in a single redb write transaction holding the block, its receipts, the
-//! transaction index, the changed state entries, the height and the app hash, committed with
+//! transaction index, the block's state write set, the height and the app hash, committed with
 //! fsync. After a crash (even `kill -9` mid-write) the database opens at the last committed block:
 //! never half a block. Reads use redb's MVCC snapshots, so the API reads committed data while the
 //! driver writes the next block.
+//!
+//! The state write set goes in as one sequential blob keyed by height (the pending table), not as
+//! random keys into the state table: copy-on-write would otherwise rewrite most of the state
+//! table's leaf pages every block. A checkpoint, every [`CheckpointPolicy::blocks`] blocks or
+//! once the pending blobs pass [`CheckpointPolicy::bytes`], applies the pending sets to the state
+//! table in one transaction (in key order, newest write winning) and deletes them; the state
+//! table's height is kept beside it. Loading the state reads the table and then the pending sets
+//! in height order. Every state read (entries, ranges, prefixes, snapshots, accounts) merges the
+//! pending sets over the table, both taken under one lock so a read never sees half a block.
 
+mod pending;
 mod replay;
 
+use std::ops::Bound;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use depin_core::codec::{Decode, DecodeError, Encode, Reader};
 use depin_core::state::{RestoreError, WriteSet};
@@ -17,7 +29,7 @@ use depin_core::{
     Account, Address, Applied, Block, Genesis, Hash, Header, Params, Receipt, State, StateRead,
     Transaction,
 };
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use thiserror::Error;
 
 pub use replay::{ReplayReport, replay_from_genesis};
@@ -37,6 +49,9 @@ const REPORTS: TableDefinition<([u8; 32], u64, u32), ()> = TableDefinition::new(
 const REPORT_OUTCOMES: TableDefinition<(u64, &str), u64> = TableDefinition::new("report_outcomes");
 /// Chain position and identity.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Height -> the state write set of a committed block not yet applied to [`STATE`] (see
+/// [`pending`] for the encoding).
+const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("pending_state");
 /// Finalization certificates of a BFT network (encoded by the engine), by the height of the
 /// block each names; its ancestors are final through it.
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
@@ -51,6 +66,59 @@ const META_HEIGHT: &str = "height";
 const META_APP_HASH: &str = "app_hash";
 const META_LAST_BLOCK_HASH: &str = "last_block_hash";
 const META_GENESIS_HASH: &str = "genesis_hash";
+/// The height [`STATE`] reflects: the pending sets above it, up to [`META_HEIGHT`], complete it.
+/// Absent in stores written before the pending table: their [`STATE`] is at [`META_HEIGHT`].
+const META_STATE_HEIGHT: &str = "state_height";
+
+/// When pending state writes are applied to the state table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// At most this many blocks' write sets wait (at least 1).
+    pub blocks: u64,
+    /// A checkpoint runs once the waiting write sets hold at least this many bytes.
+    pub bytes: usize,
+}
+
+impl Default for CheckpointPolicy {
+    /// 64 blocks or 256 MiB, whichever comes first: memory for the pending index stays bounded
+    /// and a restart reads at most that much beyond the state table.
+    fn default() -> Self {
+        CheckpointPolicy {
+            blocks: 64,
+            bytes: 256 << 20,
+        }
+    }
+}
+
+impl CheckpointPolicy {
+    /// Environment variable overriding [`CheckpointPolicy::blocks`].
+    pub const BLOCKS_VAR: &'static str = "DEPIN_STORE_CHECKPOINT_BLOCKS";
+    /// Environment variable overriding [`CheckpointPolicy::bytes`], in MiB.
+    pub const MIB_VAR: &'static str = "DEPIN_STORE_CHECKPOINT_MIB";
+
+    /// The default, with [`Self::BLOCKS_VAR`] and [`Self::MIB_VAR`] applied when set.
+    pub fn from_env() -> Result<CheckpointPolicy, StoreError> {
+        let mut policy = CheckpointPolicy::default();
+        let read = |var: &str| -> Result<Option<u64>, StoreError> {
+            match std::env::var(var) {
+                Err(_) => Ok(None),
+                Ok(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n >= 1 => Ok(Some(n)),
+                    _ => Err(StoreError::Config(format!(
+                        "{var}={v:?} is not a whole number of at least 1; unset it or give e.g. {var}=64"
+                    ))),
+                },
+            }
+        };
+        if let Some(n) = read(Self::BLOCKS_VAR)? {
+            policy.blocks = n;
+        }
+        if let Some(n) = read(Self::MIB_VAR)? {
+            policy.bytes = usize::try_from(n.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        }
+        Ok(policy)
+    }
+}
 
 /// What went wrong reading or writing the store.
 #[derive(Debug, Error)]
@@ -68,12 +136,22 @@ pub enum StoreError {
     State(#[from] RestoreError),
     #[error("block {got} cannot be stored on top of height {height}")]
     OutOfOrder { height: u64, got: u64 },
+    #[error("bad store setting: {0}")]
+    Config(String),
+    #[error(
+        "block {height} is committed, but applying the pending state writes to the state table failed ({error}); restart the node to finish it"
+    )]
+    Checkpoint { height: u64, error: Box<StoreError> },
 }
 
 impl StoreError {
     /// The database file is held open by another process: another node runs on this home.
     pub fn is_locked(&self) -> bool {
-        matches!(self, StoreError::Db(redb::Error::DatabaseAlreadyOpen))
+        match self {
+            StoreError::Db(redb::Error::DatabaseAlreadyOpen) => true,
+            StoreError::Checkpoint { error, .. } => error.is_locked(),
+            _ => false,
+        }
     }
 }
 
@@ -120,7 +198,7 @@ pub struct CommittedTx {
 /// Reads cannot fail in [`StateRead`]'s signature: a storage error reads as an absent entry and
 /// is kept; [`Snapshot::finish`] returns it, so a handler never answers from a failed read.
 pub struct Snapshot {
-    table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    view: View,
     params: Params,
     error: std::cell::RefCell<Option<StoreError>>,
 }
@@ -144,8 +222,12 @@ impl Snapshot {
 
 impl StateRead for Snapshot {
     fn with_entry<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        if let Some(v) = self.view.pending_get(key) {
+            return f(v);
+        }
         let value = self.keep(
-            self.table
+            self.view
+                .table
                 .get(key)
                 .map(|v| v.map(|v| v.value().to_vec()))
                 .map_err(StoreError::from),
@@ -155,15 +237,11 @@ impl StateRead for Snapshot {
     }
 
     fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let read = || -> Result<Entries, StoreError> {
-            let mut out = Vec::new();
-            for entry in self.table.range(from..to)?.take(limit) {
-                let (k, v) = entry?;
-                out.push((k.value().to_vec(), v.value().to_vec()));
-            }
-            Ok(out)
-        };
-        self.keep(read(), Vec::new())
+        self.keep(
+            self.view
+                .range(Bound::Included(from), Bound::Excluded(to), limit),
+            Vec::new(),
+        )
     }
 
     fn params(&self) -> &Params {
@@ -171,25 +249,161 @@ impl StateRead for Snapshot {
     }
 }
 
+/// A consistent read of the state: the state table as of one committed transaction and the
+/// pending write sets that complete it, taken together under [`Store::pending`]'s lock.
+struct View {
+    table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    /// Oldest first.
+    layers: Vec<Arc<pending::Layer>>,
+}
+
+impl View {
+    /// The pending write of `key`, newest first: `Some(None)` if deleted, `None` if no pending
+    /// set touches it (the table has it).
+    fn pending_get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.layers.iter().rev().find_map(|l| l.get(key))
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.pending_get(key) {
+            Some(v) => Ok(v.map(<[u8]>::to_vec)),
+            None => Ok(self.table.get(key)?.map(|v| v.value().to_vec())),
+        }
+    }
+
+    /// Up to `limit` entries in the range, in key order.
+    fn range(
+        &self,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, StoreError> {
+        let base = self.table.range::<&[u8]>((from, to))?.map(
+            |e| -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+                let (k, v) = e?;
+                Ok((k.value().to_vec(), v.value().to_vec()))
+            },
+        );
+        pending::merge_with_base(base, pending::Merged::new(&self.layers, from, to), limit)
+    }
+}
+
+/// The pending write sets in memory, oldest first, with their total size.
+#[derive(Default)]
+struct Pending {
+    layers: Vec<Arc<pending::Layer>>,
+    bytes: usize,
+}
+
 /// The node's database.
 pub struct Store {
     db: Database,
+    /// Write sets committed but not yet in [`STATE`]. Readers take it together with their read
+    /// transaction; the writer changes it only after the transaction that made the change
+    /// durable has committed.
+    pending: Mutex<Pending>,
+    policy: CheckpointPolicy,
 }
 
 impl Store {
-    /// Opens the database at `path`, creating it if missing.
+    /// Opens the database at `path`, creating it if missing, with the checkpoint policy of
+    /// [`CheckpointPolicy::from_env`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, CheckpointPolicy::from_env()?)
+    }
+
+    /// Opens the database at `path`, creating it if missing, checkpointing by `policy`.
+    pub fn open_with(path: &Path, policy: CheckpointPolicy) -> Result<Store, StoreError> {
+        if policy.blocks == 0 {
+            return Err(StoreError::Config(
+                "a checkpoint policy must allow at least 1 block".into(),
+            ));
+        }
         let db = Database::create(path)?;
         let tx = db.begin_write()?;
         tx.open_table(BLOCKS)?;
         tx.open_table(RECEIPTS)?;
         tx.open_table(TX_INDEX)?;
         tx.open_table(STATE)?;
+        tx.open_table(PENDING)?;
         tx.open_table(REPORTS)?;
         tx.open_table(REPORT_OUTCOMES)?;
         tx.open_table(META)?;
         tx.commit()?;
-        Ok(Store { db })
+        let store = Store {
+            db,
+            pending: Mutex::new(Pending::default()),
+            policy,
+        };
+        store.load_pending()?;
+        Ok(store)
+    }
+
+    /// Reads the pending write sets into memory, checking they are exactly the blocks between
+    /// the state table's height and the chain's.
+    fn load_pending(&self) -> Result<(), StoreError> {
+        let height = self.height()?;
+        let state_height = self.state_height()?;
+        if state_height > height {
+            return Err(StoreError::Corrupt(format!(
+                "the state table is at height {state_height}, above the chain's {height}"
+            )));
+        }
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(PENDING)?;
+        let mut loaded = Pending::default();
+        let mut expect = state_height + 1;
+        for entry in table.iter()? {
+            let (h, blob) = entry?;
+            let h = h.value();
+            if h != expect || h > height {
+                return Err(StoreError::Corrupt(format!(
+                    "pending state writes of block {h} where block {expect} was expected (state table at {state_height}, chain at {height})"
+                )));
+            }
+            let layer = pending::Layer::parse(h, blob.value().to_vec()).map_err(|e| {
+                StoreError::Corrupt(format!("pending state writes of block {h}: {e}"))
+            })?;
+            loaded.bytes += layer.bytes();
+            loaded.layers.push(Arc::new(layer));
+            expect += 1;
+        }
+        if expect != height + 1 {
+            return Err(StoreError::Corrupt(format!(
+                "the pending state writes of blocks {expect}..={height} are missing (state table at {state_height})"
+            )));
+        }
+        *self.lock_pending() = loaded;
+        Ok(())
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // The guarded data is only replaced whole: a panic elsewhere leaves it consistent.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A consistent read of the committed state.
+    fn view(&self) -> Result<View, StoreError> {
+        let pending = self.lock_pending();
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(STATE)?;
+        Ok(View {
+            table,
+            layers: pending.layers.clone(),
+        })
+    }
+
+    /// The height the state table reflects (the rest is in pending write sets).
+    fn state_height(&self) -> Result<u64, StoreError> {
+        match self.meta_u64(META_STATE_HEIGHT)? {
+            Some(h) => Ok(h),
+            None => self.height(),
+        }
+    }
+
+    /// Blocks whose state writes are committed but not yet applied to the state table.
+    pub fn pending_blocks(&self) -> usize {
+        self.lock_pending().layers.len()
     }
 
     /// Loads the committed state, writing the genesis state first if the store is empty.
@@ -216,6 +430,7 @@ impl Store {
                     meta.insert(META_APP_HASH, app_hash.0.as_slice())?;
                     meta.insert(META_LAST_BLOCK_HASH, given.0.as_slice())?;
                     meta.insert(META_GENESIS_HASH, given.0.as_slice())?;
+                    meta.insert(META_STATE_HEIGHT, 0u64.to_le_bytes().as_slice())?;
                 }
                 tx.commit()?;
                 Ok(state)
@@ -223,21 +438,20 @@ impl Store {
         }
     }
 
+    /// The state table with the pending write sets applied over it, checked against the
+    /// committed app hash.
     fn load_state(&self) -> Result<State, StoreError> {
         let app_hash = self.required_hash(META_APP_HASH)?;
         let last = self.required_hash(META_LAST_BLOCK_HASH)?;
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(STATE)?;
-        let mut entries = Vec::with_capacity(table.len()? as usize);
-        for item in table.iter()? {
-            let (k, v) = item?;
-            entries.push((k.value().to_vec(), v.value().to_vec()));
-        }
+        let view = self.view()?;
+        let entries = view.range(Bound::Unbounded, Bound::Unbounded, usize::MAX)?;
         Ok(State::restore(entries, app_hash, last)?)
     }
 
-    /// Writes a block, its receipts, its transaction index and its state changes in one durable
-    /// transaction. The block must be the next one.
+    /// Writes a block, its receipts, its transaction index and its state write set in one
+    /// durable transaction. The block must be the next one. Then, if the policy says so, applies
+    /// the pending write sets to the state table ([`Store::checkpoint`]); if that fails the
+    /// block is still committed (the error says so) and a restart finishes the checkpoint.
     pub fn commit_block(&self, block: &Block, applied: &Applied) -> Result<(), StoreError> {
         let height = self.height()?;
         if block.header.height != height + 1 {
@@ -247,6 +461,8 @@ impl Store {
             });
         }
         let h = block.header.height;
+        let layer = pending::Layer::parse(h, pending::Layer::encode(&applied.writes))
+            .map_err(|e| StoreError::Corrupt(format!("state writes of block {h}: {e}")))?;
         let tx = self.db.begin_write()?;
         {
             tx.open_table(BLOCKS)?
@@ -257,7 +473,7 @@ impl Store {
             for (i, hash) in applied.tx_hashes.iter().enumerate() {
                 index.insert(hash.0, (h, i as u32))?;
             }
-            write_state(&tx, &applied.writes)?;
+            tx.open_table(PENDING)?.insert(h, layer.blob())?;
             let mut reports = tx.open_table(REPORTS)?;
             let mut outcomes: std::collections::BTreeMap<&str, u64> = Default::default();
             for (i, (t, receipt)) in block.txs.iter().zip(&applied.receipts).enumerate() {
@@ -281,6 +497,82 @@ impl Store {
             meta.insert(META_LAST_BLOCK_HASH, block.hash().0.as_slice())?;
         }
         tx.commit()?;
+        let due = {
+            let mut pending = self.lock_pending();
+            pending.bytes += layer.bytes();
+            pending.layers.push(Arc::new(layer));
+            pending.layers.len() as u64 >= self.policy.blocks || pending.bytes >= self.policy.bytes
+        };
+        if due {
+            self.checkpoint().map_err(|e| StoreError::Checkpoint {
+                height: h,
+                error: Box::new(e),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Applies every pending write set to the state table and deletes them, in one durable
+    /// transaction: the table then reflects the last committed block. A crash before its commit
+    /// leaves the pending sets as they were; reads see the same state before and after.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let layers = self.lock_pending().layers.clone();
+        let Some(top) = layers.last().map(|l| l.height) else {
+            return Ok(());
+        };
+        self.apply_pending(&layers, top)
+    }
+
+    /// Applies the pending write sets up to block `upto` (at least the oldest) to the state
+    /// table and deletes them, in one durable transaction.
+    #[doc(hidden)]
+    pub fn checkpoint_upto(&self, upto: u64) -> Result<(), StoreError> {
+        let layers: Vec<_> = self
+            .lock_pending()
+            .layers
+            .iter()
+            .filter(|l| l.height <= upto)
+            .cloned()
+            .collect();
+        match layers.last().map(|l| l.height) {
+            Some(top) => self.apply_pending(&layers, top),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes `layers` (the oldest pending ones, through block `top`) into the state table and
+    /// deletes them, then drops them from memory.
+    fn apply_pending(&self, layers: &[Arc<pending::Layer>], top: u64) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(STATE)?;
+            // Key order: each leaf page is copied once, and neighbours are written together.
+            for (key, value) in pending::Merged::new(layers, Bound::Unbounded, Bound::Unbounded) {
+                match value {
+                    Some(v) => {
+                        table.insert(key, v)?;
+                    }
+                    None => {
+                        table.remove(key)?;
+                    }
+                }
+            }
+            let mut sets = tx.open_table(PENDING)?;
+            for layer in layers {
+                sets.remove(layer.height)?;
+            }
+            tx.open_table(META)?
+                .insert(META_STATE_HEIGHT, top.to_le_bytes().as_slice())?;
+        }
+        tx.commit()?;
+        let mut pending = self.lock_pending();
+        let done = pending
+            .layers
+            .iter()
+            .take_while(|l| l.height <= top)
+            .count();
+        let freed: usize = pending.layers.drain(..done).map(|l| l.bytes()).sum();
+        pending.bytes -= freed;
         Ok(())
     }
 
@@ -315,13 +607,17 @@ impl Store {
 
     /// Height of the last committed block (0 before the first).
     pub fn height(&self) -> Result<u64, StoreError> {
+        Ok(self.meta_u64(META_HEIGHT)?.unwrap_or(0))
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<Option<u64>, StoreError> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
-        match meta.get(META_HEIGHT)? {
-            None => Ok(0),
-            Some(v) => Ok(u64::from_le_bytes(v.value().try_into().map_err(|_| {
-                StoreError::Corrupt("height entry is not 8 bytes".into())
-            })?)),
+        match meta.get(key)? {
+            None => Ok(None),
+            Some(v) => Ok(Some(u64::from_le_bytes(v.value().try_into().map_err(
+                |_| StoreError::Corrupt(format!("{key} entry is not 8 bytes")),
+            )?))),
         }
     }
 
@@ -404,15 +700,14 @@ impl Store {
 
     /// Accounts as of the last committed block, in the order asked (`None` for unknown ones).
     pub fn accounts(&self, addresses: &[Address]) -> Result<Vec<Option<Account>>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(STATE)?;
+        let view = self.view()?;
         addresses
             .iter()
             .map(|a| {
                 let key = depin_core::state::StateKey::Account(*a).to_bytes();
-                match table.get(key.as_slice())? {
+                match view.get(&key)? {
                     None => Ok(None),
-                    Some(v) => Ok(Some(Account::from_bytes(v.value())?)),
+                    Some(v) => Ok(Some(Account::from_bytes(&v)?)),
                 }
             })
             .collect()
@@ -424,9 +719,7 @@ impl Store {
 
     /// A state entry as of the last committed block.
     pub fn state_entry(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(STATE)?;
-        Ok(table.get(key)?.map(|v| v.value().to_vec()))
+        self.view()?.get(key)
     }
 
     /// A consistent read view of the state as of the last committed block, read through the
@@ -434,14 +727,13 @@ impl Store {
     /// committed ones (governance changes them at epoch boundaries); `params` (the genesis')
     /// only stand in for a store that has none yet.
     pub fn snapshot(&self, params: Params) -> Result<Snapshot, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(STATE)?;
-        let committed = table
-            .get(&depin_core::state::StateKey::Params.to_bytes()[..])?
-            .map(|v| Params::from_bytes(v.value()))
+        let view = self.view()?;
+        let committed = view
+            .get(&depin_core::state::StateKey::Params.to_bytes())?
+            .map(|v| Params::from_bytes(&v))
             .transpose()?;
         Ok(Snapshot {
-            table,
+            view,
             params: committed.unwrap_or(params),
             error: std::cell::RefCell::new(None),
         })
@@ -456,29 +748,18 @@ impl Store {
 
     /// Up to `limit` state entries with keys in `from..to`, in key order.
     pub fn state_range(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Entries, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(STATE)?;
-        let mut out = Vec::new();
-        for entry in table.range(from..to)?.take(limit) {
-            let (k, v) = entry?;
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
+        self.view()?
+            .range(Bound::Included(from), Bound::Excluded(to), limit)
     }
 
     /// Up to `limit` state entries whose key starts with `prefix`, in key order.
     pub fn state_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(STATE)?;
-        let mut out = Vec::new();
-        for entry in table.range(prefix..)? {
-            let (k, v) = entry?;
-            if !k.value().starts_with(prefix) || out.len() >= limit {
-                break;
-            }
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
+        let end = depin_core::state::prefix_end(prefix);
+        let to = match &end {
+            Some(end) => Bound::Excluded(end.as_slice()),
+            None => Bound::Unbounded,
+        };
+        self.view()?.range(Bound::Included(prefix), to, limit)
     }
 
     /// The proof-of-coverage reports `device` signed in blocks `from..=to`, with their receipts,
