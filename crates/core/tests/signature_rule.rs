@@ -501,10 +501,10 @@ fn signers() -> Vec<Signer> {
             secret: Some(a),
         });
     }
-    for t in 1..4usize {
+    for (t, torsion) in EIGHT_TORSION.iter().enumerate().take(4).skip(1) {
         let a = secret(140 + t as u8);
         out.push(Signer {
-            key: (a * B + EIGHT_TORSION[t]).compress().to_bytes(),
+            key: (a * B + torsion).compress().to_bytes(),
             secret: Some(a),
         });
     }
