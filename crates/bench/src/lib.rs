@@ -20,6 +20,8 @@
 //!   epoch closes of a million freshly mapped cells (and of forgetting them);
 //! - [`storage`]: proofs of storage: openings verified against the raw BLAKE3 rate, proof
 //!   transactions through real blocks, and the close of an epoch of 100,000 live shards;
+//! - [`verify`]: batch signature verification on all cores, `ed25519-zebra`'s against ours
+//!   with its cache of decompressed keys;
 //! - [`driver`]: the block driver the coverage, usage, compute and storage benches share.
 
 pub mod compute;
@@ -32,6 +34,7 @@ pub mod mapping;
 pub mod storage;
 pub mod transfers;
 pub mod usage;
+pub mod verify;
 
 /// What a benchmark's transactions offer to pay: far above what they are charged (the base fee
 /// of their block times their weight), so that a rising base fee never holds them back.

@@ -129,6 +129,19 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 9)]
         rounds: usize,
     },
+    /// Batch signature verification on all cores: `ed25519-zebra`'s batch against ours, with
+    /// and without the cache of decompressed signer keys, for several numbers of distinct keys.
+    Verify {
+        /// Signatures verified per pass.
+        #[arg(long, default_value_t = 65_536)]
+        signatures: usize,
+        /// Distinct signers among them, one row each (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "256,2048,16384,65536")]
+        keys: Vec<usize>,
+        /// Timed passes per method and row (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        passes: usize,
+    },
     /// The economic simulator: agent-steps per second and peak memory.
     Sim(depin_sim::cli::BenchArgs),
     /// A BFT network (commonware simplex) of N validators in this process on 127.0.0.1:
@@ -288,6 +301,18 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             };
             mapping(&cfg, json_out)
         }
+        BenchCmd::Verify {
+            signatures,
+            keys,
+            passes,
+        } => verify(
+            &depin_bench::verify::VerifyBench {
+                signatures: *signatures,
+                keys: keys.clone(),
+                passes: *passes,
+            },
+            json_out,
+        ),
         BenchCmd::Sim(args) => depin_sim::cli::bench(args, json_out),
     }
 }
@@ -344,6 +369,37 @@ fn mapping(cfg: &depin_bench::mapping::MappingBench, json_out: bool) -> Result<(
         r.read_cells_seconds,
         r.close_vs_read
     );
+    Ok(())
+}
+
+/// `depin bench verify`.
+fn verify(cfg: &depin_bench::verify::VerifyBench, json_out: bool) -> Result<()> {
+    if cfg.signatures < 2 || cfg.passes == 0 || cfg.keys.is_empty() || cfg.keys.contains(&0) {
+        anyhow::bail!(
+            "--signatures must be at least 2, --passes at least 1, and --keys a list of counts of at least 1 (e.g. --keys 256,2048)"
+        );
+    }
+    let r = depin_bench::verify::run(cfg).map_err(anyhow::Error::msg)?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "signatures/s on {} cores, batches of {}, median of {} passes (cache of {} keys):",
+        r.cores, r.chunk, r.passes, r.cache_entries
+    );
+    for x in &r.rows {
+        println!(
+            "{} keys, {} signatures: single {:.0}, ed25519-zebra batch {:.0}, ours uncached {:.0}, ours cached {:.0} (x{:.2} zebra)",
+            x.keys,
+            x.signatures,
+            x.single_per_s,
+            x.zebra_batch_per_s,
+            x.ours_uncached_per_s,
+            x.ours_cached_per_s,
+            x.cached_vs_zebra
+        );
+    }
     Ok(())
 }
 

@@ -463,3 +463,226 @@ fn a_block_built_after_the_batch_replays_to_the_same_receipts() {
     let replayed = apply_block(&mut replica, &block, Signatures::Verify).unwrap();
     assert_eq!(replayed.receipts, built.receipts);
 }
+
+/// Encodings `y + p` (both signs) of points that are not of small order, for the `y < 19` that
+/// leave room below 2^255 and decode: non-canonical encodings whose discrete log nobody knows.
+fn non_canonical_points() -> Vec<[u8; 32]> {
+    let mut out = Vec::new();
+    for y in 2u8..19 {
+        let mut bytes = [0xff; 32];
+        bytes[0] = 0xed + y;
+        bytes[31] = 0x7f;
+        for sign in [0u8, 0x80] {
+            let mut b = bytes;
+            b[31] |= sign;
+            let decoded = curve25519_dalek::edwards::CompressedEdwardsY(b).decompress();
+            if decoded.is_some_and(|p| !p.is_small_order()) {
+                out.push(b);
+            }
+        }
+    }
+    out
+}
+
+/// A signer in the property test: its key bytes and, when known, its secret.
+struct Signer {
+    key: [u8; 32],
+    secret: Option<Scalar>,
+}
+
+/// Honest keys, keys with a torsion component, non-canonical encodings of points of unknown
+/// discrete log, every small-order encoding, and bytes that decode to no point.
+fn signers() -> Vec<Signer> {
+    let mut out = Vec::new();
+    for i in 0..5u8 {
+        let a = secret(120 + i);
+        out.push(Signer {
+            key: (a * B).compress().to_bytes(),
+            secret: Some(a),
+        });
+    }
+    for (t, torsion) in EIGHT_TORSION.iter().enumerate().take(4).skip(1) {
+        let a = secret(140 + t as u8);
+        out.push(Signer {
+            key: (a * B + torsion).compress().to_bytes(),
+            secret: Some(a),
+        });
+    }
+    for key in non_canonical_points().into_iter().take(3) {
+        out.push(Signer { key, secret: None });
+    }
+    for key in small_order_encodings().iter().step_by(3) {
+        out.push(Signer {
+            key: *key,
+            secret: None,
+        });
+    }
+    let mut undecodable = [0u8; 32];
+    undecodable[0] = 2;
+    out.push(Signer {
+        key: undecodable,
+        secret: None,
+    });
+    out
+}
+
+/// How a property-test item is signed.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// `R = [r]B`: valid for a known secret.
+    Honest,
+    /// `R = [r]B + T`: valid for a known secret.
+    MixedR,
+    /// `R` one of the 14 small-order encodings (canonical or not), `S = k·a`: valid for a known
+    /// secret.
+    SmallR,
+    /// An honest signature with one bit flipped.
+    FlippedBit,
+    /// An honest signature of another message.
+    OtherMessage,
+    /// An honest signature with `S + L`.
+    SPlusL,
+    /// `R` a non-canonical encoding of a point of unknown discrete log.
+    NonCanonicalR,
+    /// 64 arbitrary bytes.
+    Garbage,
+}
+
+fn sign_with_r(a: Scalar, key: &[u8; 32], r: Scalar, r_bytes: [u8; 32], m: &[u8]) -> Signature {
+    let s = r + challenge(&r_bytes, key, m) * a;
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&r_bytes);
+    sig[32..].copy_from_slice(s.as_bytes());
+    Signature(sig)
+}
+
+/// The signature of `message` by `signer` of `kind`, and whether it must verify (`None`: the
+/// single verification is the judge).
+fn make(signer: &Signer, kind: Kind, message: &[u8], seed: [u8; 32]) -> (Signature, Option<bool>) {
+    let r = Scalar::from_bytes_mod_order(seed);
+    let pick = usize::from(seed[0]);
+    let Some(a) = signer.secret else {
+        // Nobody can sign for these keys; small-order R with S = 0 passes plain ZIP-215 for a
+        // small-order key, and is refused here.
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&small_order_encodings()[pick % 14]);
+        if matches!(kind, Kind::Garbage) {
+            sig.copy_from_slice(&[seed, seed].concat());
+        }
+        return (Signature(sig), Some(false));
+    };
+    let key = &signer.key;
+    let honest = || forge(a, key, r, EdwardsPoint::default(), message);
+    match kind {
+        Kind::Honest => (honest(), Some(true)),
+        Kind::MixedR => (
+            forge(a, key, r, EIGHT_TORSION[1 + pick % 7], message),
+            Some(true),
+        ),
+        Kind::SmallR => (
+            sign_with_r(
+                a,
+                key,
+                Scalar::ZERO,
+                small_order_encodings()[pick % 14],
+                message,
+            ),
+            Some(true),
+        ),
+        Kind::FlippedBit => {
+            let mut sig = honest();
+            let bit = usize::from(u16::from_le_bytes([seed[1], seed[2]]) % 512);
+            sig.0[bit / 8] ^= 1 << (bit % 8);
+            (sig, None)
+        }
+        Kind::OtherMessage => {
+            let mut other = message.to_vec();
+            other.push(seed[3]);
+            (
+                forge(a, key, r, EdwardsPoint::default(), &other),
+                Some(false),
+            )
+        }
+        Kind::SPlusL => (with_s_plus_l(honest()), Some(false)),
+        Kind::NonCanonicalR => {
+            let points = non_canonical_points();
+            (
+                sign_with_r(a, key, r, points[pick % points.len()], message),
+                None,
+            )
+        }
+        Kind::Garbage => (Signature([seed, seed].concat().try_into().unwrap()), None),
+    }
+}
+
+fn kind_strategy() -> impl proptest::strategy::Strategy<Value = Kind> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => Just(Kind::Honest),
+        2 => Just(Kind::MixedR),
+        2 => Just(Kind::SmallR),
+        1 => Just(Kind::FlippedBit),
+        1 => Just(Kind::OtherMessage),
+        1 => Just(Kind::SPlusL),
+        1 => Just(Kind::NonCanonicalR),
+        1 => Just(Kind::Garbage),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Batches of many signers with repeats, valid and invalid in every way: the batch verdicts
+    /// (with and without the cache of decompressed keys, whole and in chunks) are exactly the
+    /// single verdicts, and so are `ed25519-zebra`'s batch's.
+    #[test]
+    fn batch_verification_gives_exactly_the_single_verdicts(
+        spec in proptest::collection::vec(
+            (
+                0usize..100,
+                kind_strategy(),
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..48),
+                proptest::prelude::any::<[u8; 32]>(),
+            ),
+            1..40,
+        ),
+        valid_only in proptest::prelude::any::<bool>(),
+    ) {
+        let signers = signers();
+        let honest = signers.iter().filter(|s| s.secret.is_some()).count();
+        let mut cases: Vec<(Address, Vec<u8>, Signature, Option<bool>)> = Vec::new();
+        for (who, kind, message, seed) in spec {
+            // Most items by signers with known secrets (so most batches are valid), the rest
+            // by any signer; `valid_only` makes whole batches that must pass.
+            let signer = if valid_only || who < 80 {
+                &signers[who % honest]
+            } else {
+                &signers[who % signers.len()]
+            };
+            let kind = if valid_only {
+                [Kind::Honest, Kind::MixedR, Kind::SmallR][usize::from(seed[5]) % 3]
+            } else {
+                kind
+            };
+            let (sig, expected) = make(signer, kind, &message, seed);
+            cases.push((Address(signer.key), message, sig, expected));
+        }
+        let items: Vec<(&Address, &[u8], &Signature)> =
+            cases.iter().map(|(a, m, s, _)| (a, m.as_slice(), s)).collect();
+        let single: Vec<bool> = items.iter().map(|(a, m, s)| crypto::verify(a, m, s)).collect();
+        for (c, ok) in cases.iter().zip(&single) {
+            if let Some(expected) = c.3 {
+                proptest::prop_assert_eq!(*ok, expected);
+            }
+        }
+        proptest::prop_assert_eq!(&crypto::verify_many(&items), &single);
+        proptest::prop_assert_eq!(&crypto::verify_many(&items), &single, "keys cached");
+        proptest::prop_assert_eq!(&crypto::verify_many_uncached(&items), &single);
+        proptest::prop_assert_eq!(&crypto::verify_many_zebra(&items), &single);
+        for chunk in [2, 7] {
+            let chunked: Vec<bool> =
+                items.chunks(chunk).flat_map(crypto::verify_many).collect();
+            proptest::prop_assert_eq!(&chunked, &single, "chunks of {}", chunk);
+        }
+    }
+}
