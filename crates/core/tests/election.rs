@@ -14,8 +14,9 @@ use common::*;
 use depin_core::economics::{EconomyView, mul_div_floor};
 use depin_core::genesis::{Allocation, EconomicsGenesis};
 use depin_core::services::governance::actions::{
-    Candidate, DelegateStake, EmergencyEnact, LockStake, UnbondStake,
+    Candidate, DelegateStake, EmergencyEnact, LockStake, P2pEndpoint, UnbondStake,
 };
+use depin_core::services::governance::p2p::p2p_endpoint_of;
 use depin_core::services::governance::election::{
     Standing, guard, rank, seats_needed, tolerated,
 };
@@ -670,6 +671,46 @@ fn a_candidacy_needs_a_self_bond_and_a_minimum() {
         depin_core::Receipt::Success
     );
     assert!(net.state.candidacy_of(&c(0).address()).is_none());
+}
+
+/// A candidate (or a validator) registers where its p2p listens; the endpoint is checked
+/// (host:port, no lookup), anyone else is refused, and an empty one removes it.
+#[test]
+fn a_candidate_registers_its_p2p_endpoint_on_chain() {
+    let mut net = Net::new(election_genesis(|_| {}));
+    let code = |r: depin_core::Receipt| match r {
+        depin_core::Receipt::Rejected(why) => why.code().to_string(),
+        r => panic!("expected a rejection, got {r:?}"),
+    };
+    let endpoint = |p2p: &str| {
+        Action::from(P2pEndpoint {
+            p2p: p2p.to_string(),
+        })
+    };
+    let at = "validator-4.example.org:26600";
+    assert_eq!(
+        code(net.send(&c(0), endpoint(at))),
+        "not_a_validator_or_candidate"
+    );
+    assert_eq!(net.send(&c(0), lock(100)), depin_core::Receipt::Success);
+    assert_eq!(net.send(&c(0), candidate(true)), depin_core::Receipt::Success);
+    for bad in ["validator-4", "10.0.0.1:0", "[::1:26600", "a b:1"] {
+        assert_eq!(code(net.send(&c(0), endpoint(bad))), "bad_p2p_endpoint", "{bad}");
+    }
+    let long = format!("{}:1", "a".repeat(300));
+    assert_eq!(code(net.send(&c(0), endpoint(&long))), "field_too_long");
+    assert_eq!(p2p_endpoint_of(&net.state, &c(0).address()), None);
+    assert_eq!(net.send(&c(0), endpoint(at)), depin_core::Receipt::Success);
+    assert_eq!(p2p_endpoint_of(&net.state, &c(0).address()).as_deref(), Some(at));
+    assert_eq!(net.send(&c(0), endpoint("[2001:db8::4]:26600")), depin_core::Receipt::Success);
+    assert_eq!(
+        p2p_endpoint_of(&net.state, &c(0).address()).as_deref(),
+        Some("[2001:db8::4]:26600")
+    );
+    // A genesis validator that never declared may register too.
+    assert_eq!(net.send(&v(1), endpoint("10.0.0.2:26601")), depin_core::Receipt::Success);
+    assert_eq!(net.send(&c(0), endpoint("")), depin_core::Receipt::Success);
+    assert_eq!(p2p_endpoint_of(&net.state, &c(0).address()), None);
 }
 
 #[test]

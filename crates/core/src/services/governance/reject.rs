@@ -32,6 +32,8 @@ reasons! {
     20 => NotACandidate {} = "not_a_candidate",
     21 => SelfBondShort { bonded: Amount, needed: Amount } = "self_bond_short",
     22 => TooManyCandidates { max: u32 } = "too_many_candidates",
+    23 => BadP2pEndpoint { why: String } = "bad_p2p_endpoint",
+    24 => NotAValidatorOrCandidate {} = "not_a_validator_or_candidate",
 }
 
 impl fmt::Display for GovernanceRejection {
@@ -129,6 +131,14 @@ impl fmt::Display for GovernanceRejection {
             TooManyCandidates { max } => write!(
                 f,
                 "{max} candidates are already declared, the most an election ranks; back one of them with `depin stake delegate`, or wait until one withdraws"
+            ),
+            BadP2pEndpoint { why } => write!(
+                f,
+                "the p2p endpoint is not host:port: {why}; give the address and port this validator's p2p listens on"
+            ),
+            NotAValidatorOrCandidate {} => write!(
+                f,
+                "only a validator candidate or a member of the validator set registers a p2p endpoint; declare candidacy first (`depin stake candidate`)"
             ),
             OffenderNotAValidator { validator } => write!(
                 f,
