@@ -302,8 +302,14 @@ fn a_boundary_keeps_a_live_jailed_validator_rather_than_halt_on_a_silent_one() {
         );
         zero_produced |= block.header.proposer == v0;
     }
-    assert!(unjailed && bft.state().jail_of(&v3).is_none(), "3 unjailed in that epoch");
-    let jail = bft.state().jail_of(&v0).expect("0 jailed for downtime in that epoch");
+    assert!(
+        unjailed && bft.state().jail_of(&v3).is_none(),
+        "3 unjailed in that epoch"
+    );
+    let jail = bft
+        .state()
+        .jail_of(&v0)
+        .expect("0 jailed for downtime in that epoch");
     assert_eq!(jail.reason, "downtime");
     let producers = last_producers(bft.state()).unwrap();
     assert!(producers.contains(&v0) && !producers.contains(&v3));

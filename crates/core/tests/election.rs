@@ -16,10 +16,8 @@ use depin_core::genesis::{Allocation, EconomicsGenesis};
 use depin_core::services::governance::actions::{
     Candidate, DelegateStake, EmergencyEnact, LockStake, P2pEndpoint, UnbondStake,
 };
+use depin_core::services::governance::election::{Standing, guard, rank, seats_needed, tolerated};
 use depin_core::services::governance::p2p::p2p_endpoint_of;
-use depin_core::services::governance::election::{
-    Standing, guard, rank, seats_needed, tolerated,
-};
 use depin_core::services::governance::records::GovernanceView;
 use depin_core::services::governance::{GovernanceGenesis, ProposalKind, Status, check_change_on};
 use depin_core::{Action, Address, Amount, Genesis, Keypair, State, StateRead};
@@ -217,7 +215,11 @@ fn delegations_move_the_set_at_the_next_boundary_and_not_before() {
     let first = set(&bft);
     assert!(first.contains(&c(4).address()));
     assert_eq!(first.intersection(&genesis_set).count(), 3);
-    assert_eq!(converge(&mut bft), 3, "one, then two, then all four newcomers");
+    assert_eq!(
+        converge(&mut bft),
+        3,
+        "one, then two, then all four newcomers"
+    );
     assert_eq!(set(&bft), addresses(1..5), "the top four by backing");
     assert_eq!(
         bft.participants.len(),
@@ -693,22 +695,38 @@ fn a_candidate_registers_its_p2p_endpoint_on_chain() {
         "not_a_validator_or_candidate"
     );
     assert_eq!(net.send(&c(0), lock(100)), depin_core::Receipt::Success);
-    assert_eq!(net.send(&c(0), candidate(true)), depin_core::Receipt::Success);
+    assert_eq!(
+        net.send(&c(0), candidate(true)),
+        depin_core::Receipt::Success
+    );
     for bad in ["validator-4", "10.0.0.1:0", "[::1:26600", "a b:1"] {
-        assert_eq!(code(net.send(&c(0), endpoint(bad))), "bad_p2p_endpoint", "{bad}");
+        assert_eq!(
+            code(net.send(&c(0), endpoint(bad))),
+            "bad_p2p_endpoint",
+            "{bad}"
+        );
     }
     let long = format!("{}:1", "a".repeat(300));
     assert_eq!(code(net.send(&c(0), endpoint(&long))), "field_too_long");
     assert_eq!(p2p_endpoint_of(&net.state, &c(0).address()), None);
     assert_eq!(net.send(&c(0), endpoint(at)), depin_core::Receipt::Success);
-    assert_eq!(p2p_endpoint_of(&net.state, &c(0).address()).as_deref(), Some(at));
-    assert_eq!(net.send(&c(0), endpoint("[2001:db8::4]:26600")), depin_core::Receipt::Success);
+    assert_eq!(
+        p2p_endpoint_of(&net.state, &c(0).address()).as_deref(),
+        Some(at)
+    );
+    assert_eq!(
+        net.send(&c(0), endpoint("[2001:db8::4]:26600")),
+        depin_core::Receipt::Success
+    );
     assert_eq!(
         p2p_endpoint_of(&net.state, &c(0).address()).as_deref(),
         Some("[2001:db8::4]:26600")
     );
     // A genesis validator that never declared may register too.
-    assert_eq!(net.send(&v(1), endpoint("10.0.0.2:26601")), depin_core::Receipt::Success);
+    assert_eq!(
+        net.send(&v(1), endpoint("10.0.0.2:26601")),
+        depin_core::Receipt::Success
+    );
     assert_eq!(net.send(&c(0), endpoint("")), depin_core::Receipt::Success);
     assert_eq!(p2p_endpoint_of(&net.state, &c(0).address()), None);
 }
@@ -858,12 +876,16 @@ fn the_guard_keeps_a_live_member_jailed_for_downtime_rather_than_seat_a_silent_o
     let (a0, a1, a2, a3) = (addr(0), addr(1), addr(2), addr(3));
     let mut producers = vec![a0, a1, a2];
     producers.sort();
-    let out = guard(&[a1, a2, a3], &[a0, a1, a2], &producers, usize::MAX, |_| true);
+    let out = guard(&[a1, a2, a3], &[a0, a1, a2], &producers, usize::MAX, |_| {
+        true
+    });
     assert_eq!(out.set, [a1, a2, a3, a0]);
     assert_eq!(out.reseated, [a0]);
     assert!(out.deferred.is_empty());
     // Jailed for equivocation it may not stay: the silent newcomer waits instead.
-    let out = guard(&[a1, a2, a3], &[a0, a1, a2], &producers, usize::MAX, |a| *a != a0);
+    let out = guard(&[a1, a2, a3], &[a0, a1, a2], &producers, usize::MAX, |a| {
+        *a != a0
+    });
     assert_eq!(out.set, [a1, a2]);
     assert_eq!(out.deferred, [a3]);
     // Three seats still let it seat a fourth: a set of three could never take in a newcomer.
@@ -872,7 +894,10 @@ fn the_guard_keeps_a_live_member_jailed_for_downtime_rather_than_seat_a_silent_o
     // A safe choice is left alone, and a solo chain's hand-off is not guarded.
     let all = [a0, a1, a2, a3];
     assert_eq!(guard(&all, &[a0, a1, a2], &producers, 4, |_| true).set, all);
-    assert_eq!(guard(&[a1, a2, a3], &[a0], &[a0], 4, |_| true).set, [a1, a2, a3]);
+    assert_eq!(
+        guard(&[a1, a2, a3], &[a0], &[a0], 4, |_| true).set,
+        [a1, a2, a3]
+    );
     // Four newcomers elected in place of four live validators: one comes in (the best
     // ranked), three live ones keep the seats of the others for now.
     let new: Vec<Address> = (4..8).map(addr).collect();

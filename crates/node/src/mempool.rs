@@ -541,7 +541,10 @@ mod tests {
         // Nonce 1 is not reaped past the gap left by the orphaned 0.
         assert!(m.reap(space(10)).is_empty());
         m.on_block(2, []);
-        assert_eq!(m.admit(first.clone(), Some(&rich(0)), PLENTY).map(|_| ()), Ok(()));
+        assert_eq!(
+            m.admit(first.clone(), Some(&rich(0)), PLENTY).map(|_| ()),
+            Ok(())
+        );
         let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
         assert_eq!(got, vec![0, 1]);
         // Given back once committed elsewhere (an orphaned copy), it never rewinds below the

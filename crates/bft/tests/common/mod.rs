@@ -867,7 +867,10 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
                 "seed {seed}: at height {} epochs {:?}; set {:?}; jails {:?}; produced last epoch {:?}",
                 nodes[&0].node.tip().height,
                 epochs_of(&nodes[&0]),
-                view.validators().iter().map(|v| who(&v.address)).collect::<Vec<_>>(),
+                view.validators()
+                    .iter()
+                    .map(|v| who(&v.address))
+                    .collect::<Vec<_>>(),
                 (0..VALIDATORS)
                     .map(|i| view.jail_of(&validator_key(i).address()))
                     .collect::<Vec<_>>(),

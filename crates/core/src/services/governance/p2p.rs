@@ -57,7 +57,9 @@ pub fn check_p2p_endpoint(text: &str) -> Result<(), String> {
     for label in host.split('.') {
         let ok = !label.is_empty()
             && label.len() <= 63
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
@@ -87,8 +89,8 @@ pub fn set_p2p_endpoint(state: &mut State, who: &Address, p2p: &str) -> Result<(
         return Ok(());
     }
     check_p2p_endpoint(p2p).map_err(|why| R::BadP2pEndpoint { why })?;
-    let member = state.candidacy_of(who).is_some()
-        || state.validators().iter().any(|v| v.address == *who);
+    let member =
+        state.candidacy_of(who).is_some() || state.validators().iter().any(|v| v.address == *who);
     if !member {
         return Err(R::NotAValidatorOrCandidate {}.into());
     }
