@@ -1303,10 +1303,21 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
     /// finalized, or left out of one because a pending ancestor held it, was lost: a client
     /// that submitted it once never saw it committed (simulation seed 15 of the downtime
     /// scenario lost an unjail this way). Admitted again with every check: those committed
-    /// meanwhile are refused (nonce used), those still held are duplicates.
+    /// meanwhile are refused (nonce used), those still held are duplicates. The mempool first
+    /// takes their nonces back (`Mempool::give_back`): reaping had moved each signer's sequence
+    /// past them, so a signer whose next transaction was already waiting had its given-back one
+    /// refused as a replay.
     fn readmit(&self, txs: Vec<Transaction>) {
         if txs.is_empty() {
             return;
+        }
+        {
+            let state = self.producer.state();
+            let mut pool = self.node.mempool.lock().expect("mempool lock");
+            for tx in &txs {
+                let committed = state.account(&tx.signer).map_or(0, |a| a.nonce);
+                pool.give_back(tx, committed);
+            }
         }
         let offered = txs.len();
         let back = self

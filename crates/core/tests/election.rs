@@ -14,9 +14,10 @@ use common::*;
 use depin_core::economics::{EconomyView, mul_div_floor};
 use depin_core::genesis::{Allocation, EconomicsGenesis};
 use depin_core::services::governance::actions::{
-    Candidate, DelegateStake, EmergencyEnact, LockStake, UnbondStake,
+    Candidate, DelegateStake, EmergencyEnact, LockStake, P2pEndpoint, UnbondStake,
 };
-use depin_core::services::governance::election::{Standing, rank, seats_needed};
+use depin_core::services::governance::election::{Standing, guard, rank, seats_needed, tolerated};
+use depin_core::services::governance::p2p::p2p_endpoint_of;
 use depin_core::services::governance::records::GovernanceView;
 use depin_core::services::governance::{GovernanceGenesis, ProposalKind, Status, check_change_on};
 use depin_core::{Action, Address, Amount, Genesis, Keypair, State, StateRead};
@@ -146,6 +147,43 @@ fn declare(bft: &mut Bft, who: &[(u8, u128)]) {
     }
 }
 
+/// Runs boundary after boundary (everyone up) until the set is the last election's choice, and
+/// returns how many boundaries that took after the current block. The liveness guard seats at
+/// most `tolerated(n)` validators a boundary that produced nothing in the epoch before (four
+/// candidates replacing four genesis validators take three more boundaries); at every boundary
+/// on the way the set keeps its quorum of validators that produced.
+fn converge(bft: &mut Bft) -> u64 {
+    // Who produced in the epoch under way, once it was seen from its first block.
+    let mut produced: Option<BTreeSet<Address>> = None;
+    for extra in 0..6 {
+        let elected: BTreeSet<Address> = bft
+            .state()
+            .last_election()
+            .unwrap()
+            .elected
+            .into_iter()
+            .collect();
+        if set(bft) == elected {
+            return extra;
+        }
+        let next = (bft.state().height() / EPOCH + 1) * EPOCH + 1;
+        while bft.state().height() < next - 1 {
+            let block = bft.next_block(&BTreeSet::new(), Vec::new());
+            if let Some(p) = produced.as_mut() {
+                p.insert(block.header.proposer);
+            }
+        }
+        let first = bft.next_block(&BTreeSet::new(), Vec::new());
+        let now = set(bft);
+        if let Some(p) = produced {
+            let silent = now.iter().filter(|a| !p.contains(a)).count();
+            assert!(silent <= tolerated(now.len()), "{silent} silent in {now:?}");
+        }
+        produced = Some(BTreeSet::from([first.header.proposer]));
+    }
+    panic!("the set did not reach the elected one within 6 boundaries");
+}
+
 /// Runs blocks (everyone up) until the block at `height` is done.
 fn to_height(bft: &mut Bft, height: u64) {
     while bft.state().height() < height {
@@ -164,7 +202,6 @@ fn delegations_move_the_set_at_the_next_boundary_and_not_before() {
     to_height(&mut bft, EPOCH);
     assert_eq!(set(&bft), genesis_set, "the set changes only at a boundary");
     to_height(&mut bft, EPOCH + 1);
-    assert_eq!(set(&bft), addresses(1..5), "the top four by backing");
     let e = bft.state().last_election().unwrap();
     assert_eq!(
         (e.epoch, e.height, e.qualified, e.seats),
@@ -173,6 +210,17 @@ fn delegations_move_the_set_at_the_next_boundary_and_not_before() {
     let order: Vec<Address> = [4, 3, 2, 1].iter().map(|i| c(*i).address()).collect();
     assert_eq!(e.elected, order, "ranked by backing");
     assert!(e.kept.is_none());
+    // The best-backed newcomer takes a seat at once; live genesis validators keep the others
+    // until the newcomers have produced.
+    let first = set(&bft);
+    assert!(first.contains(&c(4).address()));
+    assert_eq!(first.intersection(&genesis_set).count(), 3);
+    assert_eq!(
+        converge(&mut bft),
+        3,
+        "one, then two, then all four newcomers"
+    );
+    assert_eq!(set(&bft), addresses(1..5), "the top four by backing");
     assert_eq!(
         bft.participants.len(),
         4,
@@ -203,11 +251,13 @@ fn delegations_move_the_set_at_the_next_boundary_and_not_before() {
     );
     block(&mut bft, vec![t]);
     assert_eq!(bft.state().backing_of(&c(0).address()), Amount(200 * TOKEN));
-    while bft.state().height() < 2 * EPOCH {
+    let boundary = (bft.state().height() / EPOCH + 1) * EPOCH;
+    while bft.state().height() < boundary {
         bft.next_block(&BTreeSet::new(), Vec::new());
         assert_eq!(set(&bft), addresses(1..5), "not before the boundary");
     }
-    to_height(&mut bft, 2 * EPOCH + 1);
+    // One newcomer in a set of four: at once.
+    to_height(&mut bft, boundary + 1);
     assert_eq!(
         set(&bft),
         addresses([0, 2, 3, 4]),
@@ -252,6 +302,7 @@ fn jailed_and_under_bonded_candidates_are_never_elected() {
     block(&mut bft, vec![t]);
     assert_eq!(bft.state().backing_of(&c(5).address()), Amount(550 * TOKEN));
     to_height(&mut bft, EPOCH + 1);
+    converge(&mut bft);
     assert_eq!(
         set(&bft),
         addresses(1..5),
@@ -302,13 +353,15 @@ fn too_few_candidates_keep_the_set_with_the_reason_recorded() {
     // A fourth declares: elected at the next boundary.
     declare(&mut bft, &[(3, 100)]);
     to_height(&mut bft, 2 * EPOCH + 1);
+    converge(&mut bft);
     assert_eq!(set(&bft), addresses(0..4));
     assert!(bft.state().last_election().unwrap().kept.is_none());
     // Candidacy withdrawn by one: three left, the set is kept (never shrinks below four).
     let t = bft.tx(&c(2).address(), candidate(false));
     block(&mut bft, vec![t]);
     assert!(bft.state().candidacy_of(&c(2).address()).is_none());
-    to_height(&mut bft, 3 * EPOCH + 1);
+    let next = (bft.state().height() / EPOCH + 1) * EPOCH + 1;
+    to_height(&mut bft, next);
     assert_eq!(set(&bft), addresses(0..4));
     assert_eq!(
         bft.state().last_election().unwrap().kept.unwrap().0,
@@ -363,33 +416,46 @@ fn paid_by_the_rule(bft: &Bft, epoch: u64, turns: &Turns, pool: u128) {
 fn rewards_follow_produced_turns_and_a_validator_down_half_its_turns_earns_half() {
     let mut bft = chain(|_| {});
     declare(&mut bft, &[(0, 100), (1, 100), (2, 100), (3, 100)]);
-    to_height(&mut bft, 2 * EPOCH);
-    let half = c(2).address();
-    let before: BTreeMap<Address, u128> = (0..4)
-        .map(|i| {
-            let a = c(i).address();
-            (a, bft.state().account(&a).unwrap().balance.0)
-        })
-        .collect();
-    let supply = bft.state().meta().total_supply;
-    let mut turns = Turns::new();
-    // c2 is down on every other turn it leads.
-    let mut toggle = false;
-    run_counting(
-        &mut bft,
-        3 * EPOCH,
-        |leader| {
-            if *leader != half {
-                return false;
-            }
-            toggle = !toggle;
-            toggle
-        },
-        &mut turns,
-    );
-    paid_by_the_rule(&bft, 2, &turns, POOL);
+    to_height(&mut bft, EPOCH + 1);
+    converge(&mut bft);
+    // The first whole epoch of the elected set in which the one down half its turns leads an
+    // even number of views.
+    let first = bft.state().height() / EPOCH + 1;
+    to_height(&mut bft, first * EPOCH);
+    // One of them is down on every other turn it leads (tried in turn until one leads an even
+    // number of views in the epoch).
+    let mut epoch = first;
+    let (turns, before, supply, half) = loop {
+        let half = c(u8::try_from((epoch - first) % 4).unwrap()).address();
+        let before: BTreeMap<Address, u128> = (0..4)
+            .map(|i| {
+                let a = c(i).address();
+                (a, bft.state().account(&a).unwrap().balance.0)
+            })
+            .collect();
+        let supply = bft.state().meta().total_supply;
+        let mut turns = Turns::new();
+        let mut toggle = false;
+        run_counting(
+            &mut bft,
+            (epoch + 1) * EPOCH,
+            |leader| {
+                if *leader != half {
+                    return false;
+                }
+                toggle = !toggle;
+                toggle
+            },
+            &mut turns,
+        );
+        if turns[&half].0 == turns[&half].1 || epoch == first + 8 {
+            break (turns, before, supply, half);
+        }
+        epoch += 1;
+    };
+    paid_by_the_rule(&bft, epoch, &turns, POOL);
     let (p, s) = turns[&half];
-    assert_eq!(p, s, "c2 was down exactly half its turns");
+    assert_eq!(p, s, "down exactly half its turns");
     let full = turns
         .iter()
         .find(|(a, (_, s))| **a != half && *s == 0)
@@ -398,7 +464,7 @@ fn rewards_follow_produced_turns_and_a_validator_down_half_its_turns_earns_half(
     let all: u128 = turns.values().map(|(p, s)| u128::from(p + s)).sum();
     let reward = |a: &Address| {
         bft.state()
-            .validator_rewards(2)
+            .validator_rewards(epoch)
             .iter()
             .find(|r| r.validator == *a)
             .unwrap()
@@ -418,7 +484,7 @@ fn rewards_follow_produced_turns_and_a_validator_down_half_its_turns_earns_half(
             "{a} got exactly its reward (no fees paid)"
         );
     }
-    let summary = bft.state().epoch_summary(2).unwrap();
+    let summary = bft.state().epoch_summary(epoch).unwrap();
     assert_eq!(
         bft.state().meta().total_supply.0 - supply.0,
         EMISSION * TOKEN - summary.unminted.0,
@@ -460,6 +526,7 @@ fn parameter_changes_by_proposal_apply_at_the_boundary() {
         "epoch 1 is paid under the old share"
     );
     to_height(&mut bft, 2 * EPOCH + 1);
+    converge(&mut bft);
     assert_eq!(set(&bft), addresses(2..5), "the top three");
     to_height(&mut bft, 3 * EPOCH);
     assert_eq!(
@@ -514,6 +581,7 @@ fn validator_set_proposals_give_way_to_the_election() {
         Status::Failed { code, .. } => assert_eq!(code, "election_on"),
         s => panic!("the validator-set change should fail, got {s:?}"),
     }
+    converge(&mut bft);
     assert_eq!(set(&bft), addresses(0..4));
 }
 
@@ -605,6 +673,62 @@ fn a_candidacy_needs_a_self_bond_and_a_minimum() {
         depin_core::Receipt::Success
     );
     assert!(net.state.candidacy_of(&c(0).address()).is_none());
+}
+
+/// A candidate (or a validator) registers where its p2p listens; the endpoint is checked
+/// (host:port, no lookup), anyone else is refused, and an empty one removes it.
+#[test]
+fn a_candidate_registers_its_p2p_endpoint_on_chain() {
+    let mut net = Net::new(election_genesis(|_| {}));
+    let code = |r: depin_core::Receipt| match r {
+        depin_core::Receipt::Rejected(why) => why.code().to_string(),
+        r => panic!("expected a rejection, got {r:?}"),
+    };
+    let endpoint = |p2p: &str| {
+        Action::from(P2pEndpoint {
+            p2p: p2p.to_string(),
+        })
+    };
+    let at = "validator-4.example.org:26600";
+    assert_eq!(
+        code(net.send(&c(0), endpoint(at))),
+        "not_a_validator_or_candidate"
+    );
+    assert_eq!(net.send(&c(0), lock(100)), depin_core::Receipt::Success);
+    assert_eq!(
+        net.send(&c(0), candidate(true)),
+        depin_core::Receipt::Success
+    );
+    for bad in ["validator-4", "10.0.0.1:0", "[::1:26600", "a b:1"] {
+        assert_eq!(
+            code(net.send(&c(0), endpoint(bad))),
+            "bad_p2p_endpoint",
+            "{bad}"
+        );
+    }
+    let long = format!("{}:1", "a".repeat(300));
+    assert_eq!(code(net.send(&c(0), endpoint(&long))), "field_too_long");
+    assert_eq!(p2p_endpoint_of(&net.state, &c(0).address()), None);
+    assert_eq!(net.send(&c(0), endpoint(at)), depin_core::Receipt::Success);
+    assert_eq!(
+        p2p_endpoint_of(&net.state, &c(0).address()).as_deref(),
+        Some(at)
+    );
+    assert_eq!(
+        net.send(&c(0), endpoint("[2001:db8::4]:26600")),
+        depin_core::Receipt::Success
+    );
+    assert_eq!(
+        p2p_endpoint_of(&net.state, &c(0).address()).as_deref(),
+        Some("[2001:db8::4]:26600")
+    );
+    // A genesis validator that never declared may register too.
+    assert_eq!(
+        net.send(&v(1), endpoint("10.0.0.2:26601")),
+        depin_core::Receipt::Success
+    );
+    assert_eq!(net.send(&c(0), endpoint("")), depin_core::Receipt::Success);
+    assert_eq!(p2p_endpoint_of(&net.state, &c(0).address()), None);
 }
 
 #[test]
@@ -724,5 +848,124 @@ proptest! {
             &mut turns,
         );
         paid_by_the_rule(&bft, 2, &turns, POOL);
+    }
+}
+
+fn producers_of(set: &[Address]) -> Vec<Address> {
+    let mut p = set.to_vec();
+    p.sort();
+    p
+}
+
+fn addr(i: u8) -> Address {
+    Keypair::from_seed([200u8.wrapping_add(i); 32]).address()
+}
+
+#[test]
+fn a_set_tolerates_a_third_of_its_members_down() {
+    let f: Vec<usize> = (0..=10).map(tolerated).collect();
+    assert_eq!(f, [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3]);
+}
+
+/// Downtime seed 551 of the BFT simulation, by hand: the set {0, 1, 2} ran the epoch, 0
+/// produced (it is live) but was jailed for downtime, 3 unjailed while still down. The
+/// boundary chose {1, 2, 3} (one silent member where three tolerate none): the guard keeps 0,
+/// and the set of four tolerates its one silent member.
+#[test]
+fn the_guard_keeps_a_live_member_jailed_for_downtime_rather_than_seat_a_silent_one() {
+    let (a0, a1, a2, a3) = (addr(0), addr(1), addr(2), addr(3));
+    let mut producers = vec![a0, a1, a2];
+    producers.sort();
+    let out = guard(&[a1, a2, a3], &[a0, a1, a2], &producers, usize::MAX, |_| {
+        true
+    });
+    assert_eq!(out.set, [a1, a2, a3, a0]);
+    assert_eq!(out.reseated, [a0]);
+    assert!(out.deferred.is_empty());
+    // Jailed for equivocation it may not stay: the silent newcomer waits instead.
+    let out = guard(&[a1, a2, a3], &[a0, a1, a2], &producers, usize::MAX, |a| {
+        *a != a0
+    });
+    assert_eq!(out.set, [a1, a2]);
+    assert_eq!(out.deferred, [a3]);
+    // Three seats still let it seat a fourth: a set of three could never take in a newcomer.
+    let out = guard(&[a1, a2, a3], &[a0, a1, a2], &producers, 3, |_| true);
+    assert_eq!(out.set, [a1, a2, a3, a0]);
+    // A safe choice is left alone, and a solo chain's hand-off is not guarded.
+    let all = [a0, a1, a2, a3];
+    assert_eq!(guard(&all, &[a0, a1, a2], &producers, 4, |_| true).set, all);
+    assert_eq!(
+        guard(&[a1, a2, a3], &[a0], &[a0], 4, |_| true).set,
+        [a1, a2, a3]
+    );
+    // Four newcomers elected in place of four live validators: one comes in (the best
+    // ranked), three live ones keep the seats of the others for now.
+    let new: Vec<Address> = (4..8).map(addr).collect();
+    let out = guard(&new, &all, &producers_of(&all), 4, |_| true);
+    let mut kept = all.to_vec();
+    kept.sort();
+    assert_eq!(out.set, [new[0], kept[0], kept[1], kept[2]]);
+    assert_eq!(out.deferred, [new[3], new[2], new[1]]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// For any set before, any choice at the boundary and any history of who produced: the set
+    /// that takes office has at most `tolerated(n)` members that produced nothing, unless the set
+    /// before had at most one member or nobody chosen or re-seatable produced (then the choice
+    /// stands unchanged). It only adds live members of the set before that may stay, only
+    /// defers silent chosen ones, never repeats a member, and does not depend on the order of
+    /// the set before.
+    #[test]
+    fn the_guarded_set_never_has_more_silent_members_than_it_tolerates(
+        before in proptest::collection::btree_set(0u8..12, 0..8),
+        chosen in proptest::collection::btree_set(0u8..12, 0..8),
+        produced in proptest::collection::btree_set(0u8..12, 0..12),
+        barred in proptest::collection::btree_set(0u8..12, 0..3),
+        shuffle in any::<u64>(),
+        cap in proptest::option::of(1usize..10),
+    ) {
+        let before: Vec<Address> = before.into_iter().map(addr).collect();
+        let mut chosen: Vec<Address> = chosen.into_iter().map(addr).collect();
+        let turn = (shuffle as usize) % chosen.len().max(1);
+        chosen.rotate_left(turn);
+        let mut producers: Vec<Address> = produced.iter().map(|i| addr(*i)).collect();
+        producers.sort();
+        let barred: Vec<Address> = barred.into_iter().map(addr).collect();
+        let may_stay = |a: &Address| !barred.contains(a);
+        let live = |a: &Address| producers.contains(a);
+        let cap = cap.map_or(usize::MAX, |c| c.max(chosen.len()));
+        let out = guard(&chosen, &before, &producers, cap, may_stay);
+        prop_assert!(out.set.len() <= cap.max(4).max(chosen.len()));
+        let silent = out.set.iter().filter(|a| !live(a)).count();
+        if out.set == chosen && out.reseated.is_empty() && out.deferred.is_empty() {
+            prop_assert!(
+                silent <= tolerated(chosen.len())
+                    || before.len() <= 1
+                    || (!chosen.iter().any(live)
+                        && !before.iter().any(|a| live(a) && may_stay(a) && !chosen.contains(a)))
+            );
+        } else {
+            prop_assert!(silent <= tolerated(out.set.len()));
+            prop_assert!(!out.set.is_empty());
+        }
+        let mut seen = out.set.clone();
+        seen.sort();
+        seen.dedup();
+        prop_assert_eq!(seen.len(), out.set.len());
+        for a in &out.reseated {
+            prop_assert!(before.contains(a) && live(a) && may_stay(a) && !chosen.contains(a));
+        }
+        for a in &out.deferred {
+            prop_assert!(chosen.contains(a) && !live(a));
+        }
+        for a in &out.set {
+            prop_assert!(chosen.contains(a) || out.reseated.contains(a));
+        }
+        prop_assert_eq!(out.set.len() + out.deferred.len(), chosen.len() + out.reseated.len());
+        let mut reversed = before.clone();
+        reversed.reverse();
+        prop_assert_eq!(guard(&chosen, &reversed, &producers, cap, may_stay), out);
     }
 }

@@ -206,7 +206,7 @@ fn a_commission_raise_waits_for_notice_and_a_cut_applies_at_once() {
     );
     assert_eq!(
         code(net.send(&staker(0), commission(500))),
-        "not_validator_or_candidate"
+        "not_a_validator_or_candidate"
     );
     assert_eq!(net.send(&validator(), commission(1_000)), Receipt::Success);
     stake_and_back(&mut net, &[(staker(0), 100)]);

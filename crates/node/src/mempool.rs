@@ -376,6 +376,23 @@ impl Mempool {
         out
     }
 
+    /// A block that held `tx` will never be finalized (under BFT, its proposal was nullified or
+    /// lost to another block at its height), and `committed` is its signer's committed nonce:
+    /// the nonce no longer counts as handed to a block, so the signer's sequence goes back to
+    /// it (never below the committed nonce). The driver then admits the transaction again; until
+    /// it does, nothing behind it is reaped past the gap. Returns whether the sequence moved.
+    pub fn give_back(&mut self, tx: &Transaction, committed: u64) -> bool {
+        let Some(sender) = self.senders.get_mut(&tx.signer) else {
+            return false;
+        };
+        let back = tx.nonce.max(committed);
+        if back >= sender.next {
+            return false;
+        }
+        sender.next = back;
+        true
+    }
+
     /// Updates the pool after a block was committed: forgets the reaped transactions, learns the
     /// senders' committed nonces, drops what can no longer run and what waited too long.
     pub fn on_block(&mut self, height: u64, nonces: impl IntoIterator<Item = (Address, u64)>) {
@@ -502,6 +519,41 @@ mod tests {
         m.on_block(1, [(k.address(), 2)]);
         let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
         assert_eq!(got, vec![2, 3]);
+    }
+
+    /// Under BFT a proposal can be nullified: the block committed instead does not hold what
+    /// this pool reaped into it, and the driver gives those transactions back. The sender's
+    /// sequence must come back with them, though its next nonce was already waiting.
+    #[test]
+    fn a_reaped_transaction_given_back_after_an_orphaned_block_is_admitted_again() {
+        let k = Keypair::from_seed([1; 32]);
+        let other = Keypair::from_seed([2; 32]);
+        let mut m = Mempool::new(MempoolLimits::default(), 0);
+        let first = transfer(&k, 0, 1);
+        m.admit(first.clone(), Some(&rich(0)), PLENTY).unwrap();
+        let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
+        assert_eq!(got, vec![0]);
+        m.admit(transfer(&k, 1, 1), Some(&rich(0)), PLENTY).unwrap();
+        // Another validator's block is committed at that height, without k's transaction: the
+        // driver gives it back.
+        m.on_block(1, [(other.address(), 1)]);
+        assert!(m.give_back(&first, 0));
+        // Nonce 1 is not reaped past the gap left by the orphaned 0.
+        assert!(m.reap(space(10)).is_empty());
+        m.on_block(2, []);
+        assert_eq!(
+            m.admit(first.clone(), Some(&rich(0)), PLENTY).map(|_| ()),
+            Ok(())
+        );
+        let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
+        assert_eq!(got, vec![0, 1]);
+        // Given back once committed elsewhere (an orphaned copy), it never rewinds below the
+        // committed nonce, and the sequence goes on from the chain.
+        m.on_block(3, [(k.address(), 2)]);
+        assert!(!m.give_back(&first, 2));
+        m.admit(transfer(&k, 2, 1), Some(&rich(2)), PLENTY).unwrap();
+        let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
+        assert_eq!(got, vec![2]);
     }
 
     #[test]

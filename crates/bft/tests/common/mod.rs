@@ -819,6 +819,7 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
     let mut unjail_hash = None;
     let mut restarted_at = None;
     let mut tick = 0u64;
+    let mut logged_epochs = 0;
     let target = loop {
         let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
         let heights: Vec<u64> = nodes.values().map(|v| v.node.tip().height).collect();
@@ -831,7 +832,7 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
             "seed {seed}: not done within {DOWNTIME_BOUND:?}: heights {heights:?}, jailed \
              {jailed:?}, unjail sent {unjail_sent}, restarted at {restarted_at:?}, epochs {:?}; \
              the unjail: {:?}, in the mempools of 0..3: {:?}; jail now {:?}; candidates {:?}; \
-             set {:?}",
+             set {:?}; jails of 0..4 {:?}",
             nodes.values().map(epochs_of).collect::<Vec<_>>(),
             unjail_hash.map(|h| nodes[&0]
                 .store
@@ -850,7 +851,33 @@ async fn run_downtime(context: deterministic::Context, seed: u64) -> Downtime {
                 .iter()
                 .map(|v| (0..VALIDATORS).find(|i| validator_key(*i).address() == v.address))
                 .collect::<Vec<_>>(),
+            (0..VALIDATORS)
+                .map(|i| view.jail_of(&validator_key(i).address()))
+                .collect::<Vec<_>>(),
         );
+        // Replaying one seed: every epoch switch with the jail records and who got a block
+        // into the epoch before (what the boundary decided from).
+        let entered = epochs_of(&nodes[&0]).len();
+        if std::env::var("DEPIN_BFT_SIM_SEED").is_ok() && entered != logged_epochs {
+            logged_epochs = entered;
+            let who = |a: &depin_core::Address| {
+                (0..VALIDATORS).find(|i| validator_key(*i).address() == *a)
+            };
+            println!(
+                "seed {seed}: at height {} epochs {:?}; set {:?}; jails {:?}; produced last epoch {:?}",
+                nodes[&0].node.tip().height,
+                epochs_of(&nodes[&0]),
+                view.validators()
+                    .iter()
+                    .map(|v| who(&v.address))
+                    .collect::<Vec<_>>(),
+                (0..VALIDATORS)
+                    .map(|i| view.jail_of(&validator_key(i).address()))
+                    .collect::<Vec<_>>(),
+                depin_core::services::governance::liveness::last_producers(&view)
+                    .map(|p| p.iter().map(who).collect::<Vec<_>>()),
+            );
+        }
         if now >= FAULT_AT && nodes[&3].running.is_some() && restarted_at.is_none() {
             let running = nodes.get_mut(&3).unwrap().running.take().unwrap();
             running.engine.abort();

@@ -255,6 +255,15 @@ pub struct SetCommission {
     pub commission_bps: u32,
 }
 
+/// A candidate or validator registers where its p2p listens (`host:port`; empty removes it),
+/// so the other validators can reach it once it is elected without a `peers.toml` entry. Its
+/// p2p identity is its key, which signs this.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pEndpoint {
+    pub p2p: String,
+}
+
 /// The genesis' emergency key enacts a change without a vote, at the next epoch boundary.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -280,6 +289,7 @@ struct_codec!(Candidate { candidate: bool });
 struct_codec!(SetCommission {
     commission_bps: u32
 });
+struct_codec!(P2pEndpoint { p2p: String });
 struct_codec!(EmergencyEnact {
     title: String,
     change: ProposalKind,
@@ -313,5 +323,6 @@ actions! {
     7 => EmergencyEnact(EmergencyEnact),
     8 => ReportEquivocation(super::evidence::ReportEquivocation),
     9 => Candidate(Candidate),
-    10 => SetCommission(SetCommission),
+    10 => P2pEndpoint(P2pEndpoint),
+    11 => SetCommission(SetCommission),
 }

@@ -143,3 +143,96 @@ pub fn elect(
     });
     kept.is_none().then_some(elected)
 }
+
+/// How many faulty members a set of `n` validators tolerates under BFT: `f = (n - 1) / 3`
+/// (0 for a set of up to three, which needs every member's vote).
+pub fn tolerated(n: usize) -> usize {
+    n.saturating_sub(1) / 3
+}
+
+/// What the liveness guard did to a set chosen at a boundary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Guarded {
+    /// The set that takes office.
+    pub set: Vec<Address>,
+    /// Members of the set before that produced in the epoch that ended and stay, although the
+    /// boundary left them out (jailed for downtime, or no longer elected), in address order.
+    pub reseated: Vec<Address>,
+    /// Chosen members that produced no block in the epoch that ended (newcomers among them)
+    /// and wait for a later boundary, in the order they were deferred.
+    pub deferred: Vec<Address>,
+}
+
+/// The liveness guard at an epoch boundary (pure; every validator computes the same).
+///
+/// `chosen` is the set the boundary picked (the election's seats in rank order, or the
+/// membership minus jailed members), `before` the set that ran the epoch that ends, `producers`
+/// the validators that got at least one block into it (sorted), `cap` the most seats the set may
+/// have (`max_validators` where the network elects its set; the guard may always seat
+/// [`MIN_BFT_VALIDATORS`], since a smaller set tolerates no silent member and could otherwise
+/// never take in a new one), and `reseatable` says whether a
+/// member of `before` left out of `chosen` may stay (the ledger allows every one not jailed for
+/// equivocation).
+///
+/// The set that takes office never has more members without a block in the epoch that ended
+/// than it tolerates (`tolerated(n)`), so the members that were live reach a quorum: a boundary
+/// can no longer halt the chain by seating validators that are down in place of ones that are
+/// up. To get there, the members of `before` that produced and were left out stay, in address
+/// order, while it is needed: each takes a free seat (up to `cap`), or else the seat of the
+/// lowest-ranked chosen member that produced nothing, which waits for a later boundary. If that
+/// is not enough, chosen members that produced nothing wait too, lowest-ranked first. So a set
+/// changes by at most `tolerated(n)` unproven members a boundary (a churn limit), and a live
+/// validator jailed for downtime sits out at a later boundary instead. It does nothing when
+/// `before` has at most one member (a solo chain handing over has no record of the new set's
+/// liveness) or when it would leave no member (the chosen set stands).
+pub fn guard(
+    chosen: &[Address],
+    before: &[Address],
+    producers: &[Address],
+    cap: usize,
+    reseatable: impl Fn(&Address) -> bool,
+) -> Guarded {
+    let live = |a: &Address| producers.binary_search(a).is_ok();
+    let safe = |set: &[Address]| set.iter().filter(|a| !live(a)).count() <= tolerated(set.len());
+    let cap = cap.max(MIN_BFT_VALIDATORS);
+    let mut out = Guarded {
+        set: chosen.to_vec(),
+        ..Guarded::default()
+    };
+    if before.len() <= 1 || safe(&out.set) {
+        return out;
+    }
+    let mut keep: Vec<Address> = before
+        .iter()
+        .filter(|a| live(a) && !chosen.contains(a) && reseatable(a))
+        .copied()
+        .collect();
+    keep.sort();
+    keep.dedup();
+    for a in keep {
+        if safe(&out.set) {
+            break;
+        }
+        if out.set.len() >= cap {
+            let Some(i) = out.set.iter().rposition(|m| !live(m)) else {
+                break;
+            };
+            out.deferred.push(out.set.remove(i));
+        }
+        out.set.push(a);
+        out.reseated.push(a);
+    }
+    while !safe(&out.set) {
+        let Some(i) = out.set.iter().rposition(|a| !live(a)) else {
+            break;
+        };
+        out.deferred.push(out.set.remove(i));
+    }
+    if out.set.is_empty() {
+        return Guarded {
+            set: chosen.to_vec(),
+            ..Guarded::default()
+        };
+    }
+    out
+}

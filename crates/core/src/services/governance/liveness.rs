@@ -27,6 +27,9 @@ pub const RECORD_BYTES: usize = 56;
 const MISSED: u8 = 64;
 /// Table of each validator's leader turns in the reward epoch so far (cleared at its close).
 const TURNS: u8 = 65;
+/// The validators that got a block into the epoch closed last (one entry, rewritten at each
+/// close): the liveness guard at the next boundary reads it.
+const PRODUCED: u8 = 66;
 
 /// A validator's leader turns in one reward epoch: blocks it proposed, and views it led that
 /// the chain skipped. Validator rewards follow `produced` over every turn of the epoch.
@@ -56,8 +59,18 @@ fn add_turns(state: &mut State, validator: &Address, produced: u64, skipped: u64
     state.with_writer(Governance::ID, |s| s.put(turns_key(validator), &t));
 }
 
+fn produced_key() -> Vec<u8> {
+    module_key(Governance::ID, PRODUCED, &[])
+}
+
+/// The validators that got at least one block into the epoch closed last, in address order
+/// (`None` before the first close of a network with governance).
+pub fn last_producers<S: StateRead>(state: &S) -> Option<Vec<Address>> {
+    state.get(&produced_key())
+}
+
 /// Every validator's turns in the reward epoch that closes now, in address order; the counters
-/// start again from zero.
+/// start again from zero, and those that produced a block are kept as [`last_producers`].
 pub fn take_turns(state: &mut State) -> Vec<(Address, Turns)> {
     let prefix = module_key(Governance::ID, TURNS, &[]);
     let rows: Vec<(Address, Turns)> = state
@@ -70,9 +83,18 @@ pub fn take_turns(state: &mut State) -> Vec<(Address, Turns)> {
             )
         })
         .collect();
+    let producers: Vec<Address> = rows
+        .iter()
+        .filter(|(_, t)| t.produced > 0)
+        .map(|(a, _)| *a)
+        .collect();
+    let governed = state.params().modules.governance.is_some();
     state.with_writer(Governance::ID, |s| {
         for (a, _) in &rows {
             s.put_raw(turns_key(a), None);
+        }
+        if governed {
+            s.put(produced_key(), &producers);
         }
     });
     rows

@@ -13,6 +13,7 @@ pub mod change;
 pub mod election;
 pub mod evidence;
 pub mod liveness;
+pub mod p2p;
 pub mod params;
 pub mod proposal;
 pub mod records;
@@ -136,6 +137,7 @@ impl Module for Governance {
                 proposal::vote(state, tx.signer, a.proposal, a.choice, tx.block)
             }
             GovernanceAction::Unjail(_) => stake::unjail(state, tx.signer, tx.block),
+            GovernanceAction::P2pEndpoint(a) => p2p::set_p2p_endpoint(state, tx.signer, &a.p2p),
             GovernanceAction::Candidate(a) => {
                 stake::set_candidate(state, tx.signer, a.candidate, &p, tx.block)
             }

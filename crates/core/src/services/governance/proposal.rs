@@ -379,6 +379,23 @@ pub fn refresh_validators(state: &mut State, epoch: u64, ctx: BlockContext) {
             if free.is_empty() { members } else { free }
         }
     };
+    // Never seat more members that produced nothing in the epoch that ended than the set
+    // tolerates (see `election::guard`).
+    let active = match super::liveness::last_producers(&*state) {
+        Some(producers) => {
+            let before: Vec<Address> = state.validators().iter().map(|v| v.address).collect();
+            let jails = |a: &Address| state.jail_of(a).map(|j| j.reason);
+            let cap = match p.max_validators {
+                0 => usize::MAX,
+                seats => seats as usize,
+            };
+            super::election::guard(&active, &before, &producers, cap, |a| {
+                jails(a).as_deref() != Some("equivocation")
+            })
+            .set
+        }
+        None => active,
+    };
     let unit = 10u128.pow(u32::from(state.params().decimals));
     let set: Vec<Validator> = active
         .iter()

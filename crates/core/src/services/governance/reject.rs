@@ -32,8 +32,9 @@ reasons! {
     20 => NotACandidate {} = "not_a_candidate",
     21 => SelfBondShort { bonded: Amount, needed: Amount } = "self_bond_short",
     22 => TooManyCandidates { max: u32 } = "too_many_candidates",
-    23 => CommissionTooHigh { bps: u32 } = "commission_too_high",
-    24 => NotValidatorOrCandidate {} = "not_validator_or_candidate",
+    23 => BadP2pEndpoint { why: String } = "bad_p2p_endpoint",
+    24 => NotAValidatorOrCandidate {} = "not_a_validator_or_candidate",
+    25 => CommissionTooHigh { bps: u32 } = "commission_too_high",
 }
 
 impl fmt::Display for GovernanceRejection {
@@ -136,9 +137,13 @@ impl fmt::Display for GovernanceRejection {
                 f,
                 "a commission of {bps} basis points is more than the whole pay (10000); set 0 to 10000"
             ),
-            NotValidatorOrCandidate {} => write!(
+            BadP2pEndpoint { why } => write!(
                 f,
-                "only a validator or a declared candidate has a commission; declare a candidacy first (`depin stake candidate`)"
+                "the p2p endpoint is not host:port: {why}; give the address and port this validator's p2p listens on"
+            ),
+            NotAValidatorOrCandidate {} => write!(
+                f,
+                "only a validator candidate or a member of the validator set registers a p2p endpoint or sets a commission; declare candidacy first (`depin stake candidate`)"
             ),
             OffenderNotAValidator { validator } => write!(
                 f,

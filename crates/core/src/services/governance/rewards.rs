@@ -211,7 +211,7 @@ pub fn set_commission(
         return Err(R::CommissionTooHigh { bps }.into());
     }
     if !is_member(&*state, who) && state.candidacy_of(who).is_none() {
-        return Err(R::NotValidatorOrCandidate {}.into());
+        return Err(R::NotAValidatorOrCandidate {}.into());
     }
     let epoch = ctx.height / state.params().epoch_length_blocks.max(1);
     let now = commission_at(&*state, who, epoch);
