@@ -4,8 +4,8 @@
 use anyhow::{Context, Result, bail};
 use depin_agent::client::Client;
 use depin_core::services::governance::actions::{
-    Candidate, Choice, DelegateStake, EmergencyEnact, LockStake, ProposalKind, Propose,
-    SetCommission, UnbondStake, Unjail, Vote, WithdrawStake,
+    Candidate, Choice, DelegateStake, EmergencyEnact, LockStake, P2pEndpoint, ProposalKind,
+    Propose, SetCommission, UnbondStake, Unjail, Vote, WithdrawStake,
 };
 use depin_core::{Action, Address, Amount};
 use depin_node::Home;
@@ -136,6 +136,16 @@ pub enum StakeCmd {
         percent: String,
         #[arg(long, default_value = "validator")]
         key: String,
+    },
+    /// Register where this validator's (or candidate's) p2p listens, `host:port`, on the
+    /// ledger; `--remove` takes it off.
+    P2p {
+        /// `host:port` (IPv4, `[IPv6]` or a DNS name).
+        endpoint: Option<String>,
+        #[arg(long, default_value = "validator")]
+        key: String,
+        #[arg(long, conflicts_with = "endpoint")]
+        remove: bool,
     },
     /// The validator set, the candidates with their backing, and who the next epoch boundary
     /// elects if stake stays as it is.
@@ -532,6 +542,40 @@ pub fn run_stake(home: &Home, client: &Client, cmd: &StakeCmd, json_out: bool) -
             )
             .map(drop)
         }
+        StakeCmd::P2p {
+            endpoint,
+            key,
+            remove,
+        } => {
+            let p2p = match (endpoint, remove) {
+                (Some(e), false) => {
+                    depin_core::services::governance::p2p::check_p2p_endpoint(e).map_err(|why| {
+                        anyhow::anyhow!(
+                            "{e:?} is not host:port: {why}; give the address and port this validator's p2p listens on, e.g. 127.0.0.1:9000"
+                        )
+                    })?;
+                    e.clone()
+                }
+                (None, true) => String::new(),
+                _ => anyhow::bail!(
+                    "give the p2p endpoint as host:port (e.g. 127.0.0.1:9000), or --remove"
+                ),
+            };
+            let done = if p2p.is_empty() {
+                "removed the p2p endpoint".to_string()
+            } else {
+                format!("registered the p2p endpoint {p2p} (see `depin stake validators`)")
+            };
+            send(
+                home,
+                client,
+                key,
+                P2pEndpoint { p2p }.into(),
+                &done,
+                json_out,
+            )
+            .map(drop)
+        }
         StakeCmd::Validators => {
             let v = client.get("/v1/governance/validators")?;
             if json_out {
@@ -604,12 +648,15 @@ fn print_validators(v: &Value) {
     for m in v["validators"].as_array().into_iter().flatten() {
         let t = &m["turns_this_epoch"];
         println!(
-            "  {}  power {}  turns this epoch: {} produced, {} skipped  {}{}",
+            "  {}  power {}  turns this epoch: {} produced, {} skipped  {}{}{}",
             text(&m["address"]),
             m["power"],
             t["produced"],
             t["skipped"],
             commission_text(&m["commission"], &m["exposed_backers"]),
+            m["p2p"]
+                .as_str()
+                .map_or(String::new(), |p| format!("  p2p {p}")),
             if m["jail"].is_null() { "" } else { "  JAILED" }
         );
     }

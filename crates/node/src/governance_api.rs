@@ -243,6 +243,7 @@ pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>>
             commission_at, commission_record, exposure_of,
         };
         let epoch = node.tip().height / view.params().epoch_length_blocks.max(1);
+        use depin_core::services::governance::p2p::p2p_endpoint_of;
         let commission = |a: &Address| {
             json!({
                 "bps": commission_at(&view, a, epoch),
@@ -265,6 +266,7 @@ pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>>
                     "since_height": view.candidacy_of(&c.address).map(|d| d.since_height),
                     "rank": rank.map(|r| r + 1),
                     "commission": commission(&c.address),
+                    "p2p": p2p_endpoint_of(&view, &c.address),
                     "elected_next": rank.is_some() && next.as_ref().is_some_and(|o| o.kept.is_none()),
                 })
             })
@@ -278,6 +280,7 @@ pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>>
                     "turns_this_epoch": turns_of(&view, &v.address),
                     "jail": view.jail_of(&v.address),
                     "commission": commission(&v.address),
+                    "p2p": p2p_endpoint_of(&view, &v.address),
                     "exposed_backers": exposure_of(&view, &v.address).backers.len(),
                 })
             })
