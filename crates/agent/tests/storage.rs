@@ -25,16 +25,28 @@ const CHAIN_ID: &str = "depin-storage";
 
 /// Signs `action` with `key`, submits it and waits for its block.
 fn send(client: &Client, key: &Keypair, action: Action) {
-    let nonce = client.nonce(&key.address()).unwrap().unwrap_or(0);
+    send_all(client, key, vec![action]);
+}
+
+/// Signs `actions` with `key` at consecutive nonces, submits them together and waits for their
+/// block(s); each must be admitted.
+fn send_all(client: &Client, key: &Keypair, actions: Vec<Action>) {
+    let first = client.nonce(&key.address()).unwrap().unwrap_or(0);
     let signer = depin_agent::client::Signer::fetch(client).unwrap();
-    let tx = signer.sign(key, nonce, action);
-    let verdict = client.submit(&[tx]).unwrap().remove(0);
-    assert!(verdict.is_ok(), "{verdict:?}");
+    let n = actions.len() as u64;
+    let txs: Vec<_> = actions
+        .into_iter()
+        .zip(first..)
+        .map(|(action, nonce)| signer.sign(key, nonce, action))
+        .collect();
+    for verdict in client.submit(&txs).unwrap() {
+        assert!(verdict.is_ok(), "{verdict:?}");
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
-    while client.nonce(&key.address()).unwrap().unwrap_or(0) <= nonce {
+    while client.nonce(&key.address()).unwrap().unwrap_or(0) < first + n {
         assert!(
             Instant::now() < deadline,
-            "the transaction was not committed"
+            "the transactions were not committed"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -713,9 +725,7 @@ fn the_provider_agent_reads_every_page_of_its_deals() {
     let height = net.client.get("/v1/status").unwrap()["height"]
         .as_u64()
         .unwrap();
-    let signer = depin_agent::client::Signer::fetch(&net.client).unwrap();
-    let first = net.client.nonce(&net.buyer.address()).unwrap().unwrap_or(0);
-    let txs: Vec<_> = (0..12u64)
+    let deals = (0..12u64)
         .map(|i| {
             let data = generated(100 + i, 2_000);
             let terms = DealTerms {
@@ -728,24 +738,13 @@ fn the_provider_agent_reads_every_page_of_its_deals() {
                 valid_until_height: height + 100,
             };
             let provider_signature = terms.sign(CHAIN_ID, device);
-            signer.sign(
-                &net.buyer,
-                first + i,
-                Action::from(OpenDeal {
-                    terms,
-                    provider_signature,
-                }),
-            )
+            Action::from(OpenDeal {
+                terms,
+                provider_signature,
+            })
         })
         .collect();
-    for verdict in net.client.submit(&txs).unwrap() {
-        assert!(verdict.is_ok(), "{verdict:?}");
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while net.client.nonce(&net.buyer.address()).unwrap().unwrap_or(0) < first + 12 {
-        assert!(Instant::now() < deadline, "the deals did not open");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    send_all(&net.client, &net.buyer, deals);
     let p = read_provider_in_pages(&net.client, &device.address(), 5).unwrap();
     let ids: Vec<u64> = p["deals"]
         .as_array()
