@@ -701,6 +701,26 @@ fn print_validators(v: &Value) {
             );
         }
     }
+    let listed = |key: &str| -> Vec<String> {
+        v["next"][key]
+            .as_array()
+            .map(|a| a.iter().map(&text).collect())
+            .unwrap_or_default()
+    };
+    let deferred = listed("deferred");
+    if !deferred.is_empty() {
+        println!(
+            "if the epoch ended now, the liveness guard would make wait (no block produced this epoch): {}",
+            deferred.join(", ")
+        );
+    }
+    let reseated = listed("reseated");
+    if !reseated.is_empty() {
+        println!(
+            "if the epoch ended now, the liveness guard would keep (they produced): {}",
+            reseated.join(", ")
+        );
+    }
     if let Some(kept) = v["next"]["kept"].as_object() {
         println!(
             "next boundary keeps the set ({}): {}",

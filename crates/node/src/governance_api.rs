@@ -231,7 +231,7 @@ pub async fn slashes(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
 /// candidate with its self-bond, backing and rank, who the next boundary would elect if stake
 /// stayed as it is, and each validator's turns in the reward epoch so far.
 pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>> {
-    use depin_core::services::governance::election::{decide, standings};
+    use depin_core::services::governance::election::{decide, guard, standings};
     use depin_core::services::governance::liveness::turns_of;
     blocking(move || {
         let view = snapshot(&node)?;
@@ -292,11 +292,29 @@ pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>>
             "validator_reward_bps": g.validator_reward_bps,
             "validators": members,
             "candidates": candidates,
-            "next": next.map(|o| json!({
-                "qualified": o.qualified,
-                "elected": if o.kept.is_none() { o.elected } else { Vec::new() },
-                "kept": o.kept.map(|(code, why)| json!({"code": code, "why": why})),
-            })),
+            "next": next.map(|o| {
+                // What the boundary's liveness guard would seat if the epoch ended now: the
+                // producers so far are this epoch's turns.
+                let before: Vec<Address> = set.iter().map(|v| v.address).collect();
+                let mut producers: Vec<Address> = before
+                    .iter()
+                    .filter(|a| turns_of(&view, a).produced > 0)
+                    .copied()
+                    .collect();
+                producers.sort();
+                let chosen = if o.kept.is_none() { o.elected.clone() } else { before.clone() };
+                let guarded = guard(&chosen, &before, &producers, g.max_validators as usize, |a| {
+                    view.jail_of(a).is_none_or(|j| j.reason != "equivocation")
+                });
+                json!({
+                    "qualified": o.qualified,
+                    "elected": if o.kept.is_none() { o.elected } else { Vec::new() },
+                    "kept": o.kept.map(|(code, why)| json!({"code": code, "why": why})),
+                    "takes_office_if_the_epoch_ended_now": guarded.set,
+                    "reseated": guarded.reseated,
+                    "deferred": guarded.deferred,
+                })
+            }),
             "last_election": view.last_election(),
         });
         view.finish().map_err(ApiError::internal)?;
