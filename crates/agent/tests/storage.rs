@@ -42,13 +42,24 @@ fn send_all(client: &Client, key: &Keypair, actions: Vec<Action>) {
     for verdict in client.submit(&txs).unwrap() {
         assert!(verdict.is_ok(), "{verdict:?}");
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.nonce(&key.address()).unwrap().unwrap_or(0) < first + n {
-        assert!(
-            Instant::now() < deadline,
-            "the transactions were not committed"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    wait_for("the transactions were not committed", 20, || {
+        let nonce = client.nonce(&key.address()).unwrap().unwrap_or(0);
+        (nonce >= first + n)
+            .then_some(())
+            .ok_or(format!("nonce {nonce}"))
+    });
+}
+
+/// Polls `check` every 100 ms until it gives a value; past `secs` seconds, fails with `what`
+/// and the last thing `check` said.
+fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(last) => assert!(Instant::now() < deadline, "{what}: {last}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -312,15 +323,15 @@ fn spawn_serving_agent(
 
 /// The retrieval URL `device` announced on the ledger, once it has.
 fn announced_url(client: &Client, device: &Keypair) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_for("the agent did not announce", 30, || {
         let listed = depin_agent::storage::client::announced(client).unwrap();
-        if let Some((_, url)) = listed.iter().find(|(d, _)| *d == device.address()) {
-            return url.clone();
-        }
-        assert!(Instant::now() < deadline, "the agent did not announce");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        let others = listed.len();
+        listed
+            .into_iter()
+            .find(|(d, _)| *d == device.address())
+            .map(|(_, url)| url)
+            .ok_or(format!("{others} others announced"))
+    })
 }
 
 #[test]
@@ -563,22 +574,17 @@ fn a_provider_that_loses_its_file_goes_faulty_is_terminated_and_get_repairs_the_
 
     // Faulty in the next window it cannot prove, terminated past the limit.
     let mut statuses = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    wait_for("the deal was not terminated", 120, || {
         let d = client.get(&format!("/v1/storage/deals/{deal}")).unwrap();
         let status = d["status"].as_str().unwrap().to_string();
         if statuses.last() != Some(&status) {
             statuses.push(status.clone());
         }
-        if status.starts_with("terminated") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the deal was not terminated: {statuses:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        status
+            .starts_with("terminated")
+            .then_some(())
+            .ok_or(format!("{statuses:?}"))
+    });
     assert!(
         statuses.iter().any(|s| s == "faulty"),
         "the deal went faulty before it was terminated: {statuses:?}"
@@ -607,23 +613,16 @@ fn a_provider_that_loses_its_file_goes_faulty_is_terminated_and_get_repairs_the_
     assert!(manifest.shards.iter().all(|e| e.provider != spare));
     // The spare's agent proves the repaired shard in its window.
     let new_deal = repaired.shards[1].deal.expect("a new deal");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    wait_for("the repaired shard was never proven", 60, || {
         let d = client
             .get(&format!("/v1/storage/deals/{new_deal}"))
             .unwrap();
-        let proven = d["outcomes"]
+        d["outcomes"]
             .as_array()
-            .is_some_and(|o| o.iter().any(|o| o["outcome"] == "proven"));
-        if proven {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the repaired shard was never proven: {d}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+            .is_some_and(|o| o.iter().any(|o| o["outcome"] == "proven"))
+            .then_some(())
+            .ok_or(d.to_string())
+    });
 }
 
 /// Nobody can park bytes on a provider's disk: the agent's server keeps an upload only while the
@@ -696,16 +695,13 @@ fn uploads_whose_deals_never_open_are_deleted_when_their_offers_expire_and_are_b
 
     // The agent's looks settle both: the abandoned upload is deleted once its offer expired,
     // the opened deal's shard stays and is no longer waiting.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !pending_uploads(&shards).unwrap().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "still waiting: {:?} at height {}",
-            pending_uploads(&shards).unwrap(),
-            height()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for("uploads still waiting", 30, || {
+        let waiting = pending_uploads(&shards).unwrap();
+        waiting
+            .is_empty()
+            .then_some(())
+            .ok_or(format!("{waiting:?} at height {}", height()))
+    });
     assert!(height() > at + 3, "deleted only after the offer expired");
     assert!(!shard_file(&shards, &abandoned_root).exists());
     assert!(shard_file(&shards, &kept_root).exists());

@@ -240,15 +240,16 @@ pub async fn validators(State(node): State<Arc<Node>>) -> ApiResult<Json<Value>>
         let all = standings(&view);
         let next = (g.max_validators > 0).then(|| decide(&all, &g, set.len()));
         use depin_core::services::governance::rewards::{
-            commission_at, commission_record, exposure_of,
+            FULL_COMMISSION_BPS, commission_record, exposure_of,
         };
         let epoch = node.tip().height / view.params().epoch_length_blocks.max(1);
         use depin_core::services::governance::p2p::p2p_endpoint_of;
         let commission = |a: &Address| {
+            let record = commission_record(&view, a);
             json!({
-                "bps": commission_at(&view, a, epoch),
-                "set": commission_record(&view, a).is_some(),
-                "next": commission_record(&view, a).and_then(|c| c.next),
+                "bps": record.map_or(FULL_COMMISSION_BPS, |c| c.at(epoch)),
+                "set": record.is_some(),
+                "next": record.and_then(|c| c.next),
             })
         };
         let candidates: Vec<Value> = all

@@ -309,10 +309,10 @@ fn upload(shared: &Shared, target: &str, body: &[u8]) -> Result<Reply> {
     // The offer, and so the wait for its deal, lasts at most MAX_OFFER_BLOCKS.
     let valid_until = valid_until.min(height.saturating_add(MAX_OFFER_BLOCKS));
     let dir = &shared.cfg.shards;
-    let root = Hash(*blake3::hash(body).as_bytes());
+    let tree = ShardTree::build(body);
     let waiting: u64 = pending_uploads(dir)?
         .iter()
-        .filter(|p| p.root != root)
+        .filter(|p| p.root != tree.root)
         .map(|p| p.size)
         .sum();
     let max = shared.cfg.max_pending_bytes;
@@ -324,7 +324,7 @@ fn upload(shared: &Shared, target: &str, body: &[u8]) -> Result<Reply> {
             ),
         ));
     }
-    let held = HeldShard::on_disk(dir, body)?;
+    let held = HeldShard::write(dir, body, tree)?;
     // Kept only until the offer expires, unless a deal opens on it (the provider agent's
     // looks delete it then, or forget the mark once the deal is on the ledger).
     let mark = pending_file(dir, &held.tree.root);

@@ -67,7 +67,11 @@ impl HeldShard {
 
     /// Writes `data` to `dir/<root>.shard` and holds it there.
     pub fn on_disk(dir: &Path, data: &[u8]) -> Result<HeldShard> {
-        let tree = ShardTree::build(data);
+        HeldShard::write(dir, data, ShardTree::build(data))
+    }
+
+    /// [`HeldShard::on_disk`] with the shard's tree already built from `data`.
+    pub fn write(dir: &Path, data: &[u8], tree: ShardTree) -> Result<HeldShard> {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(format!("{}.shard", tree.root.to_hex()));
         let mut f = File::create(&path).with_context(|| format!("writing {}", path.display()))?;

@@ -299,11 +299,13 @@ pub fn pay_validator(state: &mut State, epoch: u64, validator: &Address, pay: Am
 /// those of validators no longer in it.
 pub fn expose(state: &mut State, validators: &[Address]) {
     let prefix = module_key(Governance::ID, EXPOSURE, &[]);
+    let current: std::collections::BTreeSet<Vec<u8>> =
+        validators.iter().map(exposure_key).collect();
     let stale: Vec<Vec<u8>> = state
         .scan_prefix(&prefix, usize::MAX)
         .into_iter()
         .map(|(k, _)| k)
-        .filter(|k| !validators.iter().any(|v| exposure_key(v) == *k))
+        .filter(|k| !current.contains(k))
         .collect();
     let exposures: Vec<(Address, Exposure)> = validators
         .iter()
