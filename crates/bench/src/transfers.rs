@@ -14,6 +14,7 @@ use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
 use depin_core::tx::{Network, verify_signatures};
 use depin_core::{Action, Address, Amount, Genesis, Keypair, Rejection, Transaction};
 use depin_node::mempool::{MempoolLimits, VERIFY_CHUNK, verify_batch};
+use depin_node::metrics::process_cpu_seconds;
 use depin_node::node::{Node, spawn_solo_driver};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -69,6 +70,10 @@ pub struct TransferReport {
     /// Length of the sustained phase actually measured; less than `target_seconds` only if every
     /// pre-signed transaction was committed early (then sign more with `--txs`).
     pub seconds: f64,
+    /// CPU time the process used during that phase (node, mempool, driver and feeder), and that
+    /// divided by the committed transfers.
+    pub cpu_seconds: f64,
+    pub cpu_ms_per_tx: f64,
     pub target_seconds: u64,
     pub txs_committed: u64,
     pub txs_rejected_in_blocks: u64,
@@ -163,6 +168,7 @@ pub fn run(
         Node::open(genesis, store, validator, limits).map_err(|e| e.to_string())?;
     let total = txs.len() as u64;
     let start = Instant::now();
+    let cpu_at_start = process_cpu_seconds();
     let deadline = start + Duration::from_secs(cfg.seconds);
     let driver = spawn_solo_driver(node.clone(), producer);
     let feeder = {
@@ -179,6 +185,9 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(100));
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_at_start
+        .zip(process_cpu_seconds())
+        .map_or(f64::NAN, |(a, b)| b - a);
     let m = &node.metrics;
     let committed = m.txs_committed_total.load(Relaxed);
     let rejected = m.txs_rejected_in_block_total.load(Relaxed);
@@ -201,6 +210,8 @@ pub fn run(
         ratio_to_raw_verify: tx_per_s / raw.batch_all_cores,
         sign_per_s,
         seconds: elapsed,
+        cpu_seconds,
+        cpu_ms_per_tx: cpu_seconds * 1000.0 / committed.max(1) as f64,
         target_seconds: cfg.seconds,
         txs_committed: committed,
         txs_rejected_in_blocks: rejected,

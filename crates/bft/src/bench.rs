@@ -20,6 +20,7 @@ use commonware_utils::ordered::Map;
 use depin_core::genesis::{Allocation, ConsensusParams, TokenParams};
 use depin_core::{Action, Amount, Genesis, Hash, Keypair, Transaction};
 use depin_node::mempool::MempoolLimits;
+use depin_node::metrics::process_cpu_seconds;
 use depin_node::node::Node;
 use serde::Serialize;
 
@@ -67,6 +68,12 @@ pub struct BftReport {
     pub committed_txs: u64,
     /// Whether every validator ended at the same app hash for the lowest common height.
     pub app_hashes_agree: bool,
+    /// CPU time the whole process (all validators, the feeder and the measuring loop) used
+    /// during the measured phase, and that divided by the committed transfers.
+    pub cpu_seconds: f64,
+    pub cpu_ms_per_tx: f64,
+    /// CPU cores busy on average over the measured phase (CPU time ÷ wall time).
+    pub cores_busy: f64,
 }
 
 fn free_port() -> Result<u16, String> {
@@ -251,6 +258,7 @@ pub fn run(cfg: &BftBench, dir: &Path) -> Result<BftReport, String> {
         let submitted: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::default();
         let mut events = nodes[0].events.subscribe();
         let start = Instant::now();
+        let cpu_at_start = process_cpu_seconds();
         let deadline = start + Duration::from_secs(cfg.seconds);
         let feeder = {
             let nodes = nodes.clone();
@@ -310,6 +318,9 @@ pub fn run(cfg: &BftBench, dir: &Path) -> Result<BftReport, String> {
             }
         }
         let elapsed = start.elapsed().as_secs_f64();
+        let cpu_seconds = cpu_at_start
+            .zip(process_cpu_seconds())
+            .map_or(f64::NAN, |(a, b)| b - a);
         feeder.join().map_err(|_| "the feeder panicked")?;
         let lowest = nodes.iter().map(|n| n.tip().height).min().unwrap_or(0);
         let hashes: Vec<Option<Hash>> = nodes
@@ -336,6 +347,9 @@ pub fn run(cfg: &BftBench, dir: &Path) -> Result<BftReport, String> {
             blocks,
             committed_txs: committed,
             app_hashes_agree,
+            cpu_seconds,
+            cpu_ms_per_tx: cpu_seconds * 1000.0 / committed.max(1) as f64,
+            cores_busy: cpu_seconds / elapsed,
         })
     })
 }

@@ -766,10 +766,25 @@ fn bft(
     let solo = depin_bench::transfers::run(&solo_cfg, solo_dir.path(), &|_, _, _| {})
         .map_err(anyhow::Error::msg)?;
     let ratio = report.tx_per_s / solo.tx_per_s;
+    // What a committed transfer costs in CPU: the four validators sharing this machine each
+    // verify and execute it, the solo node once. Their quotient is what the network could reach
+    // against solo here if both were CPU-bound; times the validators, what one validator per
+    // machine of this size would reach (a projection: it assumes the validators share the cost
+    // evenly, and leaves out the network between machines).
+    let cpu_share = solo.cpu_ms_per_tx / report.cpu_ms_per_tx;
+    let per_machine = cpu_share * validators as f64;
     if json_out {
         println!(
             "{}",
-            serde_json::json!({"bft": report, "solo_tx_per_s": solo.tx_per_s, "bft_to_solo": ratio})
+            serde_json::json!({
+                "bft": report,
+                "solo_tx_per_s": solo.tx_per_s,
+                "solo_cpu_ms_per_tx": solo.cpu_ms_per_tx,
+                "solo_cores_busy": solo.cpu_seconds / solo.seconds,
+                "bft_to_solo": ratio,
+                "cpu_bound_bft_to_solo": cpu_share,
+                "projected_bft_to_solo_one_validator_per_machine": per_machine,
+            })
         );
     } else {
         println!("validators            {}", report.validators);
@@ -782,10 +797,22 @@ fn bft(
         println!("blocks                {}", report.blocks);
         println!("app hashes agree      {}", report.app_hashes_agree);
         println!(
-            "solo transfers/s      {:.0} (same machine, same run)",
-            solo.tx_per_s
+            "CPU per transfer      {:.3} ms ({:.2} cores busy)",
+            report.cpu_ms_per_tx, report.cores_busy
+        );
+        println!(
+            "solo transfers/s      {:.0} (same machine, same run; {:.3} ms CPU each, {:.2} cores busy)",
+            solo.tx_per_s,
+            solo.cpu_ms_per_tx,
+            solo.cpu_seconds / solo.seconds
         );
         println!("BFT / solo            {ratio:.2}");
+        println!(
+            "CPU-bound BFT / solo  {cpu_share:.2} (solo CPU per transfer ÷ the network's, all validators on this machine)"
+        );
+        println!(
+            "one validator per machine, projected: {per_machine:.2} of solo (× {validators} validators)"
+        );
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! checks that the router and the document list the same paths.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -20,6 +20,7 @@ use axum::{Json, Router};
 use depin_core::{Address, Block, Explained, Hash, Receipt, ReceiptView, Rejection, Transaction};
 use serde::Serialize;
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use crate::batch::{self, BatchError};
 use crate::limits::{self, ApiLimits};
@@ -300,18 +301,46 @@ async fn submit_one(
     }
 }
 
+/// Decoding a batch is CPU work (16 MiB of JSON takes a core for a good part of a second), so
+/// it runs on the blocking pool, at most one batch per core at a time. A burst of large batches
+/// then neither stalls the runtime's workers (other requests, and the request deadline that
+/// answers `timeout`) nor decodes more bodies at once than there are cores to decode them; a
+/// batch still waiting for a core at its deadline is answered `timeout` and its body freed.
+static DECODE_SLOTS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Arc::new(Semaphore::new(cores))
+});
+
+async fn decode_batch(
+    body: Bytes,
+    binary: bool,
+) -> ApiResult<Result<Vec<Transaction>, BatchError>> {
+    let slot = DECODE_SLOTS
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        // Held until the decode ends, even if the request's deadline has dropped its future.
+        let _slot = slot;
+        if binary {
+            batch::decode_binary(&body, MAX_BATCH_TXS)
+        } else {
+            batch::decode_json(&body, MAX_BATCH_TXS)
+        }
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
 async fn submit_many(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let body = body.map_err(body_error)?;
-    let txs = if is_binary(&headers) {
-        batch::decode_binary(&body, MAX_BATCH_TXS)
-    } else {
-        batch::decode_json(&body, MAX_BATCH_TXS)
-    }
-    .map_err(|e| match e {
+    let binary = is_binary(&headers);
+    let txs = decode_batch(body, binary).await?.map_err(|e| match e {
         BatchError::TooMany { count, max } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",

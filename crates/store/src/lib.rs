@@ -261,7 +261,14 @@ impl View {
     /// The pending write of `key`, newest first: `Some(None)` if deleted, `None` if no pending
     /// set touches it (the table has it).
     fn pending_get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
-        self.layers.iter().rev().find_map(|l| l.get(key))
+        if self.layers.is_empty() {
+            return None;
+        }
+        let hash = pending::key_hash(key);
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| l.get_hashed(key, hash))
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
