@@ -225,4 +225,25 @@ mod tests {
             assert!(text.contains(&format!("# TYPE {name} gauge")), "{name}");
         }
     }
+
+    #[test]
+    fn the_process_cpu_time_grows_with_work_and_is_exported() {
+        let before = process_cpu_seconds().expect("getrusage answers on this system");
+        // Spin until the kernel has charged this thread at least 20 ms more.
+        let mut x = 0u64;
+        while process_cpu_seconds().unwrap() - before < 0.02 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let text = Metrics::default().render();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("process_cpu_seconds_total "))
+            .unwrap_or_else(|| panic!("no process_cpu_seconds_total in {text}"));
+        let value: f64 = line.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!(value >= before + 0.02, "{value} after {before}");
+        assert!(
+            text.contains("# TYPE process_cpu_seconds_total counter"),
+            "{text}"
+        );
+    }
 }
