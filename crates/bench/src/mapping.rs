@@ -310,7 +310,7 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
     let t = Instant::now();
     let found = cells
         .iter()
-        .filter(|c| black_box(state.cell(**c)).is_some())
+        .filter(|c| black_box(state.cell_entry(**c)).is_some())
         .count();
     let read_cells_seconds = t.elapsed().as_secs_f64();
     if found != cells.len() {
@@ -484,5 +484,22 @@ mod tests {
         );
         assert_eq!(r.cells_forgotten, r.fresh_cells);
         assert!(r.forget_blocks >= 1, "{r:?}");
+    }
+
+    /// The `depin bench mapping --lanes 300 --rounds 3` run without building the CLI (a release
+    /// harness: `cargo test --release -p depin-bench --lib lanes_300 -- --ignored --nocapture`);
+    /// prints the report as JSON. Not timed: it checks only that every frame passed.
+    #[test]
+    #[ignore = "a benchmark run: use --release and --ignored"]
+    fn lanes_300_rounds_3_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = MappingBench {
+            lanes: 300,
+            rounds: 3,
+            ..MappingBench::default()
+        };
+        let r = run(&cfg, dir.path()).unwrap();
+        println!("{}", serde_json::to_string(&r).unwrap());
+        assert_eq!(r.frames_flagged, 0);
     }
 }
