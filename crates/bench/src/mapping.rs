@@ -502,4 +502,14 @@ mod tests {
         println!("{}", serde_json::to_string(&r).unwrap());
         assert_eq!(r.frames_flagged, 0);
     }
+
+    /// `depin bench mapping` at its default size (about a million fresh cells), the same way.
+    #[test]
+    #[ignore = "a benchmark run: use --release and --ignored"]
+    fn default_size_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = run(&MappingBench::default(), dir.path()).unwrap();
+        println!("{}", serde_json::to_string(&r).unwrap());
+        assert_eq!(r.frames_flagged, 0);
+    }
 }
