@@ -310,7 +310,7 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
     let t = Instant::now();
     let found = cells
         .iter()
-        .filter(|c| black_box(state.cell(**c)).is_some())
+        .filter(|c| black_box(state.cell_entry(**c)).is_some())
         .count();
     let read_cells_seconds = t.elapsed().as_secs_f64();
     if found != cells.len() {

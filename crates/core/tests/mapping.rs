@@ -871,6 +871,50 @@ fn a_claim_of_a_denied_or_retired_dashcam_goes_back_to_the_funder() {
 }
 
 #[test]
+fn a_dashcam_onboarded_again_keeps_its_number_so_its_pass_is_still_its_own() {
+    // Cells name dashcams by a number given at onboarding; the views show addresses.
+    let mut net = net_with(2);
+    let number = |net: &Net, i: u8| net.state.dashcam(&cam(i).address()).unwrap().record.number;
+    assert_eq!((number(&net, 0), number(&net, 1)), (0, 1));
+    let frames = recent_drive(&net, BERLIN, 10, 1);
+    assert_eq!(submit(&mut net, &cam(0), 1, frames), Receipt::Success);
+    let first = verdicts(&net, &cam(0), 1);
+    assert!(weight_sum(&first) > 0);
+    let cell = net.state.cell(first[0].cell).expect("remembered");
+    assert_eq!(cell.last_device, cam(0).address());
+    assert!(cell.recent.iter().all(|s| s.device == cam(0).address()));
+
+    // Retired and onboarded again a minute later (within `same_pass_ms`): the same number, so
+    // driving the street again is still the same pass (nothing earned, no new passes) and its
+    // own frames are not near duplicates. A new number would make the cells another
+    // dashcam's and pay the minute's refill.
+    let retire = Action::from(RetireDevice {
+        device: cam(0).address(),
+    });
+    assert_eq!(net.send(&owner(), retire), Receipt::Success);
+    assert!(net.state.dashcam(&cam(0).address()).is_none());
+    onboard(&mut net, &cam(0));
+    assert_eq!(number(&net, 0), 0);
+    onboard(&mut net, &cam(2));
+    assert_eq!(number(&net, 2), 2, "numbers are never reused");
+    wait(&mut net, 60_000);
+    let frames = recent_drive(&net, BERLIN, 10, 2);
+    assert_eq!(submit(&mut net, &cam(0), 1, frames), Receipt::Success);
+    let again = verdicts(&net, &cam(0), 1);
+    assert!(fault_codes(&again).iter().all(|c| *c == "ok"), "{again:?}");
+    assert_eq!(weight_sum(&again), 0);
+    // One pass per cell of the first drive (a straight street enters each cell once), none
+    // for the second.
+    let mut cells: Vec<u64> = first.iter().map(|v| v.cell).collect();
+    cells.dedup();
+    let epoch = net.state.height() / EPOCH_BLOCKS;
+    assert_eq!(epoch, 0, "both bundles in the first epoch");
+    let tally = net.state.tally(epoch, &cam(0).address()).unwrap();
+    assert_eq!(tally.passes, vec![(0, cells.len() as u64)]);
+    net.replays_identically();
+}
+
+#[test]
 fn cells_are_forgotten_after_the_memory_window() {
     let mut net = net_with(1);
     let frames = recent_drive(&net, BERLIN, 10, 1);
@@ -896,8 +940,13 @@ fn cells_are_forgotten_after_the_memory_window() {
         .collect();
     let tables: BTreeSet<u8> = left.iter().map(|k| k[1]).collect();
     // 0: dashcams, 5: bundle records, 6: tallies and 13: the close's pass medians (kept for
-    // `history_epochs`).
-    assert_eq!(tables, BTreeSet::from([0, 5, 6, 13]), "{left:?}");
+    // `history_epochs`); 14, 15 and 16: the dashcam's number both ways and the next number
+    // (kept for good).
+    assert_eq!(
+        tables,
+        BTreeSet::from([0, 5, 6, 13, 14, 15, 16]),
+        "{left:?}"
+    );
     // The drive's images are forgotten with their cells: the same images again, a month
     // later, are new.
     let again: Vec<_> = recent_drive(&net, BERLIN, 10, 1)

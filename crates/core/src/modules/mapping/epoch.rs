@@ -298,7 +298,10 @@ pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
         budget -= 1 + listed.len();
         for cell in listed {
             // Mapped again since: a later bundle's entry lists it.
-            if state.cell(cell).is_some_and(|c| c.last_mapped_ms < before) {
+            if state
+                .cell_entry(cell)
+                .is_some_and(|c| c.last_mapped_ms < before)
+            {
                 state.put_raw(cell_key(cell), None);
                 forgotten += 1;
             }

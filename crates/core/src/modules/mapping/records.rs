@@ -1,6 +1,7 @@
 //! What the mapping module keeps in the state, with the layout of its keys: each dashcam's
-//! sequence and last trusted fix, each recently mapped cell (freshness, recent perceptual
-//! hashes and image fingerprints), each bundle's verdicts, each epoch's tallies, and bounties.
+//! number, sequence and last trusted fix, each recently mapped cell (freshness, recent
+//! perceptual hashes and image fingerprints, dashcams by number), each bundle's verdicts, each
+//! epoch's tallies, and bounties.
 //!
 //! Growth is bounded: cells not seen for `memory_ms` are forgotten (a per-bundle age index
 //! finds them at the end of each block, a bounded number at a time), bundle records and
@@ -33,6 +34,10 @@ pub struct Fix {
 /// What mapping keeps of a dashcam beside its registry entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dashcam {
+    /// The dashcam's number: given at its first onboarding, in onboarding order, and kept for
+    /// its address if it is retired and onboarded again (see [`number_key`]). Cell records
+    /// name dashcams by it.
+    pub number: u64,
     /// Sequence number of the last accepted bundle.
     pub last_seq: Option<u64>,
     /// Capture time of the last frame accepted in a bundle (the next must be later).
@@ -44,7 +49,7 @@ pub struct Dashcam {
 }
 
 /// A dashcam's valid frame in a cell, remembered for the duplicate checks and as the cell's
-/// recent contributors.
+/// recent contributors: what [`MappingView::cell`] shows (the state keeps a [`Seen`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sighting {
     pub device: Address,
@@ -63,7 +68,8 @@ pub fn image_fingerprint(image: &Hash) -> u64 {
     u64::from_le_bytes(image.0[..8].try_into().expect("8 bytes"))
 }
 
-/// A recently mapped cell.
+/// A recently mapped cell, as [`MappingView::cell`] shows it (dashcams by address; the state
+/// keeps a [`CellEntry`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellRecord {
     /// Capture time of the last valid frame here: freshness grows from it.
@@ -71,6 +77,27 @@ pub struct CellRecord {
     pub last_device: Address,
     /// The latest valid frames (at most `phashes_per_cell`), oldest first.
     pub recent: Vec<Sighting>,
+}
+
+/// A [`Sighting`] as the state keeps it: the dashcam by its [`Dashcam::number`] (8 bytes, not
+/// its 32-byte address), 32 bytes in all. Numbers are unique per device and never reused, so
+/// comparing numbers is comparing dashcams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub dashcam: u64,
+    pub time_ms: u64,
+    pub phash: u64,
+    pub image: u64,
+}
+
+/// A [`CellRecord`] as the state keeps it (under [`cell_key`]): dashcams by number. At most
+/// 20 + 32 x `phashes_per_cell` bytes (532 with 16 sightings, against 948 with addresses).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CellEntry {
+    pub last_mapped_ms: u64,
+    pub last_dashcam: u64,
+    /// The latest valid frames (at most `phashes_per_cell`), oldest first.
+    pub recent: Vec<Seen>,
 }
 
 /// The verdict on one frame of an accepted bundle.
@@ -172,9 +199,30 @@ const CLAIM: u8 = 10;
 const NEXT_BOUNTY: u8 = 11;
 const FORGOTTEN: u8 = 12;
 const PASS_MEDIAN: u8 = 13;
+const NUMBER: u8 = 14;
+const NUMBERED: u8 = 15;
+const NEXT_NUMBER: u8 = 16;
 
 pub fn dashcam_key(device: &Address) -> Vec<u8> {
     module_key(Mapping::ID, DASHCAM, &[&device.0])
+}
+
+/// A device's dashcam number (a `u64`), written at its first onboarding and kept after it is
+/// retired, so a dashcam onboarded again gets its old number back (its remembered sightings
+/// stay its own: the same-pass rules cannot be reset by re-registering).
+pub fn number_key(device: &Address) -> Vec<u8> {
+    module_key(Mapping::ID, NUMBER, &[&device.0])
+}
+
+/// The address of dashcam number `number` (kept as long as its number: cells name dashcams by
+/// number, and the views and refusal reasons show addresses).
+pub fn numbered_key(number: u64) -> Vec<u8> {
+    module_key(Mapping::ID, NUMBERED, &[&number.to_be_bytes()])
+}
+
+/// The number the next new dashcam gets (a `u64`, 0 before the first).
+pub fn next_number_key() -> Vec<u8> {
+    module_key(Mapping::ID, NEXT_NUMBER, &[])
 }
 
 pub fn cell_key(cell: u64) -> Vec<u8> {
@@ -355,6 +403,11 @@ pub struct DashcamView {
 pub trait MappingView {
     /// A mapping device (registered to this module, with its record).
     fn dashcam(&self, device: &Address) -> Option<DashcamView>;
+    /// The address of dashcam number `number`.
+    fn numbered(&self, number: u64) -> Option<Address>;
+    /// A cell as the state keeps it (dashcams by number).
+    fn cell_entry(&self, cell: u64) -> Option<CellEntry>;
+    /// A cell with its dashcams' addresses.
     fn cell(&self, cell: u64) -> Option<CellRecord>;
     /// Recently mapped cells among the resolution-12 descendants of `parent`, at most `limit`.
     fn cells_under(&self, parent: u64, limit: usize) -> Vec<(u64, CellRecord)>;
@@ -367,6 +420,41 @@ pub trait MappingView {
     fn bounty(&self, id: u64) -> Option<Bounty>;
     /// Open bounties on `cell`, with the dashcams that claimed a pass.
     fn bounties_on(&self, cell: u64) -> Vec<(u64, Vec<Address>)>;
+}
+
+/// The address of a dashcam number a cell names (every number in a cell was given to a dashcam,
+/// and a number's address is never deleted).
+pub fn address_of(state: &impl StateRead, number: u64) -> Address {
+    state
+        .get(&numbered_key(number))
+        .expect("a cell names only numbered dashcams")
+}
+
+/// A stored cell with its dashcams' addresses (each distinct number read once).
+fn with_addresses(state: &impl StateRead, c: CellEntry) -> CellRecord {
+    let mut known: Vec<(u64, Address)> = Vec::new();
+    let mut address = |number: u64| match known.iter().find(|(n, _)| *n == number) {
+        Some((_, a)) => *a,
+        None => {
+            let a = address_of(state, number);
+            known.push((number, a));
+            a
+        }
+    };
+    CellRecord {
+        last_mapped_ms: c.last_mapped_ms,
+        last_device: address(c.last_dashcam),
+        recent: c
+            .recent
+            .iter()
+            .map(|s| Sighting {
+                device: address(s.dashcam),
+                time_ms: s.time_ms,
+                phash: s.phash,
+                image: s.image,
+            })
+            .collect(),
+    }
 }
 
 fn be_u64(bytes: &[u8]) -> u64 {
@@ -385,8 +473,16 @@ impl<R: StateRead> MappingView for R {
         })
     }
 
-    fn cell(&self, cell: u64) -> Option<CellRecord> {
+    fn numbered(&self, number: u64) -> Option<Address> {
+        self.get(&numbered_key(number))
+    }
+
+    fn cell_entry(&self, cell: u64) -> Option<CellEntry> {
         self.get(&cell_key(cell))
+    }
+
+    fn cell(&self, cell: u64) -> Option<CellRecord> {
+        self.cell_entry(cell).map(|c| with_addresses(self, c))
     }
 
     fn cells_under(&self, parent: u64, limit: usize) -> Vec<(u64, CellRecord)> {
@@ -398,8 +494,8 @@ impl<R: StateRead> MappingView for R {
             .into_iter()
             .map(|(k, v)| {
                 let cell = be_u64(&k[k.len() - 8..]);
-                let record = crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it");
-                (cell, record)
+                let entry = crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it");
+                (cell, with_addresses(self, entry))
             })
             .collect()
     }
@@ -446,6 +542,7 @@ struct_codec!(Fix {
     speed_cms: u16,
 });
 struct_codec!(Dashcam {
+    number: u64,
     last_seq: Option<u64>,
     last_frame_ms: u64,
     trusted: Option<Fix>,
@@ -453,16 +550,16 @@ struct_codec!(Dashcam {
     frames_paid: u64,
     frames_flagged: u64,
 });
-struct_codec!(Sighting {
-    device: Address,
+struct_codec!(Seen {
+    dashcam: u64,
     time_ms: u64,
     phash: u64,
     image: u64,
 });
-struct_codec!(CellRecord {
+struct_codec!(CellEntry {
     last_mapped_ms: u64,
-    last_device: Address,
-    recent: Vec<Sighting>,
+    last_dashcam: u64,
+    recent: Vec<Seen>,
 });
 struct_codec!(Verdict {
     cell: u64,

@@ -29,10 +29,10 @@ use super::params::{
     Placement,
 };
 use super::records::{
-    Bounty, BundleRecord, CellRecord, Claim, Dashcam, Fix, MappingView, Sighting, Tally, Verdict,
-    any_bounty_cells, bounty_cell_key, bounty_end_key, bounty_key, bundle_key, cell_age_key,
-    cell_key, claim_key, dashcam_key, escrow_account, image_fingerprint, next_bounty_key,
-    tally_key,
+    Bounty, BundleRecord, CellEntry, CellRecord, Claim, Dashcam, Fix, MappingView, Seen, Tally,
+    Verdict, address_of, any_bounty_cells, bounty_cell_key, bounty_end_key, bounty_key, bundle_key,
+    cell_age_key, cell_key, claim_key, dashcam_key, escrow_account, image_fingerprint,
+    next_bounty_key, next_number_key, number_key, numbered_key, tally_key,
 };
 use super::reject::{FrameFault as F, MappingRejection as R};
 
@@ -62,7 +62,25 @@ pub fn onboard(
     let fee = fees::plan(state, owner, &[FeeKind::Onboard], p.onboard_fee, ctx)?;
     fees::pay(state, owner, fee, ctx)?;
     devices::register(state, owner, &a.device, Mapping::ID, None, ctx);
-    state.put(dashcam_key(&a.device), &Dashcam::default());
+    // A dashcam onboarded again (after it was retired) keeps its number.
+    let number = match state.get(&number_key(&a.device)) {
+        Some(number) => number,
+        None => {
+            let number: u64 = state.get(&next_number_key()).unwrap_or(0);
+            // One number per onboarding transaction: 2^64 of them cannot happen.
+            state.put(next_number_key(), &(number + 1));
+            state.put(number_key(&a.device), &number);
+            state.put(numbered_key(number), &a.device);
+            number
+        }
+    };
+    state.put(
+        dashcam_key(&a.device),
+        &Dashcam {
+            number,
+            ..Dashcam::default()
+        },
+    );
     Ok(())
 }
 
@@ -220,11 +238,20 @@ pub fn freshness_ppm(
     device: &Address,
     time_ms: u64,
 ) -> u32 {
-    let Some(c) = cell else {
+    weight_ppm(
+        p,
+        cell.map(|c| (c.last_mapped_ms, c.last_device == *device)),
+        time_ms,
+    )
+}
+
+/// [`freshness_ppm`] from the cell's last mapping time and whether the frame's dashcam made it.
+fn weight_ppm(p: &MappingParams, last: Option<(u64, bool)>, time_ms: u64) -> u32 {
+    let Some((last_mapped_ms, same_dashcam)) = last else {
         return FULL_WEIGHT_PPM;
     };
-    let elapsed = time_ms.saturating_sub(c.last_mapped_ms);
-    if c.last_device == *device && elapsed <= p.frames.same_pass_ms {
+    let elapsed = time_ms.saturating_sub(last_mapped_ms);
+    if same_dashcam && elapsed <= p.frames.same_pass_ms {
         return 0;
     }
     let full = p.freshness.full_after_ms;
@@ -232,16 +259,12 @@ pub fn freshness_ppm(
 }
 
 /// Whether a valid frame starts a new pass through its cell: the cell was not last mapped by
-/// this dashcam within `same_pass_ms` (the frames that earn nothing as the same pass are not
-/// passes either). The close bounds the freshness paid per pass.
-pub fn new_pass(
-    p: &MappingParams,
-    cell: Option<&CellRecord>,
-    device: &Address,
-    time_ms: u64,
-) -> bool {
+/// this dashcam (its number) within `same_pass_ms` (the frames that earn nothing as the same
+/// pass are not passes either). The close bounds the freshness paid per pass.
+pub fn new_pass(p: &MappingParams, cell: Option<&CellEntry>, dashcam: u64, time_ms: u64) -> bool {
     cell.is_none_or(|c| {
-        c.last_device != *device || time_ms.saturating_sub(c.last_mapped_ms) > p.frames.same_pass_ms
+        c.last_dashcam != dashcam
+            || time_ms.saturating_sub(c.last_mapped_ms) > p.frames.same_pass_ms
     })
 }
 
@@ -260,18 +283,20 @@ fn add_to_region(list: &mut Vec<(u16, u64)>, region: u16, amount: u64) {
 /// frame at once.
 #[derive(Default)]
 struct Cells {
-    records: BTreeMap<u64, Option<CellRecord>>,
+    records: BTreeMap<u64, Option<CellEntry>>,
     /// Cells whose record this bundle changed.
     dirty: Vec<u64>,
     /// Cells whose latest frame is now this bundle's (the age index finds them through it).
     latest: Vec<u64>,
+    /// The last frame's cell and its neighbourhood (consecutive frames mostly share a cell).
+    disk: Option<(u64, Vec<u64>)>,
 }
 
 impl Cells {
-    fn get(&mut self, state: &State, cell: u64) -> Option<&CellRecord> {
+    fn get(&mut self, state: &State, cell: u64) -> Option<&CellEntry> {
         self.records
             .entry(cell)
-            .or_insert_with(|| state.cell(cell))
+            .or_insert_with(|| state.cell_entry(cell))
             .as_ref()
     }
 
@@ -299,7 +324,7 @@ fn check_place(
     state: &State,
     cells: &mut Cells,
     p: &MappingParams,
-    device: &Address,
+    dashcam: u64,
     f: &Frame,
     cell: u64,
 ) -> Result<u16, F> {
@@ -314,31 +339,52 @@ fn check_place(
     };
     // The cell and its six neighbours: a copy nudged a metre over a cell's edge is still a
     // copy (the agent's replayer escaped an own-cell-only check on one frame in nine).
-    let Ok(index) = h3o::CellIndex::try_from(cell) else {
-        return Ok(region);
+    let disk = match cells.disk.take() {
+        Some((c, disk)) if c == cell => disk,
+        _ => {
+            let Ok(index) = h3o::CellIndex::try_from(cell) else {
+                return Ok(region);
+            };
+            index
+                .grid_disk::<Vec<_>>(1)
+                .into_iter()
+                .map(u64::from)
+                .collect()
+        }
     };
     let image = image_fingerprint(&f.image);
     let mut near_duplicate = None;
-    for near in index.grid_disk::<Vec<_>>(1) {
-        let Some(c) = cells.get(state, u64::from(near)) else {
+    let mut copy_of = None;
+    for &near in &disk {
+        let Some(c) = cells.get(state, near) else {
             continue;
         };
+        if let Some(s) = c.recent.iter().find(|s| s.image == image) {
+            copy_of = Some(s.dashcam);
+            break;
+        }
         for s in &c.recent {
-            if s.image == image {
-                return Err(F::DuplicateImage { first: s.device });
-            }
             let bits = phash_distance(s.phash, f.phash);
             let same_pass =
-                s.device == *device && f.time_ms.abs_diff(s.time_ms) <= p.frames.same_pass_ms;
+                s.dashcam == dashcam && f.time_ms.abs_diff(s.time_ms) <= p.frames.same_pass_ms;
             if bits <= p.frames.near_duplicate_bits && !same_pass && near_duplicate.is_none() {
-                near_duplicate = Some(F::NearDuplicate {
-                    other: s.device,
-                    bits,
-                });
+                near_duplicate = Some((s.dashcam, bits));
             }
         }
     }
-    near_duplicate.map_or(Ok(region), Err)
+    cells.disk = Some((cell, disk));
+    if let Some(first) = copy_of {
+        return Err(F::DuplicateImage {
+            first: address_of(state, first),
+        });
+    }
+    match near_duplicate {
+        None => Ok(region),
+        Some((other, bits)) => Err(F::NearDuplicate {
+            other: address_of(state, other),
+            bits,
+        }),
+    }
 }
 
 /// Accepts a bundle of frames from a dashcam, uploaded by `uploader`.
@@ -438,11 +484,12 @@ fn judge_frame(
             step_mm,
         });
     }
-    let region = check_place(state, cells, p, device, f, cell)?;
+    let region = check_place(state, cells, p, cam.number, f, cell)?;
     let record = cells.get(state, cell);
-    let weight = freshness_ppm(p, record, device, f.time_ms);
-    let pass = new_pass(p, record, device, f.time_ms);
-    remember(state, cells, p, device, f, cell);
+    let last = record.map(|c| (c.last_mapped_ms, c.last_dashcam == cam.number));
+    let weight = weight_ppm(p, last, f.time_ms);
+    let pass = new_pass(p, record, cam.number, f.time_ms);
+    remember(state, cells, p, cam.number, f, cell);
     add_to_region(&mut tally.regions, region, u64::from(weight));
     if pass {
         add_to_region(&mut tally.passes, region, 1);
@@ -459,27 +506,27 @@ fn remember(
     state: &mut State,
     cells: &mut Cells,
     p: &MappingParams,
-    device: &Address,
+    dashcam: u64,
     f: &Frame,
     cell: u64,
 ) {
     cells.get(state, cell);
     let slot = cells.records.get_mut(&cell).expect("read just above");
-    let c = slot.get_or_insert_with(|| CellRecord {
+    let c = slot.get_or_insert_with(|| CellEntry {
         last_mapped_ms: 0,
-        last_device: *device,
+        last_dashcam: dashcam,
         recent: Vec::new(),
     });
     if f.time_ms > c.last_mapped_ms {
         c.last_mapped_ms = f.time_ms;
-        c.last_device = *device;
+        c.last_dashcam = dashcam;
         cells.latest.push(cell);
     }
     if c.recent.len() >= p.freshness.phashes_per_cell as usize {
         c.recent.remove(0);
     }
-    c.recent.push(Sighting {
-        device: *device,
+    c.recent.push(Seen {
+        dashcam,
         time_ms: f.time_ms,
         phash: f.phash,
         image: image_fingerprint(&f.image),
@@ -653,10 +700,10 @@ pub fn pay_map_access(
     // Who is paid for each cell: the dashcam of its latest valid frame, if still payable.
     let mut served: std::collections::BTreeMap<Address, u32> = std::collections::BTreeMap::new();
     for &cell in &a.cells {
-        let Some(record) = state.cell(cell) else {
+        let Some(record) = state.cell_entry(cell) else {
             continue;
         };
-        let device = record.last_device;
+        let device = address_of(state, record.last_dashcam);
         if devices::usable(state, &device).is_ok_and(|e| e.module == Mapping::ID) {
             *served.entry(device).or_default() += 1;
         }
