@@ -138,3 +138,23 @@ fn a_solo_driven_chain_hands_over_to_four_validators_at_the_boundary() {
         println!("handoff seed {seed}: {run:?}");
     }
 }
+
+#[test]
+fn an_elected_validator_in_nobodys_peers_toml_joins_from_its_endpoint_on_chain() {
+    for seed in seeds() {
+        let run = common::newcomer(seed);
+        let sizes: Vec<usize> = run.epochs.iter().map(|(_, n, _)| *n).collect();
+        assert_eq!(
+            sizes[..2],
+            [4, 5],
+            "seed {seed}: the newcomer takes office at the first boundary: epochs {:?}",
+            run.epochs
+        );
+        assert_eq!(
+            run.endpoints,
+            vec![(common::NEWCOMER, "10.0.0.5:26600".to_string())],
+            "seed {seed}: the five-validator epoch starts with the newcomer's registered endpoint"
+        );
+        println!("newcomer seed {seed}: {run:?}");
+    }
+}
