@@ -4,7 +4,9 @@
 //! validators never disagree on a block or an app hash, that committed transactions keep
 //! their receipts everywhere, and that every honest validator makes progress within a bounded
 //! simulated time after the fault heals. One more scenario changes the validator set at epoch
-//! boundaries: a solo network grows to four validators, then one leaves.
+//! boundaries: a solo network grows to four validators, then one leaves. Another seats a
+//! fifth validator that no `peers.toml` lists: the others connect to it at the endpoint it
+//! registered on chain.
 //!
 //! `DEPIN_BFT_SIM_SEEDS=1000 cargo test -p depin-bft --release --test sim -- --nocapture`
 //! runs more seeds than CI's one per scenario.
