@@ -296,7 +296,7 @@ mod tests {
         let (map, missing) = peer_map(&bootstrap, &e, &pk(9), 3, endpoint_address);
         assert_eq!(map.len(), 2);
         assert_eq!(missing.len(), 2);
-        assert!(max_peers_per_set(4) >= 4 + MAX_SET + 1);
+        assert_eq!(max_peers_per_set(4), 4 + MAX_SET + 1);
     }
 
     #[test]

@@ -414,7 +414,10 @@ const LOOKUP_TRACKED_SETS: usize = 4;
 /// The peer sets each validator's driver tracked, by validator key: newest last, at most
 /// [`LOOKUP_TRACKED_SETS`], ids only growing (as the lookup network keeps them).
 #[derive(Clone, Default, Debug)]
-struct Books(Arc<Mutex<BTreeMap<PublicKey, BTreeMap<u64, Map<PublicKey, PeerAddress>>>>>);
+struct Books(Arc<Mutex<BTreeMap<PublicKey, TrackedSets>>>);
+
+/// One validator's tracked peer sets by id.
+type TrackedSets = BTreeMap<u64, Map<PublicKey, PeerAddress>>;
 
 impl Books {
     /// Whether `a`'s network would reach `b`: one of `a`'s tracked sets has `b` at the address
