@@ -116,6 +116,10 @@ pub struct EpochStart {
     pub genesis: Hash,
     /// That block's height.
     pub height: u64,
+    /// The p2p endpoints the participants registered on chain, as of that block (a
+    /// participant that registered none is absent): where the epoch's peers are dialed when
+    /// `peers.toml` does not list them.
+    pub endpoints: Vec<(PublicKey, String)>,
 }
 
 /// Makes the mailbox each epoch's engine talks to the one application through.
@@ -897,9 +901,11 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
     /// set in state, and its engine is started.
     fn release(&mut self) {
         let state = self.producer.state();
+        let participants = participants_of(state.validators().iter().map(|v| &v.address));
         let start = EpochStart {
             epoch: 0,
-            participants: participants_of(state.validators().iter().map(|v| &v.address)),
+            endpoints: crate::peers::endpoints_of(state, &participants),
+            participants,
             genesis: state.last_block_hash(),
             height: state.height(),
         };
@@ -977,6 +983,7 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
             epochs.clear();
             epochs.push(EpochStart {
                 epoch: 0,
+                endpoints: crate::peers::endpoints_of(self.producer.state(), &participants),
                 participants,
                 genesis: hash,
                 height: h,
@@ -1346,10 +1353,12 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
             return;
         };
         if now == *participants {
+            self.refresh_endpoints(now);
             return;
         }
         let next = EpochStart {
             epoch: self.current + 1,
+            endpoints: crate::peers::endpoints_of(self.producer.state(), &now),
             participants: now,
             genesis: hash,
             height: self.producer.state().height(),
@@ -1373,6 +1382,35 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
             .expect("epochs lock")
             .push(next.clone());
         let _ = self.epoch_out.send(next);
+    }
+
+    /// Within an epoch: when a participant that had no endpoint on chain registers one (a
+    /// validator seated by a set change can register only once it is in the set), the epoch
+    /// is announced again with the new endpoints, so the network connects to it now rather
+    /// than at the next epoch. Every validator sees it at the same committed block. A changed
+    /// endpoint of a participant that had one waits for the next epoch (so a participant
+    /// cannot make its peers re-track every block).
+    fn refresh_endpoints(&mut self, participants: Vec<PublicKey>) {
+        let endpoints = crate::peers::endpoints_of(self.producer.state(), &participants);
+        let refreshed = {
+            let mut epochs = self.shared.epochs.lock().expect("epochs lock");
+            let Some(last) = epochs.last_mut() else {
+                return;
+            };
+            let gained = endpoints
+                .iter()
+                .any(|(k, _)| !last.endpoints.iter().any(|(had, _)| had == k));
+            if last.epoch != self.current || !gained {
+                return;
+            }
+            last.endpoints = endpoints;
+            last.clone()
+        };
+        info!(
+            epoch = refreshed.epoch,
+            "a validator of this epoch registered its p2p endpoint: connecting to it"
+        );
+        let _ = self.epoch_out.send(refreshed);
     }
 
     fn remember(&mut self, hash: Hash, height: u64) {

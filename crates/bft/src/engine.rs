@@ -27,6 +27,7 @@ use rand_core::CryptoRng;
 use tracing::{debug, error, warn};
 
 use crate::application::{Actor, EpochStart, Mailboxes, Shared};
+use crate::peers::{EpochPeers, FixedPeers};
 use crate::{
     NAMESPACE, PublicKey, Scheme, consensus_key, digest, parse_record, participants_of, public_key,
     set_hash,
@@ -125,6 +126,7 @@ pub fn current_epoch(node: &Node, producer: &Producer) -> Result<EpochStart, Sta
     let Some(last) = last else {
         return Ok(EpochStart {
             epoch: 0,
+            endpoints: crate::peers::endpoints_of(state, &participants),
             participants,
             genesis: node.genesis_hash,
             height: 0,
@@ -133,6 +135,7 @@ pub fn current_epoch(node: &Node, producer: &Producer) -> Result<EpochStart, Sta
     let Some(record) = parse_record(&last.consensus) else {
         return Ok(EpochStart {
             epoch: 0,
+            endpoints: crate::peers::endpoints_of(state, &participants),
             participants,
             genesis: last.hash(),
             height,
@@ -141,6 +144,7 @@ pub fn current_epoch(node: &Node, producer: &Producer) -> Result<EpochStart, Sta
     if record.set != set_hash(&participants) {
         return Ok(EpochStart {
             epoch: record.epoch + 1,
+            endpoints: crate::peers::endpoints_of(state, &participants),
             participants,
             genesis: last.hash(),
             height,
@@ -161,6 +165,7 @@ pub fn current_epoch(node: &Node, producer: &Producer) -> Result<EpochStart, Sta
     }
     Ok(EpochStart {
         epoch: record.epoch,
+        endpoints: crate::peers::endpoints_of(state, &participants),
         participants,
         genesis,
         height: h,
@@ -172,6 +177,8 @@ pub fn current_epoch(node: &Node, producer: &Producer) -> Result<EpochStart, Sta
 /// A validator outside an epoch's set follows it without voting. Engines keep their journals
 /// in storage partitions named after `partition` and the epoch, deleted once the epoch's
 /// engine has stopped for good.
+/// The network's peers are fixed (every validator links every other itself, as the
+/// benchmark does); [`start_with_peers`] tells the network each epoch's peers.
 #[allow(clippy::too_many_arguments)]
 pub fn start<E, B, S, R>(
     context: E,
@@ -186,6 +193,32 @@ pub fn start<E, B, S, R>(
 where
     E: Clock + CryptoRng + Spawner + Storage + Metrics,
     B: Blocker<PublicKey = PublicKey>,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+{
+    start_with_peers(
+        context, node, producer, key, partition, timeouts, blocker, FixedPeers, channels,
+    )
+}
+
+/// [`start`], and as each epoch's engine starts, `peers` is told the epoch (its participants
+/// and the endpoints they registered on chain) so the network connects to them.
+#[allow(clippy::too_many_arguments)]
+pub fn start_with_peers<E, B, P, S, R>(
+    context: E,
+    node: Arc<Node>,
+    producer: Producer,
+    key: &Keypair,
+    partition: &str,
+    timeouts: Timeouts,
+    blocker: B,
+    peers: P,
+    channels: Channels<S, R>,
+) -> Result<Running, StartError>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics,
+    B: Blocker<PublicKey = PublicKey>,
+    P: EpochPeers,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
 {
@@ -214,6 +247,7 @@ where
         partition: partition.to_string(),
         timeouts,
         blocker,
+        peers,
         mailboxes,
     };
     let engine = context.child("epochs").spawn(move |context| {
@@ -279,11 +313,13 @@ async fn remove_journals_below<E: Storage>(context: &E, prefix: &str, epoch: u64
 }
 
 /// What the supervisor needs to start each epoch's engine.
-struct Epochs<B> {
+struct Epochs<B, P> {
     signer: commonware_cryptography::ed25519::PrivateKey,
     partition: String,
     timeouts: Timeouts,
     blocker: B,
+    /// Told each epoch before its engine starts, so the network connects to its participants.
+    peers: P,
     mailboxes: Mailboxes,
 }
 
@@ -292,13 +328,13 @@ struct Epochs<B> {
 /// it from its peers.
 const RUNNING_EPOCHS: usize = 2;
 
-impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
+impl<B: Blocker<PublicKey = PublicKey>, P: EpochPeers> Epochs<B, P> {
     /// Runs an engine for `first` (or, when `None`, for the first epoch the application
     /// announces), then for each epoch the application announces; the three consensus
     /// channels are split by epoch so engines of two epochs never see each other's messages.
     #[allow(clippy::too_many_arguments)]
     async fn supervise<E, S, R>(
-        self,
+        mut self,
         context: E,
         first: Option<EpochStart>,
         mut next: mpsc::UnboundedReceiver<EpochStart>,
@@ -344,6 +380,7 @@ impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
                 );
                 return;
             };
+            self.peers.enter(&epoch);
             match self.start_epoch(&context, &epoch, v, c, r) {
                 Ok(handle) => running.push_back((epoch.epoch, handle)),
                 Err(e) => error!(epoch = epoch.epoch, "cannot start the epoch's engine: {e}"),
@@ -357,11 +394,17 @@ impl<B: Blocker<PublicKey = PublicKey>> Epochs<B> {
                     remove_journal(&context, &self.partition, old_epoch).await;
                 }
             }
-            match next.recv().await {
-                Some(e) => epoch = e,
-                // The application stopped: so does consensus (this returns, its engines end).
-                None => return,
-            }
+            // The same epoch again: a participant registered its endpoint (the network is
+            // told; the engine runs on).
+            epoch = loop {
+                match next.recv().await {
+                    Some(e) if e.epoch == epoch.epoch => self.peers.enter(&e),
+                    Some(e) => break e,
+                    // The application stopped: so does consensus (this returns, its engines
+                    // end).
+                    None => return,
+                }
+            };
         }
     }
 

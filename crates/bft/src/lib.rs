@@ -12,6 +12,7 @@ pub mod application;
 pub mod bench;
 pub mod engine;
 pub mod evidence;
+pub mod peers;
 pub mod run;
 pub mod wire;
 

@@ -19,6 +19,7 @@ use depin_node::node::Node;
 use depin_node::{Home, RunConfig, api, node, server};
 
 use crate::engine::{self, Channels, Timeouts};
+use crate::peers::Directory;
 use crate::{NAMESPACE, PublicKey, consensus_key, public_key, wire};
 
 /// One validator of the network and where its p2p listens.
@@ -86,7 +87,11 @@ pub fn run_validator(
     let runtime = commonware_runtime::tokio::Runner::new(
         commonware_runtime::tokio::Config::new().with_storage_directory(journal),
     );
-    let peer_count = NonZeroUsize::new(peers.len().max(1)).expect("nonzero");
+    // peers.toml, every participant of the largest set the ledger allows, and this validator.
+    let peer_limit = crate::peers::max_peers_per_set(peers.len());
+    let peer_count = NonZeroUsize::new(peer_limit).expect("nonzero");
+    let me_key =
+        public_key(&key.address()).ok_or(engine::StartError::BadValidatorKey(key.address()))?;
     runtime.start(move |context| async move {
         let p2p = lookup::Config::local(
             Cups::<_, ChaCha20Poly1305>::new(
@@ -105,7 +110,11 @@ pub fn run_validator(
             NonZeroUsize::new(wire::P2P_MAILBOX).expect("nonzero"),
         );
         let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p);
-        let _ = oracle.track(0, directory);
+        // Set 0 is peers.toml (what a validator can reach before it knows any epoch); each
+        // epoch's set (peers.toml plus the endpoints its participants registered on chain)
+        // is tracked as its engine starts (`peers::Directory`).
+        let _ = oracle.track(0, directory.clone());
+        let peer_book = Directory::new(oracle.clone(), directory, me_key, peer_limit);
         let quota = Quota::per_second(NonZeroU32::new(wire::CHANNEL_RATE_PER_S).expect("nonzero"));
         let channels = Channels {
             votes: network.register(engine::VOTES, quota),
@@ -115,7 +124,7 @@ pub fn run_validator(
             txs: network.register(engine::TXS, quota),
         };
         network.start();
-        let running = engine::start(
+        let running = engine::start_with_peers(
             context.child("validator"),
             node.clone(),
             producer,
@@ -123,6 +132,7 @@ pub fn run_validator(
             "depin",
             Timeouts::default(),
             oracle,
+            peer_book,
             channels,
         )?;
         let listener = tokio::net::TcpListener::bind(config.api_addr)

@@ -4,7 +4,9 @@
 //! validators never disagree on a block or an app hash, that committed transactions keep
 //! their receipts everywhere, and that every honest validator makes progress within a bounded
 //! simulated time after the fault heals. One more scenario changes the validator set at epoch
-//! boundaries: a solo network grows to four validators, then one leaves.
+//! boundaries: a solo network grows to four validators, then one leaves. Another seats a
+//! fifth validator that no `peers.toml` lists: the others connect to it at the endpoint it
+//! registered on chain.
 //!
 //! `DEPIN_BFT_SIM_SEEDS=1000 cargo test -p depin-bft --release --test sim -- --nocapture`
 //! runs more seeds than CI's one per scenario.
@@ -136,5 +138,25 @@ fn a_solo_driven_chain_hands_over_to_four_validators_at_the_boundary() {
             run.proposers
         );
         println!("handoff seed {seed}: {run:?}");
+    }
+}
+
+#[test]
+fn an_elected_validator_in_nobodys_peers_toml_joins_from_its_endpoint_on_chain() {
+    for seed in seeds() {
+        let run = common::newcomer(seed);
+        let sizes: Vec<usize> = run.epochs.iter().map(|(_, n, _)| *n).collect();
+        assert_eq!(
+            sizes[..2],
+            [4, 5],
+            "seed {seed}: the newcomer takes office at the first boundary: epochs {:?}",
+            run.epochs
+        );
+        assert_eq!(
+            run.endpoints,
+            vec![(common::NEWCOMER, "10.0.0.5:26600".to_string())],
+            "seed {seed}: the five-validator epoch starts with the newcomer's registered endpoint"
+        );
+        println!("newcomer seed {seed}: {run:?}");
     }
 }

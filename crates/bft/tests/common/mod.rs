@@ -3,16 +3,23 @@
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
+use commonware_actor::Feedback;
 use commonware_consensus::simplex::mocks::conflicter::{self, Conflicter};
 use commonware_cryptography::Blake3;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_p2p::utils::mux::Muxer;
+use commonware_p2p::{
+    Address as PeerAddress, AddressableManager, AddressableTrackedPeers, PeerSetSubscription,
+    Provider, TrackedPeers,
+};
 use commonware_runtime::{Clock, Quota, Runner, Storage, Supervisor, deterministic};
+use commonware_utils::ordered::Map;
 use commonware_utils::ordered::Set;
 use depin_bft::engine::{self, Channels, Running, Timeouts};
+use depin_bft::peers::Directory;
 use depin_bft::{NAMESPACE, PublicKey, Scheme, consensus_key};
 use depin_core::StateRead;
 use depin_core::services::governance::GovernanceView;
@@ -110,6 +117,11 @@ struct Honest {
     store: Arc<Store>,
     node: Arc<Node>,
     running: Option<Running>,
+    /// The validators (by index) its `peers.toml` lists.
+    bootstrap: Vec<usize>,
+    /// Where the peer sets its driver tracks are recorded (the newcomer scenario), instead of
+    /// the simulated network's own tracker.
+    books: Option<Books>,
     _dir: tempfile::TempDir,
 }
 
@@ -137,6 +149,8 @@ impl Honest {
             store,
             node,
             running: None,
+            bootstrap: (0..VALIDATORS).collect(),
+            books: None,
             _dir: dir,
         };
         (v, producer)
@@ -331,20 +345,136 @@ fn start_honest(
     .expect("open the node");
     v.node = node.clone();
     let me = depin_bft::public_key(&v.key.address()).unwrap();
-    let running = engine::start(
-        context
-            .child("validator")
-            .with_attribute("id", format!("{}-{incarnation}", v.index)),
-        node,
-        producer,
-        &v.key,
-        &partition_of(&v.key),
-        Timeouts::default(),
-        oracle.control(me),
-        channels,
+    // Its peers.toml, as `run::run_validator` reads it; the driver tracks each epoch's set
+    // (peers.toml plus the endpoints registered on chain) through the same `Directory`.
+    let bootstrap = Map::try_from(
+        v.bootstrap
+            .iter()
+            .map(|i| (sim_key(*i), sim_address(*i)))
+            .collect::<Vec<_>>(),
     )
+    .expect("distinct validators");
+    let context = context
+        .child("validator")
+        .with_attribute("id", format!("{}-{incarnation}", v.index));
+    let running = match &v.books {
+        Some(books) => {
+            let mut book = Book {
+                me: me.clone(),
+                books: books.clone(),
+                inner: oracle.socket_manager(),
+            };
+            let _ = book.track(0, bootstrap.clone());
+            let limit = depin_bft::peers::max_peers_per_set(bootstrap.len());
+            engine::start_with_peers(
+                context,
+                node,
+                producer,
+                &v.key,
+                &partition_of(&v.key),
+                Timeouts::default(),
+                oracle.control(me.clone()),
+                Directory::new(book, bootstrap, me, limit),
+                channels,
+            )
+        }
+        None => engine::start_with_peers(
+            context,
+            node,
+            producer,
+            &v.key,
+            &partition_of(&v.key),
+            Timeouts::default(),
+            oracle.control(me.clone()),
+            Directory::new(oracle.socket_manager(), bootstrap, me, SIM_PEERS_PER_SET),
+            channels,
+        ),
+    }
     .expect("start the validator");
     v.running = Some(running);
+}
+
+/// The simulated network's bound on a peer set (every validator of the largest scenario).
+const SIM_PEERS_PER_SET: usize = VALIDATORS + 1;
+
+/// Validator `i`'s consensus key.
+fn sim_key(i: usize) -> PublicKey {
+    depin_bft::public_key(&validator_key(i).address()).unwrap()
+}
+
+/// Where validator `i` listens, in the simulation (the simulated network has no addresses;
+/// the newcomer scenario's [`Book`]s compare them to decide who can connect).
+fn sim_address(i: usize) -> PeerAddress {
+    PeerAddress::Symmetric(std::net::SocketAddr::from(([10, 0, 0, 1 + i as u8], 26600)))
+}
+
+/// How many peer sets commonware's lookup network keeps (`tracked_peer_sets`).
+const LOOKUP_TRACKED_SETS: usize = 4;
+
+/// The peer sets each validator's driver tracked, by validator key: newest last, at most
+/// [`LOOKUP_TRACKED_SETS`], ids only growing (as the lookup network keeps them).
+#[derive(Clone, Default, Debug)]
+struct Books(Arc<Mutex<BTreeMap<PublicKey, TrackedSets>>>);
+
+/// One validator's tracked peer sets by id.
+type TrackedSets = BTreeMap<u64, Map<PublicKey, PeerAddress>>;
+
+impl Books {
+    /// Whether `a`'s network would reach `b`: one of `a`'s tracked sets has `b` at the address
+    /// it listens on (the lookup network dials that address, and admits an incoming
+    /// connection only from a tracked key at its tracked IP).
+    fn knows(&self, a: &PublicKey, b: &PublicKey, b_at: &PeerAddress) -> bool {
+        self.0
+            .lock()
+            .unwrap()
+            .get(a)
+            .is_some_and(|sets| sets.values().any(|m| m.get_value(b) == Some(b_at)))
+    }
+}
+
+/// A validator's addressable peer manager in the newcomer scenario: records what the driver
+/// tracks; the scenario links two validators on the simulated network only while each has
+/// tracked the other at its address, as two lookup networks would connect.
+#[derive(Clone, Debug)]
+struct Book {
+    me: PublicKey,
+    books: Books,
+    inner: simulated::SocketManager<PublicKey, deterministic::Context>,
+}
+
+impl Provider for Book {
+    type PublicKey = PublicKey;
+
+    async fn peer_set(&mut self, id: u64) -> Option<TrackedPeers<PublicKey>> {
+        self.inner.peer_set(id).await
+    }
+
+    async fn subscribe(&mut self) -> PeerSetSubscription<PublicKey> {
+        self.inner.subscribe().await
+    }
+}
+
+impl AddressableManager for Book {
+    fn track<R>(&mut self, id: u64, peers: R) -> Feedback
+    where
+        R: Into<AddressableTrackedPeers<PublicKey>> + Send,
+    {
+        let peers = peers.into();
+        let mut books = self.books.0.lock().unwrap();
+        let sets = books.entry(self.me.clone()).or_default();
+        if sets.last_key_value().is_some_and(|(last, _)| id <= *last) {
+            return Feedback::Ok;
+        }
+        sets.insert(id, peers.primary);
+        while sets.len() > LOOKUP_TRACKED_SETS {
+            sets.pop_first();
+        }
+        Feedback::Ok
+    }
+
+    fn overwrite(&mut self, _peers: Map<PublicKey, PeerAddress>) -> Feedback {
+        Feedback::Ok
+    }
 }
 
 fn link() -> Link {
@@ -397,7 +527,7 @@ async fn mesh(
         context.child("network"),
         simulated::Config {
             max_size: depin_bft::wire::MAX_MESSAGE_BYTES as u32,
-            max_peers_per_set: NonZeroUsize::new(VALIDATORS).unwrap(),
+            max_peers_per_set: NonZeroUsize::new(SIM_PEERS_PER_SET).unwrap(),
             disconnect_on_block: false,
             tracked_peer_sets: NonZeroUsize::new(1).unwrap(),
         },
@@ -1100,5 +1230,229 @@ async fn run_handoff(context: deterministic::Context, seed: u64) -> Handoff {
         last_solo,
         epochs: reference,
         proposers,
+    }
+}
+
+/// The validator that joins in the newcomer scenario: in nobody's `peers.toml`.
+pub const NEWCOMER: usize = VALIDATORS;
+
+/// Simulated time within which the newcomer must have proposed a block that everyone
+/// finalized.
+const NEWCOMER_BOUND: Duration = Duration::from_secs(90);
+
+/// The newcomer scenario's genesis: the four-validator network, the newcomer's key funded
+/// (to pay for registering its endpoint).
+pub fn newcomer_genesis() -> Genesis {
+    let mut g = genesis();
+    g.allocations.push(depin_core::genesis::Allocation {
+        address: validator_key(NEWCOMER).address(),
+        amount: "1000".into(),
+    });
+    g
+}
+
+/// What the newcomer run ended with (equal for equal seeds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Newcomer {
+    pub report: Report,
+    /// The epochs validator 0 entered: number, participant count, height built on.
+    pub epochs: Vec<(u64, usize, u64)>,
+    /// The endpoints the first five-validator epoch started with, by validator index.
+    pub endpoints: Vec<(usize, String)>,
+    /// The first block the newcomer proposed.
+    pub proposed: u64,
+}
+
+/// Whether two validators' networks would connect (each tracked the other at its address),
+/// for every pair; links those that would and unlinks those that would no longer.
+async fn relink(
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    books: &Books,
+    n: usize,
+    linked: &mut std::collections::BTreeSet<(usize, usize)>,
+) {
+    for i in 0..n {
+        for j in i + 1..n {
+            let (a, b) = (sim_key(i), sim_key(j));
+            let want = books.knows(&a, &b, &sim_address(j)) && books.knows(&b, &a, &sim_address(i));
+            if want && linked.insert((i, j)) {
+                connect(oracle, &a, &b).await;
+            } else if !want && linked.remove(&(i, j)) {
+                disconnect(oracle, &a, &b).await;
+            }
+        }
+    }
+}
+
+/// Runs the newcomer scenario for one seed: four validators whose `peers.toml` lists only the
+/// four, and a fifth (the newcomer) whose own lists all five; two validators are linked only
+/// while each has tracked the other at its address ([`Book`]), as two lookup networks would
+/// connect. The emergency key adds the newcomer to the membership; the newcomer registers its
+/// endpoint on chain (`p2p_endpoint`); at the next boundary it takes office, the others'
+/// drivers track it from the chain, it catches up and proposes. Checks agreement of all five
+/// on every block, app hash and receipt.
+pub fn newcomer(seed: u64) -> Newcomer {
+    let executor = runner(seed);
+    executor.start(|context| async move { run_newcomer(context, seed).await })
+}
+
+async fn run_newcomer(context: deterministic::Context, seed: u64) -> Newcomer {
+    let n = VALIDATORS + 1;
+    let pks: Vec<PublicKey> = (0..n).map(sim_key).collect();
+    let (network, oracle) = Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: depin_bft::wire::MAX_MESSAGE_BYTES as u32,
+            max_peers_per_set: NonZeroUsize::new(SIM_PEERS_PER_SET).unwrap(),
+            disconnect_on_block: false,
+            tracked_peer_sets: NonZeroUsize::new(1).unwrap(),
+        },
+        pks.clone(),
+    )
+    .await;
+    network.start();
+    let genesis = newcomer_genesis();
+    let books = Books::default();
+    let mut nodes = BTreeMap::new();
+    for (i, pk) in pks.iter().enumerate() {
+        let chans = channels(&oracle, pk).await;
+        let (mut v, _) = Honest::open(i, &validator_key(i), genesis.clone());
+        v.bootstrap = if i == NEWCOMER {
+            (0..n).collect()
+        } else {
+            (0..VALIDATORS).collect()
+        };
+        v.books = Some(books.clone());
+        start_honest(&context, &oracle, &mut v, 0, chans);
+        nodes.insert(i, v);
+    }
+    let mut linked = std::collections::BTreeSet::new();
+    let network_id = genesis.network();
+    let newcomer = validator_key(NEWCOMER);
+    let endpoint = match sim_address(NEWCOMER) {
+        PeerAddress::Symmetric(a) => a.to_string(),
+        PeerAddress::Asymmetric { .. } => unreachable!("simulated addresses are symmetric"),
+    };
+    let mut nonces = [0u64; SENDERS as usize];
+    let mut submitted: Vec<Hash> = Vec::new();
+    let mut stage = 0;
+    let mut proposed = None;
+    let mut scanned = 0u64;
+    let mut tick = 0u64;
+    let (proposed, target) = loop {
+        relink(&oracle, &books, n, &mut linked).await;
+        let now = context.current().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
+        assert!(
+            now < NEWCOMER_BOUND,
+            "seed {seed}: the newcomer did not join within {NEWCOMER_BOUND:?} (stage {stage}): \
+             heights {:?}, links {linked:?}, epochs {:?}, endpoints {:?}, registered {:?}",
+            nodes
+                .values()
+                .map(|v| v.node.tip().height)
+                .collect::<Vec<_>>(),
+            epochs(&nodes[&0]),
+            nodes[&0].running.as_ref().map(|r| r
+                .shared
+                .epochs
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|e| e.endpoints.len())
+                .collect::<Vec<_>>()),
+            depin_core::services::governance::p2p::p2p_endpoint_of(
+                &nodes[&0]
+                    .store
+                    .snapshot(nodes[&0].node.params.clone())
+                    .unwrap(),
+                &newcomer.address()
+            ),
+        );
+        let view = nodes[&0]
+            .store
+            .snapshot(nodes[&0].node.params.clone())
+            .unwrap();
+        match stage {
+            // The emergency key adds the newcomer to the set (it takes office at the next
+            // boundary).
+            0 if nodes[&0].node.tip().height >= 1 => {
+                let validators = (0..n).map(|i| validator_key(i).address()).collect();
+                let enact =
+                    Action::from(depin_core::services::governance::actions::EmergencyEnact {
+                        title: "the newcomer joins".into(),
+                        change: depin_core::services::governance::ProposalKind::ValidatorSet {
+                            validators,
+                        },
+                    });
+                let tx = Transaction::sign(&network_id, &governor(), nonces[0], 1_000_000, enact);
+                for v in nodes.values().take(VALIDATORS) {
+                    let _ = v.node.submit(vec![tx.clone()]);
+                }
+                nonces[0] += 1;
+                stage = 1;
+            }
+            // In the set now (nobody can reach it yet): it registers where it listens.
+            1 if view
+                .validators()
+                .iter()
+                .any(|v| v.address == newcomer.address()) =>
+            {
+                let register =
+                    Action::from(depin_core::services::governance::actions::P2pEndpoint {
+                        p2p: endpoint.clone(),
+                    });
+                let tx = Transaction::sign(&network_id, &newcomer, 0, 1_000_000, register);
+                for v in nodes.values().take(VALIDATORS) {
+                    let _ = v.node.submit(vec![tx.clone()]);
+                }
+                stage = 2;
+            }
+            _ => {}
+        }
+        if proposed.is_none() {
+            let tip = nodes[&0].node.tip().height;
+            while scanned < tip {
+                scanned += 1;
+                let header = nodes[&0].store.header(scanned).unwrap().unwrap();
+                if header.proposer == newcomer.address() {
+                    proposed = Some(scanned);
+                    break;
+                }
+            }
+        }
+        if let Some(p) = proposed {
+            let target = p + BLOCKS_PER_STAGE;
+            if nodes.values().all(|v| v.node.tip().height >= target) {
+                break (p, target);
+            }
+        }
+        let v = &nodes[&((tick as usize / 2) % VALIDATORS)];
+        send_transfer(&v.node, &network_id, tick, &mut nonces, &mut submitted);
+        tick += 1;
+        context.sleep(TX_INTERVAL).await;
+    };
+    let report = check_agreement(seed, "newcomer", &nodes, target, &submitted);
+    let epochs = same_epochs(seed, &nodes);
+    let first_five = nodes[&0]
+        .running
+        .as_ref()
+        .unwrap()
+        .shared
+        .epochs
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|e| e.participants.len() == n)
+        .cloned()
+        .unwrap_or_else(|| panic!("seed {seed}: no epoch of five: {epochs:?}"));
+    let endpoints = first_five
+        .endpoints
+        .iter()
+        .map(|(pk, e)| (pks.iter().position(|k| k == pk).unwrap(), e.clone()))
+        .collect();
+    Newcomer {
+        report,
+        epochs,
+        endpoints,
+        proposed,
     }
 }
