@@ -5,8 +5,12 @@
 //!
 //! Each round, a requester posts jobs in approval mode (a task's life: posted, claimed,
 //! committed, revealed, approved and paid); every task is taken by one of the market's
-//! providers, which claims and commits it in one block and reveals it in a later one; the
-//! requester then approves the results in batches and closes the jobs. Signing is the
+//! providers, which claims and commits it in one block and reveals it in a later one, up to
+//! [`ComputeBench::batch`] tasks per transaction (`claim_tasks`, `commit_results`,
+//! `reveal_results`; 1: one `claim_task`, `commit_result`, `reveal_result` each); the
+//! requester then approves the results in batches and closes the jobs. State changes count
+//! each task's post, claim, commitment, reveal and settlement separately however many share a
+//! transaction. Signing is the
 //! providers' and requester's work, done before each round and not timed. Compared against, in
 //! the same run: the raw batch verification rate of the round's own transaction signatures on
 //! all cores (every claim, commit and reveal is one signed transaction, so this is the most the
@@ -27,11 +31,11 @@ use depin_core::crypto::{self, Hash};
 use depin_core::economics::{EconomyView, TokenPrice};
 use depin_core::genesis::Allocation;
 use depin_core::modules::compute::actions::{
-    AnswerChallenge, ClaimTask, CloseJob, CommitResult, JudgeTasks, PostJob, ProcessorClass,
-    RegisterProvider, RevealResult, Unit, VerifyMode, challenge_target, result_commitment,
-    result_tag, sign_onboarding, solve_challenge,
+    AnswerChallenge, ClaimTask, ClaimTasks, CloseJob, CommitResult, CommitResults, JudgeTasks,
+    PostJob, ProcessorClass, RegisterProvider, RevealResult, RevealResults, Unit, VerifyMode,
+    challenge_target, result_commitment, result_tag, sign_onboarding, solve_challenge,
 };
-use depin_core::modules::compute::params::{CHALLENGE_NONCES, MAX_APPROVE_BATCH};
+use depin_core::modules::compute::params::{CHALLENGE_NONCES, MAX_APPROVE_BATCH, MAX_TASK_BATCH};
 use depin_core::modules::compute::{ComputeGenesis, ComputeView};
 use depin_core::services::demand::actions::{BuyCredits, SubmitPrice};
 use depin_core::services::demand::params;
@@ -58,6 +62,9 @@ pub struct ComputeBench {
     /// Epoch closes timed (the report gives their median).
     pub closes: usize,
     pub max_block_txs: u32,
+    /// Claims, commitments or reveals per provider transaction (1: single actions, as before
+    /// session 26; at most [`MAX_TASK_BATCH`]).
+    pub batch: usize,
 }
 
 impl Default for ComputeBench {
@@ -69,6 +76,7 @@ impl Default for ComputeBench {
             close_providers: 100_000,
             closes: 3,
             max_block_txs: 50_000,
+            batch: MAX_TASK_BATCH,
         }
     }
 }
@@ -86,6 +94,13 @@ pub struct RoundReport {
     pub blocks: u64,
     /// Raw batch verification of this round's transaction signatures on all cores, per second.
     pub raw_verify_per_s: f64,
+    /// Seconds the mempool took to admit the round's transactions (signature checks included).
+    pub admit_seconds: f64,
+    /// Seconds each of the round's blocks took to produce (execution, Merkle staging, durable
+    /// commit), in order: posts, claims and commitments, reveals, approvals and closes.
+    pub block_seconds: Vec<f64>,
+    /// Entries in the state after the round (what grows from round to round).
+    pub state_entries: u64,
 }
 
 /// Results, printed as JSON by `depin bench compute --json`.
@@ -114,6 +129,8 @@ pub struct ComputeReport {
     pub devices_paid: u64,
     pub close_providers: usize,
     pub market_providers: usize,
+    /// Claims, commitments or reveals per provider transaction.
+    pub batch: usize,
     /// Credits paid to providers over the rounds (checked against the ledger's totals).
     pub credits_paid: u128,
     /// Seconds spent signing (all cores; not timed).
@@ -316,40 +333,65 @@ pub fn run(cfg: &ComputeBench, dir: &Path) -> Result<ComputeReport, String> {
             device_nonces[p] += 1;
             device_nonces[p] - 1
         };
-        let planned: Vec<(usize, u64, Action)> = tasks
-            .iter()
-            .flat_map(|&(job, task, p)| {
-                let d = devices[p].address();
-                let result = result_of(job, task);
-                let salt = salt_of(&d);
-                [
-                    (p, Action::from(ClaimTask { job, task })),
-                    (
-                        p,
-                        Action::from(CommitResult {
+        // Each provider's tasks of the round, in (job, task) order, in transactions of up to
+        // `batch` items: its claims and commitments for one block, its reveals for a later one.
+        let batch = cfg.batch.clamp(1, MAX_TASK_BATCH);
+        let mut mine: Vec<Vec<(u64, u32)>> = vec![Vec::new(); m];
+        for &(job, task, p) in &tasks {
+            mine[p].push((job, task));
+        }
+        let mut planned: Vec<(usize, u64, Action)> = Vec::new();
+        let mut reveals_planned: Vec<(usize, u64, Action)> = Vec::new();
+        for (p, list) in mine.iter().enumerate() {
+            let d = devices[p].address();
+            let salt = salt_of(&d);
+            for chunk in list.chunks(batch) {
+                let claims: Vec<ClaimTask> = chunk
+                    .iter()
+                    .map(|&(job, task)| ClaimTask { job, task })
+                    .collect();
+                let commits: Vec<CommitResult> = chunk
+                    .iter()
+                    .map(|&(job, task)| {
+                        let result = result_of(job, task);
+                        CommitResult {
                             job,
                             task,
                             commitment: result_commitment(job, task, &d, &result, &salt),
                             tag: result_tag(job, task, &result),
-                        }),
-                    ),
-                ]
-            })
-            .map(|(p, a)| (p, nonce_of(p), a))
-            .collect();
-        let reveals_planned: Vec<(usize, u64, Action)> = tasks
-            .iter()
-            .map(|&(job, task, p)| {
-                let salt = salt_of(&devices[p].address());
-                let a = Action::from(RevealResult {
-                    job,
-                    task,
-                    result: result_of(job, task),
-                    salt,
-                });
-                (p, nonce_of(p), a)
-            })
-            .collect();
+                        }
+                    })
+                    .collect();
+                let reveals: Vec<RevealResult> = chunk
+                    .iter()
+                    .map(|&(job, task)| RevealResult {
+                        job,
+                        task,
+                        result: result_of(job, task),
+                        salt,
+                    })
+                    .collect();
+                let (claim, commit, reveal) = if batch == 1 {
+                    (
+                        Action::from(claims[0].clone()),
+                        Action::from(commits[0].clone()),
+                        Action::from(reveals[0].clone()),
+                    )
+                } else {
+                    (
+                        Action::from(ClaimTasks { items: claims }),
+                        Action::from(CommitResults { items: commits }),
+                        Action::from(RevealResults { items: reveals }),
+                    )
+                };
+                planned.push((p, nonce_of(p), claim));
+                planned.push((p, nonce_of(p), commit));
+                reveals_planned.push((p, 0, reveal));
+            }
+        }
+        for r in &mut reveals_planned {
+            r.1 = nonce_of(r.0);
+        }
         let sign_all = |v: Vec<(usize, u64, Action)>| -> Vec<Transaction> {
             v.into_par_iter()
                 .map(|(p, nonce, a)| sign(&devices[p], nonce, a))
@@ -387,13 +429,31 @@ pub fn run(cfg: &ComputeBench, dir: &Path) -> Result<ComputeReport, String> {
         let blocks_before = chain.blocks;
         let paid_before = chain.producer.state().totals().paid;
         let t = Instant::now();
+        let (mut admit_seconds, mut block_seconds) = (0.0f64, Vec::new());
         for (txs, what) in [
             (posts, "a job post"),
             (claims, "a claim or commitment"),
             (reveals, "a reveal"),
             (judges, "an approval or close"),
         ] {
-            chain.settle(txs, what)?;
+            // `Driver::settle`, with the mempool's admission (signature checks) and each
+            // block's production (execution, Merkle staging, durable commit) timed apart.
+            let total = txs.len();
+            let a = Instant::now();
+            crate::driver::submit_all(chain.node, txs)?;
+            admit_seconds += a.elapsed().as_secs_f64();
+            let mut done = 0;
+            while done < total {
+                let b = Instant::now();
+                let outcomes = chain.produce()?;
+                block_seconds.push(b.elapsed().as_secs_f64());
+                if outcomes.iter().any(|ok| !ok) {
+                    return Err(format!(
+                        "{what} was refused; the bench genesis is inconsistent"
+                    ));
+                }
+                done += outcomes.len();
+            }
         }
         let seconds = t.elapsed().as_secs_f64();
         let state = chain.producer.state();
@@ -425,6 +485,9 @@ pub fn run(cfg: &ComputeBench, dir: &Path) -> Result<ComputeReport, String> {
             transactions_per_s: transactions as f64 / seconds,
             blocks: chain.blocks - blocks_before,
             raw_verify_per_s,
+            admit_seconds,
+            block_seconds,
+            state_entries: chain.producer.state().entries().len() as u64,
         });
     }
 
@@ -529,6 +592,7 @@ pub fn run(cfg: &ComputeBench, dir: &Path) -> Result<ComputeReport, String> {
         devices_paid,
         close_providers: n,
         market_providers: m,
+        batch: cfg.batch.clamp(1, MAX_TASK_BATCH),
         credits_paid,
         signing_seconds: signing,
         setup_seconds,
@@ -573,6 +637,7 @@ mod tests {
             close_providers: 20,
             closes: 1,
             max_block_txs: 5_000,
+            batch: 4,
         };
         let r = run(&cfg, dir.path()).unwrap();
         assert_eq!(r.rounds[0].tasks, u64::from(TASKS_PER_JOB));

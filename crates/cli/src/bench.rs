@@ -115,6 +115,9 @@ pub enum BenchCmd {
         close_providers: usize,
         #[arg(long, default_value_t = 3)]
         closes: usize,
+        /// Claims, commitments or reveals per provider transaction (1: one action each).
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
     },
     /// Dashcam frames checked and applied per second through real blocks, and the epoch closes
     /// of about a million freshly mapped cells (and the blocks forgetting them a month later).
@@ -277,6 +280,7 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
             rounds,
             close_providers,
             closes,
+            batch,
         } => {
             let cfg = depin_bench::compute::ComputeBench {
                 market_providers: *market_providers,
@@ -284,6 +288,7 @@ pub fn run(cmd: &BenchCmd, json_out: bool) -> Result<()> {
                 rounds: *rounds,
                 close_providers: *close_providers,
                 closes: *closes,
+                batch: *batch,
                 ..Default::default()
             };
             compute(&cfg, json_out)
@@ -408,6 +413,13 @@ fn compute(cfg: &depin_bench::compute::ComputeBench, json_out: bool) -> Result<(
     if cfg.rounds == 0 || cfg.closes == 0 || cfg.jobs_per_round == 0 || cfg.market_providers == 0 {
         anyhow::bail!(
             "--rounds, --closes, --jobs-per-round and --market-providers must be at least 1"
+        );
+    }
+    let most = depin_core::modules::compute::params::MAX_TASK_BATCH;
+    if cfg.batch == 0 || cfg.batch > most {
+        anyhow::bail!(
+            "--batch {} is outside 1 to {most} (items one claim_tasks, commit_results or reveal_results transaction may carry)",
+            cfg.batch
         );
     }
     if !json_out {

@@ -11,20 +11,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::compute::*;
 use common::*;
 use depin_core::economics::EconomyView;
+use depin_core::modules::ModuleRejection;
 use depin_core::modules::compute::actions::{
-    AddStake, AnswerChallenge, Canary, ClaimTask, CloseJob, CommitResult, JudgeTasks, PostJob,
-    ProcessorClass, RegisterProvider, RevealCanaries, RevealResult, SettleTask, Unit, VerifyMode,
-    WithdrawStake, canary_commitment, challenge_target, result_commitment, result_tag,
-    sign_onboarding, solve_challenge,
+    AddStake, AnswerChallenge, Canary, ClaimTask, ClaimTasks, CloseJob, CommitResult,
+    CommitResults, JudgeTasks, PostJob, ProcessorClass, RegisterProvider, RevealCanaries,
+    RevealResult, RevealResults, SettleTask, Unit, VerifyMode, WithdrawStake, canary_commitment,
+    challenge_target, result_commitment, result_tag, sign_onboarding, solve_challenge,
 };
 use depin_core::modules::compute::fate::{SlotFate, TaskOutcome};
-use depin_core::modules::compute::params::CHALLENGE_NONCES;
+use depin_core::modules::compute::params::{CHALLENGE_NONCES, MAX_TASK_BATCH};
 use depin_core::modules::compute::records::{Job, Role, Task};
 use depin_core::modules::compute::settle::{assigned_provider, slot_opening, spot_selected};
 use depin_core::modules::compute::{ComputeGenesis, ComputeRejection, ComputeView};
 use depin_core::services::demand::records::{CreditBalance, DemandView, credits_key};
 use depin_core::services::devices::RetireDevice;
-use depin_core::{Action, Address, Genesis, Hash, Keypair, Receipt, StateRead};
+use depin_core::{Action, Address, Genesis, Hash, Keypair, Receipt, Rejection, StateRead};
 use proptest::prelude::*;
 
 /// Credits one task pays (one unit at this price).
@@ -66,9 +67,19 @@ impl World {
 
     /// Sends one action in its own block; returns and records its code.
     fn act(&mut self, key: &Keypair, action: impl Into<Action>) -> &'static str {
-        let c = code(&self.net.send(key, action.into()));
-        self.seen.insert(c);
-        c
+        code(&self.receipt(key, action))
+    }
+
+    /// Sends one action in its own block; records its code (and a refused batch item's) and
+    /// returns the receipt.
+    fn receipt(&mut self, key: &Keypair, action: impl Into<Action>) -> Receipt {
+        let r = self.net.send(key, action.into());
+        self.seen.insert(code(&r));
+        if let Some((_, inner)) = refused_item(&r) {
+            let known = ComputeRejection::CODES.iter().find(|c| **c == inner);
+            self.seen.insert(known.expect("a compute code"));
+        }
+        r
     }
 
     /// Sends `actions` signed by `key` in one block, each with the next nonce; all must pass.
@@ -238,6 +249,51 @@ impl World {
                 nonces,
             },
         )
+    }
+}
+
+/// The item a refused batch names, and the item's own code.
+fn refused_item(r: &Receipt) -> Option<(u32, String)> {
+    match r {
+        Receipt::Rejected(Rejection::Module(ModuleRejection::Compute(
+            ComputeRejection::BatchItemRefused { index, code, .. },
+        ))) => Some((*index, code.clone())),
+        _ => None,
+    }
+}
+
+fn claims(job: u64, tasks: &[u32]) -> ClaimTasks {
+    ClaimTasks {
+        items: tasks.iter().map(|&task| ClaimTask { job, task }).collect(),
+    }
+}
+
+fn commits(i: u8, job: u64, tasks: &[u32], result: impl Fn(u32) -> Hash) -> CommitResults {
+    let d = device(i).address();
+    CommitResults {
+        items: tasks
+            .iter()
+            .map(|&task| CommitResult {
+                job,
+                task,
+                commitment: result_commitment(job, task, &d, &result(task), &salt(i)),
+                tag: result_tag(job, task, &result(task)),
+            })
+            .collect(),
+    }
+}
+
+fn reveals(i: u8, job: u64, tasks: &[u32], result: impl Fn(u32) -> Hash) -> RevealResults {
+    RevealResults {
+        items: tasks
+            .iter()
+            .map(|&task| RevealResult {
+                job,
+                task,
+                result: result(task),
+                salt: salt(i),
+            })
+            .collect(),
     }
 }
 
@@ -479,6 +535,116 @@ fn commit_and_reveal_are_checked(w: &mut World) {
     assert_eq!(w.claim(1, job, 0), "success");
     w.pass(5);
     assert_eq!(w.commit(1, job, 0, honest(job, 0)), "claim_expired");
+    credits_balance(&w.net);
+}
+
+/// Batched claims, commitments and reveals: bounds and order, all or nothing with the refused
+/// item named, the free stake counted item by item, reveals only in a later block than the
+/// commitments, and verifying slots claimed alone.
+fn batches_are_all_or_nothing_and_checked_like_single_actions(w: &mut World) {
+    // Devices 1 to 3 were registered by the scenarios before.
+    let job = w.post(VerifyMode::Approval, 4);
+    let d1 = device(1);
+    assert_eq!(w.act(&d1, claims(job, &[])), "empty_batch");
+    assert_eq!(w.act(&d1, claims(job, &[1, 0])), "batch_not_ascending");
+    assert_eq!(w.act(&d1, claims(job, &[1, 1])), "batch_not_ascending");
+    let many: Vec<u32> = (0..=MAX_TASK_BATCH as u32).collect();
+    assert_eq!(w.act(&d1, claims(job, &many)), "too_many_items");
+    // One taken task refuses the whole batch, naming it and why; nothing else is claimed.
+    assert_eq!(w.claim(2, job, 2), "success");
+    let bonded = |w: &World, i: u8| w.net.state.provider(&device(i).address()).unwrap().bonded;
+    let before = bonded(w, 1);
+    let r = w.receipt(&d1, claims(job, &[0, 1, 2, 3]));
+    assert_eq!(refused_item(&r), Some((2, "no_open_slot".to_string())));
+    for t in [0, 1, 3] {
+        assert!(w.task(job, t).slots.is_empty(), "task {t} was claimed");
+    }
+    assert_eq!(bonded(w, 1), before);
+    // Without it, the rest pass in one transaction: three slots, three bonds.
+    assert_eq!(w.act(&d1, claims(job, &[0, 1, 3])), "success");
+    let bond = PRICE * u128::from(test_params().bond_multiple);
+    assert_eq!(bonded(w, 1), before + 3 * bond);
+    // Commitments: an item without a claim refuses the batch.
+    let r = w.receipt(&d1, commits(1, job, &[0, 1, 2], |t| honest(job, t)));
+    assert_eq!(refused_item(&r), Some((2, "no_claim".to_string())));
+    assert!(w.task(job, 0).slots[0].commitment.is_none());
+    // Committed and revealed in one block: the reveals are refused (nothing is shown in the
+    // block that fixes the commitments, batched or not).
+    let n = w.net.nonce(&d1);
+    let txs = vec![
+        w.net.tx_at(
+            &d1,
+            n,
+            commits(1, job, &[0, 1, 3], |t| honest(job, t)).into(),
+        ),
+        w.net.tx_at(
+            &d1,
+            n + 1,
+            reveals(1, job, &[0, 1, 3], |t| honest(job, t)).into(),
+        ),
+    ];
+    let receipts = w.net.block(txs);
+    assert_eq!(receipts[0], Receipt::Success);
+    assert_eq!(
+        refused_item(&receipts[1]),
+        Some((0, "reveals_not_open".to_string()))
+    );
+    // A wrong reveal refuses the batch; the honest ones then pass.
+    let r = w.receipt(
+        &d1,
+        reveals(1, job, &[0, 1, 3], |t| {
+            if t == 3 {
+                garbage(job, t)
+            } else {
+                honest(job, t)
+            }
+        }),
+    );
+    assert_eq!(refused_item(&r), Some((2, "wrong_reveal".to_string())));
+    assert!(w.task(job, 0).slots[0].result.is_none());
+    assert_eq!(
+        w.act(&d1, reveals(1, job, &[0, 1, 3], |t| honest(job, t))),
+        "success"
+    );
+    assert_eq!(
+        w.act(
+            &requester(),
+            JudgeTasks {
+                job,
+                tasks: vec![0, 1, 3],
+                approve: true
+            }
+        ),
+        "success"
+    );
+    for t in [0, 1, 3] {
+        assert_eq!(w.fate(job, t, 1), SlotFate::Paid);
+    }
+    assert_eq!(bonded(w, 1), before);
+    // The free stake is counted item by item: a batch cannot bond more than the stake backs.
+    let p = w.net.state.provider(&device(3).address()).unwrap();
+    let free = p.stake - p.bonded;
+    let price = free / (2 * u128::from(test_params().bond_multiple));
+    let (c, big) = w.post_as(|a| {
+        a.price_per_unit = price;
+        a.tasks = 3;
+    });
+    assert_eq!(c, "success");
+    let r = w.receipt(&device(3), claims(big, &[0, 1, 2]));
+    assert_eq!(
+        refused_item(&r),
+        Some((2, "insufficient_free_stake".to_string()))
+    );
+    assert_eq!(w.act(&device(3), claims(big, &[0, 1])), "success");
+    // A verifying slot the ledger assigns is claimed alone, never in a batch.
+    let rjob = w.post(VerifyMode::Redundant { replicas: 2 }, 2);
+    assert_eq!(w.claim(2, rjob, 0), "success");
+    let r = w.receipt(&d1, claims(rjob, &[0, 1]));
+    assert_eq!(
+        refused_item(&r),
+        Some((0, "assigned_slot_in_batch".to_string()))
+    );
+    assert_eq!(w.act(&d1, claims(rjob, &[1])), "success");
     credits_balance(&w.net);
 }
 
@@ -1010,6 +1176,7 @@ fn all_scenarios() -> World {
     approval_mode_pays_on_approval_or_silence_and_rejects_without_slashing(&mut w);
     timeouts_return_abandoned_and_withheld_work(&mut w);
     the_capacity_challenge_is_checked(&mut w);
+    batches_are_all_or_nothing_and_checked_like_single_actions(&mut w);
     w
 }
 
@@ -1036,6 +1203,81 @@ fn every_reason_code_and_every_fate_is_produced_and_money_balances() {
     }
     credits_balance(&w.net);
     w.net.replays_identically();
+}
+
+/// The same claims, commitments and reveals sent batched (one transaction per kind) or alone
+/// (one transaction each, in one block) leave the same tasks, providers, jobs and totals: a
+/// batch does nothing a sequence of single actions could not.
+#[test]
+fn a_batch_leaves_the_market_as_the_same_actions_sent_alone() {
+    let run = |batched: bool| {
+        let mut w = World::new();
+        w.register(1);
+        w.register(2);
+        let approval = w.post(VerifyMode::Approval, 6);
+        let redundant = w.post(VerifyMode::Redundant { replicas: 2 }, 3);
+        let send = |w: &mut World, i: u8, batch: Action, singles: Vec<Action>| {
+            if batched {
+                assert_eq!(w.act(&device(i), batch), "success");
+            } else {
+                w.batch(&device(i), singles);
+            }
+        };
+        let steps = |job: u64, tasks: &[u32], i: u8, result: fn(u64, u32) -> Hash| {
+            let c = claims(job, tasks);
+            let m = commits(i, job, tasks, |t| result(job, t));
+            let r = reveals(i, job, tasks, |t| result(job, t));
+            [
+                (
+                    Action::from(c.clone()),
+                    c.items.into_iter().map(Action::from).collect::<Vec<_>>(),
+                ),
+                (
+                    Action::from(m.clone()),
+                    m.items.into_iter().map(Action::from).collect(),
+                ),
+                (
+                    Action::from(r.clone()),
+                    r.items.into_iter().map(Action::from).collect(),
+                ),
+            ]
+        };
+        let [c1, m1, r1] = steps(approval, &[0, 2, 3, 5], 1, honest);
+        let [rc1, rm1, rr1] = steps(redundant, &[0, 1, 2], 1, honest);
+        let [rc2, rm2, rr2] = steps(redundant, &[0, 1, 2], 2, honest);
+        for (i, (b, s)) in [(1, c1), (1, m1), (1, rc1), (1, rm1)] {
+            send(&mut w, i, b, s);
+        }
+        // Past the assignment of the second replicas, every provider may take them.
+        w.open_up();
+        for (i, (b, s)) in [(2, rc2), (2, rm2)] {
+            send(&mut w, i, b, s);
+        }
+        // The second replica's batch decides all three tasks, each paid from the job's escrow.
+        for (i, (b, s)) in [(1, r1), (1, rr1), (2, rr2)] {
+            send(&mut w, i, b, s);
+        }
+        credits_balance(&w.net);
+        let tasks: Vec<Task> = (0..6)
+            .map(|t| w.task(approval, t))
+            .chain((0..3).map(|t| w.task(redundant, t)))
+            .collect();
+        let providers: Vec<_> = (1..=2)
+            .map(|i| w.net.state.provider(&device(i).address()).unwrap())
+            .collect();
+        let jobs = (w.job(approval), w.job(redundant));
+        (
+            tasks,
+            format!("{providers:?}"),
+            format!("{jobs:?}"),
+            format!("{:?}", w.net.state.totals()),
+        )
+    };
+    let batched = run(true);
+    for t in &batched.0[6..] {
+        assert_eq!(t.outcome, Some(TaskOutcome::Verified));
+    }
+    assert_eq!(batched, run(false));
 }
 
 #[test]
@@ -1252,8 +1494,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     /// Whatever providers and requesters do (claim, commit right or wrong, reveal or withhold,
-    /// abandon, judge, settle, close, reveal canaries true or false and the referee rounds
-    /// they call), every credit is accounted for after every block, and each job's escrow is
+    /// alone or batched; abandon, judge, settle, close, reveal canaries true or false and the
+    /// referee rounds they call), every credit is accounted for after every block, and each job's escrow is
     /// exactly paid, refunded or still held.
     #[test]
     fn credits_are_conserved_under_random_activity(ops in prop::collection::vec(op(), 1..60)) {
@@ -1330,6 +1572,20 @@ proptest! {
                     let job = jobs[j as usize % jobs.len()];
                     w.act(&owner_of(0), CloseJob { job });
                 }
+                Op::ClaimBatch(i, j, mask) if !jobs.is_empty() => {
+                    let job = jobs[j as usize % jobs.len()];
+                    w.act(&device(i % 4), claims(job, &masked(mask)));
+                }
+                Op::CommitBatch(i, j, mask, good) if !jobs.is_empty() => {
+                    let job = jobs[j as usize % jobs.len()];
+                    let r = |t| if good { honest(job, t) } else { garbage(job, t) };
+                    w.act(&device(i % 4), commits(i % 4, job, &masked(mask), r));
+                }
+                Op::RevealBatch(i, j, mask, good) if !jobs.is_empty() => {
+                    let job = jobs[j as usize % jobs.len()];
+                    let r = |t| if good { honest(job, t) } else { garbage(job, t) };
+                    w.act(&device(i % 4), reveals(i % 4, job, &masked(mask), r));
+                }
                 Op::Pass(n) => w.pass(u64::from(n)),
                 _ => {}
             }
@@ -1361,6 +1617,15 @@ enum Op {
     Close(u8),
     Pass(u8),
     Canaries(u8),
+    /// Batched forms: the job's tasks whose bit is set in the mask (of 3).
+    ClaimBatch(u8, u8, u8),
+    CommitBatch(u8, u8, u8, bool),
+    RevealBatch(u8, u8, u8, bool),
+}
+
+/// The tasks (of a 3-task job) whose bit is set, ascending.
+fn masked(mask: u8) -> Vec<u32> {
+    (0..3).filter(|t| mask & (1 << t) != 0).collect()
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -1376,6 +1641,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::Close),
         1 => (1u8..8).prop_map(Op::Pass),
         1 => any::<u8>().prop_map(Op::Canaries),
+        2 => (any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(i, j, m)| Op::ClaimBatch(i, j, m)),
+        2 => (any::<u8>(), any::<u8>(), any::<u8>(), prop::bool::weighted(0.8))
+            .prop_map(|(i, j, m, g)| Op::CommitBatch(i, j, m, g)),
+        2 => (any::<u8>(), any::<u8>(), any::<u8>(), prop::bool::weighted(0.8))
+            .prop_map(|(i, j, m, g)| Op::RevealBatch(i, j, m, g)),
     ]
 }
 

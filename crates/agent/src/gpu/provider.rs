@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use depin_core::modules::compute::actions::{
-    AnswerChallenge, ClaimTask, CommitResult, ProcessorClass, RegisterProvider, RevealResult,
-    challenge_digest, challenge_target, result_commitment, result_tag, sign_onboarding,
+    AnswerChallenge, ClaimTask, ClaimTasks, CommitResult, CommitResults, ProcessorClass,
+    RegisterProvider, RevealResult, RevealResults, challenge_digest, challenge_target,
+    result_commitment, result_tag, sign_onboarding,
 };
-use depin_core::modules::compute::params::CHALLENGE_NONCES;
+use depin_core::modules::compute::params::{CHALLENGE_NONCES, MAX_TASK_BATCH};
 use depin_core::services::demand::actions::BuyCredits;
 use depin_core::{Action, Address, Amount, Hash, Keypair, Transaction};
 use serde_json::Value;
@@ -428,7 +429,11 @@ impl Fleet {
         Ok((hash, None))
     }
 
-    /// One round: challenges, claims, commitments and reveals, sent together.
+    /// One round: challenges, claims, commitments and reveals, sent together. Each member's
+    /// claims of tasks nobody holds yet, its commitments and its reveals go in batches of up to
+    /// [`MAX_TASK_BATCH`] (one signed transaction each); a claim of a task someone holds (a
+    /// verifying slot, which the ledger may have assigned to another provider) goes alone, so
+    /// its refusal does not take the others with it.
     pub fn step(&mut self) -> Result<()> {
         let tip = blocks::height(&self.client)?;
         let epoch = tip / self.epoch_length_blocks;
@@ -462,6 +467,13 @@ impl Fleet {
                 }
             }
         }
+        let n = self.members.len();
+        let mut fresh: Vec<Vec<ClaimTask>> = vec![Vec::new(); n];
+        let mut commits: Vec<Vec<CommitResult>> = vec![Vec::new(); n];
+        let mut reveals: Vec<Vec<RevealResult>> = vec![Vec::new(); n];
+        // Fresh tasks a member of the fleet claims this round: the others leave them alone
+        // (only one can have a task's first slot, and a batch is refused whole).
+        let mut taken: BTreeSet<(u64, u32)> = BTreeSet::new();
         let jobs = self.client.get("/v1/compute/jobs?open=true&limit=50")?;
         for job in jobs["jobs"].as_array().into_iter().flatten() {
             let id = job["id"].as_u64().context("a job without id")?;
@@ -506,11 +518,16 @@ impl Fleet {
                             if ours || claims >= self.args.max_claims {
                                 continue;
                             }
+                            let claim = ClaimTask { job: id, task: t };
+                            if slots.is_empty() {
+                                if !taken.insert((id, t)) {
+                                    continue;
+                                }
+                                fresh[i].push(claim);
+                            } else {
+                                batch.push((dup(&self.members[i].device), Action::from(claim)));
+                            }
                             claims += 1;
-                            batch.push((
-                                dup(&self.members[i].device),
-                                Action::from(ClaimTask { job: id, task: t }),
-                            ));
                         }
                         Some(s) if s["commitment"].is_null() => {
                             if self.args.behaviour == Behaviour::Abandon {
@@ -527,35 +544,41 @@ impl Fleet {
                             );
                             let d = self.members[i].device.address();
                             self.members[i].committed.insert((id, t), (result, salt));
-                            batch.push((
-                                dup(&self.members[i].device),
-                                Action::from(CommitResult {
-                                    job: id,
-                                    task: t,
-                                    commitment: result_commitment(id, t, &d, &result, &salt),
-                                    tag: copied.unwrap_or(result_tag(id, t, &result)),
-                                }),
-                            ));
+                            commits[i].push(CommitResult {
+                                job: id,
+                                task: t,
+                                commitment: result_commitment(id, t, &d, &result, &salt),
+                                tag: copied.unwrap_or(result_tag(id, t, &result)),
+                            });
                         }
                         Some(s) if s["result"].is_null() => {
                             if let Some((result, salt)) =
                                 self.members[i].committed.get(&(id, t)).copied()
                             {
-                                batch.push((
-                                    dup(&self.members[i].device),
-                                    Action::from(RevealResult {
-                                        job: id,
-                                        task: t,
-                                        result,
-                                        salt,
-                                    }),
-                                ));
+                                reveals[i].push(RevealResult {
+                                    job: id,
+                                    task: t,
+                                    result,
+                                    salt,
+                                });
                             }
                         }
                         Some(_) => {}
                     }
                 }
             }
+        }
+        for i in 0..n {
+            let key = &self.members[i].device;
+            batched(&mut batch, key, &mut fresh[i], |items| {
+                ClaimTasks { items }.into()
+            });
+            batched(&mut batch, key, &mut commits[i], |items| {
+                CommitResults { items }.into()
+            });
+            batched(&mut batch, key, &mut reveals[i], |items| {
+                RevealResults { items }.into()
+            });
         }
         self.send(batch)
     }
@@ -613,6 +636,26 @@ impl Fleet {
         }
         println!("compute: transactions {:?}", self.counts);
         Ok(())
+    }
+}
+
+/// Queues `items` (sorted by job and task, as a batch must be) in transactions of up to
+/// [`MAX_TASK_BATCH`]: a lone item as its own action, more as one batch.
+fn batched<T>(
+    out: &mut Vec<(Keypair, Action)>,
+    key: &Keypair,
+    items: &mut [T],
+    many: impl Fn(Vec<T>) -> Action,
+) where
+    T: Clone + Into<Action> + depin_core::modules::compute::actions::TaskItem,
+{
+    items.sort_by_key(|i| i.job_task());
+    for chunk in items.chunks(MAX_TASK_BATCH) {
+        let action = match chunk {
+            [one] => one.clone().into(),
+            _ => many(chunk.to_vec()),
+        };
+        out.push((dup(key), action));
     }
 }
 

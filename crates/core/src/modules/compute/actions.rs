@@ -25,6 +25,9 @@ actions! {
     9 => SettleTask(SettleTask),
     10 => CloseJob(CloseJob),
     11 => AnswerChallenge(AnswerChallenge),
+    12 => ClaimTasks(ClaimTasks),
+    13 => CommitResults(CommitResults),
+    14 => RevealResults(RevealResults),
 }
 
 /// The kind of processor a provider offers.
@@ -189,6 +192,59 @@ pub struct RevealResult {
     /// Hash of the task's output.
     pub result: Hash,
     pub salt: Hash,
+}
+
+/// Several claims of one device in one transaction (device key): at most
+/// [`MAX_TASK_BATCH`] items, in strictly ascending `(job, task)` order. Each item passes exactly
+/// the checks of a [`ClaimTask`] sent alone at that point of the block, except that a verifying
+/// slot the ledger assigns (a redundant task's later replicas, a spot-check, a referee) is
+/// claimed alone; all or nothing: one refused item refuses the batch, naming the item and why.
+///
+/// [`MAX_TASK_BATCH`]: super::params::MAX_TASK_BATCH
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimTasks {
+    pub items: Vec<ClaimTask>,
+}
+
+/// Several commitments of one device in one transaction (device key): the rules of
+/// [`ClaimTasks`], each item checked as a [`CommitResult`] sent alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitResults {
+    pub items: Vec<CommitResult>,
+}
+
+/// Several reveals of one device in one transaction (device key): the rules of
+/// [`ClaimTasks`], each item checked as a [`RevealResult`] sent alone (reveals of a task open
+/// only once all its slots committed in earlier blocks, batched or not).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevealResults {
+    pub items: Vec<RevealResult>,
+}
+
+/// The `(job, task)` an item of a batch names.
+pub trait TaskItem {
+    fn job_task(&self) -> (u64, u32);
+}
+
+impl TaskItem for ClaimTask {
+    fn job_task(&self) -> (u64, u32) {
+        (self.job, self.task)
+    }
+}
+
+impl TaskItem for CommitResult {
+    fn job_task(&self) -> (u64, u32) {
+        (self.job, self.task)
+    }
+}
+
+impl TaskItem for RevealResult {
+    fn job_task(&self) -> (u64, u32) {
+        (self.job, self.task)
+    }
 }
 
 /// The requester approves (pays) or rejects (re-opens) revealed results.
@@ -417,6 +473,15 @@ struct_codec!(RevealResult {
     task: u32,
     result: Hash,
     salt: Hash,
+});
+struct_codec!(ClaimTasks {
+    items: Vec<ClaimTask>
+});
+struct_codec!(CommitResults {
+    items: Vec<CommitResult>
+});
+struct_codec!(RevealResults {
+    items: Vec<RevealResult>
 });
 struct_codec!(JudgeTasks {
     job: u64,

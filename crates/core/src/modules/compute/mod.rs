@@ -86,6 +86,31 @@ impl Module for Compute {
             ComputeAction::SettleTask(a) => verify::settle(state, a, ctx),
             ComputeAction::CloseJob(a) => verify::close_job(state, a, ctx),
             ComputeAction::AnswerChallenge(a) => verify::answer_challenge(state, signer, a, ctx),
+            ComputeAction::ClaimTasks(a) => verify::claim_many(state, signer, a, ctx),
+            ComputeAction::CommitResults(a) => verify::commit_many(state, signer, a, ctx),
+            ComputeAction::RevealResults(a) => verify::reveal_many(state, signer, a, ctx),
+        }
+    }
+
+    /// A batch's items each pay for what they store ([`params::BATCH_ITEM_WEIGHT`]): they share
+    /// one envelope and one signature check, not the execution.
+    fn extra_weight(action: &ComputeAction) -> u64 {
+        let items = match action {
+            ComputeAction::ClaimTasks(a) => a.items.len(),
+            ComputeAction::CommitResults(a) => a.items.len(),
+            ComputeAction::RevealResults(a) => a.items.len(),
+            _ => 0,
+        };
+        (items as u64).saturating_mul(params::BATCH_ITEM_WEIGHT)
+    }
+
+    /// A batch's bounds and order are refused at the mempool's door.
+    fn check_stateless(action: &ComputeAction) -> Result<(), Rejection> {
+        match action {
+            ComputeAction::ClaimTasks(a) => verify::check_batch(&a.items),
+            ComputeAction::CommitResults(a) => verify::check_batch(&a.items),
+            ComputeAction::RevealResults(a) => verify::check_batch(&a.items),
+            _ => Ok(()),
         }
     }
 
@@ -96,6 +121,9 @@ impl Module for Compute {
                 | ComputeAction::CommitResult(_)
                 | ComputeAction::RevealResult(_)
                 | ComputeAction::AnswerChallenge(_)
+                | ComputeAction::ClaimTasks(_)
+                | ComputeAction::CommitResults(_)
+                | ComputeAction::RevealResults(_)
         )
     }
 

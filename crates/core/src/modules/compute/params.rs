@@ -24,6 +24,22 @@ pub const MIN_REPLICAS: u8 = 2;
 pub const MAX_CANARIES: usize = 64;
 /// Most tasks one approval names.
 pub const MAX_APPROVE_BATCH: usize = 256;
+/// Most claims, commitments or reveals one batched transaction ([`ClaimTasks`],
+/// [`CommitResults`], [`RevealResults`]) carries. A commitment or reveal item is 76 bytes, so 32
+/// of them (2,432 bytes) fit the 4,096-byte transaction limit beside the envelope and a 64-byte
+/// chain id; 32 also keeps one transaction's work (its items' checks and writes) within a few
+/// single transactions' worth, and bounds what one refused item makes its sender re-send.
+///
+/// [`ClaimTasks`]: super::actions::ClaimTasks
+/// [`CommitResults`]: super::actions::CommitResults
+/// [`RevealResults`]: super::actions::RevealResults
+pub const MAX_TASK_BATCH: usize = 32;
+/// Weight each item of a batch adds beyond its bytes (`Module::extra_weight`): about the bytes
+/// its execution stores (a slot's claim, commitment or result in the task record, the
+/// provider's task index), one unit per byte stored. A single claim, commit or reveal has this
+/// covered by its own envelope and signature weight (about 390); a batch shares one envelope
+/// and one signature among its items, so each item pays for its writes.
+pub const BATCH_ITEM_WEIGHT: u64 = 100;
 /// Times a requester may reject a task's result before the task is refunded instead.
 pub const MAX_REJECTIONS: u8 = 2;
 /// Nonces in one capacity-challenge answer (more nonces, less luck: the spread of the work

@@ -53,6 +53,10 @@ reasons! {
     41 => ZeroCredits {} = "zero_credits",
     42 => DuplicateItem {} = "duplicate_item",
     43 => NotAssigned { assigned: Address, open_at: u64 } = "not_assigned",
+    44 => EmptyBatch {} = "empty_batch",
+    45 => BatchNotAscending { index: u32 } = "batch_not_ascending",
+    46 => AssignedSlotInBatch { task: u32 } = "assigned_slot_in_batch",
+    47 => BatchItemRefused { index: u32, code: String, reason: String } = "batch_item_refused",
 }
 
 impl fmt::Display for ComputeRejection {
@@ -216,6 +220,23 @@ impl fmt::Display for ComputeRejection {
             }
             ZeroCredits {} => write!(f, "the amount of credits must be above zero"),
             DuplicateItem {} => write!(f, "a task is named twice"),
+            EmptyBatch {} => write!(f, "a batch needs at least one item"),
+            BatchNotAscending { index } => write!(
+                f,
+                "item {index} does not follow the one before it: a batch names each (job, task) once, in strictly ascending order"
+            ),
+            AssignedSlotInBatch { task } => write!(
+                f,
+                "the next slot of task {task} is a verifying slot the ledger assigns; claim it with a single claim_task (a batch takes only slots open to every provider)"
+            ),
+            BatchItemRefused {
+                index,
+                code,
+                reason,
+            } => write!(
+                f,
+                "item {index} of the batch was refused ({code}: {reason}); nothing in the batch was applied: drop or fix that item and send the rest again"
+            ),
             NotAssigned { assigned, open_at } => write!(
                 f,
                 "this verifying slot is assigned to provider {assigned} (drawn from block entropy, so nobody picks their own checker); it opens to everyone at height {open_at} if that provider does not claim it"

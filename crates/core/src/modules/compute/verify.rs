@@ -17,14 +17,15 @@ use crate::state::State;
 
 use super::Compute;
 use super::actions::{
-    AddStake, AnswerChallenge, ClaimTask, CloseJob, CommitResult, JudgeTasks, PostJob,
-    RegisterProvider, RevealCanaries, RevealResult, SettleTask, VerifyMode, WithdrawStake,
-    canary_commitment, challenge_digest, challenge_target, result_commitment, result_tag,
+    AddStake, AnswerChallenge, ClaimTask, ClaimTasks, CloseJob, CommitResult, CommitResults,
+    JudgeTasks, PostJob, RegisterProvider, RevealCanaries, RevealResult, RevealResults, SettleTask,
+    TaskItem, VerifyMode, WithdrawStake, canary_commitment, challenge_digest, challenge_target,
+    result_commitment, result_tag,
 };
 use super::fate::{SlotFate, TaskOutcome};
 use super::params::{
     CHALLENGE_NONCES, ComputeParams, MAX_APPROVE_BATCH, MAX_BENCHMARK, MAX_CANARIES,
-    MAX_REJECTIONS, MAX_REPLICAS, MAX_TASKS_PER_JOB, MAX_TIER, MIN_REPLICAS,
+    MAX_REJECTIONS, MAX_REPLICAS, MAX_TASK_BATCH, MAX_TASKS_PER_JOB, MAX_TIER, MIN_REPLICAS,
 };
 use super::records::{
     ComputeView, Job, Provider, Role, Slot, Task, TrackRecord, challenge_key, job_key,
@@ -392,13 +393,79 @@ pub fn claim(
     ctx: BlockContext,
 ) -> Result<(), Rejection> {
     let p = params(state)?;
-    let mut job = running_job(state, a.job, ctx)?;
-    let mut task = open_task(state, a.job, &job, a.task)?;
-    let (entry, provider) = provider_device(state, device)?;
+    let mut who = None;
+    let checked = check_claim(state, &p, device, &mut who, a, ctx, false)?;
+    let (_, mut provider) = who.expect("a passed check loaded the provider");
+    provider.bonded += checked.slot.bond;
+    apply_claim(state, &p, ctx, checked);
+    state.put(provider_key(device), &provider);
+    Ok(())
+}
+
+/// Several claims of one device, all or nothing: each item is checked as a single claim sent
+/// at that point of the block (its bond counted on top of the earlier items'), then all are
+/// written, the provider's record once.
+pub fn claim_many(
+    state: &mut State,
+    device: &Address,
+    a: &ClaimTasks,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    check_batch(&a.items)?;
+    let mut who = None;
+    let mut checked = Vec::with_capacity(a.items.len());
+    for (i, item) in a.items.iter().enumerate() {
+        let c = check_claim(state, &p, device, &mut who, item, ctx, true)
+            .map_err(|r| item_refused(i, r))?;
+        // The next item is checked against the free stake this one leaves, as a separate
+        // claim would be.
+        who.as_mut().expect("loaded by the check").1.bonded += c.slot.bond;
+        checked.push(c);
+    }
+    for c in checked {
+        apply_claim(state, &p, ctx, c);
+    }
+    let (_, provider) = who.expect("a batch has an item");
+    state.put(provider_key(device), &provider);
+    Ok(())
+}
+
+/// A claim that passed its checks: what [`apply_claim`] writes.
+struct CheckedClaim {
+    job: u64,
+    task_idx: u32,
+    task: Task,
+    /// The expired claim this one replaces.
+    expired: Option<usize>,
+    slot: Slot,
+}
+
+/// Every check of a claim, in the order a single claim makes them; `who` is the device's
+/// registry entry and provider record, loaded by the first check that needs them and then kept
+/// (in a batch, its `bonded` counts the earlier items). `in_batch`: a verifying slot the ledger assigns is refused
+/// (whether this device is the assignee depends on its free stake, which the batch's earlier
+/// items change; claimed alone, it is decided on the record as it is then).
+#[allow(clippy::too_many_arguments)]
+fn check_claim(
+    state: &State,
+    p: &ComputeParams,
+    device: &Address,
+    who: &mut Option<(DeviceEntry, Provider)>,
+    a: &ClaimTask,
+    ctx: BlockContext,
+    in_batch: bool,
+) -> Result<CheckedClaim, Rejection> {
+    let job = running_job(state, a.job, ctx)?;
+    let task = open_task(state, a.job, &job, a.task)?;
+    if who.is_none() {
+        *who = Some(provider_device(state, device)?);
+    }
+    let (entry, provider) = who.as_ref().expect("just loaded");
     if entry.owner == job.requester {
         return Err(R::OwnJob {}.into());
     }
-    let tier = proven_tier(&p, &provider, ctx.epoch(state.params().epoch_length_blocks));
+    let tier = proven_tier(p, provider, ctx.epoch(state.params().epoch_length_blocks));
     if tier < job.min_tier {
         return Err(R::TierTooLow {
             tier,
@@ -429,15 +496,19 @@ pub fn claim(
         .count() as u32;
     if let Some((opened, number)) = slot_opening(&job, &task, role, same_role) {
         let open_at = opened + p.claim_timeout_blocks + 1;
-        if ctx.height < open_at
-            && let Some(assigned) =
-                assigned_provider(state, &p, a.job, &job, a.task, &task, opened, number)
-            && assigned != *device
-        {
-            return Err(R::NotAssigned { assigned, open_at }.into());
+        if ctx.height < open_at {
+            if in_batch {
+                return Err(R::AssignedSlotInBatch { task: a.task }.into());
+            }
+            if let Some(assigned) =
+                assigned_provider(state, p, a.job, &job, a.task, &task, opened, number)
+                && assigned != *device
+            {
+                return Err(R::NotAssigned { assigned, open_at }.into());
+            }
         }
     }
-    let needed = stake_needed(&p, provider.benchmark);
+    let needed = stake_needed(p, provider.benchmark);
     if provider.stake < needed {
         return Err(R::StakeTooLow {
             stake: provider.stake,
@@ -446,7 +517,7 @@ pub fn claim(
         .into());
     }
     let bond = job.task_payment() * u128::from(p.bond_multiple);
-    let free = provider.stake - provider.bonded;
+    let free = provider.stake.saturating_sub(provider.bonded);
     if free < bond {
         return Err(R::InsufficientFreeStake { free, needed: bond }.into());
     }
@@ -463,32 +534,85 @@ pub fn claim(
         revealed_height: None,
         fate: SlotFate::Pending,
     };
+    Ok(CheckedClaim {
+        job: a.job,
+        task_idx: a.task,
+        task,
+        expired,
+        slot,
+    })
+}
+
+/// Writes a checked claim: the slot (settling the expired claim it replaces), the provider's
+/// task index. The claimant's own record (its bond) is written by the caller.
+fn apply_claim(state: &mut State, p: &ComputeParams, ctx: BlockContext, c: CheckedClaim) {
+    let CheckedClaim {
+        job: job_id,
+        task_idx,
+        mut task,
+        expired,
+        slot,
+    } = c;
+    let device = slot.device;
     if let Some(i) = expired {
-        let mut old = std::mem::replace(&mut task.slots[i], slot.clone());
+        // The abandoned claimant is never the claimant itself, nor of its owner (its owner is
+        // not in the task), so the claimant's record the caller holds stays current.
+        let mut job = state.job(job_id).expect("checked: the job exists");
+        let mut old = std::mem::replace(&mut task.slots[i], slot);
         finish_slot(
             state,
-            &p,
+            p,
             ctx,
-            a.job,
+            job_id,
             &mut job,
-            a.task,
+            task_idx,
             &mut old,
             SlotFate::Abandoned,
         );
         // The abandoned slot stays in the record (its owner may not claim the task again).
         task.slots.push(old);
+        state.put(job_key(job_id), &job);
     } else {
+        // A fresh slot leaves the job record as it was: it is not written again.
         task.slots.push(slot);
     }
-    // Re-read: the abandoned claimant may be this provider's neighbour, never itself (its
-    // owner is not in the task), so the record read above is still current.
-    let mut provider = provider;
-    provider.bonded += bond;
-    state.put(provider_key(device), &provider);
-    state.put(provider_task_key(device, a.job, a.task), &ctx.height);
-    put_task(state, a.job, a.task, &task);
-    state.put(job_key(a.job), &job);
+    state.put(provider_task_key(&device, job_id, task_idx), &ctx.height);
+    put_task(state, job_id, task_idx, &task);
+}
+
+/// The stateless rules of a batch: 1 to [`MAX_TASK_BATCH`] items, strictly ascending by
+/// `(job, task)` (so no task is named twice).
+pub fn check_batch<T: TaskItem>(items: &[T]) -> Result<(), Rejection> {
+    if items.is_empty() {
+        return Err(R::EmptyBatch {}.into());
+    }
+    if items.len() > MAX_TASK_BATCH {
+        return Err(R::TooManyItems {
+            count: items.len().min(u32::MAX as usize) as u32,
+            max: MAX_TASK_BATCH as u32,
+        }
+        .into());
+    }
+    if let Some(i) = items
+        .windows(2)
+        .position(|w| w[0].job_task() >= w[1].job_task())
+    {
+        return Err(R::BatchNotAscending {
+            index: (i + 1) as u32,
+        }
+        .into());
+    }
     Ok(())
+}
+
+/// A batch item's refusal, naming the item (its code and sentence kept).
+fn item_refused(index: usize, r: Rejection) -> Rejection {
+    R::BatchItemRefused {
+        index: index as u32,
+        code: r.code().to_string(),
+        reason: r.to_string(),
+    }
+    .into()
 }
 
 /// The device's pending slot in the task.
@@ -507,6 +631,40 @@ pub fn commit(
     ctx: BlockContext,
 ) -> Result<(), Rejection> {
     let p = params(state)?;
+    let task = check_commit(state, &p, device, a, ctx)?;
+    put_task(state, a.job, a.task, &task);
+    Ok(())
+}
+
+/// Several commitments of one device, all or nothing. Each item changes only its own task's
+/// record and reads no other task, so checking every item first is checking each as if sent
+/// alone in turn.
+pub fn commit_many(
+    state: &mut State,
+    device: &Address,
+    a: &CommitResults,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    check_batch(&a.items)?;
+    let mut tasks = Vec::with_capacity(a.items.len());
+    for (i, item) in a.items.iter().enumerate() {
+        tasks.push(check_commit(state, &p, device, item, ctx).map_err(|r| item_refused(i, r))?);
+    }
+    for (item, task) in a.items.iter().zip(tasks) {
+        put_task(state, item.job, item.task, &task);
+    }
+    Ok(())
+}
+
+/// Every check of a commitment; the task record with it recorded.
+fn check_commit(
+    state: &State,
+    p: &ComputeParams,
+    device: &Address,
+    a: &CommitResult,
+    ctx: BlockContext,
+) -> Result<Task, Rejection> {
     let job = running_job(state, a.job, ctx)?;
     let mut task = open_task(state, a.job, &job, a.task)?;
     let i = my_slot(&task, device, a.task)?;
@@ -541,8 +699,7 @@ pub fn commit(
             task.referees_called = Some(ctx.height);
         }
     }
-    put_task(state, a.job, a.task, &task);
-    Ok(())
+    Ok(task)
 }
 
 /// A provider reveals its committed result; in redundant and spot-check modes the last reveal
@@ -554,8 +711,41 @@ pub fn reveal(
     ctx: BlockContext,
 ) -> Result<(), Rejection> {
     let p = params(state)?;
-    let mut job = running_job(state, a.job, ctx)?;
-    let mut task = open_task(state, a.job, &job, a.task)?;
+    let (task, i, mode) = check_reveal(state, device, a, ctx)?;
+    apply_reveal(state, &p, ctx, a, task, i, mode);
+    Ok(())
+}
+
+/// Several reveals of one device, all or nothing. An item's checks read its job's deadline,
+/// mode and its own task; an earlier item's verdict changes the job's money and counters and
+/// its own task only, so checking every item first is checking each as if sent alone in turn.
+pub fn reveal_many(
+    state: &mut State,
+    device: &Address,
+    a: &RevealResults,
+    ctx: BlockContext,
+) -> Result<(), Rejection> {
+    let p = params(state)?;
+    check_batch(&a.items)?;
+    let mut checked = Vec::with_capacity(a.items.len());
+    for (i, item) in a.items.iter().enumerate() {
+        checked.push(check_reveal(state, device, item, ctx).map_err(|r| item_refused(i, r))?);
+    }
+    for (item, (task, i, mode)) in a.items.iter().zip(checked) {
+        apply_reveal(state, &p, ctx, item, task, i, mode);
+    }
+    Ok(())
+}
+
+/// Every check of a reveal; the task record and the device's slot in it.
+fn check_reveal(
+    state: &State,
+    device: &Address,
+    a: &RevealResult,
+    ctx: BlockContext,
+) -> Result<(Task, usize, VerifyMode), Rejection> {
+    let job = running_job(state, a.job, ctx)?;
+    let task = open_task(state, a.job, &job, a.task)?;
     let i = my_slot(&task, device, a.task)?;
     let slot = &task.slots[i];
     if slot.result.is_some() {
@@ -572,22 +762,37 @@ pub fn reveal(
     {
         return Err(R::WrongReveal {}.into());
     }
+    Ok((task, i, job.mode))
+}
+
+/// Writes a checked reveal and the verdict it brings (the job read now: an earlier item of a
+/// batch may have paid from it).
+fn apply_reveal(
+    state: &mut State,
+    p: &ComputeParams,
+    ctx: BlockContext,
+    a: &RevealResult,
+    mut task: Task,
+    i: usize,
+    mode: VerifyMode,
+) {
     let slot = &mut task.slots[i];
     slot.result = Some(a.result);
     slot.revealed_height = Some(ctx.height);
     if matches!(
-        job.mode,
+        mode,
         VerifyMode::Redundant { .. } | VerifyMode::SpotCheck { .. }
     ) {
-        resolve_majority(state, &p, ctx, a.job, &mut job, a.task, &mut task, false);
+        let mut job = state.job(a.job).expect("checked");
+        resolve_majority(state, p, ctx, a.job, &mut job, a.task, &mut task, false);
         state.put(job_key(a.job), &job);
-    } else if job.mode == VerifyMode::Canary && task.referees_called.is_some() {
+    } else if mode == VerifyMode::Canary && task.referees_called.is_some() {
         // A referee of a disputed canary revealed: the verdict once all have.
-        judge_single(state, &p, ctx, a.job, &mut job, a.task, &mut task);
+        let mut job = state.job(a.job).expect("checked");
+        judge_single(state, p, ctx, a.job, &mut job, a.task, &mut task);
         state.put(job_key(a.job), &job);
     }
     put_task(state, a.job, a.task, &task);
-    Ok(())
 }
 
 /// The requester approves (pays) or rejects (re-opens) revealed results.

@@ -143,7 +143,7 @@ impl fmt::Display for GovernanceRejection {
             ),
             NotAValidatorOrCandidate {} => write!(
                 f,
-                "only a validator candidate or a member of the validator set registers a p2p endpoint or sets a commission; declare candidacy first (`depin stake candidate`)"
+                "only a validator candidate or a member of the validator set registers a p2p endpoint or sets a commission; declare candidacy first (`depin stake candidate`), or, if a set change will seat this key, send it again once the set has taken office"
             ),
             OffenderNotAValidator { validator } => write!(
                 f,
