@@ -523,18 +523,7 @@ async fn mesh(
         .iter()
         .map(|k| depin_bft::public_key(&k.address()).unwrap())
         .collect();
-    let (network, oracle) = Network::new_with_peers(
-        context.child("network"),
-        simulated::Config {
-            max_size: depin_bft::wire::MAX_MESSAGE_BYTES as u32,
-            max_peers_per_set: NonZeroUsize::new(SIM_PEERS_PER_SET).unwrap(),
-            disconnect_on_block: false,
-            tracked_peer_sets: NonZeroUsize::new(1).unwrap(),
-        },
-        pks.clone(),
-    )
-    .await;
-    network.start();
+    let oracle = simulated_network(context, &pks).await;
     for i in 0..VALIDATORS {
         for j in i + 1..VALIDATORS {
             connect(&oracle, &pks[i], &pks[j]).await;
@@ -1296,9 +1285,11 @@ pub fn newcomer(seed: u64) -> Newcomer {
     executor.start(|context| async move { run_newcomer(context, seed).await })
 }
 
-async fn run_newcomer(context: deterministic::Context, seed: u64) -> Newcomer {
-    let n = VALIDATORS + 1;
-    let pks: Vec<PublicKey> = (0..n).map(sim_key).collect();
+/// The simulated network every scenario runs on, with `pks` as its peers, started.
+async fn simulated_network(
+    context: &deterministic::Context,
+    pks: &[PublicKey],
+) -> Oracle<PublicKey, deterministic::Context> {
     let (network, oracle) = Network::new_with_peers(
         context.child("network"),
         simulated::Config {
@@ -1307,10 +1298,17 @@ async fn run_newcomer(context: deterministic::Context, seed: u64) -> Newcomer {
             disconnect_on_block: false,
             tracked_peer_sets: NonZeroUsize::new(1).unwrap(),
         },
-        pks.clone(),
+        pks.to_vec(),
     )
     .await;
     network.start();
+    oracle
+}
+
+async fn run_newcomer(context: deterministic::Context, seed: u64) -> Newcomer {
+    let n = VALIDATORS + 1;
+    let pks: Vec<PublicKey> = (0..n).map(sim_key).collect();
+    let oracle = simulated_network(&context, &pks).await;
     let genesis = newcomer_genesis();
     let books = Books::default();
     let mut nodes = BTreeMap::new();
