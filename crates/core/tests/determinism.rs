@@ -1,6 +1,6 @@
 //! The same blocks give the same app hashes in every build: a fixed sequence of blocks
-//! (transfers, oracle prices, credit purchases, beacons and witness reports, usage receipts and
-//! two epoch closes) is run and every block's app hash is compared with the pinned list in
+//! (transfers, oracle prices, credit purchases, beacons and witness reports, usage receipts, a
+//! dashcam's bundles of frames and two epoch closes) is run and every block's app hash is compared with the pinned list in
 //! `determinism.golden`.
 //!
 //! `cargo test` runs it in a debug build (overflow checks on) and CI runs it again with
@@ -14,32 +14,87 @@ mod common;
 
 use std::fmt::Write as _;
 
+use common::mapping::{cam, drive};
 use common::*;
 use depin_core::economics::EconomyView;
+use depin_core::modules::coverage::preset::BERLIN;
+use depin_core::modules::mapping::actions::{
+    Location, OnboardDashcam, SubmitBundle, sign_onboarding,
+};
+use depin_core::modules::mapping::preset::single_region;
 use depin_core::services::demand::actions::UsageReceipt;
-use depin_core::{Action, Amount, Keypair, Receipt, Transaction};
+use depin_core::{Action, Amount, Genesis, Keypair, Receipt, Transaction};
 
 const GOLDEN: &str = "tests/determinism.golden";
 
+/// The network of the run: coverage, demand, and mapping around Berlin.
+fn golden_genesis() -> Genesis {
+    demand_genesis(1, |g| {
+        let mut mapping = single_region(BERLIN);
+        // With a demand section, onboarding is paid in credits.
+        mapping.onboard_fee = "0".into();
+        g.modules.mapping = Some(mapping);
+    })
+}
+
 /// Every transaction this file builds itself (the rest come from `common`'s `Net::tx`).
 fn signed(key: &Keypair, nonce: u64, action: Action) -> Transaction {
-    let network = demand_genesis(1, |_| {}).network();
-    Transaction::sign(&network, key, nonce, MAX_FEE, action)
+    Transaction::sign(&golden_genesis().network(), key, nonce, MAX_FEE, action)
+}
+
+/// A dashcam driving east at 10 m/s through Berlin, one frame a second: each window's bundle
+/// goes on from where and when the last one stopped, up to a second before the block, with
+/// images and perceptual hashes of its own.
+struct Car {
+    next: Location,
+    next_ms: u64,
+    seq: u64,
+}
+
+impl Car {
+    fn bundle(&mut self, net: &Net) -> Action {
+        let n = ((net.time_ms - 1_000).saturating_sub(self.next_ms) / 1_000 + 1).min(60) as usize;
+        let frames = drive(self.next, self.next_ms, n, 1_000, 900 + self.seq);
+        let (last, before) = (frames[n - 1], frames[n.saturating_sub(2)]);
+        self.next = Location {
+            lat_udeg: last.lat_udeg,
+            lon_udeg: last.lon_udeg + (last.lon_udeg - before.lon_udeg).max(1),
+        };
+        self.next_ms = last.time_ms + 1_000;
+        let b = SubmitBundle::signed(&net.state.network(), &cam(0), self.seq, frames);
+        self.seq += 1;
+        Action::from(b)
+    }
 }
 
 /// The fixed run: a 3 x 3 grid of hotspots for two epochs, and each beacon window an oracle
 /// price, a credit purchase, transfers between the owner and the fleet operator with uneven
-/// amounts, and usage receipts from the fleet to every hotspot.
+/// amounts, usage receipts from the fleet to every hotspot, and a dashcam's bundle of frames.
 fn run() -> Net {
-    let mut net = Net::new(demand_genesis(1, |_| {}));
+    let mut net = Net::new(golden_genesis());
     let a = price_action(&net, HALF_DOLLAR);
     assert_eq!(net.send(&oracle(0), a), Receipt::Success);
     assert_eq!(
         net.send(&fleet(), buy(500 * TOKEN, &fleet())),
         Receipt::Success
     );
+    // The dashcam's onboarding is paid in credits.
+    assert_eq!(
+        net.send(&owner(), buy(10 * TOKEN, &owner())),
+        Receipt::Success
+    );
+    let onboard = Action::from(OnboardDashcam {
+        device: cam(0).address(),
+        device_signature: sign_onboarding(CHAIN_ID, &owner().address(), &cam(0)),
+    });
+    assert_eq!(net.send(&owner(), onboard), Receipt::Success);
     let keys = grid_hotspots(3);
     let mut window = 0u64;
+    let mut car = Car {
+        next: BERLIN,
+        next_ms: net.time_ms - 20_000,
+        seq: 0,
+    };
     let mut last_end = net.genesis.genesis_time_ms;
     run_honest_network(net, 3, 2, &[], |net, _| {
         // Prices that move, so every epoch's conversions round differently.
@@ -66,6 +121,8 @@ fn run() -> Net {
             txs.push(by_fleet(Action::from(r)));
         }
         last_end = end;
+        let bundle = car.bundle(net);
+        txs.push(net.tx(&cam(0), bundle));
         txs.push(net.tx(
             &owner(),
             Action::Transfer {
@@ -106,6 +163,7 @@ fn the_same_blocks_give_the_pinned_app_hashes_in_this_build() {
             "epoch {epoch} paid both pools: {s:?}"
         );
         assert!(counter(&s, "coverage", "witnesses") > 0, "{s:?}");
+        assert!(counter(&s, "mapping", "frames_paid") > 0, "{s:?}");
         epoch_is_conserved(&s);
     }
     net.replays_identically();
