@@ -11,7 +11,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::validators::{
-    PROGRESS_TIMEOUT, block, free_ports, height, transfer, wait_committed, wait_height,
+    PROGRESS_TIMEOUT, agree_on_blocks, free_ports, height, transfer, wait_committed, wait_height,
 };
 use common::{Api, NodeProcess, depin};
 use depin_node::Home;
@@ -169,19 +169,7 @@ fn a_solo_node_hands_over_to_four_validators_as_the_guide_says() {
     // The same blocks and app hashes everywhere; the solo blocks by the solo validator, and
     // the blocks after them by more than one of the four.
     let mut proposers = std::collections::BTreeSet::new();
-    for h in 1..=target {
-        let reference = block(&apis[0], h);
-        for (i, api) in apis.iter().enumerate().skip(1) {
-            let other = block(api, h);
-            assert_eq!(
-                other["hash"], reference["hash"],
-                "height {h}: validator {i} has another block"
-            );
-            assert_eq!(
-                other["header"]["app_hash"], reference["header"]["app_hash"],
-                "height {h}: validator {i} has another app hash"
-            );
-        }
+    for (h, reference) in (1..=target).zip(agree_on_blocks(&apis, target)) {
         let proposer = reference["header"]["proposer"]
             .as_str()
             .unwrap()

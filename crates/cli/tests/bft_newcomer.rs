@@ -7,9 +7,10 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
 
-use common::validators::{PROGRESS_TIMEOUT, block, free_ports, height, wait_height};
+use common::validators::{
+    PROGRESS_TIMEOUT, agree_on_blocks, block, free_ports, height, validator_homes, wait_height,
+};
 use common::{Api, NodeProcess, depin, wait_for};
 use depin_bft::run::{Peer, load_peers, write_peers};
 use depin_core::{Action, Amount, Transaction};
@@ -41,9 +42,7 @@ fn a_validator_in_nobodys_peers_toml_joins_from_the_endpoint_it_registered() {
         ],
     )
     .ok("depin init --validators 4");
-    let homes: Vec<PathBuf> = std::iter::once(home.clone())
-        .chain((1..4).map(|i| home.join("validators").join(format!("v{i}"))))
-        .collect();
+    let homes = validator_homes(&home);
     let four = load_peers(&Home::new(&home)).unwrap();
     let mut nodes: Vec<NodeProcess> = homes.iter().map(|h| NodeProcess::start(h)).collect();
     let mut apis: Vec<Api> = nodes.iter().map(NodeProcess::api).collect();
@@ -141,20 +140,7 @@ fn a_validator_in_nobodys_peers_toml_joins_from_the_endpoint_it_registered() {
         target,
         "all five validators to reach the same height",
     );
-    for h in 1..=target {
-        let reference = block(&apis[0], h);
-        for (i, api) in apis.iter().enumerate().skip(1) {
-            let other = block(api, h);
-            assert_eq!(
-                other["hash"], reference["hash"],
-                "height {h}: validator {i} has another block"
-            );
-            assert_eq!(
-                other["header"]["app_hash"], reference["header"]["app_hash"],
-                "height {h}: validator {i} has another app hash"
-            );
-        }
-    }
+    agree_on_blocks(&apis, target);
     // Before it registered, the others could only warn that it had no address: the endpoint
     // they then dialed came from the chain, nowhere else.
     let log = nodes[0].log();

@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::validators::{block, free_ports, height, transfer, wait_committed, wait_height};
+use common::validators::{
+    block, free_ports, height, transfer, validator_homes, wait_committed, wait_height,
+};
 use common::{Api, NodeProcess, depin};
 use depin_node::Home;
 
@@ -28,9 +28,7 @@ fn a_killed_validator_restarts_and_catches_up_while_the_others_finalize() {
         ],
     )
     .ok("depin init --validators 4");
-    let homes: Vec<PathBuf> = std::iter::once(home.to_path_buf())
-        .chain((1..4).map(|i| home.join("validators").join(format!("v{i}"))))
-        .collect();
+    let homes = validator_homes(home);
     let mut nodes: Vec<NodeProcess> = homes.iter().map(|h| NodeProcess::start(h)).collect();
     let apis: Vec<Api> = nodes.iter().map(NodeProcess::api).collect();
     wait_height(&apis, 3, "all four validators to finalize 3 blocks");

@@ -1,8 +1,9 @@
 //! What the multi-validator process tests share: free consecutive ports for a validator set's
-//! p2p listeners, reading heights and blocks off each validator's API, and sending transfers
-//! and waiting for them.
+//! p2p listeners, the homes `depin init --validators 4` writes, reading heights and blocks off
+//! each validator's API, checking that they agree, and sending transfers and waiting for them.
 
 use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use depin_core::{Action, Amount, Keypair, Transaction};
@@ -76,4 +77,33 @@ pub fn transfer(api: &Api, from: &Keypair, nonce: u64, to: &Keypair) -> String {
     let reply = api.must_post_json("/v1/tx", &serde_json::to_value(&tx).unwrap());
     assert_eq!(reply.status, 202, "submitting: {}", reply.body);
     tx.hash().to_string()
+}
+
+/// The four homes `depin init --validators 4` wrote in `home`: its own, then `validators/v1..v3`.
+pub fn validator_homes(home: &Path) -> Vec<PathBuf> {
+    std::iter::once(home.to_path_buf())
+        .chain((1..4).map(|i| home.join("validators").join(format!("v{i}"))))
+        .collect()
+}
+
+/// Asserts that every validator has the first one's block and app hash at each height
+/// `1..=upto`; returns the first one's blocks, oldest first.
+pub fn agree_on_blocks(apis: &[Api], upto: u64) -> Vec<Value> {
+    (1..=upto)
+        .map(|h| {
+            let reference = block(&apis[0], h);
+            for (i, api) in apis.iter().enumerate().skip(1) {
+                let other = block(api, h);
+                assert_eq!(
+                    other["hash"], reference["hash"],
+                    "height {h}: validator {i} has another block"
+                );
+                assert_eq!(
+                    other["header"]["app_hash"], reference["header"]["app_hash"],
+                    "height {h}: validator {i} has another app hash"
+                );
+            }
+            reference
+        })
+        .collect()
 }
