@@ -244,12 +244,7 @@ pub fn run(cfg: &ComputeBench, dir: &Path) -> Result<ComputeReport, String> {
     let network = genesis.network();
     let chain_id = network.chain_id.clone();
     let (node, mut producer) = crate::open_node(genesis, dir, validator, 2_000_000, 1 << 31)?;
-    let mut chain = Driver {
-        node: &node,
-        producer: &mut producer,
-        time_ms: 1_000,
-        blocks: 0,
-    };
+    let mut chain = Driver::new(&node, &mut producer);
     let sign =
         |key: &Keypair, nonce: u64, action: Action| crate::sign(&network, key, nonce, action);
 

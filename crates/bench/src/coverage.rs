@@ -126,12 +126,7 @@ pub fn run(cfg: &CoverageBench, dir: &Path) -> Result<CoverageReport, String> {
         .clone()
         .expect("the bench genesis has coverage");
     let (node, mut producer) = crate::open_node(genesis, dir, validator, 1_000_000, 1 << 30)?;
-    let mut chain = Driver {
-        node: &node,
-        producer: &mut producer,
-        time_ms: 1_000,
-        blocks: 0,
-    };
+    let mut chain = Driver::new(&node, &mut producer);
 
     // Onboard everyone (not timed).
     let onboard: Vec<Transaction> = (0..n)

@@ -1,6 +1,8 @@
 //! The bench block driver: submits transactions to a node's mempool and produces its blocks by
 //! hand, one simulated second apart, so the coverage and usage benches control every block.
 
+use std::time::{Duration, Instant};
+
 use depin_core::Transaction;
 use depin_node::chain::Producer;
 use depin_node::node::Node;
@@ -25,6 +27,32 @@ pub struct Driver<'a> {
     pub time_ms: u64,
     /// Blocks produced so far.
     pub blocks: u64,
+    /// Where the time of the blocks and submissions so far went.
+    pub spent: Spent,
+}
+
+/// Time a [`Driver`] spent, by phase, summed over its blocks and submissions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Spent {
+    /// Mempool admission of submitted transactions (signatures checked on all cores).
+    pub admission: Duration,
+    /// Executing blocks and computing their state roots.
+    pub execute: Duration,
+    /// Committing blocks to the store durably.
+    pub commit: Duration,
+}
+
+impl<'a> Driver<'a> {
+    /// A driver of `node`'s blocks, starting at one second past the epoch.
+    pub fn new(node: &'a Node, producer: &'a mut Producer) -> Driver<'a> {
+        Driver {
+            node,
+            producer,
+            time_ms: 1_000,
+            blocks: 0,
+            spent: Spent::default(),
+        }
+    }
 }
 
 impl Driver<'_> {
@@ -36,13 +64,17 @@ impl Driver<'_> {
             .node
             .produce_block(self.producer, self.time_ms)
             .map_err(|e| e.to_string())?;
+        self.spent.execute += c.timing.execute;
+        self.spent.commit += c.timing.commit;
         Ok(c.applied.receipts.iter().map(|r| r.is_success()).collect())
     }
 
     /// Submits `txs` and produces blocks until they are all executed; (accepted, rejected).
     pub fn apply_all(&mut self, txs: Vec<Transaction>) -> Result<(u64, u64), String> {
         let total = txs.len() as u64;
+        let started = Instant::now();
         submit_all(self.node, txs)?;
+        self.spent.admission += started.elapsed();
         let (mut ok, mut bad) = (0u64, 0u64);
         while ok + bad < total {
             for s in self.produce()? {

@@ -18,7 +18,7 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use depin_core::crypto::{self, Hash};
 use depin_core::economics::EconomyView;
@@ -35,7 +35,7 @@ use depin_node::mempool::VERIFY_CHUNK;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::driver::Driver;
+use crate::driver::{Driver, Spent};
 use crate::{median, seeded};
 
 /// What to run.
@@ -71,6 +71,12 @@ pub struct MappingRound {
     pub seconds: f64,
     pub frames_per_s: f64,
     pub blocks: u64,
+    /// Where the round's time went: mempool admission (transaction signatures on all cores),
+    /// executing the blocks (every check, the bundles' signatures, the state root), and their
+    /// durable commit to the store.
+    pub admission_seconds: f64,
+    pub execute_seconds: f64,
+    pub commit_seconds: f64,
     /// Raw batch verification of the round's signatures on all cores, per second.
     pub raw_verify_per_s: f64,
     /// H3 cells of the round's frames computed on all cores, per second.
@@ -215,12 +221,7 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
     let network = genesis.network();
     let chain_id = network.chain_id.clone();
     let (node, mut producer) = crate::open_node(genesis, dir, validator, 1_000_000, 1 << 31)?;
-    let mut chain = Driver {
-        node: &node,
-        producer: &mut producer,
-        time_ms: 1_000,
-        blocks: 0,
-    };
+    let mut chain = Driver::new(&node, &mut producer);
     let sign =
         |key: &Keypair, nonce: u64, action: Action| crate::sign(&network, key, nonce, action);
 
@@ -263,9 +264,11 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
         let round_end = T0_MS + 1_000 * ((r + 1) * frames_per_round) as u64;
         chain.time_ms = chain.time_ms.max(round_end);
         let blocks = chain.blocks;
+        let spent = chain.spent;
         let t = Instant::now();
         chain.settle(txs, "a bench bundle")?;
         let seconds = t.elapsed().as_secs_f64();
+        let phase = |f: fn(&Spent) -> Duration| (f(&chain.spent) - f(&spent)).as_secs_f64();
         let count = (n * frames_per_round) as u64;
         reports.push(MappingRound {
             frames: count,
@@ -273,6 +276,9 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
             seconds,
             frames_per_s: count as f64 / seconds,
             blocks: chain.blocks - blocks,
+            admission_seconds: phase(|s| s.admission),
+            execute_seconds: phase(|s| s.execute),
+            commit_seconds: phase(|s| s.commit),
             raw_verify_per_s,
             cell_index_per_s,
         });

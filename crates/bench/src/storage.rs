@@ -202,12 +202,7 @@ pub fn run(cfg: &StorageBench, dir: &Path) -> Result<StorageReport, String> {
     let network = genesis.network();
     let chain_id = network.chain_id.clone();
     let (node, mut producer) = crate::open_node(genesis, dir, validator, 1_000_000, 1 << 30)?;
-    let mut chain = Driver {
-        node: &node,
-        producer: &mut producer,
-        time_ms: 1_000,
-        blocks: 0,
-    };
+    let mut chain = Driver::new(&node, &mut producer);
 
     let price = Action::from(SubmitPrice {
         price: TokenPrice(50_000_000),

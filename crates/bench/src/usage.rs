@@ -159,12 +159,7 @@ pub fn run(cfg: &UsageBench, dir: &Path) -> Result<UsageReport, String> {
         .clone()
         .expect("the bench genesis has demand");
     let (node, mut producer) = crate::open_node(genesis, dir, validator, 1_000_000, 1 << 30)?;
-    let mut chain = Driver {
-        node: &node,
-        producer: &mut producer,
-        time_ms: 1_000,
-        blocks: 0,
-    };
+    let mut chain = Driver::new(&node, &mut producer);
 
     // A price first: fees and credits are priced by it. It stays fresh for the whole run (the
     // price window is an hour; the run is a few hundred blocks of one second).

@@ -11,6 +11,11 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use connection::{client_of, home_of};
 
+/// mimalloc instead of the system allocator: the ledger's hot path allocates many small keys and
+/// records, and glibc's malloc/free took about a fifth of a block's time (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod agent;
 mod bench;
 mod compute;

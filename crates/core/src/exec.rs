@@ -306,6 +306,21 @@ pub fn stage_block(
     consensus: Vec<u8>,
     signatures: Signatures,
 ) -> (Block, Applied) {
+    let (block, mut applied) = seal_block(state, txs, time_ms, proposer, consensus, signatures);
+    applied.writes = state.staged_writes();
+    (block, applied)
+}
+
+/// [`stage_block`] without the copy of its write set (`Applied::writes` is left empty): for
+/// [`build_block`], whose commit hands over the staged writes themselves.
+fn seal_block(
+    state: &mut State,
+    txs: Vec<Transaction>,
+    time_ms: u64,
+    proposer: &Keypair,
+    consensus: Vec<u8>,
+    signatures: Signatures,
+) -> (Block, Applied) {
     let weights = check_block_limits(state.params(), &txs)
         .unwrap_or_else(|e| panic!("the driver must reap within the block limits: {e}"));
     assert!(
@@ -341,13 +356,12 @@ pub fn stage_block(
         consensus,
     };
     let block = Block::seal(header, txs, proposer);
-    let writes = state.staged_writes();
     (
         block,
         Applied {
             tx_hashes,
             receipts,
-            writes,
+            writes: Vec::new(),
             app_hash,
         },
     )
@@ -361,7 +375,7 @@ pub fn build_block(
     proposer: &Keypair,
     signatures: Signatures,
 ) -> (Block, Applied) {
-    let (block, mut applied) = stage_block(state, txs, time_ms, proposer, Vec::new(), signatures);
+    let (block, mut applied) = seal_block(state, txs, time_ms, proposer, Vec::new(), signatures);
     let (app_hash, writes) = state.commit();
     debug_assert_eq!(app_hash, applied.app_hash);
     applied.writes = writes;

@@ -1,5 +1,6 @@
 //! Transactions: a signer's signed, numbered request to change the state.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
@@ -303,38 +304,61 @@ impl Transaction {
     }
 }
 
+/// Signatures per batch when a list is verified on all cores: large enough for batch
+/// verification to pay off, small enough to spread a block over the cores.
+pub const VERIFY_CHUNK: usize = 256;
+
 /// One signature verdict per transaction for the network with `genesis_hash`, checked together
-/// with batch verification.
+/// with batch verification in chunks of [`VERIFY_CHUNK`] on all cores. Each verdict is what
+/// single verification says of that transaction, so the result does not depend on the chunking
+/// or the number of threads.
 pub fn verify_signatures(genesis_hash: &Hash, txs: &[Transaction]) -> Vec<bool> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.signing_bytes(genesis_hash)).collect();
-    let items: Vec<_> = txs
-        .iter()
-        .zip(&messages)
-        .map(|(tx, m)| (&tx.signer, m.as_slice(), &tx.signature))
-        .collect();
-    crypto::verify_many(&items)
+    txs.par_chunks(VERIFY_CHUNK)
+        .flat_map_iter(|chunk| {
+            let messages: Vec<Vec<u8>> = chunk
+                .iter()
+                .map(|t| t.signing_bytes(genesis_hash))
+                .collect();
+            let items: Vec<_> = chunk
+                .iter()
+                .zip(&messages)
+                .map(|(tx, m)| (&tx.signer, m.as_slice(), &tx.signature))
+                .collect();
+            crypto::verify_many(&items)
+        })
+        .collect()
 }
 
 /// One verdict per transaction on the signatures its action carries besides the signer's (see
 /// [`crate::module::Module::co_signatures`]): true when there are none or all verify. Checked together
-/// with batch verification, about twice as fast as one by one; a `false` is exact (the batch
-/// falls back to checking each), and the action's own check then names the bad signature.
+/// with batch verification on all cores, about twice as fast as one by one per core; a `false`
+/// is exact (a batch that fails is checked one by one), and the action's own check then names
+/// the bad signature.
 pub fn verify_co_signatures(network: &Network, txs: &[Transaction]) -> Vec<bool> {
-    let mut items: Vec<(Address, Vec<u8>, Signature)> = Vec::new();
-    let mut owners: Vec<usize> = Vec::new();
-    for (i, tx) in txs.iter().enumerate() {
-        if let Action::Module(m) = &tx.action {
-            let before = items.len();
-            m.co_signatures(network, &mut items);
-            owners.extend(std::iter::repeat_n(i, items.len() - before));
-        }
-    }
+    // Each transaction's co-signatures with their messages, made on all cores (a mapping
+    // bundle's message encodes all its frames).
+    let per_tx: Vec<Vec<(Address, Vec<u8>, Signature)>> = txs
+        .par_iter()
+        .map(|tx| {
+            let mut items = Vec::new();
+            if let Action::Module(m) = &tx.action {
+                m.co_signatures(network, &mut items);
+            }
+            items
+        })
+        .collect();
+    let (items, owners): (Vec<_>, Vec<usize>) = per_tx
+        .iter()
+        .enumerate()
+        .flat_map(|(i, items)| items.iter().map(move |item| (item, i)))
+        .unzip();
     let mut verdicts = vec![true; txs.len()];
-    if items.is_empty() {
-        return verdicts;
-    }
     let refs: Vec<_> = items.iter().map(|(a, m, s)| (a, m.as_slice(), s)).collect();
-    for (ok, i) in crypto::verify_many(&refs).into_iter().zip(owners) {
+    let oks: Vec<bool> = refs
+        .par_chunks(VERIFY_CHUNK)
+        .flat_map_iter(crypto::verify_many)
+        .collect();
+    for (ok, i) in oks.into_iter().zip(owners) {
         verdicts[i] &= ok;
     }
     verdicts

@@ -7,6 +7,7 @@ use depin_core::{
     State, Transaction,
 };
 use depin_store::{Store, StoreError};
+use std::time::{Duration, Instant};
 
 /// Builds, verifies and durably commits blocks. Only one exists per store.
 pub struct Producer {
@@ -21,6 +22,18 @@ pub struct Committed {
     pub applied: Applied,
     /// The signers of the block's transactions with their nonces after it.
     pub nonces: Vec<(Address, u64)>,
+    /// Where this node's time on the block went.
+    pub timing: BlockTiming,
+}
+
+/// Where a node's time on one block went (what benchmarks break a block's time into).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockTiming {
+    /// Executing the transactions and computing the state root (zero for a block finalized
+    /// from the pending set, executed when it was verified).
+    pub execute: Duration,
+    /// Writing the block and its state changes to the store, durably.
+    pub commit: Duration,
 }
 
 impl Producer {
@@ -103,7 +116,7 @@ impl Producer {
             .collect();
         let genesis_hash = self.state().meta().genesis_hash;
         let signatures = if unknown.is_empty()
-            || crate::mempool::verify_signatures_parallel(&genesis_hash, &unknown)
+            || depin_core::tx::verify_signatures(&genesis_hash, &unknown)
                 .into_iter()
                 .all(|ok| ok)
         {
@@ -123,7 +136,7 @@ impl Producer {
     /// in-memory state is ahead of the disk: the caller must stop.
     pub fn finalize(&mut self, hash: &Hash) -> Result<Committed, FinalizeError> {
         let done = self.ledger.finalize(hash)?;
-        Ok(self.commit(done)?)
+        Ok(self.commit(done, Duration::ZERO)?)
     }
 
     /// Builds the next block from `txs` (whose signatures the mempool verified), then commits it.
@@ -133,15 +146,18 @@ impl Producer {
         txs: Vec<Transaction>,
         time_ms: u64,
     ) -> Result<Committed, StoreError> {
+        let started = Instant::now();
         let done = self
             .ledger
             .produce(txs, time_ms, &self.key, Signatures::AlreadyVerified);
-        self.commit(done)
+        self.commit(done, started.elapsed())
     }
 
-    fn commit(&mut self, done: Finalized) -> Result<Committed, StoreError> {
+    fn commit(&mut self, done: Finalized, execute: Duration) -> Result<Committed, StoreError> {
         let Finalized { block, applied } = done;
+        let started = Instant::now();
         self.store.commit_block(&block, &applied)?;
+        let commit = started.elapsed();
         let mut nonces: Vec<(Address, u64)> = block
             .txs
             .iter()
@@ -156,6 +172,7 @@ impl Producer {
             block,
             applied,
             nonces,
+            timing: BlockTiming { execute, commit },
         })
     }
 }

@@ -21,7 +21,6 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use depin_core::services::fees::charge;
 use depin_core::tx::verify_signatures;
 use depin_core::{Account, Address, Hash, Rejection, Transaction, check_against_account};
-use rayon::prelude::*;
 
 /// Limits of one mempool.
 #[derive(Clone, Debug)]
@@ -47,8 +46,8 @@ impl Default for MempoolLimits {
     }
 }
 
-/// Signatures per parallel verification chunk: large enough for batch verification to pay off.
-pub const VERIFY_CHUNK: usize = 256;
+/// Signatures per parallel verification chunk (the ledger's).
+pub use depin_core::tx::VERIFY_CHUNK;
 
 /// Checks chain id, size, the action's stateless checks and the signature of each transaction
 /// for the network with `genesis_hash`; signatures in parallel batches.
@@ -59,21 +58,13 @@ pub fn verify_batch(
 ) -> Vec<Result<(), Rejection>> {
     let mut verdicts: Vec<Result<(), Rejection>> =
         txs.iter().map(|tx| tx.check_admission(chain_id)).collect();
-    let signature_ok = verify_signatures_parallel(genesis_hash, txs);
+    let signature_ok = verify_signatures(genesis_hash, txs);
     for (verdict, ok) in verdicts.iter_mut().zip(signature_ok) {
         if verdict.is_ok() && !ok {
             *verdict = Err(Rejection::BadSignature);
         }
     }
     verdicts
-}
-
-/// One verdict per transaction on its signer's signature, in parallel batches of
-/// [`VERIFY_CHUNK`] (the same rule as the ledger's: a batch that fails is checked one by one).
-pub fn verify_signatures_parallel(genesis_hash: &Hash, txs: &[Transaction]) -> Vec<bool> {
-    txs.par_chunks(VERIFY_CHUNK)
-        .flat_map_iter(|chunk| verify_signatures(genesis_hash, chunk))
-        .collect()
 }
 
 /// What a block may hold, and the base fee it charges.
