@@ -1,5 +1,6 @@
 //! The state transition: `(state, block) -> state'`, and the admission checks the mempool shares.
 
+use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::amount::Amount;
@@ -8,6 +9,7 @@ use crate::crypto::{Address, Hash, Keypair};
 use crate::genesis::Params;
 use crate::merkle::list_root;
 use crate::module::{BlockContext, TxContext};
+use crate::modules::Prepared;
 use crate::rejection::Rejection;
 use crate::services::fees;
 use crate::state::{Account, State, StateRead, WriteSet};
@@ -136,6 +138,7 @@ fn execute(
     tx: &Transaction,
     weight: u64,
     (signature_ok, co_signed): (bool, bool),
+    prepared: Option<Prepared>,
     ctx: BlockContext,
     base_fee: u64,
 ) -> Receipt {
@@ -187,7 +190,7 @@ fn execute(
                 co_signed,
                 block: ctx,
             };
-            crate::modules::execute(state, tx_ctx, action)
+            crate::modules::execute(state, tx_ctx, action, prepared)
         }
     });
     match outcome {
@@ -237,6 +240,17 @@ fn execute_all(
         Signatures::Verify => crate::tx::verify_signatures(&state.meta().genesis_hash, txs),
     };
     let co_signed = crate::tx::verify_co_signatures(&state.network(), txs);
+    // The modules' preparation of every action on all cores, from the state as the block found
+    // it (the prepared reads are re-done for keys an earlier transaction writes).
+    let prepared: Vec<Option<Prepared>> = {
+        let state = &*state;
+        txs.par_iter()
+            .map(|tx| match &tx.action {
+                Action::Module(action) => crate::modules::prepare(state, action),
+                Action::Transfer { .. } => None,
+            })
+            .collect()
+    };
     let ctx = BlockContext {
         height: state.height() + 1,
         time_ms,
@@ -250,7 +264,10 @@ fn execute_all(
         .iter()
         .zip(weights)
         .zip(verdicts.into_iter().zip(co_signed))
-        .map(|((tx, &weight), ok)| execute(state, tx, weight, ok, ctx, base_fee))
+        .zip(prepared)
+        .map(|(((tx, &weight), ok), prepared)| {
+            execute(state, tx, weight, ok, prepared, ctx, base_fee)
+        })
         .collect();
     crate::modules::end_block(state, ctx);
     crate::epoch::close_if_due(state, ctx);

@@ -114,6 +114,9 @@ pub trait Module {
         + DeserializeOwned;
     /// Why its actions are refused.
     type Rejection: Reasons;
+    /// What [`Module::prepare`] makes of an action for [`Module::execute_prepared`] (`()` for a
+    /// module that prepares nothing).
+    type Prepared: Send;
 
     /// Checks the genesis section and turns it into parameters; errors name the field.
     fn params(genesis: &Self::Genesis, network: &GenesisInfo) -> Result<Self::Params, FieldError>;
@@ -134,6 +137,29 @@ pub trait Module {
         tx: TxContext<'_>,
         action: &Self::Action,
     ) -> Result<(), Rejection>;
+
+    /// Work on an action that needs only the state as its block found it, done for every
+    /// transaction of a block on all cores before the block executes them in order: pure
+    /// computation on the action (cell indexes) and reads of records it will look at. Earlier
+    /// transactions of the block run between this and the action's turn, so a prepared read is
+    /// a cache: [`Module::execute_prepared`] may use one only while
+    /// [`State::unchanged_since_commit`] says nothing wrote its key, and reads the state
+    /// otherwise. `None`: nothing to prepare. Must not panic on any action (it runs before the
+    /// action's checks).
+    fn prepare(_state: &State, _action: &Self::Action) -> Option<Self::Prepared> {
+        None
+    }
+
+    /// [`Module::execute`] given what [`Module::prepare`] made of the action, if anything: the
+    /// same outcome, sooner.
+    fn execute_prepared(
+        state: &mut State,
+        tx: TxContext<'_>,
+        action: &Self::Action,
+        _prepared: Option<Self::Prepared>,
+    ) -> Result<(), Rejection> {
+        Self::execute(state, tx, action)
+    }
 
     /// Signatures an action carries besides the transaction signer's (address, message,
     /// signature), checked in one batch per block; [`TxContext::co_signed`] gives the verdict.

@@ -505,6 +505,12 @@ impl State {
         }
     }
 
+    /// Whether no write touched module table entry `key` since the last commit: a value read
+    /// before (by [`crate::module::Module::prepare`]) is still the value.
+    pub fn unchanged_since_commit(&self, key: &[u8]) -> bool {
+        !self.undo_kv.contains_key(key)
+    }
+
     /// Encodes and writes a module table entry.
     pub(crate) fn put<T: Encode>(&mut self, key: Vec<u8>, value: &T) {
         self.put_raw(key, Some(value.to_bytes()));

@@ -166,6 +166,42 @@ fn an_honest_drive_is_paid_for_the_freshness_of_its_cells() {
     net.replays_identically();
 }
 
+/// The block prepares every bundle's cells on all cores from the state it starts on (see
+/// `Module::prepare`); a bundle must still see the cells an earlier bundle of the same block
+/// mapped. Two dashcams drive the same street at the same time, in one block: the second finds
+/// every cell just mapped and earns nothing, as if it came in the next block (with the first's
+/// records read before the block, it would be paid in full).
+#[test]
+fn a_bundle_sees_the_cells_an_earlier_bundle_of_its_block_mapped() {
+    let mut net = net_with(2);
+    let first = recent_drive(&net, BERLIN, 30, 1);
+    let second = recent_drive(&net, BERLIN, 30, 2);
+    let txs = vec![
+        net.tx(&cam(0), bundle(&cam(0), 1, first.clone())),
+        net.tx(&cam(1), bundle(&cam(1), 1, second.clone())),
+    ];
+    assert_eq!(net.block(txs), vec![Receipt::Success, Receipt::Success]);
+    let (v0, v1) = (verdicts(&net, &cam(0), 1), verdicts(&net, &cam(1), 1));
+    let cells: BTreeSet<u64> = v0.iter().map(|v| v.cell).collect();
+    assert_eq!(weight_sum(&v0), cells.len() as u64 * 1_000_000);
+    assert!(
+        v1.iter().all(|v| v.fault.is_none()),
+        "{:?}",
+        fault_codes(&v1)
+    );
+    assert_eq!(
+        weight_sum(&v1),
+        0,
+        "the second dashcam found the cells fresh"
+    );
+    // The same bundles in consecutive blocks judge the same.
+    let mut apart = net_with(2);
+    assert_eq!(submit(&mut apart, &cam(0), 1, first), Receipt::Success);
+    assert_eq!(submit(&mut apart, &cam(1), 1, second), Receipt::Success);
+    assert_eq!(verdicts(&apart, &cam(1), 1), v1);
+    net.replays_identically();
+}
+
 #[test]
 fn every_bundle_refusal_has_its_reason_code() {
     let mut net = net_with(2);

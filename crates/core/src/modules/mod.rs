@@ -22,7 +22,8 @@ pub use registry::{
     disabled_code, name_of, with_module_params,
 };
 pub(crate) use registry::{
-    apply_params, begin_block, device_paid, device_retired, end_block, epoch_work, execute, init,
+    Prepared, apply_params, begin_block, device_paid, device_retired, end_block, epoch_work,
+    execute, init, prepare,
 };
 
 /// Re-exported for modules written before the seam moved to [`crate::module`].

@@ -293,14 +293,35 @@ macro_rules! registry {
             })*
         }
 
-        /// Runs an action in its module's write scope; refused if the network does not run it.
-        pub(crate) fn execute(state: &mut State, tx: TxContext<'_>, action: &ModuleAction) -> Result<(), Rejection> {
+        /// What a module's [`Module::prepare`] made of one action.
+        pub(crate) enum Prepared {
+            $($variant(<$module as Module>::Prepared),)*
+        }
+
+        /// An action's preparation by its module (see [`Module::prepare`]), on the state as the
+        /// block found it; `None` if the network does not run the module or it prepares nothing.
+        pub(crate) fn prepare(state: &State, action: &ModuleAction) -> Option<Prepared> {
+            match action {
+                $(ModuleAction::$variant(a) => {
+                    state.params().modules.$name.as_ref()?;
+                    <$module as Module>::prepare(state, a).map(Prepared::$variant)
+                })*
+            }
+        }
+
+        /// Runs an action in its module's write scope, with its preparation if it has one;
+        /// refused if the network does not run the module.
+        pub(crate) fn execute(state: &mut State, tx: TxContext<'_>, action: &ModuleAction, prepared: Option<Prepared>) -> Result<(), Rejection> {
             match action {
                 $(ModuleAction::$variant(a) => {
                     if state.params().modules.$name.is_none() {
                         return Err(Rejection::ModuleDisabled { module: <$module as Module>::ID });
                     }
-                    state.with_writer(<$module as Module>::ID, |s| <$module as Module>::execute(s, tx, a))
+                    let prepared = match prepared {
+                        Some(Prepared::$variant(p)) => Some(p),
+                        _ => None,
+                    };
+                    state.with_writer(<$module as Module>::ID, |s| <$module as Module>::execute_prepared(s, tx, a, prepared))
                 })*
             }
         }

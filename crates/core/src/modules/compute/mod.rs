@@ -49,6 +49,7 @@ impl Module for Compute {
     type Params = ComputeParams;
     type Action = ComputeAction;
     type Rejection = ComputeRejection;
+    type Prepared = ();
 
     fn params(g: &ComputeGenesis, network: &GenesisInfo) -> Result<ComputeParams, FieldError> {
         if !verify::needs_demand(&network.modules) {

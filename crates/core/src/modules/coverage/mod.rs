@@ -43,6 +43,7 @@ impl Module for Coverage {
     type Params = CoverageParams;
     type Action = CoverageAction;
     type Rejection = CoverageRejection;
+    type Prepared = ();
 
     fn params(g: &CoverageGenesis, network: &GenesisInfo) -> Result<CoverageParams, FieldError> {
         let p = g.to_params(network.decimals, network.epoch_length_blocks)?;

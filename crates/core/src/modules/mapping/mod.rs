@@ -43,6 +43,7 @@ impl Module for Mapping {
     type Params = MappingParams;
     type Action = MappingAction;
     type Rejection = MappingRejection;
+    type Prepared = verify::PreparedBundle;
 
     fn params(g: &MappingGenesis, network: &GenesisInfo) -> Result<MappingParams, FieldError> {
         let p = g.to_params(network.decimals)?;
@@ -60,11 +61,28 @@ impl Module for Mapping {
         tx: TxContext<'_>,
         action: &MappingAction,
     ) -> Result<(), Rejection> {
+        Self::execute_prepared(state, tx, action, None)
+    }
+
+    /// A bundle's frame cells, their neighbourhoods and those cells' records.
+    fn prepare(state: &State, action: &MappingAction) -> Option<verify::PreparedBundle> {
+        match action {
+            MappingAction::SubmitBundle(b) => verify::prepare(state, b),
+            _ => None,
+        }
+    }
+
+    fn execute_prepared(
+        state: &mut State,
+        tx: TxContext<'_>,
+        action: &MappingAction,
+        prepared: Option<verify::PreparedBundle>,
+    ) -> Result<(), Rejection> {
         let (signer, ctx) = (tx.signer, tx.block);
         match action {
             MappingAction::OnboardDashcam(a) => verify::onboard(state, signer, a, ctx),
             MappingAction::SubmitBundle(b) => {
-                verify::submit_bundle(state, signer, b, tx.co_signed, ctx)
+                verify::submit_bundle(state, signer, b, tx.co_signed, prepared, ctx)
             }
             MappingAction::OpenBounty(a) => verify::open_bounty(state, signer, a, ctx),
             MappingAction::PayMapAccess(a) => verify::pay_map_access(state, signer, a, ctx),

@@ -284,6 +284,8 @@ fn add_to_region(list: &mut Vec<(u16, u64)>, region: u16, amount: u64) {
 #[derive(Default)]
 struct Cells {
     records: BTreeMap<u64, Option<CellEntry>>,
+    /// What [`prepare`] read and computed before the block ran (see [`Cells::get`]).
+    prepared: PreparedBundle,
     /// Cells whose record this bundle changed.
     dirty: Vec<u64>,
     /// Cells whose latest frame is now this bundle's (the age index finds them through it).
@@ -292,11 +294,84 @@ struct Cells {
     disk: Option<(u64, Vec<u64>)>,
 }
 
+/// What a bundle's frames need that the state as its block found it can tell, made by
+/// [`prepare`] for every bundle of a block on all cores: each frame's cell, each cell's
+/// neighbourhood, and the record of every cell in those neighbourhoods.
+#[derive(Default)]
+pub struct PreparedBundle {
+    /// Each frame's cell (`None` where the position is out of range: the bundle is refused).
+    cells: Vec<Option<u64>>,
+    /// Each distinct cell's neighbourhood (see [`disk_of`]).
+    disks: BTreeMap<u64, Vec<u64>>,
+    /// The record of each cell of those neighbourhoods, as the block found it.
+    records: BTreeMap<u64, Option<CellEntry>>,
+}
+
+/// [`PreparedBundle`] of a bundle, from the state before its block (see
+/// [`crate::module::Module::prepare`]); `None` for a bundle the checks refuse by its size.
+pub(crate) fn prepare(state: &State, b: &SubmitBundle) -> Option<PreparedBundle> {
+    if b.frames.is_empty() || b.frames.len() > MAX_FRAMES_PER_BUNDLE {
+        return None;
+    }
+    let cells: Vec<Option<u64>> = b
+        .frames
+        .iter()
+        .map(|f| {
+            Location {
+                lat_udeg: f.lat_udeg,
+                lon_udeg: f.lon_udeg,
+            }
+            .cell(MAPPING_RESOLUTION)
+        })
+        .collect();
+    let mut disks = BTreeMap::new();
+    for &cell in cells.iter().flatten() {
+        if let std::collections::btree_map::Entry::Vacant(e) = disks.entry(cell)
+            && let Some(disk) = disk_of(cell)
+        {
+            e.insert(disk);
+        }
+    }
+    let mut records = BTreeMap::new();
+    for &near in disks.values().flatten() {
+        records
+            .entry(near)
+            .or_insert_with(|| state.cell_entry(near));
+    }
+    Some(PreparedBundle {
+        cells,
+        disks,
+        records,
+    })
+}
+
+/// A cell and its six neighbours (`None` if `cell` is not a valid H3 index).
+fn disk_of(cell: u64) -> Option<Vec<u64>> {
+    let index = h3o::CellIndex::try_from(cell).ok()?;
+    Some(
+        index
+            .grid_disk::<Vec<_>>(1)
+            .into_iter()
+            .map(u64::from)
+            .collect(),
+    )
+}
+
 impl Cells {
+    /// A cell's record as the bundle's frames so far left it. The first read of a cell takes
+    /// the prepared record if no write touched the cell since the block began (an earlier
+    /// bundle of the block may have mapped it), and reads the state otherwise.
     fn get(&mut self, state: &State, cell: u64) -> Option<&CellEntry> {
+        let prepared = &mut self.prepared.records;
         self.records
             .entry(cell)
-            .or_insert_with(|| state.cell_entry(cell))
+            .or_insert_with(|| match prepared.remove(&cell) {
+                Some(read) if state.unchanged_since_commit(&cell_key(cell)) => {
+                    debug_assert!(read == state.cell_entry(cell), "a stale prepared cell");
+                    read
+                }
+                _ => state.cell_entry(cell),
+            })
             .as_ref()
     }
 
@@ -341,16 +416,10 @@ fn check_place(
     // copy (the agent's replayer escaped an own-cell-only check on one frame in nine).
     let disk = match cells.disk.take() {
         Some((c, disk)) if c == cell => disk,
-        _ => {
-            let Ok(index) = h3o::CellIndex::try_from(cell) else {
-                return Ok(region);
-            };
-            index
-                .grid_disk::<Vec<_>>(1)
-                .into_iter()
-                .map(u64::from)
-                .collect()
-        }
+        _ => match cells.prepared.disks.remove(&cell).or_else(|| disk_of(cell)) {
+            Some(disk) => disk,
+            None => return Ok(region),
+        },
     };
     let image = image_fingerprint(&f.image);
     let mut near_duplicate = None;
@@ -393,6 +462,7 @@ pub fn submit_bundle(
     uploader: &Address,
     b: &SubmitBundle,
     co_signed: bool,
+    prepared: Option<PreparedBundle>,
     ctx: BlockContext,
 ) -> Result<(), Rejection> {
     let p = params(state)?;
@@ -401,16 +471,24 @@ pub fn submit_bundle(
     let device = b.device;
     let mut tally: Tally = state.tally(epoch, &device).unwrap_or_default();
     let mut verdicts = Vec::with_capacity(b.frames.len());
-    let mut cells = Cells::default();
+    let mut prepared = prepared.unwrap_or_default();
+    let frame_cells = std::mem::take(&mut prepared.cells);
+    let mut cells = Cells {
+        prepared,
+        ..Cells::default()
+    };
     // Bounty claims are looked up per frame only while some cell has an open bounty.
     let bounties = any_bounty_cells(state);
-    for f in &b.frames {
-        let cell = Location {
-            lat_udeg: f.lat_udeg,
-            lon_udeg: f.lon_udeg,
-        }
-        .cell(MAPPING_RESOLUTION)
-        .expect("coordinates were range-checked");
+    for (i, f) in b.frames.iter().enumerate() {
+        let cell = match frame_cells.get(i) {
+            Some(&Some(cell)) => cell,
+            _ => Location {
+                lat_udeg: f.lat_udeg,
+                lon_udeg: f.lon_udeg,
+            }
+            .cell(MAPPING_RESOLUTION)
+            .expect("coordinates were range-checked"),
+        };
         let judged = judge_frame(
             state, &mut cells, &p, &mut cam, &device, f, cell, epoch, &mut tally, bounties,
         );

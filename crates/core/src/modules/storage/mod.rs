@@ -46,6 +46,7 @@ impl Module for Storage {
     type Params = StorageParams;
     type Action = StorageAction;
     type Rejection = StorageRejection;
+    type Prepared = ();
 
     fn params(g: &StorageGenesis, network: &GenesisInfo) -> Result<StorageParams, FieldError> {
         if !network.modules.contains(&"demand") {

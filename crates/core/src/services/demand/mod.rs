@@ -51,6 +51,7 @@ impl Module for Demand {
     type Params = MarketParams;
     type Action = DemandAction;
     type Rejection = DemandRejection;
+    type Prepared = ();
 
     fn params(g: &DemandGenesis, network: &GenesisInfo) -> Result<MarketParams, FieldError> {
         if !network.has_economics {

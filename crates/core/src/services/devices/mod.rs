@@ -121,6 +121,7 @@ impl Module for Devices {
     type Params = DevicesParams;
     type Action = DevicesAction;
     type Rejection = DeviceRejection;
+    type Prepared = ();
 
     fn default_genesis() -> Option<DevicesGenesis> {
         Some(DevicesGenesis::default())

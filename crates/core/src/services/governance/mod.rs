@@ -74,6 +74,7 @@ impl Module for Governance {
     type Params = GovernanceParams;
     type Action = GovernanceAction;
     type Rejection = GovernanceRejection;
+    type Prepared = ();
 
     fn params(
         g: &GovernanceGenesis,
