@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::crypto::Hash;
 
 /// Root of a binary Merkle tree over `leaves`, in order. An odd node is promoted unchanged, so
@@ -29,6 +31,9 @@ pub fn list_root(leaves: &[Hash]) -> Hash {
 /// 15 keys per bucket and an update rehashes one small bucket plus 16 inner nodes.
 const BUCKET_BITS: u32 = 16;
 const BUCKETS: usize = 1 << BUCKET_BITS;
+/// Nodes of one level hashed per task when a root is computed on all cores: a block that
+/// touched a few keys stays on one thread.
+const PARALLEL_MIN_NODES: usize = 256;
 
 /// The state commitment: a complete binary Merkle tree of depth 16 over buckets of keys, each
 /// bucket committing to its `(key, value)` leaves in key order.
@@ -79,11 +84,27 @@ impl StateTree {
 
     /// Sets `key` to `value`, or removes it with `None`. Takes effect in the next [`root`](Self::root).
     pub fn set(&mut self, key: &[u8], value: Option<&[u8]>) {
-        let b = bucket_of(key);
+        self.place(bucket_of(key), key, value.map(|v| leaf_hash(key, v)));
+    }
+
+    /// [`set`](Self::set) for each of `entries`, in order, with their buckets and leaf hashes
+    /// computed on all cores (a block's write set).
+    pub fn set_many(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) {
+        let placed: Vec<(usize, Option<Hash>)> = entries
+            .par_iter()
+            .with_min_len(PARALLEL_MIN_NODES)
+            .map(|(key, value)| (bucket_of(key), value.as_ref().map(|v| leaf_hash(key, v))))
+            .collect();
+        for ((key, _), (b, leaf)) in entries.iter().zip(placed) {
+            self.place(b, key, leaf);
+        }
+    }
+
+    /// Puts `key`'s leaf (or its removal) in bucket `b`.
+    fn place(&mut self, b: usize, key: &[u8], leaf: Option<Hash>) {
         let bucket = &mut self.buckets[b];
-        match value {
-            Some(v) => {
-                let leaf = Hash::tagged("depin/state-leaf", &[key, v]);
+        match leaf {
+            Some(leaf) => {
                 // An existing key's leaf is replaced in place: no copy of the key.
                 match bucket.get_mut(key) {
                     Some(slot) => *slot = leaf,
@@ -105,20 +126,31 @@ impl StateTree {
             let mut touched = std::mem::take(&mut self.dirty);
             touched.sort_unstable();
             touched.dedup();
-            let mut level: Vec<usize> = touched
-                .iter()
-                .map(|&b| {
-                    let node = BUCKETS + b as usize;
-                    self.nodes[node] = bucket_hash(&self.buckets[b as usize]);
-                    node
-                })
+            // Each level's hashes depend only on the level below: computed on all cores, then
+            // stored.
+            let buckets = &self.buckets;
+            let hashes: Vec<Hash> = touched
+                .par_iter()
+                .with_min_len(PARALLEL_MIN_NODES)
+                .map(|&b| bucket_hash(&buckets[b as usize]))
                 .collect();
+            let mut level: Vec<usize> = touched.iter().map(|&b| BUCKETS + b as usize).collect();
+            for (&node, hash) in level.iter().zip(hashes) {
+                self.nodes[node] = hash;
+            }
             while level[0] > 1 {
                 let mut parents: Vec<usize> = level.iter().map(|n| n / 2).collect();
                 parents.dedup();
-                for &p in &parents {
-                    let (l, r) = (self.nodes[2 * p], self.nodes[2 * p + 1]);
-                    self.nodes[p] = Hash::tagged("depin/state-node", &[&l.0, &r.0]);
+                let nodes = &self.nodes;
+                let hashes: Vec<Hash> = parents
+                    .par_iter()
+                    .with_min_len(PARALLEL_MIN_NODES)
+                    .map(|&p| {
+                        Hash::tagged("depin/state-node", &[&nodes[2 * p].0, &nodes[2 * p + 1].0])
+                    })
+                    .collect();
+                for (&p, hash) in parents.iter().zip(hashes) {
+                    self.nodes[p] = hash;
                 }
                 level = parents;
             }
@@ -140,6 +172,10 @@ fn bucket_of(key: &[u8]) -> usize {
     let h = blake3::hash(key);
     let b = h.as_bytes();
     (u16::from_be_bytes([b[0], b[1]]) as usize) & (BUCKETS - 1)
+}
+
+fn leaf_hash(key: &[u8], value: &[u8]) -> Hash {
+    Hash::tagged("depin/state-leaf", &[key, value])
 }
 
 fn bucket_hash(bucket: &BTreeMap<Vec<u8>, Hash>) -> Hash {
@@ -175,6 +211,29 @@ mod tests {
         assert_eq!(t.root(), empty);
     }
 
+    /// Thousands of entries: leaves and levels hashed in parallel tasks give the root of
+    /// setting them one by one.
+    #[test]
+    fn a_batch_on_all_cores_gives_the_root_of_one_by_one() {
+        let entries: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0u32..20_000)
+            .map(|i| {
+                let key = Hash::tagged("k", &[&i.to_le_bytes()]).0[..9].to_vec();
+                let value = (i % 7 != 0).then(|| i.to_be_bytes().to_vec());
+                (key, value)
+            })
+            .collect();
+        let mut one_by_one = StateTree::new();
+        for (k, v) in &entries {
+            one_by_one.set(k, v.as_deref());
+        }
+        let mut batched = StateTree::new();
+        batched.set_many(&entries[..7_000]);
+        batched.root();
+        batched.set_many(&entries[7_000..]);
+        assert_eq!(batched.root(), one_by_one.root());
+        assert_eq!(batched.len(), one_by_one.len());
+    }
+
     proptest! {
         /// The root depends on the final entries only: not on order, batching or history.
         #[test]
@@ -197,7 +256,13 @@ mod tests {
             for (k, v) in model.iter().rev() {
                 fresh.set(k, Some(std::slice::from_ref(v)));
             }
+            // The same operations as one batch, leaves hashed on all cores.
+            let mut batched = StateTree::new();
+            let entries: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+                ops.iter().map(|(k, v)| (vec![*k], v.map(|v| vec![v]))).collect();
+            batched.set_many(&entries);
             prop_assert_eq!(incremental.root(), fresh.root());
+            prop_assert_eq!(batched.root(), fresh.root());
             prop_assert_eq!(incremental.len(), model.len());
         }
     }

@@ -555,19 +555,18 @@ impl State {
     /// Folds every change since the last commit into the Merkle tree and returns the root the
     /// state would have; [`commit`](Self::commit) keeps it, [`rollback`](Self::rollback) undoes it.
     pub fn stage(&mut self) -> Hash {
+        let first = self.staged.len();
         for key in std::mem::take(&mut self.touched) {
-            let key_bytes = key.to_bytes();
             let value = self.value_of(key);
-            self.tree.set(&key_bytes, value.as_deref());
-            self.staged.push((key_bytes, value));
+            self.staged.push((key.to_bytes(), value));
         }
-        let (kv, tree, staged) = (&self.kv, &mut self.tree, &mut self.staged);
+        let (kv, staged) = (&self.kv, &mut self.staged);
         for (key, undo) in self.undo_kv.iter_mut().filter(|(_, u)| u.unstaged) {
             undo.unstaged = false;
-            let value = kv.get(key).cloned();
-            tree.set(key, value.as_deref());
-            staged.push((key.clone(), value));
+            staged.push((key.clone(), kv.get(key).cloned()));
         }
+        // The leaves are hashed on all cores.
+        self.tree.set_many(&self.staged[first..]);
         self.tree.root()
     }
 
