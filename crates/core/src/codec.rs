@@ -45,6 +45,30 @@ pub trait Encode {
     }
 }
 
+/// Runs `f` on the canonical encoding of `value`, made in a buffer this thread reuses: for
+/// hot paths that only hash or measure an encoding (a transaction's hash and length are taken
+/// on every admission and execution), without an allocation each time.
+pub fn with_encoding<R>(value: &impl Encode, f: impl FnOnce(&[u8]) -> R) -> R {
+    /// A reused buffer larger than this is dropped after use (a rare huge value does not stay).
+    const KEEP_BYTES: usize = 1 << 20;
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            value.encode(&mut buf);
+            let out = f(&buf);
+            if buf.capacity() > KEEP_BYTES {
+                *buf = Vec::new();
+            }
+            out
+        }
+        // Called again from inside `f`: a fresh buffer.
+        Err(_) => f(&value.to_bytes()),
+    })
+}
+
 /// A value that can be read back from its canonical encoding.
 pub trait Decode: Sized {
     /// Reads one value from the reader.
@@ -303,6 +327,20 @@ impl<A: Decode, B: Decode> Decode for (A, B) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_encoding_sees_the_encoding_also_when_nested_and_after_a_large_value() {
+        let small = vec![7u32; 3];
+        let large = vec![9u64; 200_000];
+        assert_eq!(with_encoding(&small, <[u8]>::to_vec), small.to_bytes());
+        assert_eq!(with_encoding(&large, <[u8]>::len), large.to_bytes().len());
+        // The buffer of the large value was not kept, and a small one is whole again.
+        assert_eq!(with_encoding(&small, <[u8]>::to_vec), small.to_bytes());
+        let nested = with_encoding(&small, |outer| {
+            (outer.to_vec(), with_encoding(&large, <[u8]>::len))
+        });
+        assert_eq!(nested, (small.to_bytes(), large.to_bytes().len()));
+    }
 
     #[test]
     fn integers_are_little_endian_fixed_width() {

@@ -51,7 +51,7 @@ impl Action {
     pub fn encoded_len(&self) -> usize {
         match self {
             Action::Transfer { .. } => 1 + 32 + 16,
-            other => other.to_bytes().len(),
+            other => crate::codec::with_encoding(other, <[u8]>::len),
         }
     }
 
@@ -235,7 +235,7 @@ impl Transaction {
 
     /// The transaction's identity: the hash of its whole canonical encoding.
     pub fn hash(&self) -> Hash {
-        Hash::tagged("depin/tx-hash", &[&self.to_bytes()])
+        crate::codec::with_encoding(self, |bytes| Hash::tagged("depin/tx-hash", &[bytes]))
     }
 
     /// Checks that need no state: chain id, size, the action's own stateless checks and the
