@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::crypto::Hash;
+use crate::key_bytes::KeyBytes;
 
 /// Root of a binary Merkle tree over `leaves`, in order. An odd node is promoted unchanged, so
 /// the root of one leaf is that leaf; the empty list has its own constant root.
@@ -39,7 +40,7 @@ const BUCKETS: usize = 1 << BUCKET_BITS;
 /// light client) is its bucket's leaf hashes plus 16 sibling hashes.
 #[derive(Clone)]
 pub struct StateTree {
-    buckets: Vec<BTreeMap<Vec<u8>, Hash>>,
+    buckets: Vec<BTreeMap<KeyBytes, Hash>>,
     /// Heap layout: node 1 is the root, node i has children 2i and 2i+1, buckets sit at
     /// `BUCKETS + b`.
     nodes: Vec<Hash>,
@@ -84,13 +85,7 @@ impl StateTree {
         match value {
             Some(v) => {
                 let leaf = Hash::tagged("depin/state-leaf", &[key, v]);
-                // An existing key's leaf is replaced in place: no copy of the key.
-                match bucket.get_mut(key) {
-                    Some(slot) => *slot = leaf,
-                    None => {
-                        bucket.insert(key.to_vec(), leaf);
-                    }
-                }
+                bucket.insert(KeyBytes::new(key), leaf);
             }
             None => {
                 bucket.remove(key);
@@ -142,7 +137,7 @@ fn bucket_of(key: &[u8]) -> usize {
     (u16::from_be_bytes([b[0], b[1]]) as usize) & (BUCKETS - 1)
 }
 
-fn bucket_hash(bucket: &BTreeMap<Vec<u8>, Hash>) -> Hash {
+fn bucket_hash(bucket: &BTreeMap<KeyBytes, Hash>) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(b"depin/state-bucket");
     for leaf in bucket.values() {
