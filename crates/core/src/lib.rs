@@ -14,6 +14,7 @@ pub mod economics;
 mod epoch;
 pub mod exec;
 pub mod genesis;
+pub mod key_bytes;
 pub mod ledger;
 pub mod merkle;
 pub mod module;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use crate::crypto::Hash;
+use crate::key_bytes::KeyBytes;
 
 /// Root of a binary Merkle tree over `leaves`, in order. An odd node is promoted unchanged, so
 /// the root of one leaf is that leaf; the empty list has its own constant root.
@@ -44,7 +45,7 @@ const PARALLEL_MIN_NODES: usize = 256;
 /// light client) is its bucket's leaf hashes plus 16 sibling hashes.
 #[derive(Clone)]
 pub struct StateTree {
-    buckets: Vec<BTreeMap<Vec<u8>, Hash>>,
+    buckets: Vec<BTreeMap<KeyBytes, Hash>>,
     /// Heap layout: node 1 is the root, node i has children 2i and 2i+1, buckets sit at
     /// `BUCKETS + b`.
     nodes: Vec<Hash>,
@@ -105,13 +106,7 @@ impl StateTree {
         let bucket = &mut self.buckets[b];
         match leaf {
             Some(leaf) => {
-                // An existing key's leaf is replaced in place: no copy of the key.
-                match bucket.get_mut(key) {
-                    Some(slot) => *slot = leaf,
-                    None => {
-                        bucket.insert(key.to_vec(), leaf);
-                    }
-                }
+                bucket.insert(KeyBytes::new(key), leaf);
             }
             None => {
                 bucket.remove(key);
@@ -178,7 +173,7 @@ fn leaf_hash(key: &[u8], value: &[u8]) -> Hash {
     Hash::tagged("depin/state-leaf", &[key, value])
 }
 
-fn bucket_hash(bucket: &BTreeMap<Vec<u8>, Hash>) -> Hash {
+fn bucket_hash(bucket: &BTreeMap<KeyBytes, Hash>) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(b"depin/state-bucket");
     for leaf in bucket.values() {

@@ -15,6 +15,7 @@ use crate::amount::Amount;
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::crypto::{Address, Hash};
 use crate::genesis::{Genesis, GenesisError, Params};
+use crate::key_bytes::KeyBytes;
 use crate::merkle::StateTree;
 
 /// An account's balance and next nonce.
@@ -110,12 +111,12 @@ pub struct State {
     undo_params: Option<Params>,
     /// Module tables (devices, beacons, rewards...), keyed by raw bytes whose first byte names
     /// the table (see [`table`]).
-    kv: BTreeMap<Vec<u8>, Vec<u8>>,
+    kv: BTreeMap<KeyBytes, Vec<u8>>,
     /// Module table entries changed since the last commit: the value before the first change
     /// (for [`State::rollback`]), and whether the entry changed since the last
     /// [`State::stage`] (what the next stage folds into the tree). One map for both, so a
-    /// write costs one lookup and at most one key copy.
-    undo_kv: BTreeMap<Vec<u8>, KvUndo>,
+    /// write costs one lookup here.
+    undo_kv: BTreeMap<KeyBytes, KvUndo>,
     /// The first key byte the code running now may write: the module being dispatched, or
     /// [`table::LEDGER`] for the ledger itself.
     writer: u8,
@@ -315,7 +316,7 @@ impl State {
         for (key, value) in entries {
             tree.set(&key, Some(&value));
             if key.first().is_some_and(|&t| t > table::ACCOUNT) {
-                kv.insert(key, value);
+                kv.insert(KeyBytes::from(key), value);
                 continue;
             }
             match StateKey::from_bytes(&key)? {
@@ -450,7 +451,7 @@ impl State {
                 std::ops::Bound::Included(from),
                 std::ops::Bound::Excluded(to),
             ))
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .map(|(k, v)| (k.as_bytes(), v.as_slice()))
     }
 
     /// Module table entries whose key starts with `prefix`, in key order.
@@ -464,7 +465,7 @@ impl State {
                 std::ops::Bound::Unbounded,
             ))
             .take_while(move |(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .map(|(k, v)| (k.as_bytes(), v.as_slice()))
     }
 
     /// Writes (`Some`) or deletes (`None`) a module table entry; the old value is kept for
@@ -480,20 +481,18 @@ impl State {
             hex::encode(&key),
             self.writer
         );
+        let key = KeyBytes::from(key);
         let old = match value {
-            // An existing entry is replaced in place: no copy of its key.
-            Some(v) => match self.kv.get_mut(&key) {
-                Some(slot) => Some(std::mem::replace(slot, v)),
-                None => self.kv.insert(key.clone(), v),
-            },
-            None => self.kv.remove(&key),
+            // A key copy is a few words, no allocation: an existing entry keeps its key.
+            Some(v) => self.kv.insert(key.clone(), v),
+            None => self.kv.remove(key.as_bytes()),
         };
         self.note_kv_change(key, old);
     }
 
     /// Remembers that `key` changed (its value before was `old`): the first change since the
     /// last commit keeps `old` for rollback, and the entry waits for the next stage.
-    fn note_kv_change(&mut self, key: Vec<u8>, old: Option<Vec<u8>>) {
+    fn note_kv_change(&mut self, key: KeyBytes, old: Option<Vec<u8>>) {
         match self.undo_kv.entry(key) {
             std::collections::btree_map::Entry::Vacant(e) => {
                 e.insert(KvUndo {
@@ -530,7 +529,7 @@ impl State {
         for (key, undo) in std::mem::take(&mut self.undo_kv) {
             match undo.old {
                 Some(v) => self.kv.insert(key, v),
-                None => self.kv.remove(&key),
+                None => self.kv.remove(key.as_bytes()),
             };
         }
         for (address, old) in std::mem::take(&mut self.undo_accounts) {
@@ -563,7 +562,7 @@ impl State {
         let (kv, staged) = (&self.kv, &mut self.staged);
         for (key, undo) in self.undo_kv.iter_mut().filter(|(_, u)| u.unstaged) {
             undo.unstaged = false;
-            staged.push((key.clone(), kv.get(key).cloned()));
+            staged.push((key.to_vec(), kv.get(key.as_bytes()).cloned()));
         }
         // The leaves are hashed on all cores.
         self.tree.set_many(&self.staged[first..]);
@@ -586,11 +585,12 @@ impl State {
     pub(crate) fn apply_writes(&mut self, writes: &WriteSet) {
         for (key, value) in writes {
             if key.first().is_some_and(|&t| t > table::ACCOUNT) {
+                let key = KeyBytes::new(key);
                 let old = match value {
                     Some(v) => self.kv.insert(key.clone(), v.clone()),
-                    None => self.kv.remove(key),
+                    None => self.kv.remove(key.as_bytes()),
                 };
-                self.note_kv_change(key.clone(), old);
+                self.note_kv_change(key, old);
                 continue;
             }
             match StateKey::from_bytes(key).unwrap_or_else(|_| corrupt("key")) {
@@ -675,7 +675,7 @@ impl State {
                 .iter()
                 .map(|(a, acc)| (StateKey::Account(*a).to_bytes(), acc.to_bytes())),
         );
-        out.extend(self.kv.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out.extend(self.kv.iter().map(|(k, v)| (k.to_vec(), v.clone())));
         out
     }
 }
