@@ -347,13 +347,12 @@ pub fn verify_co_signatures(network: &Network, txs: &[Transaction]) -> Vec<bool>
             items
         })
         .collect();
-    let (items, owners): (Vec<_>, Vec<usize>) = per_tx
+    let (refs, owners): (Vec<_>, Vec<usize>) = per_tx
         .iter()
         .enumerate()
-        .flat_map(|(i, items)| items.iter().map(move |item| (item, i)))
+        .flat_map(|(i, items)| items.iter().map(move |(a, m, s)| ((a, m.as_slice(), s), i)))
         .unzip();
     let mut verdicts = vec![true; txs.len()];
-    let refs: Vec<_> = items.iter().map(|(a, m, s)| (a, m.as_slice(), s)).collect();
     let oks: Vec<bool> = refs
         .par_chunks(VERIFY_CHUNK)
         .flat_map_iter(crypto::verify_many)

@@ -313,17 +313,7 @@ pub(crate) fn prepare(state: &State, b: &SubmitBundle) -> Option<PreparedBundle>
     if b.frames.is_empty() || b.frames.len() > MAX_FRAMES_PER_BUNDLE {
         return None;
     }
-    let cells: Vec<Option<u64>> = b
-        .frames
-        .iter()
-        .map(|f| {
-            Location {
-                lat_udeg: f.lat_udeg,
-                lon_udeg: f.lon_udeg,
-            }
-            .cell(MAPPING_RESOLUTION)
-        })
-        .collect();
+    let cells: Vec<Option<u64>> = b.frames.iter().map(frame_cell).collect();
     let mut disks = BTreeMap::new();
     for &cell in cells.iter().flatten() {
         if let std::collections::btree_map::Entry::Vacant(e) = disks.entry(cell)
@@ -343,6 +333,15 @@ pub(crate) fn prepare(state: &State, b: &SubmitBundle) -> Option<PreparedBundle>
         disks,
         records,
     })
+}
+
+/// A frame's cell at the mapping resolution (`None` if its position is out of range).
+fn frame_cell(f: &Frame) -> Option<u64> {
+    Location {
+        lat_udeg: f.lat_udeg,
+        lon_udeg: f.lon_udeg,
+    }
+    .cell(MAPPING_RESOLUTION)
 }
 
 /// A cell and its six neighbours (`None` if `cell` is not a valid H3 index).
@@ -482,12 +481,7 @@ pub fn submit_bundle(
     for (i, f) in b.frames.iter().enumerate() {
         let cell = match frame_cells.get(i) {
             Some(&Some(cell)) => cell,
-            _ => Location {
-                lat_udeg: f.lat_udeg,
-                lon_udeg: f.lon_udeg,
-            }
-            .cell(MAPPING_RESOLUTION)
-            .expect("coordinates were range-checked"),
+            _ => frame_cell(f).expect("coordinates were range-checked"),
         };
         let judged = judge_frame(
             state, &mut cells, &p, &mut cam, &device, f, cell, epoch, &mut tally, bounties,
