@@ -965,8 +965,7 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
                 }
             };
             let h = committed.block.header.height;
-            self.node
-                .on_finalized(&committed, self.producer.state(), started);
+            self.node.on_finalized(&committed, started, &[]);
             self.remember(hash, h);
             self.last_progress = self.context.current();
             // More may follow: ask again at once.
@@ -1284,8 +1283,7 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
                     error!("storing the finalization certificate of block {h}: {e}");
                 }
             }
-            self.node
-                .on_finalized(&committed, self.producer.state(), started);
+            self.node.on_finalized(&committed, started, &[]);
             self.last_progress = self.context.current();
             self.remember(hash, h);
             self.end_epoch_after(hash);

@@ -3,17 +3,27 @@
 //! finalizes at once); a BFT driver proposes, verifies and finalizes when its engine says.
 
 use depin_core::{
-    Address, Applied, Block, BlockError, Finalized, Genesis, Hash, Keypair, Ledger, Signatures,
-    State, Transaction,
+    Address, Amount, Applied, Block, BlockError, Finalized, Genesis, Hash, Keypair, Ledger, Params,
+    Signatures, State, Transaction,
 };
 use depin_store::{Store, StoreError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Builds, verifies and durably commits blocks. Only one exists per store.
 pub struct Producer {
     ledger: Ledger,
-    store: std::sync::Arc<Store>,
+    store: Arc<Store>,
     key: Keypair,
+    /// The block whose durable commit runs on its own thread while the next block executes
+    /// (see [`Producer::produce_overlapped`]).
+    in_flight: Option<JoinHandle<Result<Committed, StoreError>>>,
+    /// The transactions of that block: hash, signer, nonce.
+    in_flight_txs: Vec<(Hash, Address, u64)>,
+    /// The parameters after the last executed block, shared by the blocks that did not
+    /// change them.
+    params: Arc<Params>,
 }
 
 /// A block that is committed, with what it did.
@@ -24,6 +34,20 @@ pub struct Committed {
     pub nonces: Vec<(Address, u64)>,
     /// Where this node's time on the block went.
     pub timing: BlockTiming,
+    /// When this node began the block.
+    pub started: Instant,
+    /// What the state said right after the block (the producer's state may already be a
+    /// block further: see [`Producer::produce_overlapped`]).
+    pub after: AfterBlock,
+}
+
+/// The chain right after a block: what the node's tip and metrics show once it is committed.
+#[derive(Clone, Debug)]
+pub struct AfterBlock {
+    pub params: Arc<Params>,
+    pub total_supply: Amount,
+    pub accounts: u64,
+    pub base_fee: u64,
 }
 
 /// Where a node's time on one block went (what benchmarks break a block's time into).
@@ -32,26 +56,32 @@ pub struct BlockTiming {
     /// Executing the transactions and computing the state root (zero for a block finalized
     /// from the pending set, executed when it was verified).
     pub execute: Duration,
-    /// Writing the block and its state changes to the store, durably.
+    /// Writing the block and its state changes to the store, durably (on its own thread,
+    /// beside the next block's execution, when the block was produced overlapped).
     pub commit: Duration,
 }
 
 impl Producer {
     /// Opens the chain at its last committed block (writing genesis into an empty store).
     pub fn open(
-        store: std::sync::Arc<Store>,
+        store: Arc<Store>,
         genesis: &Genesis,
         key: Keypair,
     ) -> Result<Producer, StoreError> {
         let state = store.load_or_init(genesis)?;
+        let params = Arc::new(state.params().clone());
         Ok(Producer {
             ledger: Ledger::new(state),
             store,
             key,
+            in_flight: None,
+            in_flight_txs: Vec::new(),
+            params,
         })
     }
 
-    /// The state as of the last finalized (committed) block.
+    /// The state as of the last finalized block: the last committed one, or the block whose
+    /// commit is under way (see [`Producer::produce_overlapped`]).
     pub fn state(&self) -> &State {
         self.ledger.state()
     }
@@ -132,11 +162,18 @@ impl Producer {
         self.ledger.drop_pending(hash)
     }
 
-    /// Finalizes pending block `hash` and commits it durably. If the commit fails the
-    /// in-memory state is ahead of the disk: the caller must stop.
+    /// Finalizes pending block `hash` and commits it durably (after the block whose commit is
+    /// under way, if any: the caller has not been told of that one, so it is returned too). If
+    /// a commit fails the in-memory state is ahead of the disk: the caller must stop.
     pub fn finalize(&mut self, hash: &Hash) -> Result<Committed, FinalizeError> {
+        if let Some(earlier) = self.flush()? {
+            // Only the solo driver overlaps commits, and it never finalizes pending blocks.
+            return Err(FinalizeError::Unannounced(earlier.block.header.height));
+        }
+        let started = Instant::now();
         let done = self.ledger.finalize(hash)?;
-        Ok(self.commit(done, Duration::ZERO)?)
+        let prepared = self.prepare_commit(done, started, Duration::ZERO);
+        Ok(prepared.write(&self.store)?)
     }
 
     /// Builds the next block from `txs` (whose signatures the mempool verified), then commits it.
@@ -146,33 +183,132 @@ impl Producer {
         txs: Vec<Transaction>,
         time_ms: u64,
     ) -> Result<Committed, StoreError> {
+        if let Some(earlier) = self.flush()? {
+            return Err(StoreError::Corrupt(format!(
+                "block {} was committed behind its driver's back: call flush before produce",
+                earlier.block.header.height
+            )));
+        }
+        self.produce_overlapped(txs, time_ms)?;
+        Ok(self.flush()?.expect("the block just produced is in flight"))
+    }
+
+    /// Builds the next block from `txs` and starts its durable commit on its own thread, so
+    /// the next block can execute beside it; returns the block produced before this one, now
+    /// durably committed (`None` if there was none in flight). The block produced here is
+    /// returned by the next call, or by [`Producer::flush`]. Commits still happen one at a time
+    /// and in order. If a commit fails the in-memory state is ahead of the disk: the caller
+    /// must stop.
+    pub fn produce_overlapped(
+        &mut self,
+        txs: Vec<Transaction>,
+        time_ms: u64,
+    ) -> Result<Option<Committed>, StoreError> {
         let started = Instant::now();
         let done = self
             .ledger
             .produce(txs, time_ms, &self.key, Signatures::AlreadyVerified);
-        self.commit(done, started.elapsed())
+        let prepared = self.prepare_commit(done, started, started.elapsed());
+        // The previous block's commit ran while this one executed.
+        let earlier = self.flush()?;
+        self.in_flight_txs = (prepared.done.block.txs.iter())
+            .zip(&prepared.done.applied.tx_hashes)
+            .map(|(tx, hash)| (*hash, tx.signer, tx.nonce))
+            .collect();
+        let store = self.store.clone();
+        self.in_flight = Some(
+            std::thread::Builder::new()
+                .name("block-commit".into())
+                .spawn(move || prepared.write(&store))
+                .map_err(|e| StoreError::Corrupt(format!("starting the commit thread: {e}")))?,
+        );
+        Ok(earlier)
     }
 
-    fn commit(&mut self, done: Finalized, execute: Duration) -> Result<Committed, StoreError> {
-        let Finalized { block, applied } = done;
-        let started = Instant::now();
-        self.store.commit_block(&block, &applied)?;
-        let commit = started.elapsed();
-        let mut nonces: Vec<(Address, u64)> = block
+    /// The transactions (hash, signer, nonce) of the block whose commit is under way.
+    pub fn in_flight_txs(&self) -> &[(Hash, Address, u64)] {
+        if self.in_flight.is_some() {
+            &self.in_flight_txs
+        } else {
+            &[]
+        }
+    }
+
+    /// Whether the commit under way (if any) has finished, so [`Producer::flush`] returns at
+    /// once.
+    pub fn commit_finished(&self) -> bool {
+        self.in_flight.as_ref().is_some_and(JoinHandle::is_finished)
+    }
+
+    /// Waits for the commit under way and returns its block (`None` if none is in flight).
+    pub fn flush(&mut self) -> Result<Option<Committed>, StoreError> {
+        match self.in_flight.take() {
+            None => Ok(None),
+            Some(handle) => match handle.join() {
+                Ok(result) => result.map(Some),
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+        }
+    }
+
+    /// What a finalized block's commit needs, read from the state right after it.
+    fn prepare_commit(&mut self, done: Finalized, started: Instant, execute: Duration) -> Commit {
+        let state = self.ledger.state();
+        let mut nonces: Vec<(Address, u64)> = done
+            .block
             .txs
             .iter()
             .map(|tx| {
-                let nonce = self.state().account(&tx.signer).map_or(0, |a| a.nonce);
+                let nonce = state.account(&tx.signer).map_or(0, |a| a.nonce);
                 (tx.signer, nonce)
             })
             .collect();
         nonces.sort_unstable();
         nonces.dedup();
+        if *self.params != *state.params() {
+            self.params = Arc::new(state.params().clone());
+        }
+        let after = AfterBlock {
+            params: self.params.clone(),
+            total_supply: state.meta().total_supply,
+            accounts: state.account_count() as u64,
+            base_fee: state.meta().base_fee,
+        };
+        Commit {
+            done,
+            nonces,
+            started,
+            execute,
+            after,
+        }
+    }
+}
+
+/// A finalized block with what its [`Committed`] reports, ready to be written.
+struct Commit {
+    done: Finalized,
+    nonces: Vec<(Address, u64)>,
+    started: Instant,
+    execute: Duration,
+    after: AfterBlock,
+}
+
+impl Commit {
+    /// Writes the block and its state changes to the store, durably.
+    fn write(self, store: &Store) -> Result<Committed, StoreError> {
+        let Finalized { block, applied } = self.done;
+        let started = Instant::now();
+        store.commit_block(&block, &applied)?;
         Ok(Committed {
             block,
             applied,
-            nonces,
-            timing: BlockTiming { execute, commit },
+            nonces: self.nonces,
+            timing: BlockTiming {
+                execute: self.execute,
+                commit: started.elapsed(),
+            },
+            started: self.started,
+            after: self.after,
         })
     }
 }
@@ -184,6 +320,11 @@ pub enum FinalizeError {
     Block(#[from] BlockError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "block {0} was produced overlapped and committed behind its driver's back: a driver \
+         that finalizes pending blocks must not produce overlapped"
+    )]
+    Unannounced(u64),
 }
 
 #[cfg(test)]
@@ -220,6 +361,44 @@ mod tests {
         };
         let key = Keypair::from_seed([1; 32]);
         Transaction::sign(&genesis().network(), &key, 0, 1_000, action)
+    }
+
+    /// A block produced overlapped is durable before anyone hears of it, the next block
+    /// executes while it commits, and the blocks commit in order with what a block produced
+    /// one at a time would have.
+    #[test]
+    fn overlapped_blocks_commit_in_order_and_are_returned_once_durable() {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut a, store_a) = open(&dir_a);
+        let (mut b, _) = open(&dir_b);
+        assert!(
+            a.produce_overlapped(vec![transfer()], 100)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(a.state().height(), 1, "executed at once");
+        assert!(!a.in_flight_txs().is_empty());
+        let first = a.produce_overlapped(vec![], 200).unwrap().expect("block 1");
+        assert_eq!(first.block.header.height, 1);
+        assert!(store_a.height().unwrap() >= 1, "returned once durable");
+        assert_eq!(
+            first.nonces,
+            vec![(Keypair::from_seed([1; 32]).address(), 1)]
+        );
+        assert_eq!(first.after.total_supply, a.state().meta().total_supply);
+        // Producing one at a time with a block in flight is a driver bug, said as such.
+        assert!(a.produce(vec![], 300).is_err());
+        assert_eq!(
+            store_a.height().unwrap(),
+            2,
+            "the error still committed block 2"
+        );
+        assert!(a.flush().unwrap().is_none());
+        // The same blocks one at a time: the same app hashes.
+        let one = b.produce(vec![transfer()], 100).unwrap();
+        let two = b.produce(vec![], 200).unwrap();
+        assert_eq!(one.block.header.app_hash, first.block.header.app_hash);
+        assert_eq!(two.block.header.app_hash, store_a.app_hash().unwrap());
     }
 
     #[test]

@@ -384,6 +384,20 @@ impl Mempool {
         true
     }
 
+    /// After [`on_block`](Self::on_block), while the next block (holding `txs`: hash, signer,
+    /// nonce) executed and its commit is still under way: those transactions stay known
+    /// (duplicates are refused) and their signers' sequences stay past them, since the
+    /// committed accounts admission reads do not show them yet. Call it under the same lock as
+    /// `on_block`.
+    pub fn still_in_flight(&mut self, txs: &[(Hash, Address, u64)]) {
+        for &(hash, signer, nonce) in txs {
+            self.known.insert(hash);
+            self.in_flight.push(hash);
+            let sender = self.senders.entry(signer).or_default();
+            sender.next = sender.next.max(nonce + 1);
+        }
+    }
+
     /// Updates the pool after a block was committed: forgets the reaped transactions, learns the
     /// senders' committed nonces, drops what can no longer run and what waited too long.
     pub fn on_block(&mut self, height: u64, nonces: impl IntoIterator<Item = (Address, u64)>) {
@@ -545,6 +559,46 @@ mod tests {
         m.admit(transfer(&k, 2, 1), Some(&rich(2)), PLENTY).unwrap();
         let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
         assert_eq!(got, vec![2]);
+    }
+
+    /// The solo driver reaps and executes block 2 while block 1's commit is under way, and
+    /// hears of block 1 only after: block 2's transactions must stay duplicates, and their
+    /// nonces taken, though the committed accounts admission reads do not show them yet.
+    #[test]
+    fn a_block_in_flight_keeps_its_transactions_known_after_the_block_before_it() {
+        let k = Keypair::from_seed([1; 32]);
+        let mut m = Mempool::new(MempoolLimits::default(), 0);
+        for n in [0, 1] {
+            m.admit(transfer(&k, n, 1), Some(&rich(0)), PLENTY).unwrap();
+        }
+        let first = m.reap(space(1));
+        m.admit(transfer(&k, 2, 1), Some(&rich(0)), PLENTY).unwrap();
+        let second = m.reap(space(1));
+        assert_eq!((first[0].nonce, second[0].nonce), (0, 1));
+        // Block 1 is durable; block 2 (nonce 1) is still in flight.
+        m.on_block(1, [(k.address(), 1)]);
+        m.still_in_flight(&[(second[0].hash(), k.address(), 1)]);
+        // What admission sees: the account after block 1 only.
+        assert_eq!(
+            m.admit(second[0].clone(), Some(&rich(1)), PLENTY),
+            Err(Rejection::Duplicate)
+        );
+        assert!(matches!(
+            m.admit(transfer(&k, 1, 9), Some(&rich(1)), PLENTY),
+            Err(Rejection::NonceReplayed { next: 2, got: 1 })
+        ));
+        let got: Vec<u64> = m.reap(space(10)).iter().map(|t| t.nonce).collect();
+        assert_eq!(
+            got,
+            vec![2],
+            "the block after the one in flight goes on from it"
+        );
+        // Block 2 is durable too: its transactions are forgotten as usual.
+        m.on_block(2, [(k.address(), 2)]);
+        assert!(matches!(
+            m.admit(second[0].clone(), Some(&rich(2)), PLENTY),
+            Err(Rejection::NonceReplayed { .. })
+        ));
     }
 
     #[test]

@@ -249,29 +249,63 @@ impl Node {
     }
 
     /// The solo driver's step: reaps the mempool, produces and commits one block, and tells
-    /// everyone.
+    /// everyone (after the block whose commit was under way, if any).
     pub fn produce_block(
         &self,
         producer: &mut Producer,
         time_ms: u64,
     ) -> Result<Committed, StoreError> {
-        let started = Instant::now();
+        self.flush_block(producer)?;
         let space = self.block_space(producer.state().meta().base_fee);
         let txs = self.mempool.lock().expect("mempool lock").reap(space);
         let committed = producer.produce(txs, time_ms)?;
-        self.on_finalized(&committed, producer.state(), started);
+        self.on_finalized(&committed, committed.started, &[]);
         Ok(committed)
+    }
+
+    /// [`Node::produce_block`] with the block's durable commit left running beside the next
+    /// block's execution (see [`Producer::produce_overlapped`]): tells everyone of the block
+    /// produced before this one, which that commit finished, and returns it. Nobody hears of a
+    /// block before it is durable; [`Node::flush_block`] finishes the last one.
+    pub fn produce_block_overlapped(
+        &self,
+        producer: &mut Producer,
+        time_ms: u64,
+    ) -> Result<Option<Committed>, StoreError> {
+        let space = self.block_space(producer.state().meta().base_fee);
+        let txs = self.mempool.lock().expect("mempool lock").reap(space);
+        let earlier = producer.produce_overlapped(txs, time_ms)?;
+        if let Some(c) = &earlier {
+            self.on_finalized(c, c.started, producer.in_flight_txs());
+        }
+        Ok(earlier)
+    }
+
+    /// Waits for the block whose commit is under way, if any, and tells everyone of it.
+    pub fn flush_block(&self, producer: &mut Producer) -> Result<Option<Committed>, StoreError> {
+        let earlier = producer.flush()?;
+        if let Some(c) = &earlier {
+            self.on_finalized(c, c.started, &[]);
+        }
+        Ok(earlier)
     }
 
     /// After a block is finalized and durably committed, whichever driver finalized it: the
     /// mempool drops what it included, the tip the API serves moves, metrics count it, and the
     /// stream announces it. `started` is when the driver began the block (for the block-time
-    /// metric).
-    pub fn on_finalized(&self, committed: &Committed, state: &depin_core::State, started: Instant) {
+    /// metric); `in_flight` holds the transactions (hash, signer, nonce) of a later block
+    /// already executed whose commit is under way (see [`Mempool::still_in_flight`]).
+    pub fn on_finalized(
+        &self,
+        committed: &Committed,
+        started: Instant,
+        in_flight: &[(Hash, Address, u64)],
+    ) {
         let block = &committed.block;
-        if **self.live.read().expect("params lock") != *state.params() {
+        let after = &committed.after;
+        if **self.live.read().expect("params lock") != *after.params {
             // A governance change took effect at this block.
-            *self.live.write().expect("params lock") = Arc::new(state.params().clone());
+            *self.live.write().expect("params lock") = after.params.clone();
         }
         let (cells, _) = depin_core::services::devices::cell_range(0, 0);
         let cell_prefix = &cells[..cells.len() - 8];
@@ -286,6 +320,7 @@ impl Node {
         {
             let mut pool = self.mempool.lock().expect("mempool lock");
             pool.on_block(block.header.height, committed.nonces.iter().copied());
+            pool.still_in_flight(in_flight);
             Metrics::set(&self.metrics.mempool_txs, pool.len() as u64);
             Metrics::set(&self.metrics.mempool_bytes, pool.bytes() as u64);
         }
@@ -301,9 +336,9 @@ impl Node {
             block_hash: block.hash(),
             app_hash: block.header.app_hash,
             time_ms: block.header.time_ms,
-            total_supply: state.meta().total_supply,
-            accounts: state.account_count() as u64,
-            base_fee: state.meta().base_fee,
+            total_supply: after.total_supply,
+            accounts: after.accounts,
+            base_fee: after.base_fee,
         };
         let m = &self.metrics;
         Metrics::set(&m.height, block.header.height);
@@ -340,18 +375,29 @@ pub fn spawn_solo_driver(
         .spawn(move || {
             let interval = Duration::from_millis(node.params.block_interval_ms);
             let mut next = Instant::now() + interval;
+            let fail = |e: StoreError| {
+                tracing::error!("committing a block failed, stopping the driver: {e}");
+                node.request_shutdown();
+                Err(e)
+            };
             loop {
                 while Instant::now() < next {
+                    // A commit that finished while the driver waits is announced at once.
+                    if (producer.commit_finished() || node.is_shutting_down())
+                        && let Err(e) = node.flush_block(&mut producer)
+                    {
+                        return fail(e);
+                    }
                     if node.is_shutting_down() {
                         return Ok(());
                     }
                     let left = next.saturating_duration_since(Instant::now());
-                    std::thread::sleep(left.min(Duration::from_millis(20)));
+                    std::thread::sleep(left.min(Duration::from_millis(5)));
                 }
-                if let Err(e) = node.produce_block(&mut producer, now_ms()) {
-                    tracing::error!("committing a block failed, stopping the driver: {e}");
-                    node.request_shutdown();
-                    return Err(e);
+                // The block's commit runs beside the next block's execution when blocks follow
+                // each other at once (a backlog); otherwise it finishes while the driver waits.
+                if let Err(e) = node.produce_block_overlapped(&mut producer, now_ms()) {
+                    return fail(e);
                 }
                 let set = depin_core::StateRead::validators(producer.state());
                 if set.len() != 1 || set[0].address != producer.address() {
@@ -368,7 +414,7 @@ pub fn spawn_solo_driver(
                         set.len()
                     );
                     node.request_shutdown();
-                    return Ok(());
+                    return node.flush_block(&mut producer).map(|_| ());
                 }
                 // A block that took longer than the interval is followed at once, not by a burst.
                 next = (next + interval).max(Instant::now());
