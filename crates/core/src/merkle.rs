@@ -35,6 +35,8 @@ const BUCKETS: usize = 1 << BUCKET_BITS;
 /// Nodes of one level hashed per task when a root is computed on all cores: a block that
 /// touched a few keys stays on one thread.
 const PARALLEL_MIN_NODES: usize = 256;
+/// Buckets one task fills when a batch of entries is placed on all cores (64 tasks in all).
+const PLACE_SPAN: usize = 1024;
 
 /// The state commitment: a complete binary Merkle tree of depth 16 over buckets of keys, each
 /// bucket committing to its `(key, value)` leaves in key order.
@@ -88,30 +90,43 @@ impl StateTree {
         self.place(bucket_of(key), key, value.map(|v| leaf_hash(key, v)));
     }
 
-    /// [`set`](Self::set) for each of `entries`, in order, with their buckets and leaf hashes
-    /// computed on all cores (a block's write set).
+    /// [`set`](Self::set) for each of `entries`, in order, on all cores (a block's write set):
+    /// the buckets and leaf hashes are computed in parallel tasks, then the buckets are filled
+    /// in slices of [`PLACE_SPAN`], one task per slice, each bucket's entries in their order.
     pub fn set_many(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) {
         let placed: Vec<(usize, Option<Hash>)> = entries
             .par_iter()
             .with_min_len(PARALLEL_MIN_NODES)
             .map(|(key, value)| (bucket_of(key), value.as_ref().map(|v| leaf_hash(key, v))))
             .collect();
-        for ((key, _), (b, leaf)) in entries.iter().zip(placed) {
-            self.place(b, key, leaf);
+        if entries.len() < PARALLEL_MIN_NODES {
+            for ((key, _), (b, leaf)) in entries.iter().zip(placed) {
+                self.place(b, key, leaf);
+            }
+            return;
         }
+        // A stable sort: a key set twice in one batch keeps its last value.
+        let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+        order.sort_by_key(|&i| placed[i as usize].0);
+        let bucket = |i: &u32| placed[*i as usize].0;
+        self.buckets
+            .par_chunks_mut(PLACE_SPAN)
+            .enumerate()
+            .for_each(|(slice, buckets)| {
+                let first = slice * PLACE_SPAN;
+                let from = order.partition_point(|i| bucket(i) < first);
+                let to = order.partition_point(|i| bucket(i) < first + PLACE_SPAN);
+                for &i in &order[from..to] {
+                    let (b, leaf) = placed[i as usize];
+                    put_leaf(&mut buckets[b - first], &entries[i as usize].0, leaf);
+                }
+            });
+        self.dirty.extend(order.iter().map(|i| bucket(i) as u32));
     }
 
     /// Puts `key`'s leaf (or its removal) in bucket `b`.
     fn place(&mut self, b: usize, key: &[u8], leaf: Option<Hash>) {
-        let bucket = &mut self.buckets[b];
-        match leaf {
-            Some(leaf) => {
-                bucket.insert(KeyBytes::new(key), leaf);
-            }
-            None => {
-                bucket.remove(key);
-            }
-        }
+        put_leaf(&mut self.buckets[b], key, leaf);
         self.dirty.push(b as u32);
     }
 
@@ -160,6 +175,18 @@ impl StateTree {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Sets (`Some`) or removes (`None`) `key`'s leaf in `bucket`.
+fn put_leaf(bucket: &mut BTreeMap<KeyBytes, Hash>, key: &[u8], leaf: Option<Hash>) {
+    match leaf {
+        Some(leaf) => {
+            bucket.insert(KeyBytes::new(key), leaf);
+        }
+        None => {
+            bucket.remove(key);
+        }
     }
 }
 
@@ -216,6 +243,11 @@ mod tests {
                 let value = (i % 7 != 0).then(|| i.to_be_bytes().to_vec());
                 (key, value)
             })
+            .chain((0u32..2_000).map(|i| {
+                // Keys set again later in the same batch: the last value counts.
+                let key = Hash::tagged("k", &[&(i * 9).to_le_bytes()]).0[..9].to_vec();
+                (key, (i % 3 != 0).then(|| vec![i as u8; 3]))
+            }))
             .collect();
         let mut one_by_one = StateTree::new();
         for (k, v) in &entries {
@@ -225,6 +257,7 @@ mod tests {
         batched.set_many(&entries[..7_000]);
         batched.root();
         batched.set_many(&entries[7_000..]);
+        assert_eq!(entries.len(), 22_000);
         assert_eq!(batched.root(), one_by_one.root());
         assert_eq!(batched.len(), one_by_one.len());
     }

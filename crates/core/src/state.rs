@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -559,12 +560,21 @@ impl State {
             let value = self.value_of(key);
             self.staged.push((key.to_bytes(), value));
         }
-        let (kv, staged) = (&self.kv, &mut self.staged);
-        for (key, undo) in self.undo_kv.iter_mut().filter(|(_, u)| u.unstaged) {
-            undo.unstaged = false;
-            staged.push((key.to_vec(), kv.get(key.as_bytes()).cloned()));
-        }
-        // The leaves are hashed on all cores.
+        let changed: Vec<&KeyBytes> = (self.undo_kv.iter_mut())
+            .filter(|(_, u)| u.unstaged)
+            .map(|(key, undo)| {
+                undo.unstaged = false;
+                key
+            })
+            .collect();
+        // The changed entries are read, and their leaves hashed and placed, on all cores.
+        let kv = &self.kv;
+        let entries: Vec<(Vec<u8>, Option<Vec<u8>>)> = changed
+            .par_iter()
+            .with_min_len(256)
+            .map(|key| (key.to_vec(), kv.get(key.as_bytes()).cloned()))
+            .collect();
+        self.staged.extend(entries);
         self.tree.set_many(&self.staged[first..]);
         self.tree.root()
     }
@@ -810,5 +820,75 @@ mod tests {
     fn an_empty_key_is_outside_every_prefix() {
         let mut s = state();
         s.with_writer(PROOF_MODULE, |s| s.put_raw(Vec::new(), Some(vec![7])));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// The module entries read, scan, stage, commit and roll back exactly as one ordered
+        /// map would, through writes, deletes and rolled-back blocks.
+        #[test]
+        fn module_entries_behave_as_one_ordered_map(
+            blocks in proptest::collection::vec(
+                (
+                    proptest::collection::vec(
+                        (0u8..24, proptest::option::of(proptest::prelude::any::<u8>())),
+                        0..40,
+                    ),
+                    proptest::prelude::any::<bool>(),
+                ),
+                1..8,
+            ),
+        ) {
+            let mut s = state();
+            let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for (writes, keep) in blocks {
+                let mut next = model.clone();
+                s.with_writer(PROOF_MODULE, |s| {
+                    for &(k, v) in &writes {
+                        // Three tables, so a range scan has something to skip.
+                        let key = vec![PROOF_MODULE, k % 3, k];
+                        let value = v.map(|v| vec![v; usize::from(k % 4)]);
+                        s.put_raw(key.clone(), value.clone());
+                        match value {
+                            Some(v) => next.insert(key, v),
+                            None => next.remove(&key),
+                        };
+                    }
+                });
+                s.stage();
+                if keep {
+                    s.commit();
+                    model = next;
+                } else {
+                    s.rollback();
+                }
+                let scanned: Vec<(Vec<u8>, Vec<u8>)> = s
+                    .prefixed(&[PROOF_MODULE])
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .collect();
+                let expected: Vec<(Vec<u8>, Vec<u8>)> = model.clone().into_iter().collect();
+                proptest::prop_assert_eq!(&scanned, &expected);
+                let from = [PROOF_MODULE, 1];
+                let to = [PROOF_MODULE, 2];
+                let ranged: Vec<Vec<u8>> = s.range(&from, &to).map(|(k, _)| k.to_vec()).collect();
+                let expected_range: Vec<Vec<u8>> = model
+                    .range::<[u8], _>((
+                        std::ops::Bound::Included(&from[..]),
+                        std::ops::Bound::Excluded(&to[..]),
+                    ))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                proptest::prop_assert_eq!(ranged, expected_range);
+                for k in 0u8..24 {
+                    let key = [PROOF_MODULE, k % 3, k];
+                    proptest::prop_assert_eq!(s.get_raw(&key), model.get(&key[..]).map(Vec::as_slice));
+                }
+                // The root is the root of a state built from these entries afresh.
+                let root = s.app_hash();
+                let rebuilt = State::restore(s.entries(), root, s.last_block_hash());
+                proptest::prop_assert!(rebuilt.is_ok());
+            }
+        }
     }
 }
