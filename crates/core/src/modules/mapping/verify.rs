@@ -280,31 +280,38 @@ fn add_to_region(list: &mut Vec<(u16, u64)>, region: u16, amount: u64) {
 /// once at its end: consecutive frames share cells and neighbours, so a bundle of 48 frames
 /// reads and writes each cell's record once instead of once per frame. Every read of a cell
 /// record while a bundle is judged goes through it, so the verdicts are those of writing each
-/// frame at once.
+/// frame at once. A cell read once has a slot: a frame that stays in the last frame's cell
+/// reaches its neighbourhood's records by slot, with no lookup.
 #[derive(Default)]
 struct Cells {
-    records: BTreeMap<u64, Option<CellEntry>>,
-    /// What [`prepare`] read and computed before the block ran (see [`Cells::get`]).
-    prepared: PreparedBundle,
-    /// Cells whose record this bundle changed.
-    dirty: Vec<u64>,
+    /// Each cell read so far, with its record as the bundle's frames so far left it.
+    slots: Vec<(u64, Option<CellEntry>)>,
+    /// The slot of each cell read so far.
+    index: BTreeMap<u64, usize>,
+    /// The neighbourhood (as slots) of each frame cell [`prepare`] saw.
+    disks: BTreeMap<u64, Vec<usize>>,
+    /// Slots whose record this bundle changed.
+    dirty: Vec<usize>,
     /// Cells whose latest frame is now this bundle's (the age index finds them through it).
     latest: Vec<u64>,
-    /// The last frame's cell and its neighbourhood (consecutive frames mostly share a cell).
-    disk: Option<(u64, Vec<u64>)>,
+    /// The last frame's cell and the slots of its neighbourhood (consecutive frames mostly
+    /// share a cell).
+    disk: Option<(u64, Vec<usize>)>,
 }
 
 /// What a bundle's frames need that the state as its block found it can tell, made by
 /// [`prepare`] for every bundle of a block on all cores: each frame's cell, each cell's
-/// neighbourhood, and the record of every cell in those neighbourhoods.
+/// neighbourhood, and the record of every cell in those neighbourhoods, each in a slot.
 #[derive(Default)]
 pub struct PreparedBundle {
     /// Each frame's cell (`None` where the position is out of range: the bundle is refused).
     cells: Vec<Option<u64>>,
-    /// Each distinct cell's neighbourhood (see [`disk_of`]).
-    disks: BTreeMap<u64, Vec<u64>>,
-    /// The record of each cell of those neighbourhoods, as the block found it.
-    records: BTreeMap<u64, Option<CellEntry>>,
+    /// Each cell of those neighbourhoods with its record, as the block found it.
+    slots: Vec<(u64, Option<CellEntry>)>,
+    /// The slot of each of those cells.
+    index: BTreeMap<u64, usize>,
+    /// Each distinct frame cell's neighbourhood (see [`disk_of`]), as slots.
+    disks: BTreeMap<u64, Vec<usize>>,
 }
 
 /// [`PreparedBundle`] of a bundle, from the state before its block (see
@@ -314,25 +321,27 @@ pub(crate) fn prepare(state: &State, b: &SubmitBundle) -> Option<PreparedBundle>
         return None;
     }
     let cells: Vec<Option<u64>> = b.frames.iter().map(frame_cell).collect();
-    let mut disks = BTreeMap::new();
+    let mut prepared = PreparedBundle::default();
     for &cell in cells.iter().flatten() {
-        if let std::collections::btree_map::Entry::Vacant(e) = disks.entry(cell)
-            && let Some(disk) = disk_of(cell)
-        {
-            e.insert(disk);
+        if prepared.disks.contains_key(&cell) {
+            continue;
         }
+        let Some(disk) = disk_of(cell) else {
+            continue;
+        };
+        let slots = disk
+            .into_iter()
+            .map(|near| {
+                *prepared.index.entry(near).or_insert_with(|| {
+                    prepared.slots.push((near, state.cell_entry(near)));
+                    prepared.slots.len() - 1
+                })
+            })
+            .collect();
+        prepared.disks.insert(cell, slots);
     }
-    let mut records = BTreeMap::new();
-    for &near in disks.values().flatten() {
-        records
-            .entry(near)
-            .or_insert_with(|| state.cell_entry(near));
-    }
-    Some(PreparedBundle {
-        cells,
-        disks,
-        records,
-    })
+    prepared.cells = cells;
+    Some(prepared)
 }
 
 /// A frame's cell at the mapping resolution (`None` if its position is out of range).
@@ -357,31 +366,56 @@ fn disk_of(cell: u64) -> Option<Vec<u64>> {
 }
 
 impl Cells {
-    /// A cell's record as the bundle's frames so far left it. The first read of a cell takes
-    /// the prepared record if no write touched the cell since the block began (an earlier
-    /// bundle of the block may have mapped it), and reads the state otherwise.
-    fn get(&mut self, state: &State, cell: u64) -> Option<&CellEntry> {
-        let prepared = &mut self.prepared.records;
-        self.records
-            .entry(cell)
-            .or_insert_with(|| match prepared.remove(&cell) {
-                Some(read) if state.unchanged_since_commit(&cell_key(cell)) => {
-                    debug_assert!(read == state.cell_entry(cell), "a stale prepared cell");
-                    read
-                }
-                _ => state.cell_entry(cell),
-            })
-            .as_ref()
+    /// The cells [`prepare`] read, with the records an earlier write of the block changed
+    /// (another bundle of the block mapped the cell) read again from the state.
+    fn from_prepared(state: &State, prepared: PreparedBundle) -> Cells {
+        let mut slots = prepared.slots;
+        for (cell, record) in &mut slots {
+            if state.unchanged_since_commit(&cell_key(*cell)) {
+                debug_assert!(*record == state.cell_entry(*cell), "a stale prepared cell");
+            } else {
+                *record = state.cell_entry(*cell);
+            }
+        }
+        Cells {
+            slots,
+            index: prepared.index,
+            disks: prepared.disks,
+            ..Cells::default()
+        }
     }
 
-    /// Writes the changed records, and the bundle's entry in the cell age index.
+    /// The slot of a cell's record, read from the state if [`prepare`] did not read it.
+    fn slot(&mut self, state: &State, cell: u64) -> usize {
+        if let Some(&slot) = self.index.get(&cell) {
+            return slot;
+        }
+        let slot = self.slots.len();
+        self.slots.push((cell, state.cell_entry(cell)));
+        self.index.insert(cell, slot);
+        slot
+    }
+
+    /// The record in `slot`.
+    fn record(&self, slot: usize) -> Option<&CellEntry> {
+        self.slots[slot].1.as_ref()
+    }
+
+    /// Writes the changed records (in cell order), and the bundle's entry in the cell age
+    /// index.
     fn write(mut self, state: &mut State, device: &Address, seq: u64, last_ms: u64) {
-        self.dirty.sort_unstable();
-        self.dirty.dedup();
-        for cell in &self.dirty {
-            if let Some(Some(record)) = self.records.get(cell) {
-                state.put(cell_key(*cell), record);
-            }
+        let mut dirty: Vec<(u64, &CellEntry)> = self
+            .dirty
+            .iter()
+            .filter_map(|&slot| {
+                let (cell, record) = &self.slots[slot];
+                record.as_ref().map(|r| (*cell, r))
+            })
+            .collect();
+        dirty.sort_unstable_by_key(|&(cell, _)| cell);
+        dirty.dedup_by_key(|&mut (cell, _)| cell);
+        for (cell, record) in dirty {
+            state.put(cell_key(cell), record);
         }
         self.latest.sort_unstable();
         self.latest.dedup();
@@ -414,17 +448,20 @@ fn check_place(
     // The cell and its six neighbours: a copy nudged a metre over a cell's edge is still a
     // copy (the agent's replayer escaped an own-cell-only check on one frame in nine).
     let disk = match cells.disk.take() {
-        Some((c, disk)) if c == cell => disk,
-        _ => match cells.prepared.disks.remove(&cell).or_else(|| disk_of(cell)) {
-            Some(disk) => disk,
-            None => return Ok(region),
+        Some((c, slots)) if c == cell => slots,
+        _ => match cells.disks.remove(&cell) {
+            Some(slots) => slots,
+            None => match disk_of(cell) {
+                Some(disk) => disk.iter().map(|&near| cells.slot(state, near)).collect(),
+                None => return Ok(region),
+            },
         },
     };
     let image = image_fingerprint(&f.image);
     let mut near_duplicate = None;
     let mut copy_of = None;
-    for &near in &disk {
-        let Some(c) = cells.get(state, near) else {
+    for &slot in &disk {
+        let Some(c) = cells.record(slot) else {
             continue;
         };
         if let Some(s) = c.recent.iter().find(|s| s.image == image) {
@@ -472,10 +509,7 @@ pub fn submit_bundle(
     let mut verdicts = Vec::with_capacity(b.frames.len());
     let mut prepared = prepared.unwrap_or_default();
     let frame_cells = std::mem::take(&mut prepared.cells);
-    let mut cells = Cells {
-        prepared,
-        ..Cells::default()
-    };
+    let mut cells = Cells::from_prepared(state, prepared);
     // Bounty claims are looked up per frame only while some cell has an open bounty.
     let bounties = any_bounty_cells(state);
     for (i, f) in b.frames.iter().enumerate() {
@@ -557,11 +591,12 @@ fn judge_frame(
         });
     }
     let region = check_place(state, cells, p, cam.number, f, cell)?;
-    let record = cells.get(state, cell);
+    let slot = cells.slot(state, cell);
+    let record = cells.record(slot);
     let last = record.map(|c| (c.last_mapped_ms, c.last_dashcam == cam.number));
     let weight = weight_ppm(p, last, f.time_ms);
     let pass = new_pass(p, record, cam.number, f.time_ms);
-    remember(state, cells, p, cam.number, f, cell);
+    remember(cells, p, cam.number, f, slot);
     add_to_region(&mut tally.regions, region, u64::from(weight));
     if pass {
         add_to_region(&mut tally.passes, region, 1);
@@ -572,19 +607,11 @@ fn judge_frame(
     Ok(weight)
 }
 
-/// Records a valid frame: the cell's freshness, recent perceptual hashes and image
-/// fingerprints (written with the bundle).
-fn remember(
-    state: &mut State,
-    cells: &mut Cells,
-    p: &MappingParams,
-    dashcam: u64,
-    f: &Frame,
-    cell: u64,
-) {
-    cells.get(state, cell);
-    let slot = cells.records.get_mut(&cell).expect("read just above");
-    let c = slot.get_or_insert_with(|| CellEntry {
+/// Records a valid frame in the record of its cell (`slot`): the cell's freshness, recent
+/// perceptual hashes and image fingerprints (written with the bundle).
+fn remember(cells: &mut Cells, p: &MappingParams, dashcam: u64, f: &Frame, slot: usize) {
+    let (cell, record) = &mut cells.slots[slot];
+    let c = record.get_or_insert_with(|| CellEntry {
         last_mapped_ms: 0,
         last_dashcam: dashcam,
         recent: Vec::new(),
@@ -592,7 +619,7 @@ fn remember(
     if f.time_ms > c.last_mapped_ms {
         c.last_mapped_ms = f.time_ms;
         c.last_dashcam = dashcam;
-        cells.latest.push(cell);
+        cells.latest.push(*cell);
     }
     if c.recent.len() >= p.freshness.phashes_per_cell as usize {
         c.recent.remove(0);
@@ -603,7 +630,7 @@ fn remember(
         phash: f.phash,
         image: image_fingerprint(&f.image),
     });
-    cells.dirty.push(cell);
+    cells.dirty.push(slot);
 }
 
 /// A valid frame claims a pass of every open bounty on its cell that it is in time for, that
