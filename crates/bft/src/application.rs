@@ -965,7 +965,7 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
                 }
             };
             let h = committed.block.header.height;
-            self.node.on_finalized(&committed, started, &[]);
+            self.node.on_finalized(&committed, started.elapsed(), &[]);
             self.remember(hash, h);
             self.last_progress = self.context.current();
             // More may follow: ask again at once.
@@ -1283,7 +1283,7 @@ impl<E: Clock + Spawner + CryptoRng> Actor<E> {
                     error!("storing the finalization certificate of block {h}: {e}");
                 }
             }
-            self.node.on_finalized(&committed, started, &[]);
+            self.node.on_finalized(&committed, started.elapsed(), &[]);
             self.last_progress = self.context.current();
             self.remember(hash, h);
             self.end_epoch_after(hash);

@@ -34,8 +34,6 @@ pub struct Committed {
     pub nonces: Vec<(Address, u64)>,
     /// Where this node's time on the block went.
     pub timing: BlockTiming,
-    /// When this node began the block.
-    pub started: Instant,
     /// What the state said right after the block (the producer's state may already be a
     /// block further: see [`Producer::produce_overlapped`]).
     pub after: AfterBlock,
@@ -59,6 +57,13 @@ pub struct BlockTiming {
     /// Writing the block and its state changes to the store, durably (on its own thread,
     /// beside the next block's execution, when the block was produced overlapped).
     pub commit: Duration,
+}
+
+impl BlockTiming {
+    /// This node's whole time on the block (the block-time metric).
+    pub fn spent(&self) -> Duration {
+        self.execute + self.commit
+    }
 }
 
 impl Producer {
@@ -170,9 +175,8 @@ impl Producer {
             // Only the solo driver overlaps commits, and it never finalizes pending blocks.
             return Err(FinalizeError::Unannounced(earlier.block.header.height));
         }
-        let started = Instant::now();
         let done = self.ledger.finalize(hash)?;
-        let prepared = self.prepare_commit(done, started, Duration::ZERO);
+        let prepared = self.prepare_commit(done, Duration::ZERO);
         Ok(prepared.write(&self.store)?)
     }
 
@@ -208,7 +212,7 @@ impl Producer {
         let done = self
             .ledger
             .produce(txs, time_ms, &self.key, Signatures::AlreadyVerified);
-        let prepared = self.prepare_commit(done, started, started.elapsed());
+        let prepared = self.prepare_commit(done, started.elapsed());
         // The previous block's commit ran while this one executed.
         let earlier = self.flush()?;
         self.in_flight_txs = (prepared.done.block.txs.iter())
@@ -252,7 +256,7 @@ impl Producer {
     }
 
     /// What a finalized block's commit needs, read from the state right after it.
-    fn prepare_commit(&mut self, done: Finalized, started: Instant, execute: Duration) -> Commit {
+    fn prepare_commit(&mut self, done: Finalized, execute: Duration) -> Commit {
         let state = self.ledger.state();
         let mut nonces: Vec<(Address, u64)> = done
             .block
@@ -277,7 +281,6 @@ impl Producer {
         Commit {
             done,
             nonces,
-            started,
             execute,
             after,
         }
@@ -288,7 +291,6 @@ impl Producer {
 struct Commit {
     done: Finalized,
     nonces: Vec<(Address, u64)>,
-    started: Instant,
     execute: Duration,
     after: AfterBlock,
 }
@@ -307,7 +309,6 @@ impl Commit {
                 execute: self.execute,
                 commit: started.elapsed(),
             },
-            started: self.started,
             after: self.after,
         })
     }

@@ -259,7 +259,7 @@ impl Node {
         let space = self.block_space(producer.state().meta().base_fee);
         let txs = self.mempool.lock().expect("mempool lock").reap(space);
         let committed = producer.produce(txs, time_ms)?;
-        self.on_finalized(&committed, committed.started, &[]);
+        self.on_finalized(&committed, committed.timing.spent(), &[]);
         Ok(committed)
     }
 
@@ -276,7 +276,7 @@ impl Node {
         let txs = self.mempool.lock().expect("mempool lock").reap(space);
         let earlier = producer.produce_overlapped(txs, time_ms)?;
         if let Some(c) = &earlier {
-            self.on_finalized(c, c.started, producer.in_flight_txs());
+            self.on_finalized(c, c.timing.spent(), producer.in_flight_txs());
         }
         Ok(earlier)
     }
@@ -285,20 +285,21 @@ impl Node {
     pub fn flush_block(&self, producer: &mut Producer) -> Result<Option<Committed>, StoreError> {
         let earlier = producer.flush()?;
         if let Some(c) = &earlier {
-            self.on_finalized(c, c.started, &[]);
+            self.on_finalized(c, c.timing.spent(), &[]);
         }
         Ok(earlier)
     }
 
     /// After a block is finalized and durably committed, whichever driver finalized it: the
     /// mempool drops what it included, the tip the API serves moves, metrics count it, and the
-    /// stream announces it. `started` is when the driver began the block (for the block-time
-    /// metric); `in_flight` holds the transactions (hash, signer, nonce) of a later block
+    /// stream announces it. `spent` is the driver's time on the block (for the block-time
+    /// metric; not the time until now, which for an overlapped block includes the next
+    /// block's execution); `in_flight` holds the transactions (hash, signer, nonce) of a later block
     /// already executed whose commit is under way (see [`Mempool::still_in_flight`]).
     pub fn on_finalized(
         &self,
         committed: &Committed,
-        started: Instant,
+        spent: Duration,
         in_flight: &[(Hash, Address, u64)],
     ) {
         let block = &committed.block;
@@ -345,7 +346,7 @@ impl Node {
         Metrics::add(&m.blocks_total, 1);
         Metrics::add(&m.txs_committed_total, txs - rejected);
         Metrics::add(&m.txs_rejected_in_block_total, rejected);
-        Metrics::add(&m.block_micros_total, started.elapsed().as_micros() as u64);
+        Metrics::add(&m.block_micros_total, spent.as_micros() as u64);
         let _ = self.events.send(Arc::new(BlockEvent {
             height: block.header.height,
             hash: block.hash(),
