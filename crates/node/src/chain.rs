@@ -18,9 +18,7 @@ pub struct Producer {
     key: Keypair,
     /// The block whose durable commit runs on its own thread while the next block executes
     /// (see [`Producer::produce_overlapped`]).
-    in_flight: Option<JoinHandle<Result<Committed, StoreError>>>,
-    /// The transactions of that block: hash, signer, nonce.
-    in_flight_txs: Vec<(Hash, Address, u64)>,
+    in_flight: Option<InFlight>,
     /// The parameters after the last executed block, shared by the blocks that did not
     /// change them.
     params: Arc<Params>,
@@ -80,7 +78,6 @@ impl Producer {
             store,
             key,
             in_flight: None,
-            in_flight_txs: Vec::new(),
             params,
         })
     }
@@ -193,8 +190,8 @@ impl Producer {
                 earlier.block.header.height
             )));
         }
-        self.produce_overlapped(txs, time_ms)?;
-        Ok(self.flush()?.expect("the block just produced is in flight"))
+        let commit = self.execute(txs, time_ms);
+        commit.write(&self.store)
     }
 
     /// Builds the next block from `txs` and starts its durable commit on its own thread, so
@@ -208,47 +205,49 @@ impl Producer {
         txs: Vec<Transaction>,
         time_ms: u64,
     ) -> Result<Option<Committed>, StoreError> {
+        let commit = self.execute(txs, time_ms);
+        // The previous block's commit ran while this one executed.
+        let earlier = self.flush()?;
+        let txs = (commit.done.block.txs.iter())
+            .zip(&commit.done.applied.tx_hashes)
+            .map(|(tx, hash)| (*hash, tx.signer, tx.nonce))
+            .collect();
+        let store = self.store.clone();
+        let handle = std::thread::Builder::new()
+            .name("block-commit".into())
+            .spawn(move || commit.write(&store))
+            .map_err(|e| StoreError::Corrupt(format!("starting the commit thread: {e}")))?;
+        self.in_flight = Some(InFlight { handle, txs });
+        Ok(earlier)
+    }
+
+    /// Builds and executes the next block from `txs` (whose signatures the mempool verified).
+    fn execute(&mut self, txs: Vec<Transaction>, time_ms: u64) -> Commit {
         let started = Instant::now();
         let done = self
             .ledger
             .produce(txs, time_ms, &self.key, Signatures::AlreadyVerified);
-        let prepared = self.prepare_commit(done, started.elapsed());
-        // The previous block's commit ran while this one executed.
-        let earlier = self.flush()?;
-        self.in_flight_txs = (prepared.done.block.txs.iter())
-            .zip(&prepared.done.applied.tx_hashes)
-            .map(|(tx, hash)| (*hash, tx.signer, tx.nonce))
-            .collect();
-        let store = self.store.clone();
-        self.in_flight = Some(
-            std::thread::Builder::new()
-                .name("block-commit".into())
-                .spawn(move || prepared.write(&store))
-                .map_err(|e| StoreError::Corrupt(format!("starting the commit thread: {e}")))?,
-        );
-        Ok(earlier)
+        self.prepare_commit(done, started.elapsed())
     }
 
     /// The transactions (hash, signer, nonce) of the block whose commit is under way.
     pub fn in_flight_txs(&self) -> &[(Hash, Address, u64)] {
-        if self.in_flight.is_some() {
-            &self.in_flight_txs
-        } else {
-            &[]
-        }
+        self.in_flight.as_ref().map_or(&[], |f| &f.txs)
     }
 
     /// Whether the commit under way (if any) has finished, so [`Producer::flush`] returns at
     /// once.
     pub fn commit_finished(&self) -> bool {
-        self.in_flight.as_ref().is_some_and(JoinHandle::is_finished)
+        self.in_flight
+            .as_ref()
+            .is_some_and(|f| f.handle.is_finished())
     }
 
     /// Waits for the commit under way and returns its block (`None` if none is in flight).
     pub fn flush(&mut self) -> Result<Option<Committed>, StoreError> {
         match self.in_flight.take() {
             None => Ok(None),
-            Some(handle) => match handle.join() {
+            Some(InFlight { handle, .. }) => match handle.join() {
                 Ok(result) => result.map(Some),
                 Err(panic) => std::panic::resume_unwind(panic),
             },
@@ -285,6 +284,12 @@ impl Producer {
             after,
         }
     }
+}
+
+/// A block whose commit runs on its own thread, with its transactions (hash, signer, nonce).
+struct InFlight {
+    handle: JoinHandle<Result<Committed, StoreError>>,
+    txs: Vec<(Hash, Address, u64)>,
 }
 
 /// A finalized block with what its [`Committed`] reports, ready to be written.

@@ -256,8 +256,7 @@ impl Node {
         time_ms: u64,
     ) -> Result<Committed, StoreError> {
         self.flush_block(producer)?;
-        let space = self.block_space(producer.state().meta().base_fee);
-        let txs = self.mempool.lock().expect("mempool lock").reap(space);
+        let txs = self.reap(producer);
         let committed = producer.produce(txs, time_ms)?;
         self.on_finalized(&committed, committed.timing.spent(), &[]);
         Ok(committed)
@@ -272,13 +271,18 @@ impl Node {
         producer: &mut Producer,
         time_ms: u64,
     ) -> Result<Option<Committed>, StoreError> {
-        let space = self.block_space(producer.state().meta().base_fee);
-        let txs = self.mempool.lock().expect("mempool lock").reap(space);
+        let txs = self.reap(producer);
         let earlier = producer.produce_overlapped(txs, time_ms)?;
         if let Some(c) = &earlier {
             self.on_finalized(c, c.timing.spent(), producer.in_flight_txs());
         }
         Ok(earlier)
+    }
+
+    /// What the next block holds: the mempool's best transactions that fit it.
+    fn reap(&self, producer: &Producer) -> Vec<Transaction> {
+        let space = self.block_space(producer.state().meta().base_fee);
+        self.mempool.lock().expect("mempool lock").reap(space)
     }
 
     /// Waits for the block whose commit is under way, if any, and tells everyone of it.
