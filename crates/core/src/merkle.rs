@@ -185,7 +185,7 @@ fn put_leaf(bucket: &mut BTreeMap<KeyBytes, Hash>, key: &[u8], leaf: Option<Hash
             bucket.insert(KeyBytes::new(key), leaf);
         }
         None => {
-            bucket.remove(key);
+            bucket.remove(&KeyBytes::new(key));
         }
     }
 }

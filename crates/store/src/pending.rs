@@ -10,6 +10,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use depin_core::codec::{DecodeError, Encode, Reader};
+pub(crate) use depin_core::key_bytes::key_hash;
+use depin_core::key_bytes::KeyFilter;
 use depin_core::state::WriteSet;
 
 /// One block's pending write set: its blob and, sorted by key with one entry per key (the last
@@ -19,60 +21,11 @@ pub(crate) struct Layer {
     pub height: u64,
     blob: Vec<u8>,
     index: Vec<Slot>,
-    /// Which keys this block may have written (see [`Filter`]).
-    filter: Filter,
-}
-
-/// A blocked Bloom filter over a layer's keys: one 64-bit word per key, three bits set in it,
-/// 16 bits per key (about 1 false "maybe" in 100). A read misses most pending layers (a key is
-/// written by few of the up to 64 blocks between checkpoints); without the filter each miss was a
-/// binary search of memcmps, and misses were a third of a BFT validator's CPU. Read path only: it
-/// changes no stored byte and no result, only how fast a layer says "not mine".
-struct Filter {
-    words: Vec<u64>,
-}
-
-/// A fast 64-bit hash of a state key for [`Filter`] (multiply-rotate over 8-byte words, then a
-/// finalizer). Not a cryptographic hash: a key crafted to collide only costs a binary search.
-pub(crate) fn key_hash(key: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = key.len() as u64;
-    let mut chunks = key.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = (h.rotate_left(23) ^ w).wrapping_mul(K);
-    }
-    let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    h = (h.rotate_left(23) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
-    h ^= h >> 32;
-    h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
-    h ^ (h >> 32)
-}
-
-impl Filter {
-    fn new(keys: usize) -> Filter {
-        Filter {
-            words: vec![0; (keys / 4).max(1).next_power_of_two()],
-        }
-    }
-
-    /// The word a hash falls in and the three bits it sets there.
-    fn place(&self, h: u64) -> (usize, u64) {
-        let word = (h as usize) & (self.words.len() - 1);
-        let bits = (1u64 << ((h >> 40) & 63)) | (1 << ((h >> 46) & 63)) | (1 << ((h >> 52) & 63));
-        (word, bits)
-    }
-
-    fn insert(&mut self, h: u64) {
-        let (word, bits) = self.place(h);
-        self.words[word] |= bits;
-    }
-
-    fn may_hold(&self, h: u64) -> bool {
-        let (word, bits) = self.place(h);
-        self.words[word] & bits == bits
-    }
+    /// Which keys this block may have written: a read misses most pending layers (a key is
+    /// written by few of the up to 64 blocks between checkpoints), and without the filter each
+    /// miss was a binary search of `memcmp`s, a third of a BFT validator's CPU. Read path only:
+    /// it changes no stored byte and no result.
+    filter: KeyFilter,
 }
 
 /// A key's place in a blob, and its value's (`None`: deleted).
@@ -152,7 +105,7 @@ impl Layer {
                 _ => unique.push(slot),
             }
         }
-        let mut filter = Filter::new(unique.len());
+        let mut filter = KeyFilter::with_capacity(unique.len());
         for slot in &unique {
             filter.insert(key_hash(slice(&blob, slot.key)));
         }
@@ -173,7 +126,7 @@ impl Layer {
     pub fn bytes(&self) -> usize {
         self.blob.len()
             + self.index.len() * std::mem::size_of::<Slot>()
-            + self.filter.words.len() * 8
+            + self.filter.bytes()
     }
 
     /// This block's write of `key`: `Some(None)` if it deleted it, `None` if it did not touch it.
