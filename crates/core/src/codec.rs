@@ -37,18 +37,18 @@ pub trait Encode {
     /// Appends the canonical encoding of `self` to `out`.
     fn encode(&self, out: &mut Vec<u8>);
 
-    /// The canonical encoding of `self` as a fresh vector.
+    /// The canonical encoding of `self` as a fresh vector of its exact length (encoded in the
+    /// thread's reused buffer, see [`with_encoding`], then copied once: a growing vector would
+    /// reallocate a few times for each small record a block writes).
     fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.encode(&mut out);
-        out
+        with_encoding(self, <[u8]>::to_vec)
     }
 }
 
 /// Runs `f` on the canonical encoding of `value`, made in a buffer this thread reuses: for
 /// hot paths that only hash or measure an encoding (a transaction's hash and length are taken
 /// on every admission and execution), without an allocation each time.
-pub fn with_encoding<R>(value: &impl Encode, f: impl FnOnce(&[u8]) -> R) -> R {
+pub fn with_encoding<T: Encode + ?Sized, R>(value: &T, f: impl FnOnce(&[u8]) -> R) -> R {
     /// A reused buffer larger than this is dropped after use (a rare huge value does not stay).
     const KEEP_BYTES: usize = 1 << 20;
     thread_local! {
@@ -65,7 +65,11 @@ pub fn with_encoding<R>(value: &impl Encode, f: impl FnOnce(&[u8]) -> R) -> R {
             out
         }
         // Called again from inside `f`: a fresh buffer.
-        Err(_) => f(&value.to_bytes()),
+        Err(_) => {
+            let mut out = Vec::new();
+            value.encode(&mut out);
+            f(&out)
+        }
     })
 }
 

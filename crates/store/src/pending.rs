@@ -10,8 +10,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use depin_core::codec::{DecodeError, Encode, Reader};
-pub(crate) use depin_core::key_bytes::key_hash;
 use depin_core::key_bytes::KeyFilter;
+pub(crate) use depin_core::key_bytes::key_hash;
 use depin_core::state::WriteSet;
 
 /// One block's pending write set: its blob and, sorted by key with one entry per key (the last
@@ -124,9 +124,7 @@ impl Layer {
 
     /// Bytes this layer holds in memory.
     pub fn bytes(&self) -> usize {
-        self.blob.len()
-            + self.index.len() * std::mem::size_of::<Slot>()
-            + self.filter.bytes()
+        self.blob.len() + self.index.len() * std::mem::size_of::<Slot>() + self.filter.bytes()
     }
 
     /// This block's write of `key`: `Some(None)` if it deleted it, `None` if it did not touch it.

@@ -280,68 +280,79 @@ fn add_to_region(list: &mut Vec<(u16, u64)>, region: u16, amount: u64) {
 /// once at its end: consecutive frames share cells and neighbours, so a bundle of 48 frames
 /// reads and writes each cell's record once instead of once per frame. Every read of a cell
 /// record while a bundle is judged goes through it, so the verdicts are those of writing each
-/// frame at once. A cell read once has a slot: a frame that stays in the last frame's cell
-/// reaches its neighbourhood's records by slot, with no lookup.
-#[derive(Default)]
+/// frame at once. Each cell has a slot, and each frame reaches its cell's and its neighbours'
+/// records by slot, with no lookup.
 struct Cells {
-    /// Each cell read so far, with its record as the bundle's frames so far left it.
+    /// Each cell [`prepare`] read, with its record as the bundle's frames so far left it.
     slots: Vec<(u64, Option<CellEntry>)>,
-    /// The slot of each cell read so far.
-    index: BTreeMap<u64, usize>,
-    /// The neighbourhood (as slots) of each frame cell [`prepare`] saw.
-    disks: BTreeMap<u64, Vec<usize>>,
+    /// Each distinct frame cell's own slot and its neighbourhood's.
+    disks: Vec<Disk>,
     /// Slots whose record this bundle changed.
     dirty: Vec<usize>,
     /// Cells whose latest frame is now this bundle's (the age index finds them through it).
     latest: Vec<u64>,
-    /// The last frame's cell and the slots of its neighbourhood (consecutive frames mostly
-    /// share a cell).
-    disk: Option<(u64, Vec<usize>)>,
+}
+
+/// A frame cell's slot and the slots of its neighbourhood (see [`disk_of`]; empty if the cell
+/// has none).
+struct Disk {
+    own: usize,
+    near: Vec<usize>,
 }
 
 /// What a bundle's frames need that the state as its block found it can tell, made by
 /// [`prepare`] for every bundle of a block on all cores: each frame's cell, each cell's
 /// neighbourhood, and the record of every cell in those neighbourhoods, each in a slot.
-#[derive(Default)]
 pub struct PreparedBundle {
-    /// Each frame's cell (`None` where the position is out of range: the bundle is refused).
-    cells: Vec<Option<u64>>,
+    /// Each frame's cell and its [`Disk`] (`None` where the position is out of range: the
+    /// bundle is refused).
+    frames: Vec<Option<(u64, usize)>>,
     /// Each cell of those neighbourhoods with its record, as the block found it.
     slots: Vec<(u64, Option<CellEntry>)>,
-    /// The slot of each of those cells.
-    index: BTreeMap<u64, usize>,
-    /// Each distinct frame cell's neighbourhood (see [`disk_of`]), as slots.
-    disks: BTreeMap<u64, Vec<usize>>,
+    disks: Vec<Disk>,
 }
 
 /// [`PreparedBundle`] of a bundle, from the state before its block (see
-/// [`crate::module::Module::prepare`]); `None` for a bundle the checks refuse by its size.
+/// [`crate::module::Module::prepare`]), or from the state now when an action executes without
+/// one; `None` for a bundle the checks refuse by its size.
 pub(crate) fn prepare(state: &State, b: &SubmitBundle) -> Option<PreparedBundle> {
     if b.frames.is_empty() || b.frames.len() > MAX_FRAMES_PER_BUNDLE {
         return None;
     }
-    let cells: Vec<Option<u64>> = b.frames.iter().map(frame_cell).collect();
-    let mut prepared = PreparedBundle::default();
-    for &cell in cells.iter().flatten() {
-        if prepared.disks.contains_key(&cell) {
-            continue;
-        }
-        let Some(disk) = disk_of(cell) else {
-            continue;
-        };
-        let slots = disk
-            .into_iter()
-            .map(|near| {
-                *prepared.index.entry(near).or_insert_with(|| {
-                    prepared.slots.push((near, state.cell_entry(near)));
-                    prepared.slots.len() - 1
-                })
-            })
-            .collect();
-        prepared.disks.insert(cell, slots);
-    }
-    prepared.cells = cells;
-    Some(prepared)
+    // Where each cell's slot and each frame cell's disk are, while they are gathered.
+    let mut slot_of: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut disk_of_cell: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut slots = Vec::new();
+    let mut slot = |cell: u64, slots: &mut Vec<(u64, Option<CellEntry>)>| {
+        *slot_of.entry(cell).or_insert_with(|| {
+            slots.push((cell, state.cell_entry(cell)));
+            slots.len() - 1
+        })
+    };
+    let mut disks = Vec::new();
+    let frames = b
+        .frames
+        .iter()
+        .map(|f| {
+            let cell = frame_cell(f)?;
+            let disk = *disk_of_cell.entry(cell).or_insert_with(|| {
+                let own = slot(cell, &mut slots);
+                let near = disk_of(cell)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|near| slot(near, &mut slots))
+                    .collect();
+                disks.push(Disk { own, near });
+                disks.len() - 1
+            });
+            Some((cell, disk))
+        })
+        .collect();
+    Some(PreparedBundle {
+        frames,
+        slots,
+        disks,
+    })
 }
 
 /// A frame's cell at the mapping resolution (`None` if its position is out of range).
@@ -366,10 +377,14 @@ fn disk_of(cell: u64) -> Option<Vec<u64>> {
 }
 
 impl Cells {
-    /// The cells [`prepare`] read, with the records an earlier write of the block changed
-    /// (another bundle of the block mapped the cell) read again from the state.
-    fn from_prepared(state: &State, prepared: PreparedBundle) -> Cells {
-        let mut slots = prepared.slots;
+    /// The cells [`prepare`] read, with the records an earlier write of the block may have
+    /// changed (another bundle of the block mapped the cell) read again from the state.
+    fn from_prepared(
+        state: &State,
+        slots: Vec<(u64, Option<CellEntry>)>,
+        disks: Vec<Disk>,
+    ) -> Cells {
+        let mut slots = slots;
         for (cell, record) in &mut slots {
             if state.unchanged_since_commit(&cell_key(*cell)) {
                 debug_assert!(*record == state.cell_entry(*cell), "a stale prepared cell");
@@ -379,21 +394,10 @@ impl Cells {
         }
         Cells {
             slots,
-            index: prepared.index,
-            disks: prepared.disks,
-            ..Cells::default()
+            disks,
+            dirty: Vec::new(),
+            latest: Vec::new(),
         }
-    }
-
-    /// The slot of a cell's record, read from the state if [`prepare`] did not read it.
-    fn slot(&mut self, state: &State, cell: u64) -> usize {
-        if let Some(&slot) = self.index.get(&cell) {
-            return slot;
-        }
-        let slot = self.slots.len();
-        self.slots.push((cell, state.cell_entry(cell)));
-        self.index.insert(cell, slot);
-        slot
     }
 
     /// The record in `slot`.
@@ -430,11 +434,12 @@ impl Cells {
 /// neighbourhood wins over a near one).
 fn check_place(
     state: &State,
-    cells: &mut Cells,
+    cells: &Cells,
     p: &MappingParams,
     dashcam: u64,
     f: &Frame,
     cell: u64,
+    disk: &Disk,
 ) -> Result<u16, F> {
     let region = match p.place(cell) {
         Placement::Open(i) => i,
@@ -447,20 +452,10 @@ fn check_place(
     };
     // The cell and its six neighbours: a copy nudged a metre over a cell's edge is still a
     // copy (the agent's replayer escaped an own-cell-only check on one frame in nine).
-    let disk = match cells.disk.take() {
-        Some((c, slots)) if c == cell => slots,
-        _ => match cells.disks.remove(&cell) {
-            Some(slots) => slots,
-            None => match disk_of(cell) {
-                Some(disk) => disk.iter().map(|&near| cells.slot(state, near)).collect(),
-                None => return Ok(region),
-            },
-        },
-    };
     let image = image_fingerprint(&f.image);
     let mut near_duplicate = None;
     let mut copy_of = None;
-    for &slot in &disk {
+    for &slot in &disk.near {
         let Some(c) = cells.record(slot) else {
             continue;
         };
@@ -477,7 +472,6 @@ fn check_place(
             }
         }
     }
-    cells.disk = Some((cell, disk));
     if let Some(first) = copy_of {
         return Err(F::DuplicateImage {
             first: address_of(state, first),
@@ -507,18 +501,29 @@ pub fn submit_bundle(
     let device = b.device;
     let mut tally: Tally = state.tally(epoch, &device).unwrap_or_default();
     let mut verdicts = Vec::with_capacity(b.frames.len());
-    let mut prepared = prepared.unwrap_or_default();
-    let frame_cells = std::mem::take(&mut prepared.cells);
-    let mut cells = Cells::from_prepared(state, prepared);
+    let PreparedBundle {
+        frames,
+        slots,
+        disks,
+    } = prepared
+        .or_else(|| prepare(state, b))
+        .expect("the bundle's size was checked");
+    let mut cells = Cells::from_prepared(state, slots, disks);
     // Bounty claims are looked up per frame only while some cell has an open bounty.
     let bounties = any_bounty_cells(state);
-    for (i, f) in b.frames.iter().enumerate() {
-        let cell = match frame_cells.get(i) {
-            Some(&Some(cell)) => cell,
-            _ => frame_cell(f).expect("coordinates were range-checked"),
-        };
+    for (f, place) in b.frames.iter().zip(frames) {
+        let (cell, disk) = place.expect("coordinates were range-checked");
         let judged = judge_frame(
-            state, &mut cells, &p, &mut cam, &device, f, cell, epoch, &mut tally, bounties,
+            state,
+            &mut cells,
+            &p,
+            &mut cam,
+            &device,
+            f,
+            (cell, disk),
+            epoch,
+            &mut tally,
+            bounties,
         );
         let verdict = match judged {
             Ok(weight_ppm) => Verdict {
@@ -572,7 +577,7 @@ fn judge_frame(
     cam: &mut Dashcam,
     device: &Address,
     f: &Frame,
-    cell: u64,
+    (cell, disk): (u64, usize),
     epoch: u64,
     tally: &mut Tally,
     bounties: bool,
@@ -590,8 +595,9 @@ fn judge_frame(
             step_mm,
         });
     }
-    let region = check_place(state, cells, p, cam.number, f, cell)?;
-    let slot = cells.slot(state, cell);
+    let disk = &cells.disks[disk];
+    let region = check_place(state, cells, p, cam.number, f, cell, disk)?;
+    let slot = disk.own;
     let record = cells.record(slot);
     let last = record.map(|c| (c.last_mapped_ms, c.last_dashcam == cam.number));
     let weight = weight_ppm(p, last, f.time_ms);
