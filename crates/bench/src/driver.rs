@@ -1,6 +1,7 @@
 //! The bench block driver: submits transactions to a node's mempool and produces its blocks by
 //! hand, one simulated second apart, so the coverage and usage benches control every block.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use depin_core::Transaction;
@@ -34,7 +35,8 @@ pub struct Driver<'a> {
 /// Time a [`Driver`] spent, by phase, summed over its blocks and submissions.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Spent {
-    /// Mempool admission of submitted transactions (signatures checked on all cores).
+    /// Mempool admission of submitted transactions (signatures checked on all cores). In
+    /// [`Driver::stream`] it runs beside the blocks' execution.
     pub admission: Duration,
     /// Executing blocks and computing their state roots.
     pub execute: Duration,
@@ -83,9 +85,58 @@ impl Driver<'_> {
         let started = Instant::now();
         submit_all(self.node, txs)?;
         self.spent.admission += started.elapsed();
+        self.produce_until(total, || true)
+    }
+
+    /// Submits `txs` from a thread of its own, `chunk` at a time, while blocks are produced as
+    /// in [`Driver::apply_all`] until every one is executed and committed: a node admits
+    /// uploads (its API threads) while its producer runs, so admission overlaps execution. Every
+    /// transaction must succeed; `what` names them in the error.
+    pub fn stream(
+        &mut self,
+        txs: Vec<Transaction>,
+        chunk: usize,
+        what: &str,
+    ) -> Result<(), String> {
+        let total = txs.len() as u64;
+        let node = self.node;
+        let fed = AtomicBool::new(false);
+        let (produced, admission) = std::thread::scope(|s| {
+            let feeder = s.spawn(|| {
+                let started = Instant::now();
+                let submitted = txs
+                    .chunks(chunk.max(1))
+                    .try_for_each(|c| submit_all(node, c.to_vec()));
+                fed.store(true, Ordering::Release);
+                submitted.map(|()| started.elapsed())
+            });
+            let produced = self.produce_until(total, || fed.load(Ordering::Acquire));
+            let admission = feeder
+                .join()
+                .map_err(|_| "the bench feeder panicked".to_string());
+            (produced, admission)
+        });
+        self.spent.admission += admission??;
+        match produced? {
+            (_, 0) => Ok(()),
+            _ => Err(format!(
+                "{what} was refused; the bench genesis is inconsistent"
+            )),
+        }
+    }
+
+    /// Produces blocks until `total` transactions are executed and committed; (accepted,
+    /// rejected). While the mempool is empty and `fed()` is false, more are on their way.
+    fn produce_until(&mut self, total: u64, fed: impl Fn() -> bool) -> Result<(u64, u64), String> {
         let (mut ok, mut bad) = (0u64, 0u64);
         while ok + bad < total {
+            // Read before the mempool: a feeder done by now has put everything in it.
+            let all_fed = fed();
             let committed = if self.node.mempool.lock().expect("mempool lock").is_empty() {
+                if !all_fed {
+                    std::thread::sleep(Duration::from_micros(200));
+                    continue;
+                }
                 // All executed: the last block's commit is what is left.
                 self.node
                     .flush_block(self.producer)

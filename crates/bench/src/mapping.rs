@@ -139,6 +139,8 @@ const SPEED_CMS: u16 = 1_000;
 /// Capture time of the first frame, ms.
 const T0_MS: u64 = 1_000_000;
 const DEVICES_PER_OWNER: usize = 1_000;
+/// Bundles a round's uploader submits at a time while the blocks are produced.
+const STREAM_CHUNK: usize = 400;
 
 /// Frame `k` (from the start of the run) of dashcam `car`.
 fn frame(car: usize, start: Location, k: usize) -> Frame {
@@ -266,7 +268,7 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
         let blocks = chain.blocks;
         let spent = chain.spent;
         let t = Instant::now();
-        chain.settle(txs, "a bench bundle")?;
+        chain.stream(txs, STREAM_CHUNK, "a bench bundle")?;
         let seconds = t.elapsed().as_secs_f64();
         let phase = |f: fn(&Spent) -> Duration| (f(&chain.spent) - f(&spent)).as_secs_f64();
         let count = (n * frames_per_round) as u64;

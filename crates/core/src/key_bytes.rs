@@ -1,62 +1,73 @@
-//! The key of a state entry as the in-memory maps hold it: its bytes inline, without a heap
-//! allocation, up to [`INLINE_KEY_BYTES`].
+//! The key of a state entry as the in-memory maps hold it: its first [`HEAD_BYTES`] bytes inline,
+//! so that most comparisons are one 128-bit integer comparison, and the whole key on the heap
+//! only when it is longer.
 //!
 //! The state's module tables and the Merkle tree's buckets hold millions of keys. As `Vec<u8>`
 //! each key is an allocation of its own, and every comparison during a lookup follows a pointer
-//! to it (a cache miss each); inline, the keys a B-tree node compares sit in the node. Every key
-//! the ledger writes fits (the longest, two addresses after the table bytes, is 66 bytes); a
-//! longer one still works, on the heap.
+//! to it (a cache miss each) and calls `memcmp`. With the head inline, the keys a B-tree node
+//! compares sit in the node, 32 bytes each, and keys of one table mostly differ within their
+//! first 16 bytes (a resolution-12 cell's key is 10 bytes; an address-keyed one holds the
+//! address's first 14 bytes there).
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
+use std::sync::Arc;
 
-/// Longest key held inline, in bytes: covers the longest key the ledger writes (a module byte, a
-/// table byte and two 32-byte addresses), and makes a key 72 bytes, nine words.
-pub const INLINE_KEY_BYTES: usize = 70;
+/// Bytes of a key held inline: the whole key up to this length, its first bytes beyond it.
+pub const HEAD_BYTES: usize = 16;
 
 /// A state key's bytes. Compares, hashes and borrows exactly as its byte slice (`&[u8]`), so a
 /// map keyed by it is looked up by `&[u8]` and iterates in the same order as one keyed by
 /// `Vec<u8>`: scans and the state root do not depend on how a key is stored.
 #[derive(Clone)]
-pub enum KeyBytes {
-    /// The first `len` bytes of `bytes`; the rest are zero.
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_KEY_BYTES],
-    },
-    /// A key longer than [`INLINE_KEY_BYTES`].
-    Heap(Box<[u8]>),
+pub struct KeyBytes {
+    /// The key's first [`HEAD_BYTES`] bytes, zero-padded.
+    head: [u8; HEAD_BYTES],
+    tail: Tail,
 }
 
-const _: () = assert!(INLINE_KEY_BYTES <= u8::MAX as usize);
-const _: () = assert!(std::mem::size_of::<KeyBytes>() == 72);
+#[derive(Clone)]
+enum Tail {
+    /// The key is the head's first `len` bytes.
+    Short(u8),
+    /// A key longer than the head, whole (shared by clones: a key copied into the undo log
+    /// costs no allocation).
+    Long(Arc<[u8]>),
+}
+
+const _: () = assert!(std::mem::size_of::<KeyBytes>() == 32);
 
 impl KeyBytes {
     /// A copy of `key`.
     pub fn new(key: &[u8]) -> KeyBytes {
-        if key.len() > INLINE_KEY_BYTES {
-            return KeyBytes::Heap(key.into());
-        }
-        let mut bytes = [0; INLINE_KEY_BYTES];
-        bytes[..key.len()].copy_from_slice(key);
-        KeyBytes::Inline {
-            len: key.len() as u8,
-            bytes,
-        }
+        let mut head = [0; HEAD_BYTES];
+        let n = key.len().min(HEAD_BYTES);
+        head[..n].copy_from_slice(&key[..n]);
+        let tail = if key.len() <= HEAD_BYTES {
+            Tail::Short(key.len() as u8)
+        } else {
+            Tail::Long(key.into())
+        };
+        KeyBytes { head, tail }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            KeyBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            KeyBytes::Heap(bytes) => bytes,
+        match &self.tail {
+            Tail::Short(len) => &self.head[..usize::from(*len)],
+            Tail::Long(bytes) => bytes,
         }
     }
 
     pub fn to_vec(&self) -> Vec<u8> {
         self.as_bytes().to_vec()
+    }
+
+    /// Whether the key is held whole inline (no heap allocation).
+    pub fn is_inline(&self) -> bool {
+        matches!(self.tail, Tail::Short(_))
     }
 }
 
@@ -67,13 +78,8 @@ impl From<&[u8]> for KeyBytes {
 }
 
 impl From<Vec<u8>> for KeyBytes {
-    /// Keeps the vector's allocation for a key too long to hold inline.
     fn from(key: Vec<u8>) -> KeyBytes {
-        if key.len() > INLINE_KEY_BYTES {
-            KeyBytes::Heap(key.into_boxed_slice())
-        } else {
-            KeyBytes::new(&key)
-        }
+        KeyBytes::new(&key)
     }
 }
 
@@ -101,13 +107,13 @@ impl Borrow<[u8]> for KeyBytes {
 
 impl PartialEq for KeyBytes {
     fn eq(&self, other: &KeyBytes) -> bool {
-        match (self, other) {
-            // The padding is zero: equal lengths and equal arrays are equal slices.
-            (KeyBytes::Inline { len: la, bytes: a }, KeyBytes::Inline { len: lb, bytes: b }) => {
-                la == lb && a == b
+        self.head == other.head
+            && match (&self.tail, &other.tail) {
+                // The padding is zero: equal lengths and equal heads are equal slices.
+                (Tail::Short(a), Tail::Short(b)) => a == b,
+                (Tail::Long(a), Tail::Long(b)) => a == b,
+                _ => false,
             }
-            _ => self.as_bytes() == other.as_bytes(),
-        }
     }
 }
 
@@ -120,32 +126,22 @@ impl PartialOrd for KeyBytes {
 }
 
 impl Ord for KeyBytes {
-    /// Byte-slice order. Two inline keys compare their zero-padded bytes a big-endian word at a
-    /// time, up to the word holding the shorter key's last byte, then by length: the first
-    /// byte where the padded words differ is where the slices differ or where the longer key
-    /// goes on past the shorter with a non-zero byte (the pad is zero), so the longer is
-    /// greater; if the words are equal, the shorter key is a prefix of the longer. A map keyed
-    /// by `KeyBytes` and looked up by `&KeyBytes` compares this way, with no call to `memcmp`:
-    /// the keys of one table mostly differ within their first two words.
+    /// Byte-slice order. The zero-padded heads compare as big-endian integers first: the first
+    /// byte where they differ is where the slices differ, or where the longer key goes on past
+    /// the shorter one with a non-zero byte (the pad is zero), which makes the longer greater
+    /// either way. Equal heads fall back to the slices (two short keys: the shorter is a prefix
+    /// of the longer). A map keyed by `KeyBytes` and looked up by `&KeyBytes` compares this way,
+    /// mostly with no call to `memcmp` and no pointer followed.
     fn cmp(&self, other: &KeyBytes) -> Ordering {
-        match (self, other) {
-            (KeyBytes::Inline { len: la, bytes: a }, KeyBytes::Inline { len: lb, bytes: b }) => {
-                let words = usize::from(*la.min(lb)).div_ceil(8);
-                for w in 0..words {
-                    let word = |k: &[u8; INLINE_KEY_BYTES]| {
-                        let mut out = [0u8; 8];
-                        let from = w * 8;
-                        let to = (from + 8).min(INLINE_KEY_BYTES);
-                        out[..to - from].copy_from_slice(&k[from..to]);
-                        u64::from_be_bytes(out)
-                    };
-                    let (x, y) = (word(a), word(b));
-                    if x != y {
-                        return x.cmp(&y);
-                    }
-                }
-                la.cmp(lb)
-            }
+        let (a, b) = (
+            u128::from_be_bytes(self.head),
+            u128::from_be_bytes(other.head),
+        );
+        if a != b {
+            return a.cmp(&b);
+        }
+        match (&self.tail, &other.tail) {
+            (Tail::Short(la), Tail::Short(lb)) => la.cmp(lb),
             _ => self.as_bytes().cmp(other.as_bytes()),
         }
     }
@@ -245,8 +241,9 @@ mod tests {
                 0..4usize,
                 6..11usize,
                 14..19usize,
-                INLINE_KEY_BYTES - 2..INLINE_KEY_BYTES + 3,
-                0..2 * INLINE_KEY_BYTES,
+                HEAD_BYTES - 2..HEAD_BYTES + 3,
+                60..72usize,
+                0..140usize,
             ],
             prop_oneof![Just(0u8), Just(0xff), any::<u8>()],
             any::<usize>(),
@@ -266,29 +263,31 @@ mod tests {
     }
 
     #[test]
-    fn keys_up_to_the_bound_are_inline_and_longer_ones_on_the_heap() {
-        for len in [0, 1, INLINE_KEY_BYTES - 1, INLINE_KEY_BYTES] {
+    fn keys_up_to_the_head_are_inline_and_longer_ones_on_the_heap() {
+        for len in [0, 1, HEAD_BYTES - 1, HEAD_BYTES] {
             let k = vec![7u8; len];
-            assert!(matches!(KeyBytes::new(&k), KeyBytes::Inline { .. }));
-            assert!(matches!(KeyBytes::from(k.clone()), KeyBytes::Inline { .. }));
+            assert!(KeyBytes::new(&k).is_inline());
+            assert!(KeyBytes::from(k.clone()).is_inline());
             assert_eq!(KeyBytes::new(&k).as_bytes(), &k[..]);
         }
-        let long = vec![7u8; INLINE_KEY_BYTES + 1];
-        assert!(matches!(KeyBytes::new(&long), KeyBytes::Heap(_)));
-        assert!(matches!(KeyBytes::from(long.clone()), KeyBytes::Heap(_)));
+        let long = vec![7u8; HEAD_BYTES + 1];
+        assert!(!KeyBytes::new(&long).is_inline());
+        assert!(!KeyBytes::from(long.clone()).is_inline());
         assert_eq!(KeyBytes::new(&long).as_bytes(), &long[..]);
     }
 
     #[test]
     fn a_key_s_trailing_zeros_are_its_own_not_padding() {
-        // Inline padding is zero: a key must not equal its zero-extended self.
+        // The head's padding is zero: a key must not equal its zero-extended self.
         let short = KeyBytes::new(&[1, 2]);
         let padded = KeyBytes::new(&[1, 2, 0]);
         assert_ne!(short, padded);
         assert!(short < padded);
-        let at_bound = KeyBytes::new(&[0; INLINE_KEY_BYTES]);
-        let past_bound = KeyBytes::new(&[0; INLINE_KEY_BYTES + 1]);
+        let at_bound = KeyBytes::new(&[0; HEAD_BYTES]);
+        let past_bound = KeyBytes::new(&[0; HEAD_BYTES + 1]);
+        assert_ne!(at_bound, past_bound);
         assert!(at_bound < past_bound);
+        assert!(past_bound > at_bound);
     }
 
     proptest! {
