@@ -52,6 +52,9 @@ pub struct StateTree {
     /// `BUCKETS + b`.
     nodes: Vec<Hash>,
     dirty: Vec<u32>,
+    /// The hashes of one level while [`StateTree::root`] computes them, kept between calls: a
+    /// block's levels were a fresh allocation each, and fresh memory costs page faults.
+    hashes: Vec<Hash>,
 }
 
 impl Default for StateTree {
@@ -82,6 +85,7 @@ impl StateTree {
             buckets: vec![BTreeMap::new(); BUCKETS],
             nodes,
             dirty: Vec::new(),
+            hashes: Vec::new(),
         }
     }
 
@@ -132,39 +136,47 @@ impl StateTree {
 
     /// The root over every entry set so far; rehashes only what changed since the last call.
     pub fn root(&mut self) -> Hash {
-        if !self.dirty.is_empty() {
-            let mut touched = std::mem::take(&mut self.dirty);
-            touched.sort_unstable();
-            touched.dedup();
-            // Each level's hashes depend only on the level below: computed on all cores, then
-            // stored.
-            let buckets = &self.buckets;
-            let hashes: Vec<Hash> = touched
+        if self.dirty.is_empty() {
+            return self.nodes[1];
+        }
+        // The touched nodes of one level (buckets first, as node numbers), in order, each once;
+        // each level's hashes depend only on the level below: computed on all cores, then
+        // stored. The buffers are the tree's own, reused.
+        let mut level = std::mem::take(&mut self.dirty);
+        let mut hashes = std::mem::take(&mut self.hashes);
+        level.sort_unstable();
+        level.dedup();
+        let buckets = &self.buckets;
+        level
+            .par_iter()
+            .with_min_len(PARALLEL_MIN_NODES)
+            .map(|&b| bucket_hash(&buckets[b as usize]))
+            .collect_into_vec(&mut hashes);
+        for (b, hash) in level.iter_mut().zip(&hashes) {
+            *b += BUCKETS as u32;
+            self.nodes[*b as usize] = *hash;
+        }
+        while level[0] > 1 {
+            for node in level.iter_mut() {
+                *node /= 2;
+            }
+            level.dedup();
+            let nodes = &self.nodes;
+            level
                 .par_iter()
                 .with_min_len(PARALLEL_MIN_NODES)
-                .map(|&b| bucket_hash(&buckets[b as usize]))
-                .collect();
-            let mut level: Vec<usize> = touched.iter().map(|&b| BUCKETS + b as usize).collect();
-            for (&node, hash) in level.iter().zip(hashes) {
-                self.nodes[node] = hash;
-            }
-            while level[0] > 1 {
-                let mut parents: Vec<usize> = level.iter().map(|n| n / 2).collect();
-                parents.dedup();
-                let nodes = &self.nodes;
-                let hashes: Vec<Hash> = parents
-                    .par_iter()
-                    .with_min_len(PARALLEL_MIN_NODES)
-                    .map(|&p| {
-                        Hash::tagged("depin/state-node", &[&nodes[2 * p].0, &nodes[2 * p + 1].0])
-                    })
-                    .collect();
-                for (&p, hash) in parents.iter().zip(hashes) {
-                    self.nodes[p] = hash;
-                }
-                level = parents;
+                .map(|&p| {
+                    let p = p as usize;
+                    Hash::tagged("depin/state-node", &[&nodes[2 * p].0, &nodes[2 * p + 1].0])
+                })
+                .collect_into_vec(&mut hashes);
+            for (&p, hash) in level.iter().zip(&hashes) {
+                self.nodes[p as usize] = *hash;
             }
         }
+        level.clear();
+        self.dirty = level;
+        self.hashes = hashes;
         self.nodes[1]
     }
 

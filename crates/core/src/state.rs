@@ -481,14 +481,15 @@ impl State {
     /// # Panics
     /// If the key is outside the prefix of the module running now: a module writing another
     /// module's entries is a bug, and a silent one would fork the state.
-    pub(crate) fn put_raw(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+    pub(crate) fn put_raw(&mut self, key: impl AsRef<[u8]>, value: Option<Vec<u8>>) {
+        let key = key.as_ref();
         assert!(
             key.first() == Some(&self.writer),
             "a write outside the running module's prefix: key {} while module {} runs",
-            hex::encode(&key),
+            hex::encode(key),
             self.writer
         );
-        let key = KeyBytes::from(key);
+        let key = KeyBytes::new(key);
         let old = match value {
             // A key copy is a few words, no allocation: an existing entry keeps its key.
             Some(v) => self.kv.insert(key.clone(), v),
@@ -514,7 +515,7 @@ impl State {
     }
 
     /// Encodes and writes a module table entry.
-    pub(crate) fn put<T: Encode>(&mut self, key: Vec<u8>, value: &T) {
+    pub(crate) fn put<T: Encode>(&mut self, key: impl AsRef<[u8]>, value: &T) {
         self.put_raw(key, Some(value.to_bytes()));
     }
 

@@ -225,13 +225,18 @@ pub fn next_number_key() -> Vec<u8> {
     module_key(Mapping::ID, NEXT_NUMBER, &[])
 }
 
-pub fn cell_key(cell: u64) -> Vec<u8> {
-    module_key(Mapping::ID, CELL, &[&cell.to_be_bytes()])
+/// A cell record's key, on the stack: it is built for every cell a bundle's frames look at.
+pub fn cell_key(cell: u64) -> [u8; 10] {
+    let mut key = [0; 10];
+    key[0] = Mapping::ID;
+    key[1] = CELL;
+    key[2..].copy_from_slice(&cell.to_be_bytes());
+    key
 }
 
 /// The cells of `from..to` (H3 indices).
 pub fn cell_range(from: u64, to: u64) -> (Vec<u8>, Vec<u8>) {
-    (cell_key(from), cell_key(to))
+    (cell_key(from).to_vec(), cell_key(to).to_vec())
 }
 
 /// The age index of cells: a bundle's entry lists the cells whose latest frame it brought,
