@@ -508,8 +508,8 @@ impl State {
     /// Whether module table entry `key` certainly kept its value since the last commit: a
     /// value read before (by [`crate::module::Module::prepare`]) is still the value. `false`
     /// when a write of this block touched it, and for about one untouched key in a thousand
-    /// (the answer comes from a filter of the written keys): either way the caller reads the
-    /// entry again.
+    /// after 40,000 writes (the answer comes from a filter of the written keys): either way the
+    /// caller reads the entry again.
     pub fn unchanged_since_commit(&self, key: &[u8]) -> bool {
         !self.written.may_hold(key_hash(key))
     }
