@@ -381,10 +381,9 @@ impl Cells {
     /// changed (another bundle of the block mapped the cell) read again from the state.
     fn from_prepared(
         state: &State,
-        slots: Vec<(u64, Option<CellEntry>)>,
+        mut slots: Vec<(u64, Option<CellEntry>)>,
         disks: Vec<Disk>,
     ) -> Cells {
-        let mut slots = slots;
         for (cell, record) in &mut slots {
             if state.unchanged_since_commit(&cell_key(*cell)) {
                 debug_assert!(*record == state.cell_entry(*cell), "a stale prepared cell");
