@@ -117,12 +117,7 @@ impl Driver<'_> {
             (produced, admission)
         });
         self.spent.admission += admission??;
-        match produced? {
-            (_, 0) => Ok(()),
-            _ => Err(format!(
-                "{what} was refused; the bench genesis is inconsistent"
-            )),
-        }
+        all_accepted(produced?, what)
     }
 
     /// Produces blocks until `total` transactions are executed and committed; (accepted,
@@ -167,11 +162,17 @@ impl Driver<'_> {
 
     /// Setup (not timed): `txs` must all succeed; `what` names them in the error.
     pub fn settle(&mut self, txs: Vec<Transaction>, what: &str) -> Result<(), String> {
-        match self.apply_all(txs)? {
-            (_, 0) => Ok(()),
-            _ => Err(format!(
-                "{what} was refused; the bench genesis is inconsistent"
-            )),
-        }
+        all_accepted(self.apply_all(txs)?, what)
+    }
+}
+
+/// `Ok` if no transaction of (accepted, rejected) was rejected; `what` names them in the error.
+fn all_accepted((_, rejected): (u64, u64), what: &str) -> Result<(), String> {
+    if rejected == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} was refused; the bench genesis is inconsistent"
+        ))
     }
 }
