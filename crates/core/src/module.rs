@@ -11,6 +11,7 @@
 //! and governance).
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,6 +21,54 @@ use crate::crypto::{Address, Signature};
 use crate::genesis::GenesisInfo;
 use crate::rejection::Rejection;
 use crate::state::State;
+
+/// A value an action keeps once [`Module::warm`] or [`Module::prepare`] computed it from the
+/// action's own content. It is not part of the action: it is never encoded or serialized, and
+/// any two compare equal. Whoever reads it checks that it still fits the action (an action's
+/// fields are public and may change after the value was kept).
+pub struct Kept<T>(OnceLock<Arc<T>>);
+
+impl<T> Kept<T> {
+    /// The value kept, if any.
+    pub fn get(&self) -> Option<&Arc<T>> {
+        self.0.get()
+    }
+
+    /// Keeps `value` unless a value is kept already (the first one stays).
+    pub fn keep(&self, value: Arc<T>) {
+        let _ = self.0.set(value);
+    }
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept(OnceLock::new())
+    }
+}
+
+impl<T> Clone for Kept<T> {
+    fn clone(&self) -> Self {
+        Kept(self.0.clone())
+    }
+}
+
+impl<T> PartialEq for Kept<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> Eq for Kept<T> {}
+
+impl<T> fmt::Debug for Kept<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Kept(..)"
+        } else {
+            "Kept(-)"
+        })
+    }
+}
 
 /// Where in the chain an action or hook runs.
 #[derive(Clone, Copy, Debug)]
@@ -149,6 +198,14 @@ pub trait Module {
     fn prepare(_state: &State, _action: &Self::Action) -> Option<Self::Prepared> {
         None
     }
+
+    /// The part of [`Module::prepare`] that needs the action alone (no state), computed when a
+    /// node admits the transaction and kept in the action (a [`Kept`] field), so the block's
+    /// preparation finds it done. Admission runs on cores the block thread leaves idle while it
+    /// executes transactions in order; a block whose actions were never warmed (a block from
+    /// another validator, a replay) computes the same thing in [`Module::prepare`]. It must
+    /// give the same result whenever it is computed, and must not panic on any action.
+    fn warm(_action: &Self::Action) {}
 
     /// [`Module::execute`] given what [`Module::prepare`] made of the action, if anything: the
     /// same outcome, sooner.

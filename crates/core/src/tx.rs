@@ -283,6 +283,15 @@ impl Transaction {
         }
     }
 
+    /// Computes what the block's preparation of the action needs from the action alone and
+    /// keeps it in the action ([`crate::module::Module::warm`]): a node does it when it admits
+    /// the transaction.
+    pub fn warm(&self) {
+        if let Action::Module(m) = &self.action {
+            crate::modules::warm(m);
+        }
+    }
+
     /// Length of the canonical encoding, in bytes, computed without encoding (it is checked on
     /// every admission and every execution).
     pub fn encoded_len(&self) -> usize {

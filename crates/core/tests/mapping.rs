@@ -203,6 +203,45 @@ fn a_bundle_sees_the_cells_an_earlier_bundle_of_its_block_mapped() {
 }
 
 #[test]
+fn a_block_of_warmed_bundles_judges_as_one_never_warmed() {
+    // A node warms what it admits (`Transaction::warm`); a block from elsewhere arrives cold.
+    let run = |warm: bool| {
+        let mut net = net_with(3);
+        let txs: Vec<_> = (0..3u8)
+            .map(|i| {
+                // Lanes 4.4 m apart share cells; the third car replays the first one's images.
+                let start = near_berlin(i32::from(i) * 40, 0.0);
+                let frames = recent_drive(&net, start, 30, u64::from(i % 2));
+                net.tx(&cam(i), bundle(&cam(i), 1, frames))
+            })
+            .collect();
+        if warm {
+            txs.iter().for_each(|tx| tx.warm());
+        }
+        let receipts = net.block(txs);
+        let v: Vec<_> = (0..3).map(|i| verdicts(&net, &cam(i), 1)).collect();
+        (receipts, v, net.blocks.last().map(|b| b.header.app_hash))
+    };
+    let cold = run(false);
+    assert!(
+        cold.0.iter().all(|r| *r == Receipt::Success),
+        "{:?}",
+        cold.0
+    );
+    assert!(
+        cold.1[1]
+            .iter()
+            .any(|v| v.fault.is_none() && v.weight_ppm == 0),
+        "shared cells"
+    );
+    assert!(
+        cold.1[2].iter().all(|v| v.fault.is_some()),
+        "the replay is flagged"
+    );
+    assert_eq!(run(true), cold);
+}
+
+#[test]
 fn every_bundle_refusal_has_its_reason_code() {
     let mut net = net_with(2);
     let mut seen = BTreeSet::new();

@@ -23,7 +23,7 @@ pub use registry::{
 };
 pub(crate) use registry::{
     Prepared, apply_params, begin_block, device_paid, device_retired, end_block, epoch_work,
-    execute, init, prepare,
+    execute, init, prepare, warm,
 };
 
 /// Re-exported for modules written before the seam moved to [`crate::module`].

@@ -309,6 +309,14 @@ macro_rules! registry {
             }
         }
 
+        /// The stateless part of an action's preparation, kept in the action (see
+        /// [`Module::warm`]).
+        pub fn warm(action: &ModuleAction) {
+            match action {
+                $(ModuleAction::$variant(a) => <$module as Module>::warm(a),)*
+            }
+        }
+
         /// Runs an action in its module's write scope, with its preparation if it has one;
         /// refused if the network does not run the module.
         pub(crate) fn execute(state: &mut State, tx: TxContext<'_>, action: &ModuleAction, prepared: Option<Prepared>) -> Result<(), Rejection> {

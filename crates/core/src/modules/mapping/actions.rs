@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::codec::{Decode, DecodeError, Encode, Reader, decode_sequence, struct_codec};
 use crate::crypto::{Address, Hash, Keypair, Signature};
-use crate::module::actions;
+use crate::module::{Kept, actions};
 use crate::tx::Network;
 
 use super::params::{MAX_ACCESS_CELLS, MAX_BOUNTY_CELLS, MAX_FRAMES_PER_BUNDLE};
+use super::verify::Layout;
 
 pub use crate::services::devices::{Location, onboarding_message, sign_onboarding};
 
@@ -66,6 +67,9 @@ pub struct SubmitBundle {
     pub frames: Vec<Frame>,
     /// The dashcam key's signature over [`bundle_message`].
     pub device_signature: Signature,
+    /// The frames' cells and neighbourhoods, once computed ([`SubmitBundle::layout`]).
+    #[serde(skip)]
+    pub(crate) layout: Kept<Layout>,
 }
 
 /// Escrow `amount` base units on `cells` until `until_ms`: in each cell the first `passes`
@@ -124,6 +128,7 @@ impl SubmitBundle {
             seq,
             frames,
             device_signature,
+            layout: Kept::default(),
         }
     }
 }
@@ -164,6 +169,7 @@ impl Decode for SubmitBundle {
             seq,
             frames,
             device_signature: Signature::decode(r)?,
+            layout: Kept::default(),
         })
     }
 }

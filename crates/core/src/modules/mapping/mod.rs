@@ -72,6 +72,13 @@ impl Module for Mapping {
         }
     }
 
+    /// A bundle's frame cells and neighbourhoods (its [`verify::Layout`]).
+    fn warm(action: &MappingAction) {
+        if let MappingAction::SubmitBundle(b) = action {
+            b.layout();
+        }
+    }
+
     fn execute_prepared(
         state: &mut State,
         tx: TxContext<'_>,

@@ -280,13 +280,12 @@ fn add_to_region(list: &mut Vec<(u16, u64)>, region: u16, amount: u64) {
 /// once at its end: consecutive frames share cells and neighbours, so a bundle of 48 frames
 /// reads and writes each cell's record once instead of once per frame. Every read of a cell
 /// record while a bundle is judged goes through it, so the verdicts are those of writing each
-/// frame at once. Each cell has a slot, and each frame reaches its cell's and its neighbours'
-/// records by slot, with no lookup.
+/// frame at once. Each cell has a slot (its [`Layout`]'s), and each frame reaches its cell's and
+/// its neighbours' records by slot, with no lookup.
 struct Cells {
-    /// Each cell [`prepare`] read, with its record as the bundle's frames so far left it.
-    slots: Vec<(u64, Option<CellEntry>)>,
-    /// Each distinct frame cell's own slot and its neighbourhood's.
-    disks: Vec<Disk>,
+    layout: Arc<Layout>,
+    /// Each slot's record, as the bundle's frames so far left it.
+    records: Vec<Option<CellEntry>>,
     /// Slots whose record this bundle changed.
     dirty: Vec<usize>,
     /// Cells whose latest frame is now this bundle's (the age index finds them through it).
@@ -295,64 +294,105 @@ struct Cells {
 
 /// A frame cell's slot and the slots of its neighbourhood (see [`disk_of`]; empty if the cell
 /// has none).
-struct Disk {
+pub(crate) struct Disk {
     own: usize,
     near: Vec<usize>,
 }
 
-/// What a bundle's frames need that the state as its block found it can tell, made by
-/// [`prepare`] for every bundle of a block on all cores: each frame's cell, each cell's
-/// neighbourhood, and the record of every cell in those neighbourhoods, each in a slot.
-pub struct PreparedBundle {
+/// What a bundle's frame positions alone decide: each frame's cell, each cell's neighbourhood,
+/// and a slot for every cell of those neighbourhoods. It reads no state, so a node computes it
+/// when it admits the bundle, on cores the block thread is not using
+/// ([`crate::module::Module::warm`]), and keeps it in the bundle ([`SubmitBundle::layout`]).
+pub(crate) struct Layout {
+    /// Each frame's position, so a layout is never used for frames it was not made from.
+    at: Vec<(i32, i32)>,
     /// Each frame's cell and its [`Disk`] (`None` where the position is out of range: the
     /// bundle is refused).
     frames: Vec<Option<(u64, usize)>>,
-    /// Each cell of those neighbourhoods with its record, as the block found it.
-    slots: Vec<(u64, Option<CellEntry>)>,
+    /// The cell in each slot.
+    cells: Vec<u64>,
     disks: Vec<Disk>,
+}
+
+impl Layout {
+    fn of(frames: &[Frame]) -> Layout {
+        // Where each cell's slot and each frame cell's disk are, while they are gathered.
+        let mut slot_of: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut disk_of_cell: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut cells = Vec::new();
+        let mut slot = |cell: u64, cells: &mut Vec<u64>| {
+            *slot_of.entry(cell).or_insert_with(|| {
+                cells.push(cell);
+                cells.len() - 1
+            })
+        };
+        let mut disks = Vec::new();
+        let placed = frames
+            .iter()
+            .map(|f| {
+                let cell = frame_cell(f)?;
+                let disk = *disk_of_cell.entry(cell).or_insert_with(|| {
+                    let own = slot(cell, &mut cells);
+                    let near = disk_of(cell)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|near| slot(near, &mut cells))
+                        .collect();
+                    disks.push(Disk { own, near });
+                    disks.len() - 1
+                });
+                Some((cell, disk))
+            })
+            .collect();
+        Layout {
+            at: frames.iter().map(|f| (f.lat_udeg, f.lon_udeg)).collect(),
+            frames: placed,
+            cells,
+            disks,
+        }
+    }
+
+    /// Whether this is the layout of `frames` (the same positions, in order).
+    fn fits(&self, frames: &[Frame]) -> bool {
+        self.at.len() == frames.len()
+            && (self.at.iter().zip(frames)).all(|(&at, f)| at == (f.lat_udeg, f.lon_udeg))
+    }
+}
+
+impl SubmitBundle {
+    /// This bundle's [`Layout`], computed at the first call and kept; `None` for a bundle the
+    /// checks refuse by its size. A bundle whose frames changed after its layout was kept gets
+    /// a fresh one (computed again at every call).
+    pub(crate) fn layout(&self) -> Option<Arc<Layout>> {
+        if self.frames.is_empty() || self.frames.len() > MAX_FRAMES_PER_BUNDLE {
+            return None;
+        }
+        if let Some(kept) = self.layout.get()
+            && kept.fits(&self.frames)
+        {
+            return Some(kept.clone());
+        }
+        let layout = Arc::new(Layout::of(&self.frames));
+        self.layout.keep(layout.clone());
+        Some(layout)
+    }
+}
+
+/// What a bundle's frames need that the state as its block found it can tell, made by
+/// [`prepare`] for every bundle of a block on all cores: its [`Layout`] and the record of the
+/// cell in each slot.
+pub struct PreparedBundle {
+    layout: Arc<Layout>,
+    records: Vec<Option<CellEntry>>,
 }
 
 /// [`PreparedBundle`] of a bundle, from the state before its block (see
 /// [`crate::module::Module::prepare`]), or from the state now when an action executes without
 /// one; `None` for a bundle the checks refuse by its size.
 pub(crate) fn prepare(state: &State, b: &SubmitBundle) -> Option<PreparedBundle> {
-    if b.frames.is_empty() || b.frames.len() > MAX_FRAMES_PER_BUNDLE {
-        return None;
-    }
-    // Where each cell's slot and each frame cell's disk are, while they are gathered.
-    let mut slot_of: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut disk_of_cell: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut slots = Vec::new();
-    let mut slot = |cell: u64, slots: &mut Vec<(u64, Option<CellEntry>)>| {
-        *slot_of.entry(cell).or_insert_with(|| {
-            slots.push((cell, state.cell_entry(cell)));
-            slots.len() - 1
-        })
-    };
-    let mut disks = Vec::new();
-    let frames = b
-        .frames
-        .iter()
-        .map(|f| {
-            let cell = frame_cell(f)?;
-            let disk = *disk_of_cell.entry(cell).or_insert_with(|| {
-                let own = slot(cell, &mut slots);
-                let near = disk_of(cell)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|near| slot(near, &mut slots))
-                    .collect();
-                disks.push(Disk { own, near });
-                disks.len() - 1
-            });
-            Some((cell, disk))
-        })
-        .collect();
-    Some(PreparedBundle {
-        frames,
-        slots,
-        disks,
-    })
+    let layout = b.layout()?;
+    let records = layout.cells.iter().map(|&c| state.cell_entry(c)).collect();
+    Some(PreparedBundle { layout, records })
 }
 
 /// A frame's cell at the mapping resolution (`None` if its position is out of range).
@@ -377,23 +417,23 @@ fn disk_of(cell: u64) -> Option<Vec<u64>> {
 }
 
 impl Cells {
-    /// The cells [`prepare`] read, with the records an earlier write of the block may have
-    /// changed (another bundle of the block mapped the cell) read again from the state.
-    fn from_prepared(
-        state: &State,
-        mut slots: Vec<(u64, Option<CellEntry>)>,
-        disks: Vec<Disk>,
-    ) -> Cells {
-        for (cell, record) in &mut slots {
-            if state.unchanged_since_commit(&cell_key(*cell)) {
-                debug_assert!(*record == state.cell_entry(*cell), "a stale prepared cell");
+    /// The records [`prepare`] read, with those an earlier write of the block may have changed
+    /// (another bundle of the block mapped the cell) read again from the state.
+    fn from_prepared(state: &State, prepared: PreparedBundle) -> Cells {
+        let PreparedBundle {
+            layout,
+            mut records,
+        } = prepared;
+        for (&cell, record) in layout.cells.iter().zip(&mut records) {
+            if state.unchanged_since_commit(&cell_key(cell)) {
+                debug_assert!(*record == state.cell_entry(cell), "a stale prepared cell");
             } else {
-                *record = state.cell_entry(*cell);
+                *record = state.cell_entry(cell);
             }
         }
         Cells {
-            slots,
-            disks,
+            layout,
+            records,
             dirty: Vec::new(),
             latest: Vec::new(),
         }
@@ -401,7 +441,7 @@ impl Cells {
 
     /// The record in `slot`.
     fn record(&self, slot: usize) -> Option<&CellEntry> {
-        self.slots[slot].1.as_ref()
+        self.records[slot].as_ref()
     }
 
     /// Writes the changed records (in cell order), and the bundle's entry in the cell age
@@ -411,8 +451,8 @@ impl Cells {
             .dirty
             .iter()
             .filter_map(|&slot| {
-                let (cell, record) = &self.slots[slot];
-                record.as_ref().map(|r| (*cell, r))
+                let record = self.records[slot].as_ref()?;
+                Some((self.layout.cells[slot], record))
             })
             .collect();
         dirty.sort_unstable_by_key(|&(cell, _)| cell);
@@ -500,17 +540,12 @@ pub fn submit_bundle(
     let device = b.device;
     let mut tally: Tally = state.tally(epoch, &device).unwrap_or_default();
     let mut verdicts = Vec::with_capacity(b.frames.len());
-    let PreparedBundle {
-        frames,
-        slots,
-        disks,
-    } = prepared
-        .or_else(|| prepare(state, b))
-        .expect("the bundle's size was checked");
-    let mut cells = Cells::from_prepared(state, slots, disks);
+    let prepared = (prepared.or_else(|| prepare(state, b))).expect("the bundle's size was checked");
+    let mut cells = Cells::from_prepared(state, prepared);
+    let layout = cells.layout.clone();
     // Bounty claims are looked up per frame only while some cell has an open bounty.
     let bounties = any_bounty_cells(state);
-    for (f, place) in b.frames.iter().zip(frames) {
+    for (f, place) in b.frames.iter().zip(&layout.frames) {
         let (cell, disk) = place.expect("coordinates were range-checked");
         let judged = judge_frame(
             state,
@@ -594,7 +629,8 @@ fn judge_frame(
             step_mm,
         });
     }
-    let disk = &cells.disks[disk];
+    let layout = cells.layout.clone();
+    let disk = &layout.disks[disk];
     let region = check_place(state, cells, p, cam.number, f, cell, disk)?;
     let slot = disk.own;
     let record = cells.record(slot);
@@ -615,8 +651,8 @@ fn judge_frame(
 /// Records a valid frame in the record of its cell (`slot`): the cell's freshness, recent
 /// perceptual hashes and image fingerprints (written with the bundle).
 fn remember(cells: &mut Cells, p: &MappingParams, dashcam: u64, f: &Frame, slot: usize) {
-    let (cell, record) = &mut cells.slots[slot];
-    let c = record.get_or_insert_with(|| CellEntry {
+    let cell = cells.layout.cells[slot];
+    let c = cells.records[slot].get_or_insert_with(|| CellEntry {
         last_mapped_ms: 0,
         last_dashcam: dashcam,
         recent: Vec::new(),
@@ -624,7 +660,7 @@ fn remember(cells: &mut Cells, p: &MappingParams, dashcam: u64, f: &Frame, slot:
     if f.time_ms > c.last_mapped_ms {
         c.last_mapped_ms = f.time_ms;
         c.last_dashcam = dashcam;
-        cells.latest.push(*cell);
+        cells.latest.push(cell);
     }
     if c.recent.len() >= p.freshness.phashes_per_cell as usize {
         c.recent.remove(0);
@@ -834,4 +870,73 @@ pub fn pay_map_access(
     }
     debug_assert_eq!(held, Held::default(), "every credit held was paid");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{Hash, Signature};
+
+    fn bundle(n: usize) -> SubmitBundle {
+        let frames = (0..n)
+            .map(|i| Frame {
+                time_ms: 1_000 * i as u64,
+                lat_udeg: 52_520_000,
+                lon_udeg: 13_405_000 + 150 * i as i32,
+                speed_cms: 1_000,
+                heading_cdeg: 9_000,
+                satellites: 12,
+                hdop_centi: 90,
+                image: Hash([i as u8; 32]),
+                phash: i as u64,
+            })
+            .collect();
+        SubmitBundle {
+            device: Address([1; 32]),
+            seq: 1,
+            frames,
+            device_signature: Signature([0; 64]),
+            layout: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_kept_layout_serves_only_the_frames_it_was_made_from() {
+        let mut b = bundle(12);
+        let kept = b.layout().expect("a bundle of 12 frames has a layout");
+        assert!(
+            Arc::ptr_eq(&kept, &b.layout().expect("kept")),
+            "computed once"
+        );
+        let copy = b.clone();
+        assert!(Arc::ptr_eq(
+            &kept,
+            copy.layout.get().expect("clones keep it")
+        ));
+
+        // A frame moved 200 m north after the layout was kept: a layout of the new frames.
+        b.frames[5].lat_udeg += 1_800;
+        let moved = b.layout().expect("still 12 frames");
+        assert!(!Arc::ptr_eq(&kept, &moved));
+        let cell = frame_cell(&b.frames[5]);
+        assert_ne!(kept.frames[5].map(|(c, _)| c), cell);
+        assert_eq!(moved.frames[5].map(|(c, _)| c), cell);
+        let fresh = Layout::of(&b.frames);
+        assert_eq!(moved.frames, fresh.frames);
+        assert_eq!(moved.cells, fresh.cells);
+
+        // The kept layout is no part of the bundle.
+        assert_eq!(copy, bundle(12));
+        assert_eq!(
+            crate::codec::Encode::to_bytes(&copy),
+            crate::codec::Encode::to_bytes(&bundle(12))
+        );
+    }
+
+    #[test]
+    fn bundles_refused_by_their_size_have_no_layout() {
+        assert!(bundle(0).layout().is_none());
+        assert!(bundle(MAX_FRAMES_PER_BUNDLE + 1).layout().is_none());
+        assert!(bundle(MAX_FRAMES_PER_BUNDLE).layout().is_some());
+    }
 }
