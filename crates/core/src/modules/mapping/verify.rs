@@ -294,7 +294,7 @@ struct Cells {
 
 /// A frame cell's slot and the slots of its neighbourhood (see [`disk_of`]; empty if the cell
 /// has none).
-pub(crate) struct Disk {
+struct Disk {
     own: usize,
     near: Vec<usize>,
 }
@@ -554,7 +554,7 @@ pub fn submit_bundle(
             &mut cam,
             &device,
             f,
-            (cell, disk),
+            (cell, &layout.disks[disk]),
             epoch,
             &mut tally,
             bounties,
@@ -611,7 +611,7 @@ fn judge_frame(
     cam: &mut Dashcam,
     device: &Address,
     f: &Frame,
-    (cell, disk): (u64, usize),
+    (cell, disk): (u64, &Disk),
     epoch: u64,
     tally: &mut Tally,
     bounties: bool,
@@ -629,8 +629,6 @@ fn judge_frame(
             step_mm,
         });
     }
-    let layout = cells.layout.clone();
-    let disk = &layout.disks[disk];
     let region = check_place(state, cells, p, cam.number, f, cell, disk)?;
     let slot = disk.own;
     let record = cells.record(slot);
