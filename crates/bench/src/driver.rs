@@ -43,6 +43,9 @@ pub struct Spent {
     /// Committing blocks to the store durably. In [`Driver::apply_all`] a block's commit runs
     /// beside the next block's execution, so the phases may add up to more than the time taken.
     pub commit: Duration,
+    /// The longest single block commit (a checkpoint of the store's pending writes runs inside
+    /// the commit that makes it due, or a share of it with each of the next commits).
+    pub slowest_commit: Duration,
 }
 
 impl<'a> Driver<'a> {
@@ -74,6 +77,7 @@ impl Driver<'_> {
     fn count(&mut self, c: &Committed) -> Vec<bool> {
         self.spent.execute += c.timing.execute;
         self.spent.commit += c.timing.commit;
+        self.spent.slowest_commit = self.spent.slowest_commit.max(c.timing.commit);
         c.applied.receipts.iter().map(|r| r.is_success()).collect()
     }
 

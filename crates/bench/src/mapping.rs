@@ -77,6 +77,8 @@ pub struct MappingRound {
     pub admission_seconds: f64,
     pub execute_seconds: f64,
     pub commit_seconds: f64,
+    /// The longest block commit of the round (one that ran a store checkpoint, if any did).
+    pub slowest_commit_seconds: f64,
     /// Raw batch verification of the round's signatures on all cores, per second.
     pub raw_verify_per_s: f64,
     /// H3 cells of the round's frames computed on all cores, per second.
@@ -267,6 +269,7 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
         chain.time_ms = chain.time_ms.max(round_end);
         let blocks = chain.blocks;
         let spent = chain.spent;
+        chain.spent.slowest_commit = Duration::ZERO;
         let t = Instant::now();
         chain.stream(txs, STREAM_CHUNK, "a bench bundle")?;
         let seconds = t.elapsed().as_secs_f64();
@@ -281,6 +284,7 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
             admission_seconds: phase(|s| s.admission),
             execute_seconds: phase(|s| s.execute),
             commit_seconds: phase(|s| s.commit),
+            slowest_commit_seconds: chain.spent.slowest_commit.as_secs_f64(),
             raw_verify_per_s,
             cell_index_per_s,
         });

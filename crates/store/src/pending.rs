@@ -123,6 +123,11 @@ impl Layer {
         &self.blob
     }
 
+    /// Keys this block wrote (each once).
+    pub fn keys(&self) -> usize {
+        self.index.len()
+    }
+
     /// Bytes this layer holds in memory.
     pub fn bytes(&self) -> usize {
         self.blob.len() + self.index.len() * std::mem::size_of::<Slot>() + self.filter.bytes()

@@ -163,6 +163,7 @@ use depin_store::CheckpointPolicy;
 const NEVER: CheckpointPolicy = CheckpointPolicy {
     blocks: u64::MAX,
     bytes: usize::MAX,
+    steps: 1,
 };
 
 /// Commits `blocks` blocks of transfers; returns the state's entries after each.
@@ -244,6 +245,7 @@ fn checkpoints_by_block_count_keep_reads_and_restarts_exact() {
     let policy = CheckpointPolicy {
         blocks: 3,
         bytes: usize::MAX,
+        steps: 1,
     };
     let store = Store::open_with(&path, policy).unwrap();
     let mut state = store.load_or_init(&g).unwrap();
@@ -266,12 +268,58 @@ fn checkpoints_by_block_count_keep_reads_and_restarts_exact() {
     assert_eq!(store.load_or_init(&g).unwrap().app_hash(), hash);
 }
 
+#[test]
+fn a_checkpoint_in_steps_keeps_reads_and_restarts_exact_between_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let validator = Keypair::from_seed([9; 32]);
+    let alice = Keypair::from_seed([1; 32]);
+    let g = genesis(&validator, &alice);
+    let policy = CheckpointPolicy {
+        blocks: 3,
+        bytes: usize::MAX,
+        steps: 3,
+    };
+    let mut store = Store::open_with(&path, policy).unwrap();
+    let mut state = store.load_or_init(&g).unwrap();
+    let mut waited = Vec::new();
+    for block in 1..=14u64 {
+        commit_blocks(&store, &mut state, &g, &alice, 1);
+        waited.push(store.pending_blocks());
+        // Every read, between any two steps, is the state after the block.
+        assert_eq!(
+            reads(&store, &alice.address()).0,
+            state.entries(),
+            "{block}"
+        );
+        if block % 5 == 0 {
+            // Closed (and opened again) between two steps of a checkpoint.
+            drop(store);
+            store = Store::open_with(&path, policy).unwrap();
+            let mut restored = store.load_or_init(&g).unwrap();
+            assert_eq!(restored.app_hash(), state.app_hash(), "{block}");
+            assert_eq!(restored.entries(), state.entries(), "{block}");
+        }
+    }
+    // Checkpoints ran (blocks were taken out), spread over commits (more than the policy's 3
+    // blocks waited while one was applied), and never let the wait grow past its bound.
+    assert!(waited.windows(2).any(|w| w[1] < w[0]), "{waited:?}");
+    assert!(waited.iter().any(|&n| n > 3), "{waited:?}");
+    assert!(waited.iter().all(|&n| n <= 3 + 3), "{waited:?}");
+    store.checkpoint().unwrap();
+    assert_eq!(store.pending_blocks(), 0);
+    assert_eq!(reads(&store, &alice.address()).0, state.entries());
+    let report = replay_from_genesis(&store, &g).unwrap();
+    assert_eq!(report.app_hash, state.app_hash());
+}
+
 /// Set in the child process of [`a_sigkill_at_any_point_of_commits_and_checkpoints_loses_no_block`]:
 /// the store it writes to.
 const CHILD_VAR: &str = "DEPIN_STORE_TEST_CRASH_CHILD";
 
-/// The child: commits blocks of transfers onto the store at `$CHILD_VAR` (checkpointing every
-/// other block) and prints each committed height and app hash, until killed.
+/// The child: commits blocks of transfers onto the store at `$CHILD_VAR` (a checkpoint due every
+/// other block, applied over two commits) and prints each committed height and app hash, until
+/// killed.
 #[test]
 fn crash_child_commits_until_killed() {
     let Ok(path) = std::env::var(CHILD_VAR) else {
@@ -283,6 +331,7 @@ fn crash_child_commits_until_killed() {
     let policy = CheckpointPolicy {
         blocks: 2,
         bytes: usize::MAX,
+        steps: 2,
     };
     let store = Store::open_with(std::path::Path::new(&path), policy).unwrap();
     let mut state = store.load_or_init(&g).unwrap();
