@@ -166,6 +166,16 @@ const NEVER: CheckpointPolicy = CheckpointPolicy {
     steps: 1,
 };
 
+/// A temporary directory, the store's path in it, the funded key and the genesis of the tests
+/// that commit [`commit_blocks`] (the directory must outlive the store).
+fn fresh_chain() -> (tempfile::TempDir, std::path::PathBuf, Keypair, Genesis) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let alice = Keypair::from_seed([1; 32]);
+    let g = genesis(&Keypair::from_seed([9; 32]), &alice);
+    (dir, path, alice, g)
+}
+
 /// Commits `blocks` blocks of transfers; returns the state's entries after each.
 fn commit_blocks(store: &Store, state: &mut State, g: &Genesis, alice: &Keypair, blocks: u64) {
     let validator = Keypair::from_seed([9; 32]);
@@ -187,11 +197,7 @@ fn commit_blocks(store: &Store, state: &mut State, g: &Genesis, alice: &Keypair,
 
 #[test]
 fn a_crash_before_the_checkpoint_or_after_a_partial_one_restores_the_same_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("chain.redb");
-    let validator = Keypair::from_seed([9; 32]);
-    let alice = Keypair::from_seed([1; 32]);
-    let g = genesis(&validator, &alice);
+    let (_dir, path, alice, g) = fresh_chain();
     let (hash, entries, reads_before) = {
         let store = Store::open_with(&path, NEVER).unwrap();
         let mut state = store.load_or_init(&g).unwrap();
@@ -237,11 +243,7 @@ fn a_crash_before_the_checkpoint_or_after_a_partial_one_restores_the_same_state(
 
 #[test]
 fn checkpoints_by_block_count_keep_reads_and_restarts_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("chain.redb");
-    let validator = Keypair::from_seed([9; 32]);
-    let alice = Keypair::from_seed([1; 32]);
-    let g = genesis(&validator, &alice);
+    let (_dir, path, alice, g) = fresh_chain();
     let policy = CheckpointPolicy {
         blocks: 3,
         bytes: usize::MAX,
@@ -270,11 +272,7 @@ fn checkpoints_by_block_count_keep_reads_and_restarts_exact() {
 
 #[test]
 fn a_checkpoint_in_steps_keeps_reads_and_restarts_exact_between_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("chain.redb");
-    let validator = Keypair::from_seed([9; 32]);
-    let alice = Keypair::from_seed([1; 32]);
-    let g = genesis(&validator, &alice);
+    let (_dir, path, alice, g) = fresh_chain();
     let policy = CheckpointPolicy {
         blocks: 3,
         bytes: usize::MAX,
@@ -344,11 +342,7 @@ fn crash_child_commits_until_killed() {
 #[test]
 fn a_sigkill_at_any_point_of_commits_and_checkpoints_loses_no_block() {
     use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("chain.redb");
-    let validator = Keypair::from_seed([9; 32]);
-    let alice = Keypair::from_seed([1; 32]);
-    let g = genesis(&validator, &alice);
+    let (_dir, path, _, g) = fresh_chain();
     let mut reported: Vec<(u64, String)> = Vec::new();
     for round in 0..4u64 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
