@@ -12,10 +12,10 @@
 //! table's leaf pages every block. A checkpoint, every [`CheckpointPolicy::blocks`] blocks or
 //! once the pending blobs pass [`CheckpointPolicy::bytes`], applies the pending sets to the state
 //! table (in key order, newest write winning) and deletes them; the state table's height is kept
-//! beside it. It is spread over the next [`CheckpointPolicy::steps`] block commits, a share of its
-//! keys each, so no block's commit waits for a whole checkpoint: a share applied before a crash
-//! is harmless, because the pending sets it came from are still there and win over the table. Loading the state reads the table and then the pending sets
-//! in height order. Every state read (entries, ranges, prefixes, snapshots, accounts) merges the
+//! beside it. It is spread over the next [`CheckpointPolicy::steps`] block commits, a share of
+//! its keys each, so no block's commit waits for a whole checkpoint: a share applied before a
+//! crash is harmless, because the pending sets it came from are still there and win over the
+//! table. Loading the state reads the table and then the pending sets in height order. Every state read (entries, ranges, prefixes, snapshots, accounts) merges the
 //! pending sets over the table, both taken under one lock so a read never sees half a block.
 
 mod pending;
@@ -88,8 +88,8 @@ pub struct CheckpointPolicy {
 impl Default for CheckpointPolicy {
     /// 64 blocks or 256 MiB, whichever comes first: memory for the pending index stays bounded
     /// and a restart reads at most about that much beyond the state table. Applied over 16
-    /// blocks: a checkpoint of a million keys took 1.6 s, which a block's commit waited for
-    /// whole, while the next block's execution sat idle behind it.
+    /// blocks: whole, a checkpoint of the mapping bench's 1.26 million keys took about 3 s inside
+    /// one block's commit; in steps the slowest commit of a round about halved (BENCHMARKS.md).
     fn default() -> Self {
         CheckpointPolicy {
             blocks: 64,
@@ -117,7 +117,8 @@ impl CheckpointPolicy {
         pending.layers.len() as u64 >= blocks || pending.bytes >= bytes
     }
 
-    /// The default, with [`Self::BLOCKS_VAR`] and [`Self::MIB_VAR`] applied when set.
+    /// The default, with [`Self::BLOCKS_VAR`], [`Self::MIB_VAR`] and [`Self::STEPS_VAR`] applied
+    /// when set.
     pub fn from_env() -> Result<CheckpointPolicy, StoreError> {
         let mut policy = CheckpointPolicy::default();
         let read = |var: &str| -> Result<Option<u64>, StoreError> {
