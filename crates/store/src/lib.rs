@@ -15,8 +15,9 @@
 //! beside it. It is spread over the next [`CheckpointPolicy::steps`] block commits, a share of
 //! its keys each, so no block's commit waits for a whole checkpoint: a share applied before a
 //! crash is harmless, because the pending sets it came from are still there and win over the
-//! table. Loading the state reads the table and then the pending sets in height order. Every state read (entries, ranges, prefixes, snapshots, accounts) merges the
-//! pending sets over the table, both taken under one lock so a read never sees half a block.
+//! table. Loading the state reads the table and then the pending sets in height order. Every
+//! state read (entries, ranges, prefixes, snapshots, accounts) merges the pending sets over the
+//! table, both taken under one lock so a read never sees half a block.
 
 mod pending;
 mod replay;
@@ -680,6 +681,8 @@ impl Store {
             .count();
         let freed: usize = pending.layers.drain(..done).map(|l| l.bytes()).sum();
         pending.bytes -= freed;
+        // Also when a whole checkpoint (`checkpoint_upto`) covered the layers of one a commit
+        // began meanwhile: a later step would move the table's height back to its `top`.
         if pending.stepping.as_ref().is_some_and(|s| s.top <= top) {
             pending.stepping = None;
         }
