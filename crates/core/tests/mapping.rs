@@ -18,7 +18,9 @@ use depin_core::modules::mapping::actions::{
 };
 use depin_core::modules::mapping::params::RegionGenesis;
 use depin_core::modules::mapping::preset::{self, DAY_MS};
-use depin_core::modules::mapping::records::{MappingView, Verdict, escrow_account};
+use depin_core::modules::mapping::records::{
+    MappingView, Verdict, address_of, child_of, escrow_account, group_of,
+};
 use depin_core::modules::mapping::{FrameFault, Mapping, MappingGenesis, MappingRejection};
 use depin_core::services::devices::{RetireDevice, SetDenylist};
 use depin_core::{Action, Amount, Genesis, Hash, Keypair, Receipt};
@@ -1033,6 +1035,77 @@ fn cells_are_forgotten_after_the_memory_window() {
         })
         .collect();
     assert_eq!(judged(&mut net, &cam(0), 2, again), ["ok"; 10]);
+    net.replays_identically();
+}
+
+/// The state keeps cells seven to an entry (the children of one resolution-11 cell): bundles of
+/// one block mapping different cells of a group each keep theirs, and forgetting removes from a
+/// group only the cells not mapped since.
+#[test]
+fn cells_sharing_a_group_are_kept_and_forgotten_one_by_one() {
+    let mut net = net_with(2);
+    // Two lanes 30 m apart, in one block: different cells, not neighbours (each bundle reads
+    // and writes back the other's cells as part of their groups), in shared groups.
+    let a = recent_drive(&net, BERLIN, 40, 1);
+    let b = recent_drive(&net, near_berlin(270, 0.0), 40, 2);
+    let txs = vec![
+        net.tx(&cam(0), bundle(&cam(0), 1, a)),
+        net.tx(&cam(1), bundle(&cam(1), 1, b)),
+    ];
+    assert_eq!(net.block(txs), vec![Receipt::Success, Receipt::Success]);
+    let cells_of = |net: &Net, i: u8, seq: u64| -> BTreeSet<u64> {
+        let v = verdicts(net, &cam(i), seq);
+        assert_eq!(fault_codes(&v), vec!["ok"; v.len()]);
+        v.iter().map(|v| v.cell).collect()
+    };
+    let (in_a, in_b) = (cells_of(&net, 0, 1), cells_of(&net, 1, 1));
+    let only_b: BTreeSet<u64> = in_b.difference(&in_a).copied().collect();
+    let parent = |c: &u64| group_of(*c).unwrap().0;
+    let shared: BTreeSet<u64> = in_a
+        .iter()
+        .map(parent)
+        .collect::<BTreeSet<_>>()
+        .intersection(&only_b.iter().map(parent).collect())
+        .copied()
+        .collect();
+    assert!(shared.len() >= 3, "the lanes share groups: {shared:?}");
+    for c in in_a.union(&in_b) {
+        let kept = net.state.cell_entry(*c).expect("every mapped cell is kept");
+        let last = address_of(&net.state, kept.last_dashcam);
+        if !in_b.contains(c) {
+            assert_eq!(last, cam(0).address());
+        } else if !in_a.contains(c) {
+            assert_eq!(last, cam(1).address());
+        }
+    }
+    // Twenty days later the first lane is driven again; eleven days after that the second
+    // lane's cells are past the memory window, the first's are not.
+    wait(&mut net, 20 * DAY_MS);
+    let again = recent_drive(&net, BERLIN, 40, 3);
+    assert_eq!(submit(&mut net, &cam(0), 2, again), Receipt::Success);
+    assert_eq!(cells_of(&net, 0, 2), in_a);
+    wait(&mut net, 11 * DAY_MS);
+    for c in &in_a {
+        assert!(net.state.cell_entry(*c).is_some(), "mapped since: kept");
+    }
+    for c in &only_b {
+        assert!(
+            net.state.cell_entry(*c).is_none(),
+            "not mapped since: forgotten"
+        );
+    }
+    for g in &shared {
+        let group = net
+            .state
+            .cell_group(*g)
+            .expect("a group with a kept cell stays");
+        assert!(
+            group
+                .cells
+                .iter()
+                .all(|(d, _)| in_a.contains(&child_of(*g, *d)))
+        );
+    }
     net.replays_identically();
 }
 

@@ -16,8 +16,8 @@ use crate::state::{State, StateRead};
 use super::params::{MAX_FRAMES_PER_BUNDLE, MappingParams};
 use super::records::{
     Bounty, Claim, MappingView, PassMedian, Tally, bounty_cell_key, bounty_end_range, bounty_key,
-    bundles_before, cell_age_range, cell_key, claim_prefix, dashcam_key, escrow_account,
-    forgotten_key, pass_median_key, tallies_before, tally_prefix,
+    bundles_before, cell_age_range, claim_prefix, dashcam_key, escrow_account, forgotten_key,
+    group_key, group_of, pass_median_key, tallies_before, tally_prefix,
 };
 use super::verify::move_tokens;
 
@@ -293,20 +293,32 @@ pub(crate) fn end_block(state: &mut State, ctx: BlockContext) {
     let before = ctx.time_ms.saturating_sub(p.freshness.memory_ms);
     let (from, to) = cell_age_range(before);
     let mut forgotten = 0u64;
+    // The listed cells by group, so each group is read and written once.
+    let mut listed_by_group: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     for (key, value) in state.scan(&from, &to, budget / per_entry) {
         let listed = Vec::<u64>::from_bytes(&value).expect("written");
         budget -= 1 + listed.len();
         for cell in listed {
-            // Mapped again since: a later bundle's entry lists it.
-            if state
-                .cell_entry(cell)
-                .is_some_and(|c| c.last_mapped_ms < before)
-            {
-                state.put_raw(cell_key(cell), None);
-                forgotten += 1;
-            }
+            let (parent, digit) = group_of(cell).expect("the age index lists res-12 cells");
+            listed_by_group.entry(parent).or_default().push(digit);
         }
         state.put_raw(key, None);
+    }
+    for (parent, digits) in listed_by_group {
+        let Some(mut group) = state.cell_group(parent) else {
+            continue;
+        };
+        let kept = group.cells.len();
+        // Mapped again since: a later bundle's entry lists it.
+        group
+            .cells
+            .retain(|(d, c)| !(digits.contains(d) && c.last_mapped_ms < before));
+        forgotten += (kept - group.cells.len()) as u64;
+        if group.cells.is_empty() {
+            state.put_raw(group_key(parent), None);
+        } else if group.cells.len() < kept {
+            state.put(group_key(parent), &group);
+        }
     }
     if forgotten > 0 {
         let key = forgotten_key(epoch);

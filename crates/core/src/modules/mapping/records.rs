@@ -90,7 +90,7 @@ pub struct Seen {
     pub image: u64,
 }
 
-/// A [`CellRecord`] as the state keeps it (under [`cell_key`]): dashcams by number. At most
+/// A [`CellRecord`] as the state keeps it (in its [`CellGroup`]): dashcams by number. At most
 /// 20 + 32 x `phashes_per_cell` bytes (532 with 16 sightings, against 948 with addresses).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CellEntry {
@@ -98,6 +98,24 @@ pub struct CellEntry {
     pub last_dashcam: u64,
     /// The latest valid frames (at most `phashes_per_cell`), oldest first.
     pub recent: Vec<Seen>,
+}
+
+/// The records of the mapped children of one resolution-[`GROUP_RESOLUTION`] cell, as the state
+/// keeps them: one entry (under [`group_key`]) for up to seven resolution-12 cells, each by its
+/// last H3 digit. The store's and the state root's costs are per key, not per byte (a
+/// checkpoint inserted 1.26 M cell keys in 3 s): neighbouring cells are mapped together, so
+/// one key for seven of them cuts the keys a drive writes about sevenfold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CellGroup {
+    /// (child digit 0..=6, its record), by digit; never empty in the state.
+    pub cells: Vec<(u8, CellEntry)>,
+}
+
+impl CellGroup {
+    /// The record of the child with last digit `digit`.
+    pub fn get(&self, digit: u8) -> Option<&CellEntry> {
+        self.cells.iter().find(|(d, _)| *d == digit).map(|(_, e)| e)
+    }
 }
 
 /// The verdict on one frame of an accepted bundle.
@@ -187,7 +205,7 @@ pub struct Claim {
 }
 
 const DASHCAM: u8 = 0;
-const CELL: u8 = 1;
+// 1 held one record per resolution-12 cell until session 32 (now grouped, see `CELL_GROUP`).
 const CELL_AGE: u8 = 2;
 // 3 and 4 held the global image index and its age index until session 23 (see DECISIONS.md).
 const BUNDLE: u8 = 5;
@@ -202,6 +220,14 @@ const PASS_MEDIAN: u8 = 13;
 const NUMBER: u8 = 14;
 const NUMBERED: u8 = 15;
 const NEXT_NUMBER: u8 = 16;
+const CELL_GROUP: u8 = 17;
+
+/// Resolution of the cells whose resolution-12 children share one state entry ([`CellGroup`]).
+pub const GROUP_RESOLUTION: u8 = 11;
+/// Bit position of an H3 index's resolution-12 digit (digits are three bits each, from bit 42
+/// down for resolution 1), and of its resolution field.
+const DIGIT_12_SHIFT: u32 = 9;
+const RESOLUTION_SHIFT: u32 = 52;
 
 pub fn dashcam_key(device: &Address) -> Vec<u8> {
     module_key(Mapping::ID, DASHCAM, &[&device.0])
@@ -225,18 +251,40 @@ pub fn next_number_key() -> Vec<u8> {
     module_key(Mapping::ID, NEXT_NUMBER, &[])
 }
 
-/// A cell record's key, on the stack: it is built for every cell a bundle's frames look at.
-pub fn cell_key(cell: u64) -> [u8; 10] {
+/// The group of a resolution-12 cell: its resolution-11 parent's index and the cell's last
+/// digit (`None` if `cell` is not a resolution-12 index). Bit arithmetic on the index, the
+/// same on every node.
+pub fn group_of(cell: u64) -> Option<(u64, u8)> {
+    if (cell >> RESOLUTION_SHIFT) & 0xF != u64::from(super::params::MAPPING_RESOLUTION) {
+        return None;
+    }
+    let digit = ((cell >> DIGIT_12_SHIFT) & 0b111) as u8;
+    let parent = (cell & !(0xF << RESOLUTION_SHIFT))
+        | (u64::from(GROUP_RESOLUTION) << RESOLUTION_SHIFT)
+        | (0b111 << DIGIT_12_SHIFT);
+    Some((parent, digit))
+}
+
+/// The resolution-12 cell with last digit `digit` under the resolution-11 cell `parent`.
+pub fn child_of(parent: u64, digit: u8) -> u64 {
+    (parent & !(0xF << RESOLUTION_SHIFT) & !(0b111 << DIGIT_12_SHIFT))
+        | (u64::from(super::params::MAPPING_RESOLUTION) << RESOLUTION_SHIFT)
+        | (u64::from(digit) << DIGIT_12_SHIFT)
+}
+
+/// A cell group's key (`parent` a resolution-11 index), on the stack: it is built for every
+/// group a bundle's frames look at.
+pub fn group_key(parent: u64) -> [u8; 10] {
     let mut key = [0; 10];
     key[0] = Mapping::ID;
-    key[1] = CELL;
-    key[2..].copy_from_slice(&cell.to_be_bytes());
+    key[1] = CELL_GROUP;
+    key[2..].copy_from_slice(&parent.to_be_bytes());
     key
 }
 
-/// The cells of `from..to` (H3 indices).
-pub fn cell_range(from: u64, to: u64) -> (Vec<u8>, Vec<u8>) {
-    (cell_key(from).to_vec(), cell_key(to).to_vec())
+/// The cell groups of `from..to` (resolution-11 H3 indices).
+pub fn group_range(from: u64, to: u64) -> (Vec<u8>, Vec<u8>) {
+    (group_key(from).to_vec(), group_key(to).to_vec())
 }
 
 /// The age index of cells: a bundle's entry lists the cells whose latest frame it brought,
@@ -374,24 +422,25 @@ pub fn escrow_account() -> Address {
     Address(Hash::tagged("depin/mapping/escrow/v1", &[]).0)
 }
 
-/// The numeric range of H3 indices holding every resolution-12 descendant of `parent` (valid
-/// cells in it are exactly those descendants), for range scans of [`cell_key`]s.
-pub fn descendants_range(parent: u64) -> Option<(u64, u64)> {
+/// The numeric range of H3 indices holding every resolution-`to_res` descendant of `parent`
+/// (valid cells in it are exactly those descendants), for range scans of [`group_key`]s
+/// (`to_res` [`GROUP_RESOLUTION`]); `None` if `parent` is finer than `to_res`.
+pub fn descendants_range(parent: u64, to_res: u8) -> Option<(u64, u64)> {
     let cell = h3o::CellIndex::try_from(parent).ok()?;
     let res = u8::from(cell.resolution());
-    if res > super::params::MAPPING_RESOLUTION {
+    if res > to_res {
         return None;
     }
     // Layout: bits 52..56 resolution, then 15 three-bit digits from bit 42 down; digits past
     // the resolution are 7.
-    let mut base = parent & !(0xF << 52);
-    base |= u64::from(super::params::MAPPING_RESOLUTION) << 52;
+    let mut base = parent & !(0xF << RESOLUTION_SHIFT);
+    base |= u64::from(to_res) << RESOLUTION_SHIFT;
     let digit_shift = |d: u8| u64::from(15 - d) * 3;
-    for d in (res + 1)..=super::params::MAPPING_RESOLUTION {
+    for d in (res + 1)..=to_res {
         base &= !(0b111 << digit_shift(d));
     }
     let mut last = base;
-    for d in (res + 1)..=super::params::MAPPING_RESOLUTION {
+    for d in (res + 1)..=to_res {
         last |= 0b110 << digit_shift(d);
     }
     Some((base, last + 1))
@@ -412,6 +461,8 @@ pub trait MappingView {
     fn numbered(&self, number: u64) -> Option<Address>;
     /// A cell as the state keeps it (dashcams by number).
     fn cell_entry(&self, cell: u64) -> Option<CellEntry>;
+    /// The mapped children of a resolution-11 cell, as the state keeps them.
+    fn cell_group(&self, parent: u64) -> Option<CellGroup>;
     /// A cell with its dashcams' addresses.
     fn cell(&self, cell: u64) -> Option<CellRecord>;
     /// Recently mapped cells among the resolution-12 descendants of `parent`, at most `limit`.
@@ -483,7 +534,14 @@ impl<R: StateRead> MappingView for R {
     }
 
     fn cell_entry(&self, cell: u64) -> Option<CellEntry> {
-        self.get(&cell_key(cell))
+        let (parent, digit) = group_of(cell)?;
+        let mut group = self.cell_group(parent)?;
+        let at = group.cells.iter().position(|(d, _)| *d == digit)?;
+        Some(group.cells.swap_remove(at).1)
+    }
+
+    fn cell_group(&self, parent: u64) -> Option<CellGroup> {
+        self.get(&group_key(parent))
     }
 
     fn cell(&self, cell: u64) -> Option<CellRecord> {
@@ -491,17 +549,30 @@ impl<R: StateRead> MappingView for R {
     }
 
     fn cells_under(&self, parent: u64, limit: usize) -> Vec<(u64, CellRecord)> {
-        let Some((from, to)) = descendants_range(parent) else {
+        if group_of(parent).is_some() {
+            let entry = self.cell_entry(parent);
+            return (entry.into_iter().take(limit))
+                .map(|e| (parent, with_addresses(self, e)))
+                .collect();
+        }
+        let Some((from, to)) = descendants_range(parent, GROUP_RESOLUTION) else {
             return Vec::new();
         };
-        let (from, to) = cell_range(from, to);
+        let (from, to) = group_range(from, to);
+        // Every group holds at least one cell: `limit` groups hold at least `limit` cells.
         self.scan(&from, &to, limit)
             .into_iter()
-            .map(|(k, v)| {
-                let cell = be_u64(&k[k.len() - 8..]);
-                let entry = crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it");
-                (cell, with_addresses(self, entry))
+            .flat_map(|(k, v)| {
+                let parent = be_u64(&k[k.len() - 8..]);
+                let group: CellGroup =
+                    crate::codec::Decode::from_bytes(&v).expect("the ledger wrote it");
+                group
+                    .cells
+                    .into_iter()
+                    .map(move |(digit, entry)| (child_of(parent, digit), entry))
             })
+            .take(limit)
+            .map(|(cell, entry)| (cell, with_addresses(self, entry)))
             .collect()
     }
 
@@ -566,6 +637,9 @@ struct_codec!(CellEntry {
     last_dashcam: u64,
     recent: Vec<Seen>,
 });
+struct_codec!(CellGroup {
+    cells: Vec<(u8, CellEntry)>,
+});
 struct_codec!(Verdict {
     cell: u64,
     weight_ppm: u32,
@@ -621,7 +695,7 @@ mod tests {
         };
         for res in [5u8, 8, 11, 12] {
             let parent = berlin.cell(res).unwrap();
-            let (from, to) = descendants_range(parent).unwrap();
+            let (from, to) = descendants_range(parent, 12).unwrap();
             let p = h3o::CellIndex::try_from(parent).unwrap();
             let twelve = h3o::Resolution::Twelve;
             let first = u64::from(p.child_at(0, twelve).unwrap());
@@ -633,6 +707,38 @@ mod tests {
             assert!(!(from..to).contains(&child));
         }
         let fine = berlin.cell(13).unwrap();
-        assert_eq!(descendants_range(fine), None);
+        assert_eq!(descendants_range(fine, 12), None);
+    }
+
+    #[test]
+    fn a_cell_s_group_is_its_resolution_11_parent_and_its_last_digit() {
+        let mut at = crate::services::devices::Location {
+            lat_udeg: 52_520_008,
+            lon_udeg: 13_404_954,
+        };
+        let eleven = h3o::Resolution::Eleven;
+        for step in 0..500 {
+            at.lat_udeg += 37 * (step % 7);
+            at.lon_udeg += 53 * (step % 5);
+            let cell = at.cell(12).unwrap();
+            let (parent, digit) = group_of(cell).unwrap();
+            let index = h3o::CellIndex::try_from(cell).unwrap();
+            assert_eq!(parent, u64::from(index.parent(eleven).unwrap()));
+            assert_eq!(
+                digit,
+                u8::from(index.direction_at(h3o::Resolution::Twelve).unwrap())
+            );
+            assert!(digit <= 6);
+            assert_eq!(child_of(parent, digit), cell);
+            // Its group lies in the groups under each of its ancestors (by index: H3 cells are
+            // not nested in space).
+            let eight = u64::from(index.parent(h3o::Resolution::Eight).unwrap());
+            let (from, to) = descendants_range(eight, GROUP_RESOLUTION).unwrap();
+            assert!((from..to).contains(&parent));
+        }
+        // Not a resolution-12 cell: no group.
+        assert_eq!(group_of(at.cell(11).unwrap()), None);
+        assert_eq!(group_of(at.cell(13).unwrap()), None);
+        assert_eq!(group_of(0), None);
     }
 }

@@ -29,10 +29,10 @@ use super::params::{
     Placement,
 };
 use super::records::{
-    Bounty, BundleRecord, CellEntry, CellRecord, Claim, Dashcam, Fix, MappingView, Seen, Tally,
-    Verdict, address_of, any_bounty_cells, bounty_cell_key, bounty_end_key, bounty_key, bundle_key,
-    cell_age_key, cell_key, claim_key, dashcam_key, escrow_account, image_fingerprint,
-    next_bounty_key, next_number_key, number_key, numbered_key, tally_key,
+    Bounty, BundleRecord, CellEntry, CellGroup, CellRecord, Claim, Dashcam, Fix, MappingView, Seen,
+    Tally, Verdict, address_of, any_bounty_cells, bounty_cell_key, bounty_end_key, bounty_key,
+    bundle_key, cell_age_key, claim_key, dashcam_key, escrow_account, group_key, group_of,
+    image_fingerprint, next_bounty_key, next_number_key, number_key, numbered_key, tally_key,
 };
 use super::reject::{FrameFault as F, MappingRejection as R};
 
@@ -286,6 +286,8 @@ struct Cells {
     layout: Arc<Layout>,
     /// Each slot's record, as the bundle's frames so far left it.
     records: Vec<Option<CellEntry>>,
+    /// Each group's records of cells in no slot (written back with the group).
+    others: Vec<Vec<(u8, CellEntry)>>,
     /// Slots whose record this bundle changed.
     dirty: Vec<usize>,
     /// Cells whose latest frame is now this bundle's (the age index finds them through it).
@@ -312,6 +314,11 @@ pub(crate) struct Layout {
     /// The cell in each slot.
     cells: Vec<u64>,
     disks: Vec<Disk>,
+    /// The [`CellGroup`]s holding the slots' cells, by parent index: each parent with its
+    /// slots (and their cells' digits).
+    groups: Vec<(u64, Vec<(u8, usize)>)>,
+    /// Each slot's index in `groups`.
+    group_of_slot: Vec<usize>,
 }
 
 impl Layout {
@@ -344,11 +351,25 @@ impl Layout {
                 Some((cell, disk))
             })
             .collect();
+        let mut by_parent: BTreeMap<u64, Vec<(u8, usize)>> = BTreeMap::new();
+        for (slot, &cell) in cells.iter().enumerate() {
+            let (parent, digit) = group_of(cell).expect("frame cells and neighbours are res 12");
+            by_parent.entry(parent).or_default().push((digit, slot));
+        }
+        let groups: Vec<_> = by_parent.into_iter().collect();
+        let mut group_of_slot = vec![0; cells.len()];
+        for (g, (_, members)) in groups.iter().enumerate() {
+            for &(_, slot) in members {
+                group_of_slot[slot] = g;
+            }
+        }
         Layout {
             at: frames.iter().map(|f| (f.lat_udeg, f.lon_udeg)).collect(),
             frames: placed,
             cells,
             disks,
+            groups,
+            group_of_slot,
         }
     }
 
@@ -379,11 +400,12 @@ impl SubmitBundle {
 }
 
 /// What a bundle's frames need that the state as its block found it can tell, made by
-/// [`prepare`] for every bundle of a block on all cores: its [`Layout`] and the record of the
-/// cell in each slot.
+/// [`prepare`] for every bundle of a block on all cores: its [`Layout`], the record of the
+/// cell in each slot, and the rest of their groups.
 pub struct PreparedBundle {
     layout: Arc<Layout>,
     records: Vec<Option<CellEntry>>,
+    others: Vec<Vec<(u8, CellEntry)>>,
 }
 
 /// [`PreparedBundle`] of a bundle, from the state before its block (see
@@ -391,8 +413,51 @@ pub struct PreparedBundle {
 /// one; `None` for a bundle the checks refuse by its size.
 pub(crate) fn prepare(state: &State, b: &SubmitBundle) -> Option<PreparedBundle> {
     let layout = b.layout()?;
-    let records = layout.cells.iter().map(|&c| state.cell_entry(c)).collect();
-    Some(PreparedBundle { layout, records })
+    let mut records = vec![None; layout.cells.len()];
+    let others = (layout.groups.iter())
+        .map(|(parent, members)| split(state.cell_group(*parent), members, &mut records))
+        .collect();
+    Some(PreparedBundle {
+        layout,
+        records,
+        others,
+    })
+}
+
+/// Puts a group's records of the cells in `members` into their slots (`None` for a cell the
+/// group does not hold) and returns the group's other records.
+fn split(
+    group: Option<CellGroup>,
+    members: &[(u8, usize)],
+    records: &mut [Option<CellEntry>],
+) -> Vec<(u8, CellEntry)> {
+    for &(_, slot) in members {
+        records[slot] = None;
+    }
+    let mut others = Vec::new();
+    for (digit, entry) in group.map(|g| g.cells).unwrap_or_default() {
+        match members.iter().find(|(d, _)| *d == digit) {
+            Some(&(_, slot)) => records[slot] = Some(entry),
+            None => others.push((digit, entry)),
+        }
+    }
+    others
+}
+
+/// A group as `others` and the records of its `members` make it (by digit).
+fn join(
+    others: Vec<(u8, CellEntry)>,
+    members: &[(u8, usize)],
+    records: &mut [Option<CellEntry>],
+) -> CellGroup {
+    let mut cells = others;
+    for &(digit, slot) in members {
+        if let Some(entry) = records[slot].take() {
+            cells.push((digit, entry));
+        }
+    }
+    cells.sort_unstable_by_key(|&(digit, _)| digit);
+    CellGroup { cells }
 }
 
 /// A frame's cell at the mapping resolution (`None` if its position is out of range).
@@ -423,17 +488,27 @@ impl Cells {
         let PreparedBundle {
             layout,
             mut records,
+            mut others,
         } = prepared;
-        for (&cell, record) in layout.cells.iter().zip(&mut records) {
-            if state.unchanged_since_commit(&cell_key(cell)) {
-                debug_assert!(*record == state.cell_entry(cell), "a stale prepared cell");
+        for ((parent, members), others) in layout.groups.iter().zip(&mut others) {
+            if state.unchanged_since_commit(&group_key(*parent)) {
+                debug_assert!(
+                    {
+                        let mut copy = records.clone();
+                        Some(join(others.clone(), members, &mut copy))
+                            .filter(|g| !g.cells.is_empty())
+                            == state.cell_group(*parent)
+                    },
+                    "a stale prepared cell group"
+                );
             } else {
-                *record = state.cell_entry(cell);
+                *others = split(state.cell_group(*parent), members, &mut records);
             }
         }
         Cells {
             layout,
             records,
+            others,
             dirty: Vec::new(),
             latest: Vec::new(),
         }
@@ -444,21 +519,19 @@ impl Cells {
         self.records[slot].as_ref()
     }
 
-    /// Writes the changed records (in cell order), and the bundle's entry in the cell age
-    /// index.
+    /// Writes the groups of the changed records (in key order), and the bundle's entry in the
+    /// cell age index.
     fn write(mut self, state: &mut State, device: &Address, seq: u64, last_ms: u64) {
-        let mut dirty: Vec<(u64, &CellEntry)> = self
-            .dirty
-            .iter()
-            .filter_map(|&slot| {
-                let record = self.records[slot].as_ref()?;
-                Some((self.layout.cells[slot], record))
-            })
+        let mut dirty: Vec<usize> = (self.dirty.iter())
+            .map(|&slot| self.layout.group_of_slot[slot])
             .collect();
-        dirty.sort_unstable_by_key(|&(cell, _)| cell);
-        dirty.dedup_by_key(|&mut (cell, _)| cell);
-        for (cell, record) in dirty {
-            state.put(cell_key(cell), record);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for g in dirty {
+            let (parent, members) = &self.layout.groups[g];
+            let others = std::mem::take(&mut self.others[g]);
+            let group = join(others, members, &mut self.records);
+            state.put(group_key(*parent), &group);
         }
         self.latest.sort_unstable();
         self.latest.dedup();
