@@ -228,6 +228,8 @@ pub const GROUP_RESOLUTION: u8 = 11;
 /// down for resolution 1), and of its resolution field.
 const DIGIT_12_SHIFT: u32 = 9;
 const RESOLUTION_SHIFT: u32 = 52;
+// The group arithmetic takes the children's last digit: a group is one resolution above the cells.
+const _: () = assert!(super::params::MAPPING_RESOLUTION == 12 && GROUP_RESOLUTION == 11);
 
 pub fn dashcam_key(device: &Address) -> Vec<u8> {
     module_key(Mapping::ID, DASHCAM, &[&device.0])
