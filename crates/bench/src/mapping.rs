@@ -319,16 +319,16 @@ pub fn run(cfg: &MappingBench, dir: &Path) -> Result<MappingReport, String> {
             "the ledger recorded {framed} frames of the bundles sent"
         ));
     }
-    // The cells by group (they are sorted by index, and a group's cells are adjacent).
-    let grouped = cells.chunk_by(|a, b| group_of(*a).map(|g| g.0) == group_of(*b).map(|g| g.0));
+    // Each cell's group and digit (cells are sorted by index, so a group's cells are adjacent).
+    let placed: Vec<(u64, u8)> = (cells.iter())
+        .map(|&c| group_of(c).ok_or_else(|| format!("frame cell {c:x} is not at resolution 12")))
+        .collect::<Result<_, _>>()?;
     let t = Instant::now();
-    let found: usize = grouped
+    let found: usize = placed
+        .chunk_by(|a, b| a.0 == b.0)
         .map(|same| {
-            let parent = group_of(same[0]).map_or(0, |g| g.0);
-            black_box(state.cell_group(parent)).map_or(0, |g| {
-                (same.iter())
-                    .filter(|&&c| group_of(c).is_some_and(|(_, d)| g.get(d).is_some()))
-                    .count()
+            black_box(state.cell_group(same[0].0)).map_or(0, |g| {
+                same.iter().filter(|&&(_, d)| g.get(d).is_some()).count()
             })
         })
         .sum();

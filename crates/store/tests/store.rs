@@ -246,8 +246,8 @@ fn checkpoints_by_block_count_keep_reads_and_restarts_exact() {
     let (_dir, path, alice, g) = fresh_chain();
     let policy = CheckpointPolicy {
         blocks: 3,
-        bytes: usize::MAX,
         steps: 1,
+        ..NEVER
     };
     let store = Store::open_with(&path, policy).unwrap();
     let mut state = store.load_or_init(&g).unwrap();
@@ -275,8 +275,8 @@ fn a_checkpoint_in_steps_keeps_reads_and_restarts_exact_between_them() {
     let (_dir, path, alice, g) = fresh_chain();
     let policy = CheckpointPolicy {
         blocks: 3,
-        bytes: usize::MAX,
         steps: 3,
+        ..NEVER
     };
     let mut store = Store::open_with(&path, policy).unwrap();
     let mut state = store.load_or_init(&g).unwrap();
@@ -328,8 +328,8 @@ fn crash_child_commits_until_killed() {
     let g = genesis(&validator, &alice);
     let policy = CheckpointPolicy {
         blocks: 2,
-        bytes: usize::MAX,
         steps: 2,
+        ..NEVER
     };
     let store = Store::open_with(std::path::Path::new(&path), policy).unwrap();
     let mut state = store.load_or_init(&g).unwrap();

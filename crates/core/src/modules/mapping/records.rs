@@ -537,9 +537,12 @@ impl<R: StateRead> MappingView for R {
 
     fn cell_entry(&self, cell: u64) -> Option<CellEntry> {
         let (parent, digit) = group_of(cell)?;
-        let mut group = self.cell_group(parent)?;
-        let at = group.cells.iter().position(|(d, _)| *d == digit)?;
-        Some(group.cells.swap_remove(at).1)
+        let group = self.cell_group(parent)?;
+        group
+            .cells
+            .into_iter()
+            .find(|(d, _)| *d == digit)
+            .map(|(_, e)| e)
     }
 
     fn cell_group(&self, parent: u64) -> Option<CellGroup> {
